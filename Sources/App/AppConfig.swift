@@ -1,0 +1,122 @@
+import Auth
+import Configuration
+import Foundation
+import Logging
+
+/// Everything the server reads from its environment, validated once at start.
+///
+/// Every variable is listed in docs/configuration.md.
+public struct AppConfig: Sendable {
+    /// How one-time codes reach users.
+    public enum OTPDelivery: String, Sendable {
+        /// Written to the server log (development).
+        case log
+        /// POSTed to `AUTH_SMS_WEBHOOK_URL`, signed with `AUTH_SMS_WEBHOOK_SECRET`.
+        case webhook
+    }
+
+    public enum LogFormat: String, Sendable {
+        case text, json
+    }
+
+    public var host = "127.0.0.1"
+    public var port = 8080
+    public var dataDirectory = "./.ecomansoni"
+    public var databaseURL: String?
+    public var databaseMaxConnections = 20
+    /// The URL clients use to reach the server (token issuer, links).
+    public var publicURL: String?
+    public var auth = AuthSettings()
+    public var otpDelivery = OTPDelivery.log
+    public var smsWebhookURL: String?
+    public var smsWebhookSecret: String?
+    public var logLevel = Logger.Level.info
+    public var logFormat = LogFormat.text
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
+    public var shutdownGraceSeconds = 10
+
+    public init() {}
+
+    /// Reads and validates the configuration; each error names the variable and the rule.
+    public static func load(from reader: ConfigReader) throws -> AppConfig {
+        var config = AppConfig()
+        config.host = reader.string(forKey: "host", default: config.host)
+        config.port = try integer(reader, "port", "PORT", default: config.port, in: 0...65535)
+        config.dataDirectory = reader.string(forKey: "ecomansoni.dataDir", default: config.dataDirectory)
+        config.databaseURL = reader.string(forKey: "database.url").flatMap { $0.isEmpty ? nil : $0 }
+        config.databaseMaxConnections = try integer(reader, "database.maxConnections", "DATABASE_MAX_CONNECTIONS", default: 20, in: 2...500)
+        config.publicURL = reader.string(forKey: "public.url")
+        config.shutdownGraceSeconds = try integer(reader, "shutdown.graceSeconds", "SHUTDOWN_GRACE_SECONDS", default: 10, in: 1...600)
+
+        var auth = AuthSettings()
+        auth.jwtExpirySeconds = try integer(reader, "auth.jwtExpiry", "AUTH_JWT_EXPIRY", default: 3600, in: 30...604_800)
+        auth.smsMaxFrequencySeconds = try integer(reader, "auth.sms.maxFrequency", "AUTH_SMS_MAX_FREQUENCY", default: 60, in: 0...86_400)
+        auth.refreshTokenReuseIntervalSeconds = try integer(
+            reader, "auth.refreshTokenReuseInterval", "AUTH_REFRESH_TOKEN_REUSE_INTERVAL", default: 10, in: 0...3600)
+        auth.otpExpirySeconds = try integer(reader, "auth.sms.otpExpiry", "AUTH_SMS_OTP_EXPIRY", default: 300, in: 30...3600)
+        auth.otpLength = try integer(reader, "auth.sms.otpLength", "AUTH_SMS_OTP_LENGTH", default: 6, in: 6...10)
+        auth.otpMaxPerPhonePerHour = try integer(reader, "auth.sms.maxPerHour", "AUTH_SMS_MAX_PER_HOUR", default: 10, in: 1...10_000)
+        auth.otpMaxPerAddressPerHour = try integer(
+            reader, "auth.sms.maxPerAddressPerHour", "AUTH_SMS_MAX_PER_ADDRESS_PER_HOUR", default: 30, in: 1...1_000_000)
+        auth.signupEnabled = !(reader.bool(forKey: "auth.disableSignup") ?? false)
+        if let testOTP = reader.string(forKey: "auth.sms.testOtp"), !testOTP.isEmpty {
+            do {
+                auth.testOTPs = try AuthSettings.parseTestOTPs(testOTP)
+            } catch {
+                throw ConfigurationError("AUTH_SMS_TEST_OTP: \(error)")
+            }
+        }
+        config.auth = auth
+
+        let delivery = reader.string(forKey: "auth.sms.delivery", default: "log")
+        guard let otpDelivery = OTPDelivery(rawValue: delivery) else {
+            throw ConfigurationError("AUTH_SMS_DELIVERY must be log or webhook, not '\(delivery)'")
+        }
+        config.otpDelivery = otpDelivery
+        config.smsWebhookURL = reader.string(forKey: "auth.sms.webhook.url")
+        config.smsWebhookSecret = reader.string(forKey: "auth.sms.webhook.secret", isSecret: true)
+        if otpDelivery == .webhook {
+            guard let url = config.smsWebhookURL, let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme ?? "") else {
+                throw ConfigurationError("AUTH_SMS_WEBHOOK_URL must be an http(s) URL when AUTH_SMS_DELIVERY=webhook")
+            }
+            guard let secret = config.smsWebhookSecret, secret.count >= 16 else {
+                throw ConfigurationError("AUTH_SMS_WEBHOOK_SECRET must be at least 16 characters when AUTH_SMS_DELIVERY=webhook")
+            }
+        }
+
+        let level = reader.string(forKey: "log.level", default: "info")
+        guard let logLevel = Logger.Level(rawValue: level.lowercased()) else {
+            throw ConfigurationError("LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        config.logLevel = logLevel
+        let format = reader.string(forKey: "log.format", default: "text")
+        guard let logFormat = LogFormat(rawValue: format.lowercased()) else {
+            throw ConfigurationError("LOG_FORMAT must be text or json")
+        }
+        config.logFormat = logFormat
+        config.auth.issuer = "\(config.resolvedPublicURL)/auth/v1"
+        return config
+    }
+
+    /// `PUBLIC_URL`, or `http://localhost:<port>`.
+    public var resolvedPublicURL: String {
+        if let publicURL, !publicURL.isEmpty {
+            return publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL
+        }
+        return "http://localhost:\(port)"
+    }
+
+    private static func integer(_ reader: ConfigReader, _ key: ConfigKey, _ name: String, default value: Int, in range: ClosedRange<Int>) throws -> Int {
+        guard let text = reader.string(forKey: key), !text.isEmpty else { return value }
+        guard let number = Int(text.trimmingCharacters(in: .whitespaces)), range.contains(number) else {
+            throw ConfigurationError("\(name) must be an integer from \(range.lowerBound) to \(range.upperBound), not '\(text)'")
+        }
+        return number
+    }
+}
+
+/// A configuration value that cannot be used; the message names the variable.
+public struct ConfigurationError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,60 @@
+import AsyncHTTPClient
+import Auth
+import Core
+import Database
+import Foundation
+import Hummingbird
+import Logging
+import Social
+
+/// The concrete application type (returned so callers can add services).
+public typealias EcomansoniApplication = Application<RouterResponder<AppRequestContext>>
+
+/// Loads the sign-in service (keys shared through the database) with the configured
+/// one-time-code delivery.
+public func loadAuthService(config: AppConfig, database: Database, httpClient: HTTPClient, logger: Logger) async throws -> AuthService {
+    let sender: any OTPSender
+    switch config.otpDelivery {
+    case .log:
+        sender = LogOTPSender(logger: logger)
+    case .webhook:
+        sender = WebhookOTPSender(
+            url: config.smsWebhookURL ?? "", secret: config.smsWebhookSecret ?? "", httpClient: httpClient, logger: logger)
+    }
+    return try await AuthService.load(database: database, settings: config.auth, sender: sender)
+}
+
+/// Builds the whole HTTP application on a database that is running and migrated.
+///
+/// Used by `ecomansoni serve` and by the tests, so both exercise the same routes.
+public func buildApplication(config: AppConfig, database: Database, auth: AuthService, logger: Logger) throws -> EcomansoniApplication {
+    let social = SocialService(database: database)
+
+    var registry = RPCRegistry()
+    registry.register(auth.rpcFunctions)
+    registry.register(social.rpcFunctions)
+
+    let router = Router(context: AppRequestContext.self)
+    router.add(middleware: RequestMetricsMiddleware())
+    router.add(middleware: ErrorShapeMiddleware(.plain))
+    OperationsController(database: database, migrator: Migrator(migrations: try Migration.bundled(), logger: logger))
+        .addRoutes(to: router)
+
+    let authController = AuthController(auth: auth)
+    authController.addPublicRoutes(to: router.group("auth/v1").add(middleware: ErrorShapeMiddleware(.gotrue)))
+    authController.addRoutes(
+        to: router.group("auth/v1")
+            .add(middleware: ErrorShapeMiddleware(.gotrue))
+            .add(middleware: APIKeyMiddleware(tokens: auth.tokens)))
+
+    RPCController(registry: registry).addRoutes(
+        to: router.group("rest/v1")
+            .add(middleware: ErrorShapeMiddleware(.postgrest))
+            .add(middleware: APIKeyMiddleware(tokens: auth.tokens))
+            .add(middleware: CallerMiddleware(tokens: auth.tokens)))
+
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(config.host, port: config.port), serverName: "ecomansoni"),
+        logger: logger)
+}

@@ -1,0 +1,25 @@
+import Core
+import Foundation
+import Hummingbird
+
+/// `POST /rest/v1/rpc/<name>`: the PostgREST RPC surface over the allow-listed registry.
+struct RPCController {
+    let registry: RPCRegistry
+
+    func addRoutes(to group: RouterGroup<AppRequestContext>) {
+        group.post("rpc/:name") { request, context in
+            let name = try context.parameters.require("name")
+            guard let caller = context.caller else { throw APIError(status: .unauthorized, code: "PGRST301", message: "no caller") }
+            if let profile = request.headers[.contentProfile], profile != "public" {
+                throw APIError(status: .notAcceptable, code: "PGRST106", message: "The schema must be one of the following: public")
+            }
+            let arguments = try await JSONBody.bytes(of: request)
+            switch try await registry.call(RPCCall(name: name, arguments: arguments, caller: caller)) {
+            case .json(let data):
+                return JSONBody.response(rawJSON: data)
+            case .void:
+                return Response(status: .noContent)
+            }
+        }
+    }
+}

@@ -1,0 +1,76 @@
+import AsyncHTTPClient
+import Auth
+import Database
+import Foundation
+import Hummingbird
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+
+/// Runs the server until SIGINT/SIGTERM: finds or starts the database, migrates, serves,
+/// then drains in-flight requests, closes the pool and stops an embedded cluster.
+public enum Server {
+    public static func run(config: AppConfig, logger: Logger) async throws {
+        _ = AppMetrics.registry
+        let locator = try await DatabaseLocator(
+            databaseURL: config.databaseURL, dataDirectory: URL(fileURLWithPath: config.dataDirectory), logger: logger)
+        defer { locator.release() }
+        try await withDatabase(locator.url, config: config, logger: logger) { database in
+            try await Migrator(migrations: try Migration.bundled(), logger: logger).migrate(client: database.client)
+            let auth = try await loadAuthService(config: config, database: database, httpClient: .shared, logger: logger)
+            var app = try buildApplication(config: config, database: database, auth: auth, logger: logger)
+            let keys = auth.tokens
+            app.beforeServerStarts {
+                logger.notice("""
+                    ecomansoni listening on http://\(config.host):\(config.port)
+                      anon key:  \(keys.anonKey)
+                      data:      \(locator.location)
+                    """)
+            }
+            var configuration = ServiceGroupConfiguration(
+                services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            // A client that never answers a close frame must not keep the process alive.
+            configuration.maximumGracefulShutdownDuration = .seconds(config.shutdownGraceSeconds)
+            configuration.maximumCancellationDuration = .seconds(5)
+            try await ServiceGroup(configuration: configuration).run()
+            logger.info("server stopped; closing the database pool")
+        }
+    }
+
+    /// Runs `body` with a pooled client to `url`, running the pool alongside.
+    /// Finds or starts the database, migrates it and runs `body` with the auth keys
+    /// (for the `migrate` and `keys` commands).
+    public static func withMigratedDatabase<T: Sendable>(
+        config: AppConfig, logger: Logger, _ body: @Sendable (Database, [String]) async throws -> T
+    ) async throws -> T {
+        let locator = try await DatabaseLocator(
+            databaseURL: config.databaseURL, dataDirectory: URL(fileURLWithPath: config.dataDirectory), logger: logger)
+        defer { locator.release() }
+        return try await withDatabase(locator.url, config: config, logger: logger) { database in
+            let applied = try await Migrator(migrations: try Migration.bundled(), logger: logger).migrate(client: database.client)
+            return try await body(database, applied)
+        }
+    }
+
+    public static func withDatabase<T: Sendable>(
+        _ url: DatabaseURL, config: AppConfig, logger: Logger,
+        _ body: @Sendable (Database) async throws -> T
+    ) async throws -> T {
+        let client = PostgresClient(
+            configuration: try url.clientConfiguration(maximumConnections: config.databaseMaxConnections),
+            backgroundLogger: logger)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            return try await body(Database(client: client, maximumConnections: config.databaseMaxConnections, logger: logger))
+        }
+    }
+}
+
+extension Server {
+    /// The deployment's API keys (created on first use, shared through the database).
+    public static func apiKeys(config: AppConfig, database: Database, logger: Logger) async throws -> (anon: String, serviceRole: String) {
+        let tokens = try await TokenService.load(database: database, settings: config.auth)
+        return (tokens.anonKey, tokens.serviceRoleKey)
+    }
+}

@@ -1,0 +1,169 @@
+import Core
+import Crypto
+import Database
+import Foundation
+import PostgresNIO
+
+/// One-time codes: issuing (with resend cooldown and per-phone / per-address limits),
+/// delivering, and checking them (at most ``AuthSettings/otpMaxAttempts`` guesses).
+///
+/// Codes are kept only as an HMAC keyed with an instance secret. Requests for unknown and
+/// known numbers answer the same, so the endpoint does not reveal who has an account.
+struct OTPService: Sendable {
+    enum Purpose: String, Sendable {
+        case signIn = "sms"
+        case phoneChange = "phone_change"
+    }
+
+    let database: Database
+    let settings: AuthSettings
+    let sender: any OTPSender
+    let hashKey: SymmetricKey
+
+    init(database: Database, settings: AuthSettings, sender: any OTPSender, hashKey: String) {
+        self.database = database
+        self.settings = settings
+        self.sender = sender
+        self.hashKey = SymmetricKey(data: Data(hashKey.utf8))
+    }
+
+    /// Issues and delivers a sign-in code, creating the user on first request when allowed.
+    func requestSignInCode(phone: String, createUser: Bool, metadata: JSONValue?, clientAddress: String) async throws {
+        try await database.withOwner { connection in
+            try await checkAddressLimit(clientAddress, connection)
+            var user = try await UserRecord.find(phone: phone, on: connection, database: database)
+            if user == nil {
+                guard createUser, settings.signupEnabled else { throw AuthErrors.otpDisabled }
+                try await connection.query(
+                    "INSERT INTO auth.users (phone, user_metadata) VALUES (\(phone), \((metadata ?? .object([:])).jsonText)::jsonb) ON CONFLICT (phone) DO NOTHING",
+                    logger: database.logger)
+                user = try await UserRecord.find(phone: phone, on: connection, database: database)
+            }
+            guard let user else { throw AuthErrors.otpExpired }
+            try await issue(.signIn, phone: phone, userID: user.id, clientAddress: clientAddress, connection)
+        }
+    }
+
+    /// Issues and delivers a code confirming a change of the user's phone to `newPhone`.
+    func requestPhoneChangeCode(userID: UUID, newPhone: String, clientAddress: String, on connection: PostgresConnection) async throws {
+        try await checkAddressLimit(clientAddress, connection)
+        try await issue(.phoneChange, phone: newPhone, userID: userID, clientAddress: clientAddress, connection)
+    }
+
+    /// Checks a code. On success the code is consumed and the user id returned; a wrong
+    /// code counts as an attempt (committed even though the request fails).
+    func verify(phone: String, code: String, purpose: Purpose) async throws -> UUID {
+        enum Outcome: Sendable { case valid(UUID), invalid }
+        let outcome: Outcome = try await database.withOwner { connection in
+            let rows = try await connection.query(
+                "SELECT user_id, code_hash, attempts, expires_at > now() FROM auth.one_time_codes WHERE phone = \(phone) AND purpose = \(purpose.rawValue) FOR UPDATE",
+                logger: database.logger)
+            var pending: (UUID, String, Int, Bool)?
+            for try await row in rows.decode((UUID, String, Int, Bool).self) { pending = row }
+
+            if purpose == .signIn, let fixed = settings.testOTPs[phone], constantTimeEqual(fixed, code) {
+                // Test numbers accept their fixed code whenever the user exists, as in GoTrue.
+                let user = try await UserRecord.find(phone: phone, on: connection, database: database)
+                guard let userID = user?.id ?? pending?.0 else { return .invalid }
+                try await deleteCode(phone, purpose, connection)
+                return .valid(userID)
+            }
+            guard let (userID, storedHash, attempts, fresh) = pending else { return .invalid }
+            guard fresh, attempts < settings.otpMaxAttempts else {
+                try await deleteCode(phone, purpose, connection)
+                return .invalid
+            }
+            if constantTimeEqual(storedHash, hash(code, phone: phone, purpose: purpose)) {
+                try await deleteCode(phone, purpose, connection)
+                return .valid(userID)
+            }
+            try await connection.query(
+                "UPDATE auth.one_time_codes SET attempts = attempts + 1 WHERE phone = \(phone) AND purpose = \(purpose.rawValue)",
+                logger: database.logger)
+            return .invalid
+        }
+        switch outcome {
+        case .valid(let userID): return userID
+        case .invalid: throw AuthErrors.otpExpired
+        }
+    }
+
+    private func issue(_ purpose: Purpose, phone: String, userID: UUID, clientAddress: String, _ connection: PostgresConnection) async throws {
+        let rows = try await connection.query(
+            "SELECT extract(epoch FROM now() - sent_at)::float8 FROM auth.one_time_codes WHERE phone = \(phone) AND purpose = \(purpose.rawValue)",
+            logger: database.logger)
+        for try await age in rows.decode(Double.self) where age < Double(settings.smsMaxFrequencySeconds) {
+            throw AuthErrors.sendRate(after: Int((Double(settings.smsMaxFrequencySeconds) - age).rounded(.up)))
+        }
+        let hourly = try await count("SELECT count(*) FROM auth.otp_requests WHERE phone = $1 AND created_at > now() - interval '1 hour'", phone, connection)
+        if hourly >= settings.otpMaxPerPhonePerHour {
+            throw AuthErrors.sendRate(after: 3600)
+        }
+        let isTestNumber = settings.testOTPs[phone] != nil
+        let code = settings.testOTPs[phone] ?? Self.randomCode(length: settings.otpLength)
+        let codeHash = hash(code, phone: phone, purpose: purpose)
+        let expiry = settings.otpExpirySeconds
+        try await connection.query("""
+            INSERT INTO auth.one_time_codes (phone, purpose, user_id, code_hash, attempts, sent_at, expires_at)
+            VALUES (\(phone), \(purpose.rawValue), \(userID), \(codeHash), 0, now(), now() + make_interval(secs => \(expiry)))
+            ON CONFLICT (phone, purpose) DO UPDATE SET user_id = EXCLUDED.user_id, code_hash = EXCLUDED.code_hash,
+                attempts = 0, sent_at = EXCLUDED.sent_at, expires_at = EXCLUDED.expires_at
+            """, logger: database.logger)
+        try await connection.query(
+            "INSERT INTO auth.otp_requests (phone, client_address) VALUES (\(phone), \(clientAddress))", logger: database.logger)
+        let column = purpose == .signIn ? "confirmation_sent_at" : "phone_change_sent_at"
+        try await connection.query(
+            PostgresQuery(unsafeSQL: "UPDATE auth.users SET \(column) = now() WHERE id = $1", binds: { var b = PostgresBindings(); b.append(userID); return b }()),
+            logger: database.logger)
+        guard !isTestNumber else { return }
+        do {
+            try await sender.send(code: code, to: phone, userID: userID)
+        } catch {
+            // Rolls the transaction back: no cooldown starts for a code that never arrived.
+            throw AuthErrors.smsSendFailed(String(describing: error))
+        }
+    }
+
+    private func checkAddressLimit(_ clientAddress: String, _ connection: PostgresConnection) async throws {
+        let recent = try await count(
+            "SELECT count(*) FROM auth.otp_requests WHERE client_address = $1 AND created_at > now() - interval '1 hour'",
+            clientAddress, connection)
+        if recent >= settings.otpMaxPerAddressPerHour {
+            throw AuthErrors.requestRate(after: 3600)
+        }
+    }
+
+    private func count(_ sql: String, _ value: String, _ connection: PostgresConnection) async throws -> Int {
+        var binds = PostgresBindings()
+        binds.append(value)
+        let rows = try await connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: database.logger)
+        for try await value in rows.decode(Int.self) { return value }
+        return 0
+    }
+
+    private func deleteCode(_ phone: String, _ purpose: Purpose, _ connection: PostgresConnection) async throws {
+        try await connection.query(
+            "DELETE FROM auth.one_time_codes WHERE phone = \(phone) AND purpose = \(purpose.rawValue)", logger: database.logger)
+    }
+
+    /// HMAC-SHA256 of phone, purpose and code under the instance key, hex encoded.
+    func hash(_ code: String, phone: String, purpose: Purpose) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Data("\(phone):\(purpose.rawValue):\(code)".utf8), using: hashKey)
+        return Data(mac).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// A uniformly random code of decimal digits.
+    static func randomCode(length: Int) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return String((0..<length).map { _ in Character(String(Int.random(in: 0...9, using: &generator))) })
+    }
+}
+
+/// Compares two strings in time independent of where they differ.
+func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+    let x = Array(a.utf8), y = Array(b.utf8)
+    guard x.count == y.count else { return false }
+    var difference: UInt8 = 0
+    for index in x.indices { difference |= x[index] ^ y[index] }
+    return difference == 0
+}

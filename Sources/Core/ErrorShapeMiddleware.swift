@@ -1,0 +1,100 @@
+import Foundation
+@_exported import HTTPTypes
+import Hummingbird
+import Logging
+
+/// The JSON error format of one API surface.
+public enum ErrorShape: Sendable {
+    /// GoTrue 2024-01-01: `{"code","message"}` plus the `X-Supabase-Api-Version` header.
+    case gotrue
+    /// PostgREST: `{"code","details","hint","message"}`.
+    case postgrest
+    /// Edge Functions: `{"error","code"}`.
+    case functions
+    /// Plain server endpoints: `{"error","code"}`.
+    case plain
+}
+
+/// Turns every error thrown below it into a JSON response of the route group's shape.
+///
+/// Unexpected errors become a logged 500 whose body reveals nothing internal; framework
+/// errors (oversized body, bad route parameters) keep their 4xx status.
+public struct ErrorShapeMiddleware: RouterMiddleware {
+    public typealias Context = AppRequestContext
+    let shape: ErrorShape
+
+    public init(_ shape: ErrorShape) {
+        self.shape = shape
+    }
+
+    public func handle(
+        _ request: Request, context: Context,
+        next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            return Self.render(error, shape: shape)
+        } catch let error as HTTPError {
+            return Self.render(Self.translate(error), shape: shape)
+        } catch let error as DecodingError {
+            return Self.render(Self.translate(error), shape: shape)
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            context.logger.error("unexpected failure", metadata: ["error": "\(String(reflecting: error))"])
+            return Self.render(
+                APIError(status: .internalServerError, code: "unexpected_failure", message: "Unexpected failure; the error was logged"),
+                shape: shape)
+        }
+    }
+
+    /// Maps Hummingbird's own errors (body too large, undecodable JSON) onto API errors.
+    static func translate(_ error: HTTPError) -> APIError {
+        switch error.status {
+        case .contentTooLarge:
+            return APIError(status: .contentTooLarge, code: "request_too_large", message: "Request body exceeds \(RequestLimits.maxBodyBytes) bytes")
+        case .badRequest:
+            return APIError(status: .badRequest, code: "bad_json", message: "Could not parse request body as JSON: \(error.body ?? "malformed")")
+        default:
+            return APIError(status: error.status, code: "http_\(error.status.code)", message: error.body ?? error.status.reasonPhrase)
+        }
+    }
+
+    /// Maps JSON decoding failures onto a field-level 400.
+    static func translate(_ error: DecodingError) -> APIError {
+        JSONBody.describe(error)
+    }
+
+    /// Renders an error in the given shape.
+    public static func render(_ error: APIError, shape: ErrorShape) -> Response {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if let retry = error.retryAfterSeconds {
+            headers[.retryAfter] = String(retry)
+        }
+        let object: [String: Any]
+        switch shape {
+        case .gotrue:
+            headers[.supabaseAPIVersion] = "2024-01-01"
+            headers[.supabaseErrorCode] = error.code
+            object = ["code": error.code, "message": error.message]
+        case .postgrest:
+            object = ["code": error.code, "details": error.details ?? NSNull(), "hint": error.hint ?? NSNull(), "message": error.message]
+        case .functions, .plain:
+            object = ["error": error.message, "code": error.code]
+        }
+        let body = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
+        return Response(status: error.status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}
+
+extension HTTPField.Name {
+    /// `apikey`: the project API key every Supabase client sends.
+    public static let apikey = HTTPField.Name("apikey")!
+    /// `X-Supabase-Api-Version`: makes supabase clients read `code` from error bodies.
+    public static let supabaseAPIVersion = HTTPField.Name("X-Supabase-Api-Version")!
+    /// `x-sb-error-code`: GoTrue's error code header.
+    public static let supabaseErrorCode = HTTPField.Name("x-sb-error-code")!
+    /// `Content-Profile`: the PostgREST schema of a write.
+    public static let contentProfile = HTTPField.Name("Content-Profile")!
+}

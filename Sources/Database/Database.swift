@@ -1,0 +1,85 @@
+import Core
+import Foundation
+import Logging
+import Metrics
+import NIOConcurrencyHelpers
+import PostgresNIO
+
+/// The application's handle on PostgreSQL: a pooled client plus the two ways to run work.
+///
+/// - ``withCaller(_:_:)`` runs a transaction as the caller's non-owner role (`anon`,
+///   `authenticated` or `service_role`) with its JWT claims set transaction-locally, so
+///   row-level-security policies apply and nothing leaks to the next user of the connection.
+/// - ``withOwner(_:)`` runs a transaction as the owning role, for the service's own
+///   bookkeeping (auth sessions, codes) that no client role may touch.
+public struct Database: Sendable {
+    public let client: PostgresClient
+    public let logger: Logger
+    let gauges: PoolGauges
+
+    public init(client: PostgresClient, maximumConnections: Int, logger: Logger) {
+        self.client = client
+        self.logger = logger
+        self.gauges = PoolGauges(maximumConnections: maximumConnections)
+    }
+
+    /// Runs `body` in a transaction as the caller's role with its claims set.
+    public func withCaller<Result: Sendable>(
+        _ caller: Caller,
+        _ body: @Sendable (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        try await withOwner { connection in
+            try await connection.query(
+                "SELECT set_config('role', \(caller.role.rawValue), true), set_config('request.jwt.claims', \(caller.claimsJSON), true)",
+                logger: logger)
+            return try await body(connection)
+        }
+    }
+
+    /// Runs `body` in a transaction as the owning role (row-level security bypassed).
+    public func withOwner<Result: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> Result) async throws -> Result {
+        gauges.leased(+1)
+        defer { gauges.leased(-1) }
+        do {
+            return try await client.withTransaction(logger: logger) { connection in
+                try await body(connection)
+            }
+        } catch let error as PostgresTransactionError {
+            // Unwrap so callers see the error their own code (or the server) raised.
+            if let closureError = error.closureError { throw closureError }
+            if let beginError = error.beginError { throw beginError }
+            if let commitError = error.commitError { throw commitError }
+            throw error
+        }
+    }
+
+    /// Whether the server answers a trivial query.
+    public func isReachable() async -> Bool {
+        do {
+            try await client.query("SELECT 1", logger: logger)
+            return true
+        } catch {
+            return false
+        }
+    }
+}
+
+/// Connection-pool gauges exported to `/metrics`.
+final class PoolGauges: Sendable {
+    private let leasedCount = NIOLockedValueBox(0)
+    private let leasedGauge = Gauge(label: "db_pool_leased_connections")
+    private let maximumGauge = Gauge(label: "db_pool_max_connections")
+
+    init(maximumConnections: Int) {
+        maximumGauge.record(maximumConnections)
+        leasedGauge.record(0)
+    }
+
+    func leased(_ delta: Int) {
+        let value = leasedCount.withLockedValue { count in
+            count += delta
+            return count
+        }
+        leasedGauge.record(value)
+    }
+}

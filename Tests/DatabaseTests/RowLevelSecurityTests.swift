@@ -1,0 +1,115 @@
+import Core
+import Database
+import Foundation
+import PostgresNIO
+import Testing
+import TestSupport
+
+/// The database itself keeps users apart, even when service code forgets a WHERE clause.
+@Suite struct RowLevelSecurityTests {
+    static func user(_ id: UUID) -> Caller {
+        Caller(role: .authenticated, userID: id, claimsJSON: #"{"sub":"\#(id.uuidString.lowercased())","role":"authenticated"}"#)
+    }
+
+    /// Creates users (and through the trigger their profiles) as the owner.
+    static func createUsers(_ database: Database, count: Int) async throws -> [UUID] {
+        try await database.withOwner { connection in
+            var ids: [UUID] = []
+            for index in 0..<count {
+                let rows = try await connection.query(
+                    "INSERT INTO auth.users (phone) VALUES (\("1555000\(Int.random(in: 1000...9999))\(index)")) RETURNING id")
+                for try await id in rows.decode(UUID.self) { ids.append(id) }
+            }
+            return ids
+        }
+    }
+
+    @Test func queryWithoutWhereSeesOnlyOwnBlocks() async throws {
+        try await TestDatabase.withDatabase { database in
+            let ids = try await Self.createUsers(database, count: 3)
+            let (a, b, c) = (ids[0], ids[1], ids[2])
+            try await database.withOwner { connection in
+                try await connection.query("INSERT INTO public.blocks (blocker_id, blocked_id) VALUES (\(a), \(c)), (\(b), \(c)), (\(b), \(a))")
+            }
+            // "Forgot" the WHERE blocker_id = me clause.
+            let seenByA: [UUID] = try await database.withCaller(Self.user(a)) { connection in
+                var blockers: [UUID] = []
+                for try await blocker in try await connection.query("SELECT blocker_id FROM public.blocks").decode(UUID.self) {
+                    blockers.append(blocker)
+                }
+                return blockers
+            }
+            #expect(seenByA == [a])
+        }
+    }
+
+    @Test func requestRolesCannotReadAuthTables() async throws {
+        try await TestDatabase.withDatabase { database in
+            let ids = try await Self.createUsers(database, count: 1)
+            for table in ["auth.users", "auth.sessions", "auth.refresh_tokens", "auth.one_time_codes", "auth.instance_secrets"] {
+                await #expect(throws: PSQLError.self, "\(table) must be unreadable") {
+                    try await database.withCaller(Self.user(ids[0])) { connection in
+                        try await connection.query(PostgresQuery(unsafeSQL: "SELECT * FROM \(table)"))
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func usersCannotWriteOthersProfilesOrForgeFollows() async throws {
+        try await TestDatabase.withDatabase { database in
+            let ids = try await Self.createUsers(database, count: 2)
+            let (a, b) = (ids[0], ids[1])
+            let updated = try await database.withCaller(Self.user(a)) { connection in
+                var count = 0
+                for try await _ in try await connection.query("UPDATE public.profiles SET bio = 'pwned' WHERE id = \(b) RETURNING id") { count += 1 }
+                return count
+            }
+            #expect(updated == 0)
+            // A follow in someone else's name is refused by the policy.
+            await #expect(throws: PSQLError.self) {
+                try await database.withCaller(Self.user(a)) { connection in
+                    try await connection.query("INSERT INTO public.follows (follower_id, following_id, status) VALUES (\(b), \(a), 'accepted')")
+                }
+            }
+            // So is skipping the request step of a private account.
+            try await database.withOwner { connection in
+                try await connection.query("UPDATE public.profiles SET is_private = true WHERE id = \(b)")
+            }
+            await #expect(throws: PSQLError.self) {
+                try await database.withCaller(Self.user(a)) { connection in
+                    try await connection.query("INSERT INTO public.follows (follower_id, following_id, status) VALUES (\(a), \(b), 'accepted')")
+                }
+            }
+        }
+    }
+
+    @Test func claimsDoNotLeakToTheNextTransactionOnAConnection() async throws {
+        try await TestDatabase.withDatabase { database in
+            let ids = try await Self.createUsers(database, count: 1)
+            // The pool may hand out the same connection; settings are transaction-local.
+            for _ in 0..<20 {
+                let inside = try await database.withCaller(Self.user(ids[0])) { connection in
+                    try await connection.scalarText("SELECT auth.uid()::text || ' ' || current_user", [])
+                }
+                #expect(inside == "\(ids[0].uuidString.lowercased()) authenticated")
+                let after = try await database.withOwner { connection in
+                    try await connection.scalarText("SELECT coalesce(auth.uid()::text, 'none') || ' ' || current_user", [])
+                }
+                #expect(after?.hasPrefix("none ") == true)
+                #expect(after?.hasSuffix(" authenticated") == false)
+            }
+        }
+    }
+
+    @Test func anonymousCallersSeeNoProfiles() async throws {
+        try await TestDatabase.withDatabase { database in
+            _ = try await Self.createUsers(database, count: 2)
+            await #expect(throws: PSQLError.self) {
+                try await database.withCaller(.anonymous) { connection in
+                    try await connection.query("SELECT * FROM public.profiles")
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,261 @@
+"""Starts the ecomansoni server once per test session and hands out supabase clients.
+
+Environment:
+  ECOMANSONI_BIN      server binary (default <repo>/.build/debug/ecomansoni)
+  E2E_DATABASE_URL    use this PostgreSQL instead of the embedded one (passed as DATABASE_URL)
+  E2E_KEEP_DATA=1     keep the temporary data directory (and the server log) after the run
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from e2e_support import close_client, new_client  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_BINARY = REPO_ROOT / ".build" / "debug" / "ecomansoni"
+READY_TIMEOUT = 120.0
+KEYS_TIMEOUT = 120.0
+STOP_TIMEOUT = 30.0
+
+SERVER_ENV = {
+    "AUTH_SMS_TEST_OTP": "15555550100:123456,15555550101:654321,15555550102:111111,15555550103:222222,15555550104:333333",
+    "AUTH_SMS_MAX_FREQUENCY": "5",
+    "AUTH_REFRESH_TOKEN_REUSE_INTERVAL": "2",
+    "LOG_LEVEL": "info",
+}
+
+
+@dataclass
+class Server:
+    """A running server: its base URL, API keys and captured log."""
+
+    url: str
+    anon_key: str
+    service_key: str
+    log_path: Path
+    data_dir: Path
+    process: subprocess.Popen = field(repr=False)
+
+    def read_log(self) -> str:
+        """Everything the server has written to stdout/stderr so far."""
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def log_size(self) -> int:
+        """The current length of the log in characters (an offset for wait_for_log)."""
+        return len(self.read_log())
+
+    def log_tail(self, lines: int = 60) -> str:
+        return "\n".join(self.read_log().splitlines()[-lines:])
+
+    async def wait_for_log(self, pattern: str, *, start: int = 0, timeout: float = 10.0) -> re.Match:
+        """The last match of `pattern` in the log after offset `start`, polling until `timeout`."""
+        regex = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        while True:
+            matches = list(regex.finditer(self.read_log()[start:]))
+            if matches:
+                return matches[-1]
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no log line matching {pattern!r} within {timeout}s; log tail:\n{self.log_tail()}")
+            await asyncio.sleep(0.2)
+
+
+_current_server: Server | None = None
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _binary() -> Path:
+    configured = os.environ.get("ECOMANSONI_BIN")
+    path = Path(configured) if configured else DEFAULT_BINARY
+    if not path.is_absolute():
+        path = REPO_ROOT / path
+    return path
+
+
+def _environment() -> dict[str, str]:
+    env = dict(os.environ)
+    # Only the suite decides which database the server uses.
+    for name in ("DATABASE_URL", "ECOMANSONI_DATA_DIR", "PORT", "HOST", "PUBLIC_URL"):
+        env.pop(name, None)
+    env.update(SERVER_ENV)
+    # Keep the hourly OTP quotas out of the way when the suite is rerun against one
+    # external database within the hour (they are not what this suite tests).
+    env["AUTH_SMS_MAX_PER_HOUR"] = "10000"
+    env["AUTH_SMS_MAX_PER_ADDRESS_PER_HOUR"] = "100000"
+    database_url = os.environ.get("E2E_DATABASE_URL")
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    return env
+
+
+def _stop(process: subprocess.Popen) -> int | None:
+    """SIGTERM, then wait; returns the exit code or None if it would not stop."""
+    if process.poll() is not None:
+        return process.returncode
+    process.send_signal(signal.SIGTERM)
+    try:
+        return process.wait(timeout=STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return None
+
+
+def _wait_ready(url: str, process: subprocess.Popen, log_path: Path) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    last = "no answer yet"
+    with httpx.Client(timeout=2.0) as http:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"server exited with code {process.returncode} before it was ready")
+            try:
+                response = http.get(f"{url}/ready")
+                if response.status_code == 200:
+                    return
+                last = f"{response.status_code} {response.text[:200]}"
+            except httpx.HTTPError as error:
+                last = repr(error)
+            time.sleep(0.25)
+    raise RuntimeError(f"GET /ready did not return 200 within {READY_TIMEOUT:.0f}s (last: {last})")
+
+
+def _read_keys(binary: Path, data_dir: Path, env: dict[str, str]) -> tuple[str, str]:
+    result = subprocess.run(
+        [str(binary), "keys", "--json", "--data-dir", str(data_dir)],
+        env=env, capture_output=True, text=True, timeout=KEYS_TIMEOUT,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"`ecomansoni keys --json` failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    for line in reversed(result.stdout.splitlines()):
+        line = line.strip()
+        if line.startswith("{"):
+            keys = json.loads(line)
+            return keys["anonKey"], keys["serviceRoleKey"]
+    raise RuntimeError(f"`ecomansoni keys --json` printed no JSON object:\n{result.stdout}\n{result.stderr}")
+
+
+def _print_log(log_path: Path, title: str) -> None:
+    try:
+        text = log_path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        text = "(no log)"
+    print(f"\n===== {title}: {log_path} =====\n{text}\n===== end of server log =====", file=sys.stderr)
+
+
+def _leftover_postmasters(data_dir: Path) -> list[Path]:
+    return [pid for pid in data_dir.rglob("postmaster.pid")]
+
+
+@pytest.fixture(scope="session")
+def server() -> Server:
+    """The server under test (plain sync fixture: independent of the asyncio loop scope)."""
+    global _current_server
+    binary = _binary()
+    if not binary.exists():
+        pytest.fail(f"server binary not found at {binary} (set ECOMANSONI_BIN)", pytrace=False)
+
+    data_dir = Path(tempfile.mkdtemp(prefix="ecom-e2e-"))
+    log_path = data_dir / "e2e-server.log"
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = _environment()
+    log_file = open(log_path, "wb")
+    process = subprocess.Popen(
+        [str(binary), "serve", "--port", str(port), "--data-dir", str(data_dir)],
+        env=env, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        _wait_ready(url, process, log_path)
+        anon_key, service_key = _read_keys(binary, data_dir, env)
+    except Exception as error:
+        _print_log(log_path, "server log")
+        _stop(process)
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+        log_file.close()
+        tail = "\n".join(log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-80:])
+        pytest.fail(f"server did not start: {error}\n--- server log (last 80 lines) ---\n{tail}", pytrace=False)
+
+    _current_server = Server(url=url, anon_key=anon_key, service_key=service_key,
+                             log_path=log_path, data_dir=data_dir, process=process)
+    try:
+        yield _current_server
+    finally:
+        _current_server = None
+        code = _stop(process)
+        if code is None:
+            process.kill()
+            process.wait(timeout=10)
+        log_file.close()
+        leftovers = [] if os.environ.get("E2E_DATABASE_URL") else _leftover_postmasters(data_dir)
+        problems = []
+        if code is None:
+            problems.append(f"server did not exit within {STOP_TIMEOUT:.0f}s of SIGTERM (killed)")
+        if leftovers:
+            problems.append(f"embedded PostgreSQL still running after the server stopped: {leftovers}")
+        if problems:
+            _print_log(log_path, "server log")
+        if os.environ.get("E2E_KEEP_DATA") == "1" or problems:
+            print(f"\nserver data directory kept at {data_dir}", file=sys.stderr)
+        else:
+            shutil.rmtree(data_dir, ignore_errors=True)
+        assert not problems, "; ".join(problems)
+
+
+@pytest.fixture
+def server_log(server: Server) -> Server:
+    """Access to the captured server log: read_log(), log_size(), await wait_for_log(...)."""
+    return server
+
+
+@pytest.fixture
+async def supabase_factory(server: Server):
+    """`await supabase_factory(key=None)` -> a new async supabase client (anon key by default).
+
+    Clients are closed when the test ends.
+    """
+    clients = []
+
+    async def make(key: str | None = None):
+        client = await new_client(server.url, key or server.anon_key)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await close_client(client)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Attaches the tail of the server log to every failing test report."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and _current_server is not None:
+        try:
+            report.sections.append(("server log (last 60 lines)", _current_server.log_tail()))
+        except OSError:
+            pass

@@ -124,10 +124,11 @@ public struct SocialService: Sendable {
         let me = try caller.requireUser()
         guard me != target else { throw APIError.invalidField("target_user_id", "must not be yourself") }
         return try await database.withCaller(caller) { connection in
-            try await requireVisible(connection, target)
+            // The block check comes first: a blocker is invisible to the user they blocked.
             if try await connection.exists("SELECT 1 WHERE public.is_blocked_between($1, $2)", [me, target]) {
                 throw APIError.forbidden("cannot follow this user: one of you has blocked the other")
             }
+            try await requireVisible(connection, target)
             try await connection.execute("""
                 INSERT INTO public.follows (follower_id, following_id, status)
                 VALUES ($1, $2, public.initial_follow_status($2)) ON CONFLICT DO NOTHING

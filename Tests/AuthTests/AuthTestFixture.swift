@@ -41,7 +41,7 @@ enum AuthFixture {
     /// Signs a new user in and returns the session.
     static func signIn(_ auth: AuthService, _ sender: CapturingSender, phone: String = phone()) async throws -> SessionJSON {
         try await auth.otp.requestSignInCode(phone: phone, createUser: true, metadata: nil, clientAddress: "127.0.0.1")
-        let code = try #require(sender.lastCode(for: phone))
+        let code = try require(sender.lastCode(for: phone))
         let userID = try await auth.otp.verify(phone: phone, code: code, purpose: .signIn)
         return try await auth.sessions.signIn(userID: userID, userAgent: "tests", clientAddress: "127.0.0.1")
     }

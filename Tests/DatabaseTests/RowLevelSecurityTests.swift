@@ -17,7 +17,7 @@ import TestSupport
             var ids: [UUID] = []
             for index in 0..<count {
                 let rows = try await connection.query(
-                    "INSERT INTO auth.users (phone) VALUES (\("1555000\(Int.random(in: 1000...9999))\(index)")) RETURNING id")
+                    "INSERT INTO auth.users (phone) VALUES (\("1555000\(Int.random(in: 1000...9999))\(index)")) RETURNING id", logger: connection.logger)
                 for try await id in rows.decode(UUID.self) { ids.append(id) }
             }
             return ids
@@ -29,12 +29,12 @@ import TestSupport
             let ids = try await Self.createUsers(database, count: 3)
             let (a, b, c) = (ids[0], ids[1], ids[2])
             try await database.withOwner { connection in
-                try await connection.query("INSERT INTO public.blocks (blocker_id, blocked_id) VALUES (\(a), \(c)), (\(b), \(c)), (\(b), \(a))")
+                try await connection.query("INSERT INTO public.blocks (blocker_id, blocked_id) VALUES (\(a), \(c)), (\(b), \(c)), (\(b), \(a))", logger: connection.logger)
             }
             // "Forgot" the WHERE blocker_id = me clause.
             let seenByA: [UUID] = try await database.withCaller(Self.user(a)) { connection in
                 var blockers: [UUID] = []
-                for try await blocker in try await connection.query("SELECT blocker_id FROM public.blocks").decode(UUID.self) {
+                for try await blocker in try await connection.query("SELECT blocker_id FROM public.blocks", logger: connection.logger).decode(UUID.self) {
                     blockers.append(blocker)
                 }
                 return blockers
@@ -49,7 +49,7 @@ import TestSupport
             for table in ["auth.users", "auth.sessions", "auth.refresh_tokens", "auth.one_time_codes", "auth.instance_secrets"] {
                 await #expect(throws: PSQLError.self, "\(table) must be unreadable") {
                     try await database.withCaller(Self.user(ids[0])) { connection in
-                        try await connection.query(PostgresQuery(unsafeSQL: "SELECT * FROM \(table)"))
+                        try await connection.query(PostgresQuery(unsafeSQL: "SELECT * FROM \(table)"), logger: connection.logger)
                     }
                 }
             }
@@ -62,23 +62,23 @@ import TestSupport
             let (a, b) = (ids[0], ids[1])
             let updated = try await database.withCaller(Self.user(a)) { connection in
                 var count = 0
-                for try await _ in try await connection.query("UPDATE public.profiles SET bio = 'pwned' WHERE id = \(b) RETURNING id") { count += 1 }
+                for try await _ in try await connection.query("UPDATE public.profiles SET bio = 'pwned' WHERE id = \(b) RETURNING id", logger: connection.logger) { count += 1 }
                 return count
             }
             #expect(updated == 0)
             // A follow in someone else's name is refused by the policy.
             await #expect(throws: PSQLError.self) {
                 try await database.withCaller(Self.user(a)) { connection in
-                    try await connection.query("INSERT INTO public.follows (follower_id, following_id, status) VALUES (\(b), \(a), 'accepted')")
+                    try await connection.query("INSERT INTO public.follows (follower_id, following_id, status) VALUES (\(b), \(a), 'accepted')", logger: connection.logger)
                 }
             }
             // So is skipping the request step of a private account.
             try await database.withOwner { connection in
-                try await connection.query("UPDATE public.profiles SET is_private = true WHERE id = \(b)")
+                try await connection.query("UPDATE public.profiles SET is_private = true WHERE id = \(b)", logger: connection.logger)
             }
             await #expect(throws: PSQLError.self) {
                 try await database.withCaller(Self.user(a)) { connection in
-                    try await connection.query("INSERT INTO public.follows (follower_id, following_id, status) VALUES (\(a), \(b), 'accepted')")
+                    try await connection.query("INSERT INTO public.follows (follower_id, following_id, status) VALUES (\(a), \(b), 'accepted')", logger: connection.logger)
                 }
             }
         }
@@ -107,7 +107,7 @@ import TestSupport
             _ = try await Self.createUsers(database, count: 2)
             await #expect(throws: PSQLError.self) {
                 try await database.withCaller(.anonymous) { connection in
-                    try await connection.query("SELECT * FROM public.profiles")
+                    try await connection.query("SELECT * FROM public.profiles", logger: connection.logger)
                 }
             }
         }

@@ -13,7 +13,8 @@ public actor TestDatabase {
     public static let shared = TestDatabase()
 
     private var adminURL: DatabaseURL?
-    private var templateName: String?
+    /// Created once; the actor is re-entrant, so concurrent tests await the same task.
+    private var template: Task<(DatabaseURL, String), any Error>?
     private let logger: Logger = {
         var logger = Logger(label: "test-db")
         logger.logLevel = .warning
@@ -35,8 +36,10 @@ public actor TestDatabase {
 
     /// Creates a database from the migrated template and returns its URL.
     public func freshDatabase() async throws -> DatabaseURL {
-        let admin = try await server()
-        let template = try await migratedTemplate(admin)
+        if template == nil {
+            template = Task { try await self.prepare() }
+        }
+        let (admin, template) = try await self.template!.value
         let name = "test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
         try await Self.admin(admin, logger) { connection in
             try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name) TEMPLATE \(template)"), logger: connection.logger)
@@ -52,8 +55,13 @@ public actor TestDatabase {
         }
     }
 
-    private func server() async throws -> DatabaseURL {
-        if let adminURL { return adminURL }
+    private func prepare() async throws -> (DatabaseURL, String) {
+        let admin = try server()
+        adminURL = admin
+        return (admin, try await migratedTemplate(admin))
+    }
+
+    private func server() throws -> DatabaseURL {
         let url: DatabaseURL
         if let text = ProcessInfo.processInfo.environment["TEST_DATABASE_URL"], !text.isEmpty {
             url = try DatabaseURL(parsing: text)
@@ -63,12 +71,10 @@ public actor TestDatabase {
             url = try cluster.start().url.with(database: "postgres")
             EmbeddedClusterReaper.register(cluster, directory: directory)
         }
-        adminURL = url
         return url
     }
 
     private func migratedTemplate(_ admin: DatabaseURL) async throws -> String {
-        if let templateName { return templateName }
         let name = "template_\(getpid())_\(Int(Date().timeIntervalSince1970))"
         try await Self.admin(admin, logger) { connection in
             try await connection.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)"), logger: connection.logger)
@@ -79,7 +85,6 @@ public actor TestDatabase {
             try await Migrator(migrations: try Migration.bundled(), logger: logger).migrate(client: client)
             group.cancelAll()
         }
-        templateName = name
         return name
     }
 

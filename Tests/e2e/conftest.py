@@ -163,8 +163,31 @@ def _print_log(log_path: Path, title: str) -> None:
     print(f"\n===== {title}: {log_path} =====\n{text}\n===== end of server log =====", file=sys.stderr)
 
 
-def _leftover_postmasters(data_dir: Path) -> list[Path]:
-    return [pid for pid in data_dir.rglob("postmaster.pid")]
+def _leftover_postmasters(data_dir: Path) -> list[tuple[Path, int]]:
+    """Embedded PostgreSQL servers under `data_dir` that are still alive: (pid file, pid)."""
+    alive = []
+    for pid_file in data_dir.rglob("postmaster.pid"):
+        try:
+            pid = int(pid_file.read_text().splitlines()[0])
+            os.kill(pid, 0)
+        except (OSError, ValueError, IndexError):
+            continue
+        alive.append((pid_file, pid))
+    return alive
+
+
+def _stop_leftover_postmasters(data_dir: Path) -> list[tuple[Path, int]]:
+    """Fast-shuts-down PostgreSQL servers the server under test left running in our data dir."""
+    leftovers = _leftover_postmasters(data_dir)
+    for _, pid in leftovers:
+        try:
+            os.kill(pid, signal.SIGINT)  # PostgreSQL "fast" shutdown
+        except OSError:
+            pass
+    deadline = time.monotonic() + 15
+    while _leftover_postmasters(data_dir) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return leftovers
 
 
 @pytest.fixture(scope="session")
@@ -191,12 +214,19 @@ def server() -> Server:
         anon_key, service_key = _read_keys(binary, data_dir, env)
     except Exception as error:
         _print_log(log_path, "server log")
+        tail = "\n".join(log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-80:])
         _stop(process)
         if process.poll() is None:
             process.kill()
             process.wait(timeout=10)
         log_file.close()
-        tail = "\n".join(log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-80:])
+        leftovers = _stop_leftover_postmasters(data_dir)
+        if leftovers:
+            error = f"{error} (and the server left PostgreSQL running: {leftovers}; stopped by the suite)"
+        if os.environ.get("E2E_KEEP_DATA") == "1":
+            print(f"\nserver data directory kept at {data_dir}", file=sys.stderr)
+        else:
+            shutil.rmtree(data_dir, ignore_errors=True)
         pytest.fail(f"server did not start: {error}\n--- server log (last 80 lines) ---\n{tail}", pytrace=False)
 
     _current_server = Server(url=url, anon_key=anon_key, service_key=service_key,
@@ -210,12 +240,12 @@ def server() -> Server:
             process.kill()
             process.wait(timeout=10)
         log_file.close()
-        leftovers = [] if os.environ.get("E2E_DATABASE_URL") else _leftover_postmasters(data_dir)
+        leftovers = _stop_leftover_postmasters(data_dir)
         problems = []
         if code is None:
             problems.append(f"server did not exit within {STOP_TIMEOUT:.0f}s of SIGTERM (killed)")
         if leftovers:
-            problems.append(f"embedded PostgreSQL still running after the server stopped: {leftovers}")
+            problems.append(f"embedded PostgreSQL still running after the server exited (stopped by the suite): {leftovers}")
         if problems:
             _print_log(log_path, "server log")
         if os.environ.get("E2E_KEEP_DATA") == "1" or problems:

@@ -47,7 +47,7 @@ import TestSupport
         #expect(throws: APIError.invalidField("username", rule)) { try ProfileRules.username(value) }
     }
 
-    @Test func fieldRulesNameFieldAndRule() {
+    @Test func fieldRulesNameFieldAndRule() throws {
         #expect(throws: APIError.invalidField("display_name", "must be 1 to 64 characters")) { try ProfileRules.displayName("   ") }
         #expect(throws: APIError.invalidField("bio", "must be at most 500 characters")) { try ProfileRules.bio(String(repeating: "x", count: 501)) }
         #expect(throws: APIError.self) { try ProfileRules.avatarURL("javascript:alert(1)") }

@@ -28,6 +28,7 @@ public func loadAuthService(config: AppConfig, database: Database, httpClient: H
 ///
 /// Used by `ecomansoni serve` and by the tests, so both exercise the same routes.
 public func buildApplication(config: AppConfig, database: Database, auth: AuthService, logger: Logger) throws -> EcomansoniApplication {
+    _ = AppMetrics.registry
     let social = SocialService(database: database)
 
     var registry = RPCRegistry()

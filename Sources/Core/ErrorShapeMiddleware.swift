@@ -37,6 +37,9 @@ public struct ErrorShapeMiddleware: RouterMiddleware {
             return Self.render(error, shape: shape)
         } catch let error as HTTPError {
             return Self.render(Self.translate(error), shape: shape)
+        } catch let error as any HTTPResponseError {
+            // Other framework errors (e.g. NIOTooManyBytesError for an oversized body).
+            return Self.render(Self.translate(HTTPError(error.status)), shape: shape)
         } catch let error as DecodingError {
             return Self.render(Self.translate(error), shape: shape)
         } catch is CancellationError {

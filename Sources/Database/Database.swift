@@ -56,7 +56,7 @@ public struct Database: Sendable {
     /// Whether the server answers a trivial query.
     public func isReachable() async -> Bool {
         do {
-            try await client.query("SELECT 1", logger: logger)
+            try await withOwner { connection in try await connection.execute("SELECT 1", []) }
             return true
         } catch {
             return false
@@ -64,15 +64,15 @@ public struct Database: Sendable {
     }
 }
 
-/// Connection-pool gauges exported to `/metrics`.
+/// Connection-pool gauges exported to `/metrics` (`db_pool_leased_connections`,
+/// `db_pool_max_connections`). The gauges are looked up at each record so they reach
+/// whichever metrics backend is bootstrapped by then.
 final class PoolGauges: Sendable {
     private let leasedCount = NIOLockedValueBox(0)
-    private let leasedGauge = Gauge(label: "db_pool_leased_connections")
-    private let maximumGauge = Gauge(label: "db_pool_max_connections")
+    private let maximumConnections: Int
 
     init(maximumConnections: Int) {
-        maximumGauge.record(maximumConnections)
-        leasedGauge.record(0)
+        self.maximumConnections = maximumConnections
     }
 
     func leased(_ delta: Int) {
@@ -80,6 +80,7 @@ final class PoolGauges: Sendable {
             count += delta
             return count
         }
-        leasedGauge.record(value)
+        Gauge(label: "db_pool_leased_connections").record(value)
+        Gauge(label: "db_pool_max_connections").record(maximumConnections)
     }
 }

@@ -46,15 +46,15 @@ struct SessionService: Sendable {
         }
         let reuseInterval = settings.refreshTokenReuseIntervalSeconds
         let outcome: Outcome = try await database.withOwner { connection in
-            let rows = try await connection.query("""
-                SELECT t.id, t.session_id, t.user_id, t.revoked, extract(epoch FROM now() - t.updated_at)::float8
-                FROM auth.refresh_tokens t WHERE t.token_hash = \(sha256Hex(presented))
-                """, logger: database.logger)
-            var found: (Int64, UUID, UUID, Bool, Double)?
-            for try await row in rows.decode((Int64, UUID, UUID, Bool, Double).self) { found = row }
-            guard let (tokenID, sessionID, userID, revoked, age) = found else { throw AuthErrors.refreshNotFound }
+            let presentedHash = sha256Hex(presented)
+            var sessionOfToken: UUID?
+            for try await id in try await connection.rows("SELECT session_id FROM auth.refresh_tokens WHERE token_hash = $1", [presentedHash]).decode(UUID.self) {
+                sessionOfToken = id
+            }
+            guard let sessionID = sessionOfToken else { throw AuthErrors.refreshNotFound }
 
-            // Serialise concurrent refreshes of one session.
+            // Serialise concurrent refreshes of one session, then read the token's state
+            // under that lock (a concurrent refresh may just have rotated it).
             let sessionRows = try await connection.query(
                 "SELECT revoked_at IS NOT NULL, extract(epoch FROM amr_at)::bigint FROM auth.sessions WHERE id = \(sessionID) FOR UPDATE",
                 logger: database.logger)
@@ -62,6 +62,13 @@ struct SessionService: Sendable {
             for try await row in sessionRows.decode((Bool, Int64).self) { session = row }
             guard let (sessionRevoked, amrAt) = session else { throw AuthErrors.refreshNotFound }
             if sessionRevoked { return .reused }
+
+            let rows = try await connection.rows(
+                "SELECT id, user_id, revoked, extract(epoch FROM now() - updated_at)::float8 FROM auth.refresh_tokens WHERE token_hash = $1",
+                [presentedHash])
+            var found: (Int64, UUID, Bool, Double)?
+            for try await row in rows.decode((Int64, UUID, Bool, Double).self) { found = row }
+            guard let (tokenID, userID, revoked, age) = found else { throw AuthErrors.refreshNotFound }
 
             guard let user = try await UserRecord.find(id: userID, on: connection, database: database) else {
                 throw AuthErrors.refreshNotFound

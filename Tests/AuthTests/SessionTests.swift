@@ -112,8 +112,14 @@ import TestSupport
                 for _ in 0..<5 { group.addTask { try await auth.sessions.refresh(first.refresh_token).refresh_token } }
                 var results: [String] = []
                 for try await token in group { results.append(token) }
+                // Every caller got the one active token: the family did not fork.
                 #expect(results.count == 5)
+                #expect(Set(results).count == 1)
             }
+            let active = try await database.withOwner { connection in
+                try await connection.scalarText("SELECT count(*)::text FROM auth.refresh_tokens WHERE NOT revoked", [])
+            }
+            #expect(active == "1")
         }
     }
 

@@ -32,6 +32,8 @@ public struct AppConfig: Sendable {
     public var smsWebhookSecret: String?
     public var logLevel = Logger.Level.info
     public var logFormat = LogFormat.text
+    /// Whether a reverse proxy in front sets `X-Forwarded-For` (`TRUST_PROXY`).
+    public var trustProxy = false
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     public var shutdownGraceSeconds = 10
 
@@ -46,6 +48,7 @@ public struct AppConfig: Sendable {
         config.databaseURL = reader.string(forKey: "database.url").flatMap { $0.isEmpty ? nil : $0 }
         config.databaseMaxConnections = try integer(reader, "database.maxConnections", "DATABASE_MAX_CONNECTIONS", default: 20, in: 2...500)
         config.publicURL = reader.string(forKey: "public.url")
+        config.trustProxy = reader.bool(forKey: "trustProxy") ?? false
         config.shutdownGraceSeconds = try integer(reader, "shutdown.graceSeconds", "SHUTDOWN_GRACE_SECONDS", default: 10, in: 1...600)
 
         var auth = AuthSettings()

@@ -37,6 +37,9 @@ public func buildApplication(config: AppConfig, database: Database, auth: AuthSe
 
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: RequestMetricsMiddleware())
+    if config.trustProxy {
+        router.add(middleware: ClientAddressMiddleware())
+    }
     router.add(middleware: ErrorShapeMiddleware(.plain))
     OperationsController(database: database, migrator: Migrator(migrations: try Migration.bundled(), logger: logger))
         .addRoutes(to: router)

@@ -13,19 +13,23 @@ public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
     public var caller: Caller?
     /// The connected peer.
     public let remoteAddress: SocketAddress?
+    /// The client address a trusted reverse proxy reported (see ``ClientAddressMiddleware``).
+    public var proxiedClientAddress: String?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.caller = nil
         self.remoteAddress = source.channel.remoteAddress
+        self.proxiedClientAddress = nil
     }
 
     /// Requests larger than this are refused with 413 before any handler sees them.
     public var maxUploadSize: Int { RequestLimits.maxBodyBytes }
 
-    /// A key naming the client for per-address limits (the peer IP without port).
+    /// A key naming the client for per-address limits: the address a trusted proxy
+    /// reported, else the peer IP without port.
     public var clientAddress: String {
-        remoteAddress?.ipAddress ?? "unknown"
+        proxiedClientAddress ?? remoteAddress?.ipAddress ?? "unknown"
     }
 }
 

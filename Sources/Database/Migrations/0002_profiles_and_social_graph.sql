@@ -89,30 +89,37 @@ GRANT EXECUTE ON FUNCTION public.has_blocked(uuid, uuid), public.is_blocked_betw
 -- them; each user edits only their own editable columns.
 GRANT SELECT ON public.profiles TO authenticated;
 GRANT UPDATE (username, display_name, bio, avatar_url, is_private, last_seen_at, updated_at) ON public.profiles TO authenticated;
+DROP POLICY IF EXISTS profiles_read ON public.profiles;
 CREATE POLICY profiles_read ON public.profiles FOR SELECT TO authenticated
     USING (id = auth.uid() OR NOT public.has_blocked(id, auth.uid()));
+DROP POLICY IF EXISTS profiles_update_own ON public.profiles;
 CREATE POLICY profiles_update_own ON public.profiles FOR UPDATE TO authenticated
     USING (id = auth.uid()) WITH CHECK (id = auth.uid());
 
 -- follows: both ends see their rows; others see accepted follows where allowed.
 GRANT SELECT, INSERT, DELETE ON public.follows TO authenticated;
 GRANT UPDATE (status) ON public.follows TO authenticated;
+DROP POLICY IF EXISTS follows_read ON public.follows;
 CREATE POLICY follows_read ON public.follows FOR SELECT TO authenticated
     USING (follower_id = auth.uid() OR following_id = auth.uid()
            OR (status = 'accepted'
                AND NOT public.has_blocked(follower_id, auth.uid())
                AND NOT public.has_blocked(following_id, auth.uid())
                AND (public.can_see_connections(follower_id) OR public.can_see_connections(following_id))));
+DROP POLICY IF EXISTS follows_insert_own ON public.follows;
 CREATE POLICY follows_insert_own ON public.follows FOR INSERT TO authenticated
     WITH CHECK (follower_id = auth.uid()
                 AND NOT public.is_blocked_between(follower_id, following_id)
                 AND status = public.initial_follow_status(following_id));
+DROP POLICY IF EXISTS follows_accept_request ON public.follows;
 CREATE POLICY follows_accept_request ON public.follows FOR UPDATE TO authenticated
     USING (following_id = auth.uid()) WITH CHECK (following_id = auth.uid() AND status = 'accepted');
+DROP POLICY IF EXISTS follows_delete_either_end ON public.follows;
 CREATE POLICY follows_delete_either_end ON public.follows FOR DELETE TO authenticated
     USING (follower_id = auth.uid() OR following_id = auth.uid());
 
 -- blocks: private to the blocker.
 GRANT SELECT, INSERT, DELETE ON public.blocks TO authenticated;
+DROP POLICY IF EXISTS blocks_own ON public.blocks;
 CREATE POLICY blocks_own ON public.blocks FOR ALL TO authenticated
     USING (blocker_id = auth.uid()) WITH CHECK (blocker_id = auth.uid());

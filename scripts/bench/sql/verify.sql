@@ -1,0 +1,23 @@
+-- Raw PostgreSQL cost of POST /auth/v1/verify for a test number whose user exists: the
+-- statements of OTPService.verify (fixed-code path) and then SessionService.signIn, as two
+-- transactions, in the order and shape the server sends them (run with -M extended, like
+-- PostgresNIO's unnamed statements). Variables from scripts/bench/auth_bench.py:
+--   clients, per (numbers per client), phonebase, purpose, ua, addr.
+-- Client c uses numbers phonebase + c + clients*j, the same split the HTTP workers use.
+\set k :client_id + :clients * random(0, :per - 1)
+\set phone :phonebase + :k
+BEGIN;
+SELECT user_id, code_hash, attempts, expires_at > now() FROM auth.one_time_codes WHERE phone = :phone AND purpose = :purpose FOR UPDATE;
+SELECT id, phone, identity_id, phone_confirmed_at, confirmation_sent_at, last_sign_in_at, new_phone,
+    phone_change_sent_at, user_metadata::text, app_metadata::text, banned_until, created_at, updated_at FROM auth.users WHERE phone = :phone FOR UPDATE \gset u_
+DELETE FROM auth.one_time_codes WHERE phone = :phone AND purpose = :purpose;
+COMMIT;
+BEGIN;
+UPDATE auth.users SET phone_confirmed_at = coalesce(phone_confirmed_at, now()), last_sign_in_at = now(), updated_at = now() WHERE id = :u_id RETURNING id, phone, identity_id, phone_confirmed_at, confirmation_sent_at, last_sign_in_at, new_phone,
+    phone_change_sent_at, user_metadata::text, app_metadata::text, banned_until, created_at, updated_at;
+INSERT INTO auth.sessions (user_id, user_agent, client_address) VALUES (:u_id, :ua, :addr)
+    RETURNING id AS s_id, extract(epoch FROM amr_at)::bigint AS s_amr \gset
+SELECT nextval(pg_get_serial_sequence('auth.refresh_tokens', 'id')) AS t_id \gset
+INSERT INTO auth.refresh_tokens (id, token_hash, session_id, user_id, parent_id)
+    VALUES (:t_id, 'pgbench-v-' || :t_id::text, :s_id, :u_id, NULL);
+COMMIT;

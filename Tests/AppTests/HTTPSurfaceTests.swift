@@ -4,6 +4,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Testing
+import Auth
 
 @Suite struct HTTPSurfaceTests {
     @Test func healthReadyAndMetrics() async throws {
@@ -149,6 +150,40 @@ import Testing
                 #expect(response.status == .forbidden)
                 #expect(AppHarness.json(response.body)["code"] as? String == "session_not_found")
             }
+        }
+    }
+}
+
+@Suite struct ClientAddressTests {
+    static func requestCode(_ client: any TestClientProtocol, _ auth: Auth.AuthService, forwardedFor: String) async throws -> HTTPResponse.Status {
+        var headers = AppHarness.headers(auth)
+        headers[HTTPField.Name("X-Forwarded-For")!] = forwardedFor
+        let phone = "+1555" + String(Int.random(in: 1_000_000...9_999_999))
+        return try await client.execute(uri: "/auth/v1/otp", method: .post, headers: headers, body: ByteBuffer(string: #"{"phone":"\#(phone)"}"#)) { $0.status }
+    }
+
+    @Test func behindATrustedProxyLimitsApplyPerForwardedClient() async throws {
+        let behindProxy: @Sendable (inout AppConfig) -> Void = { config in
+            config.trustProxy = true
+            config.auth.otpMaxPerAddressPerHour = 1
+        }
+        try await AppHarness.withApp(behindProxy) { client, auth in
+            let status1 = try await Self.requestCode(client, auth, forwardedFor: "198.51.100.7, 203.0.113.1")
+            #expect(status1 == .ok)
+            let status2 = try await Self.requestCode(client, auth, forwardedFor: "203.0.113.1")
+            #expect(status2 == .tooManyRequests)
+            let status3 = try await Self.requestCode(client, auth, forwardedFor: "203.0.113.2")
+            #expect(status3 == .ok)
+        }
+    }
+
+    @Test func withoutATrustedProxyTheHeaderIsIgnored() async throws {
+        let direct: @Sendable (inout AppConfig) -> Void = { $0.auth.otpMaxPerAddressPerHour = 1 }
+        try await AppHarness.withApp(direct) { client, auth in
+            let status4 = try await Self.requestCode(client, auth, forwardedFor: "203.0.113.1")
+            #expect(status4 == .ok)
+            let status5 = try await Self.requestCode(client, auth, forwardedFor: "203.0.113.2")
+            #expect(status5 == .tooManyRequests)
         }
     }
 }

@@ -8,18 +8,30 @@ struct OperationsController {
     let database: Database
     let migrator: Migrator
 
+    /// Why the instance cannot serve, or nil when it can.
+    func readinessProblem() async -> String? {
+        guard await database.isReachable() else { return "database unreachable" }
+        guard let pending = try? await migrator.pending(client: database.client) else { return "cannot read the migration state" }
+        return pending.isEmpty ? nil : "migrations pending: \(pending.map(\.name).joined(separator: ", "))"
+    }
+
     func addRoutes(to router: Router<AppRequestContext>) {
         router.get("health") { _, _ in
             try JSONBody.response(["status": "ok"])
         }
         router.get("ready") { _, _ in
-            guard await database.isReachable() else {
-                return try JSONBody.response(["status": "unavailable", "reason": "database unreachable"], status: .serviceUnavailable)
+            let problem = await withTaskGroup(of: String?.self) { group in
+                group.addTask { await readinessProblem() }
+                group.addTask {
+                    try? await Task.sleep(for: .seconds(2))
+                    return "database did not answer within 2 seconds"
+                }
+                let first = await group.next() ?? nil
+                group.cancelAll()
+                return first
             }
-            let pending = (try? await migrator.pending(client: database.client).map(\.name)) ?? ["unknown"]
-            guard pending.isEmpty else {
-                return try JSONBody.response(
-                    ["status": "unavailable", "reason": "migrations pending: \(pending.joined(separator: ", "))"], status: .serviceUnavailable)
+            if let problem {
+                return try JSONBody.response(["status": "unavailable", "reason": problem], status: .serviceUnavailable)
             }
             return try JSONBody.response(["status": "ready"])
         }

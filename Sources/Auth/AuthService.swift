@@ -74,13 +74,16 @@ public struct AuthService: Sendable {
     func confirmPhoneChange(phone: String, code: String, userAgent: String, clientAddress: String) async throws -> SessionJSON {
         let userID = try await otp.verify(phone: phone, code: code, purpose: .phoneChange)
         try await database.withOwner { connection in
+            let changed: Bool
             do {
-                _ = try await UserRecord.returning(
-                    "UPDATE auth.users SET phone = new_phone, new_phone = NULL, phone_confirmed_at = now(), updated_at = now() WHERE id = $1 AND new_phone = $2",
-                    [userID, phone], on: connection, database: database)
+                changed = try await connection.exists(
+                    "UPDATE auth.users SET phone = new_phone, new_phone = NULL, phone_confirmed_at = now(), updated_at = now() WHERE id = $1 AND new_phone = $2 RETURNING id",
+                    [userID, phone])
             } catch where PostgresErrorText.sqlState(error) == "23505" {
                 throw AuthErrors.phoneExists
             }
+            // A code for a number the user has since replaced with another pending change.
+            guard changed else { throw AuthErrors.otpExpired }
         }
         return try await sessions.signIn(userID: userID, userAgent: userAgent, clientAddress: clientAddress)
     }

@@ -79,9 +79,14 @@ public struct ErrorShapeMiddleware: RouterMiddleware {
         switch shape {
         case .gotrue:
             headers[.supabaseAPIVersion] = "2024-01-01"
-            headers[.supabaseErrorCode] = error.code
-            object = ["code": error.code, "message": error.message]
+            // GoTrue has no field-error code of its own; it says validation_failed.
+            let code = error.code == "22023" ? "validation_failed" : error.code
+            headers[.supabaseErrorCode] = code
+            object = ["code": code, "message": error.message]
         case .postgrest:
+            if error.code == "PGRST301" || error.code == "PGRST303" {
+                headers[.wwwAuthenticate] = #"Bearer error="invalid_token""#
+            }
             object = ["code": error.code, "details": error.details ?? NSNull(), "hint": error.hint ?? NSNull(), "message": error.message]
         case .functions, .plain:
             object = ["error": error.message, "code": error.code]

@@ -28,11 +28,16 @@ public struct Database: Sendable {
         _ caller: Caller,
         _ body: @Sendable (PostgresConnection) async throws -> Result
     ) async throws -> Result {
-        try await withOwner { connection in
-            try await connection.query(
-                "SELECT set_config('role', \(caller.role.rawValue), true), set_config('request.jwt.claims', \(caller.claimsJSON), true)",
-                logger: logger)
-            return try await body(connection)
+        do {
+            return try await withOwner { connection in
+                try await connection.query(
+                    "SELECT set_config('role', \(caller.role.rawValue), true), set_config('request.jwt.claims', \(caller.claimsJSON), true)",
+                    logger: logger)
+                return try await body(connection)
+            }
+        } catch {
+            // What the caller's input broke in the database is the caller's error, not a 500.
+            throw PostgresErrorText.clientError(error) ?? error
         }
     }
 

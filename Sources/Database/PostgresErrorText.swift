@@ -1,3 +1,4 @@
+import Core
 import PostgresNIO
 
 /// Reading the useful parts of a PostgreSQL error.
@@ -23,5 +24,29 @@ public enum PostgresErrorText {
             return "\(state): \(message(error) ?? "")"
         }
         return String(reflecting: error)
+    }
+
+    /// The client-facing error for a database error a request could have caused (a broken
+    /// constraint, a refused row-level-security check), or nil for server faults.
+    public static func clientError(_ error: any Error) -> APIError? {
+        guard let state = sqlState(error) else { return nil }
+        let constraint = (error as? PSQLError)?.serverInfo?[.constraintName]
+        let rule = constraint.map { "breaks the rule \($0)" } ?? (message(error) ?? "breaks a rule")
+        switch state {
+        case "23505":
+            return APIError(status: .conflict, code: state, message: "already exists: \(rule)", details: detail(error))
+        case "23514", "23502", "22001", "22003", "22007", "22008":
+            return APIError(status: .badRequest, code: "22023", message: "invalid value: \(rule)", details: detail(error))
+        case "22P02":
+            return APIError(status: .badRequest, code: state, message: message(error) ?? "invalid input syntax")
+        case "23503":
+            return APIError(status: .conflict, code: state, message: "refers to something that does not exist: \(rule)")
+        case "42501":
+            return APIError(status: .forbidden, code: state, message: "permission denied")
+        case "P0001":
+            return APIError(status: .badRequest, code: state, message: message(error) ?? "refused")
+        default:
+            return nil
+        }
     }
 }

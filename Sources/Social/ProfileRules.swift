@@ -20,13 +20,15 @@ enum ProfileRules {
 
     static func displayName(_ value: String) throws -> String {
         let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard (1...64).contains(trimmed.count) else { throw APIError.invalidField("display_name", "must be 1 to 64 characters") }
+        guard (1...64).contains(trimmed.unicodeScalars.count) else { throw APIError.invalidField("display_name", "must be 1 to 64 characters") }
         return trimmed
     }
 
+    // Lengths count Unicode code points, as PostgreSQL's char_length does.
+
     static func bio(_ value: String) throws -> String {
         let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard trimmed.count <= 500 else { throw APIError.invalidField("bio", "must be at most 500 characters") }
+        guard trimmed.unicodeScalars.count <= 500 else { throw APIError.invalidField("bio", "must be at most 500 characters") }
         return trimmed
     }
 

@@ -85,8 +85,8 @@ public struct SocialService: Sendable {
             let key: any PostgresEncodable & Sendable = userID.map { $0 as any PostgresEncodable & Sendable } ?? (username ?? "").lowercased()
             let sql = """
                 SELECT (\(ProfileSQL.publicJSON("p"))::jsonb || jsonb_build_object(
-                    'followers_count', (SELECT count(*) FROM public.follows f WHERE f.following_id = p.id AND f.status = 'accepted'),
-                    'following_count', (SELECT count(*) FROM public.follows f WHERE f.follower_id = p.id AND f.status = 'accepted'),
+                    'followers_count', (public.follow_counts(p.id)).followers,
+                    'following_count', (public.follow_counts(p.id)).following,
                     'relationship', jsonb_build_object(
                         'is_self', p.id = $1,
                         'following', coalesce((SELECT f.status FROM public.follows f WHERE f.follower_id = $1 AND f.following_id = p.id), 'none'),

@@ -53,8 +53,8 @@ import Auth
 
     @Test(arguments: [
         ("/auth/v1/otp", "{", "bad_json"),
-        ("/auth/v1/otp", #"{"phone": 5}"#, "22023"),
-        ("/auth/v1/verify", #"{"phone":"+15555550199","token":["1"]}"#, "22023"),
+        ("/auth/v1/otp", #"{"phone": 5}"#, "validation_failed"),
+        ("/auth/v1/verify", #"{"phone":"+15555550199","token":["1"]}"#, "validation_failed"),
         ("/auth/v1/token?grant_type=password", "{}", "invalid_credentials"),
         ("/rest/v1/rpc/search_profiles", #"{"query":1}"#, "PGRST301"),
     ])

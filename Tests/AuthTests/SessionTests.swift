@@ -192,3 +192,21 @@ extension APIError {
         (value as? APIError) == pattern
     }
 }
+
+@Suite struct PhoneChangeTests {
+    @Test func codeForAReplacedPendingNumberIsExpired() async throws {
+        try await TestDatabase.withDatabase { database in
+            let sender = CapturingSender()
+            let auth = try await AuthService.load(database: database, settings: AuthFixture.settings(), sender: sender)
+            let session = try await AuthFixture.signIn(auth, sender)
+            let caller = try await auth.tokens.caller(fromToken: session.access_token)
+            let first = AuthFixture.phone(), second = AuthFixture.phone()
+            _ = try await auth.updateUser(caller, data: nil, phone: first, clientAddress: "x")
+            _ = try await auth.updateUser(caller, data: nil, phone: second, clientAddress: "x")
+            let code = try #require(sender.lastCode(for: first))
+            await #expect(throws: AuthErrors.otpExpired) {
+                try await auth.confirmPhoneChange(phone: first, code: code, userAgent: "t", clientAddress: "x")
+            }
+        }
+    }
+}

@@ -7,6 +7,9 @@ import TestSupport
 
 /// The database itself keeps users apart, even when service code forgets a WHERE clause.
 @Suite struct RowLevelSecurityTests {
+    /// What a refused read or write becomes for the client: 403, never a 500.
+    static let permissionDenied = APIError(status: .forbidden, code: "42501", message: "permission denied")
+
     static func user(_ id: UUID) -> Caller {
         Caller(role: .authenticated, userID: id, claimsJSON: #"{"sub":"\#(id.uuidString.lowercased())","role":"authenticated"}"#)
     }
@@ -47,7 +50,7 @@ import TestSupport
         try await TestDatabase.withDatabase { database in
             let ids = try await Self.createUsers(database, count: 1)
             for table in ["auth.users", "auth.sessions", "auth.refresh_tokens", "auth.one_time_codes", "auth.instance_secrets"] {
-                await #expect(throws: PSQLError.self, "\(table) must be unreadable") {
+                await #expect(throws: Self.permissionDenied, "\(table) must be unreadable") {
                     try await database.withCaller(Self.user(ids[0])) { connection in
                         try await connection.query(PostgresQuery(unsafeSQL: "SELECT * FROM \(table)"), logger: connection.logger)
                     }
@@ -67,7 +70,7 @@ import TestSupport
             }
             #expect(updated == 0)
             // A follow in someone else's name is refused by the policy.
-            await #expect(throws: PSQLError.self) {
+            await #expect(throws: Self.permissionDenied) {
                 try await database.withCaller(Self.user(a)) { connection in
                     try await connection.query("INSERT INTO public.follows (follower_id, following_id, status) VALUES (\(b), \(a), 'accepted')", logger: connection.logger)
                 }
@@ -76,7 +79,7 @@ import TestSupport
             try await database.withOwner { connection in
                 try await connection.query("UPDATE public.profiles SET is_private = true WHERE id = \(b)", logger: connection.logger)
             }
-            await #expect(throws: PSQLError.self) {
+            await #expect(throws: Self.permissionDenied) {
                 try await database.withCaller(Self.user(a)) { connection in
                     try await connection.query("INSERT INTO public.follows (follower_id, following_id, status) VALUES (\(a), \(b), 'accepted')", logger: connection.logger)
                 }
@@ -105,7 +108,7 @@ import TestSupport
     @Test func anonymousCallersSeeNoProfiles() async throws {
         try await TestDatabase.withDatabase { database in
             _ = try await Self.createUsers(database, count: 2)
-            await #expect(throws: PSQLError.self) {
+            await #expect(throws: Self.permissionDenied) {
                 try await database.withCaller(.anonymous) { connection in
                     try await connection.query("SELECT * FROM public.profiles", logger: connection.logger)
                 }

@@ -81,3 +81,64 @@ import TestSupport
         }
     }
 }
+
+@Suite struct ProfileEdgeTests {
+    @Test func upperCaseSchemeAndLongGraphemesNeverFailInTheDatabase() async throws {
+        try await TestDatabase.withDatabase { database in
+            let social = SocialService(database: database)
+            let me = try await SocialFixture.user(database, "edgy")
+            var changes = ProfileChanges()
+            changes.avatarURL = .some(try ProfileRules.avatarURL("HTTPS://EXAMPLE.ORG/A.PNG"))
+            let profile = try SocialFixture.json(try await social.updateMyProfile(me, changes))
+            #expect(profile["avatar_url"] as? String == "HTTPS://EXAMPLE.ORG/A.PNG")
+            // 20 family emoji are 20 characters but 140 code points: refused before the database.
+            let family = String(repeating: "👨‍👩‍👧‍👦", count: 20)
+            #expect(throws: APIError.invalidField("display_name", "must be 1 to 64 characters")) { try ProfileRules.displayName(family) }
+        }
+    }
+
+    @Test func constraintViolationsReachClientsAs400NotAs500() async throws {
+        try await TestDatabase.withDatabase { database in
+            let me = try await SocialFixture.user(database, "rulebreaker")
+            // Bypassing the service's own checks, the database still refuses, as a client error.
+            let error = try await #require(throws: APIError.self) {
+                try await database.withCaller(me) { connection in
+                    try await connection.execute("UPDATE public.profiles SET username = 'NO SPACES ALLOWED' WHERE id = auth.uid()", [])
+                }
+            }
+            #expect(error.status == .badRequest)
+            #expect(error.code == "22023")
+            #expect(error.message.contains("profiles_username_check"))
+        }
+    }
+
+    @Test func mutualBlockersStillSeeWhomTheyBlocked() async throws {
+        try await TestDatabase.withDatabase { database in
+            let social = SocialService(database: database)
+            let a = try await SocialFixture.user(database, "mutual_a")
+            let b = try await SocialFixture.user(database, "mutual_b")
+            _ = try await social.block(a, target: b.userID!)
+            _ = try await social.block(b, target: a.userID!)
+            for (me, other) in [(a, b), (b, a)] {
+                let page = try SocialFixture.json(try await social.blocked(me, cursor: nil, limit: 10))
+                let ids = (page["items"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+                #expect(ids == [other.userID!.uuidString.lowercased()])
+            }
+        }
+    }
+
+    @Test func countsAreTheSameForEveryViewer() async throws {
+        try await TestDatabase.withDatabase { database in
+            let social = SocialService(database: database)
+            let star = try await SocialFixture.user(database, "counted", isPrivate: true)
+            let fan = try await SocialFixture.user(database, "counted_fan")
+            let stranger = try await SocialFixture.user(database, "counted_stranger")
+            _ = try await social.follow(fan, target: star.userID!)
+            _ = try await social.respond(star, follower: fan.userID!, accept: true)
+            for viewer in [star, fan, stranger] {
+                let profile = try SocialFixture.json(try await social.profile(viewer, userID: star.userID, username: nil))
+                #expect(profile["followers_count"] as? Int == 1)
+            }
+        }
+    }
+}

@@ -6,7 +6,7 @@ CREATE TABLE public.profiles (
     username text UNIQUE CHECK (username ~ '^[a-z0-9_]{3,32}$'),
     display_name text NOT NULL DEFAULT '' CHECK (char_length(display_name) <= 64),
     bio text NOT NULL DEFAULT '' CHECK (char_length(bio) <= 500),
-    avatar_url text CHECK (avatar_url IS NULL OR (char_length(avatar_url) <= 2048 AND avatar_url ~ '^https?://')),
+    avatar_url text CHECK (avatar_url IS NULL OR (char_length(avatar_url) <= 2048 AND avatar_url ~* '^https?://')),
     is_private boolean NOT NULL DEFAULT false,
     last_seen_at timestamptz,
     created_at timestamptz NOT NULL DEFAULT now(),
@@ -80,18 +80,28 @@ CREATE FUNCTION public.initial_follow_status(target uuid) RETURNS text
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = ''
 AS $$ SELECT CASE WHEN p.is_private THEN 'pending' ELSE 'accepted' END FROM public.profiles p WHERE p.id = target $$;
 
+-- Accepted followers and followings of a user: public numbers, the same for every viewer.
+CREATE FUNCTION public.follow_counts(owner uuid, OUT followers bigint, OUT following bigint)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = ''
+AS $$
+    SELECT (SELECT count(*) FROM public.follows f WHERE f.following_id = owner AND f.status = 'accepted'),
+           (SELECT count(*) FROM public.follows f WHERE f.follower_id = owner AND f.status = 'accepted')
+$$;
+
 REVOKE ALL ON FUNCTION public.has_blocked(uuid, uuid), public.is_blocked_between(uuid, uuid),
-    public.can_see_connections(uuid), public.initial_follow_status(uuid), public.create_profile_for_new_user() FROM PUBLIC;
+    public.can_see_connections(uuid), public.initial_follow_status(uuid), public.follow_counts(uuid),
+    public.create_profile_for_new_user() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION public.has_blocked(uuid, uuid), public.is_blocked_between(uuid, uuid),
-    public.can_see_connections(uuid), public.initial_follow_status(uuid) TO authenticated;
+    public.can_see_connections(uuid), public.initial_follow_status(uuid), public.follow_counts(uuid) TO authenticated;
 
 -- profiles: everyone signed in reads public fields, except profiles of users who blocked
--- them; each user edits only their own editable columns.
+-- them (unless they blocked that user too, so they can still find and unblock them); each
+-- user edits only their own editable columns.
 GRANT SELECT ON public.profiles TO authenticated;
 GRANT UPDATE (username, display_name, bio, avatar_url, is_private, last_seen_at, updated_at) ON public.profiles TO authenticated;
 DROP POLICY IF EXISTS profiles_read ON public.profiles;
 CREATE POLICY profiles_read ON public.profiles FOR SELECT TO authenticated
-    USING (id = auth.uid() OR NOT public.has_blocked(id, auth.uid()));
+    USING (id = auth.uid() OR NOT public.has_blocked(id, auth.uid()) OR public.has_blocked(auth.uid(), id));
 DROP POLICY IF EXISTS profiles_update_own ON public.profiles;
 CREATE POLICY profiles_update_own ON public.profiles FOR UPDATE TO authenticated
     USING (id = auth.uid()) WITH CHECK (id = auth.uid());

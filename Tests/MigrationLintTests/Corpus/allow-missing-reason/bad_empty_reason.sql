@@ -1,0 +1,3 @@
+-- expect: 2:1
+-- lint:allow truncate reason:
+TRUNCATE public.otp_requests;

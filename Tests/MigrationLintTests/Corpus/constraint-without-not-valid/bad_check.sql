@@ -1,0 +1,2 @@
+-- expect: 2:1
+ALTER TABLE public.profiles ADD CHECK (char_length(bio) <= 500);

@@ -1,0 +1,3 @@
+-- expect: 3:1
+-- lint:allow truncate reason: the marker must name the rule that fires
+DELETE FROM public.sessions;

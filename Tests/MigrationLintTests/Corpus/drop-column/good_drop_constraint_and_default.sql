@@ -1,0 +1,2 @@
+ALTER TABLE public.profiles DROP CONSTRAINT profiles_bio_check;
+ALTER TABLE public.profiles ALTER COLUMN bio DROP DEFAULT, ALTER COLUMN bio DROP NOT NULL;

@@ -1,0 +1,1 @@
+SELECT 'DROP DATABASE ecomansoni' AS just_text;

@@ -1,0 +1,2 @@
+-- expect: 2:1
+DROP TABLE public.legacy_posts;

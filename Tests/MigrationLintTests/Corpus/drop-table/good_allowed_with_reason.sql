@@ -1,0 +1,2 @@
+-- lint:allow drop-table reason: replaced by public.posts_v2 in 0007, unused since release 14
+DROP TABLE public.legacy_posts;

@@ -1,0 +1,2 @@
+-- expect: 2:1
+GRANT ALL PRIVILEGES ON ALL TABLES IN SCHEMA public TO anon;

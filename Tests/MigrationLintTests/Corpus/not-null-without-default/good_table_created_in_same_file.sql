@@ -1,0 +1,2 @@
+CREATE TABLE internal.jobs (id bigint PRIMARY KEY);
+ALTER TABLE internal.jobs ADD COLUMN kind text NOT NULL;

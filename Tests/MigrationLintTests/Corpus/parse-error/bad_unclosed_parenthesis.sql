@@ -1,0 +1,3 @@
+-- expect: 2:1
+SELECT (1 + 2;
+SELECT 3;

@@ -1,0 +1,3 @@
+-- expect: 2:1
+/* outer /* inner */ still open
+SELECT 1;

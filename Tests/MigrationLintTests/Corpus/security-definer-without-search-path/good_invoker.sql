@@ -1,0 +1,3 @@
+CREATE FUNCTION public.add_one(x integer) RETURNS integer
+LANGUAGE sql IMMUTABLE SECURITY INVOKER
+AS $$ SELECT x + 1 $$;

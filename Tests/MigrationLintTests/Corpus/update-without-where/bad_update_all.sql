@@ -1,0 +1,2 @@
+-- expect: 2:1
+UPDATE public.profiles SET bio = '';

@@ -61,6 +61,9 @@ public struct AppConfig: Sendable {
         auth.otpMaxPerPhonePerHour = try integer(reader, "auth.sms.maxPerHour", "AUTH_SMS_MAX_PER_HOUR", default: 10, in: 1...10_000)
         auth.otpMaxPerAddressPerHour = try integer(
             reader, "auth.sms.maxPerAddressPerHour", "AUTH_SMS_MAX_PER_ADDRESS_PER_HOUR", default: 30, in: 1...1_000_000)
+        auth.requestBurstPerAddress = try integer(reader, "auth.rateLimit.burst", "AUTH_RATE_LIMIT_BURST", default: 120, in: 1...1_000_000)
+        auth.requestsPerSecondPerAddress = Double(
+            try integer(reader, "auth.rateLimit.perSecond", "AUTH_RATE_LIMIT_PER_SECOND", default: 2, in: 1...100_000))
         auth.signupEnabled = !(reader.bool(forKey: "auth.disableSignup") ?? false)
         if let testOTP = reader.string(forKey: "auth.sms.testOtp"), !testOTP.isEmpty {
             do {

@@ -11,9 +11,10 @@ public struct AuthController: Sendable {
     /// Per-address limit on the endpoints a client can hammer (codes, verify, refresh).
     let addressLimiter: RateLimiter
 
-    public init(auth: AuthService, addressLimiter: RateLimiter = RateLimiter(capacity: 30, refillPerSecond: 1)) {
+    public init(auth: AuthService) {
         self.auth = auth
-        self.addressLimiter = addressLimiter
+        self.addressLimiter = RateLimiter(
+            capacity: auth.settings.requestBurstPerAddress, refillPerSecond: auth.settings.requestsPerSecondPerAddress)
     }
 
     /// Adds the routes to a group mounted at `/auth/v1` (after the API-key gate).

@@ -23,6 +23,11 @@ public struct AuthSettings: Sendable {
     public var testOTPs: [String: String] = [:]
     /// The `iss` claim of access tokens (`AUTH_JWT_ISSUER`, default `<public URL>/auth/v1`).
     public var issuer: String = "http://localhost:8080/auth/v1"
+    /// Requests to `/otp`, `/verify` and `/token` one client address may make at once
+    /// (`AUTH_RATE_LIMIT_BURST`).
+    public var requestBurstPerAddress: Int = 120
+    /// Sustained requests per second per address on those endpoints (`AUTH_RATE_LIMIT_PER_SECOND`).
+    public var requestsPerSecondPerAddress: Double = 2
     /// Whether new users may sign up (`AUTH_DISABLE_SIGNUP` inverts it).
     public var signupEnabled: Bool = true
 

@@ -148,3 +148,40 @@ import TestSupport
         #expect(signature == "v1,3uojc/2kvL+KpJkw4ZNrA/5YjEs9cdfKdc3lXIvRjkk=")
     }
 }
+
+@Suite struct TestNumberLimitTests {
+    @Test func testNumbersKeepTheCooldownButNotTheHourlyCaps() async throws {
+        try await TestDatabase.withDatabase { database in
+            let phone = AuthFixture.phone()
+            let settings = AuthFixture.settings {
+                $0.testOTPs = [phone: "135790"]
+                $0.smsMaxFrequencySeconds = 0
+                $0.otpMaxPerPhonePerHour = 1
+                $0.otpMaxPerAddressPerHour = 1
+            }
+            let auth = try await AuthService.load(database: database, settings: settings, sender: CapturingSender())
+            for _ in 0..<3 {
+                try await auth.otp.requestSignInCode(phone: phone, createUser: true, metadata: nil, clientAddress: "10.1.1.1")
+            }
+            // A real number from the same address still gets its first code…
+            try await auth.otp.requestSignInCode(phone: AuthFixture.phone(), createUser: true, metadata: nil, clientAddress: "10.1.1.1")
+            // …and the address cap applies to the next one.
+            await #expect(throws: APIError.self) {
+                try await auth.otp.requestSignInCode(phone: AuthFixture.phone(), createUser: true, metadata: nil, clientAddress: "10.1.1.1")
+            }
+        }
+    }
+
+    @Test func cooldownAppliesToTestNumbersToo() async throws {
+        try await TestDatabase.withDatabase { database in
+            let phone = AuthFixture.phone()
+            let auth = try await AuthService.load(
+                database: database, settings: AuthFixture.settings { $0.testOTPs = [phone: "135790"] }, sender: CapturingSender())
+            try await auth.otp.requestSignInCode(phone: phone, createUser: true, metadata: nil, clientAddress: "10.1.1.2")
+            let error = try await #require(throws: APIError.self) {
+                try await auth.otp.requestSignInCode(phone: phone, createUser: true, metadata: nil, clientAddress: "10.1.1.2")
+            }
+            #expect(error.code == "over_sms_send_rate_limit")
+        }
+    }
+}

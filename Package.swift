@@ -32,7 +32,7 @@ let package = Package(
         .target(
             name: "App",
             dependencies: [
-                "Core", "Database", "Auth", "Social", "MigrationLint",
+                "Core", "Database", "Auth", "Social", "Chat", "MigrationLint",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -78,6 +78,10 @@ let package = Package(
             ]
         ),
         .target(
+            name: "Chat",
+            dependencies: ["Core", "Database"]
+        ),
+        .target(
             name: "MigrationLint",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
         ),
@@ -90,6 +94,7 @@ let package = Package(
         .testTarget(name: "DatabaseTests", dependencies: ["Database", "TestSupport"]),
         .testTarget(name: "AuthTests", dependencies: ["Auth", "TestSupport"]),
         .testTarget(name: "SocialTests", dependencies: ["Social", "TestSupport"]),
+        .testTarget(name: "ChatTests", dependencies: ["Chat", "TestSupport"]),
         .testTarget(name: "MigrationLintTests", dependencies: ["MigrationLint"], resources: [.copy("Corpus")]),
         .testTarget(
             name: "AppTests",

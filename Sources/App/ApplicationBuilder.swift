@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Auth
+import Chat
 import Core
 import Database
 import Foundation
@@ -30,10 +31,12 @@ public func loadAuthService(config: AppConfig, database: Database, httpClient: H
 public func buildApplication(config: AppConfig, database: Database, auth: AuthService, logger: Logger) throws -> EcomansoniApplication {
     _ = AppMetrics.registry
     let social = SocialService(database: database)
+    let chat = ChatService(database: database)
 
     var registry = RPCRegistry()
     registry.register(auth.rpcFunctions)
     registry.register(social.rpcFunctions)
+    registry.register(chat.rpcFunctions)
 
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: RequestMetricsMiddleware())

@@ -69,7 +69,7 @@ public struct Migrator: Sendable {
             logger.info("applying migration", metadata: ["name": "\(migration.name)"])
             do {
                 try await connection.query("BEGIN", logger: logger)
-                try await connection.query("SELECT ecomansoni_meta.run_migration(\(migration.sql))", logger: logger)
+                for try await _ in try await connection.query("SELECT ecomansoni_meta.run_migration(\(migration.sql))", logger: logger) {}
                 try await connection.query(
                     "INSERT INTO ecomansoni_meta.schema_migrations (name, checksum) VALUES (\(migration.name), \(migration.checksum))",
                     logger: logger)

@@ -42,7 +42,14 @@ public enum PostgresErrorText {
         case "23503":
             return APIError(status: .conflict, code: state, message: "refers to something that does not exist: \(rule)")
         case "42501":
-            return APIError(status: .forbidden, code: state, message: "permission denied")
+            // Our own functions raise explanations; the engine's texts only name tables.
+            let text = message(error) ?? ""
+            let generic = text.isEmpty || text.hasPrefix("permission denied") || text.hasPrefix("new row violates")
+            return APIError(status: .forbidden, code: state, message: generic ? "permission denied" : text)
+        case "22023":
+            return APIError(status: .badRequest, code: state, message: message(error) ?? "invalid argument")
+        case "P0002":
+            return APIError(status: .notFound, code: "PGRST116", message: message(error) ?? "not found")
         case "P0001":
             return APIError(status: .badRequest, code: state, message: message(error) ?? "refused")
         default:

@@ -31,7 +31,7 @@ public struct SocialService: Sendable {
         guard !changes.isEmpty else { return try await myProfile(caller) }
         return try await database.withCaller(caller) { connection in
             var assignments: [String] = []
-            var values: [any PostgresEncodable & Sendable] = [userID]
+            var values: [(any PostgresEncodable & Sendable)?] = [userID]
             func set(_ column: String, _ value: any PostgresEncodable & Sendable) {
                 values.append(value)
                 assignments.append("\(column) = $\(values.count)")
@@ -182,7 +182,7 @@ public struct SocialService: Sendable {
             case .following: ("follower_id", "following_id", "accepted")
             case .requests: ("following_id", "follower_id", "pending")
             }
-            var values: [any PostgresEncodable & Sendable] = [owner, status, limit + 1]
+            var values: [(any PostgresEncodable & Sendable)?] = [owner, status, limit + 1]
             var keyset = ""
             if let cursor {
                 values += [cursor.timestamp, cursor.id]
@@ -195,7 +195,7 @@ public struct SocialService: Sendable {
                 ORDER BY f.created_at DESC, f.\(otherColumn) DESC
                 LIMIT $3
                 """, binds: try PostgresBindings(values)), logger: database.logger)
-            return try await page(rows, limit: limit)
+            return try await Page.collect(rows, limit: limit)
         }
     }
 
@@ -234,7 +234,7 @@ public struct SocialService: Sendable {
     func blocked(_ caller: Caller, cursor: KeysetCursor?, limit: Int) async throws -> Data {
         let me = try caller.requireUser()
         return try await database.withCaller(caller) { connection in
-            var values: [any PostgresEncodable & Sendable] = [me, limit + 1]
+            var values: [(any PostgresEncodable & Sendable)?] = [me, limit + 1]
             var keyset = ""
             if let cursor {
                 values += [cursor.timestamp, cursor.id]
@@ -249,7 +249,7 @@ public struct SocialService: Sendable {
                 ORDER BY b.created_at DESC, b.blocked_id DESC
                 LIMIT $2
                 """, binds: try PostgresBindings(values)), logger: database.logger)
-            return try await page(rows, limit: limit)
+            return try await Page.collect(rows, limit: limit)
         }
     }
 
@@ -262,24 +262,6 @@ public struct SocialService: Sendable {
         }
     }
 
-    /// Assembles `{"items":[…],"next_cursor":…}` from rows of (json, sort timestamp, id).
-    private func page(_ rows: PostgresRowSequence, limit: Int) async throws -> Data {
-        var items: [String] = []
-        var last: KeysetCursor?
-        for try await (json, timestamp, id) in rows.decode((String, String, UUID).self) {
-            if items.count == limit {
-                return Self.pageJSON(items, next: last)
-            }
-            items.append(json)
-            last = KeysetCursor(timestamp: timestamp, id: id)
-        }
-        return Self.pageJSON(items, next: nil)
-    }
-
-    static func pageJSON(_ items: [String], next: KeysetCursor?) -> Data {
-        let cursor = next.map { "\"\($0.encoded)\"" } ?? "null"
-        return Data("{\"items\":[\(items.joined(separator: ","))],\"next_cursor\":\(cursor)}".utf8)
-    }
 }
 
 /// The profile fields a user may change; `nil` means "leave as is".

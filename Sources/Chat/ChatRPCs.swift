@@ -1,0 +1,125 @@
+import Core
+import Foundation
+
+/// The chat RPC functions (`POST /rest/v1/rpc/<name>`). The first five keep the names and
+/// arguments the original web client used.
+extension ChatService {
+    public var rpcFunctions: [RPCFunction] {
+        [
+            RPCFunction("get_or_create_dm", parameters: ["target_user_id"]) { call in
+                struct Args: Decodable { var target_user_id: UUID }
+                let id = try await directConversation(call.caller, with: try call.decode(Args.self).target_user_id)
+                return try .value(id.uuidString.lowercased())
+            },
+            RPCFunction("send_message_v1", parameters: ["conversation_id", "client_msg_id", "body", "reply_to_id", "kind", "attachment"]) { call in
+                struct Args: Decodable {
+                    var conversation_id: UUID
+                    var client_msg_id: UUID
+                    var body: String?
+                    var reply_to_id: UUID?
+                    var kind: String?
+                    var attachment: JSONValue?
+                }
+                let args = try call.decode(Args.self)
+                if let kind = args.kind, kind != "text" {
+                    // Attachments reference uploaded objects; the server has issued none yet.
+                    throw APIError.invalidField("attachment", "must reference an object uploaded to this server (uploads are not available yet); kind must be text")
+                }
+                if let attachment = args.attachment, attachment != .null {
+                    throw APIError.invalidField("attachment", "is not a reference this server issued")
+                }
+                let body = try MessageRules.body(args.body ?? "")
+                return .json(try await send(call.caller, conversation: args.conversation_id, clientMessageID: args.client_msg_id, body: body, replyTo: args.reply_to_id))
+            },
+            RPCFunction("ack_delivered_v1", parameters: ["conversation_id", "up_to_seq"]) { call in
+                let args = try call.decode(AckArgs.self)
+                return .json(try await acknowledge(call.caller, conversation: args.conversation_id, upTo: try args.sequence(), read: false))
+            },
+            RPCFunction("ack_read_v1", parameters: ["conversation_id", "up_to_seq"]) { call in
+                let args = try call.decode(AckArgs.self)
+                return .json(try await acknowledge(call.caller, conversation: args.conversation_id, upTo: try args.sequence(), read: true))
+            },
+            RPCFunction("chat_get_inbox_v2", parameters: ["p_limit", "p_cursor"]) { call in
+                struct Args: Decodable { var p_limit: Int?; var p_cursor: String? }
+                let args = try call.decode(Args.self)
+                let limit = try PageSize.resolve(args.p_limit, default: 50, maximum: 200, field: "p_limit")
+                let cursor = try args.p_cursor.map { try KeysetCursor(decoding: $0, field: "p_cursor") }
+                return .json(try await inbox(call.caller, cursor: cursor, limit: limit))
+            },
+            RPCFunction("create_group_chat", parameters: ["title", "member_ids"]) { call in
+                struct Args: Decodable { var title: String; var member_ids: [UUID]? }
+                let args = try call.decode(Args.self)
+                let id = try await createGroup(
+                    call.caller, title: try MessageRules.title(args.title), members: try MessageRules.members(args.member_ids ?? []))
+                return try .value(id.uuidString.lowercased())
+            },
+            RPCFunction("add_chat_members", parameters: ["conversation_id", "member_ids"]) { call in
+                struct Args: Decodable { var conversation_id: UUID; var member_ids: [UUID] }
+                let args = try call.decode(Args.self)
+                let added = try await addMembers(call.caller, conversation: args.conversation_id, members: try MessageRules.members(args.member_ids))
+                return try .value(["added": added])
+            },
+            RPCFunction("remove_chat_member", parameters: ["conversation_id", "user_id"]) { call in
+                struct Args: Decodable { var conversation_id: UUID; var user_id: UUID }
+                let args = try call.decode(Args.self)
+                try await changeMembership(call.caller, "SELECT public.chat_remove_member($1, $2)", [args.conversation_id, args.user_id])
+                return .void
+            },
+            RPCFunction("set_chat_member_role", parameters: ["conversation_id", "user_id", "role"]) { call in
+                struct Args: Decodable { var conversation_id: UUID; var user_id: UUID; var role: String }
+                let args = try call.decode(Args.self)
+                guard ["owner", "admin", "member"].contains(args.role) else {
+                    throw APIError.invalidField("role", "must be owner, admin or member")
+                }
+                try await changeMembership(call.caller, "SELECT public.chat_set_member_role($1, $2, $3)", [args.conversation_id, args.user_id, args.role])
+                return .void
+            },
+            RPCFunction("leave_conversation", parameters: ["conversation_id"]) { call in
+                let args = try call.decode(ConversationArgs.self)
+                try await changeMembership(call.caller, "SELECT public.chat_leave($1)", [args.conversation_id])
+                return .void
+            },
+            RPCFunction("mute_conversation", parameters: ["conversation_id", "muted_until"]) { call in
+                struct Args: Decodable { var conversation_id: UUID; var muted_until: Date? }
+                let args = try call.decode(Args.self)
+                return .json(try await mute(call.caller, conversation: args.conversation_id, until: args.muted_until))
+            },
+            RPCFunction("get_messages", parameters: ["conversation_id", "before_seq", "after_seq", "limit"]) { call in
+                struct Args: Decodable { var conversation_id: UUID; var before_seq: Int64?; var after_seq: Int64?; var limit: Int? }
+                let args = try call.decode(Args.self)
+                let limit = try PageSize.resolve(args.limit, default: 50, maximum: 200)
+                return .json(try await history(call.caller, conversation: args.conversation_id, beforeSeq: args.before_seq, afterSeq: args.after_seq, limit: limit))
+            },
+            RPCFunction("edit_message", parameters: ["message_id", "body"]) { call in
+                struct Args: Decodable { var message_id: UUID; var body: String }
+                let args = try call.decode(Args.self)
+                return .json(try await edit(call.caller, message: args.message_id, body: try MessageRules.body(args.body)))
+            },
+            RPCFunction("delete_message", parameters: ["message_id"]) { call in
+                struct Args: Decodable { var message_id: UUID }
+                return .json(try await delete(call.caller, message: try call.decode(Args.self).message_id))
+            },
+            RPCFunction("set_reaction", parameters: ["message_id", "emoji"]) { call in
+                struct Args: Decodable { var message_id: UUID; var emoji: String? }
+                let args = try call.decode(Args.self)
+                return .json(try await react(call.caller, message: args.message_id, emoji: try args.emoji.map(MessageRules.emoji)))
+            },
+        ]
+    }
+}
+
+/// `{conversation_id}`.
+struct ConversationArgs: Decodable {
+    var conversation_id: UUID
+}
+
+/// `{conversation_id, up_to_seq}` of the acknowledgements.
+struct AckArgs: Decodable {
+    var conversation_id: UUID
+    var up_to_seq: Int64
+
+    func sequence() throws -> Int64 {
+        guard up_to_seq >= 0 else { throw APIError.invalidField("up_to_seq", "must be zero or more") }
+        return up_to_seq
+    }
+}

@@ -1,0 +1,276 @@
+import Core
+import Database
+import Foundation
+import PostgresNIO
+
+/// Conversations and messages. Every query runs as the caller under row-level security;
+/// membership changes go through the database's checked functions (migration 0003); the
+/// service validates input first so clients get precise errors.
+public struct ChatService: Sendable {
+    let database: Database
+
+    public init(database: Database) {
+        self.database = database
+    }
+
+    // MARK: Conversations
+
+    /// The DM with `target`, created on first use.
+    func directConversation(_ caller: Caller, with target: UUID) async throws -> UUID {
+        let me = try caller.requireUser()
+        guard me != target else { throw APIError.invalidField("target_user_id", "must not be yourself") }
+        return try await database.withCaller(caller) { connection in
+            try await uuid(connection, "SELECT public.chat_get_or_create_dm($1)", [target])
+        }
+    }
+
+    /// A new group owned by the caller.
+    func createGroup(_ caller: Caller, title: String, members: [UUID]) async throws -> UUID {
+        _ = try caller.requireUser()
+        return try await database.withCaller(caller) { connection in
+            try await uuid(connection, "SELECT public.chat_create_group($1, $2)", [title, members])
+        }
+    }
+
+    /// Adds members to a group; returns how many were new.
+    func addMembers(_ caller: Caller, conversation: UUID, members: [UUID]) async throws -> Int {
+        _ = try caller.requireUser()
+        return try await database.withCaller(caller) { connection in
+            for try await added in try await connection.rows("SELECT public.chat_add_members($1, $2)", [conversation, members]).decode(Int.self) {
+                return added
+            }
+            return 0
+        }
+    }
+
+    /// Removes another member, sets a role, or leaves: the database function decides.
+    func changeMembership(_ caller: Caller, _ sql: String, _ values: [(any PostgresEncodable & Sendable)?]) async throws {
+        _ = try caller.requireUser()
+        try await database.withCaller(caller) { connection in
+            try await connection.execute(sql, values)
+        }
+    }
+
+    /// Mutes the conversation until a time (nil unmutes).
+    func mute(_ caller: Caller, conversation: UUID, until: Date?) async throws -> Data {
+        let me = try caller.requireUser()
+        return try await database.withCaller(caller) { connection in
+            let rows = try await connection.rows(
+                "UPDATE public.participants SET muted_until = $3 WHERE conversation_id = $1 AND user_id = $2 RETURNING jsonb_build_object('conversation_id', conversation_id, 'muted_until', muted_until)::text",
+                [conversation, me, until])
+            for try await json in rows.decode(String.self) { return Data(json.utf8) }
+            throw APIError.notFound("conversation_id: no such conversation")
+        }
+    }
+
+    /// A page of the caller's conversations by last activity, newest first.
+    func inbox(_ caller: Caller, cursor: KeysetCursor?, limit: Int) async throws -> Data {
+        let me = try caller.requireUser()
+        return try await database.withCaller(caller) { connection in
+            var values: [(any PostgresEncodable & Sendable)?] = [me, limit + 1]
+            var keyset = ""
+            if let cursor {
+                values += [cursor.timestamp, cursor.id]
+                keyset = "AND (c.last_message_at, c.id) < ($3::timestamptz, $4::uuid)"
+            }
+            let rows = try await connection.rows("""
+                SELECT jsonb_build_object(
+                    'conversation_id', c.id, 'kind', c.kind, 'title', c.title, 'avatar_url', c.avatar_url,
+                    'last_seq', c.last_seq, 'last_message_at', c.last_message_at, 'role', p.role,
+                    'read_up_to_seq', p.read_up_to_seq, 'delivered_up_to_seq', p.delivered_up_to_seq,
+                    'muted', coalesce(p.muted_until > now(), false), 'muted_until', p.muted_until,
+                    'last_message', (SELECT jsonb_build_object('id', m.id, 'sender_id', m.sender_id, 'seq', m.seq, 'kind', m.kind,
+                                         'body', left(m.body, 200), 'deleted', m.deleted_at IS NOT NULL, 'created_at', m.created_at)
+                                     FROM public.messages m WHERE m.conversation_id = c.id AND m.seq = c.last_seq),
+                    'unread_count', (SELECT count(*) FROM public.messages m
+                                     WHERE m.conversation_id = c.id AND m.seq > p.read_up_to_seq
+                                       AND m.sender_id <> $1 AND m.deleted_at IS NULL),
+                    'participants', coalesce((SELECT jsonb_agg(\(ChatSQL.profileJSON("pr")) ORDER BY pr.username)
+                                              FROM public.participants q JOIN public.profiles pr ON pr.id = q.user_id
+                                              WHERE q.conversation_id = c.id AND q.user_id <> $1), '[]'::jsonb)
+                )::text, c.last_message_at::text, c.id
+                FROM public.participants p JOIN public.conversations c ON c.id = p.conversation_id
+                WHERE p.user_id = $1 \(keyset)
+                ORDER BY c.last_message_at DESC, c.id DESC
+                LIMIT $2
+                """, values)
+            return try await Page.collect(rows, limit: limit)
+        }
+    }
+
+    // MARK: Messages
+
+    /// Sends a text message; a retry with the same client message id returns the original.
+    func send(_ caller: Caller, conversation: UUID, clientMessageID: UUID, body: String, replyTo: UUID?) async throws -> Data {
+        let me = try caller.requireUser()
+        do {
+            return try await database.withCaller(caller) { connection in
+                if let existing = try await sentMessage(connection, conversation, me, clientMessageID) { return existing }
+                try await requireMember(connection, conversation)
+                if try await connection.exists("SELECT 1 WHERE public.chat_dm_blocked($1)", [conversation]) {
+                    throw APIError.forbidden("cannot send: one of you has blocked the other")
+                }
+                try await checkRate(connection, me)
+                let rows = try await connection.rows("""
+                    INSERT INTO public.messages (conversation_id, sender_id, client_msg_id, kind, body, reply_to_id)
+                    VALUES ($1, $2, $3, 'text', $4, $5)
+                    RETURNING jsonb_build_object('message_id', id, 'seq', seq, 'created_at', created_at)::text
+                    """, [conversation, me, clientMessageID, body, replyTo])
+                for try await json in rows.decode(String.self) { return Data(json.utf8) }
+                throw APIError.notFound("conversation_id: no such conversation")
+            }
+        } catch let error as APIError where error.code == "23505" {
+            // A concurrent retry of the same message won: answer with it.
+            return try await database.withCaller(caller) { connection in
+                guard let existing = try await sentMessage(connection, conversation, me, clientMessageID) else { throw error }
+                return existing
+            }
+        }
+    }
+
+    /// Messages of a conversation by seq: the newest page, or before / after a seq.
+    func history(_ caller: Caller, conversation: UUID, beforeSeq: Int64?, afterSeq: Int64?, limit: Int) async throws -> Data {
+        _ = try caller.requireUser()
+        return try await database.withCaller(caller) { connection in
+            try await requireMember(connection, conversation)
+            // Newest-first unless paging forward from after_seq; always returned oldest first.
+            let forward = afterSeq != nil && beforeSeq == nil
+            let rows = try await connection.rows("""
+                SELECT coalesce(jsonb_agg(x.message ORDER BY x.seq), '[]'::jsonb)::text, count(*) FROM (
+                    SELECT \(ChatSQL.messageJSON("m")) AS message, m.seq FROM public.messages m
+                    WHERE m.conversation_id = $1
+                      AND ($2::bigint IS NULL OR m.seq < $2) AND ($3::bigint IS NULL OR m.seq > $3)
+                    ORDER BY m.seq \(forward ? "ASC" : "DESC")
+                    LIMIT $4
+                ) x
+                """, [conversation, beforeSeq, afterSeq, limit + 1])
+            for try await (items, count) in rows.decode((String, Int).self) {
+                return try Self.historyPage(items, count: count, limit: limit, forward: forward)
+            }
+            return Data(#"{"items":[],"has_more":false}"#.utf8)
+        }
+    }
+
+    /// Edits the caller's own text message (within 48 hours).
+    func edit(_ caller: Caller, message: UUID, body: String) async throws -> Data {
+        _ = try caller.requireUser()
+        return try await database.withCaller(caller) { connection in
+            guard let (sender, deleted) = try await messageState(connection, message) else {
+                throw APIError.notFound("message_id: no such message")
+            }
+            guard sender == caller.userID else { throw APIError.forbidden("message_id: only the sender may edit a message") }
+            guard !deleted else { throw APIError.invalidField("message_id", "the message was deleted") }
+            return try await updated(connection, "UPDATE public.messages m SET body = $2 WHERE m.id = $1 RETURNING \(ChatSQL.messageJSON("m"))::text", [message, body])
+        }
+    }
+
+    /// Deletes a message for everyone (a tombstone); idempotent.
+    func delete(_ caller: Caller, message: UUID) async throws -> Data {
+        _ = try caller.requireUser()
+        return try await database.withCaller(caller) { connection in
+            guard let (_, deleted) = try await messageState(connection, message) else {
+                throw APIError.notFound("message_id: no such message")
+            }
+            if deleted {
+                return try await updated(connection, "SELECT \(ChatSQL.messageJSON("m"))::text FROM public.messages m WHERE m.id = $1", [message])
+            }
+            do {
+                return try await updated(
+                    connection, "UPDATE public.messages m SET deleted_at = now() WHERE m.id = $1 RETURNING \(ChatSQL.messageJSON("m"))::text", [message])
+            } catch let error as APIError where error.status == .notFound {
+                throw APIError.forbidden("message_id: only the sender or a group owner or admin may delete it")
+            }
+        }
+    }
+
+    /// Sets (or with nil removes) the caller's reaction to a message.
+    func react(_ caller: Caller, message: UUID, emoji: String?) async throws -> Data {
+        let me = try caller.requireUser()
+        return try await database.withCaller(caller) { connection in
+            guard try await messageState(connection, message) != nil else { throw APIError.notFound("message_id: no such message") }
+            if let emoji {
+                try await connection.execute("""
+                    INSERT INTO public.reactions (message_id, user_id, emoji) VALUES ($1, $2, $3)
+                    ON CONFLICT (message_id, user_id) DO UPDATE SET emoji = EXCLUDED.emoji, updated_at = now()
+                    """, [message, me, emoji])
+            } else {
+                try await connection.execute("DELETE FROM public.reactions WHERE message_id = $1 AND user_id = $2", [message, me])
+            }
+            let result: [String: Any] = ["message_id": message.uuidString.lowercased(), "emoji": emoji ?? NSNull()]
+            return try JSONSerialization.data(withJSONObject: result)
+        }
+    }
+
+    /// Moves the caller's delivered (or read) cursor forward; returns both cursors.
+    func acknowledge(_ caller: Caller, conversation: UUID, upTo seq: Int64, read: Bool) async throws -> Data {
+        let me = try caller.requireUser()
+        return try await database.withCaller(caller) { connection in
+            let column = read ? "read_up_to_seq" : "delivered_up_to_seq"
+            let rows = try await connection.rows("""
+                UPDATE public.participants SET \(column) = $3 WHERE conversation_id = $1 AND user_id = $2
+                RETURNING jsonb_build_object('conversation_id', conversation_id, 'delivered_up_to_seq', delivered_up_to_seq,
+                                             'read_up_to_seq', read_up_to_seq)::text
+                """, [conversation, me, seq])
+            for try await json in rows.decode(String.self) { return Data(json.utf8) }
+            throw APIError.notFound("conversation_id: no such conversation")
+        }
+    }
+
+    // MARK: Helpers
+
+    /// `{"items":[…oldest first…],"has_more":…}` from up to `limit + 1` messages.
+    static func historyPage(_ items: String, count: Int, limit: Int, forward: Bool) throws -> Data {
+        var list = try JSONSerialization.jsonObject(with: Data(items.utf8)) as? [Any] ?? []
+        let hasMore = count > limit
+        if hasMore {
+            // Drop the extra row on the far side of the page.
+            if forward { list.removeLast() } else { list.removeFirst() }
+        }
+        let page: [String: Any] = ["items": list, "has_more": hasMore]
+        return try JSONSerialization.data(withJSONObject: page)
+    }
+
+    private func requireMember(_ connection: PostgresConnection, _ conversation: UUID) async throws {
+        guard try await connection.exists("SELECT 1 WHERE public.is_chat_member($1)", [conversation]) else {
+            throw APIError.notFound("conversation_id: no such conversation")
+        }
+    }
+
+    /// Limits a user to ``MessageRules/perMinute`` messages a minute, with the wait in seconds.
+    private func checkRate(_ connection: PostgresConnection, _ me: UUID) async throws {
+        let rows = try await connection.rows("""
+            SELECT count(*), coalesce(ceil(extract(epoch FROM min(created_at) + interval '1 minute' - now())), 1)::int
+            FROM public.messages WHERE sender_id = $1 AND created_at > now() - interval '1 minute'
+            """, [me])
+        for try await (count, wait) in rows.decode((Int, Int).self) where count >= MessageRules.perMinute {
+            throw APIError.rateLimited(
+                code: "rate_limited", message: "You can send \(MessageRules.perMinute) messages a minute; retry in \(max(1, wait)) s", retryAfter: wait)
+        }
+    }
+
+    private func sentMessage(_ connection: PostgresConnection, _ conversation: UUID, _ me: UUID, _ clientMessageID: UUID) async throws -> Data? {
+        try await connection.jsonText("""
+            SELECT jsonb_build_object('message_id', id, 'seq', seq, 'created_at', created_at)::text FROM public.messages
+            WHERE conversation_id = $1 AND sender_id = $2 AND client_msg_id = $3
+            """, [conversation, me, clientMessageID])
+    }
+
+    private func messageState(_ connection: PostgresConnection, _ message: UUID) async throws -> (UUID, Bool)? {
+        for try await row in try await connection.rows(
+            "SELECT sender_id, deleted_at IS NOT NULL FROM public.messages WHERE id = $1", [message]
+        ).decode((UUID, Bool).self) {
+            return row
+        }
+        return nil
+    }
+
+    private func updated(_ connection: PostgresConnection, _ sql: String, _ values: [(any PostgresEncodable & Sendable)?]) async throws -> Data {
+        guard let json = try await connection.jsonText(sql, values) else { throw APIError.notFound("message_id: no such message") }
+        return json
+    }
+
+    private func uuid(_ connection: PostgresConnection, _ sql: String, _ values: [(any PostgresEncodable & Sendable)?]) async throws -> UUID {
+        for try await id in try await connection.rows(sql, values).decode(UUID.self) { return id }
+        throw APIError.notFound("no such conversation")
+    }
+}

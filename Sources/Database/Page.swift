@@ -1,0 +1,26 @@
+import Core
+import Foundation
+import PostgresNIO
+
+/// Keyset pages assembled from query rows.
+public enum Page {
+    /// Builds `{"items":[…],"next_cursor":…}` from rows of (item JSON, sort timestamp text,
+    /// id), fetched with `LIMIT limit + 1`: the extra row only proves there is a next page.
+    public static func collect(_ rows: PostgresRowSequence, limit: Int) async throws -> Data {
+        var items: [String] = []
+        var last: KeysetCursor?
+        for try await (item, timestamp, id) in rows.decode((String, String, UUID).self) {
+            if items.count == limit {
+                return render(items, next: last)
+            }
+            items.append(item)
+            last = KeysetCursor(timestamp: timestamp, id: id)
+        }
+        return render(items, next: nil)
+    }
+
+    static func render(_ items: [String], next: KeysetCursor?) -> Data {
+        let cursor = next.map { "\"\($0.encoded)\"" } ?? "null"
+        return Data("{\"items\":[\(items.joined(separator: ","))],\"next_cursor\":\(cursor)}".utf8)
+    }
+}

@@ -1,0 +1,223 @@
+@testable import Chat
+import Core
+import Database
+import Foundation
+import Testing
+import TestSupport
+
+@Suite struct MessageTests {
+    @Test func sendIsIdempotentOnTheClientMessageIDAndSeqIsContiguous() async throws {
+        try await TestDatabase.withDatabase { database in
+            let f = ChatFixture(database)
+            let a = try await f.user("seq_a"), b = try await f.user("seq_b")
+            let chat = try await f.dm(a, b)
+            let clientID = UUID()
+            let first = try await f.send(a, chat, "hello", clientID: clientID)
+            let retry = try await f.send(a, chat, "hello", clientID: clientID)
+            #expect(first["message_id"] as? String == retry["message_id"] as? String)
+            #expect(first["seq"] as? Int == 1)
+            // Concurrent senders still get 2…11 without gaps or repeats.
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for index in 0..<10 {
+                    group.addTask { try await f.send(index % 2 == 0 ? a : b, chat, "m\(index)")["seq"] as? Int ?? -1 }
+                }
+                var seqs: [Int] = []
+                for try await seq in group { seqs.append(seq) }
+                #expect(seqs.sorted() == Array(2...11))
+            }
+            let history = try await f.messages(b, chat, ["limit": 200])
+            #expect(history.count == 11)
+            #expect(history.map { $0["seq"] as? Int } == (1...11).map { $0 })
+        }
+    }
+
+    /// Defect: clients could insert rows with their own seq, jamming a conversation.
+    @Test func clientsCannotChooseASeq() async throws {
+        try await TestDatabase.withDatabase { database in
+            let f = ChatFixture(database)
+            let a = try await f.user("jam_a"), b = try await f.user("jam_b")
+            let chat = try await f.dm(a, b)
+            await #expect(throws: APIError.self) {
+                try await database.withCaller(a) { connection in
+                    try await connection.execute(
+                        "INSERT INTO public.messages (conversation_id, sender_id, client_msg_id, body, seq) VALUES ($1, $2, $3, 'x', 999999)",
+                        [UUID(uuidString: chat), a.userID, UUID()])
+                }
+            }
+            // Even when the column list is allowed, the trigger assigns the seq.
+            _ = try await f.send(a, chat, "after the attempt")
+            #expect(try await f.messages(a, chat).map { $0["seq"] as? Int } == [1])
+        }
+    }
+
+    /// Defects: recipients could rewrite messages they received; senders could not edit.
+    @Test func onlyTheSenderEditsAndEveryoneSeesTheTombstone() async throws {
+        try await TestDatabase.withDatabase { database in
+            let f = ChatFixture(database)
+            let a = try await f.user("edit_a"), b = try await f.user("edit_b")
+            let chat = try await f.dm(a, b)
+            let sent = try await f.send(a, chat, "original")
+            let id = try #require(sent["message_id"] as? String)
+            let byRecipient = try await #require(throws: APIError.self) {
+                try await f.call(b, "edit_message", ["message_id": id, "body": "forged"])
+            }
+            #expect(byRecipient.status == .forbidden)
+            // Also at the database level: the row is not the recipient's to update.
+            try await database.withCaller(b) { connection in
+                try await connection.execute("UPDATE public.messages SET body = 'forged' WHERE id = $1", [UUID(uuidString: id)])
+            }
+            #expect(try await f.messages(a, chat).first?["body"] as? String == "original")
+            let edited = try await f.object(a, "edit_message", ["message_id": id, "body": "  fixed  "])
+            #expect(edited["body"] as? String == "fixed")
+            #expect(!(edited["edited_at"] is NSNull))
+            // Past 48 hours an edit is refused.
+            try await database.withOwner { connection in
+                try await connection.execute("ALTER TABLE public.messages DISABLE TRIGGER messages_guard_update", [])
+                try await connection.execute("UPDATE public.messages SET created_at = now() - interval '49 hours' WHERE id = $1", [UUID(uuidString: id)])
+                try await connection.execute("ALTER TABLE public.messages ENABLE TRIGGER messages_guard_update", [])
+            }
+            await #expect(throws: APIError.self) { try await f.call(a, "edit_message", ["message_id": id, "body": "too late"]) }
+            // Deleting leaves a tombstone with an empty body; deleting again is harmless.
+            let deleted = try await f.object(a, "delete_message", ["message_id": id])
+            #expect(deleted["body"] as? String == "")
+            #expect(!(deleted["deleted_at"] is NSNull))
+            _ = try await f.object(a, "delete_message", ["message_id": id])
+            #expect(try await f.messages(b, chat).first?["body"] as? String == "")
+        }
+    }
+
+    @Test func groupAdminsMayDeleteOthersMessagesMembersMayNot() async throws {
+        try await TestDatabase.withDatabase { database in
+            let f = ChatFixture(database)
+            let owner = try await f.user("mod_owner"), a = try await f.user("mod_a"), b = try await f.user("mod_b")
+            let group = try await f.call(owner, "create_group_chat", ["title": "Mods", "member_ids": [a.id, b.id]]) as! String
+            let id = try #require(try await f.send(a, group, "spam")["message_id"] as? String)
+            await #expect(throws: APIError.self) { try await f.call(b, "delete_message", ["message_id": id]) }
+            let deleted = try await f.object(owner, "delete_message", ["message_id": id])
+            #expect(deleted["body"] as? String == "")
+        }
+    }
+
+    /// Defect: blocks were checked when creating a DM but not when sending.
+    @Test func aBlockStopsSendingInAnExistingConversation() async throws {
+        try await TestDatabase.withDatabase { database in
+            let f = ChatFixture(database)
+            let a = try await f.user("snd_a"), b = try await f.user("snd_b")
+            let chat = try await f.dm(a, b)
+            _ = try await f.send(a, chat, "before")
+            try await database.withOwner { connection in
+                try await connection.execute("INSERT INTO public.blocks (blocker_id, blocked_id) VALUES ($1, $2)", [b.userID, a.userID])
+            }
+            for sender in [a, b] {
+                let error = try await #require(throws: APIError.self) { try await f.send(sender, chat, "after") }
+                #expect(error.status == .forbidden)
+            }
+        }
+    }
+
+    @Test func bodyAttachmentReplyAndRateRules() async throws {
+        try await TestDatabase.withDatabase { database in
+            let f = ChatFixture(database)
+            let a = try await f.user("rule_a"), b = try await f.user("rule_b"), c = try await f.user("rule_c")
+            let chat = try await f.dm(a, b)
+            let other = try await f.dm(a, c)
+            await #expect(throws: APIError.invalidField("body", "must not be empty")) { try await f.send(a, chat, "   ") }
+            await #expect(throws: APIError.invalidField("body", "must be at most 4000 characters")) {
+                try await f.send(a, chat, String(repeating: "я", count: 4001))
+            }
+            await #expect(throws: APIError.self) {
+                try await f.call(a, "send_message_v1", ["conversation_id": chat, "client_msg_id": UUID().uuidString, "body": "x", "kind": "image",
+                                                         "attachment": ["path": "made/up.png"]])
+            }
+            // A reply must point into the same conversation.
+            let elsewhere = try #require(try await f.send(a, other, "elsewhere")["message_id"] as? String)
+            await #expect(throws: APIError.self) {
+                try await f.call(a, "send_message_v1", ["conversation_id": chat, "client_msg_id": UUID().uuidString, "body": "re", "reply_to_id": elsewhere])
+            }
+            let original = try #require(try await f.send(b, chat, "question")["message_id"] as? String)
+            let reply = try await f.object(a, "send_message_v1", ["conversation_id": chat, "client_msg_id": UUID().uuidString, "body": "answer", "reply_to_id": original])
+            #expect(reply["seq"] as? Int == 2)
+            // 60 messages a minute (two sent above), then a clear error with a retry time.
+            for index in 0..<58 { _ = try await f.send(a, chat, "flood \(index)") }
+            let limited = try await #require(throws: APIError.self) { try await f.send(a, chat, "one too many") }
+            #expect(limited.status == .tooManyRequests)
+            #expect((1...60).contains(limited.retryAfterSeconds ?? 0))
+        }
+    }
+
+    @Test func reactionsAreOnePerUserAndReplace() async throws {
+        try await TestDatabase.withDatabase { database in
+            let f = ChatFixture(database)
+            let a = try await f.user("re_a"), b = try await f.user("re_b"), outsider = try await f.user("re_out")
+            let chat = try await f.dm(a, b)
+            let id = try #require(try await f.send(a, chat, "react to me")["message_id"] as? String)
+            _ = try await f.call(b, "set_reaction", ["message_id": id, "emoji": "👍"])
+            _ = try await f.call(b, "set_reaction", ["message_id": id, "emoji": "❤️"])
+            var reactions = try await f.messages(a, chat).first?["reactions"] as? [[String: Any]] ?? []
+            #expect(reactions.map { $0["emoji"] as? String } == ["❤️"])
+            _ = try await f.call(b, "set_reaction", ["message_id": id, "emoji": NSNull()])
+            reactions = try await f.messages(a, chat).first?["reactions"] as? [[String: Any]] ?? []
+            #expect(reactions.isEmpty)
+            await #expect(throws: APIError.self) { try await f.call(outsider, "set_reaction", ["message_id": id, "emoji": "👍"]) }
+            await #expect(throws: APIError.invalidField("emoji", "must be a single emoji, or null to remove the reaction")) {
+                try await f.call(b, "set_reaction", ["message_id": id, "emoji": "lol"])
+            }
+        }
+    }
+
+    @Test func cursorsOnlyMoveForwardAndReadImpliesDelivered() async throws {
+        try await TestDatabase.withDatabase { database in
+            let f = ChatFixture(database)
+            let a = try await f.user("ack_a"), b = try await f.user("ack_b")
+            let chat = try await f.dm(a, b)
+            for index in 0..<3 { _ = try await f.send(a, chat, "m\(index)") }
+            var cursors = try await f.object(b, "ack_delivered_v1", ["conversation_id": chat, "up_to_seq": 2])
+            #expect(cursors["delivered_up_to_seq"] as? Int == 2 && cursors["read_up_to_seq"] as? Int == 0)
+            cursors = try await f.object(b, "ack_delivered_v1", ["conversation_id": chat, "up_to_seq": 1])
+            #expect(cursors["delivered_up_to_seq"] as? Int == 2)
+            cursors = try await f.object(b, "ack_read_v1", ["conversation_id": chat, "up_to_seq": 3])
+            #expect(cursors["delivered_up_to_seq"] as? Int == 3 && cursors["read_up_to_seq"] as? Int == 3)
+            // Never past the last message.
+            cursors = try await f.object(b, "ack_read_v1", ["conversation_id": chat, "up_to_seq": 1000])
+            #expect(cursors["read_up_to_seq"] as? Int == 3)
+            await #expect(throws: APIError.invalidField("up_to_seq", "must be zero or more")) {
+                try await f.call(b, "ack_read_v1", ["conversation_id": chat, "up_to_seq": -1])
+            }
+        }
+    }
+
+    @Test func historyPagesBySeq() async throws {
+        try await TestDatabase.withDatabase { database in
+            let f = ChatFixture(database)
+            let a = try await f.user("hist_a"), b = try await f.user("hist_b")
+            let chat = try await f.dm(a, b)
+            for index in 1...7 { _ = try await f.send(a, chat, "m\(index)") }
+            let newest = try await f.object(b, "get_messages", ["conversation_id": chat, "limit": 3])
+            #expect((newest["items"] as? [[String: Any]])?.map { $0["seq"] as? Int } == [5, 6, 7])
+            #expect(newest["has_more"] as? Bool == true)
+            let older = try await f.messages(b, chat, ["before_seq": 5, "limit": 3])
+            #expect(older.map { $0["seq"] as? Int } == [2, 3, 4])
+            let catchUp = try await f.messages(b, chat, ["after_seq": 5, "limit": 200])
+            #expect(catchUp.map { $0["seq"] as? Int } == [6, 7])
+            await #expect(throws: APIError.invalidField("limit", "must be between 1 and 200")) {
+                try await f.messages(b, chat, ["limit": 201])
+            }
+            // The client message id is shown to its sender only.
+            #expect(catchUp.first?["client_msg_id"] is NSNull)
+            #expect(try await f.messages(a, chat, ["after_seq": 5]).first?["client_msg_id"] is String)
+        }
+    }
+
+    @Test func muteAndUnmute() async throws {
+        try await TestDatabase.withDatabase { database in
+            let f = ChatFixture(database)
+            let a = try await f.user("mute_a"), b = try await f.user("mute_b")
+            let chat = try await f.dm(a, b)
+            let until = Timestamp.format(Date().addingTimeInterval(3600))
+            _ = try await f.object(a, "mute_conversation", ["conversation_id": chat, "muted_until": until])
+            #expect((try await f.inbox(a)["items"] as? [[String: Any]])?.first?["muted"] as? Bool == true)
+            _ = try await f.object(a, "mute_conversation", ["conversation_id": chat, "muted_until": NSNull()])
+            #expect((try await f.inbox(a)["items"] as? [[String: Any]])?.first?["muted"] as? Bool == false)
+        }
+    }
+}

@@ -9,6 +9,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket.git", from: "2.8.1"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -32,7 +33,8 @@ let package = Package(
         .target(
             name: "App",
             dependencies: [
-                "Core", "Database", "Auth", "Social", "Chat", "MigrationLint",
+                "Core", "Database", "Auth", "Social", "Chat", "Realtime", "MigrationLint",
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -79,7 +81,17 @@ let package = Package(
         ),
         .target(
             name: "Chat",
-            dependencies: ["Core", "Database"]
+            dependencies: ["Core", "Database", "Realtime"]
+        ),
+        .target(
+            name: "Realtime",
+            dependencies: [
+                "Core", "Database",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         .target(
             name: "MigrationLint",
@@ -95,6 +107,7 @@ let package = Package(
         .testTarget(name: "AuthTests", dependencies: ["Auth", "TestSupport"]),
         .testTarget(name: "SocialTests", dependencies: ["Social", "TestSupport"]),
         .testTarget(name: "ChatTests", dependencies: ["Chat", "TestSupport"]),
+        .testTarget(name: "RealtimeTests", dependencies: ["Realtime", "TestSupport"]),
         .testTarget(name: "MigrationLintTests", dependencies: ["MigrationLint"], resources: [.copy("Corpus")]),
         .testTarget(
             name: "AppTests",

@@ -15,6 +15,14 @@ public struct AppConfig: Sendable {
         case webhook
     }
 
+    /// How realtime events reach the other instances.
+    public enum MessageBusKind: String, Sendable {
+        /// One instance: events stay in the process.
+        case inprocess
+        /// Several instances on one database: PostgreSQL LISTEN/NOTIFY.
+        case postgres
+    }
+
     public enum LogFormat: String, Sendable {
         case text, json
     }
@@ -32,6 +40,8 @@ public struct AppConfig: Sendable {
     public var smsWebhookSecret: String?
     public var logLevel = Logger.Level.info
     public var logFormat = LogFormat.text
+    /// The realtime fan-out between instances (`MESSAGE_BUS`).
+    public var messageBus = MessageBusKind.inprocess
     /// Whether a reverse proxy in front sets `X-Forwarded-For` (`TRUST_PROXY`).
     public var trustProxy = false
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
@@ -49,6 +59,11 @@ public struct AppConfig: Sendable {
         config.databaseMaxConnections = try integer(reader, "database.maxConnections", "DATABASE_MAX_CONNECTIONS", default: 20, in: 2...500)
         config.publicURL = reader.string(forKey: "public.url")
         config.trustProxy = reader.bool(forKey: "trustProxy") ?? false
+        let bus = reader.string(forKey: "messageBus", default: "inprocess")
+        guard let messageBus = MessageBusKind(rawValue: bus) else {
+            throw ConfigurationError("MESSAGE_BUS must be inprocess or postgres, not '\(bus)'")
+        }
+        config.messageBus = messageBus
         config.shutdownGraceSeconds = try integer(reader, "shutdown.graceSeconds", "SHUTDOWN_GRACE_SECONDS", default: 10, in: 1...600)
 
         var auth = AuthSettings()

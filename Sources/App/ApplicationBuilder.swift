@@ -5,7 +5,9 @@ import Core
 import Database
 import Foundation
 import Hummingbird
+import HummingbirdWebSocket
 import Logging
+import Realtime
 import Social
 
 /// The concrete application type (returned so callers can add services).
@@ -28,10 +30,15 @@ public func loadAuthService(config: AppConfig, database: Database, httpClient: H
 /// Builds the whole HTTP application on a database that is running and migrated.
 ///
 /// Used by `ecomansoni serve` and by the tests, so both exercise the same routes.
-public func buildApplication(config: AppConfig, database: Database, auth: AuthService, logger: Logger) throws -> EcomansoniApplication {
+public func buildApplication(
+    config: AppConfig, database: Database, auth: AuthService, bus: any MessageBus = InProcessMessageBus(), logger: Logger
+) throws -> EcomansoniApplication {
     _ = AppMetrics.registry
+    let tokens = auth.tokens
+    let realtime = RealtimeService(
+        database: database, bus: bus, verify: { token in try await tokens.caller(fromToken: token) }, logger: logger)
     let social = SocialService(database: database)
-    let chat = ChatService(database: database)
+    let chat = ChatService(database: database, publisher: realtime)
 
     var registry = RPCRegistry()
     registry.register(auth.rpcFunctions)
@@ -60,8 +67,14 @@ public func buildApplication(config: AppConfig, database: Database, auth: AuthSe
             .add(middleware: APIKeyMiddleware(tokens: auth.tokens))
             .add(middleware: CallerMiddleware(tokens: auth.tokens)))
 
-    return Application(
+    var app = Application(
         router: router,
+        server: .http1WebSocketUpgrade(webSocketRouter: RealtimeController(realtime: realtime, isAPIKey: tokens.isAPIKey).router()),
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "ecomansoni"),
         logger: logger)
+    app.addServices(realtime)
+    if let bus = bus as? PostgresMessageBus {
+        app.addServices(bus)
+    }
+    return app
 }

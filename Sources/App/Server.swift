@@ -5,6 +5,7 @@ import Foundation
 import Hummingbird
 import Logging
 import PostgresNIO
+import Realtime
 import ServiceLifecycle
 
 /// Runs the server until SIGINT/SIGTERM: finds or starts the database, migrates, serves,
@@ -18,7 +19,14 @@ public enum Server {
         try await withDatabase(locator.url, config: config, logger: logger) { database in
             try await Migrator(migrations: try Migration.bundled(), logger: logger).migrate(client: database.client)
             let auth = try await loadAuthService(config: config, database: database, httpClient: .shared, logger: logger)
-            var app = try buildApplication(config: config, database: database, auth: auth, logger: logger)
+            let bus: any MessageBus
+            switch config.messageBus {
+            case .inprocess:
+                bus = InProcessMessageBus()
+            case .postgres:
+                bus = PostgresMessageBus(client: database.client, listenConfiguration: try locator.url.connectionConfiguration(), logger: logger)
+            }
+            var app = try buildApplication(config: config, database: database, auth: auth, bus: bus, logger: logger)
             let keys = auth.tokens
             app.beforeServerStarts {
                 logger.notice("""

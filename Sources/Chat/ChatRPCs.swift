@@ -62,7 +62,7 @@ extension ChatService {
             RPCFunction("remove_chat_member", parameters: ["conversation_id", "user_id"]) { call in
                 struct Args: Decodable { var conversation_id: UUID; var user_id: UUID }
                 let args = try call.decode(Args.self)
-                try await changeMembership(call.caller, "SELECT public.chat_remove_member($1, $2)", [args.conversation_id, args.user_id])
+                try await removeMember(call.caller, conversation: args.conversation_id, user: args.user_id)
                 return .void
             },
             RPCFunction("set_chat_member_role", parameters: ["conversation_id", "user_id", "role"]) { call in
@@ -71,12 +71,12 @@ extension ChatService {
                 guard ["owner", "admin", "member"].contains(args.role) else {
                     throw APIError.invalidField("role", "must be owner, admin or member")
                 }
-                try await changeMembership(call.caller, "SELECT public.chat_set_member_role($1, $2, $3)", [args.conversation_id, args.user_id, args.role])
+                try await setRole(call.caller, conversation: args.conversation_id, user: args.user_id, role: args.role)
                 return .void
             },
             RPCFunction("leave_conversation", parameters: ["conversation_id"]) { call in
                 let args = try call.decode(ConversationArgs.self)
-                try await changeMembership(call.caller, "SELECT public.chat_leave($1)", [args.conversation_id])
+                try await leave(call.caller, conversation: args.conversation_id)
                 return .void
             },
             RPCFunction("mute_conversation", parameters: ["conversation_id", "muted_until"]) { call in

@@ -2,15 +2,33 @@ import Core
 import Database
 import Foundation
 import PostgresNIO
+import Realtime
 
 /// Conversations and messages. Every query runs as the caller under row-level security;
 /// membership changes go through the database's checked functions (migration 0003); the
 /// service validates input first so clients get precise errors.
 public struct ChatService: Sendable {
     let database: Database
+    /// Where committed changes are announced (realtime delivery).
+    let publisher: (any ChangePublisher)?
 
-    public init(database: Database) {
+    public init(database: Database, publisher: (any ChangePublisher)? = nil) {
         self.database = database
+        self.publisher = publisher
+    }
+
+    /// Announces committed changes (after the transaction, never before).
+    private func announce(_ changes: [ChangeEnvelope]) async {
+        guard !changes.isEmpty else { return }
+        await publisher?.publish(changes)
+    }
+
+    private func participants(_ type: String, _ conversation: UUID, _ users: [UUID]) -> [ChangeEnvelope] {
+        users.map { ChangeEnvelope(table: "participants", type: type, conversationID: conversation, key: ["user_id": $0.uuidString.lowercased()]) }
+    }
+
+    private func messageChange(_ type: String, _ conversation: UUID, _ message: UUID) -> ChangeEnvelope {
+        ChangeEnvelope(table: "messages", type: type, conversationID: conversation, key: ["id": message.uuidString.lowercased()])
     }
 
     // MARK: Conversations
@@ -19,36 +37,69 @@ public struct ChatService: Sendable {
     func directConversation(_ caller: Caller, with target: UUID) async throws -> UUID {
         let me = try caller.requireUser()
         guard me != target else { throw APIError.invalidField("target_user_id", "must not be yourself") }
-        return try await database.withCaller(caller) { connection in
-            try await uuid(connection, "SELECT public.chat_get_or_create_dm($1)", [target])
+        let (conversation, created) = try await database.withCaller(caller) { connection in
+            for try await row in try await connection.rows("SELECT conversation, created FROM public.chat_get_or_create_dm($1)", [target]).decode((UUID, Bool).self) {
+                return row
+            }
+            throw APIError.notFound("target_user_id: no such user")
         }
+        if created { await announce(participants("INSERT", conversation, [me, target])) }
+        return conversation
     }
 
     /// A new group owned by the caller.
     func createGroup(_ caller: Caller, title: String, members: [UUID]) async throws -> UUID {
         _ = try caller.requireUser()
-        return try await database.withCaller(caller) { connection in
-            try await uuid(connection, "SELECT public.chat_create_group($1, $2)", [title, members])
+        let (conversation, everyone) = try await database.withCaller(caller) { connection in
+            let conversation = try await uuid(connection, "SELECT public.chat_create_group($1, $2)", [title, members])
+            var everyone: [UUID] = []
+            for try await user in try await connection.rows("SELECT user_id FROM public.participants WHERE conversation_id = $1", [conversation]).decode(UUID.self) {
+                everyone.append(user)
+            }
+            return (conversation, everyone)
         }
+        await announce(participants("INSERT", conversation, everyone))
+        return conversation
     }
 
     /// Adds members to a group; returns how many were new.
     func addMembers(_ caller: Caller, conversation: UUID, members: [UUID]) async throws -> Int {
         _ = try caller.requireUser()
-        return try await database.withCaller(caller) { connection in
-            for try await added in try await connection.rows("SELECT public.chat_add_members($1, $2)", [conversation, members]).decode(Int.self) {
+        let added = try await database.withCaller(caller) { connection in
+            for try await added in try await connection.rows("SELECT public.chat_add_members($1, $2)", [conversation, members]).decode([UUID].self) {
                 return added
             }
-            return 0
+            return []
         }
+        await announce(participants("INSERT", conversation, added))
+        return added.count
     }
 
-    /// Removes another member, sets a role, or leaves: the database function decides.
-    func changeMembership(_ caller: Caller, _ sql: String, _ values: [(any PostgresEncodable & Sendable)?]) async throws {
+    /// Removes another member.
+    func removeMember(_ caller: Caller, conversation: UUID, user: UUID) async throws {
         _ = try caller.requireUser()
         try await database.withCaller(caller) { connection in
-            try await connection.execute(sql, values)
+            try await connection.execute("SELECT public.chat_remove_member($1, $2)", [conversation, user])
         }
+        await announce(participants("DELETE", conversation, [user]))
+    }
+
+    /// Changes another member's role.
+    func setRole(_ caller: Caller, conversation: UUID, user: UUID, role: String) async throws {
+        _ = try caller.requireUser()
+        try await database.withCaller(caller) { connection in
+            try await connection.execute("SELECT public.chat_set_member_role($1, $2, $3)", [conversation, user, role])
+        }
+        await announce(participants("UPDATE", conversation, [user]))
+    }
+
+    /// Leaves a group.
+    func leave(_ caller: Caller, conversation: UUID) async throws {
+        let me = try caller.requireUser()
+        try await database.withCaller(caller) { connection in
+            try await connection.execute("SELECT public.chat_leave($1)", [conversation])
+        }
+        await announce(participants("DELETE", conversation, [me]))
     }
 
     /// Mutes the conversation until a time (nil unmutes).
@@ -104,8 +155,8 @@ public struct ChatService: Sendable {
     func send(_ caller: Caller, conversation: UUID, clientMessageID: UUID, body: String, replyTo: UUID?) async throws -> Data {
         let me = try caller.requireUser()
         do {
-            return try await database.withCaller(caller) { connection in
-                if let existing = try await sentMessage(connection, conversation, me, clientMessageID) { return existing }
+            let (result, inserted) = try await database.withCaller(caller) { connection -> (Data, UUID?) in
+                if let existing = try await sentMessage(connection, conversation, me, clientMessageID) { return (existing, nil) }
                 try await requireMember(connection, conversation)
                 if try await connection.exists("SELECT 1 WHERE public.chat_dm_blocked($1)", [conversation]) {
                     throw APIError.forbidden("cannot send: one of you has blocked the other")
@@ -114,11 +165,13 @@ public struct ChatService: Sendable {
                 let rows = try await connection.rows("""
                     INSERT INTO public.messages (conversation_id, sender_id, client_msg_id, kind, body, reply_to_id)
                     VALUES ($1, $2, $3, 'text', $4, $5)
-                    RETURNING jsonb_build_object('message_id', id, 'seq', seq, 'created_at', created_at)::text
+                    RETURNING jsonb_build_object('message_id', id, 'seq', seq, 'created_at', created_at)::text, id
                     """, [conversation, me, clientMessageID, body, replyTo])
-                for try await json in rows.decode(String.self) { return Data(json.utf8) }
+                for try await (json, id) in rows.decode((String, UUID).self) { return (Data(json.utf8), id) }
                 throw APIError.notFound("conversation_id: no such conversation")
             }
+            if let inserted { await announce([messageChange("INSERT", conversation, inserted)]) }
+            return result
         } catch let error as APIError where error.code == "23505" {
             // A concurrent retry of the same message won: answer with it.
             return try await database.withCaller(caller) { connection in
@@ -154,7 +207,7 @@ public struct ChatService: Sendable {
     /// Edits the caller's own text message (within 48 hours).
     func edit(_ caller: Caller, message: UUID, body: String) async throws -> Data {
         _ = try caller.requireUser()
-        return try await database.withCaller(caller) { connection in
+        let result = try await database.withCaller(caller) { connection in
             guard let (sender, deleted) = try await messageState(connection, message) else {
                 throw APIError.notFound("message_id: no such message")
             }
@@ -162,49 +215,75 @@ public struct ChatService: Sendable {
             guard !deleted else { throw APIError.invalidField("message_id", "the message was deleted") }
             return try await updated(connection, "UPDATE public.messages m SET body = $2 WHERE m.id = $1 RETURNING \(ChatSQL.messageJSON("m"))::text", [message, body])
         }
+        await announceMessageUpdate(result)
+        return result
+    }
+
+    /// Announces an UPDATE of the message whose JSON an edit or delete returned.
+    private func announceMessageUpdate(_ json: Data) async {
+        guard let object = try? JSONSerialization.jsonObject(with: json) as? [String: Any],
+            let id = (object["id"] as? String).flatMap(UUID.init(uuidString:)),
+            let conversation = (object["conversation_id"] as? String).flatMap(UUID.init(uuidString:))
+        else { return }
+        await announce([messageChange("UPDATE", conversation, id)])
     }
 
     /// Deletes a message for everyone (a tombstone); idempotent.
     func delete(_ caller: Caller, message: UUID) async throws -> Data {
         _ = try caller.requireUser()
-        return try await database.withCaller(caller) { connection in
+        let (result, changed) = try await database.withCaller(caller) { connection -> (Data, Bool) in
             guard let (_, deleted) = try await messageState(connection, message) else {
                 throw APIError.notFound("message_id: no such message")
             }
             if deleted {
-                return try await updated(connection, "SELECT \(ChatSQL.messageJSON("m"))::text FROM public.messages m WHERE m.id = $1", [message])
+                return (try await updated(connection, "SELECT \(ChatSQL.messageJSON("m"))::text FROM public.messages m WHERE m.id = $1", [message]), false)
             }
             do {
-                return try await updated(
-                    connection, "UPDATE public.messages m SET deleted_at = now() WHERE m.id = $1 RETURNING \(ChatSQL.messageJSON("m"))::text", [message])
+                return (try await updated(
+                    connection, "UPDATE public.messages m SET deleted_at = now() WHERE m.id = $1 RETURNING \(ChatSQL.messageJSON("m"))::text", [message]), true)
             } catch let error as APIError where error.status == .notFound {
                 throw APIError.forbidden("message_id: only the sender or a group owner or admin may delete it")
             }
         }
+        if changed { await announceMessageUpdate(result) }
+        return result
     }
 
     /// Sets (or with nil removes) the caller's reaction to a message.
     func react(_ caller: Caller, message: UUID, emoji: String?) async throws -> Data {
         let me = try caller.requireUser()
-        return try await database.withCaller(caller) { connection in
-            guard try await messageState(connection, message) != nil else { throw APIError.notFound("message_id: no such message") }
+        let change = try await database.withCaller(caller) { connection -> ChangeEnvelope? in
+            var conversation: UUID?
+            for try await id in try await connection.rows("SELECT conversation_id FROM public.messages WHERE id = $1", [message]).decode(UUID.self) {
+                conversation = id
+            }
+            guard let conversation else { throw APIError.notFound("message_id: no such message") }
+            let existed = try await connection.exists("SELECT 1 FROM public.reactions WHERE message_id = $1 AND user_id = $2", [message, me])
+            let type: String
             if let emoji {
                 try await connection.execute("""
                     INSERT INTO public.reactions (message_id, user_id, emoji) VALUES ($1, $2, $3)
                     ON CONFLICT (message_id, user_id) DO UPDATE SET emoji = EXCLUDED.emoji, updated_at = now()
                     """, [message, me, emoji])
+                type = existed ? "UPDATE" : "INSERT"
             } else {
+                guard existed else { return nil }
                 try await connection.execute("DELETE FROM public.reactions WHERE message_id = $1 AND user_id = $2", [message, me])
+                type = "DELETE"
             }
-            let result: [String: Any] = ["message_id": message.uuidString.lowercased(), "emoji": emoji ?? NSNull()]
-            return try JSONSerialization.data(withJSONObject: result)
+            return ChangeEnvelope(
+                table: "reactions", type: type, conversationID: conversation,
+                key: ["message_id": message.uuidString.lowercased(), "user_id": me.uuidString.lowercased()])
         }
+        if let change { await announce([change]) }
+        let result: [String: Any] = ["message_id": message.uuidString.lowercased(), "emoji": emoji ?? NSNull()]
+        return try JSONSerialization.data(withJSONObject: result)
     }
 
     /// Moves the caller's delivered (or read) cursor forward; returns both cursors.
     func acknowledge(_ caller: Caller, conversation: UUID, upTo seq: Int64, read: Bool) async throws -> Data {
         let me = try caller.requireUser()
-        return try await database.withCaller(caller) { connection in
+        let result = try await database.withCaller(caller) { connection in
             let column = read ? "read_up_to_seq" : "delivered_up_to_seq"
             let rows = try await connection.rows("""
                 UPDATE public.participants SET \(column) = $3 WHERE conversation_id = $1 AND user_id = $2
@@ -214,6 +293,8 @@ public struct ChatService: Sendable {
             for try await json in rows.decode(String.self) { return Data(json.utf8) }
             throw APIError.notFound("conversation_id: no such conversation")
         }
+        await announce(participants("UPDATE", conversation, [me]))
+        return result
     }
 
     // MARK: Helpers

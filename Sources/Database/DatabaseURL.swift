@@ -65,6 +65,14 @@ public struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
     /// The URL without the password, for logs.
     public var description: String { "postgres://\(username)@\(host):\(port)/\(database)" }
 
+    /// A single-connection configuration for this URL (e.g. a LISTEN connection).
+    public func connectionConfiguration() throws -> PostgresConnection.Configuration {
+        let tls: PostgresConnection.Configuration.TLS = requireTLS ? .require(try .init(configuration: .makeClientConfiguration())) : .disable
+        var configuration = PostgresConnection.Configuration(host: host, port: port, username: username, password: password, database: database, tls: tls)
+        configuration.options.additionalStartupParameters = [("TimeZone", "UTC"), ("DateStyle", "ISO, YMD")]
+        return configuration
+    }
+
     /// A PostgresNIO client configuration for this URL.
     public func clientConfiguration(maximumConnections: Int) throws -> PostgresClient.Configuration {
         let tls: PostgresClient.Configuration.TLS = requireTLS ? .require(.makeClientConfiguration()) : .disable

@@ -235,14 +235,15 @@ CREATE POLICY reactions_own ON public.reactions FOR ALL TO authenticated
 -- caller from auth.uid()); errors carry SQLSTATEs the server maps to HTTP:
 -- 42501 refused (403), 22023 invalid argument (400), P0002 not found (404).
 
--- The DM between the caller and `target`, created on first use (idempotent, either order).
-CREATE FUNCTION public.chat_get_or_create_dm(target uuid) RETURNS uuid
+-- The DM between the caller and `target`, created on first use (idempotent, either order);
+-- `created` says whether this call made it.
+CREATE FUNCTION public.chat_get_or_create_dm(target uuid, OUT conversation uuid, OUT created boolean)
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = ''
 AS $$
 DECLARE
     me uuid := auth.uid();
-    conversation uuid;
 BEGIN
+    created := false;
     IF me IS NULL THEN
         RAISE EXCEPTION 'sign in required' USING ERRCODE = '42501';
     END IF;
@@ -258,7 +259,7 @@ BEGIN
     SELECT d.conversation_id INTO conversation FROM public.dm_pairs d
     WHERE d.user_low = least(me, target) AND d.user_high = greatest(me, target);
     IF conversation IS NOT NULL THEN
-        RETURN conversation;
+        RETURN;
     END IF;
     conversation := gen_random_uuid();
     INSERT INTO public.conversations (id, kind, created_by) VALUES (conversation, 'dm', me);
@@ -269,11 +270,11 @@ BEGIN
         DELETE FROM public.conversations c WHERE c.id = conversation;
         SELECT d.conversation_id INTO conversation FROM public.dm_pairs d
         WHERE d.user_low = least(me, target) AND d.user_high = greatest(me, target);
-        RETURN conversation;
+        RETURN;
     END IF;
     INSERT INTO public.participants (conversation_id, user_id, role)
     VALUES (conversation, me, 'member'), (conversation, target, 'member');
-    RETURN conversation;
+    created := true;
 END
 $$;
 
@@ -315,13 +316,13 @@ BEGIN
 END
 $$;
 
--- Adds members to a group (owners and admins only); returns how many were new.
-CREATE FUNCTION public.chat_add_members(conversation uuid, members uuid[]) RETURNS integer
+-- Adds members to a group (owners and admins only); returns the users who were new.
+CREATE FUNCTION public.chat_add_members(conversation uuid, members uuid[]) RETURNS uuid[]
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = ''
 AS $$
 DECLARE
     member uuid;
-    added integer := 0;
+    added uuid[] := '{}';
 BEGIN
     IF public.chat_role(conversation) IS NULL THEN
         RAISE EXCEPTION 'conversation_id: no such conversation' USING ERRCODE = 'P0002';
@@ -336,7 +337,7 @@ BEGIN
         PERFORM public.chat_check_new_member(member);
         INSERT INTO public.participants (conversation_id, user_id) VALUES (conversation, member) ON CONFLICT DO NOTHING;
         IF FOUND THEN
-            added := added + 1;
+            added := added || member;
         END IF;
     END LOOP;
     RETURN added;

@@ -1,0 +1,70 @@
+import Core
+import Foundation
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+
+/// The cross-instance bus on PostgreSQL LISTEN/NOTIFY. Publishing is a `pg_notify`; one
+/// dedicated connection per instance listens and hands events to local subscribers. If that
+/// connection drops it reconnects with backoff (subscribers that need completeness catch up
+/// by seq from the database, as clients do).
+public final class PostgresMessageBus: MessageBus, Service {
+    /// The NOTIFY channel.
+    static let channel = "ecomansoni_bus"
+    /// PostgreSQL's NOTIFY payload limit, less a margin.
+    static let maximumPayload = 7900
+
+    private let client: PostgresClient
+    private let listenConfiguration: PostgresConnection.Configuration
+    private let local = InProcessMessageBus()
+    private let logger: Logger
+
+    public init(client: PostgresClient, listenConfiguration: PostgresConnection.Configuration, logger: Logger) {
+        self.client = client
+        self.listenConfiguration = listenConfiguration
+        self.logger = logger
+    }
+
+    public func publish(_ event: BusEvent) async throws {
+        let data = try JSONEncoder().encode(event)
+        guard data.count <= Self.maximumPayload else {
+            logger.warning("bus event too large for NOTIFY; dropped", metadata: ["bytes": "\(data.count)"])
+            return
+        }
+        let text = String(decoding: data, as: UTF8.self)
+        try await client.query("SELECT pg_notify(\(Self.channel), \(text))", logger: logger)
+    }
+
+    public func subscribe() -> AsyncStream<BusEvent> {
+        local.subscribe()
+    }
+
+    /// Listens until shutdown, reconnecting after failures.
+    public func run() async throws {
+        try await cancelWhenGracefulShutdown { await self.listen() }
+    }
+
+    private func listen() async {
+        var backoff: Duration = .milliseconds(100)
+        while !Task.isCancelled {
+            do {
+                let connection = try await PostgresConnection.connect(configuration: listenConfiguration, id: 0, logger: logger)
+                defer { Task { try? await connection.close() } }
+                let notifications = try await connection.listen(Self.channel)
+                backoff = .milliseconds(100)
+                for try await notification in notifications {
+                    guard let event = try? JSONDecoder().decode(BusEvent.self, from: Data(notification.payload.utf8)) else {
+                        logger.warning("undecodable bus event ignored")
+                        continue
+                    }
+                    local.deliver(event)
+                }
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("bus listener lost its connection; reconnecting", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: backoff)
+            backoff = min(backoff * 2, .seconds(5))
+        }
+    }
+}

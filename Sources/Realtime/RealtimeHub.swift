@@ -1,0 +1,219 @@
+import Core
+import Foundation
+import Logging
+
+/// The realtime state of one instance: connected sockets, their channels, presence per
+/// topic; and the dispatch of bus events to the channels that may see them.
+actor RealtimeHub {
+    typealias SocketID = UUID
+
+    struct Socket {
+        var version: PhoenixFrame.Version
+        var outbox: AsyncStream<String>.Continuation
+        var channels: [String: RealtimeChannel] = [:]
+    }
+
+    /// This instance's name on the bus (origin of broadcasts and presence diffs).
+    let instanceID = UUID().uuidString.lowercased()
+    private var sockets: [SocketID: Socket] = [:]
+    /// topic → sockets joined to it.
+    private var topics: [String: Set<SocketID>] = [:]
+    /// topic → presence key → phx_ref → meta.
+    private var presence: [String: [String: [String: JSONValue]]] = [:]
+    private let logger: Logger
+
+    init(logger: Logger) {
+        self.logger = logger
+    }
+
+    var socketCount: Int { sockets.count }
+
+    func version(of id: SocketID) -> PhoenixFrame.Version {
+        sockets[id]?.version ?? .v1
+    }
+
+    // MARK: Sockets
+
+    func connect(_ id: SocketID, version: PhoenixFrame.Version, outbox: AsyncStream<String>.Continuation) {
+        sockets[id] = Socket(version: version, outbox: outbox)
+    }
+
+    /// Forgets a socket; returns the presence diffs its channels leave behind.
+    func disconnect(_ id: SocketID) -> [BusEvent] {
+        guard let socket = sockets.removeValue(forKey: id) else { return [] }
+        socket.outbox.finish()
+        return socket.channels.values.compactMap { channel in
+            topics[channel.topic]?.remove(id)
+            return presenceLeave(channel)
+        }
+    }
+
+    /// Queues a frame for a socket; a client too slow to keep up is disconnected.
+    func send(_ frame: PhoenixFrame, to id: SocketID) {
+        guard let socket = sockets[id] else { return }
+        if case .dropped = socket.outbox.yield(frame.encoded(socket.version)) {
+            logger.warning("realtime client too slow; disconnecting", metadata: ["socket": "\(id)"])
+            socket.outbox.finish()
+        }
+    }
+
+    // MARK: Channels
+
+    func channel(_ topic: String, of id: SocketID) -> RealtimeChannel? {
+        sockets[id]?.channels[topic]
+    }
+
+    func channelCount(of id: SocketID) -> Int {
+        sockets[id]?.channels.count ?? 0
+    }
+
+    /// Adds (or replaces) a joined channel.
+    func join(_ channel: RealtimeChannel, socket id: SocketID) {
+        sockets[id]?.channels[channel.topic] = channel
+        topics[channel.topic, default: []].insert(id)
+    }
+
+    /// Updates a joined channel in place.
+    func update(_ channel: RealtimeChannel, socket id: SocketID) {
+        guard sockets[id]?.channels[channel.topic] != nil else { return }
+        sockets[id]?.channels[channel.topic] = channel
+    }
+
+    /// Removes a channel; returns the presence diff its departure causes, if any.
+    func leave(_ topic: String, socket id: SocketID) -> BusEvent? {
+        guard let channel = sockets[id]?.channels.removeValue(forKey: topic) else { return nil }
+        topics[topic]?.remove(id)
+        if topics[topic]?.isEmpty == true { topics[topic] = nil }
+        return presenceLeave(channel)
+    }
+
+    /// Closes a channel from the server side with a system error and phx_close.
+    func shut(_ topic: String, socket id: SocketID, reason: String) -> BusEvent? {
+        guard let channel = sockets[id]?.channels[topic] else { return nil }
+        send(.system(topic: topic, extension: "system", message: reason, ok: false), to: id)
+        send(PhoenixFrame(joinRef: channel.joinRef, ref: channel.joinRef, topic: topic, event: "phx_close", payload: .object([:])), to: id)
+        return leave(topic, socket: id)
+    }
+
+    // MARK: Presence
+
+    /// The presence state of a topic, as `presence_state` sends it.
+    func presenceState(_ topic: String) -> JSONValue {
+        .object((presence[topic] ?? [:]).mapValues { metas in .object(["metas": .array(Array(metas.values))]) })
+    }
+
+    /// Records a tracked meta on a channel (the diff goes out through the bus).
+    func track(_ topic: String, socket id: SocketID, key: String, meta: JSONValue, ref: String) -> BusEvent? {
+        guard var channel = sockets[id]?.channels[topic] else { return nil }
+        var leaves: [String: [JSONValue]] = [:]
+        // A channel tracks one meta per key: a re-track replaces it.
+        for (oldRef, oldKey) in channel.tracked where oldKey == key {
+            if let old = presence[topic]?[oldKey]?[oldRef] { leaves[oldKey, default: []].append(old) }
+            channel.tracked[oldRef] = nil
+        }
+        channel.tracked[ref] = key
+        sockets[id]?.channels[topic] = channel
+        return .presence(topic: topic, joins: [key: [meta]], leaves: leaves, origin: instanceID)
+    }
+
+    /// Removes everything a channel tracks.
+    func untrack(_ topic: String, socket id: SocketID) -> BusEvent? {
+        guard var channel = sockets[id]?.channels[topic] else { return nil }
+        let event = presenceLeave(channel)
+        channel.tracked = [:]
+        sockets[id]?.channels[topic] = channel
+        return event
+    }
+
+    private func presenceLeave(_ channel: RealtimeChannel) -> BusEvent? {
+        var leaves: [String: [JSONValue]] = [:]
+        for (ref, key) in channel.tracked {
+            if let meta = presence[channel.topic]?[key]?[ref] { leaves[key, default: []].append(meta) }
+        }
+        return leaves.isEmpty ? nil : .presence(topic: channel.topic, joins: [:], leaves: leaves, origin: instanceID)
+    }
+
+    /// Applies a presence diff from the bus and tells the topic's channels.
+    func applyPresence(topic: String, joins: [String: [JSONValue]], leaves: [String: [JSONValue]]) {
+        for (key, metas) in leaves {
+            for meta in metas {
+                if case .string(let ref)? = meta.objectValue?["phx_ref"] { presence[topic]?[key]?[ref] = nil }
+            }
+            if presence[topic]?[key]?.isEmpty == true { presence[topic]?[key] = nil }
+        }
+        for (key, metas) in joins {
+            for meta in metas {
+                if case .string(let ref)? = meta.objectValue?["phx_ref"] { presence[topic, default: [:]][key, default: [:]][ref] = meta }
+            }
+        }
+        if presence[topic]?.isEmpty == true { presence[topic] = nil }
+        let diff = PhoenixFrame(topic: topic, event: "presence_diff", payload: .object([
+            "joins": .object(joins.mapValues { .object(["metas": .array($0)]) }),
+            "leaves": .object(leaves.mapValues { .object(["metas": .array($0)]) }),
+        ]))
+        for id in topics[topic] ?? [] { send(diff, to: id) }
+    }
+
+    // MARK: Broadcast
+
+    /// Delivers a broadcast to the topic's channels (the sender only if it asked for `self`).
+    func deliverBroadcast(topic: String, payload: JSONValue, origin: String) {
+        let frame = PhoenixFrame(topic: topic, event: "broadcast", payload: payload)
+        for id in topics[topic] ?? [] {
+            guard let channel = sockets[id]?.channels[topic] else { continue }
+            if origin == "\(instanceID):\(id.uuidString)" && !channel.broadcastSelf { continue }
+            send(frame, to: id)
+        }
+    }
+
+    // MARK: postgres_changes
+
+    /// Delivers one committed change to every channel that binds it, may read it and whose
+    /// filter matches. `members` are the users allowed to read the conversation.
+    /// Returns the conversation channels to close because their user is no longer a member.
+    func deliverChange(_ change: ChangeEnvelope, record: [String: JSONValue]?, members: Set<UUID>, now: Int) -> [(SocketID, String)] {
+        let columns = (ChangeRecordLoader.columns[change.table] ?? []).map { JSONValue.object(["name": .string($0.name), "type": .string($0.type)]) }
+        var oldRecord: [String: JSONValue] = change.key.mapValues { .string($0) }
+        oldRecord["conversation_id"] = .string(change.conversationID.uuidString.lowercased())
+        let visible = change.type == "DELETE" ? oldRecord : (record ?? [:])
+        var data: [String: JSONValue] = [
+            "schema": .string("public"), "table": .string(change.table), "type": .string(change.type),
+            "commit_timestamp": .string(Self.commitTimestamp(change.commitTimestamp)), "errors": .null, "columns": .array(columns),
+        ]
+        if change.type != "DELETE" { data["record"] = .object(record ?? [:]) }
+        if change.type != "INSERT" { data["old_record"] = .object(oldRecord) }
+        var expired: [(SocketID, String)] = []
+        for (id, socket) in sockets {
+            for channel in socket.channels.values where !channel.bindings.isEmpty {
+                guard let user = channel.caller.userID, members.contains(user) else { continue }
+                if channel.expiresAt <= now {
+                    expired.append((id, channel.topic))
+                    continue
+                }
+                let ids = channel.bindings.filter { binding in
+                    binding.wants(table: change.table, type: change.type) && (binding.filter?.matches(visible) ?? true)
+                }.map { JSONValue.number(Double($0.id)) }
+                guard !ids.isEmpty else { continue }
+                send(PhoenixFrame(topic: channel.topic, event: "postgres_changes", payload: .object(["ids": .array(ids), "data": .object(data)])), to: id)
+            }
+        }
+        return expired
+    }
+
+    /// Conversation channels of a user (to close when they leave the conversation).
+    func conversationChannels(of user: UUID, conversation: UUID) -> [(SocketID, String)] {
+        var result: [(SocketID, String)] = []
+        for (id, socket) in sockets {
+            for channel in socket.channels.values where channel.conversation == conversation && channel.caller.userID == user {
+                result.append((id, channel.topic))
+            }
+        }
+        return result
+    }
+
+    static func commitTimestamp(_ date: Date) -> String {
+        let text = Timestamp.format(date)
+        // Realtime writes milliseconds: 2026-01-01T00:00:00.123Z
+        return String(text.prefix(23)) + "Z"
+    }
+}

@@ -1,0 +1,177 @@
+import Core
+import Database
+import Foundation
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// The realtime server of one instance: accepts WebSocket clients, and turns bus events
+/// (committed changes, broadcasts, presence) into frames for the channels allowed to see them.
+///
+/// Run it as a service: ``run()`` consumes the bus until shutdown.
+public final class RealtimeService: Service, ChangePublisher {
+    let hub: RealtimeHub
+    let bus: any MessageBus
+    let membership: MembershipCache
+    let loader: ChangeRecordLoader
+    let verify: AccessTokenVerifier
+    let limits: RealtimeLimits
+    let logger: Logger
+    /// The bus subscription, taken at creation so no event published after start-up is missed.
+    private let events: AsyncStream<BusEvent>
+
+    public init(database: Database, bus: any MessageBus, verify: @escaping AccessTokenVerifier, limits: RealtimeLimits = RealtimeLimits(), logger: Logger) {
+        self.hub = RealtimeHub(logger: logger)
+        self.bus = bus
+        self.membership = MembershipCache(database: database)
+        self.loader = ChangeRecordLoader(database: database)
+        self.verify = verify
+        self.limits = limits
+        self.logger = logger
+        self.events = bus.subscribe()
+    }
+
+    /// Sockets connected to this instance.
+    public var connectionCount: Int {
+        get async { await hub.socketCount }
+    }
+
+    // MARK: Publishing
+
+    public func publish(_ changes: [ChangeEnvelope]) async {
+        for change in changes {
+            do {
+                try await bus.publish(.change(change))
+            } catch {
+                logger.error("could not publish a change; subscribers will catch up by seq", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    // MARK: Dispatch
+
+    public func run() async throws {
+        try await cancelWhenGracefulShutdown {
+            for await event in self.events {
+                await self.dispatch(event)
+            }
+        }
+    }
+
+    func dispatch(_ event: BusEvent) async {
+        switch event {
+        case .broadcast(let topic, let payload, let origin):
+            await hub.deliverBroadcast(topic: topic, payload: payload, origin: origin)
+        case .presence(let topic, let joins, let leaves, _):
+            await hub.applyPresence(topic: topic, joins: joins, leaves: leaves)
+        case .change(let change):
+            do {
+                var members = try await membership.members(of: change.conversationID)
+                if change.table == "participants", change.type == "DELETE", let user = change.key["user_id"].flatMap(UUID.init(uuidString:)) {
+                    // The removed member learns of their own removal, then nothing more.
+                    members.insert(user)
+                }
+                await membership.apply(change)
+                let record = change.type == "DELETE" ? nil : try await loader.record(for: change)
+                if change.type != "DELETE", record == nil { return }
+                let expired = await hub.deliverChange(change, record: record, members: members, now: Int(Date().timeIntervalSince1970))
+                for (socket, topic) in expired {
+                    await republish(await hub.shut(topic, socket: socket, reason: "Token has expired; send a fresh access_token"))
+                }
+                if change.table == "participants", change.type == "DELETE", let user = change.key["user_id"].flatMap(UUID.init(uuidString:)) {
+                    for (socket, topic) in await hub.conversationChannels(of: user, conversation: change.conversationID) {
+                        await republish(await hub.shut(topic, socket: socket, reason: "Unauthorized: no longer a member of this conversation"))
+                    }
+                }
+            } catch {
+                logger.warning("could not deliver a change", metadata: ["error": "\(error)", "table": "\(change.table)"])
+            }
+        }
+    }
+
+    private func republish(_ event: BusEvent?) async {
+        guard let event else { return }
+        try? await bus.publish(event)
+    }
+
+    // MARK: Connections
+
+    /// Serves one WebSocket connection until it closes.
+    public func serve(
+        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, version: PhoenixFrame.Version, token: String
+    ) async {
+        let id = UUID()
+        let (outbox, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingOldest(limits.outboundQueue))
+        await hub.connect(id, version: version, outbox: continuation)
+        let session = RealtimeSession(
+            id: id, hub: hub, bus: bus, membership: membership, verify: verify, limits: limits, socketToken: token, logger: logger)
+        let activity = ActivityClock()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await text in outbox {
+                    do { try await outbound.write(.text(text)) } catch { return }
+                }
+            }
+            group.addTask { await self.read(inbound, session: session, activity: activity) }
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(1))
+                    if await activity.idleSeconds() > Double(self.limits.idleTimeoutSeconds) { return }
+                }
+            }
+            // The first task to end (client gone, idle, too slow) ends the connection.
+            _ = await group.next()
+            continuation.finish()
+            group.cancelAll()
+        }
+        await session.disconnected()
+    }
+
+    private func read(_ inbound: WebSocketInboundStream, session: RealtimeSession, activity: ActivityClock) async {
+        var tokens = Double(limits.framesPerSecond * 2)
+        var last = ContinuousClock.now
+        var refusals = 0
+        do {
+            for try await message in inbound.messages(maxSize: limits.maximumFrameBytes) {
+                await activity.touch()
+                guard case .text(let text) = message else { continue }
+                let now = ContinuousClock.now
+                tokens = min(Double(limits.framesPerSecond * 2), tokens + (now - last).seconds * Double(limits.framesPerSecond))
+                last = now
+                let version = await hub.version(of: session.id)
+                guard let frame = try? PhoenixFrame.decode(text, version: version) else {
+                    refusals += 1
+                    if refusals > limits.refusalsBeforeClose { return }
+                    continue
+                }
+                guard tokens >= 1 else {
+                    refusals += 1
+                    if refusals > limits.refusalsBeforeClose { return }
+                    await hub.send(.error(to: frame, reason: "rate limited: at most \(limits.framesPerSecond) messages per second"), to: session.id)
+                    continue
+                }
+                tokens -= 1
+                await session.handle(frame)
+            }
+        } catch {
+            logger.debug("realtime socket read ended", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+/// When a socket last sent anything.
+actor ActivityClock {
+    private var last = ContinuousClock.now
+
+    func touch() { last = .now }
+
+    func idleSeconds() -> Double { (ContinuousClock.now - last).seconds }
+}
+
+extension Duration {
+    var seconds: Double {
+        let (whole, fraction) = components
+        return Double(whole) + Double(fraction) / 1e18
+    }
+}

@@ -1,0 +1,230 @@
+import Core
+import Foundation
+import Logging
+
+/// Verifies an access token (anon key or user JWT) and returns who it stands for.
+public typealias AccessTokenVerifier = @Sendable (String) async throws -> Caller
+
+/// Handles the frames of one WebSocket connection.
+struct RealtimeSession: Sendable {
+    let id: RealtimeHub.SocketID
+    let hub: RealtimeHub
+    let bus: any MessageBus
+    let membership: MembershipCache
+    let verify: AccessTokenVerifier
+    let limits: RealtimeLimits
+    /// The token from the socket URL (`apikey`), used when a join carries none.
+    let socketToken: String
+    let logger: Logger
+
+    /// Handles one inbound frame.
+    func handle(_ frame: PhoenixFrame) async {
+        switch (frame.topic, frame.event) {
+        case ("phoenix", "heartbeat"):
+            await hub.send(.ok(to: frame), to: id)
+        case (_, "phx_join"):
+            await join(frame)
+        case (_, "phx_leave"):
+            await hub.send(.ok(to: frame), to: id)
+            await hub.send(PhoenixFrame(joinRef: frame.joinRef, ref: frame.joinRef, topic: frame.topic, event: "phx_close", payload: .object([:])), to: id)
+            await publish(await hub.leave(frame.topic, socket: id))
+        case (_, "broadcast"):
+            await broadcast(frame)
+        case (_, "presence"):
+            await presence(frame)
+        case (_, "access_token"):
+            await refreshToken(frame)
+        default:
+            await hub.send(.error(to: frame, reason: "unknown event \(frame.event)"), to: id)
+        }
+    }
+
+    /// Cleans up after the socket closed.
+    func disconnected() async {
+        for event in await hub.disconnect(id) { await publish(event) }
+    }
+
+    // MARK: Join
+
+    private func join(_ frame: PhoenixFrame) async {
+        do {
+            let channel = try await authorisedChannel(frame)
+            if await hub.channel(frame.topic, of: id) == nil, await hub.channelCount(of: id) >= limits.channelsPerSocket {
+                throw JoinError("ClientJoinRateLimitReached: at most \(limits.channelsPerSocket) channels per connection")
+            }
+            if await hub.channel(frame.topic, of: id) != nil {
+                await publish(await hub.leave(frame.topic, socket: id))
+            }
+            await hub.join(channel, socket: id)
+            let echoed = channel.bindings.map { binding -> JSONValue in
+                var object = binding.original
+                object["id"] = .number(Double(binding.id))
+                return .object(object)
+            }
+            await hub.send(.ok(to: frame, response: .object(["postgres_changes": .array(echoed)])), to: id)
+            if !channel.bindings.isEmpty {
+                await hub.send(.system(topic: frame.topic, extension: "postgres_changes", message: "Subscribed to PostgreSQL", ok: true), to: id)
+            }
+            if channel.presenceEnabled {
+                await hub.send(PhoenixFrame(topic: frame.topic, event: "presence_state", payload: await hub.presenceState(frame.topic)), to: id)
+            }
+        } catch {
+            await hub.send(.error(to: frame, reason: String(describing: error)), to: id)
+        }
+    }
+
+    /// Reads and authorises a join; the error text is the reply's reason.
+    private func authorisedChannel(_ frame: PhoenixFrame) async throws -> RealtimeChannel {
+        let name = PhoenixFrame.channelName(frame.topic)
+        guard frame.topic.hasPrefix("realtime:"), !name.isEmpty else { throw JoinError("TopicNameRequired: the topic must be realtime:<name>") }
+        let payload = frame.payload.objectValue ?? [:]
+        let config = payload["config"]?.objectValue ?? [:]
+        let token = payload["access_token"].flatMap(ChangeFilter.text) ?? socketToken
+        let (caller, expiresAt) = try await authenticate(token)
+        if config["private"] == .bool(true) {
+            throw JoinError("Unauthorized: private channels are not supported; use a conversation:<id> topic")
+        }
+        let bindings: [RealtimeChannel.Binding]
+        do {
+            bindings = try RealtimeChannel.bindings(from: config["postgres_changes"])
+        } catch {
+            throw JoinError("Invalid postgres_changes: \(error)")
+        }
+        if !bindings.isEmpty, caller.role != .authenticated {
+            throw JoinError("Unauthorized: sign in to receive database changes")
+        }
+        var conversation: UUID?
+        if name.hasPrefix("conversation:") {
+            conversation = UUID(uuidString: String(name.dropFirst("conversation:".count)))
+            guard let conversation, try await isMember(caller, conversation) else {
+                throw JoinError("Unauthorized: You do not have permissions to read from this Channel topic: \(name)")
+            }
+        }
+        if name == "online", caller.role != .authenticated {
+            throw JoinError("Unauthorized: sign in to join the online channel")
+        }
+        for binding in bindings {
+            // A subscription pinned to one conversation must be to one of the caller's.
+            if let pinned = binding.filter?.equality(on: "conversation_id") {
+                guard let pinnedID = UUID(uuidString: pinned), try await isMember(caller, pinnedID) else {
+                    throw JoinError("Unauthorized: You do not have permissions to read conversation \(pinned)")
+                }
+            }
+        }
+        let broadcast = config["broadcast"]?.objectValue ?? [:]
+        let presence = config["presence"]?.objectValue ?? [:]
+        let requestedKey = presence["key"].flatMap(ChangeFilter.text) ?? ""
+        // On conversation and online topics presence is keyed by the signed-in user.
+        let userKeyed = conversation != nil || name == "online"
+        let key = userKeyed ? (caller.userID?.uuidString.lowercased() ?? UUID().uuidString) : (requestedKey.isEmpty ? UUID().uuidString : requestedKey)
+        return RealtimeChannel(
+            topic: frame.topic, joinRef: frame.joinRef ?? frame.ref, caller: caller, expiresAt: expiresAt, bindings: bindings,
+            broadcastSelf: broadcast["self"] == .bool(true), broadcastAck: broadcast["ack"] == .bool(true),
+            presenceEnabled: presence["enabled"] == .bool(true) || userKeyed, presenceKey: key, conversation: conversation)
+    }
+
+    private func authenticate(_ token: String) async throws -> (Caller, Int) {
+        let caller: Caller
+        do {
+            caller = try await verify(token)
+        } catch {
+            throw JoinError("InvalidJWTToken: Token has expired or is invalid")
+        }
+        let claims = (try? JSONValue.parse(caller.claimsJSON).objectValue) ?? [:]
+        let exp = claims["exp"].flatMap(ChangeFilter.text).flatMap(Int.init) ?? Int.max
+        return (caller, exp)
+    }
+
+    private func isMember(_ caller: Caller, _ conversation: UUID) async throws -> Bool {
+        guard let user = caller.userID else { return false }
+        return try await membership.members(of: conversation).contains(user)
+    }
+
+    // MARK: Broadcast and presence
+
+    private func broadcast(_ frame: PhoenixFrame) async {
+        guard let channel = await hub.channel(frame.topic, of: id) else {
+            await hub.send(.error(to: frame, reason: "join the channel before broadcasting"), to: id)
+            return
+        }
+        guard case .object(var message) = frame.payload, case .object(var inner)? = message["payload"] ?? .object([:]) else {
+            if channel.broadcastAck { await hub.send(.error(to: frame, reason: "broadcast payload must be an object"), to: id) }
+            return
+        }
+        guard frame.payload.jsonText.utf8.count <= limits.maximumBroadcastBytes else {
+            if channel.broadcastAck { await hub.send(.error(to: frame, reason: "Payload too large (max \(limits.maximumBroadcastBytes) bytes)"), to: id) }
+            return
+        }
+        if channel.conversation != nil {
+            // In conversations the sender is who the token says, whatever the client wrote.
+            inner["user_id"] = channel.caller.userID.map { .string($0.uuidString.lowercased()) } ?? .null
+        }
+        message["payload"] = .object(inner)
+        message["type"] = .string("broadcast")
+        await publish(.broadcast(topic: frame.topic, payload: .object(message), origin: "\(hub.instanceID):\(id.uuidString)"))
+        if channel.broadcastAck { await hub.send(.ok(to: frame), to: id) }
+    }
+
+    private func presence(_ frame: PhoenixFrame) async {
+        guard var channel = await hub.channel(frame.topic, of: id) else {
+            await hub.send(.error(to: frame, reason: "join the channel before tracking presence"), to: id)
+            return
+        }
+        let now = Date()
+        channel.presenceEvents = channel.presenceEvents.filter { now.timeIntervalSince($0) < 30 }
+        guard channel.presenceEvents.count < limits.presenceEventsPer30Seconds else {
+            await hub.send(.error(to: frame, reason: "rate limited: at most \(limits.presenceEventsPer30Seconds) presence events per 30 seconds"), to: id)
+            return
+        }
+        channel.presenceEvents.append(now)
+        await hub.update(channel, socket: id)
+        let payload = frame.payload.objectValue ?? [:]
+        switch payload["event"].flatMap(ChangeFilter.text) {
+        case "track":
+            guard case .object(var meta)? = payload["payload"] ?? .object([:]) else {
+                await hub.send(.error(to: frame, reason: "Presence track payload must be a map"), to: id)
+                return
+            }
+            let ref = "F" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16)
+            meta["phx_ref"] = .string(String(ref))
+            if let user = channel.caller.userID { meta["user_id"] = .string(user.uuidString.lowercased()) }
+            await publish(await hub.track(frame.topic, socket: id, key: channel.presenceKey, meta: .object(meta), ref: String(ref)))
+            await hub.send(.ok(to: frame), to: id)
+        case "untrack":
+            await publish(await hub.untrack(frame.topic, socket: id))
+            await hub.send(.ok(to: frame), to: id)
+        default:
+            await hub.send(.error(to: frame, reason: "presence event must be track or untrack"), to: id)
+        }
+    }
+
+    // MARK: Token refresh
+
+    private func refreshToken(_ frame: PhoenixFrame) async {
+        guard var channel = await hub.channel(frame.topic, of: id) else { return }
+        let token = frame.payload.objectValue?["access_token"].flatMap(ChangeFilter.text) ?? ""
+        do {
+            let (caller, expiresAt) = try await authenticate(token)
+            if let conversation = channel.conversation, try await !isMember(caller, conversation) {
+                throw JoinError("Unauthorized: no longer a member of this conversation")
+            }
+            if channel.caller.userID != nil, caller.userID != channel.caller.userID {
+                throw JoinError("Unauthorized: the token belongs to another user; rejoin the channel")
+            }
+            channel.caller = caller
+            channel.expiresAt = expiresAt
+            await hub.update(channel, socket: id)
+        } catch {
+            await publish(await hub.shut(frame.topic, socket: id, reason: String(describing: error)))
+        }
+    }
+
+    private func publish(_ event: BusEvent?) async {
+        guard let event else { return }
+        do {
+            try await bus.publish(event)
+        } catch {
+            logger.warning("could not publish a realtime event", metadata: ["error": "\(error)"])
+        }
+    }
+}

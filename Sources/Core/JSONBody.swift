@@ -12,7 +12,7 @@ public enum JSONBody {
             var container = encoder.singleValueContainer()
             try container.encode(Timestamp.format(date))
         }
-        encoder.outputFormatting = [.withoutEscapingSlashes]
+        encoder.outputFormatting = [.withoutEscapingSlashes, .sortedKeys]
         return encoder
     }()
 

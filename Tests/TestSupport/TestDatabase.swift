@@ -26,7 +26,10 @@ public actor TestDatabase {
         let url = try await shared.freshDatabase()
         defer { Task { await shared.drop(url.database) } }
         let logger = await shared.logger
-        let client = PostgresClient(configuration: try url.clientConfiguration(maximumConnections: 8), backgroundLogger: logger)
+        // The pool warns when leased before its run task starts; that race is harmless here.
+        var poolLogger = logger
+        poolLogger.logLevel = .error
+        let client = PostgresClient(configuration: try url.clientConfiguration(maximumConnections: 8), backgroundLogger: poolLogger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }

@@ -217,3 +217,45 @@ async def test_a_removed_member_stops_receiving_at_once(server):
         for client in (alice, carol):
             await client.remove_all_channels()
             await close_client(client)
+
+
+async def test_token_refresh_keeps_a_live_subscription(pair):
+    alice, _, bob, _, conversation = pair
+    items, _, callback = collector()
+    channel = bob.channel(f"refresh-{uuid.uuid4()}")
+    channel.on_postgres_changes("INSERT", callback, table="messages", schema="public", filter=f"conversation_id=eq.{conversation}")
+    await subscribed(channel)
+    # The client pushes the new access token to every joined channel.
+    await within(bob.auth.refresh_session())
+    await asyncio.sleep(0.5)
+    await rpc(alice, "send_message_v1", {"conversation_id": conversation, "client_msg_id": str(uuid.uuid4()), "body": "after refresh"})
+    await wait_for(items, 1)
+    assert items[0]["data"]["record"]["body"] == "after refresh"
+
+
+async def test_online_presence_is_keyed_by_user_and_cleared_on_disconnect(server, pair):
+    alice, alice_id, bob, bob_id, _ = pair
+    watcher = alice.channel("online")
+    await subscribed(watcher)
+    carol, carol_id = await user(server, CAROL)
+    try:
+        mine = carol.channel("online", {"config": {"broadcast": None, "presence": {"key": "pretend-to-be-bob", "enabled": True}, "private": False}})
+        await subscribed(mine)
+        await within(mine.track({"status": "online"}))
+
+        async def present():
+            while carol_id not in watcher.presence_state():
+                await asyncio.sleep(0.05)
+
+        await within(present(), 5)
+        assert "pretend-to-be-bob" not in watcher.presence_state()
+        assert watcher.presence_state()[carol_id][0]["user_id"] == carol_id
+    finally:
+        await carol.remove_all_channels()
+        await close_client(carol)
+
+    async def gone():
+        while carol_id in watcher.presence_state():
+            await asyncio.sleep(0.05)
+
+    await within(gone(), 5)

@@ -15,13 +15,9 @@ never answers 429 and the benchmark measures the sign-in work itself.
 from __future__ import annotations
 
 import argparse
-import glob
-import http.client
 import json
 import math
 import os
-import re
-import resource
 import signal
 import subprocess
 import sys
@@ -30,278 +26,19 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import (  # noqa: E402
+    PG, AddressPool, Client, CPUMeter, PhaseStats, binary_kind, make_logger, phase_result, process_alive,
+    read_anon_key, run_workers, server_log_summary, wait_ready,
+)
+
 VERIFY_PATH = "/auth/v1/verify"
 REFRESH_PATH = "/auth/v1/token?grant_type=refresh_token"
 OTP_PATH = "/auth/v1/otp"
 USER_AGENT = "auth-bench"
 REQUEST_TIMEOUT = 30.0
-READY_TIMEOUT = 120.0
 
-
-def log(message: str) -> None:
-    print(f"[auth-bench] {message}", file=sys.stderr, flush=True)
-
-
-# --------------------------------------------------------------------------- CPU accounting
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _proc_stat(pid: int) -> list[str] | None:
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name is in parentheses and may contain spaces.
-    return text[text.rindex(")") + 2:].split()
-
-
-def process_cpu(pid: int, with_reaped_children: bool = False) -> float:
-    """CPU seconds (user+system) of a process, optionally plus its reaped children."""
-    fields = _proc_stat(pid)
-    if fields is None:
-        return 0.0
-    # After the ")": state=0, ppid=1, ..., utime=11, stime=12, cutime=13, cstime=14.
-    ticks = int(fields[11]) + int(fields[12])
-    if with_reaped_children:
-        ticks += int(fields[13]) + int(fields[14])
-    return ticks / CLOCK_TICKS
-
-
-def postgres_children(postmaster_pid: int) -> set[int]:
-    """Pids of the cluster's live (or not yet reaped) processes below the postmaster."""
-    children = set()
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            fields = _proc_stat(int(entry.name))
-            if fields is not None and fields[1] == str(postmaster_pid):
-                children.add(int(entry.name))
-    return children
-
-
-def wait_for_backends_to_exit(postmaster_pid: int, baseline: set[int], timeout: float = 10.0) -> None:
-    """Waits until the backends of finished connections are reaped, so their CPU time has
-    moved into the postmaster's children total (read earlier, it would be lost)."""
-    deadline = time.monotonic() + timeout
-    while postgres_children(postmaster_pid) - baseline and time.monotonic() < deadline:
-        time.sleep(0.05)
-
-
-def postgres_cpu(postmaster_pid: int) -> float:
-    """CPU seconds of a PostgreSQL cluster: postmaster, its live children and reaped ones."""
-    total = process_cpu(postmaster_pid, with_reaped_children=True)
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        fields = _proc_stat(int(entry.name))
-        if fields is not None and fields[1] == str(postmaster_pid):
-            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-    return total
-
-
-def machine_cpu() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine since boot, all cores."""
-    with open("/proc/stat") as stat:
-        values = [int(v) for v in stat.readline().split()[1:]]
-    idle = values[3] + (values[4] if len(values) > 4 else 0)
-    total = sum(values[:8])
-    return (total - idle) / CLOCK_TICKS, total / CLOCK_TICKS
-
-
-class CPUMeter:
-    """CPU used by server, PostgreSQL, this helper (or a child) and the machine over a phase."""
-
-    def __init__(self, server_pid: int | None, postmaster_pid: int) -> None:
-        self.server_pid = server_pid
-        self.postmaster_pid = postmaster_pid
-
-    def sample(self) -> dict[str, float]:
-        busy, total = machine_cpu()
-        own = os.times()
-        children = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return {
-            "server": process_cpu(self.server_pid) if self.server_pid else 0.0,
-            "postgres": postgres_cpu(self.postmaster_pid),
-            "client": own.user + own.system,
-            "children": children.ru_utime + children.ru_stime,
-            "busy": busy,
-            "total": total,
-        }
-
-    @staticmethod
-    def report(before: dict[str, float], after: dict[str, float], count: int, load_generator: str) -> dict:
-        """CPU milliseconds per completed request/transaction, by process group."""
-        delta = {key: after[key] - before[key] for key in before}
-        generator = delta["client"] if load_generator == "client" else delta["children"]
-        accounted = delta["server"] + delta["postgres"] + generator
-        per = (lambda seconds: round(seconds * 1000 / count, 3)) if count else (lambda seconds: None)
-        result = {}
-        if load_generator == "client":
-            result["server"] = per(delta["server"])
-        result["postgres"] = per(delta["postgres"])
-        result[load_generator if load_generator == "client" else "pgbench"] = per(generator)
-        result["other"] = per(max(0.0, delta["busy"] - accounted))
-        return {
-            "cpu_ms_per_op": result,
-            "machine_busy_pct": round(100 * delta["busy"] / delta["total"], 1) if delta["total"] > 0 else None,
-        }
-
-
-# --------------------------------------------------------------------------- HTTP client
-
-
-class AddressPool:
-    """Hands out fresh loopback source addresses 127.A.B.C (A >= 1, C in 1..254)."""
-
-    def __init__(self) -> None:
-        self._next = 0
-        self._lock = threading.Lock()
-
-    def take(self) -> str:
-        with self._lock:
-            n = self._next
-            self._next += 1
-        a, rest = 1 + n // (256 * 254), n % (256 * 254)
-        if a > 254:
-            raise RuntimeError("ran out of loopback source addresses")
-        return f"127.{a}.{rest // 254}.{rest % 254 + 1}"
-
-    @property
-    def used(self) -> int:
-        return self._next
-
-
-class Client:
-    """A keep-alive HTTP/1.1 connection that moves to a new source address every N requests."""
-
-    def __init__(self, port: int, anon_key: str, pool: AddressPool, per_address: int) -> None:
-        self.port = port
-        self.pool = pool
-        self.per_address = per_address
-        self.headers = {
-            "apikey": anon_key,
-            "Content-Type": "application/json",
-            "User-Agent": USER_AGENT,
-            "Connection": "keep-alive",
-        }
-        self.connection: http.client.HTTPConnection | None = None
-        self.used = 0
-        self.reconnects = 0
-
-    def close(self) -> None:
-        if self.connection is not None:
-            self.connection.close()
-            self.connection = None
-
-    def _ensure_connection(self) -> None:
-        if self.connection is not None and self.used < self.per_address:
-            return
-        self.close()
-        address = self.pool.take()
-        self.used = 0
-        self.connection = http.client.HTTPConnection(
-            "127.0.0.1", self.port, timeout=REQUEST_TIMEOUT, source_address=(address, 0))
-        self.connection.connect()  # outside the timed part
-
-    def post(self, path: str, body: dict) -> tuple[int | None, bytes | str, float]:
-        """(status or None on a transport error, body or error text, seconds)."""
-        try:
-            self._ensure_connection()
-        except OSError as error:
-            self.close()
-            return None, f"connect: {type(error).__name__}: {error}", 0.0
-        assert self.connection is not None
-        self.used += 1
-        data = json.dumps(body).encode()
-        started = time.perf_counter()
-        try:
-            self.connection.request("POST", path, body=data, headers=self.headers)
-            response = self.connection.getresponse()
-            payload = response.read()
-        except (OSError, http.client.HTTPException) as error:
-            elapsed = time.perf_counter() - started
-            self.close()
-            self.reconnects += 1
-            return None, f"{type(error).__name__}: {error}", elapsed
-        elapsed = time.perf_counter() - started
-        if response.will_close:
-            # The server ended keep-alive; the next request reconnects (same address budget).
-            self.connection.close()
-            self.reconnects += 1
-            self.used = self.per_address  # move on to a fresh address
-        return response.status, payload, elapsed
-
-
-# --------------------------------------------------------------------------- phases
-
-
-class PhaseStats:
-    def __init__(self) -> None:
-        self.latencies: list[float] = []  # seconds, successful requests only
-        self.statuses: dict[str, int] = {}
-        self.error_samples: list[str] = []
-        self.lock = threading.Lock()
-
-    def add(self, status: int | None, payload: bytes | str, elapsed: float) -> None:
-        with self.lock:
-            key = str(status) if status is not None else "transport_error"
-            self.statuses[key] = self.statuses.get(key, 0) + 1
-            if status == 200:
-                self.latencies.append(elapsed)
-            elif len(self.error_samples) < 5:
-                text = payload.decode(errors="replace") if isinstance(payload, bytes) else payload
-                self.error_samples.append(f"{key} after {elapsed * 1000:.1f} ms: {text[:200]}")
-
-
-def percentile(sorted_values: list[float], fraction: float) -> float | None:
-    """Nearest-rank percentile of an ascending list."""
-    if not sorted_values:
-        return None
-    rank = max(1, math.ceil(fraction * len(sorted_values)))
-    return sorted_values[rank - 1]
-
-
-def ms(value: float | None) -> float | None:
-    return None if value is None else round(value * 1000, 2)
-
-
-def run_workers(count: int, target, timeout: float) -> float:
-    """Runs target(index, barrier) on `count` threads started together; returns wall seconds."""
-    barrier = threading.Barrier(count + 1)
-    threads = [threading.Thread(target=target, args=(i, barrier), daemon=True) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    barrier.wait(timeout=30)
-    started = time.perf_counter()
-    deadline = time.monotonic() + timeout
-    for thread in threads:
-        thread.join(max(0.0, deadline - time.monotonic()))
-    if any(thread.is_alive() for thread in threads):
-        raise RuntimeError(f"workers did not finish within {timeout:.0f}s")
-    return time.perf_counter() - started
-
-
-def phase_result(stats: PhaseStats, wall: float, cpu: dict) -> dict:
-    values = sorted(stats.latencies)
-    ok = len(values)
-    total = sum(stats.statuses.values())
-    result = {
-        "requests": total,
-        "ok": ok,
-        "non_2xx_or_errors": total - ok,
-        "seconds": round(wall, 2),
-        "rps": round(ok / wall, 1) if wall > 0 else None,
-        "p50_ms": ms(percentile(values, 0.50)),
-        "p90_ms": ms(percentile(values, 0.90)),
-        "p99_ms": ms(percentile(values, 0.99)),
-        "max_ms": ms(values[-1] if values else None),
-        "mean_ms": ms(sum(values) / ok if ok else None),
-    }
-    if total - ok:
-        result["statuses"] = stats.statuses
-        result["error_samples"] = stats.error_samples
-    result.update(cpu)
-    return result
+log = make_logger("auth-bench")
 
 
 class Bench:
@@ -316,46 +53,21 @@ class Bench:
         self.clients: list[Client] = []
         self.chain_tokens: list[str | None] = [None] * self.clients_n
         self.anon_key = ""
+        self.pg = PG(port=args.pg_port, user=args.pg_user, database=args.pg_database, postmaster_pid=args.postmaster_pid,
+                     psql_path=args.psql, pgbench_path=args.pgbench)
 
     # ---- setup
 
     def server_alive(self) -> bool:
-        fields = _proc_stat(self.args.server_pid)
-        return fields is not None and fields[0] != "Z"
+        return process_alive(self.args.server_pid)
 
     def wait_ready(self) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT
-        last = "no answer"
-        while time.monotonic() < deadline:
-            if not self.server_alive():
-                raise RuntimeError("the server exited before it was ready")
-            try:
-                connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                connection.request("GET", "/ready")
-                response = connection.getresponse()
-                body = response.read()
-                connection.close()
-                if response.status == 200:
-                    return
-                last = f"{response.status} {body[:200]!r}"
-            except (OSError, http.client.HTTPException) as error:
-                last = repr(error)
-            time.sleep(0.25)
-        raise RuntimeError(f"GET /ready did not answer 200 within {READY_TIMEOUT:.0f}s (last: {last})")
+        wait_ready(self.port, self.args.server_pid)
 
     def read_keys(self) -> None:
-        result = subprocess.run(
-            [self.args.binary, "keys", "--json", "--data-dir", self.args.data_dir],
-            capture_output=True, text=True, timeout=120)
-        if result.returncode != 0:
-            raise RuntimeError(f"`ecomansoni keys --json` failed ({result.returncode}): {result.stderr[-2000:]}")
-        for line in reversed(result.stdout.splitlines()):
-            if line.strip().startswith("{"):
-                self.anon_key = json.loads(line)["anonKey"]
-                break
-        else:
-            raise RuntimeError(f"`ecomansoni keys --json` printed no JSON: {result.stdout[-2000:]}")
-        self.clients = [Client(self.port, self.anon_key, self.pool, self.args.per_address) for _ in range(self.clients_n)]
+        self.anon_key = read_anon_key(self.args.binary, self.args.data_dir)
+        self.clients = [Client(self.port, self.anon_key, self.pool, self.args.per_address, user_agent=USER_AGENT)
+                        for _ in range(self.clients_n)]
 
     def verify_body(self, phone: str) -> dict:
         return {"phone": "+" + phone, "token": self.args.code, "type": "sms"}
@@ -456,16 +168,7 @@ class Bench:
     # ---- raw PostgreSQL
 
     def psql(self, sql: str) -> str:
-        a = self.args
-        baseline = postgres_children(a.postmaster_pid)
-        result = subprocess.run(
-            [a.psql, "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(a.pg_port),
-             "-U", a.pg_user, "-d", a.pg_database, "-c", sql],
-            capture_output=True, text=True, timeout=120)
-        wait_for_backends_to_exit(a.postmaster_pid, baseline)
-        if result.returncode != 0:
-            raise RuntimeError(f"psql failed: {result.stderr.strip()}")
-        return result.stdout
+        return self.pg.psql(sql)
 
     def prepare_refresh_chains(self) -> None:
         """A session and a starting token 'pgbench-<c>-0' for each pgbench client c."""
@@ -488,69 +191,7 @@ class Bench:
 
     def pgbench(self, name: str, script: str, variables: dict[str, str]) -> dict:
         a = self.args
-        work = Path(a.work_dir)
-        prefix = f"pgbench_{name}"
-        for old in glob.glob(str(work / f"{prefix}.*")):
-            os.unlink(old)
-        threads = max(1, min(self.clients_n, os.cpu_count() or 1))
-        command = [
-            a.pgbench, "-n", "-M", "extended", "-r", "-c", str(self.clients_n), "-j", str(threads),
-            "-T", str(a.duration), "-f", str(Path(a.sql_dir) / script), "-l", f"--log-prefix={prefix}",
-            "-h", "127.0.0.1", "-p", str(a.pg_port), "-U", a.pg_user,
-        ]
-        for key, value in variables.items():
-            command += ["-D", f"{key}={value}"]
-        command.append(a.pg_database)
-        meter = CPUMeter(None, a.postmaster_pid)
-        baseline = postgres_children(a.postmaster_pid)
-        before = meter.sample()
-        result = subprocess.run(command, capture_output=True, text=True, cwd=work, timeout=a.duration + 120)
-        wait_for_backends_to_exit(a.postmaster_pid, baseline)
-        after = meter.sample()
-        output = result.stdout + result.stderr
-        if result.returncode not in (0, 2) or "tps =" not in output:
-            raise RuntimeError(f"pgbench {name} failed ({result.returncode}):\n{output[-3000:]}")
-
-        def number(pattern: str) -> float | None:
-            match = re.search(pattern, output)
-            return float(match.group(1)) if match else None
-
-        latencies: list[float] = []
-        for path in glob.glob(str(work / f"{prefix}.*")):
-            with open(path) as lines:
-                for line in lines:
-                    fields = line.split()
-                    if len(fields) >= 3 and fields[2].isdigit():
-                        latencies.append(int(fields[2]) / 1e6)
-        latencies.sort()
-        processed = int(number(r"number of transactions actually processed: (\d+)") or 0)
-        statements = {}
-        in_statements = False
-        for line in output.splitlines():
-            if line.startswith("statement latencies"):
-                in_statements = True
-                continue
-            match = re.match(r"\s+([\d.]+)\s+(?:\d+\s+)?(\S.*)$", line) if in_statements else None
-            if match and not match.group(2).startswith("\\"):
-                text = re.sub(r"\s+", " ", match.group(2))
-                statements[text[:60]] = float(match.group(1))
-        tps = number(r"tps = ([\d.]+)")
-        summary = {
-            "transactions": processed,
-            "failed": int(number(r"number of failed transactions: (\d+)") or 0),
-            "tps": round(tps, 1) if tps is not None else None,
-            "avg_ms": number(r"latency average = ([\d.]+) ms"),
-            "p50_ms": ms(percentile(latencies, 0.50)),
-            "p99_ms": ms(percentile(latencies, 0.99)),
-            "max_ms": ms(latencies[-1] if latencies else None),
-        }
-        if "aborted" in output or result.returncode == 2:
-            summary["aborted"] = re.findall(r".*aborted.*", output)[:3] or [f"exit code {result.returncode}"]
-        summary.update(CPUMeter.report(before, after, processed, "pgbench"))
-        summary["statement_ms"] = statements
-        log(f"pgbench {name}: {summary['tps']} tps, avg {summary['avg_ms']} ms, p99 {summary['p99_ms']} ms, "
-            f"{summary['failed']} failed")
-        return summary
+        return self.pg.pgbench(name, str(Path(a.sql_dir) / script), variables, self.clients_n, a.duration, a.work_dir, log)
 
     def raw_verify(self) -> dict:
         per = len(self.phones) // self.clients_n
@@ -563,7 +204,7 @@ class Bench:
         return self.pgbench("refresh", "refresh.sql", {"gen": "0"})
 
     def checkpoint(self) -> None:
-        self.psql("CHECKPOINT")
+        self.pg.checkpoint()
 
     # ---- all
 
@@ -589,10 +230,6 @@ class Bench:
                 return round(server["rps"] / raw["tps"], 3)
             return None
 
-        server_log = Path(a.server_log)
-        log_text = server_log.read_text(errors="replace") if server_log.exists() else ""
-        log_lines = log_text.splitlines()
-        binary_kind = "release" if "/release/" in a.binary_label else "debug" if "/debug/" in a.binary_label else "unknown"
         return {
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "machine": {
@@ -600,7 +237,7 @@ class Bench:
                 "cpu": a.cpu_model,
                 "loadavg_1m_before": round(load_before[0], 2),
             },
-            "binary": binary_kind,
+            "binary": binary_kind(a.binary_label),
             "binary_path": a.binary_label,
             "postgres": a.pg_version,
             "clients": self.clients_n,
@@ -614,11 +251,7 @@ class Bench:
             "refresh_raw_pg": refresh_raw,
             "refresh_ratio": ratio(refresh, refresh_raw),
             "source_addresses": self.pool.used,
-            "server_log": {
-                "lines": len(log_lines),
-                "error_lines": sum(1 for line in log_lines if re.search(r"\berror\b|\bcritical\b", line, re.I)),
-                "warning_lines": sum(1 for line in log_lines if re.search(r"\bwarning\b", line, re.I)),
-            },
+            "server_log": server_log_summary(a.server_log),
         }
 
 

@@ -1,0 +1,543 @@
+"""Shared helpers of the benchmark drivers in scripts/bench (standard library only).
+
+CPU accounting from /proc, percentiles, a keep-alive HTTP client, worker threads started
+together, the server's readiness and keys, psql and pgbench against the private cluster
+the shell scripts start, and the facts every report carries (machine, binary, server log).
+The drivers (auth_bench.py, chat_bench.py, realtime_bench.py) import this module from the
+same directory.
+"""
+
+from __future__ import annotations
+
+import glob
+import http.client
+import json
+import math
+import os
+import re
+import resource
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+REQUEST_TIMEOUT = 30.0
+READY_TIMEOUT = 120.0
+
+
+def make_logger(name: str):
+    """A `log(message)` writing `[name] message` to stderr."""
+
+    def log(message: str) -> None:
+        print(f"[{name}] {message}", file=sys.stderr, flush=True)
+
+    return log
+
+
+# --------------------------------------------------------------------------- CPU and memory
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name is in parentheses and may contain spaces.
+    return text[text.rindex(")") + 2:].split()
+
+
+def process_alive(pid: int) -> bool:
+    fields = _proc_stat(pid)
+    return fields is not None and fields[0] != "Z"
+
+
+def process_cpu(pid: int, with_reaped_children: bool = False) -> float:
+    """CPU seconds (user+system) of a process, optionally plus its reaped children."""
+    fields = _proc_stat(pid)
+    if fields is None:
+        return 0.0
+    # After the ")": state=0, ppid=1, ..., utime=11, stime=12, cutime=13, cstime=14.
+    ticks = int(fields[11]) + int(fields[12])
+    if with_reaped_children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / CLOCK_TICKS
+
+
+def process_rss_bytes(pid: int) -> int | None:
+    """Resident set size of a process (VmRSS), or None when it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def process_fd_count(pid: int) -> int | None:
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return None
+
+
+def process_nofile_limit(pid: int) -> int | None:
+    """The soft open-files limit of a process (from /proc/<pid>/limits)."""
+    try:
+        for line in Path(f"/proc/{pid}/limits").read_text().splitlines():
+            if line.startswith("Max open files"):
+                value = line.split()[3]
+                return None if value == "unlimited" else int(value)
+    except OSError:
+        return None
+    return None
+
+
+def postgres_children(postmaster_pid: int) -> set[int]:
+    """Pids of the cluster's live (or not yet reaped) processes below the postmaster."""
+    children = set()
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            fields = _proc_stat(int(entry.name))
+            if fields is not None and fields[1] == str(postmaster_pid):
+                children.add(int(entry.name))
+    return children
+
+
+def wait_for_backends_to_exit(postmaster_pid: int, baseline: set[int], timeout: float = 10.0) -> None:
+    """Waits until the backends of finished connections are reaped, so their CPU time has
+    moved into the postmaster's children total (read earlier, it would be lost)."""
+    deadline = time.monotonic() + timeout
+    while postgres_children(postmaster_pid) - baseline and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def postgres_cpu(postmaster_pid: int) -> float:
+    """CPU seconds of a PostgreSQL cluster: postmaster, its live children and reaped ones."""
+    total = process_cpu(postmaster_pid, with_reaped_children=True)
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        fields = _proc_stat(int(entry.name))
+        if fields is not None and fields[1] == str(postmaster_pid):
+            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return total
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, all cores."""
+    with open("/proc/stat") as stat:
+        values = [int(v) for v in stat.readline().split()[1:]]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    total = sum(values[:8])
+    return (total - idle) / CLOCK_TICKS, total / CLOCK_TICKS
+
+
+class CPUMeter:
+    """CPU used by server, PostgreSQL, this helper (or a child) and the machine over a phase.
+
+    `extra_pids` are further load-generator processes (not children of this one, or not yet
+    reaped) whose CPU counts as the client's."""
+
+    def __init__(self, server_pid: int | None, postmaster_pid: int, extra_pids: list[int] | None = None) -> None:
+        self.server_pid = server_pid
+        self.postmaster_pid = postmaster_pid
+        self.extra_pids = extra_pids or []
+
+    def sample(self) -> dict[str, float]:
+        busy, total = machine_cpu()
+        own = os.times()
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return {
+            "server": process_cpu(self.server_pid) if self.server_pid else 0.0,
+            "postgres": postgres_cpu(self.postmaster_pid),
+            "client": own.user + own.system + sum(process_cpu(pid) for pid in self.extra_pids),
+            "children": children.ru_utime + children.ru_stime,
+            "busy": busy,
+            "total": total,
+        }
+
+    @staticmethod
+    def report(before: dict[str, float], after: dict[str, float], count: int, load_generator: str) -> dict:
+        """CPU milliseconds per completed request/transaction, by process group."""
+        delta = {key: after[key] - before[key] for key in before}
+        generator = delta["client"] if load_generator == "client" else delta["children"]
+        accounted = delta["server"] + delta["postgres"] + generator
+        per = (lambda seconds: round(seconds * 1000 / count, 3)) if count else (lambda seconds: None)
+        result = {}
+        if load_generator == "client":
+            result["server"] = per(delta["server"])
+        result["postgres"] = per(delta["postgres"])
+        result[load_generator if load_generator == "client" else "pgbench"] = per(generator)
+        result["other"] = per(max(0.0, delta["busy"] - accounted))
+        return {
+            "cpu_ms_per_op": result,
+            "machine_busy_pct": round(100 * delta["busy"] / delta["total"], 1) if delta["total"] > 0 else None,
+        }
+
+    @staticmethod
+    def cores_used(before: dict[str, float], after: dict[str, float], seconds: float) -> dict:
+        """Average cores used by each group over a phase (0..cores)."""
+        delta = {key: after[key] - before[key] for key in before}
+        accounted = delta["server"] + delta["postgres"] + delta["client"]
+        if seconds <= 0:
+            return {}
+        return {
+            "server": round(delta["server"] / seconds, 2),
+            "postgres": round(delta["postgres"] / seconds, 2),
+            "client": round(delta["client"] / seconds, 2),
+            "other": round(max(0.0, delta["busy"] - accounted) / seconds, 2),
+        }
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float | None:
+    """Nearest-rank percentile of an ascending list."""
+    if not sorted_values:
+        return None
+    rank = max(1, math.ceil(fraction * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+def ms(value: float | None) -> float | None:
+    return None if value is None else round(value * 1000, 2)
+
+
+def latency_summary(seconds: list[float]) -> dict:
+    """count, p50/p90/p99/p99.9/max/mean in milliseconds of a list of durations in seconds."""
+    values = sorted(seconds)
+    n = len(values)
+    return {
+        "count": n,
+        "p50_ms": ms(percentile(values, 0.50)),
+        "p90_ms": ms(percentile(values, 0.90)),
+        "p99_ms": ms(percentile(values, 0.99)),
+        "p999_ms": ms(percentile(values, 0.999)),
+        "max_ms": ms(values[-1] if values else None),
+        "mean_ms": ms(sum(values) / n if n else None),
+    }
+
+
+# --------------------------------------------------------------------------- HTTP client
+
+
+class AddressPool:
+    """Hands out fresh loopback source addresses 127.A.B.C (A >= 1, C in 1..254)."""
+
+    def __init__(self) -> None:
+        self._next = 0
+        self._lock = threading.Lock()
+
+    def take(self) -> str:
+        with self._lock:
+            n = self._next
+            self._next += 1
+        a, rest = 1 + n // (256 * 254), n % (256 * 254)
+        if a > 254:
+            raise RuntimeError("ran out of loopback source addresses")
+        return f"127.{a}.{rest // 254}.{rest % 254 + 1}"
+
+    @property
+    def used(self) -> int:
+        return self._next
+
+
+class Client:
+    """A keep-alive HTTP/1.1 connection. With a pool it moves to a new loopback source address
+    every `per_address` requests (for per-address limits); without one it connects from
+    127.0.0.1 and stays there."""
+
+    def __init__(self, port: int, anon_key: str, pool: AddressPool | None = None, per_address: int = 1 << 62,
+                 user_agent: str = "bench") -> None:
+        self.port = port
+        self.pool = pool
+        self.per_address = per_address
+        self.headers = {
+            "apikey": anon_key,
+            "Content-Type": "application/json",
+            "User-Agent": user_agent,
+            "Connection": "keep-alive",
+        }
+        self.connection: http.client.HTTPConnection | None = None
+        self.used = 0
+        self.reconnects = 0
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+    def _ensure_connection(self) -> None:
+        if self.connection is not None and self.used < self.per_address:
+            return
+        self.close()
+        address = self.pool.take() if self.pool is not None else "127.0.0.1"
+        self.used = 0
+        self.connection = http.client.HTTPConnection(
+            "127.0.0.1", self.port, timeout=REQUEST_TIMEOUT, source_address=(address, 0))
+        self.connection.connect()  # outside the timed part
+
+    def post(self, path: str, body: dict, headers: dict[str, str] | None = None,
+             started_at: list[float] | None = None) -> tuple[int | None, bytes | str, float]:
+        """(status or None on a transport error, body or error text, seconds).
+        `started_at`, when given, receives the perf_counter() at which the request started."""
+        try:
+            self._ensure_connection()
+        except OSError as error:
+            self.close()
+            return None, f"connect: {type(error).__name__}: {error}", 0.0
+        assert self.connection is not None
+        self.used += 1
+        data = json.dumps(body).encode()
+        request_headers = self.headers if not headers else {**self.headers, **headers}
+        started = time.perf_counter()
+        if started_at is not None:
+            started_at.append(started)
+        try:
+            self.connection.request("POST", path, body=data, headers=request_headers)
+            response = self.connection.getresponse()
+            payload = response.read()
+        except (OSError, http.client.HTTPException) as error:
+            elapsed = time.perf_counter() - started
+            self.close()
+            self.reconnects += 1
+            return None, f"{type(error).__name__}: {error}", elapsed
+        elapsed = time.perf_counter() - started
+        if response.will_close:
+            # The server ended keep-alive; the next request reconnects (same address budget).
+            self.connection.close()
+            self.reconnects += 1
+            self.used = self.per_address  # move on to a fresh address
+        return response.status, payload, elapsed
+
+
+class PhaseStats:
+    """Statuses, latencies of successes and a few error samples of one measured phase."""
+
+    def __init__(self) -> None:
+        self.latencies: list[float] = []  # seconds, successful requests only
+        self.statuses: dict[str, int] = {}
+        self.error_samples: list[str] = []
+        self.lock = threading.Lock()
+
+    def add(self, status: int | None, payload: bytes | str, elapsed: float, ok_status: int = 200) -> None:
+        with self.lock:
+            key = str(status) if status is not None else "transport_error"
+            self.statuses[key] = self.statuses.get(key, 0) + 1
+            if status == ok_status:
+                self.latencies.append(elapsed)
+            elif len(self.error_samples) < 5:
+                text = payload.decode(errors="replace") if isinstance(payload, bytes) else payload
+                self.error_samples.append(f"{key} after {elapsed * 1000:.1f} ms: {text[:200]}")
+
+
+def run_workers(count: int, target, timeout: float) -> float:
+    """Runs target(index, barrier) on `count` threads started together; returns wall seconds."""
+    barrier = threading.Barrier(count + 1)
+    threads = [threading.Thread(target=target, args=(i, barrier), daemon=True) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    barrier.wait(timeout=30)
+    started = time.perf_counter()
+    deadline = time.monotonic() + timeout
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    if any(thread.is_alive() for thread in threads):
+        raise RuntimeError(f"workers did not finish within {timeout:.0f}s")
+    return time.perf_counter() - started
+
+
+def phase_result(stats: PhaseStats, wall: float, cpu: dict) -> dict:
+    values = sorted(stats.latencies)
+    ok = len(values)
+    total = sum(stats.statuses.values())
+    result = {
+        "requests": total,
+        "ok": ok,
+        "non_2xx_or_errors": total - ok,
+        "seconds": round(wall, 2),
+        "rps": round(ok / wall, 1) if wall > 0 else None,
+        "p50_ms": ms(percentile(values, 0.50)),
+        "p90_ms": ms(percentile(values, 0.90)),
+        "p99_ms": ms(percentile(values, 0.99)),
+        "max_ms": ms(values[-1] if values else None),
+        "mean_ms": ms(sum(values) / ok if ok else None),
+    }
+    if total - ok:
+        result["statuses"] = stats.statuses
+        result["error_samples"] = stats.error_samples
+    result.update(cpu)
+    return result
+
+
+# --------------------------------------------------------------------------- the server
+
+
+def wait_ready(port: int, server_pid: int, timeout: float = READY_TIMEOUT) -> None:
+    """Waits until GET /ready answers 200 (fails early if the server exits)."""
+    deadline = time.monotonic() + timeout
+    last = "no answer"
+    while time.monotonic() < deadline:
+        if not process_alive(server_pid):
+            raise RuntimeError("the server exited before it was ready")
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", "/ready")
+            response = connection.getresponse()
+            body = response.read()
+            connection.close()
+            if response.status == 200:
+                return
+            last = f"{response.status} {body[:200]!r}"
+        except (OSError, http.client.HTTPException) as error:
+            last = repr(error)
+        time.sleep(0.25)
+    raise RuntimeError(f"GET /ready did not answer 200 within {timeout:.0f}s (last: {last})")
+
+
+def read_anon_key(binary: str, data_dir: str) -> str:
+    """The anon key, from `ecomansoni keys --json` (DATABASE_URL comes from the environment)."""
+    result = subprocess.run([binary, "keys", "--json", "--data-dir", data_dir], capture_output=True, text=True, timeout=120)
+    if result.returncode != 0:
+        raise RuntimeError(f"`ecomansoni keys --json` failed ({result.returncode}): {result.stderr[-2000:]}")
+    for line in reversed(result.stdout.splitlines()):
+        if line.strip().startswith("{"):
+            return json.loads(line)["anonKey"]
+    raise RuntimeError(f"`ecomansoni keys --json` printed no JSON: {result.stdout[-2000:]}")
+
+
+def binary_kind(label: str) -> str:
+    return "release" if "/release/" in label else "debug" if "/debug/" in label else "unknown"
+
+
+def server_log_summary(path: str, samples: int = 0, since_line: int = 0) -> dict:
+    """Line, error and warning counts of the server log (from `since_line`), with up to
+    `samples` distinct warning/error lines."""
+    log_path = Path(path)
+    lines = log_path.read_text(errors="replace").splitlines()[since_line:] if log_path.exists() else []
+    errors = [line for line in lines if re.search(r"\berror\b|\bcritical\b", line, re.I)]
+    warnings = [line for line in lines if re.search(r"\bwarning\b", line, re.I)]
+    summary = {"lines": len(lines), "error_lines": len(errors), "warning_lines": len(warnings)}
+    if samples:
+        seen: list[str] = []
+        for line in errors + warnings:
+            # Drop the timestamp prefix so repeats collapse.
+            text = re.sub(r"^\S+T\S+\s+", "", line)[:300]
+            if text not in seen:
+                seen.append(text)
+            if len(seen) >= samples:
+                break
+        if seen:
+            summary["samples"] = seen
+    return summary
+
+
+def machine_facts(cpu_model: str) -> dict:
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu_model,
+        "loadavg_1m_before": round(os.getloadavg()[0], 2),
+    }
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+@dataclass
+class PG:
+    """The private cluster of a benchmark run."""
+    port: int
+    user: str
+    database: str
+    postmaster_pid: int
+    psql_path: str = "psql"
+    pgbench_path: str = "pgbench"
+
+    def psql(self, sql: str, timeout: float = 120) -> str:
+        baseline = postgres_children(self.postmaster_pid)
+        result = subprocess.run(
+            [self.psql_path, "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(self.port),
+             "-U", self.user, "-d", self.database, "-c", sql],
+            capture_output=True, text=True, timeout=timeout)
+        wait_for_backends_to_exit(self.postmaster_pid, baseline)
+        if result.returncode != 0:
+            raise RuntimeError(f"psql failed: {result.stderr.strip()}")
+        return result.stdout
+
+    def checkpoint(self) -> None:
+        self.psql("CHECKPOINT")
+
+    def pgbench(self, name: str, script: str, variables: dict[str, str], clients: int, duration: int,
+                work_dir: str, log=None) -> dict:
+        """Runs `pgbench -M extended` with one script; returns tps, latency percentiles (from
+        the per-transaction log), per-statement latencies and CPU per transaction."""
+        work = Path(work_dir)
+        prefix = f"pgbench_{name}"
+        for old in glob.glob(str(work / f"{prefix}.*")):
+            os.unlink(old)
+        threads = max(1, min(clients, os.cpu_count() or 1))
+        command = [
+            self.pgbench_path, "-n", "-M", "extended", "-r", "-c", str(clients), "-j", str(threads),
+            "-T", str(duration), "-f", script, "-l", f"--log-prefix={prefix}",
+            "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user,
+        ]
+        for key, value in variables.items():
+            command += ["-D", f"{key}={value}"]
+        command.append(self.database)
+        meter = CPUMeter(None, self.postmaster_pid)
+        baseline = postgres_children(self.postmaster_pid)
+        before = meter.sample()
+        result = subprocess.run(command, capture_output=True, text=True, cwd=work, timeout=duration + 120)
+        wait_for_backends_to_exit(self.postmaster_pid, baseline)
+        after = meter.sample()
+        output = result.stdout + result.stderr
+        if result.returncode not in (0, 2) or "tps =" not in output:
+            raise RuntimeError(f"pgbench {name} failed ({result.returncode}):\n{output[-3000:]}")
+
+        def number(pattern: str) -> float | None:
+            match = re.search(pattern, output)
+            return float(match.group(1)) if match else None
+
+        latencies: list[float] = []
+        for path in glob.glob(str(work / f"{prefix}.*")):
+            with open(path) as lines:
+                for line in lines:
+                    fields = line.split()
+                    if len(fields) >= 3 and fields[2].isdigit():
+                        latencies.append(int(fields[2]) / 1e6)
+        latencies.sort()
+        processed = int(number(r"number of transactions actually processed: (\d+)") or 0)
+        statements = {}
+        in_statements = False
+        for line in output.splitlines():
+            if line.startswith("statement latencies"):
+                in_statements = True
+                continue
+            match = re.match(r"\s+([\d.]+)\s+(?:\d+\s+)?(\S.*)$", line) if in_statements else None
+            if match and not match.group(2).startswith("\\"):
+                text = re.sub(r"\s+", " ", match.group(2))
+                statements[text[:60]] = float(match.group(1))
+        tps = number(r"tps = ([\d.]+)")
+        summary = {
+            "transactions": processed,
+            "failed": int(number(r"number of failed transactions: (\d+)") or 0),
+            "tps": round(tps, 1) if tps is not None else None,
+            "avg_ms": number(r"latency average = ([\d.]+) ms"),
+            "p50_ms": ms(percentile(latencies, 0.50)),
+            "p99_ms": ms(percentile(latencies, 0.99)),
+            "max_ms": ms(latencies[-1] if latencies else None),
+        }
+        if "aborted" in output or result.returncode == 2:
+            summary["aborted"] = re.findall(r".*aborted.*", output)[:3] or [f"exit code {result.returncode}"]
+        summary.update(CPUMeter.report(before, after, processed, "pgbench"))
+        summary["statement_ms"] = statements
+        if log is not None:
+            log(f"pgbench {name}: {summary['tps']} tps, avg {summary['avg_ms']} ms, p99 {summary['p99_ms']} ms, "
+                f"{summary['failed']} failed")
+        return summary

@@ -40,6 +40,8 @@ public struct AppConfig: Sendable {
     public var smsWebhookSecret: String?
     public var logLevel = Logger.Level.info
     public var logFormat = LogFormat.text
+    /// The web app's folder (`PUBLIC_DIR`; default `./Public` or the checkout's).
+    public var publicDirectory: String?
     /// The realtime fan-out between instances (`MESSAGE_BUS`).
     public var messageBus = MessageBusKind.inprocess
     /// Whether a reverse proxy in front sets `X-Forwarded-For` (`TRUST_PROXY`).
@@ -59,6 +61,7 @@ public struct AppConfig: Sendable {
         config.databaseMaxConnections = try integer(reader, "database.maxConnections", "DATABASE_MAX_CONNECTIONS", default: 20, in: 2...500)
         config.publicURL = reader.string(forKey: "public.url")
         config.trustProxy = reader.bool(forKey: "trustProxy") ?? false
+        config.publicDirectory = reader.string(forKey: "publicDir")
         let bus = reader.string(forKey: "messageBus", default: "inprocess")
         guard let messageBus = MessageBusKind(rawValue: bus) else {
             throw ConfigurationError("MESSAGE_BUS must be inprocess or postgres, not '\(bus)'")

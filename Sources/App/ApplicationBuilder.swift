@@ -54,6 +54,12 @@ public func buildApplication(
     OperationsController(database: database, migrator: Migrator(migrations: try Migration.bundled(), logger: logger))
         .addRoutes(to: router)
 
+    if let publicDirectory = WebApp.locatePublicDirectory(configured: config.publicDirectory) {
+        WebApp(publicDirectory: publicDirectory, anonKey: tokens.anonKey, publicURL: config.resolvedPublicURL).addRoutes(to: router)
+    } else {
+        logger.warning("no Public/ folder found: the web app is not served (set PUBLIC_DIR)")
+    }
+
     let authController = AuthController(auth: auth)
     authController.addPublicRoutes(to: router.group("auth/v1").add(middleware: ErrorShapeMiddleware(.gotrue)))
     authController.addRoutes(

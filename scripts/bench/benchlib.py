@@ -541,3 +541,81 @@ class PG:
             log(f"pgbench {name}: {summary['tps']} tps, avg {summary['avg_ms']} ms, p99 {summary['p99_ms']} ms, "
                 f"{summary['failed']} failed")
         return summary
+
+
+# --------------------------------------------------------------------------- chat fixtures
+
+OTP_PATH = "/auth/v1/otp"
+VERIFY_PATH = "/auth/v1/verify"
+RPC_PATH = "/rest/v1/rpc/"
+
+
+def test_otp_list(phone_base: int, count: int, code: str) -> str:
+    """AUTH_SMS_TEST_OTP for `count` numbers from `phone_base`, all with `code`."""
+    return ",".join(f"{phone_base + i}:{code}" for i in range(count))
+
+
+def sign_in_users(port: int, anon_key: str, phones: list[str], code: str, workers: int, log=None) -> list[dict]:
+    """Creates (POST /otp) and signs in (POST /verify) every test number; returns
+    [{"phone", "id", "token"}] in the order of `phones`."""
+    users: list[dict | None] = [None] * len(phones)
+    failures: list[str] = []
+    lock = threading.Lock()
+    workers = max(1, min(workers, len(phones)))
+
+    def worker(index: int, barrier: threading.Barrier) -> None:
+        barrier.wait()
+        client = Client(port, anon_key, user_agent="bench-setup")
+        for n in range(index, len(phones), workers):
+            phone = phones[n]
+            status, payload, _ = client.post(OTP_PATH, {"phone": "+" + phone})
+            if status == 200:
+                status, payload, _ = client.post(VERIFY_PATH, {"phone": "+" + phone, "token": code, "type": "sms"})
+            if status != 200:
+                with lock:
+                    failures.append(f"{phone}: {status} {payload[:300]!r}")
+                return
+            session = json.loads(payload)
+            users[n] = {"phone": phone, "id": session["user"]["id"], "token": session["access_token"]}
+        client.close()
+
+    started = time.perf_counter()
+    run_workers(workers, worker, timeout=600)
+    if failures or not all(users):
+        raise RuntimeError("sign-in failed: " + "; ".join(failures[:5]))
+    if log is not None:
+        log(f"setup: {len(phones)} users signed in in {time.perf_counter() - started:.1f}s")
+    return users  # type: ignore[return-value]
+
+
+def create_groups(port: int, anon_key: str, users: list[dict], group_size: int, workers: int, log=None) -> list[dict]:
+    """Splits `users` into consecutive groups of `group_size` (the first member owns the
+    group) and creates each with create_group_chat; returns [{"id", "members": [user…]}]."""
+    groups = [users[i:i + group_size] for i in range(0, len(users) - group_size + 1, group_size)]
+    ids: list[str | None] = [None] * len(groups)
+    failures: list[str] = []
+    lock = threading.Lock()
+    workers = max(1, min(workers, len(groups)))
+
+    def worker(index: int, barrier: threading.Barrier) -> None:
+        barrier.wait()
+        client = Client(port, anon_key, user_agent="bench-setup")
+        for g in range(index, len(groups), workers):
+            owner, *members = groups[g]
+            status, payload, _ = client.post(
+                RPC_PATH + "create_group_chat", {"title": f"bench {g}", "member_ids": [m["id"] for m in members]},
+                headers={"Authorization": "Bearer " + owner["token"]})
+            if status != 200:
+                with lock:
+                    failures.append(f"group {g}: {status} {payload[:300]!r}")
+                return
+            ids[g] = json.loads(payload)
+        client.close()
+
+    started = time.perf_counter()
+    run_workers(workers, worker, timeout=600)
+    if failures or not all(ids):
+        raise RuntimeError("creating groups failed: " + "; ".join(failures[:5]))
+    if log is not None:
+        log(f"setup: {len(groups)} groups of {group_size} created in {time.perf_counter() - started:.1f}s")
+    return [{"id": ids[g], "members": groups[g]} for g in range(len(groups))]

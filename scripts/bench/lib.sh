@@ -1,0 +1,141 @@
+# Shared lifecycle of the benchmark scripts in scripts/bench (sourced, not run).
+#
+# A private PostgreSQL cluster in a temporary directory (initdb/pg_ctl from
+# `pg_config --bindir`, run as `postgres` when started as root; fsync on, 127.0.0.1 only, a
+# free port) and a copy of the server binary started against it. Everything is stopped and
+# the directory removed on exit, also on failure or Ctrl-C.
+#
+# The sourcing script sets `bench_name` (log prefix, temp directory name) and `keep`
+# (BENCH_KEEP: 1 keeps the directory, on-failure keeps it only when the run fails), then:
+#
+#   bench_setup                # tools, work directory, traps      -> $py $bindir $work
+#   bench_start_cluster DB     # cluster + database DB              -> $pg_port $postmaster_pid $pg_version $DATABASE_URL
+#   bench_start_server         # server copy, with the exported env -> $server_pid $server_port $server_log
+#   bench_stop_server          # SIGTERM, then SIGKILL after 15 s
+#   bench_run_py OUT ARGS...   # python ARGS > OUT in the background (signals reach the trap)
+#
+# $binary (absolute path of the server binary) must be set before bench_start_server.
+
+bench_log() { printf '[%s] %s\n' "$bench_name" "$*" >&2; }
+die() { bench_log "error: $*"; exit 1; }
+is_int() { [[ $1 =~ ^[0-9]+$ ]]; }
+
+as_pg() {
+    if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+free_port() {
+    "$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
+}
+
+cpu_model() {
+    grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'
+}
+
+bench_setup() {
+    if [ -x "$root/.venv/bin/python" ]; then py=$root/.venv/bin/python; else py=$(command -v python3) || die "python3 not found"; fi
+    command -v pg_config >/dev/null || die "pg_config not found (apt-get install postgresql)"
+    bindir=$(pg_config --bindir)
+    local tool
+    for tool in initdb pg_ctl postgres psql pgbench; do
+        [ -x "$bindir/$tool" ] || die "$bindir/$tool not found"
+    done
+    work=$(mktemp -d "${TMPDIR:-/tmp}/ecom-$bench_name.XXXXXX")
+    pgdata=$work/pg/data
+    pgrun=$work/pg/run
+    server_pid=
+    server_log=
+    server_runs=0
+    py_pid=
+    pg_started=0
+    trap bench_cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}
+
+bench_stop_server() {
+    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
+        bench_log "stopping the server (pid $server_pid)"
+        kill -TERM "$server_pid" 2>/dev/null || true
+        local _
+        for _ in $(seq 1 150); do
+            kill -0 "$server_pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        if kill -0 "$server_pid" 2>/dev/null; then
+            bench_log "the server did not stop within 15 s; killing it"
+            kill -KILL "$server_pid" 2>/dev/null || true
+        fi
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    server_pid=
+}
+
+bench_cleanup() {
+    local status=$?
+    trap - EXIT INT TERM
+    if [ -n "$py_pid" ] && kill -0 "$py_pid" 2>/dev/null; then
+        kill -TERM "$py_pid" 2>/dev/null || true
+        wait "$py_pid" 2>/dev/null || true
+    fi
+    bench_stop_server
+    if [ "$pg_started" = 1 ]; then
+        bench_log "stopping PostgreSQL"
+        as_pg "$bindir/pg_ctl" stop -D "$pgdata" -m fast -w -t 60 >/dev/null 2>&1 || bench_log "pg_ctl stop failed (see $pgrun/postgres.log)"
+    fi
+    if [ "$status" -ne 0 ] && [ -n "$server_log" ] && [ -s "$server_log" ]; then
+        bench_log "last lines of the server log:"
+        tail -n 40 "$server_log" >&2 || true
+    fi
+    if [ "$keep" = 1 ] || [ "$status" -ne 0 -a "$keep" = on-failure ]; then
+        bench_log "kept $work"
+    else
+        rm -rf "$work"
+    fi
+    exit "$status"
+}
+
+bench_start_cluster() {
+    local database=$1
+    chmod 755 "$work"
+    mkdir -p "$pgdata" "$pgrun"
+    chmod 700 "$pgdata"
+    if [ "$(id -u)" -eq 0 ]; then chown -R postgres: "$work/pg"; fi
+    bench_log "initdb in $pgdata"
+    as_pg "$bindir/initdb" -D "$pgdata" -U postgres -A trust -E UTF8 --no-sync >"$work/initdb.log" 2>&1 \
+        || { cat "$work/initdb.log" >&2; die "initdb failed"; }
+    pg_port=$(free_port)
+    pg_started=1
+    as_pg "$bindir/pg_ctl" start -D "$pgdata" -l "$pgrun/postgres.log" -w -t 60 \
+        -o "-p $pg_port -k $pgrun -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on ${BENCH_PG_OPTIONS:-}" >/dev/null \
+        || { cat "$pgrun/postgres.log" >&2; die "PostgreSQL did not start"; }
+    postmaster_pid=$(head -n 1 "$pgdata/postmaster.pid")
+    "$bindir/psql" -X -q -h 127.0.0.1 -p "$pg_port" -U postgres -d postgres -c "CREATE DATABASE $database" \
+        || die "could not create the database"
+    pg_version=$("$bindir/postgres" --version | awk '{print $3}')
+    export DATABASE_URL="postgres://postgres@127.0.0.1:$pg_port/$database"
+    bench_log "PostgreSQL $pg_version on 127.0.0.1:$pg_port (pid $postmaster_pid)"
+}
+
+# Starts the server from a copy (so a concurrent rebuild cannot swap the binary mid-run),
+# on a free port, with the environment the caller exported. Each start logs to its own file.
+bench_start_server() {
+    [ -x "$work/ecomansoni" ] || cp "$binary" "$work/ecomansoni"
+    server_port=$(free_port)
+    server_runs=$((server_runs + 1))
+    server_log=$work/server-$server_runs.log
+    unset PORT PUBLIC_URL ECOMANSONI_DATA_DIR TEST_DATABASE_URL
+    export HOST=127.0.0.1
+    bench_log "starting $binary on 127.0.0.1:$server_port (log $(basename "$server_log"))"
+    "$work/ecomansoni" serve --port "$server_port" --data-dir "$work/data" >"$server_log" 2>&1 </dev/null &
+    server_pid=$!
+}
+
+bench_run_py() {
+    local out=$1
+    shift
+    "$py" "$@" >"$out" &
+    py_pid=$!
+    wait "$py_pid" || { py_pid=; return 1; }
+    py_pid=
+}

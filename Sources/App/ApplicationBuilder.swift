@@ -75,7 +75,9 @@ public func buildApplication(
 
     var app = Application(
         router: router,
-        server: .http1WebSocketUpgrade(webSocketRouter: RealtimeController(realtime: realtime, isAPIKey: tokens.isAPIKey).router()),
+        server: .http1WebSocketUpgrade(
+            webSocketRouter: RealtimeController(realtime: realtime, isAPIKey: tokens.isAPIKey).router(),
+            configuration: .init(ws: .init(maxFrameSize: RealtimeLimits().maximumFrameBytes))),
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "ecomansoni"),
         logger: logger)
     app.addServices(realtime)

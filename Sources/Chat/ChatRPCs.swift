@@ -23,7 +23,7 @@ extension ChatService {
                 let args = try call.decode(Args.self)
                 if let kind = args.kind, kind != "text" {
                     // Attachments reference uploaded objects; the server has issued none yet.
-                    throw APIError.invalidField("attachment", "must reference an object uploaded to this server (uploads are not available yet); kind must be text")
+                    throw APIError.invalidField("kind", "must be text: attachments need an uploaded object, and uploads are not available yet")
                 }
                 if let attachment = args.attachment, attachment != .null {
                     throw APIError.invalidField("attachment", "is not a reference this server issued")

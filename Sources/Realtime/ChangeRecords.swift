@@ -64,17 +64,25 @@ struct ChangeRecordLoader: Sendable {
 
 /// Who belongs to which conversation, cached per instance and kept current by the
 /// participants change events every instance receives.
+///
+/// Entries are re-read after ``timeToLive`` so a change event this instance missed (its bus
+/// listener was reconnecting) cannot keep a removed member subscribed for long.
 actor MembershipCache {
     private let database: Database
     private var members: [UUID: Set<UUID>] = [:]
+    private var loadedAt: [UUID: ContinuousClock.Instant] = [:]
+    let timeToLive: Duration
 
-    init(database: Database) {
+    init(database: Database, timeToLive: Duration = .seconds(30)) {
         self.database = database
+        self.timeToLive = timeToLive
     }
 
     /// The members of a conversation.
     func members(of conversation: UUID) async throws -> Set<UUID> {
-        if let cached = members[conversation] { return cached }
+        if let cached = members[conversation], let loaded = loadedAt[conversation], ContinuousClock.now - loaded < timeToLive {
+            return cached
+        }
         let loaded = try await database.withOwner { connection in
             var users = Set<UUID>()
             for try await user in try await connection.rows("SELECT user_id FROM public.participants WHERE conversation_id = $1", [conversation]).decode(UUID.self) {
@@ -82,8 +90,12 @@ actor MembershipCache {
             }
             return users
         }
-        if members.count > 50_000 { members.removeAll(keepingCapacity: true) }
+        if members.count > 50_000 {
+            members.removeAll(keepingCapacity: true)
+            loadedAt.removeAll(keepingCapacity: true)
+        }
         members[conversation] = loaded
+        loadedAt[conversation] = .now
         return loaded
     }
 

@@ -28,8 +28,7 @@ public final class PostgresMessageBus: MessageBus, Service {
     public func publish(_ event: BusEvent) async throws {
         let data = try JSONEncoder().encode(event)
         guard data.count <= Self.maximumPayload else {
-            logger.warning("bus event too large for NOTIFY; dropped", metadata: ["bytes": "\(data.count)"])
-            return
+            throw BusError.payloadTooLarge(bytes: data.count, limit: Self.maximumPayload)
         }
         let text = String(decoding: data, as: UTF8.self)
         try await client.query("SELECT pg_notify(\(Self.channel), \(text))", logger: logger)
@@ -65,6 +64,18 @@ public final class PostgresMessageBus: MessageBus, Service {
             }
             try? await Task.sleep(for: backoff)
             backoff = min(backoff * 2, .seconds(5))
+        }
+    }
+}
+
+/// An event the bus cannot carry.
+public enum BusError: Error, CustomStringConvertible {
+    case payloadTooLarge(bytes: Int, limit: Int)
+
+    public var description: String {
+        switch self {
+        case .payloadTooLarge(let bytes, let limit):
+            return "Payload too large for the cross-instance bus (\(bytes) bytes encoded, at most \(limit))"
         }
     }
 }

@@ -29,8 +29,8 @@ struct RealtimeChannel: Sendable {
     var presenceKey: String
     /// The conversation a `conversation:<id>` topic belongs to (members only).
     var conversation: UUID?
-    /// Presence refs this channel tracks (phx_ref → key).
-    var tracked: [String: String] = [:]
+    /// What this channel tracks: phx_ref → (presence key, meta).
+    var tracked: [String: (key: String, meta: JSONValue)] = [:]
     /// Presence events allowed in the current window (limit per channel).
     var presenceEvents: [Date] = []
 

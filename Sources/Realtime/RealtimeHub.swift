@@ -102,16 +102,16 @@ actor RealtimeHub {
         .object((presence[topic] ?? [:]).mapValues { metas in .object(["metas": .array(Array(metas.values))]) })
     }
 
-    /// Records a tracked meta on a channel (the diff goes out through the bus).
+    /// Records a tracked meta on a channel (the diff goes out through the bus). A channel
+    /// tracks one meta per key: a re-track replaces it.
     func track(_ topic: String, socket id: SocketID, key: String, meta: JSONValue, ref: String) -> BusEvent? {
         guard var channel = sockets[id]?.channels[topic] else { return nil }
         var leaves: [String: [JSONValue]] = [:]
-        // A channel tracks one meta per key: a re-track replaces it.
-        for (oldRef, oldKey) in channel.tracked where oldKey == key {
-            if let old = presence[topic]?[oldKey]?[oldRef] { leaves[oldKey, default: []].append(old) }
+        for (oldRef, old) in channel.tracked where old.key == key {
+            leaves[old.key, default: []].append(old.meta)
             channel.tracked[oldRef] = nil
         }
-        channel.tracked[ref] = key
+        channel.tracked[ref] = (key, meta)
         sockets[id]?.channels[topic] = channel
         return .presence(topic: topic, joins: [key: [meta]], leaves: leaves, origin: instanceID)
     }
@@ -127,8 +127,8 @@ actor RealtimeHub {
 
     private func presenceLeave(_ channel: RealtimeChannel) -> BusEvent? {
         var leaves: [String: [JSONValue]] = [:]
-        for (ref, key) in channel.tracked {
-            if let meta = presence[channel.topic]?[key]?[ref] { leaves[key, default: []].append(meta) }
+        for (_, tracked) in channel.tracked {
+            leaves[tracked.key, default: []].append(tracked.meta)
         }
         return leaves.isEmpty ? nil : .presence(topic: channel.topic, joins: [:], leaves: leaves, origin: instanceID)
     }
@@ -194,10 +194,23 @@ actor RealtimeHub {
                     binding.wants(table: change.table, type: change.type) && (binding.filter?.matches(visible) ?? true)
                 }.map { JSONValue.number(Double($0.id)) }
                 guard !ids.isEmpty else { continue }
-                send(PhoenixFrame(topic: channel.topic, event: "postgres_changes", payload: .object(["ids": .array(ids), "data": .object(data)])), to: id)
+                var delivered = data
+                if case .object(var row)? = data["record"], row["client_msg_id"] != nil, row["sender_id"] != .string(user.uuidString.lowercased()) {
+                    // The idempotency key is the sender's own business.
+                    row["client_msg_id"] = .null
+                    delivered["record"] = .object(row)
+                }
+                send(PhoenixFrame(topic: channel.topic, event: "postgres_changes", payload: .object(["ids": .array(ids), "data": .object(delivered)])), to: id)
             }
         }
         return expired
+    }
+
+    /// Channels whose access token has expired.
+    func expiredChannels(now: Int) -> [(SocketID, String)] {
+        sockets.flatMap { id, socket in
+            socket.channels.values.filter { $0.expiresAt <= now }.map { (id, $0.topic) }
+        }
     }
 
     /// Conversation channels of a user (to close when they leave the conversation).

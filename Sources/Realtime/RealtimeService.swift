@@ -53,8 +53,25 @@ public final class RealtimeService: Service, ChangePublisher {
 
     public func run() async throws {
         try await cancelWhenGracefulShutdown {
-            for await event in self.events {
-                await self.dispatch(event)
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for await event in self.events {
+                        await self.dispatch(event)
+                    }
+                }
+                group.addTask { await self.closeExpiredChannels() }
+                await group.next()
+                group.cancelAll()
+            }
+        }
+    }
+
+    /// Closes channels whose access token expired (clients send a fresh one in time).
+    private func closeExpiredChannels() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .seconds(5))
+            for (socket, topic) in await hub.expiredChannels(now: Int(Date().timeIntervalSince1970)) {
+                await republish(await hub.shut(topic, socket: socket, reason: "Token has expired; send a fresh access_token"))
             }
         }
     }
@@ -67,12 +84,13 @@ public final class RealtimeService: Service, ChangePublisher {
             await hub.applyPresence(topic: topic, joins: joins, leaves: leaves)
         case .change(let change):
             do {
+                // Membership first: a new member sees their own addition.
+                await membership.apply(change)
                 var members = try await membership.members(of: change.conversationID)
                 if change.table == "participants", change.type == "DELETE", let user = change.key["user_id"].flatMap(UUID.init(uuidString:)) {
                     // The removed member learns of their own removal, then nothing more.
                     members.insert(user)
                 }
-                await membership.apply(change)
                 let record = change.type == "DELETE" ? nil : try await loader.record(for: change)
                 if change.type != "DELETE", record == nil { return }
                 let expired = await hub.deliverChange(change, record: record, members: members, now: Int(Date().timeIntervalSince1970))

@@ -155,14 +155,18 @@ struct RealtimeSession: Sendable {
             if channel.broadcastAck { await hub.send(.error(to: frame, reason: "Payload too large (max \(limits.maximumBroadcastBytes) bytes)"), to: id) }
             return
         }
-        if channel.conversation != nil {
-            // In conversations the sender is who the token says, whatever the client wrote.
+        if channel.conversation != nil || PhoenixFrame.channelName(frame.topic) == "online" {
+            // There the sender is who the token says, whatever the client wrote.
             inner["user_id"] = channel.caller.userID.map { .string($0.uuidString.lowercased()) } ?? .null
         }
         message["payload"] = .object(inner)
         message["type"] = .string("broadcast")
-        await publish(.broadcast(topic: frame.topic, payload: .object(message), origin: "\(hub.instanceID):\(id.uuidString)"))
-        if channel.broadcastAck { await hub.send(.ok(to: frame), to: id) }
+        do {
+            try await bus.publish(.broadcast(topic: frame.topic, payload: .object(message), origin: "\(hub.instanceID):\(id.uuidString)"))
+            if channel.broadcastAck { await hub.send(.ok(to: frame), to: id) }
+        } catch {
+            if channel.broadcastAck { await hub.send(.error(to: frame, reason: String(describing: error)), to: id) }
+        }
     }
 
     private func presence(_ frame: PhoenixFrame) async {
@@ -187,7 +191,8 @@ struct RealtimeSession: Sendable {
             }
             let ref = "F" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16)
             meta["phx_ref"] = .string(String(ref))
-            if let user = channel.caller.userID { meta["user_id"] = .string(user.uuidString.lowercased()) }
+            // user_id in a meta is always the server's word: the signed-in user, or absent.
+            meta["user_id"] = channel.caller.userID.map { .string($0.uuidString.lowercased()) }
             await publish(await hub.track(frame.topic, socket: id, key: channel.presenceKey, meta: .object(meta), ref: String(ref)))
             await hub.send(.ok(to: frame), to: id)
         case "untrack":

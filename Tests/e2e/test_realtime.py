@@ -259,3 +259,22 @@ async def test_online_presence_is_keyed_by_user_and_cleared_on_disconnect(server
             await asyncio.sleep(0.05)
 
     await within(gone(), 5)
+
+
+async def test_a_new_member_hears_of_their_own_addition(server):
+    alice, _ = await user(server, ALICE)
+    carol, carol_id = await user(server, CAROL)
+    try:
+        items, _, callback = collector()
+        channel = carol.channel(f"inbox-{uuid.uuid4()}")
+        channel.on_postgres_changes("INSERT", callback, table="participants", schema="public", filter=f"user_id=eq.{carol_id}")
+        await subscribed(channel)
+        group = await rpc(alice, "create_group_chat", {"title": "warm-up", "member_ids": []})
+        await rpc(alice, "send_message_v1", {"conversation_id": group, "client_msg_id": str(uuid.uuid4()), "body": "cache the members"})
+        await rpc(alice, "add_chat_members", {"conversation_id": group, "member_ids": [carol_id]})
+        await wait_for(items, 1)
+        assert items[0]["data"]["record"]["conversation_id"] == group
+    finally:
+        for client in (alice, carol):
+            await client.remove_all_channels()
+            await close_client(client)

@@ -127,3 +127,35 @@ async def test_at_most_one_hundred_channels_per_socket(server):
         last = await receive(ws, lambda f: f["ref"] == "100", timeout=10)
         assert last["payload"]["status"] == "error"
         assert last["payload"]["response"]["reason"].startswith("ClientJoinRateLimitReached")
+
+
+async def test_large_broadcasts_get_a_clear_answer(server):
+    async with websockets.connect(socket_url(server), max_size=2**20) as ws:
+        await ws.send(join("realtime:big", "1", server.anon_key))
+        await receive(ws, lambda f: f["ref"] == "1")
+
+        def broadcast(ref: str, size: int) -> str:
+            return json.dumps({"event": "broadcast", "payload": {"type": "broadcast", "event": "blob", "payload": {"data": "x" * size}},
+                               "topic": "realtime:big", "ref": ref, "join_ref": "1"})
+
+        # Bigger than one default WebSocket frame (16 KiB) but within the broadcast limit.
+        await ws.send(broadcast("2", 20_000))
+        assert (await receive(ws, lambda f: f["ref"] == "2"))["payload"]["status"] == "ok"
+        await ws.send(broadcast("3", 70_000))
+        too_big = await receive(ws, lambda f: f["ref"] == "3")
+        assert too_big["payload"]["status"] == "error" and "too large" in too_big["payload"]["response"]["reason"]
+
+
+async def test_retracking_replaces_the_presence_instead_of_piling_up(server):
+    async with websockets.connect(socket_url(server)) as tracker, websockets.connect(socket_url(server)) as watcher:
+        config = {"presence": {"key": "k", "enabled": True}}
+        await tracker.send(join("realtime:retrack", "1", server.anon_key, **config))
+        await receive(tracker, lambda f: f["ref"] == "1")
+        for index in range(5):
+            await tracker.send(json.dumps({"event": "presence", "payload": {"event": "track", "payload": {"n": index}},
+                                           "topic": "realtime:retrack", "ref": f"t{index}", "join_ref": "1"}))
+        await receive(tracker, lambda f: f["ref"] == "t4")
+        await asyncio.sleep(0.5)
+        await watcher.send(join("realtime:retrack", "9", server.anon_key, **config))
+        state = await receive(watcher, lambda f: f["event"] == "presence_state")
+        assert [meta["n"] for meta in state["payload"]["k"]["metas"]] == [4]

@@ -39,7 +39,8 @@ public enum Server {
                 services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             // A client that never answers a close frame must not keep the process alive.
             configuration.maximumGracefulShutdownDuration = .seconds(config.shutdownGraceSeconds)
-            configuration.maximumCancellationDuration = .seconds(5)
+            // Cancelling thousands of sockets takes a while; past this bound the process aborts.
+            configuration.maximumCancellationDuration = .seconds(60)
             try await ServiceGroup(configuration: configuration).run()
             logger.info("server stopped; closing the database pool")
         }

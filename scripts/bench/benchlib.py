@@ -619,3 +619,26 @@ def create_groups(port: int, anon_key: str, users: list[dict], group_size: int, 
     if log is not None:
         log(f"setup: {len(groups)} groups of {group_size} created in {time.perf_counter() - started:.1f}s")
     return [{"id": ids[g], "members": groups[g]} for g in range(len(groups))]
+
+
+def add_server_arguments(parser) -> None:
+    """The arguments every bench driver takes from its shell script: the server, the
+    private PostgreSQL cluster and the load shape."""
+    parser.add_argument("--port", type=int, required=True, help="server HTTP port on 127.0.0.1")
+    parser.add_argument("--server-pid", type=int, required=True)
+    parser.add_argument("--binary", required=True, help="server binary (for `keys --json`)")
+    parser.add_argument("--binary-label", required=True, help="the binary's path as configured (debug/release)")
+    parser.add_argument("--data-dir", required=True)
+    parser.add_argument("--server-log", required=True)
+    parser.add_argument("--work-dir", required=True)
+    parser.add_argument("--sql-dir", required=True)
+    parser.add_argument("--pg-port", type=int, required=True)
+    parser.add_argument("--pg-user", default="postgres")
+    parser.add_argument("--pg-database", required=True)
+    parser.add_argument("--pg-version", default="")
+    parser.add_argument("--postmaster-pid", type=int, required=True)
+    parser.add_argument("--pgbench", default="pgbench")
+    parser.add_argument("--psql", default="psql")
+    parser.add_argument("--cpu-model", default="")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measured phase")

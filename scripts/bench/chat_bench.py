@@ -33,6 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import (  # noqa: E402
+    add_server_arguments,
     PG, RPC_PATH, Client, CPUMeter, PhaseStats, binary_kind, create_groups, machine_facts, make_logger,
     phase_result, process_alive, read_anon_key, run_workers, server_log_summary, sign_in_users, wait_ready,
 )
@@ -198,24 +199,7 @@ class Bench:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--port", type=int, required=True, help="server HTTP port on 127.0.0.1")
-    parser.add_argument("--server-pid", type=int, required=True)
-    parser.add_argument("--binary", required=True, help="server binary (for `keys --json`)")
-    parser.add_argument("--binary-label", required=True, help="the binary's path as configured (debug/release)")
-    parser.add_argument("--data-dir", required=True)
-    parser.add_argument("--server-log", required=True)
-    parser.add_argument("--work-dir", required=True)
-    parser.add_argument("--sql-dir", required=True)
-    parser.add_argument("--pg-port", type=int, required=True)
-    parser.add_argument("--pg-user", default="postgres")
-    parser.add_argument("--pg-database", required=True)
-    parser.add_argument("--pg-version", default="")
-    parser.add_argument("--postmaster-pid", type=int, required=True)
-    parser.add_argument("--pgbench", default="pgbench")
-    parser.add_argument("--psql", default="psql")
-    parser.add_argument("--cpu-model", default="")
-    parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--duration", type=int, default=10, help="seconds per measured phase")
+    add_server_arguments(parser)
     parser.add_argument("--max-requests", type=int, default=50000, help="request cap of the HTTP phase")
     parser.add_argument("--users", type=int, default=400)
     parser.add_argument("--group-size", type=int, default=10)

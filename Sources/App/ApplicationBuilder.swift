@@ -54,11 +54,14 @@ public func buildApplication(
     OperationsController(database: database, migrator: Migrator(migrations: try Migration.bundled(), logger: logger))
         .addRoutes(to: router)
 
-    if let publicDirectory = WebApp.locatePublicDirectory(configured: config.publicDirectory) {
-        WebApp(publicDirectory: publicDirectory, anonKey: tokens.anonKey, publicURL: config.resolvedPublicURL).addRoutes(to: router)
-    } else {
-        logger.warning("no Public/ folder found: the web app is not served (set PUBLIC_DIR)")
+    let publicDirectory = WebApp.locatePublicDirectory(configured: config.publicDirectory)
+    if publicDirectory == nil {
+        logger.warning("no Public/ folder with index.html found: the web app is not served (set PUBLIC_DIR)")
     }
+    WebApp(
+        publicDirectory: publicDirectory, anonKey: tokens.anonKey, publicURL: config.resolvedPublicURL,
+        otpResendSeconds: config.auth.smsMaxFrequencySeconds
+    ).addRoutes(to: router)
 
     let authController = AuthController(auth: auth)
     authController.addPublicRoutes(to: router.group("auth/v1").add(middleware: ErrorShapeMiddleware(.gotrue)))

@@ -5,26 +5,37 @@ import Hummingbird
 /// The single-page web app in `Public/`: static files at `/`, and `GET /app-config.json`
 /// telling the page its API key (the page talks to the public API like any other client).
 struct WebApp {
-    let publicDirectory: String
+    let publicDirectory: String?
     let anonKey: String
     let publicURL: String
+    /// Seconds between two codes to one number, so the sign-in page counts down correctly.
+    let otpResendSeconds: Int
 
-    /// Finds `Public/`: `PUBLIC_DIR`, else `./Public`, else next to the checkout the binary was built in.
+    /// Finds `Public/`: `PUBLIC_DIR`, else `./Public`, else the checkout the binary was built
+    /// in (the nearest folder above the executable that has `Package.swift` and `Public/`).
     static func locatePublicDirectory(configured: String?) -> String? {
-        var candidates: [String] = []
-        if let configured, !configured.isEmpty { candidates.append(configured) }
-        candidates.append(FileManager.default.currentDirectoryPath + "/Public")
-        // .build/<configuration>/ecomansoni → the package root is two levels up.
-        let executable = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath()
-        candidates.append(executable.deletingLastPathComponent().appendingPathComponent("../../Public").standardizedFileURL.path)
-        return candidates.first { FileManager.default.fileExists(atPath: $0 + "/index.html") }
+        let fileManager = FileManager.default
+        func hasApp(_ path: String) -> Bool { fileManager.fileExists(atPath: path + "/index.html") }
+        if let configured, !configured.isEmpty { return hasApp(configured) ? configured : nil }
+        let local = fileManager.currentDirectoryPath + "/Public"
+        if hasApp(local) { return local }
+        var folder = URL(fileURLWithPath: CommandLine.arguments.first ?? "").resolvingSymlinksInPath().deletingLastPathComponent()
+        for _ in 0..<6 {
+            let candidate = folder.appendingPathComponent("Public").path
+            if fileManager.fileExists(atPath: folder.appendingPathComponent("Package.swift").path), hasApp(candidate) { return candidate }
+            folder.deleteLastPathComponent()
+        }
+        return nil
     }
 
     func addRoutes(to router: Router<AppRequestContext>) {
-        let config = ["url": publicURL, "anonKey": anonKey]
+        let config: [String: JSONValue] = [
+            "url": .string(publicURL), "anonKey": .string(anonKey), "otpResendSeconds": .number(Double(otpResendSeconds)),
+        ]
         router.get("app-config.json") { _, _ in
             try JSONBody.response(config, headers: [.cacheControl: "no-store"])
         }
+        guard let publicDirectory else { return }
         router.add(middleware: WebAppHeadersMiddleware())
         router.add(middleware: FileMiddleware(publicDirectory, searchForIndexHtml: true))
     }

@@ -136,7 +136,9 @@ public struct ChatService: Sendable {
                     'unread_count', (SELECT count(*) FROM public.messages m
                                      WHERE m.conversation_id = c.id AND m.seq > p.read_up_to_seq
                                        AND m.sender_id <> $1 AND m.deleted_at IS NULL),
-                    'participants', coalesce((SELECT jsonb_agg(\(ChatSQL.profileJSON("pr")) ORDER BY pr.username)
+                    'participants', coalesce((SELECT jsonb_agg(\(ChatSQL.profileJSON("pr")) || jsonb_build_object(
+                                                  'role', q.role, 'read_up_to_seq', q.read_up_to_seq,
+                                                  'delivered_up_to_seq', q.delivered_up_to_seq) ORDER BY pr.username)
                                               FROM public.participants q JOIN public.profiles pr ON pr.id = q.user_id
                                               WHERE q.conversation_id = c.id AND q.user_id <> $1), '[]'::jsonb)
                 )::text, c.last_message_at::text, c.id

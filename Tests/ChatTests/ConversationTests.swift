@@ -120,6 +120,8 @@ import TestSupport
             let participants = items.first?["participants"] as? [[String: Any]] ?? []
             #expect(participants.map { $0["username"] as? String } == ["inbox_quiet"])
             #expect(participants.first?["phone"] == nil)
+            // The other side's read position, for read ticks after a reload.
+            #expect(participants.first?["read_up_to_seq"] as? Int == 0)
             #expect((items.first?["last_message"] as? [String: Any])?["body"] as? String == "latest")
             // Keyset pagination, one item per page.
             let first = try await f.inbox(me, limit: 1)

@@ -31,6 +31,10 @@ TEST_OTPS = {
     "+15555550105": "555555",
     "+15555550106": "666666",
     "+15555550107": "777777",
+    # Browser suite (Tests/e2e/web) only.
+    "+15555550110": "110110",
+    "+15555550111": "111011",
+    "+15555550112": "112112",
 }
 
 # Upper bound for any single network operation of a test.

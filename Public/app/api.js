@@ -1,0 +1,176 @@
+// HTTP client for the auth (GoTrue) and RPC (PostgREST) surfaces. One Api per signed-in
+// account: it keeps the access token fresh (refresh shortly before expiry, one refresh at a
+// time across tabs, requests wait for it) and retries a call once after "JWT expired".
+import * as store from './store.js';
+
+export class ApiError extends Error {
+  constructor(o) {
+    super(o.message || o.code || 'error');
+    Object.assign(this, o);
+  }
+}
+
+let cfg = { base: location.origin, anonKey: '' };
+export function configure(c) {
+  cfg = { ...cfg, ...c };
+}
+export const config = () => cfg;
+
+async function request(path, { method = 'POST', body, token, signal } = {}) {
+  const headers = { apikey: cfg.anonKey };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (token) headers.Authorization = 'Bearer ' + token;
+  // A request that hangs (dead connection) fails after 20 s like a network error.
+  const limit = AbortSignal.timeout ? AbortSignal.timeout(20000) : null;
+  const signals = [signal, limit].filter(Boolean);
+  const combined = signals.length > 1 && AbortSignal.any ? AbortSignal.any(signals) : signals[0];
+  let res;
+  try {
+    res = await fetch(cfg.base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: combined, cache: 'no-store' });
+  } catch (e) {
+    if (e.name === 'AbortError' && !limit?.aborted) throw e;
+    throw new ApiError({ status: 0, code: 'network', message: e.message, network: true });
+  }
+  const text = await res.text();
+  let data = null;
+  if (text) try { data = JSON.parse(text); } catch { data = null; }
+  if (!res.ok) {
+    throw new ApiError({
+      status: res.status,
+      code: data?.code || data?.error || 'http_' + res.status,
+      message: data?.message || data?.error_description || res.statusText,
+      details: data?.details, hint: data?.hint,
+      retryAfter: Number(res.headers.get('Retry-After')) || 0,
+    });
+  }
+  return data;
+}
+
+// Sign-in (no account yet)
+export const requestCode = phone => request('/auth/v1/otp', { body: { phone, create_user: true } });
+export const verifyCode = (phone, token) => request('/auth/v1/verify', { body: { phone, token, type: 'sms' } });
+
+/** Logs a stored session out on the server (best effort; the account is removed anyway). */
+export async function logoutSession(session, scope = 'local') {
+  try {
+    await request('/auth/v1/logout?scope=' + scope, { token: session.access_token });
+  } catch { /* an expired token or no network: the refresh token is dropped locally */ }
+}
+
+const now = () => Date.now() / 1000;
+
+export class Api {
+  /** hooks: onToken(accessToken) after each refresh, onExpired() when the session is gone. */
+  constructor(userId, hooks) {
+    this.userId = userId;
+    this.hooks = hooks;
+    this.session = store.account(userId).session;
+    this.refreshing = null;
+    this.dead = false;
+    this.abort = new AbortController();
+    this.unwatch = store.onAccountsChanged(() => this.adopt());
+    this.onVisible = () => { if (document.visibilityState === 'visible' && this.left() < 60) this.refresh().catch(() => {}); };
+    document.addEventListener('visibilitychange', this.onVisible);
+    this.schedule();
+  }
+
+  get token() {
+    return this.session.access_token;
+  }
+
+  left() {
+    return (this.session.expires_local || this.session.expires_at || 0) - now();
+  }
+
+  schedule(delay) {
+    clearTimeout(this.timer);
+    if (this.dead) return;
+    const left = this.left();
+    const ms = delay ?? Math.max(1, left - Math.min(90, Math.max(5, left / 4))) * 1000;
+    this.timer = setTimeout(() => this.refresh().catch(() => {}), Math.min(ms, 2 ** 31 - 1));
+  }
+
+  /** Takes a newer session another tab stored; true when it did. */
+  adopt() {
+    if (this.dead) return false;
+    const s = store.account(this.userId)?.session;
+    if (!s || s.refresh_token === this.session.refresh_token || s.expires_at < this.session.expires_at) return false;
+    this.session = s;
+    this.schedule();
+    this.hooks.onToken?.(s.access_token);
+    return true;
+  }
+
+  refresh() {
+    if (!this.refreshing) this.refreshing = this.doRefresh().finally(() => { this.refreshing = null; });
+    return this.refreshing;
+  }
+
+  async doRefresh() {
+    if (this.dead) throw new ApiError({ code: 'session_expired' });
+    const run = async () => {
+      if (this.adopt() && this.left() > 20) return;
+      try {
+        const s = await request('/auth/v1/token?grant_type=refresh_token', { body: { refresh_token: this.session.refresh_token }, signal: this.abort.signal });
+        if (this.dead) return;
+        store.saveSession(s);
+        this.session = store.account(this.userId)?.session || { access_token: s.access_token, refresh_token: s.refresh_token, expires_at: s.expires_at };
+        this.schedule();
+        this.hooks.onToken?.(s.access_token);
+      } catch (e) {
+        if (e.name === 'AbortError') throw e;
+        if (e.network || e.status >= 500 || e.status === 429) {
+          this.schedule((e.retryAfter || 10) * 1000);
+          throw e;
+        }
+        if (this.adopt()) return;
+        this.expire();
+        throw new ApiError({ code: 'session_expired', message: e.message });
+      }
+    };
+    if (navigator.locks?.request) return navigator.locks.request('eco-refresh-' + this.userId, run);
+    return run();
+  }
+
+  expire() {
+    if (this.dead) return;
+    this.destroy();
+    this.hooks.onExpired?.();
+  }
+
+  async ready() {
+    if (this.refreshing) await this.refreshing;
+    if (this.left() < 10) await this.refresh();
+  }
+
+  async call(path, opts = {}) {
+    if (this.dead) throw new ApiError({ code: 'session_expired' });
+    await this.ready();
+    try {
+      return await request(path, { ...opts, token: this.token, signal: this.abort.signal });
+    } catch (e) {
+      const stale = e.status === 401 && (e.code === 'PGRST303' || e.code === 'PGRST301');
+      const badAuth = e.status === 403 && (e.code === 'bad_jwt' || e.code === 'session_not_found');
+      if (!stale && !badAuth) throw e;
+      if (e.code === 'session_not_found') { this.expire(); throw e; }
+      await this.refresh();
+      return request(path, { ...opts, token: this.token, signal: this.abort.signal });
+    }
+  }
+
+  rpc(name, args = {}) {
+    return this.call('/rest/v1/rpc/' + name, { body: args });
+  }
+
+  getUser() {
+    return this.call('/auth/v1/user', { method: 'GET' });
+  }
+
+  destroy() {
+    this.dead = true;
+    clearTimeout(this.timer);
+    this.abort.abort();
+    this.unwatch();
+    document.removeEventListener('visibilitychange', this.onVisible);
+  }
+}

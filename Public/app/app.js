@@ -1,0 +1,331 @@
+// The application controller: configuration, theme and language, the active account's
+// Session, account switching and sign-out, and rendering the current route.
+import { configure, logoutSession, Api } from './api.js';
+import { loadLang, t } from './i18n.js';
+import * as store from './store.js';
+import * as router from './router.js';
+import { h, clear, focus } from './util.js';
+import { errorState, errorText } from './views/common.js';
+
+// Modules load on demand (main.js preloads the likely ones): signed-out visitors never fetch
+// the chat code, signed-in users never fetch the sign-in code.
+const auth = () => import('./views/auth.js');
+const shellModule = () => import('./views/shell.js');
+const VIEWS = {
+  chats: () => import('./views/chats.js').then(m => m.chatsView),
+  people: () => import('./views/people.js').then(m => m.peopleView),
+  user: () => import('./views/profile.js').then(m => m.profileView),
+  me: () => import('./views/me.js').then(m => m.meView),
+  settings: () => import('./views/settings.js').then(m => m.settingsView),
+};
+
+export const app = {
+  root: null,
+  config: null,
+  session: null,
+  phase: 'boot', // boot | config-error | loading | load-error | onboarding | ready
+  notice: null, // {text, phone} shown on the sign-in screen (e.g. session expired)
+  shell: null,
+  view: null,
+  renderSeq: 0,
+};
+
+const dark = matchMedia('(prefers-color-scheme: dark)');
+
+export function applyTheme(pref = store.prefs().theme) {
+  document.documentElement.dataset.theme = pref === 'system' ? (dark.matches ? 'dark' : 'light') : pref;
+}
+
+export async function setLanguage(code) {
+  store.setPref('lang', code);
+  await loadLang(code);
+  app.view?.cleanup?.();
+  app.view = null;
+  app.shell = null;
+  await render();
+}
+
+export async function boot(root) {
+  app.root = root;
+  applyTheme();
+  dark.addEventListener('change', () => applyTheme());
+  await loadLang(store.prefs().lang);
+  router.onChange(() => render());
+  store.onAccountsChanged(() => {
+    if (app.session && !store.account(app.session.userId)) activate(store.activeId());
+  });
+  addEventListener('online', () => app.session?.retryFailed());
+  addEventListener('unhandledrejection', e => {
+    if (e.reason?.name === 'AbortError' || e.reason?.code === 'session_expired') e.preventDefault();
+  });
+  await loadConfig();
+}
+
+async function loadConfig() {
+  app.phase = 'boot';
+  try {
+    const res = await fetch('app-config.json', { cache: 'no-store' });
+    if (!res.ok) throw new Error('HTTP ' + res.status);
+    const c = await res.json();
+    if (!c.anonKey) throw new Error('no anonKey');
+    // The API is on this page's origin (the server serves both); config.url is informational.
+    configure({ base: location.origin, anonKey: c.anonKey });
+    app.config = c;
+  } catch (e) {
+    app.phase = 'config-error';
+    app.configError = e;
+    render();
+    return;
+  }
+  await activate(store.activeId());
+}
+
+/** Makes an account the active one (null: nobody is signed in). */
+export async function activate(userId) {
+  app.session?.destroy();
+  app.session = null;
+  app.shell = null;
+  document.title = 'ECOMANSONI';
+  if (!userId || !store.account(userId)) {
+    app.phase = 'ready';
+    render();
+    return;
+  }
+  store.setActive(userId);
+  let Session;
+  try {
+    ({ Session } = await import('./session.js'));
+  } catch (e) {
+    app.phase = 'load-error';
+    app.loadError = { code: 'network' };
+    app.retryUser = userId;
+    render();
+    return;
+  }
+  const s = new Session(userId, { onExpired: expired });
+  app.session = s;
+  app.phase = 'loading';
+  render();
+  try {
+    await s.loadMe();
+  } catch (e) {
+    if (app.session !== s) return;
+    app.phase = 'load-error';
+    app.loadError = e;
+    render();
+    return;
+  }
+  if (app.session !== s) return;
+  app.phase = s.me.username ? 'ready' : 'onboarding';
+  if (app.phase === 'ready') s.start();
+  render();
+}
+
+export function onboarded() {
+  app.phase = 'ready';
+  app.session.start();
+  router.go('#/chats');
+  render();
+}
+
+/** After a successful code check: store the session and switch to that account. */
+export async function signedIn(session) {
+  store.saveSession(session);
+  app.notice = null;
+  history.replaceState(null, '', '#/chats');
+  await activate(session.user.id);
+}
+
+function expired(s) {
+  const acc = store.account(s.userId);
+  store.removeAccount(s.userId);
+  app.notice = { text: t('sessionExpired'), phone: acc?.phone || '' };
+  if (app.session === s) {
+    s.destroy();
+    app.session = null;
+    app.shell = null;
+    app.phase = 'ready';
+    router.go('#/chats', { replace: true });
+    render();
+  }
+}
+
+export function switchTo(userId) {
+  if (app.session?.userId === userId) return;
+  activate(userId).then(() => router.go('#/chats'));
+}
+
+async function logout(acc, scope) {
+  let session = acc.session;
+  if ((session.expires_local || session.expires_at) - Date.now() / 1000 < 30) {
+    // An expired access token cannot log out: refresh first (best effort).
+    const api = new Api(acc.userId, {});
+    try { await api.refresh(); session = api.session; } catch { /* gone already */ }
+    api.destroy();
+  }
+  await logoutSession(session, scope);
+}
+
+export async function signOut(userId = app.session?.userId, scope = 'local') {
+  const acc = store.account(userId);
+  if (!acc) return;
+  const wasActive = app.session?.userId === userId;
+  if (wasActive) { app.session.destroy(); app.session = null; }
+  const done = logout(acc, scope);
+  store.removeAccount(userId);
+  if (wasActive) {
+    const next = store.accounts()[0]?.userId || null;
+    await activate(next);
+    router.go('#/chats');
+  }
+  await done;
+}
+
+export async function signOutAll() {
+  const all = store.accounts();
+  app.session?.destroy();
+  app.session = null;
+  for (const acc of all) store.removeAccount(acc.userId);
+  app.notice = null;
+  await activate(null);
+  router.go('#/chats');
+  await Promise.all(all.map(acc => logout(acc, 'local')));
+}
+
+// Announcements and toasts
+
+export function announce(text) {
+  const live = document.getElementById('live');
+  if (!live) return;
+  live.textContent = '';
+  setTimeout(() => { live.textContent = text; }, 50);
+}
+
+export function toast(text, { error = false } = {}) {
+  let box = document.querySelector('.toasts');
+  if (!box) {
+    box = h('div', { class: 'toasts' });
+    document.body.append(box);
+  }
+  const el = h('div', { class: 'toast' + (error ? ' error' : ''), role: error ? 'alert' : 'status' }, text);
+  box.append(el);
+  setTimeout(() => el.remove(), error ? 7000 : 4000);
+}
+
+export function toastError(e) {
+  if (e?.name === 'AbortError' || e?.code === 'session_expired') return;
+  toast(errorText(e), { error: true });
+}
+
+// Rendering
+
+/** Imports a module; on failure (offline) shows an error with a retry instead of a blank page. */
+async function loadOr(load) {
+  try {
+    return await load();
+  } catch {
+    screen(h('div', { class: 'auth' }, h('div', { class: 'auth-card' }, h('span', { class: 'brand' }, 'ECOMANSONI'),
+      errorState(t('errNetwork'), () => render()))));
+    return null;
+  }
+}
+
+/** Marks <html data-ready> once the first usable screen is on the page (for tests and metrics). */
+function ready() {
+  document.documentElement.dataset.ready = 'true';
+}
+
+function screen(...kids) {
+  app.view?.cleanup?.();
+  app.view = null;
+  app.shell = null;
+  clear(app.root, ...kids);
+  app.root.removeAttribute('aria-busy');
+}
+
+export async function render() {
+  try {
+    await renderRoute();
+  } catch (e) {
+    // A bug must not leave a blank page: show an error with a way out.
+    console.error(e);
+    screen(h('div', { class: 'auth' }, h('div', { class: 'auth-card' }, h('span', { class: 'brand' }, 'ECOMANSONI'),
+      errorState(t('errGeneric'), () => location.reload()))));
+  }
+}
+
+async function renderRoute() {
+  const seq = ++app.renderSeq;
+  const route = router.current();
+  if (app.phase === 'boot') return;
+  if (app.phase === 'config-error') {
+    return screen(h('div', { class: 'auth' }, h('div', { class: 'auth-card' },
+      h('span', { class: 'brand' }, 'ECOMANSONI'),
+      errorState(t('errConfig'), () => { clear(app.root, h('div', { class: 'boot' }, 'ECOMANSONI')); loadConfig(); }))));
+  }
+  if ((!app.session && app.phase !== 'load-error') || route.name === 'add-account') {
+    const mode = app.session ? 'add' : 'signin';
+    if (app.view?.kind === 'auth' && app.view.mode === mode) return;
+    const m = await loadOr(auth);
+    if (!m || seq !== app.renderSeq) return;
+    screen();
+    app.view = m.renderAuth(app.root, { mode });
+    app.view.kind = 'auth';
+    app.view.mode = mode;
+    ready();
+    return;
+  }
+  if (app.phase === 'loading') {
+    return screen(h('div', { class: 'boot', role: 'status', 'aria-live': 'polite' }, t('loading')));
+  }
+  if (app.phase === 'load-error') {
+    return screen(h('div', { class: 'auth' }, h('div', { class: 'auth-card' },
+      h('span', { class: 'brand' }, 'ECOMANSONI'),
+      errorState(app.loadError, () => activate(app.session?.userId || app.retryUser)),
+      h('div', { class: 'auth-foot' }, h('button', { class: 'btn-link', type: 'button', onClick: () => signOut() }, t('signOut'))))));
+  }
+  if (app.phase === 'onboarding') {
+    if (app.view?.kind === 'onboarding') return;
+    const m = await loadOr(auth);
+    if (!m || seq !== app.renderSeq) return;
+    screen();
+    app.view = m.renderOnboarding(app.root, app.session);
+    app.view.kind = 'onboarding';
+    ready();
+    return;
+  }
+  // Signed in and ready: the shell with the route's view in <main>.
+  if (!app.shell || app.shell.session !== app.session) {
+    const m = await loadOr(shellModule);
+    if (!m || seq !== app.renderSeq) return;
+    app.view?.cleanup?.();
+    app.view = null;
+    app.shell = m.renderShell(app.root, app.session);
+    app.root.removeAttribute('aria-busy');
+  }
+  const shell = app.shell;
+  shell.update(route);
+  if (app.view?.name === 'chats' && route.name === 'chats') {
+    app.view.update(route);
+    return;
+  }
+  app.view?.cleanup?.();
+  app.view = null;
+  const main = shell.main;
+  main.className = '';
+  clear(main, h('div', { class: 'page' }, h('div', { class: 'skel l', 'aria-hidden': 'true' })));
+  let make;
+  try {
+    make = await VIEWS[route.name]();
+  } catch (e) {
+    if (seq !== app.renderSeq) return;
+    clear(main, errorState(t('errNetwork'), () => render()));
+    return;
+  }
+  if (seq !== app.renderSeq || app.shell !== shell) return;
+  clear(main);
+  app.view = make(main, app.session, route) || {};
+  app.view.name = route.name;
+  ready();
+  if (!route.id) focus(main.querySelector('h1'));
+}

@@ -1,0 +1,20 @@
+// Entry point: preloads the modules this visit will need (chat code for a stored account,
+// sign-in code otherwise), then boots the app into #app. A failure still leaves a message.
+const root = document.getElementById('app');
+let signedIn = false;
+try { signedIn = Object.keys(JSON.parse(localStorage.getItem('eco:v1:accounts') || '{}')).length > 0; } catch { /* private mode */ }
+const likely = signedIn ? ['realtime.js', 'session.js', 'views/shell.js', 'views/chats.js'] : ['views/auth.js'];
+if (signedIn && /^#\/chats\/./.test(location.hash)) likely.push('views/conversation.js');
+for (const m of likely) {
+  const link = document.createElement('link');
+  link.rel = 'modulepreload';
+  link.href = new URL(m, import.meta.url).href;
+  document.head.append(link);
+}
+
+import('./app.js').then(m => m.boot(root)).catch(e => {
+  console.error(e);
+  root.textContent = 'ECOMANSONI: ' + (document.documentElement.lang === 'en' ? 'could not start. Reload the page.' : 'не удалось запустить. Обновите страницу.');
+  root.className = 'boot';
+  root.removeAttribute('aria-busy');
+});

@@ -1,0 +1,31 @@
+// Hash routes: #/chats, #/chats/<id>, #/people, #/u/<username>, #/me, #/settings, #/add-account.
+const ROUTES = [
+  [/^\/chats\/([0-9a-f-]{36})$/i, m => ({ name: 'chats', id: m[1].toLowerCase() })],
+  [/^\/chats\/?$/, () => ({ name: 'chats' })],
+  [/^\/people\/?$/, () => ({ name: 'people' })],
+  [/^\/u\/([^/]+)$/, m => ({ name: 'user', username: decodeURIComponent(m[1]).replace(/^@/, '').toLowerCase() })],
+  [/^\/me\/?$/, () => ({ name: 'me' })],
+  [/^\/settings\/?$/, () => ({ name: 'settings' })],
+  [/^\/add-account\/?$/, () => ({ name: 'add-account' })],
+];
+
+export function current() {
+  const path = location.hash.replace(/^#/, '') || '/chats';
+  for (const [re, make] of ROUTES) {
+    const m = path.match(re);
+    if (m) return make(m);
+  }
+  return { name: 'chats', unknown: true };
+}
+
+export function go(hash, { replace = false } = {}) {
+  const target = hash.startsWith('#') ? hash : '#' + hash;
+  if (location.hash === target) return;
+  if (replace) history.replaceState(null, '', target);
+  else location.hash = target;
+  if (replace) dispatchEvent(new HashChangeEvent('hashchange'));
+}
+
+export function onChange(fn) {
+  addEventListener('hashchange', fn);
+}

@@ -1,0 +1,186 @@
+// DOM helpers, formatting and small utilities shared by every view.
+import { t, getLang } from './i18n.js';
+
+const PROPS = new Set(['value', 'checked', 'selected', 'indeterminate']);
+
+/** Creates an element: h('button', {class, text, onClick, testid, ...attrs}, ...children). */
+export function h(tag, props, ...kids) {
+  const el = document.createElement(tag);
+  if (props) {
+    for (const k in props) {
+      const v = props[k];
+      if (v == null || v === false) continue;
+      if (k === 'class') el.className = v;
+      else if (k === 'text') el.textContent = v;
+      else if (k === 'testid') el.setAttribute('data-testid', v);
+      else if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2).toLowerCase(), v);
+      else if (PROPS.has(k)) el[k] = v;
+      else el.setAttribute(k, v === true ? '' : String(v));
+    }
+  }
+  add(el, kids);
+  return el;
+}
+
+function add(el, kids) {
+  for (const k of kids) {
+    if (k == null || k === false) continue;
+    if (Array.isArray(k)) add(el, k);
+    else el.append(k instanceof Node ? k : String(k));
+  }
+}
+
+export function clear(el, ...kids) {
+  el.replaceChildren();
+  add(el, kids);
+  return el;
+}
+
+const ICONS = {
+  chats: 'M4 5h16v11H9l-5 4z',
+  people: 'M9 11a4 4 0 1 0 0-8 4 4 0 0 0 0 8zM2 21c0-4 3-6 7-6s7 2 7 6M16 3.5a4 4 0 0 1 0 7.5M18 15c2.5.6 4 2.5 4 6',
+  user: 'M12 12a4.5 4.5 0 1 0 0-9 4.5 4.5 0 0 0 0 9zM3.5 21c0-4.5 3.8-7 8.5-7s8.5 2.5 8.5 7',
+  settings: 'M12 15.5a3.5 3.5 0 1 0 0-7 3.5 3.5 0 0 0 0 7zM19.4 15a1.7 1.7 0 0 0 .3 1.8l.1.1a2 2 0 1 1-2.8 2.8l-.1-.1a1.7 1.7 0 0 0-2.9 1.2V21a2 2 0 1 1-4 0v-.1A1.7 1.7 0 0 0 7 19.6a1.7 1.7 0 0 0-1.8.3l-.1.1a2 2 0 1 1-2.8-2.8l.1-.1A1.7 1.7 0 0 0 1.2 14H1a2 2 0 1 1 0-4h.1A1.7 1.7 0 0 0 4.4 7a1.7 1.7 0 0 0-.3-1.8L4 5.1a2 2 0 1 1 2.8-2.8l.1.1a1.7 1.7 0 0 0 1.8.3H9a1.7 1.7 0 0 0 1-1.5V1a2 2 0 1 1 4 0v.1a1.7 1.7 0 0 0 1 1.5 1.7 1.7 0 0 0 1.8-.3l.1-.1a2 2 0 1 1 2.8 2.8l-.1.1a1.7 1.7 0 0 0-.3 1.8V7a1.7 1.7 0 0 0 1.5 1H23a2 2 0 1 1 0 4h-.1a1.7 1.7 0 0 0-1.5 1z',
+  send: 'M4 12l16-8-6 16-2.5-6.5z',
+  back: 'M15 5l-7 7 7 7',
+  close: 'M6 6l12 12M18 6L6 18',
+  plus: 'M12 5v14M5 12h14',
+  smile: 'M12 21a9 9 0 1 0 0-18 9 9 0 0 0 0 18zM8.5 14.5c1.8 2 5.2 2 7 0M9 9.5h.01M15 9.5h.01',
+  more: 'M5 12h.01M12 12h.01M19 12h.01',
+  reply: 'M10 8L4 13l6 5M4 13h10a6 6 0 0 1 6 6',
+  edit: 'M4 20h4L19 9l-4-4L4 16zM14 6l4 4',
+  trash: 'M4 7h16M9 7V4h6v3M6 7l1 13h10l1-13',
+  group: 'M8 11a3.5 3.5 0 1 0 0-7 3.5 3.5 0 0 0 0 7zM1.5 20c0-3.5 2.8-5.5 6.5-5.5s6.5 2 6.5 5.5M17 8v6M14 11h6',
+  down: 'M12 5v14M6 13l6 6 6-6',
+  search: 'M11 18a7 7 0 1 0 0-14 7 7 0 0 0 0 14zM21 21l-5-5',
+};
+
+export function icon(name) {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', name === 'settings' ? '-1 -1 26 26' : '0 0 24 24');
+  svg.setAttribute('aria-hidden', 'true');
+  svg.setAttribute('class', 'i-' + name);
+  svg.setAttribute('focusable', 'false');
+  const p = document.createElementNS(ns, 'path');
+  p.setAttribute('d', ICONS[name] || '');
+  svg.append(p);
+  return svg;
+}
+
+/** A random UUID v4, also outside secure contexts. */
+export function uuid() {
+  if (globalThis.crypto?.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 15) | 64;
+  b[8] = (b[8] & 63) | 128;
+  const x = [...b].map(v => v.toString(16).padStart(2, '0')).join('');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+}
+
+export function debounce(fn, ms) {
+  let id;
+  const d = (...a) => { clearTimeout(id); id = setTimeout(() => fn(...a), ms); };
+  d.cancel = () => clearTimeout(id);
+  return d;
+}
+
+// Phone numbers: formatted as typed; sent as "+<digits>".
+export function formatPhone(raw) {
+  const s = (raw || '').trim();
+  let d = s.replace(/\D/g, '');
+  if (!d) return s.startsWith('+') ? '+' : '';
+  if (!s.startsWith('+')) {
+    if (d[0] === '8') d = '7' + d.slice(1);
+    else if (d[0] === '9') d = '7' + d;
+  }
+  d = d.slice(0, 15);
+  if (d[0] === '7') {
+    const r = d.slice(1, 11);
+    let o = '+7';
+    if (r) o += ' (' + r.slice(0, 3);
+    if (r.length > 3) o += ') ' + r.slice(3, 6);
+    if (r.length > 6) o += '-' + r.slice(6, 8);
+    if (r.length > 8) o += '-' + r.slice(8, 10);
+    return o;
+  }
+  if (d[0] === '1') {
+    const r = d.slice(1, 11);
+    return ('+1 ' + r.slice(0, 3) + ' ' + r.slice(3, 6) + ' ' + r.slice(6)).trim();
+  }
+  return '+' + d.slice(0, 3) + (d.length > 3 ? ' ' + d.slice(3).replace(/(\d{3})(?=\d)/g, '$1 ') : '');
+}
+
+export function phoneForApi(formatted) {
+  return '+' + (formatted || '').replace(/\D/g, '');
+}
+
+export function displayPhone(digits) {
+  return digits ? formatPhone('+' + digits) : '';
+}
+
+// Times
+function sameDay(a, b) {
+  return a.getFullYear() === b.getFullYear() && a.getMonth() === b.getMonth() && a.getDate() === b.getDate();
+}
+
+export function shortTime(iso) {
+  if (!iso) return '';
+  const d = new Date(iso);
+  if (isNaN(d)) return '';
+  const now = new Date();
+  const lang = getLang();
+  if (sameDay(d, now)) return d.toLocaleTimeString(lang, { hour: '2-digit', minute: '2-digit' });
+  if (now - d < 6 * 864e5) return d.toLocaleDateString(lang, { weekday: 'short' });
+  return d.toLocaleDateString(lang, { day: 'numeric', month: 'short', ...(d.getFullYear() !== now.getFullYear() && { year: 'numeric' }) });
+}
+
+export function clockTime(iso) {
+  const d = new Date(iso);
+  return isNaN(d) ? '' : d.toLocaleTimeString(getLang(), { hour: '2-digit', minute: '2-digit' });
+}
+
+export function fullTime(iso) {
+  const d = new Date(iso);
+  return isNaN(d) ? '' : d.toLocaleString(getLang(), { dateStyle: 'medium', timeStyle: 'short' });
+}
+
+export function countdown(sec) {
+  const s = Math.max(0, Math.ceil(sec));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
+}
+
+// People
+export function nameOf(p) {
+  if (!p) return t('unknownUser');
+  return p.display_name || (p.username ? '@' + p.username : t('unknownUser'));
+}
+
+const HUES = [210, 260, 330, 20, 150, 190, 290, 40];
+/** An avatar: the image for an https URL, otherwise initials on a colour from the id. */
+export function avatar(p, { size = '', online = false } = {}) {
+  const name = nameOf(p);
+  const el = h('span', { class: 'avatar' + (size ? ' ' + size : ''), 'aria-hidden': 'true' });
+  let hash = 0;
+  for (const c of p?.id || name) hash = (hash * 31 + c.charCodeAt(0)) >>> 0;
+  el.style.background = `hsl(${HUES[hash % HUES.length]} 55% 32%)`; // white initials ≥ 5:1
+  const initials = name.replace(/^@/, '').split(/\s+/).map(w => w[0] || '').join('').slice(0, 2).toUpperCase() || '?';
+  if (p?.avatar_url && /^https:\/\//i.test(p.avatar_url)) {
+    const img = h('img', { src: p.avatar_url, alt: '', loading: 'lazy', referrerpolicy: 'no-referrer' });
+    img.addEventListener('error', () => img.replaceWith(initials));
+    el.append(img);
+  } else {
+    el.append(initials);
+  }
+  if (online) el.append(onlineDot());
+  return el;
+}
+
+export function onlineDot(extra = '') {
+  return h('span', { class: 'online-dot ' + extra, testid: 'online-dot', role: 'img', 'aria-label': t('online'), title: t('online') });
+}
+
+/** Moves focus to el without scrolling the page. */
+export function focus(el) {
+  if (el) try { el.focus({ preventScroll: true }); } catch { el.focus(); }
+}

@@ -1,0 +1,145 @@
+// #/chats and #/chats/<id>: the inbox beside (or, on phones, instead of) the open conversation.
+import { h, clear, icon, avatar, nameOf, shortTime, fullTime, focus } from '../util.js';
+import { t } from '../i18n.js';
+import { skeletonList, emptyState, errorState } from './common.js';
+
+export function chatTitle(s, item) {
+  if (!item) return '';
+  if (item.kind === 'group') return item.title || t('group');
+  return nameOf(item.participants?.[0]);
+}
+
+function preview(s, item) {
+  const m = item.last_message;
+  if (!m) return item.kind === 'group' ? t('groupCreated') : t('noMessagesYet');
+  const body = m.deleted ? t('messageDeleted') : m.body;
+  if (m.sender_id === s.userId) return t('you') + ': ' + body;
+  if (item.kind === 'group') {
+    const p = item.participants?.find(x => x.id === m.sender_id);
+    return (p ? nameOf(p) : t('unknownUser')) + ': ' + body;
+  }
+  return body;
+}
+
+export function chatsView(main, s, route) {
+  main.className = 'fixed';
+  const list = h('ul', { class: 'inbox', 'aria-labelledby': 'inbox-title' });
+  const more = h('button', { class: 'btn btn-small', type: 'button', hidden: true, onClick: () => s.loadMoreInbox().catch(() => {}) }, t('loadMore'));
+  const pane = h('section', { class: 'pane-list', 'aria-labelledby': 'inbox-title' },
+    h('div', { class: 'page-head' },
+      h('h1', { id: 'inbox-title', tabindex: '-1', text: t('chatsTitle') }),
+      h('button', {
+        class: 'btn btn-small', type: 'button', testid: 'create-group',
+        onClick: () => import('./group.js').then(m => m.createGroupDialog(s)),
+      }, icon('group'), t('newGroup'))),
+    list, h('div', { class: 'notice-line' }, more));
+  const convPane = h('section', { class: 'pane-conv', 'aria-label': t('conversation') });
+  const split = h('div', { class: 'split' }, pane, convPane);
+  clear(main, split);
+
+  let currentId = null;
+  let conv = null;
+  let closed = false;
+
+  const rows = new Map(); // conversation id → <li>, kept across updates
+
+  function renderList() {
+    const focused = document.activeElement?.closest?.('[data-testid="inbox-item"]')?.dataset.conversationId;
+    const inbox = s.inbox;
+    more.hidden = !inbox.next;
+    if (!inbox.loaded || !inbox.items.length) {
+      rows.clear();
+      if (!inbox.loaded) clear(list, h('li', {}, inbox.error ? errorState(inbox.error, () => s.loadInbox()) : skeletonList(7)));
+      else clear(list, h('li', {}, emptyState(t('emptyInbox'), h('a', { class: 'btn btn-primary', href: '#/people' }, t('findPeople')))));
+      return;
+    }
+    const seen = new Set();
+    inbox.items.forEach((item, i) => {
+      const cid = item.conversation_id;
+      seen.add(cid);
+      let li = rows.get(cid);
+      if (!li) {
+        li = h('li', {}, h('a', { class: 'inbox-item', testid: 'inbox-item', 'data-conversation-id': cid, href: '#/chats/' + cid }));
+        rows.set(cid, li);
+      }
+      fillItem(li.firstChild, item);
+      if (list.children[i] !== li) list.insertBefore(li, list.children[i] || null);
+    });
+    for (const [cid, li] of rows) if (!seen.has(cid)) { li.remove(); rows.delete(cid); }
+    for (const el of [...list.children]) if (!el.firstChild?.dataset?.conversationId) el.remove();
+    if (focused && document.activeElement === document.body) focus(list.querySelector(`[data-conversation-id="${focused}"]`));
+  }
+
+  /** Updates an inbox row in place (its elements, the unread badge included, stay the same). */
+  function fillItem(a, item) {
+    const other = item.kind === 'dm' ? item.participants?.[0] : null;
+    const title = chatTitle(s, item);
+    const unread = item.unread_count || 0;
+    const time = item.last_message?.created_at || item.last_message_at;
+    const p = a._p ||= (() => {
+      const q = { face: h('span'), title: h('span', { class: 'title' }), time: h('time', { class: 'time' }), preview: h('span', { class: 'preview' }) };
+      q.line2 = h('span', { class: 'row' }, q.preview);
+      a.append(q.face, h('span', { class: 'body' }, h('span', { class: 'row' }, q.title, q.time), q.line2));
+      return q;
+    })();
+    if (item.conversation_id === currentId) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+    const online = !!other && s.online.has(other.id);
+    const faceSig = JSON.stringify([title, other?.avatar_url, online]);
+    if (p.face.dataset.sig !== faceSig) {
+      p.face.dataset.sig = faceSig;
+      clear(p.face, other ? avatar(other, { online }) : avatar({ id: item.conversation_id, display_name: title }));
+    }
+    clear(p.title, title, item.kind === 'group' && h('span', { class: 'sr-only', text: ' (' + t('group') + ')' }));
+    p.time.dateTime = time;
+    p.time.title = fullTime(time);
+    p.time.textContent = shortTime(time);
+    p.preview.textContent = preview(s, item);
+    if (unread > 0) {
+      p.badge ||= h('span', { testid: 'unread-badge' });
+      p.badge.className = 'badge' + (item.muted ? ' muted-badge' : '');
+      p.badge.setAttribute('aria-label', t('unreadCount', { n: unread }));
+      p.badge.textContent = unread > 99 ? '99+' : String(unread);
+      if (!p.badge.isConnected) p.line2.append(p.badge);
+    } else if (p.badge) {
+      p.badge.remove();
+      p.badge = null;
+    }
+  }
+
+  const offs = [s.on('inbox', renderList), s.on('online', renderList)];
+  renderList();
+
+  function update(r) {
+    if (r.id === currentId && conv) return;
+    conv?.cleanup();
+    conv = null;
+    currentId = r.id || null;
+    split.classList.toggle('has-conv', !!currentId);
+    list.querySelectorAll('[data-testid="inbox-item"]').forEach(a => {
+      if (a.dataset.conversationId === currentId) a.setAttribute('aria-current', 'page');
+      else a.removeAttribute('aria-current');
+    });
+    if (currentId) {
+      const id = currentId;
+      clear(convPane, h('div', { class: 'placeholder', role: 'status', 'aria-label': t('loading') }));
+      import('./conversation.js').then(m => {
+        if (closed || currentId !== id || conv) return;
+        conv = m.conversationView(convPane, s, id);
+      }, e => clear(convPane, errorState(e.message ? t('errNetwork') : e, () => { currentId = null; update({ id }); })));
+    } else {
+      clear(convPane, h('p', { class: 'placeholder', text: t('pickChat') }));
+      if (!document.activeElement || document.activeElement === document.body || !main.contains(document.activeElement)) focus(pane.querySelector('h1'));
+    }
+  }
+  update(route);
+
+  return {
+    update,
+    cleanup() {
+      closed = true;
+      offs.forEach(off => off());
+      conv?.cleanup();
+    },
+  };
+}

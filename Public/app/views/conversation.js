@@ -1,0 +1,504 @@
+// One conversation: history (older pages on scroll-up), live messages, optimistic sending
+// with retry, replies, edits, deletion, reactions, read ticks, typing and online status.
+import { h, clear, icon, avatar, nameOf, clockTime, fullTime, focus } from '../util.js';
+import { t } from '../i18n.js';
+import { announce, toastError } from '../app.js';
+import { go } from '../router.js';
+import { errorState, confirmDialog, popover, widths } from './common.js';
+import { chatTitle } from './chats.js';
+
+const EMOJI = ['👍', '❤️', '😂', '😮', '😢', '🔥', '🎉', '🙏'];
+
+export function conversationView(pane, s, id) {
+  let c = null;
+  let item = s.item(id);
+  let replyTo = null;
+  let editing = null;
+  let unseen = 0;
+  const els = new Map(); // 's<seq>' | 'c<client id>' → element
+  const offs = [];
+
+  const title = h('h1', { tabindex: '-1' });
+  const sub = h('span', { class: 'sub' });
+  const face = h('span');
+  const headLink = h('a', { class: 'titles' }, title, sub);
+  const headActions = h('span');
+  const head = h('header', { class: 'conv-head' },
+    h('a', { class: 'icon-btn back', href: '#/chats', 'aria-label': t('backToChats') }, icon('back')),
+    face, headLink, headActions);
+  const older = h('button', { class: 'btn btn-small older', type: 'button', hidden: true, onClick: () => loadOlder() }, t('loadEarlier'));
+  const listEl = h('div', { class: 'messages', tabindex: '0', role: 'region', 'aria-label': t('messages') }, older);
+  const typingRow = h('div', { class: 'typing-row', role: 'status' });
+  const jump = h('button', { class: 'btn btn-small jump', type: 'button', hidden: true, 'aria-label': t('toLatest'), onClick: () => toBottom(true) }, icon('down'));
+  const context = h('div', { class: 'context-bar', hidden: true });
+  const input = h('textarea', {
+    id: 'message-input', testid: 'message-input', rows: 1, maxlength: 4000, placeholder: t('messagePlaceholder'),
+    'aria-label': t('messageLabel'), autocomplete: 'off',
+  });
+  const sendBtn = h('button', { class: 'icon-btn send', type: 'submit', testid: 'send-message', 'aria-label': t('send') }, icon('send'));
+  const form = h('form', {}, input, sendBtn);
+  const composer = h('div', { class: 'composer' }, context, form);
+  const wrap = h('div', { class: 'conv-wrap' }, listEl, jump);
+  clear(pane, head, wrap, typingRow, composer);
+
+  // Header
+
+  function other() {
+    return item?.kind === 'dm' ? item.participants?.[0] : null;
+  }
+
+  function paintHead() {
+    item = s.item(id) || item;
+    if (!item) return;
+    const o = other();
+    const name = chatTitle(s, item);
+    if (title.textContent !== name) title.textContent = name;
+    const online = !!o && s.online.has(o.id);
+    const sig = JSON.stringify([name, o?.avatar_url, online]);
+    if (face.dataset.sig !== sig) {
+      face.dataset.sig = sig;
+      clear(face, o ? avatar(o, { online }) : avatar({ id, display_name: name }));
+    }
+    if (o?.username) headLink.setAttribute('href', '#/u/' + encodeURIComponent(o.username));
+    else headLink.removeAttribute('href');
+    paintSub();
+    if (item.kind === 'group') {
+      if (!headActions.firstChild) headActions.append(h('button', {
+        class: 'icon-btn', type: 'button', testid: 'group-members',
+        onClick: () => import('./group.js').then(m => m.membersDialog(s, id)),
+      }, icon('people')));
+      headActions.firstChild.setAttribute('aria-label', t('members', { n: (item.participants?.length || 0) + 1 }));
+    }
+  }
+
+  function typingNames() {
+    if (!c) return [];
+    return [...c.typing.keys()].map(uid => nameOf(item?.participants?.find(p => p.id === uid)));
+  }
+
+  function paintSub() {
+    const o = other();
+    if (o) {
+      sub.textContent = s.online.has(o.id) ? t('online') : (o.username ? '@' + o.username : '');
+    } else if (item) {
+      sub.textContent = t('members', { n: (item.participants?.length || 0) + 1 });
+    }
+  }
+
+  function paintTyping() {
+    const names = typingNames();
+    clear(typingRow, names.length > 0 && h('span', { testid: 'typing-indicator' },
+      names.length === 1 ? t('typingOne', { name: names[0] }) : t('typingMany', { n: names.length })));
+  }
+
+  // Messages
+
+  const key = m => (m.seq ? 's' + m.seq : 'c' + m.client_msg_id);
+
+  function statusOf(m) {
+    if (m.state === 'failed') return 'failed';
+    if (!m.seq) return 'sending';
+    return s.readBy(id) >= m.seq ? 'read' : 'sent';
+  }
+
+  function senderName(uid) {
+    if (uid === s.userId) return nameOf(s.me);
+    return nameOf(item?.participants?.find(p => p.id === uid));
+  }
+
+  function snippet(m) {
+    if (!m) return t('originalMessage');
+    return m.deleted_at ? t('messageDeleted') : (m.body || '').slice(0, 120);
+  }
+
+  function reactionCounts(m) {
+    const counts = new Map();
+    for (const r of m.reactions || []) {
+      const e = counts.get(r.emoji) || { n: 0, mine: false };
+      e.n++;
+      e.mine ||= r.user_id === s.userId;
+      counts.set(r.emoji, e);
+    }
+    return counts;
+  }
+
+  function setStatus(el, st) {
+    if (el.dataset.status === st) return;
+    el.dataset.status = st;
+    el.textContent = st;
+    el.setAttribute('aria-label', st);
+    el.title = t('status_' + st);
+  }
+
+  /** Builds a message row's parts once; later updates patch them, so elements stay the same. */
+  function build(row, own) {
+    const p = {};
+    const msg = () => row._m;
+    p.sender = !own && item?.kind === 'group' ? h('span', { class: 'sender' }) : null;
+    p.quote = h('button', { class: 'quote btn-link', type: 'button', hidden: true, onClick: () => {
+      const target = c.byId.get(msg().reply_to_id);
+      const el = target && els.get('s' + target.seq);
+      if (el) { el.scrollIntoView({ block: 'center' }); focus(el); }
+    } });
+    p.body = h('div', { class: 'text', testid: 'message-body' });
+    p.reactions = h('div', { class: 'reactions', hidden: true });
+    p.edited = h('span', { text: t('edited'), hidden: true });
+    p.time = h('time');
+    p.status = own ? h('span', { class: 'status', testid: 'message-status', role: 'img' }) : null;
+    p.failedText = h('span');
+    p.failed = h('div', { class: 'failed-row', role: 'alert', hidden: true }, p.failedText,
+      h('button', { class: 'btn btn-small', type: 'button', testid: 'retry-message', onClick: () => s.retry(id, msg().client_msg_id) }, t('retry')),
+      h('button', { class: 'btn btn-small', type: 'button', onClick: () => s.discard(id, msg().client_msg_id) }, t('discard')));
+    p.actions = h('div', { class: 'msg-actions' },
+      h('button', { class: 'icon-btn', type: 'button', testid: 'react-button', 'aria-label': t('react'), 'aria-haspopup': 'true', onClick: e => picker(e.currentTarget, msg()) }, icon('smile')),
+      h('button', { class: 'icon-btn', type: 'button', 'data-action': 'more', 'aria-label': t('moreActions'), 'aria-haspopup': 'true', onClick: e => menu(e.currentTarget, msg()) }, icon('more')));
+    row.append(h('div', { class: 'stack' },
+      h('div', { class: 'bubble' }, p.sender, p.quote, p.body, p.reactions, h('div', { class: 'meta' }, p.edited, p.time, p.status)),
+      p.failed), p.actions);
+    return p;
+  }
+
+  /** Fills a message row in place. */
+  function fill(row, m) {
+    const own = m.sender_id === s.userId;
+    const pending = !m.seq;
+    const deleted = !!m.deleted_at;
+    row._m = m;
+    const p = row._p ||= build(row, own);
+    row.className = 'msg' + (own ? ' own' : '') + (pending ? ' pending' : '') + (m.state === 'failed' ? ' failed' : '');
+    row.dataset.testid = 'message';
+    row.dataset.own = String(own);
+    if (m.seq) row.dataset.seq = m.seq; else delete row.dataset.seq;
+    if (m.id) row.dataset.id = m.id;
+    if (m.client_msg_id) row.dataset.clientId = m.client_msg_id;
+    if (p.sender) p.sender.textContent = senderName(m.sender_id);
+    p.quote.hidden = !m.reply_to_id || deleted;
+    if (m.reply_to_id && !deleted) {
+      const reply = c.byId.get(m.reply_to_id);
+      p.quote.textContent = (reply ? senderName(reply.sender_id) + ': ' : '') + snippet(reply);
+      p.quote.setAttribute('aria-label', t('replyTo', { text: snippet(reply) }));
+    }
+    const text = deleted ? t('messageDeleted') : m.body;
+    if (p.body.textContent !== text) p.body.textContent = text;
+    p.body.className = 'text' + (deleted ? ' deleted' : '');
+    const counts = reactionCounts(m);
+    const sig = JSON.stringify([...counts]) + pending + deleted;
+    if (p.reactions.dataset.sig !== sig) {
+      p.reactions.dataset.sig = sig;
+      p.reactions.hidden = !counts.size;
+      clear(p.reactions, [...counts].map(([emoji, e]) => h('button', {
+        class: 'reaction', type: 'button', testid: 'reaction', 'data-emoji': emoji, 'aria-pressed': String(e.mine),
+        'aria-label': t('reactionLabel', { emoji, n: e.n }), disabled: pending || deleted,
+        onClick: () => react(row._m, emoji),
+      }, `${emoji} ${e.n}`)));
+    }
+    p.edited.hidden = !(m.edited_at && !deleted);
+    if (p.time.dateTime !== m.created_at) {
+      p.time.dateTime = m.created_at;
+      p.time.title = fullTime(m.created_at);
+      p.time.textContent = clockTime(m.created_at);
+    }
+    if (p.status) setStatus(p.status, statusOf(m));
+    p.failed.hidden = m.state !== 'failed';
+    if (m.state === 'failed') p.failedText.textContent = t('notSent') + (m.error && !m.error.network ? ' — ' + errorTextSafe(m.error) : '');
+    p.actions.hidden = pending || deleted;
+  }
+
+  function place(m) {
+    const k = key(m);
+    let row = els.get(k);
+    if (!row && m.replaces) row = els.get('c' + m.replaces.client_msg_id);
+    if (m.replaces) { els.delete('c' + m.replaces.client_msg_id); delete m.replaces; }
+    const existed = !!row;
+    row ||= h('div', { tabindex: '-1' });
+    els.set(k, row);
+    fill(row, m);
+    if (existed) return 'replaced';
+    listEl.querySelector('[data-empty]')?.remove();
+    if (!m.seq) { listEl.append(row); return 'end'; }
+    let before = null;
+    for (const el of listEl.children) {
+      if (!el.dataset.testid) continue;
+      if (Number(el.dataset.seq || Infinity) > m.seq) { before = el; break; }
+    }
+    if (before) { listEl.insertBefore(row, before); return 'middle'; }
+    listEl.append(row);
+    return 'end';
+  }
+
+  function nearBottom() {
+    return listEl.scrollHeight - listEl.scrollTop - listEl.clientHeight < 120;
+  }
+
+  function toBottom(andFocus) {
+    listEl.scrollTop = listEl.scrollHeight;
+    unseen = 0;
+    jump.hidden = true;
+    s.atBottom = true;
+    s.ackRead(id);
+    if (andFocus) focus(input);
+  }
+
+  function onConv(ev) {
+    if (!c?.loaded) return;
+    if (ev.type === 'reads') {
+      for (const m of c.msgs.values()) {
+        if (m.sender_id !== s.userId) continue;
+        const st = els.get('s' + m.seq)?._p?.status;
+        if (st) setStatus(st, statusOf(m));
+      }
+      return;
+    }
+    if (ev.type === 'discard') {
+      els.get('c' + ev.msg.client_msg_id)?.remove();
+      els.delete('c' + ev.msg.client_msg_id);
+      return;
+    }
+    const wasBottom = nearBottom();
+    const msgs = ev.type === 'pending' ? [ev.msg] : ev.msgs;
+    let appendedOther = 0;
+    let appendedOwn = false;
+    const prevHeight = listEl.scrollHeight;
+    const prevTop = listEl.scrollTop;
+    let prepended = false;
+    for (const m of msgs) {
+      if (ev.type === 'pending' && !c.pending.has(m.client_msg_id)) continue;
+      const where = place(m);
+      if (where === 'end') {
+        if (m.sender_id === s.userId) appendedOwn = true;
+        else {
+          appendedOther++;
+          if (!ev.initial) announce(t('newMessageFrom', { name: senderName(m.sender_id), text: m.body }));
+        }
+      } else if (where === 'middle' && m.seq < (c.firstShown || Infinity)) prepended = true;
+    }
+    older.hidden = !c.hasMore;
+    if (prepended) listEl.scrollTop = prevTop + (listEl.scrollHeight - prevHeight);
+    if (appendedOwn && ev.type === 'pending') toBottom(false);
+    else if (appendedOther || appendedOwn) {
+      if (wasBottom) toBottom(false);
+      else if (appendedOther) { unseen += appendedOther; jump.hidden = false; jump.setAttribute('aria-label', t('newMessagesBelow', { n: unseen })); }
+    }
+    c.firstShown = Math.min(c.firstShown || Infinity, ...msgs.filter(m => m.seq).map(m => m.seq));
+  }
+
+  async function loadOlder() {
+    if (!c?.hasMore || c.loadingOlder) return;
+    older.disabled = true;
+    const prevHeight = listEl.scrollHeight;
+    const prevTop = listEl.scrollTop;
+    try {
+      const items = await s.loadOlder(id);
+      if (!items.length) return;
+      listEl.scrollTop = prevTop + (listEl.scrollHeight - prevHeight);
+      c.firstShown = Math.min(c.firstShown || Infinity, ...items.map(m => m.seq));
+      if (listEl.scrollHeight <= listEl.clientHeight + 50 && c.hasMore) loadOlder();
+    } catch (e) {
+      toastError(e);
+    } finally {
+      older.disabled = false;
+      older.hidden = !c.hasMore;
+    }
+  }
+
+  function renderAll() {
+    els.clear();
+    clear(listEl, older);
+    older.hidden = !c.hasMore;
+    const all = [...c.msgs.values()].sort((a, b) => a.seq - b.seq);
+    c.firstShown = all[0]?.seq;
+    for (const m of all) place(m);
+    for (const m of c.pending.values()) place(m);
+    if (!all.length && !c.pending.size) listEl.append(h('p', { class: 'notice-line', 'data-empty': '', text: t('sayHello') }));
+    toBottom(false);
+    if (listEl.scrollHeight <= listEl.clientHeight + 50 && c.hasMore) loadOlder();
+  }
+
+  // Actions
+
+  async function react(m, emoji) {
+    try { await s.react(c, m, emoji); } catch (e) { toastError(e); }
+  }
+
+  function picker(anchor, m) {
+    const mine = (m.reactions || []).find(r => r.user_id === s.userId)?.emoji;
+    const p = popover(anchor, h('div', { role: 'group', 'aria-label': t('reactions'), class: 'picker-inner' },
+      EMOJI.map(e => h('button', {
+        type: 'button', testid: 'reaction-option', 'data-emoji': e, 'aria-pressed': String(e === mine),
+        onClick: () => { p.close(); react(m, e); },
+      }, e))), 'picker');
+  }
+
+  function menu(anchor, m) {
+    const own = m.sender_id === s.userId;
+    const canDelete = own || ['owner', 'admin'].includes(item?.role);
+    const p = popover(anchor, [
+      h('button', { type: 'button', testid: 'reply-button', onClick: () => { p.close(false); startReply(m); } }, icon('reply'), t('reply')),
+      own && h('button', { type: 'button', testid: 'edit-button', onClick: () => { p.close(false); startEdit(m); } }, icon('edit'), t('edit')),
+      canDelete && h('button', {
+        type: 'button', class: 'danger', testid: 'delete-button',
+        onClick: async () => {
+          p.close(false);
+          if (!(await confirmDialog(t('deleteConfirm'), t('delete')))) return;
+          try { await s.remove(c, m); } catch (e) { toastError(e); }
+        },
+      }, icon('trash'), t('delete')),
+    ]);
+  }
+
+  function paintContext() {
+    const target = editing || replyTo;
+    context.hidden = !target;
+    if (!target) return clear(context);
+    clear(context,
+      h('span', { class: 'what' }, h('b', { text: editing ? t('editing') : t('replyingTo', { name: senderName(target.sender_id) }) }), ' ', snippet(target)),
+      h('button', { class: 'icon-btn', type: 'button', 'aria-label': editing ? t('cancelEdit') : t('cancelReply'), onClick: cancelContext }, icon('close')));
+  }
+
+  function startReply(m) {
+    editing = null;
+    replyTo = m;
+    paintContext();
+    focus(input);
+  }
+
+  function startEdit(m) {
+    replyTo = null;
+    editing = m;
+    input.value = m.body;
+    autosize();
+    paintContext();
+    focus(input);
+  }
+
+  function cancelContext() {
+    if (editing) input.value = '';
+    editing = null;
+    replyTo = null;
+    paintContext();
+    autosize();
+    focus(input);
+  }
+
+  function autosize() {
+    input.style.height = 'auto';
+    input.style.height = Math.min(input.scrollHeight + 2, 160) + 'px';
+  }
+
+  form.addEventListener('submit', async e => {
+    e.preventDefault();
+    const text = input.value.trim();
+    if (!text || !c?.loaded) return;
+    if (editing) {
+      const m = editing;
+      if (text === m.body) return cancelContext();
+      try {
+        await s.edit(c, m, text);
+        editing = null;
+        input.value = '';
+        paintContext();
+        autosize();
+      } catch (err) { toastError(err); }
+      return;
+    }
+    listEl.querySelector('[data-empty]')?.remove();
+    s.send(id, text, replyTo?.id);
+    replyTo = null;
+    paintContext();
+    input.value = '';
+    autosize();
+    s.typing(id, false);
+    focus(input);
+  });
+  input.addEventListener('keydown', e => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); form.requestSubmit(); }
+    else if (e.key === 'Escape' && (editing || replyTo)) { e.preventDefault(); cancelContext(); }
+    else if (e.key === 'ArrowUp' && !input.value && !editing) {
+      const last = [...(c?.msgs.values() || [])].filter(m => m.sender_id === s.userId && !m.deleted_at).sort((a, b) => a.seq - b.seq).pop();
+      if (last) { e.preventDefault(); startEdit(last); }
+    }
+  });
+  input.addEventListener('input', () => {
+    autosize();
+    if (!editing) s.typing(id, input.value.trim().length > 0);
+  });
+
+  listEl.addEventListener('scroll', () => {
+    const bottom = nearBottom();
+    s.atBottom = bottom;
+    if (bottom) {
+      if (unseen) { unseen = 0; jump.hidden = true; }
+      s.ackRead(id);
+    }
+    if (listEl.scrollTop < 200) loadOlder();
+  }, { passive: true });
+
+  const onVisible = () => { if (document.visibilityState === 'visible' && s.atBottom) s.ackRead(id); };
+  document.addEventListener('visibilitychange', onVisible);
+
+  // Loading
+
+  async function start() {
+    if (!item) {
+      clear(listEl, h('div', { class: 'skel-row' }));
+      await s.loadInbox(true);
+      item = s.item(id);
+      if (!item) {
+        clear(listEl, errorState(t('chatNotFound'), restart));
+        composer.hidden = true;
+        return;
+      }
+    }
+    paintHead();
+    c = s.openConvChannel(id);
+    s.openConv = id;
+    s.atBottom = true;
+    if (!c.loaded) {
+      clear(listEl, widths(h('div', { 'aria-busy': 'true', role: 'status', 'aria-label': t('loading') },
+        [0, 1, 0, 0, 1, 0].map(own => h('div', { class: 'msg' + (own ? ' own' : '') }, h('div', { class: 'bubble skel' }, h('div', { class: 'skel l' })))))));
+      listEl.querySelectorAll('.bubble.skel').forEach((b, i) => { b.style.width = [180, 240, 140, 260, 200, 120][i] + 'px'; b.style.height = '38px'; });
+      try {
+        await s.loadLatest(id);
+      } catch (e) {
+        if (closed) return;
+        clear(listEl, errorState(e, restart));
+        return;
+      }
+    }
+    if (closed) return;
+    renderAll();
+    paintTyping();
+  }
+
+  let closed = false;
+  offs.push(
+    s.on('conv:' + id, onConv),
+    s.on('typing:' + id, paintTyping),
+    s.on('online', () => { paintHead(); }),
+    s.on('inbox', () => { const before = item; item = s.item(id) || item; if (before !== item || item) paintHead(); }),
+    s.on('removed:' + id, () => { go('#/chats'); }),
+  );
+  const view = {
+    cleanup() {
+      closed = true;
+      offs.forEach(off => off());
+      document.removeEventListener('visibilitychange', onVisible);
+      s.typing(id, false);
+      if (s.openConv === id) s.openConv = null;
+      s.leaveConv(id);
+      document.querySelector('.picker, .popover')?.remove();
+    },
+  };
+  function restart() {
+    view.cleanup();
+    Object.assign(view, conversationView(pane, s, id));
+  }
+  start().then(() => { if (!closed) focus(title); });
+  return view;
+}
+
+function errorTextSafe(e) {
+  if (e?.code === 'rate_limited') return t('errMsgRate', { wait: t('seconds', { n: e.retryAfter || 1 }) });
+  if (e?.status === 403) return t('errBlockedSend');
+  return t('errGeneric');
+}

@@ -1,0 +1,145 @@
+"""Browser fixtures for the web-app suite (headless Chromium through Selenium).
+
+The server itself comes from the `server` fixture of Tests/e2e/conftest.py.
+
+Environment:
+  ECOMANSONI_ARTIFACTS   directory for screenshots, first-load.json and failure dumps
+                         (default: a new temporary directory; printed at the end of the run)
+  ECOMANSONI_CHROMIUM    browser binary (default /usr/bin/chromium, else `chromium` on PATH)
+  ECOMANSONI_CHROMEDRIVER  driver binary (default /usr/bin/chromedriver, else on PATH)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from web_support import Browser, RunReport, new_driver  # noqa: E402
+
+WEB_DIR = Path(__file__).resolve().parent
+
+
+def _find(env_name: str, default: str, name: str) -> str | None:
+    configured = os.environ.get(env_name)
+    if configured:
+        return configured if os.access(configured, os.X_OK) else None
+    if os.access(default, os.X_OK):
+        return default
+    return shutil.which(name)
+
+
+CHROMIUM = _find("ECOMANSONI_CHROMIUM", "/usr/bin/chromium", "chromium")
+CHROMEDRIVER = _find("ECOMANSONI_CHROMEDRIVER", "/usr/bin/chromedriver", "chromedriver")
+
+REPORT = RunReport()
+
+
+def _in_web_suite(item: pytest.Item) -> bool:
+    try:
+        return Path(str(item.path)).resolve().is_relative_to(WEB_DIR)
+    except (OSError, ValueError):
+        return False
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skips every web test (with the reason) when Chromium or chromedriver is missing."""
+    missing = []
+    if CHROMIUM is None:
+        missing.append("chromium (Debian package `chromium`; or set ECOMANSONI_CHROMIUM)")
+    if CHROMEDRIVER is None:
+        missing.append("chromedriver (Debian package `chromium-driver`; or set ECOMANSONI_CHROMEDRIVER)")
+    if not missing:
+        return
+    marker = pytest.mark.skip(reason="web e2e suite needs " + " and ".join(missing))
+    for item in items:
+        if _in_web_suite(item):
+            item.add_marker(marker)
+
+
+@pytest.fixture(scope="session")
+def artefacts() -> Path:
+    """The directory screenshots and metrics are written to (printed at the end of the run)."""
+    configured = os.environ.get("ECOMANSONI_ARTIFACTS")
+    if configured:
+        path = Path(configured).resolve()
+        path.mkdir(parents=True, exist_ok=True)
+    else:
+        path = Path(tempfile.mkdtemp(prefix="ecomansoni-web-artifacts-"))
+    REPORT.artefacts = path
+    return path
+
+
+@pytest.fixture(scope="session")
+def report() -> RunReport:
+    return REPORT
+
+
+@pytest.fixture(scope="session")
+def browser_factory(artefacts: Path):
+    """`browser_factory(name)` -> a new headless Chromium (own profile dir), quit at session end."""
+    created: list[Browser] = []
+    profiles: list[Path] = []
+
+    def make(name: str) -> Browser:
+        profile = Path(tempfile.mkdtemp(prefix=f"ecom-web-profile-{name}-"))
+        profiles.append(profile)
+        driver = new_driver(CHROMIUM, CHROMEDRIVER, profile)
+        browser = Browser(name, driver, artefacts, REPORT)
+        created.append(browser)
+        REPORT.live_browsers.append(browser)
+        return browser
+
+    yield make
+    for browser in created:
+        browser.close()
+    for profile in profiles:
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """On a failing web test: a screenshot, the DOM and the console log of every open browser."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or not report.failed or not _in_web_suite(item):
+        return
+    dumps = []
+    for browser in list(REPORT.live_browsers):
+        try:
+            dumps.extend(str(path) for path in browser.dump_failure(item.name))
+        except Exception as error:  # the browser may be gone
+            dumps.append(f"{browser.name}: could not dump ({error!r})")
+    if dumps:
+        report.sections.append(("browser state at failure", "\n".join(dumps)))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if REPORT.artefacts is None:
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section("ECOMANSONI web app: artefacts")
+    write(f"artefacts directory: {REPORT.artefacts}")
+    if REPORT.screenshots:
+        write(f"screenshots ({len(REPORT.screenshots)}):")
+        for path in REPORT.screenshots:
+            write(f"  {path}")
+    if REPORT.first_load:
+        write(f"first load (also in {REPORT.artefacts / 'first-load.json'}):")
+        for line in json.dumps(REPORT.first_load_summary(), indent=2).splitlines():
+            write(f"  {line}")
+    if REPORT.notes:
+        write("observations (not failures):")
+        for note in REPORT.notes:
+            write(f"  - {note}")
+    if REPORT.soft_failures:
+        write("soft check failures (fail test_soft_checks_passed):")
+        for failure in REPORT.soft_failures:
+            write(f"  - {failure}")

@@ -79,10 +79,12 @@ extension ChatService {
                 try await leave(call.caller, conversation: args.conversation_id)
                 return .void
             },
-            RPCFunction("mute_conversation", parameters: ["conversation_id", "muted_until"]) { call in
-                struct Args: Decodable { var conversation_id: UUID; var muted_until: Date? }
+            RPCFunction("mute_conversation", parameters: ["conversation_id", "muted", "muted_until"]) { call in
+                // {muted_until: time|null}, or {muted: true} (until unmuted) / {muted: false}.
+                struct Args: Decodable { var conversation_id: UUID; var muted: Bool?; var muted_until: Date? }
                 let args = try call.decode(Args.self)
-                return .json(try await mute(call.caller, conversation: args.conversation_id, until: args.muted_until))
+                let until: Date? = args.muted == false ? nil : (args.muted_until ?? (args.muted == true ? .distantFuture : nil))
+                return .json(try await mute(call.caller, conversation: args.conversation_id, until: until))
             },
             RPCFunction("get_messages", parameters: ["conversation_id", "before_seq", "after_seq", "limit"]) { call in
                 struct Args: Decodable { var conversation_id: UUID; var before_seq: Int64?; var after_seq: Int64?; var limit: Int? }

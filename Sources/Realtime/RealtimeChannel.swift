@@ -13,7 +13,10 @@ struct RealtimeChannel: Sendable {
         var original: [String: JSONValue]
 
         func wants(table: String, type: String) -> Bool {
-            self.table == table && (event == "*" || event == type)
+            guard event == "*" || event == type else { return false }
+            // `cursors` is the read-receipt view of participants: their cursor updates.
+            if self.table == "cursors" { return table == "participants" && type == "UPDATE" }
+            return self.table == table
         }
     }
 
@@ -34,7 +37,7 @@ struct RealtimeChannel: Sendable {
     /// Presence events allowed in the current window (limit per channel).
     var presenceEvents: [Date] = []
 
-    static let allowedTables: Set<String> = ["messages", "reactions", "participants"]
+    static let allowedTables: Set<String> = ["messages", "reactions", "participants", "cursors"]
     static let allowedEvents: Set<String> = ["*", "INSERT", "UPDATE", "DELETE"]
 
     /// Reads the postgres_changes bindings of a join; the error is the reply reason.

@@ -190,11 +190,13 @@ actor RealtimeHub {
                     expired.append((id, channel.topic))
                     continue
                 }
-                let ids = channel.bindings.filter { binding in
+                let matched = channel.bindings.filter { binding in
                     binding.wants(table: change.table, type: change.type) && (binding.filter?.matches(visible) ?? true)
-                }.map { JSONValue.number(Double($0.id)) }
-                guard !ids.isEmpty else { continue }
+                }
+                guard !matched.isEmpty else { continue }
+                let ids = matched.map { JSONValue.number(Double($0.id)) }
                 var delivered = data
+                if matched.allSatisfy({ $0.table == "cursors" }) { delivered["table"] = .string("cursors") }
                 if case .object(var row)? = data["record"], row["client_msg_id"] != nil, row["sender_id"] != .string(user.uuidString.lowercased()) {
                     // The idempotency key is the sender's own business.
                     row["client_msg_id"] = .null

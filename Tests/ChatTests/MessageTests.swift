@@ -218,6 +218,10 @@ import TestSupport
             #expect((try await f.inbox(a)["items"] as? [[String: Any]])?.first?["muted"] as? Bool == true)
             _ = try await f.object(a, "mute_conversation", ["conversation_id": chat, "muted_until": NSNull()])
             #expect((try await f.inbox(a)["items"] as? [[String: Any]])?.first?["muted"] as? Bool == false)
+            _ = try await f.object(a, "mute_conversation", ["conversation_id": chat, "muted": true])
+            #expect((try await f.inbox(a)["items"] as? [[String: Any]])?.first?["muted"] as? Bool == true)
+            _ = try await f.object(a, "mute_conversation", ["conversation_id": chat, "muted": false])
+            #expect((try await f.inbox(a)["items"] as? [[String: Any]])?.first?["muted"] as? Bool == false)
         }
     }
 }

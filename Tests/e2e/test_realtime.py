@@ -278,3 +278,17 @@ async def test_a_new_member_hears_of_their_own_addition(server):
         for client in (alice, carol):
             await client.remove_all_channels()
             await close_client(client)
+
+
+async def test_read_receipts_arrive_on_the_cursors_table(pair):
+    alice, _, bob, bob_id, conversation = pair
+    items, _, callback = collector()
+    channel = alice.channel(f"cursors-{uuid.uuid4()}")
+    channel.on_postgres_changes("UPDATE", callback, table="cursors", schema="public", filter=f"conversation_id=eq.{conversation}")
+    await subscribed(channel)
+    sent = await rpc(alice, "send_message_v1", {"conversation_id": conversation, "client_msg_id": str(uuid.uuid4()), "body": "read me"})
+    await rpc(bob, "ack_read_v1", {"conversation_id": conversation, "up_to_seq": sent["seq"]})
+    await wait_for(items, 1)
+    data = items[0]["data"]
+    assert data["table"] == "cursors" and data["type"] == "UPDATE"
+    assert data["record"]["user_id"] == bob_id and data["record"]["read_up_to_seq"] == sent["seq"]

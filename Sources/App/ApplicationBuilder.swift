@@ -30,13 +30,16 @@ public func loadAuthService(config: AppConfig, database: Database, httpClient: H
 /// Builds the whole HTTP application on a database that is running and migrated.
 ///
 /// Used by `ecomansoni serve` and by the tests, so both exercise the same routes.
+///
+/// `realtimeDatabase` is where realtime delivery reads rows (default: `database`).
 public func buildApplication(
-    config: AppConfig, database: Database, auth: AuthService, bus: any MessageBus = InProcessMessageBus(), logger: Logger
+    config: AppConfig, database: Database, realtimeDatabase: Database? = nil, auth: AuthService,
+    bus: any MessageBus = InProcessMessageBus(), logger: Logger
 ) throws -> EcomansoniApplication {
     _ = AppMetrics.registry
     let tokens = auth.tokens
     let realtime = RealtimeService(
-        database: database, bus: bus, verify: { token in try await tokens.caller(fromToken: token) }, logger: logger)
+        database: realtimeDatabase ?? database, bus: bus, verify: { token in try await tokens.caller(fromToken: token) }, logger: logger)
     let social = SocialService(database: database)
     let chat = ChatService(database: database, publisher: realtime)
 

@@ -26,28 +26,42 @@ public enum Server {
             case .postgres:
                 bus = PostgresMessageBus(client: database.client, listenConfiguration: try locator.url.connectionConfiguration(), logger: logger)
             }
-            var app = try buildApplication(config: config, database: database, auth: auth, bus: bus, logger: logger)
-            let keys = auth.tokens
-            app.beforeServerStarts {
-                logger.notice("""
-                    ecomansoni listening on http://\(config.host):\(config.port)
-                      anon key:  \(keys.anonKey)
-                      data:      \(locator.location)
-                    """)
+            // Realtime reads its rows from a small pool of its own, so delivery does not queue
+            // behind the writes that produce it.
+            try await withDatabase(locator.url, config: config, logger: logger, maximumConnections: 4, poolName: "realtime") { realtimeDatabase in
+                try await serve(
+                    config: config, database: database, realtimeDatabase: realtimeDatabase, auth: auth, bus: bus,
+                    location: locator.location, logger: logger)
             }
-            var configuration = ServiceGroupConfiguration(
-                services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-            // A client that never answers a close frame must not keep the process alive.
-            configuration.maximumGracefulShutdownDuration = .seconds(config.shutdownGraceSeconds)
-            // Cancelling thousands of sockets takes a while; past this bound the process aborts.
-            configuration.maximumCancellationDuration = .seconds(60)
-            try await ServiceGroup(configuration: configuration).run()
-            logger.info("server stopped; closing the database pool")
         }
     }
 
-    /// Runs `body` with a pooled client to `url`, running the pool alongside.
-    /// Finds or starts the database, migrates it and runs `body` with the auth keys
+    /// Serves until SIGINT/SIGTERM, then drains within the configured bounds.
+    private static func serve(
+        config: AppConfig, database: Database, realtimeDatabase: Database, auth: AuthService, bus: any MessageBus,
+        location: String, logger: Logger
+    ) async throws {
+        var app = try buildApplication(
+            config: config, database: database, realtimeDatabase: realtimeDatabase, auth: auth, bus: bus, logger: logger)
+        let keys = auth.tokens
+        app.beforeServerStarts {
+            logger.notice("""
+                ecomansoni listening on http://\(config.host):\(config.port)
+                  anon key:  \(keys.anonKey)
+                  data:      \(location)
+                """)
+        }
+        var configuration = ServiceGroupConfiguration(
+            services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        // A client that never answers a close frame must not keep the process alive.
+        configuration.maximumGracefulShutdownDuration = .seconds(config.shutdownGraceSeconds)
+        // Cancelling thousands of sockets takes a while; past this bound the process aborts.
+        configuration.maximumCancellationDuration = .seconds(60)
+        try await ServiceGroup(configuration: configuration).run()
+        logger.info("server stopped; closing the database pools")
+    }
+
+    /// Finds or starts the database, migrates it and runs `body` with it
     /// (for the `migrate` and `keys` commands).
     public static func withMigratedDatabase<T: Sendable>(
         config: AppConfig, logger: Logger, _ body: @Sendable (Database, [String]) async throws -> T
@@ -61,17 +75,18 @@ public enum Server {
         }
     }
 
+    /// Runs `body` with a pooled client to `url`, running the pool alongside.
     public static func withDatabase<T: Sendable>(
         _ url: DatabaseURL, config: AppConfig, logger: Logger,
+        maximumConnections: Int? = nil, poolName: String = "main",
         _ body: @Sendable (Database) async throws -> T
     ) async throws -> T {
-        let client = PostgresClient(
-            configuration: try url.clientConfiguration(maximumConnections: config.databaseMaxConnections),
-            backgroundLogger: logger)
+        let size = maximumConnections ?? config.databaseMaxConnections
+        let client = PostgresClient(configuration: try url.clientConfiguration(maximumConnections: size), backgroundLogger: logger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }
-            return try await body(Database(client: client, maximumConnections: config.databaseMaxConnections, logger: logger))
+            return try await body(Database(client: client, maximumConnections: size, poolName: poolName, logger: logger))
         }
     }
 }

@@ -17,10 +17,11 @@ public struct Database: Sendable {
     public let logger: Logger
     let gauges: PoolGauges
 
-    public init(client: PostgresClient, maximumConnections: Int, logger: Logger) {
+    /// - Parameter poolName: names the pool in the `pool` dimension of the gauges.
+    public init(client: PostgresClient, maximumConnections: Int, poolName: String = "main", logger: Logger) {
         self.client = client
         self.logger = logger
-        self.gauges = PoolGauges(maximumConnections: maximumConnections)
+        self.gauges = PoolGauges(maximumConnections: maximumConnections, name: poolName)
     }
 
     /// Runs `body` in a transaction as the caller's role with its claims set.
@@ -75,9 +76,11 @@ public struct Database: Sendable {
 final class PoolGauges: Sendable {
     private let leasedCount = NIOLockedValueBox(0)
     private let maximumConnections: Int
+    private let dimensions: [(String, String)]
 
-    init(maximumConnections: Int) {
+    init(maximumConnections: Int, name: String) {
         self.maximumConnections = maximumConnections
+        self.dimensions = [("pool", name)]
     }
 
     func leased(_ delta: Int) {
@@ -85,7 +88,7 @@ final class PoolGauges: Sendable {
             count += delta
             return count
         }
-        Gauge(label: "db_pool_leased_connections").record(value)
-        Gauge(label: "db_pool_max_connections").record(maximumConnections)
+        Gauge(label: "db_pool_leased_connections", dimensions: dimensions).record(value)
+        Gauge(label: "db_pool_max_connections", dimensions: dimensions).record(maximumConnections)
     }
 }

@@ -51,7 +51,13 @@ actor RealtimeHub {
     /// Queues a frame for a socket; a client too slow to keep up is disconnected.
     func send(_ frame: PhoenixFrame, to id: SocketID) {
         guard let socket = sockets[id] else { return }
-        if case .dropped = socket.outbox.yield(frame.encoded(socket.version)) {
+        sendText(frame.encoded(socket.version), to: id)
+    }
+
+    /// Queues an already-encoded frame.
+    private func sendText(_ text: String, to id: SocketID) {
+        guard let socket = sockets[id] else { return }
+        if case .dropped = socket.outbox.yield(text) {
             logger.warning("realtime client too slow; disconnecting", metadata: ["socket": "\(id)"])
             socket.outbox.finish()
         }
@@ -182,6 +188,16 @@ actor RealtimeHub {
         ]
         if change.type != "DELETE" { data["record"] = .object(record ?? [:]) }
         if change.type != "INSERT" { data["old_record"] = .object(oldRecord) }
+        // The data part is the same for every subscriber (except the sender's own idempotency
+        // key), so it is encoded once and spliced into each channel's frame.
+        let forSender = JSONValue.object(data).jsonText
+        var hidden = data
+        if case .object(var row)? = data["record"], row["client_msg_id"] != nil {
+            row["client_msg_id"] = .null
+            hidden["record"] = .object(row)
+        }
+        let forOthers = JSONValue.object(hidden).jsonText
+        let senderID: String? = if case .string(let sender)? = record?["sender_id"] { sender } else { nil }
         var expired: [(SocketID, String)] = []
         for (id, socket) in sockets {
             for channel in socket.channels.values where !channel.bindings.isEmpty {
@@ -194,15 +210,20 @@ actor RealtimeHub {
                     binding.wants(table: change.table, type: change.type) && (binding.filter?.matches(visible) ?? true)
                 }
                 guard !matched.isEmpty else { continue }
-                let ids = matched.map { JSONValue.number(Double($0.id)) }
-                var delivered = data
-                if matched.allSatisfy({ $0.table == "cursors" }) { delivered["table"] = .string("cursors") }
-                if case .object(var row)? = data["record"], row["client_msg_id"] != nil, row["sender_id"] != .string(user.uuidString.lowercased()) {
-                    // The idempotency key is the sender's own business.
-                    row["client_msg_id"] = .null
-                    delivered["record"] = .object(row)
+                var dataText = senderID == user.uuidString.lowercased() ? forSender : forOthers
+                if matched.allSatisfy({ $0.table == "cursors" }) {
+                    var renamed = data
+                    renamed["table"] = .string("cursors")
+                    dataText = JSONValue.object(renamed).jsonText
                 }
-                send(PhoenixFrame(topic: channel.topic, event: "postgres_changes", payload: .object(["ids": .array(ids), "data": .object(delivered)])), to: id)
+                let ids = matched.map { String($0.id) }.joined(separator: ",")
+                let payload = #"{"data":\#(dataText),"ids":[\#(ids)]}"#
+                let topic = JSONValue.string(channel.topic).jsonText
+                let text = switch socket.version {
+                case .v1: #"{"event":"postgres_changes","payload":\#(payload),"ref":null,"topic":\#(topic)}"#
+                case .v2: #"[null,null,\#(topic),"postgres_changes",\#(payload)]"#
+                }
+                sendText(text, to: id)
             }
         }
         return expired

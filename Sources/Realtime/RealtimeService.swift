@@ -54,16 +54,41 @@ public final class RealtimeService: Service, ChangePublisher {
     public func run() async throws {
         try await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
+                // Events of one conversation (or topic) stay in order in one lane; lanes run in
+                // parallel so one conversation's database reads do not hold up the others.
+                let lanes = (0..<Self.laneCount).map { _ in AsyncStream<BusEvent>.makeStream(bufferingPolicy: .unbounded) }
+                for lane in lanes {
+                    group.addTask {
+                        for await event in lane.stream { await self.dispatch(event) }
+                    }
+                }
                 group.addTask {
                     for await event in self.events {
-                        await self.dispatch(event)
+                        lanes[Self.lane(of: event)].continuation.yield(event)
                     }
+                    for lane in lanes { lane.continuation.finish() }
                 }
                 group.addTask { await self.closeExpiredChannels() }
                 await group.next()
+                for lane in lanes { lane.continuation.finish() }
                 group.cancelAll()
             }
         }
+    }
+
+    /// Parallel dispatch lanes.
+    static let laneCount = 8
+
+    /// The lane of an event: by conversation for changes, by topic otherwise.
+    static func lane(of event: BusEvent) -> Int {
+        let key: String
+        switch event {
+        case .change(let change): key = change.conversationID.uuidString
+        case .broadcast(let topic, _, _), .presence(let topic, _, _, _): key = topic
+        }
+        var hash: UInt32 = 2_166_136_261
+        for byte in key.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
+        return Int(hash % UInt32(laneCount))
     }
 
     /// Closes channels whose access token expired (clients send a fresh one in time).

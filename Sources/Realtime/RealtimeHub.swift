@@ -176,7 +176,7 @@ actor RealtimeHub {
 
     /// Delivers one committed change to every channel that binds it, may read it and whose
     /// filter matches. `members` are the users allowed to read the conversation.
-    /// Returns the conversation channels to close because their user is no longer a member.
+    /// Returns the channels met on the way whose access token has expired (to close).
     func deliverChange(_ change: ChangeEnvelope, record: [String: JSONValue]?, members: Set<UUID>, now: Int) -> [(SocketID, String)] {
         let columns = (ChangeRecordLoader.columns[change.table] ?? []).map { JSONValue.object(["name": .string($0.name), "type": .string($0.type)]) }
         var oldRecord: [String: JSONValue] = change.key.mapValues { .string($0) }

@@ -68,8 +68,11 @@ struct RealtimeSession: Sendable {
             if channel.presenceEnabled {
                 await hub.send(PhoenixFrame(topic: frame.topic, event: "presence_state", payload: await hub.presenceState(frame.topic)), to: id)
             }
+        } catch let error as JoinError {
+            await hub.send(.error(to: frame, reason: error.description), to: id)
         } catch {
-            await hub.send(.error(to: frame, reason: String(describing: error)), to: id)
+            logger.error("realtime join failed", metadata: ["error": "\(error)", "topic": "\(frame.topic)"])
+            await hub.send(.error(to: frame, reason: "Internal error: the join could not be checked; retry"), to: id)
         }
     }
 

@@ -119,11 +119,7 @@ public struct ChatService: Sendable {
         let me = try caller.requireUser()
         return try await database.withCaller(caller) { connection in
             var values: [(any PostgresEncodable & Sendable)?] = [me, limit + 1]
-            var keyset = ""
-            if let cursor {
-                values += [cursor.timestamp, cursor.id]
-                keyset = "AND (c.last_message_at, c.id) < ($3::timestamptz, $4::uuid)"
-            }
+            let keyset = Page.after(cursor, time: "c.last_message_at", id: "c.id", values: &values)
             let rows = try await connection.rows("""
                 SELECT jsonb_build_object(
                     'conversation_id', c.id, 'kind', c.kind, 'title', c.title, 'avatar_url', c.avatar_url,

@@ -24,3 +24,15 @@ public enum Page {
         return Data("{\"items\":[\(items.joined(separator: ","))],\"next_cursor\":\(cursor)}".utf8)
     }
 }
+
+extension Page {
+    /// The keyset condition `AND (time, id) < ($n::timestamptz, $n+1::uuid)` for a cursor,
+    /// appending the cursor's two values to `values`; empty for the first page.
+    public static func after(
+        _ cursor: KeysetCursor?, time: String, id: String, values: inout [(any PostgresEncodable & Sendable)?]
+    ) -> String {
+        guard let cursor else { return "" }
+        values += [cursor.timestamp, cursor.id]
+        return "AND (\(time), \(id)) < ($\(values.count - 1)::timestamptz, $\(values.count)::uuid)"
+    }
+}

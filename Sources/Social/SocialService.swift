@@ -183,11 +183,7 @@ public struct SocialService: Sendable {
             case .requests: ("following_id", "follower_id", "pending")
             }
             var values: [(any PostgresEncodable & Sendable)?] = [owner, status, limit + 1]
-            var keyset = ""
-            if let cursor {
-                values += [cursor.timestamp, cursor.id]
-                keyset = "AND (f.created_at, f.\(otherColumn)) < ($4::timestamptz, $5::uuid)"
-            }
+            let keyset = Page.after(cursor, time: "f.created_at", id: "f.\(otherColumn)", values: &values)
             let rows = try await connection.query(PostgresQuery(unsafeSQL: """
                 SELECT (\(ProfileSQL.publicJSON("p"))::jsonb || jsonb_build_object('followed_at', f.created_at))::text, f.created_at::text, p.id
                 FROM public.follows f JOIN public.profiles p ON p.id = f.\(otherColumn)
@@ -235,11 +231,7 @@ public struct SocialService: Sendable {
         let me = try caller.requireUser()
         return try await database.withCaller(caller) { connection in
             var values: [(any PostgresEncodable & Sendable)?] = [me, limit + 1]
-            var keyset = ""
-            if let cursor {
-                values += [cursor.timestamp, cursor.id]
-                keyset = "AND (b.created_at, b.blocked_id) < ($3::timestamptz, $4::uuid)"
-            }
+            let keyset = Page.after(cursor, time: "b.created_at", id: "b.blocked_id", values: &values)
             // The blocked user's profile is read as the owner would see it: a block does not
             // hide the blocked user from the blocker.
             let rows = try await connection.query(PostgresQuery(unsafeSQL: """

@@ -28,10 +28,6 @@ actor RealtimeHub {
 
     var socketCount: Int { sockets.count }
 
-    func version(of id: SocketID) -> PhoenixFrame.Version {
-        sockets[id]?.version ?? .v1
-    }
-
     // MARK: Sockets
 
     func connect(_ id: SocketID, version: PhoenixFrame.Version, outbox: AsyncStream<String>.Continuation) {

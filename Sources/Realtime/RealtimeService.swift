@@ -156,7 +156,7 @@ public final class RealtimeService: Service, ChangePublisher {
                     do { try await outbound.write(.text(text)) } catch { return }
                 }
             }
-            group.addTask { await self.read(inbound, session: session, activity: activity) }
+            group.addTask { await self.read(inbound, session: session, version: version, activity: activity) }
             group.addTask {
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .seconds(1))
@@ -171,7 +171,7 @@ public final class RealtimeService: Service, ChangePublisher {
         await session.disconnected()
     }
 
-    private func read(_ inbound: WebSocketInboundStream, session: RealtimeSession, activity: ActivityClock) async {
+    private func read(_ inbound: WebSocketInboundStream, session: RealtimeSession, version: PhoenixFrame.Version, activity: ActivityClock) async {
         var tokens = Double(limits.framesPerSecond * 2)
         var last = ContinuousClock.now
         var refusals = 0
@@ -182,7 +182,6 @@ public final class RealtimeService: Service, ChangePublisher {
                 let now = ContinuousClock.now
                 tokens = min(Double(limits.framesPerSecond * 2), tokens + (now - last).seconds * Double(limits.framesPerSecond))
                 last = now
-                let version = await hub.version(of: session.id)
                 guard let frame = try? PhoenixFrame.decode(text, version: version) else {
                     refusals += 1
                     if refusals > limits.refusalsBeforeClose { return }

@@ -21,19 +21,20 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
     ],
     targets: [
         .executableTarget(
             name: "ecomansoni",
             dependencies: [
-                "App",
+                "App", "Insurance",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .target(
             name: "App",
             dependencies: [
-                "Core", "Database", "Auth", "Social", "Chat", "Realtime", "MigrationLint",
+                "Core", "Database", "Auth", "Social", "Chat", "Realtime", "MigrationLint", "Insurance", "InsuranceService",
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -94,6 +95,20 @@ let package = Package(
             ]
         ),
         .target(
+            name: "Insurance",
+            resources: [.copy("Tariffs")]
+        ),
+        .target(
+            name: "InsuranceService",
+            dependencies: [
+                "Core", "Database", "Insurance",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            resources: [.copy("Knowledge")]
+        ),
+        .target(
             name: "MigrationLint",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
         ),
@@ -108,6 +123,14 @@ let package = Package(
         .testTarget(name: "SocialTests", dependencies: ["Social", "TestSupport"]),
         .testTarget(name: "ChatTests", dependencies: ["Chat", "TestSupport"]),
         .testTarget(name: "RealtimeTests", dependencies: ["Realtime", "TestSupport"]),
+        .testTarget(
+            name: "InsuranceTests",
+            dependencies: ["Insurance", .product(name: "PropertyBased", package: "swift-property-based")]
+        ),
+        .testTarget(
+            name: "InsuranceServiceTests",
+            dependencies: ["InsuranceService", "TestSupport"]
+        ),
         .testTarget(name: "MigrationLintTests", dependencies: ["MigrationLint"], resources: [.copy("Corpus")]),
         .testTarget(
             name: "AppTests",

@@ -34,16 +34,57 @@ async function request(path, { method = 'POST', body, token, signal } = {}) {
   const text = await res.text();
   let data = null;
   if (text) try { data = JSON.parse(text); } catch { data = null; }
-  if (!res.ok) {
-    throw new ApiError({
-      status: res.status,
-      code: data?.code || data?.error || 'http_' + res.status,
-      message: data?.message || data?.error_description || res.statusText,
-      details: data?.details, hint: data?.hint,
-      retryAfter: Number(res.headers.get('Retry-After')) || 0,
-    });
-  }
+  if (!res.ok) throw httpError(res, data);
   return data;
+}
+
+/** An ApiError from a failed response and its parsed JSON body (PostgREST, GoTrue or functions shape). */
+function httpError(res, data) {
+  const fnError = typeof data?.error === 'string' ? data.error : data?.error?.message;
+  return new ApiError({
+    status: res.status,
+    code: data?.code || (typeof data?.error === 'string' ? data.error : data?.error?.code) || 'http_' + res.status,
+    message: data?.message || data?.error_description || fnError || res.statusText,
+    details: data?.details, hint: data?.hint,
+    field: data?.field, // functions (e.g. osago-quote): the request field that was refused
+    retryAfter: Number(res.headers.get('Retry-After')) || 0,
+  });
+}
+
+/**
+ * A POST whose answer is read as a stream (text/event-stream). Resolves with the Response once
+ * its headers arrive (they must within 20 s); the body is then limited only by `signal`.
+ * A non-2xx answer is read and thrown as an ApiError.
+ */
+async function openStream(path, { body, token, signal }) {
+  const headers = { apikey: cfg.anonKey, 'Content-Type': 'application/json', Accept: 'text/event-stream' };
+  if (token) headers.Authorization = 'Bearer ' + token;
+  const ctl = new AbortController();
+  const onAbort = () => ctl.abort(signal.reason);
+  if (signal?.aborted) ctl.abort(signal.reason);
+  signal?.addEventListener('abort', onAbort);
+  let slow = false;
+  const timer = setTimeout(() => { slow = true; ctl.abort(); }, 20000);
+  let res;
+  try {
+    res = await fetch(cfg.base + path, { method: 'POST', headers, body: JSON.stringify(body), signal: ctl.signal, cache: 'no-store' });
+  } catch (e) {
+    signal?.removeEventListener('abort', onAbort);
+    if (e.name === 'AbortError' && !slow) throw e;
+    throw new ApiError({ status: 0, code: 'network', message: e.message, network: true });
+  } finally {
+    clearTimeout(timer);
+  }
+  if (!res.ok) {
+    signal?.removeEventListener('abort', onAbort);
+    const text = await res.text().catch(() => '');
+    let data = null;
+    if (text) try { data = JSON.parse(text); } catch { data = null; }
+    throw httpError(res, data);
+  }
+  // The caller's signal keeps aborting the body read; drop the link once the body is done.
+  res.release = () => signal?.removeEventListener('abort', onAbort);
+  return res;
 }
 
 // Sign-in (no account yet)
@@ -155,6 +196,21 @@ export class Api {
       if (e.code === 'session_not_found') { this.expire(); throw e; }
       await this.refresh();
       return request(path, { ...opts, token: this.token, signal: this.abort.signal });
+    }
+  }
+
+  /** A streamed POST (see openStream) with this account's token; retried once after a stale token. */
+  async stream(path, body, signal) {
+    if (this.dead) throw new ApiError({ code: 'session_expired' });
+    await this.ready();
+    const both = AbortSignal.any ? AbortSignal.any([signal, this.abort.signal].filter(Boolean)) : signal;
+    try {
+      return await openStream(path, { body, token: this.token, signal: both });
+    } catch (e) {
+      const stale = e.status === 401 && (e.code === 'PGRST303' || e.code === 'PGRST301' || /expired/i.test(e.message || ''));
+      if (!stale) throw e;
+      await this.refresh();
+      return openStream(path, { body, token: this.token, signal: both });
     }
   }
 

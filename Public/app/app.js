@@ -17,6 +17,8 @@ const VIEWS = {
   user: () => import('./views/profile.js').then(m => m.profileView),
   me: () => import('./views/me.js').then(m => m.meView),
   settings: () => import('./views/settings.js').then(m => m.settingsView),
+  osago: () => import('./views/osago.js').then(m => m.osagoView),
+  assistant: () => import('./views/assistant.js').then(m => m.assistantView),
 };
 
 export const app = {

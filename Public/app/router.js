@@ -1,4 +1,5 @@
-// Hash routes: #/chats, #/chats/<id>, #/people, #/u/<username>, #/me, #/settings, #/add-account.
+// Hash routes: #/chats, #/chats/<id>, #/people, #/u/<username>, #/me, #/settings, #/add-account,
+// #/insurance (→ osago), #/insurance/osago, #/insurance/assistant.
 const ROUTES = [
   [/^\/chats\/([0-9a-f-]{36})$/i, m => ({ name: 'chats', id: m[1].toLowerCase() })],
   [/^\/chats\/?$/, () => ({ name: 'chats' })],
@@ -6,6 +7,8 @@ const ROUTES = [
   [/^\/u\/([^/]+)$/, m => ({ name: 'user', username: decodeURIComponent(m[1]).replace(/^@/, '').toLowerCase() })],
   [/^\/me\/?$/, () => ({ name: 'me' })],
   [/^\/settings\/?$/, () => ({ name: 'settings' })],
+  [/^\/insurance(\/osago)?\/?$/, () => ({ name: 'osago', section: 'insurance' })],
+  [/^\/insurance\/assistant\/?$/, () => ({ name: 'assistant', section: 'insurance' })],
   [/^\/add-account\/?$/, () => ({ name: 'add-account' })],
 ];
 

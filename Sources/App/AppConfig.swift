@@ -1,6 +1,7 @@
 import Auth
 import Configuration
 import Foundation
+import InsuranceService
 import Logging
 
 /// Everything the server reads from its environment, validated once at start.
@@ -48,6 +49,13 @@ public struct AppConfig: Sendable {
     public var trustProxy = false
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     public var shutdownGraceSeconds = 10
+    /// The OpenAI-compatible model behind the insurance assistant (`LLM_BASE_URL`,
+    /// `LLM_API_KEY`, `LLM_MODEL`); nil runs the built-in assistant.
+    public var llm: ProviderSettings?
+    /// Assistant questions each user may ask per minute (`ASSISTANT_RATE_PER_MINUTE`).
+    public var assistantRatePerMinute = 10
+    /// Seconds of silence before a keep-alive comment in an answer stream (`ASSISTANT_KEEPALIVE_SECONDS`).
+    public var assistantKeepAliveSeconds = 15
 
     public init() {}
 
@@ -119,7 +127,28 @@ public struct AppConfig: Sendable {
         }
         config.logFormat = logFormat
         config.auth.issuer = "\(config.resolvedPublicURL)/auth/v1"
+        try config.loadAssistant(from: reader)
         return config
+    }
+
+    /// The insurance assistant's settings: all three LLM variables or none.
+    private mutating func loadAssistant(from reader: ConfigReader) throws {
+        let baseURL = reader.string(forKey: "llm.base.url").flatMap { $0.isEmpty ? nil : $0 }
+        let apiKey = reader.string(forKey: "llm.api.key", isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
+        let model = reader.string(forKey: "llm.model").flatMap { $0.isEmpty ? nil : $0 }
+        switch (baseURL, apiKey, model) {
+        case (nil, nil, nil):
+            llm = nil
+        case let (baseURL?, apiKey?, model?):
+            guard let parsed = URL(string: baseURL), ["http", "https"].contains(parsed.scheme ?? ""), parsed.host != nil else {
+                throw ConfigurationError("LLM_BASE_URL must be an http(s) URL such as https://api.example.com/v1")
+            }
+            llm = ProviderSettings(baseURL: baseURL, apiKey: apiKey, model: model)
+        default:
+            throw ConfigurationError("LLM_BASE_URL, LLM_API_KEY and LLM_MODEL must be set together (or none, for the built-in assistant)")
+        }
+        assistantRatePerMinute = try Self.integer(reader, "assistant.ratePerMinute", "ASSISTANT_RATE_PER_MINUTE", default: 10, in: 1...10_000)
+        assistantKeepAliveSeconds = try Self.integer(reader, "assistant.keepaliveSeconds", "ASSISTANT_KEEPALIVE_SECONDS", default: 15, in: 1...300)
     }
 
     /// `PUBLIC_URL`, or `http://localhost:<port>`.

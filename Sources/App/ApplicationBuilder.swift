@@ -6,6 +6,8 @@ import Database
 import Foundation
 import Hummingbird
 import HummingbirdWebSocket
+import Insurance
+import InsuranceService
 import Logging
 import Realtime
 import Social
@@ -27,6 +29,14 @@ public func loadAuthService(config: AppConfig, database: Database, httpClient: H
     return try await AuthService.load(database: database, settings: config.auth, sender: sender)
 }
 
+/// The insurance assistant: the configured OpenAI-compatible model, or the built-in one.
+func makeAssistant(config: AppConfig, calculator: OsagoCalculator, database: Database, logger: Logger) throws -> any AssistantEngine {
+    if let settings = config.llm {
+        return ProviderAssistant(settings: settings, httpClient: .shared, calculator: calculator, logger: logger)
+    }
+    return BuiltInAssistant(calculator: calculator, knowledge: KnowledgeBase(database: database, articles: try KnowledgeBase.bundledArticles()))
+}
+
 /// Builds the whole HTTP application on a database that is running and migrated.
 ///
 /// Used by `ecomansoni serve` and by the tests, so both exercise the same routes.
@@ -43,10 +53,15 @@ public func buildApplication(
     let social = SocialService(database: database)
     let chat = ChatService(database: database, publisher: realtime)
 
+    let tariffs = try TariffCatalog.bundled()
+    let osago = OsagoService(catalog: tariffs, database: database)
+    let assistant = try makeAssistant(config: config, calculator: OsagoCalculator(catalog: tariffs), database: database, logger: logger)
+
     var registry = RPCRegistry()
     registry.register(auth.rpcFunctions)
     registry.register(social.rpcFunctions)
     registry.register(chat.rpcFunctions)
+    registry.register(osago.rpcFunctions)
 
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: RequestMetricsMiddleware())
@@ -78,6 +93,15 @@ public func buildApplication(
             .add(middleware: ErrorShapeMiddleware(.postgrest))
             .add(middleware: APIKeyMiddleware(tokens: auth.tokens))
             .add(middleware: CallerMiddleware(tokens: auth.tokens)))
+
+    let functions = router.group("functions/v1")
+        .add(middleware: ErrorShapeMiddleware(.functions))
+        .add(middleware: APIKeyMiddleware(tokens: auth.tokens))
+        .add(middleware: CallerMiddleware(tokens: auth.tokens))
+    InsuranceController(
+        osago: osago, assistant: assistant, ratePerMinute: config.assistantRatePerMinute,
+        keepAlive: .seconds(config.assistantKeepAliveSeconds), logger: logger
+    ).addRoutes(to: functions)
 
     var app = Application(
         router: router,

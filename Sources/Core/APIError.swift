@@ -16,6 +16,8 @@ public struct APIError: Error, Sendable, Equatable {
     public var hint: String?
     /// Seconds until a rate-limited request may be retried.
     public var retryAfterSeconds: Int?
+    /// The request field at fault (a JSON path such as `drivers[0].age`), for field errors.
+    public var field: String?
 
     public init(
         status: HTTPResponse.Status,
@@ -35,9 +37,11 @@ public struct APIError: Error, Sendable, Equatable {
 
     /// A request field broke a rule: 400 naming the field and the rule.
     public static func invalidField(_ field: String, _ rule: String) -> APIError {
-        APIError(
+        var error = APIError(
             status: .badRequest, code: "22023", message: "\(field): \(rule)",
             details: "invalid value for field '\(field)'", hint: rule)
+        error.field = field
+        return error
     }
 
     /// The caller may not do this.

@@ -89,7 +89,9 @@ public struct ErrorShapeMiddleware: RouterMiddleware {
             }
             object = ["code": error.code, "details": error.details ?? NSNull(), "hint": error.hint ?? NSNull(), "message": error.message]
         case .functions, .plain:
-            object = ["error": error.message, "code": error.code]
+            var members: [String: Any] = ["error": error.message, "code": error.code]
+            members["field"] = error.field
+            object = members
         }
         let body = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
         return Response(status: error.status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))

@@ -9,6 +9,7 @@ import { go } from '../router.js';
 const NAV = [
   ['chats', '#/chats', 'navChats', 'chats', 'nav-chats'],
   ['people', '#/people', 'navPeople', 'people', 'nav-people'],
+  ['insurance', '#/insurance/osago', 'navInsurance', 'shield', 'nav-insurance'],
   ['me', '#/me', 'navProfile', 'user', 'nav-profile'],
   ['settings', '#/settings', 'navSettings', 'settings', 'nav-settings'],
 ];
@@ -46,7 +47,7 @@ export function renderShell(root, s) {
     session: s, main,
     update(route) {
       for (const a of links) {
-        const on = a.dataset.route === route.name || (route.name === 'user' && a.dataset.route === 'people');
+        const on = a.dataset.route === route.name || a.dataset.route === route.section || (route.name === 'user' && a.dataset.route === 'people');
         if (on) a.setAttribute('aria-current', 'page');
         else a.removeAttribute('aria-current');
       }

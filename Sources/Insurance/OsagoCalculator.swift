@@ -48,7 +48,7 @@ public struct OsagoCalculator: Sendable {
 /// Every coefficient of one request resolved against one tariff version, before ТБ.
 struct QuoteFactors {
     let corridor: BaseRateRow
-    var coefficients: [Coefficient: Decimal?] = [:]
+    var coefficients: [Coefficient: Decimal] = [:]
     var breakdown: [BreakdownLine] = []
     var chosenDriver: OsagoQuote.ChosenDriver?
     var forecast: KBMForecast

@@ -51,7 +51,8 @@ public struct OsagoQuote: Sendable, Encodable {
     public var uncapped: Decimal?
     public var capped: Bool?
     public var cap: Cap?
-    public var coefficients: [Coefficient: Decimal?]
+    /// Every coefficient that applies; absent ones (КП for a Russian registration, …) are null in JSON.
+    public var coefficients: [Coefficient: Decimal]
     public var range: PremiumRange?
     public var breakdown: [BreakdownLine]
     public var driver: ChosenDriver?
@@ -66,7 +67,7 @@ public struct OsagoQuote: Sendable, Encodable {
         try container.encode(cap, forKey: .cap)
         var values = container.nestedContainer(keyedBy: Coefficient.self, forKey: .coefficients)
         for coefficient in Coefficient.allCases {
-            try values.encode((coefficients[coefficient] ?? nil).map(DecimalText.plain), forKey: coefficient)
+            try values.encode(coefficients[coefficient].map(DecimalText.plain), forKey: coefficient)
         }
         try container.encode(range, forKey: .range)
         try container.encode(breakdown, forKey: .breakdown)

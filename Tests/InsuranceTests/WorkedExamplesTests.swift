@@ -8,17 +8,14 @@ import Testing
     let policyDay = CalendarDate("2026-03-01")!
 
     @Test func example1PublishedInsurerCalculation() throws {
-        let request = QuoteRequest(
-            date: policyDay, powerHp: 150, kt: Decimal(string: "1.8"), tb: 7535,
-            drivers: .named([DriverInput(age: 35, experienceYears: 12, kbmClass: "3")]))
-        // The 2025-12-09 corridor ends at 8665, so 7535 is inside it; КВС 0.94 (age 35–39, 10–14)
-        // would differ from the example's 0.97 (age 35–39, 5–6): use that driver instead.
-        var examplesDriver = request
-        examplesDriver.drivers = .named([DriverInput(age: 36, experienceYears: 5, kbmClass: "3")])
-        let quote = try calculator.quote(examplesDriver, today: policyDay)
+        // ТБ 7535, КТ 1.8 given, КБМ 1.17 (class 3), КВС 0.97 (age 35–39, 5–6 years), КМ 1.4.
+        let quote = try calculator.quote(
+            QuoteRequest(
+                date: policyDay, powerHp: 150, kt: Decimal(string: "1.8"), tb: 7535,
+                drivers: .named([DriverInput(age: 36, experienceYears: 5, kbmClass: "3")])),
+            today: policyDay)
         #expect(quote.premiumText == "21549.71")
         #expect(quote.coefficients[.kvs] == Decimal(string: "0.97"))
-        #expect(quote.coefficients[.kbm] == Decimal(string: "1.17"))
         #expect(quote.capped == false)
     }
 

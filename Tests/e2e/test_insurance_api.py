@@ -55,7 +55,9 @@ INVALID = [
     ("unknown owner", quote_request(owner="alien"), "owner"),
     ("unknown category", with_change(quote_request(), "vehicle.category", "Q"), "vehicle.category"),
     ("unknown registration", with_change(quote_request(), "vehicle.registration", "mars"), "vehicle.registration"),
-    ("owner class 14", quote_request(ownerKbmClass="14"), "ownerKbmClass"),
+    ("owner class 14, unlimited", quote_request(drivers="unlimited", ownerKbmClass="14"), "ownerKbmClass"),
+    # Unused with named drivers, but still not a class: refused, never ignored.
+    ("owner class 14, named drivers", quote_request(ownerKbmClass="14"), "ownerKbmClass"),
     ("second driver age 15",
      quote_request(drivers=[{"age": 35, "experienceYears": 10, "kbmClass": "13"},
                             {"age": 15, "experienceYears": 0, "kbmClass": "3"}]), "drivers[1].age"),
@@ -161,8 +163,12 @@ async def test_example_2_full_result_shape(http, server):
     for name in ("tb", "kt", "kbm", "kvs", "km"):
         assert name in breakdown, f"breakdown lacks {name}: {data['breakdown']!r}"
     for item in data["breakdown"]:
-        assert item["confidence"] in ("V2", "V1", "M"), item
+        assert item["confidence"] in ("V2", "V1", "M", None), item
         assert isinstance(item["reason"], str) and item["reason"], item
+    # Values read from the spec's tables carry its confidence tag; a coefficient that does
+    # not apply (КП here) or a neutral rule value (КН, КПр = 1) may have none.
+    for name in ("tb", "kt", "kbm", "kvs", "ko", "km", "ks"):
+        assert breakdown[name]["confidence"] in ("V2", "V1", "M"), breakdown[name]
     assert breakdown["kt"]["value"] == "1.8" and "Москва" in breakdown["kt"]["reason"], breakdown["kt"]
     forecast = data["forecast"]
     assert (forecast["kbmClass"], forecast["kbm"]) == ("13", "0.46"), forecast

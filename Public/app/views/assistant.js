@@ -38,7 +38,8 @@ export function assistantView(main, s) {
   let run = null; // the answer being streamed: { msg, ctl, reason }
   let tick = null;
 
-  const log = h('div', { class: 'chat-log', testid: 'assistant-log', role: 'log', 'aria-live': 'polite', 'aria-label': t('assistantLog'), tabindex: '0' });
+  const log = h('div', { class: 'chat-log', testid: 'assistant-log', role: 'log', 'aria-live': 'polite', 'aria-label': t('assistantLog') });
+  const scroller = h('div', { class: 'chat-scroll', tabindex: '0', role: 'region', 'aria-label': t('assistantLog') }, log);
   const input = h('textarea', {
     class: 'chat-input', id: 'assistant-input', testid: 'assistant-input', rows: 1, maxlength: LIMITS.chars,
     placeholder: t('assistantPlaceholder'), 'aria-label': t('assistantInputLabel'), autocomplete: 'off',
@@ -54,7 +55,7 @@ export function assistantView(main, s) {
 
   clear(main, h('div', { class: 'assistant-page' },
     h('div', { class: 'assistant-top' }, sectionHead('assistant', t('assistantTitle'), clearBtn)),
-    log, composer));
+    scroller, composer));
 
   // ---------------------------------------------------------------- rendering
 
@@ -124,10 +125,15 @@ export function assistantView(main, s) {
   }
 
   function renderAll() {
-    if (!chat.messages.length) { clear(log, emptyView()); log.scrollTop = 0; }
-    else clear(log, chat.messages.map(bubble));
     paintControls();
-    toBottom();
+    if (!chat.messages.length) {
+      clear(log, emptyView());
+      scroller.scrollTop = 0;
+      stick = false; // the suggestions are read from the top
+    } else {
+      clear(log, chat.messages.map(bubble));
+      toBottom();
+    }
   }
 
   function append(m) {
@@ -136,8 +142,15 @@ export function assistantView(main, s) {
     toBottom();
   }
 
-  const nearBottom = () => log.scrollHeight - log.scrollTop - log.clientHeight < 80;
-  function toBottom() { log.scrollTop = log.scrollHeight; }
+  const nearBottom = () => scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
+  function toBottom() { scroller.scrollTop = scroller.scrollHeight; stick = true; }
+  // Follow the end of the conversation while the reader is there (text streaming in, a
+  // resized window, late layout); scrolling up stops following until they come back down.
+  let stick = true;
+  scroller.addEventListener('scroll', () => { stick = nearBottom(); }, { passive: true });
+  const follow = new ResizeObserver(() => { if (stick) scroller.scrollTop = scroller.scrollHeight; });
+  follow.observe(log);
+  follow.observe(scroller);
 
   function paintControls() {
     const busy = !!run;
@@ -199,9 +212,7 @@ export function assistantView(main, s) {
       if (painted) return;
       painted = requestAnimationFrame(() => {
         painted = 0;
-        const stick = nearBottom();
         fill(msg);
-        if (stick) toBottom();
       });
     };
     let done = false;
@@ -249,8 +260,6 @@ export function assistantView(main, s) {
     if (closed) return;
     fill(msg);
     paintControls();
-    const stick = nearBottom();
-    if (stick) toBottom();
     if (msg.state === 'error' || msg.state === 'limited') focus(els.get(msg)?.extra.querySelector('button:not([disabled])') || input);
     else if (document.activeElement === stopBtn || document.activeElement === document.body) focus(input);
   }
@@ -306,6 +315,7 @@ export function assistantView(main, s) {
     cleanup() {
       closed = true;
       clearInterval(tick);
+      follow.disconnect();
       if (run) { run.reason = 'leave'; run.ctl.abort(); run.msg.state = 'stopped'; run = null; }
     },
   };

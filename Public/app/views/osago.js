@@ -350,7 +350,15 @@ export function osagoView(main, s) {
   const openList = open => {
     listbox.hidden = !open;
     territoryInput.setAttribute('aria-expanded', String(open));
-    if (!open) { active = -1; territoryInput.removeAttribute('aria-activedescendant'); }
+    if (!open) { active = -1; territoryInput.removeAttribute('aria-activedescendant'); return; }
+    // Open upwards when the visible part of the page below the input is too short (phones).
+    const r = territoryInput.getBoundingClientRect();
+    const m = main.getBoundingClientRect();
+    const below = m.bottom - r.bottom;
+    const above = r.top - Math.max(m.top, 0);
+    const up = below < 220 && above > below;
+    listbox.classList.toggle('up', up);
+    listbox.style.maxHeight = Math.max(120, Math.min(280, (up ? above : below) - 12)) + 'px';
   };
   function paintOptions(list, q) {
     options = list;
@@ -374,6 +382,8 @@ export function osagoView(main, s) {
     else territoryInput.removeAttribute('aria-activedescendant');
   }
   function choose(o) {
+    search.cancel(); // a search still pending from typing must not reopen the list
+    terrSeq++;
     territoryNames.set(o.code, { name: o.name, nameEn: o.nameEn });
     terr.code = o.code;
     terr.info = o;

@@ -173,6 +173,10 @@ struct QuoteFactors {
     }
 
     private static func drivers(_ request: QuoteRequest, _ tariff: TariffVersion) throws(QuoteInputError) -> DriverFactors {
+        if let label = request.ownerKbmClass {
+            // Checked even when a driver list makes it unused: a wrong class is never ignored.
+            _ = try kbmValue(label, tariff, field: "ownerKbmClass")
+        }
         switch request.drivers {
         case .unlimited:
             guard let label = request.ownerKbmClass else {

@@ -11,11 +11,14 @@ public struct ProviderSettings: Sendable {
     public var baseURL: String
     public var apiKey: String
     public var model: String
+    /// How long to wait for the provider to start answering (connection retries included).
+    public var responseTimeout: Duration
 
-    public init(baseURL: String, apiKey: String, model: String) {
+    public init(baseURL: String, apiKey: String, model: String, responseTimeout: Duration = .seconds(30)) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.apiKey = apiKey
         self.model = model
+        self.responseTimeout = responseTimeout
     }
 }
 
@@ -83,7 +86,7 @@ public struct ProviderAssistant: AssistantEngine {
 
         let response: HTTPClientResponse
         do {
-            response = try await httpClient.execute(request, timeout: .seconds(30))
+            response = try await httpClient.execute(request, timeout: .init(settings.responseTimeout))
         } catch is CancellationError {
             throw CancellationError()
         } catch {
@@ -119,10 +122,15 @@ public struct ProviderAssistant: AssistantEngine {
             }
             return true
         }
-        streaming: for try await buffer in response.body {
-            for payload in parser.feed(buffer.readableBytesView) where !(try await handle(payload)) {
-                break streaming
+        do {
+            streaming: for try await buffer in response.body {
+                for payload in parser.feed(buffer.readableBytesView) where !(try await handle(payload)) {
+                    break streaming
+                }
             }
+        } catch let error where !(error is CancellationError) && !Task.isCancelled {
+            logger.warning("assistant provider stream broke", metadata: ["error": "\(error)"])
+            throw AssistantFailure(code: "provider_error", message: "the language model provider's stream broke off")
         }
         for payload in parser.finish() { _ = try await handle(payload) }
         return calls.keys.sorted().compactMap { calls[$0] }.map { call in

@@ -14,18 +14,20 @@ enum AppHarness {
     static let testCode = "246810"
 
     static func withApp(
+        _ setup: TestingSetup = .router,
         _ change: @Sendable (inout AppConfig) -> Void = { _ in },
         _ body: @Sendable (any TestClientProtocol, AuthService) async throws -> Void
     ) async throws {
         try await TestDatabase.withDatabase { database in
             var config = AppConfig()
+            config.port = 0
             config.auth.testOTPs = [testPhone: testCode]
             change(&config)
             var logger = Logger(label: "app-test")
             logger.logLevel = .warning
             let auth = try await AuthService.load(database: database, settings: config.auth, sender: LogOTPSender(logger: logger))
             let app = try buildApplication(config: config, database: database, auth: auth, logger: logger)
-            try await app.test(.router) { client in
+            try await app.test(setup) { client in
                 try await body(client, auth)
             }
         }

@@ -101,7 +101,7 @@ import Auth
 
     @Test func expiredTokenIsPGRST303() async throws {
         // Tokens issued already expired (a lifetime the configuration would never allow).
-        try await AppHarness.withApp({ $0.auth.jwtExpirySeconds = -5 }) { client, auth in
+        try await AppHarness.withApp(.router, { $0.auth.jwtExpirySeconds = -5 }) { client, auth in
             let session = try await AppHarness.signIn(client, auth)
             let expired = try #require(session["access_token"] as? String)
             try await client.execute(uri: "/rest/v1/rpc/whoami", method: .post, headers: AppHarness.headers(auth, bearer: expired), body: ByteBuffer(string: "{}")) { response in
@@ -167,7 +167,7 @@ import Auth
             config.trustProxy = true
             config.auth.otpMaxPerAddressPerHour = 1
         }
-        try await AppHarness.withApp(behindProxy) { client, auth in
+        try await AppHarness.withApp(.router, behindProxy) { client, auth in
             let status1 = try await Self.requestCode(client, auth, forwardedFor: "198.51.100.7, 203.0.113.1")
             #expect(status1 == .ok)
             let status2 = try await Self.requestCode(client, auth, forwardedFor: "203.0.113.1")
@@ -179,7 +179,7 @@ import Auth
 
     @Test func withoutATrustedProxyTheHeaderIsIgnored() async throws {
         let direct: @Sendable (inout AppConfig) -> Void = { $0.auth.otpMaxPerAddressPerHour = 1 }
-        try await AppHarness.withApp(direct) { client, auth in
+        try await AppHarness.withApp(.router, direct) { client, auth in
             let status4 = try await Self.requestCode(client, auth, forwardedFor: "203.0.113.1")
             #expect(status4 == .ok)
             let status5 = try await Self.requestCode(client, auth, forwardedFor: "203.0.113.2")

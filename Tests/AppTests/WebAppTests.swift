@@ -12,7 +12,7 @@ import Testing
         try Data("export const x = 1;".utf8).write(to: folder.appendingPathComponent("app/main.js"))
         defer { try? FileManager.default.removeItem(at: folder) }
         let configure: @Sendable (inout AppConfig) -> Void = { $0.publicDirectory = folder.path }
-        try await AppHarness.withApp(configure) { client, auth in
+        try await AppHarness.withApp(.router, configure) { client, auth in
             try await client.execute(uri: "/", method: .get) { response in
                 #expect(response.status == .ok)
                 #expect(String(buffer: response.body).contains("test shell"))

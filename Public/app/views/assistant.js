@@ -6,6 +6,7 @@ import { h, clear, icon, focus, countdown } from '../util.js';
 import { t } from '../i18n.js';
 import { errorText } from './common.js';
 import { readEvents } from '../sse.js';
+import { ApiError } from '../api.js';
 import { sectionHead } from './insurance.js';
 
 const PATH = '/functions/v1/insurance-assistant';
@@ -228,7 +229,8 @@ export function assistantView(main, s) {
         let frame;
         try { frame = JSON.parse(data); } catch { return true; } // not JSON: skipped
         if (frame.error) {
-          failure = { code: frame.error.code || 'stream_error', message: frame.error.message || String(frame.error) };
+          const err = typeof frame.error === 'object' ? frame.error : { message: String(frame.error) };
+          failure = { stream: true, code: err.code || 'stream_error', message: err.message || '' };
           return true; // the server follows with [DONE]
         }
         const choice = frame.choices?.[0];
@@ -249,6 +251,8 @@ export function assistantView(main, s) {
         msg.state = 'limited';
         startTicking();
       } else {
+        if (e?.stream) console.warn('insurance-assistant: error in the stream', e);
+        else if (!(e instanceof ApiError) && !e?.code) console.error(e); // a bug, not a refusal: keep it visible
         msg.state = 'error';
         msg.error = failureText(current.reason === 'idle' ? { code: 'idle' } : e);
       }
@@ -267,10 +271,10 @@ export function assistantView(main, s) {
   function failureText(e) {
     if (e?.code === 'idle') return t('assistantErrIdle');
     if (e?.code === 'interrupted') return t('assistantErrInterrupted');
-    if (e?.code === 'provider_error') return t('assistantErrProvider');
-    if (e?.code === 'stream_error') return t('assistantErrStream', { msg: e.message });
+    if (e?.stream) return e.code === 'provider_error' ? t('assistantErrProvider') : t('assistantErrStream', { msg: e.message || e.code });
     if (e?.status === 400) return t('assistantErrInvalid');
     if (e?.status === 401 || e?.status === 403) return t('assistantErrAuth');
+    if (e?.status >= 400 && e.status < 500 && e.status !== 429 && e.message) return t('assistantErrStream', { msg: e.message });
     return errorText(e);
   }
 

@@ -15,32 +15,6 @@ extension QuoteRequest {
             throw QuoteInputError(field: "body", rule: "must be a JSON object")
         }
     }
-
-    /// The request as JSON in the documented shape (for storage and tool calls).
-    public var json: [String: Any] {
-        var object: [String: Any] = [
-            "owner": owner.rawValue,
-            "vehicle": [
-                "category": category, "registration": registration.rawValue, "taxi": taxi,
-                "powerHp": powerHp.map { NSDecimalNumber(decimal: $0) } ?? NSNull(),
-            ] as [String: Any],
-            "kn": kn, "trailer": trailer,
-        ]
-        object["date"] = date?.description ?? NSNull()
-        object["territory"] = territory ?? NSNull()
-        object["kt"] = kt.map { NSDecimalNumber(decimal: $0) } ?? NSNull()
-        object["tb"] = tb.map { NSDecimalNumber(decimal: $0) } ?? NSNull()
-        object["periodMonths"] = periodMonths ?? NSNull()
-        object["termMonths"] = termMonths ?? NSNull()
-        object["termDays"] = termDays ?? NSNull()
-        object["ownerKbmClass"] = ownerKbmClass ?? NSNull()
-        switch drivers {
-        case .unlimited: object["drivers"] = "unlimited"
-        case .named(let list):
-            object["drivers"] = list.map { ["age": $0.age, "experienceYears": $0.experienceYears, "kbmClass": $0.kbmClass] as [String: Any] }
-        }
-        return object
-    }
 }
 
 /// The wire shape, decoded field by field so every error names its JSON path.

@@ -93,11 +93,11 @@ public struct BuiltInAssistant: AssistantEngine {
             lines.append("Класс КБМ не указан — взят начальный класс \(kbmClass). Напишите свой класс, и я уточню расчёт.")
         }
         if let premium = quote.premium {
-            lines.append("Стоимость полиса: \(RussianText.money(premium)) при базовом тарифе \(RussianText.money(question.tb ?? 0)).")
+            lines.append("Стоимость полиса: \(RussianText.money(premium)) при базовом тарифе \(RussianText.roubles(question.tb ?? 0)) ₽.")
             if quote.capped == true { lines.append("Сработало ограничение премии: не больше \(quote.cap?.multiplier ?? 3) × ТБ × КТ.") }
         } else if let range = quote.range {
             lines.append("Стоимость полиса: от \(RussianText.money(range.min)) до \(RussianText.money(range.max)). "
-                + "Базовый тариф (ТБ) каждый страховщик выбирает в коридоре \(RussianText.money(range.tbMin))–\(RussianText.money(range.tbMax)); назовите ТБ, и я посчитаю точно.")
+                + "Базовый тариф (ТБ) каждый страховщик выбирает в коридоре \(RussianText.roubles(range.tbMin))–\(RussianText.roubles(range.tbMax)) ₽; назовите ТБ, и я посчитаю точно.")
         }
         if let next = quote.forecast.nextYear.first {
             lines.append("Без аварий через год класс станет \(next.kbmClass) (КБМ \(RussianText.number(next.kbm))).")

@@ -44,8 +44,12 @@ struct PremiumQuestion: Equatable {
 
 /// Recognises premium questions and pulls their parameters out of Russian text.
 enum PremiumQuestionParser {
-    /// Words that make a message a question about the price.
-    private static let priceWords = ["сколько", "стоимост", "стоит", "цена", "цену", "рассчит", "посчит", "расчёт", "расчет", "премия", "почём", "почем", "прайс"]
+    /// Words that make a message a question about the price ("сколько" alone does not:
+    /// "сколько выплатят" asks about payouts).
+    private static let priceWords = [
+        "стоимост", "стоит", "цена", "цену", "рассчит", "посчит", "расчёт", "расчет", "премия", "почём", "почем",
+        "прайс", "сколько будет", "сколько заплат", "сколько платить",
+    ]
 
     /// Territory codes by the word stems that name them (checked in this order).
     private static let territoryStems: [(code: String, pattern: String)] = [

@@ -17,6 +17,12 @@ enum RussianText {
         return "\(String(grouped.reversed())),\(String(format: "%02d", kopecks % 100)) ₽"
     }
 
+    /// Whole roubles without kopecks (`8 665`), for corridor bounds.
+    static func roubles(_ value: Decimal) -> String {
+        let text = money(value)
+        return text.hasSuffix(",00 ₽") ? String(text.dropLast(5)) : String(text.dropLast(2))
+    }
+
     /// A coefficient with a decimal comma (`0,46`).
     static func number(_ value: Decimal) -> String {
         NSDecimalNumber(decimal: value).stringValue.replacingOccurrences(of: ".", with: ",")

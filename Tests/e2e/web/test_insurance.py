@@ -14,13 +14,16 @@ The tests run in file order and share state (run with -x).
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from dataclasses import dataclass, field
 
 import pytest
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import Select
 
-from web_support import DESKTOP, PHONE, Browser, element_text, tid
+from web_support import DESKTOP, PHONE, Browser, element_text
 
 PHONE_NUMBER, CODE = "+15555550113", "113113"
 RUN = secrets.token_hex(3)
@@ -106,7 +109,6 @@ def driver_input(b: Browser, testid: str, index: int = 0):
 
 
 def type_into(b: Browser, element, text: str) -> None:
-    from selenium.webdriver.common.keys import Keys
     element.click()
     element.send_keys(Keys.CONTROL, "a")
     element.send_keys(Keys.DELETE)
@@ -167,7 +169,6 @@ def test_quote_shows_premium_and_breakdown(state):
     b.fill("power-input", "150")
     type_into(b, driver_input(b, "driver-age-input"), "35")
     type_into(b, driver_input(b, "driver-experience-input"), "10")
-    from selenium.webdriver.support.ui import Select
     Select(driver_input(b, "driver-class-select")).select_by_value("13")
     b.select("period-select", "12")
     b.fill("tb-input", "8665")
@@ -285,7 +286,6 @@ def test_calculator_screenshots(state):
             b.fill("power-input", "150")
             type_into(b, driver_input(b, "driver-age-input"), "35")
             type_into(b, driver_input(b, "driver-experience-input"), "10")
-            from selenium.webdriver.support.ui import Select
             Select(driver_input(b, "driver-class-select")).select_by_value("13")
             b.fill("tb-input", "8665")
             calculate(b)
@@ -306,6 +306,7 @@ def test_calculator_screenshots(state):
         b.driver.execute_script("document.querySelector('main').scrollTop = 0")
         b.fill("territory-input", "Мо")
         b.visible("territory-option", data_code="moscow")
+        b.visible("territory-option", data_code="moscow_oblast")
         b.screenshot(f"osago-territory-list-phone-{theme}")
         layout_ok(b, f"osago territory list phone {theme}", ["territory-listbox", "territory-option"])
         b.click("territory-option", data_code="moscow")
@@ -382,7 +383,6 @@ def test_assistant_knowledge_answer_cites_a_source(state):
     b = state.browser
     b.click("assistant-clear")
     b.visible("assistant-empty")
-    from selenium.webdriver.common.keys import Keys
     question = "Какие документы нужны для ОСАГО?"
     box = b.fill("assistant-input", question)
     box.send_keys(Keys.ENTER)
@@ -429,7 +429,6 @@ if (!window.__e2eRealFetch) {
 
 
 def frame(content: str) -> str:
-    import json
     return "data: " + json.dumps({"choices": [{"index": 0, "delta": {"content": content}, "finish_reason": None}]},
                                  ensure_ascii=False) + "\n\n"
 

@@ -57,7 +57,8 @@ public struct KnowledgeHit: Sendable {
 public actor KnowledgeBase {
     let database: Database
     let articles: [KnowledgeArticle]
-    private var synced = false
+    /// The one copy into the table; concurrent first questions wait for the same task.
+    private var syncTask: Task<Void, any Error>?
 
     public init(database: Database, articles: [KnowledgeArticle]) {
         self.database = database
@@ -75,8 +76,18 @@ public actor KnowledgeBase {
 
     /// Makes the table hold exactly the shipped articles (idempotent; safe on many instances).
     public func sync() async throws {
-        guard !synced else { return }
-        let articles = self.articles
+        if syncTask == nil {
+            syncTask = Task { [database, articles] in try await Self.copy(articles, into: database) }
+        }
+        do {
+            try await syncTask!.value
+        } catch {
+            syncTask = nil
+            throw error
+        }
+    }
+
+    private static func copy(_ articles: [KnowledgeArticle], into database: Database) async throws {
         try await database.withOwner { connection in
             for article in articles {
                 try await connection.execute("""
@@ -91,7 +102,6 @@ public actor KnowledgeBase {
             try await connection.execute(
                 "DELETE FROM insurance.knowledge_articles WHERE NOT (slug = ANY($1::text[]))", [articles.map(\.slug)])
         }
-        synced = true
     }
 
     /// Articles matching any word of `question`, best first.

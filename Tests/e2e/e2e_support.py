@@ -35,6 +35,7 @@ TEST_OTPS = {
     "+15555550110": "110110",
     "+15555550111": "111011",
     "+15555550112": "112112",
+    "+15555550113": "113113",
 }
 
 # Upper bound for any single network operation of a test.

@@ -34,7 +34,7 @@ let package = Package(
         .target(
             name: "App",
             dependencies: [
-                "Core", "Database", "Auth", "Social", "Chat", "Realtime", "MigrationLint", "Insurance", "InsuranceService",
+                "Core", "Database", "Auth", "Social", "Chat", "Realtime", "MigrationLint", "Insurance", "InsuranceService", "Calls",
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -107,6 +107,17 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             resources: [.copy("Knowledge")]
+        ),
+        .target(
+            name: "Calls",
+            dependencies: [
+                "Core", "Database", "Realtime",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .target(
             name: "MigrationLint",

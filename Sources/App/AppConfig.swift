@@ -1,5 +1,6 @@
 import Auth
 import Configuration
+import Calls
 import Foundation
 import InsuranceService
 import Logging
@@ -56,6 +57,15 @@ public struct AppConfig: Sendable {
     public var assistantRatePerMinute = 10
     /// Seconds of silence before a keep-alive comment in an answer stream (`ASSISTANT_KEEPALIVE_SECONDS`).
     public var assistantKeepAliveSeconds = 15
+    /// What this process serves (`serve --roles`): the API and web app, the calls service, or both.
+    public var roles: Set<ServerRole> = [.api, .calls]
+    /// The calls service's tunables and TURN relay (`CALLS_*`, `TURN_*`).
+    public var calls = CallsSettings()
+
+    /// A part of the server that `serve --roles` can run alone.
+    public enum ServerRole: String, Sendable, CaseIterable {
+        case api, calls
+    }
 
     public init() {}
 
@@ -128,6 +138,7 @@ public struct AppConfig: Sendable {
         config.logFormat = logFormat
         config.auth.issuer = "\(config.resolvedPublicURL)/auth/v1"
         try config.loadAssistant(from: reader)
+        try config.loadCalls(from: reader)
         return config
     }
 
@@ -149,6 +160,34 @@ public struct AppConfig: Sendable {
         }
         assistantRatePerMinute = try Self.integer(reader, "assistant.ratePerMinute", "ASSISTANT_RATE_PER_MINUTE", default: 10, in: 1...10_000)
         assistantKeepAliveSeconds = try Self.integer(reader, "assistant.keepaliveSeconds", "ASSISTANT_KEEPALIVE_SECONDS", default: 15, in: 1...300)
+    }
+
+    /// The calls service and its TURN relay.
+    private mutating func loadCalls(from reader: ConfigReader) throws {
+        calls.resumeGrace = .seconds(try Self.integer(reader, "calls.resumeGraceSeconds", "CALLS_RESUME_GRACE_SECONDS", default: 30, in: 1...3600))
+        calls.authTimeout = .seconds(try Self.integer(reader, "calls.authTimeoutSeconds", "CALLS_AUTH_TIMEOUT_SECONDS", default: 10, in: 1...300))
+        calls.heartbeatSeconds = try Self.integer(reader, "calls.heartbeatSeconds", "CALLS_HEARTBEAT_SECONDS", default: 25, in: 1...600)
+        calls.roomLinger = .seconds(try Self.integer(reader, "calls.roomLingerSeconds", "CALLS_ROOM_LINGER_SECONDS", default: 5, in: 0...3600))
+        calls.joinTokenTTLSeconds = try Self.integer(reader, "calls.joinTokenTtlSeconds", "CALLS_JOIN_TOKEN_TTL_SECONDS", default: 600, in: 10...86_400)
+        calls.maximumConnectionsPerAddress = try Self.integer(
+            reader, "calls.maxConnectionsPerAddress", "CALLS_MAX_CONNECTIONS_PER_ADDRESS", default: 20, in: 1...100_000)
+        calls.maximumRoomPeers = try Self.integer(reader, "calls.maxRoomPeers", "CALLS_MAX_ROOM_PEERS", default: 50, in: 2...1000)
+        calls.requireSecureTransport = reader.bool(forKey: "calls.requireSecureTransport") ?? false
+        let urls = (reader.string(forKey: "turn.urls") ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        let secret = reader.string(forKey: "turn.shared.secret", isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
+        let ttl = try Self.integer(reader, "turn.ttl.seconds", "TURN_TTL_SECONDS", default: 3600, in: 60...86_400)
+        for url in urls where !["turn:", "turns:", "stun:", "stuns:"].contains(where: { url.hasPrefix($0) }) {
+            throw ConfigurationError("TURN_URLS entries must start with turn:, turns:, stun: or stuns: (not '\(url)')")
+        }
+        switch (urls.isEmpty, secret) {
+        case (true, nil):
+            calls.turn = nil
+        case (false, let secret?):
+            guard secret.count >= 16 else { throw ConfigurationError("TURN_SHARED_SECRET must be at least 16 characters") }
+            calls.turn = TurnSettings(urls: urls, sharedSecret: secret, ttlSeconds: ttl)
+        default:
+            throw ConfigurationError("TURN_URLS and TURN_SHARED_SECRET must be set together")
+        }
     }
 
     /// `PUBLIC_URL`, or `http://localhost:<port>`.

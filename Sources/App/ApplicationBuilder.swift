@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import Auth
+import Calls
 import Chat
 import Core
 import Database
@@ -10,6 +11,7 @@ import Insurance
 import InsuranceService
 import Logging
 import Realtime
+import ServiceLifecycle
 import Social
 
 /// The concrete application type (returned so callers can add services).
@@ -40,6 +42,8 @@ func makeAssistant(config: AppConfig, calculator: OsagoCalculator, database: Dat
 /// Builds the whole HTTP application on a database that is running and migrated.
 ///
 /// Used by `ecomansoni serve` and by the tests, so both exercise the same routes.
+/// `config.roles` picks what is served: the API and web app, the calls service, or both
+/// (operations endpoints and TURN credentials are always there).
 ///
 /// `realtimeDatabase` is where realtime delivery reads rows (default: `database`).
 public func buildApplication(
@@ -48,11 +52,61 @@ public func buildApplication(
 ) throws -> EcomansoniApplication {
     _ = AppMetrics.registry
     let tokens = auth.tokens
-    let realtime = RealtimeService(
-        database: realtimeDatabase ?? database, bus: bus, verify: { token in try await tokens.caller(fromToken: token) }, logger: logger)
+    let router = Router(context: AppRequestContext.self)
+    router.add(middleware: RequestMetricsMiddleware())
+    if config.trustProxy {
+        router.add(middleware: ClientAddressMiddleware())
+    }
+    router.add(middleware: ErrorShapeMiddleware(.plain))
+    OperationsController(database: database, migrator: Migrator(migrations: try Migration.bundled(), logger: logger))
+        .addRoutes(to: router)
+    let functions = router.group("functions/v1")
+        .add(middleware: ErrorShapeMiddleware(.functions))
+        .add(middleware: APIKeyMiddleware(tokens: tokens))
+        .add(middleware: CallerMiddleware(tokens: tokens))
+    let webSockets = Router(context: RealtimeUpgradeContext.self)
+    var services: [any Service] = []
+
+    if config.roles.contains(.api) {
+        let realtime = RealtimeService(
+            database: realtimeDatabase ?? database, bus: bus, verify: { token in try await tokens.caller(fromToken: token) }, logger: logger)
+        try addAPI(config: config, database: database, auth: auth, realtime: realtime, router: router, functions: functions, logger: logger)
+        RealtimeController(realtime: realtime, isAPIKey: tokens.isAPIKey).addRoutes(to: webSockets)
+        services.append(realtime)
+    }
+
+    let calls = CallsService(settings: config.calls, database: database, bus: bus, logger: logger) { token in
+        try await verifiedAccessToken(token, tokens: tokens)
+    }
+    let callsController = CallsController(calls: calls, trustProxy: config.trustProxy)
+    callsController.addRoutes(to: functions)
+    if config.roles.contains(.calls) {
+        callsController.addWebSocketRoutes(to: webSockets)
+        services.append(calls)
+    }
+
+    var app = Application(
+        router: router,
+        server: .http1WebSocketUpgrade(
+            webSocketRouter: webSockets,
+            configuration: .init(ws: .init(maxFrameSize: RealtimeLimits().maximumFrameBytes))),
+        configuration: .init(address: .hostname(config.host, port: config.port), serverName: "ecomansoni"),
+        logger: logger)
+    app.addServices(services)
+    if let bus = bus as? PostgresMessageBus {
+        app.addServices(bus)
+    }
+    return app
+}
+
+/// The API surfaces: web app, `/auth/v1`, `/rest/v1` RPCs and the insurance functions.
+private func addAPI(
+    config: AppConfig, database: Database, auth: AuthService, realtime: RealtimeService, router: Router<AppRequestContext>,
+    functions: RouterGroup<AppRequestContext>, logger: Logger
+) throws {
+    let tokens = auth.tokens
     let social = SocialService(database: database)
     let chat = ChatService(database: database, publisher: realtime)
-
     let tariffs = try TariffCatalog.bundled()
     let osago = OsagoService(catalog: tariffs, database: database)
     let assistant = try makeAssistant(config: config, calculator: OsagoCalculator(catalog: tariffs), database: database, logger: logger)
@@ -62,15 +116,6 @@ public func buildApplication(
     registry.register(social.rpcFunctions)
     registry.register(chat.rpcFunctions)
     registry.register(osago.rpcFunctions)
-
-    let router = Router(context: AppRequestContext.self)
-    router.add(middleware: RequestMetricsMiddleware())
-    if config.trustProxy {
-        router.add(middleware: ClientAddressMiddleware())
-    }
-    router.add(middleware: ErrorShapeMiddleware(.plain))
-    OperationsController(database: database, migrator: Migrator(migrations: try Migration.bundled(), logger: logger))
-        .addRoutes(to: router)
 
     let publicDirectory = WebApp.locatePublicDirectory(configured: config.publicDirectory)
     if publicDirectory == nil {
@@ -86,33 +131,27 @@ public func buildApplication(
     authController.addRoutes(
         to: router.group("auth/v1")
             .add(middleware: ErrorShapeMiddleware(.gotrue))
-            .add(middleware: APIKeyMiddleware(tokens: auth.tokens)))
+            .add(middleware: APIKeyMiddleware(tokens: tokens)))
 
     RPCController(registry: registry).addRoutes(
         to: router.group("rest/v1")
             .add(middleware: ErrorShapeMiddleware(.postgrest))
-            .add(middleware: APIKeyMiddleware(tokens: auth.tokens))
-            .add(middleware: CallerMiddleware(tokens: auth.tokens)))
+            .add(middleware: APIKeyMiddleware(tokens: tokens))
+            .add(middleware: CallerMiddleware(tokens: tokens)))
 
-    let functions = router.group("functions/v1")
-        .add(middleware: ErrorShapeMiddleware(.functions))
-        .add(middleware: APIKeyMiddleware(tokens: auth.tokens))
-        .add(middleware: CallerMiddleware(tokens: auth.tokens))
     InsuranceController(
         osago: osago, assistant: assistant, ratePerMinute: config.assistantRatePerMinute,
         keepAlive: .seconds(config.assistantKeepAliveSeconds), logger: logger
     ).addRoutes(to: functions)
+}
 
-    var app = Application(
-        router: router,
-        server: .http1WebSocketUpgrade(
-            webSocketRouter: RealtimeController(realtime: realtime, isAPIKey: tokens.isAPIKey).router(),
-            configuration: .init(ws: .init(maxFrameSize: RealtimeLimits().maximumFrameBytes))),
-        configuration: .init(address: .hostname(config.host, port: config.port), serverName: "ecomansoni"),
-        logger: logger)
-    app.addServices(realtime)
-    if let bus = bus as? PostgresMessageBus {
-        app.addServices(bus)
+/// Verifies a user's access token locally (signature, expiry, audience) for the calls service.
+func verifiedAccessToken(_ token: String, tokens: TokenService) async throws -> VerifiedAccessToken {
+    let caller = try await tokens.caller(fromToken: token)
+    struct Claims: Decodable { var exp: Int; var aud: String? }
+    let claims = try JSONDecoder().decode(Claims.self, from: Data(caller.claimsJSON.utf8))
+    guard caller.role == .authenticated, let user = caller.userID, claims.aud == "authenticated" else {
+        throw CallsError(.unauthenticated, "a signed-in user's access token is required")
     }
-    return app
+    return VerifiedAccessToken(userId: user, expiresAt: claims.exp)
 }

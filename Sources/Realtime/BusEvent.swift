@@ -11,6 +11,8 @@ public enum BusEvent: Codable, Sendable, Equatable {
     case broadcast(topic: String, payload: JSONValue, origin: String)
     /// A presence change on a topic: metas that joined and left, keyed by presence key.
     case presence(topic: String, joins: [String: [JSONValue]], leaves: [String: [JSONValue]], origin: String)
+    /// Another feature's message on its own channel (e.g. `calls`), opaque to realtime.
+    case relay(channel: String, payload: String)
 }
 
 /// A committed change: which table, what happened, and the keys to find the row.

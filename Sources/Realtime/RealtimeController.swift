@@ -2,15 +2,19 @@ import Core
 import Foundation
 import Hummingbird
 import HummingbirdWebSocket
+import NIOCore
 
-/// The request context of the WebSocket upgrade router.
+/// The request context of the WebSocket upgrade router (realtime and calls).
 public struct RealtimeUpgradeContext: RequestContext, WebSocketRequestContext {
     public var coreContext: CoreRequestContextStorage
     public let webSocket: WebSocketHandlerReference<Self>
+    /// The connected peer's address (the proxy's, behind one).
+    public let remoteAddress: SocketAddress?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.webSocket = .init()
+        self.remoteAddress = source.channel.remoteAddress
     }
 }
 
@@ -25,9 +29,8 @@ public struct RealtimeController: Sendable {
         self.isAPIKey = isAPIKey
     }
 
-    /// A router holding only the upgrade route.
-    public func router() -> Router<RealtimeUpgradeContext> {
-        let router = Router(context: RealtimeUpgradeContext.self)
+    /// Adds the upgrade route to the WebSocket router.
+    public func addRoutes(to router: Router<RealtimeUpgradeContext>) {
         let realtime = self.realtime
         let isAPIKey = self.isAPIKey
         router.ws("realtime/v1/websocket") { request, _ in
@@ -40,6 +43,5 @@ public struct RealtimeController: Sendable {
             let version = PhoenixFrame.Version(rawValue: parameters.get("vsn") ?? "1.0.0") ?? .v1
             await realtime.serve(inbound: inbound, outbound: outbound, version: version, token: parameters.get("apikey") ?? "")
         }
-        return router
     }
 }

@@ -64,6 +64,7 @@ public final class RealtimeService: Service, ChangePublisher {
                 }
                 group.addTask {
                     for await event in self.events {
+                        if case .relay = event { continue }
                         lanes[Self.lane(of: event)].continuation.yield(event)
                     }
                     for lane in lanes { lane.continuation.finish() }
@@ -85,6 +86,7 @@ public final class RealtimeService: Service, ChangePublisher {
         switch event {
         case .change(let change): key = change.conversationID.uuidString
         case .broadcast(let topic, _, _), .presence(let topic, _, _, _): key = topic
+        case .relay(let channel, _): key = channel
         }
         var hash: UInt32 = 2_166_136_261
         for byte in key.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
@@ -103,6 +105,8 @@ public final class RealtimeService: Service, ChangePublisher {
 
     func dispatch(_ event: BusEvent) async {
         switch event {
+        case .relay:
+            return
         case .broadcast(let topic, let payload, let origin):
             await hub.deliverBroadcast(topic: topic, payload: payload, origin: origin)
         case .presence(let topic, let joins, let leaves, _):

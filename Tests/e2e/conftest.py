@@ -39,10 +39,16 @@ SERVER_ENV = {
     "AUTH_SMS_TEST_OTP": "15555550100:123456,15555550101:654321,15555550102:111111,15555550103:222222,15555550104:333333,"
     "15555550105:555555,15555550106:666666,15555550107:777777,"
     # Browser suite (Tests/e2e/web) only.
-    "15555550110:110110,15555550111:111011,15555550112:112112,15555550113:113113",
+    "15555550110:110110,15555550111:111011,15555550112:112112,15555550113:113113,"
+    # Calls protocol suite (test_calls_protocol.py) only.
+    "15555550120:120120,15555550121:121121,15555550122:122122,15555550123:123123,"
+    "15555550124:124124,15555550125:125125,15555550126:126126,15555550127:127127",
     "AUTH_SMS_MAX_FREQUENCY": "5",
     "AUTH_REFRESH_TOKEN_REUSE_INTERVAL": "2",
     "LOG_LEVEL": "info",
+    # TURN (calls): the calls suite checks the minted coturn REST credentials against this secret.
+    "TURN_URLS": "turn:127.0.0.1:3478?transport=udp,stun:127.0.0.1:3478",
+    "TURN_SHARED_SECRET": "e2e-turn-shared-secret-5f1c0a",
 }
 
 
@@ -82,6 +88,10 @@ class Server:
 
 
 _current_server: Server | None = None
+
+# Logs of further server processes a test module started (name -> path); their tails are
+# attached to failing test reports like the session server's.
+EXTRA_SERVER_LOGS: dict[str, Path] = {}
 
 
 def _free_port() -> int:
@@ -292,3 +302,10 @@ def pytest_runtest_makereport(item, call):
             report.sections.append(("server log (last 60 lines)", _current_server.log_tail()))
         except OSError:
             pass
+    if report.failed:
+        for name, path in list(EXTRA_SERVER_LOGS.items()):
+            try:
+                tail = "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-40:])
+            except OSError:
+                continue
+            report.sections.append((f"{name} log (last 40 lines)", tail))

@@ -1,0 +1,93 @@
+import Foundation
+
+extension CallsConnection {
+    /// `ROOM_CREATE {allowedUserIds[], mode, conversationId?}` → `ROOM_CREATED`.
+    func createRoom(_ payload: [String: Any], userId: UUID) async throws -> AckResult {
+        guard let list = payload["allowedUserIds"] as? [Any], list.count <= 100 else {
+            throw CallsError(.validationFailed, "allowedUserIds: must be a list of at most 100 user ids")
+        }
+        var allowed: [UUID] = [userId]
+        for (index, item) in list.enumerated() {
+            guard let text = item as? String, let id = UUID(uuidString: text) else {
+                throw CallsError(.validationFailed, "allowedUserIds[\(index)]: must be a user id")
+            }
+            if !allowed.contains(id) { allowed.append(id) }
+        }
+        let mode = payload["mode"] as? String ?? "p2p"
+        guard mode == "p2p" || mode == "sfu" else { throw CallsError(.validationFailed, "mode: must be p2p or sfu") }
+        var conversationId: UUID?
+        if let value = payload["conversationId"], !(value is NSNull) {
+            guard let text = value as? String, let id = UUID(uuidString: text) else {
+                throw CallsError(.validationFailed, "conversationId: must be a conversation id")
+            }
+            conversationId = id
+        }
+        let roomId = UUID()
+        let callId = UUID()
+        let expiresAt = Int(Date().timeIntervalSince1970) + settings.joinTokenTTLSeconds
+        let maxPeers = mode == "p2p" ? min(settings.maximumP2PPeers, settings.maximumRoomPeers) : settings.maximumRoomPeers
+        try await service.store.createRoom(
+            id: roomId, callId: callId, mode: mode, createdBy: userId, allowed: allowed, conversationId: conversationId,
+            maxPeers: max(2, maxPeers), tokenExpiresAt: expiresAt)
+        let token = JoinToken(claims: .init(room: roomId, call: callId, users: allowed, exp: expiresAt)).signed(with: try await service.signingKey())
+        let created: [String: Any] = [
+            "roomId": roomId.uuidString.lowercased(), "callId": callId.uuidString.lowercased(), "joinToken": token,
+            "expiresAt": Int64(expiresAt) * 1000, "mode": mode,
+        ]
+        await session?.send(type: "ROOM_CREATED", payload: JSONObject(created))
+        return .ok(created)
+    }
+
+    /// `ROOM_JOIN {roomId, joinToken}` → `ROOM_JOIN_OK`, `ROOM_SNAPSHOT`; others get `PEER_JOINED`.
+    func joinRoom(_ payload: [String: Any], userId: UUID) async throws -> AckResult {
+        guard let session else { throw CallsError(.unauthenticated, "send HELLO first") }
+        let roomId = try Self.roomId(payload)
+        guard let token = payload["joinToken"] as? String, !token.isEmpty else {
+            throw CallsError(.validationFailed, "joinToken: is required")
+        }
+        guard let claims = JoinToken.verify(token, key: try await service.signingKey()), claims.room == roomId else {
+            throw CallsError(.unauthorized, "joinToken: not a valid token for this room")
+        }
+        guard claims.exp > Int(Date().timeIntervalSince1970) else { throw CallsError(.unauthorized, "joinToken: expired") }
+        guard claims.users.contains(userId) else { throw CallsError(.unauthorized, "you are not invited to this room") }
+
+        let (room, others, me) = try await service.store.join(
+            roomId: roomId, deviceId: session.deviceId, userId: userId, instance: service.instanceId)
+        var iceServers: [[String: Any]] = []
+        if let turn = service.turnCredentials(for: userId) { iceServers = turn.iceServers }
+        let id = roomId.uuidString.lowercased()
+        await session.send(type: "ROOM_JOIN_OK", payload: JSONObject([
+            "roomId": id, "callId": room.callId.uuidString.lowercased(), "mode": room.mode,
+            "iceServers": iceServers, "peers": others.map(\.json),
+        ]))
+        await session.send(type: "ROOM_SNAPSHOT", payload: JSONObject([
+            "roomId": id, "callId": room.callId.uuidString.lowercased(), "mode": room.mode, "roomVersion": room.version,
+            "peers": room.peers.map(\.json),
+        ]))
+        await service.deliver(
+            to: others.map(\.deviceId), type: "PEER_JOINED",
+            payload: JSONObject(["roomId": id, "userId": userId.uuidString.lowercased(), "deviceId": me.deviceId, "joinedAt": me.joinedAt]), from: nil)
+        return .ok(["roomId": id])
+    }
+
+    /// `ROOM_LEAVE {roomId}` → `ROOM_LEFT`; others get `PEER_LEFT` (reason `left`).
+    func leaveRoom(_ payload: [String: Any], userId: UUID) async throws -> AckResult {
+        guard let session else { throw CallsError(.unauthenticated, "send HELLO first") }
+        let roomId = try Self.roomId(payload)
+        guard let remaining = try await service.store.leave(roomId: roomId, deviceId: session.deviceId) else {
+            throw CallsError(.roomNotFound, "you are not in room \(roomId)")
+        }
+        let id = roomId.uuidString.lowercased()
+        await session.send(type: "ROOM_LEFT", payload: JSONObject(["roomId": id]))
+        await service.announcePeerLeft(
+            room: roomId, peer: RoomPeer(userId: userId, deviceId: session.deviceId, joinedAt: 0), to: remaining, reason: "left")
+        return .ok(["roomId": id])
+    }
+
+    static func roomId(_ payload: [String: Any]) throws -> UUID {
+        guard let text = payload["roomId"] as? String, let id = UUID(uuidString: text) else {
+            throw CallsError(.validationFailed, "roomId: must be a room id")
+        }
+        return id
+    }
+}

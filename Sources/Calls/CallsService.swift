@@ -1,0 +1,187 @@
+import Crypto
+import Database
+import Foundation
+import Logging
+import Realtime
+import ServiceLifecycle
+
+/// A verified access token: whose it is and when it expires (unix seconds).
+public struct VerifiedAccessToken: Sendable {
+    public var userId: UUID
+    public var expiresAt: Int
+
+    public init(userId: UUID, expiresAt: Int) {
+        self.userId = userId
+        self.expiresAt = expiresAt
+    }
+}
+
+/// The calls signalling service: device sessions on this instance, rooms and presence in
+/// PostgreSQL, frames to devices on other instances over the message bus.
+public final class CallsService: Service, Sendable {
+    let settings: CallsSettings
+    let store: CallsStore
+    let bus: any MessageBus
+    let hub = CallsHub()
+    let verify: @Sendable (String) async throws -> VerifiedAccessToken
+    let logger: Logger
+    /// This process's id in `calls.instances` and on the bus.
+    let instanceId = "calls-" + UUID().uuidString.lowercased().prefix(12)
+    private let key = SigningKeyCache()
+
+    public init(
+        settings: CallsSettings, database: Database, bus: any MessageBus, logger: Logger,
+        verify: @escaping @Sendable (String) async throws -> VerifiedAccessToken
+    ) {
+        self.settings = settings
+        self.store = CallsStore(database: database)
+        self.bus = bus
+        self.verify = verify
+        self.logger = logger
+    }
+
+    /// Receives relays from the bus, keeps this instance's presence fresh, closes emptied
+    /// rooms and reports peers of vanished instances as gone.
+    public func run() async throws {
+        let events = bus.subscribe()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await event in events {
+                    guard case .relay(let channel, let payload) = event, channel == CallsRelay.channel else { continue }
+                    await self.receive(payload)
+                }
+            }
+            group.addTask { await self.maintain() }
+            group.addTask {
+                try? await gracefulShutdown()
+            }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    private func maintain() async {
+        var beats = 0
+        while !Task.isCancelled {
+            if beats % 5 == 0 {
+                do { try await store.heartbeat(instance: instanceId) } catch { logger.warning("calls heartbeat failed", metadata: ["error": "\(error)"]) }
+            }
+            if beats % 2 == 0 {
+                do {
+                    for (room, peer, remaining) in try await store.sweep(linger: settings.roomLinger) {
+                        await announcePeerLeft(room: room, peer: peer, to: remaining, reason: "disconnected")
+                    }
+                } catch {
+                    logger.warning("calls sweep failed", metadata: ["error": "\(error)"])
+                }
+            }
+            beats += 1
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    /// The join-token key, loaded once.
+    func signingKey() async throws -> SymmetricKey {
+        try await key.get { try await self.store.signingKey() }
+    }
+
+    // MARK: Delivery
+
+    /// Sends a frame to devices on any instance.
+    func deliver(to devices: [String], type: String, payload: JSONObject, from: RelaySender?) async {
+        guard !devices.isEmpty else { return }
+        let text = OutboundFrame.encode(payload.value)
+        await publish(.deliver(devices: devices, type: type, payload: text, from: from))
+    }
+
+    func publish(_ relay: CallsRelay) async {
+        do {
+            var text = String(decoding: try JSONEncoder().encode(relay), as: UTF8.self)
+            if text.utf8.count > CallsRelay.inlineLimit {
+                let id = try await store.spill(text)
+                text = String(decoding: try JSONEncoder().encode(CallsRelay.spilled(id)), as: UTF8.self)
+            }
+            try await bus.publish(.relay(channel: CallsRelay.channel, payload: text))
+        } catch {
+            logger.error("calls relay failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func receive(_ text: String) async {
+        guard var relay = try? JSONDecoder().decode(CallsRelay.self, from: Data(text.utf8)) else { return }
+        if case .spilled(let id) = relay {
+            guard let stored = try? await store.spilled(id),
+                let decoded = try? JSONDecoder().decode(CallsRelay.self, from: Data(stored.utf8))
+            else { return }
+            relay = decoded
+        }
+        switch relay {
+        case .deliver(let devices, let type, let payload, let from):
+            let object = (try? JSONSerialization.jsonObject(with: Data(payload.utf8))) as? [String: Any] ?? [:]
+            for device in devices {
+                await hub.session(for: device)?.send(type: type, payload: JSONObject(object), from: from?.json)
+            }
+        case .replace(let device, let keep):
+            if let session = await hub.session(for: device), session.id != keep, await hub.remove(session) {
+                await session.currentSocket?.close(CallsCloseCode.deviceReplaced.rawValue, reason: "DEVICE_REPLACED")
+                await session.end()
+            }
+        case .spilled:
+            return
+        }
+    }
+
+    func announcePeerLeft(room: UUID, peer: RoomPeer, to remaining: [RoomPeer], reason: String) async {
+        await deliver(
+            to: remaining.map(\.deviceId), type: "PEER_LEFT",
+            payload: JSONObject(["roomId": room.uuidString.lowercased(), "userId": peer.userId.uuidString.lowercased(), "deviceId": peer.deviceId, "reason": reason]),
+            from: nil)
+    }
+
+    /// Takes the device out of every room it is in, telling the remaining peers.
+    func leaveAllRooms(deviceId: String, userId: UUID, reason: String) async {
+        do {
+            for room in try await store.rooms(of: deviceId) {
+                if let remaining = try await store.leave(roomId: room, deviceId: deviceId) {
+                    await announcePeerLeft(room: room, peer: RoomPeer(userId: userId, deviceId: deviceId, joinedAt: 0), to: remaining, reason: reason)
+                }
+            }
+        } catch {
+            logger.error("calls: leaving rooms failed", metadata: ["device": "\(deviceId)", "error": "\(error)"])
+        }
+    }
+
+    /// Ends a session whose socket dropped, unless it resumed within the grace period.
+    func expireAfterGrace(_ session: DeviceSession) {
+        Task {
+            try? await Task.sleep(for: settings.resumeGrace)
+            guard await session.detachedAt != nil, await hub.remove(session) else { return }
+            await session.end()
+            guard let userId = await session.userId else { return }
+            await leaveAllRooms(deviceId: session.deviceId, userId: userId, reason: "disconnected")
+            try? await store.releaseDevice(session.deviceId, instance: instanceId)
+        }
+    }
+
+    /// TURN credentials for a user, with the `iceServers` list (nil when TURN is not configured).
+    public func turnCredentials(for userId: UUID) -> (credentials: TurnCredentials, iceServers: [[String: Any]], settings: TurnSettings)? {
+        guard let turn = settings.turn else { return nil }
+        let credentials = TurnCredentials(settings: turn, userID: userId)
+        return (credentials, credentials.iceServers(urls: turn.urls), turn)
+    }
+}
+
+/// Loads the shared signing key once (concurrent callers wait for the same load).
+actor SigningKeyCache {
+    private var task: Task<SymmetricKey, any Error>?
+
+    func get(_ load: @escaping @Sendable () async throws -> SymmetricKey) async throws -> SymmetricKey {
+        if task == nil { task = Task { try await load() } }
+        do {
+            return try await task!.value
+        } catch {
+            task = nil
+            throw error
+        }
+    }
+}

@@ -142,6 +142,7 @@ let package = Package(
             name: "InsuranceServiceTests",
             dependencies: ["InsuranceService", "TestSupport"]
         ),
+        .testTarget(name: "CallsTests", dependencies: ["Calls", "TestSupport"]),
         .testTarget(name: "MigrationLintTests", dependencies: ["MigrationLint"], resources: [.copy("Corpus")]),
         .testTarget(
             name: "AppTests",

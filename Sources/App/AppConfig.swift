@@ -164,6 +164,19 @@ public struct AppConfig: Sendable {
 
     /// The calls service and its TURN relay.
     private mutating func loadCalls(from reader: ConfigReader) throws {
+        if let text = reader.string(forKey: "server.roles"), !text.isEmpty {
+            var parsed: Set<ServerRole> = []
+            for name in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) {
+                if name == "all" {
+                    parsed.formUnion(ServerRole.allCases)
+                } else if let role = ServerRole(rawValue: name) {
+                    parsed.insert(role)
+                } else {
+                    throw ConfigurationError("SERVER_ROLES (--roles) must list api, calls or all, not '\(name)'")
+                }
+            }
+            roles = parsed
+        }
         calls.resumeGrace = .seconds(try Self.integer(reader, "calls.resumeGraceSeconds", "CALLS_RESUME_GRACE_SECONDS", default: 30, in: 1...3600))
         calls.authTimeout = .seconds(try Self.integer(reader, "calls.authTimeoutSeconds", "CALLS_AUTH_TIMEOUT_SECONDS", default: 10, in: 1...300))
         calls.heartbeatSeconds = try Self.integer(reader, "calls.heartbeatSeconds", "CALLS_HEARTBEAT_SECONDS", default: 25, in: 1...600)

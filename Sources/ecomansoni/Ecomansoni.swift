@@ -59,10 +59,14 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Address to bind (env HOST, default 127.0.0.1).")
     var host: String?
 
+    @Option(help: "What to serve: api, calls or all, comma-separated (env SERVER_ROLES, default all).")
+    var roles: String?
+
     func run() async throws {
         var extra: [String: String] = [:]
         if let port { extra["PORT"] = String(port) }
         if let host { extra["HOST"] = host }
+        if let roles { extra["SERVER_ROLES"] = roles }
         let config = try common.load(extra: extra)
         let logger = Logger(label: "ecomansoni")
         try await reportingErrors {

@@ -10,7 +10,7 @@ PostgreSQL message bus, started once per module:
 
   pair (A, B)  CALLS_AUTH_TIMEOUT_SECONDS=2, CALLS_RESUME_GRACE_SECONDS=2,
                CALLS_ROOM_LINGER_SECONDS=1, CALLS_MAX_ROOM_PEERS=2
-  limits       CALLS_MAX_CONNECTIONS_PER_ADDRESS=3, CALLS_JOIN_TOKEN_TTL_SECONDS=2, no TURN
+  limits       CALLS_MAX_CONNECTIONS_PER_ADDRESS=3, CALLS_JOIN_TOKEN_TTL_SECONDS=10 (the minimum), no TURN
   heartbeat    CALLS_HEARTBEAT_SECONDS=1
   calls_only   `serve --roles calls`
 """
@@ -53,6 +53,12 @@ PHONES = {
     "frank": "+15555550125",
     "gina": "+15555550126",   # never connected to the session server: the offline callee
     "heidi": "+15555550127",  # spends her TURN credential budget
+    # Callees whose `delivered` count is asserted: each is rung in one test only, so no device of
+    # theirs from another test is still within its resume grace period (those count as online).
+    "ivan": "+15555550128",
+    "judy": "+15555550129",
+    "kate": "+15555550130",
+    "leo": "+15555550131",
 }
 
 TURN_SECRET = SERVER_ENV["TURN_SHARED_SECRET"]
@@ -124,7 +130,7 @@ def pair(server):
 
 @pytest.fixture(scope="module")
 def limits(server):
-    instance = start_instance(server, "limits", {"CALLS_MAX_CONNECTIONS_PER_ADDRESS": "3", "CALLS_JOIN_TOKEN_TTL_SECONDS": "2"},
+    instance = start_instance(server, "limits", {"CALLS_MAX_CONNECTIONS_PER_ADDRESS": "3", "CALLS_JOIN_TOKEN_TTL_SECONDS": "10"},
                               without=("TURN_URLS", "TURN_SHARED_SECRET"))
     yield instance
     stop_instance(instance)
@@ -338,16 +344,17 @@ async def test_invalid_envelopes_are_answered_and_the_socket_stays_open(users, c
         frame.pop(key)
         return frame
 
-    acked = {
-        "v=2": client.envelope("PING", v=2),
-        "v missing": without(client.envelope("PING"), "v"),
-        "type missing": without(client.envelope("PING"), "type"),
-        "type not a string": client.envelope(7),
-        "unknown type": client.envelope("NO_SUCH_FRAME"),
-        "payload not an object": client.envelope("ROOM_CREATE", "allowedUserIds"),
-        "bad ROOM_CREATE mode": client.envelope("ROOM_CREATE", {"allowedUserIds": [], "mode": "mesh"}),
+    acked = {  # built when sent, so each takes the next client seq
+        "v=2": lambda: client.envelope("PING", v=2),
+        "v missing": lambda: without(client.envelope("PING"), "v"),
+        "type missing": lambda: without(client.envelope("PING"), "type"),
+        "type not a string": lambda: client.envelope(7),
+        "unknown type": lambda: client.envelope("NO_SUCH_FRAME"),
+        "payload not an object": lambda: client.envelope("ROOM_CREATE", "allowedUserIds"),
+        "bad ROOM_CREATE mode": lambda: client.envelope("ROOM_CREATE", {"allowedUserIds": [], "mode": "mesh"}),
     }
-    for name, frame in acked.items():
+    for name, build in acked.items():
+        frame = build()
         start = len(client.frames)
         await client.send_frame(frame)
         reply = await client.reply_to(frame["msgId"], start=start)
@@ -359,10 +366,10 @@ async def test_invalid_envelopes_are_answered_and_the_socket_stays_open(users, c
         "invalid JSON": "{not json",
         "JSON array": "[1, 2, 3]",
         "JSON string": '"HELLO"',
-        "no msgId": json.dumps(without(client.envelope("PING"), "msgId")),
+        "no msgId": lambda: json.dumps(without(client.envelope("PING"), "msgId")),
     }.items():
         start = len(client.frames)
-        await client.send_raw(text)
+        await client.send_raw(text() if callable(text) else text)
         error = await client.expect("ERROR", start=start)
         assert error["payload"]["code"] == "VALIDATION_FAILED", f"{name}: {error}"
         assert error["payload"]["retryable"] is False and isinstance(error["payload"]["message"], str), f"{name}: {error}"
@@ -445,9 +452,9 @@ async def test_retried_room_create_returns_the_same_room(users, calls):
 
 async def test_retried_invite_is_not_delivered_again(users, calls):
     alice = await logged_in(calls, users.alice)
-    bob = await logged_in(calls, users.bob)
+    bob = await logged_in(calls, users.ivan)
     msg_id = new_msg_id()
-    invite = {"to": users.bob.id, "callId": str(uuid.uuid4()), "callType": "audio"}
+    invite = {"to": users.ivan.id, "callId": str(uuid.uuid4()), "callType": "audio"}
     first = await alice.request("call.invite", invite, msg_id=msg_id)
     first.expect_ok()
     assert first.payload.get("delivered") == 1, first.ack_frame
@@ -687,8 +694,8 @@ async def test_room_join_refusals(users, calls):
 async def test_expired_join_token_is_refused(users, limits, calls):
     alice = await logged_in(calls, users.alice, limits.url)
     room = await alice.create_room([users.bob.id])
-    assert abs(room["expiresAt"] - (now_ms() + 2000)) < 1500, room
-    await asyncio.sleep(2.6)
+    assert abs(room["expiresAt"] - (now_ms() + 10_000)) < 1500, room
+    await asyncio.sleep(max(0.0, (room["expiresAt"] - now_ms()) / 1000) + 1.2)
     reply = await alice.request("ROOM_JOIN", {"roomId": room["roomId"], "joinToken": room["joinToken"]})
     reply.expect_error("UNAUTHORIZED")
 
@@ -751,11 +758,11 @@ async def test_p2p_room_holds_eight_devices_by_default(users, calls):
 async def test_invite_reaches_every_device_of_the_callee_stamped_with_the_caller(users, calls):
     alice = await logged_in(calls, users.alice)
     alice2 = await logged_in(calls, users.alice)
-    bobs = [await logged_in(calls, users.bob) for _ in range(2)]
-    room = await alice.create_room([users.bob.id])
+    bobs = [await logged_in(calls, users.judy) for _ in range(2)]
+    room = await alice.create_room([users.judy.id])
     call_id = str(uuid.uuid4())
     spoofed = {"userId": users.carol.id, "deviceId": "spoofed-device"}
-    invite = {"to": users.bob.id, "callId": call_id, "callType": "video", "roomId": room["roomId"],
+    invite = {"to": users.judy.id, "callId": call_id, "callType": "video", "roomId": room["roomId"],
               "joinToken": room["joinToken"], "from": spoofed}
     last_seqs = [bob.last_server_seq() for bob in bobs]
     reply = await alice.request("call.invite", invite, **{"from": spoofed})
@@ -780,7 +787,7 @@ async def test_invite_reaches_every_device_of_the_callee_stamped_with_the_caller
     await alice.quiet(lambda f: f.get("type") == "call.accept", 0.5, "call.accept for another device")
 
     # Without toDevice: every device of the callee.
-    hangup = await alice2.request("call.hangup", {"to": users.bob.id, "callId": call_id})
+    hangup = await alice2.request("call.hangup", {"to": users.judy.id, "callId": call_id})
     hangup.expect_ok()
     assert hangup.payload.get("delivered") == 2, hangup.ack_frame
     for bob in bobs:
@@ -942,13 +949,21 @@ async def test_flooding_at_four_times_the_limit_closes_4029(users, calls):
     assert sent >= 240, f"closed after only {sent} frames (the limit is 60 per 10 s)"
 
 
-async def test_frames_over_64_kib_close_1009(users, calls):
+async def test_single_frame_over_64_kib_closes_1009(users, calls):
     client = await logged_in(calls, users.dave)
     (await client.request("PING", {"padding": "x" * 60_000})).expect_ok()
     big = client.envelope("PING", {"padding": "x" * (64 * 1024)})
     await client.send_frame(big)
     code, reason = await client.expect_close()
-    assert code == 1009, f"closed {code} {reason!r}"
+    assert code == 1009, f"closed {code} {reason!r} (frames received: {describe(client.frames)})"
+
+
+async def test_fragmented_message_over_64_kib_closes_1009(users, calls):
+    client = await logged_in(calls, users.dave)
+    text = json.dumps(client.envelope("PING", {"padding": "x" * (64 * 1024)}))
+    await client.ws.send([text[:40_000], text[40_000:]])  # one message in two WebSocket frames
+    code, reason = await client.expect_close()
+    assert code == 1009, f"closed {code} {reason!r} (frames received: {describe(client.frames)})"
 
 
 async def test_connections_per_address_are_capped_4029(users, limits, calls):
@@ -997,10 +1012,10 @@ async def test_server_pings_and_closes_a_silent_connection(users, heartbeat, cal
 async def test_cross_instance_invite_reaches_the_callee_on_both_instances(users, pair, calls):
     a, b = pair
     alice = await logged_in(calls, users.alice, a.url)
-    bob_b = await logged_in(calls, users.bob, b.url)
-    bob_a = await logged_in(calls, users.bob, a.url)
+    bob_b = await logged_in(calls, users.kate, b.url)
+    bob_a = await logged_in(calls, users.kate, a.url)
     call_id = str(uuid.uuid4())
-    reply = await alice.request("call.invite", {"to": users.bob.id, "callId": call_id, "callType": "video"})
+    reply = await alice.request("call.invite", {"to": users.kate.id, "callId": call_id, "callType": "video"})
     reply.expect_ok()
     assert reply.payload.get("delivered") == 2, reply.ack_frame
     for bob in (bob_a, bob_b):
@@ -1009,7 +1024,7 @@ async def test_cross_instance_invite_reaches_the_callee_on_both_instances(users,
     accept = await bob_b.request("call.accept", {"to": users.alice.id, "callId": call_id, "toDevice": alice.device_id})
     accept.expect_ok()
     assert (await alice.expect("call.accept", callId=call_id))["from"] == bob_b.peer
-    assert_strictly_increasing(bob_b.server_frames(), "bob on B")
+    assert_strictly_increasing(bob_b.server_frames(), "kate on B")
 
 
 async def test_cross_instance_room_created_on_a_is_joinable_on_b_and_relays(users, pair, calls):
@@ -1074,14 +1089,14 @@ async def test_cross_instance_resume_on_a_replays_frames_sent_from_b(users, pair
 
 async def test_defect_second_instance_could_not_see_rooms_devices_invites(users, pair, calls):
     a, b = pair
-    carol = await logged_in(calls, users.carol, b.url)
+    carol = await logged_in(calls, users.leo, b.url)
     dave_on_a = await logged_in(calls, users.dave, a.url)
     # A room created on B, joined on A; an invite from A to the creator on B.
     room = await carol.create_room([users.dave.id])
     await carol.join_room(room)
     await dave_on_a.join_room(room)
     await carol.expect("PEER_JOINED", deviceId=dave_on_a.device_id)
-    reply = await dave_on_a.request("call.invite", {"to": users.carol.id, "callId": str(uuid.uuid4()), "callType": "audio",
+    reply = await dave_on_a.request("call.invite", {"to": users.leo.id, "callId": str(uuid.uuid4()), "callType": "audio",
                                                     "roomId": room["roomId"]})
     reply.expect_ok()
     assert reply.payload.get("delivered") == 1, reply.ack_frame
@@ -1156,7 +1171,8 @@ async def test_defect_sfu_reminted_join_tokens_for_any_room_id(users, calls):
             hijack = await dave.request("ROOM_JOIN", {"roomId": room["roomId"], "joinToken": created["joinToken"]})
             hijack.expect_error("UNAUTHORIZED")
     sfu = await dave.request("sfu.publish", {"roomId": room["roomId"], "epoch": 1, "sdp": "v=0", "streams": []})
-    sfu.expect_error("UNAUTHORIZED", "ROOM_NOT_FOUND", "VALIDATION_FAILED")
+    # No token either way; a deployment without a media server may say so first.
+    sfu.expect_error("UNAUTHORIZED", "ROOM_NOT_FOUND", "VALIDATION_FAILED", "SFU_UNAVAILABLE")
     await alice.quiet(lambda f: f.get("type") == "PEER_JOINED", 0.3, "an outsider joining")
 
 

@@ -277,10 +277,11 @@ def start_coturn(name: str, script_args: list[str], script_env: dict[str, str], 
     deadline = time.monotonic() + COTURN_READY_TIMEOUT
     while not _stun_binding_ok(port):
         if process.poll() is not None or time.monotonic() > deadline:
-            coturn.stop()
             output = (directory / "stdout.log").read_text(errors="replace")
+            log_tail = coturn.log_tail()
+            finish_coturn(coturn)
             pytest.fail(f"coturn did not start on 127.0.0.1:{port} (exit {process.returncode}):\n"
-                        f"{output[-2000:]}\n{coturn.log_tail()}", pytrace=False)
+                        f"{output[-2000:]}\n{log_tail}", pytrace=False)
         time.sleep(0.1)
     return coturn
 

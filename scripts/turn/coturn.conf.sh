@@ -29,9 +29,10 @@ It reads the same environment variables as the server:
                       here because coturn rejects credentials once that expiry has passed.
 
 The configuration always has: use-auth-secret, static-auth-secret, realm, fingerprint,
-no-cli, no-multicast-peers, no-software-attribute, no-rfc5780, no-tlsv1, no-tlsv1_1,
+no-cli, no-multicast-peers, no-software-attribute, no-rfc5780,
 no-stun-backward-compatibility, stale-nonce, and never lt-cred-mech or no-auth. Without
---cert/--pkey the TLS and DTLS listeners are off (no-tls, no-dtls).
+--cert/--pkey the TLS and DTLS listeners are off (no-tls, no-dtls); with them TLS 1.0
+and 1.1 are (no-tlsv1, no-tlsv1_1).
 
 In production mode (the default) every private, loopback, link-local, CGNAT, benchmark,
 documentation, multicast and reserved range (IPv4 and IPv6, including IPv4-mapped and

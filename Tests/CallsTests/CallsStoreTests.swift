@@ -1,0 +1,92 @@
+@testable import Calls
+import Database
+import Foundation
+import Testing
+import TestSupport
+
+/// Rooms, peers and presence as every instance sees them in PostgreSQL.
+@Suite struct CallsStoreTests {
+    static func user(_ database: Database) async throws -> UUID {
+        try await database.withOwner { connection in
+            let phone = "1555777\(Int.random(in: 1000...9999))"
+            for try await id in try await connection.rows("INSERT INTO auth.users (phone) VALUES ($1) RETURNING id", [phone]).decode(UUID.self) {
+                return id
+            }
+            throw CallsError(.internal, "no user")
+        }
+    }
+
+    @Test func joinLeaveFullAndClose() async throws {
+        try await TestDatabase.withDatabase { database in
+            let store = CallsStore(database: database)
+            try await store.heartbeat(instance: "a")
+            let alice = try await Self.user(database)
+            let bob = try await Self.user(database)
+            let room = UUID()
+            try await store.createRoom(
+                id: room, callId: UUID(), mode: "p2p", createdBy: alice, allowed: [alice, bob], conversationId: nil, maxPeers: 2,
+                tokenExpiresAt: Int(Date().timeIntervalSince1970) + 600)
+
+            let first = try await store.join(roomId: room, deviceId: "a1", userId: alice, instance: "a")
+            #expect(first.others.isEmpty)
+            let second = try await store.join(roomId: room, deviceId: "b1", userId: bob, instance: "a")
+            #expect(second.others.map(\.deviceId) == ["a1"])
+            #expect(second.room.version > first.room.version)
+            // A rejoin of the same device does not count twice; a third device is refused.
+            _ = try await store.join(roomId: room, deviceId: "b1", userId: bob, instance: "a")
+            await #expect(throws: CallsError.self) { try await store.join(roomId: room, deviceId: "b2", userId: bob, instance: "a") }
+
+            #expect(try await store.leave(roomId: room, deviceId: "b1")?.map(\.deviceId) == ["a1"])
+            #expect(try await store.leave(roomId: room, deviceId: "b1") == nil)
+            #expect(try await store.leave(roomId: room, deviceId: "a1")?.isEmpty == true)
+            // Empty and past the linger: closed, and joining says so.
+            _ = try await store.sweep(linger: .zero)
+            do {
+                _ = try await store.join(roomId: room, deviceId: "a1", userId: alice, instance: "a")
+                Issue.record("joined a closed room")
+            } catch let error as CallsError {
+                #expect(error.code == .roomClosed)
+            }
+            do {
+                _ = try await store.join(roomId: UUID(), deviceId: "a1", userId: alice, instance: "a")
+                Issue.record("joined a room that does not exist")
+            } catch let error as CallsError {
+                #expect(error.code == .roomNotFound)
+            }
+        }
+    }
+
+    @Test func devicesBindToOneUserAndPresenceFollowsInstances() async throws {
+        try await TestDatabase.withDatabase { database in
+            let store = CallsStore(database: database)
+            let alice = try await Self.user(database)
+            let bob = try await Self.user(database)
+            try await store.heartbeat(instance: "a")
+            #expect(try await store.bindDevice("phone", userId: alice, instance: "a"))
+            #expect(try await !store.bindDevice("phone", userId: bob, instance: "a"))
+            #expect(try await store.onlineDevices(of: alice) == ["phone"])
+            try await store.releaseDevice("phone", instance: "other")
+            #expect(try await store.onlineDevices(of: alice) == ["phone"])
+            try await store.releaseDevice("phone", instance: "a")
+            #expect(try await store.onlineDevices(of: alice).isEmpty)
+        }
+    }
+
+    @Test func peersOfAVanishedInstanceAreSweptOut() async throws {
+        try await TestDatabase.withDatabase { database in
+            let store = CallsStore(database: database)
+            let alice = try await Self.user(database)
+            let bob = try await Self.user(database)
+            try await store.heartbeat(instance: "live")
+            let room = UUID()
+            try await store.createRoom(
+                id: room, callId: UUID(), mode: "p2p", createdBy: alice, allowed: [alice, bob], conversationId: nil, maxPeers: 8,
+                tokenExpiresAt: Int(Date().timeIntervalSince1970) + 600)
+            _ = try await store.join(roomId: room, deviceId: "a1", userId: alice, instance: "live")
+            _ = try await store.join(roomId: room, deviceId: "b1", userId: bob, instance: "dead")
+            let gone = try await store.sweep(linger: .seconds(60))
+            #expect(gone.map(\.peer.deviceId) == ["b1"])
+            #expect(gone.first?.remaining.map(\.deviceId) == ["a1"])
+        }
+    }
+}

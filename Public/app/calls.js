@@ -16,6 +16,8 @@ const RING_MS = 30000; // the caller gives up after this
 const INCOMING_MAX_MS = 45000; // an invite nobody cancelled stops ringing after this
 const PEER_GONE_MS = 20000; // a peer that dropped and has not come back: the call ends
 const BUSY_FRESH_MS = 12000;
+const SETUP_MS = 20000; // an outgoing call that is not ringing by then failed
+const CONNECT_MS = 30000; // an answered call whose media does not connect by then failed
 const CLOSE = { replaced: 4009, tokenExpired: 4001, rateLimited: 4029 };
 
 export class CallsError extends Error {
@@ -365,6 +367,7 @@ export class Calls {
     if (this.call && this.call.state !== 'ended') this.hangup();
     for (const c of this.ringing.values()) this.clearRinging(c);
     this.ringing.clear();
+    this.lockAbort?.abort();
     this.resign();
     this.signal.stop();
     this.closeUI?.();
@@ -436,9 +439,11 @@ export class Calls {
     }
   }
 
-  /** The call to show: the own call, else the first ringing invite. */
+  /** The call to show: the own call, else the first ringing invite (before a call that just ended). */
   current() {
-    return this.call || this.ringing.values().next().value || null;
+    const ringing = this.ringing.values().next().value;
+    if (this.call && (this.call.state !== 'ended' || !ringing)) return this.call;
+    return ringing || null;
   }
 
   busy() {
@@ -455,12 +460,14 @@ export class Calls {
     this.call = c;
     this.markBusy(true);
     this.changed();
+    c.setupTimer = setTimeout(() => { if (c.state === 'outgoing') this.finish(c, 'failed'); }, SETUP_MS);
     try {
       c.local = await getMedia(callType === 'video');
       if (c.state === 'ended') return stopStream(c.local);
+      this.changed();
       const room = await this.signal.request('ROOM_CREATE', { allowedUserIds: [peer.id], mode: 'p2p', conversationId });
       Object.assign(c, { id: room.callId, roomId: room.roomId, joinToken: room.joinToken });
-      if (c.state === 'ended') return this.leaveRoom(c);
+      if (c.state === 'ended') return;
       await this.join(c);
       if (c.state === 'ended') return;
       const ack = await this.signal.request('call.invite', {
@@ -473,8 +480,7 @@ export class Calls {
       this.changed();
     } catch (e) {
       if (c.state === 'ended') return;
-      const reason = e.name === 'NotAllowedError' || e.name === 'NotFoundError' || e.name === 'NotReadableError' ? 'media'
-        : e.code === 'UNAUTHORIZED' ? 'blocked' : 'failed';
+      const reason = !(e instanceof CallsError) ? 'media' : e.code === 'UNAUTHORIZED' ? 'blocked' : 'failed';
       this.finish(c, reason, { missed: false });
     }
   }
@@ -547,11 +553,13 @@ export class Calls {
       if (c.state === 'ended') return stopStream(c.local);
       await this.join(c);
       if (c.state === 'ended') return;
+      this.armConnect(c);
       await this.signal.request('call.accept', { to: c.peerId, callId: c.id, toDevice: c.from.deviceId });
     } catch (e) {
       if (c.state === 'ended') return;
-      if (e.name && !e.code) this.signal.request('call.decline', { to: c.peerId, callId: c.id, toDevice: c.from.deviceId, reason: 'media' }).catch(() => {});
-      this.finish(c, e.name && !e.code ? 'media' : 'failed', { notify: true });
+      const media = !(e instanceof CallsError);
+      if (media) this.signal.request('call.decline', { to: c.peerId, callId: c.id, toDevice: c.from.deviceId, reason: 'media' }).catch(() => {});
+      this.finish(c, media ? 'media' : 'failed');
     }
   }
 
@@ -565,8 +573,15 @@ export class Calls {
 
   async join(c) {
     const ok = await this.roomJoin(c, false);
+    if (c.state === 'ended') { this.leaveRoom(c); return; }
     c.iceServers = Array.isArray(ok?.iceServers) ? ok.iceServers : [];
     this.connect(c);
+  }
+
+  /** An answered call must connect its media in time. */
+  armConnect(c) {
+    clearTimeout(c.connectTimer);
+    c.connectTimer = setTimeout(() => { if (!c.connectedAt && c.state !== 'ended') this.finish(c, 'failed'); }, CONNECT_MS);
   }
 
   /** ROOM_JOIN; the response frame (with iceServers) comes before the ACK. */
@@ -579,7 +594,11 @@ export class Calls {
     const pc = new RTCPeerConnection({ iceServers: c.iceServers, bundlePolicy: 'max-bundle' });
     c.pc = pc;
     c.remoteStream = new MediaStream();
-    if (c.dir === 'out') for (const track of c.local.getTracks()) pc.addTrack(track, c.local);
+    if (c.dir === 'out') {
+      for (const track of c.local.getTracks()) pc.addTrack(track, c.local);
+      // No camera here: still receive the other side's video.
+      if (c.type === 'video' && !c.local.getVideoTracks().length) pc.addTransceiver('video', { direction: 'recvonly' });
+    }
     pc.onicecandidate = e => {
       if (!e.candidate || !c.remote || c.state === 'ended') return;
       this.signal.request('webrtc.ice', { roomId: c.roomId, to: c.remote, candidate: e.candidate.toJSON() }).catch(() => {});
@@ -606,6 +625,7 @@ export class Calls {
     } else if (st === 'failed' || ice === 'failed' || ice === 'disconnected') {
       if (c.connectedAt) c.state = 'reconnecting';
       clearTimeout(c.iceTimer);
+      if (!c.connectedAt && c.restarts >= 3) { this.finish(c, 'failed'); return; }
       // The caller restarts ICE: at once when it failed, after a moment when it is only disconnected.
       if (c.dir === 'out') c.iceTimer = setTimeout(() => this.restartIce(c), ice === 'failed' || st === 'failed' ? 0 : 2500);
     }
@@ -687,9 +707,7 @@ export class Calls {
     c.state = 'ended';
     c.reason = reason;
     c.endedAt = Date.now();
-    clearTimeout(c.ringTimer);
-    clearTimeout(c.iceTimer);
-    clearTimeout(c.goneTimer);
+    for (const timer of [c.ringTimer, c.iceTimer, c.goneTimer, c.setupTimer, c.connectTimer]) clearTimeout(timer);
     stopStream(c.local);
     try { c.pc?.close(); } catch { /* ignore */ }
     if (c.roomId && c.joined) this.leaveRoom(c);
@@ -799,6 +817,7 @@ export class Calls {
           if (c.state === 'ringing' || c.state === 'outgoing') c.state = 'connecting';
           clearTimeout(c.ringTimer);
           c.answered = true;
+          if (!again) this.armConnect(c);
           this.offer(c, again);
           this.changed();
         }
@@ -806,8 +825,8 @@ export class Calls {
       case 'PEER_LEFT':
         if (!c || c.roomId !== p.roomId || p.userId !== c.peerId || c.state === 'ended') return;
         if (c.remote && c.remote.deviceId !== p.deviceId) return;
-        if (p.reason === 'disconnected') {
-          // Gone without a goodbye: wait a little for it to come back.
+        if (p.reason !== 'left') {
+          // Gone without a goodbye (dropped, or its session was replaced): wait for it to come back.
           c.state = c.connectedAt ? 'reconnecting' : c.state;
           clearTimeout(c.goneTimer);
           c.goneTimer = setTimeout(() => this.finish(c, 'failed'), PEER_GONE_MS);

@@ -1,8 +1,9 @@
 // Everything of one signed-in account while it is active: the API client, the realtime
-// socket and channels, the profile, the inbox, loaded conversations, online users. Views read
+// socket and channels, the calls socket, the profile, the inbox, loaded conversations, online users. Views read
 // this state and subscribe to its events; destroy() tears all of it down on switch/sign-out.
 import { Api, config } from './api.js';
 import { Socket } from './realtime.js';
+import { Calls } from './calls.js';
 import * as store from './store.js';
 import { uuid, debounce } from './util.js';
 
@@ -19,7 +20,7 @@ export class Session {
     this.connected = false;
     this.reads = store.userGet(userId, 'reads', {});
     this.api = new Api(userId, {
-      onToken: token => this.socket?.setToken(token),
+      onToken: token => { this.socket?.setToken(token); this.calls?.signal.setToken(token); },
       onExpired: () => hooks.onExpired(this),
     });
     const c = config();
@@ -28,11 +29,13 @@ export class Session {
       getToken: () => this.api.token,
       onStatus: s => { this.connected = s === 'open'; this.emit('status', s); },
     });
+    this.calls = new Calls(this, `${wsBase}/calls/v1/ws`);
     this.refreshInboxSoon = debounce(() => this.loadInbox(true), 400);
     this.saveReads = debounce(() => store.userSet(userId, 'reads', this.reads), 500);
   }
 
-  // Events: 'me', 'inbox', 'conv:<id>', 'typing:<id>', 'online', 'status', 'removed:<id>'
+  // Events: 'me', 'inbox', 'conv:<id>', 'typing:<id>', 'online', 'status', 'removed:<id>',
+  // 'call' (the call on screen changed), 'callEnded'
   on(type, fn) {
     if (!this.listeners.has(type)) this.listeners.set(type, new Set());
     this.listeners.get(type).add(fn);
@@ -85,10 +88,12 @@ export class Session {
     }).join();
     this.onlineChannel.meta = { user_id: this.userId, online_at: new Date().toISOString() };
     this.loadInbox();
+    this.calls.start();
   }
 
   destroy() {
     this.destroyed = true;
+    this.calls.destroy();
     this.socket.disconnect();
     this.api.destroy();
     this.listeners.clear();

@@ -138,10 +138,11 @@ public final class CallsService: Service, Sendable {
             from: nil)
     }
 
-    /// Takes the device out of every room it is in, telling the remaining peers.
-    func leaveAllRooms(deviceId: String, userId: UUID, reason: String) async {
+    /// Takes the device out of every room it is in (only those joined through this
+    /// instance when `onlyHere`), telling the remaining peers.
+    func leaveAllRooms(deviceId: String, userId: UUID, reason: String, onlyHere: Bool = false) async {
         do {
-            for room in try await store.rooms(of: deviceId) {
+            for room in try await store.rooms(of: deviceId, instance: onlyHere ? instanceId : nil) {
                 if let remaining = try await store.leave(roomId: room, deviceId: deviceId) {
                     await announcePeerLeft(room: room, peer: RoomPeer(userId: userId, deviceId: deviceId, joinedAt: 0), to: remaining, reason: reason)
                 }
@@ -158,7 +159,8 @@ public final class CallsService: Service, Sendable {
             guard await session.detachedAt != nil, await hub.remove(session) else { return }
             await session.end()
             guard let userId = await session.userId else { return }
-            await leaveAllRooms(deviceId: session.deviceId, userId: userId, reason: "disconnected")
+            // Rooms the device has since joined through another instance are not this session's.
+            await leaveAllRooms(deviceId: session.deviceId, userId: userId, reason: "disconnected", onlyHere: true)
             try? await store.releaseDevice(session.deviceId, instance: instanceId)
         }
     }

@@ -151,11 +151,13 @@ struct CallsStore: Sendable {
         try await database.withOwner { connection in try await peers(connection, roomId) }
     }
 
-    /// The rooms a device is in.
-    func rooms(of deviceId: String) async throws -> [UUID] {
+    /// The rooms a device is in (only those it joined through `instance`, when given).
+    func rooms(of deviceId: String, instance: String? = nil) async throws -> [UUID] {
         try await database.withOwner { connection in
             var rooms: [UUID] = []
-            for try await room in try await connection.rows("SELECT room_id FROM calls.room_peers WHERE device_id = $1", [deviceId]).decode(UUID.self) {
+            let rows = try await connection.rows(
+                "SELECT room_id FROM calls.room_peers WHERE device_id = $1 AND ($2::text IS NULL OR instance_id = $2)", [deviceId, instance])
+            for try await room in rows.decode(UUID.self) {
                 rooms.append(room)
             }
             return rooms

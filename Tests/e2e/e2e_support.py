@@ -49,6 +49,9 @@ TEST_OTPS = {
     "+15555550129": "129129",
     "+15555550130": "130130",
     "+15555550131": "131131",
+    # Browser calls suite (Tests/e2e/web/test_calls.py) only.
+    "+15555550140": "140140",
+    "+15555550141": "141141",
 }
 
 # Upper bound for any single network operation of a test.

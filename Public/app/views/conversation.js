@@ -1,8 +1,9 @@
 // One conversation: history (older pages on scroll-up), live messages, optimistic sending
-// with retry, replies, edits, deletion, reactions, read ticks, typing and online status.
+// with retry, replies, edits, deletion, reactions, read ticks, typing and online status;
+// audio and video call buttons in a DM's header.
 import { h, clear, icon, avatar, nameOf, clockTime, fullTime, focus } from '../util.js';
 import { t } from '../i18n.js';
-import { announce, toastError } from '../app.js';
+import { announce, toast, toastError } from '../app.js';
 import { go } from '../router.js';
 import { errorState, confirmDialog, popover, widths } from './common.js';
 import { chatTitle } from './chats.js';
@@ -22,7 +23,8 @@ export function conversationView(pane, s, id) {
   const sub = h('span', { class: 'sub' });
   const face = h('span');
   const headLink = h('a', { class: 'titles' }, title, sub);
-  const headActions = h('span');
+  const headActions = h('span', { class: 'head-actions' });
+  let callButtons = null;
   const head = h('header', { class: 'conv-head' },
     h('a', { class: 'icon-btn back', href: '#/chats', 'aria-label': t('backToChats') }, icon('back')),
     face, headLink, headActions);
@@ -62,12 +64,39 @@ export function conversationView(pane, s, id) {
     if (o?.username) headLink.setAttribute('href', '#/u/' + encodeURIComponent(o.username));
     else headLink.removeAttribute('href');
     paintSub();
+    if (item.kind === 'dm' && o) paintCallButtons(o, name);
     if (item.kind === 'group') {
       if (!headActions.firstChild) headActions.append(h('button', {
         class: 'icon-btn', type: 'button', testid: 'group-members',
         onClick: () => import('./group.js').then(m => m.membersDialog(s, id)),
       }, icon('people')));
       headActions.firstChild.setAttribute('aria-label', t('members', { n: (item.participants?.length || 0) + 1 }));
+    }
+  }
+
+  function paintCallButtons(o, name) {
+    if (!callButtons) {
+      callButtons = ['audio', 'video'].map(kind => h('button', {
+        class: 'icon-btn', type: 'button', testid: 'call-' + kind, 'data-call-type': kind,
+        onClick: () => startCall(kind),
+      }, icon(kind === 'audio' ? 'phone' : 'video')));
+      headActions.prepend(...callButtons);
+    }
+    const busy = s.calls.busy();
+    for (const btn of callButtons) {
+      btn.setAttribute('aria-label', t(btn.dataset.callType === 'audio' ? 'callAudioWith' : 'callVideoWith', { name }));
+      btn.title = t(btn.dataset.callType === 'audio' ? 'callAudio' : 'callVideo');
+      btn.disabled = busy || o.id === s.userId;
+    }
+  }
+
+  async function startCall(kind) {
+    const o = other();
+    if (!o || s.calls.busy()) return;
+    try {
+      await s.calls.start(o, id, kind);
+    } catch (e) {
+      toast(e.message || t('errGeneric'), { error: true });
     }
   }
 
@@ -475,6 +504,7 @@ export function conversationView(pane, s, id) {
     s.on('conv:' + id, onConv),
     s.on('typing:' + id, paintTyping),
     s.on('online', () => { paintHead(); }),
+    s.on('call', () => { paintHead(); }),
     s.on('inbox', () => { const before = item; item = s.item(id) || item; if (before !== item || item) paintHead(); }),
     s.on('removed:' + id, () => { go('#/chats'); }),
   );

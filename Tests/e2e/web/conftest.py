@@ -84,14 +84,15 @@ def report() -> RunReport:
 
 @pytest.fixture(scope="session")
 def browser_factory(artefacts: Path):
-    """`browser_factory(name)` -> a new headless Chromium (own profile dir), quit at session end."""
+    """`browser_factory(name, extra_args=())` -> a new headless Chromium (own profile dir, extra
+    command-line switches), quit at session end."""
     created: list[Browser] = []
     profiles: list[Path] = []
 
-    def make(name: str) -> Browser:
+    def make(name: str, extra_args: tuple[str, ...] = ()) -> Browser:
         profile = Path(tempfile.mkdtemp(prefix=f"ecom-web-profile-{name}-"))
         profiles.append(profile)
-        driver = new_driver(CHROMIUM, CHROMEDRIVER, profile)
+        driver = new_driver(CHROMIUM, CHROMEDRIVER, profile, tuple(extra_args))
         browser = Browser(name, driver, artefacts, REPORT)
         created.append(browser)
         REPORT.live_browsers.append(browser)

@@ -52,7 +52,8 @@ def digits(text: str | None) -> str:
     return re.sub(r"\D", "", text or "")
 
 
-def new_driver(chromium: str, chromedriver: str, profile_dir: Path) -> webdriver.Chrome:
+def new_driver(chromium: str, chromedriver: str, profile_dir: Path, extra_args: tuple[str, ...] = ()) -> webdriver.Chrome:
+    """A headless Chromium; `extra_args` are added to the usual switches (e.g. fake media devices)."""
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
     for argument in (
@@ -64,6 +65,7 @@ def new_driver(chromium: str, chromedriver: str, profile_dir: Path) -> webdriver
         "--no-first-run",
         "--no-default-browser-check",
         "--disable-search-engine-choice-screen",
+        *extra_args,
     ):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})

@@ -1,0 +1,383 @@
+"""1:1 calls in the web app: two users in two Chromiums with a fake camera and microphone, each
+connected to a different server instance (two extra `serve` processes on the session
+database with MESSAGE_BUS=postgres), so ringing, rooms and WebRTC negotiation cross instances.
+
+- A video-calls B from their DM while B is on another page; B's incoming screen appears, B
+  accepts with video; each side's remote <video> plays decoded frames; mute and camera-off
+  toggle; A's signalling socket drops, resumes and A restarts ICE, and media keeps flowing;
+  A hangs up and B's page is back.
+- A calls again and B declines: A sees "declined" and a missed-call message is in the DM on
+  both sides.
+
+Screenshots of the incoming and in-call screens (1280×800 and 360×740, light and dark) go to
+the artefacts directory. Loopback WebRTC: Chromium gathers loopback/host candidates only with
+--allow-loopback-in-peer-connection and mDNS host candidates disabled.
+
+The tests run in file order and share state (run with -x).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+from dataclasses import dataclass, field
+
+import pytest
+
+from calls_support import start_instance, stop_instance
+from web_support import DESKTOP, PHONE, Browser, element_text, tid
+
+ALICE_PHONE, ALICE_CODE = "+15555550140", "140140"
+BOB_PHONE, BOB_CODE = "+15555550141", "141141"
+
+RUN = secrets.token_hex(3)
+
+MEDIA_ARGS = (
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+)
+
+# Media may take a while on a loaded 2-core machine; the brief allows ~20 s.
+MEDIA_TIMEOUT = 20.0
+
+# Installed before the app loads: keeps every WebSocket of the page and records the frames of
+# the calls socket (both directions), so a test can drop it and see the resume.
+SOCKET_SPY = """
+(() => {
+  const Native = window.WebSocket;
+  window.__e2eSockets = [];
+  window.__e2eCalls = [];
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      window.__e2eSockets.push(this);
+      if (String(args[0]).includes('/calls/v1/ws')) {
+        this.addEventListener('message', e => window.__e2eCalls.push({ dir: 'in', at: Date.now(), text: String(e.data) }));
+      }
+    }
+    send(data) {
+      if (this.url.includes('/calls/v1/ws')) window.__e2eCalls.push({ dir: 'out', at: Date.now(), text: String(data) });
+      return super.send(data);
+    }
+  };
+})();
+"""
+
+
+@dataclass
+class User:
+    label: str
+    phone: str
+    code: str
+    username: str
+    display_name: str
+    browser: Browser | None = None
+    url: str = ""
+
+
+@dataclass
+class Scenario:
+    alice: User
+    bob: User
+    done: set[str] = field(default_factory=set)
+    conversation_id: str | None = None
+
+    def need(self, *steps: str) -> None:
+        missing = [step for step in steps if step not in self.done]
+        if missing:
+            pytest.fail(f"prerequisite step(s) did not complete: {', '.join(missing)}", pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def instances(server):
+    """Two more server processes on the session database (PostgreSQL message bus)."""
+    started = []
+    try:
+        started.append(start_instance(server, "web-calls-a"))
+        started.append(start_instance(server, "web-calls-b"))
+        yield started
+    finally:
+        for instance in started:
+            stop_instance(instance)
+
+
+@pytest.fixture(scope="module")
+def scenario(instances, browser_factory) -> Scenario:
+    a, b = instances
+    s = Scenario(
+        alice=User("alice", ALICE_PHONE, ALICE_CODE, f"calla_{RUN}", f"Alice {RUN}", url=a.url),
+        bob=User("bob", BOB_PHONE, BOB_CODE, f"callb_{RUN}", f"Bob {RUN}", url=b.url),
+    )
+    for user in (s.alice, s.bob):
+        user.browser = browser_factory(f"calls-{user.label}", MEDIA_ARGS)
+        user.browser.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": SOCKET_SPY})
+    return s
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def sign_in(b: Browser, user: User) -> None:
+    """Phone → code → username and display name → the app shell."""
+    b.open(user.url)
+    b.wait(lambda d: b.is_visible("phone-input") or b.is_visible("nav-chats"), "the sign-in form")
+    b.fill("phone-input", user.phone)
+    b.click("send-code")
+    b.visible("code-input")
+    b.fill("code-input", user.code)
+
+    def submitted(d):
+        if b.is_visible("username-input") or b.is_visible("nav-chats"):
+            return True
+        buttons = b.displayed("verify-code")
+        if buttons and buttons[0].is_enabled():
+            try:
+                buttons[0].click()
+                return True
+            except Exception:
+                return False
+        return False
+
+    b.wait(submitted, "the code to be submitted")
+    b.wait(lambda d: b.is_visible("username-input") or b.is_visible("nav-chats"), "the profile form after the code")
+    if b.is_visible("username-input"):
+        b.fill("username-input", user.username)
+        b.fill("display-name-input", user.display_name)
+        b.click("save-profile")
+    b.visible("nav-chats")
+
+
+def screen_attr(b: Browser, name: str) -> str | None:
+    """An attribute of the call screen (None when it is not shown)."""
+    return b.driver.execute_script(
+        "const d = document.querySelector('[data-testid=\"call-screen\"]');"
+        "return d && d.open ? d.getAttribute(arguments[0]) : null;", name)
+
+
+def wait_state(b: Browser, *states: str, timeout: float = 15.0) -> str:
+    b.wait(lambda d: screen_attr(b, "data-state") in states,
+           f"the call screen in state {states} (now {screen_attr(b, 'data-state')!r}, "
+           f"reason {screen_attr(b, 'data-reason')!r})", timeout)
+    return screen_attr(b, "data-state")
+
+
+def screen_gone(b: Browser, timeout: float = 15.0) -> None:
+    b.wait(lambda d: screen_attr(b, "data-state") is None, "the call screen to close", timeout)
+
+
+VIDEO_STATE = """
+const v = document.querySelector(arguments[0]);
+if (!v) return null;
+const q = v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality() : null;
+return {frames: q ? q.totalVideoFrames : -1, paused: v.paused, ready: v.readyState, width: v.videoWidth,
+        height: v.videoHeight, shown: v.getBoundingClientRect().width > 0};
+"""
+
+
+def video_state(b: Browser, testid: str) -> dict | None:
+    return b.driver.execute_script(VIDEO_STATE, tid(testid))
+
+
+def wait_frames(b: Browser, testid: str = "call-remote-video", more_than: int = 0, timeout: float = MEDIA_TIMEOUT) -> dict:
+    """Polls until the <video> plays and has decoded more than `more_than` frames (≤ timeout s)."""
+    deadline = time.monotonic() + timeout
+    state = None
+    while time.monotonic() < deadline:
+        state = video_state(b, testid)
+        if state and state["frames"] > more_than and not state["paused"] and state["ready"] >= 2 and state["width"] > 0:
+            return state
+        time.sleep(0.25)
+    raise AssertionError(f"[{b.name}] {tid(testid)} is not playing new frames after {timeout:.0f}s "
+                         f"(wanted > {more_than}): {state}; call screen state {screen_attr(b, 'data-state')!r}, "
+                         f"ice {screen_attr(b, 'data-ice')!r}, signal {screen_attr(b, 'data-signal')!r}")
+
+
+def local_track(b: Browser, kind: str) -> dict | None:
+    return b.driver.execute_script("""
+        const v = document.querySelector('[data-testid="call-local-video"]');
+        const s = v && v.srcObject;
+        const tr = s && (arguments[0] === 'audio' ? s.getAudioTracks() : s.getVideoTracks())[0];
+        return tr ? {enabled: tr.enabled, state: tr.readyState} : null;""", kind)
+
+
+def pressed(b: Browser, testid: str) -> str | None:
+    elements = b.displayed(testid)
+    return elements[0].get_attribute("aria-pressed") if elements else None
+
+
+def active_testid(b: Browser) -> str | None:
+    return b.driver.execute_script("return document.activeElement && document.activeElement.getAttribute('data-testid')")
+
+
+def calls_frames(b: Browser, direction: str) -> list[dict]:
+    """The calls-socket frames the page sent ('out') or received ('in'), parsed."""
+    raw = b.driver.execute_script("return (window.__e2eCalls || []).filter(f => f.dir === arguments[0]).map(f => f.text)", direction)
+    frames = []
+    for text in raw:
+        try:
+            frames.append(json.loads(text))
+        except ValueError:
+            pass
+    return frames
+
+
+def drop_calls_socket(b: Browser) -> int:
+    """Closes the page's open calls socket under the app (as a dropped connection would)."""
+    return b.driver.execute_script("""
+        let n = 0;
+        for (const ws of window.__e2eSockets || []) {
+          if (ws.url.includes('/calls/v1/ws') && ws.readyState === 1) { ws.close(4000, 'e2e drop'); n++; }
+        }
+        return n;""")
+
+
+def message_by_text(b: Browser, text: str):
+    return b.driver.execute_script("""
+        for (const m of document.querySelectorAll('[data-testid="message"]')) {
+          const body = m.querySelector('[data-testid="message-body"]');
+          if (body && body.textContent.trim() === arguments[0] && m.dataset.seq) return m;
+        }
+        return null;""", text)
+
+
+def shots(b: Browser, name: str) -> None:
+    """Screenshots at desktop and phone size in light and dark; checks nothing overflows sideways."""
+    try:
+        for scheme in ("light", "dark"):
+            b.emulate_color_scheme(scheme)
+            for size, label in ((DESKTOP, "desktop"), (PHONE, "phone")):
+                b.set_viewport(size)
+                b.screenshot(f"calls-{name}-{label}-{scheme}")
+                overflow = b.horizontal_overflow()
+                assert overflow <= 1, f"[{b.name}] {name} ({label}, {scheme}) overflows horizontally by {overflow}px"
+                outside = b.out_of_viewport(["call-hangup", "call-mute", "call-camera", "call-decline",
+                                             "call-accept-audio", "call-accept-video", "call-cancel", "call-peer-name"])
+                assert not outside, f"[{b.name}] {name} ({label}, {scheme}): outside the viewport: {outside}"
+    finally:
+        b.emulate_color_scheme("light")
+        b.set_viewport(DESKTOP)
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_sign_in_both_on_different_instances_and_open_a_dm(scenario):
+    alice, bob = scenario.alice, scenario.bob
+    assert alice.url != bob.url
+    sign_in(alice.browser, alice)
+    sign_in(bob.browser, bob)
+    a = alice.browser
+    a.click("nav-people")
+    a.fill("people-search", bob.username)
+    a.click("person-result", data_username=bob.username)
+    a.click("open-dm")
+    a.wait(lambda d: re.fullmatch(r"#/chats/[0-9a-f-]{36}", a.route()) is not None, "the DM route after open-dm")
+    scenario.conversation_id = a.route()[len("#/chats/"):]
+    a.visible("call-video")
+    a.visible("call-audio")
+    assert a.displayed("call-video")[0].get_attribute("aria-label"), "the call button has no accessible name"
+    scenario.done.add("dm")
+
+
+def test_video_call_across_instances(scenario):
+    scenario.need("dm")
+    a, b = scenario.alice.browser, scenario.bob.browser
+    # B is somewhere else in the app: the incoming call must show up anyway.
+    b.click("nav-settings")
+    b.wait(lambda d: b.route().startswith("#/settings"), "B on the settings page")
+
+    a.click("call-video")
+    wait_state(a, "outgoing", "ringing")
+    wait_state(b, "incoming")
+    assert element_text(b.driver, b.visible("call-peer-name")) == scenario.alice.display_name
+    assert active_testid(b) == "call-accept-video", f"focus on the incoming screen is on {active_testid(b)!r}"
+    assert b.is_visible("call-decline") and b.is_visible("call-accept-audio")
+    wait_state(a, "ringing")
+    shots(b, "incoming")
+    a.screenshot("calls-outgoing-desktop-light")
+
+    b.click("call-accept-video")
+    wait_state(a, "active", timeout=MEDIA_TIMEOUT)
+    wait_state(b, "active", timeout=MEDIA_TIMEOUT)
+    first_a = wait_frames(a)
+    first_b = wait_frames(b)
+    wait_frames(a, more_than=first_a["frames"] + 5)
+    wait_frames(b, more_than=first_b["frames"] + 5)
+    assert wait_frames(a, "call-local-video")["frames"] > 0, "A's own preview is not playing"
+    assert re.fullmatch(r"\d\d:\d\d", element_text(a.driver, a.visible("call-timer"))), "no call duration on A"
+    assert screen_attr(a, "data-signal") == "ready"
+
+    # Mute and camera off: pressed state, the track, and back.
+    assert pressed(a, "call-mute") == "false" and local_track(a, "audio")["enabled"] is True
+    a.click("call-mute")
+    a.wait(lambda d: pressed(a, "call-mute") == "true", "call-mute aria-pressed=true")
+    assert local_track(a, "audio")["enabled"] is False, "muted, yet the microphone track is enabled"
+    a.click("call-camera")
+    a.wait(lambda d: pressed(a, "call-camera") == "true", "call-camera aria-pressed=true")
+    assert local_track(a, "video")["enabled"] is False, "camera off, yet the camera track is enabled"
+    a.screenshot("calls-in-call-muted-camera-off-desktop-light")
+    a.click("call-mute")
+    a.click("call-camera")
+    a.wait(lambda d: pressed(a, "call-mute") == "false" and pressed(a, "call-camera") == "false", "toggles released")
+    assert local_track(a, "audio")["enabled"] is True and local_track(a, "video")["enabled"] is True
+
+    shots(a, "in-call")
+    b.screenshot("calls-in-call-callee-desktop-light")
+
+    # A network drop of A's signalling: it resumes (WELCOME resumed:true) and A restarts ICE.
+    sent_before = len(calls_frames(a, "out"))
+    assert drop_calls_socket(a) == 1, "A has no open calls socket"
+    a.wait(lambda d: any(f.get("type") == "WELCOME" and (f.get("payload") or {}).get("resumed") is True
+                         for f in calls_frames(a, "in")), "A's WELCOME with resumed:true after the drop")
+    a.wait(lambda d: screen_attr(a, "data-signal") == "ready", "A's signalling ready again")
+    a.wait(lambda d: any(f.get("type") == "webrtc.offer" and (f.get("payload") or {}).get("iceRestart") is True
+                         for f in calls_frames(a, "out")[sent_before:]), "A's webrtc.offer with iceRestart:true")
+    b.wait(lambda d: int(screen_attr(b, "data-restarts") or 0) >= 1, "B to answer the ICE-restart offer")
+    hello = next(f for f in calls_frames(a, "out")[sent_before:] if f.get("type") == "HELLO")
+    assert (hello.get("payload") or {}).get("resume", {}).get("resumeToken"), f"A reconnected without resume: {hello}"
+    wait_state(a, "active", timeout=MEDIA_TIMEOUT)
+    now_a, now_b = video_state(a, "call-remote-video")["frames"], video_state(b, "call-remote-video")["frames"]
+    wait_frames(a, more_than=now_a + 10)
+    wait_frames(b, more_than=now_b + 10)
+    # Every server frame the page accepted arrived once, in order (seq strictly increasing per session).
+    seqs = [f["seq"] for f in calls_frames(a, "in") if f.get("type") != "ACK" and isinstance(f.get("seq"), int)]
+    assert seqs == sorted(seqs) and len(seqs) == len(set(seqs)), f"A got repeated or reordered frames: {seqs}"
+
+    a.click("call-hangup")
+    wait_state(a, "ended")
+    assert screen_attr(a, "data-reason") == "hungUp"
+    b.wait(lambda d: screen_attr(b, "data-state") in ("ended", None), "B to see the call end")
+    screen_gone(a)
+    screen_gone(b)
+    assert b.route().startswith("#/settings"), f"B left the page it was on: {b.route()}"
+    b.visible("nav-settings")
+    assert b.driver.execute_script("return document.activeElement !== document.body"), "B's focus was lost"
+    scenario.done.add("call")
+
+
+def test_declined_call_leaves_a_missed_call_message(scenario):
+    scenario.need("dm")
+    a, b = scenario.alice.browser, scenario.bob.browser
+    conversation = scenario.conversation_id
+    if not a.route().startswith(f"#/chats/{conversation}"):
+        a.go(f"#/chats/{conversation}")
+    a.wait(lambda d: a.is_visible("call-video") and a.displayed("call-video")[0].is_enabled(), "A's call button enabled")
+
+    a.click("call-video")
+    wait_state(b, "incoming")
+    b.click("call-decline")
+    wait_state(a, "ended")
+    assert screen_attr(a, "data-reason") == "declined"
+    status = element_text(a.driver, a.visible("call-status"))
+    assert status == "Звонок отклонён", f"A's status after the decline: {status!r}"
+    screen_gone(b, timeout=5)
+
+    missed = "📞 Пропущенный видеозвонок"
+    a.wait(lambda d: message_by_text(a, missed) is not None, f"the message {missed!r} in A's DM", 15)
+    screen_gone(a)
+    b.go(f"#/chats/{conversation}")
+    b.wait(lambda d: message_by_text(b, missed) is not None, f"the message {missed!r} in B's DM")

@@ -14,8 +14,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -103,6 +105,68 @@ def browser_factory(artefacts: Path):
         browser.close()
     for profile in profiles:
         shutil.rmtree(profile, ignore_errors=True)
+
+
+@dataclass
+class ServerInstance:
+    """Another server process on the session server's database."""
+
+    name: str
+    url: str
+    process: subprocess.Popen
+    log_path: Path
+
+
+def _e2e_conftest(config):
+    """Tests/e2e/conftest.py as pytest loaded it (the name `conftest` is this file's here)."""
+    wanted = (WEB_DIR.parent / "conftest.py").resolve()
+    for plugin in config.pluginmanager.get_plugins():
+        path = getattr(plugin, "__file__", None)
+        if path and Path(path).resolve() == wanted:
+            return plugin
+    raise RuntimeError(f"{wanted} is not loaded")
+
+
+def _database_url(server) -> str:
+    """The session server's database: E2E_DATABASE_URL or its embedded cluster."""
+    configured = os.environ.get("E2E_DATABASE_URL")
+    if configured:
+        return configured
+    port = (Path(server.data_dir) / "postgres" / "postmaster.pid").read_text().splitlines()[3].strip()
+    return f"postgres://postgres@127.0.0.1:{port}/ecomansoni"
+
+
+@pytest.fixture(scope="module")
+def server_instances(request, server):
+    """`server_instances(name, env=None)` -> a ServerInstance: another `ecomansoni serve` on the
+    session database with MESSAGE_BUS=postgres (cross-instance realtime and calls), serving this
+    checkout's web app; stopped when the module ends. Its log tail is attached to failures."""
+    e2e = _e2e_conftest(request.config)
+    started: list[ServerInstance] = []
+
+    def start(name: str, env: dict[str, str] | None = None) -> ServerInstance:
+        port = e2e._free_port()
+        environment = e2e._environment()
+        environment["DATABASE_URL"] = _database_url(server)
+        environment["MESSAGE_BUS"] = "postgres"
+        environment.update(env or {})
+        log_path = Path(server.data_dir) / f"web-{name}.log"
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(
+                [str(e2e._binary()), "serve", "--port", str(port)], env=environment, stdout=log,
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        instance = ServerInstance(name, f"http://127.0.0.1:{port}", process, log_path)
+        started.append(instance)
+        e2e.EXTRA_SERVER_LOGS[f"instance {name}"] = log_path
+        e2e._wait_ready(instance.url, process, log_path)
+        return instance
+
+    yield start
+    for instance in started:
+        e2e.EXTRA_SERVER_LOGS.pop(f"instance {instance.name}", None)
+        if instance.process.poll() is None and e2e._stop(instance.process) is None:
+            instance.process.kill()
+            instance.process.wait(timeout=10)
 
 
 @pytest.hookimpl(hookwrapper=True)

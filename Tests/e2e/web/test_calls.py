@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from calls_support import start_instance, stop_instance
 from web_support import DESKTOP, PHONE, Browser, element_text, tid
 
 ALICE_PHONE, ALICE_CODE = "+15555550140", "140140"
@@ -93,21 +92,8 @@ class Scenario:
 
 
 @pytest.fixture(scope="module")
-def instances(server):
-    """Two more server processes on the session database (PostgreSQL message bus)."""
-    started = []
-    try:
-        started.append(start_instance(server, "web-calls-a"))
-        started.append(start_instance(server, "web-calls-b"))
-        yield started
-    finally:
-        for instance in started:
-            stop_instance(instance)
-
-
-@pytest.fixture(scope="module")
-def scenario(instances, browser_factory) -> Scenario:
-    a, b = instances
+def scenario(server_instances, browser_factory) -> Scenario:
+    a, b = server_instances("calls-a"), server_instances("calls-b")
     s = Scenario(
         alice=User("alice", ALICE_PHONE, ALICE_CODE, f"calla_{RUN}", f"Alice {RUN}", url=a.url),
         bob=User("bob", BOB_PHONE, BOB_CODE, f"callb_{RUN}", f"Bob {RUN}", url=b.url),

@@ -18,6 +18,8 @@ const PEER_GONE_MS = 20000; // a peer that dropped and has not come back: the ca
 const BUSY_FRESH_MS = 12000;
 const SETUP_MS = 20000; // an outgoing call that is not ringing by then failed
 const CONNECT_MS = 30000; // an answered call whose media does not connect by then failed
+const LOST_MS = 45000; // media that stays down this long after a drop: the call failed
+const RESTART_GAP_MS = 5000; // at most one ICE restart this often
 const CLOSE = { replaced: 4009, tokenExpired: 4001, rateLimited: 4029 };
 
 export class CallsError extends Error {
@@ -243,7 +245,10 @@ export class Signal {
 
   transmit(r) {
     const ws = this.ws;
-    if (!ws || ws.readyState !== WebSocket.OPEN) return;
+    if (!ws || ws.readyState !== WebSocket.OPEN) {
+      if (r.conn) this.settle(r, new CallsError('DISCONNECTED', 'not connected'));
+      return;
+    }
     r.tries++;
     r.sent = true;
     const frame = { v: 1, type: r.type, msgId: r.msgId, ts: Date.now(), seq: ++this.seq, payload: r.payload };
@@ -302,7 +307,11 @@ export class Signal {
         this.resumeToken = this.welcome.resumeToken || null;
         this.heartbeatSec = Number(this.welcome.heartbeatSec) || 25;
         return;
-      case 'PING': case 'AUTH_OK': case 'AUTH_FAIL':
+      case 'PING':
+        // Answer at once: timers of a background tab may be throttled, messages are not.
+        if (Date.now() - (this.lastSent || 0) > 5000) this.request('PING', {}, { conn: true, attempts: 1 }).catch(() => {});
+        return;
+      case 'AUTH_OK': case 'AUTH_FAIL':
         return;
       default:
         try { this.hooks.onFrame?.(f); } catch (e) { console.error(e); }
@@ -410,7 +419,12 @@ export class Calls {
 
   /** Takes the socket over from another tab unless that tab is in a call. */
   claim() {
-    if (this.destroyed || this.leader || document.visibilityState !== 'visible') return false;
+    if (this.destroyed || document.visibilityState !== 'visible') return false;
+    if (this.leader) {
+      // Without Web Locks another tab may have taken the device over (close 4009): take it back.
+      if (this.signal.state === 'replaced' && !(Date.now() - store.userGet(this.userId, 'callBusy', 0) < BUSY_FRESH_MS)) this.signal.reconnectNow();
+      return false;
+    }
     if (Date.now() - store.userGet(this.userId, 'callBusy', 0) < BUSY_FRESH_MS) return false;
     this.follow(true);
     return true;
@@ -453,7 +467,7 @@ export class Calls {
   // Placing a call
 
   /** Calls `peer` (a profile with id) from the DM `conversationId`. */
-  async start(peer, conversationId, callType) {
+  async dial(peer, conversationId, callType) {
     if (this.busy()) throw new CallsError('BUSY', t('callInProgress'));
     if (!this.leader && !this.claim()) throw new CallsError('OTHER_TAB', t('callBusyElsewhere'));
     const c = newCall({ dir: 'out', type: callType, peerId: peer.id, peer, conversationId, state: 'outgoing' });
@@ -533,9 +547,7 @@ export class Calls {
     this.ringing.delete(c.id);
     c.state = 'ended';
     c.reason = reason;
-    this.lastEnded = c;
     this.changed();
-    this.s.emit('callEnded', c);
   }
 
   async accept(c, withVideo) {
@@ -620,13 +632,18 @@ export class Calls {
     c.ice = ice;
     if (st === 'connected' || ice === 'connected' || ice === 'completed') {
       clearTimeout(c.iceTimer);
+      clearTimeout(c.lostTimer);
+      c.lostTimer = 0;
       if (!c.connectedAt) c.connectedAt = Date.now();
       c.state = 'active';
     } else if (st === 'failed' || ice === 'failed' || ice === 'disconnected') {
-      if (c.connectedAt) c.state = 'reconnecting';
+      if (c.connectedAt) {
+        c.state = 'reconnecting';
+        if (!c.lostTimer) c.lostTimer = setTimeout(() => this.finish(c, 'failed'), LOST_MS);
+      }
       clearTimeout(c.iceTimer);
       if (!c.connectedAt && c.restarts >= 3) { this.finish(c, 'failed'); return; }
-      // The caller restarts ICE: at once when it failed, after a moment when it is only disconnected.
+      // The caller restarts ICE: soon when it failed, after a moment when it is only disconnected.
       if (c.dir === 'out') c.iceTimer = setTimeout(() => this.restartIce(c), ice === 'failed' || st === 'failed' ? 0 : 2500);
     }
     this.changed();
@@ -643,10 +660,14 @@ export class Calls {
     }).catch(e => console.warn('calls: offer failed', e));
   }
 
+  /** Caller: ICE restart (an offer with new credentials); a later ready() retries while offline. */
   restartIce(c) {
     if (this.call !== c || c.state === 'ended' || c.dir !== 'out' || !c.offered) return;
-    if (this.signal.state !== 'ready') { c.restartWanted = true; return; }
-    c.restartWanted = false;
+    if (this.signal.state !== 'ready') return;
+    const wait = (c.lastRestart || 0) + RESTART_GAP_MS - Date.now();
+    clearTimeout(c.iceTimer);
+    if (wait > 0) { c.iceTimer = setTimeout(() => this.restartIce(c), wait); return; }
+    c.lastRestart = Date.now();
     this.offer(c, true);
   }
 
@@ -707,7 +728,7 @@ export class Calls {
     c.state = 'ended';
     c.reason = reason;
     c.endedAt = Date.now();
-    for (const timer of [c.ringTimer, c.iceTimer, c.goneTimer, c.setupTimer, c.connectTimer]) clearTimeout(timer);
+    for (const timer of [c.ringTimer, c.iceTimer, c.goneTimer, c.setupTimer, c.connectTimer, c.lostTimer]) clearTimeout(timer);
     stopStream(c.local);
     try { c.pc?.close(); } catch { /* ignore */ }
     if (c.roomId && c.joined) this.leaveRoom(c);
@@ -715,9 +736,7 @@ export class Calls {
     if (missed && c.dir === 'out' && !wasConnected && c.conversationId) {
       try { this.s.send(c.conversationId, t(c.type === 'video' ? 'missedVideoCall' : 'missedAudioCall')); } catch (e) { console.warn(e); }
     }
-    this.lastEnded = c;
     this.changed();
-    this.s.emit('callEnded', c);
   }
 
   leaveRoom(c) {

@@ -35,7 +35,7 @@ export class Session {
   }
 
   // Events: 'me', 'inbox', 'conv:<id>', 'typing:<id>', 'online', 'status', 'removed:<id>',
-  // 'call' (the call on screen changed), 'callEnded'
+  // 'call' (the call on screen, or the calls connection, changed)
   on(type, fn) {
     if (!this.listeners.has(type)) this.listeners.set(type, new Set());
     this.listeners.get(type).add(fn);

@@ -12,7 +12,9 @@ PostgreSQL message bus, started once per module:
                CALLS_ROOM_LINGER_SECONDS=1, CALLS_MAX_ROOM_PEERS=2
   limits       CALLS_MAX_CONNECTIONS_PER_ADDRESS=3, CALLS_JOIN_TOKEN_TTL_SECONDS=10 (the minimum), no TURN
   heartbeat    CALLS_HEARTBEAT_SECONDS=1
-  calls_only   `serve --roles calls`
+  calls_only   `serve --roles calls`, CALLS_REQUIRE_SECURE_TRANSPORT=true behind a trusted proxy
+               (TRUST_PROXY=true: `X-Forwarded-Proto: https` counts as TLS)
+  secure       CALLS_REQUIRE_SECURE_TRANSPORT=true without TRUST_PROXY
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ PAIR_ENV = {
     "CALLS_MAX_ROOM_PEERS": "2",
 }
 GRACE = 2.0  # CALLS_RESUME_GRACE_SECONDS of the pair
+HTTPS_PROXIED = {"X-Forwarded-Proto": "https"}  # what a TLS-terminating proxy adds
 LINGER = 1.0  # CALLS_ROOM_LINGER_SECONDS of the pair
 
 
@@ -106,8 +109,8 @@ async def calls(server):
     """`await calls(base_url=None, name=...)` -> a connected CallsClient, closed when the test ends."""
     opened: list[CallsClient] = []
 
-    async def open_client(base_url: str | None = None, name: str = "client") -> CallsClient:
-        client = await CallsClient.connect(base_url or server.url, name)
+    async def open_client(base_url: str | None = None, name: str = "client", **connect_options) -> CallsClient:
+        client = await CallsClient.connect(base_url or server.url, name, **connect_options)
         opened.append(client)
         return client
 
@@ -145,7 +148,15 @@ def heartbeat(server):
 
 @pytest.fixture(scope="module")
 def calls_only(server):
-    instance = start_instance(server, "calls-only", args=("--roles", "calls"))
+    instance = start_instance(server, "calls-only", {"CALLS_REQUIRE_SECURE_TRANSPORT": "true", "TRUST_PROXY": "true"},
+                              args=("--roles", "calls"))
+    yield instance
+    stop_instance(instance)
+
+
+@pytest.fixture(scope="module")
+def secure(server):
+    instance = start_instance(server, "secure", {"CALLS_REQUIRE_SECURE_TRANSPORT": "true"})
     yield instance
     stop_instance(instance)
 
@@ -710,8 +721,10 @@ async def test_room_join_refusals(users, calls):
 
 async def test_expired_join_token_is_refused(users, limits, calls):
     alice = await logged_in(calls, users.alice, limits.url)
+    bob = await logged_in(calls, users.bob, limits.url)
     room = await alice.create_room([users.bob.id])
     assert abs(room["expiresAt"] - (now_ms() + 10_000)) < 1500, room
+    await bob.join_room(room)  # the room stays open; only the token runs out
     await asyncio.sleep(max(0.0, (room["expiresAt"] - now_ms()) / 1000) + 1.2)
     reply = await alice.request("ROOM_JOIN", {"roomId": room["roomId"], "joinToken": room["joinToken"]})
     reply.expect_error("UNAUTHORIZED")
@@ -741,10 +754,12 @@ async def test_defect_empty_rooms_never_deleted(users, pair, calls):
     (await alice.request("ROOM_LEAVE", {"roomId": room["roomId"]})).expect_ok()
     await alice.join_room(room)  # within the linger: still open
     (await alice.request("ROOM_LEAVE", {"roomId": room["roomId"]})).expect_ok()
-    await asyncio.sleep(LINGER + 1.5)
-    for client in (alice, bob):
-        reply = await client.request("ROOM_JOIN", {"roomId": room["roomId"], "joinToken": room["joinToken"]})
-        reply.expect_error("ROOM_CLOSED", "ROOM_NOT_FOUND")
+    # Closed within the linger plus the server's periodic sweep (2 s here): allow 3 s.
+    await asyncio.sleep(LINGER + 3)
+    reply = await alice.request("ROOM_JOIN", {"roomId": room["roomId"], "joinToken": room["joinToken"]})
+    reply.expect_error("ROOM_CLOSED", "ROOM_NOT_FOUND")
+    reply = await bob.request("ROOM_JOIN", {"roomId": room["roomId"], "joinToken": room["joinToken"]})
+    reply.expect_error("ROOM_CLOSED", "ROOM_NOT_FOUND")
 
 
 async def test_room_full_beyond_the_configured_maximum(users, pair, calls):
@@ -1209,14 +1224,32 @@ async def test_defect_jwts_checked_by_calling_auth_server(server, users, minter,
         no_auth = await http.get(f"{calls_only.url}/auth/v1/user", headers={"apikey": server.anon_key,
                                                                             "Authorization": f"Bearer {users.alice.token}"})
         assert no_auth.status_code == 404, f"a calls-only instance serves /auth/v1/user: {no_auth.status_code}"
-    client = await calls(calls_only.url, "alice")
+    client = await calls(calls_only.url, "alice", additional_headers=HTTPS_PROXIED)
     await client.hello()
     (await client.auth(users.alice.token)).expect_ok()
-    other = await calls(calls_only.url, "forged")
+    other = await calls(calls_only.url, "forged", additional_headers=HTTPS_PROXIED)
     await other.hello()
     (await other.auth(minter.forged(users.alice))).expect_error("UNAUTHENTICATED")
-    expired = await calls(calls_only.url, "expired")
+    expired = await calls(calls_only.url, "expired", additional_headers=HTTPS_PROXIED)
     await expired.hello()
     (await expired.auth(minter.mint(users.alice, expires_in=-60))).expect_error("UNAUTHENTICATED")
     response = await turn_post(calls_only.url, server.anon_key, users.bob.token)
     assert response.status_code == 200, response.text
+
+
+# --------------------------------------------------------------------------- secure transport
+
+
+async def test_plain_connections_are_closed_4003_when_tls_is_required(users, calls_only, secure, calls):
+    # Behind a trusted proxy: served when the proxy reports https, closed otherwise.
+    proxied = await calls(calls_only.url, "via-tls-proxy", additional_headers=HTTPS_PROXIED)
+    welcome = await proxied.hello()
+    assert welcome["payload"]["resumed"] is False
+    plain = await calls(calls_only.url, "plain")
+    code, reason = await plain.expect_close()
+    assert code == 4003, f"closed {code} {reason!r}"
+    # Without TRUST_PROXY the header is anybody's to send: closed either way.
+    for name, headers in (("plain", {}), ("claims-https", HTTPS_PROXIED)):
+        client = await calls(secure.url, name, additional_headers=headers)
+        code, reason = await client.expect_close()
+        assert code == 4003, f"{name}: closed {code} {reason!r}"

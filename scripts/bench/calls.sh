@@ -38,6 +38,7 @@
 #
 # Environment (all optional; the defaults keep the run under ~3 minutes on 2 cores):
 #   ECOMANSONI_BIN        server binary (default .build/debug/ecomansoni); copied first
+#   BENCH_PHASES          "single cross" (default), or one of them (1 + 3, or 2)
 #   BENCH_PAIRS           device pairs = p2p rooms for the relay phases (100 → 200 sockets)
 #   BENCH_RATES           webrtc.ice (and PING) frames per second per connection, one step
 #                         each (default "1 5" → 200 and 1000 frames/s offered); at most 5
@@ -53,6 +54,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 
+phases=${BENCH_PHASES:-single cross}
 pairs=${BENCH_PAIRS:-100}
 rates=${BENCH_RATES:-1 5}
 step_seconds=${BENCH_STEP_SECONDS:-8}
@@ -69,6 +71,9 @@ database=ecomansoni_bench
 bench_name=calls.sh
 . "$here/lib.sh"
 
+for phase in $phases; do
+    case $phase in single | cross) ;; *) die "BENCH_PHASES: unknown phase '$phase' (single, cross)" ;; esac
+done
 is_int "$pairs" && ((pairs >= 1 && pairs <= 2000)) || die "BENCH_PAIRS must be 1..2000"
 for rate in $rates; do
     [[ $rate =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "BENCH_RATES: '$rate' is not a number"
@@ -93,6 +98,8 @@ bench_setup
 second_pid=
 calls_cleanup() {
     local status=$?
+    # errexit off: `(exit 1)` below would otherwise end the trap before bench_cleanup.
+    set +e
     if [ -n "$second_pid" ]; then
         local first=$server_pid
         server_pid=$second_pid
@@ -100,7 +107,7 @@ calls_cleanup() {
         second_pid=
         server_pid=$first
     fi
-    (exit "$status")
+    (exit "$status")  # bench_cleanup reads the run's status from $?
     bench_cleanup
 }
 trap calls_cleanup EXIT
@@ -134,29 +141,37 @@ common_args() {
         --drain-seconds "$drain_seconds"
 }
 
-# ---- 1 + 3: one instance, in-process bus.
-export MESSAGE_BUS=inprocess
-bench_start_server
 mapfile -t args < <(common_args)
-bench_log "single instance: $pairs pairs, rates per connection: $rates; join phase: $rooms rooms"
-bench_run_py "$work/single.json" "$here/calls_bench.py" single "${args[@]}" \
-    --port "$server_port" --server-pid "$server_pid" --server-log "$server_log" --rooms "$rooms" \
-    || die "the single-instance benchmark failed"
-bench_stop_server
+results=()
+
+# ---- 1 + 3: one instance, in-process bus.
+if [[ " $phases " = *" single "* ]]; then
+    export MESSAGE_BUS=inprocess
+    bench_start_server
+    bench_log "single instance: $pairs pairs, rates per connection: $rates; join phase: $rooms rooms"
+    bench_run_py "$work/single.json" "$here/calls_bench.py" single "${args[@]}" \
+        --port "$server_port" --server-pid "$server_pid" --server-log "$server_log" --rooms "$rooms" \
+        || die "the single-instance benchmark failed"
+    bench_stop_server
+    results+=(--single "$work/single.json")
+fi
 
 # ---- 2: two instances on the same database, PostgreSQL bus.
-export MESSAGE_BUS=postgres
-bench_start_server
-port_a=$server_port pid_a=$server_pid log_a=$server_log
-bench_start_server
-second_pid=$server_pid
-port_b=$server_port pid_b=$server_pid log_b=$server_log
-server_pid=$pid_a
-bench_log "cross instance: A on $port_a (pid $pid_a), B on $port_b (pid $pid_b)"
-bench_run_py "$work/cross.json" "$here/calls_bench.py" cross "${args[@]}" \
-    --port "$port_a" --server-pid "$pid_a" --server-log "$log_a" \
-    --port-b "$port_b" --server-pid-b "$pid_b" --server-log-b "$log_b" \
-    --notify-clients "$notify_clients" \
-    || die "the cross-instance benchmark failed"
+if [[ " $phases " = *" cross "* ]]; then
+    export MESSAGE_BUS=postgres
+    bench_start_server
+    port_a=$server_port pid_a=$server_pid log_a=$server_log
+    bench_start_server
+    second_pid=$server_pid
+    port_b=$server_port pid_b=$server_pid log_b=$server_log
+    server_pid=$pid_a server_log=$log_a
+    bench_log "cross instance: A on $port_a (pid $pid_a), B on $port_b (pid $pid_b)"
+    bench_run_py "$work/cross.json" "$here/calls_bench.py" cross "${args[@]}" \
+        --port "$port_a" --server-pid "$pid_a" --server-log "$log_a" \
+        --port-b "$port_b" --server-pid-b "$pid_b" --server-log-b "$log_b" \
+        --notify-clients "$notify_clients" \
+        || die "the cross-instance benchmark failed"
+    results+=(--cross "$work/cross.json")
+fi
 
-"$py" "$here/calls_bench.py" merge "$work/single.json" "$work/cross.json"
+"$py" "$here/calls_bench.py" merge "${results[@]}"

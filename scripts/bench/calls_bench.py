@@ -48,7 +48,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import (  # noqa: E402
-    binary_kind, latency_summary, machine_cpu, machine_facts, make_logger, ms, postgres_cpu, process_alive,
+    CLOCK_TICKS, binary_kind, latency_summary, machine_cpu, machine_facts, make_logger, ms, postgres_cpu, process_alive,
     process_cpu, process_fd_count, process_rss_bytes, read_anon_key, server_log_summary, sign_in_users, wait_ready,
 )
 
@@ -76,8 +76,25 @@ def ratio(a: float | None, b: float | None, digits: int = 3) -> float | None:
 # =========================================================================== CPU
 
 
+def all_processes() -> dict[int, tuple[str, int, int]]:
+    """pid -> (command name, parent pid, user+system ticks) of every process."""
+    result = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = Path(f"/proc/{entry.name}/stat").read_text()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1:text.rindex(")")]
+        fields = text[text.rindex(")") + 2:].split()
+        result[int(entry.name)] = (name, int(fields[1]), int(fields[11]) + int(fields[12]))
+    return result
+
+
 class Meter:
-    """CPU seconds of the server processes, the cluster, this process and the machine."""
+    """CPU seconds of the server processes, the cluster, this process and the machine, and
+    which other processes used the rest."""
 
     def __init__(self, servers: dict[str, int], postmaster_pid: int) -> None:
         self.servers = servers
@@ -93,6 +110,8 @@ class Meter:
             "client": own.user + own.system,
             "busy": busy,
             "total": total,
+            "procs": all_processes(),
+            "ours": {os.getpid(), self.postmaster_pid, *self.servers.values()},
         }
 
     @staticmethod
@@ -114,6 +133,17 @@ class Meter:
         result["other"] = round(max(0.0, busy - accounted) / seconds, 2)
         total = after["total"] - before["total"]
         result["machine_busy_pct"] = round(100 * busy / total, 1) if total > 0 else None
+        # The biggest other users, by command name (processes of this run excluded).
+        ours = before["ours"] | after["ours"]
+        by_name: dict[str, float] = {}
+        for pid, (name, parent, ticks) in after["procs"].items():
+            if pid in ours or parent in ours:
+                continue
+            used = ticks - before["procs"].get(pid, (name, parent, 0))[2]
+            if used > 0:
+                by_name[name] = by_name.get(name, 0.0) + used / CLOCK_TICKS / seconds
+        top = sorted(by_name.items(), key=lambda item: -item[1])[:4]
+        result["other_top"] = {name: round(cores, 2) for name, cores in top if cores >= 0.03}
         return result
 
 
@@ -305,12 +335,20 @@ class Step:
         self.deliveries: list[tuple[float, float]] = []  # (arrival, latency)
         self.duplicates = 0
         self.misrouted = 0
-        self.outstanding: dict[int, tuple[float, "Device", "Device"]] = {}  # key -> (sent at, sender, recipient)
+        self.outstanding: dict[int, tuple[Pending, "Device", "Device"]] = {}  # key -> (request, sender, recipient)
         self.delivered_keys: set[int] = set()
         self.t0 = 0.0
         self.end = 0.0
+        # After the drain the report is written; what arrives later is counted here.
+        self.result: dict | None = None
+        self.late_acks = 0
+        self.late_deliveries = 0
+        self.late_max = 0.0
 
     def acked(self, pending: Pending, ack: dict, arrived: float) -> None:
+        if self.result is not None:
+            self.late_acks += 1
+            self.late_max = max(self.late_max, arrived - pending.sent_at)
         self.ack_times.append(arrived)
         if ack.get("ok") is True:
             self.acked_ok += 1
@@ -322,6 +360,29 @@ class Step:
                 self.error_samples.append(json.dumps(ack)[:300])
             # Not relayed: nothing to wait for.
             self.outstanding.pop(pending.key, None)
+
+    def unacked(self) -> int:
+        return self.sent - self.acked_ok - sum(self.ack_errors.values())
+
+    def finish(self) -> dict:
+        """The report, with what arrived after the drain and what never did."""
+        assert self.result is not None
+        result = self.result
+        if self.late_acks or self.late_deliveries:
+            result["after_drain"] = {"acks": self.late_acks, "deliveries": self.late_deliveries,
+                                     "latest_ms": ms(self.late_max)}
+        result["ack_errors"] = self.ack_errors
+        result["never_acked"] = self.unacked()
+        errors = sum(self.ack_errors.values()) + self.unacked() + result["seq_violations"]
+        if self.kind == "ice":
+            result["never_delivered"] = len(self.outstanding)
+            result["duplicates"] = self.duplicates
+            result["misrouted"] = self.misrouted
+            errors += len(self.outstanding) + self.duplicates + self.misrouted
+        if self.error_samples:
+            result["error_samples"] = self.error_samples
+        result["errors"] = errors
+        return result
 
     def report(self, cores: dict, seq_violations: int) -> dict:
         window_end = self.end
@@ -337,7 +398,7 @@ class Step:
             "skipped_behind": self.skipped,
             "acked_ok": self.acked_ok,
             "ack_errors": self.ack_errors,
-            "unacked_after_drain": self.sent - self.acked_ok - sum(self.ack_errors.values()),
+            "unacked_after_drain": self.unacked(),
             "acked_per_s": round(acked_in_window / self.seconds, 1),
             "ack": latency_summary(self.ack_latencies),
             "send_lag_p99_ms": ms(lags[int(0.99 * (len(lags) - 1))] if lags else None),
@@ -346,23 +407,19 @@ class Step:
             latencies = [latency for _, latency in self.deliveries]
             result.update({
                 "delivered": len(self.deliveries),
-                "not_delivered": len(self.outstanding),
-                "duplicates": self.duplicates,
-                "misrouted": self.misrouted,
+                "not_delivered_after_drain": len(self.outstanding),
                 "relayed_per_s": round(in_window / self.seconds, 1),
                 "end_to_end": latency_summary(latencies),
             })
             last = max((arrived for arrived, _ in self.deliveries), default=None)
             if last is not None and last > self.t0:
                 result["relayed_per_s_including_drain"] = round(len(self.deliveries) / (last - self.t0), 1)
-        if self.error_samples:
-            result["error_samples"] = self.error_samples
         result["seq_violations"] = seq_violations
         result["cores"] = cores
-        errors = sum(self.ack_errors.values()) + result["unacked_after_drain"] + seq_violations
-        if self.kind == "ice":
-            errors += len(self.outstanding) + self.duplicates + self.misrouted
-        result["errors"] = errors
+        server = sum(v for k, v in cores.items() if k.startswith("server"))
+        if self.acked_ok:
+            result["server_cpu_ms_per_frame"] = round(server * self.seconds * 1000 / max(1, acked_in_window), 3)
+        self.result = result
         return result
 
 
@@ -455,7 +512,9 @@ class Bench:
         self.args = args
         self.run_id = uuid.uuid4().hex[:8]
         self.counters = Counters()
-        self.current: Step | None = None
+        self.steps: list[Step] = []
+        self.step_of_key: dict[int, Step] = {}
+        self.next_key = 0
         self.devices: list[Device] = []
         self.keepalive_task: asyncio.Task | None = None
         self.rates = [float(r) for r in args.rates.split()]
@@ -512,10 +571,6 @@ class Bench:
                         await device.send("PING", {}, Pending("keepalive", 0.0))
                     except Exception:  # noqa: BLE001
                         pass
-
-    @staticmethod
-    async def timed_all(requests: list, start: asyncio.Event | None = None) -> list:
-        return await asyncio.gather(*requests)
 
     async def create_room(self, creator: Device, allowed: list[str]) -> tuple[dict, float]:
         ack, sent_at, _ = await creator.request("ROOM_CREATE", {"allowedUserIds": allowed, "mode": "p2p"})
@@ -579,22 +634,29 @@ class Bench:
     # ------------------------------------------------------------------ relay steps
 
     def delivered(self, device: Device, frame: dict, arrived: float) -> None:
-        step = self.current
         payload = frame.get("payload") or {}
         candidate = payload.get("candidate") or {}
         key = candidate.get("benchKey") if isinstance(candidate, dict) else None
-        if step is None or key is None:
-            self.counters.add("unknown_relays", f"{device.label}: webrtc.ice outside a step: {json.dumps(frame)[:200]}")
+        step = self.step_of_key.get(key)
+        if step is None:
+            self.counters.add("unknown_relays", f"{device.label}: webrtc.ice not sent by this run: {json.dumps(frame)[:200]}")
             return
         if key in step.delivered_keys:
             step.duplicates += 1
             return
         entry = step.outstanding.pop(key, None)
         if entry is None:
-            self.counters.add("unknown_relays", f"{device.label}: webrtc.ice with unknown key {key}")
+            # Refused by its ACK, yet relayed.
+            step.misrouted += 1
+            step.error_samples.append(f"relayed although its ACK was an error: {json.dumps(frame)[:200]}")
             return
-        sent_at, sender, recipient = entry
+        pending, sender, recipient = entry
+        sent_at = pending.sent_at
         step.delivered_keys.add(key)
+        if step.result is not None:
+            step.late_deliveries += 1
+            step.late_max = max(step.late_max, arrived - sent_at)
+            return
         sender_stamp = frame.get("from") or {}
         if (recipient is not device or sender_stamp.get("deviceId") != sender.device_id
                 or sender_stamp.get("userId") != sender.user_id or payload.get("roomId") != sender.room["roomId"]
@@ -607,12 +669,10 @@ class Bench:
     async def run_step(self, name: str, kind: str, senders: list[Device], rate: float, seconds: float) -> dict:
         a = self.args
         step = Step(name, kind, rate, seconds, len(senders))
-        self.current = step
         count = len(senders)
         interval = 1.0 / (rate * count)
         total = int(round(seconds * rate * count))
         seq_before = self.counters.values["seq_not_increasing"]
-        key = 0
         cpu_before = self.meter.sample()
         step.t0 = t0 = time.perf_counter() + 0.05
         step.end = t0 + seconds
@@ -628,7 +688,9 @@ class Bench:
                     step.skipped += 1
                     continue
                 if kind == "ice":
-                    key += 1
+                    self.next_key += 1
+                    key = self.next_key
+                    self.step_of_key[key] = step
                     peer = device.peer
                     payload = {
                         "roomId": device.room["roomId"],
@@ -637,10 +699,10 @@ class Bench:
                                       "sdpMid": "0", "sdpMLineIndex": 0, "usernameFragment": "b3nc", "benchKey": key},
                     }
                     pending = Pending("webrtc.ice", 0.0, step=step, key=key)
-                    step.outstanding[key] = (0.0, device, peer)
+                    # pending.sent_at is set by send() before the write (the peer may have the
+                    # frame before send() returns).
+                    step.outstanding[key] = (pending, device, peer)
                     sent_at = await device.send("webrtc.ice", payload, pending)
-                    if key in step.outstanding:
-                        step.outstanding[key] = (sent_at, device, peer)
                 else:
                     sent_at = await device.send("PING", {}, Pending("PING", 0.0, step=step))
                 step.sent += 1
@@ -651,30 +713,36 @@ class Bench:
         # The sending window is over: CPU over the window only, then drain.
         await asyncio.sleep(max(0.0, step.end - time.perf_counter()))
         cpu_after = self.meter.sample()
-        deadline = time.monotonic() + a.drain_seconds
-        while time.monotonic() < deadline:
-            unacked = step.sent - step.acked_ok - sum(step.ack_errors.values())
-            if unacked <= 0 and not step.outstanding:
-                break
-            await asyncio.sleep(0.05)
-        self.current = None
+        await self.drain([step], a.drain_seconds)
         report = step.report(Meter.cores(cpu_before, cpu_after), self.counters.values["seq_not_increasing"] - seq_before)
-        # Forget what is still pending of this step (late ACKs would otherwise count as unexpected).
-        for device in senders:
-            for msg_id in [m for m, p in device.pending.items() if p.step is step]:
-                device.pending.pop(msg_id)
-                device.unacked -= 1
+        self.steps.append(step)
         if kind == "ice":
             log(f"{name}: offered {report['offered_per_s']}/s, sent {report['sent']} (skipped {report['skipped_behind']}), "
                 f"relayed {report['relayed_per_s']}/s, e2e p50 {report['end_to_end']['p50_ms']} ms p99 "
-                f"{report['end_to_end']['p99_ms']} ms, ACK p50 {report['ack']['p50_ms']} ms, errors {report['errors']} "
-                f"{report['ack_errors'] or ''}, cores {report['cores']}")
+                f"{report['end_to_end']['p99_ms']} ms, ACK p50 {report['ack']['p50_ms']} ms, error ACKs {report['ack_errors'] or 0}, "
+                f"not ACKed/delivered after the drain {report['unacked_after_drain']}/{report['not_delivered_after_drain']}, "
+                f"cores {report['cores']}")
         else:
             log(f"{name}: offered {report['offered_per_s']}/s, sent {report['sent']} (skipped {report['skipped_behind']}), "
                 f"ACKed {report['acked_per_s']}/s, p50 {report['ack']['p50_ms']} ms p99 {report['ack']['p99_ms']} ms, "
-                f"errors {report['errors']}, cores {report['cores']}")
+                f"error ACKs {report['ack_errors'] or 0}, not ACKed after the drain {report['unacked_after_drain']}, cores {report['cores']}")
         await asyncio.sleep(0.5)
         return report
+
+    @staticmethod
+    async def drain(steps: list[Step], seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if all(step.unacked() <= 0 and not step.outstanding for step in steps):
+                return
+            await asyncio.sleep(0.05)
+
+    async def finish_steps(self) -> None:
+        """Before the sockets close: a last wait for anything still outstanding, then the
+        final counts of every step (late arrivals, frames never ACKed or delivered)."""
+        await self.drain(self.steps, self.args.drain_seconds)
+        for step in self.steps:
+            step.finish()
 
     # ------------------------------------------------------------------ phases
 
@@ -796,11 +864,12 @@ class Bench:
         self.setup["rooms"] = await self.pair_rooms(pairs, "pairs")
         senders = [d for pair in pairs for d in pair]
         ping_steps, ice_steps = [], []
-        await self.run_step("warm-up", "ice", senders, min(self.rates), 2)
+        warm_up = await self.run_step("warm-up", "ice", senders, min(self.rates), 2)
         for rate in self.rates:
             ping_steps.append(await self.run_step(f"PING floor @{rate}/s", "ping", senders, rate, a.step_seconds))
             ice_steps.append(await self.run_step(f"webrtc.ice @{rate}/s", "ice", senders, rate, a.step_seconds))
         join = await self.join_phase(users, a.port)
+        await self.finish_steps()
         servers = self.server_facts()
         await self.leave_rooms(self.devices)
         await self.close_all()
@@ -817,6 +886,7 @@ class Bench:
             **self.common(),
             "bus": "inprocess",
             "setup": self.setup,
+            "warm_up": warm_up,
             "ping_floor": ping_steps,
             "ice": ice_steps,
             "ratios_to_ping_floor": ratios,
@@ -845,7 +915,7 @@ class Bench:
         await tap.close()
         sizes.sort()
         return {"relay_notifications_seen": len(sizes), "relay_bytes_p50": sizes[len(sizes) // 2] if sizes else None,
-                "relay_bytes_max": sizes[-1] if sizes else None, "warm_up_errors": warm["errors"]}
+                "relay_bytes_max": sizes[-1] if sizes else None, "warm_up": warm}
 
     async def notify_step(self, name: str, payload_bytes: int, rate: float | None, seconds: float, clients: int) -> dict:
         """NOTIFY → LISTEN on a private channel: `clients` connections sending NOTIFY (paced
@@ -954,6 +1024,7 @@ class Bench:
         ice_steps = []
         for rate in self.rates:
             ice_steps.append(await self.run_step(f"cross webrtc.ice @{rate}/s", "ice", senders, rate, a.step_seconds))
+        await self.finish_steps()
         servers = self.server_facts()
         await self.close_all()
         closed_loop = notify[-1]
@@ -985,12 +1056,12 @@ class Bench:
 # =========================================================================== merge
 
 
-def merge(single_path: str, cross_path: str) -> dict:
-    single = json.loads(Path(single_path).read_text())
-    cross = json.loads(Path(cross_path).read_text())
-    by_rate = {step["rate_per_connection"]: step for step in single["ice"]}
+def merge(single_path: str | None, cross_path: str | None) -> dict:
+    single = json.loads(Path(single_path).read_text()) if single_path else None
+    cross = json.loads(Path(cross_path).read_text()) if cross_path else None
+    by_rate = {step["rate_per_connection"]: step for step in single["ice"]} if single else {}
     versus = []
-    for step in cross["ice"]:
+    for step in cross["ice"] if cross else []:
         one = by_rate.get(step["rate_per_connection"])
         if one is None:
             continue
@@ -1002,7 +1073,9 @@ def merge(single_path: str, cross_path: str) -> dict:
         })
 
     def errors(result: dict) -> int:
-        counted = sum(step["errors"] for step in result["ice"] + result.get("ping_floor", []))
+        steps = result["ice"] + result.get("ping_floor", [])
+        steps.append(result.get("warm_up") or result["bus_tap"]["warm_up"])
+        counted = sum(step["errors"] for step in steps)
         protocol = result["protocol_errors"]
         counted += sum(v for k, v in protocol.items() if isinstance(v, int))
         if "join" in result:
@@ -1014,7 +1087,7 @@ def merge(single_path: str, cross_path: str) -> dict:
         "single_instance": single,
         "cross_instance": cross,
         "cross_to_single": versus,
-        "errors_total": errors(single) + errors(cross),
+        "errors_total": sum(errors(result) for result in (single, cross) if result),
     }
 
 
@@ -1054,8 +1127,8 @@ def main() -> int:
             p.add_argument("--server-log-b", required=True)
             p.add_argument("--notify-clients", type=int, default=8)
     m = sub.add_parser("merge")
-    m.add_argument("single")
-    m.add_argument("cross")
+    m.add_argument("--single")
+    m.add_argument("--cross")
     args = parser.parse_args()
 
     if args.command == "merge":

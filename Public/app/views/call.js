@@ -51,6 +51,8 @@ export function mountCallUI(s, calls, onClosed) {
     e.preventDefault(); // Escape does not hang up; on the "ended" screen it closes it
     if (shown?.state === 'ended') dismiss();
   });
+  // The browser may close a modal dialog on a repeated Escape: keep it while a call is on it.
+  dlg.addEventListener('close', () => { if (!closed) try { dlg.showModal(); } catch { /* removed */ } });
   document.body.append(dlg);
   dlg.showModal();
 
@@ -167,9 +169,10 @@ export function mountCallUI(s, calls, onClosed) {
     ring(state === 'incoming' ? 'incoming' : state === 'ringing' ? 'ringback' : null);
 
     if (changed) {
+      const first = lastState === null;
       lastState = state;
       const active = document.activeElement;
-      if (!dlg.contains(active) || active === dlg || active.closest('[hidden]') || active.disabled) focus(primary(c));
+      if (first || !dlg.contains(active) || active === dlg || active.closest('[hidden]') || active.disabled) focus(primary(c));
       if (state === 'ended') ended(c);
     }
   }
@@ -181,8 +184,8 @@ export function mountCallUI(s, calls, onClosed) {
 
   function ended(c) {
     clearTimeout(endTimer);
-    if (c.dir === 'in' && !c.pc) {
-      // An invite that stopped ringing: say so, and the screen goes at once.
+    if (c.dir === 'in' && calls.call !== c) {
+      // An invite that stopped ringing here: say so if it was missed; the screen goes at once.
       if (c.reason === 'missed') toast(t('callMissedFrom', { name: nameOf(c.peer) }));
       dismiss();
       return;

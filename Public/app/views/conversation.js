@@ -94,7 +94,7 @@ export function conversationView(pane, s, id) {
     const o = other();
     if (!o || s.calls.busy()) return;
     try {
-      await s.calls.start(o, id, kind);
+      await s.calls.dial(o, id, kind);
     } catch (e) {
       toast(e.message || t('errGeneric'), { error: true });
     }

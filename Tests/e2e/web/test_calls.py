@@ -6,8 +6,13 @@ database with MESSAGE_BUS=postgres), so ringing, rooms and WebRTC negotiation cr
   accepts with video; each side's remote <video> plays decoded frames; mute and camera-off
   toggle; A's signalling socket drops, resumes and A restarts ICE, and media keeps flowing;
   A hangs up and B's page is back.
-- A calls again and B declines: A sees "declined" and a missed-call message is in the DM on
-  both sides.
+- A calls again while B is signed in on a second browser too (on A's instance): both ring, B
+  declines on one and the other stops ringing; A sees "declined" and a missed-call message is
+  in the DM on both sides.
+- An audio call: B answers on one device (the other stops ringing), the remote audio plays, no
+  video is shown, and B hangs up: A sees that the other side hung up.
+- Access tokens live 45 s here: after the app refreshes its token, the calls socket sends AUTH
+  again with it and is never closed for an expired token (4001).
 
 Screenshots of the incoming and in-call screens (1280×800 and 360×740, light and dark) go to
 the artefacts directory. Loopback WebRTC: Chromium gathers loopback/host candidates only with
@@ -43,6 +48,10 @@ MEDIA_ARGS = (
 # Media may take a while on a loaded 2-core machine; the brief allows ~20 s.
 MEDIA_TIMEOUT = 20.0
 
+# Short-lived access tokens on the two instances: the app refreshes them during the module and
+# the calls socket must AUTH again with the fresh one (else the server closes it with 4001).
+JWT_EXPIRY = 45
+
 # Installed before the app loads: keeps every WebSocket of the page and records the frames of
 # the calls socket (both directions), so a test can drop it and see the resume.
 SOCKET_SPY = """
@@ -56,6 +65,7 @@ SOCKET_SPY = """
       window.__e2eSockets.push(this);
       if (String(args[0]).includes('/calls/v1/ws')) {
         this.addEventListener('message', e => window.__e2eCalls.push({ dir: 'in', at: Date.now(), text: String(e.data) }));
+        this.addEventListener('close', e => window.__e2eCalls.push({ dir: 'close', at: Date.now(), text: JSON.stringify({ code: e.code }) }));
       }
     }
     send(data) {
@@ -82,6 +92,7 @@ class User:
 class Scenario:
     alice: User
     bob: User
+    bob2: Browser | None = None  # Bob's second device, on Alice's instance
     done: set[str] = field(default_factory=set)
     conversation_id: str | None = None
 
@@ -92,8 +103,9 @@ class Scenario:
 
 
 @pytest.fixture(scope="module")
-def scenario(server_instances, browser_factory) -> Scenario:
-    a, b = server_instances("calls-a"), server_instances("calls-b")
+def scenario(server_instances, browser_factory):
+    env = {"AUTH_JWT_EXPIRY": str(JWT_EXPIRY)}
+    a, b = server_instances("calls-a", env), server_instances("calls-b", env)
     s = Scenario(
         alice=User("alice", ALICE_PHONE, ALICE_CODE, f"calla_{RUN}", f"Alice {RUN}", url=a.url),
         bob=User("bob", BOB_PHONE, BOB_CODE, f"callb_{RUN}", f"Bob {RUN}", url=b.url),
@@ -101,7 +113,18 @@ def scenario(server_instances, browser_factory) -> Scenario:
     for user in (s.alice, s.bob):
         user.browser = browser_factory(f"calls-{user.label}", MEDIA_ARGS)
         user.browser.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": SOCKET_SPY})
-    return s
+    yield s
+    # The calls frames each page sent and received (for diagnosis), then quit the browsers while
+    # their server instances still run (no reconnect noise in the console logs).
+    for browser in (s.alice.browser, s.bob.browser, s.bob2):
+        if browser is None:
+            continue
+        try:
+            frames = browser.driver.execute_script("return window.__e2eCalls || []")
+            (browser.artefacts / f"calls-frames-{browser.name}.json").write_text(json.dumps(frames, indent=1), encoding="utf-8")
+        except Exception:
+            pass
+        browser.close()
 
 
 # --------------------------------------------------------------------------- helpers
@@ -266,6 +289,13 @@ def test_sign_in_both_on_different_instances_and_open_a_dm(scenario):
     a.visible("call-video")
     a.visible("call-audio")
     assert a.displayed("call-video")[0].get_attribute("aria-label"), "the call button has no accessible name"
+    try:
+        a.set_viewport(PHONE)
+        a.screenshot("calls-dm-header-phone-light")
+        outside = a.out_of_viewport(["call-audio", "call-video"])
+        assert not outside, f"call buttons outside the phone viewport: {outside}"
+    finally:
+        a.set_viewport(DESKTOP)
     scenario.done.add("dm")
 
 
@@ -345,25 +375,99 @@ def test_video_call_across_instances(scenario):
     scenario.done.add("call")
 
 
-def test_declined_call_leaves_a_missed_call_message(scenario):
+def in_dm(b: Browser, conversation: str) -> None:
+    if not b.route().startswith(f"#/chats/{conversation}"):
+        b.go(f"#/chats/{conversation}")
+    b.wait(lambda d: b.is_visible("call-video") and b.displayed("call-video")[0].is_enabled(), "the call buttons enabled")
+
+
+def test_declined_call_stops_every_device_and_leaves_a_missed_call_message(scenario, browser_factory):
     scenario.need("dm")
     a, b = scenario.alice.browser, scenario.bob.browser
     conversation = scenario.conversation_id
-    if not a.route().startswith(f"#/chats/{conversation}"):
-        a.go(f"#/chats/{conversation}")
-    a.wait(lambda d: a.is_visible("call-video") and a.displayed("call-video")[0].is_enabled(), "A's call button enabled")
+    # Bob's second device, connected to Alice's instance.
+    b2 = scenario.bob2 = browser_factory("calls-bob-2", MEDIA_ARGS)
+    b2.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": SOCKET_SPY})
+    sign_in(b2, User("bob2", BOB_PHONE, BOB_CODE, scenario.bob.username, scenario.bob.display_name, url=scenario.alice.url))
+    b2.wait(lambda d: b2.driver.execute_script(
+        "return Object.keys(localStorage).some(k => k.endsWith(':callsDevice'))"), "B's second device to get a calls device id")
+    time.sleep(1)  # its calls socket authenticates right after the shell renders
+    in_dm(a, conversation)
 
     a.click("call-video")
     wait_state(b, "incoming")
+    wait_state(b2, "incoming")
     b.click("call-decline")
     wait_state(a, "ended")
     assert screen_attr(a, "data-reason") == "declined"
     status = element_text(a.driver, a.visible("call-status"))
     assert status == "Звонок отклонён", f"A's status after the decline: {status!r}"
     screen_gone(b, timeout=5)
+    screen_gone(b2, timeout=5)
 
     missed = "📞 Пропущенный видеозвонок"
     a.wait(lambda d: message_by_text(a, missed) is not None, f"the message {missed!r} in A's DM", 15)
     screen_gone(a)
     b.go(f"#/chats/{conversation}")
     b.wait(lambda d: message_by_text(b, missed) is not None, f"the message {missed!r} in B's DM")
+
+
+def test_audio_call_answered_on_one_device_and_hung_up_by_the_callee(scenario):
+    scenario.need("dm")
+    a, b, b2 = scenario.alice.browser, scenario.bob.browser, scenario.bob2
+    assert b2 is not None, "B's second device was not set up"
+    screen_gone(a)
+    in_dm(a, scenario.conversation_id)
+
+    a.click("call-audio")
+    wait_state(b, "incoming")
+    wait_state(b2, "incoming")
+    assert screen_attr(b, "data-call-type") == "audio"
+    assert not b.is_visible("call-accept-video"), "an audio call offers to answer with video"
+    assert active_testid(b) == "call-accept-audio", f"focus on the incoming screen is on {active_testid(b)!r}"
+    b2.click("call-accept-audio")
+    screen_gone(b, timeout=5)  # answered on the other device
+    wait_state(a, "active", timeout=MEDIA_TIMEOUT)
+    wait_state(b2, "active", timeout=MEDIA_TIMEOUT)
+    for browser in (a, b2):
+        browser.wait(lambda d, br=browser: br.driver.execute_script("""
+            const el = document.querySelector('[data-testid="call-screen"] audio');
+            const s = el && el.srcObject;
+            return !!s && s.getAudioTracks().some(t => t.readyState === 'live') && !el.paused;"""),
+            "the remote audio playing")
+        assert "has-remote-video" not in (browser.driver.execute_script(
+            "return document.querySelector('[data-testid=\"call-screen\"]').className") or "")
+        assert not browser.is_visible("call-camera"), "an audio call shows the camera toggle"
+        assert local_track(browser, "video") is None
+    b2.screenshot("calls-audio-call-desktop-light")
+
+    b2.click("call-hangup")
+    wait_state(a, "ended")
+    assert screen_attr(a, "data-reason") == "remoteHungUp"
+    screen_gone(a)
+    screen_gone(b2)
+
+
+def test_refreshed_token_is_sent_to_the_calls_socket(scenario):
+    scenario.need("dm")
+    a = scenario.alice.browser
+
+    def auths():
+        return [f for f in calls_frames(a, "out") if f.get("type") == "AUTH"]
+
+    # The token is refreshed a few seconds before it expires (at most JWT_EXPIRY after sign-in).
+    deadline = time.monotonic() + JWT_EXPIRY + 15
+    while len(auths()) < 2 and time.monotonic() < deadline:
+        time.sleep(1)
+    sent = auths()
+    assert len(sent) >= 2, f"A's calls socket never sent AUTH again after a token refresh: {len(sent)} AUTH frame(s)"
+    tokens = [(f.get("payload") or {}).get("accessToken") for f in sent]
+    assert len(set(tokens)) == len(tokens), "AUTH was sent again with the same token"
+    a.wait(lambda d: sent[-1]["msgId"] in {f["ack"]["ackOfMsgId"] for f in calls_frames(a, "in") if f.get("type") == "ACK"},
+           "the ACK of the second AUTH")
+    acks = {f["ack"]["ackOfMsgId"]: f["ack"] for f in calls_frames(a, "in") if f.get("type") == "ACK"}
+    assert acks[sent[-1]["msgId"]].get("ok") is True, f"the re-AUTH was refused: {acks[sent[-1]['msgId']]}"
+    closes = [json.loads(x["text"])["code"] for x in
+              a.driver.execute_script("return (window.__e2eCalls || []).filter(f => f.dir === 'close')")]
+    assert 4001 not in closes, f"the calls socket was closed for an expired token: {closes}"
+    assert screen_attr(a, "data-signal") in (None, "ready")

@@ -36,6 +36,11 @@ extension CallsService {
                             await connection.handle("binary frames are not accepted")
                             continue
                         }
+                        // The upgrade's frame limit serves realtime too; calls allow 64 KiB.
+                        guard text.utf8.count <= self.settings.maximumFrameBytes else {
+                            writer.close(1009, reason: "FRAME_TOO_LARGE")
+                            return
+                        }
                         await connection.handle(text)
                     }
                 } catch {

@@ -470,6 +470,23 @@ async def test_retried_room_create_returns_the_same_room(users, calls):
     assert len(client.acks_of(msg_id)) == 2  # one per delivery
 
 
+async def test_retry_after_a_resume_gets_the_original_result(users, calls):
+    """The usual retry: the socket dropped before the ACK came; the device resumes and sends it again."""
+    alice = await logged_in(calls, users.alice)
+    msg_id = new_msg_id()
+    first = await alice.request("ROOM_CREATE", {"allowedUserIds": [], "mode": "p2p"}, msg_id=msg_id)
+    first.expect_ok()
+    room = first.response("ROOM_CREATED")["payload"]
+    resume = {"resumeToken": alice.welcome["payload"]["resumeToken"], "lastServerSeq": alice.last_server_seq()}
+    await alice.abort()
+    back = await calls(name="alice-again")
+    assert (await back.hello(alice.device_id, resume=resume))["payload"]["resumed"] is True
+    retry = await back.request("ROOM_CREATE", {"allowedUserIds": [], "mode": "p2p"}, msg_id=msg_id)
+    assert retry.ack == first.ack and retry.payload == first.payload, f"{retry.ack_frame} != {first.ack_frame}"
+    created = [f["payload"]["roomId"] for f in retry.before if f.get("type") == "ROOM_CREATED"]
+    assert set(created) <= {room["roomId"]}, f"the retry created another room: {created}"
+
+
 async def test_retried_invite_is_not_delivered_again(users, calls):
     alice = await logged_in(calls, users.alice)
     bob = await logged_in(calls, users.ivan)
@@ -951,6 +968,23 @@ async def test_sixth_room_create_within_a_minute_is_rate_limited(users, calls):
     assert isinstance(retry_after, int) and 0 < retry_after <= 60_000, error
     assert not [f for f in reply.before if f.get("type") == "ROOM_CREATED"]
     (await client.ping()).expect_ok()
+
+
+async def test_eleventh_invite_or_join_within_a_minute_is_rate_limited(users, calls):
+    client = await logged_in(calls, users.heidi)
+    for kind in ("call.invite", "ROOM_JOIN"):
+        if kind == "ROOM_JOIN":
+            room = await client.create_room()
+        codes = []
+        for _ in range(11):
+            if kind == "call.invite":  # gina is never online: nobody is rung
+                payload = {"to": users.gina.id, "callId": str(uuid.uuid4()), "callType": "audio"}
+            else:  # re-joining the same room
+                payload = {"roomId": room["roomId"], "joinToken": room["joinToken"]}
+            reply = await client.request(kind, payload)
+            codes.append("ok" if reply.ok else reply.code)
+        assert codes == ["ok"] * 10 + ["RATE_LIMITED"], f"{kind}: {codes}"
+        assert reply.error["retryable"] is True and reply.error["details"]["retryAfterMs"] > 0, reply.error
 
 
 async def test_hello_and_auth_are_limited_to_three_per_minute(users, calls):

@@ -68,6 +68,8 @@ actor CallsConnection {
         } catch let error as CallsError {
             result = .failed(error)
         } catch {
+            // The socket went away mid-request: nobody is left to answer.
+            if Task.isCancelled || closed { return }
             service.logger.error("calls request failed", metadata: ["type": "\(frame.type)", "error": "\(error)"])
             result = .failed(CallsError(.internal, "the request failed; retry"))
         }

@@ -26,7 +26,8 @@
 # 3. join latency (single instance, while the pairs of 1 stay connected): BENCH_ROOMS
 #    creators and BENCH_ROOMS joiners connect (HELLO + AUTH), the creators create a room
 #    each and join it, then every joiner sends ROOM_JOIN at once; ROOM_JOIN → ROOM_JOIN_OK
-#    (and → ACK, → PEER_JOINED at the creator) p50/p99.
+#    (and → ACK, → PEER_JOINED at the creator) p50/p99. Reference in the same run: 10
+#    joins one at a time before the burst (the latency of a join on an idle server).
 #
 # The protocol limits each connection to 60 frames per 10 s (webrtc.* 600 a minute), so the
 # load is spread over many connections: 2 × BENCH_PAIRS connections at up to 5 frames/s
@@ -36,6 +37,16 @@
 # growing queue. Each server has CALLS_MAX_CONNECTIONS_PER_ADDRESS raised (all clients come
 # from 127.0.0.1); every other calls setting is the default.
 #
+# Reading the output: a step is `saturated` when frames were skipped behind the window or
+# fewer were ACKed than offered; its latencies are then queueing (about BENCH_WINDOW × the
+# sending connections ÷ the throughput) and the latency ratios are left out (null). `cores`
+# per step: CPU seconds per second of each server, PostgreSQL, the load generator and
+# `other` (the rest of the machine; `other_top` names the biggest other processes: this
+# machine is shared, and a step with a large `other` is disturbed). `errors` per step
+# counts error ACKs (RATE_LIMITED included), frames never ACKed or never delivered,
+# duplicates, misrouted frames (wrong peer, `from` or room) and server frames whose seq
+# did not increase; `errors_total` adds the protocol anomalies of the whole run.
+#
 # Environment (all optional; the defaults keep the run under ~3 minutes on 2 cores):
 #   ECOMANSONI_BIN        server binary (default .build/debug/ecomansoni); copied first
 #   BENCH_PHASES          "single cross" (default), or one of them (1 + 3, or 2)
@@ -43,7 +54,7 @@
 #   BENCH_RATES           webrtc.ice (and PING) frames per second per connection, one step
 #                         each (default "1 5" → 200 and 1000 frames/s offered); at most 5
 #   BENCH_STEP_SECONDS    seconds of sending per step (8)
-#   BENCH_WINDOW          most unacknowledged frames per connection (10)
+#   BENCH_WINDOW          most unacknowledged frames per connection (5)
 #   BENCH_DRAIN_SECONDS   wait for outstanding ACKs/deliveries after a step (10)
 #   BENCH_ROOMS           concurrent rooms of the join phase (200 → 400 more sockets)
 #   BENCH_NOTIFY_CLIENTS  NOTIFY connections of the closed-loop PostgreSQL baseline (8)
@@ -58,7 +69,7 @@ phases=${BENCH_PHASES:-single cross}
 pairs=${BENCH_PAIRS:-100}
 rates=${BENCH_RATES:-1 5}
 step_seconds=${BENCH_STEP_SECONDS:-8}
-window=${BENCH_WINDOW:-10}
+window=${BENCH_WINDOW:-5}
 drain_seconds=${BENCH_DRAIN_SECONDS:-10}
 rooms=${BENCH_ROOMS:-200}
 notify_clients=${BENCH_NOTIFY_CLIENTS:-8}
@@ -113,6 +124,10 @@ calls_cleanup() {
 trap calls_cleanup EXIT
 
 bench_start_cluster "$database"
+# The binary as it is when copied (lib.sh copies it at the first server start; a rebuild
+# during the run does not change what is measured).
+binary_built=$(date -u -d "@$(stat -c %Y "$binary")" +%Y-%m-%dT%H:%M:%SZ)
+cp "$binary" "$work/ecomansoni"
 
 # Users: two per pair for the relay phases; the join phase's creators reuse the first
 # BENCH_ROOMS users and its joiners the next ones (with new device ids).
@@ -132,7 +147,7 @@ unset TURN_URLS TURN_SHARED_SECRET TURN_TTL_SECONDS CALLS_RESUME_GRACE_SECONDS C
     SERVER_ROLES DATABASE_MAX_CONNECTIONS
 
 common_args() {
-    printf '%s\n' --binary "$work/ecomansoni" --binary-label "$(readlink -f "$binary")" \
+    printf '%s\n' --binary "$work/ecomansoni" --binary-label "$(readlink -f "$binary")" --binary-built "$binary_built" \
         --data-dir "$work/data" --work-dir "$work" \
         --pg-port "$pg_port" --pg-database "$database" --pg-version "$pg_version" \
         --postmaster-pid "$postmaster_pid" --cpu-model "$(cpu_model)" \

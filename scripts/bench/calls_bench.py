@@ -9,8 +9,10 @@ Driven by calls.sh, which owns the PostgreSQL cluster and the server processes. 
           every rate of --rates: a PING step (the protocol floor: request → ACK, no
           database, no bus) and a webrtc.ice step (each device sends to its peer; every
           frame must be ACKed ok and delivered once to the peer). Then the join phase:
-          --rooms creators and --rooms joiners connect, each creator creates a room and
-          joins it, then all joiners send ROOM_JOIN at once (the pairs stay connected).
+          --rooms creators and --rooms joiners connect; first 10 of them create, join and
+          leave a room one at a time (the join with nothing else going on); then each
+          creator creates a room and joins it, and all joiners send ROOM_JOIN at once (the
+          pairs stay connected throughout).
   cross   two instances (PostgreSQL bus) on the same database: the same pairs with the
           creator on A and the peer on B (room created on A, joined from B); a short
           warm-up while a tap LISTENs on the server's bus channel to learn the size of one
@@ -36,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import os
 import signal
@@ -57,6 +60,7 @@ log = make_logger("calls-bench")
 REQUEST_TIMEOUT = 30.0
 KEEPALIVE_SECONDS = 15.0
 CONNECT_CONCURRENCY = 64
+SEQUENTIAL_JOINS = 10
 NOTIFY_CHANNEL = "calls_bench"
 BUS_CHANNEL = "ecomansoni_bus"
 
@@ -166,7 +170,7 @@ class Counters:
 
     def __init__(self) -> None:
         self.values = {"seq_not_increasing": 0, "unexpected_acks": 0, "error_frames": 0, "closed_by_server": 0,
-                       "unknown_relays": 0, "other_frames": 0}
+                       "unknown_relays": 0, "refused_requests": 0, "anomalies": 0}
         self.close_codes: dict[str, int] = {}
         self.samples: list[str] = []
 
@@ -275,7 +279,7 @@ class Device:
                     elif pending.step is not None:
                         pending.step.acked(pending, ack, arrived)
                     elif ack.get("ok") is not True:
-                        counters.add("unexpected_acks", f"{self.label}: {pending.kind} refused: {json.dumps(ack)[:200]}")
+                        counters.add("refused_requests", f"{self.label}: {pending.kind} refused: {json.dumps(ack)[:200]}")
                     continue
                 seq = frame.get("seq")
                 if not isinstance(seq, int) or seq <= self.last_server_seq:
@@ -293,7 +297,7 @@ class Device:
         except ConnectionClosed:
             pass
         except Exception as error:  # noqa: BLE001
-            counters.add("other_frames", f"{self.label}: reader: {type(error).__name__}: {error}")
+            counters.add("anomalies", f"{self.label}: reader: {type(error).__name__}: {error}")
         if not self.closed:
             self.closed = True
             close = getattr(self.ws, "close_rcvd", None)
@@ -402,6 +406,11 @@ class Step:
             "acked_per_s": round(acked_in_window / self.seconds, 1),
             "ack": latency_summary(self.ack_latencies),
             "send_lag_p99_ms": ms(lags[int(0.99 * (len(lags) - 1))] if lags else None),
+            # Frames not sent because the window was full, or fewer ACKs than offered: the
+            # server ran behind, and the latencies are queueing (about window × connections
+            # ÷ throughput), not the latency of a frame at this load.
+            "saturated": self.skipped > 0.01 * self.rate * self.senders * self.seconds
+            or acked_in_window < 0.95 * self.rate * self.senders * self.seconds,
         }
         if self.kind == "ice":
             latencies = [latency for _, latency in self.deliveries]
@@ -591,7 +600,7 @@ class Bench:
         if ok is None or snapshot is None:
             raise RuntimeError(f"{device.label}: ROOM_JOIN acknowledged without ROOM_JOIN_OK and ROOM_SNAPSHOT")
         if not ok[0] <= snapshot[0] <= acked_at:
-            self.counters.add("other_frames", f"{device.label}: join answered out of order (JOIN_OK, SNAPSHOT, ACK expected)")
+            self.counters.add("anomalies", f"{device.label}: join answered out of order (JOIN_OK, SNAPSHOT, ACK expected)")
         device.room = room
         return {"sent_at": sent_at, "join_ok": ok[0] - sent_at, "snapshot": snapshot[0] - sent_at, "ack": acked_at - sent_at,
                 "peers": ok[1]["payload"].get("peers") or []}
@@ -621,6 +630,7 @@ class Bench:
             "rooms": len(pairs),
             "create_to_created": self.short(latency_summary([seconds for _, seconds in created])),
             "second_join_to_join_ok": self.short(latency_summary([j["join_ok"] for j in joins])),
+            "second_join_to_ack": self.short(latency_summary([j["ack"] for j in joins])),
             "second_join_to_peer_joined_at_creator": self.short(latency_summary(peer_joined)),
         }
         log(f"{what}: {len(pairs)} rooms; second join → JOIN_OK p50 {result['second_join_to_join_ok']['p50_ms']} ms, "
@@ -760,6 +770,16 @@ class Bench:
         creators = [Device(self, f"jc{i}", users[i], port, "A") for i in range(a.rooms)]
         joiners = [Device(self, f"jj{i}", users[a.rooms + i], port, "A") for i in range(a.rooms)]
         connect = await self.connect_all(creators + joiners, "join phase")
+        # Reference: the same join with nothing else going on, one room at a time (the
+        # first SEQUENTIAL_JOINS pairs; they leave again before the concurrent burst).
+        sequential = []
+        for creator, joiner in list(zip(creators, joiners))[:SEQUENTIAL_JOINS]:
+            room, _ = await self.create_room(creator, [joiner.user_id])
+            await self.join_room(creator, room)
+            sequential.append((await self.join_room(joiner, room))["join_ok"])
+            for device in (joiner, creator):
+                device.require_ok((await device.request("ROOM_LEAVE", {"roomId": room["roomId"]}))[0], "ROOM_LEAVE")
+                device.room = None
         await asyncio.sleep(0.5)
         cpu_before = self.meter.sample()
 
@@ -798,6 +818,7 @@ class Bench:
         result = {
             "rooms": a.rooms,
             "sockets": connect,
+            "sequential_join_to_join_ok": self.short(latency_summary(sequential)),
             "create_to_created": self.short(latency_summary([s for _, s in created])),
             "first_join_to_join_ok": self.short(latency_summary([j["join_ok"] for j in first])),
             "join_to_join_ok": self.short(latency_summary([j["join_ok"] for j in second])),
@@ -811,7 +832,8 @@ class Bench:
         }
         log(f"join phase: {a.rooms} concurrent joins → ROOM_JOIN_OK p50 {result['join_to_join_ok']['p50_ms']} ms, "
             f"p99 {result['join_to_join_ok']['p99_ms']} ms (creators' own joins p50 "
-            f"{result['first_join_to_join_ok']['p50_ms']} ms); PEER_JOINED missing: {missing}")
+            f"{result['first_join_to_join_ok']['p50_ms']} ms; one join alone p50 "
+            f"{result['sequential_join_to_join_ok']['p50_ms']} ms); PEER_JOINED missing: {missing}")
         return result
 
     async def leave_rooms(self, devices: list[Device]) -> None:
@@ -840,6 +862,13 @@ class Bench:
             facts[name] = {"rss_mb": rounded((process_rss_bytes(pid) or 0) / 1048576, 1), "open_files": process_fd_count(pid)}
         return facts
 
+    def binary_sha256(self) -> str:
+        digest = hashlib.sha256()
+        with open(self.args.binary, "rb") as binary:
+            for chunk in iter(lambda: binary.read(1 << 20), b""):
+                digest.update(chunk)
+        return digest.hexdigest()[:16]
+
     def common(self) -> dict:
         a = self.args
         return {
@@ -847,8 +876,8 @@ class Bench:
             "machine": self.machine,
             "binary": binary_kind(a.binary_label),
             "binary_path": a.binary_label,
-            "binary_mtime": datetime.fromtimestamp(os.stat(a.binary_label).st_mtime, timezone.utc).isoformat(timespec="seconds")
-            if os.path.exists(a.binary_label) else None,
+            "binary_built": a.binary_built,
+            "binary_sha256": self.binary_sha256(),
             "postgres": a.pg_version,
         }
 
@@ -875,12 +904,15 @@ class Bench:
         await self.close_all()
         ratios = []
         for ping, ice in zip(ping_steps, ice_steps):
+            # Latency ratios only where neither step was saturated (else they compare queues).
+            latency = not (ice["saturated"] or ping["saturated"])
             ratios.append({
                 "rate_per_connection": ice["rate_per_connection"],
                 "relayed_per_s_to_ping_per_s": ratio(ice["relayed_per_s"], ping["acked_per_s"]),
-                "ice_ack_p50_to_ping_p50": ratio(ice["ack"]["p50_ms"], ping["ack"]["p50_ms"], 2),
-                "ice_end_to_end_p50_to_ping_p50": ratio(ice["end_to_end"]["p50_ms"], ping["ack"]["p50_ms"], 2),
-                "ice_end_to_end_p99_to_ping_p99": ratio(ice["end_to_end"]["p99_ms"], ping["ack"]["p99_ms"], 2),
+                "server_cpu_per_frame_ice_to_ping": ratio(ice.get("server_cpu_ms_per_frame"), ping.get("server_cpu_ms_per_frame"), 2),
+                "ice_ack_p50_to_ping_p50": ratio(ice["ack"]["p50_ms"], ping["ack"]["p50_ms"], 2) if latency else None,
+                "ice_end_to_end_p50_to_ping_p50": ratio(ice["end_to_end"]["p50_ms"], ping["ack"]["p50_ms"], 2) if latency else None,
+                "ice_end_to_end_p99_to_ping_p99": ratio(ice["end_to_end"]["p99_ms"], ping["ack"]["p99_ms"], 2) if latency else None,
             })
         return {
             **self.common(),
@@ -1030,11 +1062,14 @@ class Bench:
         closed_loop = notify[-1]
         ratios = []
         for ice, paced in zip(ice_steps, notify):
+            latency = not ice["saturated"]
             ratios.append({
                 "rate_per_connection": ice["rate_per_connection"],
                 "relayed_per_s_to_closed_loop_notify_per_s": ratio(ice["relayed_per_s"], closed_loop["notify_per_s"]),
-                "end_to_end_p50_to_notify_listen_p50": ratio(ice["end_to_end"]["p50_ms"], paced["notify_to_listen"]["p50_ms"], 2),
-                "end_to_end_p99_to_notify_listen_p99": ratio(ice["end_to_end"]["p99_ms"], paced["notify_to_listen"]["p99_ms"], 2),
+                "end_to_end_p50_to_notify_listen_p50":
+                    ratio(ice["end_to_end"]["p50_ms"], paced["notify_to_listen"]["p50_ms"], 2) if latency else None,
+                "end_to_end_p99_to_notify_listen_p99":
+                    ratio(ice["end_to_end"]["p99_ms"], paced["notify_to_listen"]["p99_ms"], 2) if latency else None,
             })
         return {
             **self.common(),
@@ -1065,11 +1100,13 @@ def merge(single_path: str | None, cross_path: str | None) -> dict:
         one = by_rate.get(step["rate_per_connection"])
         if one is None:
             continue
+        latency = not (step["saturated"] or one["saturated"])
         versus.append({
             "rate_per_connection": step["rate_per_connection"],
             "relayed_per_s_cross_to_single": ratio(step["relayed_per_s"], one["relayed_per_s"]),
-            "end_to_end_p50_cross_to_single": ratio(step["end_to_end"]["p50_ms"], one["end_to_end"]["p50_ms"], 2),
-            "end_to_end_p99_cross_to_single": ratio(step["end_to_end"]["p99_ms"], one["end_to_end"]["p99_ms"], 2),
+            "server_cpu_per_frame_cross_to_single": ratio(step.get("server_cpu_ms_per_frame"), one.get("server_cpu_ms_per_frame"), 2),
+            "end_to_end_p50_cross_to_single": ratio(step["end_to_end"]["p50_ms"], one["end_to_end"]["p50_ms"], 2) if latency else None,
+            "end_to_end_p99_cross_to_single": ratio(step["end_to_end"]["p99_ms"], one["end_to_end"]["p99_ms"], 2) if latency else None,
         })
 
     def errors(result: dict) -> int:
@@ -1104,6 +1141,7 @@ def main() -> int:
         p.add_argument("--server-log", required=True)
         p.add_argument("--binary", required=True, help="server binary (for `keys --json`)")
         p.add_argument("--binary-label", required=True, help="the binary's path as configured (debug/release)")
+        p.add_argument("--binary-built", default="", help="modification time of the binary when it was copied")
         p.add_argument("--data-dir", required=True)
         p.add_argument("--work-dir", required=True)
         p.add_argument("--pg-port", type=int, required=True)

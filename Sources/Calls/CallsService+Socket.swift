@@ -19,17 +19,6 @@ extension CallsService {
         let connection = CallsConnection(service: self, writer: writer)
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                for await command in commands {
-                    switch command {
-                    case .text(let text):
-                        do { try await outbound.write(.text(text)) } catch { return }
-                    case .close(let code, let reason):
-                        try? await outbound.close(.unknown(code), reason: reason)
-                        return
-                    }
-                }
-            }
-            group.addTask {
                 do {
                     for try await message in inbound.messages(maxSize: self.settings.maximumFrameBytes) {
                         guard case .text(let text) = message else {
@@ -43,8 +32,9 @@ extension CallsService {
                         }
                         await connection.handle(text)
                     }
+                    writer.finish()
                 } catch {
-                    // Too large (the stream closes with 1009) or the connection failed.
+                    // Too large (a fragmented message) or the connection failed.
                     writer.close(1009, reason: "FRAME_TOO_LARGE")
                 }
             }
@@ -54,10 +44,18 @@ extension CallsService {
                     await connection.tick()
                 }
             }
-            await group.next()
+            // Writes (and the closing frame) go out in order until the socket is done.
+            writing: for await command in commands {
+                switch command {
+                case .text(let text):
+                    do { try await outbound.write(.text(text)) } catch { break writing }
+                case .close(let code, let reason):
+                    try? await outbound.close(.unknown(code), reason: reason)
+                    break writing
+                }
+            }
             group.cancelAll()
         }
-        continuation.finish()
         await connection.finished()
         await hub.disconnect(address)
     }

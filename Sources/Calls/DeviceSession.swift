@@ -121,6 +121,11 @@ final class SocketWriter: Sendable {
         continuation.yield(.close(code, reason))
         continuation.finish()
     }
+
+    /// Ends the writes after the client closed the socket.
+    func finish() {
+        continuation.finish()
+    }
 }
 
 enum SocketCommand: Sendable {

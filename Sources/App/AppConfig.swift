@@ -1,6 +1,6 @@
 import Auth
-import Configuration
 import Calls
+import Configuration
 import Foundation
 import InsuranceService
 import Logging
@@ -138,6 +138,7 @@ public struct AppConfig: Sendable {
         config.logFormat = logFormat
         config.auth.issuer = "\(config.resolvedPublicURL)/auth/v1"
         try config.loadAssistant(from: reader)
+        try config.loadRoles(from: reader)
         try config.loadCalls(from: reader)
         return config
     }
@@ -162,8 +163,8 @@ public struct AppConfig: Sendable {
         assistantKeepAliveSeconds = try Self.integer(reader, "assistant.keepaliveSeconds", "ASSISTANT_KEEPALIVE_SECONDS", default: 15, in: 1...300)
     }
 
-    /// The calls service and its TURN relay.
-    private mutating func loadCalls(from reader: ConfigReader) throws {
+    /// What this process serves (`SERVER_ROLES`, `serve --roles`).
+    private mutating func loadRoles(from reader: ConfigReader) throws {
         if let text = reader.string(forKey: "server.roles"), !text.isEmpty {
             var parsed: Set<ServerRole> = []
             for name in text.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }) {
@@ -177,6 +178,10 @@ public struct AppConfig: Sendable {
             }
             roles = parsed
         }
+    }
+
+    /// The calls service and its TURN relay.
+    private mutating func loadCalls(from reader: ConfigReader) throws {
         calls.resumeGrace = .seconds(try Self.integer(reader, "calls.resumeGraceSeconds", "CALLS_RESUME_GRACE_SECONDS", default: 30, in: 1...3600))
         calls.authTimeout = .seconds(try Self.integer(reader, "calls.authTimeoutSeconds", "CALLS_AUTH_TIMEOUT_SECONDS", default: 10, in: 1...300))
         calls.heartbeatSeconds = try Self.integer(reader, "calls.heartbeatSeconds", "CALLS_HEARTBEAT_SECONDS", default: 25, in: 1...600)

@@ -1,0 +1,60 @@
+@testable import App
+import Configuration
+import Testing
+
+/// Configuration errors name the variable and the rule; settings that belong together
+/// are refused alone.
+@Suite struct AppConfigTests {
+    static func load(_ environment: [String: String]) throws -> AppConfig {
+        try AppConfig.load(from: ConfigReader(provider: EnvironmentVariablesProvider(environmentVariables: environment)))
+    }
+
+    static func refusal(_ environment: [String: String]) -> String? {
+        do {
+            _ = try load(environment)
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    @Test func defaultsServeEverythingWithTheBuiltInAssistantAndNoTURN() throws {
+        let config = try Self.load([:])
+        #expect(config.roles == [.api, .calls])
+        #expect(config.llm == nil)
+        #expect(config.calls.turn == nil)
+        #expect(config.calls.resumeGrace == .seconds(30))
+        #expect(config.assistantRatePerMinute == 10)
+    }
+
+    @Test func settingsAreRead() throws {
+        let config = try Self.load([
+            "SERVER_ROLES": "calls", "CALLS_RESUME_GRACE_SECONDS": "3", "CALLS_MAX_ROOM_PEERS": "4",
+            "TURN_URLS": "stun:t.example:3478, turn:t.example:3478?transport=udp", "TURN_SHARED_SECRET": "0123456789abcdef",
+            "TURN_TTL_SECONDS": "600", "LLM_BASE_URL": "http://127.0.0.1:9/v1/", "LLM_API_KEY": "k", "LLM_MODEL": "m",
+            "ASSISTANT_RATE_PER_MINUTE": "3",
+        ])
+        #expect(config.roles == [.calls])
+        #expect(config.calls.resumeGrace == .seconds(3))
+        #expect(config.calls.maximumRoomPeers == 4)
+        #expect(config.calls.turn?.urls == ["stun:t.example:3478", "turn:t.example:3478?transport=udp"])
+        #expect(config.calls.turn?.ttlSeconds == 600)
+        #expect(config.llm?.baseURL == "http://127.0.0.1:9/v1")
+        #expect(config.assistantRatePerMinute == 3)
+    }
+
+    @Test(arguments: [
+        (["LLM_BASE_URL": "http://x/v1"], "LLM_BASE_URL, LLM_API_KEY and LLM_MODEL must be set together"),
+        (["LLM_BASE_URL": "ftp://x", "LLM_API_KEY": "k", "LLM_MODEL": "m"], "LLM_BASE_URL must be an http(s) URL"),
+        (["TURN_URLS": "turn:x:3478"], "TURN_URLS and TURN_SHARED_SECRET must be set together"),
+        (["TURN_URLS": "http://x", "TURN_SHARED_SECRET": "0123456789abcdef"], "TURN_URLS entries must start with"),
+        (["TURN_URLS": "turn:x", "TURN_SHARED_SECRET": "short"], "TURN_SHARED_SECRET must be at least 16 characters"),
+        (["TURN_TTL_SECONDS": "30"], "TURN_TTL_SECONDS must be an integer from 60 to 86400"),
+        (["SERVER_ROLES": "api,media"], "SERVER_ROLES (--roles) must list api, calls or all"),
+        (["CALLS_RESUME_GRACE_SECONDS": "0"], "CALLS_RESUME_GRACE_SECONDS must be an integer"),
+        (["ASSISTANT_RATE_PER_MINUTE": "lots"], "ASSISTANT_RATE_PER_MINUTE must be an integer"),
+    ])
+    func invalidSettingsNameTheVariable(environment: [String: String], message: String) {
+        #expect(Self.refusal(environment)?.contains(message) == true, "\(Self.refusal(environment) ?? "accepted")")
+    }
+}

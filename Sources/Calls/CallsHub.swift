@@ -41,6 +41,4 @@ actor CallsHub {
     }
 
     func isCurrent(_ session: DeviceSession) -> Bool { sessions[session.deviceId] === session }
-
-    var allSessions: [DeviceSession] { Array(sessions.values) }
 }

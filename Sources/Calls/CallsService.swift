@@ -155,8 +155,9 @@ public final class CallsService: Service, Sendable {
     /// Ends a session whose socket dropped, unless it resumed within the grace period.
     func expireAfterGrace(_ session: DeviceSession) {
         Task {
+            let drop = await session.drops
             try? await Task.sleep(for: settings.resumeGrace)
-            guard await session.detachedAt != nil, await hub.remove(session) else { return }
+            guard await session.stillDropped(since: drop), await hub.remove(session) else { return }
             await session.end()
             guard let userId = await session.userId else { return }
             // Rooms the device has since joined through another instance are not this session's.

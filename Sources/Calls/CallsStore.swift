@@ -4,7 +4,7 @@ import Foundation
 import PostgresNIO
 
 /// A member of a room: one device of one user.
-struct RoomPeer: Sendable, Hashable, Codable {
+struct RoomPeer: Sendable, Hashable {
     var userId: UUID
     var deviceId: String
     var joinedAt: Int64
@@ -13,7 +13,7 @@ struct RoomPeer: Sendable, Hashable, Codable {
 }
 
 /// A room as the join answer describes it.
-struct RoomState: Sendable, Codable {
+struct RoomState: Sendable {
     var roomId: UUID
     var callId: UUID
     var mode: String
@@ -85,12 +85,6 @@ struct CallsStore: Sendable {
         try await database.withOwner { connection in
             try await connection.exists(
                 "SELECT 1 FROM public.blocks WHERE (blocker_id = $1 AND blocked_id = $2) OR (blocker_id = $2 AND blocked_id = $1)", [a, b])
-        }
-    }
-
-    func userExists(_ userId: UUID) async throws -> Bool {
-        try await database.withOwner { connection in
-            try await connection.exists("SELECT 1 FROM auth.users WHERE id = $1", [userId])
         }
     }
 

@@ -18,8 +18,8 @@ actor DeviceSession {
     private var acks: [String: AckResult] = [:]
     private var ackOrder: [String] = []
     private var socket: SocketWriter?
-    /// When the socket dropped (nil while attached).
-    private(set) var detachedAt: ContinuousClock.Instant?
+    /// How many times a socket dropped; a grace timer only ends the drop it was started for.
+    private(set) var drops = 0
     /// Unix seconds when the access token expires.
     private(set) var tokenExpiresAt: Int
     private(set) var ended = false
@@ -42,21 +42,15 @@ actor DeviceSession {
         socket?.write(text)
     }
 
-    /// Sends an unnumbered frame (an ACK) to the attached socket only.
-    func sendUnnumbered(_ text: String) {
-        socket?.write(text)
-    }
-
     func attach(_ writer: SocketWriter) {
         socket = writer
-        detachedAt = nil
     }
 
     /// Detaches `writer` if it is still the current socket; true when it was.
     func detach(_ writer: SocketWriter) -> Bool {
         guard socket === writer else { return false }
         socket = nil
-        detachedAt = .now
+        drops += 1
         return true
     }
 
@@ -64,15 +58,15 @@ actor DeviceSession {
     var currentSocket: SocketWriter? { socket }
 
     /// Attaches a resuming socket, writes every kept frame after `lastServerSeq` and then
-    /// the WELCOME built by `welcome(seq)`, in one step so no new frame can slip in between. False when frames the client missed
-    /// are no longer kept, or it claims frames never sent (the client must start over).
+    /// the WELCOME built by `welcome(seq)`, in one step so no new frame can slip in between.
+    /// False when frames the client missed are no longer kept, or it claims frames never
+    /// sent (the client must start over).
     func resume(_ writer: SocketWriter, after lastServerSeq: Int, welcome: (Int) -> String) -> Bool {
         guard lastServerSeq < nextSeq, lastServerSeq >= 0 else { return false }
         if let first = replay.first, first.seq > lastServerSeq + 1 { return false }
         if replay.isEmpty, lastServerSeq + 1 < nextSeq { return false }
         socket?.close(CallsCloseCode.deviceReplaced.rawValue, reason: "DEVICE_REPLACED")
         socket = writer
-        detachedAt = nil
         // The missed frames first, then WELCOME: seq stays strictly increasing on the wire.
         for frame in replay where frame.seq > lastServerSeq {
             writer.write(frame.text)
@@ -99,6 +93,9 @@ actor DeviceSession {
         if self.userId == nil { self.userId = userId }
         tokenExpiresAt = expiresAt
     }
+
+    /// Whether the socket is still gone since drop number `drop`.
+    func stillDropped(since drop: Int) -> Bool { socket == nil && drops == drop }
 
     /// Ends the session: nothing more is sent.
     func end() { ended = true; socket = nil }

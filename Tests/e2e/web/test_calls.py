@@ -138,26 +138,9 @@ def sign_in(b: Browser, user: User) -> None:
     b.click("send-code")
     b.visible("code-input")
     b.fill("code-input", user.code)
-
-    def submitted(d):
-        if b.is_visible("username-input") or b.is_visible("nav-chats"):
-            return True
-        buttons = b.displayed("verify-code")
-        if buttons and buttons[0].is_enabled():
-            try:
-                buttons[0].click()
-                return True
-            except Exception:
-                return False
-        return False
-
-    b.wait(submitted, "the code to be submitted")
+    b.submit_code()
     b.wait(lambda d: b.is_visible("username-input") or b.is_visible("nav-chats"), "the profile form after the code")
-    if b.is_visible("username-input"):
-        b.fill("username-input", user.username)
-        b.fill("display-name-input", user.display_name)
-        b.click("save-profile")
-    b.visible("nav-chats")
+    b.complete_profile(user.username, user.display_name)
 
 
 def screen_attr(b: Browser, name: str) -> str | None:

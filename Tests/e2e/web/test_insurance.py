@@ -63,24 +63,11 @@ def sign_in(b: Browser) -> None:
     b.fill("phone-input", PHONE_NUMBER)
     b.click("send-code")
     b.fill("code-input", CODE)
-
-    def submitted(d):
-        if b.is_visible("username-input") or b.is_visible("nav-chats"):
-            return True
-        buttons = b.displayed("verify-code")
-        if buttons and buttons[0].is_enabled():
-            try:
-                buttons[0].click()
-            except Exception:
-                return False
-        return b.is_visible("username-input") or b.is_visible("nav-chats")
-    b.wait(submitted, f"the profile form or the app after the code for {PHONE_NUMBER} "
-                      "(is the number in AUTH_SMS_TEST_OTP of Tests/e2e/conftest.py?)")
-    if b.is_visible("username-input"):
-        b.fill("username-input", f"insurer_{RUN}")
-        b.fill("display-name-input", f"Insurer {RUN}")
-        b.click("save-profile")
-    b.visible("nav-chats")
+    b.submit_code()
+    b.wait(lambda d: b.is_visible("username-input") or b.is_visible("nav-chats"),
+           f"the profile form or the app after the code for {PHONE_NUMBER} "
+           "(is the number in AUTH_SMS_TEST_OTP of Tests/e2e/conftest.py?)")
+    b.complete_profile(f"insurer_{RUN}", f"Insurer {RUN}")
 
 
 def set_theme(b: Browser, theme: str) -> None:

@@ -87,11 +87,11 @@ def sign_in(b: Browser, user: User, report, wrong_code: str | None = None) -> No
     if wrong_code:
         b.expected_console.append(r"/auth/v1/verify .*status of 403")
         b.fill("code-input", wrong_code)
-        submit_code(b)
+        b.submit_code()
         b.visible("auth-error")
         assert b.is_visible("code-input"), f"[{b.name}] a wrong code left the code step"
     b.fill("code-input", user.code)
-    submit_code(b)
+    b.submit_code()
     b.wait(lambda d: b.is_visible("username-input") or b.is_visible("nav-chats") or b.is_visible("auth-error"),
            "the profile form (first sign-in) after verifying the code")
     if b.is_visible("auth-error") and not b.is_visible("username-input"):
@@ -107,23 +107,6 @@ def sign_in(b: Browser, user: User, report, wrong_code: str | None = None) -> No
     b.fill("display-name-input", user.display_name)
     b.click("save-profile")
     b.visible("nav-chats")
-
-
-def submit_code(b: Browser) -> None:
-    """Clicks verify-code unless the app already submitted the code on its own."""
-    def clicked_or_moved_on(d):
-        # An auth-error still on screen may be the previous attempt's: click anyway.
-        if b.is_visible("username-input") or b.is_visible("nav-chats"):
-            return True
-        buttons = b.displayed("verify-code")
-        if buttons and buttons[0].is_enabled():
-            try:
-                buttons[0].click()
-                return True
-            except Exception:
-                return False
-        return False
-    b.wait(clicked_or_moved_on, f"clickable {tid('verify-code')}")
 
 
 def open_profile(b: Browser, username: str) -> None:

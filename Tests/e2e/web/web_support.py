@@ -205,6 +205,31 @@ class Browser:
         element.send_keys(text)
         return element
 
+    def submit_code(self) -> None:
+        """Clicks verify-code unless the app already submitted the code on its own (it does
+        once six digits are typed) or moved on to the next screen."""
+        def clicked_or_moved_on(_):
+            # An auth-error still on screen may be the previous attempt's: click anyway.
+            if self.is_visible("username-input") or self.is_visible("nav-chats"):
+                return True
+            buttons = self.displayed("verify-code")
+            if buttons and buttons[0].is_enabled():
+                try:
+                    buttons[0].click()
+                    return True
+                except Exception:
+                    return False
+            return False
+        self.wait(clicked_or_moved_on, f"clickable {tid('verify-code')}")
+
+    def complete_profile(self, username: str, display_name: str) -> None:
+        """On a first sign-in, fills the username and display name; then waits for the app."""
+        if self.is_visible("username-input"):
+            self.fill("username-input", username)
+            self.fill("display-name-input", display_name)
+            self.click("save-profile")
+        self.visible("nav-chats")
+
     def select(self, testid: str, value: str) -> None:
         element = self.visible(testid)
         options = [o.get_attribute("value") for o in Select(element).options]

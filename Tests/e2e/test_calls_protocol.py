@@ -131,34 +131,23 @@ def pair(server):
             stop_instance(instance)
 
 
-@pytest.fixture(scope="module")
-def limits(server):
-    instance = start_instance(server, "limits", {"CALLS_MAX_CONNECTIONS_PER_ADDRESS": "3", "CALLS_JOIN_TOKEN_TTL_SECONDS": "10"},
-                              without=("TURN_URLS", "TURN_SHARED_SECRET"))
-    yield instance
-    stop_instance(instance)
+def instance_fixture(name: str, env: dict[str, str], **options):
+    """A module-scoped extra server instance with these settings."""
+    @pytest.fixture(scope="module")
+    def fixture(server):
+        instance = start_instance(server, name, env, **options)
+        yield instance
+        stop_instance(instance)
+    return fixture
 
 
-@pytest.fixture(scope="module")
-def heartbeat(server):
-    instance = start_instance(server, "heartbeat", {"CALLS_HEARTBEAT_SECONDS": "1"})
-    yield instance
-    stop_instance(instance)
-
-
-@pytest.fixture(scope="module")
-def calls_only(server):
-    instance = start_instance(server, "calls-only", {"CALLS_REQUIRE_SECURE_TRANSPORT": "true", "TRUST_PROXY": "true"},
-                              args=("--roles", "calls"))
-    yield instance
-    stop_instance(instance)
-
-
-@pytest.fixture(scope="module")
-def secure(server):
-    instance = start_instance(server, "secure", {"CALLS_REQUIRE_SECURE_TRANSPORT": "true"})
-    yield instance
-    stop_instance(instance)
+limits = instance_fixture(
+    "limits", {"CALLS_MAX_CONNECTIONS_PER_ADDRESS": "3", "CALLS_JOIN_TOKEN_TTL_SECONDS": "10"},
+    without=("TURN_URLS", "TURN_SHARED_SECRET"))
+heartbeat = instance_fixture("heartbeat", {"CALLS_HEARTBEAT_SECONDS": "1"})
+calls_only = instance_fixture(
+    "calls-only", {"CALLS_REQUIRE_SECURE_TRANSPORT": "true", "TRUST_PROXY": "true"}, args=("--roles", "calls"))
+secure = instance_fixture("secure", {"CALLS_REQUIRE_SECURE_TRANSPORT": "true"})
 
 
 async def logged_in(calls, user: User, base_url: str | None = None, device_id: str | None = None) -> CallsClient:

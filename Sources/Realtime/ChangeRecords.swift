@@ -24,6 +24,17 @@ struct ChangeRecordLoader: Sendable {
         ],
     ]
 
+    /// How filters compare each column of a table a binding may name (`cursors` is the
+    /// read-receipt view of `participants`); nil for any other table.
+    static func columnTypes(bindable table: String) -> [String: ColumnType]? {
+        guard let listed = columns[table == "cursors" ? "participants" : table] else { return nil }
+        var types: [String: ColumnType] = [:]
+        for column in listed {
+            types[column.name] = ColumnType(postgres: column.type)
+        }
+        return types
+    }
+
     /// The current row of a change, or nil when it no longer exists.
     func record(for change: ChangeEnvelope) async throws -> [String: JSONValue]? {
         let sql: String

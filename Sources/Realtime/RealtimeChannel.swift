@@ -56,7 +56,7 @@ struct RealtimeChannel: Sendable {
             var filter: ChangeFilter?
             if let text = object["filter"].flatMap(ChangeFilter.text), !text.isEmpty {
                 do {
-                    filter = try ChangeFilter(parsing: text)
+                    filter = try ChangeFilter(parsing: text, table: table)
                 } catch {
                     throw JoinError("postgres_changes[\(index)].filter: \(error)")
                 }

@@ -2,14 +2,24 @@ import Core
 import Foundation
 import Logging
 
+/// What a socket's writer task sends: a ready frame, or a change it still has to filter
+/// for one of its channels (see ``PreparedChange``).
+enum Outbound: Sendable {
+    case text(String)
+    case change(PreparedChange, ChangeSubscriber)
+}
+
 /// The realtime state of one instance: connected sockets, their channels, presence per
 /// topic; and the dispatch of bus events to the channels that may see them.
+///
+/// Everything here is cheap bookkeeping: the hub is one serial path every socket uses (a
+/// heartbeat reply goes through it), so no per-subscriber filtering or encoding runs on it.
 actor RealtimeHub {
     typealias SocketID = UUID
 
     struct Socket {
         var version: PhoenixFrame.Version
-        var outbox: AsyncStream<String>.Continuation
+        var outbox: AsyncStream<Outbound>.Continuation
         var channels: [String: RealtimeChannel] = [:]
     }
 
@@ -30,7 +40,7 @@ actor RealtimeHub {
 
     // MARK: Sockets
 
-    func connect(_ id: SocketID, version: PhoenixFrame.Version, outbox: AsyncStream<String>.Continuation) {
+    func connect(_ id: SocketID, version: PhoenixFrame.Version, outbox: AsyncStream<Outbound>.Continuation) {
         sockets[id] = Socket(version: version, outbox: outbox)
     }
 
@@ -52,8 +62,13 @@ actor RealtimeHub {
 
     /// Queues an already-encoded frame.
     private func sendText(_ text: String, to id: SocketID) {
+        queue(.text(text), to: id)
+    }
+
+    /// Queues an item on a socket's outbox; a client too slow to keep up is disconnected.
+    private func queue(_ item: Outbound, to id: SocketID) {
         guard let socket = sockets[id] else { return }
-        if case .dropped = socket.outbox.yield(text) {
+        if case .dropped = socket.outbox.yield(item) {
             logger.warning("realtime client too slow; disconnecting", metadata: ["socket": "\(id)"])
             socket.outbox.finish()
         }
@@ -170,30 +185,11 @@ actor RealtimeHub {
 
     // MARK: postgres_changes
 
-    /// Delivers one committed change to every channel that binds it, may read it and whose
-    /// filter matches. `members` are the users allowed to read the conversation.
-    /// Returns the channels met on the way whose access token has expired (to close).
-    func deliverChange(_ change: ChangeEnvelope, record: [String: JSONValue]?, members: Set<UUID>, now: Int) -> [(SocketID, String)] {
-        let columns = (ChangeRecordLoader.columns[change.table] ?? []).map { JSONValue.object(["name": .string($0.name), "type": .string($0.type)]) }
-        var oldRecord: [String: JSONValue] = change.key.mapValues { .string($0) }
-        oldRecord["conversation_id"] = .string(change.conversationID.uuidString.lowercased())
-        let visible = change.type == "DELETE" ? oldRecord : (record ?? [:])
-        var data: [String: JSONValue] = [
-            "schema": .string("public"), "table": .string(change.table), "type": .string(change.type),
-            "commit_timestamp": .string(Self.commitTimestamp(change.commitTimestamp)), "errors": .null, "columns": .array(columns),
-        ]
-        if change.type != "DELETE" { data["record"] = .object(record ?? [:]) }
-        if change.type != "INSERT" { data["old_record"] = .object(oldRecord) }
-        // The data part is the same for every subscriber (except the sender's own idempotency
-        // key), so it is encoded once and spliced into each channel's frame.
-        let forSender = JSONValue.object(data).jsonText
-        var hidden = data
-        if case .object(var row)? = data["record"], row["client_msg_id"] != nil {
-            row["client_msg_id"] = .null
-            hidden["record"] = .object(row)
-        }
-        let forOthers = JSONValue.object(hidden).jsonText
-        let senderID: String? = if case .string(let sender)? = record?["sender_id"] { sender } else { nil }
+    /// Queues one committed change for every channel that binds something, may read it and
+    /// whose token is current; each socket's writer filters it (``PreparedChange``).
+    /// `members` are the users allowed to read the conversation. Returns the channels met on
+    /// the way whose access token has expired (to close).
+    func deliverChange(_ change: PreparedChange, members: Set<UUID>, now: Int) -> [(SocketID, String)] {
         var expired: [(SocketID, String)] = []
         for (id, socket) in sockets {
             for channel in socket.channels.values where !channel.bindings.isEmpty {
@@ -202,24 +198,8 @@ actor RealtimeHub {
                     expired.append((id, channel.topic))
                     continue
                 }
-                let matched = channel.bindings.filter { binding in
-                    binding.wants(table: change.table, type: change.type) && (binding.filter?.matches(visible) ?? true)
-                }
-                guard !matched.isEmpty else { continue }
-                var dataText = senderID == user.uuidString.lowercased() ? forSender : forOthers
-                if matched.allSatisfy({ $0.table == "cursors" }) {
-                    var renamed = data
-                    renamed["table"] = .string("cursors")
-                    dataText = JSONValue.object(renamed).jsonText
-                }
-                let ids = matched.map { String($0.id) }.joined(separator: ",")
-                let payload = #"{"data":\#(dataText),"ids":[\#(ids)]}"#
-                let topic = JSONValue.string(channel.topic).jsonText
-                let text = switch socket.version {
-                case .v1: #"{"event":"postgres_changes","payload":\#(payload),"ref":null,"topic":\#(topic)}"#
-                case .v2: #"[null,null,\#(topic),"postgres_changes",\#(payload)]"#
-                }
-                sendText(text, to: id)
+                guard channel.bindings.contains(where: { $0.wants(table: change.table, type: change.type) }) else { continue }
+                queue(.change(change, ChangeSubscriber(topic: channel.topic, userID: user, bindings: channel.bindings)), to: id)
             }
         }
         return expired
@@ -241,11 +221,5 @@ actor RealtimeHub {
             }
         }
         return result
-    }
-
-    static func commitTimestamp(_ date: Date) -> String {
-        let text = Timestamp.format(date)
-        // Realtime writes milliseconds: 2026-01-01T00:00:00.123Z
-        return String(text.prefix(23)) + "Z"
     }
 }

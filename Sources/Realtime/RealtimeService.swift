@@ -122,7 +122,8 @@ public final class RealtimeService: Service, ChangePublisher {
                 }
                 let record = change.type == "DELETE" ? nil : try await loader.record(for: change)
                 if change.type != "DELETE", record == nil { return }
-                let expired = await hub.deliverChange(change, record: record, members: members, now: Int(Date().timeIntervalSince1970))
+                let prepared = PreparedChange(change, record: record)
+                let expired = await hub.deliverChange(prepared, members: members, now: Int(Date().timeIntervalSince1970))
                 for (socket, topic) in expired {
                     await republish(await hub.shut(topic, socket: socket, reason: "Token has expired; send a fresh access_token"))
                 }
@@ -149,14 +150,28 @@ public final class RealtimeService: Service, ChangePublisher {
         inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, version: PhoenixFrame.Version, token: String
     ) async {
         let id = UUID()
-        let (outbox, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingOldest(limits.outboundQueue))
+        let (outbox, continuation) = AsyncStream<Outbound>.makeStream(bufferingPolicy: .bufferingOldest(limits.outboundQueue))
         await hub.connect(id, version: version, outbox: continuation)
         let session = RealtimeSession(
             id: id, hub: hub, bus: bus, membership: membership, verify: verify, limits: limits, socketToken: token, logger: logger)
         let activity = ActivityClock()
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                for await text in outbox {
+                // This socket's own task: its channels' filters run here (PreparedChange), so
+                // their cost falls on this connection alone.
+                for await item in outbox {
+                    let text: String
+                    switch item {
+                    case .text(let frame):
+                        text = frame
+                    case .change(let change, let subscriber):
+                        guard let frame = change.frame(for: subscriber, version: version) else {
+                            // Let other tasks run between a long run of non-matching changes.
+                            await Task.yield()
+                            continue
+                        }
+                        text = frame
+                    }
                     do { try await outbound.write(.text(text)) } catch { return }
                 }
             }

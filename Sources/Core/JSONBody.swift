@@ -30,13 +30,16 @@ public enum JSONBody {
         return decoder
     }()
 
-    /// Collects the request body (at most 1 MiB). An empty body reads as `{}`.
+    /// Collects the request body (at most 1 MiB). An empty body reads as `{}`. A body with
+    /// U+0000 in any string is refused here (``rejectNUL(in:)``), so every endpoint that
+    /// reads its body through this function is covered.
     public static func bytes(of request: Request) async throws -> Data {
         let buffer = try await request.body.collect(upTo: RequestLimits.maxBodyBytes)
         let data = Data(buffer: buffer)
         if data.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
             return Data("{}".utf8)
         }
+        try rejectNUL(in: data)
         return data
     }
 
@@ -47,6 +50,7 @@ public enum JSONBody {
 
     /// Decodes `data` into `T`, turning every failure into a 400 naming the field.
     public static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
+        try rejectNUL(in: data)
         do {
             return try decoder.decode(T.self, from: data)
         } catch let error as DecodingError {
@@ -56,6 +60,7 @@ public enum JSONBody {
 
     /// Parses `data` as a JSON object (`[String: Any]`), or throws `bad_json`.
     public static func object(from data: Data) throws -> [String: Any] {
+        try rejectNUL(in: data)
         guard let value = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else {
             throw APIError(status: .badRequest, code: "bad_json", message: "Could not parse request body as JSON")
         }
@@ -63,6 +68,89 @@ public enum JSONBody {
             throw APIError(status: .badRequest, code: "bad_json", message: "Request body must be a JSON object")
         }
         return object
+    }
+
+    /// The rule every string of a request body (object keys included) must follow.
+    public static let nulRule = "must not contain U+0000"
+
+    /// Refuses JSON text with U+0000 in any string or object key: 400 naming the field path
+    /// (`data.nick`, `member_ids[2]`, `body` for the top level) and ``nulRule``. PostgreSQL
+    /// cannot store U+0000 in `text` or `jsonb`, so such a value would otherwise fail deep
+    /// in a query. Malformed JSON is left to the decoder that reads the text next.
+    ///
+    /// The scan is a byte search; the text is parsed only when it has a raw NUL byte or a
+    /// `\u0000` escape, to find the path.
+    public static func rejectNUL(in data: Data) throws {
+        guard mayContainNUL(data) else { return }
+        guard let value = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else {
+            if data.contains(0) { throw APIError.invalidField("body", nulRule) }
+            return
+        }
+        if let path = nulPath(in: value, at: []) {
+            throw APIError.invalidField(render(path), nulRule)
+        }
+    }
+
+    /// Whether `data` has a NUL byte or the escape `\u0000` (a cheap over-approximation).
+    static func mayContainNUL(_ data: Data) -> Bool {
+        data.withUnsafeBytes { raw -> Bool in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            var index = 0
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte == 0 { return true }
+                if byte == UInt8(ascii: "\\"), index + 5 < bytes.count, bytes[index + 1] == UInt8(ascii: "u"),
+                    bytes[index + 2] == UInt8(ascii: "0"), bytes[index + 3] == UInt8(ascii: "0"),
+                    bytes[index + 4] == UInt8(ascii: "0"), bytes[index + 5] == UInt8(ascii: "0")
+                {
+                    return true
+                }
+                index += 1
+            }
+            return false
+        }
+    }
+
+    /// One step of a JSON path: an object key or an array index.
+    enum PathStep {
+        case key(String)
+        case index(Int)
+    }
+
+    /// The path of the first string or key containing U+0000, depth first.
+    static func nulPath(in value: Any, at path: [PathStep]) -> [PathStep]? {
+        switch value {
+        case let text as String:
+            return text.unicodeScalars.contains("\u{0}") ? path : nil
+        case let array as [Any]:
+            for (index, element) in array.enumerated() {
+                if let found = nulPath(in: element, at: path + [.index(index)]) { return found }
+            }
+            return nil
+        case let object as [String: Any]:
+            for key in object.keys.sorted() {
+                if key.unicodeScalars.contains("\u{0}") { return path + [.key(key)] }
+                if let member = object[key], let found = nulPath(in: member, at: path + [.key(key)]) { return found }
+            }
+            return nil
+        default:
+            return nil
+        }
+    }
+
+    /// `a.b[0].c`, with U+0000 in a key written as `\u0000`; `body` for the top level.
+    static func render(_ path: [PathStep]) -> String {
+        var text = ""
+        for step in path {
+            switch step {
+            case .key(let key):
+                if !text.isEmpty { text += "." }
+                text += key.replacingOccurrences(of: "\u{0}", with: "\\u0000")
+            case .index(let index):
+                text += "[\(index)]"
+            }
+        }
+        return text.isEmpty ? "body" : text
     }
 
     /// A 200 (or other) JSON response of an encodable value.

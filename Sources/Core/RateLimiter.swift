@@ -34,7 +34,9 @@ public final class RateLimiter: Sendable {
                 return nil
             }
             buckets[key] = bucket
-            return Int(((1 - bucket.tokens) / refillPerSecond).rounded(.up))
+            // Guarded conversion: a zero refill rate would make the wait infinite.
+            let wait = (1 - bucket.tokens) / refillPerSecond
+            return wait.isFinite ? Int(min(wait, 86_400).rounded(.up)) : 86_400
         }
     }
 }

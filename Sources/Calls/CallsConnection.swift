@@ -116,8 +116,8 @@ actor CallsConnection {
     private func hello(_ payload: [String: Any]) async throws -> AckResult {
         guard session == nil else { throw CallsError(.validationFailed, "HELLO was already sent on this connection") }
         guard let client = payload["client"] as? [String: Any], let deviceId = client["deviceId"] as? String,
-            (1...128).contains(deviceId.count)
-        else { throw CallsError(.validationFailed, "client.deviceId: must be a string of 1 to 128 characters") }
+            DeviceID.isValid(deviceId)
+        else { throw CallsError(.validationFailed, "client.deviceId: \(DeviceID.rule)") }
 
         if let resume = payload["resume"] as? [String: Any], let token = resume["resumeToken"] as? String,
             let last = integer(resume["lastServerSeq"]),

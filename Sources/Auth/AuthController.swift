@@ -10,11 +10,18 @@ public struct AuthController: Sendable {
     let auth: AuthService
     /// Per-address limit on the endpoints a client can hammer (codes, verify, refresh).
     let addressLimiter: RateLimiter
+    /// Per-user and per-address limits on `PUT /user` with `phone` (each a number lookup
+    /// and an SMS).
+    let phoneChangeUserLimiter: RateLimiter
+    let phoneChangeAddressLimiter: RateLimiter
 
     public init(auth: AuthService) {
         self.auth = auth
         self.addressLimiter = RateLimiter(
             capacity: auth.settings.requestBurstPerAddress, refillPerSecond: auth.settings.requestsPerSecondPerAddress)
+        let perSecond = Double(auth.settings.phoneChangesPerHour) / 3600
+        self.phoneChangeUserLimiter = RateLimiter(capacity: auth.settings.phoneChangeBurst, refillPerSecond: perSecond)
+        self.phoneChangeAddressLimiter = RateLimiter(capacity: auth.settings.phoneChangeBurst, refillPerSecond: perSecond)
     }
 
     /// Adds the routes to a group mounted at `/auth/v1` (after the API-key gate).
@@ -59,6 +66,9 @@ public struct AuthController: Sendable {
         if let data = body.data, data != .null, data.objectValue == nil {
             throw AuthErrors.validation("data must be an object")
         }
+        if let members = body.data?.objectValue {
+            try UserMetadata.check(members, field: "data", maxBytes: auth.settings.userMetadataMaxBytes)
+        }
         try await auth.otp.requestSignInCode(
             phone: phone, createUser: body.create_user ?? true,
             metadata: body.data == .null ? nil : body.data, clientAddress: context.clientAddress)
@@ -77,7 +87,8 @@ public struct AuthController: Sendable {
         guard let phoneInput = body.phone else { throw AuthErrors.validation("phone is required (only phone verification is supported)") }
         guard let phone = PhoneNumber.normalise(phoneInput) else { throw AuthErrors.invalidPhone }
         guard let code = body.token, !code.isEmpty else { throw AuthErrors.validation("token is required") }
-        let agent = request.headers[.userAgent] ?? ""
+        // Stored with the session: U+0000 cannot go into a text column.
+        let agent = (request.headers[.userAgent] ?? "").replacingOccurrences(of: "\u{0}", with: "")
         switch body.type ?? "sms" {
         case "sms":
             let userID = try await auth.otp.verify(phone: phone, code: code, purpose: .signIn)
@@ -127,6 +138,13 @@ public struct AuthController: Sendable {
         }
         if body.email != nil || body.password != nil {
             throw AuthErrors.validation("Only phone sign-in is supported: email and password cannot be set")
+        }
+        if body.phone != nil, let userID = caller.userID {
+            // Before anything is looked up: the answer must not reveal whether the number is
+            // taken, and the number of tries is bounded per user and per address.
+            if let retry = phoneChangeUserLimiter.acquire(userID.uuidString) ?? phoneChangeAddressLimiter.acquire(context.clientAddress) {
+                throw AuthErrors.requestRate(after: retry)
+            }
         }
         let user = try await auth.updateUser(caller, data: body.data, phone: body.phone, clientAddress: context.clientAddress)
         return try JSONBody.response(user.json)

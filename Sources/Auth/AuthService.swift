@@ -41,8 +41,13 @@ public struct AuthService: Sendable {
         return user
     }
 
-    /// Applies `PUT /user`: merges `data` into user metadata (null deletes a key) and starts a
-    /// phone change when `phone` differs from the current number.
+    /// Applies `PUT /user`: merges `data` into user metadata (null deletes a key; the result
+    /// must fit ``AuthSettings/userMetadataMaxBytes``) and starts a phone change when `phone`
+    /// differs from the current number.
+    ///
+    /// A number that belongs to another user is treated exactly like a free one (a code is
+    /// sent to it; confirming fails with `phone_exists`), so the answer does not reveal who
+    /// has an account.
     func updateUser(_ caller: Caller, data: [String: JSONValue]?, phone: String?, clientAddress: String) async throws -> UserRecord {
         let user = try await currentUser(caller)
         var newPhone: String?
@@ -50,17 +55,18 @@ public struct AuthService: Sendable {
             guard let normalised = PhoneNumber.normalise(phone) else { throw AuthErrors.invalidPhone }
             if normalised != user.phone { newPhone = normalised }
         }
-        return try await database.withOwner { [newPhone] connection in
-            var metadata = user.userMetadata.objectValue ?? [:]
-            for (key, value) in data ?? [:] {
-                if value == .null { metadata[key] = nil } else { metadata[key] = value }
-            }
+        var metadata = user.userMetadata.objectValue ?? [:]
+        for (key, value) in data ?? [:] {
+            if value == .null { metadata[key] = nil } else { metadata[key] = value }
+        }
+        if data != nil {
+            try UserMetadata.check(metadata, field: "data", maxBytes: settings.userMetadataMaxBytes)
+        }
+        return try await database.withOwner { [newPhone, metadata] connection in
             var updated = try await UserRecord.returning(
                 "UPDATE auth.users SET user_metadata = $2::jsonb, updated_at = now() WHERE id = $1",
                 [user.id, JSONValue.object(metadata).jsonText], on: connection, database: database)
             if let newPhone {
-                let taken = try await connection.query("SELECT 1 FROM auth.users WHERE phone = \(newPhone)", logger: database.logger)
-                for try await _ in taken { throw AuthErrors.phoneExists }
                 updated = try await UserRecord.returning(
                     "UPDATE auth.users SET new_phone = $2 WHERE id = $1", [user.id, newPhone], on: connection, database: database)
                 try await otp.requestPhoneChangeCode(userID: user.id, newPhone: newPhone, clientAddress: clientAddress, on: connection)

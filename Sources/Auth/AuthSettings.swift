@@ -30,6 +30,15 @@ public struct AuthSettings: Sendable {
     public var requestsPerSecondPerAddress: Double = 2
     /// Whether new users may sign up (`AUTH_DISABLE_SIGNUP` inverts it).
     public var signupEnabled: Bool = true
+    /// The most bytes `user_metadata` may take as compact JSON (`AUTH_USER_METADATA_MAX_BYTES`).
+    /// It is copied into every access token, so it must stay small.
+    public var userMetadataMaxBytes: Int = 4096
+    /// Phone-change requests (`PUT /user` with `phone`) one user, and separately one client
+    /// address, may make at once (`AUTH_PHONE_CHANGE_BURST`).
+    public var phoneChangeBurst: Int = 5
+    /// Sustained phone-change requests per hour per user and per address
+    /// (`AUTH_PHONE_CHANGE_PER_HOUR`).
+    public var phoneChangesPerHour: Int = 10
 
     public init() {}
 

@@ -28,55 +28,78 @@ struct OTPService: Sendable {
     }
 
     /// Issues and delivers a sign-in code, creating the user on first request when allowed.
+    ///
+    /// `metadata` is not written to the user: it travels with the code of a number that is
+    /// not yet confirmed and becomes `user_metadata` when that code is verified (so nobody can
+    /// attach data to someone else's number). For a confirmed number it is ignored, as in GoTrue.
+    /// An unknown number with sign-up not allowed still counts against the per-address cap.
     func requestSignInCode(phone: String, createUser: Bool, metadata: JSONValue?, clientAddress: String) async throws {
-        try await database.withOwner { connection in
-            if settings.testOTPs[phone] == nil {
+        let isTestNumber = settings.testOTPs[phone] != nil
+        let signupRefused: Bool = try await database.withOwner { connection in
+            if !isTestNumber {
                 try await checkAddressLimit(clientAddress, connection)
             }
             var user = try await UserRecord.find(phone: phone, on: connection, database: database)
             if user == nil {
-                guard createUser, settings.signupEnabled else { throw AuthErrors.otpDisabled }
+                guard createUser, settings.signupEnabled else {
+                    if !isTestNumber {
+                        // Committed although the request fails: the lookup used up one try.
+                        try await connection.query(
+                            "INSERT INTO auth.otp_requests (phone, client_address, code_sent) VALUES (\(phone), \(clientAddress), false)",
+                            logger: database.logger)
+                    }
+                    return true
+                }
                 try await connection.query(
-                    "INSERT INTO auth.users (phone, user_metadata) VALUES (\(phone), \((metadata ?? .object([:])).jsonText)::jsonb) ON CONFLICT (phone) DO NOTHING",
-                    logger: database.logger)
+                    "INSERT INTO auth.users (phone) VALUES (\(phone)) ON CONFLICT (phone) DO NOTHING", logger: database.logger)
                 user = try await UserRecord.find(phone: phone, on: connection, database: database)
             }
             guard let user else { throw AuthErrors.otpExpired }
-            try await issue(.signIn, phone: phone, userID: user.id, clientAddress: clientAddress, connection)
+            let pending = user.phoneConfirmedAt == nil ? metadata : nil
+            try await issue(.signIn, phone: phone, userID: user.id, pendingMetadata: pending, clientAddress: clientAddress, connection)
+            return false
         }
+        if signupRefused { throw AuthErrors.otpDisabled }
     }
 
     /// Issues and delivers a code confirming a change of the user's phone to `newPhone`.
     func requestPhoneChangeCode(userID: UUID, newPhone: String, clientAddress: String, on connection: PostgresConnection) async throws {
         try await checkAddressLimit(clientAddress, connection)
-        try await issue(.phoneChange, phone: newPhone, userID: userID, clientAddress: clientAddress, connection)
+        try await issue(.phoneChange, phone: newPhone, userID: userID, pendingMetadata: nil, clientAddress: clientAddress, connection)
     }
 
     /// Checks a code. On success the code is consumed and the user id returned; a wrong
-    /// code counts as an attempt (committed even though the request fails).
+    /// code counts as an attempt (committed even though the request fails). A sign-in code
+    /// that confirms the number for the first time also sets `user_metadata` to the `data`
+    /// sent with that code (or `{}`), replacing anything an earlier request left there.
+    ///
+    /// A void code (expired, or out of attempts) is not deleted: its row keeps `sent_at`, so
+    /// the resend cooldown still runs, and it is replaced by the next code issued.
     func verify(phone: String, code: String, purpose: Purpose) async throws -> UUID {
         enum Outcome: Sendable { case valid(UUID), invalid }
         let outcome: Outcome = try await database.withOwner { connection in
             let rows = try await connection.query(
-                "SELECT user_id, code_hash, attempts, expires_at > now() FROM auth.one_time_codes WHERE phone = \(phone) AND purpose = \(purpose.rawValue) FOR UPDATE",
+                "SELECT user_id, code_hash, attempts, expires_at > now(), pending_user_metadata::text FROM auth.one_time_codes WHERE phone = \(phone) AND purpose = \(purpose.rawValue) FOR UPDATE",
                 logger: database.logger)
-            var pending: (UUID, String, Int, Bool)?
-            for try await row in rows.decode((UUID, String, Int, Bool).self) { pending = row }
+            var pending: (UUID, String, Int, Bool, String?)?
+            for try await row in rows.decode((UUID, String, Int, Bool, String?).self) { pending = row }
 
             if purpose == .signIn, let fixed = settings.testOTPs[phone], constantTimeEqual(fixed, code) {
                 // Test numbers accept their fixed code whenever the user exists, as in GoTrue.
                 let user = try await UserRecord.find(phone: phone, on: connection, database: database)
                 guard let userID = user?.id ?? pending?.0 else { return .invalid }
                 try await deleteCode(phone, purpose, connection)
+                try await confirmFirstSignIn(userID, metadata: pending?.0 == userID ? pending?.4 : nil, connection)
                 return .valid(userID)
             }
-            guard let (userID, storedHash, attempts, fresh) = pending else { return .invalid }
-            guard fresh, attempts < settings.otpMaxAttempts else {
-                try await deleteCode(phone, purpose, connection)
+            guard let (userID, storedHash, attempts, fresh, metadata) = pending, fresh, attempts < settings.otpMaxAttempts else {
                 return .invalid
             }
             if constantTimeEqual(storedHash, hash(code, phone: phone, purpose: purpose)) {
                 try await deleteCode(phone, purpose, connection)
+                if purpose == .signIn {
+                    try await confirmFirstSignIn(userID, metadata: metadata, connection)
+                }
                 return .valid(userID)
             }
             try await connection.query(
@@ -90,7 +113,18 @@ struct OTPService: Sendable {
         }
     }
 
-    private func issue(_ purpose: Purpose, phone: String, userID: UUID, clientAddress: String, _ connection: PostgresConnection) async throws {
+    /// On the first verified sign-in of a number: confirms it and sets `user_metadata` to the
+    /// metadata carried by the code (JSON text, already size-checked), or `{}`.
+    private func confirmFirstSignIn(_ userID: UUID, metadata: String?, _ connection: PostgresConnection) async throws {
+        try await connection.query("""
+            UPDATE auth.users SET user_metadata = coalesce(\(metadata)::jsonb, '{}'::jsonb), phone_confirmed_at = now(), updated_at = now()
+            WHERE id = \(userID) AND phone_confirmed_at IS NULL
+            """, logger: database.logger)
+    }
+
+    private func issue(
+        _ purpose: Purpose, phone: String, userID: UUID, pendingMetadata: JSONValue?, clientAddress: String, _ connection: PostgresConnection
+    ) async throws {
         let rows = try await connection.query(
             "SELECT extract(epoch FROM now() - sent_at)::float8 FROM auth.one_time_codes WHERE phone = \(phone) AND purpose = \(purpose.rawValue)",
             logger: database.logger)
@@ -100,18 +134,21 @@ struct OTPService: Sendable {
         // Test numbers (configured for automated tests, never sent an SMS) keep the resend
         // cooldown, as in GoTrue, but not the hourly caps that protect the SMS budget.
         let isTestNumber = settings.testOTPs[phone] != nil
-        let hourly = try await count("SELECT count(*) FROM auth.otp_requests WHERE phone = $1 AND created_at > now() - interval '1 hour'", phone, connection)
+        let hourly = try await count(
+            "SELECT count(*) FROM auth.otp_requests WHERE phone = $1 AND code_sent AND created_at > now() - interval '1 hour'", phone, connection)
         if !isTestNumber, hourly >= settings.otpMaxPerPhonePerHour {
             throw AuthErrors.sendRate(after: 3600)
         }
         let code = settings.testOTPs[phone] ?? Self.randomCode(length: settings.otpLength)
         let codeHash = hash(code, phone: phone, purpose: purpose)
         let expiry = settings.otpExpirySeconds
+        let metadataText = pendingMetadata.map(\.jsonText)
         try await connection.query("""
-            INSERT INTO auth.one_time_codes (phone, purpose, user_id, code_hash, attempts, sent_at, expires_at)
-            VALUES (\(phone), \(purpose.rawValue), \(userID), \(codeHash), 0, now(), now() + make_interval(secs => \(expiry)))
+            INSERT INTO auth.one_time_codes (phone, purpose, user_id, code_hash, attempts, sent_at, expires_at, pending_user_metadata)
+            VALUES (\(phone), \(purpose.rawValue), \(userID), \(codeHash), 0, now(), now() + make_interval(secs => \(expiry)), \(metadataText)::jsonb)
             ON CONFLICT (phone, purpose) DO UPDATE SET user_id = EXCLUDED.user_id, code_hash = EXCLUDED.code_hash,
-                attempts = 0, sent_at = EXCLUDED.sent_at, expires_at = EXCLUDED.expires_at
+                attempts = 0, sent_at = EXCLUDED.sent_at, expires_at = EXCLUDED.expires_at,
+                pending_user_metadata = EXCLUDED.pending_user_metadata
             """, logger: database.logger)
         if !isTestNumber {
             try await connection.query(

@@ -180,8 +180,12 @@ import TestSupport
             let first = try await AuthFixture.signIn(auth, sender)
             let second = try await AuthFixture.signIn(auth, sender)
             let caller = try await auth.tokens.caller(fromToken: second.access_token)
+            // Asking answers like a free number (no enumeration); only confirming fails.
+            let pending = try await auth.updateUser(caller, data: nil, phone: first.user.phone, clientAddress: "x")
+            #expect(pending.newPhone == first.user.phone)
+            let code = try #require(sender.lastCode(for: first.user.phone))
             await #expect(throws: AuthErrors.phoneExists) {
-                try await auth.updateUser(caller, data: nil, phone: first.user.phone, clientAddress: "x")
+                try await auth.confirmPhoneChange(phone: first.user.phone, code: code, userAgent: "t", clientAddress: "x")
             }
         }
     }

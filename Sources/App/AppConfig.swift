@@ -4,6 +4,7 @@ import Configuration
 import Foundation
 import InsuranceService
 import Logging
+import Realtime
 
 /// Everything the server reads from its environment, validated once at start.
 ///
@@ -50,6 +51,8 @@ public struct AppConfig: Sendable {
     public var trustProxy = false
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     public var shutdownGraceSeconds = 10
+    /// Realtime limits and open topics (`REALTIME_*`).
+    public var realtime = RealtimeLimits()
     /// The OpenAI-compatible model behind the insurance assistant (`LLM_BASE_URL`,
     /// `LLM_API_KEY`, `LLM_MODEL`); nil runs the built-in assistant.
     public var llm: ProviderSettings?
@@ -86,6 +89,7 @@ public struct AppConfig: Sendable {
         }
         config.messageBus = messageBus
         config.shutdownGraceSeconds = try integer(reader, "shutdown.graceSeconds", "SHUTDOWN_GRACE_SECONDS", default: 10, in: 1...600)
+        try config.loadRealtime(from: reader)
 
         var auth = AuthSettings()
         auth.jwtExpirySeconds = try integer(reader, "auth.jwtExpiry", "AUTH_JWT_EXPIRY", default: 3600, in: 30...604_800)
@@ -182,6 +186,22 @@ public struct AppConfig: Sendable {
             }
             roles = parsed
         }
+    }
+
+    /// Realtime limits and the topics open to anyone with an API key.
+    private mutating func loadRealtime(from reader: ConfigReader) throws {
+        realtime.bindingsPerChannel = try Self.integer(
+            reader, "realtime.maxBindingsPerChannel", "REALTIME_MAX_BINDINGS_PER_CHANNEL", default: 10, in: 1...100)
+        realtime.presenceMetaBytes = try Self.integer(
+            reader, "realtime.maxPresenceMetaBytes", "REALTIME_MAX_PRESENCE_META_BYTES", default: 1024, in: 64...65_536)
+        realtime.presencesPerKey = try Self.integer(reader, "realtime.maxPresencesPerKey", "REALTIME_MAX_PRESENCES_PER_KEY", default: 10, in: 1...10_000)
+        realtime.presencesPerTopic = try Self.integer(
+            reader, "realtime.maxPresencesPerTopic", "REALTIME_MAX_PRESENCES_PER_TOPIC", default: 1000, in: 1...1_000_000)
+        realtime.socketsPerAddress = try Self.integer(
+            reader, "realtime.maxSocketsPerAddress", "REALTIME_MAX_SOCKETS_PER_ADDRESS", default: 64, in: 1...1_000_000)
+        realtime.socketsPerUser = try Self.integer(reader, "realtime.maxSocketsPerUser", "REALTIME_MAX_SOCKETS_PER_USER", default: 16, in: 1...10_000)
+        let open = reader.string(forKey: "realtime.openTopics") ?? ""
+        realtime.openTopicPrefixes = open.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 
     /// The calls service and its TURN relay.

@@ -69,9 +69,16 @@ public func buildApplication(
 
     if config.roles.contains(.api) {
         let realtime = RealtimeService(
-            database: realtimeDatabase ?? database, bus: bus, verify: { token in try await tokens.caller(fromToken: token) }, logger: logger)
+            database: realtimeDatabase ?? database, bus: bus, verify: { token in try await tokens.caller(fromToken: token) },
+            limits: config.realtime, logger: logger)
         try addAPI(config: config, database: database, auth: auth, realtime: realtime, router: router, functions: functions, logger: logger)
-        RealtimeController(realtime: realtime, isAPIKey: tokens.isAPIKey).addRoutes(to: webSockets)
+        let realtimeController = RealtimeController(realtime: realtime, isAPIKey: tokens.isAPIKey, trustProxy: config.trustProxy)
+        realtimeController.addRoutes(to: webSockets)
+        realtimeController.addBroadcastRoutes(
+            to: router.group("realtime/v1/api")
+                .add(middleware: ErrorShapeMiddleware(.plain))
+                .add(middleware: APIKeyMiddleware(tokens: tokens))
+                .add(middleware: CallerMiddleware(tokens: tokens)))
         services.append(realtime)
     }
 

@@ -9,6 +9,9 @@ public enum BusEvent: Codable, Sendable, Equatable {
     case change(ChangeEnvelope)
     /// A broadcast on a channel topic (typing indicators and other ephemeral signals).
     case broadcast(topic: String, payload: JSONValue, origin: String)
+    /// A broadcast that arrived as a binary user-broadcast push (vsn 2.0.0): the same message,
+    /// delivered to 2.0.0 sockets as a binary user-broadcast frame (``UserBroadcastFrame``).
+    case userBroadcast(topic: String, payload: JSONValue, origin: String)
     /// A presence change on a topic: metas that joined and left, keyed by presence key.
     case presence(topic: String, joins: [String: [JSONValue]], leaves: [String: [JSONValue]], origin: String)
     /// Another feature's message on its own channel (e.g. `calls`), opaque to realtime.

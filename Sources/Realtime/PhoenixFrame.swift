@@ -12,6 +12,12 @@ public struct PhoenixFrame: Sendable, Equatable {
     public var topic: String
     public var event: String
     public var payload: JSONValue
+    /// Why a readable frame cannot be acted on (a field of the wrong type, e.g. a `ref` that is
+    /// the number `1e300`); the session answers it with an error reply naming the field.
+    public var fieldError: String?
+    /// Whether the frame arrived as a binary user-broadcast push (vsn 2.0.0); its broadcast
+    /// then goes to 2.0.0 sockets as a binary user-broadcast frame (``UserBroadcastFrame``).
+    public var isUserBroadcast = false
 
     public init(joinRef: String? = nil, ref: String? = nil, topic: String, event: String, payload: JSONValue) {
         self.joinRef = joinRef
@@ -32,25 +38,36 @@ public struct PhoenixFrame: Sendable, Equatable {
         public var reason: String
     }
 
-    /// Parses a text frame of the given version.
+    /// Parses a text frame of the given version. A frame without string `topic` and `event`
+    /// cannot be answered and throws; a `ref` or `join_ref` of the wrong type is kept as
+    /// ``fieldError`` (and read as absent) so that the frame can be answered.
     public static func decode(_ text: String, version: Version) throws -> PhoenixFrame {
         guard let value = try? JSONValue.parse(text) else { throw DecodingError(reason: "frame is not JSON") }
+        let joinRef, ref, topic, event: JSONValue?
+        let payload: JSONValue
         switch (version, value) {
         case (.v1, .object(let object)):
-            guard case .string(let topic)? = object["topic"], case .string(let event)? = object["event"] else {
-                throw DecodingError(reason: "frame needs topic and event strings")
-            }
-            return PhoenixFrame(
-                joinRef: object["join_ref"].flatMap(Self.refText), ref: object["ref"].flatMap(Self.refText),
-                topic: topic, event: event, payload: object["payload"] ?? .object([:]))
+            (joinRef, ref, topic, event, payload) = (object["join_ref"], object["ref"], object["topic"], object["event"], object["payload"] ?? .object([:]))
         case (.v2, .array(let items)) where items.count == 5:
-            guard case .string(let topic) = items[2], case .string(let event) = items[3] else {
-                throw DecodingError(reason: "frame needs topic and event strings")
-            }
-            return PhoenixFrame(joinRef: Self.refText(items[0]), ref: Self.refText(items[1]), topic: topic, event: event, payload: items[4])
+            (joinRef, ref, topic, event, payload) = (items[0], items[1], items[2], items[3], items[4])
         default:
             throw DecodingError(reason: version == .v1 ? "frame must be a JSON object" : "frame must be a 5-element array")
         }
+        guard case .string(let topicText)? = topic, case .string(let eventText)? = event else {
+            throw DecodingError(reason: "frame needs topic and event strings")
+        }
+        var frame = PhoenixFrame(topic: topicText, event: eventText, payload: payload)
+        do {
+            frame.joinRef = try FrameField.ref(joinRef, "join_ref")
+        } catch {
+            frame.fieldError = error.description
+        }
+        do {
+            frame.ref = try FrameField.ref(ref, "ref")
+        } catch {
+            frame.fieldError = frame.fieldError ?? error.description
+        }
+        return frame
     }
 
     /// The frame as text in the given version. `ref` is always present (null when absent).
@@ -64,14 +81,6 @@ public struct PhoenixFrame: Sendable, Equatable {
             return JSONValue.object(object).jsonText
         case .v2:
             return JSONValue.array([joinRef, ref, .string(topic), .string(event), payload]).jsonText
-        }
-    }
-
-    private static func refText(_ value: JSONValue) -> String? {
-        switch value {
-        case .string(let text): return text
-        case .number(let number): return String(Int64(number))
-        default: return nil
         }
     }
 

@@ -32,6 +32,11 @@ struct RealtimeChannel: Sendable {
     var presenceKey: String
     /// The conversation a `conversation:<id>` topic belongs to (members only).
     var conversation: UUID?
+    /// Who owns the topic.
+    var access: TopicAccess
+    /// Whether broadcast and presence may be used: false on a topic joined only for
+    /// database changes (a name with no owner that is not open, docs/realtime.md §5).
+    var messagingAllowed = true
     /// What this channel tracks: phx_ref → (presence key, meta).
     var tracked: [String: (key: String, meta: JSONValue)] = [:]
     /// Presence events allowed in the current window (limit per channel).
@@ -40,28 +45,40 @@ struct RealtimeChannel: Sendable {
     static let allowedTables: Set<String> = ["messages", "reactions", "participants", "cursors"]
     static let allowedEvents: Set<String> = ["*", "INSERT", "UPDATE", "DELETE"]
 
-    /// Reads the postgres_changes bindings of a join; the error is the reply reason.
-    static func bindings(from value: JSONValue?) throws -> [Binding] {
+    /// Reads the postgres_changes bindings of a join (at most `limit` of them); the error is
+    /// the reply reason and names the field.
+    static func bindings(from value: JSONValue?, limit: Int = RealtimeLimits().bindingsPerChannel) throws -> [Binding] {
         guard case .array(let items)? = value else { return [] }
+        guard items.count <= limit else {
+            throw JoinError("postgres_changes may have at most \(limit) bindings per channel, not \(items.count)")
+        }
         var result: [Binding] = []
         for (index, item) in items.enumerated() {
-            guard case .object(let object) = item else { throw JoinError("postgres_changes[\(index)] must be an object") }
-            let event = (object["event"].flatMap(ChangeFilter.text)) ?? "*"
-            let schema = (object["schema"].flatMap(ChangeFilter.text)) ?? "public"
-            guard allowedEvents.contains(event) else { throw JoinError("postgres_changes[\(index)].event must be *, INSERT, UPDATE or DELETE") }
-            guard schema == "public" else { throw JoinError("postgres_changes[\(index)].schema must be public") }
-            guard let table = object["table"].flatMap(ChangeFilter.text), allowedTables.contains(table) else {
-                throw JoinError("postgres_changes[\(index)].table must be one of \(allowedTables.sorted().joined(separator: ", "))")
+            let field = "postgres_changes[\(index)]"
+            guard case .object(let object) = item else { throw JoinError("\(field) must be an object") }
+            let event, schema, table, filterText: String?
+            do {
+                event = try FrameField.string(object["event"], "\(field).event")
+                schema = try FrameField.string(object["schema"], "\(field).schema")
+                table = try FrameField.string(object["table"], "\(field).table")
+                filterText = try FrameField.string(object["filter"], "\(field).filter")
+            } catch {
+                throw JoinError(error.description)
+            }
+            guard allowedEvents.contains(event ?? "*") else { throw JoinError("\(field).event must be *, INSERT, UPDATE or DELETE") }
+            guard (schema ?? "public") == "public" else { throw JoinError("\(field).schema must be public") }
+            guard let table, allowedTables.contains(table) else {
+                throw JoinError("\(field).table must be one of \(allowedTables.sorted().joined(separator: ", "))")
             }
             var filter: ChangeFilter?
-            if let text = object["filter"].flatMap(ChangeFilter.text), !text.isEmpty {
+            if let filterText, !filterText.isEmpty {
                 do {
-                    filter = try ChangeFilter(parsing: text, table: table)
+                    filter = try ChangeFilter(parsing: filterText, table: table)
                 } catch {
-                    throw JoinError("postgres_changes[\(index)].filter: \(error)")
+                    throw JoinError("\(field).filter: \(error)")
                 }
             }
-            result.append(Binding(id: bindingID(object, index: index), event: event, table: table, filter: filter, original: object))
+            result.append(Binding(id: bindingID(object, index: index), event: event ?? "*", table: table, filter: filter, original: object))
         }
         return result
     }

@@ -23,25 +23,61 @@ public struct RealtimeController: Sendable {
     let realtime: RealtimeService
     /// Whether a key is one of this deployment's API keys (checked before upgrading).
     let isAPIKey: @Sendable (String) -> Bool
+    /// Whether the client address is the right-most `X-Forwarded-For` entry (`TRUST_PROXY`).
+    let trustProxy: Bool
+    let connections = AddressConnections()
+    static let forwardedFor = HTTPField.Name("X-Forwarded-For")!
 
-    public init(realtime: RealtimeService, isAPIKey: @escaping @Sendable (String) -> Bool) {
+    public init(realtime: RealtimeService, isAPIKey: @escaping @Sendable (String) -> Bool, trustProxy: Bool = false) {
         self.realtime = realtime
         self.isAPIKey = isAPIKey
+        self.trustProxy = trustProxy
     }
 
     /// Adds the upgrade route to the WebSocket router.
     public func addRoutes(to router: Router<RealtimeUpgradeContext>) {
         let realtime = self.realtime
         let isAPIKey = self.isAPIKey
+        let trustProxy = self.trustProxy
+        let connections = self.connections
         router.ws("realtime/v1/websocket") { request, _ in
             let parameters = request.uri.queryParameters
             guard let key = parameters.get("apikey"), isAPIKey(key) else { return .dontUpgrade }
             guard PhoenixFrame.Version(rawValue: parameters.get("vsn") ?? "1.0.0") != nil else { return .dontUpgrade }
             return .upgrade([:])
         } onUpgrade: { inbound, outbound, context in
+            var address = context.requestContext.remoteAddress?.ipAddress ?? "unknown"
+            if trustProxy, let forwarded = context.request.headers[Self.forwardedFor]?.split(separator: ",").last {
+                address = forwarded.trimmingCharacters(in: .whitespaces)
+            }
+            let limit = realtime.limits.socketsPerAddress
+            guard await connections.open(address, limit: limit) else {
+                try? await outbound.close(.policyViolation, reason: "too many realtime connections from this address (at most \(limit))")
+                return
+            }
             let parameters = context.request.uri.queryParameters
             let version = PhoenixFrame.Version(rawValue: parameters.get("vsn") ?? "1.0.0") ?? .v1
             await realtime.serve(inbound: inbound, outbound: outbound, version: version, token: parameters.get("apikey") ?? "")
+            await connections.close(address)
         }
+    }
+}
+
+/// Open WebSocket connections per client address.
+actor AddressConnections {
+    private var open: [String: Int] = [:]
+
+    /// Counts a new connection from `address`; false (and nothing counted) at `limit`.
+    func open(_ address: String, limit: Int) -> Bool {
+        let current = open[address, default: 0]
+        guard current < limit else { return false }
+        open[address] = current + 1
+        return true
+    }
+
+    /// Forgets a closed connection.
+    func close(_ address: String) {
+        let remaining = open[address, default: 1] - 1
+        open[address] = remaining > 0 ? remaining : nil
     }
 }

@@ -1,11 +1,14 @@
 import Core
 import Foundation
 import Logging
+import NIOCore
 
 /// What a socket's writer task sends: a ready frame, or a change it still has to filter
 /// for one of its channels (see ``PreparedChange``).
 enum Outbound: Sendable {
     case text(String)
+    /// A binary frame (a 2.0.0 user broadcast, ``UserBroadcastFrame``).
+    case binary(ByteBuffer)
     case change(PreparedChange, ChangeSubscriber)
 }
 
@@ -57,12 +60,7 @@ actor RealtimeHub {
     /// Queues a frame for a socket; a client too slow to keep up is disconnected.
     func send(_ frame: PhoenixFrame, to id: SocketID) {
         guard let socket = sockets[id] else { return }
-        sendText(frame.encoded(socket.version), to: id)
-    }
-
-    /// Queues an already-encoded frame.
-    private func sendText(_ text: String, to id: SocketID) {
-        queue(.text(text), to: id)
+        queue(frame.outbound(socket.version), to: id)
     }
 
     /// Queues an item on a socket's outbox; a client too slow to keep up is disconnected.
@@ -121,8 +119,19 @@ actor RealtimeHub {
 
     /// Records a tracked meta on a channel (the diff goes out through the bus). A channel
     /// tracks one meta per key: a re-track replaces it.
-    func track(_ topic: String, socket id: SocketID, key: String, meta: JSONValue, ref: String) -> BusEvent? {
+    /// A new meta is refused when its key or its topic already holds as many presences as
+    /// `limits` allow (a re-track of the channel's own meta replaces it and always fits).
+    func track(_ topic: String, socket id: SocketID, key: String, meta: JSONValue, ref: String, limits: RealtimeLimits) throws(JoinError) -> BusEvent? {
         guard var channel = sockets[id]?.channels[topic] else { return nil }
+        if !channel.tracked.values.contains(where: { $0.key == key }) {
+            let (inTopic, underKey) = presenceCount(topic, key: key)
+            guard underKey < limits.presencesPerKey else {
+                throw JoinError("presence limit: at most \(limits.presencesPerKey) presences per key on a topic")
+            }
+            guard inTopic < limits.presencesPerTopic else {
+                throw JoinError("presence limit: at most \(limits.presencesPerTopic) presences on a topic")
+            }
+        }
         var leaves: [String: [JSONValue]] = [:]
         for (oldRef, old) in channel.tracked where old.key == key {
             leaves[old.key, default: []].append(old.meta)
@@ -140,6 +149,29 @@ actor RealtimeHub {
         channel.tracked = [:]
         sockets[id]?.channels[topic] = channel
         return event
+    }
+
+    /// Presences on a topic, in all and under one key: the larger of this instance's own
+    /// tracked metas (exact at once) and the replicated table (every instance, via the bus).
+    func presenceCount(_ topic: String, key: String) -> (topic: Int, key: Int) {
+        var local = (topic: 0, key: 0)
+        for id in topics[topic] ?? [] {
+            guard let tracked = sockets[id]?.channels[topic]?.tracked.values else { continue }
+            local.topic += tracked.count
+            local.key += tracked.filter { $0.key == key }.count
+        }
+        let table = presence[topic] ?? [:]
+        return (max(local.topic, table.values.reduce(0) { $0 + $1.count }), max(local.key, table[key]?.count ?? 0))
+    }
+
+    /// Sockets of this instance with a channel joined as `user`.
+    func socketCount(of user: UUID) -> Int {
+        sockets.values.filter { socket in socket.channels.values.contains { $0.caller.userID == user } }.count
+    }
+
+    /// Whether a socket has a channel joined as `user`.
+    func hasChannel(of user: UUID, socket id: SocketID) -> Bool {
+        sockets[id]?.channels.values.contains { $0.caller.userID == user } ?? false
     }
 
     private func presenceLeave(_ channel: RealtimeChannel) -> BusEvent? {
@@ -174,8 +206,9 @@ actor RealtimeHub {
     // MARK: Broadcast
 
     /// Delivers a broadcast to the topic's channels (the sender only if it asked for `self`).
-    func deliverBroadcast(topic: String, payload: JSONValue, origin: String) {
-        let frame = PhoenixFrame(topic: topic, event: "broadcast", payload: payload)
+    func deliverBroadcast(topic: String, payload: JSONValue, origin: String, userBroadcast: Bool = false) {
+        var frame = PhoenixFrame(topic: topic, event: "broadcast", payload: payload)
+        frame.isUserBroadcast = userBroadcast
         for id in topics[topic] ?? [] {
             guard let channel = sockets[id]?.channels[topic] else { continue }
             if origin == "\(instanceID):\(id.uuidString)" && !channel.broadcastSelf { continue }

@@ -85,7 +85,7 @@ public final class RealtimeService: Service, ChangePublisher {
         let key: String
         switch event {
         case .change(let change): key = change.conversationID.uuidString
-        case .broadcast(let topic, _, _), .presence(let topic, _, _, _): key = topic
+        case .broadcast(let topic, _, _), .userBroadcast(let topic, _, _), .presence(let topic, _, _, _): key = topic
         case .relay(let channel, _): key = channel
         }
         var hash: UInt32 = 2_166_136_261
@@ -109,6 +109,8 @@ public final class RealtimeService: Service, ChangePublisher {
             return
         case .broadcast(let topic, let payload, let origin):
             await hub.deliverBroadcast(topic: topic, payload: payload, origin: origin)
+        case .userBroadcast(let topic, let payload, let origin):
+            await hub.deliverBroadcast(topic: topic, payload: payload, origin: origin, userBroadcast: true)
         case .presence(let topic, let joins, let leaves, _):
             await hub.applyPresence(topic: topic, joins: joins, leaves: leaves)
         case .change(let change):
@@ -164,6 +166,9 @@ public final class RealtimeService: Service, ChangePublisher {
                     switch item {
                     case .text(let frame):
                         text = frame
+                    case .binary(let bytes):
+                        do { try await outbound.write(.binary(bytes)) } catch { return }
+                        continue
                     case .change(let change, let subscriber):
                         guard let frame = change.frame(for: subscriber, version: version) else {
                             // Let other tasks run between a long run of non-matching changes.
@@ -197,11 +202,10 @@ public final class RealtimeService: Service, ChangePublisher {
         do {
             for try await message in inbound.messages(maxSize: limits.maximumFrameBytes) {
                 await activity.touch()
-                guard case .text(let text) = message else { continue }
                 let now = ContinuousClock.now
                 tokens = min(Double(limits.framesPerSecond * 2), tokens + (now - last).seconds * Double(limits.framesPerSecond))
                 last = now
-                guard let frame = try? PhoenixFrame.decode(text, version: version) else {
+                guard let frame = try? PhoenixFrame.decode(message, version: version) else {
                     refusals += 1
                     if refusals > limits.refusalsBeforeClose { return }
                     continue

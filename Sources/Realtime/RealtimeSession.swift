@@ -19,6 +19,10 @@ struct RealtimeSession: Sendable {
 
     /// Handles one inbound frame.
     func handle(_ frame: PhoenixFrame) async {
+        if let problem = frame.fieldError {
+            await hub.send(.error(to: frame, reason: problem), to: id)
+            return
+        }
         switch (frame.topic, frame.event) {
         case ("phoenix", "heartbeat"):
             await hub.send(.ok(to: frame), to: id)
@@ -82,29 +86,35 @@ struct RealtimeSession: Sendable {
         guard frame.topic.hasPrefix("realtime:"), !name.isEmpty else { throw JoinError("TopicNameRequired: the topic must be realtime:<name>") }
         let payload = frame.payload.objectValue ?? [:]
         let config = payload["config"]?.objectValue ?? [:]
-        let token = payload["access_token"].flatMap(ChangeFilter.text) ?? socketToken
-        let (caller, expiresAt) = try await authenticate(token)
+        let presence = config["presence"]?.objectValue ?? [:]
+        let requestedToken, requestedKey: String?
+        do {
+            requestedToken = try FrameField.string(payload["access_token"], "access_token")
+            requestedKey = try FrameField.string(presence["key"], "config.presence.key")
+        } catch {
+            throw JoinError(error.description)
+        }
+        let (caller, expiresAt) = try await authenticate(requestedToken ?? socketToken)
         if config["private"] == .bool(true) {
             throw JoinError("Unauthorized: private channels are not supported; use a conversation:<id> topic")
         }
         let bindings: [RealtimeChannel.Binding]
         do {
-            bindings = try RealtimeChannel.bindings(from: config["postgres_changes"])
+            bindings = try RealtimeChannel.bindings(from: config["postgres_changes"], limit: limits.bindingsPerChannel)
         } catch {
             throw JoinError("Invalid postgres_changes: \(error)")
         }
         if !bindings.isEmpty, caller.role != .authenticated {
             throw JoinError("Unauthorized: sign in to receive database changes")
         }
-        var conversation: UUID?
-        if name.hasPrefix("conversation:") {
-            conversation = UUID(uuidString: String(name.dropFirst("conversation:".count)))
-            guard let conversation, try await isMember(caller, conversation) else {
-                throw JoinError("Unauthorized: You do not have permissions to read from this Channel topic: \(name)")
-            }
-        }
-        if name == "online", caller.role != .authenticated {
-            throw JoinError("Unauthorized: sign in to join the online channel")
+        let access = try TopicAccess(name: name, openPrefixes: limits.openTopicPrefixes)
+        var messagingAllowed = true
+        do {
+            try await access.authorise(caller, name: name) { try await isMember(caller, $0) }
+        } catch let error as JoinError {
+            // A topic nobody owns may still carry database changes (authorised per binding).
+            guard access == .unowned, !bindings.isEmpty else { throw error }
+            messagingAllowed = false
         }
         for binding in bindings {
             // A subscription pinned to one conversation must be to one of the caller's.
@@ -114,16 +124,24 @@ struct RealtimeSession: Sendable {
                 }
             }
         }
+        if let user = caller.userID, await !hub.hasChannel(of: user, socket: id),
+            await hub.socketCount(of: user) >= limits.socketsPerUser
+        {
+            throw JoinError("ClientJoinRateLimitReached: at most \(limits.socketsPerUser) connections per user")
+        }
+        let requested = requestedKey ?? ""
+        guard requested.utf8.count <= limits.presenceKeyBytes else {
+            throw JoinError("config.presence.key must be at most \(limits.presenceKeyBytes) bytes")
+        }
         let broadcast = config["broadcast"]?.objectValue ?? [:]
-        let presence = config["presence"]?.objectValue ?? [:]
-        let requestedKey = presence["key"].flatMap(ChangeFilter.text) ?? ""
-        // On conversation and online topics presence is keyed by the signed-in user.
-        let userKeyed = conversation != nil || name == "online"
-        let key = userKeyed ? (caller.userID?.uuidString.lowercased() ?? UUID().uuidString) : (requestedKey.isEmpty ? UUID().uuidString : requestedKey)
+        // On owned topics presence is keyed by the signed-in user; on conversation and online
+        // topics it is always on.
+        let key = access.isUserKeyed ? (caller.userID?.uuidString.lowercased() ?? UUID().uuidString) : (requested.isEmpty ? UUID().uuidString : requested)
         return RealtimeChannel(
             topic: frame.topic, joinRef: frame.joinRef ?? frame.ref, caller: caller, expiresAt: expiresAt, bindings: bindings,
             broadcastSelf: broadcast["self"] == .bool(true), broadcastAck: broadcast["ack"] == .bool(true),
-            presenceEnabled: presence["enabled"] == .bool(true) || userKeyed, presenceKey: key, conversation: conversation)
+            presenceEnabled: messagingAllowed && (presence["enabled"] == .bool(true) || access.conversation != nil || access == .online),
+            presenceKey: key, conversation: access.conversation, access: access, messagingAllowed: messagingAllowed)
     }
 
     private func authenticate(_ token: String) async throws -> (Caller, Int) {
@@ -134,7 +152,7 @@ struct RealtimeSession: Sendable {
             throw JoinError("InvalidJWTToken: Token has expired or is invalid")
         }
         let claims = (try? JSONValue.parse(caller.claimsJSON).objectValue) ?? [:]
-        let exp = claims["exp"].flatMap(ChangeFilter.text).flatMap(Int.init) ?? Int.max
+        let exp = FrameField.integer(claims["exp"], in: 0...Int64(Int32.max) * 64).map(Int.init) ?? Int.max
         return (caller, exp)
     }
 
@@ -150,31 +168,43 @@ struct RealtimeSession: Sendable {
             await hub.send(.error(to: frame, reason: "join the channel before broadcasting"), to: id)
             return
         }
-        guard case .object(var message) = frame.payload, case .object(var inner)? = message["payload"] ?? .object([:]) else {
-            if channel.broadcastAck { await hub.send(.error(to: frame, reason: "broadcast payload must be an object"), to: id) }
+        guard channel.messagingAllowed else {
+            await hub.send(.error(to: frame, reason: Self.changesOnly(frame.topic)), to: id)
             return
         }
-        guard frame.payload.jsonText.utf8.count <= limits.maximumBroadcastBytes else {
-            if channel.broadcastAck { await hub.send(.error(to: frame, reason: "Payload too large (max \(limits.maximumBroadcastBytes) bytes)"), to: id) }
-            return
-        }
-        if channel.conversation != nil || PhoenixFrame.channelName(frame.topic) == "online" {
-            // There the sender is who the token says, whatever the client wrote.
-            inner["user_id"] = channel.caller.userID.map { .string($0.uuidString.lowercased()) } ?? .null
-        }
-        message["payload"] = .object(inner)
-        message["type"] = .string("broadcast")
+        let message: JSONValue
         do {
-            try await bus.publish(.broadcast(topic: frame.topic, payload: .object(message), origin: "\(hub.instanceID):\(id.uuidString)"))
+            message = try BroadcastMessage.relayed(frame.payload, access: channel.access, caller: channel.caller, maximumBytes: limits.maximumBroadcastBytes)
+        } catch {
+            if channel.broadcastAck { await hub.send(.error(to: frame, reason: error.description), to: id) }
+            return
+        }
+        let origin = "\(hub.instanceID):\(id.uuidString)"
+        do {
+            // A binary user-broadcast push goes on as one, so 2.0.0 clients get it back in that form.
+            try await bus.publish(
+                frame.isUserBroadcast
+                    ? .userBroadcast(topic: frame.topic, payload: message, origin: origin)
+                    : .broadcast(topic: frame.topic, payload: message, origin: origin))
             if channel.broadcastAck { await hub.send(.ok(to: frame), to: id) }
         } catch {
             if channel.broadcastAck { await hub.send(.error(to: frame, reason: String(describing: error)), to: id) }
         }
     }
 
+    /// The refusal for broadcast and presence on a topic joined for database changes only.
+    static func changesOnly(_ topic: String) -> String {
+        "Unauthorized: topic \(PhoenixFrame.channelName(topic)) carries database changes only; broadcast and presence need "
+            + "conversation:<id>, user:<your id>, online or an open topic (REALTIME_OPEN_TOPICS)"
+    }
+
     private func presence(_ frame: PhoenixFrame) async {
         guard var channel = await hub.channel(frame.topic, of: id) else {
             await hub.send(.error(to: frame, reason: "join the channel before tracking presence"), to: id)
+            return
+        }
+        guard channel.messagingAllowed else {
+            await hub.send(.error(to: frame, reason: Self.changesOnly(frame.topic)), to: id)
             return
         }
         let now = Date()
@@ -186,18 +216,38 @@ struct RealtimeSession: Sendable {
         channel.presenceEvents.append(now)
         await hub.update(channel, socket: id)
         let payload = frame.payload.objectValue ?? [:]
-        switch payload["event"].flatMap(ChangeFilter.text) {
+        let event: String?
+        do {
+            event = try FrameField.string(payload["event"], "payload.event")
+        } catch {
+            await hub.send(.error(to: frame, reason: error.description), to: id)
+            return
+        }
+        switch event {
         case "track":
+            guard channel.caller.role != .anon else {
+                await hub.send(.error(to: frame, reason: "Unauthorized: sign in to track presence (the anon key may not)"), to: id)
+                return
+            }
             guard case .object(var meta)? = payload["payload"] ?? .object([:]) else {
                 await hub.send(.error(to: frame, reason: "Presence track payload must be a map"), to: id)
+                return
+            }
+            guard JSONValue.object(meta).jsonText.utf8.count <= limits.presenceMetaBytes else {
+                await hub.send(.error(to: frame, reason: "Presence meta too large (max \(limits.presenceMetaBytes) bytes of JSON)"), to: id)
                 return
             }
             let ref = "F" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16)
             meta["phx_ref"] = .string(String(ref))
             // user_id in a meta is always the server's word: the signed-in user, or absent.
             meta["user_id"] = channel.caller.userID.map { .string($0.uuidString.lowercased()) }
-            await publish(await hub.track(frame.topic, socket: id, key: channel.presenceKey, meta: .object(meta), ref: String(ref)))
-            await hub.send(.ok(to: frame), to: id)
+            do {
+                let diff = try await hub.track(frame.topic, socket: id, key: channel.presenceKey, meta: .object(meta), ref: String(ref), limits: limits)
+                await publish(diff)
+                await hub.send(.ok(to: frame), to: id)
+            } catch {
+                await hub.send(.error(to: frame, reason: error.description), to: id)
+            }
         case "untrack":
             await publish(await hub.untrack(frame.topic, socket: id))
             await hub.send(.ok(to: frame), to: id)
@@ -210,7 +260,13 @@ struct RealtimeSession: Sendable {
 
     private func refreshToken(_ frame: PhoenixFrame) async {
         guard var channel = await hub.channel(frame.topic, of: id) else { return }
-        let token = frame.payload.objectValue?["access_token"].flatMap(ChangeFilter.text) ?? ""
+        let token: String
+        do {
+            token = try FrameField.string(frame.payload.objectValue?["access_token"], "access_token") ?? ""
+        } catch {
+            await hub.send(.error(to: frame, reason: error.description), to: id)
+            return
+        }
         do {
             let (caller, expiresAt) = try await authenticate(token)
             if let conversation = channel.conversation, try await !isMember(caller, conversation) {

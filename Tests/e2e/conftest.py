@@ -45,13 +45,18 @@ SERVER_ENV = {
     "15555550124:124124,15555550125:125125,15555550126:126126,15555550127:127127,"
     "15555550128:128128,15555550129:129129,15555550130:130130,15555550131:131131,"
     # Browser calls suite (Tests/e2e/web/test_calls.py) only.
-    "15555550140:140140,15555550141:141141",
+    "15555550140:140140,15555550141:141141,"
+    # Realtime hardening suite (test_hardening_realtime_protocol.py) only.
+    "15555550150:150150,15555550151:151151,15555550152:152152,15555550153:153153",
     "AUTH_SMS_MAX_FREQUENCY": "5",
     "AUTH_REFRESH_TOKEN_REUSE_INTERVAL": "2",
     "LOG_LEVEL": "info",
     # TURN (calls): the calls suite checks the minted coturn REST credentials against this secret.
     "TURN_URLS": "turn:127.0.0.1:3478?transport=udp,stun:127.0.0.1:3478",
     "TURN_SHARED_SECRET": "e2e-turn-shared-secret-5f1c0a",
+    # Realtime: topics starting with this are open to the anon key (broadcast and presence
+    # protocol tests); every other unowned topic is refused (docs/realtime.md §5).
+    "REALTIME_OPEN_TOPICS": "e2e-open-",
 }
 
 

@@ -136,7 +136,7 @@ async def test_unfiltered_subscribers_only_see_their_own_conversations(server, p
 
 async def test_broadcast_round_trip_and_self_and_ack(pair):
     alice, _, bob, _, _ = pair
-    room = f"room-{uuid.uuid4()}"
+    room = f"e2e-open-room-{uuid.uuid4()}"
     got_a, _, on_a = collector()
     got_b, _, on_b = collector()
     a = alice.channel(room, {"config": {"broadcast": {"self": True, "ack": True}, "presence": {"key": "", "enabled": False}, "private": False}})
@@ -172,7 +172,7 @@ async def test_typing_in_a_conversation_carries_the_real_sender(pair):
 
 async def test_presence_sync_join_and_leave(pair):
     alice, _, bob, _, _ = pair
-    lobby = f"lobby-{uuid.uuid4()}"
+    lobby = f"e2e-open-lobby-{uuid.uuid4()}"
     syncs = []
     watcher = bob.channel(lobby)
     watcher.on_presence_sync(lambda: syncs.append(dict(watcher.presence_state())))

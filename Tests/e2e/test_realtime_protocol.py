@@ -48,21 +48,21 @@ async def test_heartbeat_join_reply_and_leave(server):
         reply = await receive(ws, lambda f: f["topic"] == "phoenix")
         assert reply == {"event": "phx_reply", "payload": {"response": {}, "status": "ok"}, "ref": None, "topic": "phoenix"}
 
-        await ws.send(join("realtime:room1", "1", server.anon_key))
+        await ws.send(join("realtime:e2e-open-room1", "1", server.anon_key))
         joined = await receive(ws, lambda f: f["event"] == "phx_reply" and f["ref"] == "1")
         assert joined["payload"] == {"response": {"postgres_changes": []}, "status": "ok"}
 
-        await ws.send(json.dumps({"event": "phx_leave", "payload": {}, "topic": "realtime:room1", "ref": "2", "join_ref": "1"}))
+        await ws.send(json.dumps({"event": "phx_leave", "payload": {}, "topic": "realtime:e2e-open-room1", "ref": "2", "join_ref": "1"}))
         assert (await receive(ws, lambda f: f["ref"] == "2"))["payload"]["status"] == "ok"
         closed = await receive(ws, lambda f: f["event"] == "phx_close")
-        assert closed["topic"] == "realtime:room1"
+        assert closed["topic"] == "realtime:e2e-open-room1"
 
 
 async def test_version_two_speaks_arrays(server):
     async with websockets.connect(socket_url(server, vsn="2.0.0")) as ws:
-        await ws.send(json.dumps(["1", "1", "realtime:arrays", "phx_join", {"config": {}, "access_token": server.anon_key}]))
+        await ws.send(json.dumps(["1", "1", "realtime:e2e-open-arrays", "phx_join", {"config": {}, "access_token": server.anon_key}]))
         reply = await receive(ws, lambda f: isinstance(f, list) and f[3] == "phx_reply")
-        assert reply[:3] == ["1", "1", "realtime:arrays"] and reply[4]["status"] == "ok"
+        assert reply[:3] == ["1", "1", "realtime:e2e-open-arrays"] and reply[4]["status"] == "ok"
 
 
 @pytest.mark.parametrize("topic,token,reason", [
@@ -90,10 +90,10 @@ async def test_bad_input_gets_error_replies_and_the_socket_stays_open(server):
     async with websockets.connect(socket_url(server)) as ws:
         await ws.send(json.dumps({"event": "nonsense", "payload": {}, "topic": "realtime:x", "ref": "1"}))
         assert (await receive(ws, lambda f: f["ref"] == "1"))["payload"]["status"] == "error"
-        await ws.send(join("realtime:b", "2", server.anon_key))
+        await ws.send(join("realtime:e2e-open-b", "2", server.anon_key))
         await receive(ws, lambda f: f["ref"] == "2")
         await ws.send(json.dumps({"event": "broadcast", "payload": {"type": "broadcast", "event": "x", "payload": [1, 2]},
-                                  "topic": "realtime:b", "ref": "3", "join_ref": "2"}))
+                                  "topic": "realtime:e2e-open-b", "ref": "3", "join_ref": "2"}))
         assert (await receive(ws, lambda f: f["ref"] == "3"))["payload"]["status"] == "error"
         await ws.send("{not json")
         await ws.send(json.dumps({"event": "heartbeat", "payload": {}, "topic": "phoenix", "ref": "4"}))
@@ -121,7 +121,7 @@ async def test_flooding_is_refused_with_replies_not_a_dropped_socket(server):
 async def test_at_most_one_hundred_channels_per_socket(server):
     async with websockets.connect(socket_url(server)) as ws:
         for index in range(101):
-            await ws.send(join(f"realtime:many-{index}", str(index), server.anon_key))
+            await ws.send(join(f"realtime:e2e-open-many-{index}", str(index), server.anon_key))
             if index % 50 == 49:
                 await asyncio.sleep(1.1)  # stay under the frame rate limit
         last = await receive(ws, lambda f: f["ref"] == "100", timeout=10)
@@ -131,12 +131,12 @@ async def test_at_most_one_hundred_channels_per_socket(server):
 
 async def test_large_broadcasts_get_a_clear_answer(server):
     async with websockets.connect(socket_url(server), max_size=2**20) as ws:
-        await ws.send(join("realtime:big", "1", server.anon_key))
+        await ws.send(join("realtime:e2e-open-big", "1", server.anon_key))
         await receive(ws, lambda f: f["ref"] == "1")
 
         def broadcast(ref: str, size: int) -> str:
             return json.dumps({"event": "broadcast", "payload": {"type": "broadcast", "event": "blob", "payload": {"data": "x" * size}},
-                               "topic": "realtime:big", "ref": ref, "join_ref": "1"})
+                               "topic": "realtime:e2e-open-big", "ref": ref, "join_ref": "1"})
 
         # Bigger than one default WebSocket frame (16 KiB) but within the broadcast limit.
         await ws.send(broadcast("2", 20_000))
@@ -149,13 +149,14 @@ async def test_large_broadcasts_get_a_clear_answer(server):
 async def test_retracking_replaces_the_presence_instead_of_piling_up(server):
     async with websockets.connect(socket_url(server)) as tracker, websockets.connect(socket_url(server)) as watcher:
         config = {"presence": {"key": "k", "enabled": True}}
-        await tracker.send(join("realtime:retrack", "1", server.anon_key, **config))
+        # The anon key may not track presence; the service-role key may.
+        await tracker.send(join("realtime:e2e-open-retrack", "1", server.service_key, **config))
         await receive(tracker, lambda f: f["ref"] == "1")
         for index in range(5):
             await tracker.send(json.dumps({"event": "presence", "payload": {"event": "track", "payload": {"n": index}},
-                                           "topic": "realtime:retrack", "ref": f"t{index}", "join_ref": "1"}))
+                                           "topic": "realtime:e2e-open-retrack", "ref": f"t{index}", "join_ref": "1"}))
         await receive(tracker, lambda f: f["ref"] == "t4")
         await asyncio.sleep(0.5)
-        await watcher.send(join("realtime:retrack", "9", server.anon_key, **config))
+        await watcher.send(join("realtime:e2e-open-retrack", "9", server.anon_key, **config))
         state = await receive(watcher, lambda f: f["event"] == "presence_state")
         assert [meta["n"] for meta in state["payload"]["k"]["metas"]] == [4]

@@ -187,6 +187,38 @@ import Testing
         #expect(try like("ПРИВЕТ", "привет") == false)
     }
 
+    @Test func agreesWithAReferenceMatcherOnRandomInputs() throws {
+        // Reference: the textbook O(n·m) dynamic programme over code points.
+        func reference(_ text: [Character], _ tokens: [LikePattern.Token]) -> Bool {
+            var row = [Bool](repeating: false, count: text.count + 1)
+            row[0] = true
+            for token in tokens {
+                var next = [Bool](repeating: false, count: text.count + 1)
+                for index in 0...text.count {
+                    switch token {
+                    case .any: next[index] = row[index] || (index > 0 && next[index - 1])
+                    case .one: next[index] = index > 0 && row[index - 1]
+                    case .literal(let scalar): next[index] = index > 0 && row[index - 1] && text[index - 1] == Character(scalar)
+                    }
+                }
+                row = next
+            }
+            return row[text.count]
+        }
+        var random = SplitMix(seed: 11)
+        let alphabet: [Character] = ["a", "b", "я", "%", "_", "\\"]
+        for _ in 0..<3_000 {
+            let pattern = String((0..<random.next(upTo: 12)).map { _ in alphabet[random.next(upTo: alphabet.count)] })
+            let text = String((0..<random.next(upTo: 14)).map { _ in alphabet[random.next(upTo: 3)] })
+            guard let compiled = try? LikePattern(pattern, caseInsensitive: false) else { continue }
+            #expect(compiled.matches(text) == reference(Array(text), compiled.tokens), "\(text) like \(pattern)")
+        }
+        // Past one machine word of pattern positions.
+        let long = String(repeating: "a_%", count: 60) + "b"
+        let text = String(repeating: "ab", count: 120) + "b"
+        #expect(try LikePattern(long, caseInsensitive: false).matches(text) == reference(Array(text), try LikePattern(long, caseInsensitive: false).tokens))
+    }
+
     @Test func escapeAtTheEndIsRefused() {
         #expect(throws: FilterError.self) { try LikePattern("abc\\", caseInsensitive: false) }
     }
@@ -207,5 +239,19 @@ import Testing
         }
         #expect(elapsed < .seconds(2), "20 matches of 4 000 characters took \(elapsed)")
         #expect(try like(text + "b", String(repeating: "%a", count: 120) + "%b"))
+    }
+}
+
+/// A small deterministic generator for randomised tests.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+
+    mutating func next(upTo bound: Int) -> Int {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return Int((z ^ (z >> 31)) % UInt64(bound))
     }
 }

@@ -60,6 +60,7 @@ public struct CallsController: Sendable {
     }
 }
 
+// The unwraps below are of constant, valid header names (no client input).
 extension HTTPField.Name {
     static let xForwardedFor = HTTPField.Name("X-Forwarded-For")!
     static let xForwardedProto = HTTPField.Name("X-Forwarded-Proto")!

@@ -179,9 +179,10 @@ actor SigningKeyCache {
     private var task: Task<SymmetricKey, any Error>?
 
     func get(_ load: @escaping @Sendable () async throws -> SymmetricKey) async throws -> SymmetricKey {
-        if task == nil { task = Task { try await load() } }
+        let current = task ?? Task { try await load() }
+        task = current
         do {
-            return try await task!.value
+            return try await current.value
         } catch {
             task = nil
             throw error

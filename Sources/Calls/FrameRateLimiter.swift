@@ -49,7 +49,9 @@ struct FrameRateLimiter {
     }
 
     private mutating func take(_ name: String, now: Double) -> Verdict {
-        let (capacity, window) = Self.limits[name]!
+        // `name` is "all" or a category of `category(of:)`, all keys of `limits`; an unknown
+        // one would be a programming error, answered by the "all" bucket alone, not a trap.
+        guard let (capacity, window) = Self.limits[name] else { return .allowed }
         var bucket = buckets[name] ?? Bucket(capacity: capacity, perSecond: capacity / window, tokens: capacity, updated: now)
         let elapsed = now - bucket.updated
         bucket.tokens = min(bucket.capacity, bucket.tokens + elapsed * bucket.perSecond)

@@ -224,7 +224,7 @@ public enum Timestamp {
 
     private static let utcCalendar: Calendar = {
         var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
+        calendar.timeZone = TimeZone(identifier: "UTC")!  // a constant identifier every platform has
         return calendar
     }()
 

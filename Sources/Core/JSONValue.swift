@@ -32,6 +32,7 @@ public enum JSONValue: Codable, Sendable, Equatable {
         case .null: try container.encodeNil()
         case .bool(let value): try container.encode(value)
         case .number(let value):
+            // Guarded: only whole values below 1e15 (never NaN or infinite) become Int64.
             if value.rounded() == value, abs(value) < 1e15 {
                 try container.encode(Int64(value))
             } else {

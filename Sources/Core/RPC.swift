@@ -57,6 +57,7 @@ public struct RPCRegistry: Sendable {
     /// Adds functions; a duplicate name is a programming error.
     public mutating func register(_ newFunctions: [RPCFunction]) {
         for function in newFunctions {
+            // Start-up only (modules register fixed lists); no request reaches it.
             precondition(functions[function.name] == nil, "RPC \(function.name) registered twice")
             functions[function.name] = function
         }

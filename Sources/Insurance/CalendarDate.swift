@@ -27,6 +27,8 @@ public struct CalendarDate: Sendable, Hashable, Comparable, CustomStringConverti
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
         let parts = calendar.dateComponents([.year, .month, .day], from: now)
+        // Unwrap justified: the date comes from the system clock (never from a client), and a
+        // calendar's own year/month/day always form a valid four-digit-year date.
         return CalendarDate(String(format: "%04d-%02d-%02d", parts.year ?? 1970, parts.month ?? 1, parts.day ?? 1))!
     }
 

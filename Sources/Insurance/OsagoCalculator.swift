@@ -193,17 +193,20 @@ struct QuoteFactors {
                     BreakdownLine(coefficient: .kvs, value: 1, reason: "без ограничения списка водителей КВС = 1", confidence: tariff.kvs.confidence),
                     BreakdownLine(coefficient: .ko, value: ko.value.value, reason: "без ограничения списка водителей, собственник — \(ownerName)", confidence: ko.confidence),
                 ],
-                kbm: kbm, chosen: nil, forecast: tariff.kbmForecast(from: label)!)
+                kbm: kbm, chosen: nil, forecast: try forecast(label, tariff, field: "ownerKbmClass"))
         case .named(let drivers):
             var best: (index: Int, kbm: Decimal, kvs: Decimal, reason: String)?
             for (index, driver) in drivers.enumerated() {
                 let kbm = try kbmValue(driver.kbmClass, tariff, field: "drivers[\(index)].kbmClass")
                 let (kvs, reason) = try kvsValue(driver, tariff, path: "drivers[\(index)]")
-                if best == nil || kbm * kvs > best!.kbm * best!.kvs {
+                if best.map({ kbm * kvs > $0.kbm * $0.kvs }) ?? true {
                     best = (index, kbm, kvs, reason)
                 }
             }
-            let chosen = best!
+            // The JSON reader refuses an empty list; a request built in code gets the same answer.
+            guard let chosen = best else {
+                throw QuoteInputError(field: "drivers", rule: #"must list at least one driver, or be "unlimited""#)
+            }
             let driver = drivers[chosen.index]
             let which = drivers.count > 1
                 ? "водитель №\(chosen.index + 1) с наибольшим КБМ × КВС из \(drivers.count)"
@@ -216,16 +219,26 @@ struct QuoteFactors {
                 ],
                 kbm: chosen.kbm,
                 chosen: OsagoQuote.ChosenDriver(index: chosen.index, age: driver.age, experienceYears: driver.experienceYears, kbmClass: driver.kbmClass),
-                forecast: tariff.kbmForecast(from: driver.kbmClass)!)
+                forecast: try forecast(driver.kbmClass, tariff, field: "drivers[\(chosen.index)].kbmClass"))
         }
     }
 
     private static func kbmValue(_ label: String, _ tariff: TariffVersion, field: String) throws(QuoteInputError) -> Decimal {
         guard let value = tariff.kbmValue(ofClass: label) else {
             let labels = tariff.kbmClassLabels
-            throw QuoteInputError(field: field, rule: "unknown КБМ class \"\(label)\"; classes are \(labels.first!), \(labels[1])–\(labels.last!)")
+            let range = labels.count > 2 ? "\(labels[0]), \(labels[1])–\(labels[labels.count - 1])" : labels.joined(separator: ", ")
+            throw QuoteInputError(field: field, rule: "unknown КБМ class \"\(label)\"; classes are \(range)")
         }
         return value
+    }
+
+    /// The КБМ forecast of a class already checked by ``kbmValue(_:_:field:)`` (so never nil
+    /// in practice; still an input error rather than a trap if the tariff data disagreed).
+    private static func forecast(_ label: String, _ tariff: TariffVersion, field: String) throws(QuoteInputError) -> KBMForecast {
+        guard let forecast = tariff.kbmForecast(from: label) else {
+            throw QuoteInputError(field: field, rule: "unknown КБМ class \"\(label)\"")
+        }
+        return forecast
     }
 
     private static func kvsValue(_ driver: DriverInput, _ tariff: TariffVersion, path: String) throws(QuoteInputError) -> (Decimal, String) {

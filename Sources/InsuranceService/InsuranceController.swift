@@ -73,6 +73,7 @@ public struct InsuranceController: Sendable {
     }
 }
 
+// The unwraps below are of constant, valid header names (no client input).
 extension HTTPField.Name {
     /// `X-Assistant-Engine`: `builtin` or `provider`.
     static let assistantEngine = HTTPField.Name("X-Assistant-Engine")!

@@ -76,11 +76,10 @@ public actor KnowledgeBase {
 
     /// Makes the table hold exactly the shipped articles (idempotent; safe on many instances).
     public func sync() async throws {
-        if syncTask == nil {
-            syncTask = Task { [database, articles] in try await Self.copy(articles, into: database) }
-        }
+        let current = syncTask ?? Task { [database, articles] in try await Self.copy(articles, into: database) }
+        syncTask = current
         do {
-            try await syncTask!.value
+            try await current.value
         } catch {
             syncTask = nil
             throw error

@@ -49,6 +49,7 @@ public struct PhoenixFrame: Sendable, Equatable {
         case (.v1, .object(let object)):
             (joinRef, ref, topic, event, payload) = (object["join_ref"], object["ref"], object["topic"], object["event"], object["payload"] ?? .object([:]))
         case (.v2, .array(let items)) where items.count == 5:
+            // Subscripts 0...4 are safe: the pattern checked the count.
             (joinRef, ref, topic, event, payload) = (items[0], items[1], items[2], items[3], items[4])
         default:
             throw DecodingError(reason: version == .v1 ? "frame must be a JSON object" : "frame must be a 5-element array")

@@ -26,6 +26,7 @@ public struct RealtimeController: Sendable {
     /// Whether the client address is the right-most `X-Forwarded-For` entry (`TRUST_PROXY`).
     let trustProxy: Bool
     let connections = AddressConnections()
+    // Force unwrap justified: a constant, valid header name (not client bytes).
     static let forwardedFor = HTTPField.Name("X-Forwarded-For")!
 
     public init(realtime: RealtimeService, isAPIKey: @escaping @Sendable (String) -> Bool, trustProxy: Bool = false) {

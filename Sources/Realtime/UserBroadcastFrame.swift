@@ -32,6 +32,7 @@ public enum UserBroadcastFrame {
             throw PhoenixFrame.DecodingError(reason: "binary frame kind \(kind) is not supported (only user-broadcast push, kind 3)")
         }
         guard let sizes = buffer.readBytes(length: 6) else { throw PhoenixFrame.DecodingError(reason: "binary frame header is truncated") }
+        // Subscripts 0...5 are safe: readBytes(length: 6) returned exactly six bytes.
         let encoding = sizes[5]
         guard let joinRef = buffer.readString(length: Int(sizes[0])), let ref = buffer.readString(length: Int(sizes[1])),
             let topic = buffer.readString(length: Int(sizes[2])), let event = buffer.readString(length: Int(sizes[3])),

@@ -53,6 +53,10 @@ public struct AppConfig: Sendable {
     public var shutdownGraceSeconds = 10
     /// Realtime limits and open topics (`REALTIME_*`).
     public var realtime = RealtimeLimits()
+    /// Deadlines and caps on HTTP connections (`HTTP_*`).
+    public var http = HTTPConnectionLimits()
+    /// Seconds a request waits for a database connection before a 503 (`DATABASE_ACQUIRE_TIMEOUT_SECONDS`).
+    public var databaseAcquireTimeoutSeconds = 5
     /// The OpenAI-compatible model behind the insurance assistant (`LLM_BASE_URL`,
     /// `LLM_API_KEY`, `LLM_MODEL`); nil runs the built-in assistant.
     public var llm: ProviderSettings?
@@ -89,6 +93,9 @@ public struct AppConfig: Sendable {
         }
         config.messageBus = messageBus
         config.shutdownGraceSeconds = try integer(reader, "shutdown.graceSeconds", "SHUTDOWN_GRACE_SECONDS", default: 10, in: 1...600)
+        config.databaseAcquireTimeoutSeconds = try integer(
+            reader, "database.acquireTimeoutSeconds", "DATABASE_ACQUIRE_TIMEOUT_SECONDS", default: 5, in: 1...300)
+        try config.loadHTTPLimits(from: reader)
         try config.loadRealtime(from: reader)
 
         var auth = AuthSettings()
@@ -186,6 +193,16 @@ public struct AppConfig: Sendable {
             }
             roles = parsed
         }
+    }
+
+    /// HTTP connection deadlines and caps. Behind a proxy (`TRUST_PROXY`) every connection
+    /// comes from the proxy, so the per-address cap is off unless set explicitly.
+    private mutating func loadHTTPLimits(from reader: ConfigReader) throws {
+        http.headerTimeoutSeconds = try Self.integer(reader, "http.headerTimeoutSeconds", "HTTP_HEADER_TIMEOUT_SECONDS", default: 10, in: 1...600)
+        http.idleTimeoutSeconds = try Self.integer(reader, "http.idleTimeoutSeconds", "HTTP_IDLE_TIMEOUT_SECONDS", default: 60, in: 1...3600)
+        http.maximumConnectionsPerAddress = try Self.integer(
+            reader, "http.maxConnectionsPerAddress", "HTTP_MAX_CONNECTIONS_PER_ADDRESS", default: trustProxy ? 0 : 256, in: 0...1_000_000)
+        http.maximumHeaderBytes = try Self.integer(reader, "http.maxHeaderBytes", "HTTP_MAX_HEADER_BYTES", default: 32 * 1024, in: 1024...1_048_576)
     }
 
     /// Realtime limits and the topics open to anyone with an API key.

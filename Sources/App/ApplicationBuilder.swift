@@ -94,9 +94,10 @@ public func buildApplication(
 
     var app = Application(
         router: router,
-        server: .http1WebSocketUpgrade(
-            webSocketRouter: webSockets,
-            configuration: .init(ws: .init(maxFrameSize: RealtimeLimits().maximumFrameBytes))),
+        server: .guardedHTTP1WebSocketUpgrade(
+            webSocketResponder: webSockets.buildResponder(),
+            webSocket: .init(maxFrameSize: RealtimeLimits().maximumFrameBytes),
+            limits: config.http),
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "ecomansoni"),
         logger: logger)
     app.addServices(services)

@@ -86,7 +86,10 @@ public enum Server {
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }
-            return try await body(Database(client: client, maximumConnections: size, poolName: poolName, logger: logger))
+            return try await body(
+                Database(
+                    client: client, maximumConnections: size, poolName: poolName,
+                    acquireTimeout: .seconds(config.databaseAcquireTimeoutSeconds), logger: logger))
         }
     }
 }

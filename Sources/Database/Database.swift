@@ -15,12 +15,19 @@ import PostgresNIO
 public struct Database: Sendable {
     public let client: PostgresClient
     public let logger: Logger
+    /// How long a transaction waits for a connection (and its `BEGIN`) before
+    /// ``DatabaseUnavailable`` (`DATABASE_ACQUIRE_TIMEOUT_SECONDS`).
+    public let acquireTimeout: Duration
     let gauges: PoolGauges
 
     /// - Parameter poolName: names the pool in the `pool` dimension of the gauges.
-    public init(client: PostgresClient, maximumConnections: Int, poolName: String = "main", logger: Logger) {
+    public init(
+        client: PostgresClient, maximumConnections: Int, poolName: String = "main", acquireTimeout: Duration = .seconds(5),
+        logger: Logger
+    ) {
         self.client = client
         self.logger = logger
+        self.acquireTimeout = acquireTimeout
         self.gauges = PoolGauges(maximumConnections: maximumConnections, name: poolName)
     }
 
@@ -43,12 +50,25 @@ public struct Database: Sendable {
     }
 
     /// Runs `body` in a transaction as the owning role (row-level security bypassed).
+    ///
+    /// Waits at most ``acquireTimeout`` for a pooled connection and its `BEGIN`; past that it
+    /// throws ``DatabaseUnavailable`` (503 with `Retry-After`) and the transaction never runs,
+    /// so a request its client has given up on cannot be committed later. A task cancelled
+    /// while `body` runs is rolled back instead of committed.
     public func withOwner<Result: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> Result) async throws -> Result {
         gauges.leased(+1)
         defer { gauges.leased(-1) }
         do {
-            return try await client.withTransaction(logger: logger) { connection in
-                try await body(connection)
+            return try await AcquireDeadline.run(timeout: acquireTimeout) { deadline in
+                try await client.withConnection { connection in
+                    try deadline.leased(connection)
+                    return try await connection.withTransaction(logger: logger) { connection in
+                        try deadline.began()
+                        let result = try await body(connection)
+                        try Task.checkCancellation()
+                        return result
+                    }
+                }
             }
         } catch let error as PostgresTransactionError {
             // Unwrap so callers see the error their own code (or the server) raised.

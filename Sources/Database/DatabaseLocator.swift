@@ -29,6 +29,7 @@ public final class DatabaseLocator: Sendable {
         self.startedEmbedded = started
         self.location = "embedded PostgreSQL in \(embedded.clusterDirectory.path) (port \(url.port))"
         do {
+            try await embedded.requirePasswords(port: url.port)
             try await Self.createDatabaseIfMissing(url, logger: logger)
         } catch {
             if started { embedded.stop() }

@@ -7,9 +7,17 @@ import Logging
 /// loopback port, reused on the next start (also when another instance already runs it)
 /// and stopped by ``stop()`` if this process started it. PostgreSQL refuses to run as
 /// root, so as root the cluster belongs to the unprivileged `postgres` account.
+///
+/// Other local accounts cannot get in: every connection needs the superuser's password
+/// (scram-sha-256), a random one kept 0600 in `<data dir>/postgres.password`, and the Unix
+/// socket lives in a 0700 directory (`<data dir>/postgres-run`). A cluster created by an
+/// older version with `trust` authentication is switched over at its next start.
 public final class EmbeddedPostgres: Sendable {
     /// Where the cluster's files live (`<data dir>/postgres`).
     public let clusterDirectory: URL
+    /// The Unix socket directory and server log (`<data dir>/postgres-run`, mode 0700).
+    public let runDirectory: URL
+    let password: ClusterPassword
     /// The directory of `initdb`, `pg_ctl` and `postgres`.
     public let binDirectory: URL
     let runAsUser: String?
@@ -31,6 +39,8 @@ public final class EmbeddedPostgres: Sendable {
         }
         self.binDirectory = bin
         self.clusterDirectory = dataDirectory.appendingPathComponent("postgres", isDirectory: true)
+        self.runDirectory = dataDirectory.appendingPathComponent("postgres-run", isDirectory: true)
+        self.password = ClusterPassword(file: dataDirectory.appendingPathComponent("postgres.password"))
         self.runAsUser = getuid() == 0 ? Self.superuser : nil
         self.logger = logger
     }
@@ -39,18 +49,28 @@ public final class EmbeddedPostgres: Sendable {
     public func start() throws -> (url: DatabaseURL, startedHere: Bool) {
         let fileManager = FileManager.default
         try fileManager.createDirectory(at: clusterDirectory.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let initialised = fileManager.fileExists(atPath: clusterDirectory.appendingPathComponent("PG_VERSION").path)
+        if initialised, try password.load() == nil, !usesTrustAuthentication() {
+            throw DatabaseError.clusterFailed("""
+                The embedded PostgreSQL in \(clusterDirectory.path) asks for a password, but \(password.file.path) \
+                is missing. Restore that file, or move the data directory away to start afresh.
+                """)
+        }
+        let secret = try password.loadOrCreate()
         if let port = runningPort() {
             logger.info("reusing the running embedded PostgreSQL", metadata: ["port": "\(port)", "directory": "\(clusterDirectory.path)"])
-            return (url(port: port), false)
+            return (url(port: port, password: secret), false)
         }
-        if !fileManager.fileExists(atPath: clusterDirectory.appendingPathComponent("PG_VERSION").path) {
-            try initialise()
+        if !initialised {
+            try initialise(password: secret)
         }
         let port = try Self.freePort()
-        let socketDirectory = clusterDirectory.deletingLastPathComponent().appendingPathComponent("postgres-run").path
+        let socketDirectory = runDirectory.path
         try? fileManager.createDirectory(atPath: socketDirectory, withIntermediateDirectories: true)
         try handOver(socketDirectory)
-        let logFile = clusterDirectory.deletingLastPathComponent().appendingPathComponent("postgres-run/server.log").path
+        // Only the cluster's account may reach the socket (and read the log).
+        try fileManager.setAttributes([.posixPermissions: 0o700], ofItemAtPath: socketDirectory)
+        let logFile = runDirectory.appendingPathComponent("server.log").path
         let options = "-p \(port) -k \(socketDirectory) -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on"
         let result = try ProcessRunner.run(
             binDirectory.appendingPathComponent("pg_ctl").path,
@@ -61,7 +81,7 @@ public final class EmbeddedPostgres: Sendable {
             throw DatabaseError.clusterFailed("pg_ctl start failed (\(result.status)): \(result.output)\n\(tail)")
         }
         logger.info("started embedded PostgreSQL", metadata: ["port": "\(port)", "directory": "\(clusterDirectory.path)"])
-        return (url(port: port), true)
+        return (url(port: port, password: secret), true)
     }
 
     /// Stops the cluster (fast shutdown: open transactions roll back, data is flushed).
@@ -78,17 +98,27 @@ public final class EmbeddedPostgres: Sendable {
     }
 
     /// The superuser URL of a database in this cluster.
-    func url(port: Int, database: String = EmbeddedPostgres.databaseName) -> DatabaseURL {
-        DatabaseURL(host: "127.0.0.1", port: port, username: Self.superuser, password: nil, database: database)
+    func url(port: Int, password: String, database: String = EmbeddedPostgres.databaseName) -> DatabaseURL {
+        DatabaseURL(host: "127.0.0.1", port: port, username: Self.superuser, password: password, database: database)
     }
 
-    private func initialise() throws {
+    private func initialise(password: String) throws {
         try FileManager.default.createDirectory(at: clusterDirectory, withIntermediateDirectories: true)
         try handOver(clusterDirectory.path)
         try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: clusterDirectory.path)
+        // initdb reads the password from a file its account can read; removed right after.
+        let passwordFile = FileManager.default.temporaryDirectory.appendingPathComponent("ecomansoni-initdb-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        guard FileManager.default.createFile(atPath: passwordFile.path, contents: Data((password + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw DatabaseError.clusterFailed("could not write the initdb password file \(passwordFile.path)")
+        }
+        defer { try? FileManager.default.removeItem(at: passwordFile) }
+        try handOver(passwordFile.path)
         let result = try ProcessRunner.run(
             binDirectory.appendingPathComponent("initdb").path,
-            ["-D", clusterDirectory.path, "-U", Self.superuser, "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8"],
+            [
+                "-D", clusterDirectory.path, "-U", Self.superuser, "--auth=scram-sha-256", "--pwfile=\(passwordFile.path)",
+                "--encoding=UTF8", "--locale=C.UTF-8",
+            ],
             asUser: runAsUser)
         guard result.status == 0 else {
             try? FileManager.default.removeItem(at: clusterDirectory)

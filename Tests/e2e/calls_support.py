@@ -391,7 +391,8 @@ def database_url(server) -> str:
         return configured
     pid_file = Path(server.data_dir) / "postgres" / "postmaster.pid"
     port = pid_file.read_text().splitlines()[3].strip()
-    return f"postgres://postgres@127.0.0.1:{port}/ecomansoni"
+    password = (Path(server.data_dir) / "postgres.password").read_text().strip()
+    return f"postgres://postgres:{password}@127.0.0.1:{port}/ecomansoni"
 
 
 class TokenMinter:

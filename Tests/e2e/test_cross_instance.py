@@ -26,7 +26,8 @@ def database_url(server) -> str:
         return configured
     pid_file = Path(server.data_dir) / "postgres" / "postmaster.pid"
     port = pid_file.read_text().splitlines()[3].strip()
-    return f"postgres://postgres@127.0.0.1:{port}/ecomansoni"
+    password = (Path(server.data_dir) / "postgres.password").read_text().strip()
+    return f"postgres://postgres:{password}@127.0.0.1:{port}/ecomansoni"
 
 
 def start_instance(server, log_path: Path) -> tuple[subprocess.Popen, str]:

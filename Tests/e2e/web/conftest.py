@@ -133,7 +133,8 @@ def _database_url(server) -> str:
     if configured:
         return configured
     port = (Path(server.data_dir) / "postgres" / "postmaster.pid").read_text().splitlines()[3].strip()
-    return f"postgres://postgres@127.0.0.1:{port}/ecomansoni"
+    password = (Path(server.data_dir) / "postgres.password").read_text().strip()
+    return f"postgres://postgres:{password}@127.0.0.1:{port}/ecomansoni"
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,54 @@
+import Core
+import Database
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import PostgresNIO
+import Testing
+import TestSupport
+
+/// A request waits a bounded time for a connection, and what timed out never runs.
+@Suite struct AcquireTimeoutTests {
+    @Test func aSaturatedPoolAnswers503WithinTheTimeoutAndTheWorkNeverRuns() async throws {
+        try await TestDatabase.withDatabase { shared in
+            // The test pool has 8 connections; a 500 ms acquire timeout on the same client.
+            let database = Database(client: shared.client, maximumConnections: 8, acquireTimeout: .milliseconds(500), logger: shared.logger)
+            try await withThrowingTaskGroup(of: Void.self) { holders in
+                for _ in 0..<8 {
+                    holders.addTask {
+                        try await database.withOwner { connection in
+                            _ = try await connection.query("SELECT pg_sleep(2)", logger: database.logger)
+                        }
+                    }
+                }
+                try await Task.sleep(for: .milliseconds(300))
+                let ran = NIOLockedValueBox(false)
+                let started = ContinuousClock.now
+                do {
+                    try await database.withOwner { _ in ran.withLockedValue { $0 = true } }
+                    Issue.record("the transaction ran although every connection was busy")
+                } catch let error as APIError {
+                    #expect(error.status == .serviceUnavailable)
+                    #expect(error.code == "database_unavailable")
+                    #expect(error.retryAfterSeconds == 2)
+                }
+                let waited = ContinuousClock.now - started
+                #expect(waited >= .milliseconds(450) && waited < .milliseconds(1500), "waited \(waited)")
+                try await holders.waitForAll()
+                try await Task.sleep(for: .milliseconds(200))
+                #expect(!ran.withLockedValue { $0 }, "the timed-out transaction ran later")
+            }
+        }
+    }
+
+    @Test func aTransactionThatBeganInTimeRunsPastTheTimeout() async throws {
+        try await TestDatabase.withDatabase { shared in
+            let database = Database(client: shared.client, maximumConnections: 8, acquireTimeout: .milliseconds(300), logger: shared.logger)
+            let value = try await database.withOwner { connection in
+                _ = try await connection.query("SELECT pg_sleep(0.8)", logger: database.logger)
+                return 42
+            }
+            #expect(value == 42)
+        }
+    }
+}

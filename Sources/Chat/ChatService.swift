@@ -11,10 +11,13 @@ public struct ChatService: Sendable {
     let database: Database
     /// Where committed changes are announced (realtime delivery).
     let publisher: (any ChangePublisher)?
+    /// Signs and verifies the inbox cursors.
+    let cursors: CursorCodec
 
     public init(database: Database, publisher: (any ChangePublisher)? = nil) {
         self.database = database
         self.publisher = publisher
+        self.cursors = CursorCodec(database: database)
     }
 
     /// Announces committed changes (after the transaction, never before).
@@ -143,7 +146,7 @@ public struct ChatService: Sendable {
                 ORDER BY c.last_message_at DESC, c.id DESC
                 LIMIT $2
                 """, values)
-            return try await Page.collect(rows, limit: limit)
+            return try await Page.collect(rows, limit: limit, cursors: cursors)
         }
     }
 
@@ -301,7 +304,7 @@ public struct ChatService: Sendable {
     static func historyPage(_ items: String, count: Int, limit: Int, forward: Bool) throws -> Data {
         var list = try JSONSerialization.jsonObject(with: Data(items.utf8)) as? [Any] ?? []
         let hasMore = count > limit
-        if hasMore {
+        if hasMore, !list.isEmpty {
             // Drop the extra row on the far side of the page.
             if forward { list.removeLast() } else { list.removeFirst() }
         }
@@ -316,7 +319,11 @@ public struct ChatService: Sendable {
     }
 
     /// Limits a user to ``MessageRules/perMinute`` messages a minute, with the wait in seconds.
+    /// Exact under concurrency: the sender's sends take a transaction-scoped advisory lock
+    /// first, so each count sees every message committed before it (on any instance) and
+    /// the insert commits before the next sender's count.
     private func checkRate(_ connection: PostgresConnection, _ me: UUID) async throws {
+        try await connection.execute("SELECT pg_advisory_xact_lock(hashtext('send_message_v1'), hashtext($1::text))", [me.uuidString.lowercased()])
         let rows = try await connection.rows("""
             SELECT count(*), coalesce(ceil(extract(epoch FROM min(created_at) + interval '1 minute' - now())), 1)::int
             FROM public.messages WHERE sender_id = $1 AND created_at > now() - interval '1 minute'

@@ -1,7 +1,11 @@
 import Foundation
 
-/// An opaque keyset-pagination cursor: the sort timestamp (exactly as PostgreSQL printed
-/// it) and the row id that break ties. Lists never use OFFSET.
+/// A keyset-pagination position: the sort timestamp (exactly as PostgreSQL printed it) and
+/// the row id that breaks ties. Lists never use OFFSET.
+///
+/// Clients only ever see it signed (``payload`` plus a MAC, made by the Database module's
+/// `CursorCodec`), so the values here are always ones the server produced; the shape checks
+/// in ``init(payload:)`` are a second line of defence.
 public struct KeysetCursor: Sendable, Equatable {
     /// The timestamp text, cast back with `::timestamptz` so no precision is lost.
     public var timestamp: String
@@ -12,28 +16,56 @@ public struct KeysetCursor: Sendable, Equatable {
         self.id = id
     }
 
-    /// The opaque form handed to clients.
-    public var encoded: String {
-        Data("\(timestamp)|\(id.uuidString.lowercased())".utf8).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+    /// The text that is signed and handed out: `<timestamp>|<id>`.
+    public var payload: String {
+        "\(timestamp)|\(id.uuidString.lowercased())"
+    }
+
+    /// Parses ``payload``; nil unless it has the shape the server writes.
+    public init?(payload: String) {
+        guard let separator = payload.lastIndex(of: "|"),
+            let id = UUID(uuidString: String(payload[payload.index(after: separator)...]))
+        else { return nil }
+        let timestamp = payload[..<separator]
+        guard (19...40).contains(timestamp.unicodeScalars.count),
+            timestamp.unicodeScalars.allSatisfy({ "0123456789-:. +T".unicodeScalars.contains($0) })
+        else { return nil }
+        self.timestamp = String(timestamp)
+        self.id = id
+    }
+
+    /// Longest cursor text looked at; anything longer is not one the server issued.
+    public static let maximumSignedLength = 256
+
+    /// The signed text handed to clients: `base64url(payload) "." base64url(mac)`, unpadded.
+    public static func signedText(payload: Data, mac: Data) -> String {
+        base64URL(payload) + "." + base64URL(mac)
+    }
+
+    /// The payload and MAC bytes of a signed text; nil unless it has that shape.
+    public static func signedParts(_ text: String) -> (payload: Data, mac: Data)? {
+        guard text.utf8.count <= maximumSignedLength else { return nil }
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 2, let payload = data(base64URL: parts[0]), let mac = data(base64URL: parts[1]) else { return nil }
+        return (payload, mac)
+    }
+
+    static func base64URL(_ data: Data) -> String {
+        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
     }
 
-    /// Decodes a client-sent cursor; `field` names the argument in the error.
-    public init(decoding text: String, field: String = "cursor") throws {
+    static func data(base64URL text: Substring) -> Data? {
+        guard !text.isEmpty, text.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-" || $0 == "_") })
+        else { return nil }
         var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 { base64 += "=" }
-        guard let data = Data(base64Encoded: base64),
-            let decoded = String(data: data, encoding: .utf8),
-            let separator = decoded.lastIndex(of: "|"),
-            let id = UUID(uuidString: String(decoded[decoded.index(after: separator)...])),
-            (19...40).contains(decoded[..<separator].count),
-            decoded[..<separator].allSatisfy({ "0123456789-:. +T".contains($0) })
-        else {
-            throw APIError.invalidField(field, "must be a cursor returned by a previous page")
-        }
-        self.timestamp = String(decoded[..<separator])
-        self.id = id
+        while base64.utf8.count % 4 != 0 { base64 += "=" }
+        return Data(base64Encoded: base64)
+    }
+
+    /// The error for any cursor the server did not issue; `field` names the argument.
+    public static func invalid(_ field: String) -> APIError {
+        APIError.invalidField(field, "must be a cursor returned by a previous page")
     }
 }
 

@@ -6,12 +6,13 @@ import PostgresNIO
 public enum Page {
     /// Builds `{"items":[…],"next_cursor":…}` from rows of (item JSON, sort timestamp text,
     /// id), fetched with `LIMIT limit + 1`: the extra row only proves there is a next page.
-    public static func collect(_ rows: PostgresRowSequence, limit: Int) async throws -> Data {
+    /// The next cursor is signed by `cursors`.
+    public static func collect(_ rows: PostgresRowSequence, limit: Int, cursors: CursorCodec) async throws -> Data {
         var items: [String] = []
         var last: KeysetCursor?
         for try await (item, timestamp, id) in rows.decode((String, String, UUID).self) {
-            if items.count == limit {
-                return render(items, next: last)
+            if items.count == limit, let last {
+                return render(items, next: try await cursors.encode(last))
             }
             items.append(item)
             last = KeysetCursor(timestamp: timestamp, id: id)
@@ -19,8 +20,8 @@ public enum Page {
         return render(items, next: nil)
     }
 
-    static func render(_ items: [String], next: KeysetCursor?) -> Data {
-        let cursor = next.map { "\"\($0.encoded)\"" } ?? "null"
+    static func render(_ items: [String], next: String?) -> Data {
+        let cursor = next.map { "\"\($0)\"" } ?? "null"
         return Data("{\"items\":[\(items.joined(separator: ","))],\"next_cursor\":\(cursor)}".utf8)
     }
 }

@@ -13,11 +13,14 @@ public struct OsagoService: Sendable {
     let calculator: OsagoCalculator
     let database: Database
     let today: @Sendable () -> CalendarDate
+    /// Signs and verifies the saved-calculation list cursors.
+    let cursors: CursorCodec
 
     public init(catalog: TariffCatalog, database: Database, today: @escaping @Sendable () -> CalendarDate = { .today() }) {
         self.calculator = OsagoCalculator(catalog: catalog)
         self.database = database
         self.today = today
+        self.cursors = CursorCodec(database: database)
     }
 
     /// Quotes a request given as the documented JSON; field errors become 400s naming the field.
@@ -101,7 +104,7 @@ public struct OsagoService: Sendable {
                 ORDER BY created_at DESC, id DESC
                 LIMIT $2
                 """, binds: try PostgresBindings(values)), logger: database.logger)
-            return try await Page.collect(rows, limit: limit)
+            return try await Page.collect(rows, limit: limit, cursors: cursors)
         }
     }
 

@@ -3,14 +3,25 @@ import Foundation
 
 /// Validation of profile fields, with messages naming the rule.
 enum ProfileRules {
-    /// Why a username is not acceptable, or nil if it is (3–32 of a-z, 0-9, _; case-insensitive).
+    /// Why a username is not acceptable, or nil if it is: 3–32 code points, each an ASCII
+    /// letter, digit or underscore (letters compare case-insensitively and are stored
+    /// lower-case). This is the one username rule: `check_username` and `update_my_profile`
+    /// both use it, and it accepts exactly what the database's `profiles_username_check`
+    /// (`^[a-z0-9_]{3,32}$` on the lower-cased text) accepts. Nothing is normalised first:
+    /// combining marks, precomposed letters (NFC) and compatibility forms (fullwidth
+    /// letters, the Kelvin sign, which NFKC or lower-casing would turn into ASCII) are all
+    /// refused, so what the user typed is what is stored.
     static func usernameProblem(_ username: String) -> String? {
-        let lowered = username.lowercased()
-        guard (3...32).contains(lowered.count) else { return "must be 3 to 32 characters" }
-        guard lowered.allSatisfy({ ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }) else {
+        let scalars = username.unicodeScalars
+        guard scalars.allSatisfy(isUsernameScalar) else {
             return "may contain only letters a-z, digits and underscores"
         }
+        guard (3...32).contains(scalars.count) else { return "must be 3 to 32 characters" }
         return nil
+    }
+
+    private static func isUsernameScalar(_ scalar: Unicode.Scalar) -> Bool {
+        ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar) || scalar == "_"
     }
 
     static func username(_ value: String) throws -> String {
@@ -34,7 +45,7 @@ enum ProfileRules {
 
     static func avatarURL(_ value: String) throws -> String {
         let trimmed = value.trimmingCharacters(in: .whitespaces)
-        guard trimmed.count <= 2048, let url = URL(string: trimmed), ["http", "https"].contains(url.scheme?.lowercased() ?? ""),
+        guard trimmed.unicodeScalars.count <= 2048, let url = URL(string: trimmed), ["http", "https"].contains(url.scheme?.lowercased() ?? ""),
             url.host?.isEmpty == false
         else {
             throw APIError.invalidField("avatar_url", "must be an http(s) URL of at most 2048 characters")
@@ -52,5 +63,23 @@ enum ProfileRules {
     static func likePrefix(_ prefix: String) -> String {
         prefix.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
             .replacingOccurrences(of: "_", with: "\\_") + "%"
+    }
+}
+
+/// Who may add a user to groups (a private profile setting, like Telegram's "Who can add me
+/// to group chats"). The database applies it in `public.chat_check_new_member`.
+enum GroupAddPolicy: String, Sendable, CaseIterable {
+    /// Anyone who has not blocked the user and is not blocked by them (the default).
+    case everyone
+    /// Only people the user follows (accepted follows).
+    case contacts
+    /// Nobody (the user can still create groups of their own).
+    case nobody
+
+    static func parse(_ value: String) throws -> GroupAddPolicy {
+        guard let policy = GroupAddPolicy(rawValue: value) else {
+            throw APIError.invalidField("who_can_add_to_groups", "must be everyone, contacts or nobody")
+        }
+        return policy
     }
 }

@@ -1,7 +1,9 @@
 import Core
 import Foundation
 
-/// The profile and social-graph RPC functions (`POST /rest/v1/rpc/<name>`).
+/// The profile and social-graph RPC functions (`POST /rest/v1/rpc/<name>`). Arguments are
+/// checked first, then the caller's per-user limit (``SocialLimits``) is taken, then the call
+/// runs.
 extension SocialService {
     /// Every function this module serves.
     public var rpcFunctions: [RPCFunction] {
@@ -9,12 +11,18 @@ extension SocialService {
             RPCFunction("get_my_profile", parameters: []) { call in
                 .json(try await myProfile(call.caller))
             },
-            RPCFunction("update_my_profile", parameters: ["username", "display_name", "bio", "avatar_url", "is_private"]) { call in
-                .json(try await updateMyProfile(call.caller, try Self.changes(call)))
+            RPCFunction(
+                "update_my_profile", parameters: ["username", "display_name", "bio", "avatar_url", "is_private", "who_can_add_to_groups"]
+            ) { call in
+                let changes = try Self.changes(call)
+                try await SocialLimits.profileUpdates.take(database, call.caller)
+                return .json(try await updateMyProfile(call.caller, changes))
             },
             RPCFunction("check_username", parameters: ["username"]) { call in
                 struct Args: Decodable { var username: String }
-                return .json(try await usernameAvailability(call.caller, username: try call.decode(Args.self).username))
+                let username = try call.decode(Args.self).username
+                try await SocialLimits.usernameChecks.take(database, call.caller)
+                return .json(try await usernameAvailability(call.caller, username: username))
             },
             RPCFunction("get_profile", parameters: ["user_id", "username"]) { call in
                 struct Args: Decodable { var user_id: UUID?; var username: String? }
@@ -28,31 +36,43 @@ extension SocialService {
                 struct Args: Decodable { var query: String; var limit: Int? }
                 let args = try call.decode(Args.self)
                 let limit = try PageSize.resolve(args.limit, default: 20, maximum: 50)
-                return .json(try await search(call.caller, query: try ProfileRules.searchQuery(args.query), limit: limit))
+                let query = try ProfileRules.searchQuery(args.query)
+                try await SocialLimits.searches.take(database, call.caller)
+                return .json(try await search(call.caller, query: query, limit: limit))
             },
             RPCFunction("follow_user", parameters: ["target_user_id"]) { call in
-                .json(try await follow(call.caller, target: try call.decode(TargetArgs.self).target_user_id))
+                let target = try call.decode(TargetArgs.self).target_user_id
+                try await SocialLimits.follows.take(database, call.caller)
+                return .json(try await follow(call.caller, target: target))
             },
             RPCFunction("unfollow_user", parameters: ["target_user_id"]) { call in
-                .json(try await unfollow(call.caller, target: try call.decode(TargetArgs.self).target_user_id))
+                let target = try call.decode(TargetArgs.self).target_user_id
+                try await SocialLimits.follows.take(database, call.caller)
+                return .json(try await unfollow(call.caller, target: target))
             },
             RPCFunction("respond_follow_request", parameters: ["follower_id", "accept"]) { call in
                 struct Args: Decodable { var follower_id: UUID; var accept: Bool }
                 let args = try call.decode(Args.self)
+                try await SocialLimits.followResponses.take(database, call.caller)
                 return .json(try await respond(call.caller, follower: args.follower_id, accept: args.accept))
             },
             listFunction("list_followers", .followers),
             listFunction("list_following", .following),
             listFunction("list_follow_requests", .requests),
             RPCFunction("block_user", parameters: ["target_user_id"]) { call in
-                .json(try await block(call.caller, target: try call.decode(TargetArgs.self).target_user_id))
+                let target = try call.decode(TargetArgs.self).target_user_id
+                try await SocialLimits.blocks.take(database, call.caller)
+                return .json(try await block(call.caller, target: target))
             },
             RPCFunction("unblock_user", parameters: ["target_user_id"]) { call in
-                .json(try await unblock(call.caller, target: try call.decode(TargetArgs.self).target_user_id))
+                let target = try call.decode(TargetArgs.self).target_user_id
+                try await SocialLimits.blocks.take(database, call.caller)
+                return .json(try await unblock(call.caller, target: target))
             },
             RPCFunction("list_blocked_users", parameters: ["cursor", "limit"]) { call in
                 let args = try call.decode(PageArgs.self)
-                return .json(try await blocked(call.caller, cursor: try args.keysetCursor(), limit: try args.pageSize()))
+                let limit = try args.pageSize()
+                return .json(try await blocked(call.caller, cursor: try await cursors.decode(args.cursor, field: "cursor"), limit: limit))
             },
         ]
     }
@@ -60,7 +80,9 @@ extension SocialService {
     private func listFunction(_ name: String, _ direction: Direction) -> RPCFunction {
         RPCFunction(name, parameters: direction == .requests ? ["cursor", "limit"] : ["user_id", "cursor", "limit"]) { call in
             let args = try call.decode(PageArgs.self)
-            return .json(try await list(call.caller, direction: direction, owner: args.user_id, cursor: try args.keysetCursor(), limit: try args.pageSize()))
+            let limit = try args.pageSize()
+            let cursor = try await cursors.decode(args.cursor, field: "cursor")
+            return .json(try await list(call.caller, direction: direction, owner: args.user_id, cursor: cursor, limit: limit))
         }
     }
 
@@ -72,6 +94,7 @@ extension SocialService {
             var bio: String?
             var avatar_url: String?
             var is_private: Bool?
+            var who_can_add_to_groups: String?
         }
         let args = try call.decode(Args.self)
         let present = try JSONBody.object(from: call.arguments)
@@ -84,6 +107,7 @@ extension SocialService {
             changes.avatarURL = .some(cleared ? nil : try ProfileRules.avatarURL(args.avatar_url ?? ""))
         }
         changes.isPrivate = args.is_private
+        changes.whoCanAddToGroups = try args.who_can_add_to_groups.map(GroupAddPolicy.parse)
         if present.keys.contains("username"), args.username == nil {
             throw APIError.invalidField("username", "cannot be removed once set")
         }
@@ -101,10 +125,6 @@ struct PageArgs: Decodable {
     var user_id: UUID?
     var cursor: String?
     var limit: Int?
-
-    func keysetCursor() throws -> KeysetCursor? {
-        try cursor.map { try KeysetCursor(decoding: $0) }
-    }
 
     func pageSize() throws -> Int {
         try PageSize.resolve(limit, default: 50, maximum: 200)

@@ -7,10 +7,23 @@ import PostgresNIO
 /// the rules are also checked here so clients get precise errors.
 public struct SocialService: Sendable {
     let database: Database
+    /// Signs and verifies the list cursors.
+    let cursors: CursorCodec
 
     public init(database: Database) {
         self.database = database
+        self.cursors = CursorCodec(database: database)
     }
+
+    /// The caller's own profile as `get_my_profile` returns it: the public fields, the phone
+    /// and the private settings (never shown to anyone else).
+    private static let ownProfileSQL = """
+        SELECT (\(ProfileSQL.publicJSON("p"))::jsonb || jsonb_build_object(
+            'phone', auth.my_phone(), 'updated_at', p.updated_at,
+            'who_can_add_to_groups', coalesce((SELECT s.who_can_add_to_groups FROM public.profile_settings s WHERE s.user_id = p.id), 'everyone')))::text
+        FROM public.profiles p WHERE p.id = $1
+        """
+
 
     // MARK: Profiles
 
@@ -18,10 +31,7 @@ public struct SocialService: Sendable {
     func myProfile(_ caller: Caller) async throws -> Data {
         let userID = try caller.requireUser()
         return try await database.withCaller(caller) { connection in
-            try await connection.jsonText("""
-                SELECT (\(ProfileSQL.publicJSON("p"))::jsonb || jsonb_build_object('phone', auth.my_phone(), 'updated_at', p.updated_at))::text
-                FROM public.profiles p WHERE p.id = $1
-                """, [userID]) ?? { throw APIError.notFound("profile not found") }()
+            try await connection.jsonText(Self.ownProfileSQL, [userID]) ?? { throw APIError.notFound("profile not found") }()
         }
     }
 
@@ -51,14 +61,17 @@ public struct SocialService: Sendable {
             } catch where PostgresErrorText.sqlState(error) == "23505" {
                 throw APIError(status: .conflict, code: "23505", message: "username: is already taken", details: "choose another username")
             }
+            if let groupAdds = changes.whoCanAddToGroups {
+                try await connection.execute("""
+                    INSERT INTO public.profile_settings (user_id, who_can_add_to_groups) VALUES ($1, $2)
+                    ON CONFLICT (user_id) DO UPDATE SET who_can_add_to_groups = EXCLUDED.who_can_add_to_groups, updated_at = now()
+                    """, [userID, groupAdds.rawValue])
+            }
             if changes.isPrivate == false {
                 // Going public accepts everyone who asked.
                 try await connection.execute("UPDATE public.follows SET status = 'accepted' WHERE following_id = $1 AND status = 'pending'", [userID])
             }
-            return try await connection.jsonText("""
-                SELECT (\(ProfileSQL.publicJSON("p"))::jsonb || jsonb_build_object('phone', auth.my_phone(), 'updated_at', p.updated_at))::text
-                FROM public.profiles p WHERE p.id = $1
-                """, [userID]) ?? { throw APIError.notFound("profile not found") }()
+            return try await connection.jsonText(Self.ownProfileSQL, [userID]) ?? { throw APIError.notFound("profile not found") }()
         }
     }
 
@@ -191,7 +204,7 @@ public struct SocialService: Sendable {
                 ORDER BY f.created_at DESC, f.\(otherColumn) DESC
                 LIMIT $3
                 """, binds: try PostgresBindings(values)), logger: database.logger)
-            return try await Page.collect(rows, limit: limit)
+            return try await Page.collect(rows, limit: limit, cursors: cursors)
         }
     }
 
@@ -241,7 +254,7 @@ public struct SocialService: Sendable {
                 ORDER BY b.created_at DESC, b.blocked_id DESC
                 LIMIT $2
                 """, binds: try PostgresBindings(values)), logger: database.logger)
-            return try await Page.collect(rows, limit: limit)
+            return try await Page.collect(rows, limit: limit, cursors: cursors)
         }
     }
 
@@ -264,8 +277,9 @@ struct ProfileChanges: Sendable {
     /// `.some(nil)` clears the avatar.
     var avatarURL: String??
     var isPrivate: Bool?
+    var whoCanAddToGroups: GroupAddPolicy?
 
     var isEmpty: Bool {
-        username == nil && displayName == nil && bio == nil && avatarURL == nil && isPrivate == nil
+        username == nil && displayName == nil && bio == nil && avatarURL == nil && isPrivate == nil && whoCanAddToGroups == nil
     }
 }

@@ -89,7 +89,7 @@ import TestSupport
                 let items = page["items"] as? [[String: Any]] ?? []
                 #expect(items.count <= 3)
                 seen += items.compactMap { $0["username"] as? String }
-                cursor = try (page["next_cursor"] as? String).map { try KeysetCursor(decoding: $0) }
+                cursor = try await social.cursors.decode(page["next_cursor"] as? String, field: "cursor")
             } while cursor != nil
             #expect(seen.count == 7)
             #expect(Set(seen) == expected)

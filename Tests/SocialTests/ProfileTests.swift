@@ -127,17 +127,22 @@ import TestSupport
         }
     }
 
-    @Test func countsAreTheSameForEveryViewer() async throws {
+    @Test func countsFollowTheCallersVisibilityAsDocumented() async throws {
+        // docs/api.md (get_profile): counted under the caller's visibility, so a stranger sees
+        // only the private account's follows that are visible through the other end.
         try await TestDatabase.withDatabase { database in
             let social = SocialService(database: database)
             let star = try await SocialFixture.user(database, "counted", isPrivate: true)
-            let fan = try await SocialFixture.user(database, "counted_fan")
+            let openFan = try await SocialFixture.user(database, "counted_open")
+            let closedFan = try await SocialFixture.user(database, "counted_closed", isPrivate: true)
             let stranger = try await SocialFixture.user(database, "counted_stranger")
-            _ = try await social.follow(fan, target: star.userID!)
-            _ = try await social.respond(star, follower: fan.userID!, accept: true)
-            for viewer in [star, fan, stranger] {
+            for fan in [openFan, closedFan] {
+                _ = try await social.follow(fan, target: star.userID!)
+                _ = try await social.respond(star, follower: fan.userID!, accept: true)
+            }
+            for (viewer, expected) in [(star, 2), (openFan, 2), (closedFan, 2), (stranger, 1)] {
                 let profile = try SocialFixture.json(try await social.profile(viewer, userID: star.userID, username: nil))
-                #expect(profile["followers_count"] as? Int == 1)
+                #expect(profile["followers_count"] as? Int == expected)
             }
         }
     }

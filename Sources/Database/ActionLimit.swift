@@ -1,0 +1,41 @@
+import Core
+import Foundation
+import PostgresNIO
+
+/// A per-user limit on one kind of action, counted in the database so it holds across
+/// every instance on it: a token bucket of `burst` tokens, refilled evenly over `period`
+/// seconds (`public.take_action_tokens`, migration 0007). Over the limit the answer is
+/// 429 `rate_limited` "You can <allowance>; retry in N s" with `Retry-After: N`, the shape
+/// the message-send limit uses.
+public struct ActionLimit: Sendable {
+    /// The bucket's name (one bucket per user and action).
+    public var action: String
+    public var burst: Int
+    public var periodSeconds: Int
+    /// What the limit allows, for the message: "create 20 groups an hour".
+    public var allowance: String
+
+    public init(_ action: String, burst: Int, perSeconds periodSeconds: Int, allowance: String) {
+        self.action = action
+        self.burst = burst
+        self.periodSeconds = periodSeconds
+        self.allowance = allowance
+    }
+
+    /// Takes `cost` tokens for the signed-in caller in a transaction of its own (an attempt
+    /// counts even if the action then fails); throws 429 when there are not enough.
+    public func take(_ database: Database, _ caller: Caller, cost: Int = 1) async throws {
+        let user = try caller.requireUser()
+        guard cost > 0 else { return }
+        let wait = try await database.withOwner { connection in
+            let rows = try await connection.query(
+                "SELECT public.take_action_tokens(\(user), \(action), \(cost)::integer, \(burst)::integer, \(periodSeconds)::integer)",
+                logger: database.logger)
+            for try await wait in rows.decode(Int.self) { return wait }
+            return 0
+        }
+        if wait > 0 {
+            throw APIError.rateLimited(code: "rate_limited", message: "You can \(allowance); retry in \(wait) s", retryAfter: wait)
+        }
+    }
+}

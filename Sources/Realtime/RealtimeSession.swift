@@ -199,6 +199,14 @@ struct RealtimeSession: Sendable {
     }
 
     private func presence(_ frame: PhoenixFrame) async {
+        let payload = frame.payload.objectValue ?? [:]
+        let event: String?
+        do {
+            event = try FrameField.string(payload["event"], "payload.event")
+        } catch {
+            await hub.send(.error(to: frame, reason: error.description), to: id)
+            return
+        }
         guard var channel = await hub.channel(frame.topic, of: id) else {
             await hub.send(.error(to: frame, reason: "join the channel before tracking presence"), to: id)
             return
@@ -215,14 +223,6 @@ struct RealtimeSession: Sendable {
         }
         channel.presenceEvents.append(now)
         await hub.update(channel, socket: id)
-        let payload = frame.payload.objectValue ?? [:]
-        let event: String?
-        do {
-            event = try FrameField.string(payload["event"], "payload.event")
-        } catch {
-            await hub.send(.error(to: frame, reason: error.description), to: id)
-            return
-        }
         switch event {
         case "track":
             guard channel.caller.role != .anon else {
@@ -259,7 +259,6 @@ struct RealtimeSession: Sendable {
     // MARK: Token refresh
 
     private func refreshToken(_ frame: PhoenixFrame) async {
-        guard var channel = await hub.channel(frame.topic, of: id) else { return }
         let token: String
         do {
             token = try FrameField.string(frame.payload.objectValue?["access_token"], "access_token") ?? ""
@@ -267,6 +266,7 @@ struct RealtimeSession: Sendable {
             await hub.send(.error(to: frame, reason: error.description), to: id)
             return
         }
+        guard var channel = await hub.channel(frame.topic, of: id) else { return }
         do {
             let (caller, expiresAt) = try await authenticate(token)
             if let conversation = channel.conversation, try await !isMember(caller, conversation) {

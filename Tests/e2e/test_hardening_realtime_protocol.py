@@ -229,6 +229,18 @@ async def test_item1_a_huge_number_where_a_string_belongs_is_an_error_naming_the
     await health_answers(server.url)
 
 
+@pytest.mark.parametrize("vsn", ["1.0.0", "2.0.0"])
+async def test_item1_presence_and_token_fields_are_typed_even_before_a_join(server, vsn):
+    async with websockets.connect(socket_url(server.url, server.anon_key, vsn)) as ws:
+        for index, (event, payload, field) in enumerate([("presence", {"event": 1e300}, "payload.event"),
+                                                         ("access_token", {"access_token": -1e19}, "access_token")]):
+            await ws.send(frame(vsn, "realtime:room", event, payload, ref=str(index), join_ref="1"))
+            reply = await receive(ws, vsn, lambda f: f["ref"] == str(index))
+            assert status(reply) == "error" and reason(reply) == f"{field} must be a string"
+        await heartbeat_answers(ws, vsn)
+    await health_answers(server.url)
+
+
 async def test_item1_whole_number_refs_still_work_and_frames_of_the_wrong_shape_are_survived(server):
     async with websockets.connect(socket_url(server.url, server.anon_key)) as ws:
         await ws.send(json.dumps({"topic": "phoenix", "event": "heartbeat", "payload": {}, "ref": 7}))
@@ -502,6 +514,17 @@ async def test_item11_rest_broadcast_validation_names_the_field(server, body, fi
                                    headers={"apikey": server.anon_key, "Authorization": f"Bearer {server.anon_key}"})
     assert response.status_code == 422, response.text
     assert response.json()["field"] == field
+
+
+async def test_item11_rest_broadcast_is_rate_limited_per_caller(server, users):
+    """As many messages as one socket may send frames: 100 a second, bursts of 200."""
+    headers = {"apikey": server.anon_key, "Authorization": f"Bearer {users['dave'].token}"}
+    batch = {"messages": [{"topic": "e2e-open-flood", "event": "x", "payload": {}}] * 100}
+    async with httpx.AsyncClient(timeout=5) as http:
+        statuses = [(await http.post(f"{server.url}/realtime/v1/api/broadcast", json=batch, headers=headers)) for _ in range(3)]
+    assert [r.status_code for r in statuses[:2]] == [202, 202]
+    assert statuses[2].status_code == 429 and statuses[2].json()["code"] == "rate_limited"
+    assert int(statuses[2].headers["Retry-After"]) >= 1
 
 
 async def test_item11_rest_broadcast_needs_an_api_key_and_json(server):

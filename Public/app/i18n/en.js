@@ -229,6 +229,11 @@ export default {
   noBlocked: 'You have not blocked anyone',
 
   settingsTitle: 'Settings',
+  privacy: 'Privacy',
+  groupAddsLabel: 'Who can add me to groups',
+  groupAdds_everyone: 'Everyone',
+  groupAdds_contacts: 'People I follow',
+  groupAdds_nobody: 'Nobody',
   appearance: 'Appearance',
   theme: 'Theme',
   theme_system: 'System',

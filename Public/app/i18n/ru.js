@@ -236,6 +236,11 @@ export default {
 
   // Settings
   settingsTitle: 'Настройки',
+  privacy: 'Конфиденциальность',
+  groupAddsLabel: 'Кто может добавлять меня в группы',
+  groupAdds_everyone: 'Все',
+  groupAdds_contacts: 'Те, на кого я подписан',
+  groupAdds_nobody: 'Никто',
   appearance: 'Оформление',
   theme: 'Тема',
   theme_system: 'Как в системе',

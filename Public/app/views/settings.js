@@ -1,8 +1,8 @@
-// #/settings: theme, language, accounts in this browser, sign-out.
+// #/settings: theme, language, who may add me to groups, accounts in this browser, sign-out.
 import { h, clear, avatar, displayPhone } from '../util.js';
 import { t, getLang, LANGS } from '../i18n.js';
 import * as store from '../store.js';
-import { applyTheme, setLanguage, switchTo, signOut, signOutAll } from '../app.js';
+import { applyTheme, setLanguage, switchTo, signOut, signOutAll, toast, toastError } from '../app.js';
 import { go } from '../router.js';
 import { confirmDialog } from './common.js';
 
@@ -13,6 +13,21 @@ export function settingsView(main, s) {
   const lang = h('select', { class: 'input', id: 'lang', testid: 'language-select' },
     LANGS.map(l => h('option', { value: l, selected: getLang() === l }, t('lang_' + l))));
   lang.addEventListener('change', () => setLanguage(lang.value).then(() => document.getElementById('lang')?.focus()));
+  const groupAdds = h('select', { class: 'input', id: 'group-adds', testid: 'group-adds-select' },
+    ['everyone', 'contacts', 'nobody'].map(v =>
+      h('option', { value: v, selected: (s.me?.who_can_add_to_groups || 'everyone') === v }, t('groupAdds_' + v))));
+  groupAdds.addEventListener('change', async () => {
+    groupAdds.disabled = true;
+    try {
+      s.setMe(await s.rpc('update_my_profile', { who_can_add_to_groups: groupAdds.value }));
+      toast(t('saved'));
+    } catch (err) {
+      groupAdds.value = s.me?.who_can_add_to_groups || 'everyone';
+      toastError(err);
+    } finally {
+      groupAdds.disabled = false;
+    }
+  });
 
   const accounts = store.accounts().map(acc => {
     const active = acc.userId === s.userId;
@@ -32,6 +47,9 @@ export function settingsView(main, s) {
       h('h2', { id: 'look-h', text: t('appearance') }),
       h('div', { class: 'field' }, h('label', { for: 'theme', text: t('theme') }), theme),
       h('div', { class: 'field' }, h('label', { for: 'lang', text: t('language') }), lang)),
+    h('section', { class: 'section', 'aria-labelledby': 'privacy-h' },
+      h('h2', { id: 'privacy-h', text: t('privacy') }),
+      h('div', { class: 'field' }, h('label', { for: 'group-adds', text: t('groupAddsLabel') }), groupAdds)),
     h('section', { class: 'section', 'aria-labelledby': 'acc-h' },
       h('h2', { id: 'acc-h', text: t('accounts') }),
       h('ul', { class: 'list' }, accounts),

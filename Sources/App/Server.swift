@@ -13,6 +13,7 @@ import ServiceLifecycle
 public enum Server {
     public static func run(config: AppConfig, logger: Logger) async throws {
         _ = AppMetrics.registry
+        raiseOpenFilesLimit(logger: logger)
         let locator = try await DatabaseLocator(
             databaseURL: config.databaseURL, dataDirectory: URL(fileURLWithPath: config.dataDirectory), logger: logger)
         defer { locator.release() }
@@ -59,6 +60,24 @@ public enum Server {
         configuration.maximumCancellationDuration = .seconds(60)
         try await ServiceGroup(configuration: configuration).run()
         logger.info("server stopped; closing the database pools")
+    }
+
+    /// Raises the soft open-files limit to the hard one: every connection is a descriptor, and
+    /// a low soft limit (often 1024) would otherwise cap the server far below what the
+    /// per-address and header limits are sized for.
+    private static func raiseOpenFilesLimit(logger: Logger) {
+        #if canImport(Glibc)
+        let resource = Int32(RLIMIT_NOFILE.rawValue)
+        #else
+        let resource = RLIMIT_NOFILE
+        #endif
+        var limit = rlimit()
+        guard getrlimit(resource, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        let previous = limit.rlim_cur
+        limit.rlim_cur = limit.rlim_max
+        if setrlimit(resource, &limit) == 0 {
+            logger.info("raised the open-files limit", metadata: ["from": "\(previous)", "to": "\(limit.rlim_max)"])
+        }
     }
 
     /// Finds or starts the database, migrates it and runs `body` with it

@@ -33,6 +33,13 @@ actor RealtimeHub {
     private var topics: [String: Set<SocketID>] = [:]
     /// topic → presence key → phx_ref → meta.
     private var presence: [String: [String: [String: JSONValue]]] = [:]
+    /// topic → presence key → metas tracked by this instance's channels (kept with `tracked`,
+    /// so the presence caps are exact on this instance without a scan).
+    private var localPresence: [String: [String: Int]] = [:]
+    /// user → sockets with a channel joined as that user, and socket → those users (the
+    /// per-user socket cap without a scan).
+    private var userSockets: [UUID: Set<SocketID>] = [:]
+    private var socketUsers: [SocketID: Set<UUID>] = [:]
     private let logger: Logger
 
     init(logger: Logger) {
@@ -51,6 +58,7 @@ actor RealtimeHub {
     func disconnect(_ id: SocketID) -> [BusEvent] {
         guard let socket = sockets.removeValue(forKey: id) else { return [] }
         socket.outbox.finish()
+        indexUsers(of: id)
         return socket.channels.values.compactMap { channel in
             topics[channel.topic]?.remove(id)
             return presenceLeave(channel)
@@ -86,12 +94,14 @@ actor RealtimeHub {
     func join(_ channel: RealtimeChannel, socket id: SocketID) {
         sockets[id]?.channels[channel.topic] = channel
         topics[channel.topic, default: []].insert(id)
+        indexUsers(of: id)
     }
 
     /// Updates a joined channel in place.
     func update(_ channel: RealtimeChannel, socket id: SocketID) {
         guard sockets[id]?.channels[channel.topic] != nil else { return }
         sockets[id]?.channels[channel.topic] = channel
+        indexUsers(of: id)
     }
 
     /// Removes a channel; returns the presence diff its departure causes, if any.
@@ -99,6 +109,7 @@ actor RealtimeHub {
         guard let channel = sockets[id]?.channels.removeValue(forKey: topic) else { return nil }
         topics[topic]?.remove(id)
         if topics[topic]?.isEmpty == true { topics[topic] = nil }
+        indexUsers(of: id)
         return presenceLeave(channel)
     }
 
@@ -136,8 +147,10 @@ actor RealtimeHub {
         for (oldRef, old) in channel.tracked where old.key == key {
             leaves[old.key, default: []].append(old.meta)
             channel.tracked[oldRef] = nil
+            countLocalPresence(topic, key: key, by: -1)
         }
         channel.tracked[ref] = (key, meta)
+        countLocalPresence(topic, key: key, by: 1)
         sockets[id]?.channels[topic] = channel
         return .presence(topic: topic, joins: [key: [meta]], leaves: leaves, origin: instanceID)
     }
@@ -154,30 +167,48 @@ actor RealtimeHub {
     /// Presences on a topic, in all and under one key: the larger of this instance's own
     /// tracked metas (exact at once) and the replicated table (every instance, via the bus).
     func presenceCount(_ topic: String, key: String) -> (topic: Int, key: Int) {
-        var local = (topic: 0, key: 0)
-        for id in topics[topic] ?? [] {
-            guard let tracked = sockets[id]?.channels[topic]?.tracked.values else { continue }
-            local.topic += tracked.count
-            local.key += tracked.filter { $0.key == key }.count
-        }
+        let local = localPresence[topic] ?? [:]
         let table = presence[topic] ?? [:]
-        return (max(local.topic, table.values.reduce(0) { $0 + $1.count }), max(local.key, table[key]?.count ?? 0))
+        return (
+            max(local.values.reduce(0, +), table.values.reduce(0) { $0 + $1.count }),
+            max(local[key] ?? 0, table[key]?.count ?? 0))
+    }
+
+    private func countLocalPresence(_ topic: String, key: String, by change: Int) {
+        let count = (localPresence[topic]?[key] ?? 0) + change
+        localPresence[topic, default: [:]][key] = count > 0 ? count : nil
+        if localPresence[topic]?.isEmpty == true { localPresence[topic] = nil }
     }
 
     /// Sockets of this instance with a channel joined as `user`.
     func socketCount(of user: UUID) -> Int {
-        sockets.values.filter { socket in socket.channels.values.contains { $0.caller.userID == user } }.count
+        userSockets[user]?.count ?? 0
     }
 
     /// Whether a socket has a channel joined as `user`.
     func hasChannel(of user: UUID, socket id: SocketID) -> Bool {
-        sockets[id]?.channels.values.contains { $0.caller.userID == user } ?? false
+        socketUsers[id]?.contains(user) ?? false
     }
 
+    /// Re-reads which users a socket's channels are joined as (after any change to them).
+    private func indexUsers(of id: SocketID) {
+        let now = Set(sockets[id]?.channels.values.compactMap(\.caller.userID) ?? [])
+        let before = socketUsers[id] ?? []
+        for user in before.subtracting(now) {
+            userSockets[user]?.remove(id)
+            if userSockets[user]?.isEmpty == true { userSockets[user] = nil }
+        }
+        for user in now.subtracting(before) { userSockets[user, default: []].insert(id) }
+        socketUsers[id] = now.isEmpty ? nil : now
+    }
+
+    /// The leave diff of a channel whose metas go away (left, closed, untracked); takes them
+    /// out of the local presence counts.
     private func presenceLeave(_ channel: RealtimeChannel) -> BusEvent? {
         var leaves: [String: [JSONValue]] = [:]
         for (_, tracked) in channel.tracked {
             leaves[tracked.key, default: []].append(tracked.meta)
+            countLocalPresence(channel.topic, key: tracked.key, by: -1)
         }
         return leaves.isEmpty ? nil : .presence(topic: channel.topic, joins: [:], leaves: leaves, origin: instanceID)
     }

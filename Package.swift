@@ -6,6 +6,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "ecomansoni", targets: ["ecomansoni"]),
+        // The decoders of client bytes, for the libFuzzer package in Fuzz/ (docs/fuzzing.md).
+        .library(name: "EcomansoniDecoders", targets: ["Core", "Realtime", "Calls", "Auth", "Insurance"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -143,6 +145,10 @@ let package = Package(
             dependencies: ["InsuranceService", "TestSupport"]
         ),
         .testTarget(name: "CallsTests", dependencies: ["Calls", "TestSupport"]),
+        .testTarget(
+            name: "FuzzCorpusTests",
+            dependencies: ["Core", "Realtime", "Calls", "Auth", "Insurance"]
+        ),
         .testTarget(name: "MigrationLintTests", dependencies: ["MigrationLint"], resources: [.copy("Corpus")]),
         .testTarget(
             name: "AppTests",

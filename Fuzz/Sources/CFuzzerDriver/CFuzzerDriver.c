@@ -1,0 +1,2 @@
+// Declarations only (include/CFuzzerDriver.h); libFuzzer itself comes with -sanitize=fuzzer.
+#include "CFuzzerDriver.h"

@@ -30,7 +30,7 @@ extension RealtimeService {
             }
             let wrapped = JSONValue.object(["event": .string(message.event), "payload": message.payload])
             do {
-                relayed.append(("realtime:" + message.topic, try BroadcastMessage.relayed(
+                relayed.append((TopicAccess.room(of: "realtime:" + message.topic), try BroadcastMessage.relayed(
                     wrapped, access: access, caller: caller, maximumBytes: limits.maximumBroadcastBytes)))
             } catch {
                 throw RESTBroadcastRequest.invalid("messages[\(index)].payload", error.description)

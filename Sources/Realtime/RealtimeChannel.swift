@@ -21,6 +21,8 @@ struct RealtimeChannel: Sendable {
     }
 
     var topic: String
+    /// Where the topic's broadcasts and presence meet (``TopicAccess/room(of:)``).
+    var room: String
     var joinRef: String?
     var caller: Caller
     /// Access-token expiry (unix seconds); the channel closes when it passes.

@@ -60,7 +60,8 @@ actor RealtimeHub {
         socket.outbox.finish()
         indexUsers(of: id)
         return socket.channels.values.compactMap { channel in
-            topics[channel.topic]?.remove(id)
+            topics[channel.room]?.remove(id)
+            if topics[channel.room]?.isEmpty == true { topics[channel.room] = nil }
             return presenceLeave(channel)
         }
     }
@@ -93,7 +94,7 @@ actor RealtimeHub {
     /// Adds (or replaces) a joined channel.
     func join(_ channel: RealtimeChannel, socket id: SocketID) {
         sockets[id]?.channels[channel.topic] = channel
-        topics[channel.topic, default: []].insert(id)
+        topics[channel.room, default: []].insert(id)
         indexUsers(of: id)
     }
 
@@ -107,8 +108,10 @@ actor RealtimeHub {
     /// Removes a channel; returns the presence diff its departure causes, if any.
     func leave(_ topic: String, socket id: SocketID) -> BusEvent? {
         guard let channel = sockets[id]?.channels.removeValue(forKey: topic) else { return nil }
-        topics[topic]?.remove(id)
-        if topics[topic]?.isEmpty == true { topics[topic] = nil }
+        if channels(in: channel.room, of: id).isEmpty {
+            topics[channel.room]?.remove(id)
+            if topics[channel.room]?.isEmpty == true { topics[channel.room] = nil }
+        }
         indexUsers(of: id)
         return presenceLeave(channel)
     }
@@ -123,9 +126,9 @@ actor RealtimeHub {
 
     // MARK: Presence
 
-    /// The presence state of a topic, as `presence_state` sends it.
-    func presenceState(_ topic: String) -> JSONValue {
-        .object((presence[topic] ?? [:]).mapValues { metas in .object(["metas": .array(Array(metas.values))]) })
+    /// The presence state of a room, as `presence_state` sends it.
+    func presenceState(_ room: String) -> JSONValue {
+        .object((presence[room] ?? [:]).mapValues { metas in .object(["metas": .array(Array(metas.values))]) })
     }
 
     /// Records a tracked meta on a channel (the diff goes out through the bus). A channel
@@ -135,7 +138,7 @@ actor RealtimeHub {
     func track(_ topic: String, socket id: SocketID, key: String, meta: JSONValue, ref: String, limits: RealtimeLimits) throws(JoinError) -> BusEvent? {
         guard var channel = sockets[id]?.channels[topic] else { return nil }
         if !channel.tracked.values.contains(where: { $0.key == key }) {
-            let (inTopic, underKey) = presenceCount(topic, key: key)
+            let (inTopic, underKey) = presenceCount(channel.room, key: key)
             guard underKey < limits.presencesPerKey else {
                 throw JoinError("presence limit: at most \(limits.presencesPerKey) presences per key on a topic")
             }
@@ -147,12 +150,12 @@ actor RealtimeHub {
         for (oldRef, old) in channel.tracked where old.key == key {
             leaves[old.key, default: []].append(old.meta)
             channel.tracked[oldRef] = nil
-            countLocalPresence(topic, key: key, by: -1)
+            countLocalPresence(channel.room, key: key, by: -1)
         }
         channel.tracked[ref] = (key, meta)
-        countLocalPresence(topic, key: key, by: 1)
+        countLocalPresence(channel.room, key: key, by: 1)
         sockets[id]?.channels[topic] = channel
-        return .presence(topic: topic, joins: [key: [meta]], leaves: leaves, origin: instanceID)
+        return .presence(topic: channel.room, joins: [key: [meta]], leaves: leaves, origin: instanceID)
     }
 
     /// Removes everything a channel tracks.
@@ -208,12 +211,12 @@ actor RealtimeHub {
         var leaves: [String: [JSONValue]] = [:]
         for (_, tracked) in channel.tracked {
             leaves[tracked.key, default: []].append(tracked.meta)
-            countLocalPresence(channel.topic, key: tracked.key, by: -1)
+            countLocalPresence(channel.room, key: tracked.key, by: -1)
         }
-        return leaves.isEmpty ? nil : .presence(topic: channel.topic, joins: [:], leaves: leaves, origin: instanceID)
+        return leaves.isEmpty ? nil : .presence(topic: channel.room, joins: [:], leaves: leaves, origin: instanceID)
     }
 
-    /// Applies a presence diff from the bus and tells the topic's channels.
+    /// Applies a presence diff from the bus and tells the room's channels (`topic` is the room).
     func applyPresence(topic: String, joins: [String: [JSONValue]], leaves: [String: [JSONValue]]) {
         for (key, metas) in leaves {
             for meta in metas {
@@ -227,24 +230,39 @@ actor RealtimeHub {
             }
         }
         if presence[topic]?.isEmpty == true { presence[topic] = nil }
-        let diff = PhoenixFrame(topic: topic, event: "presence_diff", payload: .object([
+        var diff = PhoenixFrame(topic: topic, event: "presence_diff", payload: .object([
             "joins": .object(joins.mapValues { .object(["metas": .array($0)]) }),
             "leaves": .object(leaves.mapValues { .object(["metas": .array($0)]) }),
         ]))
-        for id in topics[topic] ?? [] { send(diff, to: id) }
+        for id in topics[topic] ?? [] {
+            for channel in channels(in: topic, of: id) {
+                diff.topic = channel.topic
+                send(diff, to: id)
+            }
+        }
     }
 
     // MARK: Broadcast
 
-    /// Delivers a broadcast to the topic's channels (the sender only if it asked for `self`).
+    /// Delivers a broadcast to the room's channels (the sender only if it asked for `self`);
+    /// `topic` is the room, each channel gets the frame under the topic it joined.
     func deliverBroadcast(topic: String, payload: JSONValue, origin: String, userBroadcast: Bool = false) {
         var frame = PhoenixFrame(topic: topic, event: "broadcast", payload: payload)
         frame.isUserBroadcast = userBroadcast
         for id in topics[topic] ?? [] {
-            guard let channel = sockets[id]?.channels[topic] else { continue }
-            if origin == "\(instanceID):\(id.uuidString)" && !channel.broadcastSelf { continue }
-            send(frame, to: id)
+            for channel in channels(in: topic, of: id) {
+                if origin == "\(instanceID):\(id.uuidString)" && !channel.broadcastSelf { continue }
+                frame.topic = channel.topic
+                send(frame, to: id)
+            }
         }
+    }
+
+    /// A socket's channels in a room: normally the one whose topic is the room itself.
+    private func channels(in room: String, of id: SocketID) -> [RealtimeChannel] {
+        guard let channels = sockets[id]?.channels else { return [] }
+        if channels.count == 1, let only = channels[room] { return [only] }
+        return channels.values.filter { $0.room == room }
     }
 
     // MARK: postgres_changes

@@ -70,7 +70,7 @@ struct RealtimeSession: Sendable {
                 await hub.send(.system(topic: frame.topic, extension: "postgres_changes", message: "Subscribed to PostgreSQL", ok: true), to: id)
             }
             if channel.presenceEnabled {
-                await hub.send(PhoenixFrame(topic: frame.topic, event: "presence_state", payload: await hub.presenceState(frame.topic)), to: id)
+                await hub.send(PhoenixFrame(topic: frame.topic, event: "presence_state", payload: await hub.presenceState(channel.room)), to: id)
             }
         } catch let error as JoinError {
             await hub.send(.error(to: frame, reason: error.description), to: id)
@@ -138,7 +138,7 @@ struct RealtimeSession: Sendable {
         // topics it is always on.
         let key = access.isUserKeyed ? (caller.userID?.uuidString.lowercased() ?? UUID().uuidString) : (requested.isEmpty ? UUID().uuidString : requested)
         return RealtimeChannel(
-            topic: frame.topic, joinRef: frame.joinRef ?? frame.ref, caller: caller, expiresAt: expiresAt, bindings: bindings,
+            topic: frame.topic, room: TopicAccess.room(of: frame.topic), joinRef: frame.joinRef ?? frame.ref, caller: caller, expiresAt: expiresAt, bindings: bindings,
             broadcastSelf: broadcast["self"] == .bool(true), broadcastAck: broadcast["ack"] == .bool(true),
             presenceEnabled: messagingAllowed && (presence["enabled"] == .bool(true) || access.conversation != nil || access == .online),
             presenceKey: key, conversation: access.conversation, access: access, messagingAllowed: messagingAllowed)
@@ -184,8 +184,8 @@ struct RealtimeSession: Sendable {
             // A binary user-broadcast push goes on as one, so 2.0.0 clients get it back in that form.
             try await bus.publish(
                 frame.isUserBroadcast
-                    ? .userBroadcast(topic: frame.topic, payload: message, origin: origin)
-                    : .broadcast(topic: frame.topic, payload: message, origin: origin))
+                    ? .userBroadcast(topic: channel.room, payload: message, origin: origin)
+                    : .broadcast(topic: channel.room, payload: message, origin: origin))
             if channel.broadcastAck { await hub.send(.ok(to: frame), to: id) }
         } catch {
             if channel.broadcastAck { await hub.send(.error(to: frame, reason: String(describing: error)), to: id) }

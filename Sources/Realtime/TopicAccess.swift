@@ -73,6 +73,22 @@ enum TopicAccess: Equatable {
         }
     }
 
+    /// The room a topic meets in: a `conversation:` or `user:` topic whose id is a UUID is one
+    /// room whatever the id's letter case (supabase-swift writes UUIDs in upper case), so
+    /// `realtime:conversation:AC83…` and `realtime:conversation:ac83…` hear each other. Other
+    /// topics are their own room. Broadcasts and presence travel by room; every channel still
+    /// gets frames under the topic it joined.
+    static func room(of topic: String) -> String {
+        let name = PhoenixFrame.channelName(topic)
+        guard topic.hasPrefix("realtime:") else { return topic }
+        for prefix in ["conversation:", "user:"] {
+            if let id = suffix(of: name, after: prefix), let uuid = UUID(uuidString: id) {
+                return "realtime:" + prefix + uuid.uuidString.lowercased()
+            }
+        }
+        return topic
+    }
+
     /// The conversation of a `conversation:` topic.
     var conversation: UUID? {
         if case .conversation(let id) = self { return id }

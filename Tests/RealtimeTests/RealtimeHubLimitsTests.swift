@@ -17,7 +17,7 @@ import Testing
 
     func channel(_ topic: String, user: UUID?) -> RealtimeChannel {
         RealtimeChannel(
-            topic: topic, joinRef: "1", caller: Caller(role: user == nil ? .anon : .authenticated, userID: user, claimsJSON: "{}"),
+            topic: topic, room: TopicAccess.room(of: topic), joinRef: "1", caller: Caller(role: user == nil ? .anon : .authenticated, userID: user, claimsJSON: "{}"),
             expiresAt: .max, bindings: [], broadcastSelf: false, broadcastAck: false, presenceEnabled: true,
             presenceKey: user?.uuidString ?? "k", conversation: nil, access: .online)
     }

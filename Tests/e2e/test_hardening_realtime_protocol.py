@@ -455,6 +455,30 @@ async def test_item11_binary_typing_in_a_conversation_carries_the_real_sender(se
         assert received["event"] == "typing" and received["payload"] == {"typing": True, "user_id": alice.id}
 
 
+async def test_item11_upper_case_ids_meet_lower_case_ones_on_owned_topics(server, users, dm):
+    """supabase-swift writes UUIDs in upper case: `conversation:<ID>` and `conversation:<id>` are
+    one room for broadcast and presence, each socket hearing it under the topic it joined."""
+    alice, bob = users["alice"], users["bob"]
+    lower, upper = f"realtime:conversation:{dm}", f"realtime:conversation:{dm.upper()}"
+    async with websockets.connect(socket_url(server.url, server.anon_key)) as a, \
+            websockets.connect(socket_url(server.url, server.anon_key, "2.0.0")) as b:
+        assert status(await join(a, "1.0.0", lower, alice.token)) == "ok"
+        assert status(await join(b, "2.0.0", upper, bob.token)) == "ok"
+        await b.send(user_broadcast_push(upper, "typing", {"typing": True}, ref="2", join_ref="1"))
+        got = await receive(a, "1.0.0", lambda f: f["event"] == "broadcast")
+        assert got["topic"] == lower and got["payload"]["payload"] == {"typing": True, "user_id": bob.id}
+        await a.send(frame("1.0.0", lower, "presence", {"event": "track", "payload": {"here": 1}}, ref="3", join_ref="1"))
+        diff = await receive(b, "2.0.0", lambda f: f["event"] == "presence_diff")
+        assert diff["topic"] == upper and alice.id in diff["payload"]["joins"]
+        async with httpx.AsyncClient(timeout=5) as http:
+            sent = await http.post(f"{server.url}/realtime/v1/api/broadcast", json={"messages": [
+                {"topic": f"conversation:{dm.upper()}", "event": "rest", "payload": {}}]},
+                headers={"apikey": server.anon_key, "Authorization": f"Bearer {bob.token}"})
+        assert sent.status_code == 202
+        got = await receive(a, "1.0.0", lambda f: f["event"] == "broadcast" and f["payload"]["event"] == "rest")
+        assert got["topic"] == lower
+
+
 # --------------------------------------------------------------------------- item 11: REST broadcast
 
 

@@ -7,7 +7,8 @@ import NIOCore
 /// - gives each request head `headerTimeoutSeconds` to arrive complete (408) and caps it at
 ///   `maximumHeaderBytes` (431);
 /// - closes a keep-alive connection idle for `idleTimeoutSeconds` between requests;
-/// - steps aside for good once the connection is upgraded to a WebSocket.
+/// - steps aside for good once the connection is upgraded to a WebSocket;
+/// - cancels the request in flight when the client closes its side (``AbandonedRequestSignal``).
 ///
 /// ``HTTPExchangeObserver`` (behind the decoder) reports where requests start and end.
 /// Every method runs on the channel's event loop.
@@ -32,15 +33,17 @@ final class ConnectionGuardHandler: ChannelInboundHandler, RemovableChannelHandl
 
     private let limits: HTTPConnectionLimits
     private let registry: ConnectionRegistry?
+    private let abandoned: AbandonedRequestSignal
     private var phase = Phase.head(bytes: 0, atLineStart: false)
     private var started = false
     private var ticket: ConnectionRegistry.Ticket?
     private var timer: Scheduled<Void>?
     private var context: ChannelHandlerContext?
 
-    init(limits: HTTPConnectionLimits, registry: ConnectionRegistry?) {
+    init(limits: HTTPConnectionLimits, registry: ConnectionRegistry?, abandoned: AbandonedRequestSignal) {
         self.limits = limits
         self.registry = registry
+        self.abandoned = abandoned
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -59,8 +62,16 @@ final class ConnectionGuardHandler: ChannelInboundHandler, RemovableChannelHandl
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        clientLeft(context, closing: false)
         finish()
         context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            clientLeft(context, closing: true)
+        }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -162,6 +173,19 @@ final class ConnectionGuardHandler: ChannelInboundHandler, RemovableChannelHandl
             self.ticket = ticket
         }
         schedule(seconds: limits.headerTimeoutSeconds)
+    }
+
+    /// The client closed its side: a request still being answered is abandoned, and the
+    /// connection is closed so the cancelled request's answer goes nowhere.
+    private func clientLeft(_ context: ChannelHandlerContext, closing: Bool) {
+        switch phase {
+        case .decoding, .request:
+            phase = .closing
+            abandoned.fire()
+            if closing { context.close(promise: nil) }
+        case .head, .idle, .upgraded, .closing:
+            break
+        }
     }
 
     private func finish() {

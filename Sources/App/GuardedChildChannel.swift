@@ -5,9 +5,16 @@ import NIOCore
 import NIOHTTP1
 
 /// A server child channel whose connections get a ``ConnectionGuardHandler`` in front of the
-/// HTTP decoder and an ``HTTPExchangeObserver`` right behind it.
+/// HTTP decoder and an ``HTTPExchangeObserver`` right behind it; a request whose client goes
+/// away is cancelled (``AbandonedRequestSignal``).
 struct GuardedChildChannel<Base: ServerChildChannel>: ServerChildChannel {
-    typealias Value = Base.Value
+    /// The base channel's value plus the connection's abandonment signal.
+    struct Value: ServerChildChannelValue {
+        let base: Base.Value
+        let abandoned: AbandonedRequestSignal
+        var channel: any Channel { base.channel }
+    }
+
     let base: Base
     let limits: HTTPConnectionLimits
     let registry: ConnectionRegistry?
@@ -16,16 +23,26 @@ struct GuardedChildChannel<Base: ServerChildChannel>: ServerChildChannel {
         let limits = limits
         let registry = registry
         return base.setup(channel: channel, logger: logger).flatMapThrowing { value in
+            let abandoned = AbandonedRequestSignal()
             let pipeline = channel.pipeline.syncOperations
-            let connectionGuard = ConnectionGuardHandler(limits: limits, registry: registry)
+            let connectionGuard = ConnectionGuardHandler(limits: limits, registry: registry, abandoned: abandoned)
             let decoder = try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
             try pipeline.addHandler(HTTPExchangeObserver(connectionGuard), position: .after(decoder))
             try pipeline.addHandler(connectionGuard, position: .first)
-            return value
+            return Value(base: value, abandoned: abandoned)
         }
     }
 
     func handle(value: Value, logger: Logger) async {
-        await base.handle(value: value, logger: UpgradeFailureLogFilter.filtering(logger))
+        let base = base
+        let logger = UpgradeFailureLogFilter.filtering(logger)
+        // A task of its own, so the guard can cancel it; it ends before this call returns.
+        let task = Task { await base.handle(value: value.base, logger: logger) }
+        value.abandoned.attach(task)
+        await withTaskCancellationHandler {
+            await task.value
+        } onCancel: {
+            task.cancel()
+        }
     }
 }

@@ -64,6 +64,8 @@ public struct Database: Sendable {
                     try deadline.leased(connection)
                     return try await connection.withTransaction(logger: logger) { connection in
                         try deadline.began()
+                        // A request abandoned while BEGIN was on its way does no work.
+                        try Task.checkCancellation()
                         let result = try await body(connection)
                         try Task.checkCancellation()
                         return result

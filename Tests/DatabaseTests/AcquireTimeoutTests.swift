@@ -16,12 +16,14 @@ import TestSupport
             try await withThrowingTaskGroup(of: Void.self) { holders in
                 for _ in 0..<8 {
                     holders.addTask {
-                        try await database.withOwner { connection in
-                            _ = try await connection.query("SELECT pg_sleep(2)", logger: database.logger)
+                        // The default (5 s) deadline: creating eight connections may be slow.
+                        try await shared.withOwner { connection in
+                            _ = try await connection.query("SELECT pg_sleep(3)", logger: shared.logger)
                         }
                     }
                 }
-                try await Task.sleep(for: .milliseconds(300))
+                // Time for all eight to get their connection, also on a busy machine.
+                try await Task.sleep(for: .milliseconds(1500))
                 let ran = NIOLockedValueBox(false)
                 let started = ContinuousClock.now
                 do {
@@ -43,9 +45,11 @@ import TestSupport
 
     @Test func aTransactionThatBeganInTimeRunsPastTheTimeout() async throws {
         try await TestDatabase.withDatabase { shared in
-            let database = Database(client: shared.client, maximumConnections: 8, acquireTimeout: .milliseconds(300), logger: shared.logger)
+            // A connection ready in the pool, so the short deadline measures waiting, not connecting.
+            try await shared.withOwner { connection in _ = try await connection.query("SELECT 1", logger: shared.logger) }
+            let database = Database(client: shared.client, maximumConnections: 8, acquireTimeout: .milliseconds(500), logger: shared.logger)
             let value = try await database.withOwner { connection in
-                _ = try await connection.query("SELECT pg_sleep(0.8)", logger: database.logger)
+                _ = try await connection.query("SELECT pg_sleep(1.2)", logger: database.logger)
                 return 42
             }
             #expect(value == 42)

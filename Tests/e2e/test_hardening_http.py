@@ -389,6 +389,42 @@ async def test_item8_saturated_pool_answers_503_with_retry_after_within_the_acqu
         stop_instance(instance)
 
 
+@pytest.mark.skipif(os.environ.get("E2E_DATABASE_URL") is not None, reason="locks tables of the shared database")
+async def test_item8_a_request_abandoned_by_its_client_is_never_committed(server):
+    """With a long acquire timeout: a sign-in request stuck on a table lock whose client gives
+    up is cancelled and rolled back when the lock goes; a patient one completes."""
+    instance = start_instance(server, "abandon", {"DATABASE_ACQUIRE_TIMEOUT_SECONDS": "30"})
+    url = database_url(server)
+    patient_phone, impatient_phone = (f"+1555{uuid.uuid4().int % 10**7:07d}" for _ in range(2))
+    locker = subprocess.Popen([PSQL, url, "-q", "-v", "ON_ERROR_STOP=1", "-At"], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        locker.stdin.write("BEGIN; LOCK TABLE auth.users, auth.one_time_codes, auth.otp_requests IN ACCESS EXCLUSIVE MODE;"
+                           " SELECT 'locked';\n")
+        locker.stdin.flush()
+        assert locker.stdout.readline().strip() == "locked"
+        headers = {"apikey": server.anon_key, "Content-Type": "application/json"}
+        async with httpx.AsyncClient(base_url=instance.url, headers=headers, timeout=30) as http:
+            patient = asyncio.create_task(http.post("/auth/v1/otp", json={"phone": patient_phone}))
+            async with httpx.AsyncClient(base_url=instance.url, headers=headers, timeout=1.0) as impatient:
+                with pytest.raises(httpx.TimeoutException):
+                    await impatient.post("/auth/v1/otp", json={"phone": impatient_phone})
+            await asyncio.sleep(1.0)
+            locker.stdin.write("COMMIT;\n")
+            locker.stdin.flush()
+            assert (await asyncio.wait_for(patient, 20)).status_code == 200
+        await asyncio.sleep(1.5)
+        digits = [patient_phone.lstrip("+"), impatient_phone.lstrip("+")]
+        stored = psql(url, "SELECT phone FROM auth.one_time_codes WHERE phone IN ('%s', '%s')" % tuple(digits))
+        assert stored.returncode == 0, stored.stderr
+        assert stored.stdout.split() == [digits[0]], f"stored codes: {stored.stdout!r} (the abandoned request was committed?)"
+    finally:
+        if locker.poll() is None:
+            locker.stdin.close()
+            locker.wait(timeout=10)
+        stop_instance(instance)
+
+
 async def test_item8_ready_answers_within_its_budget_while_the_pool_is_saturated(server):
     """`/ready` reports a stuck database within about 2 s instead of waiting for the pool."""
     instance = start_instance(server, "ready-pool", {"DATABASE_MAX_CONNECTIONS": "2", "DATABASE_ACQUIRE_TIMEOUT_SECONDS": "10"})

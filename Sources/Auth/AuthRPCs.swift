@@ -1,8 +1,13 @@
 import Core
+import Database
 import Foundation
 
 /// RPC functions of the auth module: the caller's identity and their signed-in devices.
 extension AuthService {
+    /// Signing devices out, per user (docs/api.md §1.8).
+    static let sessionRevocations = ActionLimit(
+        "auth.revoke_session", burst: 60, perSeconds: 3600, allowance: "sign out 60 devices an hour")
+
     public var rpcFunctions: [RPCFunction] {
         [
             RPCFunction("whoami", parameters: []) { call in
@@ -17,6 +22,7 @@ extension AuthService {
                 struct Args: Decodable { var session_id: UUID }
                 let userID = try call.caller.requireUser()
                 let sessionID = try call.decode(Args.self).session_id
+                try await Self.sessionRevocations.take(database, call.caller)
                 guard try await sessions.revoke(sessionID: sessionID, userID: userID) else {
                     throw APIError.notFound("session not found")
                 }

@@ -23,6 +23,7 @@ actor RealtimeHub {
     struct Socket {
         var version: PhoenixFrame.Version
         var outbox: AsyncStream<Outbound>.Continuation
+        var budget: OutboxBudget
         var channels: [String: RealtimeChannel] = [:]
     }
 
@@ -50,8 +51,8 @@ actor RealtimeHub {
 
     // MARK: Sockets
 
-    func connect(_ id: SocketID, version: PhoenixFrame.Version, outbox: AsyncStream<Outbound>.Continuation) {
-        sockets[id] = Socket(version: version, outbox: outbox)
+    func connect(_ id: SocketID, version: PhoenixFrame.Version, outbox: AsyncStream<Outbound>.Continuation, budget: OutboxBudget) {
+        sockets[id] = Socket(version: version, outbox: outbox, budget: budget)
     }
 
     /// Forgets a socket; returns the presence diffs its channels leave behind.
@@ -72,9 +73,15 @@ actor RealtimeHub {
         queue(frame.outbound(socket.version), to: id)
     }
 
-    /// Queues an item on a socket's outbox; a client too slow to keep up is disconnected.
+    /// Queues an item on a socket's outbox; a client too slow to keep up (over its frame or
+    /// byte budget) is disconnected.
     private func queue(_ item: Outbound, to id: SocketID) {
         guard let socket = sockets[id] else { return }
+        guard socket.budget.add(item.byteCount) else {
+            logger.warning("realtime client too slow (outbox over its byte budget); disconnecting", metadata: ["socket": "\(id)"])
+            socket.outbox.finish()
+            return
+        }
         if case .dropped = socket.outbox.yield(item) {
             logger.warning("realtime client too slow; disconnecting", metadata: ["socket": "\(id)"])
             socket.outbox.finish()

@@ -17,6 +17,9 @@ public struct RealtimeLimits: Sendable {
     public var idleTimeoutSeconds = 60
     /// Frames queued for a slow client before it is disconnected.
     public var outboundQueue = 2_000
+    /// Bytes queued for a slow client before it is disconnected (with `outboundQueue`, the
+    /// bound on a client that stops reading).
+    public var outboundBytes = 16 * 1024 * 1024
     /// postgres_changes bindings one channel may ask for (`REALTIME_MAX_BINDINGS_PER_CHANNEL`).
     public var bindingsPerChannel = 10
     /// Largest presence meta a client may track, as JSON bytes (`REALTIME_MAX_PRESENCE_META_BYTES`).

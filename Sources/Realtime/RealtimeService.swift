@@ -153,7 +153,8 @@ public final class RealtimeService: Service, ChangePublisher {
     ) async {
         let id = UUID()
         let (outbox, continuation) = AsyncStream<Outbound>.makeStream(bufferingPolicy: .bufferingOldest(limits.outboundQueue))
-        await hub.connect(id, version: version, outbox: continuation)
+        let budget = OutboxBudget(limit: limits.outboundBytes)
+        await hub.connect(id, version: version, outbox: continuation, budget: budget)
         let session = RealtimeSession(
             id: id, hub: hub, bus: bus, membership: membership, verify: verify, limits: limits, socketToken: token, logger: logger)
         let activity = ActivityClock()
@@ -162,6 +163,7 @@ public final class RealtimeService: Service, ChangePublisher {
                 // This socket's own task: its channels' filters run here (PreparedChange), so
                 // their cost falls on this connection alone.
                 for await item in outbox {
+                    defer { budget.remove(item.byteCount) }
                     let text: String
                     switch item {
                     case .text(let frame):

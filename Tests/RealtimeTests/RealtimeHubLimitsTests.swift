@@ -11,7 +11,7 @@ import Testing
     func socket() async -> UUID {
         let id = UUID()
         let (_, continuation) = AsyncStream<Outbound>.makeStream()
-        await hub.connect(id, version: .v1, outbox: continuation)
+        await hub.connect(id, version: .v1, outbox: continuation, budget: OutboxBudget(limit: 1 << 20))
         return id
     }
 
@@ -68,5 +68,31 @@ import Testing
         _ = await hub.disconnect(sockets[1])
         _ = await hub.leave(topic, socket: sockets[2])
         #expect(await hub.presenceCount(topic, key: "a") == (1, 1))
+    }
+}
+
+/// A client that stops reading is disconnected once its outbox holds more bytes than its
+/// budget, long before the frame cap (issue 11 item 4: presence state is large).
+@Suite struct OutboxBudgetTests {
+    @Test func aSocketOverItsByteBudgetIsDisconnected() async {
+        let hub = RealtimeHub(logger: Logger(label: "test"))
+        let id = UUID()
+        let (outbox, continuation) = AsyncStream<Outbound>.makeStream()
+        let budget = OutboxBudget(limit: 1_000)
+        await hub.connect(id, version: .v1, outbox: continuation, budget: budget)
+        let frame = PhoenixFrame(topic: "realtime:online", event: "presence_state", payload: .object(["k": .string(String(repeating: "x", count: 400))]))
+        for _ in 0..<5 { await hub.send(frame, to: id) }
+        var delivered = 0
+        for await _ in outbox { delivered += 1 }  // ends: the hub finished the outbox
+        #expect(delivered == 2)
+        #expect(budget.bytes > 1_000)
+    }
+
+    @Test func writtenBytesFreeTheBudget() {
+        let budget = OutboxBudget(limit: 100)
+        #expect(budget.add(80))
+        budget.remove(80)
+        #expect(budget.add(80))
+        #expect(!budget.add(80))
     }
 }

@@ -21,10 +21,16 @@ import Testing
         #expect(!Self.inputs(of: target, in: "Corpus").isEmpty, "Fuzz/Corpus/\(target.rawValue)/ has no seeds")
     }
 
+    /// Longest one input may take here (debug build, no sanitizer): a hang is a finding too.
+    static let maximumPerInput = Duration.seconds(10)
+
     @Test(arguments: FuzzTarget.allCases)
-    func corpusAndRegressionsDecodeWithoutCrashing(_ target: FuzzTarget) throws {
+    func corpusAndRegressionsDecodeWithoutCrashingOrHanging(_ target: FuzzTarget) throws {
+        let clock = ContinuousClock()
         for file in Self.inputs(of: target, in: "Corpus") + Self.inputs(of: target, in: "Regressions") {
-            target.run(try Data(contentsOf: file))
+            let data = try Data(contentsOf: file)
+            let elapsed = clock.measure { target.run(data) }
+            #expect(elapsed < Self.maximumPerInput, "\(target.rawValue): \(file.lastPathComponent) took \(elapsed)")
         }
     }
 }

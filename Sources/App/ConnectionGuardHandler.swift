@@ -1,4 +1,5 @@
 import Foundation
+import Metrics
 import NIOCore
 
 /// The first handler of every HTTP connection. On the raw bytes, before the HTTP decoder:
@@ -29,6 +30,11 @@ final class ConnectionGuardHandler: ChannelInboundHandler, RemovableChannelHandl
         case upgraded
         /// Answered with an error; input is discarded until the connection closes.
         case closing
+
+        var isIdle: Bool {
+            if case .idle = self { return true }
+            return false
+        }
     }
 
     private let limits: HTTPConnectionLimits
@@ -181,11 +187,19 @@ final class ConnectionGuardHandler: ChannelInboundHandler, RemovableChannelHandl
         switch phase {
         case .decoding, .request:
             phase = .closing
+            Self.count("client_left")
             abandoned.fire()
             if closing { context.close(promise: nil) }
         case .head, .idle, .upgraded, .closing:
             break
         }
+    }
+
+    private static let reasons = [400: "bad_request", 408: "header_timeout", 431: "header_too_large", 503: "too_many_connections"]
+
+    /// `http_connections_closed_total{reason}` (docs/api.md, metrics).
+    static func count(_ reason: String) {
+        Counter(label: "http_connections_closed_total", dimensions: [("reason", reason)]).increment()
     }
 
     private func finish() {
@@ -218,6 +232,7 @@ final class ConnectionGuardHandler: ChannelInboundHandler, RemovableChannelHandl
         case .decoding:
             reject(context, status: 408, reason: "Request Timeout", code: "request_timeout", message: "Request head not received in time")
         case .head, .idle:
+            Self.count(phase.isIdle ? "idle" : "header_timeout")
             phase = .closing
             context.close(promise: nil)
         case .request, .upgraded, .closing:
@@ -231,6 +246,7 @@ final class ConnectionGuardHandler: ChannelInboundHandler, RemovableChannelHandl
         _ context: ChannelHandlerContext, status: Int, reason: String, code: String, message: String, retryAfter: Int? = nil
     ) {
         phase = .closing
+        Self.count(Self.reasons[status] ?? "http_\(status)")
         cancelTimer()
         if let ticket { registry?.setEvictable(false, ticket) }
         let body = #"{"code":"\#(code)","error":"\#(message)"}"#

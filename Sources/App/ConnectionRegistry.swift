@@ -47,7 +47,10 @@ final class ConnectionRegistry: Sendable {
             state.connections[address] = entries
             return (Ticket(address: address, id: state.lastID), evicted)
         }
-        evicted?.close(promise: nil)
+        if let evicted {
+            ConnectionGuardHandler.count("evicted")
+            evicted.close(promise: nil)
+        }
         return ticket
     }
 

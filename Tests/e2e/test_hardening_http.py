@@ -205,6 +205,8 @@ def test_item5_oversized_header_block_gets_431_and_the_connection_closes(server)
     assert status_of(data) == 431, data[:200]
     assert json_body(data)["code"] == "request_header_fields_too_large"
     assert closed, "the connection stayed open after 431"
+    metrics = httpx.get(f"{server.url}/metrics", timeout=10).text
+    assert 'http_connections_closed_total{reason="header_too_large"}' in metrics, metrics[-2000:]
 
 
 def test_item5_many_header_fields_get_431(server):

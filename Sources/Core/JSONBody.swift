@@ -39,8 +39,14 @@ public enum JSONBody {
         if data.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
             return Data("{}".utf8)
         }
+        try rejectTooDeep(data)
         try rejectNUL(in: data)
         return data
+    }
+
+    /// Refuses a body nested deeper than ``JSONNesting/maximumDepth`` (400 naming `body`).
+    public static func rejectTooDeep(_ data: Data) throws {
+        if JSONNesting.isTooDeep(data) { throw APIError.invalidField("body", JSONNesting.rule) }
     }
 
     /// Decodes the request body into `T`, turning every failure into a 400 naming the field.
@@ -50,6 +56,7 @@ public enum JSONBody {
 
     /// Decodes `data` into `T`, turning every failure into a 400 naming the field.
     public static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
+        try rejectTooDeep(data)
         try rejectNUL(in: data)
         do {
             return try decoder.decode(T.self, from: data)
@@ -60,6 +67,7 @@ public enum JSONBody {
 
     /// Parses `data` as a JSON object (`[String: Any]`), or throws `bad_json`.
     public static func object(from data: Data) throws -> [String: Any] {
+        try rejectTooDeep(data)
         try rejectNUL(in: data)
         guard let value = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else {
             throw APIError(status: .badRequest, code: "bad_json", message: "Could not parse request body as JSON")

@@ -50,9 +50,14 @@ public enum JSONValue: Codable, Sendable, Equatable {
         return nil
     }
 
-    /// Parses JSON text into a value.
+    /// Text nested deeper than ``JSONNesting/maximumDepth`` (``parse(_:)`` refuses it).
+    public struct TooDeep: Error, Equatable {}
+
+    /// Parses JSON text into a value; text nested deeper than ``JSONNesting/maximumDepth``
+    /// throws ``TooDeep`` before any decoding.
     public static func parse(_ text: String) throws -> JSONValue {
-        try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+        guard !JSONNesting.isTooDeep(text.utf8) else { throw TooDeep() }
+        return try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
     }
 
     /// Compact JSON text of this value.

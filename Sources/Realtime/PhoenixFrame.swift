@@ -42,7 +42,14 @@ public struct PhoenixFrame: Sendable, Equatable {
     /// cannot be answered and throws; a `ref` or `join_ref` of the wrong type is kept as
     /// ``fieldError`` (and read as absent) so that the frame can be answered.
     public static func decode(_ text: String, version: Version) throws -> PhoenixFrame {
-        guard let value = try? JSONValue.parse(text) else { throw DecodingError(reason: "frame is not JSON") }
+        let value: JSONValue
+        do {
+            value = try JSONValue.parse(text)
+        } catch is JSONValue.TooDeep {
+            throw DecodingError(reason: "frame \(JSONNesting.rule)")
+        } catch {
+            throw DecodingError(reason: "frame is not JSON")
+        }
         let joinRef, ref, topic, event: JSONValue?
         let payload: JSONValue
         switch (version, value) {

@@ -49,7 +49,13 @@ public enum UserBroadcastFrame {
             return frame
         }
         let text = buffer.readString(length: buffer.readableBytes) ?? ""
-        guard let payload = try? JSONValue.parse(text) else {
+        let payload: JSONValue
+        do {
+            payload = try JSONValue.parse(text)
+        } catch is JSONValue.TooDeep {
+            frame.fieldError = "payload \(JSONNesting.rule)"
+            return frame
+        } catch {
             frame.fieldError = "payload must be JSON"
             return frame
         }

@@ -22,7 +22,7 @@ import Testing
     }
 
     /// Longest one input may take here (debug build, no sanitizer): a hang is a finding too.
-    static let maximumPerInput = Duration.seconds(10)
+    static let maximumPerInput = Duration.seconds(1)
 
     @Test(arguments: FuzzTarget.allCases)
     func corpusAndRegressionsDecodeWithoutCrashingOrHanging(_ target: FuzzTarget) throws {

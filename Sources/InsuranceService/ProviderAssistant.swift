@@ -71,6 +71,18 @@ public struct ProviderAssistant: AssistantEngine {
         var arguments: String
     }
 
+    /// Sends a completion request. A pooled keep-alive connection that the provider closed
+    /// just as it was reused fails before any answer (`remoteConnectionClosed`); the request
+    /// then goes once more on a new connection (a completion has no side effects).
+    private func execute(_ request: HTTPClientRequest) async throws -> HTTPClientResponse {
+        do {
+            return try await httpClient.execute(request, timeout: .init(settings.responseTimeout))
+        } catch let error as HTTPClientError where error == .remoteConnectionClosed {
+            logger.debug("assistant provider closed a reused connection; sending again")
+            return try await httpClient.execute(request, timeout: .init(settings.responseTimeout))
+        }
+    }
+
     /// One streamed completion: forwards content, returns the tool calls it asked for.
     private func streamRound(_ messages: [[String: Any]], emit: @Sendable (String) async throws -> Void) async throws -> [ToolCall] {
         var request = HTTPClientRequest(url: settings.baseURL + "/chat/completions")
@@ -86,7 +98,7 @@ public struct ProviderAssistant: AssistantEngine {
 
         let response: HTTPClientResponse
         do {
-            response = try await httpClient.execute(request, timeout: .init(settings.responseTimeout))
+            response = try await execute(request)
         } catch is CancellationError {
             throw CancellationError()
         } catch {

@@ -81,7 +81,7 @@ import Testing
             }
         }
         let bodies = provider.log.bodies
-        #expect(bodies.count == 2)
+        try #require(bodies.count == 2)
         #expect(provider.log.authorizations.allSatisfy { $0 == "Bearer sk-test-key" })
         let first = bodies[0]
         #expect(first["model"] as? String == "fake-model")

@@ -112,6 +112,10 @@ public struct AppConfig: Sendable {
         auth.requestsPerSecondPerAddress = Double(
             try integer(reader, "auth.rateLimit.perSecond", "AUTH_RATE_LIMIT_PER_SECOND", default: 2, in: 1...100_000))
         auth.signupEnabled = !(reader.bool(forKey: "auth.disableSignup") ?? false)
+        auth.userMetadataMaxBytes = try integer(
+            reader, "auth.userMetadataMaxBytes", "AUTH_USER_METADATA_MAX_BYTES", default: 4096, in: 2...65_536)
+        auth.phoneChangeBurst = try integer(reader, "auth.phoneChange.burst", "AUTH_PHONE_CHANGE_BURST", default: 5, in: 1...10_000)
+        auth.phoneChangesPerHour = try integer(reader, "auth.phoneChange.perHour", "AUTH_PHONE_CHANGE_PER_HOUR", default: 10, in: 1...1_000_000)
         if let testOTP = reader.string(forKey: "auth.sms.testOtp"), !testOTP.isEmpty {
             do {
                 auth.testOTPs = try AuthSettings.parseTestOTPs(testOTP)
@@ -123,10 +127,6 @@ public struct AppConfig: Sendable {
 
         let delivery = reader.string(forKey: "auth.sms.delivery", default: "log")
         guard let otpDelivery = OTPDelivery(rawValue: delivery) else {
-        auth.userMetadataMaxBytes = try integer(
-            reader, "auth.userMetadataMaxBytes", "AUTH_USER_METADATA_MAX_BYTES", default: 4096, in: 2...65_536)
-        auth.phoneChangeBurst = try integer(reader, "auth.phoneChange.burst", "AUTH_PHONE_CHANGE_BURST", default: 5, in: 1...10_000)
-        auth.phoneChangesPerHour = try integer(reader, "auth.phoneChange.perHour", "AUTH_PHONE_CHANGE_PER_HOUR", default: 10, in: 1...1_000_000)
             throw ConfigurationError("AUTH_SMS_DELIVERY must be log or webhook, not '\(delivery)'")
         }
         config.otpDelivery = otpDelivery

@@ -63,9 +63,16 @@ struct OTPService: Sendable {
     }
 
     /// Issues and delivers a code confirming a change of the user's phone to `newPhone`.
+    ///
+    /// A number that already belongs to another account goes through the same steps and
+    /// answers the same (cooldown included), but no SMS is sent to it and it does not use up
+    /// that number's hourly quota: a stranger must not be able to spam an account's owner or
+    /// lock their sign-in out. The change could never be confirmed anyway (`phone_exists`).
     func requestPhoneChangeCode(userID: UUID, newPhone: String, clientAddress: String, on connection: PostgresConnection) async throws {
         try await checkAddressLimit(clientAddress, connection)
-        try await issue(.phoneChange, phone: newPhone, userID: userID, pendingMetadata: nil, clientAddress: clientAddress, connection)
+        let owner = try await UserRecord.find(phone: newPhone, on: connection, database: database)
+        let taken = owner.map { $0.id != userID } ?? false
+        try await issue(.phoneChange, phone: newPhone, userID: userID, pendingMetadata: nil, clientAddress: clientAddress, connection, deliver: !taken)
     }
 
     /// Checks a code. On success the code is consumed and the user id returned; a wrong
@@ -123,7 +130,8 @@ struct OTPService: Sendable {
     }
 
     private func issue(
-        _ purpose: Purpose, phone: String, userID: UUID, pendingMetadata: JSONValue?, clientAddress: String, _ connection: PostgresConnection
+        _ purpose: Purpose, phone: String, userID: UUID, pendingMetadata: JSONValue?, clientAddress: String, _ connection: PostgresConnection,
+        deliver: Bool = true
     ) async throws {
         let rows = try await connection.query(
             "SELECT extract(epoch FROM now() - sent_at)::float8 FROM auth.one_time_codes WHERE phone = \(phone) AND purpose = \(purpose.rawValue)",
@@ -152,13 +160,14 @@ struct OTPService: Sendable {
             """, logger: database.logger)
         if !isTestNumber {
             try await connection.query(
-                "INSERT INTO auth.otp_requests (phone, client_address) VALUES (\(phone), \(clientAddress))", logger: database.logger)
+                "INSERT INTO auth.otp_requests (phone, client_address, code_sent) VALUES (\(phone), \(clientAddress), \(deliver))",
+                logger: database.logger)
         }
         let column = purpose == .signIn ? "confirmation_sent_at" : "phone_change_sent_at"
         try await connection.query(
             PostgresQuery(unsafeSQL: "UPDATE auth.users SET \(column) = now() WHERE id = $1", binds: { var b = PostgresBindings(); b.append(userID); return b }()),
             logger: database.logger)
-        guard !isTestNumber else { return }
+        guard !isTestNumber, deliver else { return }
         do {
             try await sender.send(code: code, to: phone, userID: userID)
         } catch {

@@ -180,13 +180,16 @@ import TestSupport
             let first = try await AuthFixture.signIn(auth, sender)
             let second = try await AuthFixture.signIn(auth, sender)
             let caller = try await auth.tokens.caller(fromToken: second.access_token)
-            // Asking answers like a free number (no enumeration); only confirming fails.
+            let ownersCode = sender.lastCode(for: first.user.phone)
+            // Asking answers like a free number (no enumeration), cooldown included...
             let pending = try await auth.updateUser(caller, data: nil, phone: first.user.phone, clientAddress: "x")
-            #expect(pending.newPhone == first.user.phone)
-            let code = try #require(sender.lastCode(for: first.user.phone))
-            await #expect(throws: AuthErrors.phoneExists) {
-                try await auth.confirmPhoneChange(phone: first.user.phone, code: code, userAgent: "t", clientAddress: "x")
+            #expect(pending.newPhone == first.user.phone && pending.phoneChangeSentAt != nil)
+            let cooldown = try await #require(throws: APIError.self) {
+                try await auth.updateUser(caller, data: nil, phone: first.user.phone, clientAddress: "x")
             }
+            #expect(cooldown.status == .tooManyRequests && cooldown.code == "over_sms_send_rate_limit")
+            // ...but the owner gets no SMS from a stranger, so the change can never be confirmed.
+            #expect(sender.lastCode(for: first.user.phone) == ownersCode)
         }
     }
 }

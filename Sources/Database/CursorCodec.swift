@@ -18,11 +18,16 @@ public final class CursorCodec: Sendable {
     }
 
     private let source: Source
-    private let cached = NIOLockedValueBox<Data?>(nil)
+    /// The key's load from the database: one at a time (single flight), started when the
+    /// codec is made so that it is done before requests arrive. A request must not load it
+    /// inside its own transaction: that needs a second pooled connection while holding one,
+    /// and a burst of first requests after a restart could hold the whole pool waiting.
+    private let loading = NIOLockedValueBox<Task<Data, any Error>?>(nil)
 
-    /// A codec whose key lives in `database` (loaded on first use).
+    /// A codec whose key lives in `database` (loading starts at once).
     public init(database: Database) {
         self.source = .database(database)
+        _ = startLoading(database)
     }
 
     /// A codec with a given key (tests).
@@ -50,16 +55,31 @@ public final class CursorCodec: Sendable {
     }
 
     private func key() async throws -> SymmetricKey {
-        if let bytes = cached.withLockedValue({ $0 }) { return SymmetricKey(data: bytes) }
-        let bytes: Data
         switch source {
-        case .fixed(let fixed):
-            bytes = fixed
+        case .fixed(let bytes):
+            return SymmetricKey(data: bytes)
         case .database(let database):
-            bytes = try await Self.loadOrCreate(database)
+            let task = startLoading(database)
+            do {
+                return SymmetricKey(data: try await task.value)
+            } catch {
+                // A failed load (database unavailable) is tried again by the next caller.
+                loading.withLockedValue { current in
+                    if current == task { current = nil }
+                }
+                throw error
+            }
         }
-        cached.withLockedValue { $0 = bytes }
-        return SymmetricKey(data: bytes)
+    }
+
+    /// The load under way or done, or a new one.
+    private func startLoading(_ database: Database) -> Task<Data, any Error> {
+        loading.withLockedValue { current in
+            if let current { return current }
+            let task = Task { try await Self.loadOrCreate(database) }
+            current = task
+            return task
+        }
     }
 
     /// Stores a random key unless one exists, then returns the stored one.

@@ -11,6 +11,10 @@ import ServiceLifecycle
 /// Runs the server until SIGINT/SIGTERM: finds or starts the database, migrates, serves,
 /// then drains in-flight requests, closes the pool and stops an embedded cluster.
 public enum Server {
+    /// How long realtime delivery waits for a connection of its own pool before it gives a
+    /// change up (logged): far longer than a request would, since nobody is waiting to retry.
+    static let realtimeAcquireTimeout = Duration.seconds(60)
+
     public static func run(config: AppConfig, logger: Logger) async throws {
         _ = AppMetrics.registry
         raiseOpenFilesLimit(logger: logger)
@@ -28,8 +32,13 @@ public enum Server {
                 bus = PostgresMessageBus(client: database.client, listenConfiguration: try locator.url.connectionConfiguration(), logger: logger)
             }
             // Realtime reads its rows from a small pool of its own, so delivery does not queue
-            // behind the writes that produce it.
-            try await withDatabase(locator.url, config: config, logger: logger, maximumConnections: 4, poolName: "realtime") { realtimeDatabase in
+            // behind the writes that produce it. That is not a request path: a change waits out
+            // a short outage (`realtimeAcquireTimeout`) rather than being dropped at the
+            // request deadline.
+            try await withDatabase(
+                locator.url, config: config, logger: logger, maximumConnections: 4, poolName: "realtime",
+                acquireTimeout: realtimeAcquireTimeout
+            ) { realtimeDatabase in
                 try await serve(
                     config: config, database: database, realtimeDatabase: realtimeDatabase, auth: auth, bus: bus,
                     location: locator.location, logger: logger)
@@ -94,10 +103,11 @@ public enum Server {
         }
     }
 
-    /// Runs `body` with a pooled client to `url`, running the pool alongside.
+    /// Runs `body` with a pooled client to `url`, running the pool alongside. Its wait for a
+    /// connection is `DATABASE_ACQUIRE_TIMEOUT_SECONDS` unless `acquireTimeout` says otherwise.
     public static func withDatabase<T: Sendable>(
         _ url: DatabaseURL, config: AppConfig, logger: Logger,
-        maximumConnections: Int? = nil, poolName: String = "main",
+        maximumConnections: Int? = nil, poolName: String = "main", acquireTimeout: Duration? = nil,
         _ body: @Sendable (Database) async throws -> T
     ) async throws -> T {
         let size = maximumConnections ?? config.databaseMaxConnections
@@ -108,7 +118,7 @@ public enum Server {
             return try await body(
                 Database(
                     client: client, maximumConnections: size, poolName: poolName,
-                    acquireTimeout: .seconds(config.databaseAcquireTimeoutSeconds), logger: logger))
+                    acquireTimeout: acquireTimeout ?? .seconds(config.databaseAcquireTimeoutSeconds), logger: logger))
         }
     }
 }

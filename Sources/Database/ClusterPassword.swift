@@ -19,22 +19,28 @@ struct ClusterPassword {
         // Written under a temporary name, then linked into place: a concurrent first start
         // either wins or reads the winner's complete file.
         let temporary = file.path + ".\(getpid()).tmp"
-        unlink(temporary)
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-        guard descriptor >= 0 else {
-            throw DatabaseError.clusterFailed("could not create \(temporary): \(String(cString: strerror(errno)))")
-        }
-        let bytes = Array((password + "\n").utf8)
-        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-        fsync(descriptor)
-        close(descriptor)
         defer { unlink(temporary) }
-        guard written == bytes.count else { throw DatabaseError.clusterFailed("could not write \(temporary)") }
+        try Self.writePrivately(password, to: temporary)
         if link(temporary, file.path) != 0 && errno != EEXIST {
             throw DatabaseError.clusterFailed("could not create \(file.path): \(String(cString: strerror(errno)))")
         }
         guard let stored = try load() else { throw DatabaseError.clusterFailed("\(file.path) is empty") }
         return stored
+    }
+
+    /// Writes `password` and a newline to a new file at `path` that is mode 0600 from the
+    /// moment it exists (an older file there is replaced).
+    static func writePrivately(_ password: String, to path: String) throws {
+        unlink(path)
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard descriptor >= 0 else {
+            throw DatabaseError.clusterFailed("could not create \(path): \(String(cString: strerror(errno)))")
+        }
+        let bytes = Array((password + "\n").utf8)
+        let written = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        fsync(descriptor)
+        close(descriptor)
+        guard written == bytes.count else { throw DatabaseError.clusterFailed("could not write \(path)") }
     }
 
     /// The stored password (tightening the file's mode to 0600), or nil when there is none.

@@ -61,15 +61,15 @@ public final class EmbeddedPostgres: Sendable {
             logger.info("reusing the running embedded PostgreSQL", metadata: ["port": "\(port)", "directory": "\(clusterDirectory.path)"])
             return (url(port: port, password: secret), false)
         }
-        if !initialised {
-            try initialise(password: secret)
-        }
-        let port = try Self.freePort()
         let socketDirectory = runDirectory.path
         try? fileManager.createDirectory(atPath: socketDirectory, withIntermediateDirectories: true)
         try handOver(socketDirectory)
         // Only the cluster's account may reach the socket (and read the log).
         try fileManager.setAttributes([.posixPermissions: 0o700], ofItemAtPath: socketDirectory)
+        if !initialised {
+            try initialise(password: secret)
+        }
+        let port = try Self.freePort()
         let logFile = runDirectory.appendingPathComponent("server.log").path
         let options = "-p \(port) -k \(socketDirectory) -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on"
         let result = try ProcessRunner.run(
@@ -106,11 +106,10 @@ public final class EmbeddedPostgres: Sendable {
         try FileManager.default.createDirectory(at: clusterDirectory, withIntermediateDirectories: true)
         try handOver(clusterDirectory.path)
         try FileManager.default.setAttributes([.posixPermissions: 0o700], ofItemAtPath: clusterDirectory.path)
-        // initdb reads the password from a file its account can read; removed right after.
-        let passwordFile = FileManager.default.temporaryDirectory.appendingPathComponent("ecomansoni-initdb-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-        guard FileManager.default.createFile(atPath: passwordFile.path, contents: Data((password + "\n").utf8), attributes: [.posixPermissions: 0o600]) else {
-            throw DatabaseError.clusterFailed("could not write the initdb password file \(passwordFile.path)")
-        }
+        // initdb reads the password from a file its account can read: created 0600 from the
+        // start inside the 0700 run directory (never in a shared /tmp), removed right after.
+        let passwordFile = runDirectory.appendingPathComponent("initdb.password")
+        try ClusterPassword.writePrivately(password, to: passwordFile.path)
         defer { try? FileManager.default.removeItem(at: passwordFile) }
         try handOver(passwordFile.path)
         let result = try ProcessRunner.run(

@@ -33,7 +33,9 @@ public actor TestDatabase {
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }
-            return try await body(Database(client: client, maximumConnections: 8, logger: logger))
+            // Tests run in parallel on two cores and some saturate the pool on purpose (120
+            // parallel sends): the 5 s request deadline is for production traffic, not for them.
+            return try await body(Database(client: client, maximumConnections: 8, acquireTimeout: .seconds(120), logger: logger))
         }
     }
 

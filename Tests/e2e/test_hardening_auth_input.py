@@ -13,6 +13,7 @@ import asyncio
 import json
 import random
 import re
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -229,12 +230,15 @@ async def test_item7_voiding_a_code_keeps_the_resend_cooldown(instance, server):
     phone = new_phone()
     start = api.log_size()
     assert (await api.request("POST", "/auth/v1/otp", {"phone": phone})).status_code == 200
+    sent = time.monotonic()
     code = await api.code_for(phone, start)
     wrong = "000000" if code != "000000" else "111111"
     for _ in range(6):
         response = await api.request("POST", "/auth/v1/verify", {"phone": phone, "token": wrong, "type": "sms"})
         assert response.status_code == 403 and response.json()["code"] == "otp_expired"
     again = await api.request("POST", "/auth/v1/otp", {"phone": phone})
+    if time.monotonic() - sent >= COOLDOWN - 0.2:
+        pytest.skip("the machine was too slow to void the code within the test cooldown")
     assert again.status_code == 429, again.text
     assert again.json()["code"] == "over_sms_send_rate_limit"
 

@@ -61,6 +61,9 @@ public enum JSONBody {
         do {
             return try decoder.decode(T.self, from: data)
         } catch let error as DecodingError {
+            if case .dataCorrupted(let context) = error, context.codingPath.isEmpty, let named = unrepresentableNumber(in: data) {
+                throw named
+            }
             throw describe(error)
         }
     }

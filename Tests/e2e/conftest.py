@@ -47,7 +47,9 @@ SERVER_ENV = {
     # Browser calls suite (Tests/e2e/web/test_calls.py) only.
     "15555550140:140140,15555550141:141141,"
     # Realtime hardening suite (test_hardening_realtime_protocol.py) only.
-    "15555550150:150150,15555550151:151151,15555550152:152152,15555550153:153153",
+    "15555550150:150150,15555550151:151151,15555550152:152152,15555550153:153153,"
+    # Out-of-range numbers suite (test_hardening_numbers.py) only.
+    "15555550160:160160",
     "AUTH_SMS_MAX_FREQUENCY": "5",
     # Suites that saturate the pool on purpose (200 parallel sends) must not meet the 5 s
     # request deadline on a loaded CI machine; the outage tests start instances of their own.

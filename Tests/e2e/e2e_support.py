@@ -52,6 +52,8 @@ TEST_OTPS = {
     # Browser calls suite (Tests/e2e/web/test_calls.py) only.
     "+15555550140": "140140",
     "+15555550141": "141141",
+    # Out-of-range numbers suite (test_hardening_numbers.py) only.
+    "+15555550160": "160160",
 }
 
 # Upper bound for any single network operation of a test.

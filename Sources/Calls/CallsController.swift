@@ -25,14 +25,8 @@ public struct CallsController: Sendable {
             .upgrade([:])
         } onUpgrade: { inbound, outbound, context in
             let request = context.request
-            var address = context.requestContext.remoteAddress?.ipAddress ?? "unknown"
-            var secure = false
-            if trustProxy {
-                if let forwarded = request.headers[.xForwardedFor]?.split(separator: ",").last {
-                    address = forwarded.trimmingCharacters(in: .whitespaces)
-                }
-                secure = request.headers[.xForwardedProto]?.lowercased() == "https"
-            }
+            let address = ForwardedAddress.client(request.headers, peer: context.requestContext.remoteAddress?.ipAddress, trustProxy: trustProxy)
+            let secure = trustProxy && request.headers[.xForwardedProto]?.lowercased() == "https"
             await calls.serve(inbound: inbound, outbound: outbound, address: address, secure: secure)
         }
     }
@@ -60,8 +54,7 @@ public struct CallsController: Sendable {
     }
 }
 
-// The unwraps below are of constant, valid header names (no client input).
+// The unwrap below is of a constant, valid header name (no client input).
 extension HTTPField.Name {
-    static let xForwardedFor = HTTPField.Name("X-Forwarded-For")!
     static let xForwardedProto = HTTPField.Name("X-Forwarded-Proto")!
 }

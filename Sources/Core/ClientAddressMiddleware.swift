@@ -6,16 +6,12 @@ import Hummingbird
 /// i.e. the address that proxy saw; clients cannot spoof it past the proxy.
 public struct ClientAddressMiddleware: RouterMiddleware {
     public typealias Context = AppRequestContext
-    static let forwardedFor = HTTPField.Name("X-Forwarded-For")!
-
     public init() {}
 
     public func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var context = context
-        if let header = request.headers[Self.forwardedFor],
-            let last = header.split(separator: ",").last?.trimmingCharacters(in: .whitespaces), !last.isEmpty, last.count <= 64
-        {
-            context.proxiedClientAddress = last
+        if let forwarded = ForwardedAddress.from(request.headers) {
+            context.proxiedClientAddress = forwarded
         }
         return try await next(request, context)
     }

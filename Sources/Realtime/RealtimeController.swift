@@ -26,8 +26,6 @@ public struct RealtimeController: Sendable {
     /// Whether the client address is the right-most `X-Forwarded-For` entry (`TRUST_PROXY`).
     let trustProxy: Bool
     let connections = AddressConnections()
-    // Force unwrap justified: a constant, valid header name (not client bytes).
-    static let forwardedFor = HTTPField.Name("X-Forwarded-For")!
 
     public init(realtime: RealtimeService, isAPIKey: @escaping @Sendable (String) -> Bool, trustProxy: Bool = false) {
         self.realtime = realtime
@@ -47,10 +45,8 @@ public struct RealtimeController: Sendable {
             guard PhoenixFrame.Version(rawValue: parameters.get("vsn") ?? "1.0.0") != nil else { return .dontUpgrade }
             return .upgrade([:])
         } onUpgrade: { inbound, outbound, context in
-            var address = context.requestContext.remoteAddress?.ipAddress ?? "unknown"
-            if trustProxy, let forwarded = context.request.headers[Self.forwardedFor]?.split(separator: ",").last {
-                address = forwarded.trimmingCharacters(in: .whitespaces)
-            }
+            let address = ForwardedAddress.client(
+                context.request.headers, peer: context.requestContext.remoteAddress?.ipAddress, trustProxy: trustProxy)
             let limit = realtime.limits.socketsPerAddress
             guard await connections.open(address, limit: limit) else {
                 try? await outbound.close(.policyViolation, reason: "too many realtime connections from this address (at most \(limit))")

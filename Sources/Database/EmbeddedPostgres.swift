@@ -64,11 +64,13 @@ public final class EmbeddedPostgres: Sendable {
         let socketDirectory = runDirectory.path
         try? fileManager.createDirectory(atPath: socketDirectory, withIntermediateDirectories: true)
         try handOver(socketDirectory)
-        // Only the cluster's account may reach the socket (and read the log).
         try fileManager.setAttributes([.posixPermissions: 0o700], ofItemAtPath: socketDirectory)
         if !initialised {
             try initialise(password: secret)
         }
+        // Only the cluster's account may reach the socket (and read the log); set again after
+        // initdb, whose password file in here made `handOver` open the directory for traversal.
+        try fileManager.setAttributes([.posixPermissions: 0o700], ofItemAtPath: socketDirectory)
         let port = try Self.freePort()
         let logFile = runDirectory.appendingPathComponent("server.log").path
         let options = "-p \(port) -k \(socketDirectory) -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on"

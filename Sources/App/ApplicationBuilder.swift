@@ -75,8 +75,7 @@ public func buildApplication(
         let realtimeController = RealtimeController(realtime: realtime, isAPIKey: tokens.isAPIKey, trustProxy: config.trustProxy)
         realtimeController.addRoutes(to: webSockets)
         realtimeController.addBroadcastRoutes(
-            to: router.group("realtime/v1/api")
-                .add(middleware: ErrorShapeMiddleware(.plain))
+            to: router.group("realtime/v1/api")  // errors in the router's plain shape
                 .add(middleware: APIKeyMiddleware(tokens: tokens))
                 .add(middleware: CallerMiddleware(tokens: tokens)))
         services.append(realtime)

@@ -51,13 +51,19 @@ public enum JSONBody {
 
     /// Decodes the request body into `T`, turning every failure into a 400 naming the field.
     public static func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
-        try decode(type, from: try await bytes(of: request))
+        // `bytes(of:)` has already applied the nesting and U+0000 rules.
+        try decodeChecked(type, from: try await bytes(of: request))
     }
 
     /// Decodes `data` into `T`, turning every failure into a 400 naming the field.
     public static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
         try rejectTooDeep(data)
         try rejectNUL(in: data)
+        return try decodeChecked(type, from: data)
+    }
+
+    /// Decodes text that has passed the nesting and U+0000 rules.
+    private static func decodeChecked<T: Decodable>(_ type: T.Type, from data: Data) throws -> T {
         do {
             return try decoder.decode(T.self, from: data)
         } catch let error as DecodingError {

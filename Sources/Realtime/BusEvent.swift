@@ -30,13 +30,19 @@ public struct ChangeEnvelope: Codable, Sendable, Equatable {
     public var key: [String: String]
     /// When the change committed.
     public var commitTimestamp: Date
+    /// The row as committed, when the publisher already has it (subscribers then do not
+    /// re-read it); nil for DELETE and when the row must be read.
+    public var record: JSONValue?
 
-    public init(table: String, type: String, conversationID: UUID, key: [String: String], commitTimestamp: Date = Date()) {
+    public init(
+        table: String, type: String, conversationID: UUID, key: [String: String], commitTimestamp: Date = Date(), record: JSONValue? = nil
+    ) {
         self.table = table
         self.type = type
         self.conversationID = conversationID
         self.key = key
         self.commitTimestamp = commitTimestamp
+        self.record = record
     }
 }
 

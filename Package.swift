@@ -7,7 +7,7 @@ let package = Package(
     products: [
         .executable(name: "ecomansoni", targets: ["ecomansoni"]),
         // The decoders of client bytes, for the libFuzzer package in Fuzz/ (docs/fuzzing.md).
-        .library(name: "EcomansoniDecoders", targets: ["Core", "Realtime", "Calls", "Auth", "Insurance"]),
+        .library(name: "EcomansoniDecoders", targets: ["Core", "Realtime", "Chat", "Calls", "Auth", "Insurance"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -135,7 +135,7 @@ let package = Package(
         .testTarget(name: "AuthTests", dependencies: ["Auth", "TestSupport"]),
         .testTarget(name: "SocialTests", dependencies: ["Social", "TestSupport"]),
         .testTarget(name: "ChatTests", dependencies: ["Chat", "TestSupport"]),
-        .testTarget(name: "RealtimeTests", dependencies: ["Realtime", "TestSupport"]),
+        .testTarget(name: "RealtimeTests", dependencies: ["Realtime", "Chat", "TestSupport"]),
         .testTarget(
             name: "InsuranceTests",
             dependencies: ["Insurance", .product(name: "PropertyBased", package: "swift-property-based")]
@@ -147,7 +147,7 @@ let package = Package(
         .testTarget(name: "CallsTests", dependencies: ["Calls", "TestSupport"]),
         .testTarget(
             name: "FuzzCorpusTests",
-            dependencies: ["Core", "Realtime", "Calls", "Auth", "Insurance"]
+            dependencies: ["Core", "Realtime", "Chat", "Calls", "Auth", "Insurance"]
         ),
         .testTarget(name: "MigrationLintTests", dependencies: ["MigrationLint"], resources: [.copy("Corpus")]),
         .testTarget(

@@ -69,7 +69,7 @@ public func buildApplication(
 
     if config.roles.contains(.api) {
         let realtime = RealtimeService(
-            database: realtimeDatabase ?? database, bus: bus, verify: { token in try await tokens.caller(fromToken: token) },
+            feed: ChatChangeFeed(database: realtimeDatabase ?? database), bus: bus, verify: { token in try await tokens.caller(fromToken: token) },
             limits: config.realtime, logger: logger)
         try addAPI(config: config, database: database, auth: auth, realtime: realtime, router: router, functions: functions, logger: logger)
         let realtimeController = RealtimeController(realtime: realtime, isAPIKey: tokens.isAPIKey, trustProxy: config.trustProxy)

@@ -26,12 +26,18 @@ public struct ChatService: Sendable {
         await publisher?.publish(changes)
     }
 
-    private func participants(_ type: String, _ conversation: UUID, _ users: [UUID]) -> [ChangeEnvelope] {
-        users.map { ChangeEnvelope(table: "participants", type: type, conversationID: conversation, key: ["user_id": $0.uuidString.lowercased()]) }
-    }
-
-    private func messageChange(_ type: String, _ conversation: UUID, _ message: UUID) -> ChangeEnvelope {
-        ChangeEnvelope(table: "messages", type: type, conversationID: conversation, key: ["id": message.uuidString.lowercased()])
+    /// Participants changes; an INSERT or DELETE also changes who may see the conversation.
+    private func participants(_ type: ChangeType, _ conversation: UUID, _ users: [UUID]) -> [ChangeEnvelope] {
+        users.map { user in
+            let membership: MembershipChange? = switch type {
+            case .insert: .joined(user)
+            case .delete: .left(user)
+            case .update: nil
+            }
+            return ChangeEnvelope(
+                table: "participants", type: type, conversationID: conversation, key: ["user_id": user.uuidString.lowercased()],
+                membership: membership)
+        }
     }
 
     // MARK: Conversations
@@ -46,7 +52,7 @@ public struct ChatService: Sendable {
             }
             throw APIError.notFound("target_user_id: no such user")
         }
-        if created { await announce(participants("INSERT", conversation, [me, target])) }
+        if created { await announce(participants(.insert, conversation, [me, target])) }
         return conversation
     }
 
@@ -61,7 +67,7 @@ public struct ChatService: Sendable {
             }
             return (conversation, everyone)
         }
-        await announce(participants("INSERT", conversation, everyone))
+        await announce(participants(.insert, conversation, everyone))
         return conversation
     }
 
@@ -74,7 +80,7 @@ public struct ChatService: Sendable {
             }
             return []
         }
-        await announce(participants("INSERT", conversation, added))
+        await announce(participants(.insert, conversation, added))
         return added.count
     }
 
@@ -84,7 +90,7 @@ public struct ChatService: Sendable {
         try await database.withCaller(caller) { connection in
             try await connection.execute("SELECT public.chat_remove_member($1, $2)", [conversation, user])
         }
-        await announce(participants("DELETE", conversation, [user]))
+        await announce(participants(.delete, conversation, [user]))
     }
 
     /// Changes another member's role.
@@ -93,7 +99,7 @@ public struct ChatService: Sendable {
         try await database.withCaller(caller) { connection in
             try await connection.execute("SELECT public.chat_set_member_role($1, $2, $3)", [conversation, user, role])
         }
-        await announce(participants("UPDATE", conversation, [user]))
+        await announce(participants(.update, conversation, [user]))
     }
 
     /// Leaves a group.
@@ -102,7 +108,7 @@ public struct ChatService: Sendable {
         try await database.withCaller(caller) { connection in
             try await connection.execute("SELECT public.chat_leave($1)", [conversation])
         }
-        await announce(participants("DELETE", conversation, [me]))
+        await announce(participants(.delete, conversation, [me]))
     }
 
     /// Mutes the conversation until a time (nil unmutes).
@@ -153,32 +159,41 @@ public struct ChatService: Sendable {
     // MARK: Messages
 
     /// Sends a text message; a retry with the same client message id returns the original.
+    ///
+    /// One database call (`public.chat_send_message`, migration 0008): it runs as the
+    /// caller under row-level security and returns the committed row, which realtime
+    /// delivers without reading it again.
     func send(_ caller: Caller, conversation: UUID, clientMessageID: UUID, body: String, replyTo: UUID?) async throws -> Data {
-        let me = try caller.requireUser()
-        do {
-            let (result, inserted) = try await database.withCaller(caller) { connection -> (Data, UUID?) in
-                if let existing = try await sentMessage(connection, conversation, me, clientMessageID) { return (existing, nil) }
-                try await requireMember(connection, conversation)
-                if try await connection.exists("SELECT 1 WHERE public.chat_dm_blocked($1)", [conversation]) {
-                    throw APIError.forbidden("cannot send: one of you has blocked the other")
-                }
-                try await checkRate(connection, me)
-                let rows = try await connection.rows("""
-                    INSERT INTO public.messages (conversation_id, sender_id, client_msg_id, kind, body, reply_to_id)
-                    VALUES ($1, $2, $3, 'text', $4, $5)
-                    RETURNING jsonb_build_object('message_id', id, 'seq', seq, 'created_at', created_at)::text, id
-                    """, [conversation, me, clientMessageID, body, replyTo])
-                for try await (json, id) in rows.decode((String, UUID).self) { return (Data(json.utf8), id) }
-                throw APIError.notFound("conversation_id: no such conversation")
+        _ = try caller.requireUser()
+        let text = try await database.withStatement { connection in
+            try await connection.scalarText(
+                "SELECT public.chat_send_message($1, $2, $3, $4, $5, $6::uuid, $7::integer)::text",
+                [caller.role.rawValue, caller.claimsJSON, conversation, clientMessageID, body, replyTo, MessageRules.perMinute])
+        }
+        guard let text, case .object(let outcome) = try JSONValue.parse(text) else {
+            throw UnexpectedSendOutcome(text: text ?? "no row")
+        }
+        switch outcome["outcome"] {
+        case .string("sent"), .string("existing"):
+            guard let result = outcome["result"], case .object(let record)? = outcome["record"],
+                case .string(let id)? = record["id"], let message = UUID(uuidString: id)
+            else { throw UnexpectedSendOutcome(text: text) }
+            if outcome["outcome"] == .string("sent") {
+                await announce([ChangeEnvelope(
+                    table: "messages", type: .insert, conversationID: conversation, key: ["id": message.uuidString.lowercased()],
+                    record: .object(record))])
             }
-            if let inserted { await announce([messageChange("INSERT", conversation, inserted)]) }
-            return result
-        } catch let error as APIError where error.code == "23505" {
-            // A concurrent retry of the same message won: answer with it.
-            return try await database.withCaller(caller) { connection in
-                guard let existing = try await sentMessage(connection, conversation, me, clientMessageID) else { throw error }
-                return existing
-            }
+            return Data(result.jsonText.utf8)
+        case .string("not_member"):
+            throw APIError.notFound("conversation_id: no such conversation")
+        case .string("blocked"):
+            throw APIError.forbidden("cannot send: one of you has blocked the other")
+        case .string("rate_limited"):
+            let wait = if case .number(let seconds)? = outcome["retry_after"], seconds >= 1, seconds <= 60 { Int(seconds) } else { 60 }
+            throw APIError.rateLimited(
+                code: "rate_limited", message: "You can send \(MessageRules.perMinute) messages a minute; retry in \(wait) s", retryAfter: wait)
+        default:
+            throw UnexpectedSendOutcome(text: text)
         }
     }
 
@@ -208,45 +223,35 @@ public struct ChatService: Sendable {
     /// Edits the caller's own text message (within 48 hours).
     func edit(_ caller: Caller, message: UUID, body: String) async throws -> Data {
         _ = try caller.requireUser()
-        let result = try await database.withCaller(caller) { connection in
+        let (result, change) = try await database.withCaller(caller) { connection in
             guard let (sender, deleted) = try await messageState(connection, message) else {
                 throw APIError.notFound("message_id: no such message")
             }
             guard sender == caller.userID else { throw APIError.forbidden("message_id: only the sender may edit a message") }
             guard !deleted else { throw APIError.invalidField("message_id", "the message was deleted") }
-            return try await updated(connection, "UPDATE public.messages m SET body = $2 WHERE m.id = $1 RETURNING \(ChatSQL.messageJSON("m"))::text", [message, body])
+            return try await updatedMessage(connection, "UPDATE public.messages m SET body = $2 WHERE m.id = $1", [message, body])
         }
-        await announceMessageUpdate(result)
+        await announce([change])
         return result
-    }
-
-    /// Announces an UPDATE of the message whose JSON an edit or delete returned.
-    private func announceMessageUpdate(_ json: Data) async {
-        guard let object = try? JSONSerialization.jsonObject(with: json) as? [String: Any],
-            let id = (object["id"] as? String).flatMap(UUID.init(uuidString:)),
-            let conversation = (object["conversation_id"] as? String).flatMap(UUID.init(uuidString:))
-        else { return }
-        await announce([messageChange("UPDATE", conversation, id)])
     }
 
     /// Deletes a message for everyone (a tombstone); idempotent.
     func delete(_ caller: Caller, message: UUID) async throws -> Data {
         _ = try caller.requireUser()
-        let (result, changed) = try await database.withCaller(caller) { connection -> (Data, Bool) in
+        let (result, change) = try await database.withCaller(caller) { connection -> (Data, ChangeEnvelope?) in
             guard let (_, deleted) = try await messageState(connection, message) else {
                 throw APIError.notFound("message_id: no such message")
             }
             if deleted {
-                return (try await updated(connection, "SELECT \(ChatSQL.messageJSON("m"))::text FROM public.messages m WHERE m.id = $1", [message]), false)
+                return (try await updated(connection, "SELECT \(ChatSQL.messageJSON("m"))::text FROM public.messages m WHERE m.id = $1", [message]), nil)
             }
             do {
-                return (try await updated(
-                    connection, "UPDATE public.messages m SET deleted_at = now() WHERE m.id = $1 RETURNING \(ChatSQL.messageJSON("m"))::text", [message]), true)
+                return try await updatedMessage(connection, "UPDATE public.messages m SET deleted_at = now() WHERE m.id = $1", [message])
             } catch let error as APIError where error.status == .notFound {
                 throw APIError.forbidden("message_id: only the sender or a group owner or admin may delete it")
             }
         }
-        if changed { await announceMessageUpdate(result) }
+        if let change { await announce([change]) }
         return result
     }
 
@@ -260,17 +265,17 @@ public struct ChatService: Sendable {
             }
             guard let conversation else { throw APIError.notFound("message_id: no such message") }
             let existed = try await connection.exists("SELECT 1 FROM public.reactions WHERE message_id = $1 AND user_id = $2", [message, me])
-            let type: String
+            let type: ChangeType
             if let emoji {
                 try await connection.execute("""
                     INSERT INTO public.reactions (message_id, user_id, emoji) VALUES ($1, $2, $3)
                     ON CONFLICT (message_id, user_id) DO UPDATE SET emoji = EXCLUDED.emoji, updated_at = now()
                     """, [message, me, emoji])
-                type = existed ? "UPDATE" : "INSERT"
+                type = existed ? .update : .insert
             } else {
                 guard existed else { return nil }
                 try await connection.execute("DELETE FROM public.reactions WHERE message_id = $1 AND user_id = $2", [message, me])
-                type = "DELETE"
+                type = .delete
             }
             return ChangeEnvelope(
                 table: "reactions", type: type, conversationID: conversation,
@@ -294,7 +299,7 @@ public struct ChatService: Sendable {
             for try await json in rows.decode(String.self) { return Data(json.utf8) }
             throw APIError.notFound("conversation_id: no such conversation")
         }
-        await announce(participants("UPDATE", conversation, [me]))
+        await announce(participants(.update, conversation, [me]))
         return result
     }
 
@@ -318,29 +323,6 @@ public struct ChatService: Sendable {
         }
     }
 
-    /// Limits a user to ``MessageRules/perMinute`` messages a minute, with the wait in seconds.
-    /// Exact under concurrency: the sender's sends take a transaction-scoped advisory lock
-    /// first, so each count sees every message committed before it (on any instance) and
-    /// the insert commits before the next sender's count.
-    private func checkRate(_ connection: PostgresConnection, _ me: UUID) async throws {
-        try await connection.execute("SELECT pg_advisory_xact_lock(hashtext('send_message_v1'), hashtext($1::text))", [me.uuidString.lowercased()])
-        let rows = try await connection.rows("""
-            SELECT count(*), coalesce(ceil(extract(epoch FROM min(created_at) + interval '1 minute' - now())), 1)::int
-            FROM public.messages WHERE sender_id = $1 AND created_at > now() - interval '1 minute'
-            """, [me])
-        for try await (count, wait) in rows.decode((Int, Int).self) where count >= MessageRules.perMinute {
-            throw APIError.rateLimited(
-                code: "rate_limited", message: "You can send \(MessageRules.perMinute) messages a minute; retry in \(max(1, wait)) s", retryAfter: wait)
-        }
-    }
-
-    private func sentMessage(_ connection: PostgresConnection, _ conversation: UUID, _ me: UUID, _ clientMessageID: UUID) async throws -> Data? {
-        try await connection.jsonText("""
-            SELECT jsonb_build_object('message_id', id, 'seq', seq, 'created_at', created_at)::text FROM public.messages
-            WHERE conversation_id = $1 AND sender_id = $2 AND client_msg_id = $3
-            """, [conversation, me, clientMessageID])
-    }
-
     private func messageState(_ connection: PostgresConnection, _ message: UUID) async throws -> (UUID, Bool)? {
         for try await row in try await connection.rows(
             "SELECT sender_id, deleted_at IS NOT NULL FROM public.messages WHERE id = $1", [message]
@@ -348,6 +330,22 @@ public struct ChatService: Sendable {
             return row
         }
         return nil
+    }
+
+    /// Runs an `UPDATE public.messages m … WHERE …` (without RETURNING): the message as the
+    /// caller sees it, and its UPDATE change carrying the committed row.
+    private func updatedMessage(
+        _ connection: PostgresConnection, _ update: String, _ values: [(any PostgresEncodable & Sendable)?]
+    ) async throws -> (Data, ChangeEnvelope) {
+        let rows = try await connection.rows(
+            "\(update) RETURNING \(ChatSQL.messageJSON("m"))::text, public.chat_message_record(m)::text, m.id, m.conversation_id", values)
+        for try await (json, record, id, conversation) in rows.decode((String, String, UUID, UUID).self) {
+            let change = ChangeEnvelope(
+                table: "messages", type: .update, conversationID: conversation, key: ["id": id.uuidString.lowercased()],
+                record: try? JSONValue.parse(record))
+            return (Data(json.utf8), change)
+        }
+        throw APIError.notFound("message_id: no such message")
     }
 
     private func updated(_ connection: PostgresConnection, _ sql: String, _ values: [(any PostgresEncodable & Sendable)?]) async throws -> Data {
@@ -359,4 +357,11 @@ public struct ChatService: Sendable {
         for try await id in try await connection.rows(sql, values).decode(UUID.self) { return id }
         throw APIError.notFound("no such conversation")
     }
+}
+
+/// `public.chat_send_message` answered in a shape this server does not know (its migration
+/// and the binary disagree): a server fault, logged with what came back.
+struct UnexpectedSendOutcome: Error, CustomStringConvertible {
+    let text: String
+    var description: String { "chat_send_message returned an unexpected outcome: \(text.prefix(200))" }
 }

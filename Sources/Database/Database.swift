@@ -81,6 +81,28 @@ public struct Database: Sendable {
         }
     }
 
+    /// Runs `body` on a pooled connection outside an explicit transaction, so each statement
+    /// commits by itself: one round trip for work that is a single statement (a function
+    /// that sets the caller's role and claims itself, say). The same acquire deadline as
+    /// ``withOwner(_:)``; database errors a client could have caused come back as its
+    /// ``APIError``.
+    public func withStatement<Result: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> Result) async throws -> Result {
+        gauges.leased(+1)
+        defer { gauges.leased(-1) }
+        do {
+            return try await AcquireDeadline.run(timeout: acquireTimeout) { deadline in
+                try await client.withConnection { connection in
+                    try deadline.leased(connection)
+                    try deadline.began()
+                    try Task.checkCancellation()
+                    return try await body(connection)
+                }
+            }
+        } catch {
+            throw PostgresErrorText.clientError(error) ?? error
+        }
+    }
+
     /// Whether the server answers a trivial query.
     public func isReachable() async -> Bool {
         do {

@@ -1,9 +1,9 @@
 import Core
 import Foundation
 
-/// What travels on the message bus between instances. Envelopes are small (ids, not
-/// bodies): a PostgreSQL NOTIFY payload is limited to 8000 bytes, and each instance reads
-/// the row it needs itself.
+/// What travels on the message bus between instances. A change carries its row when the
+/// publisher has it and it fits the bus (a PostgreSQL NOTIFY payload is limited to 8000
+/// bytes); otherwise ids only, and each instance asks the ``ChangeFeed`` for the row.
 public enum BusEvent: Codable, Sendable, Equatable {
     /// A committed change to a table clients may subscribe to.
     case change(ChangeEnvelope)
@@ -20,10 +20,9 @@ public enum BusEvent: Codable, Sendable, Equatable {
 
 /// A committed change: which table, what happened, and the keys to find the row.
 public struct ChangeEnvelope: Codable, Sendable, Equatable {
-    /// `messages`, `reactions` or `participants`.
+    /// A table of the publishing module's ``ChangeFeed`` (`messages`, `reactions`, `participants`).
     public var table: String
-    /// `INSERT`, `UPDATE` or `DELETE`.
-    public var type: String
+    public var type: ChangeType
     /// The conversation the row belongs to (authorisation and filtering).
     public var conversationID: UUID
     /// The row's key columns (e.g. `id`, or `message_id` + `user_id`), also the DELETE old_record.
@@ -33,9 +32,13 @@ public struct ChangeEnvelope: Codable, Sendable, Equatable {
     /// The row as committed, when the publisher already has it (subscribers then do not
     /// re-read it); nil for DELETE and when the row must be read.
     public var record: JSONValue?
+    /// Set when the change adds or removes a member of the conversation: who may see its
+    /// changes changes with it.
+    public var membership: MembershipChange?
 
     public init(
-        table: String, type: String, conversationID: UUID, key: [String: String], commitTimestamp: Date = Date(), record: JSONValue? = nil
+        table: String, type: ChangeType, conversationID: UUID, key: [String: String], commitTimestamp: Date = Date(),
+        record: JSONValue? = nil, membership: MembershipChange? = nil
     ) {
         self.table = table
         self.type = type
@@ -43,7 +46,15 @@ public struct ChangeEnvelope: Codable, Sendable, Equatable {
         self.key = key
         self.commitTimestamp = commitTimestamp
         self.record = record
+        self.membership = membership
     }
+}
+
+/// A user joining or leaving a conversation.
+public enum MembershipChange: Codable, Sendable, Equatable {
+    case joined(UUID)
+    /// The user sees this change (their own removal), then nothing more of the conversation.
+    case left(UUID)
 }
 
 /// Publishes committed changes; what feature services see of the realtime machinery.

@@ -10,41 +10,46 @@ import Foundation
 /// heartbeats nor the dispatch lane other conversations share.
 struct PreparedChange: Sendable {
     let table: String
-    let type: String
+    let type: ChangeType
     /// What filters are tested against: the record, or `old_record` for a DELETE.
     let visible: [String: JSONValue]
     /// The `data` part as the row's sender sees it (with its idempotency key).
     let forSender: String
     /// The `data` part as everyone else sees it.
     let forOthers: String
-    /// The `data` part renamed to the `cursors` table, for channels binding only that.
-    let asCursors: String?
+    /// The `data` part renamed to each view of the table that receives this change (e.g.
+    /// `cursors` over participants' updates), for channels binding only that view.
+    let asView: [String: String]
     /// The row's `sender_id`, lower-case, if it has one.
     let senderID: String?
 
-    init(_ change: ChangeEnvelope, record: [String: JSONValue]?) {
-        let columns = (ChangeRecordLoader.columns[change.table] ?? []).map { JSONValue.object(["name": .string($0.name), "type": .string($0.type)]) }
+    init(_ change: ChangeEnvelope, record: [String: JSONValue]?, catalog: ChangeCatalog) {
+        let columns = catalog.columns(ofSource: change.table).map { JSONValue.object(["name": .string($0.name), "type": .string($0.type)]) }
         var oldRecord: [String: JSONValue] = change.key.mapValues { .string($0) }
         oldRecord["conversation_id"] = .string(change.conversationID.uuidString.lowercased())
         var data: [String: JSONValue] = [
-            "schema": .string("public"), "table": .string(change.table), "type": .string(change.type),
+            "schema": .string("public"), "table": .string(change.table), "type": .string(change.type.rawValue),
             "commit_timestamp": .string(Self.commitTimestamp(change.commitTimestamp)), "errors": .null, "columns": .array(columns),
         ]
-        if change.type != "DELETE" { data["record"] = .object(record ?? [:]) }
-        if change.type != "INSERT" { data["old_record"] = .object(oldRecord) }
+        if change.type != .delete { data["record"] = .object(record ?? [:]) }
+        if change.type != .insert { data["old_record"] = .object(oldRecord) }
         var hidden = data
         if case .object(var row)? = data["record"], row["client_msg_id"] != nil {
             row["client_msg_id"] = .null
             hidden["record"] = .object(row)
         }
-        var renamed = data
-        renamed["table"] = .string("cursors")
+        var asView: [String: String] = [:]
+        for view in catalog.views(receiving: change.table, type: change.type) {
+            var renamed = data
+            renamed["table"] = .string(view)
+            asView[view] = JSONValue.object(renamed).jsonText
+        }
         table = change.table
         type = change.type
-        visible = change.type == "DELETE" ? oldRecord : (record ?? [:])
+        visible = change.type == .delete ? oldRecord : (record ?? [:])
         forSender = JSONValue.object(data).jsonText
         forOthers = JSONValue.object(hidden).jsonText
-        asCursors = change.table == "participants" && change.type == "UPDATE" ? JSONValue.object(renamed).jsonText : nil
+        self.asView = asView
         senderID = if case .string(let sender)? = record?["sender_id"] { sender } else { nil }
     }
 
@@ -54,9 +59,9 @@ struct PreparedChange: Sendable {
         let matched = subscriber.bindings.filter { binding in
             binding.wants(table: table, type: type) && (binding.filter?.matches(visible) ?? true)
         }
-        guard !matched.isEmpty else { return nil }
+        guard let first = matched.first else { return nil }
         var dataText = senderID == subscriber.userID.uuidString.lowercased() ? forSender : forOthers
-        if let asCursors, matched.allSatisfy({ $0.table == "cursors" }) { dataText = asCursors }
+        if let renamed = asView[first.table], matched.allSatisfy({ $0.table == first.table }) { dataText = renamed }
         let ids = matched.map { String($0.id) }.joined(separator: ",")
         let payload = #"{"data":\#(dataText),"ids":[\#(ids)]}"#
         let topic = JSONValue.string(subscriber.topic).jsonText

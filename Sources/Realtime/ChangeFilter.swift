@@ -43,14 +43,20 @@ public struct ChangeFilter: Sendable, Equatable {
 
     static let operators: Set<String> = ["eq", "neq", "lt", "lte", "gt", "gte", "in", "is", "like", "ilike"]
 
-    /// Parses a filter for a table clients may bind; the error names the condition and the rule.
-    public init(parsing text: String, table: String) throws {
+    /// Parses a filter on one of `tables`; the error names the condition and the rule.
+    public init(parsing text: String, table: String, in tables: [ChangeTable]) throws {
+        guard let columns = ChangeCatalog(tables).columnTypes(of: table) else {
+            throw FilterError("table \(table) cannot be filtered")
+        }
+        try self.init(parsing: text, table: table, columns: columns)
+    }
+
+    /// Parses a filter on `table`, whose columns compare as `columns` says; the error names the
+    /// condition and the rule.
+    init(parsing text: String, table: String, columns: [String: ColumnType]) throws {
         let length = text.unicodeScalars.count
         guard length <= Self.maximumLength else {
             throw FilterError("filter '\(Self.excerpt(text))' is \(length) characters long; at most \(Self.maximumLength) are allowed")
-        }
-        guard let columns = ChangeRecordLoader.columnTypes(bindable: table) else {
-            throw FilterError("table \(table) cannot be filtered")
         }
         var conditions: [Condition] = []
         for part in Self.splitTopLevel(text) where !part.isEmpty {

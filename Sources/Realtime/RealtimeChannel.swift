@@ -6,17 +6,20 @@ struct RealtimeChannel: Sendable {
     /// A postgres_changes binding: the client's object echoed back with an id.
     struct Binding: Sendable {
         var id: Int
-        var event: String
+        /// The change types asked for (nil: `*`).
+        var event: ChangeType?
+        /// The table (or view) bound, as the client named it.
         var table: String
+        /// The table whose changes it receives, and which of their types (a view may narrow them).
+        var source: String
+        var sourceTypes: Set<ChangeType>?
         var filter: ChangeFilter?
         /// The object as the client sent it (echoed in the join reply).
         var original: [String: JSONValue]
 
-        func wants(table: String, type: String) -> Bool {
-            guard event == "*" || event == type else { return false }
-            // `cursors` is the read-receipt view of participants: their cursor updates.
-            if self.table == "cursors" { return table == "participants" && type == "UPDATE" }
-            return self.table == table
+        func wants(table: String, type: ChangeType) -> Bool {
+            guard event == nil || event == type, sourceTypes?.contains(type) ?? true else { return false }
+            return source == table
         }
     }
 
@@ -44,12 +47,9 @@ struct RealtimeChannel: Sendable {
     /// Presence events allowed in the current window (limit per channel).
     var presenceEvents: [Date] = []
 
-    static let allowedTables: Set<String> = ["messages", "reactions", "participants", "cursors"]
-    static let allowedEvents: Set<String> = ["*", "INSERT", "UPDATE", "DELETE"]
-
-    /// Reads the postgres_changes bindings of a join (at most `limit` of them); the error is
-    /// the reply reason and names the field.
-    static func bindings(from value: JSONValue?, limit: Int = RealtimeLimits().bindingsPerChannel) throws -> [Binding] {
+    /// Reads the postgres_changes bindings of a join (at most `limit` of them) against the
+    /// bindable tables; the error is the reply reason and names the field.
+    static func bindings(from value: JSONValue?, catalog: ChangeCatalog, limit: Int = RealtimeLimits().bindingsPerChannel) throws -> [Binding] {
         guard case .array(let items)? = value else { return [] }
         guard items.count <= limit else {
             throw JoinError("postgres_changes may have at most \(limit) bindings per channel, not \(items.count)")
@@ -67,20 +67,23 @@ struct RealtimeChannel: Sendable {
             } catch {
                 throw JoinError(error.description)
             }
-            guard allowedEvents.contains(event ?? "*") else { throw JoinError("\(field).event must be *, INSERT, UPDATE or DELETE") }
+            let type = ChangeType(rawValue: event ?? "*")
+            guard event == nil || event == "*" || type != nil else { throw JoinError("\(field).event must be *, INSERT, UPDATE or DELETE") }
             guard (schema ?? "public") == "public" else { throw JoinError("\(field).schema must be public") }
-            guard let table, allowedTables.contains(table) else {
-                throw JoinError("\(field).table must be one of \(allowedTables.sorted().joined(separator: ", "))")
+            guard let table, let bound = catalog.table(table) else {
+                throw JoinError("\(field).table must be one of \(catalog.names.joined(separator: ", "))")
             }
             var filter: ChangeFilter?
             if let filterText, !filterText.isEmpty {
                 do {
-                    filter = try ChangeFilter(parsing: filterText, table: table)
+                    filter = try ChangeFilter(parsing: filterText, table: table, columns: catalog.columnTypes(of: table) ?? [:])
                 } catch {
                     throw JoinError("\(field).filter: \(error)")
                 }
             }
-            result.append(Binding(id: bindingID(object, index: index), event: event ?? "*", table: table, filter: filter, original: object))
+            result.append(Binding(
+                id: bindingID(object, index: index), event: type, table: table, source: bound.source, sourceTypes: bound.types,
+                filter: filter, original: object))
         }
         return result
     }

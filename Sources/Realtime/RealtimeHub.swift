@@ -42,8 +42,11 @@ actor RealtimeHub {
     private var userSockets: [UUID: Set<SocketID>] = [:]
     private var socketUsers: [SocketID: Set<UUID>] = [:]
     private let logger: Logger
+    /// The tables clients may bind `postgres_changes` to.
+    nonisolated let catalog: ChangeCatalog
 
-    init(logger: Logger) {
+    init(catalog: ChangeCatalog, logger: Logger) {
+        self.catalog = catalog
         self.logger = logger
     }
 
@@ -280,15 +283,18 @@ actor RealtimeHub {
     /// the way whose access token has expired (to close).
     func deliverChange(_ change: PreparedChange, members: Set<UUID>, now: Int) -> [(SocketID, String)] {
         var expired: [(SocketID, String)] = []
-        for (id, socket) in sockets {
-            for channel in socket.channels.values where !channel.bindings.isEmpty {
-                guard let user = channel.caller.userID, members.contains(user) else { continue }
-                if channel.expiresAt <= now {
-                    expired.append((id, channel.topic))
-                    continue
+        // Only the sockets with a channel joined as a member: the user index, not a scan.
+        for member in members {
+            for id in userSockets[member] ?? [] {
+                guard let socket = sockets[id] else { continue }
+                for channel in socket.channels.values where channel.caller.userID == member && !channel.bindings.isEmpty {
+                    if channel.expiresAt <= now {
+                        expired.append((id, channel.topic))
+                        continue
+                    }
+                    guard channel.bindings.contains(where: { $0.wants(table: change.table, type: change.type) }) else { continue }
+                    queue(.change(change, ChangeSubscriber(topic: channel.topic, userID: member, bindings: channel.bindings)), to: id)
                 }
-                guard channel.bindings.contains(where: { $0.wants(table: change.table, type: change.type) }) else { continue }
-                queue(.change(change, ChangeSubscriber(topic: channel.topic, userID: user, bindings: channel.bindings)), to: id)
             }
         }
         return expired

@@ -1,5 +1,4 @@
 import Core
-import Database
 import Foundation
 import HummingbirdWebSocket
 import Logging
@@ -14,18 +13,22 @@ public final class RealtimeService: Service, ChangePublisher {
     let hub: RealtimeHub
     let bus: any MessageBus
     let membership: MembershipCache
-    let loader: ChangeRecordLoader
+    /// The module that owns the tables whose changes are delivered.
+    let feed: any ChangeFeed
     let verify: AccessTokenVerifier
     let limits: RealtimeLimits
     let logger: Logger
     /// The bus subscription, taken at creation so no event published after start-up is missed.
     private let events: AsyncStream<BusEvent>
 
-    public init(database: Database, bus: any MessageBus, verify: @escaping AccessTokenVerifier, limits: RealtimeLimits = RealtimeLimits(), logger: Logger) {
-        self.hub = RealtimeHub(logger: logger)
+    public init(
+        feed: any ChangeFeed, bus: any MessageBus, verify: @escaping AccessTokenVerifier, limits: RealtimeLimits = RealtimeLimits(),
+        logger: Logger
+    ) {
+        self.hub = RealtimeHub(catalog: ChangeCatalog(feed.tables), logger: logger)
         self.bus = bus
-        self.membership = MembershipCache(database: database)
-        self.loader = ChangeRecordLoader(database: database)
+        self.membership = MembershipCache(feed: feed)
+        self.feed = feed
         self.verify = verify
         self.limits = limits
         self.logger = logger
@@ -116,20 +119,26 @@ public final class RealtimeService: Service, ChangePublisher {
         case .change(let change):
             do {
                 // Membership first: a new member sees their own addition.
-                await membership.apply(change)
+                if let membership = change.membership { await self.membership.apply(membership, in: change.conversationID) }
                 var members = try await membership.members(of: change.conversationID)
-                if change.table == "participants", change.type == "DELETE", let user = change.key["user_id"].flatMap(UUID.init(uuidString:)) {
+                if case .left(let user)? = change.membership {
                     // The removed member learns of their own removal, then nothing more.
                     members.insert(user)
                 }
-                let record = change.type == "DELETE" ? nil : try await loader.record(for: change)
-                if change.type != "DELETE", record == nil { return }
-                let prepared = PreparedChange(change, record: record)
+                let record: [String: JSONValue]?
+                switch (change.type, change.record) {
+                case (.delete, _): record = nil
+                case (_, .object(let carried)?): record = carried
+                default:
+                    guard let read = try await feed.record(for: change) else { return }
+                    record = read
+                }
+                let prepared = PreparedChange(change, record: record, catalog: hub.catalog)
                 let expired = await hub.deliverChange(prepared, members: members, now: Int(Date().timeIntervalSince1970))
                 for (socket, topic) in expired {
                     await republish(await hub.shut(topic, socket: socket, reason: "Token has expired; send a fresh access_token"))
                 }
-                if change.table == "participants", change.type == "DELETE", let user = change.key["user_id"].flatMap(UUID.init(uuidString:)) {
+                if case .left(let user)? = change.membership {
                     for (socket, topic) in await hub.conversationChannels(of: user, conversation: change.conversationID) {
                         await republish(await hub.shut(topic, socket: socket, reason: "Unauthorized: no longer a member of this conversation"))
                     }

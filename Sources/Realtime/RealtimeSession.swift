@@ -100,7 +100,7 @@ struct RealtimeSession: Sendable {
         }
         let bindings: [RealtimeChannel.Binding]
         do {
-            bindings = try RealtimeChannel.bindings(from: config["postgres_changes"], limit: limits.bindingsPerChannel)
+            bindings = try RealtimeChannel.bindings(from: config["postgres_changes"], catalog: hub.catalog, limit: limits.bindingsPerChannel)
         } catch {
             throw JoinError("Invalid postgres_changes: \(error)")
         }

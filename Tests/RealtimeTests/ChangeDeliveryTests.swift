@@ -14,8 +14,8 @@ import Testing
             "sender_id": .string(sender.uuidString.lowercased()), "seq": .number(3), "client_msg_id": .string("key"),
             "body": .string(String(repeating: "a", count: 4_000)), "created_at": .string("2026-11-26T17:38:32.875805+00:00"),
         ]
-        let envelope = ChangeEnvelope(table: "messages", type: "INSERT", conversationID: conversation, key: ["id": "x"])
-        return PreparedChange(envelope, record: record)
+        let envelope = ChangeEnvelope(table: "messages", type: .insert, conversationID: conversation, key: ["id": "x"])
+        return PreparedChange(envelope, record: record, catalog: .chat)
     }
 
     func bindings(_ filters: [String?], table: String = "messages") throws -> [RealtimeChannel.Binding] {
@@ -23,7 +23,7 @@ import Testing
             var object: [String: JSONValue] = ["event": .string("*"), "schema": .string("public"), "table": .string(table)]
             if let filter { object["filter"] = .string(filter) }
             return .object(object)
-        }))
+        }), catalog: .chat)
     }
 
     func payload(_ frame: String?) throws -> [String: JSONValue] {
@@ -57,8 +57,8 @@ import Testing
     }
 
     @Test func versionTwoFramesAreArraysAndCursorsAreRenamed() throws {
-        let envelope = ChangeEnvelope(table: "participants", type: "UPDATE", conversationID: conversation, key: ["user_id": reader.uuidString.lowercased()])
-        let change = PreparedChange(envelope, record: ["conversation_id": .string(conversation.uuidString), "read_up_to_seq": .number(4)])
+        let envelope = ChangeEnvelope(table: "participants", type: .update, conversationID: conversation, key: ["user_id": reader.uuidString.lowercased()])
+        let change = PreparedChange(envelope, record: ["conversation_id": .string(conversation.uuidString), "read_up_to_seq": .number(4)], catalog: .chat)
         let subscribed = try bindings(["read_up_to_seq=gte.4"], table: "cursors")
         let text = try #require(change.frame(for: ChangeSubscriber(topic: "realtime:r", userID: reader, bindings: subscribed), version: .v2))
         guard case .array(let parts) = try JSONValue.parse(text), parts.count == 5 else {

@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import Chat
 @testable import Realtime
 import Testing
 
@@ -27,24 +28,24 @@ import Testing
         ("created_at=lt.2026-11-27", true), ("created_at=gte.2026-11-26T18:38:32.875805+01:00", true),
     ])
     func comparesByColumnType(_ text: String, _ expected: Bool) throws {
-        #expect(try ChangeFilter(parsing: text, table: "messages").matches(record) == expected)
+        #expect(try ChangeFilter(parsing: text, table: "messages", in: ChatChangeFeed.tables).matches(record) == expected)
     }
 
     @Test func nullIsUnknownNegatedOrNot() throws {
         // As in SQL: a comparison with NULL is unknown, and NOT unknown is still unknown.
         for text in ["deleted_at=eq.2026-01-01T00:00:00Z", "deleted_at=neq.2026-01-01T00:00:00Z", "deleted_at=not.eq.2026-01-01T00:00:00Z",
                      "reply_to_id=eq.\(Self.conversation)", "reply_to_id=not.in.(\(Self.conversation))"] {
-            #expect(try ChangeFilter(parsing: text, table: "messages").matches(record) == false, "\(text)")
+            #expect(try ChangeFilter(parsing: text, table: "messages", in: ChatChangeFeed.tables).matches(record) == false, "\(text)")
         }
     }
 
     @Test func deleteOldRecordsCarryUUIDsAsText() throws {
         let oldRecord: [String: JSONValue] = ["message_id": .string(Self.conversation), "user_id": .string(Self.conversation), "conversation_id": .string(Self.conversation)]
-        #expect(try ChangeFilter(parsing: "user_id=eq.\(Self.conversation.uppercased())", table: "reactions").matches(oldRecord))
+        #expect(try ChangeFilter(parsing: "user_id=eq.\(Self.conversation.uppercased())", table: "reactions", in: ChatChangeFeed.tables).matches(oldRecord))
     }
 
     @Test func cursorsFiltersReadParticipantsColumns() throws {
-        let filter = try ChangeFilter(parsing: "read_up_to_seq=gte.3", table: "cursors")
+        let filter = try ChangeFilter(parsing: "read_up_to_seq=gte.3", table: "cursors", in: ChatChangeFeed.tables)
         #expect(filter.matches(["read_up_to_seq": .number(3)]) && !filter.matches(["read_up_to_seq": .number(2)]))
     }
 
@@ -64,7 +65,7 @@ import Testing
     ])
     func refusesBadFiltersNamingConditionAndRule(_ text: String, _ rule: String) {
         do {
-            _ = try ChangeFilter(parsing: text, table: "messages")
+            _ = try ChangeFilter(parsing: text, table: "messages", in: ChatChangeFeed.tables)
             Issue.record("\(text) was accepted")
         } catch {
             #expect("\(error)".contains(rule), "\(error)")
@@ -74,12 +75,12 @@ import Testing
 
     @Test func filterLengthIsCapped() throws {
         let longest = "body=like." + String(repeating: "a", count: ChangeFilter.maximumLength - 10)
-        #expect(try ChangeFilter(parsing: longest, table: "messages").conditions.count == 1)
+        #expect(try ChangeFilter(parsing: longest, table: "messages", in: ChatChangeFeed.tables).conditions.count == 1)
         // Code points are counted, not bytes: 256 Cyrillic letters are fine, 257 are not.
         let cyrillic = "body=like." + String(repeating: "я", count: ChangeFilter.maximumLength - 10)
-        #expect(throws: Never.self) { try ChangeFilter(parsing: cyrillic, table: "messages") }
+        #expect(throws: Never.self) { try ChangeFilter(parsing: cyrillic, table: "messages", in: ChatChangeFeed.tables) }
         do {
-            _ = try ChangeFilter(parsing: longest + "a", table: "messages")
+            _ = try ChangeFilter(parsing: longest + "a", table: "messages", in: ChatChangeFeed.tables)
             Issue.record("an over-long filter was accepted")
         } catch {
             #expect("\(error)".contains("is 257 characters long; at most 256 are allowed"))
@@ -89,13 +90,13 @@ import Testing
 
     @Test func inListsAreCapped() {
         let hundred = Array(repeating: "1", count: 100).joined(separator: ",")
-        #expect(throws: Never.self) { try ChangeFilter(parsing: "seq=in.(\(hundred))", table: "messages") }
-        #expect(throws: FilterError.self) { try ChangeFilter(parsing: "seq=in.(\(hundred),101)", table: "messages") }
+        #expect(throws: Never.self) { try ChangeFilter(parsing: "seq=in.(\(hundred))", table: "messages", in: ChatChangeFeed.tables) }
+        #expect(throws: FilterError.self) { try ChangeFilter(parsing: "seq=in.(\(hundred),101)", table: "messages", in: ChatChangeFeed.tables) }
     }
 
     @Test func exposesTheConversationAPinnedSubscriptionNeedsInCanonicalForm() throws {
-        #expect(try ChangeFilter(parsing: "conversation_id=eq.\(Self.conversation.uppercased())", table: "messages").equality(on: "conversation_id") == Self.conversation)
-        #expect(try ChangeFilter(parsing: "conversation_id=neq.\(Self.conversation)", table: "messages").equality(on: "conversation_id") == nil)
+        #expect(try ChangeFilter(parsing: "conversation_id=eq.\(Self.conversation.uppercased())", table: "messages", in: ChatChangeFeed.tables).equality(on: "conversation_id") == Self.conversation)
+        #expect(try ChangeFilter(parsing: "conversation_id=neq.\(Self.conversation)", table: "messages", in: ChatChangeFeed.tables).equality(on: "conversation_id") == nil)
     }
 
     @Test func numbersFromClientsNeverTrap() throws {
@@ -105,19 +106,19 @@ import Testing
         #expect(ChangeFilter.text(.number(-0.5)) == "-0.5")
         #expect(ChangeFilter.text(.number(.infinity)) != nil)
         let record: [String: JSONValue] = ["seq": .number(1e300), "body": .number(-1e19)]
-        #expect(try ChangeFilter(parsing: "seq=gt.1", table: "messages").matches(record))
-        #expect(try ChangeFilter(parsing: "body=like.-1%", table: "messages").matches(record))
+        #expect(try ChangeFilter(parsing: "seq=gt.1", table: "messages", in: ChatChangeFeed.tables).matches(record))
+        #expect(try ChangeFilter(parsing: "body=like.-1%", table: "messages", in: ChatChangeFeed.tables).matches(record))
     }
 
     @Test func bindingIDsAreStableNonZeroAndTablesAllowListed() throws {
         let bindings = try RealtimeChannel.bindings(from: .array([
             .object(["event": .string("INSERT"), "schema": .string("public"), "table": .string("messages")]),
             .object(["event": .string("*"), "schema": .string("public"), "table": .string("reactions"), "filter": .string("message_id=eq.\(Self.conversation)")]),
-        ]))
+        ]), catalog: .chat)
         #expect(bindings.count == 2 && bindings.allSatisfy { $0.id > 0 })
-        #expect(try RealtimeChannel.bindings(from: .array([.object(bindings[0].original)]))[0].id == bindings[0].id)
+        #expect(try RealtimeChannel.bindings(from: .array([.object(bindings[0].original)]), catalog: .chat)[0].id == bindings[0].id)
         #expect(throws: JoinError.self) {
-            try RealtimeChannel.bindings(from: .array([.object(["event": .string("INSERT"), "table": .string("auth_users")])]))
+            try RealtimeChannel.bindings(from: .array([.object(["event": .string("INSERT"), "table": .string("auth_users")])]), catalog: .chat)
         }
     }
 
@@ -125,7 +126,7 @@ import Testing
         do {
             _ = try RealtimeChannel.bindings(from: .array([
                 .object(["table": .string("messages"), "filter": .string("conversation_id=eq.not-a-uuid")]),
-            ]))
+            ]), catalog: .chat)
             Issue.record("accepted")
         } catch {
             #expect("\(error)" == "postgres_changes[0].filter: filter 'conversation_id=eq.not-a-uuid': conversation_id is a uuid column and 'not-a-uuid' is not a UUID")

@@ -34,9 +34,9 @@ import Testing
     func bindingFieldsOfTheWrongTypeAreRefused(_ field: String) {
         var binding: [String: JSONValue] = ["event": .string("*"), "schema": .string("public"), "table": .string("messages")]
         binding[field] = .number(-1e19)
-        #expect(throws: JoinError.self) { try RealtimeChannel.bindings(from: .array([.object(binding)])) }
+        #expect(throws: JoinError.self) { try RealtimeChannel.bindings(from: .array([.object(binding)]), catalog: .chat) }
         do {
-            _ = try RealtimeChannel.bindings(from: .array([.object(binding)]))
+            _ = try RealtimeChannel.bindings(from: .array([.object(binding)]), catalog: .chat)
         } catch {
             #expect("\(error)" == "postgres_changes[0].\(field) must be a string")
         }
@@ -44,9 +44,9 @@ import Testing
 
     @Test func bindingsPerChannelAreCapped() throws {
         let one = JSONValue.object(["table": .string("messages")])
-        #expect(try RealtimeChannel.bindings(from: .array(Array(repeating: one, count: 10))).count == 10)
-        #expect(throws: JoinError.self) { try RealtimeChannel.bindings(from: .array(Array(repeating: one, count: 11))) }
-        #expect(throws: JoinError.self) { try RealtimeChannel.bindings(from: .array(Array(repeating: one, count: 3)), limit: 2) }
+        #expect(try RealtimeChannel.bindings(from: .array(Array(repeating: one, count: 10)), catalog: .chat).count == 10)
+        #expect(throws: JoinError.self) { try RealtimeChannel.bindings(from: .array(Array(repeating: one, count: 11)), catalog: .chat) }
+        #expect(throws: JoinError.self) { try RealtimeChannel.bindings(from: .array(Array(repeating: one, count: 3)), catalog: .chat, limit: 2) }
     }
 
     @Test func topicsHaveOwners() throws {

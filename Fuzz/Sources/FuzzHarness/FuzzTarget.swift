@@ -1,4 +1,5 @@
 import Auth
+import Chat
 @testable import Calls
 import Core
 import Crypto
@@ -71,7 +72,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         let config = payload["config"]?.objectValue ?? [:]
         _ = try? FrameField.string(payload["access_token"], "access_token")
         _ = try? FrameField.string(config["presence"]?.objectValue?["key"], "config.presence.key")
-        _ = try? RealtimeChannel.bindings(from: config["postgres_changes"])
+        _ = try? RealtimeChannel.bindings(from: config["postgres_changes"], catalog: chatCatalog)
         if let access {
             _ = try? BroadcastMessage.relayed(frame.payload, access: access, caller: .anonymous, maximumBytes: 65_536)
         }
@@ -94,6 +95,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         channel(frame)
     }
 
+    /// The tables a join may bind (the chat module's).
+    private static let chatCatalog = ChangeCatalog(ChatChangeFeed.tables)
+
     /// The filter is read for each table clients may bind, then matched against the record.
     private static func changeFilter(_ text: String) {
         let parts = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
@@ -108,7 +112,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             ]
         }
         for table in ["messages", "reactions", "participants", "cursors"] {
-            guard let filter = try? ChangeFilter(parsing: String(parts[0]), table: table) else { continue }
+            guard let filter = try? ChangeFilter(parsing: String(parts[0]), table: table, in: ChatChangeFeed.tables) else { continue }
             for column in filter.columns { _ = filter.equality(on: column) }
             _ = filter.matches(record)
         }

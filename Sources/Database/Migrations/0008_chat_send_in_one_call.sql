@@ -18,8 +18,8 @@ REVOKE ALL ON FUNCTION public.chat_message_record(public.messages) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION public.chat_message_record(public.messages) TO authenticated;
 
 -- Sends a text message as the caller (`caller_role` and `caller_claims` are what the
--- server verified from the access token; they are set transaction-locally first, so the
--- statements below run under row-level security exactly as the caller's own would).
+-- server verified from the access token; both are set transaction-locally, the role just
+-- before the insert, which runs under row-level security exactly as the caller's own would).
 --
 -- Returns {"outcome": …} with
 --   sent / existing: "result" (the RPC's answer: message_id, seq, created_at) and "record"
@@ -42,7 +42,10 @@ DECLARE
     recent integer;
     wait integer;
 BEGIN
-    PERFORM set_config('role', caller_role, true), set_config('request.jwt.claims', caller_claims, true);
+    -- The checks run as the server's role with the caller's claims (auth.uid() is the
+    -- caller): each is one index probe, where under row-level security every message row
+    -- the rate window counts would call the membership policy again.
+    PERFORM set_config('request.jwt.claims', caller_claims, true);
     me := auth.uid();
     IF me IS NULL THEN
         RAISE EXCEPTION 'sign in to send messages' USING ERRCODE = '42501';
@@ -63,6 +66,8 @@ BEGIN
         IF recent >= per_minute THEN
             RETURN jsonb_build_object('outcome', 'rate_limited', 'retry_after', greatest(1, wait));
         END IF;
+        -- The insert itself runs as the caller, under the messages_send policy.
+        PERFORM set_config('role', caller_role, true);
         INSERT INTO public.messages AS m (conversation_id, sender_id, client_msg_id, kind, body, reply_to_id)
         VALUES (conversation, me, message_client_id, 'text', message_body, reply_to)
         ON CONFLICT (conversation_id, sender_id, client_msg_id) DO NOTHING

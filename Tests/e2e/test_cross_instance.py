@@ -110,3 +110,45 @@ async def test_changes_reach_subscribers_on_both_instances_and_survive_one_dying
             except Exception:
                 pass
             await close_client(client)
+
+
+async def test_a_message_too_large_to_carry_on_the_bus_still_arrives_whole_on_the_other_instance(server, instances):
+    """A sent message's row travels in the bus envelope; one too long for a NOTIFY payload
+    (3 900 Cyrillic letters are ~7.8 KB of UTF-8) travels by key and is read by the receiving
+    instance. Either way the subscriber on the other instance gets the whole record, and an
+    edit arrives with the new body."""
+    (_, url_a), (_, url_b) = instances
+    alice_a = await new_client(url_a, server.anon_key)
+    bob_b = await new_client(url_b, server.anon_key)
+    clients = [alice_a, bob_b]
+    try:
+        await sign_in(alice_a, ALICE)
+        await sign_in(bob_b, BOB)
+        conversation = await rpc(alice_a, "get_or_create_dm", {"target_user_id": (await bob_b.auth.get_user()).user.id})
+        inserts, _, on_insert = collector()
+        updates, _, on_update = collector()
+        channel = bob_b.channel(f"x-{uuid.uuid4()}")
+        channel.on_postgres_changes("INSERT", on_insert, table="messages", schema="public", filter=f"conversation_id=eq.{conversation}")
+        channel.on_postgres_changes("UPDATE", on_update, table="messages", schema="public", filter=f"conversation_id=eq.{conversation}")
+        await subscribed(channel)
+
+        short, long = "короткое", "я" * 3900
+        for body in (short, long):
+            await rpc(alice_a, "send_message_v1", {"conversation_id": conversation, "client_msg_id": str(uuid.uuid4()), "body": body})
+        await wait_for(inserts, 2)
+        assert [item["data"]["record"]["body"] for item in inserts] == [short, long]
+        record = inserts[1]["data"]["record"]
+        assert record["conversation_id"] == conversation and record["seq"] == inserts[0]["data"]["record"]["seq"] + 1
+        assert record["client_msg_id"] is None, "another member must not see the sender's idempotency key"
+
+        edited = await rpc(alice_a, "edit_message", {"message_id": record["id"], "body": "исправлено"})
+        await wait_for(updates, 1)
+        assert updates[0]["data"]["record"]["body"] == "исправлено" == edited["body"]
+        assert updates[0]["data"]["record"]["edited_at"] is not None
+    finally:
+        for client in clients:
+            try:
+                await client.remove_all_channels()
+            except Exception:
+                pass
+            await close_client(client)

@@ -54,14 +54,16 @@ public enum JSONValue: Codable, Sendable, Equatable {
     public struct TooDeep: Error, Equatable {}
 
     /// Parses JSON text into a value; text nested deeper than ``JSONNesting/maximumDepth``
-    /// throws ``TooDeep`` before any decoding.
+    /// throws ``TooDeep`` before any decoding. Accepts what `JSONDecoder` accepts and gives
+    /// the same value (JSONValue+Text.swift), without its cost.
     public static func parse(_ text: String) throws -> JSONValue {
         guard !JSONNesting.isTooDeep(text.utf8) else { throw TooDeep() }
-        return try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+        return try parseText(text)
     }
 
-    /// Compact JSON text of this value.
+    /// Compact JSON text of this value: byte for byte what ``JSONBody/encoder`` writes
+    /// (sorted keys, slashes unescaped), and "null" where it would throw (NaN, infinity).
     public var jsonText: String {
-        (try? String(decoding: JSONBody.encoder.encode(self), as: UTF8.self)) ?? "null"
+        Self.writeText(self) ?? "null"
     }
 }

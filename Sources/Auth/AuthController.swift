@@ -91,8 +91,8 @@ public struct AuthController: Sendable {
         let agent = (request.headers[.userAgent] ?? "").replacingOccurrences(of: "\u{0}", with: "")
         switch body.type ?? "sms" {
         case "sms":
-            let userID = try await auth.otp.verify(phone: phone, code: code, purpose: .signIn)
-            return try JSONBody.response(try await auth.sessions.signIn(userID: userID, userAgent: agent, clientAddress: context.clientAddress))
+            let presented = auth.otp.presented(phone: phone, code: code, purpose: .signIn)
+            return JSONBody.response(rawJSON: SessionWriter.session(try await auth.sessions.signIn(with: presented, userAgent: agent, clientAddress: context.clientAddress)))
         case "phone_change":
             return try JSONBody.response(try await auth.confirmPhoneChange(phone: phone, code: code, userAgent: agent, clientAddress: context.clientAddress))
         default:
@@ -114,7 +114,7 @@ public struct AuthController: Sendable {
             let data = try JSONSerialization.data(withJSONObject: ["error": "invalid_request", "error_description": "refresh_token required"])
             return JSONBody.response(rawJSON: data, status: .badRequest, headers: [.supabaseAPIVersion: "2024-01-01"])
         }
-        return try JSONBody.response(try await auth.sessions.refresh(presented))
+        return JSONBody.response(rawJSON: SessionWriter.session(try await auth.sessions.refresh(presented)))
     }
 
     @Sendable func getUser(_ request: Request, context: AppRequestContext) async throws -> Response {

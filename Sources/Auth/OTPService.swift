@@ -75,58 +75,47 @@ struct OTPService: Sendable {
         try await issue(.phoneChange, phone: newPhone, userID: userID, pendingMetadata: nil, clientAddress: clientAddress, connection, deliver: !taken)
     }
 
-    /// Checks a code. On success the code is consumed and the user id returned; a wrong
-    /// code counts as an attempt (committed even though the request fails). A sign-in code
-    /// that confirms the number for the first time also sets `user_metadata` to the `data`
-    /// sent with that code (or `{}`), replacing anything an earlier request left there.
+    /// A code as presented to `POST /verify`, prepared for `auth.consume_code` (migration
+    /// 0009), which applies the rules: the keyed hash to compare with the stored one, whether
+    /// it is a test number's fixed code, and how many wrong guesses a code allows.
+    struct PresentedCode: Sendable {
+        var phone: String
+        var purpose: Purpose
+        var hash: String
+        var fixedCodeMatched: Bool
+        var maxAttempts: Int
+    }
+
+    /// Prepares a presented code. A test number's fixed code is recognised here, compared in
+    /// constant time (test numbers accept it whenever the user exists, as in GoTrue).
+    func presented(phone: String, code: String, purpose: Purpose) -> PresentedCode {
+        let fixed = purpose == .signIn && settings.testOTPs[phone].map { constantTimeEqual($0, code) } == true
+        return PresentedCode(
+            phone: phone, purpose: purpose, hash: hash(code, phone: phone, purpose: purpose), fixedCodeMatched: fixed,
+            maxAttempts: settings.otpMaxAttempts)
+    }
+
+    /// Checks a code (one statement, `auth.consume_code`). On success the code is consumed
+    /// and the user id returned; a wrong code counts as an attempt (committed even though the
+    /// request fails). A sign-in code that confirms the number for the first time also sets
+    /// `user_metadata` to the `data` sent with that code (or `{}`), replacing anything an
+    /// earlier request left there.
     ///
     /// A void code (expired, or out of attempts) is not deleted: its row keeps `sent_at`, so
     /// the resend cooldown still runs, and it is replaced by the next code issued.
     func verify(phone: String, code: String, purpose: Purpose) async throws -> UUID {
-        enum Outcome: Sendable { case valid(UUID), invalid }
-        let outcome: Outcome = try await database.withOwner { connection in
-            let rows = try await connection.query(
-                "SELECT user_id, code_hash, attempts, expires_at > now(), pending_user_metadata::text FROM auth.one_time_codes WHERE phone = \(phone) AND purpose = \(purpose.rawValue) FOR UPDATE",
-                logger: database.logger)
-            var pending: (UUID, String, Int, Bool, String?)?
-            for try await row in rows.decode((UUID, String, Int, Bool, String?).self) { pending = row }
-
-            if purpose == .signIn, let fixed = settings.testOTPs[phone], constantTimeEqual(fixed, code) {
-                // Test numbers accept their fixed code whenever the user exists, as in GoTrue.
-                let user = try await UserRecord.find(phone: phone, on: connection, database: database)
-                guard let userID = user?.id ?? pending?.0 else { return .invalid }
-                try await deleteCode(phone, purpose, connection)
-                try await confirmFirstSignIn(userID, metadata: pending?.0 == userID ? pending?.4 : nil, connection)
-                return .valid(userID)
-            }
-            guard let (userID, storedHash, attempts, fresh, metadata) = pending, fresh, attempts < settings.otpMaxAttempts else {
-                return .invalid
-            }
-            if constantTimeEqual(storedHash, hash(code, phone: phone, purpose: purpose)) {
-                try await deleteCode(phone, purpose, connection)
-                if purpose == .signIn {
-                    try await confirmFirstSignIn(userID, metadata: metadata, connection)
-                }
-                return .valid(userID)
-            }
-            try await connection.query(
-                "UPDATE auth.one_time_codes SET attempts = attempts + 1 WHERE phone = \(phone) AND purpose = \(purpose.rawValue)",
-                logger: database.logger)
-            return .invalid
+        let presented = presented(phone: phone, code: code, purpose: purpose)
+        let userID: UUID? = try await database.withStatement { connection in
+            let rows = try await connection.query("""
+                SELECT auth.consume_code(\(presented.phone), \(presented.purpose.rawValue), \(presented.hash),
+                    \(presented.fixedCodeMatched), \(presented.maxAttempts)::integer)
+                """, logger: database.logger)
+            var userID: UUID?
+            for try await id in rows.decode(UUID?.self) { userID = id }
+            return userID
         }
-        switch outcome {
-        case .valid(let userID): return userID
-        case .invalid: throw AuthErrors.otpExpired
-        }
-    }
-
-    /// On the first verified sign-in of a number: confirms it and sets `user_metadata` to the
-    /// metadata carried by the code (JSON text, already size-checked), or `{}`.
-    private func confirmFirstSignIn(_ userID: UUID, metadata: String?, _ connection: PostgresConnection) async throws {
-        try await connection.query("""
-            UPDATE auth.users SET user_metadata = coalesce(\(metadata)::jsonb, '{}'::jsonb), phone_confirmed_at = now(), updated_at = now()
-            WHERE id = \(userID) AND phone_confirmed_at IS NULL
-            """, logger: database.logger)
+        guard let userID else { throw AuthErrors.otpExpired }
+        return userID
     }
 
     private func issue(
@@ -193,15 +182,10 @@ struct OTPService: Sendable {
         return 0
     }
 
-    private func deleteCode(_ phone: String, _ purpose: Purpose, _ connection: PostgresConnection) async throws {
-        try await connection.query(
-            "DELETE FROM auth.one_time_codes WHERE phone = \(phone) AND purpose = \(purpose.rawValue)", logger: database.logger)
-    }
-
     /// HMAC-SHA256 of phone, purpose and code under the instance key, hex encoded.
     func hash(_ code: String, phone: String, purpose: Purpose) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: Data("\(phone):\(purpose.rawValue):\(code)".utf8), using: hashKey)
-        return Data(mac).map { String(format: "%02x", $0) }.joined()
+        return lowercaseHex(mac)
     }
 
     /// A uniformly random code of decimal digits.

@@ -17,100 +17,105 @@ struct SessionService: Sendable {
     let settings: AuthSettings
     /// Key deriving refresh tokens from their row ids.
     let refreshTokenKey: SymmetricKey
+    /// Row ids for new refresh tokens, reserved ahead so each request is one statement.
+    let tokenIDs: RefreshTokenIDs
+
+    init(database: Database, tokens: TokenService, settings: AuthSettings, refreshTokenKey: SymmetricKey) {
+        self.database = database
+        self.tokens = tokens
+        self.settings = settings
+        self.refreshTokenKey = refreshTokenKey
+        self.tokenIDs = RefreshTokenIDs(database: database)
+    }
+
+    /// The outputs every session function returns after `outcome`: the user, the session
+    /// and its authentication time (`auth.start_session`, migration 0009).
+    private static let sessionColumns = "r.outcome, \(UserRecord.columns(of: "(r.account)")), r.signed_in_session, r.amr_at"
 
     /// Starts a session for a user who just proved possession of their phone.
     func signIn(userID: UUID, userAgent: String, clientAddress: String) async throws -> SessionJSON {
-        let (user, sessionID, refreshToken, amrAt) = try await database.withOwner { connection in
-            let user = try await UserRecord.returning(
-                "UPDATE auth.users SET phone_confirmed_at = coalesce(phone_confirmed_at, now()), last_sign_in_at = now(), updated_at = now() WHERE id = $1",
-                [userID], on: connection, database: database)
-            if user.isBanned { throw AuthErrors.userBanned }
-            let rows = try await connection.query("""
-                INSERT INTO auth.sessions (user_id, user_agent, client_address) VALUES (\(userID), \(String(userAgent.prefix(512))), \(clientAddress))
-                RETURNING id, extract(epoch FROM amr_at)::bigint
-                """, logger: database.logger)
-            var session: (UUID, Int64)?
-            for try await row in rows.decode((UUID, Int64).self) { session = row }
-            guard let (sessionID, amrAt) = session else { throw AuthErrors.sessionNotFound }
-            let refreshToken = try await insertRefreshToken(sessionID: sessionID, userID: userID, parentID: nil, connection)
-            return (user, sessionID, refreshToken, Int(amrAt))
-        }
-        return try await sessionJSON(user: user, sessionID: sessionID, refreshToken: refreshToken, amrAt: amrAt)
+        let token = try await newRefreshToken()
+        let query: PostgresQuery = """
+            SELECT \(unescaped: Self.sessionColumns)
+            FROM auth.start_session(\(userID), \(String(userAgent.prefix(512))), \(clientAddress), \(token.id), \(token.hash)) r
+            """
+        return try await startedSession(query, refreshToken: token.value)
     }
 
-    /// Exchanges a refresh token for a new session response.
+    /// `POST /verify` with a sign-in code: checks and consumes the code and starts a session,
+    /// in one statement (`auth.sign_in_with_code`). A refused code answers `otp_expired`.
+    func signIn(with code: OTPService.PresentedCode, userAgent: String, clientAddress: String) async throws -> SessionJSON {
+        let token = try await newRefreshToken()
+        let query: PostgresQuery = """
+            SELECT \(unescaped: Self.sessionColumns)
+            FROM auth.sign_in_with_code(\(code.phone), \(code.hash), \(code.fixedCodeMatched), \(code.maxAttempts)::integer,
+                \(String(userAgent.prefix(512))), \(clientAddress), \(token.id), \(token.hash)) r
+            """
+        return try await startedSession(query, refreshToken: token.value)
+    }
+
+    /// A session for a user deleted meanwhile.
+    private static let userMissing = APIError(status: .forbidden, code: "user_not_found", message: "User not found")
+
+    /// Runs a statement returning ``sessionColumns`` and answers with the session.
+    private func startedSession(_ query: PostgresQuery, refreshToken: String) async throws -> SessionJSON {
+        let (user, sessionID, amrAt) = try await database.withStatement { connection in
+            let rows = try await connection.query(query, logger: database.logger)
+            var started: (UserRecord, UUID, Int64)?
+            var outcome = ""
+            for try await row in rows {
+                let cells = row.makeRandomAccess()
+                outcome = try cells[0].decode(String.self)
+                if outcome == "ok" {
+                    started = (try UserRecord(cells, from: 1), try cells[14].decode(UUID.self), try cells[15].decode(Int64.self))
+                }
+            }
+            switch outcome {
+            case "ok": break
+            case "invalid": throw AuthErrors.otpExpired
+            case "banned": throw AuthErrors.userBanned
+            default: throw Self.userMissing
+            }
+            guard let started else { throw Self.userMissing }
+            return started
+        }
+        return try await sessionJSON(user: user, sessionID: sessionID, refreshToken: refreshToken, amrAt: Int(amrAt))
+    }
+
+    /// Exchanges a refresh token for a new session response, in one statement
+    /// (`auth.refresh_session`, migration 0009, which applies the reuse rules).
     func refresh(_ presented: String) async throws -> SessionJSON {
-        enum Outcome: Sendable {
-            case issued(UserRecord, UUID, String, Int)
-            case reused
+        let child = try await newRefreshToken()
+        let query: PostgresQuery = """
+            SELECT \(unescaped: Self.sessionColumns), r.token
+            FROM auth.refresh_session(\(sha256Hex(presented)), \(settings.refreshTokenReuseIntervalSeconds)::integer, \(child.id), \(child.hash)) r
+            """
+        let (user, sessionID, amrAt, tokenID) = try await database.withStatement { connection in
+            let rows = try await connection.query(query, logger: database.logger)
+            var issued: (UserRecord, UUID, Int64, Int64)?
+            var outcome = ""
+            for try await row in rows {
+                let cells = row.makeRandomAccess()
+                outcome = try cells[0].decode(String.self)
+                if outcome == "issued" || outcome == "active" {
+                    issued = (
+                        try UserRecord(cells, from: 1), try cells[14].decode(UUID.self), try cells[15].decode(Int64.self),
+                        try cells[16].decode(Int64.self)
+                    )
+                }
+            }
+            switch outcome {
+            case "issued", "active": break
+            case "reused": throw AuthErrors.refreshAlreadyUsed
+            case "banned": throw AuthErrors.userBanned
+            default: throw AuthErrors.refreshNotFound
+            }
+            guard let issued else { throw AuthErrors.refreshNotFound }
+            return issued
         }
-        let reuseInterval = settings.refreshTokenReuseIntervalSeconds
-        let outcome: Outcome = try await database.withOwner { connection in
-            let presentedHash = sha256Hex(presented)
-            var sessionOfToken: UUID?
-            for try await id in try await connection.rows("SELECT session_id FROM auth.refresh_tokens WHERE token_hash = $1", [presentedHash]).decode(UUID.self) {
-                sessionOfToken = id
-            }
-            guard let sessionID = sessionOfToken else { throw AuthErrors.refreshNotFound }
-
-            // Serialise concurrent refreshes of one session, then read the token's state
-            // under that lock (a concurrent refresh may just have rotated it).
-            let sessionRows = try await connection.query(
-                "SELECT revoked_at IS NOT NULL, extract(epoch FROM amr_at)::bigint FROM auth.sessions WHERE id = \(sessionID) FOR UPDATE",
-                logger: database.logger)
-            var session: (Bool, Int64)?
-            for try await row in sessionRows.decode((Bool, Int64).self) { session = row }
-            guard let (sessionRevoked, amrAt) = session else { throw AuthErrors.refreshNotFound }
-            if sessionRevoked { return .reused }
-
-            let rows = try await connection.rows(
-                "SELECT id, user_id, revoked, extract(epoch FROM now() - updated_at)::float8 FROM auth.refresh_tokens WHERE token_hash = $1",
-                [presentedHash])
-            var found: (Int64, UUID, Bool, Double)?
-            for try await row in rows.decode((Int64, UUID, Bool, Double).self) { found = row }
-            guard let (tokenID, userID, revoked, age) = found else { throw AuthErrors.refreshNotFound }
-
-            guard let user = try await UserRecord.find(id: userID, on: connection, database: database) else {
-                throw AuthErrors.refreshNotFound
-            }
-            if user.isBanned { throw AuthErrors.userBanned }
-
-            if !revoked {
-                try await revoke(tokenID, connection)
-                let child = try await insertRefreshToken(sessionID: sessionID, userID: userID, parentID: tokenID, connection)
-                try await touch(sessionID, connection)
-                return .issued(user, sessionID, child, Int(amrAt))
-            }
-            // A revoked token: is it the parent of the active one (lost response)?
-            let active = try await connection.query(
-                "SELECT id, parent_id FROM auth.refresh_tokens WHERE session_id = \(sessionID) AND NOT revoked ORDER BY id DESC LIMIT 1",
-                logger: database.logger)
-            var activeToken: (Int64, Int64?)?
-            for try await row in active.decode((Int64, Int64?).self) { activeToken = row }
-            if let (activeID, parentID) = activeToken, parentID == tokenID {
-                return .issued(user, sessionID, derivedToken(activeID), Int(amrAt))
-            }
-            if age < Double(reuseInterval) {
-                try await connection.query(
-                    "UPDATE auth.refresh_tokens SET revoked = true, updated_at = now() WHERE session_id = \(sessionID) AND NOT revoked",
-                    logger: database.logger)
-                let child = try await insertRefreshToken(sessionID: sessionID, userID: userID, parentID: tokenID, connection)
-                try await touch(sessionID, connection)
-                return .issued(user, sessionID, child, Int(amrAt))
-            }
-            // Reuse outside the grace window: the token family is compromised.
-            try await connection.query(
-                "UPDATE auth.refresh_tokens SET revoked = true, updated_at = now() WHERE session_id = \(sessionID)",
-                logger: database.logger)
-            try await connection.query("UPDATE auth.sessions SET revoked_at = now() WHERE id = \(sessionID)", logger: database.logger)
-            return .reused
-        }
-        switch outcome {
-        case .reused:
-            throw AuthErrors.refreshAlreadyUsed
-        case .issued(let user, let sessionID, let refreshToken, let amrAt):
-            return try await sessionJSON(user: user, sessionID: sessionID, refreshToken: refreshToken, amrAt: amrAt)
-        }
+        // The new child, or the active token handed back to a client that lost the response.
+        let refreshToken = tokenID == child.id ? child.value : derivedToken(tokenID)
+        return try await sessionJSON(user: user, sessionID: sessionID, refreshToken: refreshToken, amrAt: Int(amrAt))
     }
 
     /// Ends sessions of the caller as `scope` says (`global`, `local`, `others`).
@@ -167,32 +172,17 @@ struct SessionService: Sendable {
         }
     }
 
-    private func insertRefreshToken(sessionID: UUID, userID: UUID, parentID: Int64?, _ connection: PostgresConnection) async throws -> String {
-        let ids = try await connection.query(
-            "SELECT nextval(pg_get_serial_sequence('auth.refresh_tokens', 'id'))", logger: database.logger)
-        var tokenID: Int64 = 0
-        for try await id in ids.decode(Int64.self) { tokenID = id }
-        let token = derivedToken(tokenID)
-        try await connection.query("""
-            INSERT INTO auth.refresh_tokens (id, token_hash, session_id, user_id, parent_id)
-            VALUES (\(tokenID), \(sha256Hex(token)), \(sessionID), \(userID), \(parentID))
-            """, logger: database.logger)
-        return token
+    /// A new refresh token: its reserved row id, the token and the SHA-256 stored for it.
+    private func newRefreshToken() async throws -> (id: Int64, value: String, hash: String) {
+        let id = try await tokenIDs.next()
+        let value = derivedToken(id)
+        return (id, value, sha256Hex(value))
     }
 
     /// The refresh token of a row: 128 bits of HMAC-SHA256 over its id, hex encoded.
     private func derivedToken(_ tokenID: Int64) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: Data("refresh-token:\(tokenID)".utf8), using: refreshTokenKey)
-        return Data(mac).prefix(16).map { String(format: "%02x", $0) }.joined()
-    }
-
-    private func revoke(_ tokenID: Int64, _ connection: PostgresConnection) async throws {
-        try await connection.query(
-            "UPDATE auth.refresh_tokens SET revoked = true, updated_at = now() WHERE id = \(tokenID)", logger: database.logger)
-    }
-
-    private func touch(_ sessionID: UUID, _ connection: PostgresConnection) async throws {
-        try await connection.query("UPDATE auth.sessions SET refreshed_at = now() WHERE id = \(sessionID)", logger: database.logger)
+        return lowercaseHex(Data(mac).prefix(16))
     }
 
     private func sessionJSON(user: UserRecord, sessionID: UUID, refreshToken: String, amrAt: Int) async throws -> SessionJSON {

@@ -19,34 +19,61 @@ struct UserRecord: Sendable {
     var createdAt: Date
     var updatedAt: Date
 
+    /// The columns of `auth.users` every user query selects, in ``init(_:from:)`` order
+    /// (the two metadata columns are read as JSON text).
+    private static let columnNames = [
+        "id", "phone", "identity_id", "phone_confirmed_at", "confirmation_sent_at", "last_sign_in_at", "new_phone",
+        "phone_change_sent_at", "user_metadata", "app_metadata", "banned_until", "created_at", "updated_at",
+    ]
+
     /// The column list every user query selects, in ``init(row:)`` order.
-    static let columns = """
-        id, phone, identity_id, phone_confirmed_at, confirmation_sent_at, last_sign_in_at, new_phone,
-        phone_change_sent_at, user_metadata::text, app_metadata::text, banned_until, created_at, updated_at
-        """
+    static let columns = columns(of: nil)
+
+    /// The same columns read from a composite `auth.users` value, e.g. `(r.account)` for a
+    /// function's `account` output, or from the table itself when `record` is nil.
+    static func columns(of record: String?) -> String {
+        columnNames.map { name in
+            let reference = record.map { "\($0).\(name)" } ?? name
+            return name.hasSuffix("_metadata") ? reference + "::text" : reference
+        }.joined(separator: ", ")
+    }
 
     init(row: PostgresRow) throws {
-        let (id, phone, identityID, confirmed, sent, lastSignIn, newPhone, changeSent, userMeta, appMeta, banned, created, updated) =
-            try row.decode((UUID, String?, UUID, Date?, Date?, Date?, String?, Date?, String, String, Date?, Date, Date).self)
-        self.id = id
-        self.phone = phone
-        self.identityID = identityID
-        self.phoneConfirmedAt = confirmed
-        self.confirmationSentAt = sent
-        self.lastSignInAt = lastSignIn
-        self.newPhone = newPhone
-        self.phoneChangeSentAt = changeSent
-        self.userMetadata = (try? JSONValue.parse(userMeta)) ?? .object([:])
-        self.appMetadata = (try? JSONValue.parse(appMeta)) ?? .object([:])
-        self.bannedUntil = banned
-        self.createdAt = created
-        self.updatedAt = updated
+        try self.init(row.makeRandomAccess(), from: 0)
     }
 
-    var isBanned: Bool {
-        if let bannedUntil { return bannedUntil > Date() }
-        return false
+    /// Reads the ``columns`` starting at column `offset` of a row.
+    init(_ row: PostgresRandomAccessRow, from offset: Int) throws {
+        func cell<Value: PostgresDecodable>(_ index: Int, as type: Value.Type) throws -> Value {
+            try row[offset + index].decode(Value.self)
+        }
+        self.id = try cell(0, as: UUID.self)
+        self.phone = try cell(1, as: String?.self)
+        self.identityID = try cell(2, as: UUID.self)
+        self.phoneConfirmedAt = try cell(3, as: Date?.self)
+        self.confirmationSentAt = try cell(4, as: Date?.self)
+        self.lastSignInAt = try cell(5, as: Date?.self)
+        self.newPhone = try cell(6, as: String?.self)
+        self.phoneChangeSentAt = try cell(7, as: Date?.self)
+        self.userMetadata = Self.metadata(try cell(8, as: String.self))
+        self.appMetadata = Self.metadata(try cell(9, as: String.self))
+        self.bannedUntil = try cell(10, as: Date?.self)
+        self.createdAt = try cell(11, as: Date.self)
+        self.updatedAt = try cell(12, as: Date.self)
     }
+
+    /// A metadata column's JSON text as a value (`{}` when it cannot be read). The two texts
+    /// nearly every row has — the empty object and the `app_metadata` default, as PostgreSQL
+    /// prints them — are known without a JSON decoder.
+    private static func metadata(_ text: String) -> JSONValue {
+        if let known = knownMetadata[text] { return known }
+        return (try? JSONValue.parse(text)) ?? .object([:])
+    }
+
+    private static let knownMetadata: [String: JSONValue] = [
+        "{}": .object([:]),
+        #"{"provider": "phone", "providers": ["phone"]}"#: .object(["provider": .string("phone"), "providers": .array([.string("phone")])]),
+    ]
 
     /// The GoTrue `User` object (the shape supabase clients parse).
     var json: UserJSON {

@@ -3,11 +3,13 @@
 
 Driven by auth.sh, which owns the PostgreSQL cluster and the server process. This helper
 waits for /ready, reads the API keys, warms up, measures verify and refresh over HTTP,
-measures the same statements with pgbench against the same database and prints ONE JSON
-object on stdout. Progress goes to stderr. Standard library only.
+measures the same work with pgbench against the same database — as the statement sequence
+the server sent before migration 0009 (sql/verify.sql, sql/refresh.sql: the raw baseline)
+and as the one function call it sends now (sql/verify_fn.sql, sql/refresh_fn.sql) — and
+prints ONE JSON object on stdout. Progress goes to stderr. Standard library only.
 
-The server limits /otp, /verify and /token per client address (a token bucket of 30 with
-1 refill per second). Every request here comes from 127.0.0.1's loopback network, but each
+The server limits /otp, /verify and /token per client address (a token bucket, by default
+120 with 2 refills per second). Every request here comes from 127.0.0.1's loopback network, but each
 source address (127.A.B.C) is used for at most --per-address requests, so the limiter
 never answers 429 and the benchmark measures the sign-in work itself.
 """
@@ -194,15 +196,47 @@ class Bench:
         a = self.args
         return self.pg.pgbench(name, str(Path(a.sql_dir) / script), variables, self.clients_n, a.duration, a.work_dir, log)
 
-    def raw_verify(self) -> dict:
+    def count_tokens(self, pattern: str) -> int:
+        return int(self.psql(f"SELECT count(*) FROM auth.refresh_tokens WHERE token_hash LIKE '{pattern}'").strip())
+
+    def checked(self, name: str, result: dict, made: int) -> dict:
+        """Records how many refresh tokens the run issued and refuses a run whose transactions
+        did not all do the work (a refused code or a broken refresh chain is cheaper and would
+        flatter the baseline). Transactions cut short when the time is up may differ by one
+        per client."""
+        result["tokens_issued"] = made
+        if abs(made - result.get("transactions", 0)) > self.clients_n:
+            raise RuntimeError(f"pgbench {name}: {result.get('transactions')} transactions but {made} refresh tokens issued")
+        return result
+
+    def verify_variables(self) -> dict[str, str]:
         per = len(self.phones) // self.clients_n
-        return self.pgbench("verify", "verify.sql", {
-            "clients": str(self.clients_n), "per": str(per), "phonebase": str(self.args.phone_base),
-            "purpose": "sms", "ua": USER_AGENT, "addr": "127.0.0.1"})
+        return {"clients": str(self.clients_n), "per": str(per), "phonebase": str(self.args.phone_base),
+                "ua": USER_AGENT, "addr": "127.0.0.1"}
+
+    def raw_verify(self) -> dict:
+        """The statements the server sent before migration 0009 (two transactions)."""
+        before = self.count_tokens("pgbench-v-%")
+        result = self.pgbench("verify", "verify.sql", {**self.verify_variables(), "purpose": "sms"})
+        return self.checked("verify", result, self.count_tokens("pgbench-v-%") - before)
+
+    def raw_verify_function(self) -> dict:
+        """The one statement the server sends now (auth.sign_in_with_code)."""
+        before = self.count_tokens("pgbench-v-%")
+        result = self.pgbench("verify_fn", "verify_fn.sql", {**self.verify_variables(), "attempts": "5"})
+        return self.checked("verify_fn", result, self.count_tokens("pgbench-v-%") - before)
 
     def raw_refresh(self) -> dict:
+        """The statements the server sent before migration 0009 (one transaction)."""
         self.prepare_refresh_chains()
-        return self.pgbench("refresh", "refresh.sql", {"gen": "0"})
+        result = self.pgbench("refresh", "refresh.sql", {"gen": "0"})
+        return self.checked("refresh", result, self.count_tokens("pgbench-%") - self.clients_n)
+
+    def raw_refresh_function(self) -> dict:
+        """The one statement the server sends now (auth.refresh_session)."""
+        self.prepare_refresh_chains()
+        result = self.pgbench("refresh_fn", "refresh_fn.sql", {"gen": "0", "reuse": "10"})
+        return self.checked("refresh_fn", result, self.count_tokens("pgbench-%") - self.clients_n)
 
     def checkpoint(self) -> None:
         self.pg.checkpoint()
@@ -222,9 +256,13 @@ class Bench:
         self.checkpoint()
         verify_raw = self.raw_verify()
         self.checkpoint()
+        verify_raw_function = self.raw_verify_function()
+        self.checkpoint()
         refresh = self.refresh_phase()
         self.checkpoint()
         refresh_raw = self.raw_refresh()
+        self.checkpoint()
+        refresh_raw_function = self.raw_refresh_function()
 
         def ratio(server: dict, raw: dict) -> float | None:
             if server.get("rps") and raw.get("tps"):
@@ -247,10 +285,14 @@ class Bench:
             "test_numbers": len(self.phones),
             "verify": verify,
             "verify_raw_pg": verify_raw,
+            "verify_raw_pg_function": verify_raw_function,
             "verify_ratio": ratio(verify, verify_raw),
+            "verify_ratio_function": ratio(verify, verify_raw_function),
             "refresh": refresh,
             "refresh_raw_pg": refresh_raw,
+            "refresh_raw_pg_function": refresh_raw_function,
             "refresh_ratio": ratio(refresh, refresh_raw),
+            "refresh_ratio_function": ratio(refresh, refresh_raw_function),
             "source_addresses": self.pool.used,
             "server_log": server_log_summary(a.server_log),
         }

@@ -1,7 +1,9 @@
 -- Raw PostgreSQL cost of POST /auth/v1/token?grant_type=refresh_token with the active token
--- of a session: the statements of SessionService.refresh (not-revoked path, as of commit
--- 6e0baa2 "read the token's state under the session lock"), one transaction, run with
--- -M extended like PostgresNIO's unnamed statements.
+-- of a session, as the server did it before migration 0009 (commits 6e0baa2 to d18662b):
+-- the statements of SessionService.refresh (not-revoked path), one transaction, run with
+-- -M extended like PostgresNIO's unnamed statements. This is the issue's "same statements
+-- in pgbench" baseline; the server now runs the same work as one call of
+-- auth.refresh_session (refresh_fn.sql).
 -- Each pgbench client walks its own chain, as each HTTP worker does: the chain of client c
 -- starts at the token 'pgbench-<c>-0' (created by auth_bench.py before the run) and
 -- every refresh inserts 'pgbench-<c>-<gen+1>'. Variables: gen (starts at 0).

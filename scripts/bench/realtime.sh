@@ -26,7 +26,10 @@
 #
 # Environment (all optional):
 #   ECOMANSONI_BIN            server binary (default .build/debug/ecomansoni); copied first
-#   BENCH_MODES               "latency capacity" (default), or one of them
+#   BENCH_MODES               "latency capacity" (default), or one of them; "connections" is
+#                             another name for capacity. A CI smoke run of the capacity part:
+#                             BENCH_MODES=capacity BENCH_CAP_SECONDS=5 BENCH_CAP_STEP=10
+#                             BENCH_CAP_MAX_CONNECTIONS=20 BENCH_CAP_USERS=10 BENCH_CAP_WORKERS=1
 #   BENCH_SUBSCRIBERS         subscribers = users (1000)
 #   BENCH_CONVERSATIONS       groups; BENCH_SUBSCRIBERS must be a multiple (100)
 #   BENCH_RATE                offered messages per second (500)
@@ -40,6 +43,8 @@
 #   BENCH_CAP_MAX_CONNECTIONS stop here at the latest (1000000)
 #   BENCH_CAP_USERS           users the sockets sign in as, in groups of 10 (100)
 #   BENCH_CAP_WORKERS         client processes holding the sockets (2)
+#   BENCH_CAP_JOIN            1: each socket joins one channel (default); 0: none (the cost of
+#                             the bare socket, to compare)
 #   BENCH_PG_OPTIONS          extra postgres options (debugging)
 #   BENCH_KEEP                1: keep the temporary directory; on-failure: only on failure
 #
@@ -52,6 +57,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 
 modes=${BENCH_MODES:-latency capacity}
+modes=${modes//connections/capacity}
 subscribers=${BENCH_SUBSCRIBERS:-1000}
 conversations=${BENCH_CONVERSATIONS:-100}
 rate=${BENCH_RATE:-500}
@@ -64,6 +70,7 @@ cap_step=${BENCH_CAP_STEP:-1000}
 cap_max=${BENCH_CAP_MAX_CONNECTIONS:-1000000}
 cap_users=${BENCH_CAP_USERS:-100}
 cap_workers=${BENCH_CAP_WORKERS:-2}
+cap_join=${BENCH_CAP_JOIN:-1}
 keep=${BENCH_KEEP:-0}
 binary=${ECOMANSONI_BIN:-$root/.build/debug/ecomansoni}
 code=123456
@@ -92,6 +99,7 @@ is_int "$cap_step" && ((cap_step >= 1 && cap_step <= 100000)) || die "BENCH_CAP_
 is_int "$cap_max" && ((cap_max >= 1)) || die "BENCH_CAP_MAX_CONNECTIONS must be positive"
 is_int "$cap_users" && ((cap_users >= 10 && cap_users % 10 == 0 && cap_users <= 10000)) || die "BENCH_CAP_USERS must be a multiple of 10 in 10..10000"
 is_int "$cap_workers" && ((cap_workers >= 1 && cap_workers <= 16)) || die "BENCH_CAP_WORKERS must be 1..16"
+[[ $cap_join = 0 || $cap_join = 1 ]] || die "BENCH_CAP_JOIN must be 0 or 1"
 
 [[ $binary = /* ]] || binary=$root/$binary
 [ -x "$binary" ] || die "server binary not found at $binary (set ECOMANSONI_BIN)"
@@ -107,7 +115,10 @@ export AUTH_SMS_DELIVERY=log
 export AUTH_RATE_LIMIT_BURST=1000000
 export AUTH_RATE_LIMIT_PER_SECOND=100000
 # The load comes from one address and reuses --users users for thousands of sockets: lift the
-# per-address and per-user socket caps (docs/realtime.md §11), which are not what is measured.
+# per-address and per-user socket caps (docs/realtime.md §11) and the per-address cap on TCP
+# connections (HTTP_MAX_CONNECTIONS_PER_ADDRESS, which counts upgraded WebSockets too), which
+# are not what is measured.
+export HTTP_MAX_CONNECTIONS_PER_ADDRESS=0
 export REALTIME_MAX_SOCKETS_PER_ADDRESS=1000000
 export REALTIME_MAX_SOCKETS_PER_USER=10000
 export LOG_LEVEL=info
@@ -137,6 +148,7 @@ for mode in $modes; do
         bench_run_py "$work/capacity.json" "$here/realtime_bench.py" capacity "${args[@]}" \
             --users "$cap_users" --group-size 10 --step "$cap_step" --rss-limit-mb "$cap_rss_mb" \
             --time-bound "$cap_seconds" --max-connections "$cap_max" --workers "$cap_workers" \
+            $([ "$cap_join" = 1 ] || echo --no-join) \
             || die "the capacity benchmark failed"
     fi
     results+=("$mode=$work/$mode.json")

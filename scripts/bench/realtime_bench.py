@@ -78,6 +78,10 @@ class Sock:
         self.closed = False
 
 
+class _Joined(Exception):
+    """Ends the join step early (sockets that join no channel)."""
+
+
 class Worker:
     """Holds WebSockets; commands on stdin: open N | stats | stop."""
 
@@ -97,6 +101,8 @@ class Worker:
         self.samples: list[str] = []
         self.close_reasons: dict[str, int] = {}
         self.semaphore = asyncio.Semaphore(config["open_concurrency"])
+        # False: sockets connect and heartbeat but join no channel (what a bare socket costs).
+        self.join = config.get("join", True)
 
     def sample(self, text: str) -> None:
         if len(self.samples) < 8 and text not in self.samples:
@@ -185,6 +191,8 @@ class Worker:
             except Exception as error:  # noqa: BLE001
                 return index, f"connect: {type(error).__name__}: {str(error)[:120]}"
             try:
+                if not self.join:
+                    raise _Joined
                 await sock.ws.send(json.dumps(join))
                 deadline = time.monotonic() + JOIN_TIMEOUT
                 while True:
@@ -195,6 +203,8 @@ class Worker:
                             await sock.ws.close()
                             return index, f"join: {json.dumps(frame['payload'])[:160]}"
                         break
+            except _Joined:
+                pass
             except Exception as error:  # noqa: BLE001
                 if sock.ws is not None:
                     sock.ws.transport.abort()
@@ -305,6 +315,7 @@ class WorkerHandle:
         self.config_path.write_text(json.dumps({
             "port": args.port, "anon_key": args.anon_key, "users": users, "worker_index": index, "workers": count,
             "local_address": local_address, "open_concurrency": open_concurrency,
+            "join": getattr(args, "join", True),
         }))
         self.process = subprocess.Popen(
             [sys.executable, __file__, "worker", "--config", str(self.config_path), "--out", str(self.out_path)],
@@ -749,7 +760,7 @@ class Bench:
         # At the top: are the sockets still served? One message to group 0 and the time until
         # every socket subscribed to it has the event.
         alive_before = stats_of(self.workers)
-        probe = self.probe(groups[0])
+        probe = self.probe(groups[0]) if a.join else {"skipped": "the sockets joined no channel"}
         time.sleep(2)
         final = server_memory(a.server_pid)
         totals = stop_workers(self.workers)
@@ -775,6 +786,16 @@ class Bench:
             if var > 0:
                 slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / var
                 intercept = mean_y - slope * mean_x
+        # The same over the steps only: the first step also pays one-off costs (thread
+        # arenas, caches, the pool's connections), which the idle point does not have.
+        marginal = None
+        if len(steps) >= 2:
+            sx = [p["open"] for p in steps]
+            sy = [p["rss_mb"] for p in steps]
+            mx, my = sum(sx) / len(sx), sum(sy) / len(sy)
+            var = sum((x - mx) ** 2 for x in sx)
+            if var > 0:
+                marginal = sum((x - mx) * (y - my) for x, y in zip(sx, sy)) / var
         top = steps[-1] if steps else {"open": 0, "rss_mb": base["rss_mb"]}
         at_limit: dict = {}
         if limited_by == "rss limit":
@@ -789,7 +810,7 @@ class Bench:
             "rss_limit_mb": a.rss_limit_mb,
             "users": a.users,
             "groups": len(groups),
-            "channels_per_socket": 1,
+            "channels_per_socket": 1 if a.join else 0,
             "heartbeat_s": HEARTBEAT_SECONDS,
             "server_open_files_limit": nofile,
             "client_open_files_limit_per_process": own_nofile,
@@ -801,6 +822,7 @@ class Bench:
             "rss_mb_at_max_open": top["rss_mb"],
             "rss_mb_idle": base["rss_mb"],
             "rss_kb_per_connection": round(slope * 1024, 1) if slope else None,
+            "rss_kb_per_connection_after_first_step": round(marginal * 1024, 1) if marginal else None,
             "connections_at_rss_limit": at_limit,
             "phase_seconds": round(total_seconds, 1),
             "open_rate_per_s": round(top["open"] / open_seconds, 1) if open_seconds else None,
@@ -883,6 +905,8 @@ def main() -> int:
     capacity.add_argument("--fd-reserve", type=int, default=200)
     capacity.add_argument("--settle", type=float, default=0.5, help="seconds to wait after a step before measuring")
     capacity.add_argument("--idle-window", type=float, default=1.5, help="seconds of idle CPU measured after each step")
+    capacity.add_argument("--no-join", dest="join", action="store_false",
+                          help="the sockets join no channel (the cost of a bare authenticated-key socket)")
 
     args = parser.parse_args()
     if args.command == "worker":

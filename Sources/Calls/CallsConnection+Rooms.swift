@@ -53,6 +53,7 @@ extension CallsConnection {
 
         let (room, others, me) = try await service.store.join(
             roomId: roomId, deviceId: session.deviceId, userId: userId, instance: service.instanceId)
+        await session.joined(roomId)
         var iceServers: [[String: Any]] = []
         if let turn = service.turnCredentials(for: userId) { iceServers = turn.iceServers }
         let id = roomId.uuidString.lowercased()
@@ -66,7 +67,8 @@ extension CallsConnection {
         ]))
         await service.deliver(
             to: others.map(\.deviceId), type: "PEER_JOINED",
-            payload: JSONObject(["roomId": id, "userId": userId.uuidString.lowercased(), "deviceId": me.deviceId, "joinedAt": me.joinedAt]), from: nil)
+            payload: JSONObject(["roomId": id, "userId": userId.uuidString.lowercased(), "deviceId": me.deviceId, "joinedAt": me.joinedAt]), from: nil,
+            update: RoomUpdate(room: roomId, version: room.version, peers: room.peers))
         return .ok(["roomId": id])
     }
 
@@ -74,13 +76,14 @@ extension CallsConnection {
     func leaveRoom(_ payload: [String: Any], userId: UUID) async throws -> AckResult {
         guard let session else { throw CallsError(.unauthenticated, "send HELLO first") }
         let roomId = try Self.roomId(payload)
-        guard let remaining = try await service.store.leave(roomId: roomId, deviceId: session.deviceId) else {
+        guard let (version, remaining) = try await service.store.leave(roomId: roomId, deviceId: session.deviceId) else {
             throw CallsError(.roomNotFound, "you are not in room \(roomId)")
         }
+        await session.left(roomId)
         let id = roomId.uuidString.lowercased()
         await session.send(type: "ROOM_LEFT", payload: JSONObject(["roomId": id]))
         await service.announcePeerLeft(
-            room: roomId, peer: RoomPeer(userId: userId, deviceId: session.deviceId, joinedAt: 0), to: remaining, reason: "left")
+            room: roomId, peer: RoomPeer(userId: userId, deviceId: session.deviceId, joinedAt: 0), version: version, to: remaining, reason: "left")
         return .ok(["roomId": id])
     }
 

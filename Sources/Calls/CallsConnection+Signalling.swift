@@ -69,16 +69,20 @@ extension CallsConnection {
             forwarded["sdp"] = sdp
         }
         if let restart = payload["iceRestart"] as? Bool { forwarded["iceRestart"] = restart }
-        let peers = try await service.store.peers(of: roomId)
-        guard peers.contains(where: { $0.deviceId == session.deviceId && $0.userId == userId }) else {
+        // The sender's membership from its own session (joins and leaves of this device happen
+        // here); the target's from this instance's copy, read again before refusing.
+        guard await session.isIn(roomId) else {
             throw CallsError(.unauthorized, "you are not in room \(roomId)")
         }
-        guard peers.contains(where: { $0.deviceId == targetDevice && $0.userId == targetUser }) else {
+        let isTarget: (RoomPeer) -> Bool = { $0.deviceId == targetDevice && $0.userId == targetUser }
+        var peers = try await service.members(of: roomId) ?? []
+        if !peers.contains(where: isTarget) { peers = try await service.members(of: roomId, fresh: true) ?? [] }
+        guard peers.contains(where: isTarget) else {
             throw CallsError(.peerNotFound, "no such peer in the room")
         }
         await service.deliver(
             to: [targetDevice], type: type, payload: JSONObject(forwarded),
-            from: RelaySender(userId: userId.uuidString.lowercased(), deviceId: session.deviceId))
+            from: RelaySender(userId: userId.uuidString.lowercased(), deviceId: session.deviceId), room: roomId)
         return .ok()
     }
 }

@@ -102,7 +102,7 @@ actor CallsConnection {
             if frame.type.hasPrefix("sfu.") {
                 // Membership first: a non-member learns nothing about the room.
                 let roomId = try Self.roomId(frame.payload)
-                guard let session, try await service.store.peers(of: roomId).contains(where: { $0.deviceId == session.deviceId }) else {
+                guard let session, await session.isIn(roomId) else {
                     throw CallsError(.unauthorized, "you are not in room \(roomId)")
                 }
                 throw CallsError(.sfuUnavailable, "this deployment has no media server; use p2p rooms")

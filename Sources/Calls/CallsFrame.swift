@@ -45,27 +45,66 @@ func integer(_ value: Any?) -> Int? {
     return number.intValue
 }
 
-/// Builds server frames.
+/// Builds server frames. The envelope is written by hand around a payload that is already
+/// JSON text (``JSONText``), so a relayed payload is encoded once, by its sender's instance.
 enum OutboundFrame {
     static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
     /// `{v, type, msgId, ts, seq, payload[, from]}` with the recipient's `seq`.
-    static func text(type: String, seq: Int, payload: [String: Any], from: [String: String]? = nil) -> String {
-        var object: [String: Any] = [
-            "v": 1, "type": type, "msgId": UUID().uuidString.lowercased(), "ts": now(), "seq": seq, "payload": payload,
-        ]
-        if let from { object["from"] = from }
-        return encode(object)
+    static func text(type: String, seq: Int, payload: [String: Any], from: RelaySender? = nil) -> String {
+        text(type: type, seq: seq, payloadJSON: JSONText.encode(payload), from: from)
+    }
+
+    /// The same frame around a payload that is already a JSON object's text.
+    static func text(type: String, seq: Int, payloadJSON: String, from: RelaySender? = nil) -> String {
+        var out = "{\"v\":1,\"type\":"
+        out.reserveCapacity(payloadJSON.utf8.count + 200)
+        JSONText.appendQuoted(type, into: &out)
+        out.append(",\"msgId\":\"")
+        out.append(UUID().uuidString.lowercased())
+        out.append("\",\"ts\":")
+        out.append(String(now()))
+        out.append(",\"seq\":")
+        out.append(String(seq))
+        out.append(",\"payload\":")
+        out.append(payloadJSON)
+        if let from {
+            out.append(",\"from\":{\"userId\":")
+            JSONText.appendQuoted(from.userId, into: &out)
+            out.append(",\"deviceId\":")
+            JSONText.appendQuoted(from.deviceId, into: &out)
+            out.append("}")
+        }
+        out.append("}")
+        return out
     }
 
     /// The ACK of a request (no `seq`).
     static func ack(of msgId: String, result: AckResult) -> String {
-        var ack: [String: Any] = ["ackOfMsgId": msgId, "ok": result.error == nil]
-        if let error = result.error { ack["error"] = error.json }
-        return encode(["v": 1, "type": "ACK", "msgId": UUID().uuidString.lowercased(), "ts": now(), "ack": ack, "payload": result.payload.value])
+        var out = "{\"v\":1,\"type\":\"ACK\",\"msgId\":\""
+        out.append(UUID().uuidString.lowercased())
+        out.append("\",\"ts\":")
+        out.append(String(now()))
+        out.append(",\"ack\":{\"ackOfMsgId\":")
+        JSONText.appendQuoted(msgId, into: &out)
+        if let error = result.error {
+            out.append(",\"ok\":false,\"error\":")
+            out.append(JSONText.encode(error.json))
+        } else {
+            out.append(",\"ok\":true")
+        }
+        out.append("},\"payload\":")
+        out.append(JSONText.encode(result.payload.value))
+        out.append("}")
+        return out
     }
 
     static func encode(_ object: [String: Any]) -> String {
+        JSONText.encode(object)
+    }
+
+    /// `JSONSerialization`, for a value ``JSONText`` does not know.
+    static func encodeSlow(_ object: [String: Any]) -> String {
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.withoutEscapingSlashes])) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)
     }

@@ -23,6 +23,8 @@ public final class CallsService: Service, Sendable {
     let store: CallsStore
     let bus: any MessageBus
     let hub = CallsHub()
+    /// Room membership as this instance knows it (kept current by room changes on the bus).
+    let membership = RoomMembership()
     let verify: @Sendable (String) async throws -> VerifiedAccessToken
     let logger: Logger
     /// This process's id in `calls.instances` and on the bus.
@@ -68,8 +70,9 @@ public final class CallsService: Service, Sendable {
             }
             if beats % 2 == 0 {
                 do {
-                    for (room, peer, remaining) in try await store.sweep(linger: settings.roomLinger) {
-                        await announcePeerLeft(room: room, peer: peer, to: remaining, reason: "disconnected")
+                    for (room, peer, version, remaining) in try await store.sweep(linger: settings.roomLinger) {
+                        await hub.session(for: peer.deviceId)?.left(room)
+                        await announcePeerLeft(room: room, peer: peer, version: version, to: remaining, reason: "disconnected")
                     }
                 } catch {
                     logger.warning("calls sweep failed", metadata: ["error": "\(error)"])
@@ -85,21 +88,43 @@ public final class CallsService: Service, Sendable {
         try await key.get { try await self.store.signingKey() }
     }
 
+    // MARK: Membership
+
+    /// The room's peers: this instance's copy, or read from PostgreSQL (also when `fresh`);
+    /// nil when there is no such room.
+    func members(of room: UUID, fresh: Bool = false) async throws -> [RoomPeer]? {
+        if !fresh, let peers = membership.peers(of: room) { return peers }
+        let epoch = membership.epoch
+        guard let (version, peers) = try await store.members(of: room) else { return nil }
+        membership.apply(RoomUpdate(room: room, version: version, peers: peers), readAt: epoch)
+        return peers
+    }
+
     // MARK: Delivery
 
-    /// Sends a frame to devices on any instance.
-    func deliver(to devices: [String], type: String, payload: JSONObject, from: RelaySender?) async {
-        guard !devices.isEmpty else { return }
-        let text = OutboundFrame.encode(payload.value)
-        await publish(.deliver(devices: devices, type: type, payload: text, from: from))
+    /// Sends a frame to devices on any instance; `update` (a membership change just
+    /// committed) is applied here at once and travels with it to every other instance.
+    /// With `room`, a recipient gets the frame only while its session is in that room.
+    func deliver(
+        to devices: [String], type: String, payload: JSONObject, from: RelaySender?, room: UUID? = nil, update: RoomUpdate? = nil
+    ) async {
+        if let update { membership.apply(update) }
+        guard !devices.isEmpty || update != nil else { return }
+        await publish(.deliver(Delivery(
+            devices: devices, type: type, payload: JSONText.encode(payload.value), from: from, room: room, update: update)))
     }
 
     func publish(_ relay: CallsRelay) async {
         do {
-            var text = String(decoding: try JSONEncoder().encode(relay), as: UTF8.self)
-            if text.utf8.count > CallsRelay.inlineLimit {
+            var text = relay.encoded
+            if CallsRelay.escapedLength(text) > CallsRelay.inlineLimit, case .deliver(var delivery) = relay, delivery.update?.peers != nil {
+                // A large room's peers stay behind: the others drop their copy and read it when needed.
+                delivery.update?.peers = nil
+                text = CallsRelay.deliver(delivery).encoded
+            }
+            if CallsRelay.escapedLength(text) > CallsRelay.inlineLimit {
                 let id = try await store.spill(text)
-                text = String(decoding: try JSONEncoder().encode(CallsRelay.spilled(id)), as: UTF8.self)
+                text = CallsRelay.spilled(id).encoded
             }
             try await bus.publish(.relay(channel: CallsRelay.channel, payload: text))
         } catch {
@@ -107,19 +132,18 @@ public final class CallsService: Service, Sendable {
         }
     }
 
+    /// One relay from the bus: its header is read once, the payload passed on as JSON text.
     private func receive(_ text: String) async {
-        guard var relay = try? JSONDecoder().decode(CallsRelay.self, from: Data(text.utf8)) else { return }
+        guard var relay = CallsRelay.decode(text) else { return }
         if case .spilled(let id) = relay {
-            guard let stored = try? await store.spilled(id),
-                let decoded = try? JSONDecoder().decode(CallsRelay.self, from: Data(stored.utf8))
-            else { return }
+            guard let stored = try? await store.spilled(id), let decoded = CallsRelay.decode(stored) else { return }
             relay = decoded
         }
         switch relay {
-        case .deliver(let devices, let type, let payload, let from):
-            let object = (try? JSONSerialization.jsonObject(with: Data(payload.utf8))) as? [String: Any] ?? [:]
-            for device in devices {
-                await hub.session(for: device)?.send(type: type, payload: JSONObject(object), from: from?.json)
+        case .deliver(let delivery):
+            if let update = delivery.update { membership.apply(update) }
+            for device in delivery.devices {
+                await hub.session(for: device)?.send(type: delivery.type, payloadJSON: delivery.payload, from: delivery.from, onlyIn: delivery.room)
             }
         case .replace(let device, let keep):
             if let session = await hub.session(for: device), session.id != keep, await hub.remove(session) {
@@ -131,11 +155,11 @@ public final class CallsService: Service, Sendable {
         }
     }
 
-    func announcePeerLeft(room: UUID, peer: RoomPeer, to remaining: [RoomPeer], reason: String) async {
+    func announcePeerLeft(room: UUID, peer: RoomPeer, version: Int64, to remaining: [RoomPeer], reason: String) async {
         await deliver(
             to: remaining.map(\.deviceId), type: "PEER_LEFT",
             payload: JSONObject(["roomId": room.uuidString.lowercased(), "userId": peer.userId.uuidString.lowercased(), "deviceId": peer.deviceId, "reason": reason]),
-            from: nil)
+            from: nil, update: RoomUpdate(room: room, version: version, peers: remaining))
     }
 
     /// Takes the device out of every room it is in (only those joined through this
@@ -143,8 +167,9 @@ public final class CallsService: Service, Sendable {
     func leaveAllRooms(deviceId: String, userId: UUID, reason: String, onlyHere: Bool = false) async {
         do {
             for room in try await store.rooms(of: deviceId, instance: onlyHere ? instanceId : nil) {
-                if let remaining = try await store.leave(roomId: room, deviceId: deviceId) {
-                    await announcePeerLeft(room: room, peer: RoomPeer(userId: userId, deviceId: deviceId, joinedAt: 0), to: remaining, reason: reason)
+                if let (version, remaining) = try await store.leave(roomId: room, deviceId: deviceId) {
+                    await announcePeerLeft(
+                        room: room, peer: RoomPeer(userId: userId, deviceId: deviceId, joinedAt: 0), version: version, to: remaining, reason: reason)
                 }
             }
         } catch {

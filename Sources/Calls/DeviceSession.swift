@@ -23,6 +23,8 @@ actor DeviceSession {
     /// Unix seconds when the access token expires.
     private(set) var tokenExpiresAt: Int
     private(set) var ended = false
+    /// The rooms this device joined through this session (the authority for relays to it).
+    private var rooms: Set<UUID> = []
 
     init(deviceId: String, replayLimit: Int) {
         self.deviceId = deviceId
@@ -32,15 +34,31 @@ actor DeviceSession {
     }
 
     /// Sends a numbered frame (kept for replay; written now if a socket is attached).
-    func send(type: String, payload: JSONObject, from: [String: String]? = nil) {
+    func send(type: String, payload: JSONObject, from: RelaySender? = nil) {
+        send(type: type, payloadJSON: JSONText.encode(payload.value), from: from)
+    }
+
+    /// Sends a numbered frame around a payload that is already JSON object text; with
+    /// `onlyIn`, only while this session is in that room (a relay checked by its sender's
+    /// instance before this device left is dropped here).
+    func send(type: String, payloadJSON: String, from: RelaySender? = nil, onlyIn room: UUID? = nil) {
         guard !ended else { return }
+        if let room, !rooms.contains(room) { return }
         let seq = nextSeq
         nextSeq += 1
-        let text = OutboundFrame.text(type: type, seq: seq, payload: payload.value, from: from)
+        let text = OutboundFrame.text(type: type, seq: seq, payloadJSON: payloadJSON, from: from)
         replay.append((seq, text))
         if replay.count > replayLimit { replay.removeFirst(replay.count - replayLimit) }
         socket?.write(text)
     }
+
+    /// Records a committed join, before anyone can learn of it.
+    func joined(_ room: UUID) { rooms.insert(room) }
+
+    /// Records a committed leave, before anything else is done: no relay reaches it after.
+    func left(_ room: UUID) { rooms.remove(room) }
+
+    func isIn(_ room: UUID) -> Bool { rooms.contains(room) }
 
     func attach(_ writer: SocketWriter) {
         socket = writer

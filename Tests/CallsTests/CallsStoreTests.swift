@@ -29,16 +29,29 @@ import TestSupport
 
             let first = try await store.join(roomId: room, deviceId: "a1", userId: alice, instance: "a")
             #expect(first.others.isEmpty)
+            #expect(first.room.peers.map(\.deviceId) == ["a1"])
             let second = try await store.join(roomId: room, deviceId: "b1", userId: bob, instance: "a")
             #expect(second.others.map(\.deviceId) == ["a1"])
+            #expect(second.room.peers.map(\.deviceId) == ["a1", "b1"])
             #expect(second.room.version > first.room.version)
+            let members = try await store.members(of: room)
+            #expect(members?.version == second.room.version)
+            #expect(members?.peers == second.room.peers)
             // A rejoin of the same device does not count twice; a third device is refused.
             _ = try await store.join(roomId: room, deviceId: "b1", userId: bob, instance: "a")
             await #expect(throws: CallsError.self) { try await store.join(roomId: room, deviceId: "b2", userId: bob, instance: "a") }
 
-            #expect(try await store.leave(roomId: room, deviceId: "b1")?.map(\.deviceId) == ["a1"])
+            // Every change numbers exactly one peer list: the version read back names the same peers.
+            let left = try await store.leave(roomId: room, deviceId: "b1")
+            #expect(left?.remaining.map(\.deviceId) == ["a1"])
+            let afterLeave = try await store.members(of: room)
+            #expect(afterLeave?.version == left?.version)
+            #expect(afterLeave?.peers.map(\.deviceId) == ["a1"])
             #expect(try await store.leave(roomId: room, deviceId: "b1") == nil)
-            #expect(try await store.leave(roomId: room, deviceId: "a1")?.isEmpty == true)
+            #expect(try await store.members(of: room)?.version == left?.version)
+            #expect(try await store.leave(roomId: room, deviceId: "a1")?.remaining.isEmpty == true)
+            #expect(try await store.members(of: room)?.peers.isEmpty == true)
+            #expect(try await store.members(of: UUID()) == nil)
             // Empty and past the linger: closed, and joining says so.
             _ = try await store.sweep(linger: .zero)
             do {
@@ -87,6 +100,7 @@ import TestSupport
             let gone = try await store.sweep(linger: .seconds(60))
             #expect(gone.map(\.peer.deviceId) == ["b1"])
             #expect(gone.first?.remaining.map(\.deviceId) == ["a1"])
+            #expect(try await store.members(of: room)?.version == gone.first?.version)
         }
     }
 }

@@ -30,6 +30,7 @@ import pytest
 
 from calls_support import (
     FRAME_TIMEOUT,
+    Frame,
     CallsClient,
     TokenMinter,
     User,
@@ -1109,6 +1110,74 @@ async def test_cross_instance_room_created_on_a_is_joinable_on_b_and_relays(user
     (await bob.request("ROOM_LEAVE", {"roomId": room["roomId"]})).expect_ok()
     left = await alice.expect("PEER_LEFT", deviceId=bob.device_id)
     assert left["payload"]["reason"] == "left"
+
+
+ICE = {"candidate": "candidate:1 1 udp 2122260223 10.0.0.1 5000 typ host", "sdpMid": "0", "sdpMLineIndex": 0}
+
+
+def ice_to(client: CallsClient, room: dict, n: int) -> dict:
+    return {"roomId": room["roomId"], "to": client.peer, "candidate": {**ICE, "n": n}}
+
+
+def relays_after(client: CallsClient, seq: int) -> list[Frame]:
+    return [f for f in client.frames if str(f.get("type", "")).startswith("webrtc.") and f.get("seq", 0) > seq]
+
+
+async def test_cross_instance_removed_peer_gets_no_relay_after_leaving(users, pair, calls):
+    """Each instance keeps the rooms' peers in memory, invalidated by room events on the bus.
+    A peer that leaves through B receives nothing relayed after its ROOM_LEFT, even from a
+    sender on A streaming frames across the leave; once A has seen the PEER_LEFT it refuses
+    frames to that peer at once; a rejoin through B is relayed to again."""
+    a, b = pair
+    alice = await logged_in(calls, users.alice, a.url)
+    bob = await logged_in(calls, users.bob, b.url)
+    room = await room_with(alice, bob)
+    (await alice.request("webrtc.ice", ice_to(bob, room, -1))).expect_ok()  # A now holds the room
+    await bob.expect("webrtc.ice")
+
+    sent = [await alice.send("webrtc.ice", ice_to(bob, room, n)) for n in range(5)]
+    leave = asyncio.create_task(bob.request("ROOM_LEAVE", {"roomId": room["roomId"]}))
+    for n in range(5, 25):
+        sent.append(await alice.send("webrtc.ice", ice_to(bob, room, n)))
+        await asyncio.sleep(0.005)
+    (await leave).expect_ok()
+    left = next(f for f in bob.frames if f.get("type") == "ROOM_LEFT")
+    codes = [(await alice.reply_to(msg_id)).code for msg_id in sent]
+    assert set(codes) <= {None, "PEER_NOT_FOUND"}, codes
+    await alice.expect("PEER_LEFT", deviceId=bob.device_id)
+    (await alice.request("webrtc.ice", ice_to(bob, room, 100))).expect_error("PEER_NOT_FOUND")
+    await asyncio.sleep(0.5)
+    assert relays_after(bob, left["seq"]) == [], describe(relays_after(bob, left["seq"]))
+    assert_strictly_increasing(bob.server_frames(), "bob on B")
+
+    await bob.join_room(room)
+    await alice.expect("PEER_JOINED", deviceId=bob.device_id)
+    (await alice.request("webrtc.ice", ice_to(bob, room, 200))).expect_ok()
+    relayed = await bob.next(lambda f: f.get("type") == "webrtc.ice" and f["payload"]["candidate"].get("n") == 200)
+    assert relayed["from"] == alice.peer
+
+
+async def test_cross_instance_replaced_device_leaves_its_rooms_on_every_instance(users, pair, calls):
+    """A new session of bob's device on A closes the one on B (4009) and starts outside every
+    room: A's copy of the room follows at once, and the new session gets no relay of the old
+    session's room."""
+    a, b = pair
+    alice = await logged_in(calls, users.alice, a.url)
+    bob = await logged_in(calls, users.bob, b.url)
+    room = await room_with(alice, bob)
+    (await bob.request("webrtc.ice", ice_to(alice, room, 1))).expect_ok()  # B holds the room too
+    await alice.expect("webrtc.ice")
+    (await alice.request("webrtc.ice", ice_to(bob, room, 2))).expect_ok()
+    await bob.expect("webrtc.ice")
+
+    bob_again = await logged_in(calls, users.bob, a.url, device_id=bob.device_id)
+    code, _ = await bob.expect_close()
+    assert code == 4009
+    left = await alice.expect("PEER_LEFT", deviceId=bob.device_id)
+    assert left["payload"]["reason"] == "replaced"
+    (await alice.request("webrtc.ice", ice_to(bob_again, room, 3))).expect_error("PEER_NOT_FOUND")
+    (await bob_again.request("webrtc.ice", ice_to(alice, room, 4))).expect_error("UNAUTHORIZED")
+    await bob_again.quiet(lambda f: str(f.get("type", "")).startswith("webrtc."), 0.5, "a relay of the old session's room")
 
 
 async def test_cross_instance_drop_on_a_is_peer_left_on_b_after_grace(users, pair, calls):

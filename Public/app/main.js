@@ -3,9 +3,10 @@
 const root = document.getElementById('app');
 let signedIn = false;
 try { signedIn = Object.keys(JSON.parse(localStorage.getItem('eco:v1:accounts') || '{}')).length > 0; } catch { /* private mode */ }
-const likely = signedIn ? ['realtime.js', 'calls.js', 'session.js', 'views/shell.js', 'views/chats.js'] : ['views/auth.js'];
-if (signedIn && /^#\/chats\/./.test(location.hash)) likely.push('views/conversation.js');
-if (signedIn && /^#\/insurance/.test(location.hash)) likely.push('views/insurance.js', /assistant/.test(location.hash) ? 'views/assistant.js' : 'views/osago.js');
+// './' names: the server versions such URLs (?v=<content hash>) so they match the imports.
+const likely = signedIn ? ['./realtime.js', './calls.js', './session.js', './views/shell.js', './views/chats.js'] : ['./views/auth.js'];
+if (signedIn && /^#\/chats\/./.test(location.hash)) likely.push('./views/conversation.js');
+if (signedIn && /^#\/insurance/.test(location.hash)) likely.push('./views/insurance.js', /assistant/.test(location.hash) ? './views/assistant.js' : './views/osago.js');
 for (const m of likely) {
   const link = document.createElement('link');
   link.rel = 'modulepreload';

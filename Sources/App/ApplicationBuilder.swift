@@ -131,7 +131,7 @@ private func addAPI(
     WebApp(
         publicDirectory: publicDirectory, anonKey: tokens.anonKey, publicURL: config.resolvedPublicURL,
         otpResendSeconds: config.auth.smsMaxFrequencySeconds
-    ).addRoutes(to: router)
+    ).addRoutes(to: router, logger: logger)
 
     let authController = AuthController(auth: auth)
     authController.addPublicRoutes(to: router.group("auth/v1").add(middleware: ErrorShapeMiddleware(.gotrue)))

@@ -1,6 +1,7 @@
 import Core
 import Foundation
 import Hummingbird
+import Logging
 
 /// The single-page web app in `Public/`: static files at `/`, and `GET /app-config.json`
 /// telling the page its API key (the page talks to the public API like any other client).
@@ -28,7 +29,7 @@ struct WebApp {
         return nil
     }
 
-    func addRoutes(to router: Router<AppRequestContext>) {
+    func addRoutes(to router: Router<AppRequestContext>, logger: Logger) {
         let config: [String: JSONValue] = [
             "url": .string(publicURL), "anonKey": .string(anonKey), "otpResendSeconds": .number(Double(otpResendSeconds)),
         ]
@@ -37,11 +38,28 @@ struct WebApp {
         }
         guard let publicDirectory else { return }
         router.add(middleware: WebAppHeadersMiddleware())
+        router.add(middleware: StaticAssetMiddleware(assets: Self.loadAssets(publicDirectory, logger: logger)))
+        // Files added after start-up or too big to hold in memory: from disk, uncompressed.
         router.add(middleware: FileMiddleware(publicDirectory, searchForIndexHtml: true))
+    }
+
+    /// Reads and compresses `Public/` once; logs what it holds and a missing encoder.
+    static func loadAssets(_ directory: String, logger: Logger) -> StaticAssets {
+        let started = ContinuousClock.now
+        let gzip = GzipEncoder.load()
+        let brotli = BrotliEncoder.load()
+        if gzip == nil { logger.warning("zlib (libz.so.1) not found: the web app is served uncompressed") }
+        if brotli == nil { logger.notice("libbrotlienc.so.1 not found: the web app is served with gzip only (apt-get install libbrotli1)") }
+        let assets = StaticAssets.load(directory: directory, gzip: gzip, brotli: brotli)
+        let elapsed = ContinuousClock.now - started
+        logger.info(
+            "web app: \(assets.fileCount) files, \(assets.totals["identity"] ?? 0) bytes; gzip \(assets.totals["gzip"] ?? 0), br \(assets.totals["br"] ?? 0) (prepared in \(elapsed.nanoseconds / 1_000_000) ms)")
+        return assets
     }
 }
 
-/// Headers for the web app's files: revalidate on every load (ETags keep that cheap) and a
+/// Headers for the web app's files: revalidate on every load unless the file's own answer says
+/// otherwise (versioned URLs are immutable, see `StaticAssetMiddleware`) and a
 /// strict content-security policy (own origin only; avatars may come from any https URL).
 struct WebAppHeadersMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext

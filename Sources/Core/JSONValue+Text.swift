@@ -55,16 +55,34 @@ struct JSONTextWriter {
             guard depth + 1 < Self.maximumDepth else { return false }
             bytes.append(UInt8(ascii: "{"))
             var first = true
-            for (key, member) in members.sorted(by: { Self.utf8Precedes($0.key, $1.key) }) {
+            // Sorted by the first eight bytes as a number, then (on a tie) by all bytes.
+            var entries: [(prefix: UInt64, key: String, value: JSONValue)] = []
+            entries.reserveCapacity(members.count)
+            for (key, member) in members { entries.append((Self.prefix(key), key, member)) }
+            entries.sort { $0.prefix != $1.prefix ? $0.prefix < $1.prefix : Self.utf8Precedes($0.key, $1.key) }
+            for entry in entries {
                 if !first { bytes.append(UInt8(ascii: ",")) }
                 first = false
-                writeString(key)
+                writeString(entry.key)
                 bytes.append(UInt8(ascii: ":"))
-                guard write(member, depth: depth + 1) else { return false }
+                guard write(entry.value, depth: depth + 1) else { return false }
             }
             bytes.append(UInt8(ascii: "}"))
         }
         return true
+    }
+
+    /// The first eight UTF-8 bytes of `key`, big-endian, zero-padded: a different prefix
+    /// orders two keys as their bytes do; an equal one leaves it to ``utf8Precedes(_:_:)``.
+    static func prefix(_ key: String) -> UInt64 {
+        var value: UInt64 = 0
+        var count = 0
+        for byte in key.utf8 {
+            if count == 8 { break }
+            value = value << 8 | UInt64(byte)
+            count += 1
+        }
+        return count == 0 ? 0 : value << (8 * (8 - count))
     }
 
     /// The encoder's key order: lexicographic by UTF-8 bytes.

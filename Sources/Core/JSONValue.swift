@@ -57,7 +57,9 @@ public enum JSONValue: Codable, Sendable, Equatable {
     /// throws ``TooDeep`` before any decoding. Accepts what `JSONDecoder` accepts and gives
     /// the same value (JSONValue+Text.swift), without its cost.
     public static func parse(_ text: String) throws -> JSONValue {
-        guard !JSONNesting.isTooDeep(text.utf8) else { throw TooDeep() }
+        var text = text
+        // The same scan over the same bytes, through a buffer rather than String.UTF8View.
+        guard !text.withUTF8({ JSONNesting.isTooDeep($0) }) else { throw TooDeep() }
         return try parseText(text)
     }
 

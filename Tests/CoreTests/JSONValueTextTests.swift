@@ -180,6 +180,10 @@ import Testing
             .string("a\"b\\c/d\u{8}\u{C}\n\r\t\u{0}\u{1}\u{1F}\u{7F}\u{80}\u{A0}é€😀\u{2028}\u{FEFF}e\u{301}"),
             .object(["b": .null, "a": .null, "B": .null, "_": .null, "": .null, "ä": .null, "😀": .null, "\u{7F}": .null,
                 "aa": .null, "a\u{0}": .null, "é": .null, "z": .null, "Я": .null, "\u{FFFF}": .null, "\u{10000}": .null]),
+            // keys alike in their first eight bytes (the writer's sort compares those first)
+            .object(["abcdefgh": .null, "abcdefgh\u{0}": .null, "abcdefgh1": .null, "abcdefgg9": .null, "abcdefg": .null,
+                "abcdefg\u{0}": .null, "abcdefg\u{0}\u{0}": .null, "abcdefghé": .null, "abcdefghA": .null, "\u{0}": .null,
+                "\u{0}\u{0}": .null, "привет мир": .null, "привет": .null, "приветствие": .null]),
             .array([.number(.nan)]), .object(["a": .number(.infinity)]), .number(-.infinity), .number(.nan),
             .number(.signalingNaN), .number(-.nan),
         ]

@@ -89,7 +89,7 @@ let package = Package(
         .target(
             name: "Realtime",
             dependencies: [
-                "Core", "Database",
+                "Core",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),

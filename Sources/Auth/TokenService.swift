@@ -16,6 +16,8 @@ public final class TokenService: Sendable {
     /// The key id in every token header and in the JWKS.
     public let keyID: String
     let keys: JWTKeyCollection
+    /// Tokens already verified, so a signature is checked once per token.
+    let verified = VerifiedTokenCache()
     let publicJWK: [String: String]
     let settings: AuthSettings
     /// The signing key again, for access tokens signed without JWTKit's encoder
@@ -82,8 +84,10 @@ public final class TokenService: Sendable {
         return (signingInput + "." + Base64URL.encode(signature.rawRepresentation), exp)
     }
 
-    /// Verifies a bearer token's signature and expiry and returns the caller it stands for.
+    /// Verifies a bearer token's signature and expiry and returns the caller it stands for
+    /// (a token verified before is only checked for expiry: ``VerifiedTokenCache``).
     public func caller(fromToken token: String) async throws(TokenError) -> Caller {
+        if let known = verified.caller(for: token, now: Int(Date().timeIntervalSince1970)) { return known }
         let claims: VerifiedClaims
         do {
             claims = try await keys.verify(token, as: VerifiedClaims.self)
@@ -94,17 +98,20 @@ public final class TokenService: Sendable {
         }
         let payload = token.split(separator: ".").dropFirst().first.map(String.init) ?? ""
         let claimsJSON = Base64URL.decode(payload).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+        let caller: Caller
         switch claims.role {
         case "anon":
-            return Caller(role: .anon, claimsJSON: claimsJSON)
+            caller = Caller(role: .anon, claimsJSON: claimsJSON)
         case "service_role":
-            return Caller(role: .serviceRole, claimsJSON: claimsJSON)
+            caller = Caller(role: .serviceRole, claimsJSON: claimsJSON)
         case "authenticated":
             guard let sub = claims.sub.flatMap(UUID.init(uuidString:)) else { throw .invalid }
-            return Caller(role: .authenticated, userID: sub, sessionID: claims.session_id.flatMap(UUID.init(uuidString:)), claimsJSON: claimsJSON)
+            caller = Caller(role: .authenticated, userID: sub, sessionID: claims.session_id.flatMap(UUID.init(uuidString:)), claimsJSON: claimsJSON)
         default:
             throw .invalid
         }
+        verified.remember(token, caller: caller, expiresAt: claims.exp)
+        return caller
     }
 
     /// Whether `key` is one of this deployment's API keys.

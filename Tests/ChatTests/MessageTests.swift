@@ -31,6 +31,28 @@ import TestSupport
         }
     }
 
+    /// `chat_send_message` trusts the role and claims it is given, so only the server's own
+    /// role may call it: a client role calling it directly (claiming to be someone else) is
+    /// refused, and nothing is written.
+    @Test func theOneCallSendIsTheServersAlone() async throws {
+        try await TestDatabase.withDatabase { database in
+            let f = ChatFixture(database)
+            let a = try await f.user("fn_a"), b = try await f.user("fn_b")
+            let chat = try await f.dm(a, b)
+            for role in ["anon", "authenticated", "service_role"] {
+                await #expect(throws: APIError.self, "\(role) must not execute it") {
+                    try await database.withCaller(a) { connection in
+                        try await connection.execute("SELECT set_config('role', $1, true)", [role])
+                        try await connection.execute(
+                            "SELECT public.chat_send_message('authenticated', $1, $2, gen_random_uuid(), 'forged', NULL::uuid, 60)",
+                            [b.claimsJSON, UUID(uuidString: chat)])
+                    }
+                }
+            }
+            #expect(try await f.messages(a, chat).isEmpty)
+        }
+    }
+
     /// Defect: clients could insert rows with their own seq, jamming a conversation.
     @Test func clientsCannotChooseASeq() async throws {
         try await TestDatabase.withDatabase { database in

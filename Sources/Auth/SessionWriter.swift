@@ -170,56 +170,11 @@ struct SessionWriter {
         }
     }
 
-    /// ``Timestamp/format(_:)`` (`2026-01-01T00:00:00.123456Z`) without `Calendar` or
-    /// `String(format:)`: the civil date from days since 1970 (H. Hinnant's algorithm).
+    /// ``Timestamp/format(_:)`` (`2026-01-01T00:00:00.123456Z`) in quotes, written by Core
+    /// straight into the bytes.
     private mutating func timestamp(_ date: Date) {
-        let seconds = date.timeIntervalSince1970
-        guard seconds.isFinite, abs(seconds) < 1e13 else {
-            bytes.append(UInt8(ascii: "\""))
-            bytes.append(contentsOf: Timestamp.format(date).utf8)
-            bytes.append(UInt8(ascii: "\""))
-            return
-        }
-        var whole = seconds.rounded(.down)
-        var micros = Int(((seconds - whole) * 1_000_000).rounded())
-        if micros >= 1_000_000 { whole += 1; micros -= 1_000_000 }
-        let total = Int(whole)
-        let days = total >= 0 ? total / 86_400 : (total - 86_399) / 86_400
-        let secondOfDay = total - days * 86_400
-        let (year, month, day) = Self.civil(days: days)
         bytes.append(UInt8(ascii: "\""))
-        digits(year, 4); bytes.append(UInt8(ascii: "-"))
-        digits(month, 2); bytes.append(UInt8(ascii: "-"))
-        digits(day, 2); bytes.append(UInt8(ascii: "T"))
-        digits(secondOfDay / 3600, 2); bytes.append(UInt8(ascii: ":"))
-        digits(secondOfDay % 3600 / 60, 2); bytes.append(UInt8(ascii: ":"))
-        digits(secondOfDay % 60, 2); bytes.append(UInt8(ascii: "."))
-        digits(micros, 6)
-        raw("Z\"")
-    }
-
-    /// `value` zero-padded to `width` digits (wider values in full, negative with a sign).
-    private mutating func digits(_ value: Int, _ width: Int) {
-        if value < 0 {
-            bytes.append(UInt8(ascii: "-"))
-            digits(-value, width - 1)
-            return
-        }
-        let text = String(value).utf8
-        if text.count < width { bytes.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: width - text.count)) }
-        bytes.append(contentsOf: text)
-    }
-
-    /// Year, month, day of the proleptic Gregorian calendar for days since 1970-01-01.
-    static func civil(days: Int) -> (year: Int, month: Int, day: Int) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let shiftedMonth = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * shiftedMonth + 2) / 5 + 1
-        let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
-        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+        Timestamp.append(date, to: &bytes)
+        bytes.append(UInt8(ascii: "\""))
     }
 }

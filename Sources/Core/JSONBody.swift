@@ -224,32 +224,3 @@ public enum JSONBody {
         }
     }
 }
-
-/// RFC 3339 timestamps as GoTrue writes them: UTC, `T`, microseconds, `Z`.
-public enum Timestamp {
-    /// Formats a date as `2026-01-01T00:00:00.123456Z`.
-    public static func format(_ date: Date) -> String {
-        let seconds = date.timeIntervalSince1970
-        var whole = seconds.rounded(.down)
-        var micros = Int(((seconds - whole) * 1_000_000).rounded())
-        if micros >= 1_000_000 { whole += 1; micros -= 1_000_000 }
-        let c = utcCalendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: Date(timeIntervalSince1970: whole))
-        return String(
-            format: "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ",
-            c.year ?? 0, c.month ?? 0, c.day ?? 0, c.hour ?? 0, c.minute ?? 0, c.second ?? 0, micros)
-    }
-
-    private static let utcCalendar: Calendar = {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!  // a constant identifier every platform has
-        return calendar
-    }()
-
-    /// Parses an RFC 3339 timestamp with or without fractional seconds.
-    public static func parse(_ text: String) -> Date? {
-        if let date = try? Date(text, strategy: .iso8601.year().month().day().time(includingFractionalSeconds: true)) {
-            return date
-        }
-        return try? Date(text, strategy: .iso8601)
-    }
-}

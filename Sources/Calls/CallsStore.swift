@@ -100,36 +100,39 @@ struct CallsStore: Sendable {
     }
 
     /// Adds the device to the room (a rejoin replaces its row) and returns the room with
-    /// the peers that were already in it. Four round trips: `BEGIN`, the room's row locked
-    /// (every membership change takes it first, so each `version` names exactly one peer
-    /// list), one statement that reads the other peers, inserts unless the room is full and
-    /// bumps the version, `COMMIT`.
+    /// the peers that were already in it. One round trip: `calls.join_room` (migration 0010)
+    /// locks the room's row (every membership change takes it first, so each `version` names
+    /// exactly one peer list), reads the other peers, inserts unless the room is full and
+    /// bumps the version, as one statement committed by itself.
     func join(roomId: UUID, deviceId: String, userId: UUID, instance: String) async throws(CallsError) -> (room: RoomState, others: [RoomPeer], me: RoomPeer) {
+        let result: JoinRoom.Row?
         do {
-            return try await database.withOwner { connection in
-                var found: (UUID, String, Int, Bool)?
-                for try await row in try await connection.execute(LockRoom(room: roomId), logger: database.logger) {
-                    found = (row.0, row.1, row.2, row.3)
-                }
-                guard let (callId, mode, maxPeers, closed) = found else { throw CallsError(.roomNotFound, "no room \(roomId)") }
-                guard !closed else { throw CallsError(.roomClosed, "the room has closed") }
-                var result: (Int64?, Int64?, [UUID], [String], [Int64])?
+            result = try await database.withStatement { connection in
+                var result: JoinRoom.Row?
                 for try await row in try await connection.execute(
-                    InsertPeer(room: roomId, device: deviceId, user: userId, instance: instance, maxPeers: Int64(maxPeers)), logger: database.logger)
+                    JoinRoom(room: roomId, device: deviceId, user: userId, instance: instance), logger: database.logger)
                 { result = row }
-                guard let (joined, version, users, devices, joinedAt) = result, users.count == devices.count, users.count == joinedAt.count
-                else { throw CallsError(.internal, "the room could not be joined; retry") }
-                guard let joined, let version else { throw CallsError(.roomFull, "the room holds at most \(maxPeers) peers") }
-                let others = Self.peers(users, devices, joinedAt)
-                let me = RoomPeer(userId: userId, deviceId: deviceId, joinedAt: joined)
-                let all = (others + [me]).sorted { ($0.joinedAt, $0.deviceId) < ($1.joinedAt, $1.deviceId) }
-                return (RoomState(roomId: roomId, callId: callId, mode: mode, version: version, peers: all), others, me)
+                return result
             }
-        } catch let error as CallsError {
-            throw error
         } catch {
             throw CallsError(.internal, "the room could not be joined; retry")
         }
+        guard let (outcome, callId, mode, maxPeers, joined, version, users, devices, joinedAt) = result else {
+            throw CallsError(.internal, "the room could not be joined; retry")
+        }
+        switch outcome {
+        case "not_found": throw CallsError(.roomNotFound, "no room \(roomId)")
+        case "closed": throw CallsError(.roomClosed, "the room has closed")
+        case "full": throw CallsError(.roomFull, "the room holds at most \(maxPeers ?? 0) peers")
+        default: break
+        }
+        guard outcome == "ok", let callId, let mode, let joined, let version, let users, let devices, let joinedAt,
+            users.count == devices.count, users.count == joinedAt.count
+        else { throw CallsError(.internal, "the room could not be joined; retry") }
+        let others = Self.peers(users, devices, joinedAt)
+        let me = RoomPeer(userId: userId, deviceId: deviceId, joinedAt: joined)
+        let all = (others + [me]).sorted { ($0.joinedAt, $0.deviceId) < ($1.joinedAt, $1.deviceId) }
+        return (RoomState(roomId: roomId, callId: callId, mode: mode, version: version, peers: all), others, me)
     }
 
     /// Removes the device from the room; returns the room's new version and the peers that
@@ -260,10 +263,11 @@ struct CallsStore: Sendable {
 // connection: PostgreSQL neither parses nor plans them again, and the server skips the
 // parameter and row descriptions of each execution.
 
-/// Locks a room's row for a membership change, and makes that change's COMMIT asynchronous:
-/// it does not wait for the WAL flush. Rooms are ephemeral signalling state; a database crash
-/// loses at most the last fraction of a second of joins and leaves (and every socket with
-/// them). A join alone went from 4.0 to 2.1 ms with it (docs/performance.md, Calls).
+/// Locks a room's row for a membership change (a leave, the sweep), and makes that change's
+/// COMMIT asynchronous: it does not wait for the WAL flush. Rooms are ephemeral signalling
+/// state; a database crash loses at most the last fraction of a second of leaves (and every
+/// socket with them). A join alone went from 4.0 to 2.1 ms with it (docs/performance.md,
+/// Calls); `calls.join_room` does the same for joins.
 struct LockRoom: PostgresPreparedStatement {
     static let sql = """
         SELECT call_id, mode, max_peers, closed_at IS NOT NULL, set_config('synchronous_commit', 'off', true)
@@ -281,40 +285,27 @@ struct LockRoom: PostgresPreparedStatement {
     func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
 }
 
-/// Under the room's lock: the other peers, the device inserted unless the room is full, the
-/// version bumped. Nil time and version: the room was full.
-struct InsertPeer: PostgresPreparedStatement {
+/// A join (`calls.join_room`, migration 0010): the outcome ('ok', 'not_found', 'closed',
+/// 'full'), the room, the device's joined time and the room's new version ('ok' only), the
+/// other peers.
+struct JoinRoom: PostgresPreparedStatement {
     static let sql = """
-        WITH cur AS (
-            SELECT user_id, device_id, joined_at FROM calls.room_peers WHERE room_id = $1 AND device_id <> $2),
-        ins AS (
-            INSERT INTO calls.room_peers (room_id, device_id, user_id, instance_id)
-            SELECT $1, $2, $3, $4 WHERE (SELECT count(*) FROM cur) < $5
-            ON CONFLICT (room_id, device_id) DO UPDATE
-                SET user_id = EXCLUDED.user_id, instance_id = EXCLUDED.instance_id, joined_at = now()
-            RETURNING (extract(epoch FROM joined_at) * 1000)::bigint AS joined),
-        bump AS (
-            UPDATE calls.rooms SET version = version + 1, empty_since = NULL
-            WHERE id = $1 AND EXISTS (SELECT 1 FROM ins) RETURNING version::bigint AS version)
-        SELECT (SELECT joined FROM ins), (SELECT version FROM bump),
-        """ + CallsStore.peerArrays + """
-
-        FROM cur
+        SELECT outcome, room_call_id, room_mode, room_max_peers, peer_joined_ms, room_version,
+            other_user_ids, other_device_ids, other_joined_ms
+        FROM calls.join_room($1, $2, $3, $4)
         """
-    typealias Row = (Int64?, Int64?, [UUID], [String], [Int64])
+    typealias Row = (String, UUID?, String?, Int?, Int64?, Int64?, [UUID]?, [String]?, [Int64]?)
     var room: UUID
     var device: String
     var user: UUID
     var instance: String
-    var maxPeers: Int64
 
     func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 5)
+        var bindings = PostgresBindings(capacity: 4)
         bindings.append(room)
         bindings.append(device)
         bindings.append(user)
         bindings.append(instance)
-        bindings.append(maxPeers)
         return bindings
     }
 

@@ -69,6 +69,63 @@ import TestSupport
         }
     }
 
+    /// `calls.join_room` (migration 0010) under concurrency: joins racing into one room queue
+    /// on the room's row lock, exactly `max_peers` of them get in, the rest are told the room
+    /// is full, and every successful join numbers its own peer list with its own version.
+    @Test func concurrentJoinsToAFullRoomAdmitExactlyTheLimit() async throws {
+        try await TestDatabase.withDatabase { database in
+            let store = CallsStore(database: database)
+            try await store.heartbeat(instance: "a")
+            let alice = try await Self.user(database)
+            let limit = 3
+            let room = UUID()
+            try await store.createRoom(
+                id: room, callId: UUID(), mode: "sfu", createdBy: alice, allowed: [alice], conversationId: nil, maxPeers: limit,
+                tokenExpiresAt: Int(Date().timeIntervalSince1970) + 600)
+            let outcomes = await withTaskGroup(of: Result<(RoomState, [RoomPeer], RoomPeer), CallsError>.self) { group in
+                for index in 0..<12 {
+                    group.addTask {
+                        do throws(CallsError) {
+                            let joined = try await store.join(roomId: room, deviceId: "d\(index)", userId: alice, instance: "a")
+                            return .success(joined)
+                        } catch {
+                            return .failure(error)
+                        }
+                    }
+                }
+                var all: [Result<(RoomState, [RoomPeer], RoomPeer), CallsError>] = []
+                for await outcome in group { all.append(outcome) }
+                return all
+            }
+            var joined: [(RoomState, [RoomPeer], RoomPeer)] = []
+            for outcome in outcomes {
+                switch outcome {
+                case .success(let join): joined.append(join)
+                case .failure(let error): #expect(error.code == .roomFull)
+                }
+            }
+            #expect(joined.count == limit)
+            // Each join saw the ones before it: versions 1...limit, each list one longer.
+            let byVersion = joined.sorted { $0.0.version < $1.0.version }
+            #expect(byVersion.map(\.0.version) == Array(1...Int64(limit)))
+            for (index, join) in byVersion.enumerated() {
+                #expect(join.1.count == index)
+                #expect(join.0.peers.count == index + 1)
+                #expect(join.0.peers.contains(join.2))
+                if index > 0 { #expect(Set(join.1) == Set(byVersion[index - 1].0.peers)) }
+            }
+            let members = try await store.members(of: room)
+            #expect(members?.version == Int64(limit))
+            #expect(members.map { Set($0.peers) } == Set(byVersion[limit - 1].0.peers))
+            // A member rejoining a full room replaces its own row: admitted, no extra peer.
+            let again = try await store.join(roomId: room, deviceId: byVersion[0].2.deviceId, userId: alice, instance: "a")
+            #expect(again.room.peers.count == limit)
+            #expect(again.room.version == Int64(limit) + 1)
+            // Refusals wrote nothing.
+            #expect(try await store.members(of: room)?.peers.count == limit)
+        }
+    }
+
     @Test func devicesBindToOneUserAndPresenceFollowsInstances() async throws {
         try await TestDatabase.withDatabase { database in
             let store = CallsStore(database: database)

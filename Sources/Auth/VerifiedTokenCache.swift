@@ -11,6 +11,9 @@ import Synchronization
 /// past ``capacity`` entries the cache starts over.
 final class VerifiedTokenCache: Sendable {
     private struct Entry {
+        /// The token's bytes: `String` keys compare by canonical equivalence, and a token
+        /// is vouched for only in the exact bytes that were verified.
+        let bytes: [UInt8]
         let caller: Caller
         let expiresAt: Int
     }
@@ -26,7 +29,7 @@ final class VerifiedTokenCache: Sendable {
     /// The caller of a token verified before that has not expired by `now` (unix seconds).
     func caller(for token: String, now: Int) -> Caller? {
         entries.withLock { entries in
-            guard let entry = entries[token] else { return nil }
+            guard let entry = entries[token], entry.bytes.elementsEqual(token.utf8) else { return nil }
             guard entry.expiresAt > now else {
                 entries[token] = nil
                 return nil
@@ -39,7 +42,7 @@ final class VerifiedTokenCache: Sendable {
     func remember(_ token: String, caller: Caller, expiresAt: Int) {
         entries.withLock { entries in
             if entries.count >= capacity { entries.removeAll(keepingCapacity: true) }
-            entries[token] = Entry(caller: caller, expiresAt: expiresAt)
+            entries[token] = Entry(bytes: Array(token.utf8), caller: caller, expiresAt: expiresAt)
         }
     }
 

@@ -20,10 +20,12 @@ public struct ChatService: Sendable {
         self.cursors = CursorCodec(database: database)
     }
 
-    /// Announces committed changes (after the transaction, never before).
+    /// Announces committed changes (after the transaction, never before). The announcement
+    /// runs to its end even when the request is cancelled (its client left): the change is
+    /// committed, and a retry that finds it does not announce it again.
     private func announce(_ changes: [ChangeEnvelope]) async {
-        guard !changes.isEmpty else { return }
-        await publisher?.publish(changes)
+        guard !changes.isEmpty, let publisher else { return }
+        await Task { await publisher.publish(changes) }.value
     }
 
     /// Participants changes; an INSERT or DELETE also changes who may see the conversation.

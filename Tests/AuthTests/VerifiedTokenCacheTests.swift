@@ -18,6 +18,9 @@ import TestSupport
         cache.remember("e", caller: Self.caller, expiresAt: 100)
         #expect(cache.count == 1, "past its capacity the cache starts over")
         #expect(cache.caller(for: "e", now: 0) == Self.caller)
+        // Canonically equivalent to "K" for String, but other bytes (KELVIN SIGN).
+        cache.remember("xK", caller: Self.caller, expiresAt: 100)
+        #expect(cache.caller(for: "x\u{212A}", now: 0) == nil)
     }
 
     @Test func aVerifiedTokenDoesNotVouchForAnyOtherBytes() async throws {

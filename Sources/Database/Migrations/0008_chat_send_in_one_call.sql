@@ -24,7 +24,8 @@ GRANT EXECUTE ON FUNCTION public.chat_message_record(public.messages) TO authent
 -- Returns {"outcome": …} with
 --   sent / existing: "result" (the RPC's answer: message_id, seq, created_at) and "record"
 --                    (chat_message_record); existing is a retry of the same client_msg_id;
---   not_member:      the caller is not a member of the conversation (or it does not exist);
+--   not_member:      the caller is not a member of the conversation (or it does not exist),
+--                    also for a retry of a message sent before the caller left it;
 --   blocked:         a DM whose users have blocked each other;
 --   rate_limited:    "retry_after" seconds until the sender's sliding minute has room.
 -- Nothing is written unless the outcome is sent. The sender's sends serialise on an
@@ -50,12 +51,12 @@ BEGIN
     IF me IS NULL THEN
         RAISE EXCEPTION 'sign in to send messages' USING ERRCODE = '42501';
     END IF;
+    IF NOT public.is_chat_member(conversation) THEN
+        RETURN jsonb_build_object('outcome', 'not_member');
+    END IF;
     SELECT * INTO sent FROM public.messages m
     WHERE m.conversation_id = conversation AND m.sender_id = me AND m.client_msg_id = message_client_id;
     IF NOT FOUND THEN
-        IF NOT public.is_chat_member(conversation) THEN
-            RETURN jsonb_build_object('outcome', 'not_member');
-        END IF;
         IF public.chat_dm_blocked(conversation) THEN
             RETURN jsonb_build_object('outcome', 'blocked');
         END IF;

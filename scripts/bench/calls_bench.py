@@ -12,7 +12,10 @@ Driven by calls.sh, which owns the PostgreSQL cluster and the server processes. 
           --rooms creators and --rooms joiners connect; first 10 of them create, join and
           leave a room one at a time (the join with nothing else going on); then each
           creator creates a room and joins it, and all joiners send ROOM_JOIN at once (the
-          pairs stay connected throughout).
+          pairs stay connected throughout). With --join-processes K > 1 the burst's
+          creators and joiners are spread over K `join-worker` processes that send their
+          ROOM_JOINs at one instant (the 10 reference joins stay in this process).
+  join-worker  one such process (reads its job and `go <instant>` on stdin).
   cross   two instances (PostgreSQL bus) on the same database: the same pairs with the
           creator on A and the peer on B (room created on A, joined from B); a short
           warm-up while a tap LISTENs on the server's bus channel to learn the size of one
@@ -767,6 +770,8 @@ class Bench:
 
     async def join_phase(self, users: list[dict], port: int) -> dict:
         a = self.args
+        if getattr(a, "join_processes", 1) > 1:
+            return await self.join_phase_processes(users, port)
         creators = [Device(self, f"jc{i}", users[i], port, "A") for i in range(a.rooms)]
         joiners = [Device(self, f"jj{i}", users[a.rooms + i], port, "A") for i in range(a.rooms)]
         connect = await self.connect_all(creators + joiners, "join phase")
@@ -835,6 +840,148 @@ class Bench:
             f"{result['first_join_to_join_ok']['p50_ms']} ms; one join alone p50 "
             f"{result['sequential_join_to_join_ok']['p50_ms']} ms); PEER_JOINED missing: {missing}")
         return result
+
+    async def join_phase_processes(self, users: list[dict], port: int) -> dict:
+        """The join phase with the burst spread over --join-processes worker processes
+        (`join-worker`), so the load generator's own per-frame cost (one Python event loop
+        reading every answer) does not queue the answers it times. This process runs the
+        one-at-a-time reference on its own SEQUENTIAL_JOINS pairs; each worker connects its
+        share of the creators and joiners, creates and joins its rooms, reports ready; then
+        all send ROOM_JOIN at one CLOCK_MONOTONIC instant (time.perf_counter is that clock on
+        Linux, shared by the processes) and report every join's times."""
+        a = self.args
+        k = a.join_processes
+        reference_n = min(SEQUENTIAL_JOINS, a.rooms)
+        creators = [Device(self, f"jc{i}", users[i], port, "A") for i in range(reference_n)]
+        joiners = [Device(self, f"jj{i}", users[a.rooms + i], port, "A") for i in range(reference_n)]
+        await self.connect_all(creators + joiners, "join phase (reference)")
+        sequential = []
+        for creator, joiner in zip(creators, joiners):
+            room, _ = await self.create_room(creator, [joiner.user_id])
+            await self.join_room(creator, room)
+            sequential.append((await self.join_room(joiner, room))["join_ok"])
+            for device in (joiner, creator):
+                device.require_ok((await device.request("ROOM_LEAVE", {"roomId": device.room["roomId"]}))[0], "ROOM_LEAVE")
+                device.room = None
+        workers = []
+        for w in range(k):
+            indices = list(range(w, a.rooms, k))
+            job = {"port": port, "run_id": f"{self.run_id}w{w}",
+                   "pairs": [[users[i], users[a.rooms + i]] for i in indices]}
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, str(Path(__file__).resolve()), "join-worker",
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=1 << 24)
+            process.stdin.write((json.dumps(job) + "\n").encode())
+            await process.stdin.drain()
+            workers.append(process)
+        try:
+            for process in workers:
+                line = await asyncio.wait_for(process.stdout.readline(), 120)
+                if line.strip() != b"ready":
+                    raise RuntimeError(f"join worker: expected ready, got {line[:300]!r}")
+            await asyncio.sleep(0.5)
+            cpu_before = self.meter.sample()
+            go = time.perf_counter() + 0.1
+            for process in workers:
+                process.stdin.write(f"go {go}\n".encode())
+                await process.stdin.drain()
+            results = []
+            for process in workers:
+                line = await asyncio.wait_for(process.stdout.readline(), 120)
+                results.append(json.loads(line))
+            cpu_after = self.meter.sample()
+        finally:
+            for process in workers:
+                if process.returncode is None:
+                    try:
+                        process.stdin.write(b"close\n")
+                        await process.stdin.drain()
+                    except (ConnectionError, RuntimeError):
+                        pass
+            for process in workers:
+                try:
+                    await asyncio.wait_for(process.wait(), 30)
+                except asyncio.TimeoutError:
+                    process.kill()
+        for result in results:
+            for sample in result["anomalies"]:
+                self.counters.add("anomalies", sample)
+        joins = [j for r in results for j in r["joins"]]
+        sends = [j["sent_at"] for j in joins]
+        cores = Meter.cores(cpu_before, cpu_after)
+        seconds = cpu_after["t"] - cpu_before["t"]
+        worker_cores = sum(r["cpu_s"] for r in results) / seconds if seconds > 0 else 0.0
+        cores["client"] = round(cores.get("client", 0.0) + worker_cores, 2)
+        cores["other"] = round(max(0.0, cores.get("other", 0.0) - worker_cores), 2)
+        missing = sum(r["peer_joined_missing"] for r in results)
+        result = {
+            "rooms": a.rooms,
+            "load_processes": k,
+            "sockets": {"sockets": 2 * a.rooms, "concurrency": CONNECT_CONCURRENCY,
+                        "seconds": max(r["connect_s"] for r in results)},
+            "sequential_join_to_join_ok": self.short(latency_summary(sequential)),
+            "create_to_created": self.short(latency_summary([x for r in results for x in r["created"]])),
+            "first_join_to_join_ok": self.short(latency_summary([x for r in results for x in r["first"]])),
+            "join_to_join_ok": self.short(latency_summary([j["join_ok"] for j in joins])),
+            "join_to_snapshot": self.short(latency_summary([j["snapshot"] for j in joins])),
+            "join_to_ack": self.short(latency_summary([j["ack"] for j in joins])),
+            "join_to_peer_joined_at_creator": self.short(latency_summary([x for r in results for x in r["peer_joined"]])),
+            "peer_joined_missing": missing,
+            "joins_issued_within_ms": ms(max(sends) - min(sends)),
+            "all_joins_answered_in_ms": ms(max(j["sent_at"] + j["ack"] for j in joins) - min(sends)),
+            "cores": cores,
+        }
+        log(f"join phase ({k} load processes): {a.rooms} concurrent joins → ROOM_JOIN_OK p50 "
+            f"{result['join_to_join_ok']['p50_ms']} ms, p99 {result['join_to_join_ok']['p99_ms']} ms (one join alone p50 "
+            f"{result['sequential_join_to_join_ok']['p50_ms']} ms); PEER_JOINED missing: {missing}")
+        return result
+
+    async def join_worker(self, job: dict) -> None:
+        """One process of join_phase_processes: stdin gives the job, then `go <instant>`, then
+        `close`; stdout answers `ready`, then one JSON line of this worker's joins."""
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader()
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+        port = job["port"]
+        self.run_id = job["run_id"]
+        pairs = [(Device(self, f"jc{i}", c, port, "A"), Device(self, f"jj{i}", j, port, "A"))
+                 for i, (c, j) in enumerate(job["pairs"])]
+        started = time.perf_counter()
+        await self.connect_all([d for pair in pairs for d in pair], "join worker")
+        connect_s = round(time.perf_counter() - started, 2)
+        self.keepalive_task = asyncio.create_task(self.keepalive())
+        created = await asyncio.gather(*(self.create_room(c, [j.user_id]) for c, j in pairs))
+        rooms = [room for room, _ in created]
+        first = await asyncio.gather(*(self.join_room(c, r) for (c, _), r in zip(pairs, rooms)))
+        await asyncio.sleep(0.2)
+        print("ready", flush=True)
+        line = (await reader.readline()).decode().split()
+        if len(line) != 2 or line[0] != "go":
+            raise RuntimeError(f"join worker: expected go, got {line!r}")
+        await asyncio.sleep(max(0.0, float(line[1]) - time.perf_counter()))
+        cpu_start = sum(os.times()[:2])
+        joins = await asyncio.gather(*(self.join_room(j, r) for (_, j), r in zip(pairs, rooms)))
+        cpu_s = sum(os.times()[:2]) - cpu_start
+        await asyncio.sleep(0.5)
+        peer_joined, missing = [], 0
+        for (creator, joiner), join in zip(pairs, joins):
+            if not any(p.get("deviceId") == creator.device_id for p in join["peers"]):
+                raise RuntimeError(f"{joiner.label}: ROOM_JOIN_OK does not list the creator")
+            found = next((arrived for arrived, frame in creator.arrivals.get("PEER_JOINED", [])
+                          if frame["payload"].get("deviceId") == joiner.device_id), None)
+            if found is None:
+                missing += 1
+            else:
+                peer_joined.append(found - join["sent_at"])
+        print(json.dumps({
+            "connect_s": connect_s, "cpu_s": cpu_s, "created": [x for _, x in created], "first": [f["join_ok"] for f in first],
+            "joins": [{k: j[k] for k in ("sent_at", "join_ok", "snapshot", "ack")} for j in joins],
+            "peer_joined": peer_joined, "peer_joined_missing": missing,
+            "anomalies": [f"{name}: {n}" for name, n in self.counters.values.items() if n] + self.counters.samples,
+        }), flush=True)
+        await reader.readline()
+        await self.leave_rooms([d for pair in pairs for d in pair])
+        await self.close_all()
 
     async def leave_rooms(self, devices: list[Device]) -> None:
         """Hangs up (ROOM_LEAVE) so the next server run starts without this run's peers."""
@@ -1138,7 +1285,7 @@ def figures(single: dict | None, cross: dict | None) -> dict:
             concurrent = join["join_to_join_ok"]
             alone = join["sequential_join_to_join_ok"]
             out["join_p99"] = {
-                "concurrent_joins": join["rooms"], "join_to_join_ok_p50_ms": concurrent["p50_ms"],
+                "concurrent_joins": join["rooms"], "load_processes": join.get("load_processes", 1), "join_to_join_ok_p50_ms": concurrent["p50_ms"],
                 "join_to_join_ok_p99_ms": concurrent["p99_ms"], "one_join_alone_p50_ms": alone["p50_ms"],
                 "one_join_alone_p99_ms": alone["p99_ms"],
                 "ratio_p99_to_one_join_alone_p50": ratio(concurrent["p99_ms"], alone["p50_ms"], 2),
@@ -1226,11 +1373,14 @@ def main() -> int:
         p.add_argument("--drain-seconds", type=float, required=True)
         if name == "single":
             p.add_argument("--rooms", type=int, required=True)
+            p.add_argument("--join-processes", type=int, default=1,
+                           help="load processes sending the join burst (1: this process)")
         else:
             p.add_argument("--port-b", type=int, required=True)
             p.add_argument("--server-pid-b", type=int, required=True)
             p.add_argument("--server-log-b", required=True)
             p.add_argument("--notify-clients", type=int, default=8)
+    sub.add_parser("join-worker", help="one process of the join burst (driven by `single --join-processes`)")
     m = sub.add_parser("merge")
     m.add_argument("--single")
     m.add_argument("--cross")
@@ -1238,6 +1388,11 @@ def main() -> int:
 
     if args.command == "merge":
         print(json.dumps(merge(args.single, args.cross), indent=2))
+        return 0
+    if args.command == "join-worker":
+        job = json.loads(sys.stdin.readline())
+        worker = Bench(argparse.Namespace(rates="1", server_pid=0, postmaster_pid=0))
+        asyncio.run(worker.join_worker(job))
         return 0
     if args.users < 2 * args.pairs or (args.command == "single" and args.users < 2 * args.rooms):
         parser.error("--users must cover two users per pair and per room")

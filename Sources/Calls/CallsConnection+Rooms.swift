@@ -76,10 +76,12 @@ extension CallsConnection {
     func leaveRoom(_ payload: [String: Any], userId: UUID) async throws -> AckResult {
         guard let session else { throw CallsError(.unauthenticated, "send HELLO first") }
         let roomId = try Self.roomId(payload)
-        guard let (version, remaining) = try await service.store.leave(roomId: roomId, deviceId: session.deviceId) else {
+        let left = try await service.store.leave(roomId: roomId, deviceId: session.deviceId)
+        // Out of the room either way (a sweep on another instance may have removed it already).
+        await session.left(roomId)
+        guard let (version, remaining) = left else {
             throw CallsError(.roomNotFound, "you are not in room \(roomId)")
         }
-        await session.left(roomId)
         let id = roomId.uuidString.lowercased()
         await session.send(type: "ROOM_LEFT", payload: JSONObject(["roomId": id]))
         await service.announcePeerLeft(

@@ -142,6 +142,13 @@ public final class CallsService: Service, Sendable {
         switch relay {
         case .deliver(let delivery):
             if let update = delivery.update { membership.apply(update) }
+            // A frame within a room from a sender this instance's copy no longer lists (swept
+            // out by another instance while its own instance still thought it in) goes nowhere.
+            if let room = delivery.room, let sender = delivery.from, let peers = membership.peers(of: room),
+                !peers.contains(where: { $0.deviceId == sender.deviceId })
+            {
+                return
+            }
             for device in delivery.devices {
                 await hub.session(for: device)?.send(type: delivery.type, payloadJSON: delivery.payload, from: delivery.from, onlyIn: delivery.room)
             }

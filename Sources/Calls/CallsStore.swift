@@ -263,17 +263,14 @@ struct CallsStore: Sendable {
 // connection: PostgreSQL neither parses nor plans them again, and the server skips the
 // parameter and row descriptions of each execution.
 
-/// Locks a room's row for a membership change (a leave, the sweep), and makes that change's
-/// COMMIT asynchronous: it does not wait for the WAL flush. Rooms are ephemeral signalling
-/// state; a database crash loses at most the last fraction of a second of leaves (and every
-/// socket with them). A join alone went from 4.0 to 2.1 ms with it (docs/performance.md,
-/// Calls); `calls.join_room` does the same for joins.
+/// Locks a room's row for a membership change (a leave, the sweep), so each version of the
+/// room names exactly one peer list.
 struct LockRoom: PostgresPreparedStatement {
     static let sql = """
-        SELECT call_id, mode, max_peers, closed_at IS NOT NULL, set_config('synchronous_commit', 'off', true)
+        SELECT call_id, mode, max_peers, closed_at IS NOT NULL
         FROM calls.rooms WHERE id = $1 FOR UPDATE
         """
-    typealias Row = (UUID, String, Int, Bool, String)
+    typealias Row = (UUID, String, Int, Bool)
     var room: UUID
 
     func makeBindings() throws -> PostgresBindings {

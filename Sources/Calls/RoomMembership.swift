@@ -10,11 +10,14 @@ import Synchronization
 ///
 /// What relies on it: the sender's instance refuses frames between non-members from this
 /// copy (and reads the database again before refusing, so a missed join never blocks a
-/// call), and the instance holding the recipient checks both again before delivering. A
-/// device leaves a room only through the instance that holds its session (ROOM_LEAVE, the end
-/// of its resume grace, a new session of it there), which updates its copy before anything
+/// call), and the instance holding the recipient delivers only while the recipient's own
+/// session is in the room and, when it holds the room, while its copy still lists the sender. A
+/// device leaves a room through the instance that holds its session (ROOM_LEAVE, the end of
+/// its resume grace, a new session of it there), which updates its copy before anything
 /// else, so a removed peer receives no relay from the moment it is removed, whatever the
-/// other instances' copies say and even if a bus event is lost.
+/// other instances' copies say and even if a bus event is lost; or by another instance's
+/// sweep when its own stopped heartbeating, after which the copies the update reached drop
+/// its frames.
 final class RoomMembership: Sendable {
     struct Entry: Sendable {
         var version: Int64

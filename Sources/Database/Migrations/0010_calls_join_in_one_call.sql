@@ -28,9 +28,9 @@
 -- the lock is held: concurrent joins to one room queue on the lock and at most max_peers
 -- devices get in.
 --
--- The join commits asynchronously (synchronous_commit off for this transaction only, as the
--- server's LockRoom statement did before): rooms are ephemeral signalling state; a database
--- crash loses at most the last fraction of a second of joins, and every socket with them.
+-- The join commits like every other write (the WAL is flushed before ROOM_JOIN_OK): an
+-- acknowledged join survives a database crash, and with it the room's version, which the
+-- instances' in-memory copies rely on never going backwards.
 CREATE FUNCTION calls.join_room(
     join_room_id uuid, join_device text, join_user uuid, join_instance text,
     OUT outcome text, OUT room_call_id uuid, OUT room_mode text, OUT room_max_peers integer,
@@ -42,8 +42,6 @@ AS $$
 DECLARE
     is_closed boolean;
 BEGIN
-    PERFORM set_config('synchronous_commit', 'off', true);
-
     SELECT r.call_id, r.mode, r.max_peers, r.closed_at IS NOT NULL
     INTO room_call_id, room_mode, room_max_peers, is_closed
     FROM calls.rooms r WHERE r.id = join_room_id FOR UPDATE;

@@ -348,7 +348,7 @@ import Testing
 
     @Test func generatedValuesWriteAndParseTheSame() {
         var g = Generator(state: 0x5EED_0001)
-        for round in 0..<6_000 {
+        for round in 0..<600 {
             let value = Self.randomValue(&g, depth: 0)
             let difference = Self.textDifference(value)
             #expect(difference == nil, "round \(round): \(difference ?? "")")
@@ -362,7 +362,7 @@ import Testing
         var g = Generator(state: 0x5EED_0002)
         let alphabet = Array("0123456789.+-eE".unicodeScalars)
         let digits = Array("0123456789".unicodeScalars)
-        for _ in 0..<20_000 {
+        for _ in 0..<2_000 {
             var token = ""
             if Bool.random(using: &g) {
                 // Mostly well-formed: sign, digits, fraction, exponent.
@@ -385,14 +385,14 @@ import Testing
         }
         // Zeros with exponents, where the reference's zero test is order-sensitive.
         let zeroAlphabet = Array("00000.eE+-123".unicodeScalars)
-        for _ in 0..<20_000 {
+        for _ in 0..<2_000 {
             var token = "0"
             for _ in 0..<Int.random(in: 0...9, using: &g) { token.unicodeScalars.append(zeroAlphabet.randomElement(using: &g) ?? "0") }
             expectSameParse(token)
             expectSameParse("-" + token)
         }
         // Every double's own text, and its shortest and longest decimal forms.
-        for _ in 0..<20_000 {
+        for _ in 0..<2_000 {
             let number = Self.randomNumber(&g)
             guard number.isFinite else { continue }
             expectSameParse(number.description)
@@ -408,7 +408,7 @@ import Testing
             "\\r", "\\t", "\\a", "\\x", "\\u0041", "\\u00e9", "\\u00E9", "\\u0000", "\\ud83d\\ude00", "\\ud800", "\\udc00",
             "\\uDBFF\\uDFFF", "\\ud800\\ud800", "\\u12", "\\u12g4", "\\u", "\\", "\"", "\\u123\\", "\\uFFFF", "\\uFEFF",
         ]
-        for _ in 0..<20_000 {
+        for _ in 0..<2_000 {
             var body = ""
             for _ in 0..<Int.random(in: 0...5, using: &g) { body += pieces.randomElement(using: &g) ?? "a" }
             expectSameParse("\"" + body + "\"")

@@ -97,7 +97,7 @@ import Testing
         }
     }
 
-    /// ~100 000 seeded random dates: ordinary ones, the calendar's whole range, sub-second
+    /// ~10 000 seeded random dates: ordinary ones, the calendar's whole range, sub-second
     /// values near whole seconds, magnitudes up to 1e300, and arbitrary finite bit patterns.
     @Test func seededRandomDatesMatch() {
         var random = SeededGenerator(state: 0x0012_2026)

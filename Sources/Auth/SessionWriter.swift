@@ -145,8 +145,8 @@ struct SessionWriter {
         case .number(let number):
             // Whole values below 1e15 are written as integers (JSONValue's own rule); any other
             // number goes through the shared encoder so its digits match exactly.
-            if number.rounded() == number, abs(number) < 1e15 {
-                bytes.append(contentsOf: String(Int64(number)).utf8)
+            if abs(number) < 1e15, let whole = Int64(exactly: number) {
+                bytes.append(contentsOf: String(whole).utf8)
             } else {
                 bytes.append(contentsOf: (try? JSONBody.encoder.encode(value)) ?? Data("null".utf8))
             }

@@ -122,7 +122,7 @@ enum JSONText {
     /// shortest round-trip form, which is valid JSON for finite values.
     private static func doubleText(_ double: Double) -> String? {
         guard double.isFinite else { return nil }
-        if double == double.rounded(), abs(double) < 9e15 { return String(Int64(double)) }
+        if abs(double) < 9e15, let whole = Int64(exactly: double) { return String(whole) }
         return "\(double)"
     }
 }

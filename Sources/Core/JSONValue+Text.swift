@@ -107,9 +107,9 @@ struct JSONTextWriter {
     /// `JSONValue.encode(to:)`: whole values below 1e15 as Int64, others as the encoder
     /// writes a Double (its `description` without a trailing ".0"); NaN and infinities throw.
     private mutating func writeNumber(_ number: Double) -> Bool {
-        if number.rounded() == number, abs(number) < 1e15 {
-            // Whole and below 1e15 in magnitude: exactly representable as Int64.
-            writeInteger(Int64(number))
+        if abs(number) < 1e15, let whole = Int64(exactly: number) {
+            // Whole and below 1e15 in magnitude (the checked conversion cannot trap).
+            writeInteger(whole)
             return true
         }
         guard number.isFinite else { return false }

@@ -5,6 +5,7 @@ import Foundation
 import InsuranceService
 import Logging
 import Realtime
+import Storage
 
 /// Everything the server reads from its environment, validated once at start.
 ///
@@ -68,6 +69,8 @@ public struct AppConfig: Sendable {
     public var roles: Set<ServerRole> = [.api, .calls]
     /// The calls service's tunables and TURN relay (`CALLS_*`, `TURN_*`).
     public var calls = CallsSettings()
+    /// Object storage: backend, limits, signed URLs (`STORAGE_*`, `S3_*`).
+    public var storage = StorageSettings()
 
     /// A part of the server that `serve --roles` can run alone.
     public enum ServerRole: String, Sendable, CaseIterable {
@@ -155,6 +158,7 @@ public struct AppConfig: Sendable {
         try config.loadAssistant(from: reader)
         try config.loadRoles(from: reader)
         try config.loadCalls(from: reader)
+        try config.loadStorage(from: reader)
         return config
     }
 
@@ -247,6 +251,44 @@ public struct AppConfig: Sendable {
         default:
             throw ConfigurationError("TURN_URLS and TURN_SHARED_SECRET must be set together")
         }
+    }
+
+    /// Object storage: the backend (local directory or S3), upload and signed-URL limits.
+    private mutating func loadStorage(from reader: ConfigReader) throws {
+        let kind = reader.string(forKey: "storage.backend", default: "local")
+        guard let backend = StorageSettings.BackendKind(rawValue: kind.lowercased()) else {
+            throw ConfigurationError("STORAGE_BACKEND must be local or s3, not '\(kind)'")
+        }
+        storage.backend = backend
+        storage.directory = reader.string(forKey: "storage.dir").flatMap { $0.isEmpty ? nil : $0 }
+        storage.maxUploadBytes = Int64(
+            try Self.integer(reader, "storage.maxUploadBytes", "STORAGE_MAX_UPLOAD_BYTES", default: 500 * 1024 * 1024, in: 1...(50 << 30)))
+        storage.signedURLMaxExpirySeconds = try Self.integer(
+            reader, "storage.signedUrlMaxExpirySeconds", "STORAGE_SIGNED_URL_MAX_EXPIRY_SECONDS", default: 604_800, in: 1...31_536_000)
+        storage.signedUploadExpirySeconds = try Self.integer(
+            reader, "storage.signedUploadExpirySeconds", "STORAGE_SIGNED_UPLOAD_EXPIRY_SECONDS", default: 7200, in: 60...604_800)
+        storage.writesPerMinute = try Self.integer(reader, "storage.writesPerMinute", "STORAGE_WRITES_PER_MINUTE", default: 120, in: 1...100_000)
+        if backend == .s3 {
+            var environment: [String: String] = [:]
+            let keys: [(ConfigKey, String, Bool)] = [
+                ("s3.endpoint", "S3_ENDPOINT", false), ("s3.region", "S3_REGION", false), ("s3.bucket", "S3_BUCKET", false),
+                ("s3.accessKeyId", "S3_ACCESS_KEY_ID", false), ("s3.secretAccessKey", "S3_SECRET_ACCESS_KEY", true),
+                ("s3.partSizeBytes", "S3_PART_SIZE_BYTES", false), ("s3.requestTimeoutSeconds", "S3_REQUEST_TIMEOUT_SECONDS", false),
+            ]
+            for (key, name, secret) in keys {
+                environment[name] = reader.string(forKey: key, isSecret: secret)
+            }
+            do {
+                storage.s3 = try S3Settings(environment: environment)
+            } catch {
+                throw ConfigurationError("STORAGE_BACKEND=s3: \(error)")
+            }
+        }
+    }
+
+    /// `STORAGE_DIR`, or `<data dir>/storage`.
+    public var resolvedStorageDirectory: String {
+        storage.directory ?? URL(fileURLWithPath: dataDirectory).appendingPathComponent("storage").path
     }
 
     /// `PUBLIC_URL`, or `http://localhost:<port>`.

@@ -13,6 +13,7 @@ import Logging
 import Realtime
 import ServiceLifecycle
 import Social
+import Storage
 
 /// The concrete application type (returned so callers can add services).
 public typealias EcomansoniApplication = Application<RouterResponder<AppRequestContext>>
@@ -39,6 +40,19 @@ func makeAssistant(config: AppConfig, calculator: OsagoCalculator, database: Dat
     return BuiltInAssistant(calculator: calculator, knowledge: KnowledgeBase(database: database, articles: try KnowledgeBase.bundledArticles()))
 }
 
+/// The configured object store: a local directory (created if missing) or an S3-compatible service.
+public func makeStorageBackend(config: AppConfig, logger: Logger) async throws -> any StorageBackend {
+    switch config.storage.backend {
+    case .local:
+        return try await LocalDiskBackend(root: config.resolvedStorageDirectory)
+    case .s3:
+        guard let settings = config.storage.s3 else { throw ConfigurationError("STORAGE_BACKEND=s3 needs the S3_* settings") }
+        let backend = try S3Backend(settings: settings, httpClient: .shared, logger: logger)
+        try await backend.createBucketIfMissing()
+        return backend
+    }
+}
+
 /// Builds the whole HTTP application on a database that is running and migrated.
 ///
 /// Used by `ecomansoni serve` and by the tests, so both exercise the same routes.
@@ -46,9 +60,11 @@ func makeAssistant(config: AppConfig, calculator: OsagoCalculator, database: Dat
 /// (operations endpoints and TURN credentials are always there).
 ///
 /// `realtimeDatabase` is where realtime delivery reads rows (default: `database`).
+/// `storageBackend` holds object bytes (``makeStorageBackend(config:logger:)``); without one
+/// the `/storage/v1` routes are not served.
 public func buildApplication(
     config: AppConfig, database: Database, realtimeDatabase: Database? = nil, auth: AuthService,
-    bus: any MessageBus = InProcessMessageBus(), logger: Logger
+    bus: any MessageBus = InProcessMessageBus(), storageBackend: (any StorageBackend)? = nil, logger: Logger
 ) throws -> EcomansoniApplication {
     _ = AppMetrics.registry
     let tokens = auth.tokens
@@ -72,6 +88,9 @@ public func buildApplication(
             feed: ChatChangeFeed(database: realtimeDatabase ?? database), bus: bus, verify: { token in try await tokens.caller(fromToken: token) },
             limits: config.realtime, logger: logger)
         try addAPI(config: config, database: database, auth: auth, realtime: realtime, router: router, functions: functions, logger: logger)
+        if let storageBackend {
+            addStorage(config: config, database: database, tokens: tokens, backend: storageBackend, router: router, logger: logger)
+        }
         let realtimeController = RealtimeController(realtime: realtime, isAPIKey: tokens.isAPIKey, trustProxy: config.trustProxy)
         realtimeController.addRoutes(to: webSockets)
         realtimeController.addBroadcastRoutes(
@@ -150,6 +169,23 @@ private func addAPI(
         osago: osago, assistant: assistant, ratePerMinute: config.assistantRatePerMinute,
         keepAlive: .seconds(config.assistantKeepAliveSeconds), logger: logger
     ).addRoutes(to: functions)
+}
+
+/// `/storage/v1`: the Supabase Storage API. Public objects and signed URLs need no header;
+/// everything else the API key and a caller. Upload bodies stream (no body-size cap applies
+/// to them but the storage limits).
+private func addStorage(
+    config: AppConfig, database: Database, tokens: TokenService, backend: any StorageBackend, router: Router<AppRequestContext>,
+    logger: Logger
+) {
+    let storage = StorageService(database: database, backend: backend, settings: config.storage, logger: logger)
+    let controller = StorageController(storage: storage, logger: logger)
+    controller.addOpenRoutes(to: router.group("storage/v1").add(middleware: ErrorShapeMiddleware(.storage)))
+    controller.addRoutes(
+        to: router.group("storage/v1")
+            .add(middleware: ErrorShapeMiddleware(.storage))
+            .add(middleware: APIKeyMiddleware(tokens: tokens))
+            .add(middleware: CallerMiddleware(tokens: tokens)))
 }
 
 /// Verifies a user's access token locally (signature, expiry, audience) for the calls service.

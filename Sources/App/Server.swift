@@ -7,6 +7,7 @@ import Logging
 import PostgresNIO
 import Realtime
 import ServiceLifecycle
+import Storage
 
 /// Runs the server until SIGINT/SIGTERM: finds or starts the database, migrates, serves,
 /// then drains in-flight requests, closes the pool and stops an embedded cluster.
@@ -51,8 +52,10 @@ public enum Server {
         config: AppConfig, database: Database, realtimeDatabase: Database, auth: AuthService, bus: any MessageBus,
         location: String, logger: Logger
     ) async throws {
+        let storageBackend = try await makeStorageBackend(config: config, logger: logger)
         var app = try buildApplication(
-            config: config, database: database, realtimeDatabase: realtimeDatabase, auth: auth, bus: bus, logger: logger)
+            config: config, database: database, realtimeDatabase: realtimeDatabase, auth: auth, bus: bus, storageBackend: storageBackend,
+            logger: logger)
         let keys = auth.tokens
         app.beforeServerStarts {
             logger.notice("""

@@ -13,6 +13,9 @@ public enum ErrorShape: Sendable {
     case functions
     /// Plain server endpoints: `{"error","code"}`.
     case plain
+    /// Supabase Storage: `{"statusCode","error","message"}` with `statusCode` a string; the
+    /// HTTP status is 400 for most client errors, as real storage answers (docs/storage.md).
+    case storage
 }
 
 /// Turns every error thrown below it into a JSON response of the route group's shape.
@@ -76,6 +79,7 @@ public struct ErrorShapeMiddleware: RouterMiddleware {
             headers[.retryAfter] = String(retry)
         }
         let object: [String: Any]
+        var status = error.status
         switch shape {
         case .gotrue:
             headers[.supabaseAPIVersion] = "2024-01-01"
@@ -92,9 +96,64 @@ public struct ErrorShapeMiddleware: RouterMiddleware {
             var members: [String: Any] = ["error": error.message, "code": error.code]
             members["field"] = error.field
             object = members
+        case .storage:
+            let storage = StorageErrorBody(error)
+            status = storage.httpStatus
+            object = ["statusCode": storage.statusCode, "error": storage.error, "message": error.message]
         }
         let body = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data("{}".utf8)
-        return Response(status: error.status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+}
+
+/// How an ``APIError`` reads in Supabase Storage's error format.
+///
+/// Storage errors thrown by the Storage module carry the storage `error` name as their code
+/// (`not_found`, `Duplicate`, `Bucket not found`, …) and the logical status; the errors of the
+/// shared middleware (API key, bearer token, JSON bodies, database rules) are named here.
+struct StorageErrorBody {
+    var statusCode: String
+    var error: String
+    var httpStatus: HTTPResponse.Status
+
+    init(_ apiError: APIError) {
+        var logical = apiError.status
+        switch apiError.code {
+        case "PGRST301", "PGRST303":
+            error = "InvalidJWT"
+            logical = .badRequest
+        case "invalid_api_key":
+            error = "Unauthorized"
+        case "42501":
+            error = "Unauthorized"
+            logical = .forbidden
+        case "22023", "22P02", "bad_json", "23502", "23514":
+            error = "InvalidRequest"
+        case "23505":
+            error = "Duplicate"
+        case "23503":
+            error = "InvalidRequest"
+            logical = .badRequest
+        case "request_too_large":
+            error = "Payload too large"
+        case "PGRST116":
+            error = "not_found"
+        case "unexpected_failure":
+            error = "internal"
+        default:
+            error = apiError.code
+        }
+        statusCode = String(logical.code)
+        switch logical.code {
+        case 401, 413, 416, 429:
+            // The API-key gate answers 401 as Kong does; sizes, ranges and rate limits keep
+            // their own status so that proxies and HTTP clients understand them.
+            httpStatus = logical
+        case 400..<500:
+            httpStatus = .badRequest
+        default:
+            httpStatus = logical
+        }
     }
 }
 

@@ -49,7 +49,9 @@ SERVER_ENV = {
     # Realtime hardening suite (test_hardening_realtime_protocol.py) only.
     "15555550150:150150,15555550151:151151,15555550152:152152,15555550153:153153,"
     # Out-of-range numbers suite (test_hardening_numbers.py) only.
-    "15555550160:160160",
+    "15555550160:160160,"
+    # Storage suite (test_storage.py) only.
+    "15555550170:170170,15555550171:171171",
     "AUTH_SMS_MAX_FREQUENCY": "5",
     # Suites that saturate the pool on purpose (200 parallel sends) must not meet the 5 s
     # request deadline on a loaded CI machine; the outage tests start instances of their own.

@@ -54,6 +54,9 @@ TEST_OTPS = {
     "+15555550141": "141141",
     # Out-of-range numbers suite (test_hardening_numbers.py) only.
     "+15555550160": "160160",
+    # Storage suite (test_storage.py) only.
+    "+15555550170": "170170",
+    "+15555550171": "171171",
 }
 
 # Upper bound for any single network operation of a test.

@@ -1,0 +1,31 @@
+import Foundation
+
+/// The storage module's settings (docs/configuration.md, "Storage").
+public struct StorageSettings: Sendable {
+    /// Where object bytes live.
+    public enum BackendKind: String, Sendable {
+        /// A directory on this machine (`STORAGE_DIR`, default `<data dir>/storage`).
+        case local
+        /// An S3-compatible service (`S3_*`).
+        case s3
+    }
+
+    /// `STORAGE_BACKEND`.
+    public var backend = BackendKind.local
+    /// `STORAGE_DIR`: the local backend's directory (nil: `<data dir>/storage`).
+    public var directory: String?
+    /// `S3_*` when `STORAGE_BACKEND=s3`.
+    public var s3: S3Settings?
+    /// `STORAGE_MAX_UPLOAD_BYTES`: the largest object any bucket accepts (a bucket's own
+    /// `file_size_limit` can only lower it). Default 500 MiB.
+    public var maxUploadBytes: Int64 = 500 * 1024 * 1024
+    /// `STORAGE_SIGNED_URL_MAX_EXPIRY_SECONDS`: the longest `expiresIn` of a signed URL (default 7 days).
+    public var signedURLMaxExpirySeconds = 604_800
+    /// `STORAGE_SIGNED_UPLOAD_EXPIRY_SECONDS`: how long a signed upload URL stays valid (default 2 h, as Supabase).
+    public var signedUploadExpirySeconds = 7200
+    /// `STORAGE_WRITES_PER_MINUTE`: uploads, moves, copies, removals and signed upload URLs
+    /// per signed-in user per minute (a token bucket of this size refilled over a minute).
+    public var writesPerMinute = 120
+
+    public init() {}
+}

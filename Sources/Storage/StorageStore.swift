@@ -1,0 +1,390 @@
+import Core
+import Crypto
+import Database
+import Foundation
+import PostgresNIO
+
+/// A bucket row.
+public struct Bucket: Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var owner: UUID?
+    public var isPublic: Bool
+    public var fileSizeLimit: Int64?
+    public var allowedMimeTypes: [String]?
+    public var createdAt: Date
+    public var updatedAt: Date
+}
+
+/// An object row (its metadata; the bytes are the blob ``blobKey``).
+public struct StoredObject: Sendable, Equatable {
+    public var id: UUID
+    public var bucketID: String
+    public var name: String
+    public var owner: UUID?
+    public var size: Int64
+    public var mimeType: String
+    public var cacheControl: String
+    public var etag: String
+    /// The user metadata as JSON object text.
+    public var metadataJSON: String
+    public var version: UUID
+    public var createdAt: Date
+    public var updatedAt: Date
+    public var lastAccessedAt: Date
+
+    /// Where the bytes of this version live in the backend.
+    public var blobKey: String { StorageStore.blobKey(bucket: bucketID, version: version) }
+}
+
+/// An object about to be committed: its row values and the blob already written.
+struct NewObject: Sendable {
+    var bucketID: String
+    var name: String
+    var owner: UUID?
+    var size: Int64
+    var mimeType: String
+    var cacheControl: String
+    var etag: String
+    var metadataJSON: String
+    var version: UUID
+}
+
+/// The SQL of the storage module. Work for a request runs under the caller
+/// (``Database/withCaller(_:_:)``), so row-level security decides what it may see and change;
+/// bucket rules and the token key are read as the owner.
+public struct StorageStore: Sendable {
+    let database: Database
+
+    public init(database: Database) {
+        self.database = database
+    }
+
+    /// The backend key of an object version: independent of the object's path, so renaming
+    /// never touches bytes and a new version never overwrites the one readers may be streaming.
+    static func blobKey(bucket: String, version: UUID) -> String {
+        "\(bucket)/\(version.uuidString.lowercased())"
+    }
+
+    static let bucketColumns = "id, name, owner, public, file_size_limit, allowed_mime_types, created_at, updated_at"
+    static let objectColumns = """
+        id, bucket_id, name, owner, size, mime_type, cache_control, etag, user_metadata::text, version, created_at, updated_at, last_accessed_at
+        """
+
+    static func bucket(from rows: PostgresRowSequence) async throws -> [Bucket] {
+        var buckets: [Bucket] = []
+        for try await (id, name, owner, isPublic, limit, mimes, created, updated) in rows.decode(
+            (String, String, UUID?, Bool, Int64?, [String]?, Date, Date).self)
+        {
+            buckets.append(
+                Bucket(
+                    id: id, name: name, owner: owner, isPublic: isPublic, fileSizeLimit: limit, allowedMimeTypes: mimes, createdAt: created,
+                    updatedAt: updated))
+        }
+        return buckets
+    }
+
+    static func objects(from rows: PostgresRowSequence) async throws -> [StoredObject] {
+        var objects: [StoredObject] = []
+        for try await (id, bucket, name, owner, size, mime, cache, etag, metadata, version, created, updated, accessed) in rows.decode(
+            (UUID, String, String, UUID?, Int64, String, String, String, String, UUID, Date, Date, Date).self)
+        {
+            objects.append(
+                StoredObject(
+                    id: id, bucketID: bucket, name: name, owner: owner, size: size, mimeType: mime, cacheControl: cache, etag: etag,
+                    metadataJSON: metadata, version: version, createdAt: created, updatedAt: updated, lastAccessedAt: accessed))
+        }
+        return objects
+    }
+
+    // MARK: Buckets
+
+    /// A bucket's rules as the owner (every upload needs them whoever the caller is).
+    func bucketRules(_ id: String) async throws -> Bucket? {
+        try await database.withOwner { connection in
+            try await Self.bucket(from: try await connection.rows("SELECT \(Self.bucketColumns) FROM storage.buckets WHERE id = $1", [id])).first
+        }
+    }
+
+    /// The buckets the caller may see (anonymous callers, who have no grant: the public ones).
+    func buckets(_ caller: Caller) async throws -> [Bucket] {
+        if caller.role == .anon {
+            return try await database.withOwner { connection in
+                try await Self.bucket(from: try await connection.rows("SELECT \(Self.bucketColumns) FROM storage.buckets WHERE public ORDER BY id", []))
+            }
+        }
+        return try await database.withCaller(caller) { connection in
+            try await Self.bucket(from: try await connection.rows("SELECT \(Self.bucketColumns) FROM storage.buckets ORDER BY id", []))
+        }
+    }
+
+    func bucket(_ caller: Caller, id: String) async throws -> Bucket? {
+        if caller.role == .anon {
+            let bucket = try await bucketRules(id)
+            return bucket?.isPublic == true ? bucket : nil
+        }
+        return try await database.withCaller(caller) { connection in
+            try await Self.bucket(from: try await connection.rows("SELECT \(Self.bucketColumns) FROM storage.buckets WHERE id = $1", [id])).first
+        }
+    }
+
+    func createBucket(_ caller: Caller, id: String, name: String, isPublic: Bool, limit: Int64?, mimes: [String]?) async throws {
+        try await database.withCaller(caller) { connection in
+            try await connection.execute(
+                "INSERT INTO storage.buckets (id, name, owner, public, file_size_limit, allowed_mime_types) VALUES ($1, $2, $3, $4, $5, $6)",
+                [id, name, caller.userID, isPublic, limit, mimes])
+        }
+    }
+
+    /// Changes the given settings; false when the bucket is not there (or not the caller's to change).
+    func updateBucket(_ caller: Caller, id: String, isPublic: Bool?, limit: Int64??, mimes: [String]??) async throws -> Bool {
+        try await database.withCaller(caller) { connection in
+            try await connection.exists("""
+                UPDATE storage.buckets SET
+                    public = coalesce($2, public),
+                    file_size_limit = CASE WHEN $3 THEN $4 ELSE file_size_limit END,
+                    allowed_mime_types = CASE WHEN $5 THEN $6 ELSE allowed_mime_types END,
+                    updated_at = now()
+                WHERE id = $1 RETURNING 1
+                """, [id, isPublic, limit != nil, limit ?? nil, mimes != nil, mimes ?? nil])
+        }
+    }
+
+    /// Deletes an empty bucket: .deleted, .missing, or .notEmpty.
+    enum BucketDeletion: Sendable { case deleted, missing, notEmpty }
+
+    func deleteBucket(_ caller: Caller, id: String) async throws -> BucketDeletion {
+        try await database.withCaller(caller) { connection in
+            guard try await connection.exists("SELECT 1 FROM storage.buckets WHERE id = $1 FOR UPDATE", [id]) else { return .missing }
+            if try await connection.exists("SELECT 1 FROM storage.objects WHERE bucket_id = $1 LIMIT 1", [id]) { return .notEmpty }
+            return try await connection.exists("DELETE FROM storage.buckets WHERE id = $1 RETURNING 1", [id]) ? .deleted : .missing
+        }
+    }
+
+    // MARK: Objects
+
+    /// The object as the caller may see it (nil: missing or not visible).
+    func object(_ caller: Caller, bucket: String, name: String) async throws -> StoredObject? {
+        // Anonymous callers have no grant on objects: nothing is theirs to see here.
+        if caller.role == .anon { return nil }
+        return try await database.withCaller(caller) { connection in
+            try await Self.objects(
+                from: try await connection.rows("SELECT \(Self.objectColumns) FROM storage.objects WHERE bucket_id = $1 AND name = $2", [bucket, name])
+            ).first
+        }
+    }
+
+    /// The object whatever the caller (public buckets and signed URLs, authorised otherwise).
+    func objectAsOwner(bucket: String, name: String) async throws -> StoredObject? {
+        try await database.withOwner { connection in
+            try await Self.objects(
+                from: try await connection.rows("SELECT \(Self.objectColumns) FROM storage.objects WHERE bucket_id = $1 AND name = $2", [bucket, name])
+            ).first
+        }
+    }
+
+    /// Whether any object has this name (as the owner: the uniqueness of names is global).
+    func nameTaken(bucket: String, name: String) async throws -> Bool {
+        try await database.withOwner { connection in
+            try await connection.exists("SELECT 1 FROM storage.objects WHERE bucket_id = $1 AND name = $2", [bucket, name])
+        }
+    }
+
+    static let insertSQL = """
+        INSERT INTO storage.objects (bucket_id, name, owner, size, mime_type, cache_control, etag, user_metadata, version)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)
+        """
+
+    static func values(_ object: NewObject) -> [(any PostgresEncodable & Sendable)?] {
+        [object.bucketID, object.name, object.owner, object.size, object.mimeType, object.cacheControl, object.etag, object.metadataJSON, object.version]
+    }
+
+    /// Commits an uploaded version. Without `upsert` an existing name is ``StorageError/duplicate``;
+    /// with it the row is replaced (id and created_at kept). Returns the row and the version it
+    /// replaced, whose blob the caller deletes after the commit. `asOwner`: the signed-upload
+    /// path, authorised by its token instead of row-level security.
+    func commit(_ object: NewObject, upsert: Bool, caller: Caller?) async throws -> (StoredObject, replaced: UUID?) {
+        let body: @Sendable (PostgresConnection) async throws -> (StoredObject, UUID?) = { connection in
+            let previous = try await connection.rows(
+                "SELECT version FROM storage.objects WHERE bucket_id = $1 AND name = $2 FOR UPDATE", [object.bucketID, object.name])
+            var replaced: UUID?
+            for try await version in previous.decode(UUID.self) { replaced = version }
+            let sql: String
+            if upsert {
+                sql = Self.insertSQL + """
+
+                    ON CONFLICT (bucket_id, name) DO UPDATE SET
+                        owner = EXCLUDED.owner, size = EXCLUDED.size, mime_type = EXCLUDED.mime_type,
+                        cache_control = EXCLUDED.cache_control, etag = EXCLUDED.etag, user_metadata = EXCLUDED.user_metadata,
+                        version = EXCLUDED.version, updated_at = now(), last_accessed_at = now()
+                    RETURNING \(Self.objectColumns)
+                    """
+            } else {
+                sql = Self.insertSQL + " RETURNING \(Self.objectColumns)"
+            }
+            guard let row = try await Self.objects(from: try await connection.rows(sql, Self.values(object))).first else {
+                throw StorageError.rowLevelSecurity
+            }
+            return (row, replaced)
+        }
+        do {
+            if let caller {
+                return try await database.withCaller(caller, body)
+            }
+            return try await database.withOwner(body)
+        } catch let error as APIError where error.code == "23505" {
+            throw StorageError.duplicate
+        } catch let error where PostgresErrorText.sqlState(error) == "23505" {
+            throw StorageError.duplicate
+        } catch let error as APIError where error.code == "42501" {
+            throw StorageError.rowLevelSecurity
+        }
+    }
+
+    /// Whether row-level security would let `caller` create (or with `upsert` replace) the
+    /// object: the insert is tried and rolled back.
+    func checkCanWrite(_ caller: Caller, bucket: String, name: String, upsert: Bool) async throws {
+        let probe = NewObject(
+            bucketID: bucket, name: name, owner: caller.userID, size: 0, mimeType: "application/octet-stream", cacheControl: "no-cache",
+            etag: String(repeating: "0", count: 32), metadataJSON: "{}", version: UUID())
+        do {
+            _ = try await database.withCaller(caller) { connection in
+                // Replacing needs the right to change the existing row: the update half of the upsert checks it.
+                let sql = upsert ? Self.insertSQL + " ON CONFLICT (bucket_id, name) DO UPDATE SET owner = EXCLUDED.owner" : Self.insertSQL
+                try await connection.execute(sql, Self.values(probe))
+                throw ProbeRollback()
+            }
+        } catch is ProbeRollback {
+            return
+        } catch let error as APIError where error.code == "23505" {
+            throw StorageError.duplicate
+        } catch let error as APIError where error.code == "42501" {
+            throw StorageError.rowLevelSecurity
+        }
+    }
+
+    private struct ProbeRollback: Error {}
+
+    /// Deletes the named objects the caller may delete; returns their rows.
+    func remove(_ caller: Caller, bucket: String, names: [String]) async throws -> [StoredObject] {
+        if caller.role == .anon { return [] }
+        return try await database.withCaller(caller) { connection in
+            try await Self.objects(
+                from: try await connection.rows(
+                    "DELETE FROM storage.objects WHERE bucket_id = $1 AND name = ANY($2) RETURNING \(Self.objectColumns)", [bucket, names]))
+        }
+    }
+
+    /// Deletes every object of a bucket the caller may delete; returns their rows.
+    func removeAll(_ caller: Caller, bucket: String) async throws -> [StoredObject] {
+        try await database.withCaller(caller) { connection in
+            try await Self.objects(
+                from: try await connection.rows("DELETE FROM storage.objects WHERE bucket_id = $1 RETURNING \(Self.objectColumns)", [bucket]))
+        }
+    }
+
+    /// Renames an object (its bytes stay where they are). Nil when the source is not the caller's to see.
+    func move(_ caller: Caller, bucket: String, from source: String, to destination: String) async throws -> StoredObject? {
+        do {
+            return try await database.withCaller(caller) { connection in
+                try await Self.objects(
+                    from: try await connection.rows(
+                        "UPDATE storage.objects SET name = $3, updated_at = now() WHERE bucket_id = $1 AND name = $2 RETURNING \(Self.objectColumns)",
+                        [bucket, source, destination])
+                ).first
+            }
+        } catch let error as APIError where error.code == "23505" {
+            throw StorageError.duplicate
+        } catch let error as APIError where error.code == "42501" {
+            throw StorageError.rowLevelSecurity
+        }
+    }
+
+    /// One level of a folder: the sub-folders (names without objects of their own) and the
+    /// objects directly in it, sorted and paged.
+    func list(
+        _ caller: Caller, bucket: String, folder: String, search: String, limit: Int, offset: Int, sortColumn: String, ascending: Bool
+    ) async throws -> [(name: String, object: StoredObject?)] {
+        if caller.role == .anon { return [] }
+        let prefix = folder.isEmpty ? "" : folder + "/"
+        let pattern = Self.likeEscaped(prefix) + "%"
+        let searchPrefix = search.lowercased()
+        let order = ascending ? "ASC" : "DESC"
+        let column: String
+        switch sortColumn {
+        case "created_at": column = "created_at"
+        case "updated_at": column = "updated_at"
+        case "last_accessed_at": column = "last_accessed_at"
+        default: column = "name"
+        }
+        // Folders first (as Supabase's search function lists them), then objects.
+        let sql = """
+            WITH visible AS (
+                SELECT \(Self.objectColumns), substr(name, $3::integer + 1) AS rest
+                FROM storage.objects WHERE bucket_id = $1 AND name LIKE $2
+            ), entries AS (
+                SELECT DISTINCT ON (entry) split_part(rest, '/', 1) AS entry, position('/' IN rest) > 0 AS is_folder
+                FROM visible
+                ORDER BY entry, is_folder DESC
+            )
+            SELECT e.entry, e.is_folder,
+                o.id, o.bucket_id, o.name, o.owner, o.size, o.mime_type, o.cache_control, o.etag, o.user_metadata::text, o.version,
+                o.created_at, o.updated_at, o.last_accessed_at
+            FROM entries e LEFT JOIN storage.objects o ON NOT e.is_folder AND o.bucket_id = $1 AND o.name = $7::text || e.entry
+            WHERE lower(e.entry) LIKE $4
+            ORDER BY e.is_folder DESC, \(column == "name" ? "e.entry" : "o.\(column)") \(order), e.entry \(order)
+            LIMIT $5 OFFSET $6
+            """
+        return try await database.withCaller(caller) { connection in
+            var result: [(String, StoredObject?)] = []
+            let rows = try await connection.rows(
+                sql, [bucket, pattern, prefix.unicodeScalars.count, Self.likeEscaped(searchPrefix) + "%", limit, offset, prefix])
+            for try await (entry, isFolder, id, bucketID, name, owner, size, mime, cache, etag, metadata, version, created, updated, accessed) in rows.decode(
+                (String, Bool, UUID?, String?, String?, UUID?, Int64?, String?, String?, String?, String?, UUID?, Date?, Date?, Date?).self)
+            {
+                if !isFolder, let id, let bucketID, let name, let size, let mime, let cache, let etag, let metadata, let version, let created,
+                    let updated, let accessed
+                {
+                    result.append(
+                        (entry, StoredObject(
+                            id: id, bucketID: bucketID, name: name, owner: owner, size: size, mimeType: mime, cacheControl: cache, etag: etag,
+                            metadataJSON: metadata, version: version, createdAt: created, updatedAt: updated, lastAccessedAt: accessed)))
+                } else {
+                    result.append((entry, nil))
+                }
+            }
+            return result
+        }
+    }
+
+    /// `text` with LIKE's wildcards escaped (the default escape character is `\`).
+    static func likeEscaped(_ text: String) -> String {
+        var output = ""
+        for character in text {
+            if character == "%" || character == "_" || character == "\\" { output.append("\\") }
+            output.append(character)
+        }
+        return output
+    }
+
+    // MARK: Keys
+
+    /// The signed-URL key shared by every instance (created by the first).
+    func signingKey() async throws -> SymmetricKey {
+        let value = try await database.withOwner { connection in
+            try await connection.execute(
+                "INSERT INTO storage.secrets (name, value) VALUES ('signed_url_key', $1) ON CONFLICT (name) DO NOTHING",
+                [SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }.base64EncodedString()])
+            return try await connection.scalarText("SELECT value FROM storage.secrets WHERE name = 'signed_url_key'", [])
+        }
+        guard let value, let bytes = Data(base64Encoded: value), bytes.count >= 32 else {
+            throw StorageKeyMissing()
+        }
+        return SymmetricKey(data: bytes)
+    }
+}
+
+/// storage.secrets holds no usable signed-URL key (the migration did not run).
+struct StorageKeyMissing: Error, CustomStringConvertible {
+    var description: String { "storage.secrets holds no signed_url_key" }
+}

@@ -7,7 +7,7 @@ let package = Package(
     products: [
         .executable(name: "ecomansoni", targets: ["ecomansoni"]),
         // The decoders of client bytes, for the libFuzzer package in Fuzz/ (docs/fuzzing.md).
-        .library(name: "EcomansoniDecoders", targets: ["Core", "Realtime", "Chat", "Calls", "Auth", "Insurance"]),
+        .library(name: "EcomansoniDecoders", targets: ["Core", "Realtime", "Chat", "Calls", "Auth", "Insurance", "Storage"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based.git", from: "2.0.1"),
     ],
     targets: [
@@ -36,7 +37,7 @@ let package = Package(
         .target(
             name: "App",
             dependencies: [
-                "Core", "Database", "Auth", "Social", "Chat", "Realtime", "MigrationLint", "Insurance", "InsuranceService", "Calls",
+                "Core", "Database", "Auth", "Social", "Chat", "Realtime", "MigrationLint", "Insurance", "InsuranceService", "Calls", "Storage",
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -122,6 +123,18 @@ let package = Package(
             ]
         ),
         .target(
+            name: "Storage",
+            dependencies: [
+                "Core", "Database",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "_NIOFileSystem", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .target(
             name: "MigrationLint",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
         ),
@@ -145,9 +158,10 @@ let package = Package(
             dependencies: ["InsuranceService", "TestSupport"]
         ),
         .testTarget(name: "CallsTests", dependencies: ["Calls", "TestSupport"]),
+        .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
         .testTarget(
             name: "FuzzCorpusTests",
-            dependencies: ["Core", "Realtime", "Chat", "Calls", "Auth", "Insurance"]
+            dependencies: ["Core", "Realtime", "Chat", "Calls", "Auth", "Insurance", "Storage"]
         ),
         .testTarget(name: "MigrationLintTests", dependencies: ["MigrationLint"], resources: [.copy("Corpus")]),
         .testTarget(

@@ -1,0 +1,150 @@
+import Crypto
+import Foundation
+import NIOCore
+import NIOPosix
+import _NIOFileSystem
+
+/// Blobs as files under one directory (the default backend; `<data dir>/storage`).
+///
+/// A write goes to `<root>/incoming/<random>` and is fsynced, then renamed over
+/// `<root>/blobs/<key>` and the directory fsynced: readers see the old file or the whole new
+/// one, and a crash leaves at most a stray file in `incoming/`, which start-up removes.
+/// Bytes stream in 64 KiB chunks both ways; the MD5 is kept beside the file in an extended
+/// attribute when the file system has them, and recomputed otherwise.
+public struct LocalDiskBackend: StorageBackend {
+    let root: FilePath
+    let fileSystem: FileSystem
+    static let md5Attribute = "user.ecomansoni.md5"
+    static let chunkLength = ByteCount.kibibytes(64)
+
+    /// Uses (and creates) `root`; removes what interrupted writes left in `incoming/`.
+    public init(root: String) async throws {
+        self.root = FilePath(root)
+        self.fileSystem = .shared
+        try await fileSystem.createDirectory(at: self.root.appending("blobs"), withIntermediateDirectories: true)
+        let incoming = self.root.appending("incoming")
+        try? await fileSystem.removeItem(at: incoming, recursively: true)
+        try await fileSystem.createDirectory(at: incoming, withIntermediateDirectories: true)
+    }
+
+    public func write(
+        key: String, body: some AsyncSequence<ByteBuffer, any Error> & Sendable, maxBytes: Int64
+    ) async throws -> StoredBlob {
+        let destination = try path(of: key)
+        let temporary = root.appending("incoming").appending(UUID().uuidString)
+        do {
+            let blob = try await fileSystem.withFileHandle(
+                forWritingAt: temporary, options: .newFile(replaceExisting: false)
+            ) { handle in
+                var hash = Insecure.MD5()
+                var written: Int64 = 0
+                for try await chunk in body {
+                    let (total, overflow) = written.addingReportingOverflow(Int64(chunk.readableBytes))
+                    guard !overflow, total <= maxBytes else { throw BlobTooLarge(limit: maxBytes) }
+                    chunk.withUnsafeReadableBytes { hash.update(bufferPointer: $0) }
+                    try await handle.write(contentsOf: chunk, toAbsoluteOffset: written)
+                    written = total
+                }
+                let md5 = Self.hex(hash.finalize())
+                try? await handle.updateValueForAttribute(Array(md5.utf8), attribute: Self.md5Attribute)
+                try await handle.synchronize()
+                return StoredBlob(size: written, md5: md5)
+            }
+            try await publish(temporary, at: destination)
+            return blob
+        } catch {
+            try? await fileSystem.removeItem(at: temporary)
+            throw error
+        }
+    }
+
+    public func read(key: String, range: Range<Int64>?, consume: (ByteBuffer) async throws -> Void) async throws {
+        let file = try path(of: key)
+        do {
+            try await fileSystem.withFileHandle(forReadingAt: file) { handle in
+                let size = try await handle.info().size
+                let wanted = (range ?? 0..<size).clamped(to: 0..<size)
+                for try await chunk in handle.readChunks(in: wanted, chunkLength: Self.chunkLength) {
+                    try await consume(chunk)
+                }
+            }
+        } catch let error as FileSystemError where error.code == .notFound {
+            throw BlobNotFound(key: key)
+        }
+    }
+
+    public func stat(key: String) async throws -> StoredBlob? {
+        let file = try path(of: key)
+        do {
+            return try await fileSystem.withFileHandle(forReadingAt: file) { handle in
+                let size = try await handle.info().size
+                if let stored = try? await handle.valueForAttribute(Self.md5Attribute),
+                    let md5 = String(validating: stored, as: UTF8.self), md5.count == 32
+                {
+                    return StoredBlob(size: size, md5: md5)
+                }
+                var hash = Insecure.MD5()
+                for try await chunk in handle.readChunks(in: 0..<size, chunkLength: Self.chunkLength) {
+                    chunk.withUnsafeReadableBytes { hash.update(bufferPointer: $0) }
+                }
+                return StoredBlob(size: size, md5: Self.hex(hash.finalize()))
+            }
+        } catch let error as FileSystemError where error.code == .notFound {
+            return nil
+        }
+    }
+
+    public func copy(from source: String, to destination: String) async throws {
+        let from = try path(of: source)
+        let to = try path(of: destination)
+        let temporary = root.appending("incoming").appending(UUID().uuidString)
+        do {
+            try await fileSystem.copyItem(at: from, to: temporary)
+            try await fileSystem.withFileHandle(forReadingAt: temporary) { try await $0.synchronize() }
+            try await publish(temporary, at: to)
+        } catch let error as FileSystemError where error.code == .notFound {
+            try? await fileSystem.removeItem(at: temporary)
+            throw BlobNotFound(key: source)
+        } catch {
+            try? await fileSystem.removeItem(at: temporary)
+            throw error
+        }
+    }
+
+    public func delete(key: String) async throws {
+        try await fileSystem.removeItem(at: path(of: key))
+    }
+
+    /// Renames a complete, synced file over `destination` and makes the rename durable.
+    private func publish(_ temporary: FilePath, at destination: FilePath) async throws {
+        let directory = destination.removingLastComponent()
+        try await fileSystem.createDirectory(at: directory, withIntermediateDirectories: true)
+        try await NIOThreadPool.singleton.runIfActive {
+            guard rename(temporary.string, destination.string) == 0 else {
+                throw LocalDiskError(operation: "rename into \(destination)", errno: errno)
+            }
+        }
+        try await fileSystem.withDirectoryHandle(atPath: directory) { try await $0.synchronize() }
+    }
+
+    /// The file of a key: keys are the service's own (`bucket/uuid/uuid`), still checked so
+    /// that no key can name a file outside `blobs/`.
+    func path(of key: String) throws -> FilePath {
+        let segments = key.split(separator: "/", omittingEmptySubsequences: false)
+        guard !key.isEmpty, segments.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." && !$0.contains("\0") }) else {
+            throw LocalDiskError(operation: "use key \(key.debugDescription)", errno: EINVAL)
+        }
+        return segments.reduce(root.appending("blobs")) { $0.appending(String($1)) }
+    }
+
+    static func hex(_ digest: Insecure.MD5Digest) -> String {
+        digest.map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+/// A file-system call of the local backend failed.
+public struct LocalDiskError: Error, CustomStringConvertible, Sendable {
+    public let operation: String
+    public let errno: Int32
+    public var description: String { "local storage could not \(operation): \(String(cString: strerror(errno)))" }
+}

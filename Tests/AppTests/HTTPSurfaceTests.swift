@@ -10,10 +10,16 @@ import Auth
     @Test func healthReadyAndMetrics() async throws {
         try await AppHarness.withApp { client, _ in
             try await client.execute(uri: "/health", method: .get) { #expect($0.status == .ok) }
-            try await client.execute(uri: "/ready", method: .get) { response in
-                #expect(response.status == .ok)
-                #expect(AppHarness.json(response.body)["status"] as? String == "ready")
+            // /ready gives the database 2 seconds; a CI machine starved by the parallel suites can miss that,
+            // so the probe is repeated (as a load balancer would) while the only complaint is the timeout.
+            var readiness: (status: HTTPResponse.Status, body: [String: Any]) = (.serviceUnavailable, [:])
+            for _ in 0..<10 {
+                readiness = try await client.execute(uri: "/ready", method: .get) { ($0.status, AppHarness.json($0.body)) }
+                let timedOut = (readiness.body["reason"] as? String)?.contains("within 2 seconds") == true
+                if readiness.status == .ok || !timedOut { break }
             }
+            #expect(readiness.status == .ok)
+            #expect(readiness.body["status"] as? String == "ready")
             try await client.execute(uri: "/metrics", method: .get) { response in
                 let text = String(buffer: response.body)
                 #expect(text.contains("http_requests_total"))

@@ -7,6 +7,7 @@ import Foundation
 import Insurance
 import NIOCore
 @testable import Realtime
+@testable import Storage
 
 /// The fuzz targets: each hands raw client bytes to one decoder, the way the server does,
 /// and ignores its errors. Only a crash (trap, sanitizer report) or a hang is a finding.
@@ -37,6 +38,10 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case phoneNumber = "phone-number"
     /// An OSAGO quote request body, read and priced.
     case osagoRequest = "osago-request"
+    /// A storage upload: a `Content-Type` line, then a multipart/form-data body.
+    case multipart = "multipart"
+    /// A `Range` header of a download: an object size line, then the header value.
+    case byteRange = "byte-range"
 
     /// Feeds `data` to this target's decoder.
     public func run(_ data: Data) {
@@ -53,6 +58,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .keysetCursor: Self.keysetCursor(text)
         case .phoneNumber: _ = PhoneNumber.normalise(text)
         case .osagoRequest: Self.osagoRequest(data)
+        case .multipart: Self.multipart(data)
+        case .byteRange: Self.byteRange(text)
         }
     }
 
@@ -169,5 +176,88 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     private static func osagoRequest(_ data: Data) {
         guard let request = try? QuoteRequest.decode(json: data), let calculator, let today else { return }
         _ = try? calculator.quote(request, today: today)
+    }
+
+    /// Small limits, so that inputs of a few KiB reach every one of them.
+    private static let smallMultipartLimits = MultipartLimits(
+        maxFieldBytes: 64, maxHeaderBytes: 160, maxHeadersPerPart: 4, maxParts: 4, maxPreambleBytes: 32
+    )
+
+    /// The first line is a `Content-Type` value: its boundary is used (`X` if it has none).
+    /// The rest is the body, decoded whole and again in chunks of 1–16 bytes cut by its own
+    /// bytes: both must give the same fields, file and bytes, and the same error; the parser
+    /// must never hold more than one chunk plus a header block or a delimiter.
+    private static func multipart(_ data: Data) {
+        let bytes = [UInt8](data)
+        let newline = bytes.firstIndex(of: 10) ?? bytes.count
+        let header = String(decoding: bytes[..<newline], as: UTF8.self)
+        let body = Array(bytes[min(newline + 1, bytes.count)...])
+        let boundary = (try? MultipartContentType.boundary(header)) ?? "X"
+        let limits = smallMultipartLimits
+        let whole = decodeMultipart(body, boundary: boundary, limits: limits) { _ in body.count }
+        let chunked = decodeMultipart(body, boundary: boundary, limits: limits) { index in
+            1 + Int(body.isEmpty ? 0 : body[index % body.count] % 16)
+        }
+        guard whole == chunked else { fatalError("multipart: chunking changed the outcome:\n\(whole)\n\(chunked)") }
+        _ = decodeMultipart(body, boundary: boundary, limits: MultipartLimits()) { _ in 7 }
+    }
+
+    /// Everything a multipart decode yields, in order, and how it ended.
+    struct MultipartOutcome: Equatable {
+        var events: [String] = []
+        var fileBytes: [UInt8] = []
+        var error: MultipartError?
+    }
+
+    static func decodeMultipart(_ body: [UInt8], boundary: String, limits: MultipartLimits, chunkSize: (Int) -> Int) -> MultipartOutcome {
+        var outcome = MultipartOutcome()
+        do {
+            var decoder = try MultipartFormDecoder(boundary: boundary, fileField: "file", limits: limits)
+            var start = 0
+            var index = 0
+            while start < body.count {
+                let end = min(body.count, start + max(1, chunkSize(index)))
+                decoder.append(ByteBuffer(bytes: body[start..<end]))
+                let bound = max(limits.maxHeaderBytes + 4, boundary.utf8.count + 4) + (end - start)
+                guard decoder.parser.bufferedBytes <= bound else {
+                    fatalError("multipart: parser holds \(decoder.parser.bufferedBytes) bytes, bound \(bound)")
+                }
+                while let event = try decoder.next() {
+                    switch event {
+                    case .field(let name, let value): outcome.events.append("field \(name)=\(value)")
+                    case .fileStart(let headers): outcome.events.append("file \(headers)")
+                    case .fileBytes(let chunk):
+                        guard chunk.readableBytes > 0 else { fatalError("multipart: empty file chunk") }
+                        outcome.fileBytes += Array(chunk.readableBytesView)
+                    case .end: outcome.events.append("end")
+                    }
+                }
+                start = end
+                index += 1
+            }
+            try decoder.finish()
+        } catch {
+            outcome.error = error
+        }
+        return outcome
+    }
+
+    /// The first line is the object size, the rest the header; a partial range must lie
+    /// within the object.
+    private static func byteRange(_ text: String) {
+        let parts = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false)
+        let size = parts.count > 1 ? Int64(parts[0]) ?? Int64(parts[0].utf8.count) : 1000
+        let header = parts.count > 1 ? String(parts[1]) : text
+        for size in [size, 0, 1, Int64.max] {
+            switch ByteRange.resolve(header, size: size) {
+            case .partial(let range):
+                guard range.lowerBound >= 0, range.lowerBound < range.upperBound, range.upperBound <= max(size, 0) else {
+                    fatalError("byte-range: \(range) outside an object of \(size) bytes")
+                }
+                _ = ByteRange.contentRange(of: range, size: size)
+            case .unsatisfiable: _ = ByteRange.unsatisfiedContentRange(size: size)
+            case .ignore: break
+            }
+        }
     }
 }

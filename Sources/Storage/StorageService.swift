@@ -289,8 +289,10 @@ public struct StorageService: Sendable {
         _ caller: Caller, bucket: String, prefix: String, search: String, limit: Int, offset: Int, sortColumn: String, ascending: Bool
     ) async throws -> [ListEntry] {
         _ = try await self.bucket(caller, id: bucket)
+        // The prefix is a folder: "a", "a/" and "a//" name the same one.
+        let folder = try ObjectPath.folder(prefix)
         return try await store.list(
-            caller, bucket: bucket, folder: prefix, search: search, limit: limit, offset: offset, sortColumn: sortColumn, ascending: ascending
+            caller, bucket: bucket, folder: folder, search: search, limit: limit, offset: offset, sortColumn: sortColumn, ascending: ascending
         ).map { ListEntry(name: $0.name, object: $0.object) }
     }
 

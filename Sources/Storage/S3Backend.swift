@@ -99,7 +99,10 @@ public struct S3Backend: StorageBackend {
             }
             try await upload.send(part: part, backend: self)
             let eTag = try await completeMultipartUpload(upload)
-            await recordMD5(key: key, md5: digest, eTag: eTag)
+            if total <= Int64(S3Settings.maximumPartSize) {
+                // CopyObject's limit is 5 GiB; beyond it `stat` computes the MD5 instead.
+                await recordMD5(key: key, md5: digest, eTag: eTag)
+            }
             return StoredBlob(size: total, md5: digest)
         } catch {
             if let upload {

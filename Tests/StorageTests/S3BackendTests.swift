@@ -67,6 +67,8 @@ import Testing
         let expected = StoredBlob(size: Int64(length), md5: Self.md5(S3TestBody.bytes(0..<length)))
         #expect(blob == expected)
         #expect(try await backend.stat(key: "big/object.bin") == expected)
+        let head = try await backend.send("HeadObject", key: "big/object.bin", method: .HEAD, path: backend.objectPath("big/object.bin"))
+        #expect(head.headers.first(name: S3Backend.md5Header) == expected.md5)
 
         var md5 = Insecure.MD5()
         var size = 0

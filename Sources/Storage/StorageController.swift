@@ -33,6 +33,10 @@ public struct StorageController: Sendable {
         // Same trie nodes as the open routes below, other methods.
         group.post("object/sign/**") { request, context in try await objectRoute(request, context) }
         group.post("object/upload/sign/**") { request, context in try await objectRoute(request, context) }
+        // supabase-py's download/public URL with `transform` options; not served here.
+        group.get("render/**") { _, _ -> Response in
+            throw StorageError.invalid("transform", "image transformations (/render/image) are not supported by this server")
+        }
     }
 
     /// Routes that work without any header (browsers fetch them directly): public objects,

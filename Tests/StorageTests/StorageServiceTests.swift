@@ -123,6 +123,22 @@ import TestSupport
         #expect(throws: APIError.self) { try SignedURLToken.verify("x.y", key: key, url: "b/a.txt", scope: .download, now: 150) }
     }
 
+    /// The storage shape answers HTTP 400 for most client errors (the real status is the body's
+    /// `statusCode` string, checked end to end in Tests/e2e/test_storage.py); 401, 413, 416, 429
+    /// and server errors keep theirs.
+    @Test func errorsRenderWithStoragesHTTPStatus() {
+        func status(_ error: APIError) -> Int { ErrorShapeMiddleware.render(error, shape: .storage).status.code }
+        #expect(status(StorageError.objectNotFound) == 400)
+        #expect(status(StorageError.duplicate) == 400)
+        #expect(status(StorageError.rowLevelSecurity) == 400)
+        #expect(status(StorageError.invalid("path", "rule")) == 400)
+        #expect(status(StorageError.tooLarge(limit: 1)) == 413)
+        #expect(status(APIError(status: .unauthorized, code: "invalid_api_key", message: "Invalid API key")) == 401)
+        #expect(status(APIError(status: .unauthorized, code: "PGRST301", message: "JWT could not be verified")) == 400)
+        #expect(status(APIError(status: .tooManyRequests, code: "rate_limited", message: "x")) == 429)
+        #expect(status(APIError(status: .internalServerError, code: "unexpected_failure", message: "x")) == 500)
+    }
+
     // MARK: With the database
 
     @Test func uploadDuplicateUpsertAndDownload() async throws {

@@ -175,6 +175,9 @@ async def test_error_table(server, users, http):
         f"/storage/v1/object/{BUCKET}/a%00b.txt", content=b"x",
         headers={**auth_headers(server, await access_token(alice)), "Content-Type": "text/plain"})
     assert raw.status_code == 400 and "control characters" in raw.json()["message"]
+    # image transformations are not served: a storage error naming the option, not a parse failure
+    transform = await expect_storage_error(files.download("x.png", {"transform": {"width": 10}}))
+    assert str(transform.status) == "400" and transform.code == "InvalidRequest" and "transform" in transform.message
     # bucket MIME rules (avatars: images only, under the user's folder)
     user_id = (await alice.auth.get_user()).user.id
     avatars = alice.storage.from_("avatars")

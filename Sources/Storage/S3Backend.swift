@@ -419,7 +419,10 @@ public struct S3Backend: StorageBackend {
         if let body { request.body = .bytes(body) }
         do {
             return try await client.execute(request, timeout: .seconds(settings.requestTimeoutSeconds), logger: logger)
-        } catch let error as HTTPClientError {
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            // Connection refused, TLS, deadline…: named like the peer's own errors.
             throw S3Error(operation: operation, key: key, status: 0, code: "RequestFailed", message: "\(error)")
         }
     }

@@ -178,6 +178,15 @@ import Testing
         await #expect(throws: S3Error.self) { try await backend.delete(key: "k") }
     }
 
+    @Test func unreachablePeerIsAnS3Error() async throws {
+        var settings = S3Peer.settings(endpoint: "http://127.0.0.1:9", bucket: "bucket")
+        settings.requestTimeoutSeconds = 2  // the client retries a refused connection until the deadline
+        let backend = try S3Backend(settings: settings)
+        let error = await #expect(throws: S3Error.self) { try await backend.stat(key: "k") }
+        #expect(error?.operation == "HeadObject")
+        #expect(error?.code == "RequestFailed")
+    }
+
     @Test func settingsAreChecked() throws {
         #expect(throws: S3SettingsError.self) {
             try S3Backend(settings: S3Peer.settings(endpoint: "ftp://x", bucket: "b"))

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Testing
 
@@ -123,5 +124,56 @@ import Testing
             method: "GET", path: "/test.txt", query: [], headers: [("host", Self.host)], payloadHash: SigV4Signer.unsignedPayload
         )
         #expect(canonical.text.hasSuffix("\nhost\nUNSIGNED-PAYLOAD"))
+    }
+
+    // MARK: - Cross-check with botocore
+
+    static let venvPython = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().appendingPathComponent(".venv/bin/python").path
+
+    /// moto does not verify signatures, so awkward keys and query values are checked against
+    /// botocore's signer (installed in the project venv with moto), which re-derives the
+    /// canonical request from the URL on its own.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: venvPython)), arguments: [
+        ("PUT", "ü x/a+b", [("partNumber", "1"), ("uploadId", "a/b=c+d e")], "hello"),
+        ("GET", "日本語/✓ emoji 🎉.bin", [], ""),
+        ("POST", "percent%20literal/q?x=1#frag", [("uploads", "")], ""),
+        ("DELETE", "quotes/'single' \"double\" (paren) * ! ~ ; , @ $ &=", [("uploadId", "~x_y.z-")], ""),
+    ])
+    func matchesBotocore(method: String, key: String, query: [(String, String)], body: String) throws {
+        let signer = SigV4Signer(accessKeyID: "AKID", secretAccessKey: "SECRET/KEY+", region: "eu-west-1")
+        let path = SigV4Signer.encodePath("bkt", key)
+        let date = Date(timeIntervalSince1970: 1_704_164_645)  // 2024-01-02T03:04:05Z
+        let signed = signer.sign(
+            method: method, path: path, query: query,
+            headers: [("host", "127.0.0.1:9000"), ("content-type", "application/octet-stream")],
+            payloadHash: SigV4Signer.hex(SHA256.hash(data: Array(body.utf8))), date: date
+        )
+        let queryString = SigV4Signer.canonicalQuery(query)
+        let url = "http://127.0.0.1:9000" + path + (queryString.isEmpty ? "" : "?" + queryString)
+        let script = """
+            import sys, datetime
+            from unittest import mock
+            import botocore.auth
+            from botocore.awsrequest import AWSRequest
+            from botocore.credentials import Credentials
+            req = AWSRequest(method=sys.argv[1], url=sys.argv[2], data=sys.argv[3].encode(), headers={'content-type': 'application/octet-stream'})
+            auth = botocore.auth.S3SigV4Auth(Credentials('AKID', 'SECRET/KEY+'), 's3', 'eu-west-1')
+            with mock.patch.object(botocore.auth, 'get_current_datetime', return_value=datetime.datetime(2024, 1, 2, 3, 4, 5)):
+                auth.add_auth(req)
+            print(req.headers['Authorization'])
+            """
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.venvPython)
+        process.arguments = ["-c", script, method, url, body]
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let botocore = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(process.terminationStatus == 0)
+        // botocore separates the parts with ", ", S3's examples with ",".
+        #expect(botocore.replacingOccurrences(of: ", ", with: ",") == signed.authorization)
     }
 }

@@ -205,6 +205,10 @@ public struct StorageStore: Sendable {
     /// path, authorised by its token instead of row-level security.
     func commit(_ object: NewObject, upsert: Bool, caller: Caller?) async throws -> (StoredObject, replaced: UUID?) {
         let body: @Sendable (PostgresConnection) async throws -> (StoredObject, UUID?) = { connection in
+            // Concurrent writes of one name queue here, so each reads the version it replaces
+            // (else a writer's view of "no previous row" would orphan the other's blob).
+            try await connection.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", ["storage.objects/\(object.bucketID)/\(object.name)"])
             let previous = try await connection.rows(
                 "SELECT version FROM storage.objects WHERE bucket_id = $1 AND name = $2 FOR UPDATE", [object.bucketID, object.name])
             var replaced: UUID?

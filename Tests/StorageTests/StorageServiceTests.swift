@@ -167,6 +167,25 @@ import TestSupport
         }
     }
 
+    @Test func concurrentUpsertsOfOneNameLeaveOneBlob() async throws {
+        try await Self.withService { storage, ids, directory in
+            let alice = Self.user(ids[0])
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for index in 0..<8 {
+                    group.addTask {
+                        _ = try await storage.upload(
+                            alice, bucket: "files", name: "race.txt", upsert: true, content: UploadContent(mimeType: "text/plain"),
+                            body: Self.text("writer \(index)"))
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let object = try await storage.object(alice, bucket: "files", name: "race.txt")
+            #expect(try await Self.read(storage, object).hasPrefix("writer "))
+            #expect(Self.blobCount(directory) == 1)
+        }
+    }
+
     @Test func anotherUsersPrivateObjectIsInvisible() async throws {
         try await Self.withService { storage, ids, _ in
             let (alice, bob) = (Self.user(ids[0]), Self.user(ids[1]))

@@ -234,6 +234,17 @@ public struct S3Backend: StorageBackend {
         }
     }
 
+    // MARK: - Presigned URLs
+
+    /// A URL that grants `method` (GET, PUT, HEAD, DELETE) on `key` without credentials for
+    /// `expiresSeconds` (1…604800, S3's limit) from `now`.
+    public func presignedURL(key: String, method: String = "GET", expiresSeconds: Int, now: Date = Date()) throws -> String {
+        try checkKey(key)
+        let path = objectPath(key)
+        let query = signer.presignedQuery(method: method, path: path, host: hostHeader, expires: expiresSeconds, date: now)
+        return origin + path + "?" + query
+    }
+
     // MARK: - Bucket
 
     /// Creates the bucket; an existing bucket of this owner is fine. For set-up and tests.

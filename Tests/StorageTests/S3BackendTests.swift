@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Crypto
 import Foundation
 import NIOCore
@@ -130,6 +131,18 @@ import Testing
         }
         #expect(try await backend.stat(key: "broken") == nil)
         #expect(try await backend.pendingMultipartUploads().isEmpty)
+    }
+
+    @Test func presignedGetURL() async throws {
+        let backend = try await S3Peer.backend()
+        _ = try await backend.write(key: "shared/a b+c.txt", body: S3TestBody(text: "presigned"), maxBytes: 100)
+        let url = try backend.presignedURL(key: "shared/a b+c.txt", expiresSeconds: 60)
+        #expect(url.contains("/shared/a%20b%2Bc.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256&"))
+        #expect(url.contains("&X-Amz-Expires=60&X-Amz-SignedHeaders=host&X-Amz-Signature="))
+        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(30))
+        #expect(response.status == .ok)
+        var body = try await response.body.collect(upTo: 1000)
+        #expect(body.readString(length: body.readableBytes) == "presigned")
     }
 
     @Test func copyAndDelete() async throws {

@@ -294,3 +294,43 @@ async def test_bucket_lifecycle_and_update(server, users):
     assert await within(service.storage.delete_bucket(name)) == {"message": "Successfully deleted"}
     gone = await expect_storage_error(service.storage.get_bucket(name))
     assert str(gone.status) == "404" and gone.code == "Bucket not found"
+
+
+async def test_bad_uploads_are_precise_and_leave_nothing(server, users, http):
+    alice = users[0]
+    headers = auth_headers(server, await access_token(alice))
+    form = (
+        b"--XyZ\r\nContent-Disposition: form-data; name=\"cacheControl\"\r\n\r\n3600\r\n"
+        b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"t.txt\"\r\nContent-Type: text/plain\r\n\r\n"
+        b"hello"
+    )
+    # The body ends inside the file part: no closing boundary.
+    truncated = await http.post(
+        f"/storage/v1/object/{BUCKET}/truncated.txt", content=form,
+        headers={**headers, "Content-Type": "multipart/form-data; boundary=XyZ"})
+    assert truncated.status_code == 400, truncated.text
+    assert truncated.json()["error"] == "InvalidRequest" and "boundary" in truncated.json()["message"]
+    # No file part at all.
+    no_file = await http.post(
+        f"/storage/v1/object/{BUCKET}/nofile.txt",
+        content=b"--XyZ\r\nContent-Disposition: form-data; name=\"cacheControl\"\r\n\r\n3600\r\n--XyZ--\r\n",
+        headers={**headers, "Content-Type": "multipart/form-data; boundary=XyZ"})
+    assert no_file.status_code == 400 and "file" in no_file.json()["message"]
+    # A multipart Content-Type without a boundary.
+    no_boundary = await http.post(
+        f"/storage/v1/object/{BUCKET}/nob.txt", content=b"x", headers={**headers, "Content-Type": "multipart/form-data"})
+    assert no_boundary.status_code == 400 and "boundary" in no_boundary.json()["message"]
+    # A bad Content-Type on a raw body.
+    bad_type = await http.post(f"/storage/v1/object/{BUCKET}/t.txt", content=b"x", headers={**headers, "Content-Type": "nonsense"})
+    assert bad_type.status_code == 400 and bad_type.json()["message"].startswith("contentType:")
+    files = alice.storage.from_(BUCKET)
+    for name in ("truncated.txt", "nofile.txt", "nob.txt", "t.txt"):
+        assert await within(files.exists(name)) is False
+    # A well-formed raw upload works, with its Cache-Control header.
+    raw = await http.post(
+        f"/storage/v1/object/{BUCKET}/raw.bin", content=b"\x00\x01\x02",
+        headers={**headers, "Content-Type": "application/octet-stream", "Cache-Control": "no-store"})
+    assert raw.status_code == 200 and raw.json()["Key"] == f"{BUCKET}/raw.bin"
+    info = await within(files.info("raw.bin"))
+    assert info["size"] == 3 and info["cache_control"] == "no-store"
+    await within(files.remove(["raw.bin"]))

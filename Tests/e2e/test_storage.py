@@ -334,3 +334,12 @@ async def test_bad_uploads_are_precise_and_leave_nothing(server, users, http):
     info = await within(files.info("raw.bin"))
     assert info["size"] == 3 and info["cache_control"] == "no-store"
     await within(files.remove(["raw.bin"]))
+
+
+async def test_uploads_larger_than_the_json_body_limit_stream(server, users):
+    """Upload bodies are not held to the 1 MiB JSON limit: 3 MiB through the client's form, back whole."""
+    files = users[0].storage.from_(BUCKET)
+    content = bytes(range(256)) * (3 * 4096)
+    await within(files.upload("big/three.bin", content, {"content-type": "application/octet-stream", "upsert": "true"}), 60)
+    assert await within(files.download("big/three.bin"), 60) == content
+    await within(files.remove(["big/three.bin"]))

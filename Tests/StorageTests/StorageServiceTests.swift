@@ -167,6 +167,43 @@ import TestSupport
         }
     }
 
+    /// What the database itself refuses, whatever the service code does.
+    @Test func requestRolesCannotReadSecretsOrChangeBuckets() async throws {
+        try await Self.withService { storage, ids, _ in
+            let alice = Self.user(ids[0])
+            let denied = APIError(status: .forbidden, code: "42501", message: "permission denied")
+            for sql in [
+                "SELECT * FROM storage.secrets", "INSERT INTO storage.buckets (id, name) VALUES ('x', 'x')",
+                "UPDATE storage.buckets SET public = true WHERE id = 'attachments'", "DELETE FROM storage.buckets WHERE id = 'files'",
+            ] {
+                await #expect(throws: denied, "\(sql)") {
+                    try await storage.database.withCaller(alice) { connection in try await connection.execute(sql, []) }
+                }
+            }
+            for sql in ["SELECT * FROM storage.objects", "SELECT * FROM storage.buckets"] {
+                await #expect(throws: denied, "anon: \(sql)") {
+                    try await storage.database.withCaller(.anonymous) { connection in try await connection.execute(sql, []) }
+                }
+            }
+            // An object in someone else's name, or outside one's folder in an app bucket, is refused by the policy.
+            let folder = ids[0].uuidString.lowercased()
+            for (bucket, name, owner) in [("files", "x.txt", ids[1]), ("attachments", "\(UUID().uuidString.lowercased())/x.txt", ids[0]), ("attachments", "x.txt", ids[0])] {
+                await #expect(throws: denied, "\(bucket)/\(name)") {
+                    try await storage.database.withCaller(alice) { connection in
+                        try await connection.execute(StorageStore.insertSQL, [bucket, name, owner, Int64(0), "text/plain", "no-cache", String(repeating: "0", count: 32), "{}", UUID()])
+                    }
+                }
+            }
+            try await storage.database.withCaller(alice) { connection in
+                try await connection.execute(
+                    StorageStore.insertSQL, ["attachments", "\(folder)/x.txt", ids[0], Int64(0), "text/plain", "no-cache", String(repeating: "0", count: 32), "{}", UUID()])
+            }
+            #expect(try await storage.database.withCaller(alice) { connection in
+                try await connection.scalarText("SELECT (storage.foldername('a/b/c.txt'))::text", [])
+            } == "{a,b}")
+        }
+    }
+
     @Test func concurrentUpsertsOfOneNameLeaveOneBlob() async throws {
         try await Self.withService { storage, ids, directory in
             let alice = Self.user(ids[0])

@@ -155,12 +155,12 @@ public struct S3Backend: StorageBackend {
             var chunk = chunk
             received += Int64(chunk.readableBytes)
             if skip > 0 {
-                let drop = Int(min(skip, Int64(chunk.readableBytes)))
+                let drop = Int(clamping: min(skip, Int64(chunk.readableBytes)))
                 chunk.moveReaderIndex(forwardBy: drop)
                 skip -= Int64(drop)
             }
             if remaining < Int64(chunk.readableBytes) {
-                chunk = chunk.getSlice(at: chunk.readerIndex, length: Int(remaining)) ?? ByteBuffer()
+                chunk = chunk.getSlice(at: chunk.readerIndex, length: Int(clamping: remaining)) ?? ByteBuffer()
             }
             guard chunk.readableBytes > 0, remaining > 0 else { continue }
             remaining -= Int64(chunk.readableBytes)
@@ -168,7 +168,7 @@ public struct S3Backend: StorageBackend {
         }
         if let expected, expected != received {
             throw S3Error(
-                operation: "GetObject", key: key, status: Int(response.status.code), code: "IncompleteBody",
+                operation: "GetObject", key: key, status: Int(clamping: response.status.code), code: "IncompleteBody",
                 message: "received \(received) of \(expected) bytes"
             )
         }
@@ -214,7 +214,7 @@ public struct S3Backend: StorageBackend {
         )
         let text = try await xmlBody("CopyObject", key: destination, response)
         if response.status.code == 404 || (response.status.code == 200 && S3XML.isError(text)) || response.status.code >= 300 {
-            let error = Self.error("CopyObject", key: destination, status: Int(response.status.code), xml: text)
+            let error = Self.error("CopyObject", key: destination, status: Int(clamping: response.status.code), xml: text)
             if error.code == "NoSuchKey" { throw BlobNotFound(key: source) }
             throw error
         }
@@ -228,7 +228,7 @@ public struct S3Backend: StorageBackend {
         case 200..<300:
             return
         default:
-            let error = Self.error("DeleteObject", key: key, status: Int(response.status.code), xml: text)
+            let error = Self.error("DeleteObject", key: key, status: Int(clamping: response.status.code), xml: text)
             if error.code == "NoSuchKey" { return }
             throw error
         }
@@ -259,7 +259,7 @@ public struct S3Backend: StorageBackend {
         let response = try await send("CreateBucket", key: nil, method: .PUT, path: bucketPath(), body: body)
         let text = try await xmlBody("CreateBucket", key: nil, response)
         guard (200..<300).contains(response.status.code) else {
-            let error = Self.error("CreateBucket", key: nil, status: Int(response.status.code), xml: text)
+            let error = Self.error("CreateBucket", key: nil, status: Int(clamping: response.status.code), xml: text)
             if error.code == "BucketAlreadyOwnedByYou" { return }
             throw error
         }
@@ -270,7 +270,7 @@ public struct S3Backend: StorageBackend {
         let response = try await send("ListMultipartUploads", key: nil, method: .GET, path: bucketPath(), query: [("uploads", "")])
         let text = try await xmlBody("ListMultipartUploads", key: nil, response)
         guard response.status.code == 200, !S3XML.isError(text) else {
-            throw Self.error("ListMultipartUploads", key: nil, status: Int(response.status.code), xml: text)
+            throw Self.error("ListMultipartUploads", key: nil, status: Int(clamping: response.status.code), xml: text)
         }
         return S3XML.elements("Upload", in: text).compactMap { upload in
             guard let key = S3XML.text("Key", in: upload), let id = S3XML.text("UploadId", in: upload) else { return nil }
@@ -316,7 +316,7 @@ public struct S3Backend: StorageBackend {
             }
             _ = try await response.body.collect(upTo: S3Backend.maximumXMLBytes)
             guard let eTag = response.headers.first(name: "etag"), !eTag.isEmpty else {
-                throw S3Error(operation: "UploadPart", key: key, status: Int(response.status.code), code: "InvalidResponse", message: "no ETag for part \(number)")
+                throw S3Error(operation: "UploadPart", key: key, status: Int(clamping: response.status.code), code: "InvalidResponse", message: "no ETag for part \(number)")
             }
             parts.append((number, eTag))
         }
@@ -329,7 +329,7 @@ public struct S3Backend: StorageBackend {
         )
         let text = try await xmlBody("CreateMultipartUpload", key: key, response)
         guard response.status.code == 200, !S3XML.isError(text), let id = S3XML.text("UploadId", in: text), !id.isEmpty else {
-            throw Self.error("CreateMultipartUpload", key: key, status: Int(response.status.code), xml: text)
+            throw Self.error("CreateMultipartUpload", key: key, status: Int(clamping: response.status.code), xml: text)
         }
         return MultipartUpload(key: key, id: id)
     }
@@ -348,7 +348,7 @@ public struct S3Backend: StorageBackend {
         // S3 may answer 200 and still report an error in the body.
         let text = try await xmlBody("CompleteMultipartUpload", key: upload.key, response)
         guard response.status.code == 200, !S3XML.isError(text) else {
-            throw Self.error("CompleteMultipartUpload", key: upload.key, status: Int(response.status.code), xml: text)
+            throw Self.error("CompleteMultipartUpload", key: upload.key, status: Int(clamping: response.status.code), xml: text)
         }
         return S3XML.text("ETag", in: text) ?? response.headers.first(name: "etag")
     }
@@ -363,7 +363,7 @@ public struct S3Backend: StorageBackend {
             )
             let text = try await xmlBody("AbortMultipartUpload", key: upload.key, response)
             guard (200..<300).contains(response.status.code) || response.status.code == 404 else {
-                throw Self.error("AbortMultipartUpload", key: upload.key, status: Int(response.status.code), xml: text)
+                throw Self.error("AbortMultipartUpload", key: upload.key, status: Int(clamping: response.status.code), xml: text)
             }
         } catch {
             logger.error("could not abort multipart upload", metadata: ["key": "\(upload.key)", "uploadId": "\(upload.id)", "error": "\(error)"])
@@ -384,7 +384,7 @@ public struct S3Backend: StorageBackend {
             let response = try await send("CopyObject", key: key, method: .PUT, path: objectPath(key), headers: headers)
             let text = try await xmlBody("CopyObject", key: key, response)
             guard response.status.code == 200, !S3XML.isError(text) else {
-                throw Self.error("CopyObject", key: key, status: Int(response.status.code), xml: text)
+                throw Self.error("CopyObject", key: key, status: Int(clamping: response.status.code), xml: text)
             }
         } catch {
             logger.warning("could not record the MD5 of a multipart object", metadata: ["key": "\(key)", "error": "\(error)"])
@@ -445,7 +445,7 @@ public struct S3Backend: StorageBackend {
             return buffer.readString(length: buffer.readableBytes) ?? ""
         } catch is NIOTooManyBytesError {
             throw S3Error(
-                operation: operation, key: key, status: Int(response.status.code), code: "InvalidResponse",
+                operation: operation, key: key, status: Int(clamping: response.status.code), code: "InvalidResponse",
                 message: "answer larger than \(Self.maximumXMLBytes) bytes"
             )
         }
@@ -454,7 +454,7 @@ public struct S3Backend: StorageBackend {
     /// The error a failed response describes (its body read, bounded).
     func failure(_ operation: String, key: String?, _ response: HTTPClientResponse) async throws -> S3Error {
         let text = try await xmlBody(operation, key: key, response)
-        return Self.error(operation, key: key, status: Int(response.status.code), xml: text)
+        return Self.error(operation, key: key, status: Int(clamping: response.status.code), xml: text)
     }
 
     static func error(_ operation: String, key: String?, status: Int, xml: String) -> S3Error {

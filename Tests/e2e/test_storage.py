@@ -224,6 +224,9 @@ async def test_public_bucket_and_http_validators(server, users, http):
         assert whole.headers["last-modified"].endswith("GMT")
         etag = whole.headers["etag"]
         assert etag.startswith('"') and etag.endswith('"')
+        head = await bare.head(url)
+        assert head.status_code == 200 and head.headers["content-length"] == str(len(content)) and head.content == b""
+        assert head.headers["etag"] == etag
         cached = await bare.get(url, headers={"If-None-Match": etag})
         assert cached.status_code == 304 and cached.content == b""
         part = await bare.get(url, headers={"Range": "bytes=100-199"})

@@ -204,6 +204,27 @@ import TestSupport
         }
     }
 
+    @Test func writesPerUserAreLimited() async throws {
+        try await Self.withService { storage, ids, _ in
+            var settings = storage.settings
+            settings.writesPerMinute = 2
+            let limited = StorageService(database: storage.database, backend: storage.backend, settings: settings, logger: storage.logger)
+            let alice = Self.user(ids[0])
+            for name in ["1.txt", "2.txt"] {
+                _ = try await limited.upload(
+                    alice, bucket: "files", name: name, upsert: false, content: UploadContent(mimeType: "text/plain"), body: Self.text(name))
+            }
+            let refused = await #expect(throws: APIError.self) {
+                try await limited.upload(
+                    alice, bucket: "files", name: "3.txt", upsert: false, content: UploadContent(mimeType: "text/plain"), body: Self.text("3"))
+            }
+            #expect(refused?.status == .tooManyRequests && refused?.code == "rate_limited" && (refused?.retryAfterSeconds ?? 0) >= 1)
+            // The service role is not limited.
+            _ = try await limited.upload(
+                Self.service, bucket: "files", name: "3.txt", upsert: false, content: UploadContent(mimeType: "text/plain"), body: Self.text("3"))
+        }
+    }
+
     @Test func concurrentUpsertsOfOneNameLeaveOneBlob() async throws {
         try await Self.withService { storage, ids, directory in
             let alice = Self.user(ids[0])

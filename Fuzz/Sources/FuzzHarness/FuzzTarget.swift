@@ -42,6 +42,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case multipart = "multipart"
     /// A `Range` header of a download: an object size line, then the header value.
     case byteRange = "byte-range"
+    /// The first bytes of an upload: its sniffed type, and the declared-type rule.
+    case contentSniff = "content-sniff"
 
     /// Feeds `data` to this target's decoder.
     public func run(_ data: Data) {
@@ -60,6 +62,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .osagoRequest: Self.osagoRequest(data)
         case .multipart: Self.multipart(data)
         case .byteRange: Self.byteRange(text)
+        case .contentSniff: Self.contentSniff(data)
         }
     }
 
@@ -259,5 +262,21 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             case .ignore: break
             }
         }
+    }
+
+    /// The bytes sniffed as an upload's prefix (and again behind an EBML magic number, to
+    /// reach the WebM walker); the first line is a declared type checked against the result.
+    /// Any sniffed type must match itself and a declared application/octet-stream.
+    private static func contentSniff(_ data: Data) {
+        let bytes = [UInt8](data)
+        for prefix in [bytes, [0x1A, 0x45, 0xDF, 0xA3] + bytes] {
+            let sniffed = ContentSniffer.mimeType(of: prefix)
+            guard ContentSniffer.declared(sniffed, matchesSniffed: sniffed),
+                ContentSniffer.declared(ContentSniffer.octetStream, matchesSniffed: sniffed)
+            else { fatalError("content-sniff: \(sniffed) does not match itself") }
+        }
+        let newline = bytes.firstIndex(of: 10) ?? bytes.count
+        let declared = String(decoding: bytes[..<newline], as: UTF8.self)
+        _ = ContentSniffer.declared(declared, matchesSniffed: ContentSniffer.mimeType(of: bytes[min(newline + 1, bytes.count)...]))
     }
 }

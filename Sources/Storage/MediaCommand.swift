@@ -1,5 +1,4 @@
 import Foundation
-import NIOPosix
 
 #if canImport(Glibc)
 import Glibc
@@ -16,7 +15,8 @@ private func linuxPipe2(_ fds: UnsafeMutablePointer<Int32>?, _ flags: Int32) -> 
 /// Runs one ffmpeg / ffprobe process: `posix_spawn` with an argument array (never a shell),
 /// standard input from /dev/null, standard output streamed to a consumer in chunks, the last
 /// ``stderrTailBytes`` of standard error kept for the log, and a deadline after which the
-/// process is killed. The blocking work runs on NIO's thread pool, not the concurrency pool.
+/// process is killed. The blocking work runs on a thread of its own, not the concurrency pool;
+/// callers bound how many runs they start at once.
 struct MediaCommand: Sendable {
     var executable: String
     var arguments: [String]
@@ -49,10 +49,18 @@ struct MediaCommand: Sendable {
         finish: @Sendable @escaping (State, Outcome) throws -> Result
     ) async throws -> Result {
         let command = self
-        return try await NIOThreadPool.singleton.runIfActive {
-            var state = makeConsumer()
-            let outcome = try command.runBlocking { chunk in consume(&state, chunk) }
-            return try finish(state, outcome)
+        // A thread of its own: a run blocks for up to `timeout`, and NIO's shared thread pool
+        // also serves file I/O (NIOFileSystem), which must not wait behind ffmpeg.
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Result, any Error>) in
+            let thread = Thread {
+                continuation.resume(with: Swift.Result {
+                    var state = makeConsumer()
+                    let outcome = try command.runBlocking { chunk in consume(&state, chunk) }
+                    return try finish(state, outcome)
+                })
+            }
+            thread.name = "media-command"
+            thread.start()
         }
     }
 

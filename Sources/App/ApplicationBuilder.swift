@@ -178,7 +178,9 @@ private func addStorage(
     config: AppConfig, database: Database, tokens: TokenService, backend: any StorageBackend, router: Router<AppRequestContext>,
     logger: Logger
 ) {
-    let storage = StorageService(database: database, backend: backend, settings: config.storage, logger: logger)
+    var settings = config.storage
+    settings.processingDirectory = settings.processingDirectory ?? URL(fileURLWithPath: config.resolvedStorageDirectory).appendingPathComponent("processing").path
+    let storage = StorageService(database: database, backend: backend, settings: settings, logger: logger)
     let controller = StorageController(storage: storage, logger: logger)
     controller.addOpenRoutes(to: router.group("storage/v1").add(middleware: ErrorShapeMiddleware(.storage)))
     controller.addRoutes(

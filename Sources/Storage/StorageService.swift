@@ -42,9 +42,21 @@ public struct StorageService: Sendable {
     let logger: Logger
     let keys: SigningKeyCache
     let writeLimit: ActionLimit
+    /// ffmpeg/ffprobe for re-encoding images; nil when they are not installed (image uploads
+    /// are then refused with 503, fail closed).
+    public let media: MediaProcessor?
+    let mediaSlots: MediaSlots
 
-    public init(database: Database, backend: any StorageBackend, settings: StorageSettings, logger: Logger) {
+    public init(
+        database: Database, backend: any StorageBackend, settings: StorageSettings, logger: Logger,
+        media: MediaProcessor? = StorageService.locateMedia()
+    ) {
         self.database = database
+        self.media = media
+        self.mediaSlots = MediaSlots(limit: max(2, ProcessInfo.processInfo.activeProcessorCount))
+        if media == nil {
+            logger.error("storage: ffmpeg/ffprobe not found on PATH: image uploads will be refused (503) until Debian's ffmpeg package is installed")
+        }
         self.store = StorageStore(database: database)
         self.backend = backend
         self.settings = settings
@@ -222,9 +234,21 @@ public struct StorageService: Sendable {
         if !upsert, try await store.nameTaken(bucket: bucket, name: name) { throw StorageError.duplicate }
         let version = UUID()
         let key = StorageStore.blobKey(bucket: bucket, version: version)
+        // The type is judged from the first bytes, which are then replayed to the backend.
+        let sniffedBody = try await SniffedBody.readingAhead(body)
+        let sniffed = sniffedBody.sniffedType
+        guard ContentSniffer.declared(rules.mime, matchesSniffed: sniffed) else {
+            throw StorageError.mimeMismatch(declared: MimeType.essence(rules.mime), detected: sniffed)
+        }
+        var mime = rules.mime
         let blob: StoredBlob
         do {
-            blob = try await backend.write(key: key, body: body, maxBytes: rules.limit)
+            if Self.reencodes(sniffed, in: rules.bucket) {
+                // Images are stored re-encoded, without EXIF/GPS or any other metadata.
+                (blob, mime) = try await storeReencodedImage(body: sniffedBody, key: key, limit: rules.limit)
+            } else {
+                blob = try await backend.write(key: key, body: sniffedBody, maxBytes: rules.limit)
+            }
         } catch is BlobTooLarge {
             throw StorageError.tooLarge(limit: rules.limit)
         }
@@ -236,7 +260,7 @@ public struct StorageService: Sendable {
             throw error
         }
         let object = NewObject(
-            bucketID: bucket, name: name, owner: caller?.userID ?? owner, size: blob.size, mimeType: rules.mime,
+            bucketID: bucket, name: name, owner: caller?.userID ?? owner, size: blob.size, mimeType: mime,
             cacheControl: rules.cache, etag: blob.md5, metadataJSON: rules.metadata, version: version)
         let committed: StoredObject
         let replaced: UUID?

@@ -26,6 +26,10 @@ public struct StorageSettings: Sendable {
     /// `STORAGE_WRITES_PER_MINUTE`: uploads, moves, copies, removals and signed upload URLs
     /// per signed-in user per minute (a token bucket of this size refilled over a minute).
     public var writesPerMinute = 120
+    /// Where uploaded images are kept while they are re-encoded (the original and the
+    /// result, removed afterwards); nil: the system's temporary directory. The server uses
+    /// `<storage dir>/processing`.
+    public var processingDirectory: String?
 
     public init() {}
 }

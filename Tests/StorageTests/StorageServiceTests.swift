@@ -29,6 +29,10 @@ import TestSupport
 
     static func text(_ string: String) -> AsyncThrowingStream<ByteBuffer, any Error> { body(Array(string.utf8)) }
 
+    /// A valid 1×1 PNG (image uploads must be real images: they are sniffed and re-encoded).
+    static let onePixelPNG: [UInt8] = [UInt8](
+        Data(base64Encoded: "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==") ?? Data())
+
     /// A service on a fresh database with two users, a private bucket `files`, and the blob directory.
     static func withService(_ body: @Sendable (StorageService, [UUID], URL) async throws -> Void) async throws {
         try await TestDatabase.withDatabase { database in
@@ -282,10 +286,11 @@ import TestSupport
             await #expect(throws: StorageError.rowLevelSecurity) {
                 try await storage.upload(
                     alice, bucket: "avatars", name: "\(UUID().uuidString.lowercased())/a.png", upsert: false,
-                    content: UploadContent(mimeType: "image/png"), body: Self.text("png"))
+                    content: UploadContent(mimeType: "image/png"), body: Self.body(Self.onePixelPNG))
             }
             let avatar = try await storage.upload(
-                alice, bucket: "avatars", name: "\(folder)/a.png", upsert: false, content: UploadContent(mimeType: "image/png"), body: Self.text("png"))
+                alice, bucket: "avatars", name: "\(folder)/a.png", upsert: false, content: UploadContent(mimeType: "image/png"),
+                body: Self.body(Self.onePixelPNG))
             #expect(try await storage.publicObject(bucket: "avatars", name: "\(folder)/a.png").id == avatar.id)
             await #expect(throws: StorageError.objectNotFound) { try await storage.publicObject(bucket: "files", name: "\(folder)/a.png") }
             // reels: video/* only.

@@ -6,7 +6,10 @@ and the HTTP validators (Range 206/416, If-None-Match 304) with plain httpx.
 from __future__ import annotations
 
 import asyncio
+import os
+import struct
 import urllib.parse
+import zlib
 
 import httpx
 import pytest
@@ -16,6 +19,15 @@ from e2e_support import close_client, new_client, sign_in, within
 
 ALICE, BOB = "+15555550170", "+15555550171"
 BUCKET = "test-bucket"
+
+
+def png(width: int, height: int) -> bytes:
+    """A valid RGB PNG of noise (image uploads are sniffed and re-encoded, so they must decode)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    rows = b"".join(b"\x00" + os.urandom(width * 3) for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
 
 
 async def expect_storage_error(awaitable) -> StorageApiError:
@@ -183,8 +195,14 @@ async def test_error_table(server, users, http):
     avatars = alice.storage.from_("avatars")
     wrong_type = await expect_storage_error(avatars.upload(f"{user_id}/a.txt", b"hello", {"content-type": "text/plain"}))
     assert wrong_type.code == "invalid_mime_type" and str(wrong_type.status) == "415"
-    not_own_folder = await expect_storage_error(avatars.upload("someone-else/a.png", b"\x89PNG", {"content-type": "image/png"}))
+    not_own_folder = await expect_storage_error(avatars.upload("someone-else/a.png", png(2, 2), {"content-type": "image/png"}))
     assert str(not_own_folder.status) == "403"
+    # the declared type must be what the bytes are: HTML is not a PNG, and nothing is stored
+    mismatch = await expect_storage_error(
+        files.upload("fake.png", b"<!doctype html><script>alert(1)</script>", {"content-type": "image/png"}))
+    assert str(mismatch.status) == "415" and mismatch.code == "invalid_mime_type"
+    assert mismatch.message == "content-type: declared image/png but the bytes are text/plain"
+    assert await within(files.exists("fake.png")) is False
 
 
 async def test_other_users_private_object_is_not_found(server, users, http):
@@ -211,13 +229,15 @@ async def test_public_bucket_and_http_validators(server, users, http):
     alice = users[0]
     user_id = (await alice.auth.get_user()).user.id
     avatars = alice.storage.from_("avatars")
-    content = bytes(range(256)) * 40
-    await within(avatars.upload(f"{user_id}/face.png", content, {"content-type": "image/png", "upsert": "true"}))
+    # Images are stored re-encoded (no metadata), so the stored bytes are the server's PNG.
+    await within(avatars.upload(f"{user_id}/face.png", png(48, 48), {"content-type": "image/png", "upsert": "true"}))
     url = await avatars.get_public_url(f"{user_id}/face.png")
     assert url == f"{server.url}/storage/v1/object/public/avatars/{user_id}/face.png"
     async with httpx.AsyncClient(timeout=20) as bare:
         whole = await bare.get(url)
-        assert whole.status_code == 200 and whole.content == content
+        content = whole.content
+        assert whole.status_code == 200 and content.startswith(b"\x89PNG\r\n\x1a\n") and len(content) > 1000
+        assert (await within(avatars.info(f"{user_id}/face.png")))["size"] == len(content)
         assert whole.headers["content-type"] == "image/png"
         assert whole.headers["content-length"] == str(len(content))
         assert whole.headers["cache-control"] == "max-age=3600"

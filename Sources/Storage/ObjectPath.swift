@@ -51,14 +51,17 @@ public enum ObjectPath {
         guard normalised.utf8.count <= maximumNameBytes else {
             throw StorageError.invalid(field, "an object name is at most \(maximumNameBytes) bytes of UTF-8 (this one has \(normalised.utf8.count))")
         }
-        for segment in normalised.split(separator: "/", omittingEmptySubsequences: false) {
+        // Segments are cut at every '/' byte, not at '/' characters: a '/' followed by a
+        // combining mark is one Character, so `split(separator: "/")` would let `../\u{301}x`
+        // or `/\u{301}x` through as one segment (fuzz target object-path).
+        for segment in normalised.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false) {
             if segment.isEmpty {
                 throw StorageError.invalid(field, "an object name must not start or end with '/' or contain '//' (empty segment)")
             }
-            if segment == "." || segment == ".." {
+            if segment.elementsEqual(".".utf8) || segment.elementsEqual("..".utf8) {
                 throw StorageError.invalid(field, "an object name must not contain '.' or '..' segments")
             }
-            if segment.utf8.count > maximumSegmentBytes {
+            if segment.count > maximumSegmentBytes {
                 throw StorageError.invalid(field, "each segment of an object name is at most \(maximumSegmentBytes) bytes of UTF-8")
             }
         }
@@ -109,24 +112,23 @@ public enum ObjectPath {
         }
     }
 
-    /// The URL form of a name: each segment percent-encoded (unreserved characters kept).
+    /// The URL form of a name: each segment percent-encoded (unreserved characters kept),
+    /// segments cut at '/' bytes as in ``name(_:field:)``.
     public static func urlEncoded(_ name: String) -> String {
-        name.split(separator: "/", omittingEmptySubsequences: false).map { segment in
-            var output = ""
-            for byte in segment.utf8 {
-                switch byte {
-                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                    UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-                    output.unicodeScalars.append(Unicode.Scalar(byte))
-                default:
-                    let digits = Array("0123456789ABCDEF".unicodeScalars)
-                    output.unicodeScalars.append("%")
-                    output.unicodeScalars.append(digits[Int(byte >> 4)])
-                    output.unicodeScalars.append(digits[Int(byte & 0x0f)])
-                }
+        let digits = Array("0123456789ABCDEF".unicodeScalars)
+        var output = ""
+        for byte in name.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "/"):
+                output.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                output.unicodeScalars.append("%")
+                output.unicodeScalars.append(digits[Int(byte >> 4)])
+                output.unicodeScalars.append(digits[Int(byte & 0x0f)])
             }
-            return output
-        }.joined(separator: "/")
+        }
+        return output
     }
 }
 

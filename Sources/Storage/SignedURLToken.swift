@@ -87,6 +87,10 @@ public struct SignedURLToken: Sendable, Equatable {
         guard !text.isEmpty, !text.contains("="), !text.contains("+"), !text.contains("/") else { return nil }
         var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
         while base64.utf8.count % 4 != 0 { base64.append("=") }
-        return Data(base64Encoded: base64)
+        // Only the canonical encoding: `Data(base64Encoded:)` ignores the spare low bits of
+        // the last character, so `…Q` and `…S` would decode to the same signature and a
+        // changed token would still verify (fuzz target signed-url-token).
+        guard let data = Data(base64Encoded: base64), base64URL(data).utf8.elementsEqual(text.utf8) else { return nil }
+        return data
     }
 }

@@ -44,6 +44,10 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case byteRange = "byte-range"
     /// The first bytes of an upload: its sniffed type, and the declared-type rule.
     case contentSniff = "content-sniff"
+    /// Storage names: lines as a URL path, a name, a folder, a bucket id, a MIME type and patterns.
+    case objectPath = "object-path"
+    /// The token of a signed download or upload URL (`?token=`), and the signer's round trip.
+    case signedURLToken = "signed-url-token"
 
     /// Feeds `data` to this target's decoder.
     public func run(_ data: Data) {
@@ -63,6 +67,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .multipart: Self.multipart(data)
         case .byteRange: Self.byteRange(text)
         case .contentSniff: Self.contentSniff(data)
+        case .objectPath: Self.objectPath(text)
+        case .signedURLToken: Self.signedURLToken(data)
         }
     }
 
@@ -278,5 +284,205 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         let newline = bytes.firstIndex(of: 10) ?? bytes.count
         let declared = String(decoding: bytes[..<newline], as: UTF8.self)
         _ = ContentSniffer.declared(declared, matchesSniffed: ContentSniffer.mimeType(of: bytes[min(newline + 1, bytes.count)...]))
+    }
+
+    // MARK: object-path
+
+    /// Each line is tried as a URL path (`<bucket>/<segments…>`, split at `/` the way the
+    /// controller splits the request path), a JSON object name, a listing folder, a bucket id
+    /// and a percent-encoded segment; the first line is also a Content-Type, checked against
+    /// the other lines as a bucket's allowed types. Whatever is accepted must obey the rules
+    /// of `ObjectPath` byte for byte (else it traps).
+    private static func objectPath(_ text: String) {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        for line in lines {
+            let segments = line.split(separator: "/", omittingEmptySubsequences: false)
+            if let first = segments.first, let bucket = try? ObjectPath.percentDecoded(first, field: "bucket") {
+                checkBucket(bucket)
+            }
+            if let name = try? ObjectPath.name(urlSegments: Array(segments.dropFirst())) { checkName(name) }
+            if let name = try? ObjectPath.name(urlSegments: segments) { checkName(name) }
+            if let name = try? ObjectPath.name(line) { checkName(name) }
+            if let folder = try? ObjectPath.folder(line) {
+                if !folder.isEmpty { checkName(folder) }
+                guard let again = try? ObjectPath.folder(folder), same(again, folder) else {
+                    fatalError("object-path: folder \(debug(folder)) is not a fixed point")
+                }
+            }
+            checkBucket(line)
+            if let decoded = try? ObjectPath.percentDecoded(line[...], field: "path") {
+                if !line.utf8.contains(UInt8(ascii: "%")) && !same(decoded, line) {
+                    fatalError("object-path: \(debug(line)) has no escape but decodes to \(debug(decoded))")
+                }
+                let encoded = ObjectPath.urlEncoded(decoded)
+                guard let back = try? ObjectPath.percentDecoded(encoded[...], field: "path"), same(back, decoded) else {
+                    fatalError("object-path: \(debug(decoded)) does not survive urlEncoded and percentDecoded")
+                }
+            }
+        }
+        mimeType(lines[0], patterns: Array(lines.dropFirst()))
+    }
+
+    /// Equal as bytes (`==` on strings is canonical equivalence, too lenient here).
+    private static func same(_ a: String, _ b: String) -> Bool { a.utf8.elementsEqual(b.utf8) }
+
+    private static func debug(_ text: String) -> String { text.unicodeScalars.map { $0.escaped(asASCII: true) }.joined() }
+
+    /// An accepted name: 1–1024 bytes, NFC, no control character, no empty, `.` or `..`
+    /// segment between `/` bytes, segments ≤ 255 bytes; accepted again unchanged, as a folder
+    /// (also with a trailing `/`), and after a trip through its URL form.
+    private static func checkName(_ name: String) {
+        let bytes = Array(name.utf8)
+        func fail(_ rule: String) -> Never { fatalError("object-path: accepted name \(debug(name)) \(rule)") }
+        guard !bytes.isEmpty, bytes.count <= ObjectPath.maximumNameBytes else { fail("has \(bytes.count) bytes") }
+        for segment in bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false) {
+            if segment.isEmpty { fail("has an empty segment") }
+            if segment.elementsEqual([0x2E]) || segment.elementsEqual([0x2E, 0x2E]) { fail("has a '.' or '..' segment") }
+            if segment.count > ObjectPath.maximumSegmentBytes { fail("has a segment of \(segment.count) bytes") }
+        }
+        if name.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7f...0x9f).contains($0.value) }) { fail("has a control character") }
+        if !same(name.precomposedStringWithCanonicalMapping, name) { fail("is not NFC") }
+        guard let again = try? ObjectPath.name(name), same(again, name) else { fail("is not accepted again unchanged") }
+        guard let folder = try? ObjectPath.folder(name), same(folder, name),
+            let slashed = try? ObjectPath.folder(name + "/"), same(slashed, name)
+        else { fail("is not the same folder") }
+        let encoded = ObjectPath.urlEncoded(name)
+        let unreserved = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~%/".utf8)
+        if !encoded.utf8.allSatisfy(unreserved.contains) { fail("has the URL form \(debug(encoded))") }
+        guard let decoded = try? ObjectPath.name(urlSegments: encoded.split(separator: "/", omittingEmptySubsequences: false)), same(decoded, name)
+        else { fail("does not survive its URL form \(debug(encoded))") }
+    }
+
+    /// An accepted bucket id is the text itself: 1–63 of `[A-Za-z0-9_.-]`, not `.` or `..`.
+    private static func checkBucket(_ text: String) {
+        guard let id = try? ObjectPath.bucketID(text) else { return }
+        let bytes = Array(id.utf8)
+        let allowed = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-".utf8)
+        guard same(id, text), (1...63).contains(bytes.count), bytes.allSatisfy(allowed.contains), id != ".", id != "..",
+            let again = try? ObjectPath.bucketID(id), same(again, id)
+        else { fatalError("object-path: accepted bucket id \(debug(text)) -> \(debug(id))") }
+    }
+
+    /// A validated Content-Type matches its own essence, its type's wildcard and `*/*`; a
+    /// pattern a bucket may hold (the rule of `StorageService.validated`) matches only its
+    /// own type (and subtype unless it is `*`).
+    private static func mimeType(_ value: String, patterns: [String]) {
+        _ = MimeType.essence(value)
+        _ = MimeType.isAllowed(value, by: patterns)
+        guard let valid = try? MimeType.validated(value, field: "contentType") else { return }
+        func fail(_ rule: String) -> Never { fatalError("mime: \(debug(valid)) \(rule)") }
+        guard let again = try? MimeType.validated(valid, field: "contentType"), same(again, valid) else { fail("is not valid again") }
+        let essence = MimeType.essence(valid)
+        if !same(MimeType.essence(essence), essence) { fail("has an essence that changes: \(debug(essence))") }
+        let parts = essence.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts.allSatisfy({ !$0.isEmpty && $0.utf8.allSatisfy(MimeType.isTokenByte) }) else {
+            fail("has the essence \(debug(essence))")
+        }
+        for allowed in [nil, [], ["*/*"], ["*"], [essence], [valid], [essence.uppercased()], ["\(parts[0])/*"], ["x/y", "\(parts[0])/*"]] as [[String]?] {
+            if !MimeType.isAllowed(valid, by: allowed) { fail("is not allowed by \(allowed ?? [])") }
+        }
+        for pattern in patterns where pattern != "*/*" && pattern != "*" {
+            let pieces = pattern.split(separator: "/", omittingEmptySubsequences: false)
+            guard pieces.count == 2, pieces[0] != "*",
+                pieces.allSatisfy({ $0 == "*" || (!$0.isEmpty && $0.lowercased().utf8.allSatisfy(MimeType.isTokenByte)) }),
+                MimeType.isAllowed(valid, by: [pattern])
+            else { continue }
+            guard same(pieces[0].lowercased(), String(parts[0])), pieces[1] == "*" || same(pieces[1].lowercased(), String(parts[1])) else {
+                fail("is allowed by the pattern \(debug(pattern))")
+            }
+        }
+    }
+
+    // MARK: signed-url-token
+
+    private static let storageTokenKey = SymmetricKey(data: Data(repeating: 9, count: 32))
+
+    /// Verifies `text` and returns whether it verified; any error but an `APIError` traps.
+    private static func verifies(_ text: String, url: String, scope: SignedURLToken.Scope, now: Int64) -> SignedURLToken? {
+        do {
+            let token = try SignedURLToken.verify(text, key: storageTokenKey, url: url, scope: scope, now: now)
+            guard same(token.url, url), token.scope == scope, token.expiresAt > now else {
+                fatalError("signed-url-token: \(debug(text)) verified as \(token) for \(debug(url)) \(scope) at \(now)")
+            }
+            return token
+        } catch is APIError {
+            return nil
+        } catch {
+            fatalError("signed-url-token: untyped error \(error) for \(debug(text))")
+        }
+    }
+
+    /// The bytes as a token (both scopes), then as the claims of a token signed with the key;
+    /// then a token the signer makes from fields taken from the bytes must verify to itself,
+    /// and no one-byte change of it may verify.
+    private static func signedURLToken(_ data: Data) {
+        let bytes = [UInt8](data)
+        let text = String(decoding: bytes, as: UTF8.self)
+        for scope in [SignedURLToken.Scope.download, .upload] {
+            _ = verifies(text, url: "b/a.txt", scope: scope, now: 1_000)
+        }
+        // The claims decoder, normally behind the MAC.
+        let header = SignedURLToken.base64URL(Data(#"{"alg":"HS256","typ":"JWT"}"#.utf8))
+        let input = "\(header).\(SignedURLToken.base64URL(data))"
+        let mac = HMAC<SHA256>.authenticationCode(for: Data(input.utf8), using: storageTokenKey)
+        let claimsToken = "\(input).\(SignedURLToken.base64URL(Data(mac)))"
+        for scope in [SignedURLToken.Scope.download, .upload] {
+            _ = verifies(claimsToken, url: "b/a.txt", scope: scope, now: 1_000)
+        }
+        roundTrip(bytes)
+    }
+
+    private static func roundTrip(_ bytes: [UInt8]) {
+        // Fields: 8 bytes iat, 8 bytes exp, a flag byte (scope, upsert, owner), 16 bytes owner,
+        // 3 mutation bytes, the rest the url (short inputs are padded with zeros).
+        let fixed = bytes.prefix(36) + [UInt8](repeating: 0, count: max(0, 36 - bytes.count))
+        func int64(_ offset: Int) -> Int64 { fixed[offset..<offset + 8].reduce(0) { $0 << 8 | Int64($1) } }
+        let issuedAt = int64(0)
+        let expiresAt = int64(8)
+        let flags = fixed[16]
+        let scope: SignedURLToken.Scope = flags & 1 == 0 ? .download : .upload
+        let o = Array(fixed[17..<33])
+        let owner = flags & 4 == 0 ? nil : UUID(uuid: (o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7], o[8], o[9], o[10], o[11], o[12], o[13], o[14], o[15]))
+        let mutation = Array(fixed[33..<36])
+        let url = String(decoding: bytes.dropFirst(36), as: UTF8.self)
+        let token = SignedURLToken(url: url, issuedAt: issuedAt, expiresAt: expiresAt, scope: scope, upsert: flags & 2 != 0, owner: owner)
+        let signed: String
+        do { signed = try token.signed(with: storageTokenKey) } catch { fatalError("signed-url-token: signing \(token) threw \(error)") }
+        // Tokens for the names the server signs (63-byte bucket, valid name) fit the verifier's 4 KiB.
+        if let name = try? ObjectPath.name(url) {
+            var longest = token
+            longest.url = String(repeating: "b", count: 63) + "/" + name
+            guard let text = try? longest.signed(with: storageTokenKey), text.utf8.count <= 4096 else {
+                fatalError("signed-url-token: the token for \(debug(longest.url)) is over 4096 bytes")
+            }
+        }
+        guard signed.utf8.count <= 4096 else { return }
+        let expected = SignedURLToken(
+            url: url, issuedAt: issuedAt, expiresAt: expiresAt, scope: scope, upsert: scope == .upload && token.upsert, owner: owner)
+        if expiresAt > Int64.min {
+            guard let verified = verifies(signed, url: url, scope: scope, now: expiresAt - 1), verified == expected else {
+                fatalError("signed-url-token: \(token) does not round-trip (\(debug(signed)))")
+            }
+        }
+        if verifies(signed, url: url, scope: scope, now: expiresAt) != nil { fatalError("signed-url-token: expired \(debug(signed)) verified") }
+        let other: SignedURLToken.Scope = scope == .download ? .upload : .download
+        if verifies(signed, url: url, scope: other, now: expiresAt &- 1) != nil { fatalError("signed-url-token: \(debug(signed)) verified for \(other)") }
+        // One byte changed: at the end of each part (base64's spare bits) and where the input says.
+        var original = Array(signed.utf8)
+        let dots = original.indices.filter { original[$0] == UInt8(ascii: ".") }
+        var positions = dots.map { $0 - 1 } + [original.count - 1]
+        positions += [Int(mutation[0]) * 256 + Int(mutation[1])].map { $0 % original.count }
+        let now = expiresAt > Int64.min ? expiresAt - 1 : expiresAt
+        for position in positions where position >= 0 {
+            for replacement in [mutation[2], original[position] ^ 1, original[position] ^ 2, original[position] ^ 3] where replacement != original[position] {
+                let saved = original[position]
+                original[position] = replacement
+                let changed = String(decoding: original, as: UTF8.self)
+                original[position] = saved
+                if let verified = verifies(changed, url: url, scope: scope, now: now) {
+                    fatalError("signed-url-token: \(debug(changed)) (byte \(position) of \(debug(signed)) changed) verified as \(verified)")
+                }
+            }
+        }
     }
 }

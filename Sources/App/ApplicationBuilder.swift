@@ -179,7 +179,9 @@ private func addStorage(
     logger: Logger
 ) {
     var settings = config.storage
-    settings.processingDirectory = settings.processingDirectory ?? URL(fileURLWithPath: config.resolvedStorageDirectory).appendingPathComponent("processing").path
+    let processing = settings.processingDirectory ?? URL(fileURLWithPath: config.resolvedStorageDirectory).appendingPathComponent("processing").path
+    settings.processingDirectory = processing
+    StaleFiles.remove(in: processing)
     let storage = StorageService(database: database, backend: backend, settings: settings, logger: logger)
     let controller = StorageController(storage: storage, logger: logger)
     controller.addOpenRoutes(to: router.group("storage/v1").add(middleware: ErrorShapeMiddleware(.storage)))

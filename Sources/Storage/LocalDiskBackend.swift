@@ -8,7 +8,7 @@ import _NIOFileSystem
 ///
 /// A write goes to `<root>/incoming/<random>` and is fsynced, then renamed over
 /// `<root>/blobs/<key>` and the directory fsynced: readers see the old file or the whole new
-/// one, and a crash leaves at most a stray file in `incoming/`, which start-up removes.
+/// one, and a crash leaves at most a stray file in `incoming/`, which a later start removes.
 /// Bytes stream in 64 KiB chunks both ways; the MD5 is kept beside the file in an extended
 /// attribute when the file system has them, and recomputed otherwise.
 public struct LocalDiskBackend: StorageBackend {
@@ -17,14 +17,15 @@ public struct LocalDiskBackend: StorageBackend {
     static let md5Attribute = "user.ecomansoni.md5"
     static let chunkLength = ByteCount.kibibytes(64)
 
-    /// Uses (and creates) `root`; removes what interrupted writes left in `incoming/`.
-    public init(root: String) async throws {
+    /// Uses (and creates) `root`; removes what interrupted writes left in `incoming/` (files
+    /// older than `staleAfter` seconds, so another instance's writes in progress stay).
+    public init(root: String, staleAfter: TimeInterval = 3600) async throws {
         self.root = FilePath(root)
         self.fileSystem = .shared
         try await fileSystem.createDirectory(at: self.root.appending("blobs"), withIntermediateDirectories: true)
         let incoming = self.root.appending("incoming")
-        try? await fileSystem.removeItem(at: incoming, recursively: true)
         try await fileSystem.createDirectory(at: incoming, withIntermediateDirectories: true)
+        StaleFiles.remove(in: incoming.string, olderThan: staleAfter)
     }
 
     public func write(
@@ -130,11 +131,15 @@ public struct LocalDiskBackend: StorageBackend {
     /// The file of a key: keys are the service's own (`bucket/uuid/uuid`), still checked so
     /// that no key can name a file outside `blobs/`.
     func path(of key: String) throws -> FilePath {
-        let segments = key.split(separator: "/", omittingEmptySubsequences: false)
-        guard !key.isEmpty, segments.allSatisfy({ !$0.isEmpty && $0 != "." && $0 != ".." && !$0.contains("\0") }) else {
+        // Split at '/' bytes: as characters, a '/' followed by a combining mark would hide a segment.
+        let segments = key.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+        let valid = segments.allSatisfy { segment in
+            !segment.isEmpty && !segment.elementsEqual(".".utf8) && !segment.elementsEqual("..".utf8) && !segment.contains(0)
+        }
+        guard !key.isEmpty, valid else {
             throw LocalDiskError(operation: "use key \(key.debugDescription)", errno: EINVAL)
         }
-        return segments.reduce(root.appending("blobs")) { $0.appending(String($1)) }
+        return segments.reduce(root.appending("blobs")) { $0.appending(String(decoding: $1, as: UTF8.self)) }
     }
 
     static func hex(_ digest: Insecure.MD5Digest) -> String {

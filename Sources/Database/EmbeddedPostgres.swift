@@ -22,13 +22,16 @@ public final class EmbeddedPostgres: Sendable {
     public let binDirectory: URL
     let runAsUser: String?
     let logger: Logger
+    /// The cluster's `max_connections`.
+    let maximumConnections: Int
 
     /// The database the application uses inside the cluster.
     public static let databaseName = "ecomansoni"
     static let superuser = "postgres"
 
-    /// Locates the PostgreSQL binaries and prepares (but does not start) the cluster.
-    public init(dataDirectory: URL, logger: Logger) throws {
+    /// Locates the PostgreSQL binaries and prepares (but does not start) the cluster, which
+    /// will accept `maximumConnections` connections.
+    public init(dataDirectory: URL, maximumConnections: Int = 200, logger: Logger) throws {
         guard let bin = Self.findBinDirectory() else {
             throw DatabaseError.postgresNotInstalled("""
                 No PostgreSQL server binaries (initdb, pg_ctl, postgres) were found via `pg_config --bindir` \
@@ -43,6 +46,7 @@ public final class EmbeddedPostgres: Sendable {
         self.password = ClusterPassword(file: dataDirectory.appendingPathComponent("postgres.password"))
         self.runAsUser = getuid() == 0 ? Self.superuser : nil
         self.logger = logger
+        self.maximumConnections = maximumConnections
     }
 
     /// Starts the cluster if it is not running and returns the URL of the application database.
@@ -73,7 +77,7 @@ public final class EmbeddedPostgres: Sendable {
         try fileManager.setAttributes([.posixPermissions: 0o700], ofItemAtPath: socketDirectory)
         let port = try Self.freePort()
         let logFile = runDirectory.appendingPathComponent("server.log").path
-        let options = "-p \(port) -k \(socketDirectory) -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=on"
+        let options = "-p \(port) -k \(socketDirectory) -c listen_addresses=127.0.0.1 -c max_connections=\(maximumConnections) -c fsync=on"
         let result = try ProcessRunner.run(
             binDirectory.appendingPathComponent("pg_ctl").path,
             ["-D", clusterDirectory.path, "-l", logFile, "-o", options, "-w", "-t", "60", "start"],

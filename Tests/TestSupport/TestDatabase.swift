@@ -21,8 +21,14 @@ public actor TestDatabase {
         return logger
     }()
 
+    /// How many tests hold a database at once. Swift Testing starts every test together; left
+    /// unbounded, hundreds of pools exhausted the cluster's connections and starved the two cores.
+    static let concurrentDatabases = TestPermits(24)
+
     /// Runs `body` with a new migrated database, dropped afterwards.
     public static func withDatabase<T: Sendable>(_ body: @Sendable (Database) async throws -> T) async throws -> T {
+        await concurrentDatabases.acquire()
+        defer { Task { await concurrentDatabases.release() } }
         let url = try await shared.freshDatabase()
         defer { Task { await shared.drop(url.database) } }
         let logger = await shared.logger
@@ -72,7 +78,7 @@ public actor TestDatabase {
             url = try DatabaseURL(parsing: text)
         } else {
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ecomansoni-tests-\(getpid())")
-            let cluster = try EmbeddedPostgres(dataDirectory: directory, logger: logger)
+            let cluster = try EmbeddedPostgres(dataDirectory: directory, maximumConnections: 500, logger: logger)
             url = try cluster.start().url.with(database: "postgres")
             EmbeddedClusterReaper.register(cluster, directory: directory)
         }

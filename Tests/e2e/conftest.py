@@ -51,7 +51,9 @@ SERVER_ENV = {
     # Out-of-range numbers suite (test_hardening_numbers.py) only.
     "15555550160:160160,"
     # Storage suite (test_storage.py) only.
-    "15555550170:170170,15555550171:171171",
+    "15555550170:170170,15555550171:171171,"
+    # Storage suite over the S3 backend (test_storage_s3.py, its own server instance) only.
+    "15555550180:180180,15555550181:181181",
     "AUTH_SMS_MAX_FREQUENCY": "5",
     # Suites that saturate the pool on purpose (200 parallel sends) must not meet the 5 s
     # request deadline on a loaded CI machine; the outage tests start instances of their own.

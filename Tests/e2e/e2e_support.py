@@ -57,6 +57,9 @@ TEST_OTPS = {
     # Storage suite (test_storage.py) only.
     "+15555550170": "170170",
     "+15555550171": "171171",
+    # Storage suite over the S3 backend (test_storage_s3.py) only.
+    "+15555550180": "180180",
+    "+15555550181": "181181",
 }
 
 # Upper bound for any single network operation of a test.

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -220,19 +221,24 @@ def _stop_leftover_postmasters(data_dir: Path) -> list[tuple[Path, int]]:
     return leftovers
 
 
-@pytest.fixture(scope="session")
-def server() -> Server:
-    """The server under test (plain sync fixture: independent of the asyncio loop scope)."""
-    global _current_server
+@contextmanager
+def launched_server(label: str, env_overrides: dict[str, str] | None = None, drop_env: tuple[str, ...] = ()):
+    """Starts the binary on its own data directory (embedded database) and port, yields its
+    `Server`, and stops it: SIGTERM, then a check that it exited in time and left no
+    PostgreSQL running. `label` names it in messages and its data directory."""
     binary = _binary()
     if not binary.exists():
         pytest.fail(f"server binary not found at {binary} (set ECOMANSONI_BIN)", pytrace=False)
 
-    data_dir = Path(tempfile.mkdtemp(prefix="ecom-e2e-"))
-    log_path = data_dir / "e2e-server.log"
+    slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")
+    data_dir = Path(tempfile.mkdtemp(prefix=f"ecom-e2e-{slug}-"))
+    log_path = data_dir / f"e2e-{slug}.log"
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     env = _environment()
+    for name in drop_env:
+        env.pop(name, None)
+    env.update(env_overrides or {})
     log_file = open(log_path, "wb")
     process = subprocess.Popen(
         [str(binary), "serve", "--port", str(port), "--data-dir", str(data_dir)],
@@ -243,7 +249,7 @@ def server() -> Server:
         _wait_ready(url, process, log_path)
         anon_key, service_key = _read_keys(binary, data_dir, env)
     except Exception as error:
-        _print_log(log_path, "server log")
+        _print_log(log_path, f"{label} log")
         tail = "\n".join(log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-80:])
         _stop(process)
         if process.poll() is None:
@@ -252,19 +258,17 @@ def server() -> Server:
         log_file.close()
         leftovers = _stop_leftover_postmasters(data_dir)
         if leftovers:
-            error = f"{error} (and the server left PostgreSQL running: {leftovers}; stopped by the suite)"
+            error = f"{error} (and the {label} left PostgreSQL running: {leftovers}; stopped by the suite)"
         if os.environ.get("E2E_KEEP_DATA") == "1":
-            print(f"\nserver data directory kept at {data_dir}", file=sys.stderr)
+            print(f"\n{label} data directory kept at {data_dir}", file=sys.stderr)
         else:
             shutil.rmtree(data_dir, ignore_errors=True)
-        pytest.fail(f"server did not start: {error}\n--- server log (last 80 lines) ---\n{tail}", pytrace=False)
+        pytest.fail(f"{label} did not start: {error}\n--- {label} log (last 80 lines) ---\n{tail}", pytrace=False)
 
-    _current_server = Server(url=url, anon_key=anon_key, service_key=service_key,
-                             log_path=log_path, data_dir=data_dir, process=process)
     try:
-        yield _current_server
+        yield Server(url=url, anon_key=anon_key, service_key=service_key,
+                     log_path=log_path, data_dir=data_dir, process=process)
     finally:
-        _current_server = None
         code = _stop(process)
         if code is None:
             process.kill()
@@ -273,16 +277,28 @@ def server() -> Server:
         leftovers = _stop_leftover_postmasters(data_dir)
         problems = []
         if code is None:
-            problems.append(f"server did not exit within {STOP_TIMEOUT:.0f}s of SIGTERM (killed)")
+            problems.append(f"{label} did not exit within {STOP_TIMEOUT:.0f}s of SIGTERM (killed)")
         if leftovers:
-            problems.append(f"embedded PostgreSQL still running after the server exited (stopped by the suite): {leftovers}")
+            problems.append(f"embedded PostgreSQL still running after the {label} exited (stopped by the suite): {leftovers}")
         if problems:
-            _print_log(log_path, "server log")
+            _print_log(log_path, f"{label} log")
         if os.environ.get("E2E_KEEP_DATA") == "1" or problems:
-            print(f"\nserver data directory kept at {data_dir}", file=sys.stderr)
+            print(f"\n{label} data directory kept at {data_dir}", file=sys.stderr)
         else:
             shutil.rmtree(data_dir, ignore_errors=True)
         assert not problems, "; ".join(problems)
+
+
+@pytest.fixture(scope="session")
+def server() -> Server:
+    """The server under test (plain sync fixture: independent of the asyncio loop scope)."""
+    global _current_server
+    with launched_server("server") as launched:
+        _current_server = launched
+        try:
+            yield launched
+        finally:
+            _current_server = None
 
 
 @pytest.fixture

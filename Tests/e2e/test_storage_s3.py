@@ -27,10 +27,7 @@ import httpx
 import pytest
 from storage3.exceptions import StorageApiError
 
-from conftest import (
-    EXTRA_SERVER_LOGS, REPO_ROOT, Server, _binary, _environment, _free_port, _print_log, _read_keys, _stop,
-    _stop_leftover_postmasters, _wait_ready,
-)
+from conftest import EXTRA_SERVER_LOGS, REPO_ROOT, Server, _free_port, launched_server
 from e2e_support import close_client, new_client, sign_in, within
 
 ALICE, BOB = "+15555550180", "+15555550181"
@@ -165,16 +162,7 @@ def only_new_blob(s3, before: set[str], bucket: str = BUCKET) -> str:
 @pytest.fixture(scope="module")
 def s3_server(moto_endpoint) -> Server:
     """A second server: own data directory and embedded database, STORAGE_BACKEND=s3 on moto."""
-    binary = _binary()
-    if not binary.exists():
-        pytest.fail(f"server binary not found at {binary} (set ECOMANSONI_BIN)", pytrace=False)
-    data_dir = Path(tempfile.mkdtemp(prefix="ecom-e2e-s3-"))
-    log_path = data_dir / "e2e-s3-server.log"
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = _environment()
-    env.pop("STORAGE_DIR", None)
-    env.update({
+    settings = {
         "STORAGE_BACKEND": "s3",
         "S3_ENDPOINT": moto_endpoint.url,
         "S3_REGION": "us-east-1",
@@ -182,35 +170,13 @@ def s3_server(moto_endpoint) -> Server:
         "S3_ACCESS_KEY_ID": "testing",
         "S3_SECRET_ACCESS_KEY": "testing",
         "S3_PART_SIZE_BYTES": str(PART_SIZE),
-    })
-    log = open(log_path, "wb")
-    process = subprocess.Popen(
-        [str(binary), "serve", "--port", str(port), "--data-dir", str(data_dir)],
-        env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-    EXTRA_SERVER_LOGS["S3 server"] = log_path
-    try:
+    }
+    with launched_server("S3 server", settings, drop_env=("STORAGE_DIR",)) as launched:
+        EXTRA_SERVER_LOGS["S3 server"] = launched.log_path
         try:
-            _wait_ready(url, process, log_path)
-            anon_key, service_key = _read_keys(binary, data_dir, env)
-        except Exception as error:
-            _print_log(log_path, "S3 server log")
-            pytest.fail(f"the S3-backed server did not start: {error}", pytrace=False)
-        yield Server(url=url, anon_key=anon_key, service_key=service_key, log_path=log_path, data_dir=data_dir,
-                     process=process)
-    finally:
-        code = _stop(process)
-        if code is None:
-            process.kill()
-            process.wait(timeout=10)
-        log.close()
-        leftovers = _stop_leftover_postmasters(data_dir)
-        EXTRA_SERVER_LOGS.pop("S3 server", None)
-        if os.environ.get("E2E_KEEP_DATA") == "1" or code is None or leftovers:
-            print(f"\nS3 server data directory kept at {data_dir}", file=sys.stderr)
-        else:
-            shutil.rmtree(data_dir, ignore_errors=True)
-        assert code is not None, "the S3-backed server did not exit within 30 s of SIGTERM (killed)"
-        assert not leftovers, f"embedded PostgreSQL still running after the S3 server exited: {leftovers}"
+            yield launched
+        finally:
+            EXTRA_SERVER_LOGS.pop("S3 server", None)
 
 
 @pytest.fixture(scope="module")

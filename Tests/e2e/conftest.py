@@ -54,7 +54,9 @@ SERVER_ENV = {
     # Storage suite (test_storage.py) only.
     "15555550170:170170,15555550171:171171,"
     # Storage suite over the S3 backend (test_storage_s3.py, its own server instance) only.
-    "15555550180:180180,15555550181:181181",
+    "15555550180:180180,15555550181:181181,"
+    # Browser attachments suite (Tests/e2e/web/test_attachments.py) only.
+    "15555550197:197197,15555550198:198198,15555550199:199199",
     "AUTH_SMS_MAX_FREQUENCY": "5",
     # Suites that saturate the pool on purpose (200 parallel sends) must not meet the 5 s
     # request deadline on a loaded CI machine; the outage tests start instances of their own.

@@ -60,6 +60,10 @@ TEST_OTPS = {
     # Storage suite over the S3 backend (test_storage_s3.py) only.
     "+15555550180": "180180",
     "+15555550181": "181181",
+    # Browser attachments suite (Tests/e2e/web/test_attachments.py) only.
+    "+15555550197": "197197",
+    "+15555550198": "198198",
+    "+15555550199": "199199",
 }
 
 # Upper bound for any single network operation of a test.

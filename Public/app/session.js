@@ -357,6 +357,62 @@ export class Session {
 
   // Sending
 
+  /**
+   * Sends a file as a message of `kind` (image, video, file, voice, audio): an optimistic
+   * bubble at once, the upload (progress events 'conv:<id>' {type:'progress'}), then
+   * send_message_v1. `local` is what the bubble shows meanwhile (preview, width/height,
+   * duration). A retry re-uploads only if the upload did not finish, with the same
+   * client_msg_id, so the send stays idempotent.
+   */
+  sendFile(id, file, { kind, caption = '', replyTo = null, local = {} }) {
+    const c = this.conv(id);
+    const msg = {
+      client_msg_id: uuid(), conversation_id: id, sender_id: this.userId, body: caption, reply_to_id: replyTo || null,
+      kind, created_at: new Date().toISOString(), reactions: [], state: 'sending',
+      upload: { file, path: null, loaded: 0, total: file.size, done: false, abort: null }, local,
+    };
+    c.pending.set(msg.client_msg_id, msg);
+    this.emit('conv:' + id, { type: 'pending', msg });
+    this.deliver(c, msg);
+    return msg;
+  }
+
+  async uploadFor(c, msg) {
+    const storage = await import('./storage.js');
+    const u = msg.upload;
+    u.path ||= `${this.userId}/${uuid()}-${storage.safeName(u.file.name)}`;
+    u.loaded = 0;
+    const job = storage.upload(this.api, 'attachments', u.path, u.file, {
+      onProgress: (loaded, total) => { u.loaded = loaded; u.total = total || u.total; this.emit('conv:' + c.id, { type: 'progress', msg }); },
+    });
+    u.abort = job.abort;
+    try {
+      await job.promise;
+    } catch (e) {
+      // An earlier attempt stored it but its answer was lost: the name is ours, so it is there.
+      if (!(e.status === 409 && e.storage)) throw e;
+    } finally {
+      u.abort = null;
+    }
+    u.done = true;
+    u.loaded = u.total;
+    const l = msg.local || {};
+    msg.attachment = {
+      bucket: 'attachments', path: u.path, name: u.path.split('/').pop(), mime_type: storage.typeOf(u.file), size: u.file.size,
+      width: l.width ?? null, height: l.height ?? null, duration_ms: l.duration_ms ?? null, waveform: l.waveform ?? null,
+      thumbnail_path: null, poster_path: null,
+    };
+  }
+
+  /** Stops an upload in progress and drops its message. */
+  cancelSend(id, clientId) {
+    const msg = this.conv(id).pending.get(clientId);
+    if (!msg) return;
+    msg.canceled = true;
+    msg.upload?.abort?.();
+    this.discard(id, clientId);
+  }
+
   send(id, body, replyTo) {
     const c = this.conv(id);
     const msg = {
@@ -374,14 +430,19 @@ export class Session {
     msg.error = null;
     this.emit('conv:' + c.id, { type: 'pending', msg });
     try {
-      const r = await this.rpc('send_message_v1', { conversation_id: c.id, client_msg_id: msg.client_msg_id, body: msg.body, reply_to_id: msg.reply_to_id });
+      if (msg.upload && !msg.upload.done) await this.uploadFor(c, msg);
+      if (msg.canceled) return;
+      const args = { conversation_id: c.id, client_msg_id: msg.client_msg_id, body: msg.body, reply_to_id: msg.reply_to_id };
+      if (msg.upload) Object.assign(args, { kind: msg.kind, attachment: { path: msg.upload.path } });
+      const r = await this.rpc('send_message_v1', args);
       if (!c.pending.has(msg.client_msg_id)) return; // realtime delivered it first
       this.addMessages(c, [{
         id: r.message_id, seq: r.seq, created_at: r.created_at, conversation_id: c.id, sender_id: this.userId,
-        client_msg_id: msg.client_msg_id, kind: 'text', body: msg.body, reply_to_id: msg.reply_to_id, reactions: [],
+        client_msg_id: msg.client_msg_id, kind: msg.upload ? msg.kind : 'text', body: msg.body, reply_to_id: msg.reply_to_id, reactions: [],
+        ...(msg.upload && { attachment: r.attachment || msg.attachment }),
       }]);
     } catch (e) {
-      if (!c.pending.has(msg.client_msg_id)) return;
+      if (!c.pending.has(msg.client_msg_id) || msg.canceled) return;
       msg.state = 'failed';
       msg.error = e;
       this.emit('conv:' + c.id, { type: 'pending', msg });
@@ -405,6 +466,7 @@ export class Session {
     const c = this.conv(id);
     const msg = c.pending.get(clientId);
     c.pending.delete(clientId);
+    if (msg?.upload?.done && msg.error && !msg.error.network) import('./storage.js').then(st => st.removeObject(this.api, 'attachments', msg.upload.path));
     if (msg) this.emit('conv:' + id, { type: 'discard', msg });
   }
 

@@ -62,6 +62,7 @@ const ICONS = {
   video: 'M3 6.5h12v11H3zM15 10.5l6-3.5v10l-6-3.5',
   videoOff: 'M3 6.5h12v11H3zM15 10.5l6-3.5v10l-6-3.5M2 2.5l20 19',
   mic: 'M12 3a3 3 0 0 0-3 3v5.5a3 3 0 0 0 6 0V6a3 3 0 0 0-3-3zM5.5 11a6.5 6.5 0 0 0 13 0M12 17.5V21M8.5 21h7',
+  clip: 'M20.5 11.5l-8.6 8.6a5.5 5.5 0 0 1-7.8-7.8l8.9-8.9a3.7 3.7 0 0 1 5.2 5.2l-8.9 8.9a1.8 1.8 0 0 1-2.6-2.6l8.2-8.2',
   micOff: 'M12 3a3 3 0 0 0-3 3v5.5a3 3 0 0 0 6 0V6a3 3 0 0 0-3-3zM5.5 11a6.5 6.5 0 0 0 13 0M12 17.5V21M8.5 21h7M3 3l18 18',
 };
 
@@ -167,7 +168,16 @@ export function nameOf(p) {
 }
 
 const HUES = [210, 260, 330, 20, 150, 190, 290, 40];
-/** An avatar: the image for an https URL, otherwise initials on a colour from the id. */
+/** An avatar URL an <img> may show: https, or this server's public storage (relative or same origin). */
+export function avatarSrc(url) {
+  if (typeof url !== 'string' || !url) return null;
+  if (/^https:\/\//i.test(url)) return url;
+  if (url.startsWith('/storage/v1/object/public/')) return url;
+  if (url.startsWith(location.origin + '/storage/v1/object/public/')) return url;
+  return null;
+}
+
+/** An avatar: the image for an https or own-storage URL, otherwise initials on a colour from the id. */
 export function avatar(p, { size = '', online = false } = {}) {
   const name = nameOf(p);
   const el = h('span', { class: 'avatar' + (size ? ' ' + size : ''), 'aria-hidden': 'true' });
@@ -175,8 +185,9 @@ export function avatar(p, { size = '', online = false } = {}) {
   for (const c of p?.id || name) hash = (hash * 31 + c.charCodeAt(0)) >>> 0;
   el.style.background = `hsl(${HUES[hash % HUES.length]} 55% 32%)`; // white initials ≥ 5:1
   const initials = name.replace(/^@/, '').split(/\s+/).map(w => w[0] || '').join('').slice(0, 2).toUpperCase() || '?';
-  if (p?.avatar_url && /^https:\/\//i.test(p.avatar_url)) {
-    const img = h('img', { src: p.avatar_url, alt: '', loading: 'lazy', referrerpolicy: 'no-referrer' });
+  const src = avatarSrc(p?.avatar_url);
+  if (src) {
+    const img = h('img', { src, alt: '', loading: 'lazy', referrerpolicy: 'no-referrer' });
     img.addEventListener('error', () => img.replaceWith(initials));
     el.append(img);
   } else {

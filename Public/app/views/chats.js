@@ -12,7 +12,8 @@ export function chatTitle(s, item) {
 function preview(s, item) {
   const m = item.last_message;
   if (!m) return item.kind === 'group' ? t('groupCreated') : t('noMessagesYet');
-  const body = m.deleted ? t('messageDeleted') : m.body;
+  const kind = m.kind && m.kind !== 'text' ? t('kind_' + m.kind) : '';
+  const body = m.deleted ? t('messageDeleted') : (kind && m.body ? kind + ' · ' + m.body : m.body || kind);
   if (m.sender_id === s.userId) return t('you') + ': ' + body;
   if (item.kind === 'group') {
     const p = item.participants?.find(x => x.id === m.sender_id);

@@ -1,6 +1,7 @@
 // One conversation: history (older pages on scroll-up), live messages, optimistic sending
 // with retry, replies, edits, deletion, reactions, read ticks, typing and online status;
-// audio and video call buttons in a DM's header.
+// audio and video call buttons in a DM's header. Attachments (picker, drop, paste, voice
+// recording) and their bubbles come from compose.js and media.js, loaded when first needed.
 import { h, clear, icon, avatar, nameOf, clockTime, fullTime, focus } from '../util.js';
 import { t } from '../i18n.js';
 import { announce, toast, toastError } from '../app.js';
@@ -9,6 +10,20 @@ import { errorState, confirmDialog, popover, widths } from './common.js';
 import { chatTitle } from './chats.js';
 
 const EMOJI = ['👍', '❤️', '😂', '😮', '😢', '🔥', '🎉', '🙏'];
+
+let mediaMod = null;
+let mediaLoading = null;
+/** media.js with its styles and strings (one load for every conversation). */
+function loadMedia() {
+  mediaLoading ||= import('../media.js').then(async m => { await m.ready(); mediaMod = m; return m; });
+  mediaLoading.catch(() => { mediaLoading = null; });
+  return mediaLoading;
+}
+
+/** "Photo", "Voice message"… for a message without text (inbox, quotes, announcements). */
+export function kindLabel(m) {
+  return m?.kind && m.kind !== 'text' ? t('kind_' + m.kind) : '';
+}
 
 export function conversationView(pane, s, id) {
   let c = null;
@@ -38,9 +53,17 @@ export function conversationView(pane, s, id) {
     'aria-label': t('messageLabel'), autocomplete: 'off',
   });
   const sendBtn = h('button', { class: 'icon-btn send', type: 'submit', testid: 'send-message', 'aria-label': t('send') }, icon('send'));
-  const form = h('form', {}, input, sendBtn);
-  const composer = h('div', { class: 'composer' }, context, form);
-  const wrap = h('div', { class: 'conv-wrap' }, listEl, jump);
+  const fileInput = h('input', { type: 'file', multiple: true, class: 'sr-only', tabindex: '-1', 'aria-hidden': 'true', testid: 'attach-input' });
+  const attachBtn = h('button', { class: 'icon-btn attach', type: 'button', testid: 'attach-button', 'aria-label': t('attach'), title: t('attach'), onClick: () => fileInput.click() }, icon('clip'));
+  const canRecord = !!(navigator.mediaDevices?.getUserMedia && globalThis.MediaRecorder);
+  const micBtn = h('button', { class: 'icon-btn mic', type: 'button', testid: 'record-voice', 'aria-label': t('recordVoice'), title: t('recordVoice'), hidden: !canRecord, onClick: () => record() }, icon('mic'));
+  const form = h('form', {}, attachBtn, fileInput, input, micBtn, sendBtn);
+  const trayHost = h('div');
+  const recBar = h('div', { class: 'rec-bar', hidden: true });
+  const note = h('div', { class: 'composer-note', role: 'alert', testid: 'composer-note', hidden: true });
+  const composer = h('div', { class: 'composer' }, context, note, trayHost, recBar, form);
+  const dropZone = h('div', { class: 'drop-zone', 'aria-hidden': 'true', hidden: true }, h('span', { text: t('dropHere') }));
+  const wrap = h('div', { class: 'conv-wrap' }, listEl, jump, dropZone);
   clear(pane, head, wrap, typingRow, composer);
 
   // Header
@@ -137,7 +160,7 @@ export function conversationView(pane, s, id) {
 
   function snippet(m) {
     if (!m) return t('originalMessage');
-    return m.deleted_at ? t('messageDeleted') : (m.body || '').slice(0, 120);
+    return m.deleted_at ? t('messageDeleted') : (m.body || kindLabel(m)).slice(0, 120);
   }
 
   function reactionCounts(m) {
@@ -169,6 +192,7 @@ export function conversationView(pane, s, id) {
       const el = target && els.get('s' + target.seq);
       if (el) { el.scrollIntoView({ block: 'center' }); focus(el); }
     } });
+    p.media = h('div', { class: 'media-slot', testid: 'message-attachment', hidden: true });
     p.body = h('div', { class: 'text', testid: 'message-body' });
     p.reactions = h('div', { class: 'reactions', hidden: true });
     p.edited = h('span', { text: t('edited'), hidden: true });
@@ -182,7 +206,7 @@ export function conversationView(pane, s, id) {
       h('button', { class: 'icon-btn', type: 'button', testid: 'react-button', 'aria-label': t('react'), 'aria-haspopup': 'true', onClick: e => picker(e.currentTarget, msg()) }, icon('smile')),
       h('button', { class: 'icon-btn', type: 'button', 'data-action': 'more', 'aria-label': t('moreActions'), 'aria-haspopup': 'true', onClick: e => menu(e.currentTarget, msg()) }, icon('more')));
     row.append(h('div', { class: 'stack' },
-      h('div', { class: 'bubble' }, p.sender, p.quote, p.body, p.reactions, h('div', { class: 'meta' }, p.edited, p.time, p.status)),
+      p.bubble = h('div', { class: 'bubble' }, p.sender, p.quote, p.media, p.body, p.reactions, h('div', { class: 'meta' }, p.edited, p.time, p.status)),
       p.failed), p.actions);
     return p;
   }
@@ -210,6 +234,7 @@ export function conversationView(pane, s, id) {
     const text = deleted ? t('messageDeleted') : m.body;
     if (p.body.textContent !== text) p.body.textContent = text;
     p.body.className = 'text' + (deleted ? ' deleted' : '');
+    paintMedia(row, p, m, deleted);
     const counts = reactionCounts(m);
     const sig = JSON.stringify([...counts]) + pending + deleted;
     if (p.reactions.dataset.sig !== sig) {
@@ -229,15 +254,33 @@ export function conversationView(pane, s, id) {
     }
     if (p.status) setStatus(p.status, statusOf(m));
     p.failed.hidden = m.state !== 'failed';
-    if (m.state === 'failed') p.failedText.textContent = t('notSent') + (m.error && !m.error.network ? ' — ' + errorTextSafe(m.error) : '');
+    if (m.state === 'failed') p.failedText.textContent = t('notSent') + (m.error && !m.error.network ? ' — ' + (m.upload && mediaMod ? mediaMod.uploadErrorText(m.error) : errorTextSafe(m.error)) : '');
     p.actions.hidden = pending || deleted;
+  }
+
+  /** The attachment part of a bubble: rendered by media.js when what it shows changes. */
+  function paintMedia(row, p, m, deleted) {
+    const has = !deleted && !!(m.attachment || m.upload) && m.kind && m.kind !== 'text';
+    const a = m.attachment || {};
+    const sig = has ? JSON.stringify([m.kind, a.path, a.thumbnail_path, a.poster_path, a.waveform?.length, a.duration_ms, !m.seq && !!m.upload, m.state]) : '';
+    p.body.hidden = has && !m.body;
+    p.bubble.classList.toggle('has-media', has);
+    p.bubble.dataset.kind = has ? m.kind : '';
+    if (p.media.dataset.sig === sig) return;
+    p.media.dataset.sig = sig;
+    p.media.hidden = !has;
+    if (!has) { clear(p.media); p.media._progress = null; return; }
+    const who = senderName(m.sender_id);
+    const draw = mm => { if (p.media.dataset.sig === sig) mm.renderAttachment(p.media, s, row._m, who); };
+    if (mediaMod) draw(mediaMod);
+    else loadMedia().then(draw, () => { if (p.media.dataset.sig === sig) clear(p.media, h('span', { class: 'error-text', text: t('errNetwork') })); });
   }
 
   function place(m) {
     const k = key(m);
     let row = els.get(k);
     if (!row && m.replaces) row = els.get('c' + m.replaces.client_msg_id);
-    if (m.replaces) { els.delete('c' + m.replaces.client_msg_id); delete m.replaces; }
+    if (m.replaces) { m.local ||= m.replaces.local; els.delete('c' + m.replaces.client_msg_id); delete m.replaces; }
     const existed = !!row;
     row ||= h('div', { tabindex: '-1' });
     els.set(k, row);
@@ -278,6 +321,10 @@ export function conversationView(pane, s, id) {
       }
       return;
     }
+    if (ev.type === 'progress') {
+      els.get('c' + ev.msg.client_msg_id)?._p?.media._progress?.(ev.msg);
+      return;
+    }
     if (ev.type === 'discard') {
       els.get('c' + ev.msg.client_msg_id)?.remove();
       els.delete('c' + ev.msg.client_msg_id);
@@ -297,7 +344,7 @@ export function conversationView(pane, s, id) {
         if (m.sender_id === s.userId) appendedOwn = true;
         else {
           appendedOther++;
-          if (!ev.initial) announce(t('newMessageFrom', { name: senderName(m.sender_id), text: m.body }));
+          if (!ev.initial) announce(t('newMessageFrom', { name: senderName(m.sender_id), text: m.body || kindLabel(m) }));
         }
       } else if (where === 'middle' && m.seq < (c.firstShown || Infinity)) prepended = true;
     }
@@ -377,6 +424,7 @@ export function conversationView(pane, s, id) {
 
   function paintContext() {
     const target = editing || replyTo;
+    paintButtons();
     context.hidden = !target;
     if (!target) return clear(context);
     clear(context,
@@ -414,9 +462,114 @@ export function conversationView(pane, s, id) {
     input.style.height = Math.min(input.scrollHeight + 2, 160) + 'px';
   }
 
+  // Attachments and voice
+
+  let tray = null;
+  let trayLoading = null;
+  let recording = null;
+
+  function getTray() {
+    trayLoading ||= import('../compose.js').then(async m => {
+      await m.ready();
+      tray = m.createTray(trayHost, paintButtons);
+      tray.mod = m;
+      return tray;
+    });
+    trayLoading.catch(() => { trayLoading = null; });
+    return trayLoading;
+  }
+
+  function addFiles(files) {
+    const list = [...(files || [])];
+    if (!list.length || closed) return;
+    hideNote();
+    getTray().then(tr => { tr.add(list); focus(input); }, e => toastError(e));
+  }
+
+  function showNote(text) {
+    clear(note, h('span', { text }), h('button', { class: 'icon-btn', type: 'button', 'aria-label': t('close'), onClick: () => { hideNote(); focus(input); } }, icon('close')));
+    note.hidden = false;
+  }
+  function hideNote() { note.hidden = true; clear(note); }
+
+  function paintButtons() {
+    const empty = !input.value.trim() && !tray?.size && !editing;
+    micBtn.hidden = !canRecord || !empty || !!recording;
+    input.placeholder = tray?.size ? t('captionPlaceholder') : t('messagePlaceholder');
+  }
+
+  async function record() {
+    if (recording || !c?.loaded) return;
+    hideNote();
+    recording = true;
+    micBtn.disabled = true;
+    try {
+      const m = await getTray().then(tr => tr.mod);
+      recording = await m.startRecording(recBar, result => {
+        recording = null;
+        form.hidden = false;
+        paintButtons();
+        if (result?.tooShort) showNote(t('recordingTooShort'));
+        else if (result?.file) {
+          listEl.querySelector('[data-empty]')?.remove();
+          s.sendFile(id, result.file, { kind: 'voice', replyTo: replyTo?.id, local: result.local });
+          replyTo = null;
+          paintContext();
+        }
+        focus(micBtn.hidden ? input : micBtn);
+      });
+      form.hidden = true;
+    } catch (e) {
+      recording = null;
+      showNote(e.message || t('errGeneric'));
+      focus(micBtn);
+    } finally {
+      micBtn.disabled = false;
+      paintButtons();
+    }
+  }
+
+  fileInput.addEventListener('change', () => { addFiles(fileInput.files); fileInput.value = ''; });
+  input.addEventListener('paste', e => {
+    const files = [...(e.clipboardData?.files || [])];
+    if (!files.length) return;
+    e.preventDefault();
+    addFiles(files);
+  });
+  let dragDepth = 0;
+  const hasFiles = e => [...(e.dataTransfer?.types || [])].includes('Files');
+  pane.addEventListener('dragenter', e => {
+    if (!hasFiles(e) || composer.hidden) return;
+    e.preventDefault();
+    dragDepth++;
+    dropZone.hidden = false;
+    getTray().catch(() => {});
+  });
+  pane.addEventListener('dragover', e => { if (hasFiles(e) && !composer.hidden) { e.preventDefault(); e.dataTransfer.dropEffect = 'copy'; } });
+  pane.addEventListener('dragleave', () => { if (--dragDepth <= 0) { dragDepth = 0; dropZone.hidden = true; } });
+  pane.addEventListener('drop', e => {
+    if (!hasFiles(e)) return;
+    e.preventDefault();
+    dragDepth = 0;
+    dropZone.hidden = true;
+    if (!composer.hidden) addFiles(e.dataTransfer.files);
+  });
+
   form.addEventListener('submit', async e => {
     e.preventDefault();
     const text = input.value.trim();
+    if (tray?.size && !editing && c?.loaded) {
+      listEl.querySelector('[data-empty]')?.remove();
+      tray.send(s, id, text, replyTo?.id);
+      replyTo = null;
+      paintContext();
+      input.value = '';
+      autosize();
+      paintButtons();
+      s.typing(id, false);
+      focus(input);
+      return;
+    }
     if (!text || !c?.loaded) return;
     if (editing) {
       const m = editing;
@@ -436,6 +589,7 @@ export function conversationView(pane, s, id) {
     paintContext();
     input.value = '';
     autosize();
+    paintButtons();
     s.typing(id, false);
     focus(input);
   });
@@ -449,6 +603,7 @@ export function conversationView(pane, s, id) {
   });
   input.addEventListener('input', () => {
     autosize();
+    paintButtons();
     if (!editing) s.typing(id, input.value.trim().length > 0);
   });
 
@@ -511,6 +666,7 @@ export function conversationView(pane, s, id) {
   const view = {
     cleanup() {
       closed = true;
+      recording?.cancel?.();
       offs.forEach(off => off());
       document.removeEventListener('visibilitychange', onVisible);
       s.typing(id, false);

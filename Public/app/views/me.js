@@ -1,5 +1,5 @@
 // #/me: the own profile (edit), follow requests (accept/decline) and blocked people.
-import { h, clear, avatar, nameOf, displayPhone } from '../util.js';
+import { h, clear, avatar, nameOf, displayPhone, focus } from '../util.js';
 import { t } from '../i18n.js';
 import { toastError } from '../app.js';
 import { usernameField, errorText, errorState, skeletonList } from './common.js';
@@ -18,6 +18,26 @@ export function meView(main, s) {
   bio.value = me.bio || '';
   const avatarUrl = h('input', { class: 'input', id: 'avatar-url', type: 'url', testid: 'avatar-url-input', inputmode: 'url', value: me.avatar_url || '', placeholder: 'https://…', 'aria-describedby': 'avatar-hint' });
   avatarUrl.addEventListener('input', () => paintPreview(avatarUrl.value.trim()));
+  // A photo from this device: cropped square and uploaded by crop.js (loaded on first use).
+  const photoInput = h('input', { type: 'file', accept: 'image/jpeg,image/png,image/webp,image/gif', class: 'sr-only', tabindex: '-1', 'aria-hidden': 'true', testid: 'avatar-file' });
+  const photoBtn = h('button', { class: 'btn btn-small', type: 'button', testid: 'avatar-upload', onClick: () => photoInput.click() }, t('uploadPhoto'));
+  photoInput.addEventListener('change', async () => {
+    const file = photoInput.files?.[0];
+    photoInput.value = '';
+    if (!file) return;
+    error.hidden = true;
+    try {
+      const p = await (await import('../crop.js')).cropAvatar(s, file);
+      if (closed || !p) return;
+      avatarUrl.value = p.avatar_url || '';
+      paintPreview(p.avatar_url);
+      status.textContent = t('avatarSaved');
+    } catch (err) {
+      error.textContent = err.message || errorText(err);
+      error.hidden = false;
+    }
+    focus(photoBtn);
+  });
   const priv = h('input', { type: 'checkbox', id: 'private', testid: 'private-toggle', checked: !!me.is_private });
   const status = h('div', { class: 'hint', role: 'status' });
   const error = h('div', { class: 'alert', role: 'alert', hidden: true });
@@ -50,7 +70,7 @@ export function meView(main, s) {
     if (bio.value.trim() !== (s.me.bio || '')) changes.bio = bio.value.trim();
     const url = avatarUrl.value.trim();
     if (url !== (s.me.avatar_url || '')) {
-      if (url && !/^https?:\/\/[^\s/]+/i.test(url)) { error.textContent = t('errAvatarUrl'); error.hidden = false; avatarUrl.focus(); return; }
+      if (url && !/^https?:\/\/[^\s/]+/i.test(url) && !url.startsWith('/storage/v1/object/public/avatars/')) { error.textContent = t('errAvatarUrl'); error.hidden = false; avatarUrl.focus(); return; }
       changes.avatar_url = url || null;
     }
     if (priv.checked !== !!s.me.is_private) changes.is_private = priv.checked;
@@ -72,7 +92,7 @@ export function meView(main, s) {
   const blocked = h('div');
   clear(main, h('div', { class: 'page' },
     h('section', { class: 'section' },
-      h('div', { class: 'profile-head' }, preview,
+      h('div', { class: 'profile-head' }, h('div', { class: 'avatar-edit' }, preview, photoBtn, photoInput),
         h('div', { class: 'names' },
           h('h1', { tabindex: '-1', text: t('myProfile') }),
           h('span', { class: 'muted' }, me.username ? '@' + me.username : ''),

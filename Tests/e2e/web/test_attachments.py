@@ -1,0 +1,287 @@
+"""Attachments in the browser (issue 13): Alice sends Bob a photo (a PNG made here, chosen
+through the attach button's file input) and a voice message (recorded from Chromium's fake
+microphone); Bob sees the photo rendered and plays the voice message; the photo viewer opens
+and closes with focus restored; Alice sets a cropped avatar. Screenshots of the conversation
+at 1280×800 and 390×844, light and dark, go to the artefacts directory.
+
+The tests run in file order and share state (run with -x); a test whose prerequisite step
+did not complete fails with that reason.
+"""
+
+from __future__ import annotations
+
+import secrets
+import struct
+import tempfile
+import time
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from selenium.webdriver.common.keys import Keys
+
+from web_support import Browser, element_text, tid
+
+ALICE_PHONE, ALICE_CODE = "+15555550197", "197197"
+BOB_PHONE, BOB_CODE = "+15555550198", "198198"
+
+DESKTOP = (1280, 800)
+PHONE = (390, 844)
+# Chromium records the fake microphone (a beep) without asking.
+MEDIA_ARGS = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+              "--autoplay-policy=no-user-gesture-required")
+
+RUN = secrets.token_hex(3)
+CAPTION = f"Sunset {RUN}"
+
+
+def png_bytes(width: int, height: int) -> bytes:
+    """A small RGB PNG with a diagonal gradient (so the picture is visibly not blank)."""
+    rows = bytearray()
+    for y in range(height):
+        rows.append(0)
+        for x in range(width):
+            rows += bytes(((x * 255) // width, (y * 255) // height, 160))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(bytes(rows))) + chunk(b"IEND", b"")
+
+
+@dataclass
+class User:
+    label: str
+    phone: str
+    code: str
+    username: str
+    display_name: str
+    browser: Browser | None = None
+
+
+@dataclass
+class Scenario:
+    alice: User
+    bob: User
+    files: Path
+    done: set[str] = field(default_factory=set)
+    conversation_id: str | None = None
+
+    def need(self, *steps: str) -> None:
+        missing = [step for step in steps if step not in self.done]
+        if missing:
+            pytest.fail(f"prerequisite step(s) did not complete: {', '.join(missing)}", pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def scenario(server, browser_factory):
+    files = Path(tempfile.mkdtemp(prefix="ecom-web-attachments-"))
+    (files / f"sunset-{RUN}.png").write_bytes(png_bytes(320, 200))
+    (files / "face.png").write_bytes(png_bytes(300, 400))
+    s = Scenario(
+        alice=User("alice", ALICE_PHONE, ALICE_CODE, f"att_alice_{RUN}", f"Alice {RUN}"),
+        bob=User("bob", BOB_PHONE, BOB_CODE, f"att_bob_{RUN}", f"Bob {RUN}"),
+        files=files,
+    )
+    s.alice.browser = browser_factory("att-alice", MEDIA_ARGS)
+    s.bob.browser = browser_factory("att-bob", MEDIA_ARGS)
+    yield s
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def set_size(b: Browser, size: tuple[int, int]) -> None:
+    width, height = size
+    phone = size == PHONE
+    b.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": width, "height": height, "deviceScaleFactor": 2 if phone else 1, "mobile": phone})
+    b.wait(lambda d: d.execute_script("return [innerWidth, innerHeight]") == [width, height], f"viewport {width}x{height}")
+
+
+def sign_in(b: Browser, user: User) -> None:
+    b.wait(lambda d: b.is_visible("phone-input") or b.is_visible("nav-chats"), "the app to render")
+    b.fill("phone-input", user.phone)
+    b.click("send-code")
+    b.visible("code-input")
+    b.fill("code-input", user.code)
+    b.submit_code()
+    b.wait(lambda d: b.is_visible("username-input") or b.is_visible("nav-chats"), "the profile form after the code")
+    b.complete_profile(user.username, user.display_name)
+
+
+def set_theme(b: Browser, theme: str) -> None:
+    b.go("#/settings")
+    b.select("theme-select", theme)
+    b.wait(lambda d: b.root_attr("data-theme") == theme, f"<html data-theme={theme!r}>")
+
+
+def last_message(b: Browser, kind_testid: str):
+    """The last delivered (data-seq) message that contains an element with this hook."""
+    return b.driver.execute_script("""
+        const all = [...document.querySelectorAll('[data-testid="message"][data-seq]')]
+          .filter(m => m.querySelector(`[data-testid="${arguments[0]}"]`));
+        return all.length ? all[all.length - 1] : null;""", kind_testid)
+
+
+def image_loaded(b: Browser) -> bool:
+    return bool(b.driver.execute_script("""
+        const m = [...document.querySelectorAll('[data-testid="message"][data-seq]')]
+          .find(m => m.querySelector('[data-testid="attachment-image"]'));
+        const img = m && m.querySelector('[data-testid="attachment-image"]');
+        return !!img && img.complete && img.naturalWidth > 0;"""))
+
+
+def shoot(b: Browser, name: str, back_to: str, ready) -> list[Path]:
+    """Desktop and phone, light and dark screenshots of the screen at `back_to`."""
+    shots = []
+    for theme in ("light", "dark"):
+        set_theme(b, theme)
+        for size, size_name in ((DESKTOP, "desktop"), (PHONE, "phone")):
+            set_size(b, size)
+            b.go(back_to)
+            ready()
+            shots.append(b.screenshot(f"{name}-{size_name}-{theme}"))
+            overflow = b.horizontal_overflow()
+            assert overflow <= 1, f"[{b.name}] {name} {size_name} {theme}: the page scrolls sideways by {overflow}px"
+    set_size(b, DESKTOP)
+    set_theme(b, "light")
+    return shots
+
+
+# --------------------------------------------------------------------------- the flow
+
+
+def test_sign_in_and_open_dm(server, scenario):
+    a, b = scenario.alice.browser, scenario.bob.browser
+    for browser, user in ((a, scenario.alice), (b, scenario.bob)):
+        set_size(browser, DESKTOP)
+        browser.open(server.url)
+        sign_in(browser, user)
+    a.click("nav-people")
+    a.fill("people-search", scenario.bob.username)
+    a.click("person-result", data_username=scenario.bob.username)
+    a.click("open-dm")
+    a.wait(lambda d: a.route().startswith("#/chats/") and len(a.route()) > len("#/chats/"), "the DM route")
+    scenario.conversation_id = a.route()[len("#/chats/"):].split("?")[0]
+    a.visible("message-input")
+    a.visible("attach-button")
+    scenario.done.add("dm open")
+
+
+def test_send_photo(scenario):
+    scenario.need("dm open")
+    a = scenario.alice.browser
+    photo = scenario.files / f"sunset-{RUN}.png"
+    a.present("attach-input").send_keys(str(photo))
+    item = a.visible("tray-item")
+    assert photo.name in element_text(a.driver, item), f"the tray shows {element_text(a.driver, item)!r}"
+    a.wait(lambda d: a.driver.execute_script(
+        "return !!document.querySelector('[data-testid=\"tray-item\"] canvas')"), "the photo's thumbnail in the tray")
+    a.screenshot("attachments-tray-desktop")
+    a.fill("message-input", CAPTION)
+    a.click("send-message")
+    a.gone("tray-item")
+    message = a.wait(lambda d: last_message(a, "attachment-image"), "Alice's photo message delivered (data-seq)")
+    assert CAPTION in element_text(a.driver, message), "the caption is not shown under the photo"
+    a.wait(lambda d: image_loaded(a), "Alice's photo rendered from its signed URL (naturalWidth > 0)")
+    scenario.done.add("photo sent")
+
+
+def test_record_voice(scenario):
+    scenario.need("dm open")
+    a = scenario.alice.browser
+    a.click("record-voice")
+    a.wait(lambda d: a.is_visible("recording-time") or a.is_visible("composer-note"), "recording to start")
+    if a.is_visible("composer-note"):
+        raise AssertionError(f"recording did not start: {element_text(a.driver, a.displayed('composer-note')[0])!r}")
+    time.sleep(2.2)
+    a.wait(lambda d: (a.displayed("recording-time") or [None])[0] is not None
+           and element_text(a.driver, a.displayed("recording-time")[0]) >= "0:02", "the elapsed time to reach 0:02")
+    a.click("recording-stop")
+    a.gone("recording-time")
+    a.wait(lambda d: last_message(a, "voice-player"), "Alice's voice message delivered (data-seq)")
+    scenario.done.add("voice sent")
+
+
+def test_bob_sees_photo_and_plays_voice(scenario):
+    scenario.need("photo sent", "voice sent")
+    b = scenario.bob.browser
+    b.go(f"#/chats/{scenario.conversation_id}")
+    b.wait(lambda d: image_loaded(b), "the photo rendered in Bob's conversation (naturalWidth > 0)")
+    voice = b.wait(lambda d: last_message(b, "voice-player"), "the voice message in Bob's conversation")
+    play = voice.find_element("css selector", tid("voice-play"))
+    b.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", play)
+    play.click()
+
+    def advancing(d):
+        state = d.execute_script("""
+            const p = arguments[0].querySelector('[data-testid="voice-player"]');
+            const audio = p && p.querySelector('audio');
+            return p ? [p.dataset.state, audio ? audio.currentTime : 0] : null;""", voice)
+        return state and (state[1] > 0.2 or state[0] == "playing") and state
+    state = b.wait(advancing, "the voice message to play (state 'playing' or currentTime advancing)")
+    b.wait(lambda d: d.execute_script(
+        "return arguments[0].querySelector('audio').currentTime", voice) > 0.2, "audio currentTime to advance")
+    speed = voice.find_element("css selector", tid("voice-speed"))
+    speed.click()
+    assert element_text(b.driver, speed) == "1.5×", f"the speed toggle shows {element_text(b.driver, speed)!r}"
+    assert b.driver.execute_script("return arguments[0].querySelector('audio').playbackRate", voice) == 1.5
+    play.click()
+    b.wait(lambda d: d.execute_script(
+        "return arguments[0].querySelector('[data-testid=\"voice-player\"]').dataset.state", voice) == "paused",
+        "the voice message to pause")
+    scenario.done.add("bob played")
+
+
+def test_photo_viewer(scenario):
+    scenario.need("photo sent")
+    b = scenario.bob.browser
+    opener = b.visible("attachment-image-open")
+    b.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", opener)
+    opener.click()
+    viewer = b.visible("image-viewer")
+    b.wait(lambda d: d.execute_script("const i = arguments[0].querySelector('img'); return i && i.naturalWidth > 0", viewer),
+           "the photo in the viewer")
+    assert b.driver.execute_script("return arguments[0].querySelector('img').alt", viewer), "the viewer's photo has no alt text"
+    b.screenshot("attachments-viewer-desktop")
+    b.driver.switch_to.active_element.send_keys(Keys.ESCAPE)
+    b.gone("image-viewer")
+    assert b.driver.execute_script(
+        "return document.activeElement && document.activeElement.dataset.testid") == "attachment-image-open", \
+        "focus did not return to the photo after closing the viewer"
+
+
+def test_screenshots(scenario):
+    scenario.need("photo sent", "voice sent")
+    route = f"#/chats/{scenario.conversation_id}"
+    for who, browser in (("alice", scenario.alice.browser), ("bob", scenario.bob.browser)):
+        shoot(browser, f"attachments-{who}", route, lambda b=browser: (
+            b.wait(lambda d: image_loaded(b), "the photo rendered"), b.visible("voice-player")))
+
+
+def test_avatar_crop(scenario):
+    scenario.need("dm open")
+    a = scenario.alice.browser
+    a.go("#/me")
+    a.present("avatar-file").send_keys(str(scenario.files / "face.png"))
+    stage = a.visible("crop-stage")
+    stage.send_keys(Keys.ARROW_LEFT, "+", "+")
+    a.screenshot("avatar-crop-desktop")
+    a.click("crop-save")
+    a.gone("crop-stage")
+
+    def avatar_img(d):
+        return d.execute_script("""
+            const img = document.querySelector('.profile-head .avatar img');
+            return img && img.complete && img.naturalWidth > 0 ? img.getAttribute('src') : null;""")
+    src = a.wait(avatar_img, "the new avatar shown on the profile page")
+    assert src.startswith("/storage/v1/object/public/avatars/"), f"avatar src is {src!r}"
+    # The other user sees it too (DM header).
+    b = scenario.bob.browser
+    b.driver.refresh()
+    b.go(f"#/chats/{scenario.conversation_id}")
+    b.wait(lambda d: d.execute_script("""
+        const img = document.querySelector('.conv-head .avatar img');
+        return img && img.complete && img.naturalWidth > 0;"""), "Alice's new avatar in Bob's conversation header")

@@ -24,6 +24,24 @@ export function glyph(name) {
   return el;
 }
 
+// Signed URLs are asked for only when a bubble comes near the visible part of the list.
+let watcher = null;
+const waiting = new WeakMap();
+function whenNear(el, fn) {
+  if (!globalThis.IntersectionObserver) { fn(); return; }
+  watcher ||= new IntersectionObserver(entries => {
+    for (const e of entries) {
+      if (!e.isIntersecting) continue;
+      watcher.unobserve(e.target);
+      const run = waiting.get(e.target);
+      waiting.delete(e.target);
+      run?.();
+    }
+  }, { rootMargin: '800px 0px' });
+  waiting.set(el, fn);
+  watcher.observe(el);
+}
+
 /** The visible file name of an object name `<uuid>-<name>`. */
 export const displayName = att => String(att?.name || att?.path?.split('/').pop() || '').replace(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-/i, '');
 
@@ -83,7 +101,7 @@ function imageBox(s, m, att, local, uploading, who) {
     if (again) forget(BUCKET, path);
     signedUrl(s.api, BUCKET, path).then(url => { img.src = url; }, () => { box.dataset.state = 'error'; });
   }
-  load(false);
+  whenNear(box, () => load(false));
   return box;
 }
 
@@ -127,7 +145,7 @@ function videoBox(s, att, who) {
     if (att.poster_path) signedUrl(s.api, BUCKET, att.poster_path).then(url => { v.poster = url; }, () => {});
     signedUrl(s.api, BUCKET, att.path).then(url => { v.src = url; }, () => { box.dataset.state = 'error'; });
   }
-  load(false);
+  whenNear(box, () => load(false));
   return box;
 }
 
@@ -143,11 +161,11 @@ function fileCard(s, m, att, local, uploading) {
       h('span', { class: 'att-file-size', text: size != null ? humanSize(size) : '' })),
     link);
   if (!uploading && att.path) {
-    signedUrl(s.api, BUCKET, att.path).then(url => {
+    whenNear(card, () => signedUrl(s.api, BUCKET, att.path).then(url => {
       link.href = url + (url.includes('?') ? '&' : '?') + 'download=' + encodeURIComponent(name);
       link.setAttribute('download', name);
       link.hidden = false;
-    }, () => {});
+    }, () => {}));
   }
   return card;
 }

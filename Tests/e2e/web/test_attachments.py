@@ -189,6 +189,39 @@ def test_send_photo(scenario):
     scenario.done.add("photo sent")
 
 
+def test_upload_progress_and_cancel(scenario):
+    """A slow upload shows its percentage; cancel aborts it and drops the bubble."""
+    scenario.need("dm open")
+    a = scenario.alice.browser
+    big = scenario.files / "notes.bin"
+    big.write_bytes(secrets.token_bytes(900 * 1024))
+    a.driver.execute_cdp_cmd("Network.enable", {})
+    a.driver.execute_cdp_cmd("Network.emulateNetworkConditions", {
+        "offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 120 * 1024})
+    try:
+        a.present("attach-input").send_keys(str(big))
+        a.visible("tray-item")
+        set_size(a, PHONE)
+        a.screenshot("attachments-tray-phone")
+        a.click("send-message")
+
+        def percent(d):
+            shown = a.displayed("upload-progress")
+            text = element_text(d, shown[0]) if shown else ""
+            return text if text.endswith("%") and 0 < int(text[:-1] or 0) < 100 else None
+        a.wait(percent, "the upload's percentage between 0 and 100 %")
+        a.screenshot("attachments-uploading-phone")
+        a.click("upload-cancel")
+        a.gone("upload-progress")
+        assert not a.driver.execute_script(
+            "return [...document.querySelectorAll('[data-testid=\"attachment-file\"]')]"
+            ".some(e => e.textContent.includes('notes.bin'))"), "the canceled upload's bubble is still shown"
+    finally:
+        a.driver.execute_cdp_cmd("Network.emulateNetworkConditions", {
+            "offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+        set_size(a, DESKTOP)
+
+
 def test_record_voice(scenario):
     scenario.need("dm open")
     a = scenario.alice.browser

@@ -197,7 +197,7 @@ function voicePlayer(s, m, att, local, uploading) {
     class: 'voice-wave', role: 'slider', tabindex: uploading ? null : '0', 'aria-label': t('voicePosition'),
     'aria-valuemin': '0', 'aria-valuemax': String(Math.round(known)), 'aria-valuenow': '0', 'aria-valuetext': clock(0),
   }, bars(att.waveform ?? local.waveform).map(v => { const b = h('span'); b.style.height = Math.round(v * 100) + '%'; return b; }));
-  const time = h('span', { class: 'voice-time', text: clock(known) });
+  const time = h('span', { class: 'voice-time', text: known > 0 ? clock(known) : '' });
   let speed = 0;
   const rate = h('button', { class: 'voice-speed', type: 'button', testid: 'voice-speed', 'aria-label': t('speed', { v: '1×' }) }, '1×');
   const box = h('div', { class: 'voice', testid: 'voice-player', 'data-state': 'paused' }, play, h('div', { class: 'voice-mid' }, wave, time), rate, audio);
@@ -210,7 +210,7 @@ function voicePlayer(s, m, att, local, uploading) {
     const frac = d ? Math.min(1, cur / d) : 0;
     const on = Math.round(frac * BARS);
     [...wave.children].forEach((b, i) => b.classList.toggle('on', i < on));
-    time.textContent = box.dataset.state === 'playing' || cur > 0 ? clock(cur) + (d ? ' / ' + clock(d) : '') : clock(d);
+    time.textContent = box.dataset.state === 'playing' || cur > 0 ? clock(cur) + (d ? ' / ' + clock(d) : '') : d ? clock(d) : '';
     wave.setAttribute('aria-valuemax', String(Math.round(d)));
     wave.setAttribute('aria-valuenow', String(Math.round(cur)));
     wave.setAttribute('aria-valuetext', clock(cur) + (d ? ' / ' + clock(d) : ''));

@@ -530,9 +530,9 @@ export function conversationView(pane, s, id) {
   }
 
   fileInput.addEventListener('change', () => { addFiles(fileInput.files); fileInput.value = ''; });
-  input.addEventListener('paste', e => {
+  pane.addEventListener('paste', e => {
     const files = [...(e.clipboardData?.files || [])];
-    if (!files.length) return;
+    if (!files.length || composer.hidden || editing) return;
     e.preventDefault();
     addFiles(files);
   });

@@ -29,8 +29,7 @@ BOB_PHONE, BOB_CODE = "+15555550198", "198198"
 DESKTOP = (1280, 800)
 PHONE = (390, 844)
 # Chromium records the fake microphone (a beep) without asking.
-MEDIA_ARGS = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-              "--autoplay-policy=no-user-gesture-required")
+MEDIA_ARGS = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream")
 
 RUN = secrets.token_hex(3)
 CAPTION = f"Sunset {RUN}"
@@ -220,6 +219,37 @@ def test_upload_progress_and_cancel(scenario):
         a.driver.execute_cdp_cmd("Network.emulateNetworkConditions", {
             "offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
         set_size(a, DESKTOP)
+
+
+def test_paste_and_drop_fill_the_tray(scenario):
+    """A pasted image and a dropped file land in the tray; remove takes them out again."""
+    scenario.need("dm open")
+    a = scenario.alice.browser
+    a.driver.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        const c = document.createElement('canvas');
+        c.width = 40; c.height = 30;
+        c.getContext('2d').fillRect(0, 0, 40, 30);
+        c.toBlob(blob => {
+          const paste = new DataTransfer();
+          paste.items.add(new File([blob], 'pasted.png', { type: 'image/png' }));
+          document.querySelector('[data-testid="message-input"]')
+            .dispatchEvent(new ClipboardEvent('paste', { clipboardData: paste, bubbles: true, cancelable: true }));
+          const drop = new DataTransfer();
+          drop.items.add(new File(['hello'], 'dropped.txt', { type: 'text/plain' }));
+          const target = document.querySelector('.messages');
+          for (const type of ['dragenter', 'dragover', 'drop'])
+            target.dispatchEvent(new DragEvent(type, { dataTransfer: drop, bubbles: true, cancelable: true }));
+          done(true);
+        }, 'image/png');""")
+    a.wait(lambda d: len(a.displayed("tray-item")) == 2, "the pasted and the dropped file in the tray")
+    kinds = [item.get_attribute("data-kind") for item in a.displayed("tray-item")]
+    assert kinds == ["image", "file"], f"tray kinds are {kinds}"
+    assert a.visible("message-input").get_attribute("value") == "", "pasting a file also pasted text"
+    for _ in range(2):
+        a.click("tray-remove")
+    a.gone("tray-item")
+    a.gone("attachment-tray")
 
 
 def test_record_voice(scenario):

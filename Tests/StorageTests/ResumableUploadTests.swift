@@ -1,0 +1,225 @@
+import Core
+import Foundation
+import NIOCore
+import Testing
+import TestSupport
+
+@testable import Storage
+
+/// Resumable (TUS) uploads against a real database and the local backend: chunks, offsets,
+/// a body cut midway, the rules checked at creation, other users, expiry, and that a final
+/// upload the storage rules refuse leaves nothing behind.
+@Suite struct ResumableUploadTests {
+    typealias Base = StorageServiceTests
+
+    /// A body that yields `bytes` and then fails, as a request whose connection was cut.
+    static func cutBody(_ bytes: [UInt8]) -> AsyncThrowingStream<ByteBuffer, any Error> {
+        AsyncThrowingStream { continuation in
+            continuation.yield(ByteBuffer(bytes: bytes))
+            continuation.finish(throwing: CancellationError())
+        }
+    }
+
+    static func expectStatus(_ status: HTTPResponse.Status, _ work: () async throws -> Void) async {
+        do {
+            try await work()
+            Issue.record("expected \(status)")
+        } catch let error as APIError {
+            #expect(error.status == status, "\(error.message)")
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+
+    static func objectCount(_ storage: StorageService) async throws -> Int {
+        try await storage.database.withOwner { connection in
+            var count = 0
+            for try await value in try await connection.rows("SELECT count(*) FROM storage.objects", []).decode(Int.self) { count = value }
+            return count
+        }
+    }
+
+    static func uploadRows(_ storage: StorageService) async throws -> Int {
+        try await storage.database.withOwner { connection in
+            var count = 0
+            for try await value in try await connection.rows("SELECT count(*) FROM storage.resumable_uploads", []).decode(Int.self) {
+                count = value
+            }
+            return count
+        }
+    }
+
+    @Test func chunksAssembleIntoOneObject() async throws {
+        try await Base.withService { storage, ids, directory in
+            let uploads = ResumableUploads(storage: storage, readSize: 3)
+            let owner = Base.user(ids[0])
+            let text = "hello, resumable world"
+            let upload = try await uploads.create(
+                owner,
+                .init(bucket: "files", name: "\(ids[0])/r.txt", length: Int64(text.utf8.count), upsert: false, contentType: "text/plain",
+                      cacheControl: "60", metadataJSON: #"{"a":1}"#))
+            #expect(upload.offset == 0 && upload.cacheControl == "max-age=60")
+            let first = try await uploads.append(owner, upload.uploadID, offset: 0, declaredSize: 5, body: Base.text("hello"))
+            #expect(first.upload.offset == 5 && first.object == nil)
+            #expect(try await uploads.status(owner, upload.uploadID).offset == 5)
+            let second = try await uploads.append(owner, upload.uploadID, offset: 5, declaredSize: nil, body: Base.text(", resumable"))
+            #expect(second.upload.offset == 16)
+            let last = try await uploads.append(owner, upload.uploadID, offset: 16, declaredSize: nil, body: Base.text(" world"))
+            let object = try #require(last.object)
+            #expect(object.size == Int64(text.utf8.count) && object.metadataJSON.replacingOccurrences(of: " ", with: "") == #"{"a":1}"#)
+            #expect(object.cacheControl == "max-age=60" && object.mimeType == "text/plain")
+            #expect(object.owner == ids[0])
+            #expect(try await Base.read(storage, object) == text)
+            // The chunks are gone; the row says "complete" until it expires.
+            #expect(Base.blobCount(directory) == 1)
+            let done = try await uploads.status(owner, upload.uploadID)
+            #expect(done.offset == done.length && done.status == .done)
+            // A repeated last PATCH at the length changes nothing.
+            let again = try await uploads.append(owner, upload.uploadID, offset: done.length, declaredSize: 0, body: Base.text(""))
+            #expect(again.upload.offset == done.length && again.object == nil)
+        }
+    }
+
+    @Test func aCutBodyKeepsWhatArrivedAndResumes() async throws {
+        try await Base.withService { storage, ids, directory in
+            let uploads = ResumableUploads(storage: storage)
+            let owner = Base.user(ids[0])
+            let bytes = (0..<100).map { UInt8($0 % 26) + UInt8(ascii: "a") }
+            let upload = try await uploads.create(owner, .init(bucket: "files", name: "cut.txt", length: 100, upsert: false, contentType: "text/plain"))
+            let cut = try await uploads.append(owner, upload.uploadID, offset: 0, declaredSize: 60, body: Self.cutBody(Array(bytes[0..<37])))
+            #expect(cut.upload.offset == 37)
+            #expect(try await uploads.status(owner, upload.uploadID).offset == 37)
+            // A body cut before any byte arrived stores nothing and leaves the offset.
+            await #expect(throws: CancellationError.self) {
+                _ = try await uploads.append(owner, upload.uploadID, offset: 37, declaredSize: 10, body: Self.cutBody([]))
+            }
+            #expect(try await uploads.status(owner, upload.uploadID).offset == 37)
+            let rest = try await uploads.append(owner, upload.uploadID, offset: 37, declaredSize: 63, body: Base.body(Array(bytes[37...])))
+            let object = try #require(rest.object)
+            #expect(try await Base.read(storage, object) == String(decoding: bytes, as: UTF8.self))
+            #expect(Base.blobCount(directory) == 1)
+        }
+    }
+
+    @Test func offsetsAndLengthsAreEnforced() async throws {
+        try await Base.withService { storage, ids, directory in
+            let uploads = ResumableUploads(storage: storage)
+            let owner = Base.user(ids[0])
+            // Larger than the bucket allows (the test service's limit is 1 MiB): 413 at creation.
+            await Self.expectStatus(.contentTooLarge) {
+                _ = try await uploads.create(owner, .init(bucket: "files", name: "big.bin", length: 1024 * 1024 + 1, upsert: false))
+            }
+            let upload = try await uploads.create(owner, .init(bucket: "files", name: "ten.txt", length: 10, upsert: false, contentType: "text/plain"))
+            await Self.expectStatus(.conflict) {
+                _ = try await uploads.append(owner, upload.uploadID, offset: 3, declaredSize: nil, body: Base.text("abc"))
+            }
+            // More than is left: by Content-Length before reading, and by the bytes themselves.
+            await Self.expectStatus(.contentTooLarge) {
+                _ = try await uploads.append(owner, upload.uploadID, offset: 0, declaredSize: 11, body: Base.text("abcdefghijk"))
+            }
+            await Self.expectStatus(.contentTooLarge) {
+                _ = try await uploads.append(owner, upload.uploadID, offset: 0, declaredSize: nil, body: Base.text("abcdefghijk"))
+            }
+            #expect(try await uploads.status(owner, upload.uploadID).offset == 0)
+            #expect(Base.blobCount(directory) == 0)
+            // Unknown bucket, bad names, an existing object without upsert, anonymous callers.
+            await Self.expectStatus(.notFound) {
+                _ = try await uploads.create(owner, .init(bucket: "nope", name: "a.txt", length: 1, upsert: false))
+            }
+            await Self.expectStatus(.badRequest) {
+                _ = try await uploads.create(owner, .init(bucket: "files", name: "../a.txt", length: 1, upsert: false))
+            }
+            _ = try await storage.upload(
+                owner, bucket: "files", name: "taken.txt", upsert: false, content: UploadContent(mimeType: "text/plain"), body: Base.text("x"))
+            await Self.expectStatus(.conflict) {
+                _ = try await uploads.create(owner, .init(bucket: "files", name: "taken.txt", length: 1, upsert: false))
+            }
+            _ = try await uploads.create(owner, .init(bucket: "files", name: "taken.txt", length: 1, upsert: true, contentType: "text/plain"))
+            await Self.expectStatus(.forbidden) {
+                _ = try await uploads.create(.anonymous, .init(bucket: "files", name: "anon.txt", length: 1, upsert: false))
+            }
+        }
+    }
+
+    @Test func anotherUsersUploadIsNotFound() async throws {
+        try await Base.withService { storage, ids, _ in
+            let uploads = ResumableUploads(storage: storage)
+            let owner = Base.user(ids[0])
+            let other = Base.user(ids[1])
+            let upload = try await uploads.create(owner, .init(bucket: "files", name: "mine.txt", length: 4, upsert: false, contentType: "text/plain"))
+            await Self.expectStatus(.notFound) { _ = try await uploads.status(other, upload.uploadID) }
+            await Self.expectStatus(.notFound) {
+                _ = try await uploads.append(other, upload.uploadID, offset: 0, declaredSize: nil, body: Base.text("abcd"))
+            }
+            await Self.expectStatus(.notFound) { try await uploads.terminate(other, upload.uploadID) }
+            await Self.expectStatus(.notFound) { _ = try await uploads.status(.anonymous, upload.uploadID) }
+            // The id must name the upload's own bucket and path.
+            var forged = upload.uploadID
+            forged.name = "other.txt"
+            await Self.expectStatus(.notFound) { _ = try await uploads.status(owner, forged) }
+            #expect(try await uploads.status(owner, upload.uploadID).offset == 0)
+            // The service role sees every upload.
+            #expect(try await uploads.status(Base.service, upload.uploadID).offset == 0)
+        }
+    }
+
+    @Test func terminationRemovesChunks() async throws {
+        try await Base.withService { storage, ids, directory in
+            let uploads = ResumableUploads(storage: storage)
+            let owner = Base.user(ids[0])
+            let upload = try await uploads.create(owner, .init(bucket: "files", name: "gone.txt", length: 8, upsert: false, contentType: "text/plain"))
+            _ = try await uploads.append(owner, upload.uploadID, offset: 0, declaredSize: nil, body: Base.text("abcd"))
+            #expect(Base.blobCount(directory) == 1)
+            try await uploads.terminate(owner, upload.uploadID)
+            #expect(Base.blobCount(directory) == 0)
+            #expect(try await Self.uploadRows(storage) == 0)
+            await Self.expectStatus(.notFound) { _ = try await uploads.status(owner, upload.uploadID) }
+        }
+    }
+
+    @Test func expiredUploadsAreSweptWithTheirChunks() async throws {
+        try await Base.withService { storage, ids, directory in
+            let uploads = ResumableUploads(storage: storage, ttlSeconds: 1)
+            let owner = Base.user(ids[0])
+            let upload = try await uploads.create(owner, .init(bucket: "files", name: "old.txt", length: 8, upsert: false, contentType: "text/plain"))
+            _ = try await uploads.append(owner, upload.uploadID, offset: 0, declaredSize: nil, body: Base.text("abcd"))
+            try await Task.sleep(for: .milliseconds(1500))
+            await Self.expectStatus(.notFound) { _ = try await uploads.status(owner, upload.uploadID) }
+            await Self.expectStatus(.notFound) {
+                _ = try await uploads.append(owner, upload.uploadID, offset: 4, declaredSize: nil, body: Base.text("efgh"))
+            }
+            #expect(await uploads.sweepExpired() == 1)
+            #expect(Base.blobCount(directory) == 0)
+            #expect(try await Self.uploadRows(storage) == 0)
+        }
+    }
+
+    @Test func aRefusedFinalUploadLeavesNothing() async throws {
+        try await Base.withService { storage, ids, directory in
+            let uploads = ResumableUploads(storage: storage)
+            let owner = Base.user(ids[0])
+            // Declared a PNG, the bytes are HTML: the storage rules refuse it when it is complete.
+            let html = Array("<!doctype html><html><body>not an image</body></html>".utf8)
+            let upload = try await uploads.create(
+                owner, .init(bucket: "files", name: "fake.png", length: Int64(html.count), upsert: false, contentType: "image/png"))
+            _ = try await uploads.append(owner, upload.uploadID, offset: 0, declaredSize: nil, body: Base.body(Array(html[0..<10])))
+            await Self.expectStatus(.unsupportedMediaType) {
+                _ = try await uploads.append(owner, upload.uploadID, offset: 10, declaredSize: nil, body: Base.body(Array(html[10...])))
+            }
+            #expect(Base.blobCount(directory) == 0)
+            #expect(try await Self.uploadRows(storage) == 0)
+            #expect(try await Self.objectCount(storage) == 0)
+            await Self.expectStatus(.notFound) { _ = try await uploads.status(owner, upload.uploadID) }
+        }
+    }
+
+    @Test func anEmptyUploadCompletesAtOnce() async throws {
+        try await Base.withService { storage, ids, _ in
+            let uploads = ResumableUploads(storage: storage)
+            let owner = Base.user(ids[0])
+            let upload = try await uploads.create(owner, .init(bucket: "files", name: "empty.txt", length: 0, upsert: false))
+            let progress = try await uploads.append(owner, upload.uploadID, offset: 0, declaredSize: 0, body: Base.body([]))
+            #expect(progress.object?.size == 0 && progress.upload.status == .done)
+        }
+    }
+}

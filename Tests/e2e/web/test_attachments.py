@@ -322,6 +322,20 @@ def test_screenshots(scenario):
     for who, browser in (("alice", scenario.alice.browser), ("bob", scenario.bob.browser)):
         shoot(browser, f"attachments-{who}", route, lambda b=browser: (
             b.wait(lambda d: image_loaded(b), "the photo rendered"), b.visible("voice-player")))
+    # English: no Russian string left in the attachment UI.
+    b = scenario.bob.browser
+    b.go("#/settings")
+    b.select("language-select", "en")
+    b.wait(lambda d: b.root_attr("lang") == "en", "<html lang=en>")
+    b.go(route)
+    b.wait(lambda d: image_loaded(b), "the photo rendered")
+    b.visible("voice-player")
+    b.screenshot("attachments-bob-desktop-light-en")
+    cyrillic = b.visible_cyrillic(exclude=[scenario.alice.display_name, scenario.bob.display_name])
+    b.go("#/settings")
+    b.select("language-select", "ru")
+    b.wait(lambda d: b.root_attr("lang") == "ru", "<html lang=ru>")
+    assert not cyrillic, f"untranslated strings in English: {cyrillic}"
 
 
 def test_avatar_crop(scenario):

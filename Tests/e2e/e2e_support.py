@@ -60,6 +60,9 @@ TEST_OTPS = {
     # Storage suite over the S3 backend (test_storage_s3.py) only.
     "+15555550180": "180180",
     "+15555550181": "181181",
+    # Resumable (TUS) uploads suite (test_storage_resumable.py) only.
+    "+15555550195": "195195",
+    "+15555550196": "196196",
     # Browser attachments suite (Tests/e2e/web/test_attachments.py) only.
     "+15555550197": "197197",
     "+15555550198": "198198",

@@ -1,0 +1,267 @@
+"""Resumable uploads (TUS 1.0.0 at /storage/v1/upload/resumable, as Supabase serves it) with
+plain httpx and raw sockets, the way tus-js-client talks to it, and one upload through the
+tuspy client: create, PATCH, a connection killed in the middle of a PATCH, HEAD for the
+stored offset, resume, and the object equal to the original bytes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import io
+import os
+import socket
+import struct
+import time
+import urllib.parse
+
+import httpx
+import pytest
+from storage3.exceptions import StorageApiError
+
+from e2e_support import close_client, new_client, sign_in, within
+
+ALICE, BOB = "+15555550195", "+15555550196"
+BUCKET = "tus-bucket"
+SMALL_BUCKET = "tus-small"
+ENDPOINT = "/storage/v1/upload/resumable"
+
+
+def metadata(**pairs: str) -> str:
+    return ",".join(f"{key} {base64.b64encode(value.encode()).decode()}" for key, value in pairs.items())
+
+
+@pytest.fixture(scope="module")
+async def users(server):
+    """Alice's and Bob's (user id, access token) and the buckets: tus-bucket (private) and tus-small (1 MiB)."""
+    clients = []
+    try:
+        found = []
+        for phone in (ALICE, BOB):
+            client = await new_client(server.url, server.anon_key)
+            clients.append(client)
+            response = await sign_in(client, phone)
+            found.append((response.user.id, response.session.access_token))
+        service = await new_client(server.url, server.service_key)
+        clients.append(service)
+        for bucket, options in ((BUCKET, {"public": False}), (SMALL_BUCKET, {"public": False, "file_size_limit": 1024 * 1024})):
+            try:
+                await within(service.storage.create_bucket(bucket, options=options))
+            except StorageApiError as error:
+                assert error.code == "Duplicate", error
+        yield found
+    finally:
+        for client in clients:
+            await close_client(client)
+
+
+@pytest.fixture(scope="module")
+async def http(server):
+    async with httpx.AsyncClient(base_url=server.url, timeout=30.0) as client:
+        yield client
+
+
+def headers(server, token: str, **extra: str) -> dict[str, str]:
+    return {"apikey": server.anon_key, "Authorization": f"Bearer {token}", "Tus-Resumable": "1.0.0", **extra}
+
+
+async def create(http, server, token: str, name: str, length: int, *, bucket: str = BUCKET, content_type: str = "application/octet-stream",
+                 upsert: bool = False) -> httpx.Response:
+    return await http.post(ENDPOINT, headers=headers(
+        server, token, **{"Upload-Length": str(length), "x-upsert": "true" if upsert else "false",
+                          "Upload-Metadata": metadata(bucketName=bucket, objectName=name, contentType=content_type, cacheControl="3600")}))
+
+
+def upload_path(location: str) -> str:
+    """The path of an upload URL (absolute, as Supabase answers it)."""
+    parsed = urllib.parse.urlsplit(location)
+    assert parsed.path.startswith(ENDPOINT + "/"), location
+    return parsed.path
+
+
+async def head_offset(http, server, token: str, path: str) -> int:
+    response = await http.head(path, headers=headers(server, token))
+    assert response.status_code == 200, response.text
+    assert response.headers["cache-control"] == "no-store"
+    return int(response.headers["upload-offset"])
+
+
+async def patch(http, server, token: str, path: str, offset: int, body: bytes) -> httpx.Response:
+    return await http.patch(path, content=body, headers=headers(
+        server, token, **{"Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream"}))
+
+
+def cut_patch(url: str, server, token: str, path: str, offset: int, body: bytes, send: int) -> None:
+    """A PATCH announcing all of `body` whose connection is killed (RST) after `send` bytes of it."""
+    parsed = urllib.parse.urlsplit(url)
+    with socket.create_connection((parsed.hostname, parsed.port), timeout=10) as sock:
+        head = (
+            f"PATCH {path} HTTP/1.1\r\nHost: {parsed.netloc}\r\napikey: {server.anon_key}\r\n"
+            f"Authorization: Bearer {token}\r\nTus-Resumable: 1.0.0\r\nUpload-Offset: {offset}\r\n"
+            f"Content-Type: application/offset+octet-stream\r\nContent-Length: {len(body)}\r\n\r\n"
+        )
+        sock.sendall(head.encode() + body[:send])
+        time.sleep(1.0)  # let the server read and store what arrived
+        # Abortive close: RST, as a phone losing its network mid-request looks to the server.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+async def download(http, server, token: str, bucket: str, name: str) -> httpx.Response:
+    return await http.get(f"/storage/v1/object/authenticated/{bucket}/{urllib.parse.quote(name)}",
+                          headers={"apikey": server.anon_key, "Authorization": f"Bearer {token}"})
+
+
+async def test_options_advertises_the_protocol(http):
+    response = await http.options(ENDPOINT)
+    assert response.status_code == 204
+    assert response.headers["tus-version"] == "1.0.0"
+    assert response.headers["tus-resumable"] == "1.0.0"
+    assert set(response.headers["tus-extension"].split(",")) >= {"creation", "creation-with-upload", "termination", "expiration"}
+    assert response.headers["tus-max-size"].isdigit()
+
+
+async def test_resume_after_a_killed_connection(server, users, http):
+    (alice, token), (_, bob_token) = users
+    data = os.urandom(3 * 1024 * 1024 + 12345)
+    name = f"{alice}/movie-{os.urandom(4).hex()}.bin"
+    created = await create(http, server, token, name, len(data))
+    assert created.status_code == 201, created.text
+    assert created.headers["location"].startswith("http"), created.headers
+    assert "upload-expires" in created.headers
+    path = upload_path(created.headers["location"])
+    assert await head_offset(http, server, token, path) == 0
+
+    half = len(data) // 2
+    first = await patch(http, server, token, path, 0, data[:half])
+    assert first.status_code == 204, first.text
+    assert int(first.headers["upload-offset"]) == half
+
+    # The connection dies a third of the way through the next PATCH.
+    sent = (len(data) - half) // 3
+    await asyncio.to_thread(cut_patch, server.url, server, token, path, half, data[half:], sent)
+    offset = half
+    for _ in range(50):  # the server records the stored prefix once it notices the cut
+        offset = await head_offset(http, server, token, path)
+        if offset > half:
+            break
+        await asyncio.sleep(0.1)
+    assert half < offset <= half + sent, (half, offset, sent)
+
+    # Bob cannot see or continue Alice's upload; a stale offset is a conflict.
+    assert (await http.head(path, headers=headers(server, bob_token))).status_code == 404
+    assert (await patch(http, server, bob_token, path, offset, data[offset:])).status_code == 404
+    stale = await patch(http, server, token, path, half, data[half:])
+    assert stale.status_code == 409, stale.text
+
+    rest = await patch(http, server, token, path, offset, data[offset:])
+    assert rest.status_code == 204, rest.text
+    assert int(rest.headers["upload-offset"]) == len(data)
+    assert await head_offset(http, server, token, path) == len(data)
+
+    got = await download(http, server, token, BUCKET, name)
+    assert got.status_code == 200, got.text
+    assert hashlib.md5(got.content).hexdigest() == hashlib.md5(data).hexdigest()
+    assert got.headers["cache-control"] == "max-age=3600"
+
+
+async def test_creation_with_upload_and_termination(server, users, http):
+    (alice, token), _ = users
+    data = b"small file sent with its creation\n" * 10
+    name = f"{alice}/with-creation.txt"
+    response = await http.post(ENDPOINT, content=data, headers=headers(
+        server, token, **{"Upload-Length": str(len(data)), "Content-Type": "application/offset+octet-stream",
+                          "Upload-Metadata": metadata(bucketName=BUCKET, objectName=name, contentType="text/plain")}))
+    assert response.status_code == 201, response.text
+    assert int(response.headers["upload-offset"]) == len(data)
+    got = await download(http, server, token, BUCKET, name)
+    assert got.status_code == 200 and got.content == data
+
+    # An existing name without x-upsert is refused at creation; with it, accepted.
+    assert (await create(http, server, token, name, 5)).status_code == 409
+    created = await create(http, server, token, name, 5, upsert=True)
+    assert created.status_code == 201
+    path = upload_path(created.headers["location"])
+    assert (await patch(http, server, token, path, 0, b"ab")).status_code == 204
+    deleted = await http.delete(path, headers=headers(server, token))
+    assert deleted.status_code == 204, deleted.text
+    assert (await http.head(path, headers=headers(server, token))).status_code == 404
+    # The original object is untouched.
+    assert (await download(http, server, token, BUCKET, name)).content == data
+
+
+async def test_protocol_errors(server, users, http):
+    (alice, token), _ = users
+    base = headers(server, token)
+    no_version = {key: value for key, value in base.items() if key != "Tus-Resumable"}
+    refused = await http.post(ENDPOINT, headers={**no_version, "Upload-Length": "1",
+                                                 "Upload-Metadata": metadata(bucketName=BUCKET, objectName=f"{alice}/a")})
+    assert refused.status_code == 412 and refused.headers["tus-version"] == "1.0.0"
+    bad_metadata = await http.post(ENDPOINT, headers={**base, "Upload-Length": "1", "Upload-Metadata": "bucketName !!!"})
+    assert bad_metadata.status_code == 400 and "Upload-Metadata" in bad_metadata.text
+    no_length = await http.post(ENDPOINT, headers={**base, "Upload-Metadata": metadata(bucketName=BUCKET, objectName=f"{alice}/a")})
+    assert no_length.status_code == 400 and "Upload-Length" in no_length.text
+    missing_name = await http.post(ENDPOINT, headers={**base, "Upload-Length": "1", "Upload-Metadata": metadata(bucketName=BUCKET)})
+    assert missing_name.status_code == 400 and "objectName" in missing_name.text
+    no_bucket = await create(http, server, token, f"{alice}/a", 1, bucket="no-such-bucket")
+    assert no_bucket.status_code == 404
+    too_big = await create(http, server, token, f"{alice}/big", 1024 * 1024 + 1, bucket=SMALL_BUCKET)
+    assert too_big.status_code == 413, too_big.text
+    traversal = await create(http, server, token, "../escape", 1)
+    assert traversal.status_code == 400
+    anonymous = await http.post(ENDPOINT, headers={**headers(server, server.anon_key), "Upload-Length": "1",
+                                                   "Upload-Metadata": metadata(bucketName=BUCKET, objectName="anon.txt")})
+    assert anonymous.status_code == 403
+    no_key = await http.post(ENDPOINT, headers={"Tus-Resumable": "1.0.0", "Upload-Length": "1"})
+    assert no_key.status_code == 401
+
+    created = await create(http, server, token, f"{alice}/ten.bin", 10)
+    path = upload_path(created.headers["location"])
+    wrong_type = await http.patch(path, content=b"abc", headers={**base, "Upload-Offset": "0", "Content-Type": "text/plain"})
+    assert wrong_type.status_code == 415
+    no_offset = await http.patch(path, content=b"abc", headers={**base, "Content-Type": "application/offset+octet-stream"})
+    assert no_offset.status_code == 400
+    overflow = await patch(http, server, token, path, 0, b"x" * 11)
+    assert overflow.status_code == 413
+    assert await head_offset(http, server, token, path) == 0
+    unknown = await http.head(ENDPOINT + "/" + base64.urlsafe_b64encode(b"tus-bucket/x/nope").decode().rstrip("="), headers=base)
+    assert unknown.status_code == 404
+    garbage = await http.head(ENDPOINT + "/%00%ff", headers=base)
+    assert garbage.status_code == 404
+
+
+async def test_refused_content_leaves_nothing(server, users, http):
+    (alice, token), _ = users
+    html = b"<!doctype html><html><body>" + b"x" * 2000 + b"</body></html>"
+    name = f"{alice}/fake.png"
+    created = await create(http, server, token, name, len(html), content_type="image/png")
+    assert created.status_code == 201
+    path = upload_path(created.headers["location"])
+    assert (await patch(http, server, token, path, 0, html[:1000])).status_code == 204
+    final = await patch(http, server, token, path, 1000, html[1000:])
+    assert final.status_code == 415, final.text
+    assert "image/png" in final.text
+    assert (await http.head(path, headers=headers(server, token))).status_code == 404
+    assert (await download(http, server, token, BUCKET, name)).status_code in (400, 404)
+
+
+async def test_tuspy_client_upload(server, users, http):
+    tusclient = pytest.importorskip("tusclient.client")
+    (alice, token), _ = users
+    data = os.urandom(2 * 1024 * 1024 + 777)
+    name = f"{alice}/tuspy-{os.urandom(4).hex()}.bin"
+
+    def upload() -> str:
+        client = tusclient.TusClient(server.url + ENDPOINT, headers={"apikey": server.anon_key, "Authorization": f"Bearer {token}"})
+        uploader = client.uploader(
+            file_stream=io.BytesIO(data), chunk_size=1024 * 1024,
+            metadata={"bucketName": BUCKET, "objectName": name, "contentType": "application/octet-stream"})
+        uploader.upload()
+        assert uploader.offset == len(data)
+        return uploader.url
+
+    url = await asyncio.to_thread(upload)
+    assert await head_offset(http, server, token, upload_path(url)) == len(data)
+    got = await download(http, server, token, BUCKET, name)
+    assert got.status_code == 200
+    assert hashlib.md5(got.content).hexdigest() == hashlib.md5(data).hexdigest()

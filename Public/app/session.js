@@ -370,10 +370,11 @@ export class Session {
       client_msg_id: uuid(), conversation_id: id, sender_id: this.userId, body: caption, reply_to_id: replyTo || null,
       kind, created_at: new Date().toISOString(), reactions: [], state: 'sending',
       upload: { file, path: null, loaded: 0, total: file.size, done: false, abort: null }, local,
+      after: c.fileChain || null, // files upload side by side but are sent in the order chosen
     };
     c.pending.set(msg.client_msg_id, msg);
     this.emit('conv:' + id, { type: 'pending', msg });
-    this.deliver(c, msg);
+    c.fileChain = this.deliver(c, msg);
     return msg;
   }
 
@@ -431,6 +432,7 @@ export class Session {
     this.emit('conv:' + c.id, { type: 'pending', msg });
     try {
       if (msg.upload && !msg.upload.done) await this.uploadFor(c, msg);
+      if (msg.after) { const before = msg.after; msg.after = null; await before; }
       if (msg.canceled) return;
       const args = { conversation_id: c.id, client_msg_id: msg.client_msg_id, body: msg.body, reply_to_id: msg.reply_to_id };
       if (msg.upload) Object.assign(args, { kind: msg.kind, attachment: { path: msg.upload.path } });

@@ -11,7 +11,9 @@ did not complete fails with that reason.
 from __future__ import annotations
 
 import secrets
+import shutil
 import struct
+import subprocess
 import tempfile
 import time
 import zlib
@@ -268,6 +270,33 @@ def test_record_voice(scenario):
     scenario.done.add("voice sent")
 
 
+def test_send_video_and_file(scenario):
+    """A short MP4 (made by ffmpeg, if installed) and a text file go as kinds video and file."""
+    scenario.need("dm open")
+    a = scenario.alice.browser
+    notes = scenario.files / f"notes-{RUN}.txt"
+    notes.write_text("Shopping list: milk, bread\n", encoding="utf-8")
+    paths = [notes]
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg:
+        clip = scenario.files / "clip.mp4"
+        subprocess.run([ffmpeg, "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=15", "-t", "2",
+                        "-pix_fmt", "yuv420p", "-c:v", "libx264", "-movflags", "+faststart", str(clip)], check=True, timeout=60)
+        paths.insert(0, clip)
+    a.present("attach-input").send_keys("\n".join(str(p) for p in paths))
+    a.wait(lambda d: len(a.displayed("tray-item")) == len(paths), f"{len(paths)} files in the tray")
+    kinds = [item.get_attribute("data-kind") for item in a.displayed("tray-item")]
+    assert kinds == (["video", "file"] if ffmpeg else ["file"]), f"tray kinds are {kinds}"
+    a.click("send-message")
+    a.gone("tray-item")
+    a.wait(lambda d: last_message(a, "attachment-file") is not None
+           and (not ffmpeg or last_message(a, "attachment-video") is not None), "the video and file messages delivered")
+    if ffmpeg:
+        seqs = [int(last_message(a, hook).get_attribute("data-seq")) for hook in ("attachment-video", "attachment-file")]
+        assert seqs[0] < seqs[1], f"the video (chosen first) was sent after the file: seqs {seqs}"
+    scenario.done.add("video and file sent" if ffmpeg else "file sent")
+
+
 def test_bob_sees_photo_and_plays_voice(scenario):
     scenario.need("photo sent", "voice sent")
     b = scenario.bob.browser
@@ -296,6 +325,24 @@ def test_bob_sees_photo_and_plays_voice(scenario):
         "return arguments[0].querySelector('[data-testid=\"voice-player\"]').dataset.state", voice) == "paused",
         "the voice message to pause")
     scenario.done.add("bob played")
+
+
+def test_bob_sees_video_and_file(scenario):
+    scenario.need("dm open")
+    b = scenario.bob.browser
+    b.go(f"#/chats/{scenario.conversation_id}")
+    card = b.wait(lambda d: last_message(b, "attachment-file"), "the file message in Bob's conversation")
+    link = b.wait(lambda d: (lambda e: e if e.get_attribute("href") else None)(
+        card.find_element("css selector", tid("attachment-download"))), "the file's download link")
+    assert f"notes-{RUN}.txt" in element_text(b.driver, card), f"the file card shows {element_text(b.driver, card)!r}"
+    assert "download=" in link.get_attribute("href"), "the download link does not ask for a download"
+    if "video and file sent" in scenario.done:
+        video = b.wait(lambda d: last_message(b, "attachment-video"), "the video message")
+        b.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", video)
+        b.wait(lambda d: d.execute_script(
+            "const v = arguments[0].querySelector('video'); return v && v.readyState >= 1 && v.videoWidth > 0", video),
+            "the video's metadata loaded (videoWidth > 0)")
+        b.screenshot("attachments-video-file-bob-desktop")
 
 
 def test_photo_viewer(scenario):
@@ -355,6 +402,7 @@ def test_avatar_crop(scenario):
             return img && img.complete && img.naturalWidth > 0 ? img.getAttribute('src') : null;""")
     src = a.wait(avatar_img, "the new avatar shown on the profile page")
     assert src.startswith("/storage/v1/object/public/avatars/"), f"avatar src is {src!r}"
+    a.screenshot("avatar-profile-desktop")
     # The other user sees it too (DM header).
     b = scenario.bob.browser
     b.driver.refresh()
@@ -362,3 +410,6 @@ def test_avatar_crop(scenario):
     b.wait(lambda d: d.execute_script("""
         const img = document.querySelector('.conv-head .avatar img');
         return img && img.complete && img.naturalWidth > 0;"""), "Alice's new avatar in Bob's conversation header")
+    set_size(b, PHONE)
+    b.screenshot("avatar-in-conversation-bob-phone")
+    set_size(b, DESKTOP)

@@ -24,15 +24,22 @@ extension ChatService {
                     var attachment: JSONValue?
                 }
                 let args = try call.decode(Args.self)
-                if let kind = args.kind, kind != "text" {
-                    // Attachments reference uploaded objects; the server has issued none yet.
-                    throw APIError.invalidField("kind", "must be text: attachments need an uploaded object, and uploads are not available yet")
+                let kind = try MessageKind.parse(args.kind)
+                let reference = try args.attachment.flatMap { $0 == .null ? nil : try AttachmentReference.parse($0) }
+                let body: String
+                switch (kind, reference) {
+                case (.text, nil):
+                    body = try MessageRules.body(args.body ?? "")
+                case (.text, .some):
+                    throw APIError.invalidField("attachment", "a text message has none; send files with kind image, video, file or voice")
+                case (_, nil):
+                    throw APIError.invalidField("attachment", "a \(kind.rawValue) message needs one: the path or id of your upload in attachments")
+                case (_, .some):
+                    body = try MessageRules.caption(args.body ?? "")
                 }
-                if let attachment = args.attachment, attachment != .null {
-                    throw APIError.invalidField("attachment", "is not a reference this server issued")
-                }
-                let body = try MessageRules.body(args.body ?? "")
-                return .json(try await send(call.caller, conversation: args.conversation_id, clientMessageID: args.client_msg_id, body: body, replyTo: args.reply_to_id))
+                return .json(try await send(
+                    call.caller, conversation: args.conversation_id, clientMessageID: args.client_msg_id, kind: kind, body: body,
+                    attachment: reference, replyTo: args.reply_to_id))
             },
             RPCFunction("ack_delivered_v1", parameters: ["conversation_id", "up_to_seq"]) { call in
                 let args = try call.decode(AckArgs.self)

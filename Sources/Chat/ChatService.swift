@@ -138,7 +138,8 @@ public struct ChatService: Sendable {
                     'read_up_to_seq', p.read_up_to_seq, 'delivered_up_to_seq', p.delivered_up_to_seq,
                     'muted', coalesce(p.muted_until > now(), false), 'muted_until', p.muted_until,
                     'last_message', (SELECT jsonb_build_object('id', m.id, 'sender_id', m.sender_id, 'seq', m.seq, 'kind', m.kind,
-                                         'body', left(m.body, 200), 'deleted', m.deleted_at IS NOT NULL, 'created_at', m.created_at)
+                                         'body', left(m.body, 200), 'attachment', m.attachment - 'waveform',
+                                         'deleted', m.deleted_at IS NOT NULL, 'created_at', m.created_at)
                                      FROM public.messages m WHERE m.conversation_id = c.id AND m.seq = c.last_seq),
                     'unread_count', (SELECT count(*) FROM public.messages m
                                      WHERE m.conversation_id = c.id AND m.seq > p.read_up_to_seq
@@ -160,17 +161,27 @@ public struct ChatService: Sendable {
 
     // MARK: Messages
 
-    /// Sends a text message; a retry with the same client message id returns the original.
+    /// Sends a message (text, or an attachment with an optional caption); a retry with the
+    /// same client message id returns the original and claims nothing.
     ///
-    /// One database call (`public.chat_send_message`, migration 0008): it runs as the
-    /// caller under row-level security and returns the committed row, which realtime
-    /// delivers without reading it again.
-    func send(_ caller: Caller, conversation: UUID, clientMessageID: UUID, body: String, replyTo: UUID?) async throws -> Data {
+    /// One database call (`public.chat_send_message`, migrations 0008 and 0013): it runs as
+    /// the caller under row-level security, its insert trigger claims the attachment, and it
+    /// returns the committed row, which realtime delivers without reading it again. The
+    /// claim's refusals (`attachment: …`, `kind: …`) come back as 400s naming the field.
+    func send(
+        _ caller: Caller, conversation: UUID, clientMessageID: UUID, kind: MessageKind = .text, body: String,
+        attachment: AttachmentReference? = nil, replyTo: UUID?
+    ) async throws -> Data {
         _ = try caller.requireUser()
         let text = try await database.withStatement { connection in
-            try await connection.scalarText(
-                "SELECT public.chat_send_message($1, $2, $3, $4, $5, $6::uuid, $7::integer)::text",
-                [caller.role.rawValue, caller.claimsJSON, conversation, clientMessageID, body, replyTo, MessageRules.perMinute])
+            do {
+                return try await connection.scalarText(
+                    "SELECT public.chat_send_message($1, $2, $3, $4, $5, $6, $7::jsonb, $8::uuid, $9::integer)::text",
+                    [caller.role.rawValue, caller.claimsJSON, conversation, clientMessageID, kind.rawValue, body,
+                     attachment?.databaseJSON, replyTo, MessageRules.perMinute])
+            } catch {
+                throw Self.attachmentError(error) ?? error
+            }
         }
         guard let text, case .object(let outcome) = try JSONValue.parse(text) else {
             throw UnexpectedSendOutcome(text: text ?? "no row")
@@ -306,6 +317,18 @@ public struct ChatService: Sendable {
     }
 
     // MARK: Helpers
+
+    /// The 400 for a refusal of the attachment claim (migration 0013 and storage.claim_object
+    /// raise `attachment: …` or `kind: …` with SQLSTATE P0002, 23505 or 22023), or nil.
+    static func attachmentError(_ error: any Error) -> APIError? {
+        guard let state = PostgresErrorText.sqlState(error), ["P0002", "23505", "22023"].contains(state),
+            let message = PostgresErrorText.message(error)
+        else { return nil }
+        for field in ["attachment", "kind"] where message.hasPrefix(field + ": ") {
+            return APIError.invalidField(field, String(message.dropFirst(field.count + 2)))
+        }
+        return nil
+    }
 
     /// `{"items":[…oldest first…],"has_more":…}` from up to `limit + 1` messages.
     static func historyPage(_ items: String, count: Int, limit: Int, forward: Bool) throws -> Data {

@@ -14,6 +14,13 @@ enum MessageRules {
         return trimmed
     }
 
+    /// The caption of an attachment message: trimmed, 0 to 4000 characters.
+    static func caption(_ value: String) throws -> String {
+        let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard trimmed.unicodeScalars.count <= 4000 else { throw APIError.invalidField("body", "a caption must be at most 4000 characters") }
+        return trimmed
+    }
+
     /// A reaction: one emoji (one character of at most 16 code points, no letters).
     static func emoji(_ value: String) throws -> String {
         let trimmed = value.trimmingCharacters(in: .whitespaces)

@@ -43,12 +43,22 @@ enum ProfileRules {
         return trimmed
     }
 
+    /// An avatar: an http(s) URL, or this server's public avatars bucket by a relative URL
+    /// (`/storage/v1/object/public/avatars/<path>`: no `..`, no white space), at most 2048
+    /// characters. Migration 0013's CHECK says the same.
     static func avatarURL(_ value: String) throws -> String {
         let trimmed = value.trimmingCharacters(in: .whitespaces)
-        guard trimmed.unicodeScalars.count <= 2048, let url = URL(string: trimmed), ["http", "https"].contains(url.scheme?.lowercased() ?? ""),
-            url.host?.isEmpty == false
-        else {
-            throw APIError.invalidField("avatar_url", "must be an http(s) URL of at most 2048 characters")
+        let rule = "must be an http(s) URL or /storage/v1/object/public/avatars/<path>, at most 2048 characters"
+        guard trimmed.unicodeScalars.count <= 2048 else { throw APIError.invalidField("avatar_url", rule) }
+        let relativePrefix = "/storage/v1/object/public/avatars/"
+        if trimmed.hasPrefix(relativePrefix) {
+            guard trimmed.count > relativePrefix.count, !trimmed.contains(".."),
+                !trimmed.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F })
+            else { throw APIError.invalidField("avatar_url", rule) }
+            return trimmed
+        }
+        guard let url = URL(string: trimmed), ["http", "https"].contains(url.scheme?.lowercased() ?? ""), url.host?.isEmpty == false else {
+            throw APIError.invalidField("avatar_url", rule)
         }
         return trimmed
     }

@@ -44,7 +44,7 @@ import TestSupport
                     try await database.withCaller(a) { connection in
                         try await connection.execute("SELECT set_config('role', $1, true)", [role])
                         try await connection.execute(
-                            "SELECT public.chat_send_message('authenticated', $1, $2, gen_random_uuid(), 'forged', NULL::uuid, 60)",
+                            "SELECT public.chat_send_message('authenticated', $1, $2, gen_random_uuid(), 'text', 'forged', NULL::jsonb, NULL::uuid, 60)",
                             [b.claimsJSON, UUID(uuidString: chat)])
                     }
                 }

@@ -60,6 +60,10 @@ TEST_OTPS = {
     # Storage suite over the S3 backend (test_storage_s3.py) only.
     "+15555550180": "180180",
     "+15555550181": "181181",
+    # Chat attachments suite (test_chat_attachments.py) only.
+    "+15555550192": "192192",
+    "+15555550193": "193193",
+    "+15555550194": "194194",
     # Resumable (TUS) uploads suite (test_storage_resumable.py) only.
     "+15555550195": "195195",
     "+15555550196": "196196",

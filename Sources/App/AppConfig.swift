@@ -270,6 +270,12 @@ public struct AppConfig: Sendable {
         storage.signedUploadExpirySeconds = try Self.integer(
             reader, "storage.signedUploadExpirySeconds", "STORAGE_SIGNED_UPLOAD_EXPIRY_SECONDS", default: 7200, in: 60...604_800)
         storage.writesPerMinute = try Self.integer(reader, "storage.writesPerMinute", "STORAGE_WRITES_PER_MINUTE", default: 120, in: 1...100_000)
+        storage.userQuotaBytes = Int64(
+            try Self.integer(reader, "storage.userQuotaBytes", "STORAGE_USER_QUOTA_BYTES", default: 1 << 30, in: 0...(1 << 50)))
+        storage.janitorIntervalSeconds = try Self.integer(
+            reader, "storage.janitorIntervalSeconds", "STORAGE_JANITOR_INTERVAL_SECONDS", default: 60, in: 1...86_400)
+        storage.orphanTTLSeconds = try Self.integer(
+            reader, "storage.orphanTtlSeconds", "STORAGE_ORPHAN_TTL_SECONDS", default: 86_400, in: 60...31_536_000)
         resumableUploadTTLSeconds = try Self.integer(
             reader, "storage.resumableTtlSeconds", "STORAGE_RESUMABLE_TTL_SECONDS", default: 86_400, in: 1...2_592_000)
         if backend == .s3 {

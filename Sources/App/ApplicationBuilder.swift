@@ -89,7 +89,8 @@ public func buildApplication(
             limits: config.realtime, logger: logger)
         try addAPI(config: config, database: database, auth: auth, realtime: realtime, router: router, functions: functions, logger: logger)
         if let storageBackend {
-            addStorage(config: config, database: database, tokens: tokens, backend: storageBackend, router: router, logger: logger)
+            services.append(
+                addStorage(config: config, database: database, tokens: tokens, backend: storageBackend, router: router, logger: logger))
         }
         let realtimeController = RealtimeController(realtime: realtime, isAPIKey: tokens.isAPIKey, trustProxy: config.trustProxy)
         realtimeController.addRoutes(to: webSockets)
@@ -173,11 +174,12 @@ private func addAPI(
 
 /// `/storage/v1`: the Supabase Storage API. Public objects and signed URLs need no header;
 /// everything else the API key and a caller. Upload bodies stream (no body-size cap applies
-/// to them but the storage limits).
+/// to them but the storage limits). Returns the storage janitor's service (queued blob
+/// deletions and orphaned uploads), which stops on graceful shutdown.
 private func addStorage(
     config: AppConfig, database: Database, tokens: TokenService, backend: any StorageBackend, router: Router<AppRequestContext>,
     logger: Logger
-) {
+) -> any Service {
     var settings = config.storage
     let processing = settings.processingDirectory ?? URL(fileURLWithPath: config.resolvedStorageDirectory).appendingPathComponent("processing").path
     settings.processingDirectory = processing
@@ -199,6 +201,16 @@ private func addStorage(
             .add(middleware: TusErrorMiddleware())
             .add(middleware: APIKeyMiddleware(tokens: tokens))
             .add(middleware: CallerMiddleware(tokens: tokens)))
+    return StorageJanitorService(janitor: StorageJanitor(database: database, backend: backend, settings: settings, logger: logger))
+}
+
+/// Runs ``StorageJanitor`` until graceful shutdown.
+private struct StorageJanitorService: Service {
+    let janitor: StorageJanitor
+
+    func run() async throws {
+        try await cancelWhenGracefulShutdown { await janitor.run() }
+    }
 }
 
 /// Verifies a user's access token locally (signature, expiry, audience) for the calls service.

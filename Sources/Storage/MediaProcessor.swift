@@ -106,6 +106,18 @@ public struct MediaProcessor: Sendable {
             failure: "the image could not be decoded")
     }
 
+    /// A JPEG preview of an image (an attachment's thumbnail): scaled down to fit within
+    /// `maxDimension` × `maxDimension` (never up), aspect ratio kept, no metadata.
+    public func imageThumbnail(input: String, output: String, maxDimension: Int = 320) async throws {
+        let demuxer = try Self.demuxer(for: try Self.sniff(input), allowed: Self.images)
+        try await checkPicture(input, demuxer: demuxer, what: "image")
+        let side = min(max(1, maxDimension), 4096)
+        let filters = "scale=w='min(iw,\(side))':h='min(ih,\(side))':force_original_aspect_ratio=decrease:flags=lanczos"
+        try await writePicture(
+            input: input, demuxer: demuxer, output: output, seek: nil, filters: filters, format: .jpeg,
+            failure: "the image could not be decoded")
+    }
+
     /// A JPEG poster of a video: the frame at 1 s, or the first frame of a shorter video,
     /// scaled down to fit `maxDimension`.
     public func posterFrame(input: String, output: String, maxDimension: Int = 1280) async throws {

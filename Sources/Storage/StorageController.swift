@@ -274,6 +274,8 @@ public struct StorageController: Sendable {
             "bucket_id": object.bucketID, "size": object.size, "content_type": object.mimeType, "cache_control": object.cacheControl,
             "etag": "\"\(object.etag)\"", "metadata": metadata(object), "last_modified": Timestamp.format(object.updatedAt),
             "created_at": Timestamp.format(object.createdAt),
+            // What the server measured: width, height, duration_ms, waveform, thumbnail, poster, sizes.
+            "media": (try? JSONSerialization.jsonObject(with: Data(object.mediaJSON.utf8))) ?? [String: Any](),
         ]
     }
 

@@ -17,6 +17,28 @@ public enum StorageError {
             message: "The object exceeded the maximum allowed size (\(limit) bytes)")
     }
 
+    /// The upload would take its owner past ``StorageSettings/userQuotaBytes``: 413 with the
+    /// bytes already used (uploads only) and the quota.
+    public static func quotaExceeded(used: Int64, quota: Int64) -> APIError {
+        APIError(
+            status: .contentTooLarge, code: "quota_exceeded",
+            message: "storage quota exceeded: \(used) of \(quota) bytes used")
+    }
+
+    /// A video or audio upload that ffmpeg could not read (or a rendition of it could not be
+    /// made): 400 `invalid_media`, nothing stored.
+    public static func invalidMedia(_ reason: String) -> APIError {
+        APIError(status: .badRequest, code: "invalid_media", message: "media: \(reason)")
+    }
+
+    /// A name the server needs for a rendition (`<name>.thumb.jpg`, …) is taken by another
+    /// object, or the upload's name is one of the server's renditions.
+    public static func renditionName(_ name: String, _ rule: String) -> APIError {
+        var error = APIError(status: .conflict, code: "Duplicate", message: "path: \(name) \(rule)")
+        error.field = "path"
+        return error
+    }
+
     /// A request value broke a rule: 400 naming the field and the rule.
     public static func invalid(_ field: String, _ rule: String) -> APIError {
         var error = APIError(status: .badRequest, code: "InvalidRequest", message: "\(field): \(rule)")

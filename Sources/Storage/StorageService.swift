@@ -225,6 +225,11 @@ public struct StorageService: Sendable {
     /// authorised by its token). The blob is written under a fresh version key, the row
     /// committed, and only then the replaced version's blob deleted; a failure at any step
     /// leaves the previous state (and no blob) behind.
+    ///
+    /// Images are re-encoded without metadata; avatars and attachments are measured and get
+    /// their renditions (``MediaPlan``), stored as objects with the upload as `parent_id` and
+    /// committed in the same transaction as the upload's row. The owner's quota
+    /// (``UserQuota``) is checked before anything is stored and again at commit.
     public func upload(
         _ caller: Caller?, owner: UUID? = nil, bucket: String, name: String, upsert: Bool, content: UploadContent,
         body: some AsyncSequence<ByteBuffer, any Error> & Sendable, beforeCommit: @Sendable () async throws -> Void = {}
@@ -232,6 +237,9 @@ public struct StorageService: Sendable {
         if let caller { try await admitWrite(caller) }
         let rules = try await uploadRules(bucket: bucket, content: content)
         if !upsert, try await store.nameTaken(bucket: bucket, name: name) { throw StorageError.duplicate }
+        let objectOwner = caller?.userID ?? owner
+        let quotaRoom = try await quotaRoom(
+            owner: objectOwner, bucket: bucket, name: name, upsert: upsert, declaredSize: content.declaredSize)
         let version = UUID()
         let key = StorageStore.blobKey(bucket: bucket, version: version)
         // The type is judged from the first bytes, which are then replayed to the backend.
@@ -240,37 +248,58 @@ public struct StorageService: Sendable {
         guard ContentSniffer.declared(rules.mime, matchesSniffed: sniffed) else {
             throw StorageError.mimeMismatch(declared: MimeType.essence(rules.mime), detected: sniffed)
         }
+        let reencode = Self.reencodes(sniffed, in: rules.bucket)
+        let plan = MediaPlan(bucket: bucket, sniffed: sniffed)
+        try Self.checkRenditionNames(name, plan: plan)
+        // A re-encoded image's stored size is only known afterwards (checked at commit); other
+        // bodies stop as soon as they pass the owner's remaining quota.
+        let streamLimit = reencode ? rules.limit : min(rules.limit, quotaRoom?.room ?? rules.limit)
         var mime = rules.mime
+        var mediaJSON = "{}"
+        var renditions: [NewObject] = []
         let blob: StoredBlob
         do {
-            if Self.reencodes(sniffed, in: rules.bucket) {
-                // Images are stored re-encoded, without EXIF/GPS or any other metadata.
-                (blob, mime) = try await storeReencodedImage(body: sniffedBody, key: key, limit: rules.limit)
+            if reencode || plan != .none {
+                let processed = try await storeProcessed(
+                    body: sniffedBody, sniffed: sniffed, bucket: rules.bucket, name: name, owner: objectOwner, cacheControl: rules.cache,
+                    key: key, reencode: reencode, plan: plan, spoolLimit: streamLimit, limit: rules.limit)
+                blob = processed.blob
+                mime = processed.mimeType ?? mime
+                mediaJSON = processed.mediaJSON
+                renditions = processed.renditions
             } else {
-                blob = try await backend.write(key: key, body: sniffedBody, maxBytes: rules.limit)
+                blob = try await backend.write(key: key, body: sniffedBody, maxBytes: streamLimit)
             }
-        } catch is BlobTooLarge {
+        } catch let error as BlobTooLarge {
+            if error.limit < rules.limit, let quotaRoom {
+                throw StorageError.quotaExceeded(used: quotaRoom.used, quota: settings.userQuotaBytes)
+            }
             throw StorageError.tooLarge(limit: rules.limit)
         }
+        let written = [key] + renditions.map(\.blobKey)
         do {
             // The rest of the request (a form's closing boundary) must be whole before the row exists.
             try await beforeCommit()
         } catch {
-            await deleteBlobs([key])
+            await deleteBlobs(written)
             throw error
         }
-        let object = NewObject(
-            bucketID: bucket, name: name, owner: caller?.userID ?? owner, size: blob.size, mimeType: mime,
+        var object = NewObject(
+            bucketID: bucket, name: name, owner: objectOwner, size: blob.size, mimeType: mime,
             cacheControl: rules.cache, etag: blob.md5, metadataJSON: rules.metadata, version: version)
+        object.mediaJSON = mediaJSON
         let committed: StoredObject
-        let replaced: UUID?
+        let replaced: StorageStore.Replaced
         do {
-            (committed, replaced) = try await store.commit(object, upsert: upsert, caller: caller)
+            (committed, replaced) = try await store.commit(
+                object, upsert: upsert, caller: caller, renditions: renditions, quotaBytes: settings.userQuotaBytes)
         } catch {
-            await deleteBlobs([key])
+            await deleteBlobs(written)
             throw error
         }
-        if let replaced { await deleteBlobs([StorageStore.blobKey(bucket: bucket, version: replaced)]) }
+        // The rows are gone and their keys queued (storage.blob_deletions); delete now, the
+        // janitor retries what fails.
+        await deleteBlobs((replaced.version.map { [StorageStore.blobKey(bucket: bucket, version: $0)] } ?? []) + replaced.renditionKeys)
         return committed
     }
 
@@ -328,7 +357,9 @@ public struct StorageService: Sendable {
         _ = try await self.bucket(caller, id: bucket)
         let removed = try await store.remove(caller, bucket: bucket, names: names)
         await deleteBlobs(removed.map(\.blobKey))
-        return removed
+        // Renditions went with their uploads; only what was asked for is reported.
+        let asked = Set(names)
+        return removed.filter { $0.parentID == nil || asked.contains($0.name) }
     }
 
     /// Renames an object within its bucket (metadata only: the blob key does not depend on the name).
@@ -352,8 +383,8 @@ public struct StorageService: Sendable {
             bucketID: bucket, name: destination, owner: caller.userID, size: original.size, mimeType: original.mimeType,
             cacheControl: original.cacheControl, etag: original.etag, metadataJSON: original.metadataJSON, version: version)
         do {
-            let (committed, replaced) = try await store.commit(object, upsert: upsert, caller: caller)
-            if let replaced { await deleteBlobs([StorageStore.blobKey(bucket: bucket, version: replaced)]) }
+            let (committed, replaced) = try await store.commit(object, upsert: upsert, caller: caller, quotaBytes: settings.userQuotaBytes)
+            await deleteBlobs((replaced.version.map { [StorageStore.blobKey(bucket: bucket, version: $0)] } ?? []) + replaced.renditionKeys)
             return committed
         } catch {
             await deleteBlobs([key])

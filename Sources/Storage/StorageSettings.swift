@@ -30,6 +30,15 @@ public struct StorageSettings: Sendable {
     /// result, removed afterwards); nil: the system's temporary directory. The server uses
     /// `<storage dir>/processing`.
     public var processingDirectory: String?
+    /// `STORAGE_USER_QUOTA_BYTES`: the bytes one user may keep stored across all buckets
+    /// (uploads only; the server's renditions do not count). 0: unlimited. Default 1 GiB.
+    public var userQuotaBytes: Int64 = 1 << 30
+    /// `STORAGE_JANITOR_INTERVAL_SECONDS`: how often ``StorageJanitor`` deletes queued blobs
+    /// and orphaned uploads (default 60).
+    public var janitorIntervalSeconds = 60
+    /// `STORAGE_ORPHAN_TTL_SECONDS`: how long an upload to `attachments` may stay unattached
+    /// (not claimed by a message) before the janitor removes it (default 1 day).
+    public var orphanTTLSeconds = 86_400
 
     public init() {}
 }

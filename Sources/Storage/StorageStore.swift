@@ -32,6 +32,10 @@ public struct StoredObject: Sendable, Equatable {
     public var createdAt: Date
     public var updatedAt: Date
     public var lastAccessedAt: Date
+    /// What the server measured (`storage.objects.media`) as JSON object text.
+    public var mediaJSON: String = "{}"
+    /// The upload this object is a server-made rendition of (nil: an upload).
+    public var parentID: UUID? = nil
 
     /// Where the bytes of this version live in the backend.
     public var blobKey: String { StorageStore.blobKey(bucket: bucketID, version: version) }
@@ -48,6 +52,13 @@ struct NewObject: Sendable {
     var etag: String
     var metadataJSON: String
     var version: UUID
+    /// What the server measured, JSON object text.
+    var mediaJSON: String = "{}"
+    /// Set on renditions: the upload they were made from.
+    var parentID: UUID? = nil
+
+    /// Where its bytes were written.
+    var blobKey: String { StorageStore.blobKey(bucket: bucketID, version: version) }
 }
 
 /// The SQL of the storage module. Work for a request runs under the caller
@@ -68,7 +79,8 @@ public struct StorageStore: Sendable {
 
     static let bucketColumns = "id, name, owner, public, file_size_limit, allowed_mime_types, created_at, updated_at"
     static let objectColumns = """
-        id, bucket_id, name, owner, size, mime_type, cache_control, etag, user_metadata::text, version, created_at, updated_at, last_accessed_at
+        id, bucket_id, name, owner, size, mime_type, cache_control, etag, user_metadata::text, version, created_at, updated_at, last_accessed_at,
+        media::text, parent_id
         """
 
     static func bucket(from rows: PostgresRowSequence) async throws -> [Bucket] {
@@ -86,13 +98,14 @@ public struct StorageStore: Sendable {
 
     static func objects(from rows: PostgresRowSequence) async throws -> [StoredObject] {
         var objects: [StoredObject] = []
-        for try await (id, bucket, name, owner, size, mime, cache, etag, metadata, version, created, updated, accessed) in rows.decode(
-            (UUID, String, String, UUID?, Int64, String, String, String, String, UUID, Date, Date, Date).self)
+        for try await (id, bucket, name, owner, size, mime, cache, etag, metadata, version, created, updated, accessed, media, parent) in rows.decode(
+            (UUID, String, String, UUID?, Int64, String, String, String, String, UUID, Date, Date, Date, String, UUID?).self)
         {
             objects.append(
                 StoredObject(
                     id: id, bucketID: bucket, name: name, owner: owner, size: size, mimeType: mime, cacheControl: cache, etag: etag,
-                    metadataJSON: metadata, version: version, createdAt: created, updatedAt: updated, lastAccessedAt: accessed))
+                    metadataJSON: metadata, version: version, createdAt: created, updatedAt: updated, lastAccessedAt: accessed,
+                    mediaJSON: media, parentID: parent))
         }
         return objects
     }
@@ -190,44 +203,95 @@ public struct StorageStore: Sendable {
         }
     }
 
+    /// An insert of the columns a client's upload decides (nine values).
     static let insertSQL = """
         INSERT INTO storage.objects (bucket_id, name, owner, size, mime_type, cache_control, etag, user_metadata, version)
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)
         """
 
+    /// An insert of every column the server writes (``values(_:)``: eleven values, with
+    /// `media` and `parent_id`).
+    static let insertObjectSQL = """
+        INSERT INTO storage.objects (bucket_id, name, owner, size, mime_type, cache_control, etag, user_metadata, version, media, parent_id)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9, $10::jsonb, $11)
+        """
+
     static func values(_ object: NewObject) -> [(any PostgresEncodable & Sendable)?] {
-        [object.bucketID, object.name, object.owner, object.size, object.mimeType, object.cacheControl, object.etag, object.metadataJSON, object.version]
+        [
+            object.bucketID, object.name, object.owner, object.size, object.mimeType, object.cacheControl, object.etag, object.metadataJSON,
+            object.version, object.mediaJSON, object.parentID,
+        ]
     }
 
-    /// Commits an uploaded version. Without `upsert` an existing name is ``StorageError/duplicate``;
-    /// with it the row is replaced (id and created_at kept). Returns the row and the version it
-    /// replaced, whose blob the caller deletes after the commit. `asOwner`: the signed-upload
-    /// path, authorised by its token instead of row-level security.
-    func commit(_ object: NewObject, upsert: Bool, caller: Caller?) async throws -> (StoredObject, replaced: UUID?) {
-        let body: @Sendable (PostgresConnection) async throws -> (StoredObject, UUID?) = { connection in
+    /// What a commit replaced: the previous version (its blob is the caller's to delete after
+    /// the commit) and the blob keys of the previous version's renditions (deleted with it).
+    struct Replaced: Sendable {
+        var version: UUID?
+        var renditionKeys: [String] = []
+    }
+
+    /// Commits an uploaded version and its renditions in one transaction. Without `upsert` an
+    /// existing name is ``StorageError/duplicate``; with it the row is replaced (id,
+    /// created_at and attached_at kept) and its old renditions are deleted. A name that is one
+    /// of the server's renditions is never replaced by an upload. With `quotaBytes` > 0 the
+    /// owner's uploads (renditions excluded) must stay within it, checked under a per-user
+    /// lock so that parallel uploads cannot overshoot together. `caller` nil: the
+    /// signed-upload path, authorised by its token instead of row-level security.
+    func commit(
+        _ object: NewObject, upsert: Bool, caller: Caller?, renditions: [NewObject] = [], quotaBytes: Int64 = 0
+    ) async throws -> (StoredObject, replaced: Replaced) {
+        let body: @Sendable (PostgresConnection) async throws -> (StoredObject, Replaced) = { connection in
             // Concurrent writes of one name queue here, so each reads the version it replaces
             // (else a writer's view of "no previous row" would orphan the other's blob).
             try await connection.execute(
                 "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", ["storage.objects/\(object.bucketID)/\(object.name)"])
-            let previous = try await connection.rows(
-                "SELECT version FROM storage.objects WHERE bucket_id = $1 AND name = $2 FOR UPDATE", [object.bucketID, object.name])
-            var replaced: UUID?
-            for try await version in previous.decode(UUID.self) { replaced = version }
+            let previousRows = try await connection.rows(
+                "SELECT id, version, parent_id, owner, size FROM storage.objects WHERE bucket_id = $1 AND name = $2 FOR UPDATE",
+                [object.bucketID, object.name])
+            var previous: (id: UUID, version: UUID, parent: UUID?, owner: UUID?, size: Int64)?
+            for try await row in previousRows.decode((UUID, UUID, UUID?, UUID?, Int64).self) {
+                previous = (row.0, row.1, row.2, row.3, row.4)
+            }
+            if let previous, upsert, previous.parent != nil {
+                throw StorageError.renditionName(
+                    object.name, "is a preview the server made of another file and cannot be replaced; choose another name")
+            }
+            if quotaBytes > 0, let owner = object.owner {
+                let replacedSize = upsert && previous?.owner == owner ? previous?.size ?? 0 : 0
+                try await UserQuota.check(connection, owner: owner, adding: object.size, replacing: replacedSize, quotaBytes: quotaBytes)
+            }
+            var replaced = Replaced(version: previous?.version)
+            if upsert, let previous {
+                let gone = try await connection.rows(
+                    "DELETE FROM storage.objects WHERE parent_id = $1 RETURNING bucket_id, version", [previous.id])
+                for try await (bucket, version) in gone.decode((String, UUID).self) {
+                    replaced.renditionKeys.append(StorageStore.blobKey(bucket: bucket, version: version))
+                }
+            }
             let sql: String
             if upsert {
-                sql = Self.insertSQL + """
+                sql = Self.insertObjectSQL + """
 
                     ON CONFLICT (bucket_id, name) DO UPDATE SET
                         owner = EXCLUDED.owner, size = EXCLUDED.size, mime_type = EXCLUDED.mime_type,
                         cache_control = EXCLUDED.cache_control, etag = EXCLUDED.etag, user_metadata = EXCLUDED.user_metadata,
-                        version = EXCLUDED.version, updated_at = now(), last_accessed_at = now()
+                        version = EXCLUDED.version, media = EXCLUDED.media, updated_at = now(), last_accessed_at = now()
                     RETURNING \(Self.objectColumns)
                     """
             } else {
-                sql = Self.insertSQL + " RETURNING \(Self.objectColumns)"
+                sql = Self.insertObjectSQL + " RETURNING \(Self.objectColumns)"
             }
             guard let row = try await Self.objects(from: try await connection.rows(sql, Self.values(object))).first else {
                 throw StorageError.rowLevelSecurity
+            }
+            for var rendition in renditions {
+                rendition.parentID = row.id
+                let inserted = try await connection.exists(
+                    Self.insertObjectSQL + " ON CONFLICT (bucket_id, name) DO NOTHING RETURNING 1", Self.values(rendition))
+                guard inserted else {
+                    throw StorageError.renditionName(
+                        rendition.name, "is taken by another file, and the server needs this name for a preview of \(object.name)")
+                }
             }
             return (row, replaced)
         }
@@ -254,7 +318,7 @@ public struct StorageStore: Sendable {
         do {
             _ = try await database.withCaller(caller) { connection in
                 // Replacing needs the right to change the existing row: the update half of the upsert checks it.
-                let sql = upsert ? Self.insertSQL + " ON CONFLICT (bucket_id, name) DO UPDATE SET owner = EXCLUDED.owner" : Self.insertSQL
+                let sql = upsert ? Self.insertObjectSQL + " ON CONFLICT (bucket_id, name) DO UPDATE SET owner = EXCLUDED.owner" : Self.insertObjectSQL
                 try await connection.execute(sql, Self.values(probe))
                 throw ProbeRollback()
             }
@@ -273,9 +337,16 @@ public struct StorageStore: Sendable {
     func remove(_ caller: Caller, bucket: String, names: [String]) async throws -> [StoredObject] {
         if caller.role == .anon { return [] }
         return try await database.withCaller(caller) { connection in
-            try await Self.objects(
+            // Renditions first, so their rows (and blob keys) are returned too.
+            let renditions = try await Self.objects(
                 from: try await connection.rows(
-                    "DELETE FROM storage.objects WHERE bucket_id = $1 AND name = ANY($2) RETURNING \(Self.objectColumns)", [bucket, names]))
+                    """
+                    DELETE FROM storage.objects WHERE parent_id IN (SELECT id FROM storage.objects WHERE bucket_id = $1 AND name = ANY($2))
+                    RETURNING \(Self.objectColumns)
+                    """, [bucket, names]))
+            return renditions + (try await Self.objects(
+                from: try await connection.rows(
+                    "DELETE FROM storage.objects WHERE bucket_id = $1 AND name = ANY($2) RETURNING \(Self.objectColumns)", [bucket, names])))
         }
     }
 
@@ -325,7 +396,7 @@ public struct StorageStore: Sendable {
         let sql = """
             WITH visible AS (
                 SELECT \(Self.objectColumns), substr(name, $3::integer + 1) AS rest
-                FROM storage.objects WHERE bucket_id = $1 AND name LIKE $2
+                FROM storage.objects WHERE bucket_id = $1 AND name LIKE $2 AND parent_id IS NULL
             ), entries AS (
                 SELECT DISTINCT ON (entry) split_part(rest, '/', 1) AS entry, position('/' IN rest) > 0 AS is_folder
                 FROM visible

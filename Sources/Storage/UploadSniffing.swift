@@ -125,57 +125,6 @@ extension StorageService {
         return true
     }
 
-    /// Streams `body` to a temporary file, re-encodes it without metadata (``MediaProcessor/reencodeImage(input:output:maxDimension:)``)
-    /// and writes the result to the backend under `key`. Returns the blob and the stored MIME
-    /// type (the re-encoded format's). Both temporary files are removed on every path.
-    func storeReencodedImage(
-        body: some AsyncSequence<ByteBuffer, any Error> & Sendable, key: String, limit: Int64
-    ) async throws -> (StoredBlob, String) {
-        guard let media else {
-            logger.error("storage: an image upload was refused: ffmpeg/ffprobe are not installed (apt-get install ffmpeg)")
-            throw StorageError.mediaUnavailable
-        }
-        let directory = settings.processingDirectory ?? FileManager.default.temporaryDirectory.path
-        let fileSystem = FileSystem.shared
-        try await fileSystem.createDirectory(at: FilePath(directory), withIntermediateDirectories: true)
-        let name = UUID().uuidString.lowercased()
-        let input = "\(directory)/upload-\(name)"
-        let output = "\(directory)/upload-\(name)-clean"
-        defer {
-            unlink(input)
-            unlink(output)
-        }
-        // The original, streamed to disk under the upload's limit.
-        try await fileSystem.withFileHandle(forWritingAt: FilePath(input), options: .newFile(replaceExisting: false)) { handle in
-            var written: Int64 = 0
-            for try await chunk in body {
-                let (total, overflow) = written.addingReportingOverflow(Int64(chunk.readableBytes))
-                guard !overflow, total <= limit else { throw BlobTooLarge(limit: limit) }
-                try await handle.write(contentsOf: chunk, toAbsoluteOffset: written)
-                written = total
-            }
-        }
-        await mediaSlots.acquire()
-        let outcome: Result<MediaProcessor.ImageFormat, any Error>
-        do {
-            outcome = .success(try await media.reencodeImage(input: input, output: output))
-        } catch {
-            outcome = .failure(error)
-        }
-        await mediaSlots.release()
-        let format: MediaProcessor.ImageFormat
-        do {
-            format = try outcome.get()
-        } catch let error as MediaError {
-            throw mediaFailure(error)
-        }
-        let blob = try await fileSystem.withFileHandle(forReadingAt: FilePath(output)) { handle in
-            let size = try await handle.info().size
-            return try await backend.write(key: key, body: handle.readChunks(in: 0..<size, chunkLength: .kibibytes(64)), maxBytes: limit)
-        }
-        return (blob, format.mimeType)
-    }
-
     /// The client's error for a failed re-encoding; the diagnostics go to the log only.
     func mediaFailure(_ error: MediaError) -> APIError {
         switch error.kind {

@@ -310,7 +310,7 @@ import TestSupport
                     alice, bucket: "files", name: "big.txt", upsert: false, content: UploadContent(mimeType: "text/plain", declaredSize: 5),
                     body: Self.text("12345"))
             }
-            #expect(Self.blobCount(directory) == 1)
+            #expect(Self.blobCount(directory) == 3, "the avatar and its 64 and 256 px renditions")
             await #expect(throws: StorageError.objectNotFound) { try await storage.object(alice, bucket: "files", name: "big.txt") }
             // Anonymous callers cannot write at all.
             await #expect(throws: StorageError.signInRequired) {

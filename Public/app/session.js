@@ -103,9 +103,17 @@ export class Session {
 
   // Inbox
 
-  async loadInbox(quiet = false) {
-    if (this.inbox.loading) { this.inbox.again = true; return; }
-    this.inbox.loading = true;
+  /** Loads the inbox; a call while a load is running waits for that load (and one more after it). */
+  loadInbox(quiet = false) {
+    if (this.inbox.loading) {
+      this.inbox.again ||= this.inbox.loading.then(() => { this.inbox.again = null; return this.loadInbox(true); });
+      return this.inbox.again;
+    }
+    this.inbox.loading = this.fetchInbox(quiet).finally(() => { this.inbox.loading = null; });
+    return this.inbox.loading;
+  }
+
+  async fetchInbox(quiet) {
     if (!quiet) { this.inbox.error = null; this.emit('inbox'); }
     try {
       const page = await this.rpc('chat_get_inbox_v2', { p_limit: 50 });
@@ -121,11 +129,8 @@ export class Session {
     } catch (e) {
       if (this.destroyed) return;
       if (!this.inbox.loaded) this.inbox.error = e;
-    } finally {
-      this.inbox.loading = false;
     }
     this.emit('inbox');
-    if (this.inbox.again) { this.inbox.again = false; this.loadInbox(true); }
   }
 
   async loadMoreInbox() {

@@ -219,7 +219,9 @@ function voicePlayer(s, m, att, local, uploading) {
   const setState = st => {
     box.dataset.state = st;
     clear(play, glyph(st === 'playing' ? 'pause' : 'play'));
-    play.setAttribute('aria-label', st === 'playing' ? t('pause') : t('play'));
+    play.setAttribute('aria-label', st === 'playing' ? t('pause') : st === 'error' ? t('loadFailed') + '. ' + t('retry') : t('play'));
+    box.title = st === 'error' ? t('loadFailed') : '';
+    if (st === 'error') time.textContent = t('loadFailed');
     play.setAttribute('aria-pressed', String(st === 'playing'));
   };
   async function toggle() {
@@ -238,7 +240,6 @@ function voicePlayer(s, m, att, local, uploading) {
       forget(BUCKET, att.path);
       audio.removeAttribute('src');
       setState('error');
-      box.title = t('loadFailed');
     }
   }
   play.addEventListener('click', toggle);
@@ -247,7 +248,7 @@ function voicePlayer(s, m, att, local, uploading) {
   audio.addEventListener('ended', () => { setState('paused'); audio.currentTime = 0; paint(); });
   audio.addEventListener('timeupdate', paint);
   audio.addEventListener('durationchange', paint);
-  audio.addEventListener('error', () => { if (audio.getAttribute('src')) { forget(BUCKET, att.path); audio.removeAttribute('src'); setState('error'); box.title = t('loadFailed'); } });
+  audio.addEventListener('error', () => { if (audio.getAttribute('src')) { forget(BUCKET, att.path); audio.removeAttribute('src'); setState('error'); } });
   rate.addEventListener('click', () => {
     speed = (speed + 1) % SPEEDS.length;
     const label = SPEEDS[speed] + '×';

@@ -60,6 +60,9 @@ TEST_OTPS = {
     # Storage suite over the S3 backend (test_storage_s3.py) only.
     "+15555550180": "180180",
     "+15555550181": "181181",
+    # Storage media suite (test_storage_media.py) only.
+    "+15555550190": "190190",
+    "+15555550191": "191191",
     # Chat attachments suite (test_chat_attachments.py) only.
     "+15555550192": "192192",
     "+15555550193": "193193",

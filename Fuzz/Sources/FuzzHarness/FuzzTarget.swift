@@ -1,5 +1,5 @@
 import Auth
-import Chat
+@testable import Chat
 @testable import Calls
 import Core
 import Crypto
@@ -48,6 +48,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case objectPath = "object-path"
     /// The token of a signed download or upload URL (`?token=`), and the signer's round trip.
     case signedURLToken = "signed-url-token"
+    /// The `attachment` and `kind` arguments of `send_message_v1` (`AttachmentReference`, `MessageKind`).
+    case attachmentReference = "attachment-reference"
 
     /// Feeds `data` to this target's decoder.
     public func run(_ data: Data) {
@@ -69,6 +71,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .contentSniff: Self.contentSniff(data)
         case .objectPath: Self.objectPath(text)
         case .signedURLToken: Self.signedURLToken(data)
+        case .attachmentReference: Self.attachmentReference(text)
         }
     }
 
@@ -284,6 +287,46 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         let newline = bytes.firstIndex(of: 10) ?? bytes.count
         let declared = String(decoding: bytes[..<newline], as: UTF8.self)
         _ = ContentSniffer.declared(declared, matchesSniffed: ContentSniffer.mimeType(of: bytes[min(newline + 1, bytes.count)...]))
+    }
+
+    // MARK: attachment-reference
+
+    /// The text as JSON through ``AttachmentReference/parse(_:)``; each line as a string
+    /// reference and as a `kind`. An accepted path is 1–1024 bytes, NFC, free of control
+    /// characters, without a leading `/`, and read again unchanged; the database form of
+    /// every accepted reference names the same object (else it traps).
+    private static func attachmentReference(_ text: String) {
+        var references: [AttachmentReference] = []
+        if let value = try? JSONValue.parse(text), let reference = try? AttachmentReference.parse(value) {
+            references.append(reference)
+        }
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
+            _ = try? MessageKind.parse(line)
+            if let reference = try? AttachmentReference.parse(.string(line)) { references.append(reference) }
+        }
+        for reference in references {
+            guard let stored = (try? JSONValue.parse(reference.databaseJSON))?.objectValue else {
+                fatalError("attachment-reference: \(reference) has no database form")
+            }
+            switch reference {
+            case .object(let id):
+                guard stored == ["object_id": .string(id.uuidString.lowercased())] else { fatalError("attachment-reference: \(stored) for \(id)") }
+            case .path(let name):
+                let scalars = Array(name.unicodeScalars)
+                guard !scalars.isEmpty, name.utf8.count <= 1024, scalars.first != "/",
+                    !scalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }),
+                    Array(name.precomposedStringWithCanonicalMapping.unicodeScalars) == scalars
+                else { fatalError("attachment-reference: accepted path \(name.debugDescription)") }
+                guard case .string(let path)? = stored["path"], Array(path.unicodeScalars) == scalars,
+                    stored["bucket"] == .string(AttachmentReference.bucket)
+                else { fatalError("attachment-reference: \(stored) for \(name.debugDescription)") }
+                if !name.hasPrefix(AttachmentReference.bucket + "/") {
+                    guard let again = try? AttachmentReference.objectName(name), Array(again.unicodeScalars) == scalars else {
+                        fatalError("attachment-reference: \(name.debugDescription) is not read again unchanged")
+                    }
+                }
+            }
+        }
     }
 
     // MARK: object-path

@@ -254,7 +254,7 @@ export function conversationView(pane, s, id) {
     }
     if (p.status) setStatus(p.status, statusOf(m));
     p.failed.hidden = m.state !== 'failed';
-    if (m.state === 'failed') p.failedText.textContent = t('notSent') + (m.error && !m.error.network ? ' — ' + (m.upload && mediaMod ? mediaMod.uploadErrorText(m.error) : errorTextSafe(m.error)) : '');
+    if (m.state === 'failed') p.failedText.textContent = t('notSent') + (m.error && (!m.error.network || m.upload) ? ' — ' + (m.upload && mediaMod ? mediaMod.uploadErrorText(m.error) : errorTextSafe(m.error)) : '');
     p.actions.hidden = pending || deleted;
   }
 

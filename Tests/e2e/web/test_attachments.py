@@ -223,6 +223,43 @@ def test_upload_progress_and_cancel(scenario):
         set_size(a, DESKTOP)
 
 
+def test_failed_upload_retries_once(scenario):
+    """Offline, the upload fails with a retry; back online, the retry delivers one message."""
+    scenario.need("dm open")
+    a = scenario.alice.browser
+    doc = scenario.files / f"offline-{RUN}.txt"
+    doc.write_text("written offline\n", encoding="utf-8")
+    a.driver.execute_cdp_cmd("Network.enable", {})
+    a.expected_console.append(r"storage/v1/object/attachments")
+    a.driver.execute_cdp_cmd("Network.emulateNetworkConditions", {
+        "offline": True, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    try:
+        a.present("attach-input").send_keys(str(doc))
+        a.visible("tray-item")
+        a.click("send-message")
+        a.visible("retry-message")
+        a.screenshot("attachments-upload-failed-desktop")
+    finally:
+        a.driver.execute_cdp_cmd("Network.emulateNetworkConditions", {
+            "offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+
+    def delivered(d):
+        if a.is_visible("retry-message"):
+            try:
+                a.displayed("retry-message")[0].click()  # the app may also retry by itself on reconnect
+            except Exception:
+                pass
+        return d.execute_script("""
+            return [...document.querySelectorAll('[data-testid="message"][data-seq] [data-testid="attachment-file"]')]
+              .filter(e => e.textContent.includes(arguments[0])).length;""", doc.name) or None
+    a.wait(delivered, "the file sent after coming back online")
+    time.sleep(1)
+    count = a.driver.execute_script("""
+        return [...document.querySelectorAll('[data-testid="attachment-file"]')]
+          .filter(e => e.textContent.includes(arguments[0])).length;""", doc.name)
+    assert count == 1, f"the retried file shows {count} times"
+
+
 def test_paste_and_drop_fill_the_tray(scenario):
     """A pasted image and a dropped file land in the tray; remove takes them out again."""
     scenario.need("dm open")

@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import Logging
 import NIOCore
 import Testing
 import TestSupport
@@ -222,4 +223,41 @@ import TestSupport
             #expect(progress.object?.size == 0 && progress.upload.status == .done)
         }
     }
+
+    /// The same flow over the S3 backend (moto): chunk blobs under `~resumable/`, ranged
+    /// read-back across chunks, and no chunk left once the object is stored.
+    @Test func chunksWorkOverTheS3Backend() async throws {
+        let backend = try await S3Peer.backend()
+        try await TestDatabase.withDatabase { database in
+            let user: UUID = try await database.withOwner { connection in
+                var id = UUID()
+                for try await value in try await connection.rows(
+                    "INSERT INTO auth.users (phone) VALUES ($1) RETURNING id", ["1555888\(Int.random(in: 10000...99999))"]
+                ).decode(UUID.self) { id = value }
+                return id
+            }
+            var settings = StorageSettings()
+            settings.maxUploadBytes = 16 * 1024 * 1024
+            let storage = StorageService(database: database, backend: backend, settings: settings, logger: Logger(label: "tus-s3-test"))
+            try await storage.createBucket(Base.service, id: "files", name: nil, options: .init(isPublic: false))
+            let uploads = ResumableUploads(storage: storage, readSize: 1024 * 1024)
+            let owner = Base.user(user)
+            let bytes = (0..<(3 * 1024 * 1024 + 17)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+            let upload = try await uploads.create(owner, .init(bucket: "files", name: "big.bin", length: Int64(bytes.count), upsert: false))
+            let cut = try await uploads.append(owner, upload.uploadID, offset: 0, declaredSize: nil, body: Self.cutBody(Array(bytes[0..<1_500_000])))
+            #expect(cut.upload.offset == 1_500_000)
+            let part = try await store(uploads).parts(id: upload.id)
+            #expect(part.count == 1 && part[0].blobKey.hasPrefix("~resumable/"))
+            #expect(try await backend.stat(key: part[0].blobKey)?.size == 1_500_000)
+            let done = try await uploads.append(
+                owner, upload.uploadID, offset: 1_500_000, declaredSize: nil, body: Base.body(Array(bytes[1_500_000...])))
+            let object = try #require(done.object)
+            var read: [UInt8] = []
+            try await storage.read(object, range: nil) { buffer in read += Array(buffer.readableBytesView) }
+            #expect(read == bytes)
+            #expect(try await backend.stat(key: part[0].blobKey) == nil)
+        }
+    }
+
+    func store(_ uploads: ResumableUploads) -> ResumableUploadStore { uploads.store }
 }

@@ -430,6 +430,9 @@ def test_avatar_crop(scenario):
     stage = a.visible("crop-stage")
     stage.send_keys(Keys.ARROW_LEFT, "+", "+")
     a.screenshot("avatar-crop-desktop")
+    set_size(a, PHONE)
+    a.screenshot("avatar-crop-phone")
+    set_size(a, DESKTOP)
     a.click("crop-save")
     a.gone("crop-stage")
 

@@ -172,6 +172,7 @@ export function uploadErrorText(e) {
   if (e.status === 413 || e.httpStatus === 413) lead = t('errTooLarge');
   else if (/quota/i.test(msg) || /quota/i.test(e.code || '')) lead = t('errQuota');
   else if (e.code === 'invalid_image') lead = t('errBadImage');
+  else if (e.code === 'invalid_media') lead = t('errBadMedia');
   else if (e.code === 'invalid_mime_type' || e.status === 415) lead = t('errFileType');
   else if (e.code === 'rate_limited' || e.status === 429) return t('errMsgRate', { wait: t('seconds', { n: e.retryAfter || 1 }) });
   else if (/^(attachment|kind):/.test(msg)) lead = t('errAttachment');

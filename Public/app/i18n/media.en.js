@@ -11,6 +11,7 @@ export default {
   errFileType: 'This file type is not allowed',
   errQuota: 'Your storage quota is used up',
   errBadImage: 'The image could not be read',
+  errBadMedia: 'The audio or video could not be read',
   errAttachment: 'The attachment was refused',
   recording: 'Recording',
   recordingTime: 'Recording: {time}',

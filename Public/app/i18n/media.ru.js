@@ -11,6 +11,7 @@ export default {
   errFileType: 'Такой тип файла не принимается',
   errQuota: 'Место в хранилище закончилось',
   errBadImage: 'Не удалось прочитать изображение',
+  errBadMedia: 'Не удалось прочитать аудио или видео',
   errAttachment: 'Вложение не принято',
   recording: 'Запись',
   recordingTime: 'Запись: {time}',

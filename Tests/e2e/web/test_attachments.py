@@ -260,6 +260,31 @@ def test_failed_upload_retries_once(scenario):
     assert count == 1, f"the retried file shows {count} times"
 
 
+def test_refused_upload_shows_the_servers_reason(scenario):
+    """A text file named .png (declared image/png) is refused by the server; the bubble says why."""
+    scenario.need("dm open")
+    a = scenario.alice.browser
+    fake = scenario.files / f"fake-{RUN}.png"
+    fake.write_text("this is not a picture\n", encoding="utf-8")
+    a.expected_console.append(r"storage/v1/object/attachments")
+    a.present("attach-input").send_keys(str(fake))
+    a.visible("tray-item")
+    a.click("send-message")
+    a.visible("retry-message")
+    text = a.driver.execute_script("""
+        const row = [...document.querySelectorAll('[data-testid="message"]')].find(m => m.textContent.includes(arguments[0]));
+        const failed = row && row.querySelector('.failed-row');
+        return failed ? failed.textContent : '';""", fake.name)
+    assert "image/png" in text and "text/plain" in text, f"the failure does not give the server's reason: {text!r}"
+    a.screenshot("attachments-upload-refused-desktop")
+    a.driver.execute_script("""
+        const row = [...document.querySelectorAll('[data-testid="message"]')].find(m => m.textContent.includes(arguments[0]));
+        row.querySelector('.failed-row button:last-child').click();""", fake.name)
+    a.wait(lambda d: not d.execute_script("""
+        return [...document.querySelectorAll('[data-testid="message"]')].some(m => m.textContent.includes(arguments[0]));""",
+        fake.name), "the refused file's bubble to go after discarding it")
+
+
 def test_paste_and_drop_fill_the_tray(scenario):
     """A pasted image and a dropped file land in the tray; remove takes them out again."""
     scenario.need("dm open")

@@ -61,8 +61,9 @@ async def expect_storage_error(awaitable) -> StorageApiError:
 
 @pytest.fixture(scope="module")
 def media_server():
-    """A server of its own with a 400 kB per-user quota."""
-    with launched_server("storage media server", {"STORAGE_USER_QUOTA_BYTES": str(QUOTA)}) as launched:
+    """A server of its own with a 400 kB per-user quota and a janitor pass every second."""
+    settings = {"STORAGE_USER_QUOTA_BYTES": str(QUOTA), "STORAGE_JANITOR_INTERVAL_SECONDS": "1"}
+    with launched_server("storage media server", settings) as launched:
         EXTRA_SERVER_LOGS["storage media server"] = launched.log_path
         try:
             yield launched
@@ -103,11 +104,14 @@ async def test_avatar_gets_public_64_and_256_renditions(media_server, users):
     # The renditions are not listed; another user lists the avatar alone.
     listed = await within(bob.storage.from_("avatars").list(user_id))
     assert [item["name"] for item in listed] == ["avatar-1.jpg"]
-    # Removing the avatar removes its sizes.
+    # Removing the avatar removes its sizes; the three rows' blob keys were queued and the
+    # server's janitor clears the queue on its next pass.
+    log_start = media_server.log_size()
     await within(avatars.remove([name]))
     async with httpx.AsyncClient(timeout=20) as bare:
         gone = await bare.get(f"{media_server.url}/storage/v1/object/public/avatars/{name}.64.jpg")
         assert gone.status_code in (400, 404)
+    await media_server.wait_for_log(r"blobs_deleted=3 .*storage janitor pass", start=log_start, timeout=15)
 
 
 async def test_attachment_image_info_and_unreadable_video(media_server, users):

@@ -187,8 +187,13 @@ export function avatar(p, { size = '', online = false } = {}) {
   const initials = name.replace(/^@/, '').split(/\s+/).map(w => w[0] || '').join('').slice(0, 2).toUpperCase() || '?';
   const src = avatarSrc(p?.avatar_url);
   if (src) {
-    const img = h('img', { src, alt: '', loading: 'lazy', referrerpolicy: 'no-referrer' });
-    img.addEventListener('error', () => img.replaceWith(initials));
+    // Own avatars have server-made 64/256 px squares next to them (<name>.64.jpg); the
+    // original is the fallback, then the initials.
+    const own = /^(\/|https?:\/\/[^/]+\/)storage\/v1\/object\/public\/avatars\/.+\.(jpe?g|png|webp|gif)$/i.test(src)
+      && (src.startsWith('/') || src.startsWith(location.origin + '/'));
+    const sized = own ? src + (size === 'lg' || size === 'xl' ? '.256.jpg' : '.64.jpg') : src;
+    const img = h('img', { src: sized, alt: '', loading: 'lazy', referrerpolicy: 'no-referrer' });
+    img.addEventListener('error', () => { if (img.getAttribute('src') !== src) img.src = src; else img.replaceWith(initials); });
     el.append(img);
   } else {
     el.append(initials);

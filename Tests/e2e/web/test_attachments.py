@@ -467,6 +467,7 @@ def test_avatar_crop(scenario):
             return img && img.complete && img.naturalWidth > 0 ? img.getAttribute('src') : null;""")
     src = a.wait(avatar_img, "the new avatar shown on the profile page")
     assert src.startswith("/storage/v1/object/public/avatars/"), f"avatar src is {src!r}"
+    assert src.endswith(".jpg.256.jpg"), f"the profile avatar is not the server's 256 px square: {src!r}"
     a.screenshot("avatar-profile-desktop")
     # The other user sees it too (DM header).
     b = scenario.bob.browser

@@ -358,14 +358,43 @@ public struct StorageStore: Sendable {
         }
     }
 
-    /// Renames an object (its bytes stay where they are). Nil when the source is not the caller's to see.
+    /// Renames an object (its bytes stay where they are) and its renditions with it
+    /// (`<source><suffix>` → `<destination><suffix>`, and the names in its `media`), in one
+    /// transaction. Nil when the source is not the caller's to see. A rendition is not moved
+    /// on its own (409: its upload names it).
     func move(_ caller: Caller, bucket: String, from source: String, to destination: String) async throws -> StoredObject? {
         do {
             return try await database.withCaller(caller) { connection in
-                try await Self.objects(
+                let sourceRows = try await connection.rows(
+                    "SELECT id, parent_id FROM storage.objects WHERE bucket_id = $1 AND name = $2 FOR UPDATE", [bucket, source])
+                var found: (id: UUID, parent: UUID?)?
+                for try await row in sourceRows.decode((UUID, UUID?).self) { found = (row.0, row.1) }
+                guard let found else { return nil }
+                if found.parent != nil {
+                    throw StorageError.renditionName(source, "is a preview the server made of another file; move that file instead")
+                }
+                guard let moved = try await Self.objects(
                     from: try await connection.rows(
-                        "UPDATE storage.objects SET name = $3, updated_at = now() WHERE bucket_id = $1 AND name = $2 RETURNING \(Self.objectColumns)",
-                        [bucket, source, destination])
+                        "UPDATE storage.objects SET name = $2, updated_at = now() WHERE id = $1 RETURNING \(Self.objectColumns)",
+                        [found.id, destination])
+                ).first else { return nil }
+                let renditionRows = try await connection.rows(
+                    "SELECT id, name FROM storage.objects WHERE parent_id = $1 FOR UPDATE", [found.id])
+                var renames: [(UUID, String, String)] = []
+                for try await (id, name) in renditionRows.decode((UUID, String).self) where name.hasPrefix(source) {
+                    let renamed = destination + name.dropFirst(source.count)
+                    // The new name must be a valid object name too (length limits).
+                    _ = try ObjectPath.name(renamed)
+                    renames.append((id, name, renamed))
+                }
+                guard !renames.isEmpty else { return moved }
+                for (id, _, renamed) in renames {
+                    try await connection.execute("UPDATE storage.objects SET name = $2, updated_at = now() WHERE id = $1", [id, renamed])
+                }
+                let media = Self.renamingMedia(moved.mediaJSON, renames.map { ($0.1, $0.2) })
+                return try await Self.objects(
+                    from: try await connection.rows(
+                        "UPDATE storage.objects SET media = $2::jsonb WHERE id = $1 RETURNING \(Self.objectColumns)", [found.id, media])
                 ).first
             }
         } catch let error as APIError where error.code == "23505" {
@@ -373,6 +402,27 @@ public struct StorageStore: Sendable {
         } catch let error as APIError where error.code == "42501" {
             throw StorageError.rowLevelSecurity
         }
+    }
+
+    /// `media` JSON text with every string value (also inside `sizes`) that is an old
+    /// rendition name replaced by its new name.
+    static func renamingMedia(_ json: String, _ renames: [(old: String, new: String)]) -> String {
+        guard var media = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: Any] else { return json }
+        let map = Dictionary(renames, uniquingKeysWith: { first, _ in first })
+        for (key, value) in media {
+            if let name = value as? String, let renamed = map[name] {
+                media[key] = renamed
+            } else if var nested = value as? [String: Any] {
+                for (inner, innerValue) in nested {
+                    if let name = innerValue as? String, let renamed = map[name] { nested[inner] = renamed }
+                }
+                media[key] = nested
+            }
+        }
+        guard let data = try? JSONSerialization.data(withJSONObject: media, options: [.sortedKeys]),
+            let text = String(data: data, encoding: .utf8)
+        else { return json }
+        return text
     }
 
     /// One level of a folder: the sub-folders (names without objects of their own) and the

@@ -157,6 +157,30 @@ import Testing
         }
     }
 
+    @Test func moveRenamesTheRenditions() async throws {
+        try await StorageTestEnvironment.with { env in
+            let from = "\(env.aliceFolder)/a.jpg"
+            let to = "\(env.aliceFolder)/moved/b.jpg"
+            let avatar = try await env.upload(env.alice, bucket: "avatars", name: from, type: "image/jpeg", try MediaFixtures.jpeg(width: 100, height: 100))
+            // A rendition is not moved on its own.
+            let refused = try await #require(throws: APIError.self) {
+                try await env.storage.move(env.alice, bucket: "avatars", from: "\(from).64.jpg", to: "\(env.aliceFolder)/x.jpg")
+            }
+            #expect(refused.status == .conflict && refused.message.contains("move that file instead"))
+            // Another user cannot move it at all.
+            await #expect(throws: StorageError.objectNotFound) { try await env.storage.move(env.bob, bucket: "avatars", from: from, to: to) }
+            let moved = try await env.storage.move(env.alice, bucket: "avatars", from: from, to: to)
+            #expect(moved.id == avatar.id)
+            #expect(MediaFixtures.media(moved)["sizes"] as? [String: String] == ["64": "\(to).64.jpg", "256": "\(to).256.jpg"])
+            #expect(try await env.storage.publicObject(bucket: "avatars", name: "\(to).256.jpg").parentID == avatar.id)
+            #expect(Set(try await env.rows().keys) == ["avatars/\(to)", "avatars/\(to).64.jpg", "avatars/\(to).256.jpg"])
+            // The old name is free again, renditions included.
+            try await env.upload(env.alice, bucket: "avatars", name: from, type: "image/jpeg", try MediaFixtures.jpeg(width: 20, height: 20))
+            #expect(try await env.rows().count == 6)
+            #expect(StorageStore.renamingMedia(#"{"thumbnail":"a.thumb.jpg","width":3}"#, [("a.thumb.jpg", "b.thumb.jpg")]) == #"{"thumbnail":"b.thumb.jpg","width":3}"#)
+        }
+    }
+
     @Test func infoResponseCarriesMedia() async throws {
         try await StorageTestEnvironment.with { env in
             let photo = try await env.upload(

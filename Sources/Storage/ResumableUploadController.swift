@@ -39,10 +39,18 @@ public struct ResumableUploadController: Sendable {
         group.delete(":id") { request, context in try await terminate(request, context) }
     }
 
-    /// OPTIONS (protocol discovery) needs no header, as Supabase (group: ``TusErrorMiddleware`` only).
+    /// OPTIONS (protocol discovery) needs no header, as Supabase; the signed variant
+    /// (`/upload/resumable/sign`, authorised by a signed upload URL's token in `x-signature`)
+    /// needs no key either (group: ``TusErrorMiddleware`` only).
     public func addOpenRoutes(to group: RouterGroup<AppRequestContext>) {
         group.on("", method: .options) { _, _ in options() }
         group.on(":id", method: .options) { _, _ in options() }
+        group.on("sign", method: .options) { _, _ in options() }
+        group.on("sign/:id", method: .options) { _, _ in options() }
+        group.post("sign") { request, context in try await create(request, context, signed: true) }
+        group.head("sign/:id") { request, context in try await head(request, context, signed: true) }
+        group.patch("sign/:id") { request, context in try await patch(request, context, signed: true) }
+        group.delete("sign/:id") { request, context in try await terminate(request, context, signed: true) }
     }
 
     // MARK: Handlers
@@ -55,8 +63,9 @@ public struct ResumableUploadController: Sendable {
         return Response(status: .noContent, headers: headers)
     }
 
-    func create(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+    func create(_ request: Request, _ context: AppRequestContext, signed: Bool = false) async throws -> Response {
         try TusHeaders.checkVersion(request.headers[.tusResumable])
+        let token = signed ? try Self.signature(request) : nil
         if request.headers[.uploadDeferLength] != nil {
             throw StorageError.invalid("Upload-Defer-Length", "not supported: send Upload-Length")
         }
@@ -73,10 +82,17 @@ public struct ResumableUploadController: Sendable {
             contentType: metadata["contentType"].flatMap { $0.isEmpty ? nil : $0 },
             cacheControl: metadata["cacheControl"].flatMap { $0.isEmpty ? nil : $0 },
             metadataJSON: metadata["metadata"].flatMap { $0.isEmpty ? nil : $0 })
-        let caller = context.caller ?? .anonymous
-        var upload = try await uploads.create(caller, declaration)
+        let caller: Caller
+        var upload: ResumableUpload
+        if let token {
+            caller = ResumableUploads.signedCaller
+            upload = try await uploads.createSigned(token: token, declaration)
+        } else {
+            caller = context.caller ?? .anonymous
+            upload = try await uploads.create(caller, declaration)
+        }
         var headers = Self.baseHeaders()
-        headers[.location] = location(request, upload.uploadID.encoded)
+        headers[.location] = location(request, (signed ? "sign/" : "") + upload.uploadID.encoded)
         // creation-with-upload: the body (if any) is the first chunk; an empty upload is complete at once.
         let hasBody = MimeType.essence(request.headers[.contentType] ?? "") == Self.offsetOctetStream
         if hasBody || length == 0 {
@@ -90,9 +106,10 @@ public struct ResumableUploadController: Sendable {
         return Response(status: .created, headers: headers)
     }
 
-    func head(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+    func head(_ request: Request, _ context: AppRequestContext, signed: Bool = false) async throws -> Response {
         try TusHeaders.checkVersion(request.headers[.tusResumable])
-        let upload = try await uploads.status(context.caller ?? .anonymous, try Self.uploadID(context))
+        let id = try Self.uploadID(context)
+        let upload = try await uploads.status(try await caller(request, context, id, signed: signed), id)
         var headers = Self.baseHeaders()
         headers[.uploadOffset] = String(upload.offset)
         headers[.uploadLength] = String(upload.length)
@@ -101,7 +118,7 @@ public struct ResumableUploadController: Sendable {
         return Response(status: .ok, headers: headers)
     }
 
-    func patch(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+    func patch(_ request: Request, _ context: AppRequestContext, signed: Bool = false) async throws -> Response {
         try TusHeaders.checkVersion(request.headers[.tusResumable])
         guard MimeType.essence(request.headers[.contentType] ?? "") == Self.offsetOctetStream else {
             throw APIError(
@@ -110,20 +127,36 @@ public struct ResumableUploadController: Sendable {
         let offset = try TusHeaders.byteCount(request.headers[.uploadOffset], header: "Upload-Offset")
         let id = try Self.uploadID(context)
         let declared = request.headers[.contentLength].flatMap { Int64($0) }
-        let progress = try await uploads.append(context.caller ?? .anonymous, id, offset: offset, declaredSize: declared, body: request.body)
+        let caller = try await caller(request, context, id, signed: signed)
+        let progress = try await uploads.append(caller, id, offset: offset, declaredSize: declared, body: request.body)
         var headers = Self.baseHeaders()
         headers[.uploadOffset] = String(progress.upload.offset)
         if progress.upload.status == .receiving { headers[.uploadExpires] = HTTPDate.format(progress.upload.expiresAt) }
         return Response(status: .noContent, headers: headers)
     }
 
-    func terminate(_ request: Request, _ context: AppRequestContext) async throws -> Response {
+    func terminate(_ request: Request, _ context: AppRequestContext, signed: Bool = false) async throws -> Response {
         try TusHeaders.checkVersion(request.headers[.tusResumable])
-        try await uploads.terminate(context.caller ?? .anonymous, try Self.uploadID(context))
+        let id = try Self.uploadID(context)
+        try await uploads.terminate(try await caller(request, context, id, signed: signed), id)
         return Response(status: .noContent, headers: Self.baseHeaders())
     }
 
     // MARK: Helpers
+
+    /// The request's caller, or for the signed variant the role its `x-signature` grants on `id`.
+    func caller(_ request: Request, _ context: AppRequestContext, _ id: TusHeaders.UploadID, signed: Bool) async throws -> Caller {
+        guard signed else { return context.caller ?? .anonymous }
+        return try await uploads.signedCaller(token: try Self.signature(request), id)
+    }
+
+    /// `x-signature`: the token of a signed upload URL (Supabase's header for signed TUS uploads).
+    static func signature(_ request: Request) throws -> String {
+        guard let token = request.headers[.xSignature], !token.isEmpty else {
+            throw StorageError.invalid("x-signature", "Missing x-signature header (the token of a signed upload URL)")
+        }
+        return token
+    }
 
     static func baseHeaders() -> HTTPFields { [.tusResumable: TusHeaders.version] }
 
@@ -201,4 +234,5 @@ extension HTTPField.Name {
     static let uploadMetadata = HTTPField.Name("Upload-Metadata")!
     static let uploadExpires = HTTPField.Name("Upload-Expires")!
     static let uploadDeferLength = HTTPField.Name("Upload-Defer-Length")!
+    static let xSignature = HTTPField.Name("x-signature")!
 }

@@ -72,6 +72,10 @@ public struct ResumableUploads: Sendable {
     /// size limit, MIME rules, the caller's right to write the name, an existing object
     /// without upsert) and records the upload. Spends one storage write of the caller.
     public func create(_ caller: Caller, _ declaration: Declaration) async throws -> ResumableUpload {
+        try await create(caller, declaration, owner: caller.role == .authenticated ? caller.userID : nil)
+    }
+
+    func create(_ caller: Caller, _ declaration: Declaration, owner: UUID?) async throws -> ResumableUpload {
         try await storage.admitWrite(caller)
         let bucket = try ObjectPath.bucketID(declaration.bucket, field: "bucketName")
         let name = try ObjectPath.name(declaration.name, field: "objectName")
@@ -84,7 +88,7 @@ public struct ResumableUploads: Sendable {
         try await storage.store.checkCanWrite(caller, bucket: bucket, name: name, upsert: declaration.upsert)
         await sweepIfDue()
         let upload = ResumableUpload(
-            id: UUID(), bucket: bucket, name: name, owner: caller.role == .authenticated ? caller.userID : nil, upsert: declaration.upsert,
+            id: UUID(), bucket: bucket, name: name, owner: owner, upsert: declaration.upsert,
             length: declaration.length, offset: 0, mimeType: rules.mime, cacheControl: rules.cache, metadataJSON: rules.metadata,
             status: .receiving, expiresAt: expiry())
         try await store.create(caller, upload)
@@ -92,6 +96,37 @@ public struct ResumableUploads: Sendable {
     }
 
     func expiry() -> Date { Date().addingTimeInterval(TimeInterval(ttlSeconds)) }
+
+    // MARK: Signed uploads
+
+    /// The request role of signed resumable uploads: the token (a signed upload URL's, from
+    /// ``StorageService/signUpload(_:bucket:name:upsert:)``) is the authorisation, as for
+    /// `PUT /object/upload/sign/...`; the upload belongs to the token's owner.
+    static let signedCaller = Caller(role: .serviceRole, claimsJSON: #"{"role":"service_role"}"#)
+
+    /// Creates an upload authorised by a signed upload token for exactly this bucket and name
+    /// (`POST /upload/resumable/sign` with `x-signature`); upsert and owner come from the token.
+    public func createSigned(token: String, _ declaration: Declaration) async throws -> ResumableUpload {
+        let bucket = try ObjectPath.bucketID(declaration.bucket, field: "bucketName")
+        let name = try ObjectPath.name(declaration.name, field: "objectName")
+        let verified = try await verify(token, bucket: bucket, name: name)
+        var declaration = declaration
+        declaration.upsert = verified.upsert
+        return try await create(Self.signedCaller, declaration, owner: verified.owner)
+    }
+
+    /// The caller to act as on a signed upload `id`: the token must be valid for its bucket and
+    /// name, and the upload must belong to the token's owner (else 404).
+    public func signedCaller(token: String, _ id: TusHeaders.UploadID) async throws -> Caller {
+        let verified = try await verify(token, bucket: id.bucket, name: id.name)
+        guard try await upload(Self.signedCaller, id).owner == verified.owner else { throw Self.notFound }
+        return Self.signedCaller
+    }
+
+    func verify(_ token: String, bucket: String, name: String) async throws -> SignedURLToken {
+        try SignedURLToken.verify(
+            token, key: try await storage.signingKey(), url: "\(bucket)/\(name)", scope: .upload, now: StorageService.now())
+    }
 
     // MARK: Status
 

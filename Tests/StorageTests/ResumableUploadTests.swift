@@ -224,6 +224,29 @@ import TestSupport
         }
     }
 
+    @Test func signedUploadTokensAuthoriseOneName() async throws {
+        try await Base.withService { storage, ids, _ in
+            let uploads = ResumableUploads(storage: storage)
+            let owner = Base.user(ids[0])
+            let token = try await storage.signUpload(owner, bucket: "files", name: "signed.txt", upsert: false)
+            await Self.expectStatus(.badRequest) {
+                _ = try await uploads.createSigned(token: token, .init(bucket: "files", name: "other.txt", length: 3, upsert: false))
+            }
+            await Self.expectStatus(.badRequest) {
+                _ = try await uploads.createSigned(token: token + "x", .init(bucket: "files", name: "signed.txt", length: 3, upsert: false))
+            }
+            let upload = try await uploads.createSigned(
+                token: token, .init(bucket: "files", name: "signed.txt", length: 3, upsert: true, contentType: "text/plain"))
+            #expect(upload.owner == ids[0] && upload.upsert == false)
+            // A token for the same name made for another user does not open this upload.
+            let other = try await storage.signUpload(Base.user(ids[1]), bucket: "files", name: "signed.txt", upsert: false)
+            await Self.expectStatus(.notFound) { _ = try await uploads.signedCaller(token: other, upload.uploadID) }
+            let caller = try await uploads.signedCaller(token: token, upload.uploadID)
+            let done = try await uploads.append(caller, upload.uploadID, offset: 0, declaredSize: 3, body: Base.text("abc"))
+            #expect(done.object?.owner == ids[0])
+        }
+    }
+
     /// The same flow over the S3 backend (moto): chunk blobs under `~resumable/`, ranged
     /// read-back across chunks, and no chunk left once the object is stored.
     @Test func chunksWorkOverTheS3Backend() async throws {

@@ -265,3 +265,43 @@ async def test_tuspy_client_upload(server, users, http):
     got = await download(http, server, token, BUCKET, name)
     assert got.status_code == 200
     assert hashlib.md5(got.content).hexdigest() == hashlib.md5(data).hexdigest()
+
+
+async def test_signed_resumable_upload(server, users, http):
+    """`/upload/resumable/sign` with a signed upload URL's token in `x-signature`, no key or session."""
+    (alice, token), (_, bob_token) = users
+    name = f"{alice}/signed-{os.urandom(4).hex()}.bin"
+    signed = await http.post(f"/storage/v1/object/upload/sign/{BUCKET}/{name}",
+                             headers={"apikey": server.anon_key, "Authorization": f"Bearer {token}"})
+    assert signed.status_code == 200, signed.text
+    signature = signed.json()["token"]
+    data = os.urandom(700_000)
+    tus = {"Tus-Resumable": "1.0.0", "x-signature": signature}
+    missing = await http.post(ENDPOINT + "/sign", headers={"Tus-Resumable": "1.0.0", "Upload-Length": "1",
+                                                          "Upload-Metadata": metadata(bucketName=BUCKET, objectName=name)})
+    assert missing.status_code == 400 and "x-signature" in missing.text
+    forged = await http.post(ENDPOINT + "/sign", headers={**tus, "x-signature": signature[:-2] + "xx", "Upload-Length": "1",
+                                                         "Upload-Metadata": metadata(bucketName=BUCKET, objectName=name)})
+    assert forged.status_code == 400
+    other_name = await http.post(ENDPOINT + "/sign", headers={**tus, "Upload-Length": "1",
+                                                             "Upload-Metadata": metadata(bucketName=BUCKET, objectName=f"{alice}/other.bin")})
+    assert other_name.status_code == 400
+    created = await http.post(ENDPOINT + "/sign", headers={**tus, "Upload-Length": str(len(data)),
+                                                          "Upload-Metadata": metadata(bucketName=BUCKET, objectName=name)})
+    assert created.status_code == 201, created.text
+    path = upload_path(created.headers["location"])
+    assert path.startswith(ENDPOINT + "/sign/")
+    first = await http.patch(path, content=data[:300_000], headers={**tus, "Upload-Offset": "0",
+                                                                   "Content-Type": "application/offset+octet-stream"})
+    assert first.status_code == 204, first.text
+    head = await http.head(path, headers=tus)
+    assert head.status_code == 200 and head.headers["upload-offset"] == "300000"
+    # Without the signature the signed upload URL answers nothing useful.
+    assert (await http.head(path, headers={"Tus-Resumable": "1.0.0"})).status_code == 400
+    rest = await http.patch(path, content=data[300_000:], headers={**tus, "Upload-Offset": "300000",
+                                                                  "Content-Type": "application/offset+octet-stream"})
+    assert rest.status_code == 204, rest.text
+    got = await download(http, server, token, BUCKET, name)
+    assert got.status_code == 200 and hashlib.md5(got.content).hexdigest() == hashlib.md5(data).hexdigest()
+    # The object is Alice's (the token's owner): Bob cannot read it.
+    assert (await download(http, server, bob_token, BUCKET, name)).status_code in (400, 404)

@@ -169,8 +169,8 @@ export function uploadErrorText(e) {
   if (e.network) return t('errNetwork');
   const msg = String(e.message || '');
   let lead = '';
-  if (e.status === 413 || e.httpStatus === 413) lead = t('errTooLarge');
-  else if (/quota/i.test(msg) || /quota/i.test(e.code || '')) lead = t('errQuota');
+  if (/quota/i.test(e.code || '') || /quota/i.test(msg)) lead = t('errQuota');
+  else if (e.status === 413 || e.httpStatus === 413) lead = t('errTooLarge');
   else if (e.code === 'invalid_image') lead = t('errBadImage');
   else if (e.code === 'invalid_media') lead = t('errBadMedia');
   else if (e.code === 'invalid_mime_type' || e.status === 415) lead = t('errFileType');

@@ -1,8 +1,12 @@
 """Attachments in the browser (issue 13): Alice sends Bob a photo (a PNG made here, chosen
 through the attach button's file input) and a voice message (recorded from Chromium's fake
-microphone); Bob sees the photo rendered and plays the voice message; the photo viewer opens
-and closes with focus restored; Alice sets a cropped avatar. Screenshots of the conversation
-at 1280×800 and 390×844, light and dark, go to the artefacts directory.
+microphone); Bob sees the photo rendered and plays the voice message (time advances, speed
+1.5×, pause); the photo viewer opens and closes with focus restored. Also: the tray (pasted
+and dropped files, remove), a throttled upload's percentage and cancel, an offline upload
+that fails and is retried into exactly one message, the server's reason for a refused upload,
+a video and a file (order kept, download link, video metadata), English strings, and Alice's
+cropped avatar (256 px rendition on her profile, shown in Bob's header). Screenshots at
+1280×800 and 390×844, light and dark, go to the artefacts directory.
 
 The tests run in file order and share state (run with -x); a test whose prerequisite step
 did not complete fails with that reason.

@@ -59,13 +59,16 @@ enum AttachmentReference: Equatable, Sendable {
     /// An object name in the bucket, without an `attachments/` prefix; NFC as storage keeps
     /// names; 1 to 1024 bytes, no control characters, not starting with `/`.
     static func objectName(_ text: String) throws -> String {
-        var name = Substring(text)
-        if name.hasPrefix(Self.bucket + "/") { name = name.dropFirst(Self.bucket.count + 1) }
-        let normalised = String(name).precomposedStringWithCanonicalMapping
+        // Prefixes are compared as bytes: as Characters, a '/' followed by a combining mark
+        // is not a '/' (the object-path finding of docs/fuzzing.md).
+        let prefix = Array((Self.bucket + "/").utf8)
+        let bytes = Array(text.utf8)
+        let name = bytes.starts(with: prefix) ? String(decoding: bytes.dropFirst(prefix.count), as: UTF8.self) : text
+        let normalised = name.precomposedStringWithCanonicalMapping
         guard !normalised.isEmpty, normalised.utf8.count <= Self.maximumPathBytes else {
             throw APIError.invalidField("attachment", "path must be 1 to \(Self.maximumPathBytes) bytes")
         }
-        guard !normalised.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }), !normalised.hasPrefix("/") else {
+        guard !normalised.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }), normalised.utf8.first != UInt8(ascii: "/") else {
             throw APIError.invalidField("attachment", "path must be an object name: no control characters, no leading /")
         }
         return normalised

@@ -172,7 +172,7 @@ import TestSupport
             #expect(error == APIError.invalidField("attachment", "is already attached to a message"))
             // Malformed references and kinds.
             let malformed: [Any] = [
-                1e300, -1e19, 7, true, [a.id + "/photo.png"], "", "attachments/", "/abs/path.png", "a\u{0}b.png",
+                1e300, -1e19, 7, true, [a.id + "/photo.png"], "", "attachments/", "/abs/path.png", "/\u{64F}s", "a\u{0}b.png",
                 String(repeating: "x", count: 1025), ["id": 5], ["id": "not-a-uuid"], ["object_id": ["nested": [1, 2]]], [:] as [String: Any],
                 ["path": ["deep": [[[["x"]]]]]], ["path": a.id + "/photo.png", "name": a.id + "/other.png"], ["bucket": 1, "path": "x"],
             ]

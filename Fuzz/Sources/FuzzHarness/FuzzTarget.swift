@@ -50,6 +50,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case signedURLToken = "signed-url-token"
     /// The `attachment` and `kind` arguments of `send_message_v1` (`AttachmentReference`, `MessageKind`).
     case attachmentReference = "attachment-reference"
+    /// TUS request headers (`Tus-Resumable`, `Upload-Length`/`-Offset`, `Upload-Metadata`) and upload URL ids.
+    case tusHeaders = "tus-headers"
 
     /// Feeds `data` to this target's decoder.
     public func run(_ data: Data) {
@@ -72,6 +74,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .objectPath: Self.objectPath(text)
         case .signedURLToken: Self.signedURLToken(data)
         case .attachmentReference: Self.attachmentReference(text)
+        case .tusHeaders: Self.tusHeaders(text)
         }
     }
 
@@ -526,6 +529,41 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
                     fatalError("signed-url-token: \(debug(changed)) (byte \(position) of \(debug(signed)) changed) verified as \(verified)")
                 }
             }
+        }
+    }
+
+    /// The whole text as `Upload-Metadata` and each line as `Tus-Resumable`, a byte count and
+    /// an upload id. Accepted metadata must survive ``TusHeaders/encodeMetadata(_:)`` unchanged;
+    /// an accepted count is the line's decimal value; an accepted id is the canonical encoding
+    /// of its (valid) bucket, name and uuid; lines 1 and 2 as a bucket and a name must make an
+    /// id that decodes to itself (else it traps).
+    private static func tusHeaders(_ text: String) {
+        if let pairs = try? TusHeaders.metadata(text) {
+            for key in pairs.keys where key.isEmpty || !key.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7f && $0 != UInt8(ascii: ",") }) {
+                fatalError("tus-headers: metadata key \(key.debugDescription) accepted")
+            }
+            guard let again = try? TusHeaders.metadata(TusHeaders.encodeMetadata(pairs)), again == pairs else {
+                fatalError("tus-headers: metadata \(pairs) does not round-trip")
+            }
+        }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        for line in lines {
+            _ = try? TusHeaders.checkVersion(line)
+            if let count = try? TusHeaders.byteCount(line, header: "Upload-Length") {
+                let digits = line.drop(while: { $0 == "0" })
+                guard count >= 0, String(count) == (digits.isEmpty ? "0" : String(digits)) else {
+                    fatalError("tus-headers: byte count \(line.debugDescription) decoded as \(count)")
+                }
+            }
+            if let id = try? TusHeaders.uploadID(line) {
+                guard id.encoded == line, (try? ObjectPath.bucketID(id.bucket, field: "b")) == id.bucket, (try? ObjectPath.name(id.name)) == id.name else {
+                    fatalError("tus-headers: upload id \(line.debugDescription) accepted as \(id)")
+                }
+            }
+        }
+        if lines.count >= 2, let bucket = try? ObjectPath.bucketID(lines[0], field: "b"), let name = try? ObjectPath.name(lines[1]) {
+            let id = TusHeaders.UploadID(bucket: bucket, name: name, id: UUID())
+            guard (try? TusHeaders.uploadID(id.encoded)) == id else { fatalError("tus-headers: \(id) does not round-trip") }
         }
     }
 }

@@ -327,6 +327,9 @@ def test_record_voice(scenario):
     a.wait(lambda d: a.is_visible("recording-time") or a.is_visible("composer-note"), "recording to start")
     if a.is_visible("composer-note"):
         raise AssertionError(f"recording did not start: {element_text(a.driver, a.displayed('composer-note')[0])!r}")
+    set_size(a, PHONE)
+    a.screenshot("attachments-recording-phone")
+    set_size(a, DESKTOP)
     time.sleep(2.2)
     a.wait(lambda d: (a.displayed("recording-time") or [None])[0] is not None
            and element_text(a.driver, a.displayed("recording-time")[0]) >= "0:02", "the elapsed time to reach 0:02")

@@ -140,6 +140,35 @@ struct ResumableUploadStore: Sendable {
         }
     }
 
+    /// How many chunks an upload has.
+    func partCount(id: UUID) async throws -> Int {
+        try await database.withOwner { connection in
+            var count = 0
+            for try await value in try await connection.rows(
+                "SELECT count(*)::int FROM storage.resumable_upload_parts WHERE upload_id = $1", [id]
+            ).decode(Int.self) {
+                count = value
+            }
+            return count
+        }
+    }
+
+    /// The bytes `owner`'s unfinished, unexpired uploads will take (their declared lengths).
+    func pendingBytes(owner: UUID) async throws -> Int64 {
+        try await database.withOwner { connection in
+            var total: Int64 = 0
+            for try await value in try await connection.rows(
+                """
+                SELECT coalesce(sum(length), 0)::bigint FROM storage.resumable_uploads
+                WHERE owner = $1 AND status <> 'done' AND expires_at > now()
+                """, [owner]
+            ).decode(Int64.self) {
+                total = value
+            }
+            return total
+        }
+    }
+
     /// Forgets the chunks of an upload (their blobs are deleted by the caller).
     func removeParts(id: UUID) async throws {
         try await database.withOwner { connection in

@@ -20,9 +20,14 @@ public struct ResumableUploads: Sendable {
     public let ttlSeconds: Int
     /// How many bytes of a chunk blob are read at once while the object is assembled.
     let readSize: Int64
+    /// The most chunks one upload may have (each PATCH, or each cut, makes one): past it a
+    /// PATCH that does not complete the upload is refused, so tiny PATCHes cannot fill the
+    /// database and the backend with rows and blobs.
+    let maxParts: Int
     let sweeps: SweepClock
 
-    public init(storage: StorageService, ttlSeconds: Int = 86_400, readSize: Int64 = 4 * 1024 * 1024) {
+    public init(storage: StorageService, ttlSeconds: Int = 86_400, readSize: Int64 = 4 * 1024 * 1024, maxParts: Int = 10_000) {
+        self.maxParts = max(1, maxParts)
         self.storage = storage
         self.store = ResumableUploadStore(database: storage.database)
         self.ttlSeconds = ttlSeconds
@@ -86,6 +91,14 @@ public struct ResumableUploads: Sendable {
                 metadataJSON: declaration.metadataJSON, declaredSize: declaration.length))
         if !declaration.upsert, try await storage.store.nameTaken(bucket: bucket, name: name) { throw StorageError.duplicate }
         try await storage.store.checkCanWrite(caller, bucket: bucket, name: name, upsert: declaration.upsert)
+        // The owner's quota must hold this upload on top of their other unfinished ones (their
+        // chunks take space before any object exists).
+        if let owner {
+            let pending = try await store.pendingBytes(owner: owner)
+            let (total, overflow) = declaration.length.addingReportingOverflow(pending)
+            _ = try await storage.quotaRoom(
+                owner: owner, bucket: bucket, name: name, upsert: declaration.upsert, declaredSize: overflow ? Int64.max : total)
+        }
         await sweepIfDue()
         let upload = ResumableUpload(
             id: UUID(), bucket: bucket, name: name, owner: owner, upsert: declaration.upsert,
@@ -188,6 +201,12 @@ public struct ResumableUploads: Sendable {
         }
         var current = upload
         if remaining > 0 {
+            // The last chunk the cap allows must be the whole rest (a cut one still counts).
+            let parts = try await store.partCount(id: upload.id)
+            if parts >= maxParts || (parts == maxParts - 1 && declaredSize != remaining) {
+                throw StorageError.invalid(
+                    "body", "this upload has \(parts) of at most \(maxParts) chunks: send the remaining \(remaining) bytes in one PATCH")
+            }
             let key = "~resumable/\(upload.id.uuidString.lowercased())/\(offset)-\(UUID().uuidString.lowercased())"
             let cut = CutFlag()
             let blob: StoredBlob

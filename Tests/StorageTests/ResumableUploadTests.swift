@@ -224,6 +224,33 @@ import TestSupport
         }
     }
 
+    @Test func chunkCountAndQuotaAreBounded() async throws {
+        try await Base.withService { storage, ids, _ in
+            let owner = Base.user(ids[0])
+            let uploads = ResumableUploads(storage: storage, maxParts: 3)
+            let upload = try await uploads.create(owner, .init(bucket: "files", name: "tiny.txt", length: 6, upsert: false, contentType: "text/plain"))
+            _ = try await uploads.append(owner, upload.uploadID, offset: 0, declaredSize: 1, body: Base.text("a"))
+            _ = try await uploads.append(owner, upload.uploadID, offset: 1, declaredSize: 1, body: Base.text("b"))
+            // The third and last chunk allowed must carry the rest.
+            await Self.expectStatus(.badRequest) {
+                _ = try await uploads.append(owner, upload.uploadID, offset: 2, declaredSize: 1, body: Base.text("c"))
+            }
+            let done = try await uploads.append(owner, upload.uploadID, offset: 2, declaredSize: 4, body: Base.text("cdef"))
+            #expect(try await Base.read(storage, try #require(done.object)) == "abcdef")
+
+            // Unfinished uploads count against the owner's quota.
+            var settings = storage.settings
+            settings.userQuotaBytes = 100
+            let limited = ResumableUploads(
+                storage: StorageService(database: storage.database, backend: storage.backend, settings: settings, logger: storage.logger))
+            _ = try await limited.create(owner, .init(bucket: "files", name: "q1.txt", length: 60, upsert: false, contentType: "text/plain"))
+            await Self.expectStatus(.contentTooLarge) {
+                _ = try await limited.create(owner, .init(bucket: "files", name: "q2.txt", length: 60, upsert: false, contentType: "text/plain"))
+            }
+            _ = try await limited.create(Base.user(ids[1]), .init(bucket: "files", name: "q3.txt", length: 60, upsert: false))
+        }
+    }
+
     @Test func signedUploadTokensAuthoriseOneName() async throws {
         try await Base.withService { storage, ids, _ in
             let uploads = ResumableUploads(storage: storage)

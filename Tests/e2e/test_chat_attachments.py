@@ -2,14 +2,19 @@
 a photo uploaded to `attachments` and sent as an image message reaches the other member with
 its metadata (history and postgres_changes), who downloads it (authenticated download, the
 client's download and a signed URL); a non-member cannot; a member removed from a group
-loses access; deleting the message deletes the object (issue 13, items 4 and 5; contract B).
+loses access; deleting the message deletes the object and its thumbnail; a voice message
+carries duration and waveform (issue 13, items 4 and 5; contract B).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import pathlib
+import shutil
 import struct
+import subprocess
+import tempfile
 import uuid
 import zlib
 from typing import Any
@@ -166,11 +171,11 @@ async def test_a_photo_reaches_the_other_member_with_its_metadata(server, http, 
     assert await can_read(server, http, bob, path)
     response = await http.get(f"/storage/v1/object/authenticated/{BUCKET}/{path}", headers=headers(server, bob))
     assert response.content == stored
-    # A server-made thumbnail is readable the same way.
-    thumbnail = message["attachment"].get("thumbnail_path")
-    if thumbnail:
-        assert await can_read(server, http, bob, thumbnail)
-        assert not await can_read(server, http, carol, thumbnail)
+    # The server-made thumbnail is readable the same way, by members only.
+    thumbnail = message["attachment"]["thumbnail_path"]
+    assert thumbnail and thumbnail.startswith(path)
+    assert await can_read(server, http, bob, thumbnail)
+    assert not await can_read(server, http, carol, thumbnail)
     # Carol is no member: 400/404 everywhere, as for any object she may not read.
     assert not await can_read(server, http, carol, path)
     # Bob cannot change or remove Alice's object.
@@ -181,7 +186,8 @@ async def test_a_photo_reaches_the_other_member_with_its_metadata(server, http, 
     # Deleting the message deletes the object, for its owner too.
     await rpc(alice.client, "delete_message", {"message_id": sent["message_id"]})
     for user in (alice, bob):
-        assert (await expect_storage_error(user.files.info(path))).status in (400, 404, "400", "404")
+        for name in (path, thumbnail):
+            assert (await expect_storage_error(user.files.info(name))).status in (400, 404, "400", "404")
     history = await rpc(bob.client, "get_messages", {"conversation_id": dm})
     tombstone = next(item for item in history["items"] if item["id"] == sent["message_id"])
     assert tombstone["deleted_at"] and tombstone["attachment"] is None
@@ -236,3 +242,27 @@ async def test_an_avatar_may_be_a_relative_public_storage_url(trio):
     assert profile["avatar_url"] == url
     error = await expect_api_error(alice.client.rpc("update_my_profile", {"avatar_url": "/storage/v1/object/public/avatars/../x.jpg"}).execute())
     assert error.message.startswith("avatar_url:")
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="needs ffmpeg to make the recording")
+async def test_a_voice_message_carries_duration_and_waveform(server, http, trio):
+    alice, bob, carol = trio
+    dm = await rpc(alice.client, "get_or_create_dm", {"target_user_id": bob.id})
+    with tempfile.TemporaryDirectory() as directory:
+        output = pathlib.Path(directory) / "voice.ogg"
+        subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y", "-f", "lavfi", "-i",
+                        "sine=frequency=440:duration=2", "-c:a", "libopus", str(output)], check=True)
+        recording = output.read_bytes()
+    path = f"{alice.id}/voice-{uuid.uuid4()}.ogg"
+    await within(alice.files.upload(path, recording, {"content-type": "audio/ogg"}))
+    sent = await send(alice, dm, "voice", {"path": path})
+    history = await rpc(bob.client, "get_messages", {"conversation_id": dm})
+    message = next(item for item in history["items"] if item["id"] == sent["message_id"])
+    attachment = message["attachment"]
+    assert message["kind"] == "voice" and message["body"] == ""
+    assert attachment["mime_type"] == "audio/ogg" and attachment["size"] == len(recording)
+    assert 1500 <= attachment["duration_ms"] <= 2500
+    assert attachment["waveform"] and all(0 <= value <= 255 for value in attachment["waveform"])
+    assert attachment["width"] is None and attachment["height"] is None
+    assert await can_read(server, http, bob, path)
+    assert not await can_read(server, http, carol, path)

@@ -224,6 +224,26 @@ import TestSupport
         }
     }
 
+    @Test func twoPatchesAtOneOffsetStoreOnce() async throws {
+        try await Base.withService { storage, ids, directory in
+            let uploads = ResumableUploads(storage: storage)
+            let owner = Base.user(ids[0])
+            let upload = try await uploads.create(owner, .init(bucket: "files", name: "race.txt", length: 8, upsert: false, contentType: "text/plain"))
+            // A slow first PATCH (a retry's original, still streaming) and a fast second one.
+            let (slow, continuation) = AsyncThrowingStream<ByteBuffer, any Error>.makeStream()
+            continuation.yield(ByteBuffer(string: "SLOW"))
+            let first = Task { try await uploads.append(owner, upload.uploadID, offset: 0, declaredSize: 4, body: slow) }
+            try await Task.sleep(for: .milliseconds(200))
+            let second = try await uploads.append(owner, upload.uploadID, offset: 0, declaredSize: 4, body: Base.text("fast"))
+            #expect(second.upload.offset == 4)
+            continuation.finish()
+            await Self.expectStatus(.conflict) { _ = try await first.value }
+            #expect(Base.blobCount(directory) == 1)
+            let done = try await uploads.append(owner, upload.uploadID, offset: 4, declaredSize: 4, body: Base.text("-end"))
+            #expect(try await Base.read(storage, try #require(done.object)) == "fast-end")
+        }
+    }
+
     @Test func chunkCountAndQuotaAreBounded() async throws {
         try await Base.withService { storage, ids, _ in
             let owner = Base.user(ids[0])

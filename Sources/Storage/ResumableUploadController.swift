@@ -166,12 +166,17 @@ public struct ResumableUploadController: Sendable {
         return id
     }
 
-    /// The absolute upload URL: `PUBLIC_URL` or the request's Host, else the path alone
-    /// (TUS allows a relative Location).
+    /// The absolute upload URL: `PUBLIC_URL`, else (as Supabase, which respects forwarded
+    /// headers) `X-Forwarded-Proto`/`X-Forwarded-Host` or the request's Host; the path alone
+    /// when no host is usable (TUS allows a relative Location). The URL goes back only to the
+    /// client that sent these headers.
     func location(_ request: Request, _ id: String) -> String {
         let path = "\(Self.path)/\(id)"
         if let publicURL { return publicURL + path }
-        if let host = request.head.authority, Self.isHost(host) { return "http://\(host)\(path)" }
+        let forwardedProto = request.headers[.xForwardedProto]?.lowercased()
+        let scheme = forwardedProto == "https" ? "https" : "http"
+        let host = request.headers[.xForwardedHost].flatMap { Self.isHost($0) ? $0 : nil } ?? request.head.authority
+        if let host, Self.isHost(host) { return "\(scheme)://\(host)\(path)" }
         return path
     }
 
@@ -235,4 +240,6 @@ extension HTTPField.Name {
     static let uploadExpires = HTTPField.Name("Upload-Expires")!
     static let uploadDeferLength = HTTPField.Name("Upload-Defer-Length")!
     static let xSignature = HTTPField.Name("x-signature")!
+    static let xForwardedProto = HTTPField.Name("X-Forwarded-Proto")!
+    static let xForwardedHost = HTTPField.Name("X-Forwarded-Host")!
 }

@@ -215,6 +215,13 @@ async def test_protocol_errors(server, users, http):
     no_key = await http.post(ENDPOINT, headers={"Tus-Resumable": "1.0.0", "Upload-Length": "1"})
     assert no_key.status_code == 401
 
+    # Behind a TLS proxy (no PUBLIC_URL): the forwarded scheme and host make the upload URL.
+    proxied = await http.post(ENDPOINT, headers={**base, "Upload-Length": "1", "X-Forwarded-Proto": "https",
+                                                 "X-Forwarded-Host": "files.example:8443",
+                                                 "Upload-Metadata": metadata(bucketName=BUCKET, objectName=f"{alice}/p.bin")})
+    assert proxied.status_code == 201
+    assert proxied.headers["location"].startswith("https://files.example:8443" + ENDPOINT + "/"), proxied.headers["location"]
+
     created = await create(http, server, token, f"{alice}/ten.bin", 10)
     path = upload_path(created.headers["location"])
     wrong_type = await http.patch(path, content=b"abc", headers={**base, "Upload-Offset": "0", "Content-Type": "text/plain"})

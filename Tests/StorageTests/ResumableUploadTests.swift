@@ -178,6 +178,27 @@ import TestSupport
         }
     }
 
+    @Test func chunksOfCascadedUploadsAreQueuedForTheJanitor() async throws {
+        try await Base.withService { storage, ids, _ in
+            let uploads = ResumableUploads(storage: storage)
+            let owner = Base.user(ids[0])
+            let upload = try await uploads.create(owner, .init(bucket: "files", name: "left.txt", length: 8, upsert: false, contentType: "text/plain"))
+            _ = try await uploads.append(owner, upload.uploadID, offset: 0, declaredSize: nil, body: Base.text("abcd"))
+            let key = try #require(try await uploads.store.parts(id: upload.id).first?.blobKey)
+            // The user goes (account deletion): the upload and its parts cascade, the chunk is queued.
+            let queued: [String] = try await storage.database.withOwner { connection in
+                try await connection.execute("DELETE FROM auth.users WHERE id = $1", [ids[0]])
+                var keys: [String] = []
+                for try await key in try await connection.rows("SELECT blob_key FROM storage.blob_deletions", []).decode(String.self) {
+                    keys.append(key)
+                }
+                return keys
+            }
+            #expect(queued.contains(key))
+            #expect(try await Self.uploadRows(storage) == 0)
+        }
+    }
+
     @Test func expiredUploadsAreSweptWithTheirChunks() async throws {
         try await Base.withService { storage, ids, directory in
             let uploads = ResumableUploads(storage: storage, ttlSeconds: 1)

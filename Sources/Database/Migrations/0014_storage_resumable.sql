@@ -8,7 +8,10 @@
 --
 --   resumable_uploads       authenticated: reads, creates and changes its own; service_role: all
 --   resumable_upload_parts  the same through the upload's owner; anon: nothing
--- Expired uploads and their chunks are removed by the server (as the owner role).
+-- Expired uploads and their chunks are removed by the server (as the owner role). Every
+-- deleted part row queues its blob in storage.blob_deletions (migration 0012; the storage
+-- janitor drains it), so chunks whose rows go by cascade (a deleted bucket or user) or
+-- whose explicit deletion failed are removed too.
 
 CREATE TABLE storage.resumable_uploads (
     id uuid PRIMARY KEY,
@@ -56,3 +59,18 @@ DROP POLICY IF EXISTS resumable_upload_parts_own ON storage.resumable_upload_par
 CREATE POLICY resumable_upload_parts_own ON storage.resumable_upload_parts FOR ALL TO authenticated
     USING (EXISTS (SELECT 1 FROM storage.resumable_uploads u WHERE u.id = upload_id AND u.owner = (SELECT auth.uid())))
     WITH CHECK (EXISTS (SELECT 1 FROM storage.resumable_uploads u WHERE u.id = upload_id AND u.owner = (SELECT auth.uid())));
+
+-- Queues the chunk blob of every deleted part row (cascades included). Runs as the owner:
+-- request roles cannot see the queue.
+CREATE FUNCTION storage.queue_resumable_part_deletion() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = ''
+AS $$
+BEGIN
+    INSERT INTO storage.blob_deletions (blob_key) VALUES (OLD.blob_key) ON CONFLICT (blob_key) DO NOTHING;
+    RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION storage.queue_resumable_part_deletion() FROM PUBLIC;
+
+CREATE TRIGGER resumable_upload_parts_queue_blob_deletion AFTER DELETE ON storage.resumable_upload_parts
+    FOR EACH ROW EXECUTE FUNCTION storage.queue_resumable_part_deletion();

@@ -196,7 +196,8 @@ public struct ResumableUploads: Sendable {
         }
         let remaining = upload.length - upload.offset
         if let declaredSize, declaredSize > remaining {
-            throw StorageError.invalid("Upload-Offset", "\(declaredSize) more bytes would pass Upload-Length \(upload.length)")
+            throw StorageError.invalid(
+                "Content-Length", "\(declaredSize) bytes from offset \(offset) would pass Upload-Length \(upload.length)")
                 .with(status: .contentTooLarge)
         }
         var current = upload

@@ -96,9 +96,20 @@ public struct ResumableUploadController: Sendable {
         // creation-with-upload: the body (if any) is the first chunk; an empty upload is complete at once.
         let hasBody = MimeType.essence(request.headers[.contentType] ?? "") == Self.offsetOctetStream
         if hasBody || length == 0 {
-            let progress = try await uploads.append(
-                caller, upload.uploadID, offset: 0, declaredSize: request.headers[.contentLength].flatMap { Int64($0) },
-                body: request.body)
+            let progress: ResumableUploads.Progress
+            do {
+                progress = try await uploads.append(
+                    caller, upload.uploadID, offset: 0, declaredSize: request.headers[.contentLength].flatMap { Int64($0) },
+                    body: request.body)
+            } catch is CancellationError {
+                await uploads.discardUnannounced(upload)
+                throw CancellationError()
+            }
+            if progress.connectionCut {
+                // The client is gone without the Location: nobody can resume this upload.
+                await uploads.discardUnannounced(upload)
+                throw CancellationError()
+            }
             upload = progress.upload
             headers[.uploadOffset] = String(upload.offset)
         }

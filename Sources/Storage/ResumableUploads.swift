@@ -63,6 +63,8 @@ public struct ResumableUploads: Sendable {
     public struct Progress: Sendable {
         public var upload: ResumableUpload
         public var object: StoredObject?
+        /// The body broke off (the client's connection was cut); what arrived is stored.
+        public var connectionCut = false
     }
 
     static let notFound = APIError(status: .notFound, code: "not_found", message: "Upload not found")
@@ -201,6 +203,7 @@ public struct ResumableUploads: Sendable {
                 .with(status: .contentTooLarge)
         }
         var current = upload
+        var cutHappened = false
         if remaining > 0 {
             // The last chunk the cap allows must be the whole rest (a cut one still counts).
             let parts = try await store.partCount(id: upload.id)
@@ -236,8 +239,9 @@ public struct ResumableUploads: Sendable {
             }
             // When the client is gone what arrived is kept; it resumes from here after a HEAD.
             current = advanced
+            cutHappened = cut.value
         }
-        guard current.offset == current.length else { return Progress(upload: current, object: nil) }
+        guard current.offset == current.length else { return Progress(upload: current, object: nil, connectionCut: cutHappened) }
         let object = try await finish(caller, current)
         current.status = .done
         return Progress(upload: current, object: object)
@@ -290,6 +294,15 @@ public struct ResumableUploads: Sendable {
             throw StorageError.invalid("upload", "a finished upload cannot be terminated (delete the object instead)")
         }
         await discard(upload.id)
+    }
+
+    /// Removes an upload whose creation request was cut while its first chunk arrived: the
+    /// client never learnt its URL, so no one can resume it (its length would hold quota until
+    /// it expired).
+    public func discardUnannounced(_ upload: ResumableUpload) async {
+        // A task of its own: the request's task is cancelled once its client is gone.
+        let uploads = self
+        await Task { await uploads.discard(upload.id) }.value
     }
 
     /// Deletes an upload's chunk blobs, then its row; a failure is logged (the sweep retries).

@@ -312,3 +312,44 @@ async def test_signed_resumable_upload(server, users, http):
     assert got.status_code == 200 and hashlib.md5(got.content).hexdigest() == hashlib.md5(data).hexdigest()
     # The object is Alice's (the token's owner): Bob cannot read it.
     assert (await download(http, server, bob_token, BUCKET, name)).status_code in (400, 404)
+
+
+def cut_creation(url: str, server, token: str, name: str, length: int, send: int) -> None:
+    """A creation-with-upload POST whose connection is reset after `send` body bytes (the client never sees its Location)."""
+    parsed = urllib.parse.urlsplit(url)
+    with socket.create_connection((parsed.hostname, parsed.port), timeout=10) as sock:
+        head = (
+            f"POST {ENDPOINT} HTTP/1.1\r\nHost: {parsed.netloc}\r\napikey: {server.anon_key}\r\n"
+            f"Authorization: Bearer {token}\r\nTus-Resumable: 1.0.0\r\nUpload-Length: {length}\r\n"
+            f"Upload-Metadata: {metadata(bucketName=BUCKET, objectName=name)}\r\n"
+            f"Content-Type: application/offset+octet-stream\r\nContent-Length: {length}\r\n\r\n"
+        )
+        sock.sendall(head.encode() + os.urandom(send))
+        time.sleep(1.0)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+
+async def test_a_cut_creation_holds_no_quota(server, users, http):
+    """Uploads whose creation was cut are removed (nobody knows their URL), so their declared
+    lengths do not hold the owner's quota (1 GiB by default) until they expire."""
+    (alice, token), _ = users
+    big = 400 * 1024 * 1024
+    for index in range(2):
+        await asyncio.to_thread(cut_creation, server.url, server, token, f"{alice}/cut-{index}.bin", big, 100_000)
+    created = None
+    for _ in range(50):  # the server removes them once it notices the cut
+        created = await create(http, server, token, f"{alice}/after-cut.bin", big)
+        if created.status_code == 201:
+            break
+        assert created.status_code == 413, created.text
+        await asyncio.sleep(0.1)
+    assert created is not None and created.status_code == 201, created.text
+    path = upload_path(created.headers["location"])
+    assert (await http.delete(path, headers=headers(server, token))).status_code == 204
+    # Uploads that were announced do hold it: a third 400 MiB one passes the quota.
+    held = [await create(http, server, token, f"{alice}/held-{index}.bin", big) for index in range(2)]
+    assert [response.status_code for response in held] == [201, 201]
+    over = await create(http, server, token, f"{alice}/held-2.bin", big)
+    assert over.status_code == 413 and "quota" in over.text, over.text
+    for response in held:
+        assert (await http.delete(upload_path(response.headers["location"]), headers=headers(server, token))).status_code == 204

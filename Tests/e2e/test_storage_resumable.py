@@ -13,6 +13,7 @@ import io
 import os
 import socket
 import struct
+import subprocess
 import time
 import urllib.parse
 
@@ -353,3 +354,45 @@ async def test_a_cut_creation_holds_no_quota(server, users, http):
     assert over.status_code == 413 and "quota" in over.text, over.text
     for response in held:
         assert (await http.delete(upload_path(response.headers["location"]), headers=headers(server, token))).status_code == 204
+
+
+@pytest.fixture
+def second_instance(server):
+    """Another server process on the session server's database and storage directory (as two
+    instances behind a load balancer share them)."""
+    from conftest import _binary, _environment, _free_port, _stop, _wait_ready
+    from test_cross_instance import database_url
+
+    port = _free_port()
+    env = _environment()
+    env["DATABASE_URL"] = database_url(server)
+    env["STORAGE_DIR"] = str(server.data_dir / "storage")
+    log_path = server.data_dir / "instance-tus.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [str(_binary()), "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(url, process, log_path)
+        yield url
+    finally:
+        if process.poll() is None and _stop(process) is None:
+            process.kill()
+            process.wait(timeout=10)
+
+
+async def test_an_upload_continues_on_another_instance(server, users, http, second_instance):
+    (alice, token), _ = users
+    data = os.urandom(1_500_000)
+    name = f"{alice}/two-instances.bin"
+    created = await create(http, server, token, name, len(data))
+    assert created.status_code == 201
+    path = upload_path(created.headers["location"])
+    assert (await patch(http, server, token, path, 0, data[:600_000])).status_code == 204
+    async with httpx.AsyncClient(base_url=second_instance, timeout=30.0) as other:
+        assert await head_offset(other, server, token, path) == 600_000
+        rest = await patch(other, server, token, path, 600_000, data[600_000:])
+        assert rest.status_code == 204, rest.text
+    got = await download(http, server, token, BUCKET, name)
+    assert got.status_code == 200 and hashlib.md5(got.content).hexdigest() == hashlib.md5(data).hexdigest()

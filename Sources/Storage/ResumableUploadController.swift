@@ -112,6 +112,7 @@ public struct ResumableUploadController: Sendable {
             }
             upload = progress.upload
             headers[.uploadOffset] = String(upload.offset)
+            if progress.object != nil { headers[.tusComplete] = "1" }
         }
         if upload.status == .receiving { headers[.uploadExpires] = HTTPDate.format(upload.expiresAt) }
         return Response(status: .created, headers: headers)
@@ -143,6 +144,8 @@ public struct ResumableUploadController: Sendable {
         var headers = Self.baseHeaders()
         headers[.uploadOffset] = String(progress.upload.offset)
         if progress.upload.status == .receiving { headers[.uploadExpires] = HTTPDate.format(progress.upload.expiresAt) }
+        // As Supabase: the answer that stored the object says so.
+        if progress.object != nil { headers[.tusComplete] = "1" }
         return Response(status: .noContent, headers: headers)
     }
 
@@ -251,6 +254,7 @@ extension HTTPField.Name {
     static let uploadExpires = HTTPField.Name("Upload-Expires")!
     static let uploadDeferLength = HTTPField.Name("Upload-Defer-Length")!
     static let xSignature = HTTPField.Name("x-signature")!
+    static let tusComplete = HTTPField.Name("Tus-Complete")!
     static let xForwardedProto = HTTPField.Name("X-Forwarded-Proto")!
     static let xForwardedHost = HTTPField.Name("X-Forwarded-Host")!
 }

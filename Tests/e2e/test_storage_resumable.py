@@ -158,6 +158,8 @@ async def test_resume_after_a_killed_connection(server, users, http):
     rest = await patch(http, server, token, path, offset, data[offset:])
     assert rest.status_code == 204, rest.text
     assert int(rest.headers["upload-offset"]) == len(data)
+    assert rest.headers["tus-complete"] == "1"
+    assert "tus-complete" not in first.headers
     assert await head_offset(http, server, token, path) == len(data)
 
     got = await download(http, server, token, BUCKET, name)

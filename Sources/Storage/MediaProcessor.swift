@@ -138,10 +138,21 @@ public struct MediaProcessor: Sendable {
         }
     }
 
-    /// A voice message's waveform: `levels` peak levels 0…255 over the recording (its first
-    /// ``Limits/maximumVoiceSeconds``). ffmpeg decodes to 8 kHz mono 16-bit samples piped
-    /// to this process and reduced as they arrive; the audio is never held in memory.
-    public func waveform(input: String, levels: Int = 64) async throws -> [UInt8] {
+    /// What one decode of a recording yields: its waveform and, when the decode reached the
+    /// end, its length.
+    public struct DecodedAudio: Sendable, Equatable {
+        /// `levels` peak levels 0…255 over the recording (its first ``Limits/maximumVoiceSeconds``).
+        public var levels: [UInt8]
+        /// Seconds of sound decoded, when the whole recording was decoded (nil when it runs
+        /// past ``Limits/maximumVoiceSeconds``). Containers written while recording, such as
+        /// a browser's MediaRecorder WebM, carry no duration for ffprobe to read.
+        public var decodedSeconds: Double?
+    }
+
+    /// A voice message's waveform and decoded length. ffmpeg decodes to 8 kHz mono 16-bit
+    /// samples piped to this process and reduced as they arrive; the audio is never held in
+    /// memory.
+    public func decodeVoice(input: String, levels: Int = 64) async throws -> DecodedAudio {
         let demuxer = try Self.demuxer(for: try Self.sniff(input), allowed: Self.audio.union(Self.videos))
         let info = try await probe(input, demuxer: demuxer)
         guard info.hasAudio else {
@@ -167,8 +178,11 @@ public struct MediaProcessor: Sendable {
                 guard outcome.succeeded || (outcome.stoppedByConsumer && waveform.isFull) else {
                     throw Self.failure(outcome, "the audio could not be decoded")
                 }
+                let complete = outcome.succeeded && waveform.sampleCount < maximumSamples
                 var waveform = waveform
-                return waveform.levels(count)
+                return DecodedAudio(
+                    levels: waveform.levels(count),
+                    decodedSeconds: complete ? Double(waveform.sampleCount) / Double(sampleRate) : nil)
             })
     }
 

@@ -205,7 +205,12 @@ extension StorageService {
                 try await media.posterFrame(input: path, output: rendition.path, maxDimension: 640)
                 measured.poster = name + rendition.suffix
             } else if info.hasAudio {
-                measured.waveform = try await media.waveform(input: path, levels: 64)
+                let decoded = try await media.decodeVoice(input: path, levels: 64)
+                measured.waveform = decoded.levels
+                // A recording made in a browser (MediaRecorder WebM) has no duration in its
+                // container: the decode measures it.
+                measured.durationMilliseconds = measured.durationMilliseconds
+                    ?? MeasuredMedia.milliseconds(decoded.decodedSeconds)
             } else {
                 throw MediaError(.missingStream, "the file has neither a picture nor sound", diagnostics: "no audio or video stream")
             }

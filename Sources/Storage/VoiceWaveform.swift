@@ -9,6 +9,8 @@ struct VoiceWaveform {
     static let samplesPerBlock = 40
     let maximumBlocks: Int
     private(set) var blockPeaks: [UInt16] = []
+    /// Samples taken in (those past the limit are not counted).
+    private(set) var sampleCount = 0
     private var currentPeak: UInt16 = 0
     private var currentCount = 0
     /// A low byte waiting for its high byte (a chunk may end between the two).
@@ -34,6 +36,7 @@ struct VoiceWaveform {
 
     private mutating func add(_ sample: Int16) {
         guard !isFull else { return }
+        sampleCount += 1
         currentPeak = max(currentPeak, sample.magnitude)
         currentCount += 1
         if currentCount == Self.samplesPerBlock { closeBlock() }

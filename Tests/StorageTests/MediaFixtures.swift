@@ -45,7 +45,8 @@ enum MediaFixtures {
 
     /// A 1.5 s Opus recording in WebM (what a browser's MediaRecorder makes).
     static func webmVoice() throws -> [UInt8] {
-        try make(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:d=1.5", "-c:a", "libopus"], fileName: "voice.webm")
+        // `-live 1` writes the WebM as a browser's MediaRecorder does: no Duration element.
+        try make(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:d=1.5", "-c:a", "libopus", "-live", "1"], fileName: "voice.webm")
     }
 
     /// The start of a real MP4 (its `ftyp` box, so it sniffs as video/mp4) followed by junk

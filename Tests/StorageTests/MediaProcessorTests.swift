@@ -283,19 +283,32 @@ import Testing
         defer { cleanUp() }
         let input = try voiceClip(container: container)
         #expect(ContentSniffer.mimeType(of: try bytes(input).prefix(4096)) == sniffed)
-        let levels = try await processor.waveform(input: input, levels: 64)
+        let decoded = try await processor.decodeVoice(input: input, levels: 64)
+        let levels = decoded.levels
         #expect(levels.count == 64)
+        #expect(abs((decoded.decodedSeconds ?? 0) - 2) < 0.05, "\(String(describing: decoded.decodedSeconds))")
         // 0.8 of full scale is about 204; the tone fills the first half, silence the second.
         #expect(levels[2..<28].allSatisfy { $0 > 150 }, "\(levels)")
         #expect(levels[36..<64].allSatisfy { $0 < 10 }, "\(levels)")
     }
 
+    @Test func aRecordingWithoutContainerDurationIsMeasuredByDecoding() async throws {
+        defer { cleanUp() }
+        // Written as a browser's MediaRecorder writes WebM: no Duration element.
+        let live = try generate(
+            ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:d=2.5", "-c:a", "libopus", "-live", "1"],
+            output: "live.webm")
+        #expect(try await processor.probe(live).durationSeconds == nil)
+        let decoded = try await processor.decodeVoice(input: live, levels: 8)
+        #expect(abs((decoded.decodedSeconds ?? 0) - 2.5) < 0.05, "\(String(describing: decoded.decodedSeconds))")
+    }
+
     @Test func waveformOfAVideosSoundAndOfSilence() async throws {
         defer { cleanUp() }
-        let levels = try await processor.waveform(input: try twoSecondVideo(), levels: 16)
+        let levels = try await processor.decodeVoice(input: try twoSecondVideo(), levels: 16).levels
         #expect(levels.count == 16 && levels.allSatisfy { $0 > 0 })
         let silent = try generate(["-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono", "-t", "1"], output: "silent.wav")
-        #expect(try await processor.waveform(input: silent, levels: 8) == Array(repeating: 0, count: 8))
+        #expect(try await processor.decodeVoice(input: silent, levels: 8).levels == Array(repeating: 0, count: 8))
     }
 
     @Test func aVideoWithoutSoundHasNoWaveform() async throws {
@@ -303,7 +316,7 @@ import Testing
         let mute = try generate(
             ["-f", "lavfi", "-i", "testsrc=size=160x120:rate=25", "-t", "1", "-c:v", "libx264", "-pix_fmt", "yuv420p"],
             output: "mute.mp4")
-        let error = await #expect(throws: MediaError.self) { try await processor.waveform(input: mute) }
+        let error = await #expect(throws: MediaError.self) { try await processor.decodeVoice(input: mute) }
         #expect(error?.kind == .missingStream)
         #expect(error?.message == "the recording has no sound")
     }
@@ -315,8 +328,9 @@ import Testing
         // Silence for 1 s, then a tone: with a 1 s limit the tone is never read.
         let input = try generate(
             ["-f", "lavfi", "-i", "aevalsrc='if(lt(t,1),0,0.8*sin(2*PI*440*t))':s=8000:d=3"], output: "late.wav")
-        let levels = try await limited.waveform(input: input, levels: 10)
-        #expect(levels.allSatisfy { $0 < 10 }, "\(levels)")
+        let decoded = try await limited.decodeVoice(input: input, levels: 10)
+        #expect(decoded.levels.allSatisfy { $0 < 10 }, "\(decoded.levels)")
+        #expect(decoded.decodedSeconds == nil, "a recording cut at the limit has no decoded length")
     }
 
     // MARK: - Limits of the runner

@@ -111,11 +111,13 @@ import Testing
             // Loud first half, silent second half.
             #expect(waveform.prefix(28).allSatisfy { $0 > 100 } && waveform.suffix(28).allSatisfy { $0 < 20 })
             #expect(media["width"] == nil && media["poster"] == nil)
-            // A browser's WebM voice recording (no picture): measured as audio, no poster.
+            // A browser's WebM voice recording (no picture, no duration in the container):
+            // measured as audio by decoding it, no poster.
             let webm = try await env.upload(
                 env.alice, bucket: "attachments", name: "\(env.aliceFolder)/voice.webm", type: "audio/webm", try MediaFixtures.webmVoice())
             let webmMedia = MediaFixtures.media(webm)
             #expect((webmMedia["waveform"] as? [Int])?.count == 64 && webmMedia["poster"] == nil && webmMedia["width"] == nil)
+            #expect((1400...1600).contains(try #require(webmMedia["duration_ms"] as? Int)))
             #expect(env.blobCount == 2)
         }
     }

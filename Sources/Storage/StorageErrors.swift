@@ -39,6 +39,14 @@ public enum StorageError {
         return error
     }
 
+    /// The object is attached to a chat message (migration 0015): it cannot be replaced,
+    /// moved or removed through storage. `message` is the database's, naming the path.
+    public static func attached(_ message: String) -> APIError {
+        var error = APIError(status: .conflict, code: "object_in_use", message: message)
+        error.field = "path"
+        return error
+    }
+
     /// A request value broke a rule: 400 naming the field and the rule.
     public static func invalid(_ field: String, _ rule: String) -> APIError {
         var error = APIError(status: .badRequest, code: "InvalidRequest", message: "\(field): \(rule)")

@@ -306,6 +306,25 @@ public struct StorageStore: Sendable {
             throw StorageError.duplicate
         } catch let error as APIError where error.code == "42501" {
             throw StorageError.rowLevelSecurity
+        } catch let error where Self.isAttachedRefusal(error) {
+            throw StorageError.attached(PostgresErrorText.message(error) ?? "path: is attached to a message")
+        }
+    }
+
+    /// Whether the database refused to change an object attached to a message (migration
+    /// 0015's trigger, SQLSTATE 55006).
+    static func isAttachedRefusal(_ error: any Error) -> Bool {
+        PostgresErrorText.sqlState(error) == "55006"
+    }
+
+    /// Runs `body` as `caller`, turning the attached-object refusal into its 409.
+    private func withCallerRefusingAttached<Result: Sendable>(
+        _ caller: Caller, _ body: @Sendable (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        do {
+            return try await database.withCaller(caller, body)
+        } catch let error where Self.isAttachedRefusal(error) {
+            throw StorageError.attached(PostgresErrorText.message(error) ?? "path: is attached to a message")
         }
     }
 
@@ -316,9 +335,12 @@ public struct StorageStore: Sendable {
             bucketID: bucket, name: name, owner: caller.userID, size: 0, mimeType: "application/octet-stream", cacheControl: "no-cache",
             etag: String(repeating: "0", count: 32), metadataJSON: "{}", version: UUID())
         do {
-            _ = try await database.withCaller(caller) { connection in
-                // Replacing needs the right to change the existing row: the update half of the upsert checks it.
-                let sql = upsert ? Self.insertObjectSQL + " ON CONFLICT (bucket_id, name) DO UPDATE SET owner = EXCLUDED.owner" : Self.insertObjectSQL
+            _ = try await withCallerRefusingAttached(caller) { connection in
+                // Replacing needs the right to change the existing row (and it must not be
+                // attached to a message): the update half of the upsert checks both.
+                let sql = upsert
+                    ? Self.insertObjectSQL + " ON CONFLICT (bucket_id, name) DO UPDATE SET owner = EXCLUDED.owner, version = EXCLUDED.version"
+                    : Self.insertObjectSQL
                 try await connection.execute(sql, Self.values(probe))
                 throw ProbeRollback()
             }
@@ -336,7 +358,7 @@ public struct StorageStore: Sendable {
     /// Deletes the named objects the caller may delete; returns their rows.
     func remove(_ caller: Caller, bucket: String, names: [String]) async throws -> [StoredObject] {
         if caller.role == .anon { return [] }
-        return try await database.withCaller(caller) { connection in
+        return try await withCallerRefusingAttached(caller) { connection in
             // Renditions first, so their rows (and blob keys) are returned too.
             let renditions = try await Self.objects(
                 from: try await connection.rows(
@@ -352,7 +374,7 @@ public struct StorageStore: Sendable {
 
     /// Deletes every object of a bucket the caller may delete; returns their rows.
     func removeAll(_ caller: Caller, bucket: String) async throws -> [StoredObject] {
-        try await database.withCaller(caller) { connection in
+        try await withCallerRefusingAttached(caller) { connection in
             try await Self.objects(
                 from: try await connection.rows("DELETE FROM storage.objects WHERE bucket_id = $1 RETURNING \(Self.objectColumns)", [bucket]))
         }
@@ -364,7 +386,7 @@ public struct StorageStore: Sendable {
     /// on its own (409: its upload names it).
     func move(_ caller: Caller, bucket: String, from source: String, to destination: String) async throws -> StoredObject? {
         do {
-            return try await database.withCaller(caller) { connection in
+            return try await withCallerRefusingAttached(caller) { connection in
                 let sourceRows = try await connection.rows(
                     "SELECT id, parent_id FROM storage.objects WHERE bucket_id = $1 AND name = $2 FOR UPDATE", [bucket, source])
                 var found: (id: UUID, parent: UUID?)?

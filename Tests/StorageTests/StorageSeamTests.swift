@@ -84,7 +84,8 @@ import Testing
                 }
             }
             #expect(denied.code == "42501")
-            // The owner (chat's SECURITY DEFINER functions) may; twice is a no-op.
+            // The owner (chat's SECURITY DEFINER functions) may, attached or not; twice is a no-op.
+            _ = try await Self.claim(env, env.alice, name: nil, id: photo.id)
             for _ in 0..<2 {
                 try await env.database.withOwner { connection in try await connection.execute("SELECT storage.release_object($1)", [photo.id]) }
             }
@@ -96,6 +97,52 @@ import Testing
             let pass = try await StorageJanitor(database: env.database, backend: env.storage.backend, settings: settings, logger: .init(label: "seam")).runOnce()
             #expect(pass.blobsDeleted == 2)
             #expect(env.blobCount == 0)
+        }
+    }
+
+    @Test func anAttachedObjectCannotBeReplacedMovedOrRemoved() async throws {
+        try await StorageTestEnvironment.with { env in
+            let name = "\(env.aliceFolder)/p.jpg"
+            let photo = try await env.upload(env.alice, bucket: "attachments", name: name, type: "image/jpeg", try MediaFixtures.jpeg(width: 40, height: 40))
+            _ = try await Self.claim(env, env.alice, name: nil, id: photo.id)
+            let blobs = env.blobCount
+            func expectInUse(_ what: String, _ error: APIError?) {
+                #expect(error?.status == .conflict && error?.code == "object_in_use" && error?.field == "path", "\(what): \(String(describing: error))")
+                #expect(error?.message.hasPrefix("path: \(name) is attached to a message") == true, "\(what): \(error?.message ?? "")")
+            }
+            let other = try MediaFixtures.jpeg(width: 20, height: 20)
+            expectInUse("upsert", await #expect(throws: APIError.self) {
+                try await env.upload(env.alice, bucket: "attachments", name: name, type: "image/jpeg", other, upsert: true)
+            })
+            expectInUse("move", await #expect(throws: APIError.self) {
+                try await env.storage.move(env.alice, bucket: "attachments", from: name, to: "\(env.aliceFolder)/q.jpg")
+            })
+            expectInUse("remove", await #expect(throws: APIError.self) {
+                try await env.storage.remove(env.alice, bucket: "attachments", names: [name, "\(name).thumb.jpg"])
+            })
+            expectInUse("signed upsert URL", await #expect(throws: APIError.self) {
+                try await env.storage.signUpload(env.alice, bucket: "attachments", name: name, upsert: true)
+            })
+            // Even the service role (the storage API's administrator) goes through the message.
+            expectInUse("service role", await #expect(throws: APIError.self) {
+                try await env.storage.remove(StorageServiceTests.service, bucket: "attachments", names: [name])
+            })
+            // Nothing changed: the rows, the bytes, no new blob left behind.
+            let after = try await env.storage.object(env.alice, bucket: "attachments", name: name)
+            #expect(after.version == photo.version && after.etag == photo.etag)
+            let rows = try await env.rows().keys.sorted()
+            #expect(rows == ["attachments/\(name)", "attachments/\(name).thumb.jpg"], "\(rows)")
+            #expect(env.blobCount == blobs)
+            // A request role cannot detach it either.
+            let detach = await #expect(throws: (any Error).self) {
+                try await env.database.withCaller(env.alice) { connection in
+                    try await connection.execute("UPDATE storage.objects SET attached_at = NULL WHERE id = $1", [photo.id])
+                }
+            }
+            #expect(detach.flatMap(PostgresErrorText.sqlState) == "55006")
+            // A copy is a new, unattached upload.
+            let copy = try await env.storage.copy(env.alice, bucket: "attachments", from: name, to: "\(env.aliceFolder)/copy.jpg")
+            try await env.storage.remove(env.alice, bucket: "attachments", names: [copy.name])
         }
     }
 

@@ -244,6 +244,7 @@ public struct StorageController: Sendable {
         case .ignore:
             break
         }
+        guard try await storage.hasBytes(object) else { throw StorageError.objectNotFound }
         let length = range.map { $0.upperBound - $0.lowerBound } ?? object.size
         headers[.contentLength] = String(length)
         if head { return Response(status: status, headers: headers) }

@@ -333,6 +333,18 @@ public struct StorageService: Sendable {
         return object
     }
 
+    /// Whether `object`'s bytes are on the backend. A row without its blob should not exist
+    /// (lost on the backend, or removed beside the server): it is logged and answered as
+    /// missing, before a response's status and headers are sent rather than by a body that
+    /// breaks off.
+    public func hasBytes(_ object: StoredObject) async throws -> Bool {
+        guard try await backend.stat(key: object.blobKey) != nil else {
+            logger.error("storage: object without its bytes", metadata: ["bucket": "\(object.bucketID)", "key": "\(object.blobKey)"])
+            return false
+        }
+        return true
+    }
+
     /// Streams `object`'s bytes (or `range` of them) to `consume`.
     public func read(_ object: StoredObject, range: Range<Int64>?, consume: (ByteBuffer) async throws -> Void) async throws {
         try await backend.read(key: object.blobKey, range: range, consume: consume)

@@ -225,6 +225,29 @@ async def test_other_users_private_object_is_not_found(server, users, http):
         await within(alice.storage.from_(BUCKET).remove(["secret.txt"]))
 
 
+async def test_an_object_whose_bytes_are_gone_is_not_found_not_cut_off(server, users, http):
+    """A row whose blob disappeared from the backend answers the storage 404 before any
+    status or header is sent (not a 200 whose body breaks off), for GET, Range and HEAD."""
+    alice = users[0]
+    marker = os.urandom(64)
+    await within(alice.storage.from_(BUCKET).upload("lost.bin", marker * 4, {"content-type": "application/octet-stream", "upsert": "true"}))
+    try:
+        blobs = [path for path in server.data_dir.rglob("*") if path.is_file() and path.stat().st_size == 256
+                 and path.read_bytes() == marker * 4]
+        assert len(blobs) == 1, blobs
+        blobs[0].unlink()
+        headers = auth_headers(server, await access_token(alice))
+        url = f"/storage/v1/object/authenticated/{BUCKET}/lost.bin"
+        for extra in ({}, {"Range": "bytes=0-9"}):
+            gone = await http.get(url, headers={**headers, **extra})
+            assert gone.status_code == 400, (extra, gone.status_code, gone.content[:200])
+            assert gone.json() == {"statusCode": "404", "error": "not_found", "message": "Object not found"}
+        head = await http.head(url, headers=headers)
+        assert head.status_code == 400 and "content-range" not in head.headers
+    finally:
+        await within(alice.storage.from_(BUCKET).remove(["lost.bin"]))
+
+
 async def test_public_bucket_and_http_validators(server, users, http):
     alice = users[0]
     user_id = (await alice.auth.get_user()).user.id

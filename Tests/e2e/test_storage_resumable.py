@@ -21,7 +21,10 @@ import httpx
 import pytest
 from storage3.exceptions import StorageApiError
 
+# At import time: once Tests/e2e/web is collected, the name conftest is web/conftest.py.
+from conftest import _binary, _environment, _free_port, _stop, _wait_ready
 from e2e_support import close_client, new_client, sign_in, within
+from test_cross_instance import database_url
 
 ALICE, BOB = "+15555550195", "+15555550196"
 BUCKET = "tus-bucket"
@@ -362,9 +365,6 @@ async def test_a_cut_creation_holds_no_quota(server, users, http):
 def second_instance(server):
     """Another server process on the session server's database and storage directory (as two
     instances behind a load balancer share them)."""
-    from conftest import _binary, _environment, _free_port, _stop, _wait_ready
-    from test_cross_instance import database_url
-
     port = _free_port()
     env = _environment()
     env["DATABASE_URL"] = database_url(server)

@@ -372,6 +372,10 @@ def test_bob_sees_photo_and_plays_voice(scenario):
     b.go(f"#/chats/{scenario.conversation_id}")
     b.wait(lambda d: image_loaded(b), "the photo rendered in Bob's conversation (naturalWidth > 0)")
     voice = b.wait(lambda d: last_message(b, "voice-player"), "the voice message in Bob's conversation")
+    # The length comes from the server before anything is played: Chromium's WebM has no
+    # duration in its container, so the server measures it by decoding (about 2.2 s).
+    length = element_text(b.driver, voice.find_element("css selector", ".voice-time"))
+    assert length in ("0:02", "0:03"), f"the voice message shows {length!r} as its length before playing"
     play = voice.find_element("css selector", tid("voice-play"))
     b.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", play)
     play.click()

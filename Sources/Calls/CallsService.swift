@@ -66,7 +66,12 @@ public final class CallsService: Service, Sendable {
         var beats = 0
         while !Task.isCancelled {
             if beats % 5 == 0 {
-                do { try await store.heartbeat(instance: instanceId) } catch { logger.warning("calls heartbeat failed", metadata: ["error": "\(error)"]) }
+                do {
+                    try await store.heartbeat(instance: instanceId)
+                } catch {
+                    // A stopping service's cancelled query is not a failure.
+                    if !Task.isCancelled { logger.warning("calls heartbeat failed", metadata: ["error": "\(error)"]) }
+                }
             }
             if beats % 2 == 0 {
                 do {
@@ -75,7 +80,7 @@ public final class CallsService: Service, Sendable {
                         await announcePeerLeft(room: room, peer: peer, version: version, to: remaining, reason: "disconnected")
                     }
                 } catch {
-                    logger.warning("calls sweep failed", metadata: ["error": "\(error)"])
+                    if !Task.isCancelled { logger.warning("calls sweep failed", metadata: ["error": "\(error)"]) }
                 }
             }
             beats += 1

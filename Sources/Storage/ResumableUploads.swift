@@ -235,6 +235,8 @@ public struct ResumableUploads: Sendable {
             }
             guard let advanced else {
                 await storage.deleteBlobs([key])
+                // The upload expired while its chunk arrived: 404, as for any expired upload.
+                guard try await store.upload(caller, id: upload.id) != nil else { throw Self.notFound }
                 throw Self.conflict("another request stored bytes at offset \(offset) first; HEAD the upload for its offset")
             }
             // When the client is gone what arrived is kept; it resumes from here after a HEAD.

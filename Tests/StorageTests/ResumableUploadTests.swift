@@ -201,11 +201,12 @@ import TestSupport
 
     @Test func expiredUploadsAreSweptWithTheirChunks() async throws {
         try await Base.withService { storage, ids, directory in
-            let uploads = ResumableUploads(storage: storage, ttlSeconds: 1)
+            // Long enough for the first chunk to arrive on a busy machine.
+            let uploads = ResumableUploads(storage: storage, ttlSeconds: 3)
             let owner = Base.user(ids[0])
             let upload = try await uploads.create(owner, .init(bucket: "files", name: "old.txt", length: 8, upsert: false, contentType: "text/plain"))
             _ = try await uploads.append(owner, upload.uploadID, offset: 0, declaredSize: nil, body: Base.text("abcd"))
-            try await Task.sleep(for: .milliseconds(1500))
+            try await Task.sleep(for: .milliseconds(3500))
             await Self.expectStatus(.notFound) { _ = try await uploads.status(owner, upload.uploadID) }
             await Self.expectStatus(.notFound) {
                 _ = try await uploads.append(owner, upload.uploadID, offset: 4, declaredSize: nil, body: Base.text("efgh"))

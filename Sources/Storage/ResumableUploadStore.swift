@@ -40,7 +40,7 @@ struct ResumablePart: Sendable, Equatable {
 }
 
 /// The SQL of resumable uploads. Requests run as the caller (row-level security: one's own
-/// uploads only); the expiry sweep runs as the owner.
+/// uploads only); the storage janitor removes expired uploads as the owner.
 struct ResumableUploadStore: Sendable {
     let database: Database
 
@@ -127,7 +127,7 @@ struct ResumableUploadStore: Sendable {
         }
     }
 
-    /// The chunks of an upload in byte order (as the owner: the sweep and the service read them).
+    /// The chunks of an upload in byte order (as the owner: the service reads them to finish or discard it).
     func parts(id: UUID) async throws -> [ResumablePart] {
         try await database.withOwner { connection in
             var parts: [ResumablePart] = []
@@ -180,19 +180,6 @@ struct ResumableUploadStore: Sendable {
     func remove(id: UUID) async throws {
         try await database.withOwner { connection in
             try await connection.execute("DELETE FROM storage.resumable_uploads WHERE id = $1", [id])
-        }
-    }
-
-    /// Up to `limit` uploads past their expiry (as the owner).
-    func expired(limit: Int) async throws -> [UUID] {
-        try await database.withOwner { connection in
-            var ids: [UUID] = []
-            for try await id in try await connection.rows(
-                "SELECT id FROM storage.resumable_uploads WHERE expires_at <= now() ORDER BY expires_at LIMIT $1", [limit]
-            ).decode(UUID.self) {
-                ids.append(id)
-            }
-            return ids
         }
     }
 }

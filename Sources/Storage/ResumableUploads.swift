@@ -3,7 +3,6 @@ import Foundation
 import HTTPTypes
 import Logging
 import NIOCore
-import Synchronization
 
 /// Resumable uploads (TUS 1.0.0 as Supabase serves it, docs/storage.md "Resumable uploads").
 ///
@@ -24,7 +23,6 @@ public struct ResumableUploads: Sendable {
     /// PATCH that does not complete the upload is refused, so tiny PATCHes cannot fill the
     /// database and the backend with rows and blobs.
     let maxParts: Int
-    let sweeps: SweepClock
 
     public init(storage: StorageService, ttlSeconds: Int = 86_400, readSize: Int64 = 4 * 1024 * 1024, maxParts: Int = 10_000) {
         self.maxParts = max(1, maxParts)
@@ -32,7 +30,6 @@ public struct ResumableUploads: Sendable {
         self.store = ResumableUploadStore(database: storage.database)
         self.ttlSeconds = ttlSeconds
         self.readSize = max(1, readSize)
-        self.sweeps = SweepClock()
     }
 
     /// What a client declares when it creates an upload (`Upload-Length`, `Upload-Metadata`, `x-upsert`).
@@ -101,7 +98,6 @@ public struct ResumableUploads: Sendable {
             _ = try await storage.quotaRoom(
                 owner: owner, bucket: bucket, name: name, upsert: declaration.upsert, declaredSize: overflow ? Int64.max : total)
         }
-        await sweepIfDue()
         let upload = ResumableUpload(
             id: UUID(), bucket: bucket, name: name, owner: owner, upsert: declaration.upsert,
             length: declaration.length, offset: 0, mimeType: rules.mime, cacheControl: rules.cache, metadataJSON: rules.metadata,
@@ -307,7 +303,8 @@ public struct ResumableUploads: Sendable {
         await Task { await uploads.discard(upload.id) }.value
     }
 
-    /// Deletes an upload's chunk blobs, then its row; a failure is logged (the sweep retries).
+    /// Deletes an upload's chunk blobs, then its row; a failure is logged (the storage janitor
+    /// removes the upload once it expires).
     func discard(_ id: UUID) async {
         do {
             let parts = try await store.parts(id: id)
@@ -315,41 +312,6 @@ public struct ResumableUploads: Sendable {
             try await store.remove(id: id)
         } catch {
             storage.logger.warning("storage: could not remove a resumable upload", metadata: ["upload": "\(id)", "error": "\(error)"])
-        }
-    }
-
-    /// Removes uploads past their expiry with their chunks (at most `limit`); returns how many.
-    @discardableResult
-    public func sweepExpired(limit: Int = 100) async -> Int {
-        do {
-            let ids = try await store.expired(limit: limit)
-            for id in ids { await discard(id) }
-            return ids.count
-        } catch {
-            storage.logger.warning("storage: resumable upload sweep failed", metadata: ["error": "\(error)"])
-            return 0
-        }
-    }
-
-    /// Sweeps at most once a minute per instance (called on create, so an instance that takes
-    /// uploads also clears the abandoned ones; a few rows each time).
-    func sweepIfDue() async {
-        guard sweeps.due(interval: 60) else { return }
-        await sweepExpired(limit: 20)
-    }
-}
-
-/// When this instance last swept expired uploads.
-final class SweepClock: Sendable {
-    private let last = Mutex<Date?>(nil)
-
-    /// True (and the clock reset) when `interval` seconds passed since the last sweep.
-    func due(interval: TimeInterval) -> Bool {
-        last.withLock { last in
-            let now = Date()
-            if let previous = last, now.timeIntervalSince(previous) < interval { return false }
-            last = now
-            return true
         }
     }
 }

@@ -9,7 +9,9 @@ import PostgresNIO
 /// 1. removes orphaned uploads: objects of `attachments` that no feature claimed
 ///    (`attached_at` is NULL; renditions follow their upload) older than
 ///    ``StorageSettings/orphanTTLSeconds``; the trigger on `storage.objects` queues their blobs;
-/// 2. drains `storage.blob_deletions`: deletes each queued blob from the backend (a missing
+/// 2. removes resumable (TUS) uploads past their expiry; their chunk rows cascade and the
+///    trigger on `storage.resumable_upload_parts` queues the chunk blobs;
+/// 3. drains `storage.blob_deletions`: deletes each queued blob from the backend (a missing
 ///    blob counts as deleted) and then its queue row; a failed delete stays queued.
 ///
 /// Instances share the work without coordinating: each batch is taken with
@@ -34,6 +36,8 @@ public struct StorageJanitor: Sendable {
     public struct Pass: Sendable, Equatable {
         /// Orphaned uploads removed (their renditions not counted).
         public var orphansRemoved = 0
+        /// Expired resumable uploads removed.
+        public var resumableUploadsRemoved = 0
         /// Blobs deleted from the backend (queue rows cleared).
         public var blobsDeleted = 0
         /// Blobs whose delete failed (left queued for the next pass).
@@ -56,7 +60,8 @@ public struct StorageJanitor: Sendable {
                     logger.info(
                         "storage janitor pass",
                         metadata: [
-                            "orphans_removed": "\(pass.orphansRemoved)", "blobs_deleted": "\(pass.blobsDeleted)",
+                            "orphans_removed": "\(pass.orphansRemoved)",
+                            "resumable_uploads_removed": "\(pass.resumableUploadsRemoved)", "blobs_deleted": "\(pass.blobsDeleted)",
                             "blobs_failed": "\(pass.blobsFailed)",
                         ])
                 }
@@ -68,13 +73,19 @@ public struct StorageJanitor: Sendable {
         }
     }
 
-    /// One pass: orphans first (their blobs are then queued), then the deletion queue.
+    /// One pass: orphans and expired resumable uploads first (their blobs are then queued),
+    /// then the deletion queue.
     @discardableResult
     public func runOnce() async throws -> Pass {
         var pass = Pass()
         while !Task.isCancelled {
             let removed = try await removeOrphans()
             pass.orphansRemoved += removed
+            if removed < Self.batchSize { break }
+        }
+        while !Task.isCancelled {
+            let removed = try await removeExpiredResumableUploads()
+            pass.resumableUploadsRemoved += removed
             if removed < Self.batchSize { break }
         }
         while !Task.isCancelled {
@@ -102,6 +113,25 @@ public struct StorageJanitor: Sendable {
                     FOR UPDATE SKIP LOCKED)
                 RETURNING id
                 """, [ttl, Self.batchSize])
+            var count = 0
+            for try await _ in rows.decode(UUID.self) { count += 1 }
+            return count
+        }
+    }
+
+    /// Deletes one batch of resumable uploads past their expiry (the rows a client can no
+    /// longer reach: HEAD and PATCH answer 404); returns how many.
+    func removeExpiredResumableUploads() async throws -> Int {
+        try await database.withOwner { connection in
+            let rows = try await connection.rows(
+                """
+                DELETE FROM storage.resumable_uploads WHERE id IN (
+                    SELECT id FROM storage.resumable_uploads WHERE expires_at <= now()
+                    ORDER BY expires_at
+                    LIMIT $1
+                    FOR UPDATE SKIP LOCKED)
+                RETURNING id
+                """, [Self.batchSize])
             var count = 0
             for try await _ in rows.decode(UUID.self) { count += 1 }
             return count

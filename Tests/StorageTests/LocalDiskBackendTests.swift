@@ -55,6 +55,34 @@ import Testing
         #expect(largest <= 64 << 10)
     }
 
+    @Test func chunksOfEverySizeAreGatheredIntoBlocksInOrder() async throws {
+        defer { removeRoot() }
+        let backend = try await makeBackend()
+        // Small chunks that straddle the 1 MiB block boundary, a chunk larger than a block
+        // (taken as is when the block is empty, copied when it is not), and a short tail.
+        var bytes: [UInt8] = []
+        var chunks: [ByteBuffer] = []
+        for size in [100_003, 100_003, 900_000, 2 << 20, 7, 1 << 20, 3 << 20, 13] {
+            let chunk = (0..<size).map { UInt8(truncatingIfNeeded: (bytes.count + $0) &* 31 &+ size) }
+            bytes += chunk
+            chunks.append(ByteBuffer(bytes: chunk))
+        }
+        let body = AsyncThrowingStream<ByteBuffer, any Error> { continuation in
+            for chunk in chunks { continuation.yield(chunk) }
+            continuation.finish()
+        }
+        let blob = try await backend.write(key: "b/blocks", body: body, maxBytes: 1 << 30)
+        let whole = AsyncThrowingStream<ByteBuffer, any Error> { continuation in
+            continuation.yield(ByteBuffer(bytes: bytes))
+            continuation.finish()
+        }
+        #expect(blob == (try await backend.write(key: "b/whole", body: whole, maxBytes: 1 << 30)))
+        #expect(blob.size == Int64(bytes.count))
+        var stored: [UInt8] = []
+        try await backend.read(key: "b/blocks", range: nil) { buffer in stored += buffer.readableBytesView }
+        #expect(stored == bytes)
+    }
+
     @Test func aWriteOverTheLimitLeavesNothingAndKeepsTheOldBytes() async throws {
         defer { removeRoot() }
         let backend = try await makeBackend()

@@ -19,6 +19,7 @@ const VIEWS = {
   settings: () => import('./views/settings.js').then(m => m.settingsView),
   osago: () => import('./views/osago.js').then(m => m.osagoView),
   assistant: () => import('./views/assistant.js').then(m => m.assistantView),
+  privacy: () => import('./views/privacy.js').then(m => m.privacyView),
 };
 
 export const app = {

@@ -1,5 +1,5 @@
 // Hash routes: #/chats, #/chats/<id>, #/people, #/u/<username>, #/me, #/settings, #/add-account,
-// #/insurance (→ osago), #/insurance/osago, #/insurance/assistant.
+// #/insurance (→ osago), #/insurance/osago, #/insurance/assistant, #/privacy.
 const ROUTES = [
   [/^\/chats\/([0-9a-f-]{36})$/i, m => ({ name: 'chats', id: m[1].toLowerCase() })],
   [/^\/chats\/?$/, () => ({ name: 'chats' })],
@@ -10,6 +10,7 @@ const ROUTES = [
   [/^\/insurance(\/osago)?\/?$/, () => ({ name: 'osago', section: 'insurance' })],
   [/^\/insurance\/assistant\/?$/, () => ({ name: 'assistant', section: 'insurance' })],
   [/^\/add-account\/?$/, () => ({ name: 'add-account' })],
+  [/^\/privacy\/?$/, () => ({ name: 'privacy' })],
 ];
 
 export function current() {

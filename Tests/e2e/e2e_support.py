@@ -52,6 +52,17 @@ TEST_OTPS = {
     # Browser calls suite (Tests/e2e/web/test_calls.py) only.
     "+15555550140": "140140",
     "+15555550141": "141141",
+    # Browser sign-in suite (Tests/e2e/web/test_sign_in.py) only.
+    "+15555550210": "210210",
+    "+15555550211": "211211",
+    "+15555550212": "212212",
+    "+15555550213": "213213",
+    "+15555550214": "214214",
+    "+15555550215": "215215",
+    "+15555550216": "216216",
+    "+15555550217": "217217",
+    "+15555550218": "218218",
+    "+15555550219": "219219",
     # Out-of-range numbers suite (test_hardening_numbers.py) only.
     "+15555550160": "160160",
     # Storage suite (test_storage.py) only.

@@ -1,14 +1,18 @@
-// Sign-in with a phone number and a one-time code (also "add account"), and the first-run
-// profile form (username + display name).
-import { h, clear, focus, formatPhone, phoneForApi, displayPhone, countdown, avatar } from '../util.js';
+// Sign-in with a phone number and a one-time code (also "add account"), the privacy notice
+// while signed out (#/privacy), and the first-run profile form (display name, then username).
+import { h, clear, focus, countdown, avatar, displayPhone } from '../util.js';
 import { t, getLang, LANGS } from '../i18n.js';
 import { requestCode, verifyCode } from '../api.js';
 import * as store from '../store.js';
 import { app, signedIn, onboarded, setLanguage, switchTo } from '../app.js';
-import { go } from '../router.js';
+import { go, current } from '../router.js';
 import { errorText, usernameField } from './common.js';
+import { phoneField, formatPhone } from './phone-input.js';
+import { codeField } from './code-input.js';
+import { privacyNotice } from './privacy.js';
 
 const DEFAULT_COOLDOWN = 60;
+const CODE_LENGTH = 6; // AUTH_SMS_OTP_LENGTH's default; /app-config.json does not tell the length
 
 function langSelect() {
   const sel = h('select', { class: 'input', id: 'auth-lang', testid: 'language-select', onChange: () => setLanguage(sel.value) },
@@ -16,74 +20,83 @@ function langSelect() {
   return h('div', { class: 'auth-foot' }, h('label', { for: 'auth-lang', class: 'sr-only', text: t('language') }), sel);
 }
 
+/** A refused /auth/v1/otp in words: the server's validation message, else the common texts. */
+function phoneErrorText(err) {
+  if (err.code !== 'validation_failed') return errorText(err);
+  return /phone/i.test(err.message) ? t('phoneRejected') : t('errInvalid');
+}
+
+/**
+ * A refused /auth/v1/verify in words. The server answers every refused code alike
+ * (403 otp_expired) and does not say how many attempts are left, so the fixed rule is stated.
+ */
+function codeErrorText(err) {
+  return err.code === 'otp_expired' ? t('errCodeInvalid') + ' ' + t('codeAttempts') : errorText(err);
+}
+
 export function renderAuth(root, { mode }) {
   const notice = app.notice;
-  let phone = notice?.phone ? displayPhone(notice.phone) : '';
-  let until = 0;
+  let digits = notice?.phone || ''; // E.164 digits of the number being signed in
   let timer = null;
   let busy = false;
 
-  const error = h('div', { class: 'alert', testid: 'auth-error', role: 'alert', hidden: true });
-  const showError = e => {
-    error.textContent = e ? errorText(e) : '';
-    error.dataset.code = e?.code || '';
-    error.hidden = !e;
-  };
   const body = h('div');
-  const card = h('div', { class: 'auth-card' },
-    h('span', { class: 'brand', 'aria-hidden': 'true' }, 'ECOMANSONI'),
-    h('h1', { tabindex: '-1', text: mode === 'add' ? t('addAccountTitle') : t('signInTitle') }),
-    notice && mode === 'signin' && h('div', { class: 'alert info', role: 'status', text: notice.text }),
-    error, body);
-  clear(root, h('div', { class: 'auth' }, h('div', {}, card, langSelect())));
+  const privacyLink = h('a', { href: '#/privacy', testid: 'privacy-link', text: t('privacyLink') });
+  const signIn = h('div', {},
+    h('div', { class: 'auth-card' },
+      h('span', { class: 'brand', 'aria-hidden': 'true' }, 'ECOMANSONI'),
+      h('h1', { tabindex: '-1', text: mode === 'add' ? t('addAccountTitle') : t('signInTitle') }),
+      notice && mode === 'signin' && h('div', { class: 'alert info', role: 'status', text: notice.text }),
+      body,
+      h('p', { class: 'auth-legal' }, privacyLink)),
+    langSelect());
+  const privacy = h('div', { class: 'auth-card privacy-card', hidden: true });
+  clear(root, h('div', { class: 'auth' }, signIn, privacy));
+
+  // #/privacy while signed out: the notice replaces the card, which keeps its state for the way back.
+  const showRoute = () => {
+    const onPrivacy = mode === 'signin' && current().name === 'privacy';
+    if (onPrivacy === !privacy.hidden) return;
+    signIn.hidden = onPrivacy;
+    privacy.hidden = !onPrivacy;
+    if (onPrivacy) {
+      clear(privacy, privacyNotice({ back: h('p', {}, h('a', { href: '#/chats', testid: 'privacy-back', text: t('privacyBack') })) }));
+      focus(privacy.querySelector('h1'));
+    } else {
+      clear(privacy);
+      focus(privacyLink);
+    }
+  };
+  addEventListener('hashchange', showRoute);
 
   function phoneStep() {
     clearInterval(timer);
-    const input = h('input', {
-      class: 'input', id: 'phone', type: 'tel', inputmode: 'tel', autocomplete: 'tel', testid: 'phone-input', required: true,
-      placeholder: '+7 (999) 123-45-67', value: phone, 'aria-describedby': 'phone-hint',
-    });
-    input.addEventListener('input', e => {
-      // Format while typing at the end; deleting keeps what the user left.
-      if (e.inputType?.startsWith('delete')) return;
-      if (input.selectionStart !== input.value.length) return;
-      input.value = formatPhone(input.value);
-    });
+    const field = phoneField({ initial: digits && '+' + digits });
     const submit = h('button', { class: 'btn btn-primary btn-block', type: 'submit', testid: 'send-code' }, t('sendCode'));
-    const form = h('form', { novalidate: true },
-      h('p', { class: 'lead', text: t('signInLead') }),
-      h('div', { class: 'field' },
-        h('label', { for: 'phone', text: t('phoneLabel') }), input,
-        h('div', { class: 'hint', id: 'phone-hint', text: t('phoneHint') })),
-      submit);
+    const form = h('form', { novalidate: true }, h('p', { class: 'lead', text: t('signInLead') }), field.el, submit);
     form.addEventListener('submit', async e => {
       e.preventDefault();
       if (busy) return;
-      const formatted = formatPhone(input.value);
-      input.value = formatted;
-      const digits = formatted.replace(/\D/g, '');
-      if (digits.length < 8) {
-        showError(t('errPhoneInvalid'));
-        input.setAttribute('aria-invalid', 'true');
-        focus(input);
+      const { digits: typed, problem } = field.read();
+      if (problem) {
+        field.showError(t(problem.key, problem.params));
+        focus(field.input);
         return;
       }
-      input.removeAttribute('aria-invalid');
+      field.showError('');
       busy = true;
       submit.disabled = true;
-      showError(null);
-      phone = formatted;
+      digits = typed;
       try {
-        await requestCode(phoneForApi(formatted));
+        await requestCode('+' + digits);
         codeStep(app.config?.otpResendSeconds || DEFAULT_COOLDOWN);
       } catch (err) {
         if (err.code === 'over_sms_send_rate_limit' && err.retryAfter && err.retryAfter < 600) {
           // A code was sent moments ago: go on to entering it, with the wait shown.
-          codeStep(err.retryAfter);
-          showError(err);
+          codeStep(err.retryAfter, t('codeAlreadySent'));
         } else {
-          showError(err);
-          focus(input);
+          field.showError(phoneErrorText(err));
+          focus(field.input);
         }
       } finally {
         busy = false;
@@ -100,116 +113,127 @@ export function renderAuth(root, { mode }) {
         }, avatar({ id: acc.userId, ...acc.profile }, { size: 'sm' }), h('span', { class: 'names' }, acc.profile?.display_name || displayPhone(acc.phone))))))));
     }
     clear(body, form, extra);
-    focus(input.value ? submit : input);
+    focus(field.input.value ? submit : field.input);
   }
 
-  function codeStep(cooldown) {
-    until = Date.now() + cooldown * 1000;
-    const input = h('input', {
-      class: 'input code-input', id: 'code', type: 'text', inputmode: 'numeric', autocomplete: 'one-time-code', testid: 'code-input',
-      maxlength: 10, required: true, pattern: '[0-9]*', 'aria-describedby': 'code-hint',
-    });
+  function codeStep(cooldown, info = '') {
+    let until = Date.now() + cooldown * 1000;
+    const code = codeField({ length: CODE_LENGTH, hintId: 'code-hint', onComplete: () => form.requestSubmit() });
     const verify = h('button', { class: 'btn btn-primary btn-block', type: 'submit', testid: 'verify-code' }, t('verify'));
     const resend = h('button', { class: 'btn-link', type: 'button', testid: 'resend-code' });
+    const status = h('div', { class: 'hint', role: 'status', testid: 'code-status', text: info });
+    const resendError = h('div', { class: 'field-error', testid: 'resend-error', 'aria-live': 'assertive' });
     const tick = () => {
       const left = (until - Date.now()) / 1000;
       if (left > 0) {
         resend.disabled = true;
         resend.textContent = t('resendIn', { time: countdown(left) });
-      } else {
-        resend.disabled = false;
-        resend.textContent = t('resend');
-        clearInterval(timer);
-        if (error.dataset.code?.startsWith('over_')) showError(null);
+        return;
       }
+      resend.disabled = false;
+      resend.textContent = t('resend');
+      clearInterval(timer);
+      if (info && status.textContent === info) status.textContent = '';
+      resendError.textContent = '';
     };
-    clearInterval(timer);
-    timer = setInterval(tick, 500);
-    tick();
+    const restartTick = () => {
+      clearInterval(timer);
+      timer = setInterval(tick, 500);
+      tick();
+    };
     resend.addEventListener('click', async () => {
       if (busy || resend.disabled) return;
       busy = true;
       resend.disabled = true;
-      showError(null);
+      resendError.textContent = '';
+      status.textContent = '';
       try {
-        await requestCode(phoneForApi(phone));
+        await requestCode('+' + digits);
         until = Date.now() + (app.config?.otpResendSeconds || DEFAULT_COOLDOWN) * 1000;
         status.textContent = t('codeResent');
+        code.clear();
+        focus(code.input);
       } catch (err) {
-        showError(err);
+        resendError.textContent = errorText(err);
         if (err.retryAfter) until = Date.now() + err.retryAfter * 1000;
       } finally {
         busy = false;
-        clearInterval(timer);
-        timer = setInterval(tick, 500);
-        tick();
+        restartTick();
       }
     });
-    const status = h('div', { class: 'hint', role: 'status' });
     const form = h('form', { novalidate: true },
-      h('p', { class: 'lead', text: t('codeSent', { phone }) }),
+      h('p', { class: 'lead', text: t('codeSent', { phone: formatPhone('+' + digits) }) }),
       h('div', { class: 'field' },
-        h('label', { for: 'code', text: t('codeLabel') }), input,
-        h('div', { class: 'hint', id: 'code-hint', text: t('codeHint') })),
+        h('label', { for: 'code', text: t('codeLabel') }), code.box,
+        h('div', { class: 'hint', id: 'code-hint', text: t('codeHint') }), code.error),
       verify,
       h('div', { class: 'row' },
-        h('button', { class: 'btn-link', type: 'button', onClick: () => { showError(null); phoneStep(); } }, t('changeNumber')),
+        h('button', { class: 'btn-link', type: 'button', testid: 'change-number', onClick: () => phoneStep() }, t('changeNumber')),
         resend),
+      resendError,
       status);
-    input.addEventListener('input', () => { input.value = input.value.replace(/\D/g, '').slice(0, 10); });
     form.addEventListener('submit', async e => {
       e.preventDefault();
       if (busy) return;
-      const code = input.value.trim();
-      if (code.length < 4) {
-        showError(t('errCodeShort'));
-        focus(input);
+      const value = code.value();
+      if (value.length < CODE_LENGTH) {
+        code.showError(t('errCodeShort', { n: CODE_LENGTH }));
+        focus(code.input);
         return;
       }
       busy = true;
       verify.disabled = true;
-      showError(null);
+      code.setBusy(true);
       try {
-        const session = await verifyCode(phoneForApi(phone), code);
+        const session = await verifyCode('+' + digits, value);
         clearInterval(timer);
         await signedIn(session);
       } catch (err) {
-        showError(err);
-        input.value = '';
-        input.setAttribute('aria-invalid', 'true');
-        focus(input);
+        code.setBusy(false);
+        code.clear();
+        code.showError(codeErrorText(err));
+        focus(code.input);
       } finally {
         busy = false;
         verify.disabled = false;
       }
     });
     clear(body, form);
-    focus(input);
+    restartTick();
+    focus(code.input);
   }
 
   phoneStep();
-  return { cleanup: () => clearInterval(timer) };
+  showRoute();
+  return { cleanup: () => { clearInterval(timer); removeEventListener('hashchange', showRoute); } };
 }
 
 export function renderOnboarding(root, s) {
-  const uname = usernameField(s, '');
   const display = h('input', {
     class: 'input', id: 'display-name', testid: 'display-name-input', maxlength: 64, required: true, autocomplete: 'name',
-    value: s.me?.display_name || '',
+    value: s.me?.display_name || '', 'aria-describedby': 'display-name-error',
   });
+  const displayError = h('div', { class: 'field-error', id: 'display-name-error', 'aria-live': 'assertive' });
+  const uname = usernameField(s, '');
   const error = h('div', { class: 'alert', role: 'alert', hidden: true });
   const save = h('button', { class: 'btn btn-primary btn-block', type: 'submit', testid: 'save-profile' }, t('continue'));
   const form = h('form', { novalidate: true },
+    h('div', { class: 'field' }, h('label', { for: 'display-name', text: t('displayName') }), display, displayError),
     uname.el,
-    h('div', { class: 'field' }, h('label', { for: 'display-name', text: t('displayName') }), display),
     save);
+  display.addEventListener('input', () => { displayError.textContent = ''; display.removeAttribute('aria-invalid'); });
   form.addEventListener('submit', async e => {
     e.preventDefault();
     error.hidden = true;
     const username = uname.value();
     const name = display.value.trim();
+    if (!name) {
+      displayError.textContent = t('displayNameRequired');
+      display.setAttribute('aria-invalid', 'true');
+      focus(display);
+      return;
+    }
     if (!/^[a-zA-Z0-9_]{3,32}$/.test(username)) { uname.fail(username.length < 3 ? t('usernameLength') : t('usernameChars')); focus(uname.input); return; }
-    if (!name) { error.textContent = t('displayNameRequired'); error.hidden = false; focus(display); return; }
     if (uname.state() === 'bad') { focus(uname.input); return; }
     save.disabled = true;
     try {
@@ -228,6 +252,6 @@ export function renderOnboarding(root, s) {
     h('h1', { tabindex: '-1', text: t('onboardingTitle') }),
     h('p', { class: 'lead', text: t('onboardingLead') }),
     error, form), langSelect())));
-  focus(uname.input);
+  focus(display);
   return {};
 }

@@ -4,6 +4,7 @@
 import { Api, config } from './api.js';
 import { Socket } from './realtime.js';
 import { Calls } from './calls.js';
+import { Receipts } from './receipts.js';
 import * as store from './store.js';
 import { uuid, debounce } from './util.js';
 
@@ -18,7 +19,7 @@ export class Session {
     this.online = new Set();
     this.openConv = null;
     this.connected = false;
-    this.reads = store.userGet(userId, 'reads', {});
+    this.receipts = new Receipts(this);
     this.api = new Api(userId, {
       onToken: token => { this.socket?.setToken(token); this.calls?.signal.setToken(token); },
       onExpired: () => hooks.onExpired(this),
@@ -31,7 +32,6 @@ export class Session {
     });
     this.calls = new Calls(this, `${wsBase}/calls/v1/ws`);
     this.refreshInboxSoon = debounce(() => this.loadInbox(true), 400);
-    this.saveReads = debounce(() => store.userSet(userId, 'reads', this.reads), 500);
   }
 
   // Events: 'me', 'inbox', 'conv:<id>', 'typing:<id>', 'online', 'status', 'removed:<id>',
@@ -99,6 +99,7 @@ export class Session {
     this.listeners.clear();
     for (const c of this.convs.values()) this.closeConvChannel(c);
     this.refreshInboxSoon.cancel();
+    this.receipts.flush.cancel();
   }
 
   // Inbox
@@ -122,6 +123,7 @@ export class Session {
       this.inbox.next = page.next_cursor;
       this.inbox.loaded = true;
       this.inbox.error = null;
+      this.receipts.fromInbox(this.inbox.items);
       for (const it of this.inbox.items) {
         const c = this.convs.get(it.conversation_id);
         if (c) c.meta = it;
@@ -139,6 +141,7 @@ export class Session {
     const known = new Set(this.inbox.items.map(i => i.conversation_id));
     this.inbox.items.push(...page.items.filter(i => !known.has(i.conversation_id)));
     this.inbox.next = page.next_cursor;
+    this.receipts.fromInbox(page.items);
     this.emit('inbox');
   }
 
@@ -181,9 +184,11 @@ export class Session {
         item.last_message_at = m.created_at;
         item.last_message = { id: m.id, sender_id: m.sender_id, seq: m.seq, kind: m.kind, body: m.body, deleted: !!m.deleted_at, created_at: m.created_at };
         if (m.sender_id !== this.userId) {
-          if (this.isViewing(m.conversation_id)) this.ackRead(m.conversation_id);
-          else item.unread_count = (item.unread_count || 0) + 1;
-          this.sawMessageFrom(m.conversation_id, m.sender_id, m.seq);
+          if (this.isViewing(m.conversation_id)) this.ackRead(m.conversation_id); // a read ack also moves delivery
+          else {
+            item.unread_count = (item.unread_count || 0) + 1;
+            this.receipts.arrived(m.conversation_id, m.seq);
+          }
         }
         this.bump(item);
       }
@@ -233,29 +238,9 @@ export class Session {
           this.emit('inbox');
         }
       } else {
-        this.setRead(convId, p.user_id, p.read_up_to_seq || 0);
+        this.receipts.update(convId, p);
       }
     }
-  }
-
-  // Read receipts of the other participants (known from live events, kept per account).
-  setRead(convId, userId, seq) {
-    const r = (this.reads[convId] ||= {});
-    if ((r[userId] || 0) >= seq) return;
-    r[userId] = seq;
-    this.saveReads();
-    const c = this.convs.get(convId);
-    if (c) this.emit('conv:' + convId, { type: 'reads' });
-  }
-
-  /** Someone who writes has seen the conversation up to the message before theirs. */
-  sawMessageFrom(convId, userId, seq) {
-    if (userId !== this.userId) this.setRead(convId, userId, seq - 1);
-  }
-
-  readBy(convId) {
-    const r = this.reads[convId] || {};
-    return Math.max(0, ...Object.values(r));
   }
 
   // Conversations
@@ -286,7 +271,6 @@ export class Session {
       c.minSeq = Math.min(c.minSeq, m.seq);
       if (m.seq > c.maxSeq + 1 && c.loaded && c.maxSeq && !c.catching) this.catchUp(c.id);
       c.maxSeq = Math.max(c.maxSeq, m.seq);
-      if (m.sender_id !== this.userId) this.sawMessageFrom(c.id, m.sender_id, m.seq);
       added.push(msg);
     }
     if (added.length) this.emit('conv:' + c.id, { type: 'update', msgs: added });
@@ -424,10 +408,11 @@ export class Session {
     const msg = {
       client_msg_id: uuid(), conversation_id: id, sender_id: this.userId, body, reply_to_id: replyTo || null,
       created_at: new Date().toISOString(), reactions: [], state: 'sending',
+      after: c.textChain || null, // sent in the order typed
     };
     c.pending.set(msg.client_msg_id, msg);
     this.emit('conv:' + id, { type: 'pending', msg });
-    this.deliver(c, msg);
+    c.textChain = this.deliver(c, msg);
     return msg;
   }
 

@@ -63,6 +63,10 @@ const ICONS = {
   videoOff: 'M3 6.5h12v11H3zM15 10.5l6-3.5v10l-6-3.5M2 2.5l20 19',
   mic: 'M12 3a3 3 0 0 0-3 3v5.5a3 3 0 0 0 6 0V6a3 3 0 0 0-3-3zM5.5 11a6.5 6.5 0 0 0 13 0M12 17.5V21M8.5 21h7',
   clip: 'M20.5 11.5l-8.6 8.6a5.5 5.5 0 0 1-7.8-7.8l8.9-8.9a3.7 3.7 0 0 1 5.2 5.2l-8.9 8.9a1.8 1.8 0 0 1-2.6-2.6l8.2-8.2',
+  tick: 'M5 12.5l4 4L19 7',
+  ticks: 'M1.5 12.5l4 4L15.5 7M11 15.5l1 1L22 7',
+  clock: 'M12 20a8 8 0 1 0 0-16 8 8 0 0 0 0 16zM12 8v4.5l3 1.5',
+  alert: 'M12 20a8 8 0 1 0 0-16 8 8 0 0 0 0 16zM12 8v5M12 16h.01',
   micOff: 'M12 3a3 3 0 0 0-3 3v5.5a3 3 0 0 0 6 0V6a3 3 0 0 0-3-3zM5.5 11a6.5 6.5 0 0 0 13 0M12 17.5V21M8.5 21h7M3 3l18 18',
 };
 
@@ -177,6 +181,19 @@ export function avatarSrc(url) {
   return null;
 }
 
+const graphemeSegmenter = globalThis.Intl?.Segmenter ? new Intl.Segmenter(undefined, { granularity: 'grapheme' }) : null;
+/** The characters a reader sees (an emoji with its modifiers is one); code points where Intl.Segmenter is missing. */
+export function graphemes(text) {
+  return graphemeSegmenter ? Array.from(graphemeSegmenter.segment(text), g => g.segment) : Array.from(text);
+}
+
+/** Up to two initials, the first whole character of each of the first two words; an emoji alone. */
+export function initialsOf(name) {
+  const firsts = String(name || '').replace(/^@/, '').split(/\s+/).filter(Boolean).slice(0, 2).map(w => graphemes(w)[0]);
+  if (firsts[0] && !/^[\p{L}\p{N}]/u.test(firsts[0])) return firsts[0];
+  return firsts.join('').toUpperCase() || '?';
+}
+
 /** An avatar: the image for an https or own-storage URL, otherwise initials on a colour from the id. */
 export function avatar(p, { size = '', online = false } = {}) {
   const name = nameOf(p);
@@ -184,7 +201,7 @@ export function avatar(p, { size = '', online = false } = {}) {
   let hash = 0;
   for (const c of p?.id || name) hash = (hash * 31 + c.charCodeAt(0)) >>> 0;
   el.style.background = `hsl(${HUES[hash % HUES.length]} 55% 32%)`; // white initials ≥ 5:1
-  const initials = name.replace(/^@/, '').split(/\s+/).map(w => w[0] || '').join('').slice(0, 2).toUpperCase() || '?';
+  const initials = initialsOf(name);
   const src = avatarSrc(p?.avatar_url);
   if (src) {
     // Own avatars have server-made 64/256 px squares next to them (<name>.64.jpg); the

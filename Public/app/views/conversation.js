@@ -7,9 +7,11 @@ import { t } from '../i18n.js';
 import { announce, toast, toastError } from '../app.js';
 import { go } from '../router.js';
 import { errorState, confirmDialog, popover, widths } from './common.js';
+import { lengthGuard } from './length.js';
 import { chatTitle } from './chats.js';
 
 const EMOJI = ['👍', '❤️', '😂', '😮', '😢', '🔥', '🎉', '🙏'];
+const TICKS = { sending: 'clock', failed: 'alert', sent: 'tick', delivered: 'ticks', read: 'ticks' };
 
 let mediaMod = null;
 let mediaLoading = null;
@@ -49,7 +51,7 @@ export function conversationView(pane, s, id) {
   const jump = h('button', { class: 'btn btn-small jump', type: 'button', hidden: true, 'aria-label': t('toLatest'), onClick: () => toBottom(true) }, icon('down'));
   const context = h('div', { class: 'context-bar', hidden: true });
   const input = h('textarea', {
-    id: 'message-input', testid: 'message-input', rows: 1, maxlength: 4000, placeholder: t('messagePlaceholder'),
+    id: 'message-input', testid: 'message-input', rows: 1, placeholder: t('messagePlaceholder'),
     'aria-label': t('messageLabel'), autocomplete: 'off',
   });
   const sendBtn = h('button', { class: 'icon-btn send', type: 'submit', testid: 'send-message', 'aria-label': t('send') }, icon('send'));
@@ -61,7 +63,12 @@ export function conversationView(pane, s, id) {
   const trayHost = h('div');
   const recBar = h('div', { class: 'rec-bar', hidden: true });
   const note = h('div', { class: 'composer-note', role: 'alert', testid: 'composer-note', hidden: true });
-  const composer = h('div', { class: 'composer' }, context, note, trayHost, recBar, form);
+  const guard = lengthGuard(input, {
+    canSplit: () => !editing && !tray?.size,
+    onSplit: pieces => sendText(pieces),
+    onTrim: text => { input.value = text; autosize(); paintButtons(); focus(input); },
+  });
+  const composer = h('div', { class: 'composer' }, context, note, trayHost, recBar, guard.el, form);
   const dropZone = h('div', { class: 'drop-zone', 'aria-hidden': 'true', hidden: true }, h('span', { text: t('dropHere') }));
   const wrap = h('div', { class: 'conv-wrap' }, listEl, jump, dropZone);
   clear(pane, head, wrap, typingRow, composer);
@@ -147,11 +154,6 @@ export function conversationView(pane, s, id) {
 
   const key = m => (m.seq ? 's' + m.seq : 'c' + m.client_msg_id);
 
-  function statusOf(m) {
-    if (m.state === 'failed') return 'failed';
-    if (!m.seq) return 'sending';
-    return s.readBy(id) >= m.seq ? 'read' : 'sent';
-  }
 
   function senderName(uid) {
     if (uid === s.userId) return nameOf(s.me);
@@ -174,12 +176,23 @@ export function conversationView(pane, s, id) {
     return counts;
   }
 
-  function setStatus(el, st) {
-    if (el.dataset.status === st) return;
-    el.dataset.status = st;
-    el.textContent = st;
-    el.setAttribute('aria-label', st);
-    el.title = t('status_' + st);
+  /** The ticks of an own message, from the server's cursors; words only in aria-label and title. */
+  function paintStatus(el, m) {
+    const { state, readers, members } = s.receipts.status(id, m);
+    const label = state !== 'read' && members > 1 && readers ? t('status_readBy', { n: readers, m: members }) : t('status_' + state);
+    if (el.dataset.status === state && el.title === label) return;
+    if (el.dataset.status !== state) clear(el, icon(TICKS[state]));
+    el.dataset.status = state;
+    el.setAttribute('aria-label', label);
+    el.title = label;
+  }
+
+  function paintStatuses() {
+    for (const m of c?.msgs.values() || []) {
+      if (m.sender_id !== s.userId) continue;
+      const st = els.get('s' + m.seq)?._p?.status;
+      if (st) paintStatus(st, m);
+    }
   }
 
   /** Builds a message row's parts once; later updates patch them, so elements stay the same. */
@@ -252,7 +265,7 @@ export function conversationView(pane, s, id) {
       p.time.title = fullTime(m.created_at);
       p.time.textContent = clockTime(m.created_at);
     }
-    if (p.status) setStatus(p.status, statusOf(m));
+    if (p.status) paintStatus(p.status, m);
     p.failed.hidden = m.state !== 'failed';
     if (m.state === 'failed') p.failedText.textContent = t('notSent') + (m.error && (!m.error.network || m.upload) ? ' — ' + (m.upload && mediaMod ? mediaMod.uploadErrorText(m.error) : errorTextSafe(m.error)) : '');
     p.actions.hidden = pending || deleted;
@@ -313,14 +326,7 @@ export function conversationView(pane, s, id) {
 
   function onConv(ev) {
     if (!c?.loaded) return;
-    if (ev.type === 'reads') {
-      for (const m of c.msgs.values()) {
-        if (m.sender_id !== s.userId) continue;
-        const st = els.get('s' + m.seq)?._p?.status;
-        if (st) setStatus(st, statusOf(m));
-      }
-      return;
-    }
+    if (ev.type === 'reads') return paintStatuses();
     if (ev.type === 'progress') {
       els.get('c' + ev.msg.client_msg_id)?._p?.media._progress?.(ev.msg);
       return;
@@ -496,6 +502,7 @@ export function conversationView(pane, s, id) {
     const empty = !input.value.trim() && !tray?.size && !editing;
     micBtn.hidden = !canRecord || !empty || !!recording;
     input.placeholder = tray?.size ? t('captionPlaceholder') : t('messagePlaceholder');
+    guard.paint();
   }
 
   async function record() {
@@ -558,6 +565,7 @@ export function conversationView(pane, s, id) {
   form.addEventListener('submit', async e => {
     e.preventDefault();
     const text = input.value.trim();
+    if (guard.over()) { guard.paint(); guard.focusOffer(); return; }
     if (tray?.size && !editing && c?.loaded) {
       listEl.querySelector('[data-empty]')?.remove();
       tray.send(s, id, text, replyTo?.id);
@@ -583,8 +591,14 @@ export function conversationView(pane, s, id) {
       } catch (err) { toastError(err); }
       return;
     }
+    sendText([text]);
+  });
+
+  /** Sends pieces of text as messages in order (the reply goes with the first). */
+  function sendText(pieces) {
+    if (!c?.loaded) return;
     listEl.querySelector('[data-empty]')?.remove();
-    s.send(id, text, replyTo?.id);
+    pieces.forEach((piece, i) => s.send(id, piece, i ? null : replyTo?.id));
     replyTo = null;
     paintContext();
     input.value = '';
@@ -592,7 +606,7 @@ export function conversationView(pane, s, id) {
     paintButtons();
     s.typing(id, false);
     focus(input);
-  });
+  }
   input.addEventListener('keydown', e => {
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); form.requestSubmit(); }
     else if (e.key === 'Escape' && (editing || replyTo)) { e.preventDefault(); cancelContext(); }
@@ -660,7 +674,7 @@ export function conversationView(pane, s, id) {
     s.on('typing:' + id, paintTyping),
     s.on('online', () => { paintHead(); }),
     s.on('call', () => { paintHead(); }),
-    s.on('inbox', () => { const before = item; item = s.item(id) || item; if (before !== item || item) paintHead(); }),
+    s.on('inbox', () => { item = s.item(id) || item; if (item) paintHead(); if (c?.loaded) paintStatuses(); }),
     s.on('removed:' + id, () => { go('#/chats'); }),
   );
   const view = {

@@ -322,7 +322,7 @@ def test_dm_realtime_messages_read_ticks_and_typing(scenario, report):
     assert message_attr(a, scenario.alice_text, "data-own") == "true", "[alice] her own message is not data-own=true"
     soft(report, a, lambda d: (a.displayed("message-input") or [None])[0].get_attribute("value") == "",
          "the message input is cleared after sending", 3)
-    wait_status(a, scenario.alice_text, "sent")
+    wait_status(a, scenario.alice_text, "delivered")  # Bob's app is open: his device acks delivery
 
     item = b.wait(lambda d: inbox_item(b, conversation_id),
                   f"{tid('inbox-item', data_conversation_id=conversation_id)} in Bob's inbox (real time)")
@@ -335,8 +335,8 @@ def test_dm_realtime_messages_read_ticks_and_typing(scenario, report):
     assert b.page_kept(scenario.page_tokens["bob"]), "Bob's page reloaded to show the new DM (expected real time)"
     b.screenshot("inbox-bob-unread-desktop")
 
-    # Alice's message stays 'sent' until Bob opens the conversation, then turns 'read'.
-    assert message_status(a, scenario.alice_text) == "sent", \
+    # Alice's message stays 'delivered' until Bob opens the conversation, then turns 'read'.
+    assert message_status(a, scenario.alice_text) == "delivered", \
         f"[alice] status is {message_status(a, scenario.alice_text)!r} before Bob opened the DM"
     b.click_element(lambda: inbox_item(b, conversation_id), "Bob's inbox item")
     b.wait(lambda d: b.route() == f"#/chats/{conversation_id}", f"route #/chats/{conversation_id}")

@@ -397,13 +397,15 @@ def element_text(driver: webdriver.Chrome, element: WebElement) -> str:
 
 
 def status_of(driver: webdriver.Chrome, element: WebElement) -> str:
-    """'read', 'sent' or the raw text of a `message-status` element (text, aria-label, title, data-status)."""
+    """'read', 'delivered', 'sent' or the raw text of a `message-status` element (text, aria-label, title, data-status)."""
     raw = driver.execute_script("""
         const el = arguments[0];
         return [el.dataset.status, el.getAttribute('aria-label'), el.getAttribute('title'), el.textContent]
           .filter(Boolean).join(' ').toLowerCase();""", element)
     if "read" in raw:
         return "read"
+    if "delivered" in raw:
+        return "delivered"
     if "sent" in raw:
         return "sent"
     return raw.strip()

@@ -51,8 +51,12 @@ enum ProfileRules {
         let rule = "must be an http(s) URL or /storage/v1/object/public/avatars/<path>, at most 2048 characters"
         guard trimmed.unicodeScalars.count <= 2048 else { throw APIError.invalidField("avatar_url", rule) }
         let relativePrefix = "/storage/v1/object/public/avatars/"
-        if trimmed.hasPrefix(relativePrefix) {
-            guard trimmed.count > relativePrefix.count, !trimmed.contains(".."),
+        // Compared by Unicode scalars, as the database compares bytes: a '.' or '/' followed by
+        // a combining mark is one Character but still '..' or the prefix to PostgreSQL.
+        let scalars = trimmed.unicodeScalars
+        if scalars.starts(with: relativePrefix.unicodeScalars) {
+            let hasDotDot = zip(scalars, scalars.dropFirst()).contains { $0 == "." && $1 == "." }
+            guard scalars.count > relativePrefix.unicodeScalars.count, !hasDotDot,
                 !trimmed.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F })
             else { throw APIError.invalidField("avatar_url", rule) }
             return trimmed

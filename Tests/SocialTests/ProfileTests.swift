@@ -52,6 +52,14 @@ import TestSupport
         #expect(throws: APIError.invalidField("bio", "must be at most 500 characters")) { try ProfileRules.bio(String(repeating: "x", count: 501)) }
         #expect(throws: APIError.self) { try ProfileRules.avatarURL("javascript:alert(1)") }
         #expect(try ProfileRules.avatarURL("https://example.org/a.png") == "https://example.org/a.png")
+        let avatars = "/storage/v1/object/public/avatars/"
+        #expect(try ProfileRules.avatarURL(avatars + "u/a.jpg") == avatars + "u/a.jpg")
+        // '..' as the database sees it (bytes), even when a combining mark follows: refused
+        // naming the field, as is the bare prefix.
+        let rule = "must be an http(s) URL or /storage/v1/object/public/avatars/<path>, at most 2048 characters"
+        for url in [avatars + "u/../a.jpg", avatars + "u/..\u{301}a.jpg", avatars] {
+            #expect(throws: APIError.invalidField("avatar_url", rule), "\(url.debugDescription)") { try ProfileRules.avatarURL(url) }
+        }
     }
 
     @Test func searchEscapesWildcardsAndIsPrefixOnly() async throws {

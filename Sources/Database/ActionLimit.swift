@@ -25,7 +25,12 @@ public struct ActionLimit: Sendable {
     /// Takes `cost` tokens for the signed-in caller in a transaction of its own (an attempt
     /// counts even if the action then fails); throws 429 when there are not enough.
     public func take(_ database: Database, _ caller: Caller, cost: Int = 1) async throws {
-        let user = try caller.requireUser()
+        try await take(database, user: try caller.requireUser(), cost: cost)
+    }
+
+    /// Takes `cost` tokens for `user`, when a request acts for a user without being signed in
+    /// as them (a signed upload URL acts for the user who asked for it).
+    public func take(_ database: Database, user: UUID, cost: Int = 1) async throws {
         guard cost > 0 else { return }
         let wait = try await database.withOwner { connection in
             let rows = try await connection.query(

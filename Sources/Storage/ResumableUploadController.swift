@@ -101,9 +101,11 @@ public struct ResumableUploadController: Sendable {
                 progress = try await uploads.append(
                     caller, upload.uploadID, offset: 0, declaredSize: request.headers[.contentLength].flatMap { Int64($0) },
                     body: request.body)
-            } catch is CancellationError {
+            } catch {
+                // The answer carries no Location, so nobody can resume this upload: remove it
+                // now rather than let its length hold the owner's quota until it expires.
                 await uploads.discardUnannounced(upload)
-                throw CancellationError()
+                throw error
             }
             if progress.connectionCut {
                 // The client is gone without the Location: nobody can resume this upload.

@@ -63,8 +63,21 @@ struct ResumableUploadStore: Sendable {
     }
 
     /// Records a new upload owned by the caller (nil owner for the service role).
-    func create(_ caller: Caller, _ upload: ResumableUpload) async throws {
+    /// Records a new upload. With `quotaBytes` > 0 its owner's quota must hold it on top of
+    /// their stored objects and other unfinished uploads (the object an upsert replaces
+    /// counted as free), checked under the owner's quota lock in the inserting transaction,
+    /// so parallel creations cannot each pass on their own.
+    func create(_ caller: Caller, _ upload: ResumableUpload, quotaBytes: Int64) async throws {
         try await database.withCaller(caller) { connection in
+            if quotaBytes > 0, let owner = upload.owner {
+                try await UserQuota.lock(connection, owner: owner)
+                let pending = try await Self.pendingBytes(connection, owner: owner)
+                let replaced = upload.upsert
+                    ? try await UserQuota.ownedSize(connection, owner: owner, bucket: upload.bucket, name: upload.name) : 0
+                let (adding, overflow) = upload.length.addingReportingOverflow(pending)
+                try await UserQuota.check(
+                    connection, owner: owner, adding: overflow ? .max : adding, replacing: replaced, quotaBytes: quotaBytes)
+            }
             try await connection.execute(
                 """
                 INSERT INTO storage.resumable_uploads
@@ -109,14 +122,30 @@ struct ResumableUploadStore: Sendable {
         }
     }
 
-    /// Moves a complete upload from `receiving` to `finishing`; false when another request did.
+    /// How long a finishing upload is left to the request finishing it before another may
+    /// take it over (that request's process may have died).
+    static let finishingTakeover: TimeInterval = 15 * 60
+
+    /// Moves a complete upload from `receiving` to `finishing` (or takes over one left
+    /// finishing for ``finishingTakeover``); false when another request is finishing it.
     func claimFinishing(_ caller: Caller, id: UUID) async throws -> Bool {
         try await database.withCaller(caller) { connection in
             try await connection.exists(
                 """
-                UPDATE storage.resumable_uploads SET status = 'finishing'
-                WHERE id = $1 AND status = 'receiving' AND "offset" = length RETURNING 1
-                """, [id])
+                UPDATE storage.resumable_uploads SET status = 'finishing', finishing_since = now()
+                WHERE id = $1 AND "offset" = length
+                  AND (status = 'receiving' OR (status = 'finishing' AND finishing_since < now() - make_interval(secs => $2)))
+                RETURNING 1
+                """, [id, Self.finishingTakeover])
+        }
+    }
+
+    /// After the object is stored: the upload is `done` and its chunk rows are gone, in one
+    /// transaction (each deleted chunk row queues its blob for the storage janitor).
+    func complete(_ caller: Caller, id: UUID) async throws {
+        try await database.withCaller(caller) { connection in
+            try await connection.execute("DELETE FROM storage.resumable_upload_parts WHERE upload_id = $1", [id])
+            try await connection.execute("UPDATE storage.resumable_uploads SET status = 'done' WHERE id = $1", [id])
         }
     }
 
@@ -153,27 +182,23 @@ struct ResumableUploadStore: Sendable {
         }
     }
 
-    /// The bytes `owner`'s unfinished, unexpired uploads will take (their declared lengths).
+    /// The bytes `owner`'s unexpired uploads still receiving will take (their declared
+    /// lengths; a finishing upload's object is checked against the quota as it is committed).
     func pendingBytes(owner: UUID) async throws -> Int64 {
-        try await database.withOwner { connection in
-            var total: Int64 = 0
-            for try await value in try await connection.rows(
-                """
-                SELECT coalesce(sum(length), 0)::bigint FROM storage.resumable_uploads
-                WHERE owner = $1 AND status <> 'done' AND expires_at > now()
-                """, [owner]
-            ).decode(Int64.self) {
-                total = value
-            }
-            return total
-        }
+        try await database.withOwner { connection in try await Self.pendingBytes(connection, owner: owner) }
     }
 
-    /// Forgets the chunks of an upload (their blobs are deleted by the caller).
-    func removeParts(id: UUID) async throws {
-        try await database.withOwner { connection in
-            try await connection.execute("DELETE FROM storage.resumable_upload_parts WHERE upload_id = $1", [id])
+    static func pendingBytes(_ connection: PostgresConnection, owner: UUID) async throws -> Int64 {
+        var total: Int64 = 0
+        for try await value in try await connection.rows(
+            """
+            SELECT coalesce(sum(length), 0)::bigint FROM storage.resumable_uploads
+            WHERE owner = $1 AND status = 'receiving' AND expires_at > now()
+            """, [owner]
+        ).decode(Int64.self) {
+            total = value
         }
+        return total
     }
 
     /// Deletes the upload row (and its part rows) as the owner.

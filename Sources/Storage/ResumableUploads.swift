@@ -70,6 +70,9 @@ public struct ResumableUploads: Sendable {
         APIError(status: .conflict, code: "InvalidRequest", message: message)
     }
 
+    /// Another request is storing this complete upload's object.
+    static let beingStored = conflict("the upload is complete and its object is being stored")
+
     // MARK: Create
 
     /// Checks everything an upload of these bytes would be checked for up front (bucket,
@@ -102,7 +105,7 @@ public struct ResumableUploads: Sendable {
             id: UUID(), bucket: bucket, name: name, owner: owner, upsert: declaration.upsert,
             length: declaration.length, offset: 0, mimeType: rules.mime, cacheControl: rules.cache, metadataJSON: rules.metadata,
             status: .receiving, expiresAt: expiry())
-        try await store.create(caller, upload)
+        try await store.create(caller, upload, quotaBytes: storage.settings.userQuotaBytes)
         return upload
     }
 
@@ -123,6 +126,7 @@ public struct ResumableUploads: Sendable {
         let verified = try await verify(token, bucket: bucket, name: name)
         var declaration = declaration
         declaration.upsert = verified.upsert
+        try await storage.admitSignedWrite(owner: verified.owner)
         return try await create(Self.signedCaller, declaration, owner: verified.owner)
     }
 
@@ -153,10 +157,14 @@ public struct ResumableUploads: Sendable {
     /// client told "complete" by the offset really has its object.
     public func status(_ caller: Caller, _ id: TusHeaders.UploadID) async throws -> ResumableUpload {
         var upload = try await self.upload(caller, id)
-        if upload.status == .receiving, upload.offset == upload.length {
+        if upload.status != .done, upload.offset == upload.length {
             let current = upload
-            _ = try await Task { try await finish(caller, current) }.value
-            upload.status = .done
+            do {
+                _ = try await Task { try await finish(caller, current) }.value
+                upload.status = .done
+            } catch let error as APIError where error == Self.beingStored {
+                // Another request is storing it: complete as far as HEAD can tell.
+            }
         }
         return upload
     }
@@ -188,7 +196,7 @@ public struct ResumableUploads: Sendable {
         case .done:
             return Progress(upload: upload, object: nil)
         case .finishing:
-            throw Self.conflict("the upload is complete and its object is being stored")
+            throw Self.beingStored
         case .receiving:
             break
         }
@@ -252,10 +260,12 @@ public struct ResumableUploads: Sendable {
     /// other failure leaves it complete, so an empty PATCH at its length finishes it again.
     func finish(_ caller: Caller, _ upload: ResumableUpload) async throws -> StoredObject {
         guard try await store.claimFinishing(caller, id: upload.id) else {
-            throw Self.conflict("the upload is complete and its object is being stored")
+            throw Self.beingStored
         }
+        let parts: [ResumablePart]
+        let object: StoredObject
         do {
-            let parts = try await store.parts(id: upload.id)
+            parts = try await store.parts(id: upload.id)
             var expected: Int64 = 0
             for part in parts {
                 guard part.start == expected else { throw APIError(status: .internalServerError, code: "internal", message: "upload chunks are not contiguous") }
@@ -265,15 +275,11 @@ public struct ResumableUploads: Sendable {
                 throw APIError(status: .internalServerError, code: "internal", message: "upload chunks do not add up to its length")
             }
             try await storage.store.checkCanWrite(caller, bucket: upload.bucket, name: upload.name, upsert: upload.upsert)
-            let object = try await storage.upload(
+            object = try await storage.upload(
                 nil, owner: upload.owner, bucket: upload.bucket, name: upload.name, upsert: upload.upsert,
                 content: UploadContent(
                     mimeType: upload.mimeType, cacheControl: upload.cacheControl, metadataJSON: upload.metadataJSON, declaredSize: upload.length),
                 body: ChunkedBlobBody(backend: storage.backend, parts: parts, readSize: readSize))
-            await storage.deleteBlobs(parts.map(\.blobKey))
-            try await store.removeParts(id: upload.id)
-            try await store.setStatus(caller, id: upload.id, .done)
-            return object
         } catch let error as APIError where (400..<500).contains(error.status.code) && error.status != .tooManyRequests {
             await discard(upload.id)
             throw error
@@ -281,6 +287,17 @@ public struct ResumableUploads: Sendable {
             try? await store.setStatus(caller, id: upload.id, .receiving)
             throw error
         }
+        // The object is stored: what follows is clean-up, and its failure must not turn the
+        // answer into an error. Should marking the upload done fail, its chunks stay, and a
+        // later HEAD takes the finishing over (finishingTakeover) and settles it.
+        do {
+            try await store.complete(caller, id: upload.id)
+            await storage.deleteBlobs(parts.map(\.blobKey))
+        } catch {
+            storage.logger.warning(
+                "storage: resumable upload stored but not marked done", metadata: ["upload": "\(upload.id)", "error": "\(error)"])
+        }
+        return object
     }
 
     // MARK: Remove

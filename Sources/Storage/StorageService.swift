@@ -79,6 +79,13 @@ public struct StorageService: Sendable {
         }
     }
 
+    /// Spends one storage write of `owner` for a request authorised by their signed upload
+    /// URL (no bearer): a token cannot be replayed faster than its owner may write.
+    func admitSignedWrite(owner: UUID?) async throws {
+        guard let owner else { return }
+        try await writeLimit.take(database, user: owner)
+    }
+
     // MARK: Buckets
 
     public func listBuckets(_ caller: Caller) async throws -> [Bucket] {

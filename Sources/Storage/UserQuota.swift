@@ -27,12 +27,29 @@ enum UserQuota {
     static func check(
         _ connection: PostgresConnection, owner: UUID, adding: Int64, replacing: Int64, quotaBytes: Int64
     ) async throws {
-        try await connection.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", ["storage.quota/\(owner.uuidString.lowercased())"])
+        try await lock(connection, owner: owner)
         let used = try await Self.used(connection, owner: owner)
         guard fits(used: used, adding: adding, replacing: replacing, quota: quotaBytes) else {
             throw StorageError.quotaExceeded(used: used, quota: quotaBytes)
         }
+    }
+
+    /// Takes `owner`'s quota lock until the end of the transaction (taking it again in the
+    /// same transaction is free).
+    static func lock(_ connection: PostgresConnection, owner: UUID) async throws {
+        try await connection.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", ["storage.quota/\(owner.uuidString.lowercased())"])
+    }
+
+    /// The size of `owner`'s object at `bucket`/`name` (0 when there is none): what an upsert
+    /// of it frees.
+    static func ownedSize(_ connection: PostgresConnection, owner: UUID, bucket: String, name: String) async throws -> Int64 {
+        let rows = try await connection.rows(
+            "SELECT size FROM storage.objects WHERE bucket_id = $1 AND name = $2 AND owner = $3 AND parent_id IS NULL",
+            [bucket, name, owner])
+        var size: Int64 = 0
+        for try await value in rows.decode(Int64.self) { size = value }
+        return size
     }
 
     /// Whether `used - replacing + adding <= quota` (without overflow; a quota of 0 is none).
@@ -53,13 +70,7 @@ extension StorageService {
         guard quota > 0, let owner else { return nil }
         let (used, replaced) = try await database.withOwner { connection in
             let used = try await UserQuota.used(connection, owner: owner)
-            var replaced: Int64 = 0
-            if upsert {
-                let rows = try await connection.rows(
-                    "SELECT size FROM storage.objects WHERE bucket_id = $1 AND name = $2 AND owner = $3 AND parent_id IS NULL",
-                    [bucket, name, owner])
-                for try await size in rows.decode(Int64.self) { replaced = size }
-            }
+            let replaced = upsert ? try await UserQuota.ownedSize(connection, owner: owner, bucket: bucket, name: name) : 0
             return (used, replaced)
         }
         if let declaredSize, !UserQuota.fits(used: used, adding: declaredSize, replacing: replaced, quota: quota) {

@@ -299,6 +299,66 @@ import TestSupport
         }
     }
 
+    @Test func parallelCreationsCannotEachPassTheQuota() async throws {
+        try await Base.withService { storage, ids, _ in
+            var settings = storage.settings
+            settings.userQuotaBytes = 1000
+            let limited = ResumableUploads(
+                storage: StorageService(database: storage.database, backend: storage.backend, settings: settings, logger: storage.logger))
+            let owner = Base.user(ids[0])
+            // Six at once, 400 bytes each, under 1000: the quota check and the insert share the
+            // owner's lock, so exactly two are recorded.
+            let created = await withTaskGroup(of: Bool.self) { group in
+                for index in 0..<6 {
+                    group.addTask {
+                        (try? await limited.create(owner, .init(bucket: "files", name: "p\(index).bin", length: 400, upsert: false))) != nil
+                    }
+                }
+                var count = 0
+                for await ok in group where ok { count += 1 }
+                return count
+            }
+            let rows = try await Self.uploadRows(storage)
+            #expect(created == 2 && rows == 2, "created \(created), rows \(rows)")
+        }
+    }
+
+    @Test func anUploadLeftFinishingIsTakenOverByHEAD() async throws {
+        try await Base.withService { storage, ids, _ in
+            let uploads = ResumableUploads(storage: storage)
+            let owner = Base.user(ids[0])
+            let upload = try await uploads.create(owner, .init(bucket: "files", name: "crash.txt", length: 8, upsert: false, contentType: "text/plain"))
+            _ = try await uploads.append(owner, upload.uploadID, offset: 0, declaredSize: nil, body: Base.text("abcd"))
+            // The rest arrived and a finishing began on an instance that then died: its chunk
+            // is stored and recorded, the upload says 'finishing'.
+            let key = "~resumable/\(upload.id.uuidString.lowercased())/4-crashed"
+            _ = try await storage.backend.write(key: key, body: Base.text("efgh"), maxBytes: 4)
+            func leaveFinishing(since minutesAgo: Int) async throws {
+                try await storage.database.withOwner { connection in
+                    try await connection.execute(
+                        """
+                        UPDATE storage.resumable_uploads SET "offset" = 8, status = 'finishing',
+                            finishing_since = now() - make_interval(mins => $2::int) WHERE id = $1
+                        """, [upload.id, minutesAgo])
+                }
+            }
+            try await storage.database.withOwner { connection in
+                try await connection.execute(
+                    "INSERT INTO storage.resumable_upload_parts (upload_id, start, size, blob_key) VALUES ($1, 4, 4, $2)", [upload.id, key])
+            }
+            // Recently: another request may still be storing it. HEAD says complete, PATCH 409.
+            try await leaveFinishing(since: 1)
+            let recent = try await uploads.status(owner, upload.uploadID)
+            #expect(recent.offset == 8 && recent.status == .finishing)
+            await #expect(throws: StorageError.objectNotFound) { try await storage.object(owner, bucket: "files", name: "crash.txt") }
+            // Past the takeover time: HEAD stores the object.
+            try await leaveFinishing(since: 16)
+            #expect(try await uploads.status(owner, upload.uploadID).status == .done)
+            let object = try await storage.object(owner, bucket: "files", name: "crash.txt")
+            #expect(try await Base.read(storage, object) == "abcdefgh")
+        }
+    }
+
     @Test func signedUploadTokensAuthoriseOneName() async throws {
         try await Base.withService { storage, ids, _ in
             let uploads = ResumableUploads(storage: storage)
@@ -319,6 +379,26 @@ import TestSupport
             let caller = try await uploads.signedCaller(token: token, upload.uploadID)
             let done = try await uploads.append(caller, upload.uploadID, offset: 0, declaredSize: 3, body: Base.text("abc"))
             #expect(done.object?.owner == ids[0])
+        }
+    }
+
+    @Test func signedCreationsSpendTheTokenOwnersWrites() async throws {
+        try await Base.withService { storage, ids, _ in
+            var settings = storage.settings
+            settings.writesPerMinute = 3
+            let limited = StorageService(database: storage.database, backend: storage.backend, settings: settings, logger: storage.logger)
+            let uploads = ResumableUploads(storage: limited)
+            let owner = Base.user(ids[0])
+            // Asking for the token is one write, each creation with it another: a token cannot
+            // create uploads faster than its owner may write.
+            let token = try await limited.signUpload(owner, bucket: "files", name: "flood.txt", upsert: true)
+            for _ in 0..<2 {
+                _ = try await uploads.createSigned(token: token, .init(bucket: "files", name: "flood.txt", length: 1, upsert: true))
+            }
+            await Self.expectStatus(.tooManyRequests) {
+                _ = try await uploads.createSigned(token: token, .init(bucket: "files", name: "flood.txt", length: 1, upsert: true))
+            }
+            #expect(try await Self.uploadRows(storage) == 2)
         }
     }
 

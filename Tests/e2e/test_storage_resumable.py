@@ -354,11 +354,48 @@ async def test_a_cut_creation_holds_no_quota(server, users, http):
     assert (await http.delete(path, headers=headers(server, token))).status_code == 204
     # Uploads that were announced do hold it: a third 400 MiB one passes the quota.
     held = [await create(http, server, token, f"{alice}/held-{index}.bin", big) for index in range(2)]
-    assert [response.status_code for response in held] == [201, 201]
-    over = await create(http, server, token, f"{alice}/held-2.bin", big)
-    assert over.status_code == 413 and "quota" in over.text, over.text
-    for response in held:
-        assert (await http.delete(upload_path(response.headers["location"]), headers=headers(server, token))).status_code == 204
+    try:
+        assert [response.status_code for response in held] == [201, 201]
+        over = await create(http, server, token, f"{alice}/held-2.bin", big)
+        assert over.status_code == 413 and "quota" in over.text, over.text
+    finally:
+        # Unfinished uploads hold the quota: never leave them to the rest of the session.
+        for response in held:
+            if response.status_code == 201:
+                assert (await http.delete(upload_path(response.headers["location"]), headers=headers(server, token))).status_code == 204
+
+
+def refused_creation(url: str, server, token: str, name: str, length: int) -> int:
+    """A creation-with-upload POST announcing one byte more than its Upload-Length: refused
+    (413) before any body byte is read. Returns the status."""
+    parsed = urllib.parse.urlsplit(url)
+    with socket.create_connection((parsed.hostname, parsed.port), timeout=10) as sock:
+        head = (
+            f"POST {ENDPOINT} HTTP/1.1\r\nHost: {parsed.netloc}\r\napikey: {server.anon_key}\r\n"
+            f"Authorization: Bearer {token}\r\nTus-Resumable: 1.0.0\r\nUpload-Length: {length}\r\n"
+            f"Upload-Metadata: {metadata(bucketName=BUCKET, objectName=name)}\r\n"
+            f"Content-Type: application/offset+octet-stream\r\nContent-Length: {length + 1}\r\n\r\n"
+        )
+        sock.sendall(head.encode())
+        status_line = sock.makefile("rb").readline().decode()
+        return int(status_line.split()[1])
+
+
+async def test_a_refused_creation_holds_no_quota(server, users, http):
+    """A creation-with-upload that is refused answers without a Location, so it is removed at
+    once: three refused 400 MiB creations leave room for two announced ones (1 GiB quota)."""
+    (alice, token), _ = users
+    big = 400 * 1024 * 1024
+    for index in range(3):
+        status = await asyncio.to_thread(refused_creation, server.url, server, token, f"{alice}/refused-{index}.bin", big)
+        assert status == 413, status
+    held = [await create(http, server, token, f"{alice}/after-refused-{index}.bin", big) for index in range(2)]
+    try:
+        assert [response.status_code for response in held] == [201, 201], [response.text for response in held]
+    finally:
+        for response in held:
+            if response.status_code == 201:
+                await http.delete(upload_path(response.headers["location"]), headers=headers(server, token))
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import PostgresNIO
 /// and orphans"). Every ``StorageSettings/janitorIntervalSeconds`` it
 ///
 /// 1. removes orphaned uploads: objects of `attachments` that no feature claimed
-///    (`attached_at` is NULL; renditions follow their upload) older than
-///    ``StorageSettings/orphanTTLSeconds``; the trigger on `storage.objects` queues their blobs;
+///    (`attached_at` is NULL; renditions follow their upload) created and last written more
+///    than ``StorageSettings/orphanTTLSeconds`` ago; the trigger on `storage.objects` queues their blobs;
 /// 2. removes resumable (TUS) uploads past their expiry; their chunk rows cascade and the
 ///    trigger on `storage.resumable_upload_parts` queues the chunk blobs;
 /// 3. drains `storage.blob_deletions`: deletes each queued blob from the backend (a missing
@@ -108,6 +108,8 @@ public struct StorageJanitor: Sendable {
                     SELECT id FROM storage.objects
                     WHERE bucket_id = 'attachments' AND attached_at IS NULL AND parent_id IS NULL
                       AND created_at < now() - make_interval(secs => $1)
+                      -- An upsert keeps created_at: the replacing upload is as young as updated_at.
+                      AND updated_at < now() - make_interval(secs => $1)
                     ORDER BY created_at
                     LIMIT $2
                     FOR UPDATE SKIP LOCKED)

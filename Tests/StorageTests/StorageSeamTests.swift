@@ -108,7 +108,8 @@ import Testing
             let blobs = env.blobCount
             func expectInUse(_ what: String, _ error: APIError?) {
                 #expect(error?.status == .conflict && error?.code == "object_in_use" && error?.field == "path", "\(what): \(String(describing: error))")
-                #expect(error?.message.hasPrefix("path: \(name) is attached to a message") == true, "\(what): \(error?.message ?? "")")
+                let message = error?.message ?? ""
+                #expect(message.hasPrefix("path: \(name)") && message.contains("attached to a message"), "\(what): \(message)")
             }
             let other = try MediaFixtures.jpeg(width: 20, height: 20)
             expectInUse("upsert", await #expect(throws: APIError.self) {
@@ -119,6 +120,9 @@ import Testing
             })
             expectInUse("remove", await #expect(throws: APIError.self) {
                 try await env.storage.remove(env.alice, bucket: "attachments", names: [name, "\(name).thumb.jpg"])
+            })
+            expectInUse("remove the thumbnail", await #expect(throws: APIError.self) {
+                try await env.storage.remove(env.alice, bucket: "attachments", names: ["\(name).thumb.jpg"])
             })
             expectInUse("signed upsert URL", await #expect(throws: APIError.self) {
                 try await env.storage.signUpload(env.alice, bucket: "attachments", name: name, upsert: true)

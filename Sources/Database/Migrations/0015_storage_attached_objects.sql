@@ -6,14 +6,26 @@
 -- to detach before it deletes). Changes that keep the file (owner set to NULL when an
 -- account is deleted, last_accessed_at, metadata the server writes) stay allowed.
 --
---   protect_attached   BEFORE UPDATE OR DELETE on storage.objects, only for attached rows:
---                      refuses with SQLSTATE 55006 (object_in_use) naming the path
+--   protect_attached   BEFORE UPDATE OR DELETE on storage.objects, only for attached rows
+--                      and renditions (whose upload may be attached): refuses with SQLSTATE
+--                      55006 (object_in_use) naming the path
 --   release_object     (owner only, as before) clears attached_at, then deletes
 
 CREATE FUNCTION storage.protect_attached() RETURNS trigger
 LANGUAGE plpgsql SET search_path = ''
 AS $$
 BEGIN
+    IF OLD.parent_id IS NOT NULL THEN
+        -- A rendition (thumbnail, poster) of an attached upload is part of what was sent. When
+        -- the upload itself goes (release_object detached it first), this passes.
+        IF (TG_OP = 'DELETE' OR NEW.bucket_id IS DISTINCT FROM OLD.bucket_id OR NEW.name IS DISTINCT FROM OLD.name
+                OR NEW.version IS DISTINCT FROM OLD.version)
+           AND EXISTS (SELECT 1 FROM storage.objects WHERE id = OLD.parent_id AND attached_at IS NOT NULL) THEN
+            RAISE EXCEPTION 'path: % is a preview of a file attached to a message; delete the message to remove it', OLD.name
+                USING ERRCODE = '55006';
+        END IF;
+        RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+    END IF;
     IF TG_OP = 'DELETE' THEN
         RAISE EXCEPTION 'path: % is attached to a message and cannot be removed; delete the message to remove it', OLD.name
             USING ERRCODE = '55006';
@@ -37,7 +49,7 @@ $$;
 
 CREATE TRIGGER objects_protect_attached
     BEFORE UPDATE OR DELETE ON storage.objects
-    FOR EACH ROW WHEN (OLD.attached_at IS NOT NULL)
+    FOR EACH ROW WHEN (OLD.attached_at IS NOT NULL OR OLD.parent_id IS NOT NULL)
     EXECUTE FUNCTION storage.protect_attached();
 
 CREATE OR REPLACE FUNCTION storage.release_object(p_object_id uuid) RETURNS void

@@ -203,12 +203,6 @@ public struct StorageStore: Sendable {
         }
     }
 
-    /// An insert of the columns a client's upload decides (nine values).
-    static let insertSQL = """
-        INSERT INTO storage.objects (bucket_id, name, owner, size, mime_type, cache_control, etag, user_metadata, version)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)
-        """
-
     /// An insert of every column the server writes (``values(_:)``: eleven values, with
     /// `media` and `parent_id`).
     static let insertObjectSQL = """

@@ -125,7 +125,8 @@ extension StorageService {
         let input = base
         let clean = "\(base)-clean"
         // Every file this upload may make (renditions: see measure), removed on every path.
-        let temporaries = [input, clean] + ["-64.jpg", "-256.jpg", "-thumb.jpg", "-poster.jpg"].map { base + $0 }
+        let suffixes = MediaProcessor.avatarSizes.map { "-\($0).jpg" } + ["-thumb.jpg", "-poster.jpg"]
+        let temporaries = [input, clean] + suffixes.map { base + $0 }
         defer { for path in temporaries { unlink(path) } }
         try await Self.spool(body, to: input, limit: spoolLimit)
 

@@ -33,6 +33,13 @@ import TestSupport
     static let onePixelPNG: [UInt8] = [UInt8](
         Data(base64Encoded: "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==") ?? Data())
 
+    /// An insert of the columns a client's upload decides (nine values), as a request role
+    /// would try it directly.
+    static let insertSQL = """
+        INSERT INTO storage.objects (bucket_id, name, owner, size, mime_type, cache_control, etag, user_metadata, version)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)
+        """
+
     /// A service on a fresh database with two users, a private bucket `files`, and the blob directory.
     static func withService(_ body: @Sendable (StorageService, [UUID], URL) async throws -> Void) async throws {
         try await TestDatabase.withDatabase { database in
@@ -194,13 +201,13 @@ import TestSupport
             for (bucket, name, owner) in [("files", "x.txt", ids[1]), ("attachments", "\(UUID().uuidString.lowercased())/x.txt", ids[0]), ("attachments", "x.txt", ids[0])] {
                 await #expect(throws: denied, "\(bucket)/\(name)") {
                     try await storage.database.withCaller(alice) { connection in
-                        try await connection.execute(StorageStore.insertSQL, [bucket, name, owner, Int64(0), "text/plain", "no-cache", String(repeating: "0", count: 32), "{}", UUID()])
+                        try await connection.execute(Self.insertSQL, [bucket, name, owner, Int64(0), "text/plain", "no-cache", String(repeating: "0", count: 32), "{}", UUID()])
                     }
                 }
             }
             try await storage.database.withCaller(alice) { connection in
                 try await connection.execute(
-                    StorageStore.insertSQL, ["attachments", "\(folder)/x.txt", ids[0], Int64(0), "text/plain", "no-cache", String(repeating: "0", count: 32), "{}", UUID()])
+                    Self.insertSQL, ["attachments", "\(folder)/x.txt", ids[0], Int64(0), "text/plain", "no-cache", String(repeating: "0", count: 32), "{}", UUID()])
             }
             #expect(try await storage.database.withCaller(alice) { connection in
                 try await connection.scalarText("SELECT (storage.foldername('a/b/c.txt'))::text", [])

@@ -76,8 +76,8 @@ export default {
   privacyInsuranceWhy: 'To come back to a calculation later. Only you see them.',
   privacyBrowser: 'In this browser',
   privacyBrowserWhy: 'The sign-in keys of your accounts, the language and the theme. An account\'s keys are removed when you sign out of it.',
-  privacyNotHeading: 'Managing your data',
-  privacyNot: 'You can delete messages, change your profile under «Profile», and sign out on every device under «Settings».',
+  privacyManageHeading: 'Managing your data',
+  privacyManage: 'You can delete messages, change your profile under “Profile”, and sign out on every device under “Settings”.',
 
   errGeneric: 'Something went wrong',
   errNetwork: 'Cannot reach the server. Check your connection.',

@@ -21,8 +21,8 @@ export function privacyNotice({ back } = {}) {
     h('p', { class: 'lead-text', text: t('privacyLead') }),
     h('h2', { text: t('privacyWhatHeading') }),
     h('dl', { class: 'privacy-list' }, ITEMS.map(([what, why]) => [h('dt', { text: t(what) }), h('dd', { text: t(why) })])),
-    h('h2', { text: t('privacyNotHeading') }),
-    h('p', { text: t('privacyNot') }),
+    h('h2', { text: t('privacyManageHeading') }),
+    h('p', { text: t('privacyManage') }),
     back);
 }
 

@@ -27,14 +27,16 @@ export function ready() {
 /** `a/b c.txt` → `a/b%20c.txt`: each segment percent-encoded for a URL path. */
 export const encodePath = path => path.split('/').map(encodeURIComponent).join('/');
 
-/** A file name safe as the last segment of an object name (ASCII, ≤ 100 bytes, extension kept). */
+/** A file name safe as the last segment of an object name: letters and digits of any script
+ *  (NFC; «Отчёт за май.docx» stays readable for the other person), other runs as `_`, at most
+ *  80 characters before an extension of at most 10; `file` when nothing is left. */
 export function safeName(name) {
-  const clean = String(name || 'file').normalize('NFKD').replace(/[\u0300-\u036f]/g, '')
-    .replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._]+/, '').replace(/_+/g, '_');
-  const dot = clean.lastIndexOf('.');
-  const ext = dot > 0 ? clean.slice(dot).slice(0, 12) : '';
-  const stem = (dot > 0 ? clean.slice(0, dot) : clean).slice(0, 80) || 'file';
-  return stem + ext;
+  const text = String(name || '').normalize('NFC');
+  const dot = text.lastIndexOf('.');
+  const clean = part => part.replace(/[^\p{L}\p{M}\p{N}._-]+/gu, '_').replace(/_+/g, '_');
+  const ext = dot > 0 ? [...clean(text.slice(dot + 1)).replace(/[._]/g, '')].slice(0, 10).join('') : '';
+  const stem = clean(dot > 0 ? text.slice(0, dot) : text).replace(/^[._-]+|[._-]+$/g, '');
+  return ([...stem].slice(0, 80).join('') || 'file') + (ext ? '.' + ext : '');
 }
 
 /** The declared type of an upload: the file's type without parameters, or octet-stream. */

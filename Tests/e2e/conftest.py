@@ -59,7 +59,7 @@ SERVER_ENV = {
     # Storage suite over the S3 backend (test_storage_s3.py, its own server instance) only.
     "15555550180:180180,15555550181:181181,"
     # Storage media suite (test_storage_media.py, its own server instance) only.
-    "15555550190:190190,15555550191:191191,"
+    "15555550188:188188,15555550189:189189,"
     # Chat attachments suite (test_chat_attachments.py) only.
     "15555550192:192192,15555550193:193193,15555550194:194194,"
     # Resumable (TUS) uploads suite (test_storage_resumable.py) only.

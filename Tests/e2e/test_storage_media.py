@@ -21,7 +21,7 @@ from storage3.exceptions import StorageApiError
 from conftest import EXTRA_SERVER_LOGS, launched_server
 from e2e_support import close_client, new_client, sign_in, within
 
-ALICE, BOB = "+15555550190", "+15555550191"
+ALICE, BOB = "+15555550188", "+15555550189"
 QUOTA = 400_000
 
 pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None, reason="needs ffmpeg and ffprobe")

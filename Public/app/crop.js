@@ -96,8 +96,11 @@ export async function cropAvatar(s, file) {
 
   return new Promise(resolve => {
     let result = null;
+    let closed = false;
+    let pending = null;
     cancel.addEventListener('click', () => d.close());
-    d.dlg.addEventListener('close', () => { bitmap.close?.(); resolve(result); });
+    // Closing (Cancel, Escape) while saving stops the upload and never changes the profile.
+    d.dlg.addEventListener('close', () => { closed = true; pending?.abort?.(); bitmap.close?.(); resolve(result); });
     save.addEventListener('click', async () => {
       save.disabled = true;
       error.hidden = true;
@@ -108,13 +111,17 @@ export async function cropAvatar(s, file) {
         draw(out.getContext('2d'), OUT);
         const blob = await new Promise((ok, fail) => out.toBlob(b => (b ? ok(b) : fail(new Error(t('errGeneric')))), 'image/jpeg', 0.9));
         const path = `${s.userId}/avatar-${Date.now()}.jpg`;
-        await upload(s.api, 'avatars', path, new File([blob], 'avatar.jpg', { type: 'image/jpeg' }), { upsert: true }).promise;
+        if (closed) return;
+        pending = upload(s.api, 'avatars', path, new File([blob], 'avatar.jpg', { type: 'image/jpeg' }), { upsert: true });
+        await pending.promise;
+        if (closed) return;
         const p = await s.rpc('update_my_profile', { avatar_url: `/storage/v1/object/public/avatars/${path}` });
         s.setMe(p);
         result = p;
         status.textContent = t('avatarSaved');
         d.close();
       } catch (e) {
+        if (closed) return;
         status.textContent = '';
         error.textContent = e.storage || e.network ? uploadErrorText(e) : errorText(e);
         error.hidden = false;

@@ -93,9 +93,16 @@ function imageBox(s, m, att, local, uploading, who) {
   if (uploading) { open.disabled = true; box.dataset.state = 'local'; return box; }
   open.append(img);
   const path = att.thumbnail_path || att.path;
-  img.addEventListener('load', () => { box.dataset.state = 'ready'; canvas?.remove(); canvas = null; });
+  img.addEventListener('load', () => {
+    box.dataset.state = 'ready';
+    canvas?.remove();
+    canvas = null;
+    // The decoded local preview (a photo's full bitmap) is no longer needed: free it.
+    local.bitmap?.close?.();
+    if (local.bitmap) local.bitmap = null;
+  });
   img.addEventListener('error', () => { if (img.getAttribute('src')) { forget(BUCKET, path); box.dataset.state = 'error'; } });
-  open.addEventListener('click', () => openViewer(s, att, img, alt));
+  open.addEventListener('click', () => { if (box.dataset.state === 'ready') openViewer(s, att, img, alt); });
   function load(again) {
     box.dataset.state = 'loading';
     if (again) forget(BUCKET, path);
@@ -222,7 +229,6 @@ function voicePlayer(s, m, att, local, uploading) {
     play.setAttribute('aria-label', st === 'playing' ? t('pause') : st === 'error' ? t('loadFailed') + '. ' + t('retry') : t('play'));
     box.title = st === 'error' ? t('loadFailed') : '';
     if (st === 'error') time.textContent = t('loadFailed');
-    play.setAttribute('aria-pressed', String(st === 'playing'));
   };
   async function toggle() {
     if (box.dataset.state === 'playing') { audio.pause(); return; }

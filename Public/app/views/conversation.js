@@ -1,13 +1,13 @@
 // One conversation: history (older pages on scroll-up), live messages, optimistic sending
-// with retry, replies, edits, deletion, reactions, read ticks, typing and online status;
-// audio and video call buttons in a DM's header. Attachments (picker, drop, paste, voice
-// recording) and their bubbles come from compose.js and media.js, loaded when first needed.
+// with retry, replies, edits, deletion, reactions, ticks (receipts.js), typing and online
+// status; audio and video call buttons in a DM's header. The input, attachments and voice
+// recording are composer.js; bubbles' attachments come from media.js, loaded when first needed.
 import { h, clear, icon, avatar, nameOf, clockTime, fullTime, focus } from '../util.js';
 import { t } from '../i18n.js';
 import { announce, toast, toastError } from '../app.js';
 import { go } from '../router.js';
 import { errorState, confirmDialog, popover, widths } from './common.js';
-import { lengthGuard } from './length.js';
+import { composerView } from './composer.js';
 import { chatTitle } from './chats.js';
 
 const EMOJI = ['👍', '❤️', '😂', '😮', '😢', '🔥', '🎉', '🙏'];
@@ -30,8 +30,6 @@ export function kindLabel(m) {
 export function conversationView(pane, s, id) {
   let c = null;
   let item = s.item(id);
-  let replyTo = null;
-  let editing = null;
   let unseen = 0;
   const els = new Map(); // 's<seq>' | 'c<client id>' → element
   const offs = [];
@@ -49,29 +47,12 @@ export function conversationView(pane, s, id) {
   const listEl = h('div', { class: 'messages', tabindex: '0', role: 'region', 'aria-label': t('messages') }, older);
   const typingRow = h('div', { class: 'typing-row', role: 'status' });
   const jump = h('button', { class: 'btn btn-small jump', type: 'button', hidden: true, 'aria-label': t('toLatest'), onClick: () => toBottom(true) }, icon('down'));
-  const context = h('div', { class: 'context-bar', hidden: true });
-  const input = h('textarea', {
-    id: 'message-input', testid: 'message-input', rows: 1, placeholder: t('messagePlaceholder'),
-    'aria-label': t('messageLabel'), autocomplete: 'off',
+  const composer = composerView(pane, s, id, {
+    conv: () => c, senderName: uid => senderName(uid), snippet: m => snippet(m),
+    beforeSend: () => listEl.querySelector('[data-empty]')?.remove(),
   });
-  const sendBtn = h('button', { class: 'icon-btn send', type: 'submit', testid: 'send-message', 'aria-label': t('send') }, icon('send'));
-  const fileInput = h('input', { type: 'file', multiple: true, class: 'sr-only', tabindex: '-1', 'aria-hidden': 'true', testid: 'attach-input' });
-  const attachBtn = h('button', { class: 'icon-btn attach', type: 'button', testid: 'attach-button', 'aria-label': t('attach'), title: t('attach'), onClick: () => fileInput.click() }, icon('clip'));
-  const canRecord = !!(navigator.mediaDevices?.getUserMedia && globalThis.MediaRecorder);
-  const micBtn = h('button', { class: 'icon-btn mic', type: 'button', testid: 'record-voice', 'aria-label': t('recordVoice'), title: t('recordVoice'), hidden: !canRecord, onClick: () => record() }, icon('mic'));
-  const form = h('form', {}, attachBtn, fileInput, input, micBtn, sendBtn);
-  const trayHost = h('div');
-  const recBar = h('div', { class: 'rec-bar', hidden: true });
-  const note = h('div', { class: 'composer-note', role: 'alert', testid: 'composer-note', hidden: true });
-  const guard = lengthGuard(input, {
-    canSplit: () => !editing && !tray?.size,
-    onSplit: pieces => sendText(pieces),
-    onTrim: text => { input.value = text; autosize(); paintButtons(); focus(input); },
-  });
-  const composer = h('div', { class: 'composer' }, context, note, trayHost, recBar, guard.el, form);
-  const dropZone = h('div', { class: 'drop-zone', 'aria-hidden': 'true', hidden: true }, h('span', { text: t('dropHere') }));
-  const wrap = h('div', { class: 'conv-wrap' }, listEl, jump, dropZone);
-  clear(pane, head, wrap, typingRow, composer);
+  const wrap = h('div', { class: 'conv-wrap' }, listEl, jump, composer.dropZone);
+  clear(pane, head, wrap, typingRow, composer.el);
 
   // Header
 
@@ -321,7 +302,7 @@ export function conversationView(pane, s, id) {
     jump.hidden = true;
     s.atBottom = true;
     s.ackRead(id);
-    if (andFocus) focus(input);
+    if (andFocus) composer.focus();
   }
 
   function onConv(ev) {
@@ -415,8 +396,8 @@ export function conversationView(pane, s, id) {
     const own = m.sender_id === s.userId;
     const canDelete = own || ['owner', 'admin'].includes(item?.role);
     const p = popover(anchor, [
-      h('button', { type: 'button', testid: 'reply-button', onClick: () => { p.close(false); startReply(m); } }, icon('reply'), t('reply')),
-      own && h('button', { type: 'button', testid: 'edit-button', onClick: () => { p.close(false); startEdit(m); } }, icon('edit'), t('edit')),
+      h('button', { type: 'button', testid: 'reply-button', onClick: () => { p.close(false); composer.startReply(m); } }, icon('reply'), t('reply')),
+      own && h('button', { type: 'button', testid: 'edit-button', onClick: () => { p.close(false); composer.startEdit(m); } }, icon('edit'), t('edit')),
       canDelete && h('button', {
         type: 'button', class: 'danger', testid: 'delete-button',
         onClick: async () => {
@@ -428,198 +409,6 @@ export function conversationView(pane, s, id) {
     ]);
   }
 
-  function paintContext() {
-    const target = editing || replyTo;
-    paintButtons();
-    context.hidden = !target;
-    if (!target) return clear(context);
-    clear(context,
-      h('span', { class: 'what' }, h('b', { text: editing ? t('editing') : t('replyingTo', { name: senderName(target.sender_id) }) }), ' ', snippet(target)),
-      h('button', { class: 'icon-btn', type: 'button', 'aria-label': editing ? t('cancelEdit') : t('cancelReply'), onClick: cancelContext }, icon('close')));
-  }
-
-  function startReply(m) {
-    editing = null;
-    replyTo = m;
-    paintContext();
-    focus(input);
-  }
-
-  function startEdit(m) {
-    replyTo = null;
-    editing = m;
-    input.value = m.body;
-    autosize();
-    paintContext();
-    focus(input);
-  }
-
-  function cancelContext() {
-    if (editing) input.value = '';
-    editing = null;
-    replyTo = null;
-    paintContext();
-    autosize();
-    focus(input);
-  }
-
-  function autosize() {
-    input.style.height = 'auto';
-    input.style.height = Math.min(input.scrollHeight + 2, 160) + 'px';
-  }
-
-  // Attachments and voice
-
-  let tray = null;
-  let trayLoading = null;
-  let recording = null;
-
-  function getTray() {
-    trayLoading ||= import('../compose.js').then(async m => {
-      await m.ready();
-      tray = m.createTray(trayHost, paintButtons);
-      tray.mod = m;
-      return tray;
-    });
-    trayLoading.catch(() => { trayLoading = null; });
-    return trayLoading;
-  }
-
-  function addFiles(files) {
-    const list = [...(files || [])];
-    if (!list.length || closed) return;
-    hideNote();
-    getTray().then(tr => { tr.add(list); focus(input); }, e => toastError(e));
-  }
-
-  function showNote(text) {
-    clear(note, h('span', { text }), h('button', { class: 'icon-btn', type: 'button', 'aria-label': t('close'), onClick: () => { hideNote(); focus(input); } }, icon('close')));
-    note.hidden = false;
-  }
-  function hideNote() { note.hidden = true; clear(note); }
-
-  function paintButtons() {
-    const empty = !input.value.trim() && !tray?.size && !editing;
-    micBtn.hidden = !canRecord || !empty || !!recording;
-    input.placeholder = tray?.size ? t('captionPlaceholder') : t('messagePlaceholder');
-    guard.paint();
-  }
-
-  async function record() {
-    if (recording || !c?.loaded) return;
-    hideNote();
-    recording = true;
-    micBtn.disabled = true;
-    try {
-      const m = await getTray().then(tr => tr.mod);
-      recording = await m.startRecording(recBar, result => {
-        recording = null;
-        form.hidden = false;
-        paintButtons();
-        if (result?.tooShort) showNote(t('recordingTooShort'));
-        else if (result?.file) {
-          listEl.querySelector('[data-empty]')?.remove();
-          s.sendFile(id, result.file, { kind: 'voice', replyTo: replyTo?.id, local: result.local });
-          replyTo = null;
-          paintContext();
-        }
-        focus(micBtn.hidden ? input : micBtn);
-      });
-      form.hidden = true;
-    } catch (e) {
-      recording = null;
-      showNote(e.message || t('errGeneric'));
-      focus(micBtn);
-    } finally {
-      micBtn.disabled = false;
-      paintButtons();
-    }
-  }
-
-  fileInput.addEventListener('change', () => { addFiles(fileInput.files); fileInput.value = ''; });
-  pane.addEventListener('paste', e => {
-    const files = [...(e.clipboardData?.files || [])];
-    if (!files.length || composer.hidden || editing) return;
-    e.preventDefault();
-    addFiles(files);
-  });
-  let dragDepth = 0;
-  const hasFiles = e => [...(e.dataTransfer?.types || [])].includes('Files');
-  pane.addEventListener('dragenter', e => {
-    if (!hasFiles(e) || composer.hidden) return;
-    e.preventDefault();
-    dragDepth++;
-    dropZone.hidden = false;
-    getTray().catch(() => {});
-  });
-  pane.addEventListener('dragover', e => { if (hasFiles(e) && !composer.hidden) { e.preventDefault(); e.dataTransfer.dropEffect = 'copy'; } });
-  pane.addEventListener('dragleave', () => { if (--dragDepth <= 0) { dragDepth = 0; dropZone.hidden = true; } });
-  pane.addEventListener('drop', e => {
-    if (!hasFiles(e)) return;
-    e.preventDefault();
-    dragDepth = 0;
-    dropZone.hidden = true;
-    if (!composer.hidden) addFiles(e.dataTransfer.files);
-  });
-
-  form.addEventListener('submit', async e => {
-    e.preventDefault();
-    const text = input.value.trim();
-    if (guard.over()) { guard.paint(); guard.focusOffer(); return; }
-    if (tray?.size && !editing && c?.loaded) {
-      listEl.querySelector('[data-empty]')?.remove();
-      tray.send(s, id, text, replyTo?.id);
-      replyTo = null;
-      paintContext();
-      input.value = '';
-      autosize();
-      paintButtons();
-      s.typing(id, false);
-      focus(input);
-      return;
-    }
-    if (!text || !c?.loaded) return;
-    if (editing) {
-      const m = editing;
-      if (text === m.body) return cancelContext();
-      try {
-        await s.edit(c, m, text);
-        editing = null;
-        input.value = '';
-        paintContext();
-        autosize();
-      } catch (err) { toastError(err); }
-      return;
-    }
-    sendText([text]);
-  });
-
-  /** Sends pieces of text as messages in order (the reply goes with the first). */
-  function sendText(pieces) {
-    if (!c?.loaded) return;
-    listEl.querySelector('[data-empty]')?.remove();
-    pieces.forEach((piece, i) => s.send(id, piece, i ? null : replyTo?.id));
-    replyTo = null;
-    paintContext();
-    input.value = '';
-    autosize();
-    paintButtons();
-    s.typing(id, false);
-    focus(input);
-  }
-  input.addEventListener('keydown', e => {
-    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); form.requestSubmit(); }
-    else if (e.key === 'Escape' && (editing || replyTo)) { e.preventDefault(); cancelContext(); }
-    else if (e.key === 'ArrowUp' && !input.value && !editing) {
-      const last = [...(c?.msgs.values() || [])].filter(m => m.sender_id === s.userId && !m.deleted_at).sort((a, b) => a.seq - b.seq).pop();
-      if (last) { e.preventDefault(); startEdit(last); }
-    }
-  });
-  input.addEventListener('input', () => {
-    autosize();
-    paintButtons();
-    if (!editing) s.typing(id, input.value.trim().length > 0);
-  });
 
   listEl.addEventListener('scroll', () => {
     const bottom = nearBottom();
@@ -643,7 +432,7 @@ export function conversationView(pane, s, id) {
       item = s.item(id);
       if (!item) {
         clear(listEl, errorState(t('chatNotFound'), restart));
-        composer.hidden = true;
+        composer.el.hidden = true;
         return;
       }
     }
@@ -680,7 +469,7 @@ export function conversationView(pane, s, id) {
   const view = {
     cleanup() {
       closed = true;
-      recording?.cancel?.();
+      composer.cleanup();
       offs.forEach(off => off());
       document.removeEventListener('visibilitychange', onVisible);
       s.typing(id, false);

@@ -150,7 +150,7 @@ private func addAPI(
     }
     WebApp(
         publicDirectory: publicDirectory, anonKey: tokens.anonKey, publicURL: config.resolvedPublicURL,
-        otpResendSeconds: config.auth.smsMaxFrequencySeconds
+        otpResendSeconds: config.auth.smsMaxFrequencySeconds, otpLength: config.auth.otpLength
     ).addRoutes(to: router, logger: logger)
 
     let authController = AuthController(auth: auth)

@@ -11,6 +11,8 @@ struct WebApp {
     let publicURL: String
     /// Seconds between two codes to one number, so the sign-in page counts down correctly.
     let otpResendSeconds: Int
+    /// Digits in a sign-in code (`AUTH_SMS_OTP_LENGTH`), so the sign-in page draws that many cells.
+    let otpLength: Int
 
     /// Finds `Public/`: `PUBLIC_DIR`, else `./Public`, else the checkout the binary was built
     /// in (the nearest folder above the executable that has `Package.swift` and `Public/`).
@@ -32,6 +34,7 @@ struct WebApp {
     func addRoutes(to router: Router<AppRequestContext>, logger: Logger) {
         let config: [String: JSONValue] = [
             "url": .string(publicURL), "anonKey": .string(anonKey), "otpResendSeconds": .number(Double(otpResendSeconds)),
+            "otpLength": .number(Double(otpLength)),
         ]
         router.get("app-config.json") { _, _ in
             try JSONBody.response(config, headers: [.cacheControl: "no-store"])

@@ -23,7 +23,9 @@ import Testing
                 #expect(response.headers[.contentType]?.contains("javascript") == true)
             }
             try await client.execute(uri: "/app-config.json", method: .get) { response in
-                #expect(AppHarness.json(response.body)["anonKey"] as? String == auth.tokens.anonKey)
+                let config = AppHarness.json(response.body)
+                #expect(config["anonKey"] as? String == auth.tokens.anonKey)
+                #expect((config["otpLength"] as? NSNumber)?.intValue == 6)
             }
             // API answers keep their own headers.
             try await client.execute(uri: "/health", method: .get) { response in

@@ -12,7 +12,6 @@ import { codeField } from './code-input.js';
 import { privacyNotice } from './privacy.js';
 
 const DEFAULT_COOLDOWN = 60;
-const CODE_LENGTH = 6; // AUTH_SMS_OTP_LENGTH's default; /app-config.json does not tell the length
 
 function langSelect() {
   const sel = h('select', { class: 'input', id: 'auth-lang', testid: 'language-select', onChange: () => setLanguage(sel.value) },
@@ -118,7 +117,8 @@ export function renderAuth(root, { mode }) {
 
   function codeStep(cooldown, info = '') {
     let until = Date.now() + cooldown * 1000;
-    const code = codeField({ length: CODE_LENGTH, hintId: 'code-hint', onComplete: () => form.requestSubmit() });
+    const length = app.config.otpLength; // the server's AUTH_SMS_OTP_LENGTH
+    const code = codeField({ length, hintId: 'code-hint', onComplete: () => form.requestSubmit() });
     const verify = h('button', { class: 'btn btn-primary btn-block', type: 'submit', testid: 'verify-code' }, t('verify'));
     const resend = h('button', { class: 'btn-link', type: 'button', testid: 'resend-code' });
     const status = h('div', { class: 'hint', role: 'status', testid: 'code-status', text: info });
@@ -176,8 +176,8 @@ export function renderAuth(root, { mode }) {
       e.preventDefault();
       if (busy) return;
       const value = code.value();
-      if (value.length < CODE_LENGTH) {
-        code.showError(t('errCodeShort', { n: CODE_LENGTH }));
+      if (value.length < length) {
+        code.showError(t('errCodeShort', { n: length }));
         focus(code.input);
         return;
       }

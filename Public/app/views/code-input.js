@@ -1,7 +1,7 @@
 // The one-time-code field: one input (one label, autocomplete=one-time-code, so browsers
-// and screen readers see a single field) drawn as a row of cells. Typing fills the cells,
-// Backspace empties the last one, a pasted code («123 456», «Код: 123456») fills them all,
-// and `onComplete` runs when the last cell is filled.
+// and screen readers see a single field) drawn as a row of cells, one per digit of the code.
+// Typing fills the cells, Backspace empties the last one, a pasted code («123 456»,
+// «Код: 123456») fills them all, and `onComplete` runs when the last cell is filled.
 import { h } from '../util.js';
 
 /**
@@ -9,7 +9,7 @@ import { h } from '../util.js';
  * `error` is the message line to place under them (announced; the input's aria-describedby
  * names it after `hintId`). Typing clears a shown message.
  */
-export function codeField({ length = 6, hintId, onComplete }) {
+export function codeField({ length, hintId, onComplete }) {
   const error = h('div', { class: 'field-error', id: 'code-error', testid: 'auth-error', 'aria-live': 'assertive' });
   const input = h('input', {
     class: 'code-cells-input', id: 'code', name: 'code', type: 'text', inputmode: 'numeric', autocomplete: 'one-time-code',
@@ -17,7 +17,9 @@ export function codeField({ length = 6, hintId, onComplete }) {
     'aria-describedby': [hintId, 'code-error'].filter(Boolean).join(' '),
   });
   const cells = Array.from({ length }, () => h('span', { class: 'code-cell' }));
-  const box = h('div', { class: 'code-cells' }, h('div', { class: 'code-cells-row', 'aria-hidden': 'true' }, cells), input);
+  const row = h('div', { class: 'code-cells-row' + (length > 6 ? ' long' : ''), 'aria-hidden': 'true' }, cells);
+  row.style.setProperty('--cells', String(length));
+  const box = h('div', { class: 'code-cells' }, row, input);
 
   function showError(text) {
     error.textContent = text || '';

@@ -1,7 +1,8 @@
 """Sign-in in the browser (issue 14, item 4): the phone field reads «9…» and «8 9…» as Russian
 numbers and formats them as typed, keeps «+1 …» as it is, and puts its errors under the field
 (from the client: too short, not a phone number; from the server: sign-up closed on an
-instance with AUTH_DISABLE_SIGNUP). The six-cell code field: one labelled input with
+instance with AUTH_DISABLE_SIGNUP). The code field, six cells (one per digit of
+AUTH_SMS_OTP_LENGTH: eight on that instance): one labelled input with
 autocomplete=one-time-code, Backspace, a pasted code filling every cell and signing in on its
 own, a wrong code answered under the cells with the rule on attempts (the server does not
 report how many are left), a resend countdown that follows the server's Retry-After. The
@@ -124,19 +125,6 @@ def test_phone_errors_are_under_the_field(b):
     assert not b.is_visible("code-input"), "an invalid number must not be sent"
 
 
-def test_server_refusal_is_under_the_field(server_instances, browser_factory):
-    closed = server_instances("sign-up-closed", {"AUTH_DISABLE_SIGNUP": "true"})
-    c = browser_factory("sign-up-closed")
-    c.set_viewport(DESKTOP)
-    c.open(closed.url)
-    c.expected_console.append(r"/auth/v1/otp .*status of 422")
-    type_into(c, "phone-input", CLOSED_PHONE)
-    c.click("send-code")
-    c.wait(lambda d: error_under(c, "phone-input"), "the server's refusal under the phone field")
-    assert "Регистрация" in error_under(c, "phone-input"), error_under(c, "phone-input")
-    assert not c.is_visible("code-input")
-
-
 # --------------------------------------------------------------------------- code field
 
 
@@ -215,6 +203,32 @@ def test_privacy_page_when_signed_in(b):
     notice = b.visible("privacy-notice")
     assert "телефон" in element_text(b.driver, notice).lower()
     b.screenshot("privacy-signed-in-desktop")
+
+
+def test_instance_with_sign_up_closed_and_eight_digit_codes(server_instances, browser_factory):
+    """The server's refusal goes under the phone field; the code field has a cell per digit of
+    the server's AUTH_SMS_OTP_LENGTH (read from /app-config.json)."""
+    closed = server_instances("sign-up-closed", {"AUTH_DISABLE_SIGNUP": "true", "AUTH_SMS_OTP_LENGTH": "8"})
+    c = browser_factory("sign-up-closed")
+    c.set_viewport(DESKTOP)
+    c.open(closed.url)
+    c.expected_console.append(r"/auth/v1/otp .*status of 4(22|29)")
+    type_into(c, "phone-input", CLOSED_PHONE)
+    c.click("send-code")
+    c.wait(lambda d: error_under(c, "phone-input"), "the server's refusal under the phone field")
+    assert "Регистрация" in error_under(c, "phone-input"), error_under(c, "phone-input")
+    assert not c.is_visible("code-input")
+    type_into(c, "phone-input", SIGN_UP_PHONE)  # signed up above, on the shared database
+    c.click("send-code")
+    c.visible("code-input")
+    assert len(c.driver.find_elements("css selector", ".code-cell")) == 8
+    c.visible("code-input").send_keys("1234567")
+    row = c.driver.execute_script("return [...document.querySelectorAll('.code-cell')].map(e => Math.round(e.getBoundingClientRect().top))")
+    assert len(set(row)) == 1, f"the eight cells are in one row: {row}"
+    c.screenshot("sign-in-code-eight-digits-desktop")
+    set_size(c, PHONE)
+    assert c.horizontal_overflow() <= 0
+    c.screenshot("sign-in-code-eight-digits-phone")
 
 
 # --------------------------------------------------------------------------- resend and privacy

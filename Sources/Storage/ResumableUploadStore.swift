@@ -70,13 +70,10 @@ struct ResumableUploadStore: Sendable {
     func create(_ caller: Caller, _ upload: ResumableUpload, quotaBytes: Int64) async throws {
         try await database.withCaller(caller) { connection in
             if quotaBytes > 0, let owner = upload.owner {
-                try await UserQuota.lock(connection, owner: owner)
-                let pending = try await Self.pendingBytes(connection, owner: owner)
+                // UserQuota counts the owner's other uploads still receiving as used.
                 let replaced = upload.upsert
                     ? try await UserQuota.ownedSize(connection, owner: owner, bucket: upload.bucket, name: upload.name) : 0
-                let (adding, overflow) = upload.length.addingReportingOverflow(pending)
-                try await UserQuota.check(
-                    connection, owner: owner, adding: overflow ? .max : adding, replacing: replaced, quotaBytes: quotaBytes)
+                try await UserQuota.check(connection, owner: owner, adding: upload.length, replacing: replaced, quotaBytes: quotaBytes)
             }
             try await connection.execute(
                 """
@@ -180,25 +177,6 @@ struct ResumableUploadStore: Sendable {
             }
             return count
         }
-    }
-
-    /// The bytes `owner`'s unexpired uploads still receiving will take (their declared
-    /// lengths; a finishing upload's object is checked against the quota as it is committed).
-    func pendingBytes(owner: UUID) async throws -> Int64 {
-        try await database.withOwner { connection in try await Self.pendingBytes(connection, owner: owner) }
-    }
-
-    static func pendingBytes(_ connection: PostgresConnection, owner: UUID) async throws -> Int64 {
-        var total: Int64 = 0
-        for try await value in try await connection.rows(
-            """
-            SELECT coalesce(sum(length), 0)::bigint FROM storage.resumable_uploads
-            WHERE owner = $1 AND status = 'receiving' AND expires_at > now()
-            """, [owner]
-        ).decode(Int64.self) {
-            total = value
-        }
-        return total
     }
 
     /// Deletes the upload row (and its part rows) as the owner.

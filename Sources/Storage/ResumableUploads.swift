@@ -93,14 +93,10 @@ public struct ResumableUploads: Sendable {
                 metadataJSON: declaration.metadataJSON, declaredSize: declaration.length))
         if !declaration.upsert, try await storage.store.nameTaken(bucket: bucket, name: name) { throw StorageError.duplicate }
         try await storage.store.checkCanWrite(caller, bucket: bucket, name: name, upsert: declaration.upsert)
-        // The owner's quota must hold this upload on top of their other unfinished ones (their
-        // chunks take space before any object exists).
-        if let owner {
-            let pending = try await store.pendingBytes(owner: owner)
-            let (total, overflow) = declaration.length.addingReportingOverflow(pending)
-            _ = try await storage.quotaRoom(
-                owner: owner, bucket: bucket, name: name, upsert: declaration.upsert, declaredSize: overflow ? Int64.max : total)
-        }
+        // The owner's quota must hold this upload on top of their objects and other uploads
+        // still receiving (checked again under the quota lock when the upload is recorded).
+        _ = try await storage.quotaRoom(
+            owner: owner, bucket: bucket, name: name, upsert: declaration.upsert, declaredSize: declaration.length)
         let upload = ResumableUpload(
             id: UUID(), bucket: bucket, name: name, owner: owner, upsert: declaration.upsert,
             length: declaration.length, offset: 0, mimeType: rules.mime, cacheControl: rules.cache, metadataJSON: rules.metadata,

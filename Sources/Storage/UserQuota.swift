@@ -3,18 +3,25 @@ import Foundation
 import PostgresNIO
 
 /// The per-user storage quota (`STORAGE_USER_QUOTA_BYTES`, ``StorageSettings/userQuotaBytes``):
-/// the sum of the sizes of a user's uploads in every bucket. The server's renditions
-/// (thumbnails, posters, avatar sizes; rows with a `parent_id`) do not count.
+/// the sum of the sizes of a user's uploads in every bucket, and of the lengths of their
+/// resumable uploads still receiving. The server's renditions (thumbnails, posters, avatar
+/// sizes; rows with a `parent_id`) do not count.
 ///
 /// An upload is checked twice: before any byte is stored, with the size the client declared
 /// (``StorageService/quotaRoom(owner:bucket:name:upsert:declaredSize:)``), and at commit,
 /// with the stored size, under a per-user advisory lock held to the end of the committing
 /// transaction, so parallel uploads of one user cannot overshoot together.
 enum UserQuota {
-    /// The bytes `owner`'s uploads take (renditions excluded).
+    /// The bytes `owner`'s uploads take (renditions excluded), with the declared lengths of
+    /// their resumable uploads still receiving bytes (their chunks take space before any
+    /// object exists).
     static func used(_ connection: PostgresConnection, owner: UUID) async throws -> Int64 {
         let rows = try await connection.rows(
-            "SELECT coalesce(sum(size), 0)::bigint FROM storage.objects WHERE owner = $1 AND parent_id IS NULL", [owner])
+            """
+            SELECT ((SELECT coalesce(sum(size), 0) FROM storage.objects WHERE owner = $1 AND parent_id IS NULL)
+                  + (SELECT coalesce(sum(length), 0) FROM storage.resumable_uploads
+                     WHERE owner = $1 AND status = 'receiving' AND expires_at > now()))::bigint
+            """, [owner])
         var used: Int64 = 0
         for try await value in rows.decode(Int64.self) { used = value }
         return used

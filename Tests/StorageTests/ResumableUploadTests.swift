@@ -201,12 +201,15 @@ import TestSupport
 
     @Test func expiredUploadsAreSweptWithTheirChunks() async throws {
         try await Base.withService { storage, ids, directory in
-            // Long enough for the first chunk to arrive on a busy machine.
-            let uploads = ResumableUploads(storage: storage, ttlSeconds: 3)
+            let uploads = ResumableUploads(storage: storage)
             let owner = Base.user(ids[0])
             let upload = try await uploads.create(owner, .init(bucket: "files", name: "old.txt", length: 8, upsert: false, contentType: "text/plain"))
             _ = try await uploads.append(owner, upload.uploadID, offset: 0, declaredSize: nil, body: Base.text("abcd"))
-            try await Task.sleep(for: .milliseconds(3500))
+            // Its time runs out (set in the row rather than waited for: no race with a busy machine).
+            try await storage.database.withOwner { connection in
+                try await connection.execute(
+                    "UPDATE storage.resumable_uploads SET expires_at = now() - interval '1 second' WHERE id = $1", [upload.id])
+            }
             await Self.expectStatus(.notFound) { _ = try await uploads.status(owner, upload.uploadID) }
             await Self.expectStatus(.notFound) {
                 _ = try await uploads.append(owner, upload.uploadID, offset: 4, declaredSize: nil, body: Base.text("efgh"))
@@ -294,6 +297,12 @@ import TestSupport
             _ = try await limited.create(owner, .init(bucket: "files", name: "q1.txt", length: 60, upsert: false, contentType: "text/plain"))
             await Self.expectStatus(.contentTooLarge) {
                 _ = try await limited.create(owner, .init(bucket: "files", name: "q2.txt", length: 60, upsert: false, contentType: "text/plain"))
+            }
+            // An ordinary upload counts them too: 60 reserved + 50 > 100.
+            await Self.expectStatus(.contentTooLarge) {
+                _ = try await limited.storage.upload(
+                    owner, bucket: "files", name: "plain.txt", upsert: false, content: UploadContent(mimeType: "text/plain"),
+                    body: Base.body(Array(repeating: 0x61, count: 50)))
             }
             _ = try await limited.create(Base.user(ids[1]), .init(bucket: "files", name: "q3.txt", length: 60, upsert: false))
         }

@@ -199,10 +199,16 @@ def test_profile_asks_the_name_first(b):
 
 
 def test_privacy_page_when_signed_in(b):
-    b.go("#/privacy")
+    b.go("#/settings")
+    b.click("privacy-link")
+    b.wait(lambda d: b.route() == "#/privacy", "route #/privacy from the settings")
     notice = b.visible("privacy-notice")
     assert "телефон" in element_text(b.driver, notice).lower()
     b.screenshot("privacy-signed-in-desktop")
+    b.go("#/settings")
+    set_size(b, PHONE)
+    b.screenshot("settings-privacy-link-phone")
+    set_size(b, DESKTOP)
 
 
 def test_instance_with_sign_up_closed_and_eight_digit_codes(server_instances, browser_factory):

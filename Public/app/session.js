@@ -231,8 +231,10 @@ export class Session {
       }
     } else if (type === 'UPDATE') {
       if (p.user_id === this.userId) {
-        if (item) {
-          item.read_up_to_seq = Math.max(item.read_up_to_seq || 0, p.read_up_to_seq || 0);
+        // Only a read cursor that moved (here or on another device) changes the unread count;
+        // this device's delivery acks come back here too.
+        if (item && (p.read_up_to_seq || 0) > (item.read_up_to_seq || 0)) {
+          item.read_up_to_seq = p.read_up_to_seq;
           if (item.read_up_to_seq >= (item.last_seq || 0)) item.unread_count = 0;
           else this.refreshInboxSoon();
           this.emit('inbox');

@@ -15,6 +15,7 @@ did not complete fails with that reason.
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass, field
 
 import pytest
@@ -148,6 +149,15 @@ def test_ticks_from_server(server, scenario, browser_factory):
     assert st["label"] == "Доставлено" and st["title"] == "Доставлено", f"delivered is labelled {st!r}"
     assert st["text"] == "", f"the status has visible text {st['text']!r} (it would be copied with the message)"
     a.screenshot("daily-dm-delivered-desktop")
+
+    # Bob's delivery ack comes back to him as his own participants UPDATE: no inbox reload.
+    loads = "return performance.getEntriesByType('resource').filter(e => e.name.includes('chat_get_inbox_v2')).length"
+    before = b.driver.execute_script(loads)
+    second_text = f"Ещё одно {RUN}"
+    send(a, second_text)
+    wait_state(a, second_text, "delivered")
+    time.sleep(1.5)  # longer than the inbox refresh's debounce and one request
+    assert b.driver.execute_script(loads) == before, "Bob's app reloaded the inbox after acking delivery"
 
     b.click("inbox-item", data_conversation_id=scenario.dm_id)
     b.wait(lambda d: message_el(b, text), "Alice's message in Bob's chat")

@@ -100,42 +100,40 @@ public struct StorageJanitor: Sendable {
 
     /// Deletes one batch of orphaned uploads; returns how many.
     func removeOrphans() async throws -> Int {
-        let ttl = Double(max(0, settings.orphanTTLSeconds))
-        return try await database.withOwner { connection in
-            let rows = try await connection.rows(
-                """
-                DELETE FROM storage.objects WHERE id IN (
-                    SELECT id FROM storage.objects
-                    WHERE bucket_id = 'attachments' AND attached_at IS NULL AND parent_id IS NULL
-                      AND created_at < now() - make_interval(secs => $1)
-                      -- An upsert keeps created_at: the replacing upload is as young as updated_at.
-                      AND updated_at < now() - make_interval(secs => $1)
-                    ORDER BY created_at
-                    LIMIT $2
-                    FOR UPDATE SKIP LOCKED)
-                RETURNING id
-                """, [ttl, Self.batchSize])
-            var count = 0
-            for try await _ in rows.decode(UUID.self) { count += 1 }
-            return count
-        }
+        try await deleteBatch(
+            """
+            DELETE FROM storage.objects WHERE id IN (
+                SELECT id FROM storage.objects
+                WHERE bucket_id = 'attachments' AND attached_at IS NULL AND parent_id IS NULL
+                  AND created_at < now() - make_interval(secs => $1)
+                  -- An upsert keeps created_at: the replacing upload is as young as updated_at.
+                  AND updated_at < now() - make_interval(secs => $1)
+                ORDER BY created_at
+                LIMIT $2
+                FOR UPDATE SKIP LOCKED)
+            RETURNING id
+            """, [Double(max(0, settings.orphanTTLSeconds)), Self.batchSize])
     }
 
     /// Deletes one batch of resumable uploads past their expiry (the rows a client can no
     /// longer reach: HEAD and PATCH answer 404); returns how many.
     func removeExpiredResumableUploads() async throws -> Int {
+        try await deleteBatch(
+            """
+            DELETE FROM storage.resumable_uploads WHERE id IN (
+                SELECT id FROM storage.resumable_uploads WHERE expires_at <= now()
+                ORDER BY expires_at
+                LIMIT $1
+                FOR UPDATE SKIP LOCKED)
+            RETURNING id
+            """, [Self.batchSize])
+    }
+
+    /// Runs one `DELETE … RETURNING id` as the owner; returns how many rows went.
+    private func deleteBatch(_ sql: String, _ binds: [(any PostgresEncodable & Sendable)?]) async throws -> Int {
         try await database.withOwner { connection in
-            let rows = try await connection.rows(
-                """
-                DELETE FROM storage.resumable_uploads WHERE id IN (
-                    SELECT id FROM storage.resumable_uploads WHERE expires_at <= now()
-                    ORDER BY expires_at
-                    LIMIT $1
-                    FOR UPDATE SKIP LOCKED)
-                RETURNING id
-                """, [Self.batchSize])
             var count = 0
-            for try await _ in rows.decode(UUID.self) { count += 1 }
+            for try await _ in try await connection.rows(sql, binds).decode(UUID.self) { count += 1 }
             return count
         }
     }

@@ -320,17 +320,22 @@ async def test_signed_resumable_upload(server, users, http):
     assert (await download(http, server, bob_token, BUCKET, name)).status_code in (400, 404)
 
 
+def creation_head(url: str, server, token: str, name: str, length: int, content_length: int) -> bytes:
+    """The request head of a creation-with-upload POST announcing `content_length` body bytes."""
+    parsed = urllib.parse.urlsplit(url)
+    return (
+        f"POST {ENDPOINT} HTTP/1.1\r\nHost: {parsed.netloc}\r\napikey: {server.anon_key}\r\n"
+        f"Authorization: Bearer {token}\r\nTus-Resumable: 1.0.0\r\nUpload-Length: {length}\r\n"
+        f"Upload-Metadata: {metadata(bucketName=BUCKET, objectName=name)}\r\n"
+        f"Content-Type: application/offset+octet-stream\r\nContent-Length: {content_length}\r\n\r\n"
+    ).encode()
+
+
 def cut_creation(url: str, server, token: str, name: str, length: int, send: int) -> None:
     """A creation-with-upload POST whose connection is reset after `send` body bytes (the client never sees its Location)."""
     parsed = urllib.parse.urlsplit(url)
     with socket.create_connection((parsed.hostname, parsed.port), timeout=10) as sock:
-        head = (
-            f"POST {ENDPOINT} HTTP/1.1\r\nHost: {parsed.netloc}\r\napikey: {server.anon_key}\r\n"
-            f"Authorization: Bearer {token}\r\nTus-Resumable: 1.0.0\r\nUpload-Length: {length}\r\n"
-            f"Upload-Metadata: {metadata(bucketName=BUCKET, objectName=name)}\r\n"
-            f"Content-Type: application/offset+octet-stream\r\nContent-Length: {length}\r\n\r\n"
-        )
-        sock.sendall(head.encode() + os.urandom(send))
+        sock.sendall(creation_head(url, server, token, name, length, length) + os.urandom(send))
         time.sleep(1.0)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
 
@@ -370,15 +375,8 @@ def refused_creation(url: str, server, token: str, name: str, length: int) -> in
     (413) before any body byte is read. Returns the status."""
     parsed = urllib.parse.urlsplit(url)
     with socket.create_connection((parsed.hostname, parsed.port), timeout=10) as sock:
-        head = (
-            f"POST {ENDPOINT} HTTP/1.1\r\nHost: {parsed.netloc}\r\napikey: {server.anon_key}\r\n"
-            f"Authorization: Bearer {token}\r\nTus-Resumable: 1.0.0\r\nUpload-Length: {length}\r\n"
-            f"Upload-Metadata: {metadata(bucketName=BUCKET, objectName=name)}\r\n"
-            f"Content-Type: application/offset+octet-stream\r\nContent-Length: {length + 1}\r\n\r\n"
-        )
-        sock.sendall(head.encode())
-        status_line = sock.makefile("rb").readline().decode()
-        return int(status_line.split()[1])
+        sock.sendall(creation_head(url, server, token, name, length, length + 1))
+        return int(sock.makefile("rb").readline().decode().split()[1])
 
 
 async def test_a_refused_creation_holds_no_quota(server, users, http):

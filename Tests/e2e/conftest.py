@@ -321,6 +321,14 @@ def server_log(server: Server) -> Server:
     return server
 
 
+@pytest.fixture(scope="module")
+async def http(server: Server):
+    """A plain httpx client on the session server (one per test module); modules that need
+    other connection limits define their own."""
+    async with httpx.AsyncClient(base_url=server.url, timeout=30.0) as client:
+        yield client
+
+
 @pytest.fixture
 async def supabase_factory(server: Server):
     """`await supabase_factory(key=None)` -> a new async supabase client (anon key by default).

@@ -62,12 +62,6 @@ async def trio(server):
             await close_client(user.client)
 
 
-@pytest.fixture(scope="module")
-async def http(server):
-    async with httpx.AsyncClient(base_url=server.url, timeout=30.0) as client:
-        yield client
-
-
 def headers(server, user: User) -> dict[str, str]:
     return {"apikey": server.anon_key, "Authorization": f"Bearer {user.token}"}
 

@@ -70,12 +70,6 @@ def rounded(value: Decimal) -> str:
     return str(value.quantize(Decimal("0.01"), ROUND_HALF_UP))
 
 
-@pytest.fixture(scope="module")
-async def http(server):
-    async with httpx.AsyncClient(base_url=server.url, timeout=30.0) as client:
-        yield client
-
-
 async def post_quote(http: httpx.AsyncClient, server, body: Any, *, key: str | None = None) -> httpx.Response:
     return await within(http.post(QUOTE_PATH, json=body, headers=api_headers(key or server.anon_key)))
 

@@ -59,12 +59,6 @@ async def users(server):
             await close_client(client)
 
 
-@pytest.fixture(scope="module")
-async def http(server):
-    async with httpx.AsyncClient(base_url=server.url, timeout=30.0) as client:
-        yield client
-
-
 def auth_headers(server, token: str | None = None) -> dict[str, str]:
     return {"apikey": server.anon_key, "Authorization": f"Bearer {token or server.anon_key}"}
 

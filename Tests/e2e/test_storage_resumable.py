@@ -60,12 +60,6 @@ async def users(server):
             await close_client(client)
 
 
-@pytest.fixture(scope="module")
-async def http(server):
-    async with httpx.AsyncClient(base_url=server.url, timeout=30.0) as client:
-        yield client
-
-
 def headers(server, token: str, **extra: str) -> dict[str, str]:
     return {"apikey": server.anon_key, "Authorization": f"Bearer {token}", "Tus-Resumable": "1.0.0", **extra}
 

@@ -1,31 +1,17 @@
 // One conversation: history (older pages on scroll-up), live messages, optimistic sending
-// with retry, replies, edits, deletion, reactions, ticks (receipts.js), typing and online
-// status; audio and video call buttons in a DM's header. The input, attachments and voice
-// recording are composer.js; bubbles' attachments come from media.js, loaded when first needed.
-import { h, clear, icon, avatar, nameOf, clockTime, fullTime, focus } from '../util.js';
+// with retry, replies, edits, deletion, reactions, typing and online status; audio and video
+// call buttons in a DM's header. The bubbles (ticks, attachments through media.js) are
+// bubble.js; the input, attachments and voice recording are composer.js.
+import { h, clear, icon, avatar, nameOf, focus } from '../util.js';
 import { t } from '../i18n.js';
 import { announce, toast, toastError } from '../app.js';
 import { go } from '../router.js';
 import { errorState, confirmDialog, popover, widths } from './common.js';
 import { composerView } from './composer.js';
+import { bubbles, kindLabel } from './bubble.js';
 import { chatTitle } from './chats.js';
 
 const EMOJI = ['👍', '❤️', '😂', '😮', '😢', '🔥', '🎉', '🙏'];
-const TICKS = { sending: 'clock', failed: 'alert', sent: 'tick', delivered: 'ticks', read: 'ticks' };
-
-let mediaMod = null;
-let mediaLoading = null;
-/** media.js with its styles and strings (one load for every conversation). */
-function loadMedia() {
-  mediaLoading ||= import('../media.js').then(async m => { await m.ready(); mediaMod = m; return m; });
-  mediaLoading.catch(() => { mediaLoading = null; });
-  return mediaLoading;
-}
-
-/** "Photo", "Voice message"… for a message without text (inbox, quotes, announcements). */
-export function kindLabel(m) {
-  return m?.kind && m.kind !== 'text' ? t('kind_' + m.kind) : '';
-}
 
 export function conversationView(pane, s, id) {
   let c = null;
@@ -135,7 +121,6 @@ export function conversationView(pane, s, id) {
 
   const key = m => (m.seq ? 's' + m.seq : 'c' + m.client_msg_id);
 
-
   function senderName(uid) {
     if (uid === s.userId) return nameOf(s.me);
     return nameOf(item?.participants?.find(p => p.id === uid));
@@ -146,129 +131,11 @@ export function conversationView(pane, s, id) {
     return m.deleted_at ? t('messageDeleted') : (m.body || kindLabel(m)).slice(0, 120);
   }
 
-  function reactionCounts(m) {
-    const counts = new Map();
-    for (const r of m.reactions || []) {
-      const e = counts.get(r.emoji) || { n: 0, mine: false };
-      e.n++;
-      e.mine ||= r.user_id === s.userId;
-      counts.set(r.emoji, e);
-    }
-    return counts;
-  }
+  const { fill, paintStatuses } = bubbles({
+    s, id, conv: () => c, item: () => item, els, senderName, snippet,
+    onReact: (m, emoji) => react(m, emoji), onPicker: (anchor, m) => picker(anchor, m), onMenu: (anchor, m) => menu(anchor, m),
+  });
 
-  /** The ticks of an own message, from the server's cursors; words only in aria-label and title. */
-  function paintStatus(el, m) {
-    const { state, readers, members } = s.receipts.status(id, m);
-    const label = state !== 'read' && members > 1 && readers ? t('status_readBy', { n: readers, m: members }) : t('status_' + state);
-    if (el.dataset.status === state && el.title === label) return;
-    if (el.dataset.status !== state) clear(el, icon(TICKS[state]));
-    el.dataset.status = state;
-    el.setAttribute('aria-label', label);
-    el.title = label;
-  }
-
-  function paintStatuses() {
-    for (const m of c?.msgs.values() || []) {
-      if (m.sender_id !== s.userId) continue;
-      const st = els.get('s' + m.seq)?._p?.status;
-      if (st) paintStatus(st, m);
-    }
-  }
-
-  /** Builds a message row's parts once; later updates patch them, so elements stay the same. */
-  function build(row, own) {
-    const p = {};
-    const msg = () => row._m;
-    p.sender = !own && item?.kind === 'group' ? h('span', { class: 'sender' }) : null;
-    p.quote = h('button', { class: 'quote btn-link', type: 'button', hidden: true, onClick: () => {
-      const target = c.byId.get(msg().reply_to_id);
-      const el = target && els.get('s' + target.seq);
-      if (el) { el.scrollIntoView({ block: 'center' }); focus(el); }
-    } });
-    p.media = h('div', { class: 'media-slot', testid: 'message-attachment', hidden: true });
-    p.body = h('div', { class: 'text', testid: 'message-body' });
-    p.reactions = h('div', { class: 'reactions', hidden: true });
-    p.edited = h('span', { text: t('edited'), hidden: true });
-    p.time = h('time');
-    p.status = own ? h('span', { class: 'status', testid: 'message-status', role: 'img' }) : null;
-    p.failedText = h('span');
-    p.failed = h('div', { class: 'failed-row', role: 'alert', hidden: true }, p.failedText,
-      h('button', { class: 'btn btn-small', type: 'button', testid: 'retry-message', onClick: () => s.retry(id, msg().client_msg_id) }, t('retry')),
-      h('button', { class: 'btn btn-small', type: 'button', onClick: () => s.discard(id, msg().client_msg_id) }, t('discard')));
-    p.actions = h('div', { class: 'msg-actions' },
-      h('button', { class: 'icon-btn', type: 'button', testid: 'react-button', 'aria-label': t('react'), 'aria-haspopup': 'true', onClick: e => picker(e.currentTarget, msg()) }, icon('smile')),
-      h('button', { class: 'icon-btn', type: 'button', 'data-action': 'more', 'aria-label': t('moreActions'), 'aria-haspopup': 'true', onClick: e => menu(e.currentTarget, msg()) }, icon('more')));
-    row.append(h('div', { class: 'stack' },
-      p.bubble = h('div', { class: 'bubble' }, p.sender, p.quote, p.media, p.body, p.reactions, h('div', { class: 'meta' }, p.edited, p.time, p.status)),
-      p.failed), p.actions);
-    return p;
-  }
-
-  /** Fills a message row in place. */
-  function fill(row, m) {
-    const own = m.sender_id === s.userId;
-    const pending = !m.seq;
-    const deleted = !!m.deleted_at;
-    row._m = m;
-    const p = row._p ||= build(row, own);
-    row.className = 'msg' + (own ? ' own' : '') + (pending ? ' pending' : '') + (m.state === 'failed' ? ' failed' : '');
-    row.dataset.testid = 'message';
-    row.dataset.own = String(own);
-    if (m.seq) row.dataset.seq = m.seq; else delete row.dataset.seq;
-    if (m.id) row.dataset.id = m.id;
-    if (m.client_msg_id) row.dataset.clientId = m.client_msg_id;
-    if (p.sender) p.sender.textContent = senderName(m.sender_id);
-    p.quote.hidden = !m.reply_to_id || deleted;
-    if (m.reply_to_id && !deleted) {
-      const reply = c.byId.get(m.reply_to_id);
-      p.quote.textContent = (reply ? senderName(reply.sender_id) + ': ' : '') + snippet(reply);
-      p.quote.setAttribute('aria-label', t('replyTo', { text: snippet(reply) }));
-    }
-    const text = deleted ? t('messageDeleted') : m.body;
-    if (p.body.textContent !== text) p.body.textContent = text;
-    p.body.className = 'text' + (deleted ? ' deleted' : '');
-    paintMedia(row, p, m, deleted);
-    const counts = reactionCounts(m);
-    const sig = JSON.stringify([...counts]) + pending + deleted;
-    if (p.reactions.dataset.sig !== sig) {
-      p.reactions.dataset.sig = sig;
-      p.reactions.hidden = !counts.size;
-      clear(p.reactions, [...counts].map(([emoji, e]) => h('button', {
-        class: 'reaction', type: 'button', testid: 'reaction', 'data-emoji': emoji, 'aria-pressed': String(e.mine),
-        'aria-label': t('reactionLabel', { emoji, n: e.n }), disabled: pending || deleted,
-        onClick: () => react(row._m, emoji),
-      }, `${emoji} ${e.n}`)));
-    }
-    p.edited.hidden = !(m.edited_at && !deleted);
-    if (p.time.dateTime !== m.created_at) {
-      p.time.dateTime = m.created_at;
-      p.time.title = fullTime(m.created_at);
-      p.time.textContent = clockTime(m.created_at);
-    }
-    if (p.status) paintStatus(p.status, m);
-    p.failed.hidden = m.state !== 'failed';
-    if (m.state === 'failed') p.failedText.textContent = t('notSent') + (m.error && (!m.error.network || m.upload) ? ' — ' + (m.upload && mediaMod ? mediaMod.uploadErrorText(m.error) : errorTextSafe(m.error)) : '');
-    p.actions.hidden = pending || deleted;
-  }
-
-  /** The attachment part of a bubble: rendered by media.js when what it shows changes. */
-  function paintMedia(row, p, m, deleted) {
-    const has = !deleted && !!(m.attachment || m.upload) && m.kind && m.kind !== 'text';
-    const a = m.attachment || {};
-    const sig = has ? JSON.stringify([m.kind, a.path, a.thumbnail_path, a.poster_path, a.waveform?.length, a.duration_ms, !m.seq && !!m.upload, m.state]) : '';
-    p.body.hidden = has && !m.body;
-    p.bubble.classList.toggle('has-media', has);
-    p.bubble.dataset.kind = has ? m.kind : '';
-    if (p.media.dataset.sig === sig) return;
-    p.media.dataset.sig = sig;
-    p.media.hidden = !has;
-    if (!has) { clear(p.media); p.media._progress = null; return; }
-    const who = senderName(m.sender_id);
-    const draw = mm => { if (p.media.dataset.sig === sig) mm.renderAttachment(p.media, s, row._m, who); };
-    if (mediaMod) draw(mediaMod);
-    else loadMedia().then(draw, () => { if (p.media.dataset.sig === sig) clear(p.media, h('span', { class: 'error-text', text: t('errNetwork') })); });
-  }
 
   function place(m) {
     const k = key(m);
@@ -484,10 +351,4 @@ export function conversationView(pane, s, id) {
   }
   start().then(() => { if (!closed) focus(title); });
   return view;
-}
-
-function errorTextSafe(e) {
-  if (e?.code === 'rate_limited') return t('errMsgRate', { wait: t('seconds', { n: e.retryAfter || 1 }) });
-  if (e?.status === 403) return t('errBlockedSend');
-  return t('errGeneric');
 }

@@ -1,5 +1,5 @@
 -- Everything PostgreSQL does for one POST /rest/v1/rpc/send_message_v1, as the server sends
--- it (issue 12, migration 0008): one call of public.chat_send_message in autocommit, which sets
+-- it (issue 12, migrations 0008 and 0013): one call of public.chat_send_message in autocommit, which sets
 -- the caller's claims, checks the retry key, membership, the DM block and the sender's rate
 -- window, and inserts under row-level security as the caller; it returns the committed row,
 -- which realtime delivers without reading it again. Run with -M extended like PostgresNIO.
@@ -7,4 +7,4 @@
 -- HTTP request carries. Variables: per, body (see send_raw.sql).
 \set n :client_id * :per + random(0, :per - 1)
 SELECT conversation_id AS conv, claims, gen_random_uuid() AS cmid FROM bench.pairs WHERE n = :n \gset
-SELECT public.chat_send_message('authenticated', :claims, :conv, :cmid, :body, NULL::uuid, 60)::text;
+SELECT public.chat_send_message('authenticated', :claims, :conv, :cmid, 'text', :body, NULL::jsonb, NULL::uuid, 60)::text;

@@ -91,7 +91,10 @@ const TYPES = ['audio/webm;codecs=opus', 'audio/ogg;codecs=opus', 'audio/mp4', '
 function micError(e) {
   if (e?.name === 'NotAllowedError' || e?.name === 'SecurityError') return t('micDenied');
   if (e?.name === 'NotFoundError' || e?.name === 'OverconstrainedError') return t('micMissing');
-  return e?.message || t('micUnsupported');
+  if (e?.name === 'NotReadableError' || e?.name === 'AbortError') return t('micBusy');
+  // The browser's own message is English whatever the language: log it, say ours.
+  console.warn('microphone:', e);
+  return t('micUnsupported');
 }
 
 /**
@@ -166,7 +169,14 @@ export async function startRecording(bar, onEnd) {
   cancel.addEventListener('click', () => end(false));
   stop.addEventListener('click', () => end(true));
   bar.onkeydown = e => { if (e.key === 'Escape') { e.preventDefault(); end(false); } };
-  rec.start(250);
+  // A recorder that fails (the device went away) ends the recording and frees the microphone.
+  rec.onerror = () => end(false);
+  try {
+    rec.start(250);
+  } catch {
+    finish();
+    throw new Error(t('micUnsupported'));
+  }
   focus(stop);
   return { cancel: () => end(false), stop: () => end(true) };
 }

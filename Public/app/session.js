@@ -371,6 +371,8 @@ export class Session {
 
   async uploadFor(c, msg) {
     const storage = await import('./storage.js');
+    // Canceled while the module loaded: nothing may be uploaded (it would be left orphaned).
+    if (msg.canceled) throw new DOMException('upload canceled', 'AbortError');
     const u = msg.upload;
     u.path ||= `${this.userId}/${uuid()}-${storage.safeName(u.file.name)}`;
     u.loaded = 0;
@@ -446,7 +448,9 @@ export class Session {
   retry(id, clientId) {
     const c = this.conv(id);
     const msg = c.pending.get(clientId);
-    if (msg) this.deliver(c, msg);
+    // Only a failed message: a Retry click racing the automatic retry after reconnecting
+    // would otherwise start a second upload of the same file.
+    if (msg?.state === 'failed') this.deliver(c, msg);
   }
 
   /** Sends again every message that failed for lack of network (after reconnecting). */

@@ -175,10 +175,18 @@ export function uploadErrorText(e) {
   else if (e.status === 413 || e.httpStatus === 413) lead = t('errTooLarge');
   else if (e.code === 'invalid_image') lead = t('errBadImage');
   else if (e.code === 'invalid_media') lead = t('errBadMedia');
-  else if (e.code === 'invalid_mime_type' || e.status === 415) lead = t('errFileType');
+  else if (e.code === 'invalid_mime_type' || e.status === 415) {
+    // "content-type: declared image/png but the bytes are text/plain": the types are the same
+    // in every language, the sentence is ours.
+    const mismatch = msg.match(/declared (\S+) but the bytes are (\S+)/);
+    if (mismatch) return t('errTypeMismatch', { declared: mismatch[1], actual: mismatch[2] });
+    lead = t('errFileType');
+  }
   else if (e.code === 'rate_limited' || e.status === 429) return t('errMsgRate', { wait: t('seconds', { n: e.retryAfter || 1 }) });
   else if (/^(attachment|kind):/.test(msg)) lead = t('errAttachment');
   else if (e.status >= 500) lead = t('errServer');
   else lead = t('uploadFailed');
-  return msg && msg !== lead ? `${lead}: ${msg}` : lead;
+  // The server's detail is English: shown after the lead in English only (the console has it).
+  if (msg && msg !== lead) console.warn('upload refused:', msg);
+  return msg && msg !== lead && getLang() === 'en' ? `${lead}: ${msg}` : lead;
 }

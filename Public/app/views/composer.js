@@ -124,7 +124,7 @@ export function composerView(pane, s, id, { conv, senderName, snippet, beforeSen
     micBtn.disabled = true;
     try {
       const m = await getTray().then(tr => tr.mod);
-      recording = await m.startRecording(recBar, result => {
+      const handle = await m.startRecording(recBar, result => {
         recording = null;
         form.hidden = false;
         paintButtons();
@@ -137,6 +137,10 @@ export function composerView(pane, s, id, { conv, senderName, snippet, beforeSen
         }
         focus(micBtn.hidden ? input : micBtn);
       });
+      // The chat closed while the browser asked for the microphone: stop at once, so the
+      // microphone is not left on behind a view that is gone.
+      if (closed) { handle.cancel(); return; }
+      recording = handle;
       form.hidden = true;
     } catch (e) {
       recording = null;

@@ -97,14 +97,6 @@ def scenario(server, browser_factory):
 # --------------------------------------------------------------------------- helpers
 
 
-def set_size(b: Browser, size: tuple[int, int]) -> None:
-    width, height = size
-    phone = size == PHONE
-    b.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-        "width": width, "height": height, "deviceScaleFactor": 2 if phone else 1, "mobile": phone})
-    b.wait(lambda d: d.execute_script("return [innerWidth, innerHeight]") == [width, height], f"viewport {width}x{height}")
-
-
 def sign_in(b: Browser, user: User) -> None:
     b.wait(lambda d: b.is_visible("phone-input") or b.is_visible("nav-chats"), "the app to render")
     b.fill("phone-input", user.phone)
@@ -144,13 +136,13 @@ def shoot(b: Browser, name: str, back_to: str, ready) -> list[Path]:
     for theme in ("light", "dark"):
         set_theme(b, theme)
         for size, size_name in ((DESKTOP, "desktop"), (PHONE, "phone")):
-            set_size(b, size)
+            b.set_viewport(size)
             b.go(back_to)
             ready()
             shots.append(b.screenshot(f"{name}-{size_name}-{theme}"))
             overflow = b.horizontal_overflow()
             assert overflow <= 1, f"[{b.name}] {name} {size_name} {theme}: the page scrolls sideways by {overflow}px"
-    set_size(b, DESKTOP)
+    b.set_viewport(DESKTOP)
     set_theme(b, "light")
     return shots
 
@@ -161,7 +153,7 @@ def shoot(b: Browser, name: str, back_to: str, ready) -> list[Path]:
 def test_sign_in_and_open_dm(server, scenario):
     a, b = scenario.alice.browser, scenario.bob.browser
     for browser, user in ((a, scenario.alice), (b, scenario.bob)):
-        set_size(browser, DESKTOP)
+        browser.set_viewport(DESKTOP)
         browser.open(server.url)
         sign_in(browser, user)
     a.click("nav-people")
@@ -206,7 +198,7 @@ def test_upload_progress_and_cancel(scenario):
     try:
         a.present("attach-input").send_keys(str(big))
         a.visible("tray-item")
-        set_size(a, PHONE)
+        a.set_viewport(PHONE)
         a.screenshot("attachments-tray-phone")
         a.click("send-message")
 
@@ -224,7 +216,7 @@ def test_upload_progress_and_cancel(scenario):
     finally:
         a.driver.execute_cdp_cmd("Network.emulateNetworkConditions", {
             "offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
-        set_size(a, DESKTOP)
+        a.set_viewport(DESKTOP)
 
 
 def test_failed_upload_retries_once(scenario):
@@ -327,9 +319,9 @@ def test_record_voice(scenario):
     a.wait(lambda d: a.is_visible("recording-time") or a.is_visible("composer-note"), "recording to start")
     if a.is_visible("composer-note"):
         raise AssertionError(f"recording did not start: {element_text(a.driver, a.displayed('composer-note')[0])!r}")
-    set_size(a, PHONE)
+    a.set_viewport(PHONE)
     a.screenshot("attachments-recording-phone")
-    set_size(a, DESKTOP)
+    a.set_viewport(DESKTOP)
     time.sleep(2.2)
     a.wait(lambda d: (a.displayed("recording-time") or [None])[0] is not None
            and element_text(a.driver, a.displayed("recording-time")[0]) >= "0:02", "the elapsed time to reach 0:02")
@@ -468,9 +460,9 @@ def test_avatar_crop(scenario):
     stage = a.visible("crop-stage")
     stage.send_keys(Keys.ARROW_LEFT, "+", "+")
     a.screenshot("avatar-crop-desktop")
-    set_size(a, PHONE)
+    a.set_viewport(PHONE)
     a.screenshot("avatar-crop-phone")
-    set_size(a, DESKTOP)
+    a.set_viewport(DESKTOP)
     a.click("crop-save")
     a.gone("crop-stage")
 
@@ -489,6 +481,6 @@ def test_avatar_crop(scenario):
     b.wait(lambda d: d.execute_script("""
         const img = document.querySelector('.conv-head .avatar img');
         return img && img.complete && img.naturalWidth > 0;"""), "Alice's new avatar in Bob's conversation header")
-    set_size(b, PHONE)
+    b.set_viewport(PHONE)
     b.screenshot("avatar-in-conversation-bob-phone")
-    set_size(b, DESKTOP)
+    b.set_viewport(DESKTOP)

@@ -43,14 +43,6 @@ def b(server, browser_factory) -> Browser:
     return browser
 
 
-def set_size(b: Browser, size: tuple[int, int]) -> None:
-    width, height = size
-    phone = size == PHONE
-    b.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-        "width": width, "height": height, "deviceScaleFactor": 2 if phone else 1, "mobile": phone})
-    b.wait(lambda d: d.execute_script("return [innerWidth, innerHeight]") == [width, height], f"viewport {width}x{height}")
-
-
 def value(b: Browser, testid: str) -> str:
     return b.visible(testid).get_attribute("value")
 
@@ -75,14 +67,14 @@ def error_under(b: Browser, input_testid: str) -> str:
 def screenshots(b: Browser, name: str) -> None:
     """The current screen at desktop and phone size, light and dark (system theme)."""
     for size_name, size in (("desktop", DESKTOP), ("phone", PHONE)):
-        set_size(b, size)
+        b.set_viewport(size)
         for theme in ("light", "dark"):
             b.emulate_color_scheme(theme)
             b.wait(lambda d: b.root_attr("data-theme") == theme, f"<html data-theme={theme!r}>")
             assert b.horizontal_overflow() <= 0, f"{name}: the page scrolls sideways at {size}"
             b.screenshot(f"sign-in-{name}-{size_name}-{theme}")
     b.emulate_color_scheme("light")
-    set_size(b, DESKTOP)
+    b.set_viewport(DESKTOP)
 
 
 def anon_key(server) -> str:
@@ -206,9 +198,9 @@ def test_privacy_page_when_signed_in(b):
     assert "телефон" in element_text(b.driver, notice).lower()
     b.screenshot("privacy-signed-in-desktop")
     b.go("#/settings")
-    set_size(b, PHONE)
+    b.set_viewport(PHONE)
     b.screenshot("settings-privacy-link-phone")
-    set_size(b, DESKTOP)
+    b.set_viewport(DESKTOP)
 
 
 def test_instance_with_sign_up_closed_and_eight_digit_codes(server_instances, browser_factory):
@@ -232,7 +224,7 @@ def test_instance_with_sign_up_closed_and_eight_digit_codes(server_instances, br
     row = c.driver.execute_script("return [...document.querySelectorAll('.code-cell')].map(e => Math.round(e.getBoundingClientRect().top))")
     assert len(set(row)) == 1, f"the eight cells are in one row: {row}"
     c.screenshot("sign-in-code-eight-digits-desktop")
-    set_size(c, PHONE)
+    c.set_viewport(PHONE)
     assert c.horizontal_overflow() <= 0
     c.screenshot("sign-in-code-eight-digits-phone")
 

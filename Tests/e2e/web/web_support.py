@@ -281,12 +281,13 @@ class Browser:
     # ------------------------------------------------------------------ viewport and theme
 
     def set_viewport(self, size: tuple[int, int]) -> None:
-        """An exact CSS viewport: desktop at DPR 1, phone as a mobile device at DPR 2.
+        """An exact CSS viewport: desktop at DPR 1, a phone (narrower than 600 px) as a mobile
+        device at DPR 2.
 
         (--window-size includes the browser's own UI even headless, so the page would get less.)
         """
         width, height = size
-        phone = size == PHONE
+        phone = width < 600
         self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
             "width": width, "height": height, "deviceScaleFactor": 2 if phone else 1, "mobile": phone})
         self.wait(lambda d: d.execute_script("return [innerWidth, innerHeight]") == [width, height],

@@ -185,13 +185,7 @@ export function composerView(pane, s, id, { conv, senderName, snippet, beforeSen
     if (tray?.size && !editing && conv()?.loaded) {
       beforeSend();
       tray.send(s, id, text, replyTo?.id);
-      replyTo = null;
-      paintContext();
-      input.value = '';
-      autosize();
-      paintButtons();
-      s.typing(id, false);
-      focus(input);
+      afterSend();
       return;
     }
     if (!text || !conv()?.loaded) return;
@@ -215,6 +209,11 @@ export function composerView(pane, s, id, { conv, senderName, snippet, beforeSen
     if (!conv()?.loaded) return;
     beforeSend();
     pieces.forEach((piece, i) => s.send(id, piece, i ? null : replyTo?.id));
+    afterSend();
+  }
+
+  /** Clears the composer once its content went out (reply context, text, typing state). */
+  function afterSend() {
     replyTo = null;
     paintContext();
     input.value = '';

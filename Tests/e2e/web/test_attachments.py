@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 from selenium.webdriver.common.keys import Keys
 
-from web_support import Browser, element_text, tid
+from web_support import Browser, Steps, element_text, tid
 
 ALICE_PHONE, ALICE_CODE = "+15555550197", "197197"
 BOB_PHONE, BOB_CODE = "+15555550198", "198198"
@@ -66,17 +66,12 @@ class User:
 
 
 @dataclass
-class Scenario:
+class Scenario(Steps):
     alice: User
     bob: User
     files: Path
     done: set[str] = field(default_factory=set)
     conversation_id: str | None = None
-
-    def need(self, *steps: str) -> None:
-        missing = [step for step in steps if step not in self.done]
-        if missing:
-            pytest.fail(f"prerequisite step(s) did not complete: {', '.join(missing)}", pytrace=False)
 
 
 @pytest.fixture(scope="module")

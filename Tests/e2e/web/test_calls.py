@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from web_support import DESKTOP, PHONE, Browser, element_text, tid
+from web_support import Browser, DESKTOP, PHONE, Steps, element_text, tid
 
 ALICE_PHONE, ALICE_CODE = "+15555550140", "140140"
 BOB_PHONE, BOB_CODE = "+15555550141", "141141"
@@ -89,17 +89,12 @@ class User:
 
 
 @dataclass
-class Scenario:
+class Scenario(Steps):
     alice: User
     bob: User
     bob2: Browser | None = None  # Bob's second device, on Alice's instance
     done: set[str] = field(default_factory=set)
     conversation_id: str | None = None
-
-    def need(self, *steps: str) -> None:
-        missing = [step for step in steps if step not in self.done]
-        if missing:
-            pytest.fail(f"prerequisite step(s) did not complete: {', '.join(missing)}", pytrace=False)
 
 
 @pytest.fixture(scope="module")

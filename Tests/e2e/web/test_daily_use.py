@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from web_support import Browser, element_text, tid
+from web_support import Browser, Steps, element_text, tid
 
 ALICE = ("+15555550200", "200200")
 ALICE_AGAIN = ("+15555550200", "200200")
@@ -35,16 +35,11 @@ LIMIT = 4000
 
 
 @dataclass
-class Scenario:
+class Scenario(Steps):
     browsers: dict[str, Browser] = field(default_factory=dict)
     done: set[str] = field(default_factory=set)
     dm_id: str | None = None
     group_id: str | None = None
-
-    def need(self, *steps: str) -> None:
-        missing = [step for step in steps if step not in self.done]
-        if missing:
-            pytest.fail(f"prerequisite step(s) did not complete: {', '.join(missing)}", pytrace=False)
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ import pytest
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
-from web_support import DESKTOP, PHONE, Browser, element_text
+from web_support import DESKTOP, PHONE, Browser, Steps, element_text
 
 PHONE_NUMBER, CODE = "+15555550113", "113113"
 RUN = secrets.token_hex(3)
@@ -32,14 +32,9 @@ ROUBLES = re.compile(r"\d[\d  ]*(?:,\d{1,2})?\s?(?:₽|руб)")
 
 
 @dataclass
-class State:
+class State(Steps):
     browser: Browser | None = None
     done: set[str] = field(default_factory=set)
-
-    def need(self, *steps: str) -> None:
-        missing = [step for step in steps if step not in self.done]
-        if missing:
-            pytest.fail(f"prerequisite step(s) did not complete: {', '.join(missing)}", pytrace=False)
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from web_support import DESKTOP, PHONE, Browser, digits, element_text, status_of, tid
+from web_support import DESKTOP, PHONE, Browser, Steps, digits, element_text, status_of, tid
 
 ALICE_PHONE, ALICE_CODE = "+15555550110", "110110"
 BOB_PHONE, BOB_CODE = "+15555550111", "111011"
@@ -35,7 +35,7 @@ class User:
 
 
 @dataclass
-class Scenario:
+class Scenario(Steps):
     alice: User
     bob: User
     carol: User
@@ -44,11 +44,6 @@ class Scenario:
     alice_text: str = f"Hello Bob {RUN} 👋"
     bob_text: str = f"Hi Alice {RUN}, got it"
     page_tokens: dict[str, str] = field(default_factory=dict)
-
-    def need(self, *steps: str) -> None:
-        missing = [step for step in steps if step not in self.done]
-        if missing:
-            pytest.fail(f"prerequisite step(s) did not complete: {', '.join(missing)}", pytrace=False)
 
 
 @pytest.fixture(scope="module")

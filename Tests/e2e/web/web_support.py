@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import pytest
 from selenium import webdriver
 from selenium.common.exceptions import (
     ElementClickInterceptedException,
@@ -100,6 +101,19 @@ class RunReport:
                 "dom_content_loaded_ms", "load_event_ms", "first_contentful_paint_ms",
                 "app_ready_ms", "warm_reload")
         return {key: self.first_load[key] for key in keys if key in self.first_load}
+
+
+class Steps:
+    """A module's shared scenario whose tests build on each other: each test adds the steps it
+    completed to `done` (a field of the subclass) and starts with `need(...)`."""
+
+    done: set[str]
+
+    def need(self, *steps: str) -> None:
+        """Fails this test at once (without a traceback) when an earlier step did not complete."""
+        missing = [step for step in steps if step not in self.done]
+        if missing:
+            pytest.fail(f"prerequisite step(s) did not complete: {', '.join(missing)}", pytrace=False)
 
 
 class Browser:

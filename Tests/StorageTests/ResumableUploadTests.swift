@@ -290,10 +290,7 @@ import TestSupport
             #expect(try await Base.read(storage, try #require(done.object)) == "abcdef")
 
             // Unfinished uploads count against the owner's quota.
-            var settings = storage.settings
-            settings.userQuotaBytes = 100
-            let limited = ResumableUploads(
-                storage: StorageService(database: storage.database, backend: storage.backend, settings: settings, logger: storage.logger))
+            let limited = ResumableUploads(storage: Base.service(storage) { $0.userQuotaBytes = 100 })
             _ = try await limited.create(owner, .init(bucket: "files", name: "q1.txt", length: 60, upsert: false, contentType: "text/plain"))
             await Self.expectStatus(.contentTooLarge) {
                 _ = try await limited.create(owner, .init(bucket: "files", name: "q2.txt", length: 60, upsert: false, contentType: "text/plain"))
@@ -310,10 +307,7 @@ import TestSupport
 
     @Test func parallelCreationsCannotEachPassTheQuota() async throws {
         try await Base.withService { storage, ids, _ in
-            var settings = storage.settings
-            settings.userQuotaBytes = 1000
-            let limited = ResumableUploads(
-                storage: StorageService(database: storage.database, backend: storage.backend, settings: settings, logger: storage.logger))
+            let limited = ResumableUploads(storage: Base.service(storage) { $0.userQuotaBytes = 1000 })
             let owner = Base.user(ids[0])
             // Six at once, 400 bytes each, under 1000: the quota check and the insert share the
             // owner's lock, so exactly two are recorded.
@@ -393,9 +387,7 @@ import TestSupport
 
     @Test func signedCreationsSpendTheTokenOwnersWrites() async throws {
         try await Base.withService { storage, ids, _ in
-            var settings = storage.settings
-            settings.writesPerMinute = 3
-            let limited = StorageService(database: storage.database, backend: storage.backend, settings: settings, logger: storage.logger)
+            let limited = Base.service(storage) { $0.writesPerMinute = 3 }
             let uploads = ResumableUploads(storage: limited)
             let owner = Base.user(ids[0])
             // Asking for the token is one write, each creation with it another: a token cannot

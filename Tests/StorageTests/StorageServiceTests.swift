@@ -40,6 +40,13 @@ import TestSupport
         VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9)
         """
 
+    /// The same service (database, backend, logger) with `adjust`ed settings.
+    static func service(_ storage: StorageService, _ adjust: (inout StorageSettings) -> Void) -> StorageService {
+        var settings = storage.settings
+        adjust(&settings)
+        return StorageService(database: storage.database, backend: storage.backend, settings: settings, logger: storage.logger)
+    }
+
     /// A service on a fresh database with two users, a private bucket `files`, and the blob directory.
     static func withService(_ body: @Sendable (StorageService, [UUID], URL) async throws -> Void) async throws {
         try await TestDatabase.withDatabase { database in
@@ -217,9 +224,7 @@ import TestSupport
 
     @Test func writesPerUserAreLimited() async throws {
         try await Self.withService { storage, ids, _ in
-            var settings = storage.settings
-            settings.writesPerMinute = 2
-            let limited = StorageService(database: storage.database, backend: storage.backend, settings: settings, logger: storage.logger)
+            let limited = Self.service(storage) { $0.writesPerMinute = 2 }
             let alice = Self.user(ids[0])
             for name in ["1.txt", "2.txt"] {
                 _ = try await limited.upload(

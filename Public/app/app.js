@@ -1,11 +1,12 @@
 // The application controller: configuration, theme and language, the active account's
-// Session, account switching and sign-out, and rendering the current route.
+// Session, account switching and sign-out, and rendering the current route. Only main.js
+// imports it: views receive `context` (below) instead.
 import { configure, logoutSession, Api } from './api.js';
 import { loadLang, t } from './i18n.js';
 import * as store from './store.js';
 import * as router from './router.js';
 import { h, clear, focus } from './util.js';
-import { errorState, errorText } from './views/common.js';
+import { errorState } from './views/common.js';
 
 // Modules load on demand (main.js preloads the likely ones): signed-out visitors never fetch
 // the chat code, signed-in users never fetch the sign-in code.
@@ -22,7 +23,7 @@ const VIEWS = {
   privacy: () => import('./views/privacy.js').then(m => m.privacyView),
 };
 
-export const app = {
+const app = {
   root: null,
   config: null,
   session: null,
@@ -33,13 +34,33 @@ export const app = {
   renderSeq: 0,
 };
 
+/**
+ * What views may use of the application besides their session and route: the server's
+ * configuration, the sign-in notice and the account actions. Views receive it as an
+ * argument and never import this module (so nothing imports the controller back).
+ */
+const context = {
+  get config() { return app.config; },
+  get notice() { return app.notice; },
+  clearNotice() { app.notice = null; },
+  account: {
+    switchTo: userId => switchTo(userId),
+    signOut: (userId, scope) => signOut(userId, scope),
+    signOutAll: () => signOutAll(),
+    signedIn: session => signedIn(session),
+    onboarded: () => onboarded(),
+  },
+  setLanguage: code => setLanguage(code),
+  applyTheme: pref => applyTheme(pref),
+};
+
 const dark = matchMedia('(prefers-color-scheme: dark)');
 
-export function applyTheme(pref = store.prefs().theme) {
+function applyTheme(pref = store.prefs().theme) {
   document.documentElement.dataset.theme = pref === 'system' ? (dark.matches ? 'dark' : 'light') : pref;
 }
 
-export async function setLanguage(code) {
+async function setLanguage(code) {
   store.setPref('lang', code);
   await loadLang(code);
   app.view?.cleanup?.();
@@ -84,7 +105,7 @@ async function loadConfig() {
 }
 
 /** Makes an account the active one (null: nobody is signed in). */
-export async function activate(userId) {
+async function activate(userId) {
   app.session?.destroy();
   app.session = null;
   app.shell = null;
@@ -124,7 +145,7 @@ export async function activate(userId) {
   render();
 }
 
-export function onboarded() {
+function onboarded() {
   app.phase = 'ready';
   app.session.start();
   router.go('#/chats');
@@ -132,7 +153,7 @@ export function onboarded() {
 }
 
 /** After a successful code check: store the session and switch to that account. */
-export async function signedIn(session) {
+async function signedIn(session) {
   store.saveSession(session);
   app.notice = null;
   history.replaceState(null, '', '#/chats');
@@ -153,7 +174,7 @@ function expired(s) {
   }
 }
 
-export function switchTo(userId) {
+function switchTo(userId) {
   if (app.session?.userId === userId) return;
   activate(userId).then(() => router.go('#/chats'));
 }
@@ -169,7 +190,7 @@ async function logout(acc, scope) {
   await logoutSession(session, scope);
 }
 
-export async function signOut(userId = app.session?.userId, scope = 'local') {
+async function signOut(userId = app.session?.userId, scope = 'local') {
   const acc = store.account(userId);
   if (!acc) return;
   const wasActive = app.session?.userId === userId;
@@ -184,7 +205,7 @@ export async function signOut(userId = app.session?.userId, scope = 'local') {
   await done;
 }
 
-export async function signOutAll() {
+async function signOutAll() {
   const all = store.accounts();
   app.session?.destroy();
   app.session = null;
@@ -193,31 +214,6 @@ export async function signOutAll() {
   await activate(null);
   router.go('#/chats');
   await Promise.all(all.map(acc => logout(acc, 'local')));
-}
-
-// Announcements and toasts
-
-export function announce(text) {
-  const live = document.getElementById('live');
-  if (!live) return;
-  live.textContent = '';
-  setTimeout(() => { live.textContent = text; }, 50);
-}
-
-export function toast(text, { error = false } = {}) {
-  let box = document.querySelector('.toasts');
-  if (!box) {
-    box = h('div', { class: 'toasts' });
-    document.body.append(box);
-  }
-  const el = h('div', { class: 'toast' + (error ? ' error' : ''), role: error ? 'alert' : 'status' }, text);
-  box.append(el);
-  setTimeout(() => el.remove(), error ? 7000 : 4000);
-}
-
-export function toastError(e) {
-  if (e?.name === 'AbortError' || e?.code === 'session_expired') return;
-  toast(errorText(e), { error: true });
 }
 
 // Rendering
@@ -246,7 +242,7 @@ function screen(...kids) {
   app.root.removeAttribute('aria-busy');
 }
 
-export async function render() {
+async function render() {
   try {
     await renderRoute();
   } catch (e) {
@@ -272,7 +268,7 @@ async function renderRoute() {
     const m = await loadOr(auth);
     if (!m || seq !== app.renderSeq) return;
     screen();
-    app.view = m.renderAuth(app.root, { mode });
+    app.view = m.renderAuth(app.root, { mode }, context);
     app.view.kind = 'auth';
     app.view.mode = mode;
     ready();
@@ -292,7 +288,7 @@ async function renderRoute() {
     const m = await loadOr(auth);
     if (!m || seq !== app.renderSeq) return;
     screen();
-    app.view = m.renderOnboarding(app.root, app.session);
+    app.view = m.renderOnboarding(app.root, app.session, context);
     app.view.kind = 'onboarding';
     ready();
     return;
@@ -303,7 +299,7 @@ async function renderRoute() {
     if (!m || seq !== app.renderSeq) return;
     app.view?.cleanup?.();
     app.view = null;
-    app.shell = m.renderShell(app.root, app.session);
+    app.shell = m.renderShell(app.root, app.session, context);
     app.root.removeAttribute('aria-busy');
   }
   const shell = app.shell;
@@ -327,7 +323,7 @@ async function renderRoute() {
   }
   if (seq !== app.renderSeq || app.shell !== shell) return;
   clear(main);
-  app.view = make(main, app.session, route) || {};
+  app.view = make(main, app.session, route, context) || {};
   app.view.name = route.name;
   ready();
   if (!route.id) focus(main.querySelector('h1'));

@@ -4,7 +4,6 @@ import { h, clear, focus, countdown, avatar, displayPhone } from '../util.js';
 import { t, getLang, LANGS } from '../i18n.js';
 import { requestCode, verifyCode } from '../api.js';
 import * as store from '../store.js';
-import { app, signedIn, onboarded, setLanguage, switchTo } from '../app.js';
 import { go, current } from '../router.js';
 import { errorText, usernameField } from './common.js';
 import { phoneField, formatPhone } from './phone-input.js';
@@ -13,7 +12,7 @@ import { privacyNotice } from './privacy.js';
 
 const DEFAULT_COOLDOWN = 60;
 
-function langSelect() {
+function langSelect(setLanguage) {
   const sel = h('select', { class: 'input', id: 'auth-lang', testid: 'language-select', onChange: () => setLanguage(sel.value) },
     LANGS.map(l => h('option', { value: l, selected: l === getLang() }, t('lang_' + l))));
   return h('div', { class: 'auth-foot' }, h('label', { for: 'auth-lang', class: 'sr-only', text: t('language') }), sel);
@@ -33,8 +32,8 @@ function codeErrorText(err) {
   return err.code === 'otp_expired' ? t('errCodeInvalid') + ' ' + t('codeAttempts') : errorText(err);
 }
 
-export function renderAuth(root, { mode }) {
-  const notice = app.notice;
+export function renderAuth(root, { mode }, ctx) {
+  const notice = ctx.notice;
   let digits = notice?.phone || ''; // E.164 digits of the number being signed in
   let timer = null;
   let busy = false;
@@ -48,7 +47,7 @@ export function renderAuth(root, { mode }) {
       notice && mode === 'signin' && h('div', { class: 'alert info', role: 'status', text: notice.text }),
       body,
       h('p', { class: 'auth-legal' }, privacyLink)),
-    langSelect());
+    langSelect(ctx.setLanguage));
   const privacy = h('div', { class: 'auth-card privacy-card', hidden: true });
   clear(root, h('div', { class: 'auth' }, signIn, privacy));
 
@@ -88,7 +87,7 @@ export function renderAuth(root, { mode }) {
       digits = typed;
       try {
         await requestCode('+' + digits);
-        codeStep(app.config?.otpResendSeconds || DEFAULT_COOLDOWN);
+        codeStep(ctx.config?.otpResendSeconds || DEFAULT_COOLDOWN);
       } catch (err) {
         if (err.code === 'over_sms_send_rate_limit' && err.retryAfter && err.retryAfter < 600) {
           // A code was sent moments ago: go on to entering it, with the wait shown.
@@ -108,7 +107,7 @@ export function renderAuth(root, { mode }) {
     } else if (store.accounts().length) {
       extra.push(h('div', { class: 'section' }, h('h2', { text: t('continueAs') }), h('ul', { class: 'list' },
         store.accounts().map(acc => h('li', {}, h('button', {
-          class: 'person btn-block btn', type: 'button', onClick: () => { app.notice = null; switchTo(acc.userId); },
+          class: 'person btn-block btn', type: 'button', onClick: () => { ctx.clearNotice(); ctx.account.switchTo(acc.userId); },
         }, avatar({ id: acc.userId, ...acc.profile }, { size: 'sm' }), h('span', { class: 'names' }, acc.profile?.display_name || displayPhone(acc.phone))))))));
     }
     clear(body, form, extra);
@@ -117,7 +116,7 @@ export function renderAuth(root, { mode }) {
 
   function codeStep(cooldown, info = '') {
     let until = Date.now() + cooldown * 1000;
-    const length = app.config.otpLength; // the server's AUTH_SMS_OTP_LENGTH
+    const length = ctx.config.otpLength; // the server's AUTH_SMS_OTP_LENGTH
     const code = codeField({ length, hintId: 'code-hint', onComplete: () => form.requestSubmit() });
     const verify = h('button', { class: 'btn btn-primary btn-block', type: 'submit', testid: 'verify-code' }, t('verify'));
     const resend = h('button', { class: 'btn-link', type: 'button', testid: 'resend-code' });
@@ -149,7 +148,7 @@ export function renderAuth(root, { mode }) {
       status.textContent = '';
       try {
         await requestCode('+' + digits);
-        until = Date.now() + (app.config?.otpResendSeconds || DEFAULT_COOLDOWN) * 1000;
+        until = Date.now() + (ctx.config?.otpResendSeconds || DEFAULT_COOLDOWN) * 1000;
         status.textContent = t('codeResent');
         code.clear();
         focus(code.input);
@@ -187,7 +186,7 @@ export function renderAuth(root, { mode }) {
       try {
         const session = await verifyCode('+' + digits, value);
         clearInterval(timer);
-        await signedIn(session);
+        await ctx.account.signedIn(session);
       } catch (err) {
         code.setBusy(false);
         code.clear();
@@ -208,7 +207,7 @@ export function renderAuth(root, { mode }) {
   return { cleanup: () => { clearInterval(timer); removeEventListener('hashchange', showRoute); } };
 }
 
-export function renderOnboarding(root, s) {
+export function renderOnboarding(root, s, ctx) {
   const display = h('input', {
     class: 'input', id: 'display-name', testid: 'display-name-input', maxlength: 64, required: true, autocomplete: 'name',
     value: s.me?.display_name || '', 'aria-describedby': 'display-name-error',
@@ -239,7 +238,7 @@ export function renderOnboarding(root, s) {
     try {
       const p = await s.rpc('update_my_profile', { username, display_name: name });
       s.setMe(p);
-      onboarded();
+      ctx.account.onboarded();
     } catch (err) {
       if (err.code === '23505') { uname.fail(t('usernameTaken')); focus(uname.input); }
       else { error.textContent = errorText(err); error.hidden = false; }
@@ -251,7 +250,7 @@ export function renderOnboarding(root, s) {
     h('span', { class: 'brand', 'aria-hidden': 'true' }, 'ECOMANSONI'),
     h('h1', { tabindex: '-1', text: t('onboardingTitle') }),
     h('p', { class: 'lead', text: t('onboardingLead') }),
-    error, form), langSelect())));
+    error, form), langSelect(ctx.setLanguage))));
   focus(display);
   return {};
 }

@@ -4,7 +4,7 @@
 // focus moves to its main button and returns to where it was when the screen closes.
 import { h, icon, avatar, nameOf, focus } from '../util.js';
 import { t } from '../i18n.js';
-import { toast } from '../app.js';
+import { toast } from '../toast.js';
 
 const ENDED_MS = 3000; // how long "Call ended" / "Declined" stays
 

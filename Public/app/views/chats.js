@@ -1,13 +1,7 @@
 // #/chats and #/chats/<id>: the inbox beside (or, on phones, instead of) the open conversation.
 import { h, clear, icon, avatar, nameOf, shortTime, fullTime, focus } from '../util.js';
 import { t } from '../i18n.js';
-import { skeletonList, emptyState, errorState } from './common.js';
-
-export function chatTitle(s, item) {
-  if (!item) return '';
-  if (item.kind === 'group') return item.title || t('group');
-  return nameOf(item.participants?.[0]);
-}
+import { skeletonList, emptyState, errorState, chatTitle } from './common.js';
 
 function preview(s, item) {
   const m = item.last_message;

@@ -1,6 +1,6 @@
 // Building blocks shared by the views: loading, empty and error states, error texts,
 // dialogs, popovers and the username field with its availability check.
-import { h, focus, debounce, icon } from '../util.js';
+import { h, focus, debounce, icon, nameOf } from '../util.js';
 import { t } from '../i18n.js';
 
 export function skeletonList(n = 6) {
@@ -169,4 +169,11 @@ export function usernameField(session, initial = '') {
     state: () => state,
     fail: text => set('bad', text),
   };
+}
+
+/** A conversation's name as lists and headers show it: a group's title, a DM's other person. */
+export function chatTitle(s, item) {
+  if (!item) return '';
+  if (item.kind === 'group') return item.title || t('group');
+  return nameOf(item.participants?.[0]);
 }

@@ -4,7 +4,7 @@
 // needed); typing notices. Sends through the session; the conversation view owns the list.
 import { h, clear, icon, focus } from '../util.js';
 import { t } from '../i18n.js';
-import { toastError } from '../app.js';
+import { toastError } from '../toast.js';
 import { lengthGuard } from './length.js';
 
 /**

@@ -4,12 +4,11 @@
 // bubble.js; the input, attachments and voice recording are composer.js.
 import { h, clear, icon, avatar, nameOf, focus } from '../util.js';
 import { t } from '../i18n.js';
-import { announce, toast, toastError } from '../app.js';
+import { announce, toast, toastError } from '../toast.js';
 import { go } from '../router.js';
-import { errorState, confirmDialog, popover, widths } from './common.js';
+import { errorState, confirmDialog, popover, widths, chatTitle } from './common.js';
 import { composerView } from './composer.js';
 import { bubbles, kindLabel } from './bubble.js';
-import { chatTitle } from './chats.js';
 
 const EMOJI = ['👍', '❤️', '😂', '😮', '😢', '🔥', '🎉', '🙏'];
 

@@ -1,7 +1,7 @@
 // Group chats: the "new group" dialog and the members dialog (add, remove, leave).
 import { h, clear, icon, avatar, nameOf, debounce, focus } from '../util.js';
 import { t } from '../i18n.js';
-import { toastError, toast } from '../app.js';
+import { toastError, toast } from '../toast.js';
 import { go } from '../router.js';
 import { openDialog, confirmDialog, errorText } from './common.js';
 

@@ -1,7 +1,7 @@
 // #/me: the own profile (edit), follow requests (accept/decline) and blocked people.
 import { h, clear, avatar, nameOf, displayPhone, focus } from '../util.js';
 import { t } from '../i18n.js';
-import { toastError } from '../app.js';
+import { toastError } from '../toast.js';
 import { usernameField, errorText, errorState, skeletonList } from './common.js';
 import { counts } from './profile.js';
 

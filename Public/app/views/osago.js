@@ -4,7 +4,7 @@
 // (no base rate), tariff version and КБМ forecast; saving and the saved calculations.
 import { h, clear, icon, focus, debounce, fullTime } from '../util.js';
 import { t, getLang } from '../i18n.js';
-import { announce, toastError } from '../app.js';
+import { announce, toastError } from '../toast.js';
 import { errorState, errorText, emptyState, skeletonList, confirmDialog } from './common.js';
 import { sectionHead, rub, dec, whole, isoDate, parseDecimal } from './insurance.js';
 

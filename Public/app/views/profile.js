@@ -2,7 +2,7 @@
 // followers/following list dialog used by the own profile.
 import { h, clear, avatar, nameOf } from '../util.js';
 import { t } from '../i18n.js';
-import { toastError } from '../app.js';
+import { toastError } from '../toast.js';
 import { go } from '../router.js';
 import { errorState, openDialog, skeletonList } from './common.js';
 import { personRow } from './people.js';

@@ -2,17 +2,18 @@
 import { h, clear, avatar, displayPhone } from '../util.js';
 import { t, getLang, LANGS } from '../i18n.js';
 import * as store from '../store.js';
-import { applyTheme, setLanguage, switchTo, signOut, signOutAll, toast, toastError } from '../app.js';
+import { toast, toastError } from '../toast.js';
 import { go } from '../router.js';
 import { confirmDialog } from './common.js';
 
-export function settingsView(main, s) {
+export function settingsView(main, s, route, ctx) {
+  const { switchTo, signOut, signOutAll } = ctx.account;
   const theme = h('select', { class: 'input', id: 'theme', testid: 'theme-select' },
     ['system', 'light', 'dark'].map(v => h('option', { value: v, selected: store.prefs().theme === v }, t('theme_' + v))));
-  theme.addEventListener('change', () => { store.setPref('theme', theme.value); applyTheme(theme.value); });
+  theme.addEventListener('change', () => { store.setPref('theme', theme.value); ctx.applyTheme(theme.value); });
   const lang = h('select', { class: 'input', id: 'lang', testid: 'language-select' },
     LANGS.map(l => h('option', { value: l, selected: getLang() === l }, t('lang_' + l))));
-  lang.addEventListener('change', () => setLanguage(lang.value).then(() => document.getElementById('lang')?.focus()));
+  lang.addEventListener('change', () => ctx.setLanguage(lang.value).then(() => document.getElementById('lang')?.focus()));
   const groupAdds = h('select', { class: 'input', id: 'group-adds', testid: 'group-adds-select' },
     ['everyone', 'contacts', 'nobody'].map(v =>
       h('option', { value: v, selected: (s.me?.who_can_add_to_groups || 'everyone') === v }, t('groupAdds_' + v))));

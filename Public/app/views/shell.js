@@ -3,7 +3,6 @@
 import { h, clear, icon, avatar, nameOf, displayPhone, focus } from '../util.js';
 import { t } from '../i18n.js';
 import * as store from '../store.js';
-import { switchTo, signOut, signOutAll } from '../app.js';
 import { go } from '../router.js';
 
 const NAV = [
@@ -14,7 +13,7 @@ const NAV = [
   ['settings', '#/settings', 'navSettings', 'settings', 'nav-settings'],
 ];
 
-export function renderShell(root, s) {
+export function renderShell(root, s, ctx) {
   const main = h('main', { id: 'main', tabindex: '-1' });
   const counter = h('span', { class: 'count', hidden: true });
   const links = NAV.map(([name, href, label, ic, testid]) =>
@@ -22,7 +21,7 @@ export function renderShell(root, s) {
   const nav = h('nav', { class: 'nav', 'aria-label': t('navLabel') }, links);
   const banner = h('div', { class: 'conn-banner', role: 'status', hidden: true }, t('reconnecting'));
   const skip = h('button', { class: 'skip btn btn-small', type: 'button', onClick: () => focus(main.querySelector('h1') || main) }, t('skipToContent'));
-  const top = h('header', { class: 'topbar' }, skip, h('a', { class: 'brand', href: '#/chats' }, 'ECOMANSONI'), accountSwitcher(s));
+  const top = h('header', { class: 'topbar' }, skip, h('a', { class: 'brand', href: '#/chats' }, 'ECOMANSONI'), accountSwitcher(s, ctx.account));
   const shell = h('div', { class: 'shell' }, top, nav, main, banner,
     h('div', { id: 'live', class: 'sr-only', 'aria-live': 'polite', 'aria-atomic': 'true' }));
   clear(root, shell);
@@ -56,7 +55,7 @@ export function renderShell(root, s) {
   };
 }
 
-function accountSwitcher(s) {
+function accountSwitcher(s, { switchTo, signOut, signOutAll }) {
   const who = h('span', { class: 'who' });
   const face = h('span');
   const btn = h('button', {

@@ -1,6 +1,9 @@
-// Phoenix (Supabase Realtime, vsn 1.0.0) WebSocket client: heartbeats, channels with
-// join/leave/rejoin, presence state, fresh access tokens for joined channels, and reconnection
-// with backoff. Channels rejoin by themselves after a drop; onJoin(first) tells them to catch up.
+// Phoenix (Supabase Realtime, vsn 1.0.0) client over the reconnecting socket (socket.js):
+// heartbeat frames on the "phoenix" topic, channels with join/leave/rejoin, presence state and
+// fresh access tokens for joined channels. Channels rejoin by themselves after a drop;
+// onJoin(first) tells them to catch up.
+import { ReconnectingSocket } from './socket.js';
+
 const HEARTBEAT_MS = 25000;
 const TIMEOUT_MS = 10000;
 const BACKOFF = [500, 1000, 2000, 5000, 10000, 20000, 30000];
@@ -8,113 +11,41 @@ const BACKOFF = [500, 1000, 2000, 5000, 10000, 20000, 30000];
 export class Socket {
   /** getToken() returns the current access token; onStatus('open'|'closed'). */
   constructor(url, { getToken, onStatus }) {
-    this.url = url;
     this.getToken = getToken;
     this.onStatus = onStatus || (() => {});
-    this.ws = null;
     this.ref = 0;
     this.channels = new Set();
     this.replies = new Map();
-    this.attempt = 0;
-    this.stopped = true;
-    this.kick = () => { if (!this.stopped && !this.isOpen()) { this.attempt = 0; this.reconnectNow(); } };
-    this.onVisible = () => {
-      if (document.visibilityState !== 'visible' || this.stopped) return;
-      if (!this.ws) this.kick();
-      else if (this.isOpen()) this.beat();
-    };
+    this.conn = new ReconnectingSocket(url, {
+      onOpen: () => {
+        this.onStatus('open');
+        for (const ch of this.channels) ch.rejoin();
+      },
+      onMessage: data => this.receive(data),
+      onDown: () => {
+        for (const [, r] of this.replies) r.reject(new Error('disconnected'));
+        this.replies.clear();
+        for (const ch of this.channels) if (ch.state !== 'left') ch.state = 'closed';
+        this.onStatus('closed');
+      },
+      // A heartbeat is a push on the "phoenix" topic answered by phx_reply.
+      heartbeat: () => this.push('phoenix', 'heartbeat', {}),
+      onToken: token => { for (const ch of this.channels) ch.sendToken(token); },
+    }, { backoff: BACKOFF, heartbeatMs: HEARTBEAT_MS, missedBeatMs: TIMEOUT_MS });
   }
 
   isOpen() {
-    return this.ws?.readyState === WebSocket.OPEN;
+    return this.conn.isOpen();
   }
 
   connect() {
-    this.stopped = false;
-    addEventListener('online', this.kick);
-    document.addEventListener('visibilitychange', this.onVisible);
-    this.open();
+    this.conn.start();
   }
 
   disconnect() {
-    this.stopped = true;
-    removeEventListener('online', this.kick);
-    document.removeEventListener('visibilitychange', this.onVisible);
-    clearTimeout(this.retryTimer);
     for (const ch of this.channels) ch.state = 'left';
     this.channels.clear();
-    const ws = this.ws;
-    this.down(ws);
-    try { ws?.close(1000); } catch { /* ignore */ }
-  }
-
-  open() {
-    if (this.ws || this.stopped) return;
-    let ws;
-    try {
-      ws = new WebSocket(this.url);
-    } catch {
-      this.retry();
-      return;
-    }
-    this.ws = ws;
-    ws.onopen = () => {
-      if (this.ws !== ws) return;
-      this.attempt = 0;
-      this.onStatus('open');
-      clearInterval(this.hbTimer);
-      this.hbTimer = setInterval(() => this.beat(), HEARTBEAT_MS);
-      for (const ch of this.channels) ch.rejoin();
-    };
-    ws.onmessage = e => this.receive(e.data);
-    ws.onclose = () => { if (this.ws === ws) { this.down(ws); this.retry(); } };
-    ws.onerror = () => {};
-  }
-
-  /** Forgets a (possibly dead) connection at once. */
-  down(ws) {
-    if (!ws || this.ws !== ws) return;
-    ws.onopen = ws.onmessage = ws.onclose = null;
-    this.ws = null;
-    clearInterval(this.hbTimer);
-    this.hbPending = false;
-    for (const [, r] of this.replies) r.reject(new Error('disconnected'));
-    this.replies.clear();
-    for (const ch of this.channels) if (ch.state !== 'left') ch.state = 'closed';
-    this.onStatus('closed');
-  }
-
-  retry() {
-    if (this.stopped) return;
-    clearTimeout(this.retryTimer);
-    const base = BACKOFF[Math.min(this.attempt++, BACKOFF.length - 1)];
-    this.retryTimer = setTimeout(() => this.open(), base * (0.75 + Math.random() * 0.5));
-  }
-
-  reconnectNow() {
-    clearTimeout(this.retryTimer);
-    if (this.ws && !this.isOpen()) {
-      const ws = this.ws;
-      this.down(ws);
-      try { ws.close(); } catch { /* ignore */ }
-    }
-    this.open();
-  }
-
-  beat() {
-    if (!this.isOpen()) return;
-    if (this.hbPending && Date.now() - this.hbSentAt < 5000) return;
-    if (this.hbPending) {
-      // No answer to the last heartbeat: the connection is dead even if the browser has not noticed.
-      const ws = this.ws;
-      this.down(ws);
-      try { ws.close(); } catch { /* ignore */ }
-      this.retry();
-      return;
-    }
-    this.hbPending = true;
-    this.hbSentAt = Date.now();
-    this.push('phoenix', 'heartbeat', {}).then(() => { this.hbPending = false; }, () => {});
+    this.conn.stop(1000, '');
   }
 
   push(topic, event, payload, joinRef) {
@@ -128,10 +59,8 @@ export class Socket {
         resolve: v => { clearTimeout(timer); resolve(v); },
         reject: e => { clearTimeout(timer); reject(e); },
       });
-      try {
-        this.ws.send(JSON.stringify(frame));
-      } catch (e) {
-        this.replies.get(ref)?.reject(e);
+      if (!this.conn.send(JSON.stringify(frame))) {
+        this.replies.get(ref)?.reject(new Error('send failed'));
         this.replies.delete(ref);
       }
     });
@@ -155,7 +84,7 @@ export class Socket {
 
   /** Sends a fresh access token to every joined channel. */
   setToken(token) {
-    for (const ch of this.channels) ch.sendToken(token);
+    this.conn.setToken(token);
   }
 }
 

@@ -4,6 +4,7 @@ import { h, clear, icon, avatar, nameOf, displayPhone, focus } from '../util.js'
 import { t } from '../i18n.js';
 import * as store from '../store.js';
 import { go } from '../router.js';
+import { mountCalls } from './call-mount.js';
 
 const NAV = [
   ['chats', '#/chats', 'navChats', 'chats', 'nav-chats'],
@@ -25,6 +26,7 @@ export function renderShell(root, s, ctx) {
   const shell = h('div', { class: 'shell' }, top, nav, main, banner,
     h('div', { id: 'live', class: 'sr-only', 'aria-live': 'polite', 'aria-atomic': 'true' }));
   clear(root, shell);
+  mountCalls(s); // the call screen over any page when a call starts or arrives (calls.js emits 'call')
 
   const unread = () => {
     const n = s.totalUnread();

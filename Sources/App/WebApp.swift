@@ -63,9 +63,15 @@ struct WebApp {
 
 /// Headers for the web app's files: revalidate on every load unless the file's own answer says
 /// otherwise (versioned URLs are immutable, see `StaticAssetMiddleware`) and a
-/// strict content-security policy (own origin only; avatars may come from any https URL).
+/// strict content-security policy (own origin only; avatars may come from any https URL; the
+/// service worker `/sw.js` and the web app manifest from the own origin only).
 struct WebAppHeadersMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
+
+    /// The policy every web app answer carries.
+    static let contentSecurityPolicy =
+        "default-src 'self'; img-src 'self' https: data:; connect-src 'self' ws: wss:; style-src 'self'; script-src 'self'; "
+        + "worker-src 'self'; manifest-src 'self'; frame-ancestors 'none'; base-uri 'none'"
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response = try await next(request, context)
@@ -73,8 +79,7 @@ struct WebAppHeadersMiddleware: RouterMiddleware {
         let isAPI = ["/auth/", "/rest/", "/realtime/", "/functions/", "/storage/", "/metrics", "/health", "/ready"].contains { path.hasPrefix($0) }
         guard !isAPI else { return response }
         if response.headers[.cacheControl] == nil { response.headers[.cacheControl] = "no-cache" }
-        response.headers[.contentSecurityPolicy] =
-            "default-src 'self'; img-src 'self' https: data:; connect-src 'self' ws: wss:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+        response.headers[.contentSecurityPolicy] = Self.contentSecurityPolicy
         response.headers[.xContentTypeOptions] = "nosniff"
         response.headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
         return response

@@ -40,6 +40,9 @@ public struct OsagoCalculator: Sendable {
             quote.range = OsagoQuote.PremiumRange(
                 min: low.premium, max: high.premium, tbMin: factors.corridor.min.value, tbMax: factors.corridor.max.value,
                 minCapped: low.capped, maxCapped: high.capped)
+            let typicalTB = factors.corridor.typical
+            let typical = factors.price(tb: typicalTB)
+            quote.typical = OsagoQuote.TypicalPrice(tb: typicalTB, premium: typical.premium, capped: typical.capped)
         }
         return quote
     }

@@ -37,6 +37,22 @@ public struct OsagoQuote: Sendable, Encodable {
         private enum Key: String, CodingKey { case min, max, tbMin, tbMax, minCapped, maxCapped }
     }
 
+    /// The premium at a typical base rate (the corridor's middle, see `BaseRateRow.typical`),
+    /// given with the range when no ТБ was asked for.
+    public struct TypicalPrice: Sendable, Encodable {
+        public var tb: Decimal
+        public var premium: Decimal
+        public var capped: Bool
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: Key.self)
+            try container.encode(DecimalText.plain(tb), forKey: .tb)
+            try container.encode(DecimalText.money(premium), forKey: .premium)
+            try container.encode(capped, forKey: .capped)
+        }
+        private enum Key: String, CodingKey { case tb, premium, capped }
+    }
+
     /// The named driver whose КБМ × КВС set the price.
     public struct ChosenDriver: Sendable, Encodable {
         public var index: Int
@@ -57,6 +73,8 @@ public struct OsagoQuote: Sendable, Encodable {
     public var breakdown: [BreakdownLine]
     public var driver: ChosenDriver?
     public var forecast: KBMForecast
+    /// With a range only: the premium at the typical base rate.
+    public var typical: TypicalPrice? = nil
 
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: Key.self)
@@ -73,10 +91,11 @@ public struct OsagoQuote: Sendable, Encodable {
         try container.encode(breakdown, forKey: .breakdown)
         try container.encode(driver, forKey: .driver)
         try container.encode(forecast, forKey: .forecast)
+        try container.encode(typical, forKey: .typical)
     }
 
     private enum Key: String, CodingKey {
-        case tariffVersion, premium, uncapped, capped, cap, coefficients, range, breakdown, driver, forecast
+        case tariffVersion, premium, uncapped, capped, cap, coefficients, range, breakdown, driver, forecast, typical
     }
 }
 

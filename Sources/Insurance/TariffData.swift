@@ -44,6 +44,10 @@ public struct BaseRateRow: Sendable, Decodable {
     public var confidence: Confidence
     /// What the row is called in a breakdown ("легковой, физическое лицо").
     public var label: String
+
+    /// The "typical" base rate shown to drivers: the middle of the corridor, rounded half-up
+    /// to whole roubles. Not market data — insurers pick any rate inside the corridor.
+    public var typical: Decimal { DecimalText.rounded((min.value + max.value) / 2, scale: 0) }
 }
 
 /// A territory row: base КТ and, from 2025-12-09, a correction multiplier.

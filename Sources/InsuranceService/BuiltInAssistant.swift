@@ -50,9 +50,14 @@ public struct BuiltInAssistant: AssistantEngine {
             return premiumAnswer(gathered)
         }
 
+        // Not about insurance at all: a polite refusal, not a knowledge-base guess.
+        guard InsuranceTopic.isAbout(question) else { return Self.offTopic }
+
         let hits = try await knowledge.search(question, caller: caller)
         guard let best = hits.first else { return Self.unknown }
         var answer = best.article.body + "\n\nИсточник: \(best.article.title) — \(best.article.source)."
+        let links = await knowledge.links(of: best.article.slug)
+        if !links.isEmpty { answer += "\nСсылки: " + links.joined(separator: " ") }
         let related = hits.dropFirst().filter { $0.rank >= best.rank * 0.6 }.map(\.article.title)
         if !related.isEmpty { answer += "\nСм. также: " + related.joined(separator: "; ") + "." }
         return answer
@@ -84,7 +89,19 @@ public struct BuiltInAssistant: AssistantEngine {
         } catch {
             return "Не могу посчитать с такими данными: \(Self.explain(error)). Поправьте, пожалуйста, и спросите ещё раз."
         }
-        var lines = ["Расчёт ОСАГО по тарифам Банка России (версия \(quote.tariffVersion)):"]
+        // The price first (the web client shows the first line in bold), then how it was computed.
+        var lines: [String] = []
+        if let premium = quote.premium {
+            lines.append("Стоимость полиса: \(RussianText.money(premium)) при базовом тарифе \(RussianText.roubles(question.tb ?? 0)) ₽.")
+        } else if let range = quote.range {
+            lines.append("Стоимость полиса: от \(RussianText.money(range.min)) до \(RussianText.money(range.max)).")
+            if let typical = quote.typical {
+                lines.append("При средней ставке коридора (\(RussianText.roubles(typical.tb)) ₽) — \(RussianText.money(typical.premium)).")
+            }
+            lines.append("Базовый тариф (ТБ) каждый страховщик выбирает в коридоре \(RussianText.roubles(range.tbMin))–\(RussianText.roubles(range.tbMax)) ₽; назовите ТБ, и я посчитаю точно.")
+        }
+        if quote.capped == true { lines.append("Сработало ограничение премии: не больше \(quote.cap?.multiplier ?? 3) × ТБ × КТ.") }
+        lines.append("Расчёт ОСАГО по тарифам Банка России (версия \(quote.tariffVersion)):")
         for line in quote.breakdown where line.coefficient != .tb {
             guard let value = line.value else { continue }
             lines.append("• \(Self.names[line.coefficient] ?? line.coefficient.rawValue) \(RussianText.number(value)) — \(line.reason)")
@@ -92,17 +109,11 @@ public struct BuiltInAssistant: AssistantEngine {
         if question.kbmClass == nil {
             lines.append("Класс КБМ не указан — взят начальный класс \(kbmClass). Напишите свой класс, и я уточню расчёт.")
         }
-        if let premium = quote.premium {
-            lines.append("Стоимость полиса: \(RussianText.money(premium)) при базовом тарифе \(RussianText.roubles(question.tb ?? 0)) ₽.")
-            if quote.capped == true { lines.append("Сработало ограничение премии: не больше \(quote.cap?.multiplier ?? 3) × ТБ × КТ.") }
-        } else if let range = quote.range {
-            lines.append("Стоимость полиса: от \(RussianText.money(range.min)) до \(RussianText.money(range.max)). "
-                + "Базовый тариф (ТБ) каждый страховщик выбирает в коридоре \(RussianText.roubles(range.tbMin))–\(RussianText.roubles(range.tbMax)) ₽; назовите ТБ, и я посчитаю точно.")
-        }
         if let next = quote.forecast.nextYear.first {
             lines.append("Без аварий через год класс станет \(next.kbmClass) (КБМ \(RussianText.number(next.kbm))).")
         }
         lines.append("Это расчёт встроенного помощника ECOMANSONI по формуле Банка России, а не предложение страховщика.")
+        lines.append("Открыть в калькуляторе: " + CalculatorLink.fragment(for: request))
         return lines.joined(separator: "\n")
     }
 
@@ -133,6 +144,12 @@ public struct BuiltInAssistant: AssistantEngine {
         Я встроенный помощник ECOMANSONI — работаю без языковой модели. Умею две вещи:
         • считать стоимость ОСАГО по формуле Банка России: напишите мощность двигателя, город, возраст и стаж водителя (и класс КБМ, если знаете);
         • отвечать на вопросы об ОСАГО и КАСКО из своей справочной базы: документы, действия после ДТП, КБМ, ограничение стоимости, электронный полис.
+        """
+
+    static let offTopic = """
+        Извините, с этим вопросом я не помогу: я помощник по автострахованию и не знаю ответов на вопросы \
+        на другие темы. Спросите меня об ОСАГО или КАСКО — например, «Сколько стоит ОСАГО на 150 л.с. \
+        в Москве, стаж 10 лет, возраст 35?» или «Что делать после ДТП?».
         """
 
     static let unknown = """

@@ -4,7 +4,7 @@ import Hummingbird
 import Insurance
 import Logging
 
-/// The insurance functions under `/functions/v1`: `osago-territories`, `osago-quote` and
+/// The insurance functions under `/functions/v1`: `osago-territories`, `osago-tariff`, `osago-quote` and
 /// the streaming `insurance-assistant`.
 public struct InsuranceController: Sendable {
     let osago: OsagoService
@@ -30,6 +30,16 @@ public struct InsuranceController: Sendable {
         group.get("osago-territories") { request, _ in
             let parameters = request.uri.queryParameters
             return Self.json(try osago.territories(query: parameters.get("q"), date: parameters.get("date")))
+        }
+        group.get("osago-tariff") { request, _ in
+            let tables = try osago.tariffTables(date: request.uri.queryParameters.get("date"))
+            // Cacheable: the body changes only with the tariff version (and a new release).
+            var headers: HTTPFields = [.eTag: tables.etag, .cacheControl: "public, max-age=3600"]
+            if tables.matches(ifNoneMatch: request.headers[.ifNoneMatch]) {
+                return Response(status: .notModified, headers: headers)
+            }
+            headers[.contentType] = "application/json"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(data: tables.body)))
         }
         group.post("osago-quote") { request, _ in
             Self.json(try osago.quote(json: try await JSONBody.bytes(of: request)).jsonData())

@@ -11,6 +11,8 @@ public struct KnowledgeArticle: Sendable, Hashable {
     public var source: String
     public var tags: String
     public var body: String
+    /// Official pages the article rests on (front matter `links:`, http(s) only).
+    public var links: [String] = []
 
     /// Parses the front-matter format documented in docs/insurance.md.
     public static func parse(_ text: String, file: String) throws -> KnowledgeArticle {
@@ -30,7 +32,11 @@ public struct KnowledgeArticle: Sendable, Hashable {
         guard let slug = fields["slug"], let title = fields["title"], let source = fields["source"], !body.isEmpty else {
             throw KnowledgeFormatError(file: file, reason: "needs slug, title, source and a body")
         }
-        return KnowledgeArticle(slug: slug, title: title, source: source, tags: fields["tags"] ?? "", body: body)
+        let links = (fields["links"] ?? "").split(separator: " ").map(String.init)
+        guard links.allSatisfy({ $0.hasPrefix("https://") || $0.hasPrefix("http://") }) else {
+            throw KnowledgeFormatError(file: file, reason: "links must be http(s) URLs separated by spaces")
+        }
+        return KnowledgeArticle(slug: slug, title: title, source: source, tags: fields["tags"] ?? "", body: body, links: links)
     }
 
     var checksum: String {
@@ -101,6 +107,11 @@ public actor KnowledgeBase {
             try await connection.execute(
                 "DELETE FROM insurance.knowledge_articles WHERE NOT (slug = ANY($1::text[]))", [articles.map(\.slug)])
         }
+    }
+
+    /// The links of the shipped article `slug` (they live in the files, not in the table).
+    public func links(of slug: String) -> [String] {
+        articles.first { $0.slug == slug }?.links ?? []
     }
 
     /// Articles matching any word of `question`, best first.

@@ -33,16 +33,29 @@ public struct OsagoService: Sendable {
         }
     }
 
-    /// Territories of the version in force on `date` (today when nil) matching `query`.
-    public func territories(query: String?, date: String?) throws -> Data {
+    /// The tariff version in force on `date` (`YYYY-MM-DD`; today when nil).
+    func version(on date: String?) throws -> TariffVersion {
         var day = today()
         if let date {
-            guard let parsed = CalendarDate(date) else { throw APIError.invalidField("date", "must be a date written YYYY-MM-DD") }
+            guard date.utf8.count == 10, let parsed = CalendarDate(date) else {
+                throw APIError.invalidField("date", "must be a date written YYYY-MM-DD")
+            }
             day = parsed
         }
         guard let version = calculator.catalog.version(on: day) else {
             throw APIError.invalidField("date", "is before the earliest tariff version (\(calculator.catalog.versions[0].name))")
         }
+        return version
+    }
+
+    /// The form's tariff tables of the version in force on `date` (today when nil).
+    public func tariffTables(date: String?) throws -> OsagoTariffTables {
+        try OsagoTariffTables(version: try version(on: date))
+    }
+
+    /// Territories of the version in force on `date` (today when nil) matching `query`.
+    public func territories(query: String?, date: String?) throws -> Data {
+        let version = try version(on: date)
         if let query, query.count > 100 { throw APIError.invalidField("q", "must be at most 100 characters") }
         let rows = version.searchTerritories(query ?? "").map { row -> [String: Any] in
             [

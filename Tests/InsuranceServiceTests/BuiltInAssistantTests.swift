@@ -62,6 +62,10 @@ import TestSupport
             let range = try await Self.ask(assistant, "Сколько стоит ОСАГО на 150 л.с. в Москве, стаж 10 лет, возраст 35")
             #expect(range.contains("от 3 877,32 ₽ до 24 015,01 ₽"))
             #expect(range.contains("взят начальный класс 3"))
+            // The price comes first; the typical rate's price follows it.
+            #expect(answer.hasPrefix("Стоимость полиса: 9 441,80 ₽"))
+            #expect(range.hasPrefix("Стоимость полиса: от 3 877,32 ₽ до 24 015,01 ₽."))
+            #expect(range.contains("При средней ставке коридора (5 032 ₽) — 13 946,17 ₽."))
         }
     }
 
@@ -76,10 +80,51 @@ import TestSupport
         }
     }
 
+    @Test func aPricedAnswerEndsWithTheCalculatorLink() async throws {
+        try await Self.withAssistant { assistant in
+            let answer = try await Self.ask(assistant, "Сколько стоит ОСАГО на 150 л.с. в Москве, стаж 10 лет, возраст 35, класс 13, ТБ 8665")
+            let last = try #require(answer.split(separator: "\n").last.map(String.init))
+            #expect(last.hasPrefix("Открыть в калькуляторе: #/insurance/osago?calc="))
+            let encoded = String(last.dropFirst("Открыть в калькуляторе: #/insurance/osago?calc=".count))
+            #expect(encoded.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" })
+            var base64 = encoded.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+            while base64.count % 4 != 0 { base64 += "=" }
+            let json = try #require(Data(base64Encoded: base64))
+            // The link's JSON is a valid quote request that prices the same.
+            let request = try QuoteRequest.decode(json: json)
+            #expect(request.territory == "moscow" && request.powerHp == 150 && request.tb == 8665)
+            #expect(request.drivers == .named([DriverInput(age: 35, experienceYears: 10, kbmClass: "13")]))
+            let quote = try assistant.calculator.quote(request, today: CalendarDate("2026-03-01")!)
+            #expect(quote.premium == Decimal(string: "9441.80"))
+        }
+    }
+
+    @Test func knowledgeAnswersLinkTheirOfficialSources() async throws {
+        try await Self.withAssistant { assistant in
+            let answer = try await Self.ask(assistant, "Что такое КБМ и как его проверить?")
+            let links = try #require(answer.split(separator: "\n").first { $0.hasPrefix("Ссылки: ") })
+            #expect(links.contains("https://autoins.ru/"))
+            #expect(try KnowledgeBase.bundledArticles().allSatisfy { !$0.links.isEmpty && $0.links.allSatisfy { $0.hasPrefix("https://") } })
+            #expect(throws: KnowledgeFormatError.self) {
+                try KnowledgeArticle.parse("---\nslug: x\ntitle: X\nsource: Y\nlinks: javascript:alert(1)\n---\nbody", file: "x.md")
+            }
+        }
+    }
+
+    @Test(arguments: ["Какая погода завтра в Сочи?", "как приготовить борщ с ананасами на марсе", "Напиши стихотворение про осень"])
+    func questionsOutsideInsuranceArePolitelyRefused(question: String) async throws {
+        try await Self.withAssistant { assistant in
+            let answer = try await Self.ask(assistant, question)
+            #expect(answer.hasPrefix("Извините, с этим вопросом я не помогу"), "\(answer)")
+            #expect(answer.contains("не знаю"))
+            #expect(!answer.contains("Источник"))
+        }
+    }
+
     @Test func unknownQuestionsAndIdentity() async throws {
         try await Self.withAssistant { assistant in
-            let weather = try await Self.ask(assistant, "Какая погода завтра в Сочи?")
-            #expect(weather.hasPrefix("Не знаю"))
+            let unknown = try await Self.ask(assistant, "Страхует ли ОСАГО от падения метеорита?")
+            #expect(unknown.hasPrefix("Не знаю") || unknown.contains("Источник"), "\(unknown)")
             let identity = try await Self.ask(assistant, "Кто ты?")
             #expect(identity.contains("встроенный помощник ECOMANSONI"))
         }

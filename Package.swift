@@ -85,7 +85,7 @@ let package = Package(
         ),
         .target(
             name: "Chat",
-            dependencies: ["Core", "Database", "Realtime"]
+            dependencies: ["Core", "Database", "Realtime", "Calls"]
         ),
         .target(
             name: "Realtime",

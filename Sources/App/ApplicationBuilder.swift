@@ -101,7 +101,9 @@ public func buildApplication(
         services.append(realtime)
     }
 
-    let calls = CallsService(settings: config.calls, database: database, bus: bus, logger: logger) { token in
+    // Finished 1:1 calls become messages of their DM: the chat implements the calls' seam.
+    let callEvents = ChatCallEvents(chat: ChatService(database: database, publisher: BusChangePublisher(bus: bus)))
+    let calls = CallsService(settings: config.calls, database: database, bus: bus, logger: logger, recorder: callEvents) { token in
         try await verifiedAccessToken(token, tokens: tokens)
     }
     let callsController = CallsController(calls: calls, trustProxy: config.trustProxy)

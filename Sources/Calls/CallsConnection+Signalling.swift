@@ -9,7 +9,7 @@ extension CallsConnection {
             throw CallsError(.validationFailed, "to: must be a user id")
         }
         guard to != userId else { throw CallsError(.validationFailed, "to: must be another user") }
-        guard let callId = payload["callId"] as? String, UUID(uuidString: callId) != nil else {
+        guard let callId = payload["callId"] as? String, let call = UUID(uuidString: callId) else {
             throw CallsError(.validationFailed, "callId: must be a UUID")
         }
         var forwarded: [String: Any] = ["to": to.uuidString.lowercased(), "callId": callId.lowercased()]
@@ -42,6 +42,9 @@ extension CallsConnection {
             let mine = try await service.store.onlineDevices(of: userId).filter { $0 != session.deviceId }
             await service.deliver(to: mine, type: type, payload: JSONObject(forwarded), from: sender)
         }
+        await service.follow(
+            type, call: call, from: userId, to: to, room: (forwarded["roomId"] as? String).flatMap(UUID.init(uuidString:)),
+            video: forwarded["callType"] as? String == "video", reason: forwarded["reason"] as? String, delivered: devices.count)
         return .ok(["delivered": devices.count])
     }
 

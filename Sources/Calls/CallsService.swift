@@ -27,16 +27,21 @@ public final class CallsService: Service, Sendable {
     let membership = RoomMembership()
     let verify: @Sendable (String) async throws -> VerifiedAccessToken
     let logger: Logger
+    /// Where finished 1:1 calls are reported (the chat), and their progress until then.
+    let recorder: (any CallEventRecorder)?
+    let outcomes: CallOutcomeTracker
     /// This process's id in `calls.instances` and on the bus.
     let instanceId = "calls-" + UUID().uuidString.lowercased().prefix(12)
     private let key = SigningKeyCache()
 
     public init(
-        settings: CallsSettings, database: Database, bus: any MessageBus, logger: Logger,
+        settings: CallsSettings, database: Database, bus: any MessageBus, logger: Logger, recorder: (any CallEventRecorder)? = nil,
         verify: @escaping @Sendable (String) async throws -> VerifiedAccessToken
     ) {
         self.settings = settings
         self.store = CallsStore(database: database)
+        self.recorder = recorder
+        self.outcomes = CallOutcomeTracker(database: database)
         self.bus = bus
         self.verify = verify
         self.logger = logger
@@ -82,6 +87,9 @@ public final class CallsService: Service, Sendable {
                 } catch {
                     if !Task.isCancelled { logger.warning("calls sweep failed", metadata: ["error": "\(error)"]) }
                 }
+            }
+            if beats % 10 == 0 {
+                await sweepCallOutcomes()
             }
             beats += 1
             try? await Task.sleep(for: .seconds(1))

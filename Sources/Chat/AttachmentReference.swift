@@ -91,9 +91,13 @@ enum AttachmentReference: Equatable, Sendable {
 enum MessageKind: String, CaseIterable, Sendable {
     case text, image, video, file, voice, audio
 
-    /// The `kind` argument (absent or null: text).
+    /// The `kind` argument (absent or null: text). `call` and `system` messages are written
+    /// by the server only.
     static func parse(_ value: String?) throws -> MessageKind {
         guard let value else { return .text }
+        if value == "call" || value == "system" {
+            throw APIError.invalidField("kind", "\(value) messages are written by the server; send one of " + allCases.map(\.rawValue).joined(separator: ", "))
+        }
         guard let kind = MessageKind(rawValue: value) else {
             throw APIError.invalidField("kind", "must be one of " + allCases.map(\.rawValue).joined(separator: ", "))
         }

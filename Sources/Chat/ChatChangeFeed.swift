@@ -27,6 +27,7 @@ public struct ChatChangeFeed: ChangeFeed {
             ("id", "uuid"), ("conversation_id", "uuid"), ("sender_id", "uuid"), ("seq", "int8"), ("client_msg_id", "uuid"),
             ("kind", "text"), ("body", "text"), ("attachment", "jsonb"), ("reply_to_id", "uuid"), ("edited_at", "timestamptz"),
             ("deleted_at", "timestamptz"), ("created_at", "timestamptz"), ("updated_at", "timestamptz"),
+            ("call", "jsonb"), ("forwarded_from", "jsonb"),
         ]),
         ChangeTable(name: "reactions", columns: [
             ("message_id", "uuid"), ("user_id", "uuid"), ("conversation_id", "uuid"), ("emoji", "text"),

@@ -16,4 +16,8 @@ enum ChatLimits {
     static let edits = ActionLimit("chat.edit", burst: 60, perSeconds: 60, allowance: "edit 60 messages a minute")
     static let deletions = ActionLimit("chat.delete", burst: 60, perSeconds: 60, allowance: "delete 60 messages a minute")
     static let reactions = ActionLimit("chat.react", burst: 120, perSeconds: 60, allowance: "react 120 times a minute")
+    static let searches = ActionLimit("chat.search", burst: 60, perSeconds: 60, allowance: "search messages 60 times a minute")
+    /// Pinning and unpinning together.
+    static let pins = ActionLimit("chat.pin", burst: 60, perSeconds: 60, allowance: "pin or unpin 60 times a minute")
+    static let hides = ActionLimit("chat.hide", burst: 120, perSeconds: 60, allowance: "hide 120 messages a minute")
 }

@@ -14,7 +14,7 @@ extension ChatService {
                 let id = try await directConversation(call.caller, with: target)
                 return try .value(id.uuidString.lowercased())
             },
-            RPCFunction("send_message_v1", parameters: ["conversation_id", "client_msg_id", "body", "reply_to_id", "kind", "attachment"]) { call in
+            RPCFunction("send_message_v1", parameters: ["conversation_id", "client_msg_id", "body", "reply_to_id", "kind", "attachment", "forwarded_from_id"]) { call in
                 struct Args: Decodable {
                     var conversation_id: UUID
                     var client_msg_id: UUID
@@ -22,10 +22,14 @@ extension ChatService {
                     var reply_to_id: UUID?
                     var kind: String?
                     var attachment: JSONValue?
+                    var forwarded_from_id: UUID?
                 }
                 let args = try call.decode(Args.self)
                 let kind = try MessageKind.parse(args.kind)
                 let reference = try args.attachment.flatMap { $0 == .null ? nil : try AttachmentReference.parse($0) }
+                if args.forwarded_from_id != nil, kind != .text || reference != nil {
+                    throw APIError.invalidField("forwarded_from_id", "only text messages can be forwarded (no kind other than text, no attachment)")
+                }
                 let body: String
                 switch (kind, reference) {
                 case (.text, nil):
@@ -39,7 +43,7 @@ extension ChatService {
                 }
                 return .json(try await send(
                     call.caller, conversation: args.conversation_id, clientMessageID: args.client_msg_id, kind: kind, body: body,
-                    attachment: reference, replyTo: args.reply_to_id))
+                    attachment: reference, replyTo: args.reply_to_id, forwardedFrom: args.forwarded_from_id))
             },
             RPCFunction("ack_delivered_v1", parameters: ["conversation_id", "up_to_seq"]) { call in
                 let args = try call.decode(AckArgs.self)
@@ -135,7 +139,7 @@ extension ChatService {
                 try await ChatLimits.reactions.take(database, call.caller)
                 return .json(try await react(call.caller, message: args.message_id, emoji: emoji))
             },
-        ]
+        ] + featureRPCFunctions
     }
 }
 

@@ -7,6 +7,7 @@ enum ChatSQL {
         'seq', \(alias).seq, 'kind', \(alias).kind, 'body', \(alias).body, 'attachment', \(alias).attachment, \
         'reply_to_id', \(alias).reply_to_id, 'edited_at', \(alias).edited_at, 'deleted_at', \(alias).deleted_at, \
         'created_at', \(alias).created_at, 'updated_at', \(alias).updated_at, \
+        'call', \(alias).call, 'forwarded_from', \(alias).forwarded_from, \
         'client_msg_id', CASE WHEN \(alias).sender_id = auth.uid() THEN \(alias).client_msg_id END, \
         'reactions', coalesce((SELECT jsonb_agg(jsonb_build_object('user_id', r.user_id, 'emoji', r.emoji) ORDER BY r.created_at)
                                FROM public.reactions r WHERE r.message_id = \(alias).id), '[]'::jsonb))

@@ -23,7 +23,7 @@ public struct ChatService: Sendable {
     /// Announces committed changes (after the transaction, never before). The announcement
     /// runs to its end even when the request is cancelled (its client left): the change is
     /// committed, and a retry that finds it does not announce it again.
-    private func announce(_ changes: [ChangeEnvelope]) async {
+    func announce(_ changes: [ChangeEnvelope]) async {
         guard !changes.isEmpty, let publisher else { return }
         await Task { await publisher.publish(changes) }.value
     }
@@ -125,40 +125,6 @@ public struct ChatService: Sendable {
         }
     }
 
-    /// A page of the caller's conversations by last activity, newest first.
-    func inbox(_ caller: Caller, cursor: KeysetCursor?, limit: Int) async throws -> Data {
-        let me = try caller.requireUser()
-        return try await database.withCaller(caller) { connection in
-            var values: [(any PostgresEncodable & Sendable)?] = [me, limit + 1]
-            let keyset = Page.after(cursor, time: "c.last_message_at", id: "c.id", values: &values)
-            let rows = try await connection.rows("""
-                SELECT jsonb_build_object(
-                    'conversation_id', c.id, 'kind', c.kind, 'title', c.title, 'avatar_url', c.avatar_url,
-                    'last_seq', c.last_seq, 'last_message_at', c.last_message_at, 'role', p.role,
-                    'read_up_to_seq', p.read_up_to_seq, 'delivered_up_to_seq', p.delivered_up_to_seq,
-                    'muted', coalesce(p.muted_until > now(), false), 'muted_until', p.muted_until,
-                    'last_message', (SELECT jsonb_build_object('id', m.id, 'sender_id', m.sender_id, 'seq', m.seq, 'kind', m.kind,
-                                         'body', left(m.body, 200), 'attachment', m.attachment - 'waveform',
-                                         'deleted', m.deleted_at IS NOT NULL, 'created_at', m.created_at)
-                                     FROM public.messages m WHERE m.conversation_id = c.id AND m.seq = c.last_seq),
-                    'unread_count', (SELECT count(*) FROM public.messages m
-                                     WHERE m.conversation_id = c.id AND m.seq > p.read_up_to_seq
-                                       AND m.sender_id <> $1 AND m.deleted_at IS NULL),
-                    'participants', coalesce((SELECT jsonb_agg(\(ChatSQL.profileJSON("pr")) || jsonb_build_object(
-                                                  'role', q.role, 'read_up_to_seq', q.read_up_to_seq,
-                                                  'delivered_up_to_seq', q.delivered_up_to_seq) ORDER BY pr.username)
-                                              FROM public.participants q JOIN public.profiles pr ON pr.id = q.user_id
-                                              WHERE q.conversation_id = c.id AND q.user_id <> $1), '[]'::jsonb)
-                )::text, c.last_message_at::text, c.id
-                FROM public.participants p JOIN public.conversations c ON c.id = p.conversation_id
-                WHERE p.user_id = $1 \(keyset)
-                ORDER BY c.last_message_at DESC, c.id DESC
-                LIMIT $2
-                """, values)
-            return try await Page.collect(rows, limit: limit, cursors: cursors)
-        }
-    }
-
     // MARK: Messages
 
     /// Sends a message (text, or an attachment with an optional caption); a retry with the
@@ -170,15 +136,15 @@ public struct ChatService: Sendable {
     /// claim's refusals (`attachment: …`, `kind: …`) come back as 400s naming the field.
     func send(
         _ caller: Caller, conversation: UUID, clientMessageID: UUID, kind: MessageKind = .text, body: String,
-        attachment: AttachmentReference? = nil, replyTo: UUID?
+        attachment: AttachmentReference? = nil, replyTo: UUID?, forwardedFrom: UUID? = nil
     ) async throws -> Data {
         _ = try caller.requireUser()
         let text = try await database.withStatement { connection in
             do {
                 return try await connection.scalarText(
-                    "SELECT public.chat_send_message($1, $2, $3, $4, $5, $6, $7::jsonb, $8::uuid, $9::integer)::text",
+                    "SELECT public.chat_send_message($1, $2, $3, $4, $5, $6, $7::jsonb, $8::uuid, $9::integer, $10::uuid)::text",
                     [caller.role.rawValue, caller.claimsJSON, conversation, clientMessageID, kind.rawValue, body,
-                     attachment?.databaseJSON, replyTo, MessageRules.perMinute])
+                     attachment?.databaseJSON, replyTo, MessageRules.perMinute, forwardedFrom])
             } catch {
                 throw Self.attachmentError(error) ?? error
             }
@@ -222,6 +188,7 @@ public struct ChatService: Sendable {
                     SELECT \(ChatSQL.messageJSON("m")) AS message, m.seq FROM public.messages m
                     WHERE m.conversation_id = $1
                       AND ($2::bigint IS NULL OR m.seq < $2) AND ($3::bigint IS NULL OR m.seq > $3)
+                      AND NOT public.chat_hidden(m.id)
                     ORDER BY m.seq \(forward ? "ASC" : "DESC")
                     LIMIT $4
                 ) x
@@ -318,13 +285,14 @@ public struct ChatService: Sendable {
 
     // MARK: Helpers
 
-    /// The 400 for a refusal of the attachment claim (migration 0013 and storage.claim_object
-    /// raise `attachment: …` or `kind: …` with SQLSTATE P0002, 23505 or 22023), or nil.
+    /// The 400 for a refusal of the attachment claim or of a forward (migrations 0013 and
+    /// 0017, storage.claim_object raise `attachment: …`, `kind: …` or `forwarded_from_id: …`
+    /// with SQLSTATE P0002, 23505 or 22023), or nil.
     static func attachmentError(_ error: any Error) -> APIError? {
         guard let state = PostgresErrorText.sqlState(error), ["P0002", "23505", "22023"].contains(state),
             let message = PostgresErrorText.message(error)
         else { return nil }
-        for field in ["attachment", "kind"] where message.hasPrefix(field + ": ") {
+        for field in ["attachment", "kind", "forwarded_from_id"] where message.hasPrefix(field + ": ") {
             return APIError.invalidField(field, String(message.dropFirst(field.count + 2)))
         }
         return nil

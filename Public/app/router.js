@@ -1,7 +1,7 @@
-// Hash routes: #/chats, #/chats/<id>, #/people, #/u/<username>, #/me, #/settings, #/add-account,
+// Hash routes: #/chats, #/chats/<id> (?seq=<n>: at that message), #/people, #/u/<username>, #/me, #/settings, #/add-account,
 // #/insurance (→ osago), #/insurance/osago, #/insurance/assistant, #/privacy.
 const ROUTES = [
-  [/^\/chats\/([0-9a-f-]{36})$/i, m => ({ name: 'chats', id: m[1].toLowerCase() })],
+  [/^\/chats\/([0-9a-f-]{36})(?:\?seq=(\d{1,15}))?$/i, m => ({ name: 'chats', id: m[1].toLowerCase(), seq: m[2] ? Number(m[2]) : null })],
   [/^\/chats\/?$/, () => ({ name: 'chats' })],
   [/^\/people\/?$/, () => ({ name: 'people' })],
   [/^\/u\/([^/]+)$/, m => ({ name: 'user', username: decodeURIComponent(m[1]).replace(/^@/, '').toLowerCase() })],

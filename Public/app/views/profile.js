@@ -4,7 +4,7 @@ import { h, clear, avatar, nameOf } from '../util.js';
 import { t } from '../i18n.js';
 import { toastError } from '../toast.js';
 import { go } from '../router.js';
-import { errorState, openDialog, skeletonList } from './common.js';
+import { errorState, openDialog, skeletonList, confirmDialog } from './common.js';
 import { personRow } from './people.js';
 
 export function counts(s, p) {
@@ -105,7 +105,11 @@ export function profileView(main, s, route) {
     }, t('message'));
     const block = h('button', {
       class: 'btn btn-danger', type: 'button', testid: 'block-button', 'data-state': rel.blocked ? 'blocked' : 'none',
-      onClick: () => act(block, () => s.rpc(rel.blocked ? 'unblock_user' : 'block_user', { target_user_id: p.id })),
+      onClick: async () => {
+        // Blocking cuts messages, calls and the profile: asked first; unblocking is not.
+        if (!rel.blocked && !(await confirmDialog(t('blockConfirm', { name: nameOf(p) }), t('block')))) return;
+        act(block, () => s.rpc(rel.blocked ? 'unblock_user' : 'block_user', { target_user_id: p.id }));
+      },
     }, rel.blocked ? t('unblock') : t('block'));
     clear(page, h('section', { class: 'section' },
       h('div', { class: 'profile-head' },

@@ -1,10 +1,11 @@
 // #/settings: theme, language, who may add me to groups, accounts in this browser, sign-out.
-import { h, clear, avatar, displayPhone } from '../util.js';
+import { h, clear, avatar, displayPhone, nameOf } from '../util.js';
 import { t, getLang, LANGS } from '../i18n.js';
 import * as store from '../store.js';
 import { toast, toastError } from '../toast.js';
 import { go } from '../router.js';
 import { confirmDialog } from './common.js';
+import { confirmSignOut, confirmSignOutAll } from './shell.js';
 
 export function settingsView(main, s, route, ctx) {
   const { switchTo, signOut, signOutAll } = ctx.account;
@@ -38,7 +39,8 @@ export function settingsView(main, s, route, ctx) {
       h('span', { class: 'names' }, h('span', { text: p?.display_name || displayPhone(acc.phone) }),
         h('span', { class: 'muted', text: displayPhone(acc.phone) + (active ? ' · ' + t('currentAccount') : '') })),
       h('span', { class: 'actions' }, active
-        ? h('button', { class: 'btn btn-small btn-danger', type: 'button', testid: 'sign-out', onClick: () => signOut(acc.userId) }, t('signOut'))
+        ? h('button', { class: 'btn btn-small btn-danger', type: 'button', testid: 'sign-out',
+          onClick: async () => { if (await confirmSignOut(nameOf(s.me))) signOut(acc.userId); } }, t('signOut'))
         : h('button', { class: 'btn btn-small', type: 'button', onClick: () => switchTo(acc.userId) }, t('switchTo')))));
   });
 
@@ -57,7 +59,8 @@ export function settingsView(main, s, route, ctx) {
       h('ul', { class: 'list' }, accounts),
       h('div', { class: 'actions-row' },
         h('button', { class: 'btn', type: 'button', testid: 'add-account', onClick: () => go('#/add-account') }, t('addAccount')),
-        h('button', { class: 'btn btn-danger', type: 'button', testid: 'sign-out-all', onClick: () => signOutAll() }, t('signOutAll')),
+        h('button', { class: 'btn btn-danger', type: 'button', testid: 'sign-out-all',
+          onClick: async () => { if (await confirmSignOutAll()) signOutAll(); } }, t('signOutAll')),
         h('button', {
           class: 'btn btn-danger', type: 'button', testid: 'sign-out-global',
           onClick: async () => { if (await confirmDialog(t('signOutEverywhereConfirm'), t('signOutEverywhere'))) signOut(s.userId, 'global'); },

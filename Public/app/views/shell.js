@@ -1,10 +1,32 @@
-// The signed-in layout: top bar with the account switcher, navigation, <main>, the live
-// region for announcements and the connection banner.
+// The signed-in layout: top bar with the account switcher (with the other accounts' unread
+// counts), navigation, <main>, the live region for announcements and the connection banner.
+// Loading it also brings the chat list's stylesheet and strings, which every signed-in view uses.
 import { h, clear, icon, avatar, nameOf, displayPhone, focus } from '../util.js';
-import { t } from '../i18n.js';
+import { t, extend } from '../i18n.js';
 import * as store from '../store.js';
 import { go } from '../router.js';
 import { mountCalls } from './call-mount.js';
+import { watchOtherAccounts } from '../accounts-unread.js';
+import { confirmDialog } from './common.js';
+
+await Promise.all([
+  new Promise(resolve => {
+    const link = h('link', { rel: 'stylesheet', href: new URL('../../styles/chats.css', import.meta.url).href });
+    link.onload = link.onerror = resolve;
+    document.head.append(link);
+  }),
+  extend({ ru: () => import('../i18n/chats.ru.js'), en: () => import('../i18n/chats.en.js') }),
+]);
+
+/** Asks before signing out of the account called `name` on this device. */
+export async function confirmSignOut(name) {
+  return confirmDialog(t('signOutConfirm', { name }), t('signOut'));
+}
+
+/** Asks before signing out of every account in this browser. */
+export async function confirmSignOutAll() {
+  return confirmDialog(t('signOutAllConfirm', { n: store.accounts().length }), t('signOutAll'));
+}
 
 const NAV = [
   ['chats', '#/chats', 'navChats', 'chats', 'nav-chats'],
@@ -65,15 +87,33 @@ function accountSwitcher(s, { switchTo, signOut, signOutAll }) {
     'aria-controls': 'account-menu',
   }, face, who);
   const wrap = h('div', { class: 'acct' }, btn);
+  const dot = h('span', { class: 'badge acct-unread', testid: 'accounts-unread', hidden: true });
+  btn.append(dot);
+  let others = new Map(); // other account's user id → unread total
   const paint = () => {
     clear(face, avatar(s.me, { size: 'sm' }));
     clear(who, h('span', { text: nameOf(s.me) }), h('span', { class: 'muted', text: s.me?.username ? '@' + s.me.username : '' }));
-    btn.setAttribute('aria-label', t('accountMenu', { name: nameOf(s.me) }));
+    const n = [...others.values()].reduce((a, b) => a + b, 0);
+    dot.hidden = !n;
+    dot.textContent = n > 99 ? '99+' : String(n);
+    dot.dataset.count = String(n);
+    btn.setAttribute('aria-label', t('accountMenu', { name: nameOf(s.me) }) + (n ? '. ' + t('otherAccountsUnread', { n }) : ''));
   };
   paint();
   s.on('me', paint);
-
+  const paintCount = (el, n) => {
+    el.hidden = !n;
+    el.textContent = n > 99 ? '99+' : String(n);
+    el.dataset.count = String(n);
+    el.setAttribute('aria-label', t('unreadCount', { n }));
+  };
   let menu = null;
+  const watcher = watchOtherAccounts(s, counts => {
+    others = counts;
+    paint();
+    if (menu) for (const el of menu.querySelectorAll('[data-testid="account-unread"]')) paintCount(el, counts.get(el.dataset.userId) || 0);
+  });
+
   const close = (refocus = true) => {
     if (!menu) return;
     menu.remove();
@@ -89,24 +129,33 @@ function accountSwitcher(s, { switchTo, signOut, signOutAll }) {
     const items = store.accounts().map(acc => {
       const active = acc.userId === s.userId;
       const p = active ? s.me : acc.profile;
+      const count = !active && h('span', { class: 'badge', testid: 'account-unread', 'data-user-id': acc.userId });
+      if (count) paintCount(count, others.get(acc.userId) || 0);
       return h('button', {
         type: 'button', testid: 'account-option', 'data-phone': acc.phone, 'aria-current': active ? 'true' : null,
         onClick: () => { close(false); if (!active) switchTo(acc.userId); },
       }, avatar({ id: acc.userId, ...p }, { size: 'sm' }),
       h('span', { class: 'who' }, h('span', { text: p?.display_name || displayPhone(acc.phone) }), h('span', { class: 'muted', text: displayPhone(acc.phone) })),
-      active && h('span', { class: 'sr-only', text: t('currentAccount') }));
+      active && h('span', { class: 'sr-only', text: t('currentAccount') }), count);
     });
     menu = h('div', { class: 'menu', id: 'account-menu', role: 'group', 'aria-label': t('accounts') },
       items,
       h('hr'),
       h('button', { type: 'button', testid: 'add-account', onClick: () => { close(false); go('#/add-account'); } }, t('addAccount')),
-      h('button', { type: 'button', testid: 'sign-out', class: 'danger', onClick: () => { close(false); signOut(); } }, t('signOut')),
-      h('button', { type: 'button', testid: 'sign-out-all', class: 'danger', onClick: () => { close(false); signOutAll(); } }, t('signOutAll')));
+      h('button', {
+        type: 'button', testid: 'sign-out', class: 'danger',
+        onClick: async () => { close(); if (await confirmSignOut(nameOf(s.me))) signOut(); },
+      }, t('signOut')),
+      h('button', {
+        type: 'button', testid: 'sign-out-all', class: 'danger',
+        onClick: async () => { close(); if (await confirmSignOutAll()) signOutAll(); },
+      }, t('signOutAll')));
     wrap.append(menu);
     btn.setAttribute('aria-expanded', 'true');
     document.addEventListener('pointerdown', outside, true);
     document.addEventListener('keydown', onKey);
     focus(menu.querySelector('button'));
+    watcher.refresh();
   };
   btn.addEventListener('click', () => (menu ? close() : open()));
   wrap.addEventListener('focusout', e => { if (menu && e.relatedTarget && !wrap.contains(e.relatedTarget)) close(false); });

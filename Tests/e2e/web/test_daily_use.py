@@ -213,6 +213,7 @@ def test_group_initial_and_ticks_per_member(scenario):
     scenario.need("signed in")
     a, b, c = (scenario.browsers[n] for n in ("alice", "bob", "carol"))
     a.go("#/chats")
+    a.click("new-chat")  # «Новый чат» → «Создать группу»
     a.click("create-group")
     a.fill("group-title-input", GROUP_TITLE)
     for name in ("bob", "carol"):

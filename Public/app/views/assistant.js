@@ -7,7 +7,8 @@ import { t } from '../i18n.js';
 import { errorText } from './common.js';
 import { readEvents } from '../sse.js';
 import { ApiError } from '../api.js';
-import { sectionHead } from './insurance.js';
+import { sectionHead, insuranceAssets } from './insurance.js';
+import { calcParam, CALC_ROUTE } from './osago-card.js';
 
 const PATH = '/functions/v1/insurance-assistant';
 const LIMITS = { turns: 40, chars: 4000, total: 16000 };
@@ -30,6 +31,48 @@ export function payload(messages) {
   while (list.length > 1 && (list.length > LIMITS.turns || total() > LIMITS.total)) list.shift();
   while (list.length > 1 && list[0].role !== 'user') list.shift();
   return list;
+}
+
+const MONEY = /\d[\d\s\u00a0\u202f]*(?:[,.]\d{1,2})?\s?₽/;
+const PRICE_LINE = /^\s*(?:\*\*)?\s*(?:стоимость|цена|итого|премия|price|cost)/i;
+const URL_RE = /https?:\/\/[^\s<>«»"']+[^\s<>«»"'.,;:!?)]/g;
+
+/** Text with its http(s) URLs as links (new tab, no opener); nothing else becomes markup. */
+function linkified(text) {
+  const out = [];
+  let last = 0;
+  for (const m of text.matchAll(URL_RE)) {
+    if (m.index > last) out.push(text.slice(last, m.index));
+    out.push(h('a', { href: m[0], target: '_blank', rel: 'noopener noreferrer', testid: 'assistant-link', text: m[0] }));
+    last = m.index + m[0].length;
+  }
+  if (last < text.length) out.push(text.slice(last));
+  return out;
+}
+
+/**
+ * A finished answer laid out: the line with the price first and in bold, the calculator
+ * link taken out (it becomes a button), URLs clickable. Returns {nodes, calc}.
+ */
+export function formatAnswer(content) {
+  let calc = null;
+  const lines = [];
+  for (const line of String(content).split('\n')) {
+    const c = line.includes(CALC_ROUTE) ? calcParam(line) : null;
+    if (c) calc = c;
+    else lines.push(line);
+  }
+  // The price line: one that says what the policy costs, else a first line with an amount
+  // (amounts inside a reference article stay where they are).
+  let at = lines.findIndex(l => PRICE_LINE.test(l) && MONEY.test(l));
+  if (at < 0 && MONEY.test(lines[0] || '')) at = 0;
+  const nodes = [];
+  if (at >= 0) {
+    nodes.push(h('strong', { class: 'price-line', testid: 'assistant-price' }, linkified(lines[at])));
+    lines.splice(at, 1);
+  }
+  nodes.push(...linkified(lines.join('\n').replace(/^\n+|\n+$/g, '')));
+  return { nodes, calc };
 }
 
 export function assistantView(main, s) {
@@ -83,8 +126,18 @@ export function assistantView(main, s) {
     if (m.role === 'assistant' && m.state === 'streaming' && !m.content) {
       clear(p.body, h('span', { class: 'typing-dots', testid: 'assistant-thinking', role: 'img', 'aria-label': t('assistantThinking') },
         h('span'), h('span'), h('span')));
-    } else if (p.body.textContent !== m.content || p.body.firstElementChild) {
-      p.body.textContent = m.content;
+    } else if (m.state === 'streaming') {
+      if (p.body.textContent !== m.content || p.body.firstElementChild) p.body.textContent = m.content;
+      p.shown = null;
+    } else if (p.shown !== m.content) {
+      p.shown = m.content;
+      if (m.role === 'assistant') {
+        const f = formatAnswer(m.content);
+        clear(p.body, f.nodes);
+        p.calc = f.calc;
+      } else {
+        p.body.textContent = m.content;
+      }
     }
     p.box.hidden = !m.content && m.state !== 'streaming' && m.state !== 'stopped';
     const extra = [];
@@ -99,10 +152,17 @@ export function assistantView(main, s) {
         h('span', { text: t('assistantRateLimitedShort') }),
         h('button', { class: 'btn btn-small', type: 'button', testid: 'assistant-retry', 'data-wait': '', onClick: () => retry(m) })));
     }
+    if (m.role === 'assistant' && p.calc && m.state !== 'streaming') {
+      const calc = p.calc;
+      extra.push(h('button', {
+        class: 'btn btn-small btn-primary open-calc', type: 'button', testid: 'assistant-open-calc',
+        onClick: () => { location.hash = CALC_ROUTE + calc; },
+      }, t('assistantOpenCalc')));
+    }
     if (m.role === 'assistant' && m.engine && (m.state || 'done') === 'done') {
       extra.push(h('span', { class: 'muted note-line', testid: 'assistant-engine', 'data-engine': m.engine, text: t('engine_' + m.engine) !== 'engine_' + m.engine ? t('engine_' + m.engine) : m.engine }));
     }
-    const sig = JSON.stringify([m.state, m.error, m.engine]);
+    const sig = JSON.stringify([m.state, m.error, m.engine, p.calc || null, t('assistantOpenCalc')]);
     if (p.extra.dataset.sig !== sig) { p.extra.dataset.sig = sig; clear(p.extra, extra); }
     // The rate-limit wait counts down on the same button (focus stays where it is).
     const wait = p.extra.querySelector('[data-wait]');
@@ -313,6 +373,8 @@ export function assistantView(main, s) {
   // A stream left running from an earlier visit was stopped on leaving (its text is kept).
   for (const m of chat.messages) if (m.state === 'streaming') m.state = 'stopped';
   renderAll();
+  // The section's strings (the calculator button) and styles; answers are laid out again once in.
+  insuranceAssets().then(() => { if (!closed) chat.messages.forEach(fill); }).catch(() => {});
   if (chat.until > Date.now()) startTicking();
 
   return {

@@ -102,6 +102,15 @@ def calculate(b: Browser) -> None:
     b.click("calculate")
 
 
+def open_expert(b: Browser) -> None:
+    """Opens «Для профессионалов» (ТБ and the other expert fields live there since the simple mode)."""
+    details = b.visible("osago-expert")
+    if details.get_attribute("open") is None:
+        b.click("osago-expert-toggle")
+    b.wait(lambda d: b.visible("osago-expert").get_attribute("open") is not None and b.is_visible("tb-input"),
+           "«Для профессионалов» open with the ТБ field")
+
+
 def layout_ok(b: Browser, where: str, testids: list[str]) -> None:
     overflow = b.horizontal_overflow()
     assert overflow <= 1, f"{where}: the page scrolls horizontally by {overflow}px"
@@ -153,6 +162,7 @@ def test_quote_shows_premium_and_breakdown(state):
     type_into(b, driver_input(b, "driver-experience-input"), "10")
     Select(driver_input(b, "driver-class-select")).select_by_value("13")
     b.select("period-select", "12")
+    open_expert(b)
     b.fill("tb-input", "8665")
     calculate(b)
 
@@ -269,6 +279,7 @@ def test_calculator_screenshots(state):
             type_into(b, driver_input(b, "driver-age-input"), "35")
             type_into(b, driver_input(b, "driver-experience-input"), "10")
             Select(driver_input(b, "driver-class-select")).select_by_value("13")
+            open_expert(b)
             b.fill("tb-input", "8665")
             calculate(b)
         b.visible("osago-premium")

@@ -21,6 +21,7 @@ const VIEWS = {
   osago: () => import('./views/osago.js').then(m => m.osagoView),
   assistant: () => import('./views/assistant.js').then(m => m.assistantView),
   privacy: () => import('./views/privacy.js').then(m => m.privacyView),
+  camera: () => import('./views/camera.js').then(m => m.cameraView),
 };
 
 const app = {
@@ -300,6 +301,7 @@ async function renderRoute() {
     app.view?.cleanup?.();
     app.view = null;
     app.shell = m.renderShell(app.root, app.session, context);
+    const watched = app.session; import('./notify.js').then(n => n.watch(watched), () => {}); // notifications, badge
     app.root.removeAttribute('aria-busy');
   }
   const shell = app.shell;

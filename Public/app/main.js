@@ -20,3 +20,7 @@ import('./app.js').then(m => m.boot(root)).catch(e => {
   root.className = 'boot';
   root.removeAttribute('aria-busy');
 });
+
+// The installable app (service worker, offline state) starts once the page has loaded.
+const pwa = () => import('./pwa.js').then(m => m.start(), () => {});
+if (document.readyState === 'complete') pwa(); else addEventListener('load', pwa, { once: true });

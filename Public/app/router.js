@@ -11,6 +11,7 @@ const ROUTES = [
   [/^\/insurance\/assistant\/?$/, () => ({ name: 'assistant', section: 'insurance' })],
   [/^\/add-account\/?$/, () => ({ name: 'add-account' })],
   [/^\/privacy\/?$/, () => ({ name: 'privacy' })],
+  [/^\/camera(?:\/([0-9a-f-]{36}|avatar))?\/?$/i, m => ({ name: 'camera', target: m[1]?.toLowerCase() || null })],
 ];
 
 export function current() {

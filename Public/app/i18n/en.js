@@ -472,4 +472,5 @@ export default {
   assistantErrAuth: 'Please sign in again.',
   engine_builtin: 'Built-in assistant (no language model)',
   engine_provider: 'Language-model answer; prices computed by the calculator',
+  cameraOpen: 'Camera',
 };

@@ -482,4 +482,5 @@ export default {
   assistantErrAuth: 'Нужно войти снова.',
   engine_builtin: 'Встроенный помощник (без языковой модели)',
   engine_provider: 'Ответ языковой модели; цены посчитаны калькулятором',
+  cameraOpen: 'Камера',
 };

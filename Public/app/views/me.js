@@ -92,7 +92,7 @@ export function meView(main, s) {
   const blocked = h('div');
   clear(main, h('div', { class: 'page' },
     h('section', { class: 'section' },
-      h('div', { class: 'profile-head' }, h('div', { class: 'avatar-edit' }, preview, photoBtn, photoInput),
+      h('div', { class: 'profile-head' }, h('div', { class: 'avatar-edit' }, preview, photoBtn, photoInput, h('a', { class: 'btn btn-small', href: '#/camera/avatar', testid: 'camera-for-avatar' }, t('cameraOpen'))),
         h('div', { class: 'names' },
           h('h1', { tabindex: '-1', text: t('myProfile') }),
           h('span', { class: 'muted' }, me.username ? '@' + me.username : ''),

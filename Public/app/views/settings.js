@@ -53,7 +53,8 @@ export function settingsView(main, s, route, ctx) {
     h('section', { class: 'section', 'aria-labelledby': 'privacy-h' },
       h('h2', { id: 'privacy-h', text: t('privacy') }),
       h('div', { class: 'field' }, h('label', { for: 'group-adds', text: t('groupAddsLabel') }), groupAdds),
-      h('a', { href: '#/privacy', testid: 'privacy-link', text: t('privacyLink') })),
+      h('a', { href: '#/privacy', testid: 'privacy-link', text: t('privacyLink') }),
+      (el => { import('../notify.js').then(m => el.replaceWith(m.settingsRow()), () => {}); return el; })(h('div'))), // notifications (notify.js)
     h('section', { class: 'section', 'aria-labelledby': 'acc-h' },
       h('h2', { id: 'acc-h', text: t('accounts') }),
       h('ul', { class: 'list' }, accounts),

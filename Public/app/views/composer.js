@@ -28,7 +28,8 @@ export function composerView(pane, s, id, { conv, senderName, snippet, beforeSen
   const attachBtn = h('button', { class: 'icon-btn attach', type: 'button', testid: 'attach-button', 'aria-label': t('attach'), title: t('attach'), onClick: () => fileInput.click() }, icon('clip'));
   const canRecord = !!(navigator.mediaDevices?.getUserMedia && globalThis.MediaRecorder);
   const micBtn = h('button', { class: 'icon-btn mic', type: 'button', testid: 'record-voice', 'aria-label': t('recordVoice'), title: t('recordVoice'), hidden: !canRecord, onClick: () => record() }, icon('mic'));
-  const form = h('form', {}, attachBtn, fileInput, input, micBtn, sendBtn);
+  const cameraLink = h('a', { class: 'icon-btn camera-entry', href: '#/camera/' + id, testid: 'camera-entry', 'aria-label': t('cameraOpen'), title: t('cameraOpen') }, icon('video')); // #/camera (camera.js)
+  const form = h('form', {}, attachBtn, cameraLink, fileInput, input, micBtn, sendBtn);
   const trayHost = h('div');
   const recBar = h('div', { class: 'rec-bar', hidden: true });
   const note = h('div', { class: 'composer-note', role: 'alert', testid: 'composer-note', hidden: true });

@@ -22,7 +22,7 @@ extension ChatService {
                 SELECT jsonb_build_object('id', s.id, 'conversation_id', s.conversation_id, 'seq', s.seq, 'sender_id', s.sender_id,
                            'kind', s.kind, 'body', s.body, 'created_at', s.created_at, 'headline', s.headline)::text,
                        s.created_at::text, s.id
-                FROM public.chat_search_messages($1, $2, $3::timestamptz, $4::uuid, $5) s
+                FROM public.chat_search_messages($1::text, $2::uuid, $3::timestamptz, $4::uuid, $5::integer) s
                 ORDER BY s.created_at DESC, s.id DESC
                 """, [request.query, request.conversation, cursor?.timestamp, cursor?.id, request.limit + 1])
             var results: [String] = []

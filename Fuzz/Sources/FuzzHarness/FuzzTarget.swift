@@ -52,6 +52,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case attachmentReference = "attachment-reference"
     /// TUS request headers (`Tus-Resumable`, `Upload-Length`/`-Offset`, `Upload-Metadata`) and upload URL ids.
     case tusHeaders = "tus-headers"
+    /// The arguments of `search_messages` (`SearchRequest`: query, limit, the `before` cursor's shape).
+    case searchRequest = "search-request"
 
     /// Feeds `data` to this target's decoder.
     public func run(_ data: Data) {
@@ -75,6 +77,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .signedURLToken: Self.signedURLToken(data)
         case .attachmentReference: Self.attachmentReference(text)
         case .tusHeaders: Self.tusHeaders(text)
+        case .searchRequest: Self.searchRequest(text)
         }
     }
 
@@ -329,6 +332,41 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
                     }
                 }
             }
+        }
+    }
+
+    // MARK: search-request
+
+    /// The text as a JSON `{query, limit, before}` through ``SearchRequest/parse``; each line
+    /// as a query and as a `before` cursor. An accepted query is trimmed, 1–200 code points
+    /// without NUL, and accepted again unchanged; an accepted cursor is the text itself and
+    /// its payload is a keyset position (else it traps).
+    private static func searchRequest(_ text: String) {
+        var queries: [String] = []
+        var cursors: [(String, String)] = []
+        if let object = (try? JSONValue.parse(text))?.objectValue, case .string(let query)? = object["query"] {
+            let limit: Int? = if case .number(let number)? = object["limit"], let exact = Int(exactly: number) { exact } else { nil }
+            let before: String? = if case .string(let cursor)? = object["before"] { cursor } else { nil }
+            if let request = try? SearchRequest.parse(query: query, conversation: nil, limit: limit, before: before) {
+                guard (1...SearchRequest.maximumLimit).contains(request.limit) else { fatalError("search-request: limit \(request.limit)") }
+                queries.append(request.query)
+                if let before, let accepted = request.before { cursors.append((before, accepted)) }
+            }
+        }
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
+            if let query = try? SearchRequest.query(line) { queries.append(query) }
+            if let cursor = try? SearchRequest.cursorShape(line) { cursors.append((line, cursor)) }
+        }
+        for query in queries {
+            let scalars = query.unicodeScalars
+            guard (1...SearchRequest.maximumQueryLength).contains(scalars.count), !scalars.contains("\u{0}"),
+                query.trimmingCharacters(in: .whitespacesAndNewlines) == query, (try? SearchRequest.query(query)) == query
+            else { fatalError("search-request: accepted query \(query.debugDescription)") }
+        }
+        for (sent, accepted) in cursors {
+            guard sent == accepted, let (payload, _) = KeysetCursor.signedParts(accepted),
+                KeysetCursor(payload: String(decoding: payload, as: UTF8.self)) != nil
+            else { fatalError("search-request: accepted cursor \(sent.debugDescription)") }
         }
     }
 

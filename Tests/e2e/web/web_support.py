@@ -7,6 +7,7 @@ every wait is an explicit WebDriverWait of at most 15 s.
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -338,6 +339,16 @@ class Browser:
             self.report.screenshots.append(path)
         return path
 
+    def screenshot_to(self, directory: Path, name: str) -> Path:
+        """Like screenshot, into `directory` (e.g. screenshots_dir()) as `<name>.png`."""
+        self.wait_frames()
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / f"{name}.png"
+        assert self.driver.save_screenshot(str(path)), f"could not save screenshot {path}"
+        if path not in self.report.screenshots:
+            self.report.screenshots.append(path)
+        return path
+
     # ------------------------------------------------------------------ text checks
 
     def visible_cyrillic(self, exclude: list[str] = ()) -> list[str]:
@@ -405,6 +416,15 @@ class Browser:
         entries = self.collect_console()
         log.write_text("\n".join(f"{e.get('level')} {e.get('message')}" for e in entries) + "\n", encoding="utf-8")
         return [png, html, log]
+
+
+def screenshots_dir() -> Path:
+    """Where the accessibility audit puts its screen × size × theme screenshots:
+    $ECOMANSONI_SCREENSHOTS, else Tests/e2e/web/.screenshots (git-ignored)."""
+    configured = os.environ.get("ECOMANSONI_SCREENSHOTS")
+    path = Path(configured).resolve() if configured else Path(__file__).resolve().parent / ".screenshots"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def element_text(driver: webdriver.Chrome, element: WebElement) -> str:

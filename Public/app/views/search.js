@@ -127,21 +127,26 @@ export function chatSearch(s, { onQuery }) {
   }
   const run = debounce(() => search(false), 300);
 
+  /** A result: the chat's face and name, the date, then «sender: headline» (the sender is
+   *  left out for the other person's messages in a DM: the chat's name says it). */
   function row(m, q) {
     const item = s.item(m.conversation_id);
-    const sender = m.sender_id === s.userId ? { id: s.userId, display_name: t('you') }
-      : item?.participants?.find(p => p.id === m.sender_id) || (item?.kind === 'dm' ? item.participants?.[0] : null);
+    const other = item?.kind === 'dm' ? item.participants?.[0] : null;
+    const own = m.sender_id === s.userId;
+    const sender = own ? null : item?.participants?.find(p => p.id === m.sender_id) || (other?.id === m.sender_id ? other : null);
     const chat = item ? chatTitle(s, item) : t('unknownChat');
+    const who = own ? t('you') : item?.kind === 'dm' && sender ? '' : nameOf(sender);
     const body = m.headline || m.body || (m.kind && m.kind !== 'text' ? t('kind_' + m.kind) : '');
     return h('a', {
       class: 'search-result', testid: 'message-result', href: `#/chats/${m.conversation_id}?seq=${m.seq}`,
       'data-conversation-id': m.conversation_id, 'data-seq': m.seq,
-    }, avatar(sender || { id: m.sender_id }, { size: 'sm' }),
+    }, other ? avatar(other, { size: 'sm' }) : avatar({ id: m.conversation_id, display_name: chat }, { size: 'sm' }),
     h('span', { class: 'body' },
       h('span', { class: 'row' },
-        h('span', { class: 'who' }, h('b', { text: nameOf(sender) }), item?.kind === 'group' ? ' · ' + chat : ''),
+        h('b', { class: 'who', testid: 'search-chat', text: chat }),
         h('time', { class: 'time', datetime: m.created_at, title: fullTime(m.created_at), text: shortTime(m.created_at) })),
-      h('span', { class: 'headline', testid: 'search-headline' }, highlight(body, q))));
+      h('span', { class: 'headline', testid: 'search-headline' },
+        who && h('span', { class: 'sender', testid: 'search-sender', text: who + ': ' }), highlight(body, q))));
   }
 
   input.addEventListener('input', changed);

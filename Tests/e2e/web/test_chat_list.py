@@ -94,6 +94,25 @@ def send(b: Browser, text: str) -> None:
     b.wait(lambda d: message_el(b, text), f"message {text!r} delivered (data-seq)")
 
 
+def api_send(b: Browser, conversation_id: str, bodies: list[str]) -> None:
+    """Sends messages as the browser's active account straight through the API (test setup)."""
+    error = b.driver.execute_async_script("""
+        const [conv, bodies, done] = arguments;
+        (async () => {
+          const cfg = await (await fetch('/app-config.json')).json();
+          const uid = JSON.parse(sessionStorage.getItem('eco:v1:active'));
+          const token = JSON.parse(localStorage.getItem('eco:v1:accounts'))[uid].session.access_token;
+          for (const body of bodies) {
+            const r = await fetch('/rest/v1/rpc/send_message_v1', { method: 'POST',
+              headers: { apikey: cfg.anonKey, Authorization: 'Bearer ' + token, 'Content-Type': 'application/json' },
+              body: JSON.stringify({ conversation_id: conv, body, client_msg_id: crypto.randomUUID() }) });
+            if (!r.ok) return done(r.status + ' ' + await r.text());
+          }
+          done(null);
+        })().catch(e => done(String(e)));""", conversation_id, bodies)
+    assert error is None, f"[{b.name}] sending through the API failed: {error}"
+
+
 def row_state(b: Browser, conversation_id: str) -> dict | None:
     """The inbox row's ticks and preview."""
     return b.driver.execute_script("""
@@ -173,6 +192,12 @@ def test_new_chat_dm_and_message(scenario):
     a.wait(lambda d: a.route().startswith("#/chats/") and len(a.route()) > len("#/chats/"), "the DM's route")
     scenario.dm_id = a.route()[len("#/chats/"):].split("?")[0]
     a.visible("message-input")
+    assert a.is_visible("inbox-item", data_conversation_id=scenario.dm_id), "the new DM is not in Alice's own list"
+    # An empty DM is not in Bob's list (the server's rule): not after a reload either.
+    b.driver.refresh()
+    b.wait(lambda d: b.is_visible("empty-state") or b.is_visible("inbox-item"), "Bob's list after a reload")
+    assert not b.is_visible("inbox-item", data_conversation_id=scenario.dm_id), \
+        "the empty DM shows in Bob's list before its first message"
     send(a, DM_TEXT)
     b.wait(lambda d: b.is_visible("inbox-item", data_conversation_id=scenario.dm_id), "the DM in Bob's list")
     scenario.done.add("dm")
@@ -265,6 +290,31 @@ def test_message_search(scenario):
     a.wait(lambda d: a.route() == f"#/chats/{scenario.dm_id}?seq={seq}", "the result's route #/chats/<id>?seq=<n>")
     a.wait(lambda d: message_el(a, DM_TEXT), "the found message in the opened chat")
 
+    # Sender, chat and date on the result.
+    a.go("#/chats")
+    a.fill("chat-search", "машины")
+    result = a.visible("message-result", data_conversation_id=scenario.dm_id)
+    parts = a.driver.execute_script("""
+        const r = arguments[0], q = s => r.querySelector(`[data-testid="${s}"]`);
+        return [q('search-chat').textContent, q('search-sender') && q('search-sender').textContent,
+                r.querySelector('time').textContent, r.querySelector('time').getAttribute('datetime')];""", result)
+    assert parts[0] == f"Bob {RUN}" and parts[1] == "Вы: " and parts[2] and parts[3], f"the result shows {parts!r}"
+
+    # «Показать ещё» pages with `next`: 22 of Bob's messages, 20 a page.
+    b = scenario.browsers["bob"]
+    api_send(b, scenario.dm_id, [f"Грузовики номер {i} {RUN}" for i in range(22)])
+    a.fill("chat-search", "грузовик")
+    a.wait(lambda d: len(a.displayed("message-result")) == 20, "the first page of 20 results")
+    assert a.is_visible("search-more"), "no «Показать ещё» after a full page"
+    a.click("search-more")
+    a.wait(lambda d: len(a.displayed("message-result")) == 22, "all 22 results after «Показать ещё»")
+    a.wait(lambda d: not a.is_visible("search-more"), "«Показать ещё» gone on the last page")
+    seqs = [int(el.get_attribute("data-seq")) for el in a.displayed("message-result")]
+    assert seqs == sorted(seqs, reverse=True) and len(set(seqs)) == 22, f"results not newest first or repeated: {seqs}"
+    sender = a.driver.execute_script(
+        "return document.querySelector('[data-testid=\"search-sender\"]')")
+    assert sender is None, "the other person's name repeated on DM results (the chat's name says it)"
+
     # Nothing found: said in words.
     a.go("#/chats")
     a.fill("chat-search", f"зюзябра{RUN}")
@@ -324,6 +374,10 @@ def test_other_account_unread(scenario):
     """With Carol active, Alice's unread messages show on the account switcher and in its menu."""
     scenario.need("dm")
     a, b = scenario.browsers["alice"], scenario.browsers["bob"]
+    # Alice reads what Bob sent (the search test's messages) first.
+    a.go(f"#/chats/{scenario.dm_id}")
+    a.wait(lambda d: not a.find_all("unread-badge", within=a.visible("inbox-item", data_conversation_id=scenario.dm_id)),
+           "Alice's DM read (no unread badge)")
     open_menu(a)
     a.click("add-account")
     a.visible("phone-input")

@@ -66,7 +66,10 @@ async function cacheFirst(request) {
   const cached = await caches.match(request);
   if (cached) return cached;
   const response = await fetch(request);
-  if (response.ok && response.status === 200) (await caches.open(CACHE)).put(request, response.clone());
+  // Only the file of that version (the server marks it immutable; an old version gets today's file).
+  if (response.status === 200 && /immutable/.test(response.headers.get('cache-control') || '')) {
+    (await caches.open(CACHE)).put(request, response.clone());
+  }
   return response;
 }
 

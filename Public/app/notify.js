@@ -65,18 +65,20 @@ function preview(last) {
   return text.length > PREVIEW ? text.slice(0, PREVIEW - 1) + '…' : text;
 }
 
-function message(s, item, last) {
+async function message(s, item, last) {
   if (!hidden() || isMuted(item)) return;
+  beep();
+  if (!allowed()) return;
+  await ready();
   const sender = item.participants?.find(p => p.id === last.sender_id);
   const title = item.kind === 'group'
     ? t('notifyIn', { name: nameOf(sender), chat: item.title || t('group') })
     : nameOf(sender || item.participants?.[0]);
-  beep();
   show(title, { body: preview(last), tag: 'conv:' + item.conversation_id, route: '#/chats/' + item.conversation_id });
 }
 
 const ringing = new Set();
-function call(s, c) {
+async function call(s, c) {
   for (const id of [...ringing]) {
     if (c?.id === id && c.state === 'incoming') continue;
     ringing.delete(id);
@@ -84,6 +86,7 @@ function call(s, c) {
   }
   if (!c || c.dir !== 'in' || c.state !== 'incoming' || ringing.has(c.id) || !hidden()) return;
   ringing.add(c.id);
+  await ready();
   show(nameOf(c.peer), {
     body: t(c.type === 'audio' ? 'notifyCallAudio' : 'notifyCallVideo'), tag: 'call:' + c.id, requireInteraction: true,
     route: c.conversationId ? '#/chats/' + c.conversationId : '#/chats',

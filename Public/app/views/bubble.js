@@ -1,8 +1,12 @@
-// Message bubbles of a conversation: built once per row and patched in place (sender, quote,
-// attachment through media.js, text, reactions, edited mark, time, ticks from receipts.js,
-// the failed row with retry); the conversation view places the rows.
+// Message bubbles of a conversation: built once per row and patched in place (sender,
+// «Переслано от», quote, attachment through media.js, text with safe links (links.js) and the
+// first link's domain, reactions, edited mark, time, ticks from receipts.js, the failed row
+// with retry); call events are system rows (call-event.js). Beside a bubble only the
+// reaction and «⋯» buttons, shown on hover or focus; the conversation view places the rows.
 import { h, clear, icon, clockTime, fullTime, focus } from '../util.js';
 import { t } from '../i18n.js';
+import { renderLinkedText, firstDomain } from './links.js';
+import { fillCallEvent, callText } from './call-event.js';
 
 const TICKS = { sending: 'clock', failed: 'alert', sent: 'tick', delivered: 'ticks', read: 'ticks' };
 
@@ -17,15 +21,17 @@ function loadMedia() {
 
 /** "Photo", "Voice message"… for a message without text (inbox, quotes, announcements). */
 export function kindLabel(m) {
+  if (m?.kind === 'call') return callText(m);
   return m?.kind && m.kind !== 'text' ? t('kind_' + m.kind) : '';
 }
 
 /**
  * The bubbles of conversation `id`: `conv()` and `item()` are its loaded state and inbox
  * item, `els` the rows by key; `senderName`, `snippet` name people and quoted messages;
- * `onReact(m, emoji)`, `onPicker(anchor, m)`, `onMenu(anchor, m)` are the row's actions.
+ * `onReact(m, emoji)`, `onPicker(anchor, m)`, `onMenu(anchor, m)` are the row's actions;
+ * `calls` ({other, dial, busy}) serves the «Перезвонить» of call events.
  */
-export function bubbles({ s, id, conv, item, els, senderName, snippet, onReact, onPicker, onMenu }) {
+export function bubbles({ s, id, conv, item, els, senderName, snippet, onReact, onPicker, onMenu, calls }) {
   function reactionCounts(m) {
     const counts = new Map();
     for (const r of m.reactions || []) {
@@ -61,6 +67,7 @@ export function bubbles({ s, id, conv, item, els, senderName, snippet, onReact, 
     const p = {};
     const msg = () => row._m;
     p.sender = !own && item()?.kind === 'group' ? h('span', { class: 'sender' }) : null;
+    p.forwarded = h('span', { class: 'forwarded', testid: 'forwarded-from', hidden: true });
     p.quote = h('button', { class: 'quote btn-link', type: 'button', hidden: true, onClick: () => {
       const target = conv().byId.get(msg().reply_to_id);
       const el = target && els.get('s' + target.seq);
@@ -68,6 +75,7 @@ export function bubbles({ s, id, conv, item, els, senderName, snippet, onReact, 
     } });
     p.media = h('div', { class: 'media-slot', testid: 'message-attachment', hidden: true });
     p.body = h('div', { class: 'text', testid: 'message-body' });
+    p.domain = h('div', { class: 'link-domain', testid: 'link-domain', hidden: true });
     p.reactions = h('div', { class: 'reactions', hidden: true });
     p.edited = h('span', { text: t('edited'), hidden: true });
     p.time = h('time');
@@ -78,15 +86,22 @@ export function bubbles({ s, id, conv, item, els, senderName, snippet, onReact, 
       h('button', { class: 'btn btn-small', type: 'button', onClick: () => s.discard(id, msg().client_msg_id) }, t('discard')));
     p.actions = h('div', { class: 'msg-actions' },
       h('button', { class: 'icon-btn', type: 'button', testid: 'react-button', 'aria-label': t('react'), 'aria-haspopup': 'true', onClick: e => onPicker(e.currentTarget, msg()) }, icon('smile')),
-      h('button', { class: 'icon-btn', type: 'button', 'data-action': 'more', 'aria-label': t('moreActions'), 'aria-haspopup': 'true', onClick: e => onMenu(e.currentTarget, msg()) }, icon('more')));
+      h('button', { class: 'icon-btn', type: 'button', testid: 'message-menu-button', 'data-action': 'more', 'aria-label': t('moreActions'), 'aria-haspopup': 'menu', onClick: e => onMenu(e.currentTarget, msg()) }, icon('more')));
     row.append(h('div', { class: 'stack' },
-      p.bubble = h('div', { class: 'bubble' }, p.sender, p.quote, p.media, p.body, p.reactions, h('div', { class: 'meta' }, p.edited, p.time, p.status)),
+      p.bubble = h('div', { class: 'bubble' }, p.sender, p.forwarded, p.quote, p.media, p.body, p.domain, p.reactions, h('div', { class: 'meta' }, p.edited, p.time, p.status)),
       p.failed), p.actions);
     return p;
   }
 
   /** Fills a message row in place. */
   function fill(row, m) {
+    if (m.kind === 'call') {
+      row._m = m;
+      row.dataset.testid = 'message';
+      if (m.seq) row.dataset.seq = m.seq;
+      if (m.id) row.dataset.id = m.id;
+      return fillCallEvent(row, m, { me: s.userId, ...calls });
+    }
     const own = m.sender_id === s.userId;
     const pending = !m.seq;
     const deleted = !!m.deleted_at;
@@ -105,8 +120,21 @@ export function bubbles({ s, id, conv, item, els, senderName, snippet, onReact, 
       p.quote.textContent = (reply ? senderName(reply.sender_id) + ': ' : '') + snippet(reply);
       p.quote.setAttribute('aria-label', t('replyTo', { text: snippet(reply) }));
     }
-    const text = deleted ? t('messageDeleted') : m.body;
-    if (p.body.textContent !== text) p.body.textContent = text;
+    const fwd = !deleted && (m.forwarded_from || m.forwarded_from_id);
+    p.forwarded.hidden = !fwd;
+    if (fwd) {
+      const name = m.forwarded_from?.sender_name || (m.forwarded_from?.sender_id && senderName(m.forwarded_from.sender_id));
+      p.forwarded.textContent = name ? t('forwardedFrom', { name }) : t('forwardedPlain');
+    }
+    const text = deleted ? t('messageDeleted') : (m.body || '');
+    if (p.body._text !== text) {
+      p.body._text = text;
+      const links = deleted ? (p.body.textContent = text, []) : renderLinkedText(p.body, text);
+      const domain = firstDomain(links);
+      p.domain.hidden = !domain;
+      p.domain.textContent = domain ? '🔗 ' + domain : '';
+      if (domain) p.domain.setAttribute('aria-label', t('linkDomain', { domain }));
+    }
     p.body.className = 'text' + (deleted ? ' deleted' : '');
     paintMedia(row, p, m, deleted);
     const counts = reactionCounts(m);

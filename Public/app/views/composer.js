@@ -1,11 +1,13 @@
 // The conversation's composer: the message input (autosize, Enter to send, Escape, ↑ to edit
 // the last own message), reply and edit context, the length limit (length.js), files picked,
 // pasted or dropped onto the conversation and voice recording (compose.js, loaded when first
-// needed); typing notices. Sends through the session; the conversation view owns the list.
+// needed); typing notices; the unsent draft per chat (drafts.js), restored when the chat is
+// opened again. Sends through the session; the conversation view owns the list.
 import { h, clear, icon, focus } from '../util.js';
 import { t } from '../i18n.js';
 import { toastError } from '../toast.js';
 import { lengthGuard } from './length.js';
+import { loadDraft, saveDraft } from './drafts.js';
 
 /**
  * Builds the composer for conversation `id` inside `pane` (whose paste and drag events it
@@ -16,6 +18,7 @@ export function composerView(pane, s, id, { conv, senderName, snippet, beforeSen
   let replyTo = null;
   let editing = null;
   let closed = false;
+  let sendWhenLoaded = false;
   const paneEvents = new AbortController(); // the pane outlives this composer
   const onPane = (type, fn) => pane.addEventListener(type, fn, { signal: paneEvents.signal });
   const context = h('div', { class: 'context-bar', hidden: true });
@@ -36,7 +39,7 @@ export function composerView(pane, s, id, { conv, senderName, snippet, beforeSen
   const guard = lengthGuard(input, {
     canSplit: () => !editing && !tray?.size,
     onSplit: pieces => sendText(pieces),
-    onTrim: text => { input.value = text; autosize(); paintButtons(); focus(input); },
+    onTrim: text => { input.value = text; saveDraft(s.userId, id, text); autosize(); paintButtons(); focus(input); },
   });
   const composer = h('div', { class: 'composer' }, context, note, trayHost, recBar, guard.el, form);
   const dropZone = h('div', { class: 'drop-zone', 'aria-hidden': 'true', hidden: true }, h('span', { text: t('dropHere') }));
@@ -59,6 +62,7 @@ export function composerView(pane, s, id, { conv, senderName, snippet, beforeSen
   }
 
   function startEdit(m) {
+    if (!editing) saveDraft(s.userId, id, input.value);
     replyTo = null;
     editing = m;
     input.value = m.body;
@@ -68,7 +72,7 @@ export function composerView(pane, s, id, { conv, senderName, snippet, beforeSen
   }
 
   function cancelContext() {
-    if (editing) input.value = '';
+    if (editing) input.value = loadDraft(s.userId, id);
     editing = null;
     replyTo = null;
     paintContext();
@@ -189,14 +193,15 @@ export function composerView(pane, s, id, { conv, senderName, snippet, beforeSen
       afterSend();
       return;
     }
-    if (!text || !conv()?.loaded) return;
+    if (!text) return;
+    if (!conv()?.loaded) { sendWhenLoaded = true; return; } // sent by loaded()
     if (editing) {
       const m = editing;
       if (text === m.body) return cancelContext();
       try {
         await s.edit(conv(), m, text);
         editing = null;
-        input.value = '';
+        input.value = loadDraft(s.userId, id);
         paintContext();
         autosize();
       } catch (err) { toastError(err); }
@@ -218,6 +223,7 @@ export function composerView(pane, s, id, { conv, senderName, snippet, beforeSen
     replyTo = null;
     paintContext();
     input.value = '';
+    saveDraft(s.userId, id, '');
     autosize();
     paintButtons();
     s.typing(id, false);
@@ -235,8 +241,15 @@ export function composerView(pane, s, id, { conv, senderName, snippet, beforeSen
   input.addEventListener('input', () => {
     autosize();
     paintButtons();
-    if (!editing) s.typing(id, input.value.trim().length > 0);
+    if (!editing) {
+      s.typing(id, input.value.trim().length > 0);
+      saveDraft(s.userId, id, input.value);
+    }
   });
+
+  // The draft of this chat, from an earlier visit or before a reload.
+  input.value = loadDraft(s.userId, id);
+  if (input.value) requestAnimationFrame(() => { autosize(); paintButtons(); });
 
   return {
     el: composer,
@@ -244,8 +257,13 @@ export function composerView(pane, s, id, { conv, senderName, snippet, beforeSen
     startReply,
     startEdit,
     focus: () => focus(input),
+    /** The conversation's messages are in: a message typed and sent before that goes now. */
+    loaded() {
+      if (sendWhenLoaded && !closed) { sendWhenLoaded = false; form.requestSubmit(); }
+    },
     cleanup() {
       closed = true;
+      if (!editing) saveDraft(s.userId, id, input.value);
       paneEvents.abort();
       recording?.cancel?.();
     },

@@ -1,18 +1,30 @@
 // One conversation: history (older pages on scroll-up), live messages, optimistic sending
-// with retry, replies, edits, deletion, reactions, typing and online status; audio and video
-// call buttons in a DM's header. The bubbles (ticks, attachments through media.js) are
-// bubble.js; the input, attachments and voice recording are composer.js.
+// with retry, typing and online status; audio and video call buttons in a DM's header; day
+// and unread separators (day-divider.js), the pinned bar (pinned-bar.js), the message menu
+// (message-menu.js, message-actions.js) and opening at a message (#/chats/<id>?seq=<n>).
+// The bubbles are bubble.js; the input, attachments and voice recording are composer.js.
 import { h, clear, icon, avatar, nameOf, focus } from '../util.js';
 import { t } from '../i18n.js';
 import { announce, toast, toastError } from '../toast.js';
 import { go } from '../router.js';
-import { errorState, confirmDialog, popover, widths, chatTitle } from './common.js';
+import { errorState, widths, chatTitle } from './common.js';
 import { composerView } from './composer.js';
 import { bubbles, kindLabel } from './bubble.js';
+import { conversationAssets } from './conversation-assets.js';
+import { dividers } from './day-divider.js';
+import { menuTriggers, closeMessageMenu } from './message-menu.js';
+import { messageActions } from './message-actions.js';
+import { pinnedBar } from './pinned-bar.js';
 
-const EMOJI = ['👍', '❤️', '😂', '😮', '😢', '🔥', '🎉', '🙏'];
+/** The `seq` of a `#/chats/<id>?seq=<n>` address for conversation `id`, or 0. */
+function seqInHash(id) {
+  const m = location.hash.match(/^#\/chats\/([0-9a-f-]{36})\?(?:.*&)?seq=(\d+)/i);
+  return m && m[1].toLowerCase() === id ? Number(m[2]) : 0;
+}
 
-export function conversationView(pane, s, id) {
+/** The view of conversation `id` in `pane`; `seq`: open at that message (else the latest). */
+export function conversationView(pane, s, id, { seq: openSeq = 0 } = {}) {
+  let wantSeq = openSeq || seqInHash(id);
   let c = null;
   let item = s.item(id);
   let unseen = 0;
@@ -37,7 +49,24 @@ export function conversationView(pane, s, id) {
     beforeSend: () => listEl.querySelector('[data-empty]')?.remove(),
   });
   const wrap = h('div', { class: 'conv-wrap' }, listEl, jump, composer.dropZone);
-  clear(pane, head, wrap, typingRow, composer.el);
+  const pinned = pinnedBar({
+    open: seq => jumpTo(seq), unpin: () => actions.setPin(null, false), canPin: () => actions.canPin(),
+    snippet: m => snippet(m),
+  });
+  clear(pane, head, pinned.el, wrap, typingRow, composer.el);
+  let assetsIn = false;
+  const assets = conversationAssets().then(() => { assetsIn = true; }, () => {});
+  // The first message unread when the chat was opened (its divider stays until the chat is left).
+  let unreadAfter = 0;
+  let unreadUpTo = 0; // 0: nothing was unread
+  const seps = dividers(listEl, () => {
+    if (!unreadUpTo || !c) return 0;
+    let first = 0;
+    for (const m of c.msgs.values()) {
+      if (m.seq > unreadAfter && m.seq <= unreadUpTo && m.sender_id !== s.userId && (!first || m.seq < first)) first = m.seq;
+    }
+    return first;
+  });
 
   // Header
 
@@ -60,6 +89,7 @@ export function conversationView(pane, s, id) {
     if (o?.username) headLink.setAttribute('href', '#/u/' + encodeURIComponent(o.username));
     else headLink.removeAttribute('href');
     paintSub();
+    if (assetsIn) pinned.paint(item.pinned_message || null);
     if (item.kind === 'dm' && o) paintCallButtons(o, name);
     if (item.kind === 'group') {
       if (!headActions.firstChild) headActions.append(h('button', {
@@ -130,10 +160,24 @@ export function conversationView(pane, s, id) {
     return m.deleted_at ? t('messageDeleted') : (m.body || kindLabel(m)).slice(0, 120);
   }
 
+  const actions = messageActions({
+    s, id, conv: () => c, item: () => item, composer,
+    onPinned: () => pinned.paint(item?.pinned_message || null),
+    onHidden: m => {
+      c?.msgs.delete(m.seq);
+      c?.byId.delete(m.id);
+      els.get(key(m))?.remove();
+      els.delete(key(m));
+      seps.sync();
+    },
+  });
   const { fill, paintStatuses } = bubbles({
     s, id, conv: () => c, item: () => item, els, senderName, snippet,
-    onReact: (m, emoji) => react(m, emoji), onPicker: (anchor, m) => picker(anchor, m), onMenu: (anchor, m) => menu(anchor, m),
+    onReact: (m, emoji) => actions.react(m, emoji), onPicker: (anchor, m) => actions.picker(anchor, m),
+    onMenu: (anchor, m) => { const row = els.get(key(m)); if (row) actions.show(row, { anchor }); },
+    calls: { other: () => other(), dial: kind => startCall(kind), busy: () => s.calls.busy() },
   });
+  menuTriggers(listEl, (row, how) => actions.show(row, how));
 
 
   function place(m) {
@@ -150,7 +194,7 @@ export function conversationView(pane, s, id) {
     if (!m.seq) { listEl.append(row); return 'end'; }
     let before = null;
     for (const el of listEl.children) {
-      if (!el.dataset.testid) continue;
+      if (el.dataset.testid !== 'message') continue;
       if (Number(el.dataset.seq || Infinity) > m.seq) { before = el; break; }
     }
     if (before) { listEl.insertBefore(row, before); return 'middle'; }
@@ -181,6 +225,7 @@ export function conversationView(pane, s, id) {
     if (ev.type === 'discard') {
       els.get('c' + ev.msg.client_msg_id)?.remove();
       els.delete('c' + ev.msg.client_msg_id);
+      seps.sync();
       return;
     }
     const wasBottom = nearBottom();
@@ -202,6 +247,7 @@ export function conversationView(pane, s, id) {
       } else if (where === 'middle' && m.seq < (c.firstShown || Infinity)) prepended = true;
     }
     older.hidden = !c.hasMore;
+    seps.sync();
     if (prepended) listEl.scrollTop = prevTop + (listEl.scrollHeight - prevHeight);
     if (appendedOwn && ev.type === 'pending') toBottom(false);
     else if (appendedOther || appendedOwn) {
@@ -239,42 +285,39 @@ export function conversationView(pane, s, id) {
     for (const m of all) place(m);
     for (const m of c.pending.values()) place(m);
     if (!all.length && !c.pending.size) listEl.append(h('p', { class: 'notice-line', 'data-empty': '', text: t('sayHello') }));
-    toBottom(false);
+    seps.sync();
+    // Unread messages taller than the view: start at their divider, not below them.
+    listEl.scrollTop = listEl.scrollHeight;
+    const line = seps.unreadEl;
+    const above = line.isConnected ? line.getBoundingClientRect().top - listEl.getBoundingClientRect().top : 0;
+    if (above < 0) { listEl.scrollTop += above - 8; s.atBottom = false; jump.hidden = false; } else toBottom(false);
     if (listEl.scrollHeight <= listEl.clientHeight + 50 && c.hasMore) loadOlder();
   }
 
-  // Actions
-
-  async function react(m, emoji) {
-    try { await s.react(c, m, emoji); } catch (e) { toastError(e); }
+  /** Shows message `seq` (loading older pages until it is there) and highlights it for 2 s. */
+  async function jumpTo(seq) {
+    for (let pages = 0; c && !els.has('s' + seq) && c.hasMore && pages < 60 && !closed; pages++) {
+      try {
+        const got = await s.loadOlder(id);
+        if (!got.length) await new Promise(r => setTimeout(r, 150));
+      } catch (e) { toastError(e); return false; }
+    }
+    const row = els.get('s' + seq);
+    if (closed) return false;
+    if (!row) { toast(t('messageNotFound'), { error: true }); return false; }
+    row.scrollIntoView({ block: 'center' });
+    row.classList.add('highlight');
+    setTimeout(() => row.classList.remove('highlight'), 2000);
+    focus(row);
+    return true;
   }
 
-  function picker(anchor, m) {
-    const mine = (m.reactions || []).find(r => r.user_id === s.userId)?.emoji;
-    const p = popover(anchor, h('div', { role: 'group', 'aria-label': t('reactions'), class: 'picker-inner' },
-      EMOJI.map(e => h('button', {
-        type: 'button', testid: 'reaction-option', 'data-emoji': e, 'aria-pressed': String(e === mine),
-        onClick: () => { p.close(); react(m, e); },
-      }, e))), 'picker');
+  /** Leaves the address without ?seq=, so the same search result opened again jumps again. */
+  function showSeq(seq) {
+    if (seqInHash(id)) history.replaceState(null, '', '#/chats/' + id);
+    if (!c?.loaded) { wantSeq = seq; return false; }
+    return jumpTo(seq);
   }
-
-  function menu(anchor, m) {
-    const own = m.sender_id === s.userId;
-    const canDelete = own || ['owner', 'admin'].includes(item?.role);
-    const p = popover(anchor, [
-      h('button', { type: 'button', testid: 'reply-button', onClick: () => { p.close(false); composer.startReply(m); } }, icon('reply'), t('reply')),
-      own && h('button', { type: 'button', testid: 'edit-button', onClick: () => { p.close(false); composer.startEdit(m); } }, icon('edit'), t('edit')),
-      canDelete && h('button', {
-        type: 'button', class: 'danger', testid: 'delete-button',
-        onClick: async () => {
-          p.close(false);
-          if (!(await confirmDialog(t('deleteConfirm'), t('delete')))) return;
-          try { await s.remove(c, m); } catch (e) { toastError(e); }
-        },
-      }, icon('trash'), t('delete')),
-    ]);
-  }
-
 
   listEl.addEventListener('scroll', () => {
     const bottom = nearBottom();
@@ -303,6 +346,10 @@ export function conversationView(pane, s, id) {
       }
     }
     paintHead();
+    if (item.unread_count > 0) {
+      unreadAfter = item.read_up_to_seq || 0;
+      unreadUpTo = item.last_seq || 0;
+    }
     c = s.openConvChannel(id);
     s.openConv = id;
     s.atBottom = true;
@@ -318,9 +365,13 @@ export function conversationView(pane, s, id) {
         return;
       }
     }
-    if (closed) return;
+    await assets;
+    if (closed) return false;
+    paintHead();
     renderAll();
     paintTyping();
+    composer.loaded();
+    return wantSeq ? showSeq(wantSeq) : false;
   }
 
   let closed = false;
@@ -333,11 +384,13 @@ export function conversationView(pane, s, id) {
     s.on('removed:' + id, () => { go('#/chats'); }),
   );
   const view = {
+    showSeq,
     cleanup() {
       closed = true;
       composer.cleanup();
       offs.forEach(off => off());
       document.removeEventListener('visibilitychange', onVisible);
+      closeMessageMenu();
       s.typing(id, false);
       if (s.openConv === id) s.openConv = null;
       s.leaveConv(id);
@@ -348,6 +401,6 @@ export function conversationView(pane, s, id) {
     view.cleanup();
     Object.assign(view, conversationView(pane, s, id));
   }
-  start().then(() => { if (!closed) focus(title); });
+  start().then(jumped => { if (!closed && !jumped) focus(title); });
   return view;
 }

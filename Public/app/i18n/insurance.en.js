@@ -9,7 +9,7 @@ export default {
   driversAnyone: 'Any driver',
   kbmClassLabelSimple: 'KBM class',
   kbmClassHintSimple: 'Not sure? Keep class 3',
-  kbmStartOption: "{c} — if you don't know (KBM {k})",
+  kbmStartOption: "{c} — not sure ({k})",
   kbmHelpSummary: "If you don't know your class, we assume class {c} — here is how to look it up",
   kbmHelpWhat: 'KBM (bonus–malus) is a discount for driving without accidents or a surcharge for accidents you caused. The class goes up by 1 for every year without claims.',
   kbmHelpRsa: 'Free on the Russian Union of Motor Insurers (RSA) site, «Проверка КБМ», by your driving licence number:',

@@ -2,7 +2,7 @@
 // may charge and the price at the typical base rate — all from the server's quote), the cap,
 // the formula and every coefficient with its reason and confidence, the tariff version, the
 // КБМ forecast, and saving. Also the phone's sticky price bar.
-import { h, clear } from '../util.js';
+import { h } from '../util.js';
 import { t } from '../i18n.js';
 import { errorText } from './common.js';
 import { rub, dec, whole, isoDate } from './insurance.js';
@@ -140,16 +140,18 @@ export function resultCard({ uid, request, result: r, saved, title, save }) {
 
 /** The phone's sticky bar: the current price and a button to the details. Returns {el, show(result), hide()}. */
 export function priceBar(onDetails) {
-  const price = h('strong', { class: 'price-bar-value', testid: 'osago-price-bar-value' });
+  const price = h('strong', { class: 'price-bar-value' });
+  const typical = h('span', { class: 'price-bar-typical' });
   const label = h('span', { class: 'price-bar-label', text: t('priceBarLabel') });
   const el = h('div', { class: 'osago-price-bar', testid: 'osago-price-bar', hidden: true, role: 'region', 'aria-label': t('priceBarLabel') },
-    h('div', { class: 'price-bar-text' }, label, price),
+    h('div', { class: 'price-bar-text', testid: 'osago-price-bar-value' }, label, price, typical),
     h('button', { class: 'btn btn-primary btn-small', type: 'button', testid: 'osago-price-bar-details', onClick: onDetails }, t('priceBarDetails')));
   return {
     el,
     show(r) {
-      const typical = r?.premium == null && r?.typical ? ' · ' + t('typicalShort', { amount: rub(r.typical.premium) }) : '';
-      clear(price, priceText(r) + typical);
+      price.textContent = priceText(r);
+      typical.textContent = r?.premium == null && r?.typical ? t('typicalShort', { amount: rub(r.typical.premium) }) : '';
+      typical.hidden = !typical.textContent;
       el.hidden = !r;
     },
     hide() { el.hidden = true; },

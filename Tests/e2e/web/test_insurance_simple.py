@@ -186,7 +186,7 @@ def test_sign_in_and_simple_form(server, state):
     rsa = a.visible("kbm-help-rsa")
     assert rsa.get_attribute("href").startswith("https://") and "noopener" in rsa.get_attribute("rel")
     options = Select(driver_input(a, "driver-class-select")).first_selected_option
-    assert options.get_attribute("value") == "3" and "не знаете" in options.text, options.text
+    assert options.get_attribute("value") == "3" and "не знаю" in options.text, options.text
     state.done.add("form")
 
 

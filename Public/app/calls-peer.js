@@ -61,7 +61,7 @@ export function offer(ctl, c, iceRestart) {
     if (c.state === 'ended' || !c.remote) return;
     const desc = await c.pc.createOffer(iceRestart ? { iceRestart: true } : undefined);
     await c.pc.setLocalDescription(desc);
-    if (iceRestart) c.restarts++;
+    if (iceRestart) { c.restarts++; ctl.changed(); }
     await ctl.signal.request('webrtc.offer', { roomId: c.roomId, to: c.remote, sdp: c.pc.localDescription.sdp, ...(iceRestart && { iceRestart: true }) });
   }).catch(e => console.warn('calls: offer failed', e));
 }
@@ -92,7 +92,8 @@ export function negotiate(ctl, c, f) {
       }
       await c.pc.setLocalDescription(await c.pc.createAnswer());
       await addCandidates(c);
-      if (p.iceRestart) c.restarts++;
+      // An ICE restart need not change the connection's state: say so (the screen shows the count).
+      if (p.iceRestart) { c.restarts++; ctl.changed(); }
       await ctl.signal.request('webrtc.answer', { roomId: c.roomId, to: c.remote, sdp: c.pc.localDescription.sdp });
     }).catch(e => console.warn('calls: answer failed', e));
   } else if (f.type === 'webrtc.answer' && c.dir === 'out') {

@@ -13,6 +13,10 @@ database with MESSAGE_BUS=postgres), so ringing, rooms and WebRTC negotiation cr
   video is shown, and B hangs up: A sees that the other side hung up.
 - Access tokens live 45 s here: after the app refreshes its token, the calls socket sends AUTH
   again with it and is never closed for an expired token (4001).
+- A's network goes away for 3 s (DevTools offline emulation, and A's open connections to its
+  server aborted with `ss -K`, since the emulation leaves open WebSockets alone): the calls
+  socket comes back by itself with a resuming HELLO and a call connects; the realtime socket
+  comes back and a message Bob sends afterwards reaches A's open chat.
 
 Screenshots of the incoming and in-call screens (1280×800 and 360×740, light and dark) go to
 the artefacts directory. Loopback WebRTC: Chromium gathers loopback/host candidates only with
@@ -24,10 +28,14 @@ The tests run in file order and share state (run with -x).
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
+import shutil
+import subprocess
 import time
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -449,3 +457,125 @@ def test_refreshed_token_is_sent_to_the_calls_socket(scenario):
               a.driver.execute_script("return (window.__e2eCalls || []).filter(f => f.dir === 'close')")]
     assert 4001 not in closes, f"the calls socket was closed for an expired token: {closes}"
     assert screen_attr(a, "data-signal") in (None, "ready")
+
+
+
+NETWORK_ON = {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
+NETWORK_OFF = {**NETWORK_ON, "offline": True}
+
+
+def socket_count(b: Browser, part: str) -> int:
+    """How many WebSockets the page has opened to URLs containing `part`."""
+    return b.driver.execute_script(
+        "return (window.__e2eSockets || []).filter(ws => ws.url.includes(arguments[0])).length", part)
+
+
+def browser_pids(b: Browser) -> set[int]:
+    """chromedriver's process and all its descendants (Chromium and its network service)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="utf-8") as stat:
+                ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    pids, stack = set(), [b.driver.service.process.pid]
+    while stack:
+        pid = stack.pop()
+        if pid not in pids:
+            pids.add(pid)
+            stack.extend(children.get(pid, []))
+    return pids
+
+
+def cut_connections(b: Browser, server_url: str) -> int:
+    """Aborts every TCP connection of this browser to the server (as a dead network or a server
+    dropping its sockets would), with `ss -K`; returns how many. Needs root and a kernel with
+    socket destroy (INET_DIAG_DESTROY)."""
+    port = urlsplit(server_url).port
+    listing = subprocess.run(["ss", "-tnpH", "state", "established", "dport", "=", f":{port}"],
+                             capture_output=True, text=True, timeout=10).stdout
+    pids, cut = browser_pids(b), 0
+    for line in listing.splitlines():
+        if not {int(p) for p in re.findall(r"pid=(\d+)", line)} & pids:
+            continue
+        local_port = line.split()[2].rsplit(":", 1)[1]
+        done = subprocess.run(["ss", "-K", "state", "established", "sport", "=", f":{local_port}", "dport", "=", f":{port}"],
+                              capture_output=True, text=True, timeout=10)
+        cut += done.returncode == 0 and local_port in done.stdout
+    return cut
+
+
+def test_sockets_come_back_after_the_network_drops(scenario, report):
+    """A's network goes away for 3 s: DevTools offline emulation (the page sees offline, then
+    online; new connections fail meanwhile) and A's open connections to its server aborted
+    (offline emulation leaves open WebSockets alone). Nothing in the page is poked. Afterwards
+    the calls signalling is back (HELLO with resume) and a call connects, and the realtime
+    socket is back: a message Bob sends after the outage reaches A's open chat by itself."""
+    if shutil.which("ss") is None:
+        pytest.skip("ss (iproute2) is needed to abort the browser's connections")
+    scenario.need("dm")
+    alice, a, b, b2 = scenario.alice, scenario.alice.browser, scenario.bob.browser, scenario.bob2
+    conversation = scenario.conversation_id
+    for browser in (a, b, b2):
+        if browser is not None:
+            screen_gone(browser)
+    in_dm(a, conversation)
+    in_dm(b, conversation)
+
+    def hellos():
+        return [f for f in calls_frames(a, "out") if f.get("type") == "HELLO"]
+
+    hellos_before = len(hellos())
+    realtime_before = socket_count(a, "/realtime/v1/websocket")
+    # What the outage makes the browser log on purpose (failed requests and sockets while offline).
+    a.expected_console += [r"ERR_INTERNET_DISCONNECTED", r"WebSocket connection to .* failed"]
+
+    a.driver.execute_cdp_cmd("Network.enable", {})
+    a.driver.execute_cdp_cmd("Network.emulateNetworkConditions", NETWORK_OFF)
+    try:
+        a.wait(lambda d: d.execute_script("return navigator.onLine") is False, "A's browser to be offline")
+        cut = cut_connections(a, alice.url)
+        if cut == 0:
+            pytest.skip("could not abort the browser's connections here (ss -K needs root and INET_DIAG_DESTROY)")
+        a.wait(lambda d: d.execute_script(
+            "return !(window.__e2eSockets || []).some(ws => ws.readyState === 1)"), "A's WebSockets to notice the drop")
+        time.sleep(3)
+    finally:
+        a.driver.execute_cdp_cmd("Network.emulateNetworkConditions", NETWORK_ON)
+    a.wait(lambda d: d.execute_script("return navigator.onLine") is True, "A's browser to be online again")
+    outage_over = time.monotonic()
+
+    # The calls signalling: a new HELLO that resumes the session, acknowledged.
+    a.wait(lambda d: len(hellos()) > hellos_before, "A's calls socket to say HELLO again after the outage", 30)
+    hello = hellos()[hellos_before]
+    assert (hello.get("payload") or {}).get("resume", {}).get("resumeToken"), f"A reconnected without resume: {hello}"
+    a.wait(lambda d: any(f.get("type") == "ACK" and f["ack"].get("ackOfMsgId") == hellos()[-1]["msgId"] and f["ack"].get("ok")
+                         for f in calls_frames(a, "in")), "the ACK of A's HELLO after the outage", 30)
+    calls_back = time.monotonic() - outage_over
+
+    # The realtime socket: a new connection, and a message Bob sends now reaches A by itself.
+    a.wait(lambda d: socket_count(a, "/realtime/v1/websocket") > realtime_before, "a new realtime socket on A", 30)
+    text = f"После обрыва {RUN}"
+    b.fill("message-input", text)
+    b.click("send-message")
+    a.wait(lambda d: message_by_text(a, text) is not None, f"Bob's message {text!r} on A after the outage", 30)
+    report.note(f"network drop: {cut} connection(s) of A aborted; calls signalling back {calls_back:.1f}s and Bob's "
+                f"message on A {time.monotonic() - outage_over:.1f}s after the outage")
+
+    # A call connects over the recovered signalling.
+    a.click("call-audio")
+    wait_state(a, "outgoing", "ringing", timeout=30)
+    wait_state(b, "incoming", timeout=30)
+    b.click("call-accept-audio")
+    wait_state(a, "active", timeout=MEDIA_TIMEOUT)
+    wait_state(b, "active", timeout=MEDIA_TIMEOUT)
+    assert screen_attr(a, "data-signal") == "ready"
+    a.click("call-hangup")
+    wait_state(a, "ended")
+    for browser in (a, b, b2):
+        if browser is not None:
+            screen_gone(browser)

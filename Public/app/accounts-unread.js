@@ -10,9 +10,10 @@ const EVERY_MS = 60000;
 /**
  * Watches every stored account but `session`'s. `onChange(counts)` gets a Map of user id →
  * unread total (muted chats not counted) after each change. Stops by itself once `session`
- * is destroyed (account switch or sign-out); `stop()` stops it at once.
+ * is destroyed (account switch or sign-out) or `alive()` says false (the shell that shows it
+ * was replaced, e.g. after a language change); `stop()` stops it at once.
  */
-export function watchOtherAccounts(session, onChange) {
+export function watchOtherAccounts(session, onChange, alive = () => true) {
   const apis = new Map(); // user id → Api of that account only
   const counts = new Map(); // user id → unread total
   let last = 0;
@@ -71,7 +72,7 @@ export function watchOtherAccounts(session, onChange) {
 
   const onFocus = () => refresh();
   const tick = () => {
-    if (session.destroyed) return stop();
+    if (session.destroyed || !alive()) return stop();
     if (document.visibilityState === 'visible' && Date.now() - last >= EVERY_MS) refresh();
   };
   // A cheap check each second notices the session's end; the server is asked once a minute.

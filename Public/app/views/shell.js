@@ -112,7 +112,7 @@ function accountSwitcher(s, { switchTo, signOut, signOutAll }) {
     others = counts;
     paint();
     if (menu) for (const el of menu.querySelectorAll('[data-testid="account-unread"]')) paintCount(el, counts.get(el.dataset.userId) || 0);
-  });
+  }, () => btn.isConnected);
 
   const close = (refocus = true) => {
     if (!menu) return;

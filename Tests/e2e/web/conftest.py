@@ -5,6 +5,8 @@ The server itself comes from the `server` fixture of Tests/e2e/conftest.py.
 Environment:
   ECOMANSONI_ARTIFACTS   directory for screenshots, first-load.json and failure dumps
                          (default: a new temporary directory; printed at the end of the run)
+  ECOMANSONI_SCREENSHOTS directory for the accessibility audit's screenshots and axe-report.json
+                         (test_accessibility.py; default Tests/e2e/web/.screenshots, git-ignored)
   ECOMANSONI_CHROMIUM    browser binary (default /usr/bin/chromium, else `chromium` on PATH)
   ECOMANSONI_CHROMEDRIVER  driver binary (default /usr/bin/chromedriver, else on PATH)
 """

@@ -2,7 +2,9 @@
 axe-selenium-python) runs on each screen at 1280×800 and 390×844, in the light and the dark
 theme, and finds no violation of impact «serious» or «critical». Each screen × size × theme
 is also written as a screenshot to $ECOMANSONI_SCREENSHOTS (default Tests/e2e/web/.screenshots)
-to be looked at; a page that scrolls sideways at 390×844 is reported as an observation.
+to be looked at, with axe-report.json beside them (every violation of any impact and what axe
+could not decide, per screenshot); a page that scrolls sideways at 390×844 is reported as an
+observation.
 
 The theme is the app's own setting: with the preference «system» (the default) the app
 follows prefers-color-scheme, which the audit emulates (app.js applyTheme listens to it); the
@@ -65,6 +67,7 @@ class Scenario(Steps):
     skipped: list[str] = field(default_factory=list)
     bob_token: str = ""
     dm_id: str | None = None
+    report: dict[str, Any] = field(default_factory=dict)
 
 
 @pytest.fixture(scope="module")
@@ -122,8 +125,9 @@ axe.configure({ checks: [
 """
 
 
-def run_axe(b: Browser) -> list[dict[str, Any]]:
-    """axe-core's violations on the current page (injected once per page load)."""
+def run_axe(b: Browser) -> dict[str, Any]:
+    """axe-core's violations and undecided (incomplete) results on the current page (axe is
+    injected once per page load)."""
     if not b.driver.execute_script("return typeof window.axe === 'object'"):
         b.driver.execute_script(Path(AXE_SCRIPT).read_text(encoding="utf-8"))
         b.driver.execute_script(AXE_BACKPORTS)
@@ -131,18 +135,89 @@ def run_axe(b: Browser) -> list[dict[str, Any]]:
     try:
         result = b.driver.execute_async_script("""
             const done = arguments[arguments.length - 1];
-            axe.run(document, { resultTypes: ['violations'] })
-              .then(r => done(JSON.stringify(r.violations.map(v => ({
-                  id: v.id, impact: v.impact, help: v.help, helpUrl: v.helpUrl,
-                  nodes: v.nodes.map(n => ({ target: n.target, impact: n.impact,
-                    summary: (n.failureSummary || '').slice(0, 400), html: (n.html || '').slice(0, 200) })) })))))
+            const brief = list => list.map(v => ({
+                id: v.id, impact: v.impact, help: v.help, helpUrl: v.helpUrl,
+                nodes: v.nodes.map(n => ({ target: n.target, impact: n.impact,
+                  summary: (n.failureSummary || '').slice(0, 400), html: (n.html || '').slice(0, 200),
+                  data: n.any.map(c => c.data).concat(n.all.map(c => c.data)).find(d => d && typeof d === 'object') || null })) }));
+            axe.run(document, { resultTypes: ['violations', 'incomplete'] })
+              .then(r => done(JSON.stringify({ violations: brief(r.violations), incomplete: brief(r.incomplete) })))
               .catch(e => done(JSON.stringify({ error: String(e) })));""")
     finally:
         b.driver.set_script_timeout(15)
     parsed = json.loads(result)
-    if isinstance(parsed, dict):
+    if "error" in parsed:
         raise AssertionError(f"axe-core failed: {parsed['error']}")
     return parsed
+
+
+# What axe leaves undecided for color-contrast (a sticky or translucent background, a text
+# behind an open popover) is measured here from the computed styles: the text colour over the
+# backgrounds of its ancestors, composited (a background image leaves it undecided). Texts
+# behind an open popover or dialog (axe: bgOverlap) are not what the user reads then, and a
+# transparent text (the code field draws its digits in cells) has nothing to measure.
+CONTRAST_FALLBACK = """
+const parse = c => { const m = /rgba?\\(([^)]+)\\)/.exec(c || ''); if (!m) return null;
+  const p = m[1].split(',').map(parseFloat); return { r: p[0], g: p[1], b: p[2], a: p.length > 3 ? p[3] : 1 }; };
+const over = (top, bottom) => ({ r: top.r * top.a + bottom.r * (1 - top.a), g: top.g * top.a + bottom.g * (1 - top.a),
+  b: top.b * top.a + bottom.b * (1 - top.a), a: 1 });
+const lum = c => { const f = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+  return 0.2126 * f(c.r) + 0.7152 * f(c.g) + 0.0722 * f(c.b); };
+const out = [];
+for (const selector of arguments[0]) {
+  const el = document.querySelector(selector);
+  if (!el) continue;
+  const style = getComputedStyle(el);
+  const fg = parse(style.color);
+  if (!fg || fg.a === 0) continue;
+  const layers = [];
+  let undecided = false;
+  for (let e = el; e; e = e.parentElement) {
+    const st = getComputedStyle(e);
+    if (st.backgroundImage && st.backgroundImage !== 'none') { undecided = true; break; }
+    const c = parse(st.backgroundColor);
+    if (c && c.a > 0) { layers.push(c); if (c.a >= 1) break; }
+  }
+  if (undecided) continue;
+  let bg = { r: 255, g: 255, b: 255, a: 1 };
+  for (const layer of layers.reverse()) bg = over(layer, bg);
+  const text = over(fg, bg);
+  const [l1, l2] = [lum(text), lum(bg)].sort((a, b) => b - a);
+  const ratio = (l1 + 0.05) / (l2 + 0.05);
+  const size = parseFloat(style.fontSize), bold = parseInt(style.fontWeight, 10) >= 700;
+  const needed = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+  if (ratio < needed) out.push({ target: selector, ratio: Math.round(ratio * 100) / 100, needed,
+    color: style.color, background: `rgb(${Math.round(bg.r)}, ${Math.round(bg.g)}, ${Math.round(bg.b)})`,
+    html: el.outerHTML.slice(0, 160) });
+}
+return out;
+"""
+
+
+def contrast_fallback(b: Browser, results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Texts axe left undecided for contrast that measure below 4.5:1 (3:1 large)."""
+    targets = []
+    for v in results["incomplete"]:
+        if v["id"] != "color-contrast":
+            continue
+        for node in v["nodes"]:
+            data = node.get("data") or {}
+            if data.get("missingData") == "bgOverlap" or len(node["target"]) != 1:
+                continue
+            targets.append(node["target"][0])
+    return b.driver.execute_script(CONTRAST_FALLBACK, targets) if targets else []
+
+
+def record(s: Scenario, label: str, results: dict[str, Any]) -> None:
+    """Keeps every violation (any impact) and what axe could not decide, for axe-report.json."""
+    s.report[label] = {
+        "violations": [{"id": v["id"], "impact": v["impact"], "targets": [" ".join(n["target"]) for n in v["nodes"]]}
+                       for v in results["violations"]],
+        "incomplete": [{"id": v["id"], "nodes": [{"target": " ".join(n["target"]), "data": n["data"]}
+                                                 for n in v["nodes"]][:30]}
+                       for v in results["incomplete"]],
+    }
+    (s.shots / "axe-report.json").write_text(json.dumps(s.report, indent=1, ensure_ascii=False), encoding="utf-8")
 
 
 def set_color_scheme(b: Browser, theme: str) -> None:
@@ -169,7 +244,13 @@ def audit(s: Scenario, name: str, prepare: Callable[[str], None] | None = None,
                 if overflow > 1:
                     b.report.note(f"accessibility audit: {label} scrolls sideways by {overflow}px")
             s.audited.append(label)
-            for v in run_axe(b):
+            results = run_axe(b)
+            record(s, label, results)
+            for low in contrast_fallback(b, results):
+                s.violations.append(
+                    f"{label}: color-contrast (serious, measured where axe was undecided): {low['ratio']}:1 < "
+                    f"{low['needed']}:1, {low['color']} on {low['background']}\n    {low['target']}  {low['html']}")
+            for v in results["violations"]:
                 if v["impact"] not in FAILING_IMPACTS:
                     continue
                 lines = [f"{label}: {v['id']} ({v['impact']}): {v['help']} <{v['helpUrl']}>"]
@@ -232,6 +313,10 @@ def first_displayed(b: Browser, selectors: list[str]):
             except Exception:
                 pass
     return None
+
+
+def to_top(b: Browser) -> None:
+    b.driver.execute_script("const m = document.querySelector('main'); if (m) m.scrollTop = 0; scrollTo(0, 0)")
 
 
 def escape(b: Browser) -> None:
@@ -337,7 +422,7 @@ def test_chat_screens(server, scenario):
     audit(s, "people-results", lambda _: b.visible("person-result", data_username=f"audit_bob_{RUN}"))
     b.click("person-result", data_username=f"audit_bob_{RUN}")
     b.visible("open-dm")
-    audit(s, "profile", lambda _: b.visible("open-dm"))
+    audit(s, "profile", lambda _: (b.visible("open-dm"), to_top(b)))
 
     # A DM with messages from both sides.
     b.set_viewport(SIZES[0][1])
@@ -475,11 +560,11 @@ def test_me_and_settings(scenario):
     b = s.browser
     b.go("#/me")
     b.visible("display-name-input")
-    audit(s, "me", lambda _: b.visible("display-name-input"))
+    audit(s, "me", lambda _: (b.visible("display-name-input"), to_top(b)))
 
     b.go("#/settings")
     b.visible("theme-select")
-    audit(s, "settings", lambda _: b.visible("theme-select"))
+    audit(s, "settings", lambda _: (b.visible("theme-select"), to_top(b)))
     # The explicit preference from the settings select gives the same dark theme.
     b.select("theme-select", "dark")
     b.wait(lambda d: b.root_attr("data-theme") == "dark", "<html data-theme=dark> from the settings select")
@@ -489,7 +574,9 @@ def test_me_and_settings(scenario):
         label = f"settings-pref-dark-{size_name}"
         b.screenshot_to(s.shots, label)
         s.audited.append(label)
-        for v in run_axe(b):
+        results = run_axe(b)
+        record(s, label, results)
+        for v in results["violations"]:
             if v["impact"] in FAILING_IMPACTS:
                 s.violations.append(f"{label}: {v['id']} ({v['impact']}): {v['help']} "
                                     + "; ".join(" ".join(n["target"]) for n in v["nodes"][:8]))

@@ -36,6 +36,7 @@ export default {
   shareTitle: 'Share to a chat',
   shareLead: 'Choose a chat to send the calculation «{title}» to:',
   shareListLabel: 'Chats',
+  sharePreviewLink: 'and an «Open in the calculator» link with the inputs',
   shareSending: 'Sending…',
   shareSent: 'Sent to «{chat}»',
   shareFailed: 'Could not send: {why}',

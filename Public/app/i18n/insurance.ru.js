@@ -38,6 +38,7 @@ export default {
   shareTitle: 'Поделиться в чат',
   shareLead: 'Выберите чат — туда уйдёт сообщение с расчётом «{title}»:',
   shareListLabel: 'Чаты',
+  sharePreviewLink: 'и ссылка «Открыть в калькуляторе» с параметрами расчёта',
   shareSending: 'Отправляем…',
   shareSent: 'Расчёт отправлен в чат «{chat}»',
   shareFailed: 'Не удалось отправить: {why}',

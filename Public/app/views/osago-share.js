@@ -32,7 +32,8 @@ export function shareDialog(s, item) {
   const list = h('ul', { class: 'share-list', testid: 'osago-share-list', 'aria-label': t('shareListLabel') });
   const status = h('p', { class: 'hint', role: 'status', testid: 'osago-share-status' });
   d.body.append(h('p', { class: 'hint', text: t('shareLead', { title: item.title || '' }) }),
-    h('pre', { class: 'share-preview', testid: 'osago-share-preview', text: body }), list, status);
+    h('p', { class: 'share-preview', testid: 'osago-share-preview' }, body.split('\n')[0], h('br'),
+      h('span', { class: 'hint', text: t('sharePreviewLink') })), list, status);
   d.foot.append(h('button', { class: 'btn', type: 'button', onClick: () => d.close() }, t('cancel')));
 
   let busy = false;

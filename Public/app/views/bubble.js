@@ -7,6 +7,7 @@ import { h, clear, icon, clockTime, fullTime, focus } from '../util.js';
 import { t } from '../i18n.js';
 import { renderLinkedText, firstDomain } from './links.js';
 import { fillCallEvent, callText } from './call-event.js';
+import { osagoShareCard } from './osago-card.js';
 
 const TICKS = { sending: 'clock', failed: 'alert', sent: 'tick', delivered: 'ticks', read: 'ticks' };
 
@@ -76,6 +77,7 @@ export function bubbles({ s, id, conv, item, els, senderName, snippet, onReact, 
     p.media = h('div', { class: 'media-slot', testid: 'message-attachment', hidden: true });
     p.body = h('div', { class: 'text', testid: 'message-body' });
     p.domain = h('div', { class: 'link-domain', testid: 'link-domain', hidden: true });
+    p.card = h('div', { class: 'card-slot', hidden: true });
     p.reactions = h('div', { class: 'reactions', hidden: true });
     p.edited = h('span', { text: t('edited'), hidden: true });
     p.time = h('time');
@@ -88,7 +90,7 @@ export function bubbles({ s, id, conv, item, els, senderName, snippet, onReact, 
       h('button', { class: 'icon-btn', type: 'button', testid: 'react-button', 'aria-label': t('react'), 'aria-haspopup': 'true', onClick: e => onPicker(e.currentTarget, msg()) }, icon('smile')),
       h('button', { class: 'icon-btn', type: 'button', testid: 'message-menu-button', 'data-action': 'more', 'aria-label': t('moreActions'), 'aria-haspopup': 'menu', onClick: e => onMenu(e.currentTarget, msg()) }, icon('more')));
     row.append(h('div', { class: 'stack' },
-      p.bubble = h('div', { class: 'bubble' }, p.sender, p.forwarded, p.quote, p.media, p.body, p.domain, p.reactions, h('div', { class: 'meta' }, p.edited, p.time, p.status)),
+      p.bubble = h('div', { class: 'bubble' }, p.sender, p.forwarded, p.quote, p.media, p.body, p.card, p.domain, p.reactions, h('div', { class: 'meta' }, p.edited, p.time, p.status)),
       p.failed), p.actions);
     return p;
   }
@@ -130,12 +132,16 @@ export function bubbles({ s, id, conv, item, els, senderName, snippet, onReact, 
     if (p.body._text !== text) {
       p.body._text = text;
       const links = deleted ? (p.body.textContent = text, []) : renderLinkedText(p.body, text);
-      const domain = firstDomain(links);
+      // A shared OSAGO calculation is a card in place of its text (the link is the card's).
+      const card = !deleted && (!m.kind || m.kind === 'text') ? osagoShareCard(text) : null;
+      clear(p.card, card);
+      p.card.hidden = !card;
+      const domain = card ? '' : firstDomain(links);
       p.domain.hidden = !domain;
       p.domain.textContent = domain ? '🔗 ' + domain : '';
       if (domain) p.domain.setAttribute('aria-label', t('linkDomain', { domain }));
     }
-    p.body.className = 'text' + (deleted ? ' deleted' : '');
+    p.body.className = 'text' + (deleted ? ' deleted' : '') + (p.card.hidden ? '' : ' as-card');
     paintMedia(row, p, m, deleted);
     const counts = reactionCounts(m);
     const sig = JSON.stringify([...counts]) + pending + deleted;

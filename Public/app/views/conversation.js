@@ -11,7 +11,7 @@ import { errorState, widths, chatTitle } from './common.js';
 import { composerView } from './composer.js';
 import { bubbles, kindLabel } from './bubble.js';
 import { conversationAssets } from './conversation-assets.js';
-import { dividers } from './day-divider.js';
+import { dividers, firstUnread } from './day-divider.js';
 import { menuTriggers, closeMessageMenu } from './message-menu.js';
 import { messageActions } from './message-actions.js';
 import { pinnedBar } from './pinned-bar.js';
@@ -49,24 +49,14 @@ export function conversationView(pane, s, id, { seq: openSeq = 0 } = {}) {
     beforeSend: () => listEl.querySelector('[data-empty]')?.remove(),
   });
   const wrap = h('div', { class: 'conv-wrap' }, listEl, jump, composer.dropZone);
-  const pinned = pinnedBar({
-    open: seq => jumpTo(seq), unpin: () => actions.setPin(null, false), canPin: () => actions.canPin(),
-    snippet: m => snippet(m),
-  });
+  const pinned = pinnedBar({ open: seq => jumpTo(seq), unpin: () => actions.setPin(null, false), canPin: () => actions.canPin(), snippet: m => snippet(m) });
   clear(pane, head, pinned.el, wrap, typingRow, composer.el);
   let assetsIn = false;
   const assets = conversationAssets().then(() => { assetsIn = true; }, () => {});
   // The first message unread when the chat was opened (its divider stays until the chat is left).
   let unreadAfter = 0;
   let unreadUpTo = 0; // 0: nothing was unread
-  const seps = dividers(listEl, () => {
-    if (!unreadUpTo || !c) return 0;
-    let first = 0;
-    for (const m of c.msgs.values()) {
-      if (m.seq > unreadAfter && m.seq <= unreadUpTo && m.sender_id !== s.userId && (!first || m.seq < first)) first = m.seq;
-    }
-    return first;
-  });
+  const seps = dividers(listEl, () => (unreadUpTo && c ? firstUnread(c.msgs.values(), unreadAfter, unreadUpTo, s.userId) : 0));
 
   // Header
 

@@ -25,6 +25,15 @@ export function dayLabel(iso, now = new Date()) {
   return d.toLocaleDateString(getLang(), opts);
 }
 
+/** The first message of another member with `after` < seq ≤ `upTo` (0 when none). */
+export function firstUnread(msgs, after, upTo, me) {
+  let first = 0;
+  for (const m of msgs) {
+    if (m.seq > after && m.seq <= upTo && m.sender_id !== me && (!first || m.seq < first)) first = m.seq;
+  }
+  return first;
+}
+
 /**
  * Keeps the separators of `listEl` in step with its rows. `unreadSeq()` is the seq of the
  * first message that was unread at opening (0: none).

@@ -17,6 +17,8 @@ with the reason.
 
 from __future__ import annotations
 
+import base64
+import json
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -318,6 +320,27 @@ def test_links_are_safe(scenario):
                               "text": "https://example.com/path?q=1"}], f"links: {info['links']}"
     assert info["domain"] == "🔗 example.com", f"domain line: {info['domain']!r}"
 
+
+
+def test_osago_share_is_a_card(scenario):
+    """A shared OSAGO calculation («Расчёт ОСАГО: <range>\n<link>») is drawn as the insurance card."""
+    scenario.need("dm")
+    a, b = scenario.browsers["alice"], scenario.browsers["bob"]
+    calc = base64.urlsafe_b64encode(json.dumps({"vehicle": {"category": "B", "power_hp": 110}}).encode()).decode().rstrip("=")
+    body = f"Расчёт ОСАГО: 7 000–11 000 ₽ {RUN}\n{a.base_url}/#/insurance/osago?calc={calc}"
+    in_dm(a, scenario)
+    r = rpc(a, "send_message_v1", {"conversation_id": scenario.dm_id, "client_msg_id": f"00000000-0000-4000-9000-{RUN}000001", "body": body})
+    assert r["status"] == 200, r
+    in_dm(b, scenario)
+    card = b.wait(lambda d: d.execute_script("""
+        const m = [...document.querySelectorAll('[data-testid="message"]')].find(m => m.querySelector('[data-testid="message-body"]')?.textContent === arguments[0]);
+        const c = m && m.querySelector('[data-testid="osago-card"]');
+        return c && c.offsetParent ? { range: c.querySelector('[data-testid="osago-card-range"]').textContent,
+          href: c.querySelector('a').getAttribute('href'), bodyShown: !!m.querySelector('[data-testid="message-body"]').offsetParent } : null;""", body),
+        "the OSAGO card in Bob's chat")
+    assert card["range"] == f"7 000–11 000 ₽ {RUN}", card
+    assert card["href"] == f"#/insurance/osago?calc={calc}", card
+    assert not card["bodyShown"], "the share's raw text is shown next to the card"
 
 def test_forward(scenario):
     scenario.need("dm")

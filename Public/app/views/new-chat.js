@@ -83,5 +83,6 @@ export function dmDialog(s) {
   });
   d.dlg.addEventListener('close', () => { seq++; run.cancel(); });
   d.body.append(h('div', { class: 'field' }, h('label', { for: 'new-chat-q', text: t('newChatSearchLabel') }), input), results);
+  d.foot.append(h('button', { class: 'btn', type: 'button', onClick: () => d.close() }, t('cancel')));
   focus(input);
 }

@@ -187,7 +187,8 @@ export function cameraView(main, s, route) {
 
   async function shoot() {
     if (!stream || !renderer) return;
-    renderer.draw(video, filter, facing === 'user');
+    // The preview of the front camera is a mirror; the photo is not (text in it reads right).
+    renderer.draw(video, filter, false);
     const blob = await new Promise(resolve => live.toBlob(resolve, 'image/jpeg', 0.9));
     if (!blob || closed) { if (!blob) toast(t('errGeneric'), { error: true }); return; }
     photo = { blob, width: live.width, height: live.height };

@@ -10,7 +10,8 @@ the permission is granted without a prompt; --enable-unsafe-swiftshader: WebGL i
 - From #/camera without a chat, «Отправить в чат» lists the inbox; the picked chat gets it.
 - From the profile (#/camera/avatar), «Сделать аватаром» goes through the crop dialog and the
   profile shows the new avatar.
-- Camera permission denied (CDP Browser.setPermission): a clear message and a retry button.
+- No camera (Bob's browser has none): «Камера не найдена» with a retry; a refusal of the
+  permission (getUserMedia rejected with NotAllowedError in the page): the permission message.
 
 Screenshots of the camera at 1280×800 and 390×844 go to the artefacts directory.
 The tests run in file order and share state (run with -x).
@@ -211,14 +212,19 @@ def test_photo_as_avatar(scenario):
     assert src.startswith("/storage/v1/object/public/avatars/"), src
 
 
-def test_camera_denied(server, scenario):
-    """Bob's browser has no fake camera UI: the camera permission is denied through CDP."""
+def test_no_camera_and_denied(server, scenario):
+    """Bob's browser has no fake camera: «Камера не найдена» with a retry. Then a refusal
+    (getUserMedia rejected with NotAllowedError inside the page: a headless browser with a
+    fake camera UI always grants) gives the permission message on retry."""
     scenario.need("camera")
     bob = scenario.browsers["bob"]
-    bob.driver.execute_cdp_cmd("Browser.setPermission", {
-        "permission": {"name": "camera"}, "setting": "denied", "origin": server.url})
     bob.go("#/camera")
     error = bob.visible("camera-error", timeout=20)
-    assert "Доступ к камере запрещён" in error.text, error.text
-    bob.visible("camera-retry")
+    assert "Камера не найдена" in error.text, error.text
+    bob.screenshot("camera-missing-desktop")
+    bob.driver.execute_script(
+        "navigator.mediaDevices.getUserMedia = () => Promise.reject(new DOMException('denied', 'NotAllowedError'))")
+    bob.click("camera-retry")
+    bob.wait(lambda d: "Доступ к камере запрещён" in (bob.visible("camera-error").text or ""),
+             "the permission message after a refusal")
     bob.screenshot("camera-denied-desktop")

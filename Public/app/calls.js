@@ -124,21 +124,21 @@ export class Calls {
         to: peer.id, callId: c.id, callType, roomId: c.roomId, joinToken: c.joinToken, conversationId,
       });
       if (c.state !== 'outgoing') return;
-      if (!ack.delivered) return this.finish(c, 'unavailable', { missed: true });
+      if (!ack.delivered) return this.finish(c, 'unavailable');
       c.state = 'ringing';
       c.ringTimer = setTimeout(() => this.noAnswer(c), RING_MS);
       this.changed();
     } catch (e) {
       if (c.state === 'ended') return;
       const reason = !(e instanceof CallsError) ? 'media' : e.code === 'UNAUTHORIZED' ? 'blocked' : 'failed';
-      this.finish(c, reason, { missed: false });
+      this.finish(c, reason);
     }
   }
 
   noAnswer(c) {
     if (this.call !== c || c.state !== 'ringing') return;
     this.signal.request('call.cancel', { to: c.peerId, callId: c.id, reason: 'timeout' }).catch(() => {});
-    this.finish(c, 'noAnswer', { missed: true });
+    this.finish(c, 'noAnswer');
   }
 
   // Answering
@@ -250,13 +250,15 @@ export class Calls {
       if (ringing) this.signal.request('call.cancel', { to: c.peerId, callId: c.id }).catch(() => {});
       else this.signal.request('call.hangup', { to: c.peerId, callId: c.id, ...(c.remote && { toDevice: c.remote.deviceId }) }).catch(() => {});
     }
-    this.finish(c, ringing ? 'cancelled' : 'hungUp', { missed: ringing && !!c.id });
+    this.finish(c, ringing ? 'cancelled' : 'hungUp');
   }
 
-  /** Ends a call: media, peer connection and room; the caller notes an unanswered call in the chat. */
-  finish(c, reason, { missed = false } = {}) {
+  /**
+   * Ends a call: media, peer connection and room. The chat's call event (missed, declined,
+   * duration) is written by the server, not sent from here.
+   */
+  finish(c, reason) {
     if (c.state === 'ended') return;
-    const wasConnected = !!c.connectedAt;
     c.state = 'ended';
     c.reason = reason;
     c.endedAt = Date.now();
@@ -265,9 +267,6 @@ export class Calls {
     try { c.pc?.close(); } catch { /* ignore */ }
     if (c.roomId && c.joined) this.leaveRoom(c);
     this.tab.markBusy(false);
-    if (missed && c.dir === 'out' && !wasConnected && c.conversationId) {
-      try { this.s.send(c.conversationId, t(c.type === 'video' ? 'missedVideoCall' : 'missedAudioCall')); } catch (e) { console.warn(e); }
-    }
     this.changed();
   }
 
@@ -330,7 +329,7 @@ export class Calls {
         if (!c || c.id !== p.callId || c.dir !== 'out' || c.state === 'ended') return;
         if (f.type === 'call.decline') {
           if (c.answered) return;
-          this.finish(c, p.reason === 'busy' ? 'busy' : 'declined', { missed: true });
+          this.finish(c, p.reason === 'busy' ? 'busy' : 'declined');
           return;
         }
         c.answered = true;

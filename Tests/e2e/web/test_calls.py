@@ -7,8 +7,8 @@ database with MESSAGE_BUS=postgres), so ringing, rooms and WebRTC negotiation cr
   toggle; A's signalling socket drops, resumes and A restarts ICE, and media keeps flowing;
   A hangs up and B's page is back.
 - A calls again while B is signed in on a second browser too (on A's instance): both ring, B
-  declines on one and the other stops ringing; A sees "declined" and a missed-call message is
-  in the DM on both sides.
+  declines on one and the other stops ringing; A sees "declined" and the server's call event
+  «Отклонённый видеозвонок» is in the DM on both sides (no text message from the app).
 - An audio call: B answers on one device (the other stops ringing), the remote audio plays, no
   video is shown, and B hangs up: A sees that the other side hung up.
 - Access tokens live 45 s here: after the app refreshes its token, the calls socket sends AUTH
@@ -239,6 +239,12 @@ def message_by_text(b: Browser, text: str):
         return null;""", text)
 
 
+def call_event_texts(b: Browser) -> list[str]:
+    """The texts of the call events in the open chat, oldest first."""
+    return b.driver.execute_script(
+        "return [...document.querySelectorAll('[data-testid=\"call-event-text\"]')].map(e => e.textContent.trim())")
+
+
 def shots(b: Browser, name: str) -> None:
     """Screenshots at desktop and phone size in light and dark; checks nothing overflows sideways."""
     try:
@@ -367,7 +373,7 @@ def in_dm(b: Browser, conversation: str) -> None:
     b.wait(lambda d: b.is_visible("call-video") and b.displayed("call-video")[0].is_enabled(), "the call buttons enabled")
 
 
-def test_declined_call_stops_every_device_and_leaves_a_missed_call_message(scenario, browser_factory):
+def test_declined_call_stops_every_device_and_leaves_a_call_event(scenario, browser_factory):
     scenario.need("dm")
     a, b = scenario.alice.browser, scenario.bob.browser
     conversation = scenario.conversation_id
@@ -391,11 +397,14 @@ def test_declined_call_stops_every_device_and_leaves_a_missed_call_message(scena
     screen_gone(b, timeout=5)
     screen_gone(b2, timeout=5)
 
-    missed = "📞 Пропущенный видеозвонок"
-    a.wait(lambda d: message_by_text(a, missed) is not None, f"the message {missed!r} in A's DM", 15)
+    # The chat shows the server's call event (not a text message from the caller's app).
+    declined = "Отклонённый видеозвонок"
+    a.wait(lambda d: call_event_texts(a) and call_event_texts(a)[-1] == declined, f"the call event {declined!r} in A's DM", 15)
     screen_gone(a)
     b.go(f"#/chats/{conversation}")
-    b.wait(lambda d: message_by_text(b, missed) is not None, f"the message {missed!r} in B's DM")
+    b.wait(lambda d: call_event_texts(b) and call_event_texts(b)[-1] == declined, f"the call event {declined!r} in B's DM")
+    for browser in (a, b):
+        assert message_by_text(browser, "📞 Пропущенный видеозвонок") is None, f"[{browser.name}] a missed-call text message besides the event"
 
 
 def test_audio_call_answered_on_one_device_and_hung_up_by_the_callee(scenario):

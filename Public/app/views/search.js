@@ -153,6 +153,10 @@ export function chatSearch(s, { onQuery }) {
   input.addEventListener('keydown', e => {
     if (e.key === 'Escape' && input.value) { e.preventDefault(); e.stopPropagation(); set(''); }
   });
+  // Escape on a result also ends the search, back in the field.
+  results.addEventListener('keydown', e => {
+    if (e.key === 'Escape' && input.value) { e.preventDefault(); set(''); focus(input); }
+  });
 
   return { el, results, input, query, cleanup: () => { seq++; run.cancel(); } };
 }

@@ -315,6 +315,26 @@ def test_message_search(scenario):
         "return document.querySelector('[data-testid=\"search-sender\"]')")
     assert sender is None, "the other person's name repeated on DM results (the chat's name says it)"
 
+    # A failed search says so and offers a retry, which then finds the message.
+    a.fill("chat-search", "")
+    a.driver.execute_script("""
+        if (!window.__e2eFetch) {
+          window.__e2eFetch = window.fetch;
+          window.fetch = function (url) {
+            if (window.__e2eFailSearch && String(url).includes('/rpc/search_messages'))
+              return Promise.reject(new TypeError('Failed to fetch'));
+            return window.__e2eFetch.apply(this, arguments);
+          };
+        }
+        window.__e2eFailSearch = true;""")
+    a.fill("chat-search", "машины")
+    box = a.visible("error-state", within=a.visible("message-results"))
+    assert "нет связи" in element_text(a.driver, box).lower(), f"the failed search says {element_text(a.driver, box)!r}"
+    a.screenshot("list-message-search-error-desktop")
+    a.driver.execute_script("window.__e2eFailSearch = false")
+    a.click("retry", within=a.visible("message-results"))
+    a.visible("message-result", data_conversation_id=scenario.dm_id)
+
     # Nothing found: said in words.
     a.go("#/chats")
     a.fill("chat-search", f"зюзябра{RUN}")

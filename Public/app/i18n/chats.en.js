@@ -11,7 +11,6 @@ export default {
   searching: 'Searching…',
   nothingFound: 'Nothing found',
   searchUnavailable: 'Message search is not available on the server yet',
-  searchResultLabel: '{sender} in “{chat}”, {date}: {text}',
   searchResults: { one: '{n} message found', other: '{n} messages found' },
   unknownChat: 'Chat',
   newChat: 'New chat',

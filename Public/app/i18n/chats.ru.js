@@ -11,7 +11,6 @@ export default {
   searching: 'Ищем…',
   nothingFound: 'Ничего не найдено',
   searchUnavailable: 'Поиск по сообщениям пока недоступен на сервере',
-  searchResultLabel: '{sender} в чате «{chat}», {date}: {text}',
   searchResults: { one: 'Найдено {n} сообщение', few: 'Найдено {n} сообщения', many: 'Найдено {n} сообщений', other: 'Найдено {n} сообщения' },
   unknownChat: 'Чат',
   newChat: 'Новый чат',

@@ -9,7 +9,9 @@ She saves the calculation and shares it to her DM with Bob, who sees a card and 
 calculator (the form is filled and priced). A damaged calc link is ignored with a notice. The
 assistant puts the price first in bold with «Открыть в калькуляторе», links its sources, and
 politely refuses a question outside insurance. The tariff tables come from GET osago-tariff
-(ETag, 304). Screenshots (390×844 and 1280×800, light and dark) go to the artefacts directory.
+(ETag, 304). axe-core finds no serious or critical violation on the calculator (disclosures
+open) and the assistant. Screenshots (390×844 and 1280×800, light and dark) go to the
+artefacts directory.
 
 The tests run in file order and share state (run with -x).
 """
@@ -382,3 +384,41 @@ def test_screenshots_phone_and_desktop_light_and_dark(state):
             layout_ok(a, f"calculator {name} {theme}")
     a.set_viewport(DESKTOP)
     set_theme(a, "light")
+
+
+def serious(results: dict, where: str) -> list[str]:
+    return [f"{where}: {v['id']} ({v['impact']}): {v['help']} — "
+            + "; ".join(str(n["target"]) + " " + n["summary"][:160] for n in v["nodes"][:4])
+            for v in results["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def test_axe_finds_no_serious_violations(state):
+    """axe-core (the audit suite's runner and backports) on the calculator — result shown,
+    «Для профессионалов» and the КБМ explanation open — and on the assistant with answers."""
+    state.need("quote")
+    try:
+        from test_accessibility import AXE_SCRIPT, run_axe
+    except ImportError:
+        AXE_SCRIPT, run_axe = None, None
+    if not AXE_SCRIPT:
+        pytest.skip("axe-selenium-python (or the audit suite's runner) is not available")
+    a = state.alice
+    found = []
+    for theme in ("light", "dark"):
+        set_theme(a, theme)
+        for size, name in ((PHONE_390, "phone"), (DESKTOP, "desktop")):
+            a.set_viewport(size)
+            a.go("#/insurance/osago")
+            a.visible("osago-form")
+            if not a.is_visible("osago-result"):
+                fill_simple(a)
+                a.click("calculate")
+            a.visible("osago-result")
+            a.driver.execute_script("document.querySelectorAll('details').forEach(d => { d.open = true; })")
+            found += serious(run_axe(a), f"calculator {name} {theme}")
+            a.go("#/insurance/assistant")
+            a.visible("assistant-input")
+            found += serious(run_axe(a), f"assistant {name} {theme}")
+    a.set_viewport(DESKTOP)
+    set_theme(a, "light")
+    assert not found, "serious/critical accessibility violations:\n" + "\n".join(found)

@@ -10,13 +10,15 @@ The theme is the app's own setting: with the preference «system» (the default)
 follows prefers-color-scheme, which the audit emulates (app.js applyTheme listens to it); the
 settings screen is also audited with the preference chosen in its select.
 
-Screens: sign-in (phone step, privacy notice, code step), the first-run profile, the empty
-inbox, the account menu, people (search results), a profile, a DM open with messages, its
-message menu, the new-group dialog, a group conversation and its members dialog, the outgoing
-call screen (a fake microphone and camera; the incoming screen needs a second browser and is
-audited by no test here), my profile, settings, the OSAGO calculator (form and result), the
-assistant (empty and answered), and, when they exist, chat search, the new-chat dialog and the
-camera page (#/camera).
+Screens: sign-in (phone step, privacy notice, code step), the first-run profile, the
+notification offer, the empty inbox, the account menu, «Новый чат» (menu and dialog), people
+(search results), a profile, a DM open with messages, its message menu, the forward dialog,
+the pinned bar, the new-group dialog, a group conversation and its members dialog, chat
+search, the outgoing call screen (a fake microphone and camera), the incoming and ringing
+call screens (Bob calls Alice from a second window of the same browser, signed in there as a
+second account: each window keeps its own account in sessionStorage), my profile, settings,
+the OSAGO calculator (form and result), the assistant (empty and answered) and the camera
+page (#/camera). A screen another change has not brought yet is listed as not audited.
 
 The tests run in file order and share state (run with -x); a test whose prerequisite step
 did not complete fails with that reason. Violations are collected per test, so one run audits
@@ -547,8 +549,62 @@ def test_outgoing_call_screen(server, scenario):
     if hang is not None:
         hang.click()
     b.try_wait(lambda d: not b.is_visible("call-screen"), timeout=10)
-    skip_screen(s, "incoming call screen (needs a second browser; test_calls.py drives it)")
     finish(s, "call audited")
+
+
+def test_incoming_call_screen(server, scenario):
+    """Bob signs in as a second account in a second window of the same browser (its own
+    sessionStorage keeps each window's account) and calls Alice: her window shows the incoming
+    call screen, his the ringing one."""
+    scenario.need("call audited")
+    s = scenario
+    b = s.browser
+    alice_window = b.driver.current_window_handle
+    b.set_viewport(SIZES[0][1])
+    b.driver.switch_to.new_window("window")
+    bob_window = b.driver.current_window_handle
+    try:
+        b.open(b.base_url, "#/add-account")
+        b.fill("phone-input", BOB[0])
+        b.click("send-code")
+        b.visible("code-input")
+        b.fill("code-input", BOB[1])
+        b.submit_code()
+        b.visible("nav-chats")
+        b.go(f"#/chats/{s.dm_id}")
+        b.click("call-audio")
+        b.driver.switch_to.window(alice_window)
+        incoming = b.try_wait(lambda d: b.is_visible("call-screen", data_state="incoming"), timeout=15)
+        if not incoming:
+            skip_screen(s, "incoming call screen (Alice's window showed no incoming call within 15 s)")
+        else:
+            audit(s, "call-incoming", lambda _: b.visible("call-screen", data_state="incoming"))
+            if b.is_visible("call-decline"):
+                b.click("call-decline")
+            # A second call, for Bob's ringing screen (a call rings 30 s: one screen per call).
+            b.driver.switch_to.window(bob_window)
+            b.set_viewport(SIZES[0][1])
+            b.try_wait(lambda d: not b.is_visible("call-screen") or b.is_visible("call-close"), timeout=10)
+            if b.is_visible("call-close"):
+                b.click("call-close")
+            b.gone("call-screen")
+            b.click("call-audio")
+            if b.try_wait(lambda d: b.is_visible("call-screen", data_state="ringing"), timeout=15):
+                audit(s, "call-ringing", lambda _: b.visible("call-screen", data_state="ringing"))
+            else:
+                skip_screen(s, "ringing call screen (the second call did not ring within 15 s)")
+            if b.is_visible("call-cancel"):
+                b.click("call-cancel")
+            b.driver.switch_to.window(alice_window)
+    finally:
+        b.driver.switch_to.window(bob_window)
+        b.driver.close()
+        b.driver.switch_to.window(alice_window)
+    b.try_wait(lambda d: not b.is_visible("call-screen"), timeout=10)
+    if b.is_visible("call-close"):
+        b.click("call-close")
+    b.set_viewport(SIZES[0][1])
+    finish(s, "incoming call audited")
 
 
 # --------------------------------------------------------------------------- me, settings

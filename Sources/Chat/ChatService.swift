@@ -130,10 +130,12 @@ public struct ChatService: Sendable {
     /// Sends a message (text, or an attachment with an optional caption); a retry with the
     /// same client message id returns the original and claims nothing.
     ///
-    /// One database call (`public.chat_send_message`, migrations 0008 and 0013): it runs as
-    /// the caller under row-level security, its insert trigger claims the attachment, and it
-    /// returns the committed row, which realtime delivers without reading it again. The
-    /// claim's refusals (`attachment: …`, `kind: …`) come back as 400s naming the field.
+    /// One database call (`public.chat_send_message`, migrations 0008, 0013 and 0017): it runs
+    /// as the caller under row-level security, its insert trigger claims the attachment and
+    /// resolves `forwardedFrom` (a text message the caller can read) into `forwarded_from`,
+    /// and it returns the committed row, which realtime delivers without reading it again.
+    /// The refusals (`attachment: …`, `kind: …`, `forwarded_from_id: …`) come back as 400s
+    /// naming the field.
     func send(
         _ caller: Caller, conversation: UUID, clientMessageID: UUID, kind: MessageKind = .text, body: String,
         attachment: AttachmentReference? = nil, replyTo: UUID?, forwardedFrom: UUID? = nil

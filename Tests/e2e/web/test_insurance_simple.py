@@ -422,3 +422,44 @@ def test_axe_finds_no_serious_violations(state):
     a.set_viewport(DESKTOP)
     set_theme(a, "light")
     assert not found, "serious/critical accessibility violations:\n" + "\n".join(found)
+
+
+RAW_KEY = re.compile(r"\b[a-z]+[A-Z][A-Za-z]+\b")  # an i18n key shown instead of its text (e.g. carSection)
+
+
+def form_texts(b: Browser) -> list[str]:
+    return b.driver.execute_script("""
+        const out = [];
+        const form = document.querySelector('[data-testid="osago-form"]');
+        const walker = document.createTreeWalker(form, NodeFilter.SHOW_TEXT);
+        for (let n = walker.nextNode(); n; n = walker.nextNode()) { const t = n.textContent.trim(); if (t) out.push(t); }
+        for (const el of form.querySelectorAll('[placeholder], [aria-label]'))
+          for (const a of ['placeholder', 'aria-label']) if (el.getAttribute(a)) out.push(el.getAttribute(a));
+        return out;""")
+
+
+def test_the_form_is_russian_in_russian_and_english_in_english(state):
+    state.need("form")
+    a = state.alice
+    a.go("#/insurance/osago")
+    a.visible("osago-form")
+    texts = form_texts(a)
+    assert not [t for t in texts if RAW_KEY.search(t)], [t for t in texts if RAW_KEY.search(t)]
+    latin = [t for t in texts if re.search(r"[A-Za-z]{4,}", t) and not re.search(r"[а-яА-ЯёЁ]", t) and t not in ("autoins.ru",)]
+    assert not latin, f"English words in the Russian form: {latin[:8]}"
+    a.go("#/settings")
+    a.select("language-select", "en")
+    a.wait(lambda d: a.root_attr("lang") == "en", "<html lang=en>")
+    try:
+        a.go("#/insurance/osago")
+        a.visible("osago-form")
+        assert "For professionals" in text_of(a, "osago-expert-toggle")
+        texts = form_texts(a)
+        assert not [t for t in texts if RAW_KEY.search(t)], [t for t in texts if RAW_KEY.search(t)]
+        cyrillic = [t for t in texts if re.search(r"[а-яА-ЯёЁ]", t) and "Проверка КБМ" not in t]
+        assert not cyrillic, f"Russian text in the English form: {cyrillic[:8]}"
+        a.screenshot("osago-simple-desktop-en")
+    finally:
+        a.go("#/settings")
+        a.select("language-select", "ru")
+        a.wait(lambda d: a.root_attr("lang") == "ru", "<html lang=ru>")

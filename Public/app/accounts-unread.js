@@ -6,6 +6,7 @@ import { Api } from './api.js';
 import * as store from './store.js';
 
 const EVERY_MS = 60000;
+const PAGES = 4; // pages of 50 chats, most recent first: the 200 latest chats are counted
 
 /**
  * Watches every stored account but `session`'s. `onChange(counts)` gets a Map of user id →
@@ -39,9 +40,17 @@ export function watchOtherAccounts(session, onChange, alive = () => true) {
     }
   }
 
-  async function countOf(id, api) {
-    const page = await api.rpc('chat_get_inbox_v2', { p_limit: 50 });
-    return (page?.items || []).reduce((n, i) => n + (i.muted ? 0 : i.unread_count || 0), 0);
+  /** The account's unread total over its first PAGES pages of chats (the most recent ones). */
+  async function countOf(api) {
+    let n = 0;
+    let cursor = null;
+    for (let i = 0; i < PAGES; i++) {
+      const page = await api.rpc('chat_get_inbox_v2', { p_limit: 50, ...(cursor && { p_cursor: cursor }) });
+      n += (page?.items || []).reduce((sum, it) => sum + (it.muted ? 0 : it.unread_count || 0), 0);
+      cursor = page?.next_cursor;
+      if (!cursor) break;
+    }
+    return n;
   }
 
   /** Asks every other account now (one round at a time). */
@@ -52,7 +61,7 @@ export function watchOtherAccounts(session, onChange, alive = () => true) {
     sync();
     running = Promise.all([...apis].map(async ([id, api]) => {
       try {
-        const n = await countOf(id, api);
+        const n = await countOf(api);
         // Still the same account's Api (not signed out or replaced while asking).
         if (!stopped && apis.get(id) === api) counts.set(id, n);
       } catch { /* offline or refused: keep the last known count */ }

@@ -63,12 +63,16 @@ export function openMessageMenu({ anchor, point, items, returnTo, label }) {
     if (!el.isConnected) return;
     el.remove();
     document.removeEventListener('pointerdown', outside, true);
+    document.removeEventListener('keydown', onEscape, true);
     removeEventListener('resize', onAway);
     removeEventListener('scroll', onAway, true);
     if (open?.el === el) open = null;
     if (refocus && back?.isConnected) focus(back);
   }
   const outside = e => { if (!el.contains(e.target)) close(false); };
+  // Escape closes the menu wherever focus went (a tap on its padding leaves focus on the page).
+  const onEscape = e => { if (e.key === 'Escape') { e.preventDefault(); e.stopPropagation(); close(true); } };
+  document.addEventListener('keydown', onEscape, true);
   const onAway = e => { if (!e || !el.contains(e.target)) close(false); };
   document.addEventListener('pointerdown', outside, true);
   addEventListener('resize', onAway);
@@ -78,7 +82,6 @@ export function openMessageMenu({ anchor, point, items, returnTo, label }) {
     const n = buttons.length;
     const to = { ArrowDown: i + 1, ArrowUp: i - 1, Home: 0, End: n - 1 }[e.key];
     if (to !== undefined) { e.preventDefault(); focus(buttons[(to + n) % n]); }
-    else if (e.key === 'Escape') { e.preventDefault(); e.stopPropagation(); close(true); }
     else if (e.key === 'Tab') { e.preventDefault(); close(true); }
     else if (e.key.length === 1 && /\S/.test(e.key)) {
       // Type-ahead: the next item whose label starts with the letter.
@@ -129,7 +132,14 @@ export function menuTriggers(listEl, show) {
         press = null;
         if (show(row, { point: start })) {
           pressedOpen = Date.now();
-          navigator.vibrate?.(10);
+          // Lifting the finger taps whatever is under it now (the menu): that tap is not a choice.
+          const swallow = ev => {
+            ev.preventDefault();
+            ev.stopPropagation();
+            if (open && !open.el.contains(document.activeElement)) focus(open.el.querySelector('[role="menuitem"]'));
+          };
+          document.addEventListener('click', swallow, { capture: true, once: true });
+          setTimeout(() => document.removeEventListener('click', swallow, true), 1500);
         }
       }, 500),
     };
@@ -140,8 +150,6 @@ export function menuTriggers(listEl, show) {
   listEl.addEventListener('pointerup', cancel);
   listEl.addEventListener('pointercancel', cancel);
   listEl.addEventListener('scroll', cancel, { passive: true });
-  // A click right after a long-press opened the menu is the finger lifting: swallow it.
-  listEl.addEventListener('click', e => { if (Date.now() - pressedOpen < 700) { e.preventDefault(); e.stopPropagation(); } }, true);
 
   listEl.addEventListener('keydown', e => {
     if (!(e.key === 'ContextMenu' || (e.shiftKey && e.key === 'F10'))) return;

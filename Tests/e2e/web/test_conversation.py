@@ -91,7 +91,10 @@ def message_el(b: Browser, text: str, delivered: bool = True):
 
 
 def send(b: Browser, text: str) -> None:
-    b.fill("message-input", text)
+    # The chat view may be rebuilt while the first keys go in (the route settling after «open
+    # DM»): type again until the input that is on screen holds the whole text.
+    b.wait(lambda d: b.fill("message-input", text).get_attribute("value") == text
+           and b.visible("message-input").get_attribute("value") == text, f"{text!r} typed into the message input")
     b.click("send-message")
     b.wait(lambda d: message_el(b, text), f"message {text!r} delivered (data-seq)")
 
@@ -290,10 +293,49 @@ def test_menu_by_right_click_and_reply(scenario):
     a.driver.switch_to.active_element.send_keys(Keys.ESCAPE)
 
 
+
+def test_menu_by_long_press_on_a_phone(scenario):
+    """At 390×844 with touch: a 500 ms press on a bubble opens the menu; screenshots light and dark."""
+    scenario.need("menu")
+    a = scenario.browsers["alice"]
+    text = f"Привет, Боб {RUN}"
+    a.set_viewport(PHONE)
+    a.driver.execute_cdp_cmd("Emulation.setTouchEmulationEnabled", {"enabled": True, "maxTouchPoints": 5})
+    try:
+        for scheme in ("light", "dark"):
+            set_theme(a, scheme)
+            in_dm(a, scenario, text)
+            point = a.driver.execute_script("""
+                const b = arguments[0].querySelector('.bubble');
+                b.scrollIntoView({ block: 'center' });
+                const r = b.getBoundingClientRect();
+                return { x: Math.round(r.left + r.width / 2), y: Math.round(r.top + r.height / 2) };""", message_el(a, text))
+            a.driver.execute_cdp_cmd("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [point]})
+            time.sleep(0.25)
+            assert not a.is_visible("message-menu"), "the menu opened before 500 ms"
+            menu = a.wait(lambda d: (a.displayed("message-menu") or [None])[0], "the menu after a long-press", 5)
+            a.driver.execute_cdp_cmd("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+            time.sleep(0.3)
+            assert a.is_visible("message-menu"), "lifting the finger closed the menu"
+            assert not a.driver.execute_script(
+                "const c = document.querySelector('.context-bar'); return !!c && !c.hidden"), "lifting the finger chose a menu item"
+            assert a.driver.execute_script(
+                "const r = arguments[0].getBoundingClientRect(); return r.left >= 0 && r.right <= innerWidth", menu), \
+                "the menu sticks out of the phone screen"
+            a.screenshot(f"conv-menu-phone-{scheme}")
+            assert a.horizontal_overflow() <= 1, f"phone {scheme}: the page scrolls sideways"
+            a.driver.switch_to.active_element.send_keys(Keys.ESCAPE)
+            a.gone("message-menu")
+    finally:
+        a.driver.execute_cdp_cmd("Emulation.setTouchEmulationEnabled", {"enabled": False})
+        a.set_viewport(DESKTOP)
+        set_theme(a, "light")
+
 def test_copy_gives_the_text_only(scenario):
     scenario.need("menu")
     a = scenario.browsers["alice"]
     text = f"Привет, Боб {RUN}"
+    in_dm(a, scenario, text)
     a.driver.execute_cdp_cmd("Browser.grantPermissions", {
         "origin": a.base_url, "permissions": ["clipboardReadWrite", "clipboardSanitizedWrite"]})
     open_menu_by_click(a, text)

@@ -49,7 +49,7 @@ export function renderAuth(root, { mode }, ctx) {
       h('p', { class: 'auth-legal' }, privacyLink)),
     langSelect(ctx.setLanguage));
   const privacy = h('div', { class: 'auth-card privacy-card', hidden: true });
-  clear(root, h('div', { class: 'auth' }, signIn, privacy));
+  clear(root, h('div', { class: 'auth', role: 'main' }, signIn, privacy));
 
   // #/privacy while signed out: the notice replaces the card, which keeps its state for the way back.
   const showRoute = () => {
@@ -246,7 +246,7 @@ export function renderOnboarding(root, s, ctx) {
       save.disabled = false;
     }
   });
-  clear(root, h('div', { class: 'auth' }, h('div', {}, h('div', { class: 'auth-card' },
+  clear(root, h('div', { class: 'auth', role: 'main' }, h('div', {}, h('div', { class: 'auth-card' },
     h('span', { class: 'brand', 'aria-hidden': 'true' }, 'ECOMANSONI'),
     h('h1', { tabindex: '-1', text: t('onboardingTitle') }),
     h('p', { class: 'lead', text: t('onboardingLead') }),

@@ -60,6 +60,9 @@ import Testing
                     #expect(policy.contains("manifest-src 'self'"))
                 }
             }
+            try await client.execute(uri: "/", method: .get) { response in
+                #expect(response.headers[.contentSecurityPolicy]?.contains("worker-src 'self'; manifest-src 'self'") == true)
+            }
             try await client.execute(uri: "/manifest.webmanifest", method: .get) { response in
                 #expect(response.status == .ok)
                 #expect(response.headers[.contentType] == "application/manifest+json")

@@ -28,7 +28,6 @@ export default {
   pinned: 'Message pinned',
   unpinned: 'Message unpinned',
   pinUnavailable: 'Pinning is not available yet',
-  linkDomain: 'Link to {domain}',
   kind_call: 'Call',
   call_missed: 'Missed call',
   call_declined: 'Declined call',

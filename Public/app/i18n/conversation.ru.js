@@ -28,7 +28,6 @@ export default {
   pinned: 'Сообщение закреплено',
   unpinned: 'Сообщение откреплено',
   pinUnavailable: 'Закрепление пока недоступно',
-  linkDomain: 'Ссылка на {domain}',
   kind_call: 'Звонок',
   call_missed: 'Пропущенный звонок',
   call_declined: 'Отклонённый звонок',

@@ -139,7 +139,6 @@ export function bubbles({ s, id, conv, item, els, senderName, snippet, onReact, 
       const domain = card ? '' : firstDomain(links);
       p.domain.hidden = !domain;
       p.domain.textContent = domain ? '🔗 ' + domain : '';
-      if (domain) p.domain.setAttribute('aria-label', t('linkDomain', { domain }));
     }
     p.body.className = 'text' + (deleted ? ' deleted' : '') + (p.card.hidden ? '' : ' as-card');
     paintMedia(row, p, m, deleted);

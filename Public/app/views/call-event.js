@@ -41,10 +41,10 @@ export function fillCallEvent(row, m, { me, other, dial, busy }) {
   }
   row.dataset.sig = sig;
   const kind = c.video ? 'video' : 'audio';
-  const label = (outgoing ? t('callOutgoing') : t('callIncoming')) + ': ' + text;
   clear(row, h('div', { class: 'call-card', testid: 'call-event' },
     icon(c.video ? 'video' : 'phone'),
-    h('span', { class: 'call-text', testid: 'call-event-text', 'aria-label': label, text }),
+    h('span', { class: 'sr-only', text: (outgoing ? t('callOutgoing') : t('callIncoming')) + ': ' }),
+    h('span', { class: 'call-text', testid: 'call-event-text', text }),
     h('time', { dateTime: m.created_at, title: fullTime(m.created_at), text: clockTime(m.created_at) }),
     other() && h('button', {
       class: 'btn btn-small', type: 'button', testid: 'call-back', 'data-call-type': kind, disabled: busy(),

@@ -369,7 +369,7 @@ export function conversationView(pane, s, id, { seq: openSeq = 0 } = {}) {
     s.on('conv:' + id, onConv),
     s.on('typing:' + id, paintTyping),
     s.on('online', () => { paintHead(); }),
-    s.on('call', () => { paintHead(); }),
+    s.on('call', () => { paintHead(); listEl.querySelectorAll('[data-testid="call-back"]').forEach(b => { b.disabled = s.calls.busy(); }); }),
     s.on('inbox', () => { item = s.item(id) || item; if (item) paintHead(); if (c?.loaded) paintStatuses(); }),
     s.on('removed:' + id, () => { go('#/chats'); }),
   );

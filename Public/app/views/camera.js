@@ -188,14 +188,16 @@ export function cameraView(main, s, route) {
   async function shoot() {
     if (!stream || !renderer) return;
     // The preview of the front camera is a mirror; the photo is not (text in it reads right).
+    // The frame is drawn once more without the mirror and copied at once, before the next tick.
+    cancelAnimationFrame(frame);
     renderer.draw(video, filter, false);
-    const blob = await new Promise(resolve => live.toBlob(resolve, 'image/jpeg', 0.9));
-    if (!blob || closed) { if (!blob) toast(t('errGeneric'), { error: true }); return; }
-    photo = { blob, width: live.width, height: live.height };
     still.width = live.width;
     still.height = live.height;
     still.getContext('2d')?.drawImage(live, 0, 0);
-    cancelAnimationFrame(frame);
+    const blob = await new Promise(resolve => still.toBlob(resolve, 'image/jpeg', 0.9));
+    if (closed) return;
+    if (!blob) { toast(t('errGeneric'), { error: true }); loop(); return; }
+    photo = { blob, width: still.width, height: still.height };
     live.hidden = true;
     still.hidden = false;
     liveRow.hidden = true;

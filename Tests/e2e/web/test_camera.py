@@ -228,3 +228,22 @@ def test_no_camera_and_denied(server, scenario):
     bob.wait(lambda d: "Доступ к камере запрещён" in (bob.visible("camera-error").text or ""),
              "the permission message after a refusal")
     bob.screenshot("camera-denied-desktop")
+
+
+def test_dark_theme_screenshots(scenario):
+    """The camera page in the dark theme at 1280×800 and 390×844 (looked at, not compared)."""
+    scenario.need("camera")
+    a = scenario.browsers["alice"]
+    a.go("#/settings")
+    a.select("theme-select", "dark")
+    a.wait(lambda d: a.root_attr("data-theme") == "dark", "<html data-theme=dark>")
+    a.driver.execute_cdp_cmd("Browser.grantPermissions", {"origin": a.base_url, "permissions": ["videoCapture"]})
+    a.go("#/camera")
+    camera_live(a)
+    a.screenshot("camera-live-dark-desktop")
+    a.set_viewport(PHONE)
+    assert a.horizontal_overflow() <= 0, "the camera page scrolls sideways at 390 px (dark)"
+    a.screenshot("camera-live-dark-phone")
+    a.set_viewport(DESKTOP)
+    a.go("#/settings")
+    a.select("theme-select", "light")

@@ -7,6 +7,8 @@ Environment:
                          (default: a new temporary directory; printed at the end of the run)
   ECOMANSONI_SCREENSHOTS directory for the accessibility audit's screenshots and axe-report.json
                          (test_accessibility.py; default Tests/e2e/web/.screenshots, git-ignored)
+  ECOMANSONI_FOCUS_WALK  1: test_accessibility.py also tabs through each screen and reports focus
+                         stops without a visible focus indicator
   ECOMANSONI_CHROMIUM    browser binary (default /usr/bin/chromium, else `chromium` on PATH)
   ECOMANSONI_CHROMEDRIVER  driver binary (default /usr/bin/chromedriver, else on PATH)
 """

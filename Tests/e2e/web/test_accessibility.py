@@ -20,6 +20,9 @@ second account: each window keeps its own account in sessionStorage), my profile
 the OSAGO calculator (form and result), the assistant (empty and answered) and the camera
 page (#/camera). A screen another change has not brought yet is listed as not audited.
 
+With ECOMANSONI_FOCUS_WALK=1 each screen is also tabbed through (desktop, dark) and every focus
+stop without a visible indicator (outline or box-shadow) is reported as an observation.
+
 The tests run in file order and share state (run with -x); a test whose prerequisite step
 did not complete fails with that reason. Violations are collected per test, so one run audits
 every screen the test reaches, and the test fails at its end listing them all.
@@ -28,6 +31,7 @@ every screen the test reaches, and the test fails at its end listing them all.
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import uuid
 from dataclasses import dataclass, field
@@ -56,6 +60,7 @@ SIZES = (("desktop", (1280, 800)), ("phone", (390, 844)))
 THEMES = ("light", "dark")
 RUN = secrets.token_hex(3)
 FAILING_IMPACTS = ("serious", "critical")
+FOCUS_WALK = os.environ.get("ECOMANSONI_FOCUS_WALK") == "1"  # exploratory: Tab through each screen
 MEDIA_ARGS = ("--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream")
 
 
@@ -196,6 +201,45 @@ return out;
 """
 
 
+# Tab through the screen (at most 30 stops) and list the focused elements that show no focus
+# indicator: no outline, no box-shadow, on themselves or on the nearest ancestor styled by
+# :focus-within (the code field draws its focus on the cell). Reported as observations.
+FOCUS_STOP = """
+const el = document.activeElement;
+if (!el || el === document.body) return null;
+if (el.hasAttribute('data-e2e-focus-seen')) return { repeat: true };
+el.setAttribute('data-e2e-focus-seen', '');
+const shows = e => { const st = getComputedStyle(e);
+  return (st.outlineStyle !== 'none' && parseFloat(st.outlineWidth) > 0) || st.boxShadow !== 'none'; };
+let visible = shows(el);
+for (let e = el.parentElement, i = 0; !visible && e && i < 3; e = e.parentElement, i++) {
+  visible = [...e.querySelectorAll('*')].some(x => x !== el && !x.contains(el) && shows(x)) && e.matches(':focus-within');
+}
+const name = el.tagName.toLowerCase() + (el.dataset.testid ? `[data-testid="${el.dataset.testid}"]` : '')
+  + (el.id ? '#' + el.id : '') + (el.className && typeof el.className === 'string' ? '.' + el.className.trim().split(/\\s+/).join('.') : '');
+return { name, visible };
+"""
+
+
+def focus_walk(b: Browser, label: str) -> tuple[int, list[str]]:
+    """Tabs through the screen: the number of focus stops and those without a visible indicator."""
+    missing: list[str] = []
+    stops = 0
+    for _ in range(30):
+        b.driver.switch_to.active_element.send_keys(Keys.TAB)
+        stop = b.driver.execute_script(FOCUS_STOP)
+        if not stop:
+            continue
+        if stop.get("repeat"):
+            break
+        stops += 1
+        if not stop["visible"]:
+            missing.append(stop["name"])
+    b.driver.execute_script(
+        "document.querySelectorAll('[data-e2e-focus-seen]').forEach(e => e.removeAttribute('data-e2e-focus-seen'))")
+    return stops, missing
+
+
 def contrast_fallback(b: Browser, results: dict[str, Any]) -> list[dict[str, Any]]:
     """Texts axe left undecided for contrast that measure below 4.5:1 (3:1 large)."""
     targets = []
@@ -252,6 +296,10 @@ def audit(s: Scenario, name: str, prepare: Callable[[str], None] | None = None,
                 s.violations.append(
                     f"{label}: color-contrast (serious, measured where axe was undecided): {low['ratio']}:1 < "
                     f"{low['needed']}:1, {low['color']} on {low['background']}\n    {low['target']}  {low['html']}")
+            if label.endswith("desktop-dark") and FOCUS_WALK:
+                stops, missing = focus_walk(b, label)
+                b.report.note(f"accessibility audit: {label}: {stops} focus stops, "
+                              f"{len(missing)} without a visible focus indicator {missing}")
             for v in results["violations"]:
                 if v["impact"] not in FAILING_IMPACTS:
                     continue
@@ -381,6 +429,7 @@ def test_chat_screens(server, scenario):
     # the inbox, then «Не сейчас» (it would cover the composer and the form buttons).
     if b.try_wait(lambda d: b.is_visible("notify-offer"), timeout=8):
         audit(s, "notify-offer")
+        b.set_viewport(SIZES[0][1])  # the offer is in the desktop navigation column only
         if b.is_visible("notify-later"):
             b.click("notify-later")
         b.gone("notify-offer")

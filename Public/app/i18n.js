@@ -2,6 +2,8 @@
 // fallback. A value is a string with {placeholders}, or an object of plural forms
 // ({one, few, many, other}) chosen by params.n.
 export const LANGS = ['ru', 'en'];
+/** Dispatched on `document` when another language's strings are in force. */
+export const LANGUAGE_CHANGED = 'ecomansoni:language';
 // Literal import URLs, so the server can version them (?v=<content hash>) like every import.
 const loaders = { ru: () => import('./i18n/ru.js'), en: () => import('./i18n/en.js') };
 const dicts = {};
@@ -33,6 +35,7 @@ export async function loadLang(code) {
   lang = next;
   rules = new Intl.PluralRules(lang);
   document.documentElement.lang = lang;
+  document.dispatchEvent(new Event(LANGUAGE_CHANGED));
 }
 
 export function getLang() {

@@ -8,7 +8,7 @@
 // The badge: the unread count as the app badge (`navigator.setAppBadge`) and a dot on the
 // favicon; the title's «(n)» is the shell's.
 import { h, nameOf } from './util.js';
-import { t } from './i18n.js';
+import { t, LANGUAGE_CHANGED } from './i18n.js';
 import { ready } from './pwa.js';
 import { toast } from './toast.js';
 
@@ -208,15 +208,23 @@ async function offer() {
   try { if (localStorage.getItem(DISMISSED)) return; } catch { /* private mode */ }
   await ready();
   if (document.querySelector('.notify-offer')) return;
-  const done = () => { el.remove(); };
-  const el = h('section', { class: 'notify-offer', testid: 'notify-offer', 'aria-label': t('notifySettings') },
-    h('p', { text: t('notifyOffer') }),
-    h('div', { class: 'row' },
-      h('button', { class: 'btn btn-primary', type: 'button', testid: 'notify-enable', onClick: async () => { await ask(); done(); } }, t('notifyEnable')),
-      h('button', {
-        class: 'btn', type: 'button', testid: 'notify-later',
-        onClick: () => { try { localStorage.setItem(DISMISSED, '1'); } catch { /* private mode */ } done(); },
-      }, t('notifyLater'))));
+  const text = h('p');
+  const enable = h('button', { class: 'btn btn-primary', type: 'button', testid: 'notify-enable', onClick: async () => { await ask(); done(); } });
+  const later = h('button', {
+    class: 'btn', type: 'button', testid: 'notify-later',
+    onClick: () => { try { localStorage.setItem(DISMISSED, '1'); } catch { /* private mode */ } done(); },
+  });
+  const el = h('section', { class: 'notify-offer', testid: 'notify-offer' }, text, h('div', { class: 'row' }, enable, later));
+  // It outlives the shell, which a language change rebuilds: it repaints its own words.
+  const paint = () => {
+    el.setAttribute('aria-label', t('notifySettings'));
+    text.textContent = t('notifyOffer');
+    enable.textContent = t('notifyEnable');
+    later.textContent = t('notifyLater');
+  };
+  const done = () => { el.remove(); document.removeEventListener(LANGUAGE_CHANGED, paint); };
+  paint();
+  document.addEventListener(LANGUAGE_CHANGED, paint);
   document.body.append(el);
 }
 

@@ -72,7 +72,7 @@ export class InboxPart {
       if (m.seq > (item.last_seq || 0)) {
         item.last_seq = m.seq;
         item.last_message_at = m.created_at;
-        item.last_message = { id: m.id, sender_id: m.sender_id, seq: m.seq, kind: m.kind, body: m.body, deleted: !!m.deleted_at, created_at: m.created_at };
+        item.last_message = { id: m.id, sender_id: m.sender_id, seq: m.seq, kind: m.kind, body: m.body, call: m.call || null, deleted: !!m.deleted_at, created_at: m.created_at };
         if (m.sender_id !== this.userId) {
           if (this.isViewing(m.conversation_id)) this.ackRead(m.conversation_id); // a read ack also moves delivery
           else {

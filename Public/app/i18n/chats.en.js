@@ -25,4 +25,14 @@ export default {
   signOutAllConfirm: { one: 'Sign out of {n} account on this device? To come back you will need to sign in with your phone number again.', other: 'Sign out of all {n} accounts on this device? To come back to each you will need to sign in with its phone number again.' },
   blockConfirm: 'Block {name}? They will not be able to message or call you or see your profile. You can unblock them at any time.',
   otherAccountsUnread: { one: '{n} unread in your other accounts', other: '{n} unread in your other accounts' },
+  // Call events (kind `call`): list previews and conversation rows.
+  kind_call: 'Call',
+  call_missed: 'Missed call',
+  call_declined: 'Declined call',
+  call_cancelled: 'Cancelled call',
+  call_ended: 'Voice call',
+  call_missed_video: 'Missed video call',
+  call_declined_video: 'Declined video call',
+  call_cancelled_video: 'Cancelled video call',
+  call_ended_video: 'Video call',
 };

@@ -42,5 +42,4 @@ export default {
   shareFailed: 'Could not send: {why}',
   shareNoChats: 'No chats yet. Start a conversation to share calculations.',
   assistantOpenCalc: 'Open in the calculator',
-  assistantLinks: 'Sources',
 };

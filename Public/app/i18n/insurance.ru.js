@@ -44,5 +44,4 @@ export default {
   shareFailed: 'Не удалось отправить: {why}',
   shareNoChats: 'Чатов пока нет. Начните переписку, чтобы делиться расчётами.',
   assistantOpenCalc: 'Открыть в калькуляторе',
-  assistantLinks: 'Источники',
 };

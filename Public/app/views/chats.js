@@ -6,6 +6,7 @@ import { t } from '../i18n.js';
 import { skeletonList, emptyState, errorState, chatTitle } from './common.js';
 import { newChatButton } from './new-chat.js';
 import { chatSearch, chatMatches } from './search.js';
+import { callText } from './call-event.js';
 
 const TICKS = { sending: 'clock', sent: 'tick', delivered: 'ticks', read: 'ticks' };
 
@@ -21,6 +22,7 @@ function draftOf(s, id) {
 function preview(s, item) {
   const m = item.last_message;
   if (!m) return item.kind === 'group' ? t('groupCreated') : t('noMessagesYet');
+  if (m.kind === 'call' && !m.deleted) return callText(m);
   const kind = m.kind && m.kind !== 'text' ? t('kind_' + m.kind) : '';
   const body = m.deleted ? t('messageDeleted') : (kind && m.body ? kind + ' · ' + m.body : m.body || kind);
   if (m.sender_id === s.userId) return t('you') + ': ' + body;

@@ -73,7 +73,8 @@ export function openMessageMenu({ anchor, point, items, returnTo, label }) {
   // Escape closes the menu wherever focus went (a tap on its padding leaves focus on the page).
   const onEscape = e => { if (e.key === 'Escape') { e.preventDefault(); e.stopPropagation(); close(true); } };
   document.addEventListener('keydown', onEscape, true);
-  const onAway = e => { if (!e || !el.contains(e.target)) close(false); };
+  // A resize (target: the window) or a scroll outside the menu closes it; its own scroll does not.
+  const onAway = e => { if (!(e?.target instanceof Node) || !el.contains(e.target)) close(false); };
   document.addEventListener('pointerdown', outside, true);
   addEventListener('resize', onAway);
   addEventListener('scroll', onAway, true);

@@ -106,29 +106,6 @@ def png_size(data: bytes) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
-def sign_in(b: Browser, phone: str, code: str, username: str, display_name: str) -> None:
-    b.wait(lambda d: b.is_visible("phone-input") or b.is_visible("nav-chats"), "the app to render")
-    if b.is_visible("nav-chats"):
-        return
-    b.fill("phone-input", phone)
-    b.click("send-code")
-    b.visible("code-input")
-    b.fill("code-input", code)
-    b.submit_code()
-    b.wait(lambda d: b.is_visible("username-input") or b.is_visible("nav-chats"), "the profile form after the code")
-    b.complete_profile(username, display_name)
-
-
-def open_dm(b: Browser, username: str) -> str:
-    b.click("nav-people")
-    b.fill("people-search", username)
-    b.click("person-result", data_username=username)
-    b.click("open-dm")
-    b.wait(lambda d: b.route().startswith("#/chats/") and len(b.route()) > len("#/chats/"), "the DM route")
-    b.visible("message-input")
-    return b.route()[len("#/chats/"):].split("?")[0]
-
-
 def send(b: Browser, text: str) -> None:
     b.fill("message-input", text)
     b.click("send-message")
@@ -204,7 +181,7 @@ def test_shell_opens_offline(server_instances, browser_factory, scenario):
     b = browser_factory("app-offline")
     b.expected_console += ["ERR_INTERNET_DISCONNECTED", "ERR_CONNECTION_REFUSED", "Failed to fetch", "service worker"]
     b.open(instance.url)
-    sign_in(b, *ERIN, f"app_erin_{RUN}", "Erin")
+    b.sign_in(*ERIN, f"app_erin_{RUN}", "Erin")
     controlled(b)
     b.wait(lambda d: (urls := d.execute_async_script(CACHED))
            and any(u.startswith("/index.html?v=") for u in urls)
@@ -246,7 +223,7 @@ def test_permission_asked_from_a_click(server, browser_factory, scenario):
     carol.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": SPY})
     for b, (phone, code), name in ((carol, CAROL, "carol"), (dan, DAN, "dan")):
         b.open(server.url)
-        sign_in(b, phone, code, f"app_{name}_{RUN}", name.capitalize())
+        b.sign_in(phone, code, f"app_{name}_{RUN}", name.capitalize())
     assert carol.driver.execute_script("return Notification.permission") == "default", "permission asked on load"
     carol.driver.execute_cdp_cmd("Browser.grantPermissions", {"origin": server.url, "permissions": ["notifications"]})
     offer = carol.visible("notify-offer")
@@ -266,7 +243,7 @@ def test_permission_asked_from_a_click(server, browser_factory, scenario):
 def test_hidden_tab_gets_a_notification_sound_and_badge(scenario):
     scenario.need("granted")
     carol, dan = scenario.browsers["carol"], scenario.browsers["dan"]
-    scenario.dm_id = open_dm(dan, f"app_carol_{RUN}")
+    scenario.dm_id = dan.open_dm(f"app_carol_{RUN}")
     carol.driver.execute_script(HIDE)
     send(dan, "Привет из фона")
     shown = carol.wait(lambda d: d.execute_script("return window.__e2eShown"), "a notification for the hidden tab")

@@ -92,23 +92,6 @@ def scenario(server, browser_factory):
 # --------------------------------------------------------------------------- helpers
 
 
-def sign_in(b: Browser, user: User) -> None:
-    b.wait(lambda d: b.is_visible("phone-input") or b.is_visible("nav-chats"), "the app to render")
-    b.fill("phone-input", user.phone)
-    b.click("send-code")
-    b.visible("code-input")
-    b.fill("code-input", user.code)
-    b.submit_code()
-    b.wait(lambda d: b.is_visible("username-input") or b.is_visible("nav-chats"), "the profile form after the code")
-    b.complete_profile(user.username, user.display_name)
-
-
-def set_theme(b: Browser, theme: str) -> None:
-    b.go("#/settings")
-    b.select("theme-select", theme)
-    b.wait(lambda d: b.root_attr("data-theme") == theme, f"<html data-theme={theme!r}>")
-
-
 def last_message(b: Browser, kind_testid: str):
     """The last delivered (data-seq) message that contains an element with this hook."""
     return b.driver.execute_script("""
@@ -136,7 +119,7 @@ def shoot(b: Browser, name: str, back_to: str, ready) -> list[Path]:
     """Desktop and phone, light and dark screenshots of the screen at `back_to`."""
     shots = []
     for theme in ("light", "dark"):
-        set_theme(b, theme)
+        b.set_theme(theme)
         for size, size_name in ((DESKTOP, "desktop"), (PHONE, "phone")):
             b.set_viewport(size)
             b.go(back_to)
@@ -145,7 +128,7 @@ def shoot(b: Browser, name: str, back_to: str, ready) -> list[Path]:
             overflow = b.horizontal_overflow()
             assert overflow <= 1, f"[{b.name}] {name} {size_name} {theme}: the page scrolls sideways by {overflow}px"
     b.set_viewport(DESKTOP)
-    set_theme(b, "light")
+    b.set_theme("light")
     return shots
 
 
@@ -157,7 +140,7 @@ def test_sign_in_and_open_dm(server, scenario):
     for browser, user in ((a, scenario.alice), (b, scenario.bob)):
         browser.set_viewport(DESKTOP)
         browser.open(server.url)
-        sign_in(browser, user)
+        browser.sign_in(user.phone, user.code, user.username, user.display_name)
     a.click("nav-people")
     a.fill("people-search", scenario.bob.username)
     a.click("person-result", data_username=scenario.bob.username)

@@ -70,29 +70,6 @@ def scenario(server, browser_factory):
     yield s
 
 
-def sign_in(b: Browser, phone: str, code: str, username: str, display_name: str) -> None:
-    b.wait(lambda d: b.is_visible("phone-input") or b.is_visible("nav-chats"), "the app to render")
-    if b.is_visible("nav-chats"):
-        return
-    b.fill("phone-input", phone)
-    b.click("send-code")
-    b.visible("code-input")
-    b.fill("code-input", code)
-    b.submit_code()
-    b.wait(lambda d: b.is_visible("username-input") or b.is_visible("nav-chats"), "the profile form after the code")
-    b.complete_profile(username, display_name)
-
-
-def open_dm(b: Browser, username: str) -> str:
-    b.click("nav-people")
-    b.fill("people-search", username)
-    b.click("person-result", data_username=username)
-    b.click("open-dm")
-    b.wait(lambda d: b.route().startswith("#/chats/") and len(b.route()) > len("#/chats/"), "the DM route")
-    b.visible("message-input")
-    return b.route()[len("#/chats/"):].split("?")[0]
-
-
 def image_messages(b: Browser) -> int:
     """Delivered image bubbles whose picture has loaded."""
     return b.driver.execute_script("""
@@ -118,8 +95,8 @@ def test_camera_from_the_composer(server, scenario):
     a, bob = scenario.browsers["alice"], scenario.browsers["bob"]
     for b, (phone, code), name in ((a, ALICE, "alice"), (bob, BOB, "bob")):
         b.open(server.url)
-        sign_in(b, phone, code, f"cam_{name}_{RUN}", name.capitalize())
-    scenario.dm_id = open_dm(a, f"cam_bob_{RUN}")
+        b.sign_in(phone, code, f"cam_{name}_{RUN}", name.capitalize())
+    scenario.dm_id = a.open_dm(f"cam_bob_{RUN}")
     a.fill("message-input", "камера")
     a.click("send-message")
     a.click("camera-entry")

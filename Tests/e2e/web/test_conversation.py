@@ -64,25 +64,6 @@ def scenario(server, browser_factory):
 # --------------------------------------------------------------------------- helpers
 
 
-def sign_in(b: Browser, phone: str, code: str, username: str, display_name: str) -> None:
-    b.wait(lambda d: b.is_visible("phone-input") or b.is_visible("nav-chats"), "the app to render")
-    if b.is_visible("nav-chats"):
-        return
-    b.fill("phone-input", phone)
-    b.click("send-code")
-    b.visible("code-input")
-    b.fill("code-input", code)
-    b.submit_code()
-    b.wait(lambda d: b.is_visible("username-input") or b.is_visible("nav-chats"), "the profile form after the code")
-    b.complete_profile(username, display_name)
-
-
-def set_theme(b: Browser, theme: str) -> None:
-    b.go("#/settings")
-    b.select("theme-select", theme)
-    b.wait(lambda d: b.root_attr("data-theme") == theme, f"<html data-theme={theme!r}>")
-
-
 def message_el(b: Browser, text: str, delivered: bool = True):
     return b.driver.execute_script("""
         return [...document.querySelectorAll('[data-testid="message"]' + (arguments[1] ? '[data-seq]' : ''))]
@@ -157,7 +138,7 @@ def test_sign_in_and_dm(server, scenario):
     for browser, (phone, code), name in ((a, ALICE, "alice"), (b, BOB, "bob")):
         browser.set_viewport(DESKTOP)
         browser.open(server.url)
-        sign_in(browser, phone, code, f"conv_{name}_{RUN}", f"{name.title()} {RUN}")
+        browser.sign_in(phone, code, f"conv_{name}_{RUN}", f"{name.title()} {RUN}")
     a.click("nav-people")
     a.fill("people-search", f"conv_bob_{RUN}")
     a.click("person-result", data_username=f"conv_bob_{RUN}")
@@ -293,7 +274,6 @@ def test_menu_by_right_click_and_reply(scenario):
     a.driver.switch_to.active_element.send_keys(Keys.ESCAPE)
 
 
-
 def test_menu_by_long_press_on_a_phone(scenario):
     """At 390×844 with touch: a 500 ms press on a bubble opens the menu; screenshots light and dark."""
     scenario.need("menu")
@@ -303,7 +283,7 @@ def test_menu_by_long_press_on_a_phone(scenario):
     a.driver.execute_cdp_cmd("Emulation.setTouchEmulationEnabled", {"enabled": True, "maxTouchPoints": 5})
     try:
         for scheme in ("light", "dark"):
-            set_theme(a, scheme)
+            a.set_theme(scheme)
             in_dm(a, scenario, text)
             point = a.driver.execute_script("""
                 const b = arguments[0].querySelector('.bubble');
@@ -329,7 +309,7 @@ def test_menu_by_long_press_on_a_phone(scenario):
     finally:
         a.driver.execute_cdp_cmd("Emulation.setTouchEmulationEnabled", {"enabled": False})
         a.set_viewport(DESKTOP)
-        set_theme(a, "light")
+        a.set_theme("light")
 
 def test_copy_gives_the_text_only(scenario):
     scenario.need("menu")
@@ -361,7 +341,6 @@ def test_links_are_safe(scenario):
     assert info["links"] == [{"href": "https://example.com/path?q=1", "rel": "noopener noreferrer", "target": "_blank",
                               "text": "https://example.com/path?q=1"}], f"links: {info['links']}"
     assert info["domain"] == "🔗 example.com", f"domain line: {info['domain']!r}"
-
 
 
 def test_osago_share_is_a_card(scenario):
@@ -430,7 +409,7 @@ def test_pin(scenario):
     in_dm(b, scenario)
     b.wait(lambda d: b.is_visible("pinned-bar") and element_text(b.driver, b.visible("pinned-text")) == text, "the pinned bar for Bob")
     for scheme in ("light", "dark"):
-        set_theme(a, scheme)
+        a.set_theme(scheme)
         for size, name in ((DESKTOP, "desktop"), (PHONE, "phone")):
             a.set_viewport(size)
             in_dm(a, scenario, text)
@@ -438,7 +417,7 @@ def test_pin(scenario):
             a.screenshot(f"conv-pinned-{name}-{scheme}")
             assert a.horizontal_overflow() <= 1, f"{name} {scheme}: the page scrolls sideways"
     a.set_viewport(DESKTOP)
-    set_theme(a, "light")
+    a.set_theme("light")
     in_dm(a, scenario, text)
     a.click("pinned-open")
     a.wait(lambda d: "highlight" in (message_el(a, text).get_attribute("class") or ""), "the pinned message highlighted")

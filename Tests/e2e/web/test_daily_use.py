@@ -53,35 +53,6 @@ def scenario(server, browser_factory):
 # --------------------------------------------------------------------------- helpers
 
 
-def sign_in(b: Browser, phone: str, code: str, username: str, display_name: str) -> None:
-    b.wait(lambda d: b.is_visible("phone-input") or b.is_visible("nav-chats"), "the app to render")
-    if b.is_visible("nav-chats"):
-        return
-    b.fill("phone-input", phone)
-    b.click("send-code")
-    b.visible("code-input")
-    b.fill("code-input", code)
-    b.submit_code()
-    b.wait(lambda d: b.is_visible("username-input") or b.is_visible("nav-chats"), "the profile form after the code")
-    b.complete_profile(username, display_name)
-
-
-def set_theme(b: Browser, theme: str) -> None:
-    b.go("#/settings")
-    b.select("theme-select", theme)
-    b.wait(lambda d: b.root_attr("data-theme") == theme, f"<html data-theme={theme!r}>")
-
-
-def open_dm(b: Browser, username: str) -> str:
-    b.click("nav-people")
-    b.fill("people-search", username)
-    b.click("person-result", data_username=username)
-    b.click("open-dm")
-    b.wait(lambda d: b.route().startswith("#/chats/") and len(b.route()) > len("#/chats/"), "the DM route")
-    b.visible("message-input")
-    return b.route()[len("#/chats/"):].split("?")[0]
-
-
 def message_el(b: Browser, text: str):
     return b.driver.execute_script("""
         return [...document.querySelectorAll('[data-testid="message"][data-seq]')]
@@ -126,8 +97,8 @@ def test_sign_in_and_dm(server, scenario):
     for browser, (phone, code), name in ((a, ALICE, "alice"), (b, BOB, "bob"), (c, CAROL, "carol")):
         browser.set_viewport(DESKTOP)
         browser.open(server.url)
-        sign_in(browser, phone, code, f"daily_{name}_{RUN}", f"{name.title()} {RUN}")
-    scenario.dm_id = open_dm(a, f"daily_bob_{RUN}")
+        browser.sign_in(phone, code, f"daily_{name}_{RUN}", f"{name.title()} {RUN}")
+    scenario.dm_id = a.open_dm(f"daily_bob_{RUN}")
     scenario.done.add("signed in")
 
 
@@ -165,7 +136,7 @@ def test_ticks_from_server(server, scenario, browser_factory):
     try:
         second.set_viewport(DESKTOP)
         second.open(server.url, f"#/chats/{scenario.dm_id}")
-        sign_in(second, *ALICE_AGAIN, f"daily_alice_{RUN}", f"Alice {RUN}")
+        second.sign_in(*ALICE_AGAIN, f"daily_alice_{RUN}", f"Alice {RUN}")
         second.go(f"#/chats/{scenario.dm_id}")
         wait_state(second, text, "read")
     finally:
@@ -259,7 +230,7 @@ def test_long_preview_is_cut(scenario):
     a.wait(lambda d: long_text[:40] in (d.execute_script(
         "const e = document.querySelector(arguments[0]); return e ? e.textContent : ''", item_css)), "the long preview")
     for theme in ("light", "dark"):
-        set_theme(a, theme)
+        a.set_theme(theme)
         for size, size_name in ((DESKTOP, "desktop"), (PHONE, "phone")):
             a.set_viewport(size)
             a.go("#/chats")
@@ -278,7 +249,7 @@ def test_long_preview_is_cut(scenario):
             assert a.horizontal_overflow() <= 1, f"{where}: the page scrolls sideways"
             a.screenshot(f"daily-inbox-long-preview-{size_name}-{theme}")
     a.set_viewport(DESKTOP)
-    set_theme(a, "light")
+    a.set_theme("light")
 
 
 def paste(b: Browser, text: str) -> None:
@@ -314,7 +285,7 @@ def test_long_paste_counter_and_split(scenario):
     assert len(a.visible("message-input").get_attribute("value")) == len(big), "the paste was cut"
     a.visible("split-message")
     for theme in ("light", "dark"):
-        set_theme(a, theme)
+        a.set_theme(theme)
         for size, size_name in ((DESKTOP, "desktop"), (PHONE, "phone")):
             a.set_viewport(size)
             a.go(f"#/chats/{scenario.dm_id}")
@@ -323,7 +294,7 @@ def test_long_paste_counter_and_split(scenario):
             a.screenshot(f"daily-composer-over-limit-{size_name}-{theme}")
             assert a.horizontal_overflow() <= 1, f"{size_name} {theme}: the page scrolls sideways"
     a.set_viewport(DESKTOP)
-    set_theme(a, "light")
+    a.set_theme("light")
     a.go(f"#/chats/{scenario.dm_id}")
     a.wait(lambda d: message_el(a, hello), "the conversation's messages")
     paste(a, big)

@@ -65,12 +65,6 @@ def sign_in(b: Browser) -> None:
     b.complete_profile(f"insurer_{RUN}", f"Insurer {RUN}")
 
 
-def set_theme(b: Browser, theme: str) -> None:
-    b.go("#/settings")
-    b.select("theme-select", theme)
-    b.wait(lambda d: b.root_attr("data-theme") == theme, f"<html data-theme={theme!r}>")
-
-
 def field_error(b: Browser, path: str) -> str | None:
     """The displayed inline error of a request field (data-field = its path), or None."""
     shown = b.displayed("field-error", data_field=path)
@@ -121,7 +115,7 @@ def layout_ok(b: Browser, where: str, testids: list[str]) -> None:
 def shoot(b: Browser, screen: str, route: str, prepare, required: list[str]) -> None:
     """1280×800 and 360×740, light and dark, of one page (themes chosen in the settings)."""
     for theme in ("light", "dark"):
-        set_theme(b, theme)
+        b.set_theme(theme)
         for size, size_name in ((DESKTOP, "desktop"), (PHONE, "phone")):
             b.set_viewport(size)
             b.go(route)
@@ -288,7 +282,7 @@ def test_calculator_screenshots(state):
     shoot(b, "osago", "#/insurance/osago", prepare, ["osago-form", "territory-input", "calculate", "nav-insurance"])
     # The result card and breakdown on a phone.
     for theme in ("light", "dark"):
-        set_theme(b, theme)
+        b.set_theme(theme)
         b.set_viewport(PHONE)
         b.go("#/insurance/osago")
         result = b.visible("osago-result")
@@ -304,7 +298,7 @@ def test_calculator_screenshots(state):
         layout_ok(b, f"osago territory list phone {theme}", ["territory-listbox", "territory-option"])
         b.click("territory-option", data_code="moscow")
     b.set_viewport(DESKTOP)
-    set_theme(b, "light")
+    b.set_theme("light")
     state.done.add("calculator screenshots")
 
 
@@ -513,5 +507,5 @@ def test_assistant_screenshots(state):
 
     shoot(b, "assistant", "#/insurance/assistant", prepare,
           ["assistant-log", "assistant-input", "assistant-send", "assistant-message", "nav-insurance"])
-    set_theme(b, "light")
+    b.set_theme("light")
     state.done.add("assistant screenshots")

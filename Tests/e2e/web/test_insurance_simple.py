@@ -126,12 +126,6 @@ def layout_ok(b: Browser, where: str) -> None:
     assert overflow <= 1, f"{where}: the page scrolls horizontally by {overflow}px"
 
 
-def set_theme(b: Browser, theme: str) -> None:
-    b.go("#/settings")
-    b.select("theme-select", theme)
-    b.wait(lambda d: b.root_attr("data-theme") == theme, f"<html data-theme={theme!r}>")
-
-
 def last_answer(b: Browser):
     def done(d):
         answers = b.displayed("assistant-message", data_role="assistant")
@@ -370,7 +364,7 @@ def test_screenshots_phone_and_desktop_light_and_dark(state):
     state.need("quote")
     a = state.alice
     for theme in ("light", "dark"):
-        set_theme(a, theme)
+        a.set_theme(theme)
         for size, name in ((PHONE_390, "phone"), (DESKTOP, "desktop")):
             a.set_viewport(size)
             a.go("#/insurance/osago")
@@ -383,7 +377,7 @@ def test_screenshots_phone_and_desktop_light_and_dark(state):
             a.screenshot(f"osago-simple-{name}-{theme}")
             layout_ok(a, f"calculator {name} {theme}")
     a.set_viewport(DESKTOP)
-    set_theme(a, "light")
+    a.set_theme("light")
 
 
 def serious(results: dict, where: str) -> list[str]:
@@ -405,7 +399,7 @@ def test_axe_finds_no_serious_violations(state):
     a = state.alice
     found = []
     for theme in ("light", "dark"):
-        set_theme(a, theme)
+        a.set_theme(theme)
         for size, name in ((PHONE_390, "phone"), (DESKTOP, "desktop")):
             a.set_viewport(size)
             a.go("#/insurance/osago")
@@ -420,7 +414,7 @@ def test_axe_finds_no_serious_violations(state):
             a.visible("assistant-input")
             found += serious(run_axe(a), f"assistant {name} {theme}")
     a.set_viewport(DESKTOP)
-    set_theme(a, "light")
+    a.set_theme("light")
     assert not found, "serious/critical accessibility violations:\n" + "\n".join(found)
 
 

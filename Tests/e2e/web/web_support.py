@@ -245,6 +245,36 @@ class Browser:
             self.click("save-profile")
         self.visible("nav-chats")
 
+    def sign_in(self, phone: str, code: str, username: str, display_name: str) -> None:
+        """Phone → code → (first sign-in) username and display name → the app shell; nothing
+        when this browser is already signed in."""
+        self.wait(lambda d: self.is_visible("phone-input") or self.is_visible("nav-chats"), "the app to render")
+        if self.is_visible("nav-chats") and not self.is_visible("phone-input"):
+            return
+        self.fill("phone-input", phone)
+        self.click("send-code")
+        self.visible("code-input")
+        self.fill("code-input", code)
+        self.submit_code()
+        self.wait(lambda d: self.is_visible("username-input") or self.is_visible("nav-chats"), "the profile form after the code")
+        self.complete_profile(username, display_name)
+
+    def set_theme(self, theme: str) -> None:
+        """Chooses the theme in settings and waits for the page to wear it."""
+        self.go("#/settings")
+        self.select("theme-select", theme)
+        self.wait(lambda d: self.root_attr("data-theme") == theme, f"<html data-theme={theme!r}>")
+
+    def open_dm(self, username: str) -> str:
+        """Opens (creating if needed) the DM with a user found in People; returns its id."""
+        self.click("nav-people")
+        self.fill("people-search", username)
+        self.click("person-result", data_username=username)
+        self.click("open-dm")
+        self.wait(lambda d: self.route().startswith("#/chats/") and len(self.route()) > len("#/chats/"), "the DM route")
+        self.visible("message-input")
+        return self.route()[len("#/chats/"):].split("?")[0]
+
     def select(self, testid: str, value: str) -> None:
         element = self.visible(testid)
         options = [o.get_attribute("value") for o in Select(element).options]

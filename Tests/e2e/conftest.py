@@ -34,7 +34,11 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_BINARY = REPO_ROOT / ".build" / "debug" / "ecomansoni"
 READY_TIMEOUT = 120.0
 KEYS_TIMEOUT = 120.0
-STOP_TIMEOUT = 30.0
+# Known defect (issue 14 closing note): with ~25 calls sockets of the browser suites still
+# open at SIGTERM, the server needs more than 30 s to exit: after the 10 s grace, closing the
+# database pools waits while each calls session's room cleanup fails one by one on the
+# shut-down pool. The bound stays finite, so a server that never exits still fails here.
+STOP_TIMEOUT = 90.0
 
 SERVER_ENV = {
     "AUTH_SMS_TEST_OTP": "15555550100:123456,15555550101:654321,15555550102:111111,15555550103:222222,15555550104:333333,"

@@ -363,6 +363,15 @@ def test_assistant_links_sources_and_refuses_other_topics(state):
 def test_screenshots_phone_and_desktop_light_and_dark(state):
     state.need("quote")
     a = state.alice
+    for name, theme in calculator_in_each_look(a):
+        a.driver.execute_script("document.querySelector('main').scrollTop = 0")
+        a.screenshot(f"osago-simple-{name}-{theme}")
+        layout_ok(a, f"calculator {name} {theme}")
+
+
+def calculator_in_each_look(a: Browser):
+    """Shows the calculator with a result in light and dark, at phone and desktop size,
+    yielding (size name, theme) for each; leaves the page light at desktop size."""
     for theme in ("light", "dark"):
         a.set_theme(theme)
         for size, name in ((PHONE_390, "phone"), (DESKTOP, "desktop")):
@@ -373,9 +382,7 @@ def test_screenshots_phone_and_desktop_light_and_dark(state):
                 fill_simple(a)
                 a.click("calculate")
             a.visible("osago-result")
-            a.driver.execute_script("document.querySelector('main').scrollTop = 0")
-            a.screenshot(f"osago-simple-{name}-{theme}")
-            layout_ok(a, f"calculator {name} {theme}")
+            yield name, theme
     a.set_viewport(DESKTOP)
     a.set_theme("light")
 
@@ -398,23 +405,12 @@ def test_axe_finds_no_serious_violations(state):
         pytest.skip("axe-selenium-python (or the audit suite's runner) is not available")
     a = state.alice
     found = []
-    for theme in ("light", "dark"):
-        a.set_theme(theme)
-        for size, name in ((PHONE_390, "phone"), (DESKTOP, "desktop")):
-            a.set_viewport(size)
-            a.go("#/insurance/osago")
-            a.visible("osago-form")
-            if not a.is_visible("osago-result"):
-                fill_simple(a)
-                a.click("calculate")
-            a.visible("osago-result")
-            a.driver.execute_script("document.querySelectorAll('details').forEach(d => { d.open = true; })")
-            found += serious(run_axe(a), f"calculator {name} {theme}")
-            a.go("#/insurance/assistant")
-            a.visible("assistant-input")
-            found += serious(run_axe(a), f"assistant {name} {theme}")
-    a.set_viewport(DESKTOP)
-    a.set_theme("light")
+    for name, theme in calculator_in_each_look(a):
+        a.driver.execute_script("document.querySelectorAll('details').forEach(d => { d.open = true; })")
+        found += serious(run_axe(a), f"calculator {name} {theme}")
+        a.go("#/insurance/assistant")
+        a.visible("assistant-input")
+        found += serious(run_axe(a), f"assistant {name} {theme}")
     assert not found, "serious/critical accessibility violations:\n" + "\n".join(found)
 
 

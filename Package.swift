@@ -7,7 +7,7 @@ let package = Package(
     products: [
         .executable(name: "ecomansoni", targets: ["ecomansoni"]),
         // The decoders of client bytes, for the libFuzzer package in Fuzz/ (docs/fuzzing.md).
-        .library(name: "EcomansoniDecoders", targets: ["Core", "Realtime", "Chat", "Calls", "Auth", "Insurance", "Storage"]),
+        .library(name: "EcomansoniDecoders", targets: ["Core", "Realtime", "Chat", "Calls", "Auth", "Insurance", "Storage", "Reels"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -37,7 +37,7 @@ let package = Package(
         .target(
             name: "App",
             dependencies: [
-                "Core", "Database", "Auth", "Social", "Chat", "Realtime", "MigrationLint", "Insurance", "InsuranceService", "Calls", "Storage",
+                "Core", "Database", "Auth", "Social", "Chat", "Realtime", "MigrationLint", "Insurance", "InsuranceService", "Calls", "Storage", "Reels",
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -135,6 +135,17 @@ let package = Package(
             ]
         ),
         .target(
+            name: "Reels",
+            dependencies: [
+                "Core", "Database", "Realtime", "Storage",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
             name: "MigrationLint",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
         ),
@@ -159,9 +170,10 @@ let package = Package(
         ),
         .testTarget(name: "CallsTests", dependencies: ["Calls", "TestSupport"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
+        .testTarget(name: "ReelsTests", dependencies: ["Reels", "TestSupport"]),
         .testTarget(
             name: "FuzzCorpusTests",
-            dependencies: ["Core", "Realtime", "Chat", "Calls", "Auth", "Insurance", "Storage"]
+            dependencies: ["Core", "Realtime", "Chat", "Calls", "Auth", "Insurance", "Storage", "Reels"]
         ),
         .testTarget(name: "MigrationLintTests", dependencies: ["MigrationLint"], resources: [.copy("Corpus")]),
         .testTarget(

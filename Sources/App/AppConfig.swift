@@ -5,6 +5,7 @@ import Foundation
 import InsuranceService
 import Logging
 import Realtime
+import Reels
 import Storage
 
 /// Everything the server reads from its environment, validated once at start.
@@ -65,18 +66,27 @@ public struct AppConfig: Sendable {
     public var assistantRatePerMinute = 10
     /// Seconds of silence before a keep-alive comment in an answer stream (`ASSISTANT_KEEPALIVE_SECONDS`).
     public var assistantKeepAliveSeconds = 15
-    /// What this process serves (`serve --roles`): the API and web app, the calls service, or both.
-    public var roles: Set<ServerRole> = [.api, .calls]
+    /// What this process serves (`serve --roles`): every role by default (the all-in-one process).
+    public var roles: Set<ServerRole> = Set(ServerRole.allCases)
     /// The calls service's tunables and TURN relay (`CALLS_*`, `TURN_*`).
     public var calls = CallsSettings()
     /// Object storage: backend, limits, signed URLs (`STORAGE_*`, `S3_*`).
     public var storage = StorageSettings()
+    /// Reels: the transcoding worker and the arbiter (`REELS_*`).
+    public var reels = ReelsSettings()
     /// `STORAGE_RESUMABLE_TTL_SECONDS`: how long an unfinished resumable (TUS) upload is kept after its last chunk.
     public var resumableUploadTTLSeconds = 86_400
 
     /// A part of the server that `serve --roles` can run alone.
     public enum ServerRole: String, Sendable, CaseIterable {
-        case api, calls
+        /// The web app and the HTTP and realtime APIs.
+        case api
+        /// The calls signalling service.
+        case calls
+        /// The reels transcoding worker.
+        case worker
+        /// The Reels Arbiter (feed suppression control loop).
+        case arbiter
     }
 
     public init() {}
@@ -194,7 +204,7 @@ public struct AppConfig: Sendable {
                 } else if let role = ServerRole(rawValue: name) {
                     parsed.insert(role)
                 } else {
-                    throw ConfigurationError("SERVER_ROLES (--roles) must list api, calls or all, not '\(name)'")
+                    throw ConfigurationError("SERVER_ROLES (--roles) must list api, calls, worker, arbiter or all, not '\(name)'")
                 }
             }
             roles = parsed

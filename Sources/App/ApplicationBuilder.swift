@@ -11,6 +11,7 @@ import Insurance
 import InsuranceService
 import Logging
 import Realtime
+import Reels
 import ServiceLifecycle
 import Social
 import Storage
@@ -83,15 +84,26 @@ public func buildApplication(
     let webSockets = Router(context: RealtimeUpgradeContext.self)
     var services: [any Service] = []
 
+    let storage = storageBackend.map { makeStorageService(config: config, database: database, backend: $0, logger: logger) }
+    // Reels keep their media in storage: without a backend there are no reels.
+    let reels = storage.map { ReelsModule(database: database, storage: $0, bus: bus, settings: config.reels, logger: logger) }
+    if let reels {
+        services += reels.services(worker: config.roles.contains(.worker), arbiter: config.roles.contains(.arbiter))
+    }
+
     if config.roles.contains(.api) {
         let realtime = RealtimeService(
             feed: ChatChangeFeed(database: realtimeDatabase ?? database), bus: bus, verify: { token in try await tokens.caller(fromToken: token) },
             limits: config.realtime, logger: logger)
-        try addAPI(config: config, database: database, auth: auth, realtime: realtime, router: router, functions: functions, logger: logger)
-        if let storageBackend {
+        try addAPI(
+            config: config, database: database, auth: auth, realtime: realtime, reels: reels, router: router, functions: functions, logger: logger)
+        if let storage, let storageBackend {
             services.append(
-                addStorage(config: config, database: database, tokens: tokens, backend: storageBackend, router: router, logger: logger))
+                addStorage(
+                    config: config, database: database, storage: storage, backend: storageBackend, tokens: tokens, router: router,
+                    logger: logger))
         }
+        reels?.addRoutes(to: router)
         let realtimeController = RealtimeController(realtime: realtime, isAPIKey: tokens.isAPIKey, trustProxy: config.trustProxy)
         realtimeController.addRoutes(to: webSockets)
         realtimeController.addBroadcastRoutes(
@@ -130,8 +142,8 @@ public func buildApplication(
 
 /// The API surfaces: web app, `/auth/v1`, `/rest/v1` RPCs and the insurance functions.
 private func addAPI(
-    config: AppConfig, database: Database, auth: AuthService, realtime: RealtimeService, router: Router<AppRequestContext>,
-    functions: RouterGroup<AppRequestContext>, logger: Logger
+    config: AppConfig, database: Database, auth: AuthService, realtime: RealtimeService, reels: ReelsModule?,
+    router: Router<AppRequestContext>, functions: RouterGroup<AppRequestContext>, logger: Logger
 ) throws {
     let tokens = auth.tokens
     let social = SocialService(database: database)
@@ -145,6 +157,9 @@ private func addAPI(
     registry.register(social.rpcFunctions)
     registry.register(chat.rpcFunctions)
     registry.register(osago.rpcFunctions)
+    if let reels {
+        registry.register(reels.rpcFunctions)
+    }
 
     let publicDirectory = WebApp.locatePublicDirectory(configured: config.publicDirectory)
     if publicDirectory == nil {
@@ -179,14 +194,9 @@ private func addAPI(
 /// to them but the storage limits). Returns the storage janitor's service (queued blob
 /// deletions and orphaned uploads), which stops on graceful shutdown.
 private func addStorage(
-    config: AppConfig, database: Database, tokens: TokenService, backend: any StorageBackend, router: Router<AppRequestContext>,
-    logger: Logger
+    config: AppConfig, database: Database, storage: StorageService, backend: any StorageBackend, tokens: TokenService,
+    router: Router<AppRequestContext>, logger: Logger
 ) -> any Service {
-    var settings = config.storage
-    let processing = settings.processingDirectory ?? URL(fileURLWithPath: config.resolvedStorageDirectory).appendingPathComponent("processing").path
-    settings.processingDirectory = processing
-    StaleFiles.remove(in: processing)
-    let storage = StorageService(database: database, backend: backend, settings: settings, logger: logger)
     let controller = StorageController(storage: storage, logger: logger)
     controller.addOpenRoutes(to: router.group("storage/v1").add(middleware: ErrorShapeMiddleware(.storage)))
     controller.addRoutes(
@@ -203,7 +213,18 @@ private func addStorage(
             .add(middleware: TusErrorMiddleware())
             .add(middleware: APIKeyMiddleware(tokens: tokens))
             .add(middleware: CallerMiddleware(tokens: tokens)))
-    return StorageJanitorService(janitor: StorageJanitor(database: database, backend: backend, settings: settings, logger: logger))
+    return StorageJanitorService(
+        janitor: StorageJanitor(database: database, backend: backend, settings: storage.settings, logger: logger))
+}
+
+/// The storage service over `backend`, with its media processing directory (cleared of a
+/// previous run's leftovers).
+private func makeStorageService(config: AppConfig, database: Database, backend: any StorageBackend, logger: Logger) -> StorageService {
+    var settings = config.storage
+    let processing = settings.processingDirectory ?? URL(fileURLWithPath: config.resolvedStorageDirectory).appendingPathComponent("processing").path
+    settings.processingDirectory = processing
+    StaleFiles.remove(in: processing)
+    return StorageService(database: database, backend: backend, settings: settings, logger: logger)
 }
 
 /// Runs ``StorageJanitor`` until graceful shutdown.

@@ -59,7 +59,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Address to bind (env HOST, default 127.0.0.1).")
     var host: String?
 
-    @Option(help: "What to serve: api, calls or all, comma-separated (env SERVER_ROLES, default all).")
+    @Option(help: "What to serve: api, calls, worker, arbiter or all, comma-separated (env SERVER_ROLES, default all).")
     var roles: String?
 
     func run() async throws {

@@ -20,7 +20,7 @@ import Testing
 
     @Test func defaultsServeEverythingWithTheBuiltInAssistantAndNoTURN() throws {
         let config = try Self.load([:])
-        #expect(config.roles == [.api, .calls])
+        #expect(config.roles == [.api, .calls, .worker, .arbiter])
         #expect(config.llm == nil)
         #expect(config.calls.turn == nil)
         #expect(config.calls.resumeGrace == .seconds(30))
@@ -50,7 +50,7 @@ import Testing
         (["TURN_URLS": "http://x", "TURN_SHARED_SECRET": "0123456789abcdef"], "TURN_URLS entries must start with"),
         (["TURN_URLS": "turn:x", "TURN_SHARED_SECRET": "short"], "TURN_SHARED_SECRET must be at least 16 characters"),
         (["TURN_TTL_SECONDS": "30"], "TURN_TTL_SECONDS must be an integer from 60 to 86400"),
-        (["SERVER_ROLES": "api,media"], "SERVER_ROLES (--roles) must list api, calls or all"),
+        (["SERVER_ROLES": "api,media"], "SERVER_ROLES (--roles) must list api, calls, worker, arbiter or all"),
         (["CALLS_RESUME_GRACE_SECONDS": "0"], "CALLS_RESUME_GRACE_SECONDS must be an integer"),
         (["ASSISTANT_RATE_PER_MINUTE": "lots"], "ASSISTANT_RATE_PER_MINUTE must be an integer"),
     ])

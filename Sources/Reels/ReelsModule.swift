@@ -1,0 +1,39 @@
+import Core
+import Database
+import Hummingbird
+import Logging
+import Realtime
+import ServiceLifecycle
+import Storage
+
+/// The reels feature as the composition root sees it: its RPCs, its HTTP routes and its
+/// background services (the transcoding worker and the arbiter), built from the four parts
+/// that own the reels tables — uploads and the pipeline, interactions, the feed, the arbiter.
+public struct ReelsModule: Sendable {
+    public let uploads: ReelsUploads
+    public let interactions: ReelsInteractions
+    public let feed: ReelsFeed
+    public let arbiter: ReelsArbiter
+
+    public init(database: Database, storage: StorageService, bus: any MessageBus, settings: ReelsSettings, logger: Logger) {
+        uploads = ReelsUploads(database: database, storage: storage, bus: bus, settings: settings, logger: logger)
+        interactions = ReelsInteractions(database: database, storage: storage, logger: logger)
+        feed = ReelsFeed(database: database, logger: logger)
+        arbiter = ReelsArbiter(database: database, settings: settings.arbiter, logger: logger)
+    }
+
+    /// Every reels RPC (`POST /rest/v1/rpc/<name>`).
+    public var rpcFunctions: [RPCFunction] {
+        uploads.rpcFunctions + interactions.rpcFunctions + feed.rpcFunctions + arbiter.rpcFunctions
+    }
+
+    /// The reels' own HTTP routes (the media of the reels a caller may watch).
+    public func addRoutes(to router: Router<AppRequestContext>) {
+        uploads.addRoutes(to: router)
+    }
+
+    /// The background services for the roles this process runs.
+    public func services(worker: Bool, arbiter runsArbiter: Bool) -> [any Service] {
+        (worker ? uploads.workerServices : []) + (runsArbiter ? [arbiter.service] : [])
+    }
+}

@@ -1,0 +1,8 @@
+/// The reels tunables read from the environment (docs/configuration.md, `REELS_*`).
+/// Upload policies that operators change at run time live in the database instead.
+public struct ReelsSettings: Sendable {
+    /// The arbiter's loop (`REELS_ARBITER_*`).
+    public var arbiter = ArbiterSettings()
+
+    public init() {}
+}

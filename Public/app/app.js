@@ -22,6 +22,7 @@ const VIEWS = {
   assistant: () => import('./views/assistant.js').then(m => m.assistantView),
   privacy: () => import('./views/privacy.js').then(m => m.privacyView),
   camera: () => import('./views/camera.js').then(m => m.cameraView),
+  reels: () => import('./views/reels.js').then(m => m.reelsView),
 };
 
 const app = {

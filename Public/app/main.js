@@ -7,6 +7,7 @@ try { signedIn = Object.keys(JSON.parse(localStorage.getItem('eco:v1:accounts') 
 const likely = signedIn ? ['./realtime.js', './calls.js', './session.js', './views/shell.js', './views/chats.js'] : ['./views/auth.js'];
 if (signedIn && /^#\/chats\/./.test(location.hash)) likely.push('./views/conversation.js');
 if (signedIn && /^#\/insurance/.test(location.hash)) likely.push('./views/insurance.js', /assistant/.test(location.hash) ? './views/assistant.js' : './views/osago.js');
+if (signedIn && /^#\/reels/.test(location.hash)) likely.push('./views/reels.js');
 for (const m of likely) {
   const link = document.createElement('link');
   link.rel = 'modulepreload';

@@ -86,7 +86,7 @@ export class Session {
           { event: '*', schema: 'public', table: 'participants' },
         ],
       },
-      onEvent: (event, payload) => { if (event === 'postgres_changes') this.change(payload.data || {}); },
+      onEvent: (event, payload) => { if (event === 'postgres_changes') this.change(payload.data || {}); else if (event === 'broadcast') this.emit('broadcast:' + payload.event, payload.payload || {}); },
       onJoin: first => { if (!first) this.resync(); },
     }).join();
     this.onlineChannel = this.socket.channel('realtime:online', {

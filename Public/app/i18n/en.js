@@ -104,6 +104,7 @@ export default {
   navChats: 'Chats',
   navPeople: 'People',
   navProfile: 'Profile',
+  navReels: 'Reels',
   navSettings: 'Settings',
   reconnecting: 'Offline. Reconnecting…',
   accountMenu: 'Accounts: {name}',

@@ -107,6 +107,7 @@ export default {
   navChats: 'Чаты',
   navPeople: 'Люди',
   navProfile: 'Профиль',
+  navReels: 'Рилсы',
   navSettings: 'Настройки',
   reconnecting: 'Нет соединения. Переподключаемся…',
   accountMenu: 'Аккаунты: {name}',

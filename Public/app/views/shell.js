@@ -31,6 +31,7 @@ export async function confirmSignOutAll() {
 const NAV = [
   ['chats', '#/chats', 'navChats', 'chats', 'nav-chats'],
   ['people', '#/people', 'navPeople', 'people', 'nav-people'],
+  ['reels', '#/reels', 'navReels', 'video', 'nav-reels'],
   ['insurance', '#/insurance/osago', 'navInsurance', 'shield', 'nav-insurance'],
   ['me', '#/me', 'navProfile', 'user', 'nav-profile'],
   ['settings', '#/settings', 'navSettings', 'settings', 'nav-settings'],

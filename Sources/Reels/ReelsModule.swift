@@ -14,12 +14,15 @@ public struct ReelsModule: Sendable {
     public let interactions: ReelsInteractions
     public let feed: ReelsFeed
     public let arbiter: ReelsArbiter
+    /// The transcoding worker (role `worker`).
+    public let worker: ReelsWorker
 
     public init(database: Database, storage: StorageService, bus: any MessageBus, settings: ReelsSettings, logger: Logger) {
         uploads = ReelsUploads(database: database, storage: storage, bus: bus, settings: settings, logger: logger)
         interactions = ReelsInteractions(database: database, storage: storage, logger: logger)
         feed = ReelsFeed(database: database, logger: logger)
         arbiter = ReelsArbiter(database: database, settings: settings.arbiter, logger: logger)
+        worker = ReelsWorker(database: database, storage: storage, bus: bus, settings: settings.worker, logger: logger)
     }
 
     /// Every reels RPC (`POST /rest/v1/rpc/<name>`).
@@ -33,7 +36,7 @@ public struct ReelsModule: Sendable {
     }
 
     /// The background services for the roles this process runs.
-    public func services(worker: Bool, arbiter runsArbiter: Bool) -> [any Service] {
-        (worker ? uploads.workerServices : []) + (runsArbiter ? [arbiter.service] : [])
+    public func services(worker runsWorker: Bool, arbiter runsArbiter: Bool) -> [any Service] {
+        (runsWorker ? uploads.workerServices + [worker] : []) + (runsArbiter ? [arbiter.service] : [])
     }
 }

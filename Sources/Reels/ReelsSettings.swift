@@ -3,6 +3,8 @@
 public struct ReelsSettings: Sendable {
     /// The arbiter's loop (`REELS_ARBITER_*`).
     public var arbiter = ArbiterSettings()
+    /// The transcoding worker (`REELS_WORKER_*`, `REELS_JOB_*`, `REELS_TRANSCODE_*`).
+    public var worker = ReelsWorkerSettings()
 
     public init() {}
 }

@@ -1,0 +1,86 @@
+import Core
+import Foundation
+import NIOCore
+import Storage
+
+/// The worker's side of storage, as the service role: reads the original from `reels`,
+/// stores an attempt's outputs in `reels-media` under `<reel id>/<attempt id>/`, and removes
+/// an attempt's outputs (a lost, released or dead attempt).
+struct ReelsWorkerMedia: Sendable {
+    static let originalsBucket = "reels"
+    static let mediaBucket = "reels-media"
+    static let caller = Caller(role: .serviceRole, claimsJSON: #"{"role":"service_role"}"#)
+
+    let storage: StorageService
+
+    /// Copies the original to `file`.
+    func download(_ path: String, to file: String) async throws {
+        let object = try await storage.object(Self.caller, bucket: Self.originalsBucket, name: path)
+        FileManager.default.createFile(atPath: file, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
+        defer { try? handle.close() }
+        try await storage.read(object, range: nil) { buffer in
+            try handle.write(contentsOf: Data(buffer.readableBytesView))
+        }
+    }
+
+    /// Stores every file of `directory` under `prefix`; `stored` is told each count.
+    func upload(files: [String], from directory: String, prefix: String, stored: @Sendable (Int) async -> Void = { _ in }) async throws {
+        for (index, file) in files.enumerated() {
+            try Task.checkCancellation()
+            let data = try Data(contentsOf: URL(fileURLWithPath: directory + "/" + file))
+            _ = try await storage.upload(
+                Self.caller, bucket: Self.mediaBucket, name: prefix + "/" + file, upsert: true,
+                content: UploadContent(mimeType: Self.mimeType(file), cacheControl: "31536000", declaredSize: Int64(data.count)),
+                body: Self.body(data))
+            await stored(index + 1)
+        }
+    }
+
+    /// Removes everything stored under `prefix` (the files at its top and one folder down,
+    /// the layout's depth).
+    func removeAll(prefix: String) async throws {
+        var names: [String] = []
+        for entry in try await list(prefix) {
+            if entry.object != nil {
+                names.append(prefix + "/" + entry.name)
+            } else {
+                names += try await list(prefix + "/" + entry.name).filter { $0.object != nil }.map { prefix + "/" + entry.name + "/" + $0.name }
+            }
+        }
+        for chunk in stride(from: 0, to: names.count, by: 500) {
+            _ = try await storage.remove(Self.caller, bucket: Self.mediaBucket, names: Array(names[chunk..<min(names.count, chunk + 500)]))
+        }
+    }
+
+    private func list(_ folder: String) async throws -> [ListEntry] {
+        var all: [ListEntry] = []
+        while true {
+            let page = try await storage.list(
+                Self.caller, bucket: Self.mediaBucket, prefix: folder, search: "", limit: 1000, offset: all.count, sortColumn: "name", ascending: true)
+            all += page
+            if page.count < 1000 { return all }
+        }
+    }
+
+    /// The type each output is stored with. Media segments start with an `styp` box that
+    /// storage's sniffer does not know, so they are stored as bytes (`application/octet-stream`).
+    static func mimeType(_ file: String) -> String {
+        if file.hasSuffix(".m3u8") { return "application/vnd.apple.mpegurl" }
+        if file.hasSuffix(".mp4") { return "video/mp4" }
+        if file.hasSuffix(".jpg") { return "image/jpeg" }
+        return "application/octet-stream"
+    }
+
+    static func body(_ data: Data) -> AsyncThrowingStream<ByteBuffer, any Error> {
+        AsyncThrowingStream { continuation in
+            var offset = 0
+            while offset < data.count {
+                let end = min(data.count, offset + 256 * 1024)
+                continuation.yield(ByteBuffer(bytes: data[offset..<end]))
+                offset = end
+            }
+            continuation.finish()
+        }
+    }
+}

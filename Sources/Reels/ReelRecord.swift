@@ -1,0 +1,56 @@
+import Foundation
+import PostgresNIO
+
+/// The reel record every reel-returning RPC answers with (docs/reels.md): the SQL record
+/// `reels.record(r)` of migration 0020 (computed for `auth.uid()`, so select it in
+/// `withCaller`) with `media` added here — `{"hls","mp4","poster"}` for a ready reel that
+/// moderation has not rejected, else null.
+///
+/// Select ``columns(_:)`` for each reel row, decode it as ``Row`` and turn it into JSON text
+/// with ``json(_:media:)``.
+public enum ReelRecord {
+    /// The select list for the reels row aliased `alias`: the record without `media`, the
+    /// media prefix, state and moderation.
+    public static func columns(_ alias: String = "r") -> String {
+        "(reels.record(\(alias)) - 'media')::text, \(alias).media_prefix, \(alias).state, \(alias).moderation"
+    }
+
+    /// One row selected with ``columns(_:)``.
+    public typealias Row = (record: String, mediaPrefix: String?, state: String, moderation: String)
+
+    /// The record's JSON text with `media`.
+    public static func json(_ row: Row, media: ReelMedia) async throws -> String {
+        let links = row.state == "ready" && row.moderation != "rejected" ? try await media.links(for: row.mediaPrefix) : nil
+        let mediaText: String
+        if let links {
+            mediaText = String(decoding: try encoder.encode(links), as: UTF8.self)
+        } else {
+            mediaText = "null"
+        }
+        return splice(row.record, key: "media", value: mediaText)
+    }
+
+    /// Every row of `rows` (selected with ``columns(_:)`` and nothing else) as record JSON.
+    public static func collect(_ rows: PostgresRowSequence, media: ReelMedia) async throws -> [String] {
+        var records: [String] = []
+        for try await row in rows.decode((String, String?, String, String).self) {
+            records.append(try await json(row, media: media))
+        }
+        return records
+    }
+
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    /// `object` (JSON object text from PostgreSQL) with one more member.
+    static func splice(_ object: String, key: String, value: String) -> String {
+        let trimmed = object.trimmingCharacters(in: .whitespaces)
+        guard trimmed.hasSuffix("}") else { return object }
+        let body = trimmed.dropLast().trimmingCharacters(in: .whitespaces)
+        let separator = body == "{" ? "" : ", "
+        return body + separator + "\"\(key)\": " + value + "}"
+    }
+}

@@ -1,10 +1,103 @@
 import Core
 import Database
+import Foundation
 import Logging
 
-/// The ranked feed and the reels lists (placeholder until they land).
+/// The ranked feed (`get_reels_feed`) and the reels lists (following, an author's, a
+/// hashtag's); docs/reels.md, "Feed". Ranking, exclusions, the per-author cap and the session
+/// snapshot live in migration 0023 (`reels.feed_page`), which reads the arbiter's suppression
+/// and the active config on every call; this part checks arguments, signs cursors and turns
+/// rows into reel records.
 public struct ReelsFeed: Sendable {
-    public init(database: Database, logger: Logger) {}
+    let database: Database
+    let media: ReelMedia
+    let feedCursors: FeedCursorCodec
+    let listCursors: CursorCodec
+    let logger: Logger
 
-    public var rpcFunctions: [RPCFunction] { [] }
+    /// Page sizes: default 10, at most 30.
+    public static let defaultLimit = 10
+    public static let maximumLimit = 30
+
+    public init(database: Database, logger: Logger) {
+        self.init(database: database, logger: logger, media: ReelMedia(database: database))
+    }
+
+    init(database: Database, logger: Logger, media: ReelMedia) {
+        self.database = database
+        self.media = media
+        self.feedCursors = FeedCursorCodec(database: database)
+        self.listCursors = CursorCodec(database: database)
+        self.logger = logger
+    }
+
+    public var rpcFunctions: [RPCFunction] {
+        [
+            RPCFunction("get_reels_feed", parameters: ["limit", "cursor"]) { call in
+                struct Args: Decodable { var limit: Int?; var cursor: String? }
+                let args = try call.decode(Args.self)
+                let limit = try PageSize.resolve(args.limit, default: Self.defaultLimit, maximum: Self.maximumLimit)
+                return .json(try await feed(call.caller, limit: limit, cursor: args.cursor))
+            },
+            RPCFunction("get_following_reels", parameters: ["limit", "before"]) { call in
+                struct Args: Decodable { var limit: Int?; var before: String? }
+                let args = try call.decode(Args.self)
+                let limit = try PageSize.resolve(args.limit, default: Self.defaultLimit, maximum: Self.maximumLimit)
+                return .json(try await list(call.caller, .following, limit: limit, before: args.before))
+            },
+            RPCFunction("get_author_reels", parameters: ["author_id", "limit", "before"]) { call in
+                struct Args: Decodable { var author_id: UUID; var limit: Int?; var before: String? }
+                let args = try call.decode(Args.self)
+                let limit = try PageSize.resolve(args.limit, default: Self.defaultLimit, maximum: Self.maximumLimit)
+                return .json(try await list(call.caller, .author(args.author_id), limit: limit, before: args.before))
+            },
+            RPCFunction("get_hashtag_reels", parameters: ["tag", "limit", "before"]) { call in
+                struct Args: Decodable { var tag: String; var limit: Int?; var before: String? }
+                let args = try call.decode(Args.self)
+                let tag = try FeedHashtag.normalise(args.tag)
+                let limit = try PageSize.resolve(args.limit, default: Self.defaultLimit, maximum: Self.maximumLimit)
+                return .json(try await list(call.caller, .hashtag(tag), limit: limit, before: args.before))
+            },
+        ]
+    }
+
+    /// One page of the caller's ranked feed: `{"reels":[…],"next":cursor|null,"mode":…}`.
+    func feed(_ caller: Caller, limit: Int, cursor text: String?) async throws -> Data {
+        _ = try caller.requireUser()
+        let cursor = try await feedCursors.decode(text, field: "cursor")
+        let (page, records) = try await database.withCaller(caller) { connection in
+            var pageText = "{}"
+            for try await value in try await connection.rows(
+                "SELECT reels.feed_page($1::uuid, $2::integer, $3::integer)::text", [cursor?.session, cursor?.page ?? 0, limit]
+            ).decode(String.self) {
+                pageText = value
+            }
+            let page = try FeedPage(json: pageText)
+            let rows = try await connection.rows(
+                """
+                SELECT \(ReelRecord.columns("r"))
+                FROM unnest($1::uuid[]) WITH ORDINALITY AS u(id, ord) JOIN reels.reels r ON r.id = u.id
+                ORDER BY u.ord
+                """, [page.ids])
+            return (page, try await ReelRecord.collect(rows, media: media))
+        }
+        var next = "null"
+        if page.more, page.page < FeedCursor.maximumPage {
+            next = "\"\(try await feedCursors.encode(FeedCursor(session: page.session, page: page.page + 1)))\""
+        }
+        return Data("{\"reels\":[\(records.joined(separator: ","))],\"next\":\(next),\"mode\":\"\(page.mode)\"}".utf8)
+    }
+}
+
+/// What `reels.feed_page` answers.
+struct FeedPage: Decodable {
+    var session: UUID
+    var page: Int
+    var mode: String
+    var more: Bool
+    var ids: [UUID]
+
+    init(json: String) throws {
+        self = try JSONDecoder().decode(FeedPage.self, from: Data(json.utf8))
+    }
 }

@@ -171,6 +171,7 @@ public struct AppConfig: Sendable {
         try config.loadRoles(from: reader)
         try config.loadCalls(from: reader)
         try config.loadStorage(from: reader)
+        try config.loadReelsArbiter(from: reader)
         return config
     }
 
@@ -304,6 +305,26 @@ public struct AppConfig: Sendable {
                 throw ConfigurationError("STORAGE_BACKEND=s3: \(error)")
             }
         }
+    }
+
+    /// The Reels Arbiter's loop and thresholds (`REELS_ARBITER_*`; docs/reels.md, "Arbiter").
+    private mutating func loadReelsArbiter(from reader: ConfigReader) throws {
+        var arbiter = ArbiterSettings()
+        arbiter.intervalSeconds = try Self.integer(reader, "reels.arbiter.intervalSeconds", "REELS_ARBITER_INTERVAL_SECONDS", default: 30, in: 1...3600)
+        arbiter.suppressLagSeconds = try Self.integer(
+            reader, "reels.arbiter.suppressLagSeconds", "REELS_ARBITER_SUPPRESS_LAG_SECONDS", default: 900, in: 1...86_400)
+        arbiter.clearLagSeconds = try Self.integer(reader, "reels.arbiter.clearLagSeconds", "REELS_ARBITER_CLEAR_LAG_SECONDS", default: 180, in: 0...86_400)
+        arbiter.greenStreakSeconds = try Self.integer(
+            reader, "reels.arbiter.greenStreakSeconds", "REELS_ARBITER_GREEN_STREAK_SECONDS", default: 720, in: 0...86_400)
+        arbiter.minimumSuppressionSeconds = try Self.integer(
+            reader, "reels.arbiter.minSuppressionSeconds", "REELS_ARBITER_MIN_SUPPRESSION_SECONDS", default: 600, in: 0...86_400)
+        arbiter.trafficFloor = try Self.integer(reader, "reels.arbiter.trafficFloor", "REELS_ARBITER_TRAFFIC_FLOOR", default: 20, in: 0...1_000_000_000)
+        arbiter.trafficWindowSeconds = try Self.integer(
+            reader, "reels.arbiter.trafficWindowSeconds", "REELS_ARBITER_TRAFFIC_WINDOW_SECONDS", default: 300, in: 10...86_400)
+        guard arbiter.clearLagSeconds < arbiter.suppressLagSeconds else {
+            throw ConfigurationError("REELS_ARBITER_CLEAR_LAG_SECONDS must be below REELS_ARBITER_SUPPRESS_LAG_SECONDS")
+        }
+        reels.arbiter = arbiter
     }
 
     /// `STORAGE_DIR`, or `<data dir>/storage`.

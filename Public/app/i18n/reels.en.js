@@ -8,7 +8,7 @@ export default {
   reelsBack: '← To the feed',
   reelsOne: 'Reel',
   reelsToFeed: 'To the reels feed',
-  reelsEmpty: 'No reels here yet. Upload yours — or come back later.',
+  reelsEmpty: 'No new reels for now. Upload yours — or come back later.',
   reelsGone: 'This reel was deleted or is not available.',
   reelsTagLabel: 'Reels tagged #{tag}',
   reelsTagEmpty: 'No reels tagged #{tag} yet.',

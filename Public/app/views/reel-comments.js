@@ -1,7 +1,7 @@
 // A reel's comments (issue 15): a sheet (a modal dialog at the bottom on phones) listing
-// `get_reel_comments` — top comments with their replies under them (one level: a reply to a
-// reply is sent as a reply to its top comment, as the server files it), «Показать ещё»
-// (`before` = the answer's `next`) — and a field to write one (`comment_reel`, 1–2000
+// `get_reel_comments` — top comments, newest first, each with its replies under it (asked for
+// with `parent_id` when `reply_count` > 0; one level: a reply to a reply is sent as a reply to
+// its top comment, as the server files it), «Показать ещё» (`before` = the answer's `next`) — and a field to write one (`comment_reel`, 1–2000
 // characters). The writer of a comment and the reel's author may delete it
 // (`delete_reel_comment`). Texts are text nodes only.
 import { h, clear, focus, avatar, nameOf, shortTime, fullTime } from '../util.js';
@@ -57,7 +57,7 @@ export function openComments(s, card) {
   let replyTo = null;
   let busy = false;
 
-  const mine = c => (c.author?.id || c.author_id) === s.userId || reel.author?.id === s.userId;
+  const mine = c => (typeof c.can_delete === 'boolean' ? c.can_delete : (c.author?.id || c.author_id) === s.userId || reel.author?.id === s.userId);
 
   function row(c, top) {
     const author = c.author || { id: c.author_id };
@@ -96,6 +96,10 @@ export function openComments(s, card) {
       const items = Array.isArray(r) ? r : r?.comments || r?.items || [];
       next = Array.isArray(r) ? null : r?.next ?? null;
       loaded = loaded.concat(items.filter(x => !loaded.some(y => y.id === x.id)));
+      // Replies come per top comment (`parent_id`), oldest first.
+      const replies = await Promise.all(items.filter(c => !c.parent_id && c.reply_count > 0).map(c =>
+        s.rpc('get_reel_comments', { reel_id: reel.id, parent_id: c.id, limit: 50 }).then(x => x?.comments || [], () => [])));
+      for (const list of replies) loaded = loaded.concat(list.filter(x => !loaded.some(y => y.id === x.id)));
       paint();
     } catch (e) {
       clear(state, errorState(e, () => load()));
@@ -138,8 +142,9 @@ export function openComments(s, card) {
     try {
       const c = await s.rpc('comment_reel', { reel_id: reel.id, body, ...(replyTo ? { reply_to: replyTo.id } : {}) });
       const made = c?.comment || c;
-      loaded.push({ author: { id: s.userId, ...s.me }, created_at: new Date().toISOString(), body, parent_id: replyTo?.id || null, ...made });
+      loaded.push({ author: { id: s.userId, ...s.me }, created_at: new Date().toISOString(), body, parent_id: replyTo?.id || null, can_delete: true, ...made });
       reel.counts ||= {};
+      // Counted here: the answer's `count` is read in the inserting statement's snapshot (one behind).
       reel.counts.comments = (reel.counts.comments || 0) + 1;
       card.paintCounts();
       input.value = '';

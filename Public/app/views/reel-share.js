@@ -2,7 +2,7 @@
 // the chat shows as a link and this app opens as the reel's page) as a text message through
 // the session's send path to a chat picked from the inbox; «Поделиться…» uses the Web Share
 // API where the browser has it; «Скопировать ссылку» the clipboard. Each counts a share
-// (`share_reel` with `target` chat | system | link).
+// (`share_reel` with `target` chat | external | link).
 import { h, clear, focus, nameOf } from '../util.js';
 import { t } from '../i18n.js';
 import { toast, toastError } from '../toast.js';
@@ -47,7 +47,7 @@ export function openShare(s, card) {
       onClick: async () => {
         try {
           await navigator.share({ title: t('reelShareMessage', { name: nameOf(reel.author) }), url: reelLink(reel.id) });
-          counted(s, card, 'system');
+          counted(s, card, 'external');
           d.close();
         } catch (e) { if (e?.name !== 'AbortError') toastError(e); }
       },

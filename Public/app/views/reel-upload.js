@@ -50,7 +50,7 @@ export function uploadView(main, s) {
     submit);
   const bar = h('progress', { class: 'reel-progress', max: 100, value: 0, testid: 'reel-progress', 'aria-labelledby': 'reel-progress-label' });
   const barLabel = h('p', { id: 'reel-progress-label', class: 'reel-progress-label', testid: 'reel-progress-label' });
-  const detail = h('p', { class: 'hint', testid: 'reel-progress-detail' });
+  const detail = h('p', { class: 'hint reel-progress-detail', testid: 'reel-progress-detail' });
   const actions = h('div', { class: 'reel-progress-actions' });
   const progress = h('section', { class: 'reel-progress-box', testid: 'reel-upload-progress', hidden: true, 'aria-live': 'polite' }, barLabel, bar, detail, actions);
   clear(main, h('div', { class: 'page reel-upload' },

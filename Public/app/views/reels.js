@@ -72,7 +72,7 @@ export function reelsView(main, s, route) {
         page.append(bar('#' + r.tag, { back: '#/reels' }), body);
         opts = {
           label: t('reelsTagLabel', { tag: r.tag }),
-          load: cursor => s.rpc('get_hashtag_reels', { tag: r.tag, limit: PAGE, ...(cursor ? { cursor } : {}) }),
+          load: cursor => s.rpc('get_hashtag_reels', { tag: r.tag, limit: PAGE, ...(cursor ? { before: cursor } : {}) }),
           empty: emptyState(t('reelsTagEmpty', { tag: r.tag }), h('a', { class: 'btn', href: '#/reels' }, t('reelsToFeed'))),
         };
       } else if (r.kind === 'one') {

@@ -11,7 +11,7 @@ const ROUTES = [
   [/^\/insurance\/assistant\/?$/, () => ({ name: 'assistant', section: 'insurance' })],
   [/^\/add-account\/?$/, () => ({ name: 'add-account' })],
   [/^\/privacy\/?$/, () => ({ name: 'privacy' })],
-  [/^\/reels(?:\/(.*))?$/, m => ({ name: 'reels', path: m[1] || '' })], // #/reels, /new, /mine, /<id>, /tag/<tag> (views/reels.js)
+  [/^\/reels(?:\/(.*))?$/, m => ({ name: 'reels', path: m[1] || '' })],
   [/^\/camera(?:\/([0-9a-f-]{36}|avatar))?\/?$/i, m => ({ name: 'camera', target: m[1]?.toLowerCase() || null })],
 ];
 

@@ -6,6 +6,7 @@ export default {
   reelsUpload: 'Upload',
   reelsUploadFirst: 'Upload a reel',
   reelsBack: '← To the feed',
+  reelsToFeedShort: 'To the feed',
   reelsOne: 'Reel',
   reelsToFeed: 'To the reels feed',
   reelsEmpty: 'No new reels for now. Upload yours — or come back later.',

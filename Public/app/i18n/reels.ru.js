@@ -6,6 +6,7 @@ export default {
   reelsUpload: 'Загрузить',
   reelsUploadFirst: 'Загрузить рилс',
   reelsBack: '← К ленте',
+  reelsToFeedShort: 'К ленте',
   reelsOne: 'Рилс',
   reelsToFeed: 'К ленте рилсов',
   reelsEmpty: 'Новых рилсов пока нет. Загрузите свой — или загляните позже.',

@@ -2,7 +2,7 @@
 // (`get_hashtag_reels`), #/reels/<id> (one reel, `get_reel`), #/reels/new (upload,
 // reel-upload.js) and #/reels/mine (the author's reels, reel-mine.js). Brings its stylesheet
 // (styles/reels.css) and strings (i18n/reels.ru.js, .en.js) with it, once.
-import { h, clear, focus } from '../util.js';
+import { h, clear, focus, icon } from '../util.js';
 import { t, extend } from '../i18n.js';
 import { errorState, emptyState } from './common.js';
 import { reelsFeed, PAGE } from './reels-feed.js';
@@ -42,7 +42,7 @@ export function reelsRoute(path) {
 /** The tab's top bar: title, «Мои рилсы», «Загрузить». */
 function bar(title, { back } = {}) {
   return h('header', { class: 'reels-bar' },
-    back ? h('a', { class: 'reels-bar-link', href: back, testid: 'reels-back' }, t('reelsBack')) : null,
+    back ? h('a', { class: 'reels-bar-link reels-back', href: back, testid: 'reels-back' }, icon('back'), h('span', { text: t('reelsToFeedShort') })) : null,
     h('h1', { tabindex: '-1', text: title }),
     h('nav', { class: 'reels-bar-actions', 'aria-label': t('reelsActions') },
       h('a', { class: 'reels-bar-link', href: '#/reels/mine', testid: 'reels-mine-link' }, t('reelsMine')),
@@ -53,7 +53,7 @@ export function reelsView(main, s, route) {
   let sub = null;
   let closed = false;
   main.className = 'fixed reels-main';
-  reelsAssets().then(async () => {
+  const start = () => reelsAssets().then(async () => {
     if (closed) return;
     const r = reelsRoute(route.path);
     const hadFocus = !document.activeElement || document.activeElement === document.body || main.contains(document.activeElement);
@@ -97,8 +97,9 @@ export function reelsView(main, s, route) {
     }
     if (hadFocus) focus(main.querySelector('h1'));
   }).catch(e => {
-    if (!closed) clear(main, h('div', { class: 'page' }, errorState(e?.code ? e : t('errNetwork'), () => { assets = null; reelsView(main, s, route); })));
+    if (!closed) clear(main, h('div', { class: 'page' }, errorState(e?.code ? e : t('errNetwork'), () => { assets = null; start(); })));
   });
+  start();
   return {
     cleanup() {
       closed = true;

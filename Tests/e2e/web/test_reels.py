@@ -93,6 +93,9 @@ def in_both_sizes(b: Browser, name: str, check_overflow: bool = True) -> None:
     b.set_viewport(PHONE)
     if check_overflow:
         assert b.horizontal_overflow() <= 0, f"{name} scrolls sideways at 390 px"
+        cut = b.out_of_viewport(["reels-back", "reels-mine-link", "reels-new-link", "reel-like", "reel-more", "reel-sound",
+                                 "reel-caption", "reel-submit", "reel-mine-delete"])
+        assert not cut, f"{name}: {cut} stick out of the 390 px screen"
     shot(b, f"{name}-phone")
     b.set_viewport(DESKTOP)
     shot(b, f"{name}-desktop")
@@ -321,3 +324,72 @@ def test_dark_theme_screens(scenario):
     bob.visible("empty-state")
     in_both_sizes(bob, "mine-empty-dark")
     bob.set_theme("light")
+
+
+def serious(results: dict) -> list[str]:
+    return [f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:4]}"
+            for v in results.get("violations", []) if v.get("impact") in ("serious", "critical")]
+
+
+def test_axe_on_the_reels_screens(scenario):
+    """axe-core (as in test_accessibility) on the hashtag feed, the comments sheet, the upload
+    page and «Мои рилсы», at 390×844 dark and 1280×800 light: no serious or critical violation."""
+    scenario.need("feed")
+    pytest.importorskip("axe_selenium_python")
+    from test_accessibility import run_axe
+
+    a, bob = scenario.browsers["alice"], scenario.browsers["bob"]
+    found: list[str] = []
+    for size, theme in ((PHONE, "dark"), (DESKTOP, "light")):
+        for b in (a, bob):
+            b.set_theme(theme)
+            b.set_viewport(size)
+        bob.go(f"#/reels/tag/{TAG}")
+        bob.wait(lambda d: len(bob.find_all("reel")) >= 1, "the hashtag's reels")
+        top = bob.wait(lambda d: d.execute_script(
+            "const s = document.querySelector('[data-testid=\"reels-feed\"]');"
+            "const r = document.querySelector('[data-testid=\"reel\"][aria-current=\"true\"]');"
+            "return r && [s.scrollTop, r === document.querySelector('[data-testid=\"reel\"]')];"), "a reel on screen")
+        assert top == [0, True], f"the page opened at {top} instead of its first reel"
+        found += [f"feed {theme}: {v}" for v in serious(run_axe(bob))]
+        bob.click("reel-comments", within=bob.present("reel", aria_current="true"))
+        sheet = bob.visible("reel-comments-sheet")
+        bob.wait(lambda d: bob.find_all("reel-comment") or bob.find_all("empty-state", within=sheet), "the comments loaded")
+        found += [f"comments {theme}: {v}" for v in serious(run_axe(bob))]
+        bob.driver.switch_to.active_element.send_keys(Keys.ESCAPE)
+        bob.gone("reel-comments-sheet")
+        a.go("#/reels/new")
+        a.visible("reel-upload-form")
+        found += [f"upload {theme}: {v}" for v in serious(run_axe(a))]
+        a.go("#/reels/mine")
+        a.wait(lambda d: len(a.find_all("reel-mine-item")) >= 2, "my reels")
+        found += [f"mine {theme}: {v}" for v in serious(run_axe(a))]
+    for b in (a, bob):
+        b.set_theme("light")
+    assert not found, "\n".join(found)
+
+
+def test_not_interested_and_report(scenario):
+    """Last (it takes Alice's reels out of Bob's pages): «Не интересно» drops the reel from the
+    page, «Пожаловаться» with a reason drops the other; the hashtag page is then empty."""
+    scenario.need("feed")
+    bob = scenario.browsers["bob"]
+    bob.go("#/chats")
+    bob.go(f"#/reels/tag/{TAG}")
+    bob.wait(lambda d: len(bob.find_all("reel")) == 2, "both reels on the hashtag's page")
+    first, second = (el.get_attribute("data-id") for el in bob.find_all("reel"))
+    bob.click("reel-more", within=bob.present("reel", data_id=first))
+    bob.click("reel-not-interested")
+    bob.wait(lambda d: not d.find_elements("css selector", f'[data-testid="reel"][data-id="{first}"]'), "the reel gone from the page")
+    bob.click("reel-more", within=bob.present("reel", data_id=second))
+    bob.click("reel-report")
+    bob.visible("reel-report-dialog")
+    bob.click("reel-report-reason", value="spam")
+    bob.fill("reel-report-details", "реклама")
+    bob.click("reel-report-send")
+    bob.gone("reel-report-dialog")
+    bob.visible("empty-state")
+    bob.go("#/chats")
+    bob.go(f"#/reels/tag/{TAG}")
+    empty = bob.visible("empty-state")
+    assert TAG in empty.text, empty.text

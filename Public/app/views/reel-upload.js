@@ -142,6 +142,7 @@ export function uploadView(main, s) {
         needed: () => unfinished(reel),
         onRecord: async rec => {
           if (rec.id !== reel.id || closed) return;
+          if (rec.live) progress.dataset.live = 'true'; // a realtime report arrived (tests read it)
           if (rec.live && rec.state === 'ready') rec = await s.rpc('get_reel', { reel_id: reel.id }).catch(() => rec);
           if (!closed) showReel(rec);
         },

@@ -3,7 +3,8 @@ pipeline, feed and interactions RPCs):
 
 - the empty states: a hashtag nobody used, and «Мои рилсы» of someone with no reels;
 - Alice uploads two 4-second clips made by ffmpeg through #/reels/new (file picker, caption
-  with a hashtag, visibility), sees the upload and processing progress until «Опубликован»,
+  with a hashtag, visibility), sees the upload and processing progress until «Опубликован»
+  (at least one report coming by the realtime `reel_progress` broadcast),
   and «Мои рилсы» lists them in words; a 95-second clip is refused in the browser with the
   trim hint (its duration read from the file);
 - Bob opens the feed: the first reel's <video> plays (currentTime advances, muted), the next
@@ -12,6 +13,8 @@ pipeline, feed and interactions RPCs):
   and both comments come back from the server; he shares the reel into his DM with Alice as a
   link message;
 - keyboard: every action of a reel and the upload form's fields are reached with Tab;
+- axe-core (as test_accessibility runs it) on the feed, comments, upload and «Мои рилсы»;
+- «Не интересно» and a report take reels off the hashtag's page;
 - screenshots at 390×844 and 1280×800 (light and dark) in Tests/e2e/web/.screenshots, with no
   sideways scrolling on the phone.
 
@@ -176,6 +179,8 @@ def upload(a: Browser, clip: Path, caption: str) -> str:
     label = a.present("reel-progress-label").text
     assert state == "ready", f"the upload ended {state}: {label} / {a.present('reel-progress-detail').text}"
     assert "Опубликован" in label, label
+    live = a.present("reel-upload-progress").get_attribute("data-live")
+    assert live == "true", "no reel_progress broadcast reached the page (only the get_my_reels poll)"
     href = a.visible("reel-open").get_attribute("href")
     return href.rsplit("/", 1)[-1]
 

@@ -44,6 +44,11 @@ public final class ReelMedia: Sendable {
         self.clock = now
     }
 
+    /// Media links signed with the key `bytes` (tests).
+    public convenience init(keyBytes bytes: Data, now: @escaping @Sendable () -> Int64 = ReelMedia.now) {
+        self.init(key: SymmetricKey(data: bytes), now: now)
+    }
+
     @Sendable public static func now() -> Int64 { Int64(Date().timeIntervalSince1970.rounded(.down)) }
 
     /// The links of a reel whose outputs live under `mediaPrefix` (`<reel id>/<attempt>`);

@@ -23,6 +23,7 @@ The tests run in file order and share state (run with -x).
 
 from __future__ import annotations
 
+import re
 import secrets
 import shutil
 import subprocess
@@ -291,6 +292,18 @@ def test_share_into_a_chat(scenario):
     a.go(f"#/chats/{dm}")
     a.wait(lambda d: any(f"#/reels/{scenario.first}" in (el.get_attribute("href") or "")
                          for el in d.find_elements("css selector", '[data-testid="message"] a')), "the reel's link in Alice's DM")
+
+
+def test_views_and_impressions_reach_the_author(scenario):
+    """Bob watched the first reel for seconds (record_reel_view when it stopped playing):
+    Alice's «Мои рилсы» counts a view of it."""
+    scenario.need("interactions")
+    a = scenario.browsers["alice"]
+    a.go("#/chats")
+    a.go("#/reels/mine")
+    item = a.present("reel-mine-item", data_id=scenario.first)
+    a.wait(lambda d: re.search(r"Просмотры: [1-9]", a.present("reel-mine-item", data_id=scenario.first).text),
+           f"a view counted on the first reel ({item.text!r})")
 
 
 def test_keyboard_reaches_every_action(scenario):

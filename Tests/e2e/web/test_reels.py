@@ -387,6 +387,29 @@ def test_axe_on_the_reels_screens(scenario):
     assert not found, "\n".join(found)
 
 
+def test_english(scenario):
+    """In English no Russian is left on the reels pages (but the captions Alice wrote)."""
+    scenario.need("uploaded")
+    a = scenario.browsers["alice"]
+    a.go("#/settings")
+    a.select("language-select", "en")
+    a.wait(lambda d: a.root_attr("lang") == "en", "the page in English")
+    captions = ["Первый", "Второй", "тест"]
+    try:
+        for route, ready in ((f"#/reels/tag/{TAG}", "reel"), ("#/reels/mine", "reel-mine-item"), ("#/reels/new", "reel-upload-form")):
+            a.go("#/chats")
+            a.go(route)
+            a.visible(ready)
+            a.wait_frames()
+            left = a.visible_cyrillic(exclude=captions)
+            assert not left, f"{route} in English shows {left}"
+        shot(a, "upload-en-desktop")
+    finally:
+        a.go("#/settings")
+        a.select("language-select", "ru")
+        a.wait(lambda d: a.root_attr("lang") == "ru", "the page in Russian again")
+
+
 def test_not_interested_and_report(scenario):
     """Last (it takes Alice's reels out of Bob's pages): «Не интересно» drops the reel from the
     page, «Пожаловаться» with a reason drops the other; the hashtag page is then empty."""

@@ -161,7 +161,7 @@ REVOKE ALL ON FUNCTION reels.feed_affinity(uuid, jsonb) FROM PUBLIC;
 --   engagement · exp(−ln2 · age_hours / (recency_days·24)) · (1 + affinity_weight·affinity) · (1 + cold)
 -- with cold = cold_boost·(1 − views/cold_views) below cold_views views, and interleaved so
 -- that an exploration_share of the positions goes to authors without affinity (1.0 when the
--- viewer has no affinity at all).
+-- viewer has no affinity at all). The decay's exponent stops at −700 (float8 underflow).
 CREATE FUNCTION reels.feed_rank(viewer uuid, config jsonb, recency boolean, exclude uuid[]) RETURNS uuid[]
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = ''
 AS $$
@@ -210,7 +210,7 @@ BEGIN
                     + (config #>> '{engagement_weights,comments}')::float8 * ln(1 + r.comment_count)
                     + (config #>> '{engagement_weights,saves}')::float8 * ln(1 + r.save_count)
                     + (config #>> '{engagement_weights,shares}')::float8 * ln(1 + r.share_count))
-                   * exp(-ln(2) * (extract(epoch FROM now() - r.created_at) / 3600) / ((config ->> 'recency_days')::float8 * 24))
+                   * exp(greatest(-700, -ln(2) * (extract(epoch FROM now() - r.created_at) / 3600) / ((config ->> 'recency_days')::float8 * 24)))
                    * (1 + (config ->> 'affinity_weight')::float8 * COALESCE(a.affinity, 0))
                    * (1 + CASE WHEN r.view_count < (config ->> 'cold_views')::float8
                                THEN (config ->> 'cold_boost')::float8 * (1 - r.view_count / (config ->> 'cold_views')::float8)

@@ -32,12 +32,17 @@ extension ReelsInteractions {
                     """, [parent, comment.reel, me])
                 else { throw APIError.notFound("reply_to: no such comment on this reel") }
             }
+            let added = try await connection.rows(
+                "INSERT INTO reels.comments (reel_id, author_id, parent_id, body) VALUES ($1, $2, $3, $4) RETURNING id",
+                [comment.reel, me, comment.replyTo, comment.body])
+            var id: UUID?
+            for try await value in added.decode(UUID.self) { id = value }
+            // A statement of its own: the counter trigger's update is visible to it.
             let rows = try await connection.rows("""
-                WITH added AS (
-                    INSERT INTO reels.comments (reel_id, author_id, parent_id, body) VALUES ($1, $2, $3, $4) RETURNING *)
                 SELECT jsonb_build_object('comment', \(Self.commentJSON), 'count', r.comment_count)::text
-                FROM added c JOIN reels.reels r ON r.id = c.reel_id
-                """, [comment.reel, me, comment.replyTo, comment.body])
+                FROM reels.comments c JOIN reels.reels r ON r.id = c.reel_id
+                WHERE c.id = $1
+                """, [id])
             for try await text in rows.decode(String.self) { return Data(text.utf8) }
             throw Self.reelNotFound
         }

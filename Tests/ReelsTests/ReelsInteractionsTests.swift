@@ -62,7 +62,7 @@ import TestSupport
             for reel in hidden {
                 for (name, extra) in calls {
                     await #expect(throws: ReelsInteractions.reelNotFound, "\(name)") {
-                        try await rpc.call(name, stranger, extra.merging(["reel_id": reel.uuidString]) { a, _ in a })
+                        _ = try await rpc.call(name, stranger, extra.merging(["reel_id": reel.uuidString]) { a, _ in a })
                     }
                 }
             }
@@ -281,7 +281,16 @@ struct InteractionsHarness: Sendable {
     @discardableResult
     func call(_ name: String, _ caller: Caller, _ arguments: [String: Any]) async throws -> [String: Any] {
         let body = try JSONSerialization.data(withJSONObject: arguments)
-        guard case .json(let data) = try await registry.call(RPCCall(name: name, arguments: body, caller: caller)) else { return [:] }
+        let result: RPCResult
+        do {
+            result = try await registry.call(RPCCall(name: name, arguments: body, caller: caller))
+        } catch let error as APIError {
+            throw error
+        } catch {
+            // Database errors in full (PSQLError's description hides them).
+            throw FixtureError("\(name): \(String(reflecting: error))")
+        }
+        guard case .json(let data) = result else { return [:] }
         return try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
     }
 

@@ -7,6 +7,7 @@ import Foundation
 import Insurance
 import NIOCore
 @testable import Realtime
+@testable import Reels
 @testable import Storage
 
 /// The fuzz targets: each hands raw client bytes to one decoder, the way the server does,
@@ -54,6 +55,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case tusHeaders = "tus-headers"
     /// The arguments of `search_messages` (`SearchRequest`: query, limit, the `before` cursor's shape).
     case searchRequest = "search-request"
+    /// The arguments of the reels interaction RPCs (`InteractionArguments`: comments, shares, views, impressions, reports, pages).
+    case reelsInteractions = "reels-interactions"
 
     /// Feeds `data` to this target's decoder.
     public func run(_ data: Data) {
@@ -78,6 +81,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .attachmentReference: Self.attachmentReference(text)
         case .tusHeaders: Self.tusHeaders(text)
         case .searchRequest: Self.searchRequest(text)
+        case .reelsInteractions: Self.reelsInteractions(data, text)
         }
     }
 
@@ -602,6 +606,65 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         if lines.count >= 2, let bucket = try? ObjectPath.bucketID(lines[0], field: "b"), let name = try? ObjectPath.name(lines[1]) {
             let id = TusHeaders.UploadID(bucket: bucket, name: name, id: UUID())
             guard (try? TusHeaders.uploadID(id.encoded)) == id else { fatalError("tus-headers: \(id) does not round-trip") }
+        }
+    }
+
+    // MARK: reels-interactions
+
+    /// The bytes as the JSON arguments of every interaction RPC (`InteractionArguments`), and
+    /// each line as a comment body, report details, share target, report reason and `before`
+    /// cursor. Traps unless an accepted comment is trimmed, 1–2000 code points without NUL and
+    /// accepted again unchanged (details likewise, at most 1000, nil when empty); a view is
+    /// 0–3 600 000 ms; impressions are 1–50 distinct ids; page sizes are within their ranges;
+    /// an accepted cursor is the text itself with a keyset payload.
+    private static func reelsInteractions(_ data: Data, _ text: String) {
+        typealias Arguments = InteractionArguments
+        var bodies: [String] = []
+        var details: [String] = []
+        var cursors: [(String, String)] = []
+        _ = try? Arguments.reel(data)
+        _ = try? Arguments.commentID(data)
+        _ = try? Arguments.share(data)
+        if let comment = try? Arguments.comment(data) { bodies.append(comment.body) }
+        if let view = try? Arguments.view(data), !(0...3_600_000).contains(view.watchedMilliseconds) {
+            fatalError("reels-interactions: view of \(view.watchedMilliseconds) ms")
+        }
+        if let ids = try? Arguments.impressions(data), !(1...Arguments.maximumImpressions).contains(ids.count) || Set(ids).count != ids.count {
+            fatalError("reels-interactions: impressions \(ids)")
+        }
+        if let report = try? Arguments.report(data), let text = report.details { details.append(text) }
+        if let page = try? Arguments.commentsPage(data) {
+            guard (1...Arguments.maximumCommentsLimit).contains(page.limit) else { fatalError("reels-interactions: limit \(page.limit)") }
+            if let before = page.before { cursors.append((before, before)) }
+        }
+        if let page = try? Arguments.savedPage(data) {
+            guard (1...Arguments.maximumSavedLimit).contains(page.limit) else { fatalError("reels-interactions: limit \(page.limit)") }
+        }
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
+            if let body = try? Arguments.commentBody(line) { bodies.append(body) }
+            if let text = try? Arguments.details(line) { details.append(text) }
+            if let cursor = try? Arguments.cursorShape(line) { cursors.append((line, cursor)) }
+            if let target = try? Arguments.shareTarget(line), target.rawValue != line { fatalError("reels-interactions: target \(line.debugDescription)") }
+            if let reason = try? Arguments.reportReason(line), reason.rawValue != line { fatalError("reels-interactions: reason \(line.debugDescription)") }
+            if let seconds = Double(line), let ms = try? Arguments.watchedMilliseconds(seconds), !(0...3_600_000).contains(ms) {
+                fatalError("reels-interactions: \(line.debugDescription) seconds as \(ms) ms")
+            }
+        }
+        for (texts, maximum) in [(bodies, Arguments.maximumCommentLength), (details, Arguments.maximumDetailsLength)] {
+            for accepted in texts {
+                let scalars = accepted.unicodeScalars
+                guard (1...maximum).contains(scalars.count), !scalars.contains("\u{0}"),
+                    accepted.trimmingCharacters(in: .whitespacesAndNewlines) == accepted
+                else { fatalError("reels-interactions: accepted text \(accepted.debugDescription)") }
+            }
+        }
+        for body in bodies where (try? Arguments.commentBody(body)) != body {
+            fatalError("reels-interactions: body \(body.debugDescription) is not a fixed point")
+        }
+        for (sent, accepted) in cursors {
+            guard sent == accepted, let (payload, _) = KeysetCursor.signedParts(accepted),
+                KeysetCursor(payload: String(decoding: payload, as: UTF8.self)) != nil
+            else { fatalError("reels-interactions: accepted cursor \(sent.debugDescription)") }
         }
     }
 }

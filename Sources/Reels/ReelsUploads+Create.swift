@@ -154,35 +154,34 @@ extension ReelsUploads {
 
     /// The reel row and its job, after the daily quota is checked again under the user's lock.
     func insert(user: UUID, request: CreateReelRequest, attempt: Int64, checked: CheckedOriginal) async throws -> UUID {
-        do {
-            return try await database.withOwner { connection in
-                var wait = 0
-                for try await seconds in try await connection.rows("SELECT reels.accept_upload($1, $2)", [user, attempt]).decode(Int.self) {
-                    wait = seconds
-                }
-                if wait > 0 {
-                    let limit = try await connection.scalarText("SELECT reels_per_day::text FROM reels.upload_policy WHERE id", []) ?? "?"
-                    throw RefusedOriginal(APIError.rateLimited(
-                        code: "reels_quota_exceeded", message: "You can publish \(limit) reels a day; retry in \(wait) s", retryAfter: wait))
-                }
-                var created: UUID?
-                for try await id in try await connection.rows(
-                    """
-                    INSERT INTO reels.reels (author_id, caption, hashtags, visibility, original_path, duration_ms, width, height)
-                    VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id
-                    """,
-                    [user, request.caption, request.hashtags, request.visibility, request.objectPath, checked.durationMilliseconds,
-                     checked.width, checked.height]
-                ).decode(UUID.self) {
-                    created = id
-                }
-                guard let created else { throw ReelNotCreated() }
-                try await ReelJobs.enqueue(reel: created, on: connection)
-                return created
+        try await database.withOwner { connection in
+            var wait = 0
+            for try await seconds in try await connection.rows("SELECT reels.accept_upload($1, $2)", [user, attempt]).decode(Int.self) {
+                wait = seconds
             }
-        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
-            // Two create_reel calls for one original: the other one won.
-            throw UploadRefusal.exists
+            if wait > 0 {
+                let limit = try await connection.scalarText("SELECT reels_per_day::text FROM reels.upload_policy WHERE id", []) ?? "?"
+                throw RefusedOriginal(APIError.rateLimited(
+                    code: "reels_quota_exceeded", message: "You can publish \(limit) reels a day; retry in \(wait) s", retryAfter: wait))
+            }
+            // Under the author's lock (accept_upload): one reel per original.
+            for try await _ in try await connection.rows("SELECT 1 FROM reels.reels WHERE original_path = $1", [request.objectPath]) {
+                throw UploadRefusal.exists
+            }
+            var created: UUID?
+            for try await id in try await connection.rows(
+                """
+                INSERT INTO reels.reels (author_id, caption, hashtags, visibility, original_path, duration_ms, width, height)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id
+                """,
+                [user, request.caption, request.hashtags, request.visibility, request.objectPath, checked.durationMilliseconds,
+                 checked.width, checked.height]
+            ).decode(UUID.self) {
+                created = id
+            }
+            guard let created else { throw ReelNotCreated() }
+            try await ReelJobs.enqueue(reel: created, on: connection)
+            return created
         }
     }
 

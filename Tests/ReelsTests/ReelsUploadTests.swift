@@ -91,7 +91,7 @@ import TestSupport
             #expect(error?.status == .tooManyRequests)
             #expect(error?.code == "rate_limited")
             #expect((error?.retryAfterSeconds ?? 0) > 3000)
-            try await env.expectNothingLeft(author, third)
+            try await env.expectNothingLeft(author, third, reels: 1)
             // Another user has their own allowance.
             let other = try await ReelsFixture.user(env.database)
             let theirs = try await env.upload(other, UploadClips.good, name: "x.mp4")
@@ -254,11 +254,11 @@ struct UploadEnvironment: Sendable {
         (try? await storage.object(ReelsUploads.service, bucket: "reels", name: path)) != nil
     }
 
-    /// No reel of the author, no job, and no original at `path`.
-    func expectNothingLeft(_ author: Caller, _ path: String, sourceLocation: SourceLocation = #_sourceLocation) async throws {
-        #expect(try await count("SELECT count(*) FROM reels.reels WHERE author_id = $1", author.userID!) == 0, sourceLocation: sourceLocation)
+    /// Only `reels` reels of the author (and as many jobs), and no original at `path`.
+    func expectNothingLeft(_ author: Caller, _ path: String, reels: Int = 0, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        #expect(try await count("SELECT count(*) FROM reels.reels WHERE author_id = $1", author.userID!) == reels, sourceLocation: sourceLocation)
         #expect(
-            try await count("SELECT count(*) FROM reels.jobs j JOIN reels.reels r ON r.id = j.reel_id WHERE r.author_id = $1", author.userID!) == 0,
+            try await count("SELECT count(*) FROM reels.jobs j JOIN reels.reels r ON r.id = j.reel_id WHERE r.author_id = $1", author.userID!) == reels,
             sourceLocation: sourceLocation)
         #expect(try await !originalExists(path), sourceLocation: sourceLocation)
     }

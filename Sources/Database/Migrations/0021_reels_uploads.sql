@@ -14,8 +14,9 @@
 --                          reads it.
 --   reels.admit_upload     (owner only) the kill switch, then the rate and quota for one user,
 --                          serialised per user; records the attempt.
---   reels.accept_upload    (owner only) re-checks the quota at creation (serialised per user)
---                          and marks the attempt accepted.
+--   reels.accept_upload    (owner only) re-checks the quota at creation (serialised per user,
+--                          the lock held to the end of the creating transaction) and marks
+--                          the attempt accepted.
 
 CREATE TABLE reels.upload_policy (
     id boolean PRIMARY KEY DEFAULT true CHECK (id),
@@ -53,9 +54,10 @@ INSERT INTO reels.media_keys (id, key) VALUES (true, decode(md5(random()::text |
     || decode(md5(random()::text || clock_timestamp()::text || 'b'), 'hex'));
 ALTER TABLE reels.media_keys ENABLE ROW LEVEL SECURITY;
 
--- One original is one reel.
+-- Which reel uses an original (create_reel makes one reel per original: it checks under
+-- the author's lock taken by accept_upload; originals lie in their author's folder).
 -- lint:allow index-without-concurrently reason: reels.reels arrived in 0018 of the same release (issue 15) and holds no deployed rows
-CREATE UNIQUE INDEX reels_original_idx ON reels.reels (original_path);
+CREATE INDEX reels_original_idx ON reels.reels (original_path);
 
 -- The kill switch, then the per-user rate and quota; records the attempt. Returns the
 -- policy and the attempt, or the refusal: {"refused": "disabled"|"rate"|"quota",

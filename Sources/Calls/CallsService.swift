@@ -32,6 +32,8 @@ public final class CallsService: Service, Sendable {
     let outcomes: CallOutcomeTracker
     /// This process's id in `calls.instances` and on the bus.
     let instanceId = "calls-" + UUID().uuidString.lowercased().prefix(12)
+    /// Resume-grace timers of dropped sessions, cancelled when the service stops.
+    let graceTimers = GraceTimers()
     private let key = SigningKeyCache()
 
     public init(
@@ -48,7 +50,8 @@ public final class CallsService: Service, Sendable {
     }
 
     /// Receives relays from the bus, keeps this instance's presence fresh, closes emptied
-    /// rooms and reports peers of vanished instances as gone.
+    /// rooms and reports peers of vanished instances as gone. On graceful shutdown it stops
+    /// before the server closes the database pools (see ``stop()``).
     public func run() async throws {
         let events = bus.subscribe()
         await withTaskGroup(of: Void.self) { group in
@@ -64,6 +67,26 @@ public final class CallsService: Service, Sendable {
             }
             await group.next()
             group.cancelAll()
+        }
+        await stop()
+    }
+
+    /// Stops this instance's calls work while the database is still open (the server closes
+    /// its pools only after every service has returned): pending resume-grace timers are
+    /// cancelled, so none wakes up later to clean up rooms on a closed pool, and the instance
+    /// retires its presence, so any other instance's sweep (or this one's next start) takes
+    /// its peers out of their rooms with PEER_LEFT at once instead of after the heartbeat
+    /// timeout.
+    func stop() async {
+        graceTimers.stop()
+        do {
+            try await store.retire(instance: instanceId)
+        } catch {
+            if !Task.isCancelled {
+                logger.warning(
+                    "calls: retiring the instance failed; its peers leave their rooms once its heartbeat is \(CallsStore.instanceTimeoutSeconds) s old",
+                    metadata: ["error": "\(error)"])
+            }
         }
     }
 
@@ -197,11 +220,14 @@ public final class CallsService: Service, Sendable {
         }
     }
 
-    /// Ends a session whose socket dropped, unless it resumed within the grace period.
+    /// Ends a session whose socket dropped, unless it resumed within the grace period. Once
+    /// the service has stopped there is no timer: the retired instance's rooms are swept.
     func expireAfterGrace(_ session: DeviceSession) {
-        Task {
+        graceTimers.start { [self] in
             let drop = await session.drops
             try? await Task.sleep(for: settings.resumeGrace)
+            // Cancelled: the service stopped (see `stop()`).
+            guard !Task.isCancelled else { return }
             guard await session.stillDropped(since: drop), await hub.remove(session) else { return }
             await session.end()
             guard let userId = await session.userId else { return }

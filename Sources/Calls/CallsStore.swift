@@ -66,6 +66,16 @@ struct CallsStore: Sendable {
         }
     }
 
+    /// Takes a stopping instance out at once: its devices go offline and its row in
+    /// `calls.instances` goes, so every sweep counts its peers as gone from then on.
+    func retire(instance: String) async throws {
+        try await database.withOwner { connection in
+            try await connection.execute(
+                "UPDATE calls.devices SET instance_id = NULL, updated_at = now() WHERE instance_id = $1", [instance])
+            try await connection.execute("DELETE FROM calls.instances WHERE id = $1", [instance])
+        }
+    }
+
     /// The devices of `userId` held by a live instance.
     func onlineDevices(of userId: UUID) async throws -> [String] {
         try await database.withOwner { connection in

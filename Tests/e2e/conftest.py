@@ -34,10 +34,13 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_BINARY = REPO_ROOT / ".build" / "debug" / "ecomansoni"
 READY_TIMEOUT = 120.0
 KEYS_TIMEOUT = 120.0
-# Known defect (issue 14 closing note): with ~25 calls sockets of the browser suites still
-# open at SIGTERM, the server needs more than 30 s to exit: after the 10 s grace, closing the
-# database pools waits while each calls session's room cleanup fails one by one on the
-# shut-down pool. The bound stays finite, so a server that never exits still fails here.
+# One clean-clone run (issue 14) saw the session server alive more than 30 s after SIGTERM,
+# its last lines ~25 resume-grace timers of the browser suites' calls sessions failing on the
+# closed pool. Those timers are now cancelled when the calls service stops
+# (CallsShutdownTests), but the stall itself has not been reproduced (a server with 28
+# dropped and 14 open calls sessions, fresh or on that run's kept data, exits in 0.3-1.9 s),
+# so the bound stays at 90 s until a clean-clone run shows the exit fast. It stays finite, so
+# a server that never exits still fails here.
 STOP_TIMEOUT = 90.0
 
 SERVER_ENV = {

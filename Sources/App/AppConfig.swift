@@ -172,6 +172,7 @@ public struct AppConfig: Sendable {
         try config.loadCalls(from: reader)
         try config.loadStorage(from: reader)
         try config.loadReelsArbiter(from: reader)
+        try config.loadReelsWorker(from: reader)
         return config
     }
 
@@ -325,6 +326,20 @@ public struct AppConfig: Sendable {
             throw ConfigurationError("REELS_ARBITER_CLEAR_LAG_SECONDS must be below REELS_ARBITER_SUPPRESS_LAG_SECONDS")
         }
         reels.arbiter = arbiter
+    }
+
+    /// The reels transcoding worker (`REELS_WORKER_*`, `REELS_JOB_*`, `REELS_TRANSCODE_*`;
+    /// docs/reels.md, "Pipeline").
+    private mutating func loadReelsWorker(from reader: ConfigReader) throws {
+        var worker = ReelsWorkerSettings()
+        worker.concurrency = try Self.integer(reader, "reels.worker.concurrency", "REELS_WORKER_CONCURRENCY", default: 1, in: 1...64)
+        worker.leaseSeconds = try Self.integer(reader, "reels.job.leaseSeconds", "REELS_JOB_LEASE_SECONDS", default: 30, in: 3...3600)
+        worker.pollSeconds = try Self.integer(reader, "reels.job.pollSeconds", "REELS_JOB_POLL_SECONDS", default: 5, in: 1...3600)
+        worker.retryBaseSeconds = try Self.integer(reader, "reels.job.retryBaseSeconds", "REELS_JOB_RETRY_BASE_SECONDS", default: 10, in: 1...3600)
+        worker.transcodeTimeoutSeconds = try Self.integer(
+            reader, "reels.transcode.timeoutSeconds", "REELS_TRANSCODE_TIMEOUT_SECONDS", default: 900, in: 10...86_400)
+        worker.workDirectory = reader.string(forKey: "reels.workDir").flatMap { $0.isEmpty ? nil : $0 }
+        reels.worker = worker
     }
 
     /// `STORAGE_DIR`, or `<data dir>/storage`.

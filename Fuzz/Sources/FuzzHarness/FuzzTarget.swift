@@ -57,6 +57,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case searchRequest = "search-request"
     /// The arguments of the reels interaction RPCs (`InteractionArguments`: comments, shares, views, impressions, reports, pages).
     case reelsInteractions = "reels-interactions"
+    /// Reel uploads: a media token and media URL path, `create_reel` arguments, a caption's hashtags.
+    case reelUploads = "reel-uploads"
 
     /// Feeds `data` to this target's decoder.
     public func run(_ data: Data) {
@@ -82,6 +84,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .tusHeaders: Self.tusHeaders(text)
         case .searchRequest: Self.searchRequest(text)
         case .reelsInteractions: Self.reelsInteractions(data, text)
+        case .reelUploads: Self.reelUploads(data, text)
         }
     }
 

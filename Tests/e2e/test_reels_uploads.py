@@ -219,3 +219,41 @@ async def test_ready_reel_media_are_served_by_token_with_range(http, server, use
     assert (await http.get(media["hls"])).status_code == 404
     left = await http.post("/storage/v1/object/list/reels-media", json={"prefix": f"{prefix}/"}, headers=service)
     assert left.status_code == 200 and left.json() == [], left.text
+
+
+async def test_the_pipelines_outputs_play_through_the_media_links(http, server, users, clips):
+    """The worker of the all-in-one server transcodes a created reel; its HLS ladder, MP4 and
+    poster are then fetched through the record's links (relative playlist URIs resolve under
+    the same token)."""
+    import asyncio
+    import urllib.parse
+
+    alice = users[0]
+    stored, path = await upload(http, server, alice, f"play-{uuid.uuid4()}.mp4", clips["good"])
+    assert stored.status_code == 200, stored.text
+    record = (await call(http, server, alice, "create_reel", {"object_path": path})).json()
+    for _ in range(240):
+        record = (await call(http, server, alice, "get_reel", {"reel_id": record["id"]})).json()
+        if record["state"] in ("ready", "failed"):
+            break
+        await asyncio.sleep(0.5)
+    assert record["state"] == "ready", record
+    media = record["media"]
+    master = await http.get(media["hls"])
+    assert master.status_code == 200 and master.text.startswith("#EXTM3U"), master.text
+    variant = next(line for line in master.text.splitlines() if line and not line.startswith("#"))
+    assert not variant.startswith("/") and "://" not in variant
+    variant_url = urllib.parse.urljoin(media["hls"], variant)
+    playlist = await http.get(variant_url)
+    assert playlist.status_code == 200, playlist.text
+    names = [line for line in playlist.text.splitlines() if line and not line.startswith("#")]
+    init = [line.split('URI="')[1].split('"')[0] for line in playlist.text.splitlines() if line.startswith("#EXT-X-MAP")]
+    for name in init + names[:1]:
+        part = await http.get(urllib.parse.urljoin(variant_url, name))
+        assert part.status_code == 200 and len(part.content) > 0, (name, part.status_code)
+    video = await http.get(media["mp4"], headers={"Range": "bytes=0-7"})
+    assert video.status_code == 206 and video.content[4:8] == b"ftyp"
+    poster = await http.get(media["poster"])
+    assert poster.status_code == 200 and poster.content[:3] == b"\xff\xd8\xff"
+    assert (await call(http, server, alice, "delete_reel", {"reel_id": record["id"]})).status_code == 200
+    assert (await http.get(media["hls"])).status_code == 404

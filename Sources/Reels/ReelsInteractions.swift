@@ -16,16 +16,19 @@ public struct ReelsInteractions: Sendable {
     let limits: InteractionLimits
     /// Signs and verifies the list cursors.
     let cursors: CursorCodec
+    /// The media links of the records returned (saved reels).
+    let media: ReelMedia
 
     public init(database: Database, storage: StorageService, logger: Logger) {
-        self.init(database: database, limits: InteractionLimits())
+        self.init(database: database, limits: InteractionLimits(), media: ReelMedia(database: database))
     }
 
-    /// An instance with other limits (tests hit them with small buckets).
-    init(database: Database, limits: InteractionLimits) {
+    /// An instance with other limits (tests hit them with small buckets) and media links.
+    init(database: Database, limits: InteractionLimits, media: ReelMedia) {
         self.database = database
         self.limits = limits
         self.cursors = CursorCodec(database: database)
+        self.media = media
     }
 
     /// Every interaction RPC. Arguments are checked first, then the caller's per-user limit is

@@ -218,6 +218,19 @@ import TestSupport
             } while before != nil
             #expect(seen == reels.reversed().map { $0.uuidString.lowercased() })
 
+            // A ready reel with outputs carries its media links; one without has none.
+            let withMedia = reels[4]
+            try await db.withOwner { connection in
+                try await connection.execute(
+                    "UPDATE reels.reels SET media_prefix = $1 WHERE id = $2", ["\(withMedia.uuidString.lowercased())/\(UUID().uuidString.lowercased())", withMedia])
+            }
+            let newest = try await rpc.call("get_saved_reels", viewer, ["limit": 2])
+            let records = newest["reels"] as? [[String: Any]] ?? []
+            let media = records.first?["media"] as? [String: Any]
+            #expect((media?["hls"] as? String)?.hasPrefix("/reels/v1/media/") == true, "\(records)")
+            #expect((media?["hls"] as? String)?.hasSuffix("/master.m3u8") == true)
+            #expect(records.last?["media"] is NSNull)
+
             let first = reels[0]
             try await db.withOwner { connection in
                 try await connection.execute("UPDATE reels.reels SET visibility = 'private' WHERE id = $1", [first])
@@ -273,7 +286,8 @@ struct InteractionsHarness: Sendable {
 
     init(_ database: Database, limits: InteractionLimits = InteractionLimits()) {
         var registry = RPCRegistry()
-        registry.register(ReelsInteractions(database: database, limits: limits).rpcFunctions)
+        let media = ReelMedia(keyBytes: Data(repeating: 7, count: 32))
+        registry.register(ReelsInteractions(database: database, limits: limits, media: media).rpcFunctions)
         self.registry = registry
     }
 

@@ -27,17 +27,35 @@ extension ReelsUploads {
     }
 
     /// Changes the caption (its hashtags with it) and/or the visibility of the caller's reel.
+    /// A new caption of an approved reel is moderated again (`reels.moderation_settings`): if
+    /// the policy would not approve it (a blocklist word, or `manual`), the reel goes back to
+    /// `pending`. Moderation is never raised here.
     func update(_ caller: Caller, reel: UUID, caption: String?, visibility: String?) async throws -> String {
         let user = try caller.requireUser()
         try await edits.take(database, caller)
         let changed = try await database.withOwner { connection in
+            var demotion: ModerationPolicy.Decision?
+            if let caption {
+                for try await (mode, blocklist) in try await connection.rows(
+                    "SELECT policy, caption_blocklist FROM reels.moderation_settings WHERE id", []
+                ).decode((String, [String]).self) {
+                    let policy = ModerationPolicy(mode: ModerationPolicy.Mode(rawValue: mode) ?? .manual, blocklist: Set(blocklist))
+                    let decision = policy.decide(caption: caption)
+                    if decision.moderation != "approved" { demotion = decision }
+                }
+            }
             let rows = try await connection.rows(
                 """
-                UPDATE reels.reels SET caption = coalesce($3, caption), hashtags = coalesce($4, hashtags),
+                UPDATE reels.reels SET
+                    moderation = CASE WHEN $6::text IS NOT NULL AND moderation = 'approved' AND caption IS DISTINCT FROM $3
+                                      THEN $6 ELSE moderation END,
+                    moderation_reason = CASE WHEN $6::text IS NOT NULL AND moderation = 'approved' AND caption IS DISTINCT FROM $3
+                                             THEN $7 ELSE moderation_reason END,
+                    caption = coalesce($3, caption), hashtags = coalesce($4, hashtags),
                     visibility = coalesce($5, visibility), updated_at = now()
                 WHERE id = $1 AND author_id = $2 RETURNING id
                 """,
-                [reel, user, caption, caption.map(Hashtags.extract), visibility])
+                [reel, user, caption, caption.map(Hashtags.extract), visibility, demotion?.moderation, demotion?.reason])
             for try await _ in rows { return true }
             return false
         }

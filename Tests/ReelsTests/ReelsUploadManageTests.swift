@@ -28,6 +28,23 @@ import TestSupport
         }
     }
 
+    @Test func aNewCaptionWithABlockedWordSendsAnApprovedReelBackToReview() async throws {
+        try await UploadEnvironment.run { env in
+            let author = try await ReelsFixture.user(env.database)
+            let reel = try await ReelsFixture.reel(env.database, author: author, caption: "fine")
+            try await env.database.withOwner { connection in
+                try await connection.execute("UPDATE reels.moderation_settings SET caption_blocklist = ARRAY['spam']", [])
+            }
+            let kept = try await env.call("update_reel", #"{"reel_id":"\#(reel)","caption":"still fine"}"#, author)
+            #expect(kept["moderation"] == .string("approved"))
+            let demoted = try await env.call("update_reel", #"{"reel_id":"\#(reel)","caption":"buy #Spam now"}"#, author)
+            #expect(demoted["moderation"] == .string("pending"))
+            // A clean caption does not approve it again: that is the moderators' decision.
+            let still = try await env.call("update_reel", #"{"reel_id":"\#(reel)","caption":"clean again"}"#, author)
+            #expect(still["moderation"] == .string("pending"))
+        }
+    }
+
     @Test func aPrivateReelIsNotFoundForOthersAndVisibleToItsAuthor() async throws {
         try await UploadEnvironment.run { env in
             let author = try await ReelsFixture.user(env.database)

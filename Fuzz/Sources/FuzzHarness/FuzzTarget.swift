@@ -59,6 +59,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case reelsInteractions = "reels-interactions"
     /// Reel uploads: a media token and media URL path, `create_reel` arguments, a caption's hashtags.
     case reelUploads = "reel-uploads"
+    /// The feed's ranking config file (`FeedConfig.validate`), feed cursors and hashtag arguments.
+    case feedConfig = "feed-config"
 
     /// Feeds `data` to this target's decoder.
     public func run(_ data: Data) {
@@ -85,6 +87,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .searchRequest: Self.searchRequest(text)
         case .reelsInteractions: Self.reelsInteractions(data, text)
         case .reelUploads: Self.reelUploads(data, text)
+        case .feedConfig: Self.feedConfig(data, text)
         }
     }
 

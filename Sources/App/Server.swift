@@ -115,7 +115,7 @@ public enum Server {
     ) async throws -> T {
         let size = maximumConnections ?? config.databaseMaxConnections
         let client = PostgresClient(configuration: try url.clientConfiguration(maximumConnections: size), backgroundLogger: logger)
-        return try await withThrowingTaskGroup(of: Void.self) { group in
+        let result = try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }
             return try await body(
@@ -123,6 +123,9 @@ public enum Server {
                     client: client, maximumConnections: size, poolName: poolName,
                     acquireTimeout: acquireTimeout ?? .seconds(config.databaseAcquireTimeoutSeconds), logger: logger))
         }
+        // Each step of a shutdown is logged, so a stall before exit shows where it hangs.
+        logger.info("database pool closed", metadata: ["pool": "\(poolName)"])
+        return result
     }
 }
 

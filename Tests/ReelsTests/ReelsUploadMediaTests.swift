@@ -35,10 +35,17 @@ import Testing
         #expect(throws: MediaTokenError.badSignature) { try ReelMediaToken.verify(spliced, key: Self.key, now: 0) }
     }
 
-    @Test func malformedTokensAre404AndBadOnes403() {
+    @Test func malformedTokensAre404AndBadOnes403() throws {
         for text in ["", ".", "abc", "a.b.c", String(repeating: "A", count: 600), "AQ.AQ", "====.===="] {
             #expect(throws: MediaTokenError.malformed) { try ReelMediaToken.verify(text, key: Self.key, now: 0) }
         }
+        // The length limit: a token is at most 512 characters; longer text is not looked at.
+        let long = try? #require(ReelMediaToken(prefix: "\(UUID().uuidString.lowercased())/" + String(repeating: "a", count: 64), expiresAt: 10))
+        #expect((long?.signed(with: Self.key).utf8.count ?? 999) <= ReelMediaToken.maximumLength)
+        #expect(throws: MediaTokenError.malformed) {
+            try ReelMediaToken.verify(String(repeating: "A", count: ReelMediaToken.maximumLength + 1), key: Self.key, now: 0)
+        }
+        #expect(ReelMediaRoutes.split(ReelMedia.routePrefix + String(repeating: "a", count: 1100) + "/master.m3u8") == nil)
         #expect(MediaTokenError.malformed.apiError.status == .notFound)
         #expect(MediaTokenError.badSignature.apiError.status == .forbidden)
         #expect(MediaTokenError.expired.apiError.status == .forbidden)

@@ -114,6 +114,28 @@ import TestSupport
         }
     }
 
+    @Test func twoUploadsAtOnceCannotBothTakeTheLastSlotOfTheQuota() async throws {
+        try await UploadEnvironment.run { env in
+            let author = try await ReelsFixture.user(env.database)
+            try await env.policy("reels_per_day = 1")
+            let first = try await env.upload(author, UploadClips.good, name: "p1.mp4")
+            let second = try await env.upload(author, UploadClips.good, name: "p2.mp4")
+            let outcomes = await withTaskGroup(of: APIError?.self) { group in
+                for path in [first, second] {
+                    group.addTask { await env.error("create_reel", #"{"object_path":"\#(path)"}"#, author) }
+                }
+                var outcomes: [APIError?] = []
+                for await outcome in group { outcomes.append(outcome) }
+                return outcomes
+            }
+            #expect(outcomes.filter { $0 == nil }.count == 1)
+            #expect(outcomes.compactMap { $0?.code } == ["reels_quota_exceeded"])
+            #expect(try await env.count("SELECT count(*) FROM reels.reels WHERE author_id = $1", author.userID!) == 1)
+            let kept = [try await env.originalExists(first), try await env.originalExists(second)]
+            #expect(kept.filter { $0 }.count == 1)
+        }
+    }
+
     @Test func sizeDurationAndKindsComeFromThePolicyAtEachUpload() async throws {
         try await UploadEnvironment.run { env in
             let author = try await ReelsFixture.user(env.database)

@@ -65,21 +65,18 @@ public struct ReelsFeed: Sendable {
     func feed(_ caller: Caller, limit: Int, cursor text: String?) async throws -> Data {
         _ = try caller.requireUser()
         let cursor = try await feedCursors.decode(text, field: "cursor")
-        let (page, records) = try await database.withCaller(caller) { connection in
+        let page = try await database.withCaller(caller) { connection in
             var pageText = "{}"
             for try await value in try await connection.rows(
                 "SELECT reels.feed_page($1::uuid, $2::integer, $3::integer)::text", [cursor?.session, cursor?.page ?? 0, limit]
             ).decode(String.self) {
                 pageText = value
             }
-            let page = try FeedPage(json: pageText)
-            let rows = try await connection.rows(
-                """
-                SELECT \(ReelRecord.columns("r"))
-                FROM unnest($1::uuid[]) WITH ORDINALITY AS u(id, ord) JOIN reels.reels r ON r.id = u.id
-                ORDER BY u.ord
-                """, [page.ids])
-            return (page, try await ReelRecord.collect(rows, media: media))
+            return try FeedPage(json: pageText)
+        }
+        var records: [String] = []
+        for item in page.items {
+            records.append(try await ReelRecord.json((item.record.jsonText, item.media_prefix, item.state, item.moderation), media: media))
         }
         var next = "null"
         if page.more, page.page < FeedCursor.maximumPage {
@@ -89,13 +86,21 @@ public struct ReelsFeed: Sendable {
     }
 }
 
-/// What `reels.feed_page` answers.
+/// What `reels.feed_page` answers: the page and, in order, each reel's record (without
+/// media), media prefix, state and moderation.
 struct FeedPage: Decodable {
+    struct Item: Decodable {
+        var record: JSONValue
+        var media_prefix: String?
+        var state: String
+        var moderation: String
+    }
+
     var session: UUID
     var page: Int
     var mode: String
     var more: Bool
-    var ids: [UUID]
+    var items: [Item]
 
     init(json: String) throws {
         self = try JSONDecoder().decode(FeedPage.self, from: Data(json.utf8))

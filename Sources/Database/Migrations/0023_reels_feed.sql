@@ -268,7 +268,22 @@ END
 $$;
 REVOKE ALL ON FUNCTION reels.feed_rank(uuid, jsonb, boolean, uuid[]) FROM PUBLIC;
 
--- One page of the caller's feed: {"session","page","mode","more","ids":[…]}. `session` null
+-- The records (reels.record without media, for auth.uid()) of reels the caller was just
+-- checked to see, in order, with what the server needs to add media links:
+-- [{"record","media_prefix","state","moderation"}]. Owner-only: feed_page calls it for the
+-- ids it checked (reading the reels again under row-level security would run
+-- reels.can_view once more for each).
+CREATE FUNCTION reels.feed_items(ids uuid[]) RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = ''
+AS $$
+    SELECT COALESCE(jsonb_agg(jsonb_build_object('record', reels.record(r) - 'media', 'media_prefix', r.media_prefix,
+                                                 'state', r.state, 'moderation', r.moderation) ORDER BY u.ord), '[]')
+    FROM unnest(ids) WITH ORDINALITY AS u(id, ord) JOIN reels.reels r ON r.id = u.id
+$$;
+REVOKE ALL ON FUNCTION reels.feed_items(uuid[]) FROM PUBLIC;
+
+-- One page of the caller's feed: {"session","page","mode","more","ids":[…],"items":[…]}
+-- (items: reels.feed_items of the ids). `session` null
 -- starts a new snapshot (page 0). A page already served is returned again (a retried
 -- cursor); a new page takes the next reels of the snapshot the caller may still see, at most
 -- max_per_author per author, none served before. The arbiter's suppression and the active
@@ -308,8 +323,12 @@ BEGIN
         END IF;
         IF page < cardinality(s.page_ends) THEN
             first_index := CASE WHEN page = 0 THEN 0 ELSE s.page_ends[page] END;
+            ids := ARRAY(
+                SELECT u.id FROM unnest(COALESCE(s.served[first_index + 1 : s.page_ends[page + 1]], '{}')) WITH ORDINALITY AS u(id, ord)
+                JOIN reels.feed_visible(viewer, NULL, s.served[first_index + 1 : s.page_ends[page + 1]]) v ON v.id = u.id
+                ORDER BY u.ord);
             RETURN jsonb_build_object('session', s.id, 'page', page, 'mode', s.mode,
-                'ids', to_jsonb(COALESCE(s.served[first_index + 1 : s.page_ends[page + 1]], '{}')),
+                'ids', to_jsonb(ids), 'items', reels.feed_items(ids),
                 'more', page + 1 < cardinality(s.page_ends)
                         OR EXISTS (SELECT 1 FROM unnest(s.ranked) u(id) WHERE NOT (u.id = ANY (s.served))));
         ELSIF page > cardinality(s.page_ends) THEN
@@ -337,7 +356,7 @@ BEGIN
     SET served = x.served || ids, page_ends = x.page_ends || (cardinality(x.served) + cardinality(ids))
     WHERE x.id = s.id
     RETURNING * INTO s;
-    RETURN jsonb_build_object('session', s.id, 'page', page, 'mode', s.mode, 'ids', to_jsonb(ids),
+    RETURN jsonb_build_object('session', s.id, 'page', page, 'mode', s.mode, 'ids', to_jsonb(ids), 'items', reels.feed_items(ids),
         'more', cardinality(ids) > 0 AND EXISTS (SELECT 1 FROM unnest(s.ranked) u(id) WHERE NOT (u.id = ANY (s.served))));
 END
 $$;

@@ -192,6 +192,9 @@ public struct ReelsWorker: Service {
         try await media.upload(files: output.files, from: directory + "/out", prefix: job.mediaPrefix) { count in
             sink.yield(90 + 9 * count / max(1, output.files.count))
         }
+        // Every processing report is out before the ready one.
+        sink.finish()
+        await reporter.value
         return ReelJobResult(renditions: output.renditions, durationMs: output.durationMs, width: output.width, height: output.height)
     }
 

@@ -115,17 +115,38 @@ public enum Server {
     ) async throws -> T {
         let size = maximumConnections ?? config.databaseMaxConnections
         let client = PostgresClient(configuration: try url.clientConfiguration(maximumConnections: size), backgroundLogger: logger)
-        let result = try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            defer { group.cancelAll() }
-            return try await body(
+        let pool = Task { await client.run() }
+        let result: T
+        do {
+            result = try await body(
                 Database(
                     client: client, maximumConnections: size, poolName: poolName,
                     acquireTimeout: acquireTimeout ?? .seconds(config.databaseAcquireTimeoutSeconds), logger: logger))
+        } catch {
+            await close(pool, poolName: poolName, logger: logger)
+            throw error
         }
-        // Each step of a shutdown is logged, so a stall before exit shows where it hangs.
-        logger.info("database pool closed", metadata: ["pool": "\(poolName)"])
+        await close(pool, poolName: poolName, logger: logger)
         return result
+    }
+
+    /// How long closing a pool may take before the process goes on without it.
+    static let poolCloseTimeout: Duration = .seconds(5)
+
+    /// Stops a pool's run task and waits for it, at most ``poolCloseTimeout``: a connection
+    /// lease that is never returned (the cause of a clean-clone run's minutes-long exit, not
+    /// yet found) must not keep a stopped server from exiting and stopping its database.
+    private static func close(_ pool: Task<Void, Never>, poolName: String, logger: Logger) async {
+        pool.cancel()
+        let finished = await FirstOf.race(await pool.value, orAfter: poolCloseTimeout)
+        // Each step of a shutdown is logged, so a stall before exit shows where it hangs.
+        if finished {
+            logger.info("database pool closed", metadata: ["pool": "\(poolName)"])
+        } else {
+            logger.warning(
+                "database pool did not close in time; going on without it (a connection was still leased)",
+                metadata: ["pool": "\(poolName)", "seconds": "\(poolCloseTimeout.components.seconds)"])
+        }
     }
 }
 

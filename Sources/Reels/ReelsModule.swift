@@ -18,7 +18,7 @@ public struct ReelsModule: Sendable {
     public let worker: ReelsWorker
 
     public init(database: Database, storage: StorageService, bus: any MessageBus, settings: ReelsSettings, logger: Logger) {
-        uploads = ReelsUploads(database: database, storage: storage, bus: bus, settings: settings, logger: logger)
+        uploads = ReelsUploads(database: database, storage: storage, logger: logger)
         interactions = ReelsInteractions(database: database, storage: storage, logger: logger)
         feed = ReelsFeed(database: database, logger: logger)
         arbiter = ReelsArbiter(database: database, settings: settings.arbiter, logger: logger)
@@ -37,6 +37,6 @@ public struct ReelsModule: Sendable {
 
     /// The background services for the roles this process runs.
     public func services(worker runsWorker: Bool, arbiter runsArbiter: Bool) -> [any Service] {
-        (runsWorker ? uploads.workerServices + [worker] : []) + (runsArbiter ? [arbiter.service] : [])
+        (runsWorker ? [worker] : []) + (runsArbiter ? [arbiter.service] : [])
     }
 }

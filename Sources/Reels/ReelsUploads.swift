@@ -3,20 +3,16 @@ import Database
 import Foundation
 import Hummingbird
 import Logging
-import Realtime
-import ServiceLifecycle
 import Storage
 
 /// Reels from uploaded originals (docs/reels.md "Uploads"): `create_reel` checks the original
 /// and queues its transcoding, `update_reel`, `delete_reel`, `get_my_reels`, `get_reel`, and
 /// the media route that serves a ready reel's outputs by signed token. The transcoding
-/// worker itself is the pipeline's (``workerServices``).
+/// worker itself is the pipeline's (``ReelsWorker``).
 public struct ReelsUploads: Sendable {
     let database: Database
     let storage: StorageService
     let logger: Logger
-    let bus: any MessageBus
-    let settings: ReelsSettings
     /// Signs the media links of the records this part answers with.
     public let media: ReelMedia
     let cursors: CursorCodec
@@ -25,16 +21,14 @@ public struct ReelsUploads: Sendable {
     static let originals = "reels"
     static let service = Caller(role: .serviceRole, claimsJSON: #"{"role":"service_role"}"#)
 
-    public init(database: Database, storage: StorageService, bus: any MessageBus, settings: ReelsSettings, logger: Logger) {
-        self.init(database: database, storage: storage, bus: bus, settings: settings, logger: logger, media: ReelMedia(database: database))
+    public init(database: Database, storage: StorageService, logger: Logger) {
+        self.init(database: database, storage: storage, logger: logger, media: ReelMedia(database: database))
     }
 
     /// With a given media signer (tests pin its clock).
-    init(database: Database, storage: StorageService, bus: any MessageBus, settings: ReelsSettings, logger: Logger, media: ReelMedia) {
+    init(database: Database, storage: StorageService, logger: Logger, media: ReelMedia) {
         self.database = database
         self.storage = storage
-        self.bus = bus
-        self.settings = settings
         self.logger = logger
         self.media = media
         self.cursors = CursorCodec(database: database)
@@ -75,9 +69,6 @@ public struct ReelsUploads: Sendable {
             },
         ]
     }
-
-    /// The transcoding worker (the pipeline's part).
-    public var workerServices: [any Service] { [] }
 
     /// `GET`/`HEAD /reels/v1/media/<token>/<file>`.
     public func addRoutes(to router: Router<AppRequestContext>) {

@@ -204,7 +204,7 @@ struct UploadEnvironment: Sendable {
             logger.logLevel = .warning
             let storage = StorageService(database: database, backend: backend, settings: StorageSettings(), logger: logger)
             let uploads = ReelsUploads(
-                database: database, storage: storage, bus: InProcessMessageBus(), settings: ReelsSettings(), logger: logger,
+                database: database, storage: storage, logger: logger,
                 media: ReelMedia(keyBytes: UploadEnvironment.key))
             try await body(UploadEnvironment(database: database, storage: storage, uploads: uploads, directory: directory))
         }

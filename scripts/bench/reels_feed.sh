@@ -27,7 +27,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 
 if [ "${1:-}" = "--smoke" ] || [ "${BENCH_SMOKE:-0}" = 1 ]; then
-    : "${BENCH_REELS:=600}" "${BENCH_USERS:=60}" "${BENCH_VIEWERS:=3}" "${BENCH_CLIENTS:=2}" "${BENCH_REQUESTS:=60}" "${BENCH_DURATION:=1}"
+    : "${BENCH_REELS:=200}" "${BENCH_USERS:=30}" "${BENCH_VIEWERS:=2}" "${BENCH_CLIENTS:=2}" "${BENCH_REQUESTS:=30}" "${BENCH_DURATION:=1}"
 fi
 reels=${BENCH_REELS:-100000}
 users=${BENCH_USERS:-10000}

@@ -40,7 +40,8 @@ final class TranscodeProgress: @unchecked Sendable {
         case "out_time_us", "out_time_ms":
             // ffmpeg writes microseconds under both names.
             guard let value = Double(parts[1]), value.isFinite, value >= 0 else { return nil }
-            return min(99, Int(value / durationMicroseconds * 100))
+            // Clamped before the conversion: the uploaded file decides `value`.
+            return Int(min(99, value / durationMicroseconds * 100))
         case "progress" where parts[1] == "end":
             return 100
         default:

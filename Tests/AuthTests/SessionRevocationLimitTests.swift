@@ -24,6 +24,9 @@ import TestSupport
                 let error = try await #require(throws: APIError.self) { try await revokeUnknown() }
                 #expect(error.status == .notFound)
             }
+            // On a busy machine the burst takes minutes and the bucket refills meanwhile: what
+            // came back is taken first, so the next call meets an empty bucket.
+            while (try? await AuthService.sessionRevocations.take(database, caller)) != nil {}
             let error = try await #require(throws: APIError.self) { try await revokeUnknown() }
             #expect(error.status == .tooManyRequests && error.code == "rate_limited")
             #expect(error.message.hasPrefix("You can sign out 60 devices an hour; retry in "))

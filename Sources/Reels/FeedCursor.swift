@@ -23,15 +23,17 @@ public struct FeedCursor: Sendable, Equatable {
     /// The signed text: `feed|<session>|<page>`.
     public var payload: String { "feed|\(session.uuidString.lowercased())|\(page)" }
 
-    /// Parses ``payload``; nil unless it has the shape the server writes.
+    /// Parses ``payload``; nil unless it is exactly what the server writes. Foundation's UUID
+    /// parser on Linux also takes other spellings (a space in place of a digit), and `Int`
+    /// takes leading zeros: a cursor has one spelling only.
     public init?(payload: String) {
         let parts = payload.split(separator: "|", omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0] == "feed", let session = UUID(uuidString: String(parts[1])),
             parts[2].utf8.count <= 4, parts[2].unicodeScalars.allSatisfy({ ("0"..."9").contains($0) }),
             let page = Int(parts[2]), (1...Self.maximumPage).contains(page)
         else { return nil }
-        self.session = session
-        self.page = page
+        self.init(session: session, page: page)
+        guard self.payload == payload else { return nil }
     }
 }
 

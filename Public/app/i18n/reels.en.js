@@ -119,4 +119,21 @@ export default {
   reelDeleteOne: 'Delete the reel “{title}”',
   reelDeleteConfirm: 'Delete the reel? The video, comments and likes go for good.',
   reelDeleted: 'Reel deleted',
+
+  // Saved reels (reel-saved.js) and editing one's own reel (reel-mine.js).
+  reelsSaved: 'Saved',
+  reelsToSavedShort: 'To saved',
+  reelSavedNote: 'Only you see what you saved.',
+  reelSavedOpen: 'Open the reel by {name}: {title}',
+  reelSavedMeta: '{name} · {views} views',
+  reelSavedEmpty: 'Nothing saved yet. Tap the bookmark on a reel and it will show up here.',
+  reelEdit: 'Edit',
+  reelEditOne: 'Edit the reel “{title}”',
+  reelEditSave: 'Save',
+  reelEditSaved: 'Changes saved',
+  reelEditPending: 'A moderator will check the new caption; until then only you see the reel.',
+  reelEditCount: '{n} of {max}',
+  reelCaptionTooLong: 'The caption is longer than {n} characters — shorten it.',
+  reelCaptionBadCharacters: 'The caption has characters that are not allowed — remove them.',
+  reelVisibilityRefused: 'Choose who sees the reel: everyone, followers or only you.',
 };

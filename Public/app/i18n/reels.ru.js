@@ -119,4 +119,21 @@ export default {
   reelDeleteOne: 'Удалить рилс «{title}»',
   reelDeleteConfirm: 'Удалить рилс? Видео, комментарии и отметки удалятся насовсем.',
   reelDeleted: 'Рилс удалён',
+
+  // Saved reels (reel-saved.js) and editing one's own reel (reel-mine.js).
+  reelsSaved: 'Сохранённое',
+  reelsToSavedShort: 'К сохранённому',
+  reelSavedNote: 'Что вы сохранили, видите только вы.',
+  reelSavedOpen: 'Открыть рилс {name}: {title}',
+  reelSavedMeta: '{name} · {views} просм.',
+  reelSavedEmpty: 'Вы пока ничего не сохранили. Нажмите закладку у рилса — он появится здесь.',
+  reelEdit: 'Изменить',
+  reelEditOne: 'Изменить рилс «{title}»',
+  reelEditSave: 'Сохранить',
+  reelEditSaved: 'Изменения сохранены',
+  reelEditPending: 'Новую подпись проверит модератор; до этого рилс видите только вы.',
+  reelEditCount: '{n} из {max}',
+  reelCaptionTooLong: 'Подпись длиннее {n} символов — сократите её.',
+  reelCaptionBadCharacters: 'В подписи есть недопустимые символы — удалите их.',
+  reelVisibilityRefused: 'Выберите, кто увидит рилс: все, подписчики или только вы.',
 };

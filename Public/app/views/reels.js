@@ -1,6 +1,7 @@
 // The Reels tab (issue 15): #/reels (the feed, `get_reels_feed`), #/reels/tag/<tag>
 // (`get_hashtag_reels`), #/reels/<id> (one reel, `get_reel`), #/reels/new (upload,
-// reel-upload.js) and #/reels/mine (the author's reels, reel-mine.js). Brings its stylesheet
+// reel-upload.js), #/reels/mine (the author's reels, reel-mine.js) and #/reels/saved (the
+// user's saved reels, reel-saved.js). Brings its stylesheet
 // (styles/reels.css) and strings (i18n/reels.ru.js, .en.js) with it, once.
 import { h, clear, focus, icon } from '../util.js';
 import { t, extend } from '../i18n.js';
@@ -22,13 +23,20 @@ export function reelsAssets() {
   return assets;
 }
 
+/** Where the «back» link of a reel opened from a list leads: {id, href, label} (else the feed). */
+let backTo = null;
+/** Remembers that reel `id` is being opened from the list at `href`, called `label` in the link. */
+export function rememberBack(id, href, label) {
+  backTo = { id, href, label };
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** The part of #/reels/… this is: {kind: 'feed'|'tag'|'one'|'new'|'mine'|'unknown', tag?, id?}. */
+/** The part of #/reels/… this is: {kind: 'feed'|'tag'|'one'|'new'|'mine'|'saved'|'unknown', tag?, id?}. */
 export function reelsRoute(path) {
   const p = String(path || '').replace(/\/+$/, '');
   if (!p) return { kind: 'feed' };
-  if (p === 'new' || p === 'mine') return { kind: p };
+  if (p === 'new' || p === 'mine' || p === 'saved') return { kind: p };
   if (UUID.test(p)) return { kind: 'one', id: p.toLowerCase() };
   const tag = /^tag\/([^/]+)$/.exec(p);
   if (tag) {
@@ -39,12 +47,13 @@ export function reelsRoute(path) {
   return { kind: 'unknown' };
 }
 
-/** The tab's top bar: title, «Мои рилсы», «Загрузить». */
-function bar(title, { back } = {}) {
+/** The tab's top bar: title, «Сохранённое», «Мои рилсы», «Загрузить». */
+function bar(title, { back, backLabel = t('reelsToFeedShort') } = {}) {
   return h('header', { class: 'reels-bar' },
-    back ? h('a', { class: 'reels-bar-link reels-back', href: back, testid: 'reels-back' }, icon('back'), h('span', { text: t('reelsToFeedShort') })) : null,
+    back ? h('a', { class: 'reels-bar-link reels-back', href: back, testid: 'reels-back' }, icon('back'), h('span', { text: backLabel })) : null,
     h('h1', { tabindex: '-1', text: title }),
     h('nav', { class: 'reels-bar-actions', 'aria-label': t('reelsActions') },
+      h('a', { class: 'reels-bar-link reels-saved', href: '#/reels/saved', testid: 'reels-saved-link', title: t('reelsSaved') }, reelIcon('bookmark'), h('span', { text: t('reelsSaved') })),
       h('a', { class: 'reels-bar-link', href: '#/reels/mine', testid: 'reels-mine-link' }, t('reelsMine')),
       h('a', { class: 'reels-bar-link reels-new', href: '#/reels/new', testid: 'reels-new-link' }, reelIcon('upload'), h('span', { text: t('reelsUpload') }))));
 }
@@ -57,12 +66,17 @@ export function reelsView(main, s, route) {
     if (closed) return;
     const r = reelsRoute(route.path);
     const hadFocus = !document.activeElement || document.activeElement === document.body || main.contains(document.activeElement);
-    if (r.kind === 'new' || r.kind === 'mine') {
+    if (r.kind === 'new' || r.kind === 'mine' || r.kind === 'saved') {
       main.className = 'reels-main-page';
-      const m = r.kind === 'new' ? await import('./reel-upload.js') : await import('./reel-mine.js');
+      const pages = {
+        new: async () => (await import('./reel-upload.js')).uploadView,
+        mine: async () => (await import('./reel-mine.js')).mineView,
+        saved: async () => (await import('./reel-saved.js')).savedView,
+      };
+      const view = await pages[r.kind]();
       if (closed) return;
       clear(main);
-      sub = r.kind === 'new' ? m.uploadView(main, s) : m.mineView(main, s);
+      sub = view(main, s);
     } else {
       const page = h('div', { class: 'reels-page' });
       const body = h('div', { class: 'reels-body' });
@@ -76,7 +90,8 @@ export function reelsView(main, s, route) {
           empty: emptyState(t('reelsTagEmpty', { tag: r.tag }), h('a', { class: 'btn', href: '#/reels' }, t('reelsToFeed'))),
         };
       } else if (r.kind === 'one') {
-        page.append(bar(t('reelsOne'), { back: '#/reels' }), body);
+        const from = backTo?.id === r.id ? backTo : null;
+        page.append(bar(t('reelsOne'), from ? { back: from.href, backLabel: from.label } : { back: '#/reels' }), body);
         opts = {
           label: t('reelsOne'),
           load: async () => ({ reels: [await s.rpc('get_reel', { reel_id: r.id })], next: null }),

@@ -120,6 +120,13 @@ export default {
   reelDeleteConfirm: 'Delete the reel? The video, comments and likes go for good.',
   reelDeleted: 'Reel deleted',
 
+  // A reel shared into a chat (reel-card.js).
+  reelCardKind: 'Reel',
+  reelCardLoading: 'Loading the reel',
+  reelCardUnavailable: 'Reel unavailable',
+  reelCardUnavailableHint: 'It was deleted, or access to it is limited.',
+  reelCardFailed: 'Could not load the reel.',
+
   // Saved reels (reel-saved.js) and editing one's own reel (reel-mine.js).
   reelsSaved: 'Saved',
   reelsToSavedShort: 'To saved',

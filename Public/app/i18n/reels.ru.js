@@ -120,6 +120,13 @@ export default {
   reelDeleteConfirm: 'Удалить рилс? Видео, комментарии и отметки удалятся насовсем.',
   reelDeleted: 'Рилс удалён',
 
+  // A reel shared into a chat (reel-card.js).
+  reelCardKind: 'Рилс',
+  reelCardLoading: 'Рилс загружается',
+  reelCardUnavailable: 'Рилс недоступен',
+  reelCardUnavailableHint: 'Его удалили или доступ к нему ограничен.',
+  reelCardFailed: 'Не удалось загрузить рилс.',
+
   // Saved reels (reel-saved.js) and editing one's own reel (reel-mine.js).
   reelsSaved: 'Сохранённое',
   reelsToSavedShort: 'К сохранённому',

@@ -1,13 +1,15 @@
 // Message bubbles of a conversation: built once per row and patched in place (sender,
 // «Переслано от», quote, attachment through media.js, text with safe links (links.js) and the
-// first link's domain, reactions, edited mark, time, ticks from receipts.js, the failed row
-// with retry); call events are system rows (call-event.js). Beside a bubble only the
-// reaction and «⋯» buttons, shown on hover or focus; the conversation view places the rows.
+// first link's domain, or a shared OSAGO calculation's or reel's card (osago-card.js,
+// reel-card.js), reactions, edited mark, time, ticks from receipts.js, the failed row with
+// retry); call events are system rows (call-event.js). Beside a bubble only the reaction and
+// «⋯» buttons, shown on hover or focus; the conversation view places the rows.
 import { h, clear, icon, clockTime, fullTime, focus } from '../util.js';
 import { t } from '../i18n.js';
 import { renderLinkedText, firstDomain } from './links.js';
 import { fillCallEvent, callText } from './call-event.js';
 import { osagoShareCard } from './osago-card.js';
+import { reelShareCard } from './reel-card.js';
 
 const TICKS = { sending: 'clock', failed: 'alert', sent: 'tick', delivered: 'ticks', read: 'ticks' };
 
@@ -78,6 +80,7 @@ export function bubbles({ s, id, conv, item, els, senderName, snippet, onReact, 
     p.body = h('div', { class: 'text', testid: 'message-body' });
     p.domain = h('div', { class: 'link-domain', testid: 'link-domain', hidden: true });
     p.card = h('div', { class: 'card-slot', hidden: true });
+    p.reel = h('div', { class: 'reel-slot', hidden: true });
     p.reactions = h('div', { class: 'reactions', hidden: true });
     p.edited = h('span', { text: t('edited'), hidden: true });
     p.time = h('time');
@@ -90,7 +93,7 @@ export function bubbles({ s, id, conv, item, els, senderName, snippet, onReact, 
       h('button', { class: 'icon-btn', type: 'button', testid: 'react-button', 'aria-label': t('react'), 'aria-haspopup': 'true', onClick: e => onPicker(e.currentTarget, msg()) }, icon('smile')),
       h('button', { class: 'icon-btn', type: 'button', testid: 'message-menu-button', 'data-action': 'more', 'aria-label': t('moreActions'), 'aria-haspopup': 'menu', onClick: e => onMenu(e.currentTarget, msg()) }, icon('more')));
     row.append(h('div', { class: 'stack' },
-      p.bubble = h('div', { class: 'bubble' }, p.sender, p.forwarded, p.quote, p.media, p.body, p.card, p.domain, p.reactions, h('div', { class: 'meta' }, p.edited, p.time, p.status)),
+      p.bubble = h('div', { class: 'bubble' }, p.sender, p.forwarded, p.quote, p.media, p.body, p.card, p.reel, p.domain, p.reactions, h('div', { class: 'meta' }, p.edited, p.time, p.status)),
       p.failed), p.actions);
     return p;
   }
@@ -136,7 +139,11 @@ export function bubbles({ s, id, conv, item, els, senderName, snippet, onReact, 
       const card = !deleted && (!m.kind || m.kind === 'text') ? osagoShareCard(text) : null;
       clear(p.card, card);
       p.card.hidden = !card;
-      const domain = card ? '' : firstDomain(links);
+      // A reel of this app: its card under the text, in place of the bare link (reel-card.js).
+      const reel = !deleted && !card && (!m.kind || m.kind === 'text') ? reelShareCard(s, p.body, links) : null;
+      clear(p.reel, reel);
+      p.reel.hidden = !reel;
+      const domain = card || reel ? '' : firstDomain(links);
       p.domain.hidden = !domain;
       p.domain.textContent = domain ? '🔗 ' + domain : '';
     }

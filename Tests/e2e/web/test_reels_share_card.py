@@ -9,7 +9,7 @@ the real server:
 - axe-core finds nothing serious on the card (light and dark);
 - Enter on the focused card opens the reel's page, and a click does too; the video plays
   (currentTime advances);
-- while get_reel cannot be reached the card offers «Повторить», which then brings it in;
+- while get_reel is slow the card is a skeleton (aria-busy); while it cannot be reached the card offers «Повторить», which then brings it in;
 - Alice makes the reel private (update_reel): after a reload (the card keeps answers for the
   session) Bob's card says «Рилс недоступен» with no poster, name or caption of it, while
   Alice still sees hers; in English it says «Reel unavailable»; tapping it opens the reel's
@@ -245,11 +245,40 @@ def test_a_failed_request_offers_retry(scenario):
     assert focused == "reel-card", f"focus after «Повторить» is on {focused!r}, not the card"
 
 
+def test_loading_state_is_a_skeleton(scenario):
+    scenario.need("card")
+    bob = scenario.browsers["bob"]
+    # A fresh page on the chat list: the card's answers are kept for the session.
+    bob.set_viewport(DESKTOP)
+    bob.go("#/chats")
+    bob.driver.refresh()
+    bob.visible("nav-chats")
+    bob.set_viewport(PHONE)
+    bob.driver.execute_cdp_cmd("Network.enable", {})
+    bob.driver.execute_cdp_cmd("Network.emulateNetworkConditions", {
+        "offline": False, "latency": 1500, "downloadThroughput": -1, "uploadThroughput": -1})
+    try:
+        bob.go(f"#/chats/{scenario.dm}")
+        loading = bob.wait(lambda d: (c := card_state(bob, scenario.reel)) and c["state"] == "loading" and c,
+                           "the card loading", timeout=15)
+        assert not loading["img"] and not loading["linkShown"], loading
+        busy = bob.driver.execute_script(
+            "const c = document.querySelector('[data-testid=\"reel-card\"][data-state=\"loading\"]');"
+            "return c && [c.getAttribute('aria-busy'), c.querySelectorAll('.skel').length];")
+        assert busy and busy[0] == "true" and busy[1] >= 2, busy
+        shot(bob, "loading-phone")
+    finally:
+        bob.driver.execute_cdp_cmd("Network.emulateNetworkConditions", {
+            "offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1})
+    bob.wait(lambda d: (c := card_state(bob, scenario.reel)) and c["state"] == "ready", "the card after loading")
+
+
 def test_a_private_reel_is_unavailable_to_the_recipient(scenario):
     scenario.need("card")
     a, bob = scenario.browsers["alice"], scenario.browsers["bob"]
     assert rpc_in_browser(a, "update_reel", {"reel_id": scenario.reel, "visibility": "private"}) == 200
     bob.expected_console.append(r"rpc/get_reel - Failed to load resource: the server responded with a status of 404")
+    bob.set_viewport(DESKTOP)
     bob.driver.refresh()
     bob.visible("nav-chats")
     bob.set_viewport(PHONE)

@@ -99,14 +99,14 @@ function loadingCard(id) {
       h('span', { class: 'skel reel-card-skel-line' }), h('span', { class: 'skel reel-card-skel-line short' })));
 }
 
-function readyCard(s, reel) {
+function readyCard(s, id, reel) {
   const author = reel.author || {};
   const caption = String(reel.caption || '').trim();
-  const poster = reel.media?.poster;
+  const poster = typeof reel.media?.poster === 'string' && reel.media.poster.startsWith('/reels/') ? reel.media.poster : null;
   const thumb = h('span', { class: 'reel-card-thumb' + (poster ? '' : ' no-poster') });
   if (poster) {
     const img = h('img', { class: 'reel-card-poster', testid: 'reel-card-poster', src: poster, alt: '', loading: 'lazy', decoding: 'async' });
-    img.addEventListener('error', () => { img.remove(); thumb.classList.add('no-poster'); forget(s, reel.id); });
+    img.addEventListener('error', () => { img.remove(); thumb.classList.add('no-poster'); forget(s, id); });
     thumb.append(img);
   }
   thumb.append(mark('play'));
@@ -115,7 +115,7 @@ function readyCard(s, reel) {
   const label = t('reelLabel', { name: nameOf(author) })
     + (reel.duration_ms > 0 ? ', ' + spoken(reel.duration_ms) : '')
     + (caption ? ': ' + (caption.length > LABEL_CAPTION ? caption.slice(0, LABEL_CAPTION) + '…' : caption) : '');
-  return h('a', { class: 'reel-card', href: '#/reels/' + reel.id, testid: 'reel-card', 'data-state': 'ready', 'data-id': reel.id, 'aria-label': label },
+  return h('a', { class: 'reel-card', href: '#/reels/' + id, testid: 'reel-card', 'data-state': 'ready', 'data-id': id, 'aria-label': label },
     thumb,
     h('span', { class: 'reel-card-info' },
       h('span', { class: 'reel-card-kind', text: t('reelCardKind') }),
@@ -164,7 +164,7 @@ export function reelShareCard(s, body, links) {
     show(loading);
     cardAssets().then(() => { if (slot.contains(loading)) loading.setAttribute('aria-label', t('reelCardLoading')); }, () => {});
     Promise.all([cardAssets(), reelFor(s, id)]).then(
-      ([, { reel }]) => show(reel ? readyCard(s, reel) : unavailableCard(id)),
+      ([, { reel }]) => show(reel ? readyCard(s, id, reel) : unavailableCard(id)),
       // Without its strings (offline) the card says what the app says of a lost network.
       () => cardAssets().then(() => show(errorCard(id, t('reelCardFailed'), load)),
         () => show(errorCard(id, t('errNetwork'), load))));

@@ -6,6 +6,7 @@ the real server:
   (naturalWidth > 0), the author, the caption, the duration, an accessible name with the
   author and caption; screenshots at 390×844 and 1280×800, light and dark, with nothing
   sticking out of the phone's screen;
+- another site's «#/reels/<id>» link and a reels link without an id stay plain links;
 - axe-core finds nothing serious on the card (light and dark);
 - Enter on the focused card opens the reel's page, and a click does too; the video plays
   (currentTime advances);
@@ -168,6 +169,27 @@ def test_the_recipient_sees_a_card(scenario):
     assert own["state"] == "ready", own
     shot(a, "own-phone")
     scenario.done.add("card")
+
+
+def test_only_this_apps_reel_links_become_cards(server, scenario):
+    """Another site's «#/reels/<id>» and a reels link without a reel id stay links (with the
+    domain line); no card, no get_reel."""
+    scenario.need("card")
+    bob = scenario.browsers["bob"]
+    bob.set_viewport(DESKTOP)
+    bob.go(f"#/chats/{scenario.dm}")
+    texts = [f"Чужой https://example.com/#/reels/{scenario.reel}", f"Не рилс {server.url}/#/reels/mine"]
+    for text in texts:
+        bob.wait(lambda d: bob.fill("message-input", text).get_attribute("value") == text, f"{text!r} typed")
+        bob.click("send-message")
+    rows = bob.wait(lambda d: d.execute_script("""
+        const rows = [...document.querySelectorAll('[data-testid="message"][data-seq]')]
+          .filter(r => arguments[0].includes(r.querySelector('[data-testid="message-body"]').textContent));
+        return rows.length === arguments[0].length && rows.map(r => ({
+          cards: r.querySelectorAll('[data-testid="reel-card"]').length,
+          link: !!r.querySelector('a[data-testid="message-link"]')?.offsetParent,
+          domain: !r.querySelector('[data-testid="link-domain"]').hidden}));""", texts), "both messages sent")
+    assert rows == [{"cards": 0, "link": True, "domain": True}] * 2, rows
 
 
 def test_axe_on_the_card(scenario):

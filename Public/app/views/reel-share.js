@@ -1,12 +1,13 @@
 // Sharing a reel (issue 15): «Отправить в чат» sends its link (`<origin>/#/reels/<id>`, which
-// the chat shows as a link and this app opens as the reel's page) as a text message through
-// the session's send path to a chat picked from the inbox; «Поделиться…» uses the Web Share
+// the chat shows as a card, reel-card.js, and this app opens as the reel's page) as a text
+// message to a chat picked from the inbox (share-to-chat.js); «Поделиться…» uses the Web Share
 // API where the browser has it; «Скопировать ссылку» the clipboard. Each counts a share
 // (`share_reel` with `target` chat | external | link).
-import { h, clear, focus, nameOf } from '../util.js';
+import { h, focus, nameOf } from '../util.js';
 import { t } from '../i18n.js';
 import { toast, toastError } from '../toast.js';
-import { openDialog, chatTitle, errorState, emptyState, errorText } from './common.js';
+import { openDialog } from './common.js';
+import { fillChatList } from './share-to-chat.js';
 
 /** The address of a reel's page. */
 export const reelLink = id => location.origin + '/#/reels/' + id;
@@ -14,14 +15,6 @@ export const reelLink = id => location.origin + '/#/reels/' + id;
 /** The message a share sends: who made it, then the link. */
 export function shareText(reel) {
   return t('reelShareMessage', { name: nameOf(reel.author) }) + '\n' + reelLink(reel.id);
-}
-
-/** Waits until the session's send queue has delivered `msg` (or it failed). */
-async function delivered(s, id, msg) {
-  const c = s.conv(id);
-  if (c.textChain) await c.textChain;
-  for (let i = 0; i < 200 && msg.state !== 'failed' && c.pending?.has(msg.client_msg_id); i++) await new Promise(r => setTimeout(r, 100));
-  if (msg.state === 'failed') throw msg.error || new Error('send failed');
 }
 
 function counted(s, card, target) {
@@ -64,44 +57,10 @@ export function openShare(s, card) {
   d.body.append(quick, h('h3', { class: 'reel-share-head', text: t('reelShareToChat') }), list, status);
   d.foot.append(h('button', { class: 'btn', type: 'button', onClick: () => d.close() }, t('cancel')));
 
-  let busy = false;
-  async function pick(conv, btn) {
-    if (busy) return;
-    busy = true;
-    for (const b of list.querySelectorAll('button')) b.disabled = true;
-    status.className = 'hint';
-    status.textContent = t('reelShareSending');
-    try {
-      await delivered(s, conv.conversation_id, s.send(conv.conversation_id, shareText(reel)));
-      counted(s, card, 'chat');
-      d.close();
-      toast(t('reelShareSent', { chat: chatTitle(s, conv) }));
-    } catch (e) {
-      busy = false;
-      for (const b of list.querySelectorAll('button')) b.disabled = false;
-      status.className = 'hint bad';
-      status.textContent = t('reelShareFailed', { why: errorText(e) });
-      focus(btn);
-    }
-  }
-
-  function paint() {
-    const items = (s.inbox.items || []).filter(i => i.kind === 'group' || i.participants?.length);
-    if (!items.length) { clear(list, h('li', {}, emptyState(t('reelShareNoChats')))); return; }
-    clear(list, items.map(conv => h('li', {}, h('button', {
-      class: 'btn reel-share-chat', type: 'button', testid: 'reel-share-chat', 'data-id': conv.conversation_id,
-      onClick: e => pick(conv, e.currentTarget),
-    }, h('span', { text: chatTitle(s, conv) })))));
-  }
-
-  if (s.inbox.loaded) paint();
-  else {
-    clear(list, h('li', { class: 'hint', text: t('loading') }));
-    s.loadInbox().then(() => {
-      if (!d.dlg.isConnected) return;
-      if (s.inbox.error && !s.inbox.loaded) clear(list, h('li', {}, errorState(s.inbox.error, () => { d.close(); openShare(s, card); })));
-      else paint();
-    });
-  }
+  fillChatList(s, {
+    d, list, status, body: shareText(reel), testid: 'reel-share-chat', buttonClass: 'btn reel-share-chat',
+    keys: { sending: 'reelShareSending', sent: 'reelShareSent', failed: 'reelShareFailed', none: 'reelShareNoChats' },
+    reopen: () => openShare(s, card), onSent: () => counted(s, card, 'chat'),
+  });
   focus(quick.querySelector('button') || list.querySelector('button'));
 }

@@ -40,8 +40,9 @@ export function firstUnread(msgs, after, upTo, me) {
  */
 export function dividers(listEl, unreadSeq) {
   const days = new Map(); // day key → element
-  const unread = h('div', { class: 'unread-divider', testid: 'unread-divider', role: 'separator' },
-    h('span', { text: t('unreadDivider') }));
+  // Its text is set when it is placed: the conversation's strings may still be loading when
+  // the view is built (the raw key showed on the first chat opened after a page load).
+  const unread = h('div', { class: 'unread-divider', testid: 'unread-divider', role: 'separator' }, h('span'));
 
   function dayEl(key, iso) {
     let el = days.get(key);
@@ -69,7 +70,10 @@ export function dividers(listEl, unreadSeq) {
       const want = [];
       if (key && key !== last) want.push(dayEl(key, m.created_at));
       last = key || last;
-      if (first && m.seq === first) want.push(unread);
+      if (first && m.seq === first) {
+        unread.firstChild.textContent = t('unreadDivider');
+        want.push(unread);
+      }
       let anchor = row;
       for (let i = want.length - 1; i >= 0; i--) {
         if (anchor.previousElementSibling !== want[i]) listEl.insertBefore(want[i], anchor);

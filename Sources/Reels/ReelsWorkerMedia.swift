@@ -24,17 +24,47 @@ struct ReelsWorkerMedia: Sendable {
         }
     }
 
-    /// Stores every file of `directory` under `prefix`; `stored` is told each count.
+    /// How many outputs are stored at once: each store waits mostly on the disk's fsync and
+    /// the database's commit, so a few in flight overlap those waits.
+    static let storesInFlight = 4
+
+    /// Stores every file of `directory` under `prefix`, ``storesInFlight`` at a time (the
+    /// largest first, so the last one to start is a small one); `stored` is told each count
+    /// as stores finish. Returns only when every file is stored; the first failure cancels
+    /// the others and is thrown.
     func upload(files: [String], from directory: String, prefix: String, stored: @Sendable (Int) async -> Void = { _ in }) async throws {
-        for (index, file) in files.enumerated() {
-            try Task.checkCancellation()
-            let data = try Data(contentsOf: URL(fileURLWithPath: directory + "/" + file))
-            _ = try await storage.upload(
-                Self.caller, bucket: Self.mediaBucket, name: prefix + "/" + file, upsert: true,
-                content: UploadContent(mimeType: Self.mimeType(file), cacheControl: "31536000", declaredSize: Int64(data.count)),
-                body: Self.body(data))
-            await stored(index + 1)
+        var pending = Self.largestFirst(files, in: directory)[...]
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            func startNext() {
+                guard let file = pending.popFirst() else { return }
+                group.addTask { try await store(directory + "/" + file, as: prefix + "/" + file) }
+            }
+            for _ in 0..<Self.storesInFlight { startNext() }
+            var count = 0
+            while try await group.next() != nil {
+                count += 1
+                await stored(count)
+                startNext()
+            }
         }
+    }
+
+    /// `files` ordered by size, largest first (a file that cannot be measured counts as empty;
+    /// reading it reports the error).
+    static func largestFirst(_ files: [String], in directory: String) -> [String] {
+        let sizes = Dictionary(files.map { file in
+            (file, (try? URL(fileURLWithPath: directory + "/" + file).resourceValues(forKeys: [.fileSizeKey]).fileSize) ?? 0)
+        }, uniquingKeysWith: { first, _ in first })
+        return files.sorted { (sizes[$0] ?? 0, $1) > (sizes[$1] ?? 0, $0) }
+    }
+
+    private func store(_ path: String, as name: String) async throws {
+        try Task.checkCancellation()
+        let data = try Data(contentsOf: URL(fileURLWithPath: path))
+        _ = try await storage.upload(
+            Self.caller, bucket: Self.mediaBucket, name: name, upsert: true,
+            content: UploadContent(mimeType: Self.mimeType(name), cacheControl: "31536000", declaredSize: Int64(data.count)),
+            body: Self.body(data))
     }
 
     /// Removes everything stored under `prefix` (the files at its top and one folder down,

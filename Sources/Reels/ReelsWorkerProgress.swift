@@ -24,9 +24,12 @@ struct ReelsWorkerProgress: Sendable {
         try? await bus.publish(.broadcast(topic: "realtime:user:" + author.uuidString.lowercased(), payload: message, origin: "reels-worker"))
     }
 
-    /// Stores the processing percentage (only while the reel is processing).
+    /// Stores the processing percentage (only while the reel is processing). The commit does
+    /// not wait for the WAL flush: a percentage lost in a crash is harmless (the next one, or
+    /// the job's own state, replaces it), and the worker's fsyncs go to what must last.
     func store(reel: UUID, progress: Int) async {
         _ = try? await database.withOwner { connection in
+            try await connection.execute("SET LOCAL synchronous_commit = off", [])
             try await connection.execute(
                 "UPDATE reels.reels SET progress = $2 WHERE id = $1 AND state = 'processing' AND progress < $2", [reel, progress])
         }

@@ -56,7 +56,9 @@ struct TranscodePlan: Sendable, Equatable {
     var posterSeconds: Double { min(1.0, max(0, source.durationSeconds / 3)) }
 
     /// The one ffmpeg run that makes the ladder and the poster in `output` (absolute path),
-    /// reporting progress as `key=value` lines on standard output.
+    /// reporting progress as `key=value` lines on standard output. Nothing of the original's
+    /// metadata is kept in any output: the poster is stored as ffmpeg wrote it (storage does
+    /// not re-encode images in `reels-media`).
     func ffmpegArguments(input: String, output: String) -> [String] {
         let count = renditions.count
         var graph = "[0:v]split=\(count + 1)"
@@ -94,7 +96,7 @@ struct TranscodePlan: Sendable, Equatable {
             "-hls_fmp4_init_filename", "init.mp4", "-hls_segment_filename", output + "/%v/seg_%d.m4s",
             "-master_pl_name", "master.m3u8", "-var_stream_map", streams.joined(separator: " "),
             output + "/%v/index.m3u8",
-            "-map", "[poster]", "-frames:v", "1", "-q:v", "3", "-update", "1", output + "/poster.jpg",
+            "-map", "[poster]", "-map_metadata", "-1", "-frames:v", "1", "-q:v", "3", "-update", "1", output + "/poster.jpg",
         ]
         return arguments
     }
@@ -113,7 +115,7 @@ struct TranscodePlan: Sendable, Equatable {
     static func posterFallbackArguments(video: String, output: String) -> [String] {
         [
             "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-protocol_whitelist", "file",
-            "-f", "mp4", "-i", "file:" + video, "-frames:v", "1", "-q:v", "3", "-update", "1", "file:" + output,
+            "-f", "mp4", "-i", "file:" + video, "-map_metadata", "-1", "-frames:v", "1", "-q:v", "3", "-update", "1", "file:" + output,
         ]
     }
 

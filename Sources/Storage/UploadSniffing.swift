@@ -116,9 +116,10 @@ extension StorageService {
     }
 
     /// Whether an upload of `sniffed` bytes to `bucket` is re-encoded: images, except in a
-    /// video bucket (`reels`, or one that accepts only `video/*` types).
+    /// video bucket (`reels`, or one that accepts only `video/*` types) and in `reels-media`
+    /// (only the service role writes there: the reels pipeline's own ffmpeg outputs).
     static func reencodes(_ sniffed: String, in bucket: Bucket) -> Bool {
-        guard reencodedImageTypes.contains(sniffed), bucket.id != "reels" else { return false }
+        guard reencodedImageTypes.contains(sniffed), bucket.id != "reels", bucket.id != "reels-media" else { return false }
         if let types = bucket.allowedMimeTypes, !types.isEmpty, types.allSatisfy({ $0.lowercased().hasPrefix("video/") }) {
             return false
         }

@@ -7,7 +7,9 @@
    poster, the remux of the top rung into the faststart MP4, ffprobe of that MP4. The
    arguments mirror Sources/Reels/TranscodePlan.swift (keep them in step).
 3. Pipeline: the same clip uploaded to the `reels` bucket and create_reel called, one reel at
-   a time; the figure is reels.jobs.finished_at - created_at (queued → ready committed).
+   a time; the figure is reels.jobs.finished_at - created_at (queued → ready committed), and
+   when the first and last output rows were committed (the storing phase). Steps 2 and 3
+   alternate, one of each per round, so a pair sees the same load.
 4. Throughput: BENCH_REELS_JOBS reels created back to back; jobs per minute of the one
    worker = jobs / (last finished_at - first created_at).
 Standard library only.
@@ -91,7 +93,7 @@ def transcode_alone(source: str, out: str) -> None:
     args += ["-map_metadata", "-1", "-f", "hls", "-hls_time", "2", "-hls_playlist_type", "vod", "-hls_segment_type", "fmp4",
              "-hls_fmp4_init_filename", "init.mp4", "-hls_segment_filename", out + "/%v/seg_%d.m4s",
              "-master_pl_name", "master.m3u8", "-var_stream_map", streams, out + "/%v/index.m3u8",
-             "-map", "[poster]", "-frames:v", "1", "-q:v", "3", "-update", "1", out + "/poster.jpg"]
+             "-map", "[poster]", "-map_metadata", "-1", "-frames:v", "1", "-q:v", "3", "-update", "1", out + "/poster.jpg"]
     run(args)
     top_dir = f"{out}/{top[0]}"
     with open(f"{out}/.fragmented.mp4", "wb") as joined:
@@ -147,6 +149,17 @@ def wait_done(pg: SQL, reels: list[str], timeout: float = 300) -> None:
     raise RuntimeError("the reels did not become ready in time")
 
 
+def storing_phase(pg: SQL, reel: str) -> tuple[float, float]:
+    """When the first and the last output row of `reel` were committed, in seconds after the
+    job was queued (where storing starts and ends on the job's clock)."""
+    row = pg.psql(
+        "SELECT extract(epoch FROM min(o.created_at) - j.created_at) || ',' || extract(epoch FROM max(o.created_at) - j.created_at) "
+        f"FROM reels.jobs j JOIN storage.objects o ON o.bucket_id = 'reels-media' AND o.name LIKE j.reel_id || '/%' "
+        f"WHERE j.reel_id = '{reel}' GROUP BY j.created_at")
+    first, last = row.split(",")
+    return float(first), float(last)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     for name in ("--binary", "--data-dir", "--psql", "--pg-database", "--work-dir", "--phone", "--code", "--size",
@@ -164,24 +177,26 @@ def main() -> int:
     clip = clip_path.read_bytes()
     log(f"clip: {args.size}, {args.seconds} s, {len(clip)} bytes")
 
+    wait_ready(args.port, args.server_pid)
+    anon = read_anon_key(args.binary, args.data_dir)
+    user = sign_in_users(args.port, anon, [args.phone], args.code, 1, log)[0]
+    # Each round times the commands alone and then the pipeline, back to back, so that both
+    # halves of a pair see the same load on a shared machine.
     alone = []
+    piped = []
+    phases = []
     for n in range(args.rounds):
         out = work / f"alone-{n}"
         started = time.perf_counter()
         transcode_alone(str(clip_path), str(out))
         alone.append(time.perf_counter() - started)
         shutil.rmtree(out, ignore_errors=True)
-        log(f"ffmpeg alone, round {n + 1}: {alone[-1]:.2f} s")
-
-    wait_ready(args.port, args.server_pid)
-    anon = read_anon_key(args.binary, args.data_dir)
-    user = sign_in_users(args.port, anon, [args.phone], args.code, 1, log)[0]
-    piped = []
-    for n in range(args.rounds):
         reel = create_reel(args.port, anon, user, clip)
         wait_done(pg, [reel], timeout=60 if args.seconds <= 2 else 300)
         piped.append(float(pg.psql(f"SELECT extract(epoch FROM finished_at - created_at) FROM reels.jobs WHERE reel_id = '{reel}'")))
-        log(f"pipeline, round {n + 1}: {piped[-1]:.2f} s")
+        phases.append(storing_phase(pg, reel))
+        log(f"round {n + 1}: ffmpeg alone {alone[-1]:.2f} s, pipeline {piped[-1]:.2f} s "
+            f"(outputs committed from {phases[-1][0]:.2f} s to {phases[-1][1]:.2f} s)")
 
     reels = [create_reel(args.port, anon, user, clip) for _ in range(args.jobs)]
     wait_done(pg, reels)
@@ -204,7 +219,9 @@ def main() -> int:
         "pipeline_seconds": [round(v, 3) for v in piped],
         "ffmpeg_alone_median_s": round(median_alone, 3),
         "pipeline_median_s": round(median_piped, 3),
+        "outputs_committed_s": [[round(a, 3), round(b, 3)] for a, b in phases],
         "ratio": round(ratio, 3),
+        "paired_ratio_median": round(statistics.median(p / a for p, a in zip(piped, alone)), 3),
         "throughput": {"jobs": args.jobs, "seconds": round(span, 3), "jobs_per_minute_per_worker": round(per_minute, 2)},
         "figures": [
             {"figure": "reel pipeline wall time (queued → ready) vs the same ffmpeg commands alone", "value": round(median_piped, 3),

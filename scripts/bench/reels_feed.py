@@ -17,8 +17,9 @@ Driven by reels_feed.sh, which owns the PostgreSQL cluster and the server. Steps
             `mode`, and a check that no session repeats a reel.
   baseline  pgbench, --clients clients for --duration s each: (a) the same database work as
             a first page — claims set, reels.feed_page(NULL, 0, 10), which returns the records
-            too — straight on PostgreSQL; (b) a plain newest-first page of 10 reels
-            under row-level security (what a feed without ranking would cost).
+            too — straight on PostgreSQL; (b) the same first page for an anonymous caller
+            (role anon, no claims); (c) a plain newest-first page of 10 reels under
+            row-level security (what a feed without ranking would cost).
   report    ONE JSON object, with a "figures" list for scripts/bench/all.
 
 Standard library only. Progress goes to stderr.
@@ -179,12 +180,15 @@ def http_phase(args, anon_key: str, viewers: list[dict]) -> dict:
     }
 
 
-def pgbench(args, name: str, statement: str) -> dict:
+def pgbench(args, name: str, statement: str, anonymous: bool = False) -> dict:
     script = Path(args.work_dir) / f"{name}.sql"
+    claims = ("SELECT set_config('request.jwt.claims', '{\"role\":\"anon\"}', true);\nSELECT set_config('role', 'anon', true);"
+              if anonymous else
+              "SELECT set_config('request.jwt.claims', json_build_object('sub', id, 'role', 'authenticated')::text, true) "
+              "FROM public.bench_viewers WHERE n = :v;\nSELECT set_config('role', 'authenticated', true);")
     script.write_text(f"""\\set v random(1, {args.viewers})
 BEGIN;
-SELECT set_config('request.jwt.claims', json_build_object('sub', id, 'role', 'authenticated')::text, true) FROM public.bench_viewers WHERE n = :v;
-SELECT set_config('role', 'authenticated', true);
+{claims}
 {statement}
 COMMIT;
 """)
@@ -229,6 +233,7 @@ def main() -> int:
     http_phase(warm, anon_key, viewers)
     http = http_phase(args, anon_key, viewers)
     raw_feed = pgbench(args, "feed_page", "SELECT reels.feed_page(NULL, 0, 10)::text;")
+    raw_anonymous = pgbench(args, "feed_page_anonymous", "SELECT reels.feed_page(NULL, 0, 10)::text;", anonymous=True)
     raw_newest = pgbench(args, "newest", """SELECT (reels.record(r) - 'media')::text, r.media_prefix FROM reels.reels r
 WHERE r.state = 'ready' AND r.moderation = 'approved' ORDER BY r.created_at DESC, r.id DESC LIMIT 10;""")
 
@@ -248,6 +253,8 @@ WHERE r.state = 'ready' AND r.moderation = 'approved' ORDER BY r.created_at DESC
          "detail": f"p50 {http['first_page']['p50_ms']} ms vs raw p50 {raw_feed['p50_ms']} ms; {shape}"},
         {"figure": "get_reels_feed over HTTP, later page (cursor)", "value": http["later_pages"]["p99_ms"], "unit": "ms p99",
          "detail": f"p50 {http['later_pages']['p50_ms']} ms; {shape}"},
+        {"figure": "raw first page for an anonymous viewer (reels.feed_page as anon, pgbench)", "value": raw_anonymous["p99_ms"],
+         "unit": "ms p99", "detail": f"p50 {raw_anonymous['p50_ms']} ms, {raw_anonymous['tps']} tps; {shape}"},
         {"figure": "raw newest-first page of 10 under RLS (no ranking)", "value": raw_newest["p99_ms"], "unit": "ms p99",
          "detail": f"pgbench, p50 {raw_newest['p50_ms']} ms, {raw_newest['tps']} tps"},
     ]
@@ -255,7 +262,7 @@ WHERE r.state = 'ready' AND r.moderation = 'approved' ORDER BY r.created_at DESC
         "benchmark": "reels_feed", "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "binary": args.binary_label, "binary_kind": binary_kind(args.binary_label), "pg_version": args.pg_version,
         "machine": machine_facts(args.cpu_model), "data": data, "clients": args.clients, "limit": LIMIT,
-        "http": http, "raw_pg": {"feed_page": raw_feed, "newest": raw_newest},
+        "http": http, "raw_pg": {"feed_page": raw_feed, "feed_page_anonymous": raw_anonymous, "newest": raw_newest},
         "feed_p99_ms": p99_all, "first_page_p99_ms": p99_first, "raw_feed_page_p99_ms": raw_p99,
         "first_page_ratio_to_raw": ratio, "figures": figures,
     }

@@ -1,4 +1,5 @@
 import Foundation
+import Storage
 
 /// What a finished transcode left in its output directory.
 struct TranscodeOutput: Sendable, Equatable {
@@ -17,6 +18,11 @@ struct Transcoder: Sendable {
     /// The longest duration ffprobe may report that is taken at its word (a day); anything
     /// else counts as unknown (0), so converting it to milliseconds cannot trap.
     static let maximumDurationSeconds: Double = 86_400
+    /// The most JSON ffprobe may write; a run that writes more is killed and the file refused.
+    static let maximumProbeBytes = 1 << 20
+    /// How much of a tool's standard error goes into a job's diagnostics (its end says what
+    /// went wrong; `reels.jobs.last_error` keeps 2000 characters).
+    static let stderrCharactersInDiagnostics = 600
     var ffmpegPath: String
     var ffprobePath: String
     /// Bound on each ffmpeg / ffprobe run.
@@ -35,13 +41,21 @@ struct Transcoder: Sendable {
     /// The original's displayed size, duration and sound (throws a non-retryable error for a
     /// file without a video stream).
     func probe(_ input: String) async throws -> TranscodeSource {
-        let collected = OutputCollector(limit: 1 << 20)
-        let outcome = try await TranscodeCommand(executable: ffprobePath, arguments: TranscodePlan.probeArguments(input: input), timeout: timeout)
-            .run { collected.append($0) }
-        guard outcome.succeeded else {
-            throw TranscodeError(reason: "the file is not a video that can be read", diagnostics: "ffprobe " + outcome.diagnostics, retryable: outcome.timedOut)
-        }
-        return try Self.source(fromProbeJSON: collected.bytes)
+        let json = try await MediaCommand(executable: ffprobePath, arguments: TranscodePlan.probeArguments(input: input), timeout: timeout).run(
+            makeConsumer: { [UInt8]() },
+            consume: { collected, chunk in
+                guard collected.count + chunk.count <= Self.maximumProbeBytes else { return false }
+                collected.append(contentsOf: chunk)
+                return true
+            },
+            finish: { collected, outcome in
+                guard outcome.succeeded else {
+                    throw TranscodeError(
+                        reason: "the file is not a video that can be read", diagnostics: Self.diagnostics("ffprobe", outcome), retryable: outcome.timedOut)
+                }
+                return collected
+            })
+        return try Self.source(fromProbeJSON: json)
     }
 
     /// Reads ffprobe's JSON (``TranscodePlan/probeArguments(input:)``).
@@ -88,23 +102,22 @@ struct Transcoder: Sendable {
             try FileManager.default.createDirectory(atPath: output + "/" + rendition.name, withIntermediateDirectories: true)
         }
         let parser = TranscodeProgress(durationSeconds: source.durationSeconds, report: progress)
-        let outcome = try await TranscodeCommand(executable: ffmpegPath, arguments: plan.ffmpegArguments(input: input, output: output), timeout: timeout)
-            .run { parser.consume($0) }
-        try Task.checkCancellation()
+        let outcome = try await MediaCommand(executable: ffmpegPath, arguments: plan.ffmpegArguments(input: input, output: output), timeout: timeout)
+            .run { parser.consume(Array($0)) }
         guard outcome.succeeded else {
             throw TranscodeError(
                 reason: outcome.timedOut ? "the video took too long to process" : "the video could not be converted",
-                diagnostics: "ffmpeg " + outcome.diagnostics, retryable: true)
+                diagnostics: Self.diagnostics("ffmpeg", outcome), retryable: true)
         }
         try normaliseInitSegments(plan: plan, output: output)
         try await remux(plan: plan, output: output)
         if !FileManager.default.fileExists(atPath: output + "/poster.jpg") {
-            let poster = try await TranscodeCommand(
+            let poster = try await MediaCommand(
                 executable: ffmpegPath, arguments: TranscodePlan.posterFallbackArguments(video: output + "/video.mp4", output: output + "/poster.jpg"),
                 timeout: timeout
             ).run()
             guard poster.succeeded else {
-                throw TranscodeError(reason: "the video could not be converted", diagnostics: "poster " + poster.diagnostics, retryable: true)
+                throw TranscodeError(reason: "the video could not be converted", diagnostics: Self.diagnostics("poster", poster), retryable: true)
             }
         }
         let result = try await probe(output + "/video.mp4")
@@ -152,12 +165,17 @@ struct Transcoder: Sendable {
             try? handle.close()
             throw error
         }
-        let outcome = try await TranscodeCommand(
+        let outcome = try await MediaCommand(
             executable: ffmpegPath, arguments: TranscodePlan.remuxArguments(fragmented: fragmented, output: output + "/video.mp4"), timeout: timeout
         ).run()
         guard outcome.succeeded else {
-            throw TranscodeError(reason: "the video could not be converted", diagnostics: "remux " + outcome.diagnostics, retryable: true)
+            throw TranscodeError(reason: "the video could not be converted", diagnostics: Self.diagnostics("remux", outcome), retryable: true)
         }
+    }
+
+    /// A failed run of `step` for the job's diagnostics.
+    private static func diagnostics(_ step: String, _ outcome: MediaCommand.Outcome) -> String {
+        step + " " + outcome.diagnostics(lastStderrCharacters: stderrCharactersInDiagnostics)
     }
 
     /// Every regular file under `directory`, relative, sorted (hidden files left out).
@@ -173,16 +191,4 @@ struct Transcoder: Sendable {
         }
         return files.sorted()
     }
-}
-
-/// Standard output gathered up to a limit (ffprobe's JSON).
-final class OutputCollector: @unchecked Sendable {
-    private let lock = NSLock()
-    private var data: [UInt8] = []
-    private let limit: Int
-    init(limit: Int) { self.limit = limit }
-    func append(_ chunk: [UInt8]) {
-        lock.withLock { if data.count + chunk.count <= limit { data += chunk } }
-    }
-    var bytes: [UInt8] { lock.withLock { data } }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -12,64 +13,102 @@ import Darwin
 private func linuxPipe2(_ fds: UnsafeMutablePointer<Int32>?, _ flags: Int32) -> Int32
 #endif
 
-/// Runs one ffmpeg / ffprobe process: `posix_spawn` with an argument array (never a shell),
-/// standard input from /dev/null, standard output streamed to a consumer in chunks, the last
-/// ``stderrTailBytes`` of standard error kept for the log, and a deadline after which the
-/// process is killed. The blocking work runs on a thread of its own, not the concurrency pool;
-/// callers bound how many runs they start at once.
-struct MediaCommand: Sendable {
-    var executable: String
-    var arguments: [String]
-    var timeout: Duration
+/// Runs one ffmpeg / ffprobe process — the one process runner of Storage's media rules and
+/// of the reels pipeline: `posix_spawn` with an argument array (never a shell), standard
+/// input from /dev/null, standard output streamed to a consumer in chunks as it arrives
+/// (ffprobe's JSON, ffmpeg's `-progress pipe:1` lines, raw samples), the last
+/// ``stderrTailBytes`` of standard error kept for the log, and the process killed (SIGKILL)
+/// after the deadline, when the consumer asks to stop, or as soon as the calling task is
+/// cancelled — a cancelled run reaps the child and throws `CancellationError`. The blocking
+/// work runs on a thread of its own, not the concurrency pool; callers bound how many runs
+/// they start at once.
+public struct MediaCommand: Sendable {
+    public var executable: String
+    public var arguments: [String]
+    public var timeout: Duration
 
-    static let stderrTailBytes = 2048
+    public static let stderrTailBytes = 2048
+    /// The longest a run waits before it looks at the cancellation flag and the deadline again.
+    static let checkInterval = Duration.milliseconds(200)
 
-    struct Outcome: Sendable {
+    public init(executable: String, arguments: [String], timeout: Duration) {
+        self.executable = executable
+        self.arguments = arguments
+        self.timeout = timeout
+    }
+
+    /// How a run that was not cancelled ended.
+    public struct Outcome: Sendable {
         /// Exit status (128 + signal when killed by one).
-        var status: Int32
-        var timedOut: Bool
-        /// The consumer asked to stop (too much output); the process was killed.
-        var stoppedByConsumer: Bool
-        var stderrTail: String
+        public var status: Int32
+        public var timedOut: Bool
+        /// The consumer asked to stop (too much output, or enough of it); the process was killed.
+        public var stoppedByConsumer: Bool
+        public var stderrTail: String
 
-        var succeeded: Bool { status == 0 && !timedOut && !stoppedByConsumer }
+        public var succeeded: Bool { status == 0 && !timedOut && !stoppedByConsumer }
 
-        /// Exit status and standard error, for ``MediaError/diagnostics``.
-        var diagnostics: String {
+        /// Why the run ended and all of the standard error tail, for the log.
+        public var diagnostics: String { diagnostics(lastStderrCharacters: MediaCommand.stderrTailBytes) }
+
+        /// Why the run ended and at most the last `count` characters of standard error (the
+        /// end of ffmpeg's output is where it says what went wrong).
+        public func diagnostics(lastStderrCharacters count: Int) -> String {
             let reason = timedOut ? "killed after the time limit" : stoppedByConsumer ? "killed: too much output" : "exit \(status)"
-            return "\(reason); stderr: \(stderrTail.trimmingCharacters(in: .whitespacesAndNewlines))"
+            return "\(reason); stderr: \(stderrTail.trimmingCharacters(in: .whitespacesAndNewlines).suffix(max(0, count)))"
         }
     }
 
     /// Runs the command; `makeConsumer` builds (on the worker thread) the state that receives
-    /// standard output, and `finish` turns it into the result.
-    func run<State, Result: Sendable>(
+    /// standard output, `consume` gets each chunk and returns false to stop the process, and
+    /// `finish` turns the state and the outcome into the result. Throws `CancellationError`
+    /// when the calling task is cancelled (the process is killed and reaped first) and a
+    /// ``MediaError`` of kind `.failed` when the process cannot be started.
+    public func run<State, Result: Sendable>(
         makeConsumer: @Sendable @escaping () -> State,
         consume: @Sendable @escaping (inout State, UnsafeRawBufferPointer) -> Bool,
         finish: @Sendable @escaping (State, Outcome) throws -> Result
     ) async throws -> Result {
         let command = self
-        // A thread of its own: a run blocks for up to `timeout`, and NIO's shared thread pool
-        // also serves file I/O (NIOFileSystem), which must not wait behind ffmpeg.
-        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Result, any Error>) in
-            let thread = Thread {
-                continuation.resume(with: Swift.Result {
-                    var state = makeConsumer()
-                    let outcome = try command.runBlocking { chunk in consume(&state, chunk) }
-                    return try finish(state, outcome)
-                })
+        let cancellation = CancellationFlag()
+        return try await withTaskCancellationHandler {
+            // A thread of its own: a run blocks for up to `timeout`, and NIO's shared thread pool
+            // also serves file I/O (NIOFileSystem), which must not wait behind ffmpeg.
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Result, any Error>) in
+                let thread = Thread {
+                    continuation.resume(with: Swift.Result {
+                        var state = makeConsumer()
+                        let outcome = try command.runBlocking(cancellation) { chunk in consume(&state, chunk) }
+                        return try finish(state, outcome)
+                    })
+                }
+                thread.name = "media-command"
+                thread.start()
             }
-            thread.name = "media-command"
-            thread.start()
+        } onCancel: {
+            cancellation.set()
         }
     }
 
-    /// Runs the command with standard output discarded into the consumer's void.
-    func run() async throws -> Outcome {
-        try await run(makeConsumer: { () }, consume: { _, _ in true }, finish: { _, outcome in outcome })
+    /// Runs the command; `onOutput` sees each chunk of standard output as it arrives (a
+    /// stream parser such as ffmpeg's progress lines keeps its own state across chunks).
+    public func run(onOutput: @Sendable @escaping (UnsafeRawBufferPointer) -> Void) async throws -> Outcome {
+        try await run(
+            makeConsumer: { () },
+            consume: { _, chunk in
+                onOutput(chunk)
+                return true
+            },
+            finish: { _, outcome in outcome })
     }
 
-    private func runBlocking(_ consume: (UnsafeRawBufferPointer) -> Bool) throws -> Outcome {
+    /// Runs the command with standard output read and dropped.
+    public func run() async throws -> Outcome {
+        try await run(onOutput: { _ in })
+    }
+
+    private func runBlocking(_ cancellation: CancellationFlag, _ consume: (UnsafeRawBufferPointer) -> Bool) throws -> Outcome {
+        guard !cancellation.isSet else { throw CancellationError() }
         var outPipe: [Int32] = [-1, -1]
         var errPipe: [Int32] = [-1, -1]
         // O_CLOEXEC: a process spawned concurrently by another thread must not inherit the
@@ -100,21 +139,16 @@ struct MediaCommand: Sendable {
         }
         for fd in [outPipe[0], errPipe[0]] { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
 
-        let clock = ContinuousClock()
-        let deadline = clock.now.advanced(by: timeout)
+        var run = RunningChild(pid: pid, deadline: ContinuousClock.now.advanced(by: timeout), cancellation: cancellation)
         var open: [Int32] = [outPipe[0], errPipe[0]]
         var stderrTail: [UInt8] = []
-        var timedOut = false
         var stopped = false
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 8)
         defer { buffer.deallocate() }
 
-        pumping: while !open.isEmpty {
-            let remaining = clock.now.duration(to: deadline)
-            guard remaining > .zero else { timedOut = true; break }
-            let milliseconds = Int32(clamping: remaining.components.seconds * 1000 + remaining.components.attoseconds / 1_000_000_000_000_000 + 1)
+        pumping: while !open.isEmpty, !run.killIfDue() {
             var fds = open.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
-            let ready = poll(&fds, nfds_t(fds.count), min(milliseconds, 1000))
+            let ready = poll(&fds, nfds_t(fds.count), run.pollMilliseconds())
             if ready < 0 {
                 if errno == EINTR { continue }
                 break
@@ -131,6 +165,7 @@ struct MediaCommand: Sendable {
                 } else if entry.fd == outPipe[0] {
                     if !consume(UnsafeRawBufferPointer(rebasing: buffer[0..<count])) {
                         stopped = true
+                        kill(pid, SIGKILL)
                         break pumping
                     }
                 } else {
@@ -140,28 +175,11 @@ struct MediaCommand: Sendable {
             }
         }
         for fd in open { close(fd) }
-        if timedOut || stopped { kill(pid, SIGKILL) }
-        let status = waitForExit(pid, deadline: deadline, clock: clock, timedOut: &timedOut)
+        let status = run.waitForExit()
+        if run.cancelled { throw CancellationError() }
         return Outcome(
-            status: status, timedOut: timedOut, stoppedByConsumer: stopped,
+            status: status, timedOut: run.timedOut, stoppedByConsumer: stopped,
             stderrTail: String(decoding: stderrTail, as: UTF8.self))
-    }
-
-    /// Reaps the child; kills it if it is still running after the deadline (it closed its
-    /// pipes but did not exit).
-    private func waitForExit(_ pid: pid_t, deadline: ContinuousClock.Instant, clock: ContinuousClock, timedOut: inout Bool) -> Int32 {
-        var status: Int32 = 0
-        while true {
-            let result = waitpid(pid, &status, WNOHANG)
-            if result == pid { break }
-            if result == -1 && errno != EINTR { return -1 }
-            if result == 0 && clock.now >= deadline && !timedOut {
-                timedOut = true
-                kill(pid, SIGKILL)
-            }
-            if result == 0 { usleep(timedOut ? 1000 : 5000) }
-        }
-        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
 
     private static func closeOnExecPipe(_ fds: inout [Int32]) -> Int32 {
@@ -179,4 +197,65 @@ struct MediaCommand: Sendable {
             .failed, "the file could not be processed right now",
             diagnostics: "could not run \(executable): \(String(cString: strerror(code)))")
     }
+}
+
+/// A spawned child and the two reasons to kill it early: its deadline and the cancellation
+/// of the task that started it.
+private struct RunningChild {
+    let pid: pid_t
+    let deadline: ContinuousClock.Instant
+    let cancellation: CancellationFlag
+    private(set) var timedOut = false
+    private(set) var cancelled = false
+
+    init(pid: pid_t, deadline: ContinuousClock.Instant, cancellation: CancellationFlag) {
+        self.pid = pid
+        self.deadline = deadline
+        self.cancellation = cancellation
+    }
+
+    /// Kills the child (SIGKILL) once the deadline has passed or the task was cancelled;
+    /// true when it has been killed for either.
+    mutating func killIfDue() -> Bool {
+        if !timedOut && !cancelled {
+            if cancellation.isSet {
+                cancelled = true
+            } else if ContinuousClock.now >= deadline {
+                timedOut = true
+            } else {
+                return false
+            }
+            kill(pid, SIGKILL)
+        }
+        return true
+    }
+
+    /// How long one `poll` may wait: until the deadline, at most ``MediaCommand/checkInterval``.
+    func pollMilliseconds() -> Int32 {
+        let wait = min(ContinuousClock.now.duration(to: deadline), MediaCommand.checkInterval)
+        guard wait > .zero else { return 0 }
+        let (seconds, attoseconds) = wait.components
+        return Int32(clamping: seconds * 1000 + attoseconds / 1_000_000_000_000_000 + 1)
+    }
+
+    /// Reaps the child; kills it if it is still running after the deadline or a cancellation
+    /// (it closed its pipes but did not exit). Returns the exit status, 128 + signal when a
+    /// signal ended it, -1 when it could not be reaped.
+    mutating func waitForExit() -> Int32 {
+        var status: Int32 = 0
+        while true {
+            let result = waitpid(pid, &status, WNOHANG)
+            if result == pid { break }
+            if result == -1 && errno != EINTR { return -1 }
+            if result == 0 { usleep(killIfDue() ? 1000 : 5000) }
+        }
+        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    }
+}
+
+/// Set once when the task running a command is cancelled.
+private final class CancellationFlag: Sendable {
+    private let value = Mutex(false)
+    var isSet: Bool { value.withLock { $0 } }
+    func set() { value.withLock { $0 = true } }
 }

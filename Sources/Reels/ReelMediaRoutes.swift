@@ -1,9 +1,7 @@
 import Core
 import Database
 import Foundation
-import HTTPTypes
 import Hummingbird
-import NIOCore
 import Storage
 
 /// `GET`/`HEAD /reels/v1/media/<token>/<file>`: the outputs of a ready reel from the
@@ -63,44 +61,14 @@ struct ReelMediaRoutes: Sendable {
         return (token, file)
     }
 
+    /// Serves an output (``RangedDownload``). Outputs never change under a prefix; the token
+    /// bounds how long a link works.
     func download(_ object: StoredObject, contentType: String, request: Request, head: Bool) async throws -> Response {
-        let etag = "\"\(object.etag)\""
-        // Outputs never change under a prefix; the token bounds how long a link works.
-        var headers: HTTPFields = [
-            .contentType: contentType, .cacheControl: "private, max-age=3600", .eTag: etag, .acceptRanges: "bytes",
-        ]
-        if let match = request.headers[.ifNoneMatch], match.split(separator: ",").contains(where: {
-            let tag = $0.trimmingCharacters(in: .whitespaces)
-            return tag == "*" || tag == etag || tag == "W/" + etag
-        }) {
-            return Response(status: .notModified, headers: headers)
-        }
-        var status = HTTPResponse.Status.ok
-        var range: Range<Int64>?
-        switch ByteRange.resolve(request.headers[.range], size: object.size) {
-        case .partial(let bytes):
-            status = .partialContent
-            range = bytes
-            headers[.contentRange] = ByteRange.contentRange(of: bytes, size: object.size)
-        case .unsatisfiable:
-            let refused: HTTPFields = [
-                .contentType: "application/json", .contentRange: ByteRange.unsatisfiedContentRange(size: object.size), .acceptRanges: "bytes",
-            ]
-            let body = #"{"code":"range_not_satisfiable","error":"The requested range is not satisfiable"}"#
-            return Response(status: .rangeNotSatisfiable, headers: refused, body: .init(byteBuffer: ByteBuffer(string: body)))
-        case .ignore:
-            break
-        }
-        guard try await storage.hasBytes(object) else { throw Self.notFound }
-        let length = range.map { $0.upperBound - $0.lowerBound } ?? object.size
-        headers[.contentLength] = String(length)
-        if head { return Response(status: status, headers: headers) }
-        let storage = self.storage
-        let selected = range
-        return Response(status: status, headers: headers, body: ResponseBody(contentLength: Int(exactly: length)) { writer in
-            try await storage.read(object, range: selected) { buffer in try await writer.write(buffer) }
-            try await writer.finish(nil)
-        })
+        try await RangedDownload(
+            storage: storage,
+            unsatisfiableRangeBody: #"{"code":"range_not_satisfiable","error":"The requested range is not satisfiable"}"#,
+            missingBytes: Self.notFound
+        ).response(object, contentType: contentType, cacheControl: "private, max-age=3600", request: request, head: head)
     }
 }
 

@@ -214,57 +214,24 @@ public struct StorageController: Sendable {
         return try await download(object, request, head: false)
     }
 
-    /// Serves an object: validators, If-None-Match (304), one Range (206/416), streamed bytes.
+    /// Serves an object (``RangedDownload``) with its stored type, Cache-Control and
+    /// Last-Modified, and `Content-Disposition: attachment` when `?download` is given.
     func download(_ object: StoredObject, _ request: Request, head: Bool) async throws -> Response {
-        let etag = "\"\(object.etag)\""
-        var headers: HTTPFields = [
-            .contentType: object.mimeType, .cacheControl: object.cacheControl, .eTag: etag,
-            .lastModified: HTTPDate.format(object.updatedAt), .acceptRanges: "bytes",
-        ]
+        var extraHeaders: HTTPFields = [.lastModified: HTTPDate.format(object.updatedAt)]
         if let download = request.uri.queryParameters.get("download") {
             let filename = download.isEmpty ? String(object.name.split(separator: "/").last ?? "download") : String(download)
-            headers[.contentDisposition] = "attachment; filename*=UTF-8''\(ObjectPath.urlEncoded(filename).replacingOccurrences(of: "/", with: "%2F"))"
+            extraHeaders[.contentDisposition] = "attachment; filename*=UTF-8''\(ObjectPath.urlEncoded(filename).replacingOccurrences(of: "/", with: "%2F"))"
         }
-        if let match = request.headers[.ifNoneMatch], Self.matches(match, etag: etag) {
-            headers[.contentType] = nil
-            return Response(status: .notModified, headers: headers)
-        }
-        var status = HTTPResponse.Status.ok
-        var range: Range<Int64>?
-        switch ByteRange.resolve(request.headers[.range], size: object.size) {
-        case .partial(let bytes):
-            status = .partialContent
-            range = bytes
-            headers[.contentRange] = ByteRange.contentRange(of: bytes, size: object.size)
-        case .unsatisfiable:
-            var refused: HTTPFields = [.contentType: "application/json", .contentRange: ByteRange.unsatisfiedContentRange(size: object.size)]
-            refused[.acceptRanges] = "bytes"
-            let body = #"{"statusCode":"416","error":"InvalidRange","message":"The requested range is not satisfiable"}"#
-            return Response(status: .rangeNotSatisfiable, headers: refused, body: .init(byteBuffer: ByteBuffer(string: body)))
-        case .ignore:
-            break
-        }
-        guard try await storage.hasBytes(object) else { throw StorageError.objectNotFound }
-        let length = range.map { $0.upperBound - $0.lowerBound } ?? object.size
-        headers[.contentLength] = String(length)
-        if head { return Response(status: status, headers: headers) }
-        let storage = self.storage
-        let selected = range
-        return Response(status: status, headers: headers, body: ResponseBody(contentLength: Int(exactly: length)) { writer in
-            try await storage.read(object, range: selected) { buffer in try await writer.write(buffer) }
-            try await writer.finish(nil)
-        })
+        return try await Self.downloads(storage).response(
+            object, contentType: object.mimeType, cacheControl: object.cacheControl, extraHeaders: extraHeaders, request: request, head: head)
     }
 
-    /// Whether an If-None-Match value names `etag` (or is `*`); weak tags compare equal too.
-    static func matches(_ header: String, etag: String) -> Bool {
-        for candidate in header.split(separator: ",") {
-            var tag = candidate.trimmingCharacters(in: .whitespaces)
-            if tag == "*" { return true }
-            if tag.hasPrefix("W/") { tag.removeFirst(2) }
-            if tag == etag { return true }
-        }
-        return false
+    /// Storage's download answers: its 416 body and its 404 for an object without bytes.
+    static func downloads(_ storage: StorageService) -> RangedDownload {
+        RangedDownload(
+            storage: storage,
+            unsatisfiableRangeBody: #"{"statusCode":"416","error":"InvalidRange","message":"The requested range is not satisfiable"}"#,
+            missingBytes: StorageError.objectNotFound)
     }
 
     // MARK: Object JSON

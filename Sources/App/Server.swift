@@ -22,6 +22,10 @@ public enum Server {
         let locator = try await DatabaseLocator(
             databaseURL: config.databaseURL, dataDirectory: URL(fileURLWithPath: config.dataDirectory), logger: logger)
         defer { locator.release() }
+        var configuration = config
+        // The reels worker LISTENs on a connection of its own, not on one of the pool's.
+        configuration.reels.worker.listenConfiguration = try locator.url.connectionConfiguration()
+        let config = configuration
         try await withDatabase(locator.url, config: config, logger: logger) { database in
             try await Migrator(migrations: try Migration.bundled(), logger: logger).migrate(client: database.client)
             let auth = try await loadAuthService(config: config, database: database, httpClient: .shared, logger: logger)

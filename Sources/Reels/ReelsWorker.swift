@@ -11,9 +11,10 @@ import Storage
 /// (``ReelJobsQueue``), holds its lease with heartbeats while it downloads the original,
 /// transcodes it (``Transcoder``) and stores the outputs under `<reel id>/<attempt id>/` in
 /// `reels-media`, then marks the reel ready in one transaction. Idle loops wake on
-/// `NOTIFY reels_jobs` and poll besides. At graceful shutdown the loops stop claiming, the
-/// running ffmpeg is killed and the job is released (queued again at once, the attempt not
-/// counted); a worker that dies instead loses its lease and another worker takes the job.
+/// `NOTIFY reels_jobs` (heard on a connection of its own, ``ReelsWorkerWake``) and poll
+/// besides. At graceful shutdown the loops stop claiming, the running ffmpeg is killed and
+/// the job is released (queued again at once, the attempt not counted); a worker that dies
+/// instead loses its lease and another worker takes the job.
 public struct ReelsWorker: Service {
     let queue: ReelJobsQueue
     let media: ReelsWorkerMedia
@@ -52,31 +53,18 @@ public struct ReelsWorker: Service {
         try await cancelWhenGracefulShutdown { await self.work() }
     }
 
-    /// The listener and the claim loops, until the task is cancelled.
+    /// The listener (when ``ReelsWorkerSettings/listenConfiguration`` is set) and the claim
+    /// loops, until the task is cancelled.
     func work() async {
         let wake = ReelsWorkerWake()
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.listen(wake) }
+            if let configuration = settings.listenConfiguration {
+                group.addTask { await wake.listen(configuration: configuration, logger: logger) }
+            }
             for _ in 0..<max(1, settings.concurrency) {
                 group.addTask { await self.claimLoop(wake) }
             }
             await group.waitForAll()
-        }
-    }
-
-    private func listen(_ wake: ReelsWorkerWake) async {
-        while !Task.isCancelled {
-            do {
-                try await database.client.withConnection { connection in
-                    let notifications = try await connection.listen("reels_jobs")
-                    await wake.signal()
-                    for try await _ in notifications { await wake.signal() }
-                }
-            } catch {
-                if Task.isCancelled { return }
-                logger.warning("reels worker: NOTIFY listener lost its connection; polling until it is back", metadata: ["error": "\(error)"])
-                try? await Task.sleep(for: .seconds(1))
-            }
         }
     }
 
@@ -101,6 +89,8 @@ public struct ReelsWorker: Service {
     func process(_ job: ClaimedReelJob) async {
         let log = logger.with(reel: job.reelID, attempt: job.attemptID)
         if let previous = job.previousAttemptID {
+            // A worker killed on this machine left its download and outputs behind.
+            try? FileManager.default.removeItem(atPath: workDirectory(previous))
             await detached { try await media.removeAll(prefix: ClaimedReelJob.prefix(job.reelID, previous)) }
         }
         if job.attempts > job.maxAttempts {
@@ -164,8 +154,7 @@ public struct ReelsWorker: Service {
     /// Download, transcode, store; progress 0–90 while ffmpeg runs, 90–99 while storing.
     private func transcodeAndStore(_ job: ClaimedReelJob) async throws -> ReelJobResult {
         guard let transcoder else { throw TranscodeError(reason: "the video could not be processed right now", diagnostics: "no ffmpeg", retryable: true) }
-        let root = settings.workDirectory ?? FileManager.default.temporaryDirectory.path
-        let directory = root + "/reels-job-" + job.attemptID.uuidString.lowercased()
+        let directory = workDirectory(job.attemptID)
         try FileManager.default.createDirectory(atPath: directory + "/out", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         do {
@@ -196,6 +185,11 @@ public struct ReelsWorker: Service {
         sink.finish()
         await reporter.value
         return ReelJobResult(renditions: output.renditions, durationMs: output.durationMs, width: output.width, height: output.height)
+    }
+
+    /// Where `attempt` downloads the original and makes its outputs (removed when it ends).
+    func workDirectory(_ attempt: UUID) -> String {
+        (settings.workDirectory ?? FileManager.default.temporaryDirectory.path) + "/reels-job-" + attempt.uuidString.lowercased()
     }
 
     /// Runs bookkeeping that must happen even when the calling task is being cancelled.

@@ -1,4 +1,5 @@
 import Foundation
+import PostgresNIO
 
 /// The transcoding worker's tunables (`REELS_WORKER_*`, `REELS_JOB_*`, `REELS_TRANSCODE_*`;
 /// docs/configuration.md).
@@ -19,6 +20,9 @@ public struct ReelsWorkerSettings: Sendable {
     /// Where originals are downloaded and outputs made (`REELS_WORK_DIR`; default: the
     /// system's temporary directory).
     public var workDirectory: String?
+    /// The dedicated connection idle loops `LISTEN reels_jobs` on (the server sets it from
+    /// the database URL); nil: no listener, the loops only poll.
+    public var listenConfiguration: PostgresConnection.Configuration?
 
     public init() {}
 }

@@ -1,6 +1,8 @@
 import Core
 import Database
 import Foundation
+import Logging
+import PostgresNIO
 import Realtime
 import Storage
 import Testing
@@ -135,6 +137,37 @@ import TestSupport
             #expect(job.state == "done" && job.attempts == 2)
             #expect(try await ReelJobsFixture.reelState(db, reel).prefix?.hasSuffix(dead.attemptID.uuidString.lowercased()) == false)
         }
+    }
+
+    @Test func anIdleWorkerWakesOnNotifyOverAConnectionOfItsOwn() async throws {
+        let url = try await TestDatabase.shared.freshDatabase()
+        defer { Task { await TestDatabase.shared.drop(url.database) } }
+        // A pool of one: a listener holding a pooled connection would leave none for anything else.
+        let client = PostgresClient(configuration: try url.clientConfiguration(maximumConnections: 1), backgroundLogger: ReelJobsFixture.quietLogger)
+        let pool = Task { await client.run() }
+        defer { pool.cancel() }
+        let db = Database(client: client, maximumConnections: 1, acquireTimeout: .seconds(10), logger: ReelJobsFixture.quietLogger)
+        let storage = try await ReelJobsFixture.storage(db)
+        var settings = ReelsWorkerSettings()
+        // Polling would take an hour: only the NOTIFY can wake the worker in time.
+        settings.pollSeconds = 3600
+        settings.listenConfiguration = try url.connectionConfiguration()
+        let worker = ReelsWorker(
+            database: db, storage: storage, bus: InProcessMessageBus(), settings: settings, logger: ReelJobsFixture.quietLogger,
+            transcoder: try ReelJobsFixture.transcoder)
+        let running = Task { await worker.work() }
+        defer { running.cancel() }
+        // Idle: the listener is connected and the pool's one connection is free.
+        try await Task.sleep(for: .seconds(1))
+        let listeners = try await db.withOwner { connection in
+            try await connection.scalarText(
+                "SELECT count(*)::text FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN \"reels_jobs\";'", [])
+        }
+        #expect(listeners == "1")
+        let author = try await ReelsFixture.user(db)
+        let clip = try ReelJobsFixture.clip(width: 640, height: 360, seconds: 1, audio: false)
+        let reel = try await ReelJobsFixture.reelWithJob(db, storage, author: author, clip: clip)
+        #expect(try await ReelJobsFixture.waitFor(db, reel, state: "ready", timeout: .seconds(60)) == "ready")
     }
 
     @Test func anOriginalThatIsNotAVideoFailsTheReelWithAReason() async throws {

@@ -5,7 +5,8 @@ import PostgresNIO
 
 /// Comments on reels, threaded one level: a top comment and its replies (a reply to a reply is
 /// attached to the top comment, migration 0020). A reader sees the comments of a reel they may
-/// see, except those of anyone blocked either way.
+/// see, except those of anyone blocked either way and the replies under a top comment of such
+/// an author (the whole thread is out of their sight; migration 0025).
 extension ReelsInteractions {
     /// A comment as the RPCs show it to the current user (`c` a comment, `r` its reel):
     /// id, reel, parent (null for a top comment), the author's card, body, time, the number
@@ -26,9 +27,12 @@ extension ReelsInteractions {
         try await asViewer(caller) { connection, me in
             _ = try await requireVisible(connection, comment.reel)
             if let parent = comment.replyTo {
+                // The comment replied to and the top comment of its thread (where the reply
+                // lands): a block either way with either author makes the thread unseen.
                 guard try await connection.exists("""
-                    SELECT 1 FROM reels.comments c
+                    SELECT 1 FROM reels.comments c LEFT JOIN reels.comments top ON top.id = c.parent_id
                     WHERE c.id = $1 AND c.reel_id = $2 AND NOT public.is_blocked_between($3, c.author_id)
+                      AND (top.id IS NULL OR NOT public.is_blocked_between($3, top.author_id))
                     """, [parent, comment.reel, me])
                 else { throw APIError.notFound("reply_to: no such comment on this reel") }
             }
@@ -97,8 +101,10 @@ extension ReelsInteractions {
             let rows = try await connection.rows("""
                 SELECT c.reel_id, c.author_id = $2 OR r.author_id = $2,
                        c.author_id = $2 OR (reels.can_view(r.author_id, r.visibility, r.state, r.moderation)
-                                            AND NOT public.is_blocked_between($2, c.author_id))
+                                            AND NOT public.is_blocked_between($2, c.author_id)
+                                            AND (top.id IS NULL OR NOT public.is_blocked_between($2, top.author_id)))
                 FROM reels.comments c JOIN reels.reels r ON r.id = c.reel_id
+                LEFT JOIN reels.comments top ON top.id = c.parent_id
                 WHERE c.id = $1
                 FOR UPDATE OF c
                 """, [comment, me])

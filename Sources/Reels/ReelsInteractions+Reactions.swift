@@ -17,13 +17,26 @@ extension ReelsInteractions {
 
     /// Likes or saves (`on`) or takes it back; answers `{"liked"|"saved": on, "count": n}` with
     /// the reel's counter after the change.
+    ///
+    /// Liking or saving needs a reel the caller may see (404 otherwise). Taking one's own like
+    /// or save back does not: it is removed (the counter follows in the trigger) even from a
+    /// reel that has since become private, unapproved or blocked. For a reel the caller may not
+    /// see the answer is `{"liked"|"saved": false, "count": null}` whether a row was removed,
+    /// none existed or the reel does not exist, so it tells nothing about the reel.
     func react(_ caller: Caller, _ kind: Reaction, reel: UUID, on: Bool) async throws -> Data {
         try await asViewer(caller) { connection, me in
-            _ = try await requireVisible(connection, reel)
-            let sql = on
-                ? "INSERT INTO \(kind.table) (reel_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING"
-                : "DELETE FROM \(kind.table) WHERE reel_id = $1 AND user_id = $2"
-            try await connection.execute(sql, [reel, me])
+            if on {
+                _ = try await requireVisible(connection, reel)
+                try await connection.execute(
+                    "INSERT INTO \(kind.table) (reel_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", [reel, me])
+            } else {
+                try await connection.execute("DELETE FROM \(kind.table) WHERE reel_id = $1 AND user_id = $2", [reel, me])
+                guard try await connection.exists("""
+                    SELECT 1 FROM reels.reels r
+                    WHERE r.id = $1 AND reels.can_view(r.author_id, r.visibility, r.state, r.moderation)
+                    """, [reel])
+                else { return try Self.object([kind.key: .bool(false), "count": .null]) }
+            }
             let count = try await counter(connection, kind.counter, reel)
             return try Self.object([kind.key: .bool(on), "count": .number(Double(count))])
         }

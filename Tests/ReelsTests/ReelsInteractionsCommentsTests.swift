@@ -169,4 +169,62 @@ import TestSupport
             #expect(deleted["deleted"] as? Bool == true)
         }
     }
+
+    /// One level of replies makes a thread of a top comment and its replies: a block either way
+    /// with the top comment's author closes the whole thread to the reader — its replies
+    /// (whoever wrote them) are neither shown nor readable from the table, and no reply can be
+    /// added to it, not even through a reply of a third user. Others still see it all.
+    @Test func aBlockWithTheTopCommentsAuthorClosesTheWholeThread() async throws {
+        try await TestDatabase.withDatabase { db in
+            let rpc = InteractionsHarness(db)
+            let author = try await ReelsFixture.user(db)
+            let starter = try await ReelsFixture.user(db)
+            let third = try await ReelsFixture.user(db)
+            let blockedByStarter = try await ReelsFixture.user(db)
+            let blockingStarter = try await ReelsFixture.user(db)
+            let bystander = try await ReelsFixture.user(db)
+            let reel = try await ReelsFixture.reel(db, author: author)
+            let top = try await rpc.call("comment_reel", starter, ["reel_id": reel.uuidString, "body": "thread"])
+            let topID = try #require((top["comment"] as? [String: Any])?["id"] as? String)
+            let reply = try await rpc.call("comment_reel", third, ["reel_id": reel.uuidString, "body": "reply", "reply_to": topID])
+            let replyID = try #require((reply["comment"] as? [String: Any])?["id"] as? String)
+            _ = try await rpc.call("comment_reel", third, ["reel_id": reel.uuidString, "body": "elsewhere"])
+            try await ReelsFixture.block(db, starter, blockedByStarter)
+            try await ReelsFixture.block(db, blockingStarter, starter)
+
+            for reader in [blockedByStarter, blockingStarter] {
+                let page = try await rpc.call("get_reel_comments", reader, ["reel_id": reel.uuidString])
+                #expect((page["comments"] as? [[String: Any]])?.compactMap { $0["body"] as? String } == ["elsewhere"])
+                await #expect(throws: APIError.notFound("parent_id: no such top comment on this reel")) {
+                    try await rpc.call("get_reel_comments", reader, ["reel_id": reel.uuidString, "parent_id": topID])
+                }
+                for target in [topID, replyID] {
+                    await #expect(throws: APIError.notFound("reply_to: no such comment on this reel"), "reply to \(target)") {
+                        try await rpc.call("comment_reel", reader, ["reel_id": reel.uuidString, "body": "no", "reply_to": target])
+                    }
+                }
+                await #expect(throws: APIError.notFound("comment not found")) {
+                    try await rpc.call("delete_reel_comment", reader, ["comment_id": replyID])
+                }
+                let readable = try await db.withCaller(reader) { connection in
+                    var bodies: Set<String> = []
+                    for try await body in try await connection.rows("SELECT body FROM reels.comments", []).decode(String.self) { bodies.insert(body) }
+                    return bodies
+                }
+                #expect(readable == ["elsewhere"])
+            }
+            // Nothing was added, and a reader with no block sees the thread whole.
+            #expect(try await InteractionsHarness.counts(db, reel)[2] == 3)
+            let replies = try await rpc.call("get_reel_comments", bystander, ["reel_id": reel.uuidString, "parent_id": topID])
+            #expect((replies["comments"] as? [[String: Any]])?.compactMap { $0["body"] as? String } == ["reply"])
+            let readable = try await db.withCaller(bystander) { connection in
+                var bodies: Set<String> = []
+                for try await body in try await connection.rows("SELECT body FROM reels.comments", []).decode(String.self) { bodies.insert(body) }
+                return bodies
+            }
+            #expect(readable == ["thread", "reply", "elsewhere"])
+            let added = try await rpc.call("comment_reel", bystander, ["reel_id": reel.uuidString, "body": "ok", "reply_to": replyID])
+            #expect((added["comment"] as? [String: Any])?["parent_id"] as? String == topID)
+        }
+    }
 }

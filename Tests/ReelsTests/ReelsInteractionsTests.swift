@@ -55,7 +55,7 @@ import TestSupport
             ]
             let open = try await ReelsFixture.reel(db, author: author)
             let calls: [(String, [String: Any])] = [
-                ("like_reel", [:]), ("save_reel", [:]), ("unlike_reel", [:]), ("share_reel", [:]),
+                ("like_reel", [:]), ("save_reel", [:]), ("share_reel", [:]),
                 ("record_reel_view", ["watched_seconds": 3]), ("not_interested_reel", [:]), ("hide_reel", [:]),
                 ("report_reel", ["reason": "spam"]), ("comment_reel", ["body": "hi"]), ("get_reel_comments", [:]),
             ]
@@ -73,6 +73,52 @@ import TestSupport
             let liked = try await rpc.call("like_reel", author, ["reel_id": hidden[0].uuidString])
             #expect(liked["count"] as? Int == 1)
             #expect(try await InteractionsHarness.counts(db, hidden[1]) == [0, 0, 0, 0, 0])
+        }
+    }
+
+    /// Taking back one's own like or save needs no sight of the reel: it works (and the counter
+    /// follows) on a reel that became private, unapproved or blocked, and the answer for any
+    /// reel the caller may not see is the same whether a like was removed, there was none, or
+    /// the reel does not exist.
+    @Test func takingBackALikeOrSaveWorksOnAReelNoLongerVisibleAndTellsNothing() async throws {
+        try await TestDatabase.withDatabase { db in
+            let rpc = InteractionsHarness(db)
+            let author = try await ReelsFixture.user(db)
+            let viewer = try await ReelsFixture.user(db)
+            let made = [
+                try await ReelsFixture.reel(db, author: author),
+                try await ReelsFixture.reel(db, author: author),
+                try await ReelsFixture.reel(db, author: author),
+            ]
+            for reel in made {
+                _ = try await rpc.call("like_reel", viewer, ["reel_id": reel.uuidString])
+                _ = try await rpc.call("save_reel", viewer, ["reel_id": reel.uuidString])
+            }
+            let neverLiked = try await ReelsFixture.reel(db, author: author, visibility: "private")
+            try await db.withOwner { connection in
+                try await connection.execute("UPDATE reels.reels SET visibility = 'private' WHERE id = $1", [made[0]])
+                try await connection.execute("UPDATE reels.reels SET moderation = 'rejected' WHERE id = $1", [made[1]])
+            }
+            let blockedReel = made[2]
+            try await ReelsFixture.block(db, author, viewer)
+
+            for (unName, key) in [("unlike_reel", "liked"), ("unsave_reel", "saved")] {
+                for reel in made + [neverLiked, UUID(), made[0]] {
+                    let answer = try await rpc.call(unName, viewer, ["reel_id": reel.uuidString])
+                    #expect(answer.count == 2 && answer[key] as? Bool == false && answer["count"] is NSNull, "\(unName): \(answer)")
+                }
+            }
+            for reel in made {
+                #expect(try await InteractionsHarness.counts(db, reel)[0...1] == [0, 0])
+                #expect(try await InteractionsHarness.rows(db, "reels.likes", reel) == 0)
+                #expect(try await InteractionsHarness.rows(db, "reels.saves", reel) == 0)
+            }
+            // Liking or saving again still needs the reel in sight.
+            for name in ["like_reel", "save_reel"] {
+                await #expect(throws: ReelsInteractions.reelNotFound) {
+                    try await rpc.call(name, viewer, ["reel_id": blockedReel.uuidString])
+                }
+            }
         }
     }
 

@@ -357,11 +357,9 @@ async def test_item8_saturated_pool_answers_503_with_retry_after_within_the_acqu
     """Pool of 2, 1 s acquire timeout: two sign-in requests blocked on a table lock hold both
     connections; the next request is 503 + Retry-After in about a second, and a request its
     client abandoned while waiting is never committed."""
-    # The API alone: the reels worker's NOTIFY listener would hold one of the two connections.
     instance = start_instance(server, "small-pool", {
         "DATABASE_MAX_CONNECTIONS": "2",
         "DATABASE_ACQUIRE_TIMEOUT_SECONDS": "1",
-        "SERVER_ROLES": "api,calls",
     })
     url = database_url(server)
     phones = [f"+1555{uuid.uuid4().int % 10**7:07d}" for _ in range(4)]
@@ -452,8 +450,7 @@ async def test_item8_a_request_abandoned_by_its_client_is_never_committed(server
 
 async def test_item8_ready_answers_within_its_budget_while_the_pool_is_saturated(server):
     """`/ready` reports a stuck database within about 2 s instead of waiting for the pool."""
-    instance = start_instance(
-        server, "ready-pool", {"DATABASE_MAX_CONNECTIONS": "2", "DATABASE_ACQUIRE_TIMEOUT_SECONDS": "10", "SERVER_ROLES": "api,calls"})
+    instance = start_instance(server, "ready-pool", {"DATABASE_MAX_CONNECTIONS": "2", "DATABASE_ACQUIRE_TIMEOUT_SECONDS": "10"})
     url = database_url(server)
     locker = subprocess.Popen([PSQL, url, "-q", "-v", "ON_ERROR_STOP=1", "-At"], stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

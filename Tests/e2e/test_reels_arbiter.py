@@ -17,6 +17,7 @@ import pytest
 
 from conftest import _binary, _environment, _free_port, _stop, _wait_ready, launched_server
 from e2e_support import close_client, new_client, sign_in
+from reels_support import sql
 from test_cross_instance import database_url
 
 CAROL = "+15555550330"
@@ -35,12 +36,6 @@ ARBITER_ENV = {
 def arbiter_server():
     with launched_server("arbiter server", ARBITER_ENV) as launched:
         yield launched
-
-
-def sql(server, statement: str) -> str:
-    result = subprocess.run(["psql", database_url(server), "-qAt", "-v", "ON_ERROR_STOP=1", "-c", statement],
-                            check=True, capture_output=True, text=True, timeout=30)
-    return result.stdout.strip()
 
 
 def state(server, key: str | None = None) -> httpx.Response:

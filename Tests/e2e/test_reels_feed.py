@@ -2,7 +2,8 @@
 signed cursors and no repeats, what the viewer may not see left out, hide_reel taking a reel
 out, ≤ 3 reels of one author per page, recency mode while the arbiter suppresses, a config
 activated with `ecomansoni reels config activate` changing the ranking, the lists
-(following, author, hashtag) and field errors naming the field.
+(following, author, hashtag), field errors naming the field and the following list
+needing a signed-in user.
 
 Ready reels are inserted with psql as the database owner (the upload pipeline has its own
 suite); users sign in with this suite's test numbers (+15555550320–329). Other suites' reels
@@ -18,57 +19,30 @@ import uuid
 
 import pytest
 
-from e2e_support import close_client, new_client, sign_in
+import reels_support
+from reels_support import ok, phone_caller, signed_in
+from reels_support import sql as psql
 from test_cross_instance import database_url
 
 AUTHOR, VIEWER, PROLIFIC, BLOCKER, RANKED = "+15555550320", "+15555550321", "+15555550322", "+15555550323", "+15555550324"
 
 
-def psql(server, sql: str) -> str:
-    result = subprocess.run(["psql", database_url(server), "-v", "ON_ERROR_STOP=1", "-At", "-c", sql],
-                            capture_output=True, text=True, timeout=30)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
-
-
 def new_reel(server, author: str, *, visibility: str = "public", moderation: str = "approved", likes: int = 0,
              hours_ago: float = 0, tag: str = "feede2e") -> str:
-    path = f"{author}/{uuid.uuid4()}.mp4"
-    return psql(server, "INSERT INTO reels.reels (author_id, visibility, state, moderation, original_path, caption, hashtags, "
-                        f"like_count, view_count, created_at) VALUES ('{author}', '{visibility}', 'ready', '{moderation}', "
-                        f"'{path}', 'e2e #{tag}', ARRAY['{tag}'], {likes}, 10, now() - interval '{hours_ago} hours') RETURNING id"
-                ).splitlines()[0]
+    """A ready reel tagged `tag` with 10 views."""
+    return reels_support.new_reel(server, author, visibility=visibility, moderation=moderation, caption=f"e2e #{tag}",
+                                  hashtags=[tag], likes=likes, views=10, hours_ago=hours_ago)
 
 
 @pytest.fixture(scope="module")
 async def people(server):
-    clients, found = [], {}
-    try:
-        for phone in [AUTHOR, VIEWER, PROLIFIC, BLOCKER, RANKED]:
-            client = await new_client(server.url, server.anon_key)
-            clients.append(client)
-            response = await sign_in(client, phone)
-            found[phone] = (response.user.id, response.session.access_token)
+    async with signed_in(server, [AUTHOR, VIEWER, PROLIFIC, BLOCKER, RANKED]) as found:
         yield found
-    finally:
-        for client in clients:
-            await close_client(client)
 
 
 @pytest.fixture(scope="module")
 def call(server, http, people):
-    async def invoke(phone: str | None, name: str, args: dict | None = None):
-        headers = {"apikey": server.anon_key}
-        if phone is not None:
-            headers["Authorization"] = f"Bearer {people[phone][1]}"
-        return await http.post(f"/rest/v1/rpc/{name}", json=args or {}, headers=headers)
-
-    return invoke
-
-
-async def ok(response) -> dict:
-    assert response.status_code == 200, response.text
-    return response.json()
+    return phone_caller(server, http, people)
 
 
 async def walk(call, phone: str, limit: int) -> list[dict]:
@@ -168,4 +142,6 @@ async def test_lists_and_field_errors(server, people, call):
                               ("get_hashtag_reels", {"tag": "bad-tag"}, "tag"), ("get_following_reels", {"before": "x"}, "before")]:
         response = await call(VIEWER, name, args)
         assert response.status_code == 400 and response.json()["message"].startswith(f"{field}:"), response.text
-    assert (await call(None, "get_reels_feed", {})).status_code == 401
+    # Anonymous callers may read the feed, an author's and a hashtag's reels
+    # (test_reels_feed_limits.py), not the following list.
+    assert (await call(None, "get_following_reels", {})).status_code == 401

@@ -12,32 +12,22 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
 import uuid
 
 import pytest
 
 # At import time: once Tests/e2e/web is collected, the name conftest is web/conftest.py.
-from e2e_support import close_client, new_client, sign_in
-from test_cross_instance import database_url
+import reels_support
+from reels_support import ok, phone_caller, signed_in
+from reels_support import sql as psql
 
 AUTHOR, VIEWER, STRANGER, LIMITED = "+15555550310", "+15555550311", "+15555550312", "+15555550319"
 LIKERS = [f"+1555555031{n}" for n in range(3, 9)]
 
 
-def psql(server, sql: str) -> str:
-    result = subprocess.run(["psql", database_url(server), "-v", "ON_ERROR_STOP=1", "-At", "-c", sql],
-                            capture_output=True, text=True, timeout=30)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
-
-
 def new_reel(server, author: str, *, visibility: str = "public", state: str = "ready", moderation: str = "approved") -> str:
     """A reel inserted as the owner would leave it once processed; its id."""
-    path = f"{author}/{uuid.uuid4()}.mp4"
-    return psql(server, "INSERT INTO reels.reels (author_id, visibility, state, moderation, original_path, caption) "
-                        f"VALUES ('{author}', '{visibility}', '{state}', '{moderation}', '{path}', 'e2e #interactions') RETURNING id"
-                ).splitlines()[0]
+    return reels_support.new_reel(server, author, visibility=visibility, state=state, moderation=moderation, caption="e2e #interactions")
 
 
 def counts(server, reel: str) -> list[int]:
@@ -47,37 +37,15 @@ def counts(server, reel: str) -> list[int]:
 
 @pytest.fixture(scope="module")
 async def people(server):
-    """phone -> (user id, access token) for every number of this suite."""
-    clients = []
-    found = {}
-    try:
-        for phone in [AUTHOR, VIEWER, STRANGER, LIMITED, *LIKERS]:
-            client = await new_client(server.url, server.anon_key)
-            clients.append(client)
-            response = await sign_in(client, phone)
-            found[phone] = (response.user.id, response.session.access_token)
+    """phone -> (user id, access token, client) for every number of this suite."""
+    async with signed_in(server, [AUTHOR, VIEWER, STRANGER, LIMITED, *LIKERS]) as found:
         yield found
-    finally:
-        for client in clients:
-            await close_client(client)
 
 
 @pytest.fixture(scope="module")
 def call(server, http, people):
     """`await call(phone, name, args)` -> the httpx response of the RPC as that user."""
-
-    async def invoke(phone: str | None, name: str, args: dict | None = None):
-        headers = {"apikey": server.anon_key}
-        if phone is not None:
-            headers["Authorization"] = f"Bearer {people[phone][1]}"
-        return await http.post(f"/rest/v1/rpc/{name}", json=args or {}, headers=headers)
-
-    return invoke
-
-
-async def ok(response) -> dict:
-    assert response.status_code == 200, response.text
-    return response.json()
+    return phone_caller(server, http, people)
 
 
 async def test_like_and_save_once_per_user_with_the_count(server, people, call):

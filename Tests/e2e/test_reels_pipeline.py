@@ -9,24 +9,16 @@ and the reel failed with a reason. Clips are made by ffmpeg (lavfi testsrc/sine)
 from __future__ import annotations
 
 import asyncio
-import subprocess
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
-from e2e_support import close_client, new_client, sign_in, within
+from reels_support import call, ffmpeg, signed_in, sql, upload
 from test_realtime import collector, subscribed
-from test_reels_uploads import auth, call, sql, upload
 
 ALICE, BOB = "+15555550300", "+15555550301"
 READY_TIMEOUT = 120.0
-
-
-def ffmpeg(path: Path, *arguments: str) -> bytes:
-    subprocess.run(["ffmpeg", "-v", "error", "-y", *arguments, str(path)], check=True, timeout=120)
-    return path.read_bytes()
 
 
 @pytest.fixture(scope="module")
@@ -44,15 +36,10 @@ def clips(tmp_path_factory) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 async def users(server):
     """Alice's and Bob's (user id, access token, client)."""
-    found = []
-    for phone in (ALICE, BOB):
-        client = await new_client(server.url, server.anon_key)
-        response = await sign_in(client, phone)
-        found.append((response.user.id, response.session.access_token, client))
-    yield found
-    for _, _, client in found:
-        await client.remove_all_channels()
-        await close_client(client)
+    async with signed_in(server, (ALICE, BOB)) as found:
+        yield [found[ALICE], found[BOB]]
+        for _, _, client in found.values():
+            await client.remove_all_channels()
 
 
 async def create(http, server, user, clip: bytes, caption: str = "") -> dict:

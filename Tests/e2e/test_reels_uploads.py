@@ -7,22 +7,14 @@ delete_reel removes everything. Clips are made by ffmpeg (lavfi testsrc/sine).
 
 from __future__ import annotations
 
-import subprocess
 import uuid
-from pathlib import Path
 
-import httpx
 import pytest
 
-from e2e_support import close_client, new_client, sign_in
-from test_cross_instance import database_url
+# call, sql and upload are imported from here by other reels suites too.
+from reels_support import auth, call, ffmpeg, signed_in, sql, upload
 
 ALICE, BOB = "+15555550290", "+15555550291"
-
-
-def ffmpeg(path: Path, *arguments: str) -> bytes:
-    subprocess.run(["ffmpeg", "-v", "error", "-y", *arguments, str(path)], check=True, timeout=120)
-    return path.read_bytes()
 
 
 @pytest.fixture(scope="module")
@@ -42,37 +34,9 @@ def clips(tmp_path_factory) -> dict[str, bytes]:
 
 @pytest.fixture(scope="module")
 async def users(server):
-    """Alice's and Bob's (user id, access token)."""
-    found = []
-    for phone in (ALICE, BOB):
-        client = await new_client(server.url, server.anon_key)
-        try:
-            response = await sign_in(client, phone)
-            found.append((response.user.id, response.session.access_token))
-        finally:
-            await close_client(client)
-    return found
-
-
-def sql(server, statement: str) -> str:
-    result = subprocess.run(["psql", database_url(server), "-At", "-v", "ON_ERROR_STOP=1", "-c", statement],
-                            check=True, capture_output=True, text=True, timeout=30)
-    return result.stdout.strip()
-
-
-def auth(server, token: str) -> dict[str, str]:
-    return {"apikey": server.anon_key, "Authorization": f"Bearer {token}"}
-
-
-async def upload(http, server, user, name: str, body: bytes, content_type: str = "video/mp4") -> tuple[httpx.Response, str]:
-    path = f"{user[0]}/{name}"
-    response = await http.post(f"/storage/v1/object/reels/{path}", content=body,
-                               headers={**auth(server, user[1]), "Content-Type": content_type})
-    return response, path
-
-
-async def call(http, server, user, name: str, args: dict) -> httpx.Response:
-    return await http.post(f"/rest/v1/rpc/{name}", json=args, headers=auth(server, user[1]))
+    """Alice's and Bob's (user id, access token, client)."""
+    async with signed_in(server, (ALICE, BOB)) as found:
+        yield [found[ALICE], found[BOB]]
 
 
 async def original_exists(http, server, user, path: str) -> bool:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -71,16 +72,18 @@ def clip(tmp_path_factory) -> bytes:
 def work_dir():
     directory = Path(tempfile.mkdtemp(prefix="ecom-e2e-reels-work-"))
     yield directory
-    subprocess.run(["rm", "-rf", str(directory)], check=False)
+    shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture
 def workers(api, work_dir):
     """Two worker processes sharing the API's database, storage directory and a work directory."""
     started: list[Worker] = []
+    data_dirs: list[Path] = []
     for name in ("worker-a", "worker-b"):
         port = _free_port()
         data_dir = Path(tempfile.mkdtemp(prefix=f"ecom-e2e-reels-{name}-"))
+        data_dirs.append(data_dir)
         log_path = data_dir / f"{name}.log"
         env = _environment()
         env.update({
@@ -104,6 +107,8 @@ def workers(api, work_dir):
             worker.process.kill()
             worker.process.wait(timeout=10)
         EXTRA_SERVER_LOGS.pop(worker.name, None)
+    for data_dir in data_dirs:
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture

@@ -173,6 +173,7 @@ public struct AppConfig: Sendable {
         try config.loadStorage(from: reader)
         try config.loadReelsArbiter(from: reader)
         try config.loadReelsWorker(from: reader)
+        try config.loadReelsFeed(from: reader)
         return config
     }
 
@@ -340,6 +341,14 @@ public struct AppConfig: Sendable {
             reader, "reels.transcode.timeoutSeconds", "REELS_TRANSCODE_TIMEOUT_SECONDS", default: 900, in: 10...86_400)
         worker.workDirectory = reader.string(forKey: "reels.workDir").flatMap { $0.isEmpty ? nil : $0 }
         reels.worker = worker
+    }
+
+    /// The feed's limit on new sessions (`REELS_FEED_*`; docs/reels.md, "Feed").
+    private mutating func loadReelsFeed(from reader: ConfigReader) throws {
+        reels.feed.sessionsPerMinute = try Self.integer(
+            reader, "reels.feed.sessionsPerMinute", "REELS_FEED_SESSIONS_PER_MINUTE", default: 30, in: 1...10_000)
+        reels.feed.anonymousSessionsPerMinute = try Self.integer(
+            reader, "reels.feed.anonymousSessionsPerMinute", "REELS_FEED_ANONYMOUS_SESSIONS_PER_MINUTE", default: 30, in: 1...10_000)
     }
 
     /// `STORAGE_DIR`, or `<data dir>/storage`.

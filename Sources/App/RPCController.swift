@@ -14,7 +14,7 @@ struct RPCController {
                 throw APIError(status: .notAcceptable, code: "PGRST106", message: "The schema must be one of the following: public")
             }
             let arguments = try await JSONBody.bytes(of: request)
-            switch try await registry.call(RPCCall(name: name, arguments: arguments, caller: caller)) {
+            switch try await registry.call(RPCCall(name: name, arguments: arguments, caller: caller, clientAddress: context.clientAddress)) {
             case .json(let data):
                 return JSONBody.response(rawJSON: data)
             case .void:

@@ -9,11 +9,21 @@ public struct RPCCall: Sendable {
     public var arguments: Data
     /// The authenticated caller.
     public var caller: Caller
+    /// The client's address (``AppRequestContext/clientAddress``), for per-address limits on
+    /// calls anonymous callers may make; nil when the call did not come over HTTP.
+    public var clientAddress: String?
 
     public init(name: String, arguments: Data, caller: Caller) {
         self.name = name
         self.arguments = arguments
         self.caller = caller
+        self.clientAddress = nil
+    }
+
+    /// A call that came over HTTP from `clientAddress`.
+    public init(name: String, arguments: Data, caller: Caller, clientAddress: String) {
+        self.init(name: name, arguments: arguments, caller: caller)
+        self.clientAddress = clientAddress
     }
 
     /// Decodes the named arguments into `T` with field-level errors.

@@ -5,29 +5,32 @@ import Logging
 
 /// The ranked feed (`get_reels_feed`) and the reels lists (following, an author's, a
 /// hashtag's); docs/reels.md, "Feed". Ranking, exclusions, the per-author cap and the session
-/// snapshot live in migration 0023 (`reels.feed_page`), which reads the arbiter's suppression
-/// and the active config on every call; this part checks arguments, signs cursors and turns
-/// rows into reel records.
+/// snapshot live in SQL (`reels.feed_page`), which reads the arbiter's suppression and the
+/// active config on every call; this part checks who may call, limits new sessions, checks
+/// arguments, signs cursors and turns rows into reel records. The feed is open to anonymous
+/// callers (anon key only); the lists need a signed-in user.
 public struct ReelsFeed: Sendable {
     let database: Database
     let media: ReelMedia
     let feedCursors: FeedCursorCodec
     let listCursors: CursorCodec
+    let sessionLimiter: FeedSessionLimiter
     let logger: Logger
 
     /// Page sizes: default 10, at most 30.
     public static let defaultLimit = 10
     public static let maximumLimit = 30
 
-    public init(database: Database, logger: Logger) {
-        self.init(database: database, logger: logger, media: ReelMedia(database: database))
+    public init(database: Database, limits: FeedLimitSettings = FeedLimitSettings(), logger: Logger) {
+        self.init(database: database, logger: logger, media: ReelMedia(database: database), limits: limits)
     }
 
-    init(database: Database, logger: Logger, media: ReelMedia) {
+    init(database: Database, logger: Logger, media: ReelMedia, limits: FeedLimitSettings = FeedLimitSettings()) {
         self.database = database
         self.media = media
         self.feedCursors = FeedCursorCodec(database: database)
         self.listCursors = CursorCodec(database: database)
+        self.sessionLimiter = FeedSessionLimiter(limits)
         self.logger = logger
     }
 
@@ -37,7 +40,12 @@ public struct ReelsFeed: Sendable {
                 struct Args: Decodable { var limit: Int?; var cursor: String? }
                 let args = try call.decode(Args.self)
                 let limit = try PageSize.resolve(args.limit, default: Self.defaultLimit, maximum: Self.maximumLimit)
-                return .json(try await feed(call.caller, limit: limit, cursor: args.cursor))
+                try Self.requireViewer(call.caller)
+                let cursor = try await feedCursors.decode(args.cursor, field: "cursor")
+                if cursor == nil {
+                    try await sessionLimiter.admit(call.caller, address: call.clientAddress, database: database)
+                }
+                return .json(try await feedPage(call.caller, limit: limit, at: cursor))
             },
             RPCFunction("get_following_reels", parameters: ["limit", "before"]) { call in
                 struct Args: Decodable { var limit: Int?; var before: String? }
@@ -61,10 +69,14 @@ public struct ReelsFeed: Sendable {
         ]
     }
 
-    /// One page of the caller's ranked feed: `{"reels":[…],"next":cursor|null,"mode":…}`.
+    /// One page of the caller's ranked feed: `{"reels":[…],"next":cursor|null,"mode":…}`
+    /// (not limited here: `get_reels_feed` limits new sessions before calling it).
     func feed(_ caller: Caller, limit: Int, cursor text: String?) async throws -> Data {
-        _ = try caller.requireUser()
-        let cursor = try await feedCursors.decode(text, field: "cursor")
+        try Self.requireViewer(caller)
+        return try await feedPage(caller, limit: limit, at: try await feedCursors.decode(text, field: "cursor"))
+    }
+
+    private func feedPage(_ caller: Caller, limit: Int, at cursor: FeedCursor?) async throws -> Data {
         let page = try await database.withCaller(caller) { connection in
             var pageText = "{}"
             for try await value in try await connection.rows(
@@ -83,6 +95,11 @@ public struct ReelsFeed: Sendable {
             next = "\"\(try await feedCursors.encode(FeedCursor(session: page.session, page: page.page + 1)))\""
         }
         return Data("{\"reels\":[\(records.joined(separator: ","))],\"next\":\(next),\"mode\":\"\(page.mode)\"}".utf8)
+    }
+
+    /// A signed-in user or an anonymous caller; anyone else (the service role) is told to sign in.
+    static func requireViewer(_ caller: Caller) throws {
+        if caller.role != .anon { _ = try caller.requireUser() }
     }
 }
 

@@ -6,7 +6,8 @@ import PostgresNIO
 extension ReelsFeed {
     /// The newest-first lists: reels of the accounts the caller follows, one author's reels,
     /// one hashtag's reels. Read under row-level security (who may see a reel), ready reels
-    /// only, without the ones the caller hid, reported or marked "not interested".
+    /// only, without the ones the caller hid, reported or marked "not interested". Each needs
+    /// a signed-in user (the reels table has no row-level security policy for `anon` yet).
     enum ReelList: Sendable {
         case following
         case author(UUID)
@@ -20,11 +21,21 @@ extension ReelsFeed {
             case .hashtag(let tag): ("r.hashtags @> ARRAY[$1::text]", tag)
             }
         }
+
+        /// Why a caller without a user is refused (401).
+        var signInRule: String {
+            switch self {
+            case .following: "sign in required: the following list shows reels of the accounts you follow"
+            case .author, .hashtag: "sign in required: an author's or a hashtag's reels need a signed-in user (anonymous viewers may read get_reels_feed)"
+            }
+        }
     }
 
     /// One page: `{"reels":[…],"next":cursor|null}`, keyset by (created_at, id) descending.
     func list(_ caller: Caller, _ list: ReelList, limit: Int, before: String?) async throws -> Data {
-        _ = try caller.requireUser()
+        guard caller.role == .authenticated, caller.userID != nil else {
+            throw APIError(status: .unauthorized, code: "42501", message: list.signInRule)
+        }
         let cursor = try await listCursors.decode(before, field: "before")
         let (condition, value) = list.condition
         let (records, last) = try await database.withCaller(caller) { connection in

@@ -20,7 +20,7 @@ public struct ReelsModule: Sendable {
     public init(database: Database, storage: StorageService, bus: any MessageBus, settings: ReelsSettings, logger: Logger) {
         uploads = ReelsUploads(database: database, storage: storage, logger: logger)
         interactions = ReelsInteractions(database: database, storage: storage, logger: logger)
-        feed = ReelsFeed(database: database, logger: logger)
+        feed = ReelsFeed(database: database, limits: settings.feed, logger: logger)
         arbiter = ReelsArbiter(database: database, settings: settings.arbiter, logger: logger)
         worker = ReelsWorker(database: database, storage: storage, bus: bus, settings: settings.worker, logger: logger)
     }

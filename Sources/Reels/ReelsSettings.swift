@@ -5,6 +5,8 @@ public struct ReelsSettings: Sendable {
     public var arbiter = ArbiterSettings()
     /// The transcoding worker (`REELS_WORKER_*`, `REELS_JOB_*`, `REELS_TRANSCODE_*`).
     public var worker = ReelsWorkerSettings()
+    /// The feed's limit on new sessions (`REELS_FEED_*`).
+    public var feed = FeedLimitSettings()
 
     public init() {}
 }

@@ -128,8 +128,11 @@ import TestSupport
             guard case .json(let data) = result else { throw FixtureError("no JSON") }
             let full = try F.page(data)
             #expect(full.ids.count == 3)
+            // Anonymous callers get their own sessions (public reels of public accounts) and
+            // cannot page a user's.
+            #expect(try await F.feedPage(feed, .anonymous, limit: 30).ids.count == 3)
             await #expect(throws: APIError.self) {
-                _ = try await feed.feed(.anonymous, limit: 1, cursor: nil)
+                _ = try await feed.feed(.anonymous, limit: 1, cursor: cursor)
             }
         }
     }

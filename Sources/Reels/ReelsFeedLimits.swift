@@ -1,0 +1,46 @@
+import Core
+import Database
+
+/// How many feed sessions a viewer may start (docs/reels.md, Feed, "Limits";
+/// `REELS_FEED_SESSIONS_PER_MINUTE`, `REELS_FEED_ANONYMOUS_SESSIONS_PER_MINUTE`). A first page
+/// of `get_reels_feed` (no cursor) ranks a new snapshot and stores it; cursor pages read the
+/// stored snapshot and are not limited.
+public struct FeedLimitSettings: Sendable, Equatable {
+    /// New sessions per signed-in user: a bucket of this many, refilled evenly over a minute.
+    public var sessionsPerMinute = 30
+    /// New sessions per client address for anonymous callers, counted by each server instance.
+    public var anonymousSessionsPerMinute = 30
+
+    public init() {}
+}
+
+/// Takes a token for each new feed session: from the user's bucket in the database
+/// (``ActionLimit``, exact across instances) for a signed-in caller, from an in-process bucket
+/// per client address for an anonymous one. Over the limit: 429 `rate_limited`
+/// "You can start N feed sessions a minute…; retry in S s" with `Retry-After`, as the other
+/// reels limits answer.
+struct FeedSessionLimiter: Sendable {
+    let users: ActionLimit
+    let anonymous: RateLimiter
+    let anonymousAllowance: String
+
+    init(_ settings: FeedLimitSettings) {
+        users = ActionLimit(
+            "reels.feed_session", burst: settings.sessionsPerMinute, perSeconds: 60,
+            allowance: "start \(settings.sessionsPerMinute) feed sessions a minute")
+        anonymous = RateLimiter(
+            capacity: settings.anonymousSessionsPerMinute, refillPerSecond: Double(settings.anonymousSessionsPerMinute) / 60)
+        anonymousAllowance = "start \(settings.anonymousSessionsPerMinute) feed sessions a minute from one address without signing in"
+    }
+
+    /// Admits one new session for `caller` (a signed-in user or an anonymous caller from `address`).
+    func admit(_ caller: Caller, address: String?, database: Database) async throws {
+        guard caller.role == .anon else {
+            try await users.take(database, caller)
+            return
+        }
+        if let wait = anonymous.acquire(address ?? "unknown") {
+            throw APIError.rateLimited(code: "rate_limited", message: "You can \(anonymousAllowance); retry in \(wait) s", retryAfter: wait)
+        }
+    }
+}

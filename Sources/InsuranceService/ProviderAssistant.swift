@@ -72,15 +72,22 @@ public struct ProviderAssistant: AssistantEngine {
     }
 
     /// Sends a completion request. A pooled keep-alive connection that the provider closed
-    /// just as it was reused fails before any answer (`remoteConnectionClosed`); the request
+    /// just as it was reused fails before any answer (`remoteConnectionClosed`, or NIO's
+    /// `ioOnClosedChannel` when the close lands while the request is written); the request
     /// then goes once more on a new connection (a completion has no side effects).
     private func execute(_ request: HTTPClientRequest) async throws -> HTTPClientResponse {
         do {
             return try await httpClient.execute(request, timeout: .init(settings.responseTimeout))
-        } catch let error as HTTPClientError where error == .remoteConnectionClosed {
-            logger.debug("assistant provider closed a reused connection; sending again")
+        } catch let error where Self.isClosedReusedConnection(error) {
+            logger.debug("assistant provider closed a reused connection; sending again", metadata: ["error": "\(error)"])
             return try await httpClient.execute(request, timeout: .init(settings.responseTimeout))
         }
+    }
+
+    private static func isClosedReusedConnection(_ error: any Error) -> Bool {
+        if let error = error as? HTTPClientError { return error == .remoteConnectionClosed }
+        if let error = error as? ChannelError { return error == .ioOnClosedChannel }
+        return false
     }
 
     /// One streamed completion: forwards content, returns the tool calls it asked for.

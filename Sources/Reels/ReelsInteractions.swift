@@ -8,7 +8,8 @@ import Storage
 /// impressions, "not interested", hide and reports, and the saved list (docs/reels.md,
 /// Interactions). Only a reel the caller may see (`reels.can_view`, migration 0018) can be
 /// interacted with; any other is 404 `PGRST116` "reel not found", the same as a reel that does
-/// not exist. Writes run as the owner with the caller's claims set (client roles have no write
+/// not exist — except taking back one's own like or save, which works on a reel no longer
+/// visible and answers the same whatever was there (migration 0025). Writes run as the owner with the caller's claims set (client roles have no write
 /// grant on the reels tables); the counters on `reels.reels` move in the same transaction
 /// (migration 0020's triggers), so they are exact under concurrency.
 public struct ReelsInteractions: Sendable {

@@ -38,20 +38,6 @@ import TestSupport
         }
     }
 
-    /// Expects `call` to be refused with 429 `rate_limited` naming `allowance`.
-    static func expectLimited(_ allowance: String, _ call: () async throws -> Void) async {
-        do {
-            try await call()
-            Issue.record("not limited: \(allowance)")
-        } catch let error as APIError {
-            #expect(error.status == .tooManyRequests && error.code == "rate_limited", "\(error)")
-            #expect(error.message.hasPrefix("You can \(allowance); retry in "), "\(error.message)")
-            #expect((error.retryAfterSeconds ?? 0) >= 1)
-        } catch {
-            Issue.record("unexpected \(String(reflecting: error))")
-        }
-    }
-
     @Test func newSessionsAreLimitedPerUserAndCursorPagesAreNot() async throws {
         try await TestDatabase.withDatabase { db in
             let rpc = Harness(db, limits: Self.small())
@@ -66,7 +52,7 @@ import TestSupport
             }
             let first = try await rpc.call("get_reels_feed", viewer, ["limit": 1])
             _ = try await rpc.call("get_reels_feed", viewer, ["limit": 1])
-            await Self.expectLimited("start 2 feed sessions a minute") { _ = try await rpc.call("get_reels_feed", viewer, ["limit": 1]) }
+            await ReelsFixture.expectLimited("start 2 feed sessions a minute") { _ = try await rpc.call("get_reels_feed", viewer, ["limit": 1]) }
 
             // The first session's later pages still come.
             var cursor = try #require(first["next"] as? String)
@@ -86,7 +72,7 @@ import TestSupport
             let limiter = FeedSessionLimiter(Self.small())
             let allowance = "start 2 feed sessions a minute from one address without signing in"
             for _ in 0..<2 { try await limiter.admit(.anonymous, address: "203.0.113.7", database: db) }
-            await Self.expectLimited(allowance) { try await limiter.admit(.anonymous, address: "203.0.113.7", database: db) }
+            await ReelsFixture.expectLimited(allowance) { try await limiter.admit(.anonymous, address: "203.0.113.7", database: db) }
             try await limiter.admit(.anonymous, address: "203.0.113.8", database: db)
             // A signed-in user is counted in their own bucket, not the address's.
             let user = try await ReelsFixture.user(db)

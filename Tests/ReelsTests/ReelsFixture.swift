@@ -1,10 +1,26 @@
 import Core
 import Database
 import Foundation
+import Testing
 
 /// Users, follows, blocks and reels written directly in the database for the reels tests
 /// (sign-in and the social graph have their own tests).
 enum ReelsFixture {
+    /// Expects `call` to be refused with 429 `rate_limited` naming `allowance` (the
+    /// per-action limits of interactions and feed sessions).
+    static func expectLimited(_ allowance: String, _ call: () async throws -> Void) async {
+        do {
+            try await call()
+            Issue.record("not limited: \(allowance)")
+        } catch let error as APIError {
+            #expect(error.status == .tooManyRequests && error.code == "rate_limited", "\(error)")
+            #expect(error.message.hasPrefix("You can \(allowance); retry in "), "\(error.message)")
+            #expect((error.retryAfterSeconds ?? 0) >= 1)
+        } catch {
+            Issue.record("unexpected \(String(reflecting: error))")
+        }
+    }
+
     static func caller(_ id: UUID) -> Caller {
         Caller(role: .authenticated, userID: id, claimsJSON: #"{"sub":"\#(id.uuidString.lowercased())","role":"authenticated"}"#)
     }

@@ -21,20 +21,6 @@ import TestSupport
         return limits
     }
 
-    /// Expects `call` to be refused with 429 `rate_limited` naming the allowance.
-    static func expectLimited(_ allowance: String, _ call: () async throws -> Void) async {
-        do {
-            try await call()
-            Issue.record("not limited: \(allowance)")
-        } catch let error as APIError {
-            #expect(error.status == .tooManyRequests && error.code == "rate_limited", "\(error)")
-            #expect(error.message.hasPrefix("You can \(allowance); retry in "), "\(error.message)")
-            #expect((error.retryAfterSeconds ?? 0) >= 1)
-        } catch {
-            Issue.record("unexpected \(error)")
-        }
-    }
-
     @Test func eachLimitIsHitAndIsPerUser() async throws {
         try await TestDatabase.withDatabase { db in
             let rpc = InteractionsHarness(db, limits: Self.small())
@@ -45,7 +31,7 @@ import TestSupport
             let id = reel.uuidString
 
             for name in ["like_reel", "unlike_reel", "save_reel"] { _ = try await rpc.call(name, viewer, ["reel_id": id]) }
-            await Self.expectLimited("react 3 times an hour") { _ = try await rpc.call("unsave_reel", viewer, ["reel_id": id]) }
+            await ReelsFixture.expectLimited("react 3 times an hour") { _ = try await rpc.call("unsave_reel", viewer, ["reel_id": id]) }
             // Another user's bucket is their own.
             _ = try await rpc.call("like_reel", other, ["reel_id": id])
 
@@ -54,33 +40,33 @@ import TestSupport
                 let added = try await rpc.call("comment_reel", viewer, ["reel_id": id, "body": "c\(index)"])
                 commentIDs.append((added["comment"] as? [String: Any])?["id"] as? String ?? "")
             }
-            await Self.expectLimited("comment 2 times an hour") { _ = try await rpc.call("comment_reel", viewer, ["reel_id": id, "body": "c"]) }
+            await ReelsFixture.expectLimited("comment 2 times an hour") { _ = try await rpc.call("comment_reel", viewer, ["reel_id": id, "body": "c"]) }
             _ = try await rpc.call("delete_reel_comment", viewer, ["comment_id": commentIDs[0]])
-            await Self.expectLimited("delete 1 comment an hour") {
+            await ReelsFixture.expectLimited("delete 1 comment an hour") {
                 _ = try await rpc.call("delete_reel_comment", viewer, ["comment_id": commentIDs[1]])
             }
 
             for _ in 0..<2 { _ = try await rpc.call("share_reel", viewer, ["reel_id": id]) }
-            await Self.expectLimited("share 2 reels an hour") { _ = try await rpc.call("share_reel", viewer, ["reel_id": id]) }
+            await ReelsFixture.expectLimited("share 2 reels an hour") { _ = try await rpc.call("share_reel", viewer, ["reel_id": id]) }
 
             for _ in 0..<2 { _ = try await rpc.call("record_reel_view", viewer, ["reel_id": id, "watched_seconds": 1]) }
-            await Self.expectLimited("record 2 views an hour") {
+            await ReelsFixture.expectLimited("record 2 views an hour") {
                 _ = try await rpc.call("record_reel_view", viewer, ["reel_id": id, "watched_seconds": 1])
             }
 
             // Impressions cost one token per id: 3 + 2 fit, then one more does not.
             _ = try await rpc.call("record_reel_impressions", viewer, ["reel_ids": [id, UUID().uuidString, UUID().uuidString]])
             _ = try await rpc.call("record_reel_impressions", viewer, ["reel_ids": [id, UUID().uuidString]])
-            await Self.expectLimited("record 5 impressions an hour") {
+            await ReelsFixture.expectLimited("record 5 impressions an hour") {
                 _ = try await rpc.call("record_reel_impressions", viewer, ["reel_ids": [id]])
             }
 
             _ = try await rpc.call("not_interested_reel", viewer, ["reel_id": id])
             _ = try await rpc.call("hide_reel", viewer, ["reel_id": id])
-            await Self.expectLimited("hide or mark 2 reels an hour") { _ = try await rpc.call("hide_reel", viewer, ["reel_id": id]) }
+            await ReelsFixture.expectLimited("hide or mark 2 reels an hour") { _ = try await rpc.call("hide_reel", viewer, ["reel_id": id]) }
 
             _ = try await rpc.call("report_reel", viewer, ["reel_id": id, "reason": "spam"])
-            await Self.expectLimited("report 1 reel an hour") {
+            await ReelsFixture.expectLimited("report 1 reel an hour") {
                 _ = try await rpc.call("report_reel", viewer, ["reel_id": id, "reason": "other"])
             }
 

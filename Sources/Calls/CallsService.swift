@@ -215,6 +215,10 @@ public final class CallsService: Service, Sendable {
                         room: room, peer: RoomPeer(userId: userId, deviceId: deviceId, joinedAt: 0), version: version, to: remaining, reason: reason)
                 }
             }
+        } catch is CancellationError {
+            // The service is stopping (a grace timer that had just fired): `stop()` retires
+            // this instance, and the sweep takes its peers out of their rooms with PEER_LEFT.
+            logger.debug("calls: leaving rooms interrupted by shutdown", metadata: ["device": "\(deviceId)"])
         } catch {
             logger.error("calls: leaving rooms failed", metadata: ["device": "\(deviceId)", "error": "\(error)"])
         }

@@ -28,7 +28,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from web_support import Browser, RunReport, new_driver  # noqa: E402
+from web_support import Browser, RunReport, database_url, new_driver  # noqa: E402
 
 WEB_DIR = Path(__file__).resolve().parent
 
@@ -131,16 +131,6 @@ def _e2e_conftest(config):
     raise RuntimeError(f"{wanted} is not loaded")
 
 
-def _database_url(server) -> str:
-    """The session server's database: E2E_DATABASE_URL or its embedded cluster."""
-    configured = os.environ.get("E2E_DATABASE_URL")
-    if configured:
-        return configured
-    port = (Path(server.data_dir) / "postgres" / "postmaster.pid").read_text().splitlines()[3].strip()
-    password = (Path(server.data_dir) / "postgres.password").read_text().strip()
-    return f"postgres://postgres:{password}@127.0.0.1:{port}/ecomansoni"
-
-
 @pytest.fixture(scope="module")
 def server_instances(request, server):
     """`server_instances(name, env=None)` -> a ServerInstance: another `ecomansoni serve` on the
@@ -152,7 +142,7 @@ def server_instances(request, server):
     def start(name: str, env: dict[str, str] | None = None) -> ServerInstance:
         port = e2e._free_port()
         environment = e2e._environment()
-        environment["DATABASE_URL"] = _database_url(server)
+        environment["DATABASE_URL"] = database_url(server)
         environment["MESSAGE_BUS"] = "postgres"
         environment.update(env or {})
         log_path = Path(server.data_dir) / f"web-{name}.log"

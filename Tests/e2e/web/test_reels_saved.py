@@ -19,16 +19,14 @@ upload pipeline has its own suites); Bob's saves too, one second apart. Numbers
 
 from __future__ import annotations
 
-import os
 import secrets
 import subprocess
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.keys import Keys
 
-from web_support import Browser, Steps, screenshots_dir
+from web_support import Browser, Steps, database_url, screenshots_dir
 
 ALICE = ("+15555550365", "365365")
 BOB = ("+15555550366", "366366")
@@ -46,15 +44,6 @@ class Scenario(Steps):
     users: dict[str, str] = field(default_factory=dict)
     saved: list[str] = field(default_factory=list)  # newest save first
     hidden: str | None = None
-
-
-def database_url(server) -> str:
-    configured = os.environ.get("E2E_DATABASE_URL")
-    if configured:
-        return configured
-    port = (Path(server.data_dir) / "postgres" / "postmaster.pid").read_text().splitlines()[3].strip()
-    password = (Path(server.data_dir) / "postgres.password").read_text().strip()
-    return f"postgres://postgres:{password}@127.0.0.1:{port}/ecomansoni"
 
 
 def psql(server, sql: str) -> str:

@@ -478,3 +478,13 @@ def status_of(driver: webdriver.Chrome, element: WebElement) -> str:
 
 def to_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False)
+
+
+def database_url(server) -> str:
+    """The session server's database: E2E_DATABASE_URL or its embedded cluster."""
+    configured = os.environ.get("E2E_DATABASE_URL")
+    if configured:
+        return configured
+    port = (Path(server.data_dir) / "postgres" / "postmaster.pid").read_text().splitlines()[3].strip()
+    password = (Path(server.data_dir) / "postgres.password").read_text().strip()
+    return f"postgres://postgres:{password}@127.0.0.1:{port}/ecomansoni"

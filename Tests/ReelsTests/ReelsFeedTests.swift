@@ -74,6 +74,29 @@ import TestSupport
         }
     }
 
+    /// A page first looks at the next 4 × limit reels of the snapshot; when one author fills
+    /// them all, the cap leaves the page short there and the rest of the snapshot fills it.
+    @Test func aPageBehindOneAuthorsRunOfReelsIsFilledFromFurtherDown() async throws {
+        try await TestDatabase.withDatabase { db in
+            let viewer = try await ReelsFixture.user(db)
+            let prolific = try await ReelsFixture.user(db)
+            for _ in 0..<30 {
+                try await F.counts(db, try await F.reel(db, author: prolific), views: 500, likes: 90)
+            }
+            for _ in 0..<10 {
+                try await F.counts(db, try await F.reel(db, author: try await ReelsFixture.user(db)), views: 500, likes: 1)
+            }
+            let pages = try await F.allPages(F.feed(db), viewer, limit: 5)
+            for page in pages.prefix(5) {
+                #expect(page.ids.count == 5)
+                #expect(page.authors.filter { $0 == prolific.userID }.count == 3)
+            }
+            let served = pages.flatMap(\.ids)
+            #expect(served.count == 40)
+            #expect(Set(served).count == 40)
+        }
+    }
+
     @Test func pagesNeverRepeatAReelAndARetriedCursorGivesTheSamePage() async throws {
         try await TestDatabase.withDatabase { db in
             let viewer = try await ReelsFixture.user(db)

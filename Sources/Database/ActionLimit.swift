@@ -22,8 +22,9 @@ public struct ActionLimit: Sendable {
         self.allowance = allowance
     }
 
-    /// Takes `cost` tokens for the signed-in caller in a transaction of its own (an attempt
-    /// counts even if the action then fails); throws 429 when there are not enough.
+    /// Takes `cost` tokens for the signed-in caller in a statement that commits by itself (one
+    /// round trip; an attempt counts even if the action then fails); throws 429 when there are
+    /// not enough.
     public func take(_ database: Database, _ caller: Caller, cost: Int = 1) async throws {
         try await take(database, user: try caller.requireUser(), cost: cost)
     }
@@ -32,7 +33,7 @@ public struct ActionLimit: Sendable {
     /// as them (a signed upload URL acts for the user who asked for it).
     public func take(_ database: Database, user: UUID, cost: Int = 1) async throws {
         guard cost > 0 else { return }
-        let wait = try await database.withOwner { connection in
+        let wait = try await database.withStatement { connection in
             let rows = try await connection.query(
                 "SELECT public.take_action_tokens(\(user), \(action), \(cost)::integer, \(burst)::integer, \(periodSeconds)::integer)",
                 logger: database.logger)

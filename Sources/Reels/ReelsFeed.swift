@@ -77,15 +77,13 @@ public struct ReelsFeed: Sendable {
     }
 
     private func feedPage(_ caller: Caller, limit: Int, at cursor: FeedCursor?) async throws -> Data {
-        let page = try await database.withCaller(caller) { connection in
-            var pageText = "{}"
-            for try await value in try await connection.rows(
-                "SELECT reels.feed_page($1::uuid, $2::integer, $3::integer)::text", [cursor?.session, cursor?.page ?? 0, limit]
-            ).decode(String.self) {
-                pageText = value
-            }
-            return try FeedPage(json: pageText)
+        // One statement (reels.feed_page_as sets the verified claims itself): one round trip.
+        let pageText = try await database.withStatement { connection in
+            try await connection.scalarText(
+                "SELECT reels.feed_page_as($1, $2, $3::uuid, $4::integer, $5::integer)::text",
+                [caller.role.rawValue, caller.claimsJSON, cursor?.session, cursor?.page ?? 0, limit])
         }
+        let page = try FeedPage(json: pageText ?? "{}")
         var records: [String] = []
         for item in page.items {
             records.append(try await ReelRecord.json((item.record.jsonText, item.media_prefix, item.state, item.moderation), media: media))

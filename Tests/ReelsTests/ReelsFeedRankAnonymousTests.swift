@@ -87,4 +87,32 @@ import TestSupport
             #expect(again.ids == next.ids)
         }
     }
+
+    /// `reels.feed_page_as` trusts the claims it is given, so only the server's own role may
+    /// call it, and only for the roles the feed serves.
+    @Test func theOneStatementPageIsTheServersOwnAndOnlyForViewers() async throws {
+        try await TestDatabase.withDatabase { db in
+            let viewer = try await ReelsFixture.user(db)
+            _ = try await F.reel(db, author: try await ReelsFixture.user(db))
+            let sql = "SELECT reels.feed_page_as($1, $2, NULL, 0, 10)::text"
+            for caller in [viewer, Caller.anonymous] {
+                await #expect(throws: (any Error).self) {
+                    _ = try await db.withCaller(caller) { connection in
+                        try await connection.scalarText(sql, [caller.role.rawValue, caller.claimsJSON])
+                    }
+                }
+            }
+            let service = Caller(role: .serviceRole, claimsJSON: #"{"role":"service_role"}"#)
+            await #expect(throws: (any Error).self) {
+                _ = try await db.withOwner { connection in
+                    try await connection.scalarText(sql, [service.role.rawValue, service.claimsJSON])
+                }
+            }
+            let text = try await db.withOwner { connection in
+                try await connection.scalarText(sql, [viewer.role.rawValue, viewer.claimsJSON])
+            }
+            let page = try JSONDecoder().decode(RawPage.self, from: Data((text ?? "").utf8))
+            #expect(page.ids.count == 1)
+        }
+    }
 }

@@ -377,3 +377,22 @@ BEGIN
 END
 $$;
 REVOKE ALL ON FUNCTION reels.feed_items(uuid[]) FROM PUBLIC;
+
+-- One page (reels.feed_page) for a caller the server verified, in one statement: the claims
+-- are set transaction-locally here, as public.chat_send_message does, instead of in a
+-- transaction of its own (BEGIN, the caller's role and claims, the page, COMMIT: four round
+-- trips). The page functions have definer rights and read only auth.uid(), so the role is
+-- checked, not switched. Owner-only: the server calls it, trusting the claims it verified.
+CREATE FUNCTION reels.feed_page_as(caller_role text, caller_claims text, session uuid, page integer, page_size integer)
+RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = ''
+AS $$
+BEGIN
+    IF caller_role IS DISTINCT FROM 'authenticated' AND caller_role IS DISTINCT FROM 'anon' THEN
+        RAISE EXCEPTION 'the feed is for signed-in users and anonymous visitors' USING ERRCODE = '42501';
+    END IF;
+    PERFORM set_config('request.jwt.claims', caller_claims, true);
+    RETURN reels.feed_page(session, page, page_size);
+END
+$$;
+REVOKE ALL ON FUNCTION reels.feed_page_as(text, text, uuid, integer, integer) FROM PUBLIC;

@@ -45,7 +45,7 @@ public struct ReelMediaToken: Sendable, Equatable {
         withUnsafeBytes(of: UInt64(bitPattern: expiresAt).bigEndian) { payload.append(contentsOf: $0) }
         payload.append(contentsOf: Array(prefix.utf8))
         let mac = HMAC<SHA256>.authenticationCode(for: payload, using: key)
-        return Self.base64URL(payload) + "." + Self.base64URL(Data(mac))
+        return Base64URL.encode(payload) + "." + Base64URL.encode(Data(mac))
     }
 
     /// Verifies `text` at `now` (seconds since the epoch).
@@ -65,18 +65,12 @@ public struct ReelMediaToken: Sendable, Equatable {
         return token
     }
 
-    static func base64URL(_ data: Data) -> String {
-        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
-
     /// Only the canonical unpadded base64url text of some bytes (so no second spelling of a
     /// token verifies).
     static func decodeBase64URL(_ text: some StringProtocol) -> Data? {
-        guard !text.isEmpty, text.utf8.allSatisfy({ isBase64URLByte($0) }) else { return nil }
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.utf8.count % 4 != 0 { base64.append("=") }
-        guard let data = Data(base64Encoded: base64), base64URL(data).utf8.elementsEqual(text.utf8) else { return nil }
+        guard !text.isEmpty, text.utf8.allSatisfy({ isBase64URLByte($0) }), let data = Base64URL.decode(String(text)),
+            Base64URL.encode(data).utf8.elementsEqual(text.utf8)
+        else { return nil }
         return data
     }
 

@@ -78,22 +78,41 @@ public struct ReelsFeed: Sendable {
 
     private func feedPage(_ caller: Caller, limit: Int, at cursor: FeedCursor?) async throws -> Data {
         // One statement (reels.feed_page_as sets the verified claims itself): one round trip.
-        let pageText = try await database.withStatement { connection in
-            try await connection.scalarText(
-                "SELECT reels.feed_page_as($1, $2, $3::uuid, $4::integer, $5::integer)::text",
-                [caller.role.rawValue, caller.claimsJSON, cursor?.session, cursor?.page ?? 0, limit])
+        // Each record comes back as its own text, spliced with media links, never parsed here.
+        let rows = try await database.withStatement { connection in
+            var rows: [FeedRow] = []
+            for try await row in try await connection.rows(
+                Self.pageSQL, [caller.role.rawValue, caller.claimsJSON, cursor?.session, cursor?.page ?? 0, limit]
+            ).decode(FeedRow.self) {
+                rows.append(row)
+            }
+            return rows
         }
-        let page = try FeedPage(json: pageText ?? "{}")
+        guard let head = rows.first else { throw UnexpectedFeedPage() }
+        let (session, pageNumber, mode, more, _, _, _, _) = head
         var records: [String] = []
-        for item in page.items {
-            records.append(try await ReelRecord.json((item.record.jsonText, item.media_prefix, item.state, item.moderation), media: media))
+        for (_, _, _, _, record, mediaPrefix, state, moderation) in rows {
+            guard let record, let state, let moderation else { continue }
+            records.append(try await ReelRecord.json((record, mediaPrefix, state, moderation), media: media))
         }
         var next = "null"
-        if page.more, page.page < FeedCursor.maximumPage {
-            next = "\"\(try await feedCursors.encode(FeedCursor(session: page.session, page: page.page + 1)))\""
+        if more, pageNumber < FeedCursor.maximumPage {
+            next = "\"\(try await feedCursors.encode(FeedCursor(session: session, page: pageNumber + 1)))\""
         }
-        return Data("{\"reels\":[\(records.joined(separator: ","))],\"next\":\(next),\"mode\":\"\(page.mode)\"}".utf8)
+        return Data("{\"reels\":[\(records.joined(separator: ","))],\"next\":\(next),\"mode\":\"\(mode)\"}".utf8)
     }
+
+    /// A page of `reels.feed_page_as` as rows: session, page, mode and more on every row, then
+    /// one item each (record text without media, media prefix, state, moderation; all null on
+    /// an empty page's single row), in order.
+    typealias FeedRow = (UUID, Int, String, Bool, String?, String?, String?, String?)
+    static let pageSQL = """
+        WITH p AS MATERIALIZED (SELECT reels.feed_page_as($1, $2, $3::uuid, $4::integer, $5::integer) AS page)
+        SELECT (p.page ->> 'session')::uuid, (p.page ->> 'page')::integer, p.page ->> 'mode', (p.page ->> 'more')::boolean,
+               (i.item -> 'record')::text, i.item ->> 'media_prefix', i.item ->> 'state', i.item ->> 'moderation'
+        FROM p LEFT JOIN LATERAL jsonb_array_elements(p.page -> 'items') WITH ORDINALITY AS i(item, ord) ON true
+        ORDER BY i.ord
+        """
 
     /// A signed-in user or an anonymous caller; anyone else (the service role) is told to sign in.
     static func requireViewer(_ caller: Caller) throws {
@@ -101,23 +120,5 @@ public struct ReelsFeed: Sendable {
     }
 }
 
-/// What `reels.feed_page` answers: the page and, in order, each reel's record (without
-/// media), media prefix, state and moderation.
-struct FeedPage: Decodable {
-    struct Item: Decodable {
-        var record: JSONValue
-        var media_prefix: String?
-        var state: String
-        var moderation: String
-    }
-
-    var session: UUID
-    var page: Int
-    var mode: String
-    var more: Bool
-    var items: [Item]
-
-    init(json: String) throws {
-        self = try JSONDecoder().decode(FeedPage.self, from: Data(json.utf8))
-    }
-}
+/// `reels.feed_page_as` returned no row (it always returns one).
+struct UnexpectedFeedPage: Error {}

@@ -35,8 +35,10 @@ import TestSupport
                     #expect(error.retryAfterSeconds == 2)
                 }
                 let waited = ContinuousClock.now - started
-                // Well before the holders let go (4.5 s from here), also on a busy machine.
-                #expect(waited >= .milliseconds(450) && waited < .milliseconds(3000), "waited \(waited)")
+                // It waited for the timeout, and the 503 above shows it gave up before the holders
+                // let go (it would have run then). No upper bound on the clock: a loaded test run
+                // once took over 3 s to deliver the timeout's answer.
+                #expect(waited >= .milliseconds(450), "waited \(waited)")
                 try await holders.waitForAll()
                 try await Task.sleep(for: .milliseconds(200))
                 #expect(!ran.withLockedValue { $0 }, "the timed-out transaction ran later")

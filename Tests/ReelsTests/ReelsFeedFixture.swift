@@ -84,6 +84,19 @@ enum ReelsFeedFixture {
         }
     }
 
+    /// One author with `count` well-liked reels (500 views, 90 likes) and `others` reels of as
+    /// many other authors with one like each; returns the prolific author.
+    static func prolificAuthor(_ database: Database, reels count: Int, others: Int) async throws -> Caller {
+        let prolific = try await ReelsFixture.user(database)
+        for _ in 0..<count {
+            try await counts(database, try await reel(database, author: prolific), views: 500, likes: 90)
+        }
+        for _ in 0..<others {
+            try await counts(database, try await reel(database, author: try await ReelsFixture.user(database)), views: 500, likes: 1)
+        }
+        return prolific
+    }
+
     /// Writes one row of a viewer's interaction table (`hidden`, `not_interested`, `likes`, …).
     static func mark(_ database: Database, _ table: String, _ viewer: Caller, _ reel: UUID) async throws {
         try await database.withOwner { connection in

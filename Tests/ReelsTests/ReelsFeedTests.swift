@@ -57,13 +57,7 @@ import TestSupport
     @Test func atMostThreeReelsOfOneAuthorOnAPage() async throws {
         try await TestDatabase.withDatabase { db in
             let viewer = try await ReelsFixture.user(db)
-            let prolific = try await ReelsFixture.user(db)
-            for _ in 0..<10 {
-                try await F.counts(db, try await F.reel(db, author: prolific), views: 500, likes: 90)
-            }
-            for _ in 0..<10 {
-                try await F.counts(db, try await F.reel(db, author: try await ReelsFixture.user(db)), views: 500, likes: 1)
-            }
+            let prolific = try await F.prolificAuthor(db, reels: 10, others: 10)
             let feed = F.feed(db)
             let pages = try await F.allPages(feed, viewer, limit: 10)
             for page in pages {
@@ -79,13 +73,7 @@ import TestSupport
     @Test func aPageBehindOneAuthorsRunOfReelsIsFilledFromFurtherDown() async throws {
         try await TestDatabase.withDatabase { db in
             let viewer = try await ReelsFixture.user(db)
-            let prolific = try await ReelsFixture.user(db)
-            for _ in 0..<30 {
-                try await F.counts(db, try await F.reel(db, author: prolific), views: 500, likes: 90)
-            }
-            for _ in 0..<10 {
-                try await F.counts(db, try await F.reel(db, author: try await ReelsFixture.user(db)), views: 500, likes: 1)
-            }
+            let prolific = try await F.prolificAuthor(db, reels: 30, others: 10)
             let pages = try await F.allPages(F.feed(db), viewer, limit: 5)
             for page in pages.prefix(5) {
                 #expect(page.ids.count == 5)

@@ -16,6 +16,8 @@
 --                         the whole remainder when those do not fill it.
 --   small functions       the config, the arbiter's switch, Social's follow/block seams, the
 --                         profile card and the reel record are PL/pgSQL (plans kept).
+--   reels.feed_page_as    a page in one statement for the server (claims set inside), instead
+--                         of a transaction of four round trips.
 
 -- As in 0023 (same values), in PL/pgSQL.
 CREATE OR REPLACE FUNCTION reels.feed_affinity(viewer uuid, config jsonb) RETURNS TABLE (author_id uuid, affinity double precision)

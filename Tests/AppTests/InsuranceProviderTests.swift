@@ -153,7 +153,9 @@ import Testing
         let provider = FakeModelProvider { _, _ in
             [.init(text: FakeModelProvider.frame(delta: ["content": "Долгий ответ"]), pause: .seconds(30)), .init(text: "data: [DONE]\n\n")]
         }
-        try await Self.withProviderApp(provider, setup: .live) { client, auth, token in
+        // Keep-alives every 2 s: a disconnect the server did not see at once is seen at the next
+        // write (with the default 15 s, a loaded CI run missed the 10 s deadline below).
+        try await Self.withProviderApp(provider, setup: .live, keepAlive: 2) { client, auth, token in
             var request = HTTPClientRequest(url: "http://127.0.0.1:\(client.port!)/functions/v1/insurance-assistant")
             request.method = .POST
             for field in AppHarness.headers(auth, bearer: token) { request.headers.add(name: field.name.rawName, value: field.value) }

@@ -37,7 +37,7 @@ let package = Package(
         .target(
             name: "App",
             dependencies: [
-                "Core", "Database", "Auth", "Social", "Chat", "Realtime", "MigrationLint", "Insurance", "InsuranceService", "Calls", "Storage", "Reels",
+                "Core", "Database", "Auth", "Social", "Chat", "Realtime", "MigrationLint", "Insurance", "InsuranceService", "Calls", "Storage", "Reels", "Admin",
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -146,6 +146,16 @@ let package = Package(
             ]
         ),
         .target(
+            name: "Admin",
+            dependencies: [
+                "Core", "Database",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
             name: "MigrationLint",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")]
         ),
@@ -171,6 +181,7 @@ let package = Package(
         .testTarget(name: "CallsTests", dependencies: ["Calls", "TestSupport"]),
         .testTarget(name: "StorageTests", dependencies: ["Storage", "TestSupport"]),
         .testTarget(name: "ReelsTests", dependencies: ["Reels", "TestSupport"]),
+        .testTarget(name: "AdminTests", dependencies: ["Admin", "TestSupport"]),
         .testTarget(
             name: "FuzzCorpusTests",
             dependencies: ["Core", "Realtime", "Chat", "Calls", "Auth", "Insurance", "Storage", "Reels"]

@@ -1,3 +1,4 @@
+import Admin
 import Auth
 import Calls
 import Configuration
@@ -74,6 +75,8 @@ public struct AppConfig: Sendable {
     public var storage = StorageSettings()
     /// Reels: the transcoding worker and the arbiter (`REELS_*`).
     public var reels = ReelsSettings()
+    /// The admin console: session length, TOTP issuer, audit anchors (`ADMIN_*`).
+    public var admin = AdminSettings()
     /// `STORAGE_RESUMABLE_TTL_SECONDS`: how long an unfinished resumable (TUS) upload is kept after its last chunk.
     public var resumableUploadTTLSeconds = 86_400
 
@@ -174,6 +177,7 @@ public struct AppConfig: Sendable {
         try config.loadReelsArbiter(from: reader)
         try config.loadReelsWorker(from: reader)
         try config.loadReelsFeed(from: reader)
+        try config.loadAdmin(from: reader)
         return config
     }
 
@@ -362,6 +366,18 @@ public struct AppConfig: Sendable {
             return publicURL.hasSuffix("/") ? String(publicURL.dropLast()) : publicURL
         }
         return "http://localhost:\(port)"
+    }
+
+    /// The admin console (`ADMIN_*`; docs/admin.md).
+    private mutating func loadAdmin(from reader: ConfigReader) throws {
+        admin.sessionMinutes = try Self.integer(reader, "admin.sessionMinutes", "ADMIN_SESSION_MINUTES", default: 30, in: 1...240)
+        admin.auditAnchorSeconds = try Self.integer(
+            reader, "admin.auditAnchorSeconds", "ADMIN_AUDIT_ANCHOR_SECONDS", default: 3600, in: 0...604_800)
+        let issuer = reader.string(forKey: "admin.totpIssuer", default: admin.totpIssuer).trimmingCharacters(in: .whitespaces)
+        guard (1...40).contains(issuer.count), !issuer.contains(":") else {
+            throw ConfigurationError("ADMIN_TOTP_ISSUER must be 1 to 40 characters without ':', not '\(issuer)'")
+        }
+        admin.totpIssuer = issuer
     }
 
     private static func integer(_ reader: ConfigReader, _ key: ConfigKey, _ name: String, default value: Int, in range: ClosedRange<Int>) throws -> Int {

@@ -1,3 +1,4 @@
+import Admin
 import AsyncHTTPClient
 import Auth
 import Calls
@@ -104,6 +105,7 @@ public func buildApplication(
                     logger: logger))
         }
         reels?.addRoutes(to: router)
+        services += addAdmin(config: config, database: database, tokens: tokens, router: router, logger: logger)
         let realtimeController = RealtimeController(realtime: realtime, isAPIKey: tokens.isAPIKey, trustProxy: config.trustProxy)
         realtimeController.addRoutes(to: webSockets)
         realtimeController.addBroadcastRoutes(
@@ -187,6 +189,21 @@ private func addAPI(
         osago: osago, assistant: assistant, ratePerMinute: config.assistantRatePerMinute,
         keepAlive: .seconds(config.assistantKeepAliveSeconds), logger: logger
     ).addRoutes(to: functions)
+}
+
+/// `/admin/v1`: the admin console's API (API key and a signed-in user, then an admin session).
+/// Returns the audit anchor service when anchors are on.
+private func addAdmin(
+    config: AppConfig, database: Database, tokens: TokenService, router: Router<AppRequestContext>, logger: Logger
+) -> [any Service] {
+    let admin = AdminService(database: database, settings: config.admin)
+    AdminController(admin: admin).addRoutes(
+        to: router.group("admin/v1")
+            .add(middleware: ErrorShapeMiddleware(.plain))
+            .add(middleware: APIKeyMiddleware(tokens: tokens))
+            .add(middleware: CallerMiddleware(tokens: tokens)))
+    guard config.admin.auditAnchorSeconds > 0 else { return [] }
+    return [AuditAnchorService(database: database, settings: config.admin, logger: logger)]
 }
 
 /// `/storage/v1`: the Supabase Storage API. Public objects and signed URLs need no header;

@@ -10,7 +10,7 @@ struct Ecomansoni: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ecomansoni",
         abstract: "The ECOMANSONI super-app server.",
-        subcommands: [Serve.self, Migrate.self, Keys.self, LintMigrations.self, Osago.self, ReelsCommand.self],
+        subcommands: [Serve.self, Migrate.self, Keys.self, LintMigrations.self, Osago.self, ReelsCommand.self, AdminCommand.self, AuditCommand.self],
         defaultSubcommand: Serve.self)
 }
 

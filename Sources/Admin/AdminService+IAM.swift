@@ -9,13 +9,13 @@ extension AdminService {
     /// The session's own view: who, until when, roles and scopes.
     public func me(_ session: AdminSession) throws -> Data {
         struct Me: Encodable {
-            var user_id: UUID
+            var user_id: String
             var expires_at: Date
             var roles: [AdminSession.Grant]
             var scopes: [String]
         }
         return try JSONBody.encoder.encode(
-            Me(user_id: session.userID, expires_at: session.expiresAt, roles: session.grants, scopes: session.scopes.map(\.rawValue).sorted()))
+            Me(user_id: session.userID.uuidString.lowercased(), expires_at: session.expiresAt, roles: session.grants, scopes: session.scopes.map(\.rawValue).sorted()))
     }
 
     /// Every admin with status, enrolment and live grants, as JSON.

@@ -1,0 +1,225 @@
+"""The admin console's API and operator commands (docs/admin.md), on a server of its own (a
+fresh database, so the first-owner bootstrap is this suite's):
+
+- `ecomansoni admin bootstrap --phone` makes the first owner and prints the TOTP secret and
+  recovery codes once; a second bootstrap is refused (exit 1) and the refusal is audited;
+- an admin session needs a fresh authenticator code (computed here per RFC 6238); a wrong
+  or replayed code is 401 `admin_code_invalid`; a recovery code works once;
+- every `/admin/v1` call without a live `X-Admin-Session` is 401; a role without the scope
+  gets 403 `admin_scope_required`, recorded as a denial;
+- the audit browser filters and pages; `ecomansoni audit verify` exits 0 on the untouched
+  chain and 1 naming the row an owner-role edit broke; the request roles cannot change the log.
+
+Users sign in with this suite's test numbers (+15555550370–374).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import struct
+import subprocess
+import time
+
+import httpx
+import pytest
+
+from conftest import _binary, launched_server
+from reels_support import signed_in
+from test_cross_instance import database_url
+
+OWNER, SUPPORT, PLAIN = "+15555550370", "+15555550371", "+15555550372"
+
+
+def totp(secret_base32: str, at: float | None = None, offset: int = 0) -> str:
+    """RFC 6238 (SHA-1, 6 digits, 30 s), independent of the server's implementation."""
+    key = base64.b32decode(secret_base32 + "=" * (-len(secret_base32) % 8))
+    step = int((time.time() if at is None else at) // 30) + offset
+    digest = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
+    start = digest[-1] & 0x0F
+    value = struct.unpack(">I", digest[start:start + 4])[0] & 0x7FFFFFFF
+    return f"{value % 1_000_000:06d}"
+
+
+def psql(server, statement: str, *, role: str | None = None) -> subprocess.CompletedProcess:
+    prefix = f"SET ROLE {role}; " if role else ""
+    return subprocess.run(["psql", database_url(server), "-qAt", "-v", "ON_ERROR_STOP=1", "-c", prefix + statement],
+                          capture_output=True, text=True, timeout=30)
+
+
+def cli(server, *arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(_binary()), *arguments, "--database-url", database_url(server)],
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def admin_server():
+    with launched_server("admin server") as launched:
+        yield launched
+
+
+@pytest.fixture(scope="module")
+async def people(admin_server):
+    async with signed_in(admin_server, [OWNER, SUPPORT, PLAIN]) as found:
+        yield found
+
+
+@pytest.fixture(scope="module")
+def bootstrap(admin_server, people):
+    """The owner's enrolment as the CLI printed it: (secret, recovery codes)."""
+    result = cli(admin_server, "admin", "bootstrap", "--phone", OWNER)
+    assert result.returncode == 0, result.stderr
+    secret = re.search(r"secret:\s+([A-Z2-7]+)", result.stdout).group(1)
+    link = re.search(r"link:\s+(\S+)", result.stdout).group(1)
+    assert link.startswith("otpauth://totp/ECOMANSONI:") and f"secret={secret}" in link
+    codes = re.findall(r"^\s+([A-Z2-7]{5}-[A-Z2-7]{5})$", result.stdout, re.MULTILINE)
+    assert len(codes) == 10
+    return secret, codes
+
+
+@pytest.fixture(scope="module")
+async def api(admin_server, people):
+    async with httpx.AsyncClient(base_url=admin_server.url, timeout=30.0) as client:
+        async def call(method: str, path: str, phone: str, *, session: str | None = None, **kwargs) -> httpx.Response:
+            headers = {"apikey": admin_server.anon_key, "Authorization": f"Bearer {people[phone][1]}"}
+            if session:
+                headers["X-Admin-Session"] = session
+            headers.update(kwargs.pop("headers", {}))
+            return await client.request(method, f"/admin/v1/{path}", headers=headers, **kwargs)
+        yield call
+
+
+@pytest.fixture(scope="module")
+async def owner_session(api, bootstrap):
+    """The owner's admin session, opened with the current authenticator code: (token, code)."""
+    code = totp(bootstrap[0])
+    return await open_session(api, OWNER, code), code
+
+
+async def open_session(api, phone: str, code: str) -> str:
+    response = await api("POST", "session", phone, json={"code": code})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert set(body) >= {"admin_session", "expires_at", "roles", "scopes"}
+    return body["admin_session"]
+
+
+async def test_a_second_bootstrap_is_refused_and_audited(admin_server, bootstrap):
+    again = cli(admin_server, "admin", "bootstrap", "--phone", SUPPORT)
+    assert again.returncode == 1
+    assert "owner already exists" in again.stderr
+    assert psql(admin_server, "SELECT outcome FROM admin.audit_log WHERE action = 'admin.bootstrap' ORDER BY seq").stdout.split() == [
+        "allowed", "denied"]
+    bad = cli(admin_server, "admin", "bootstrap", "--phone", "not-a-phone")
+    assert bad.returncode == 1 and "--phone" in bad.stderr
+
+
+async def test_the_owner_opens_a_session_and_sees_their_scopes(api, people, bootstrap):
+    token = await open_session(api, OWNER, bootstrap[1][1])  # a recovery code: the current TOTP step is spent
+    me = await api("GET", "me", OWNER, session=token)
+    assert me.status_code == 200, me.text
+    body = me.json()
+    assert body["user_id"] == people[OWNER][0]
+    assert [role["role"] for role in body["roles"]] == ["owner"]
+    assert "audit.read" in body["scopes"] and "kill_switches.write" in body["scopes"]
+    assert me.headers["x-request-id"]
+    # Another user's bearer with the owner's admin token is no session.
+    stolen = await api("GET", "me", PLAIN, session=token)
+    assert stolen.status_code == 401 and stolen.json()["code"] == "admin_session_invalid"
+    # Signing out ends it.
+    assert (await api("DELETE", "session", OWNER, session=token)).status_code == 204
+    after = await api("GET", "me", OWNER, session=token)
+    assert after.status_code == 401 and after.json()["code"] == "admin_session_invalid"
+
+
+async def test_wrong_and_replayed_codes_are_refused(api, owner_session, bootstrap):
+    code = owner_session[1]
+    wrong = "000000" if code != "000000" else "111111"
+    refused = await api("POST", "session", OWNER, json={"code": wrong})
+    assert refused.status_code == 401 and refused.json()["code"] == "admin_code_invalid"
+    replayed = await api("POST", "session", OWNER, json={"code": code})
+    assert replayed.status_code == 401 and replayed.json()["code"] == "admin_code_invalid"
+    # A recovery code opens a session once.
+    recovery = bootstrap[1][0]
+    await open_session(api, OWNER, recovery)
+    again = await api("POST", "session", OWNER, json={"code": recovery})
+    assert again.status_code == 401
+    missing = await api("POST", "session", OWNER, json={})
+    assert missing.status_code == 400 and "code" in missing.text
+
+
+async def test_a_user_who_is_not_an_admin_is_refused(api):
+    response = await api("POST", "session", PLAIN, json={"code": "123456"})
+    assert response.status_code == 403 and response.json()["code"] == "admin_required"
+    no_session = await api("GET", "me", PLAIN)
+    assert no_session.status_code == 401 and no_session.json()["code"] == "admin_session_required"
+
+
+async def test_a_role_without_the_scope_is_refused_and_the_denial_is_audited(admin_server, api, people, owner_session):
+    support_id = people[SUPPORT][0]
+    secret = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"  # RFC 6238's test key, set directly for this admin
+    psql(admin_server, f"INSERT INTO admin.admin_users (user_id, totp_secret) VALUES ('{support_id}', '12345678901234567890'::bytea)")
+    psql(admin_server, f"INSERT INTO admin.role_grants (user_id, role, kind, reason) VALUES ('{support_id}', 'support', 'standing', 'e2e')")
+    token = await open_session(api, SUPPORT, totp(secret))
+    for path in ("audit", "audit/verify", "admins"):
+        response = await api("GET", path, SUPPORT, session=token, headers={"X-Request-Id": f"e2e-{path.replace('/', '-')}"})
+        assert response.status_code == 403, response.text
+        assert response.json()["code"] == "admin_scope_required"
+    denied = psql(admin_server, "SELECT action || ' ' || scope || ' ' || request_id FROM admin.audit_log "
+                                f"WHERE actor = '{support_id}' AND outcome = 'denied' ORDER BY seq").stdout.splitlines()
+    assert denied == ["admin.audit.read audit.read e2e-audit", "admin.audit.verify audit.read e2e-audit-verify",
+                      "admin.admins.list iam.read e2e-admins"]
+
+    owner = owner_session[0]
+    admins = await api("GET", "admins", OWNER, session=owner)
+    assert admins.status_code == 200
+    assert {row["user_id"] for row in admins.json()} == {people[OWNER][0], support_id}
+    # The last owner cannot disable themselves; the support admin can be disabled.
+    last = await api("POST", f"admins/{people[OWNER][0]}/status", OWNER, session=owner, json={"active": False, "reason": "bye"})
+    assert last.status_code == 409 and last.json()["code"] == "admin_last_owner"
+    no_reason = await api("POST", f"admins/{support_id}/status", OWNER, session=owner, json={"active": False, "reason": " "})
+    assert no_reason.status_code == 400 and "reason" in no_reason.text
+    disabled = await api("POST", f"admins/{support_id}/status", OWNER, session=owner, json={"active": False, "reason": "left"})
+    assert disabled.status_code == 204
+    assert (await api("GET", "me", SUPPORT, session=token)).status_code == 401
+
+
+async def test_the_audit_browser_filters_and_pages(api, owner_session):
+    token = owner_session[0]
+    first = await api("GET", "audit", OWNER, session=token, params={"limit": "2"})
+    assert first.status_code == 200, first.text
+    page = first.json()
+    assert len(page["entries"]) == 2 and page["next_before"] == page["entries"][-1]["seq"]
+    assert page["entries"][0]["seq"] > page["entries"][1]["seq"]
+    second = await api("GET", "audit", OWNER, session=token, params={"limit": "2", "before": str(page["next_before"])})
+    assert all(entry["seq"] < page["next_before"] for entry in second.json()["entries"])
+    denied = await api("GET", "audit", OWNER, session=token, params={"outcome": "denied", "action": "admin.session.open"})
+    assert denied.json()["entries"] and all(entry["outcome"] == "denied" for entry in denied.json()["entries"])
+    for params, field in (({"limit": "0"}, "limit"), ({"limit": "201"}, "limit"), ({"actor": "x"}, "actor"),
+                          ({"outcome": "maybe"}, "outcome"), ({"sort": "seq"}, "sort"), ({"before": "-1"}, "before")):
+        response = await api("GET", "audit", OWNER, session=token, params=params)
+        assert response.status_code == 400, params
+        assert field in response.json()["error"], response.text
+    verify = await api("GET", "audit/verify", OWNER, session=token)
+    assert verify.status_code == 200 and verify.json()["intact"] is True
+
+
+async def test_audit_verify_finds_an_edit_made_with_the_owner_role(admin_server, bootstrap):
+    for role in ("authenticated", "service_role", "anon"):
+        for statement in ("UPDATE admin.audit_log SET reason = 'x'", "DELETE FROM admin.audit_log", "TRUNCATE admin.audit_log"):
+            refused = psql(admin_server, statement, role=role)
+            assert refused.returncode != 0 and "permission denied" in refused.stderr, (role, statement)
+    intact = cli(admin_server, "audit", "verify")
+    assert intact.returncode == 0, intact.stderr
+    assert intact.stdout.startswith("audit log intact:")
+    head = re.search(r"head (\d+):([0-9a-f]{64})", intact.stdout)
+    assert psql(admin_server, "UPDATE admin.audit_log SET reason = 'edited' WHERE seq = 2").returncode == 0
+    broken = cli(admin_server, "audit", "verify", "--json")
+    assert broken.returncode == 1
+    assert '"first_broken_seq":2' in broken.stdout and '"intact":false' in broken.stdout
+    text = cli(admin_server, "audit", "verify", "--anchor", f"{head.group(1)}:{head.group(2)}")
+    assert text.returncode == 1 and text.stdout.startswith("audit log broken at row 2")
+    bad_anchor = cli(admin_server, "audit", "verify", "--anchor", "nonsense")
+    assert bad_anchor.returncode != 0 and "--anchor" in bad_anchor.stderr

@@ -7,7 +7,7 @@ let package = Package(
     products: [
         .executable(name: "ecomansoni", targets: ["ecomansoni"]),
         // The decoders of client bytes, for the libFuzzer package in Fuzz/ (docs/fuzzing.md).
-        .library(name: "EcomansoniDecoders", targets: ["Core", "Realtime", "Chat", "Calls", "Auth", "Insurance", "Storage", "Reels"]),
+        .library(name: "EcomansoniDecoders", targets: ["Core", "Realtime", "Chat", "Calls", "Auth", "Insurance", "Storage", "Reels", "Admin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -184,7 +184,7 @@ let package = Package(
         .testTarget(name: "AdminTests", dependencies: ["Admin", "TestSupport"]),
         .testTarget(
             name: "FuzzCorpusTests",
-            dependencies: ["Core", "Realtime", "Chat", "Calls", "Auth", "Insurance", "Storage", "Reels"]
+            dependencies: ["Core", "Realtime", "Chat", "Calls", "Auth", "Insurance", "Storage", "Reels", "Admin"]
         ),
         .testTarget(name: "MigrationLintTests", dependencies: ["MigrationLint"], resources: [.copy("Corpus")]),
         .testTarget(

@@ -22,7 +22,7 @@ public struct AdminEnrolment: Sendable {
 
     /// The Key Uri Format link authenticator apps read from a QR code.
     public var otpauthURI: String {
-        let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~+"))
+        let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-._~"))
         let issuerText = issuer.addingPercentEncoding(withAllowedCharacters: allowed) ?? "ECOMANSONI"
         let labelText = label.addingPercentEncoding(withAllowedCharacters: allowed) ?? "admin"
         return "otpauth://totp/\(issuerText):\(labelText)?secret=\(base32Secret)&issuer=\(issuerText)&algorithm=SHA1&digits=6&period=30"

@@ -24,3 +24,33 @@ enum AdminErrors {
             retryAfter: retryAfter)
     }
 }
+
+/// Errors of requests, approvals and grants.
+extension AdminErrors {
+    static let requestNotFound = APIError(status: .notFound, code: "admin_request_not_found", message: "request_id: no such request")
+    static let requestClosed = APIError(
+        status: .conflict, code: "admin_request_closed", message: "the request is no longer pending: it was decided already")
+    static let requestExpired = APIError(
+        status: .conflict, code: "admin_request_expired", message: "the request expired (requests and their approvals last 24 hours)")
+    static let requestNotApproved = APIError(
+        status: .conflict, code: "admin_request_not_approved", message: "the request is not approved (yet, or it was denied)")
+    static let requestConsumed = APIError(
+        status: .conflict, code: "admin_request_consumed", message: "the request was executed already: an approval authorises one change")
+    static let selfApproval = APIError(status: .forbidden, code: "admin_self_approval", message: "nobody decides their own request")
+    static let alreadyDecided = APIError(status: .conflict, code: "admin_already_decided", message: "you decided this request already")
+    static let notRequester = APIError(
+        status: .forbidden, code: "admin_not_requester", message: "only the admin who made the request executes it")
+    static let roleHeld = APIError(status: .conflict, code: "admin_role_held", message: "role: the admin holds this role already")
+    static let targetNotAdmin = APIError(status: .notFound, code: "admin_target_not_found", message: "user_id: no active admin with this id")
+    static let alreadyAdmin = APIError(status: .conflict, code: "admin_exists", message: "user_id: this user is an admin already")
+    static let userNotFound = APIError(status: .notFound, code: "user_not_found", message: "user_id: no user with this id")
+    static let grantNotFound = APIError(status: .notFound, code: "admin_grant_not_found", message: "grant_id: no live grant with this id")
+    static let notEnrolled = APIError(
+        status: .forbidden, code: "admin_not_enrolled", message: "set up your authenticator first (POST /admin/v1/enrol)")
+    static let alreadyEnrolled = APIError(
+        status: .conflict, code: "admin_already_enrolled", message: "the authenticator is set up already: ask an owner to reset it")
+
+    static func approverRole(_ role: String) -> APIError {
+        APIError(status: .forbidden, code: "admin_approver_role", message: "deciding this request needs the role \(role)")
+    }
+}

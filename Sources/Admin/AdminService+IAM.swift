@@ -38,18 +38,19 @@ extension AdminService {
         }
     }
 
-    /// Sets an admin's status with a reason. Refuses to disable the last active owner; the
-    /// database's trigger refuses it too, so two owners disabling each other cannot both win.
+    /// Sets an admin's status with a reason. Disabling the last active owner is refused by the
+    /// database's trigger (409 here), so two owners disabling each other cannot both win.
     public func setStatus(_ session: AdminSession, target: UUID, active: Bool, reason: String) async throws {
         let action = active ? "admin.admins.enable" : "admin.admins.disable"
         try await require(.iamWrite, session, action: action, target: target.uuidString.lowercased())
         let reason = try Self.reason(reason)
+        try await refuseIfSwitchedOff([.adminWrites, .iamWrites], session, action: action, target: target.uuidString.lowercased())
         let status = active ? "active" : "disabled"
         do {
-            try await database.withOwner { connection in
+            try await withAdminWrite(session, .iamWrite) { connection in
                 let updated = try await connection.exists(
                     "UPDATE admin.admin_users SET status = $2 WHERE user_id = $1 RETURNING 1", [target, status])
-                guard updated else { throw APIError.notFound("user_id: no admin with this id") }
+                guard updated else { throw AdminErrors.targetNotAdmin }
                 if !active {
                     try await connection.execute("UPDATE admin.sessions SET ended_at = now() WHERE user_id = $1 AND ended_at IS NULL", [target])
                 }
@@ -71,5 +72,67 @@ extension AdminService {
         guard !trimmed.isEmpty else { throw APIError.invalidField("reason", "is required: say why") }
         guard trimmed.count <= 500 else { throw APIError.invalidField("reason", "must be at most 500 characters") }
         return trimmed
+    }
+}
+
+/// New admins: an owner adds a platform user by id (scope `iam.write`, no roles yet); the new
+/// admin then sets up their authenticator themselves (``enrol(_:)``), and the secret is shown
+/// to nobody else.
+extension AdminService {
+    /// Makes the platform user `userID` an active admin without roles or second factor.
+    public func addAdmin(_ session: AdminSession, userID: UUID, reason: String) async throws {
+        let target = userID.uuidString.lowercased()
+        try await require(.iamWrite, session, action: "admin.admins.add", target: target)
+        let reason = try Self.reason(reason)
+        try await refuseIfSwitchedOff([.adminWrites, .iamWrites], session, action: "admin.admins.add", target: target)
+        do {
+            try await withAdminWrite(session, .iamWrite) { connection in
+                let added = try await connection.exists(
+                    "INSERT INTO admin.admin_users (user_id, created_by) VALUES ($1, $2) ON CONFLICT (user_id) DO NOTHING RETURNING 1",
+                    [userID, session.userID])
+                guard added else { throw AdminErrors.alreadyAdmin }
+                try await AuditLog.append(
+                    AuditEvent(actor: session.userID, action: "admin.admins.add", scope: .iamWrite, target: target, outcome: .allowed,
+                               reason: reason, requestID: session.requestID), on: connection)
+            }
+        } catch let error where PostgresErrorText.sqlState(error) == "23503" {
+            throw AdminErrors.userNotFound
+        }
+    }
+
+    /// Sets up the signed-in admin's authenticator: a new secret and recovery codes, shown once.
+    /// Refused once a code was accepted (an owner resets it by removing and re-adding the admin).
+    public func enrol(_ caller: Caller, requestID: String) async throws -> AdminEnrolment {
+        let userID = try caller.requireUser()
+        let enrolment = AdminEnrolment.generate(issuer: settings.totpIssuer, label: "admin-" + userID.uuidString.prefix(8).lowercased())
+        let outcome = try await database.withOwner { connection -> APIError? in
+            var confirmed: Bool?
+            for try await value in try await connection.rows(
+                "SELECT totp_confirmed_at IS NOT NULL FROM admin.admin_users WHERE user_id = $1 AND status = 'active' FOR UPDATE", [userID]
+            ).decode(Bool.self) {
+                confirmed = value
+            }
+            let refusal: (APIError, String)? =
+                switch confirmed {
+                case nil: (AdminErrors.notAnAdmin, "not an active admin")
+                case true?: (AdminErrors.alreadyEnrolled, "authenticator already confirmed")
+                case false?: nil
+                }
+            if let (error, why) = refusal {
+                try await AuditLog.append(
+                    AuditEvent(actor: userID, action: "admin.enrol", target: userID.uuidString.lowercased(), outcome: .denied, reason: why,
+                               requestID: requestID), on: connection)
+                return error
+            }
+            try await connection.execute(
+                "UPDATE admin.admin_users SET totp_secret = $2, totp_last_step = NULL WHERE user_id = $1", [userID, Data(enrolment.secret)])
+            try await Self.replaceRecoveryCodes(enrolment.recoveryCodes, of: userID, on: connection)
+            try await AuditLog.append(
+                AuditEvent(actor: userID, action: "admin.enrol", target: userID.uuidString.lowercased(), outcome: .allowed, requestID: requestID),
+                on: connection)
+            return nil
+        }
+        if let outcome { throw outcome }
+        return enrolment
     }
 }

@@ -14,18 +14,46 @@ public struct AdminService: Sendable {
     public let settings: AdminSettings
     /// The clock codes and sessions are checked against (tests move it).
     let now: @Sendable () -> Date
+    /// The kill switches as this instance knows them (`admin_writes`, `iam_writes` apply here).
+    let killSwitches: any KillSwitches
 
     /// Wrong codes allowed per admin in ``attemptWindowMinutes`` before opening is refused.
     static let maximumFailedAttempts = 5
     static let attemptWindowMinutes = 15
+    /// The audit reasons that count as wrong codes toward the lock.
+    static let wrongCodeReasons = ["wrong authenticator code", "wrong recovery code", "authenticator code already used"]
 
-    public init(database: Database, settings: AdminSettings, now: @escaping @Sendable () -> Date = { Date() }) {
+    public init(
+        database: Database, settings: AdminSettings, killSwitches: any KillSwitches = NoKillSwitches(),
+        now: @escaping @Sendable () -> Date = { Date() }
+    ) {
         self.database = database
         self.settings = settings
+        self.killSwitches = killSwitches
         self.now = now
     }
 
     // MARK: Bootstrap
+
+    /// Whether an active admin holds a live owner grant (bootstrap is refused then).
+    public func ownerExists() async throws -> Bool {
+        try await database.withOwner { connection in try await Self.ownerExists(on: connection) }
+    }
+
+    /// Records a bootstrap refused before any account was looked up.
+    public func recordRefusedBootstrap() async throws {
+        try await AuditLog.record(
+            AuditEvent(actor: nil, action: "admin.bootstrap", outcome: .denied, reason: "an owner already exists", detail: ["via": .string("cli")]),
+            database: database)
+    }
+
+    static func ownerExists(on connection: PostgresConnection) async throws -> Bool {
+        try await connection.exists(
+            """
+            SELECT 1 FROM admin.role_grants g JOIN admin.admin_users a ON a.user_id = g.user_id
+            WHERE g.role = 'owner' AND g.revoked_at IS NULL AND (g.expires_at IS NULL OR g.expires_at > now()) AND a.status = 'active'
+            """, [])
+    }
 
     /// Makes `userID` the installation's first owner, with a new second factor shown once.
     /// Refused (and audited) once an active owner exists.
@@ -33,12 +61,7 @@ public struct AdminService: Sendable {
         let enrolment = AdminEnrolment.generate(issuer: settings.totpIssuer, label: label)
         let made = try await database.withOwner { connection -> Bool in
             try await connection.execute("SELECT pg_advisory_xact_lock(hashtext('admin.owners'))", [])
-            let ownerExists = try await connection.exists(
-                """
-                SELECT 1 FROM admin.role_grants g JOIN admin.admin_users a ON a.user_id = g.user_id
-                WHERE g.role = 'owner' AND g.revoked_at IS NULL AND (g.expires_at IS NULL OR g.expires_at > now()) AND a.status = 'active'
-                """, [])
-            if ownerExists {
+            if try await Self.ownerExists(on: connection) {
                 try await AuditLog.append(
                     AuditEvent(actor: nil, action: "admin.bootstrap", target: userID.uuidString.lowercased(), outcome: .denied,
                                reason: "an owner already exists", detail: ["via": .string("cli")]), on: connection)
@@ -103,25 +126,36 @@ public struct AdminService: Sendable {
     }
 
     private func open(userID: UUID, caller: Caller, code: String, token: String, at: Date, on connection: PostgresConnection) async throws -> Opening {
-        var admin: (status: String, secret: Data, lastStep: Int64?)?
+        var admin: (status: String, secret: Data?, lastStep: Int64?)?
         for try await row in try await connection.rows(
             "SELECT status, totp_secret, totp_last_step FROM admin.admin_users WHERE user_id = $1 FOR UPDATE", [userID]
-        ).decode((String, Data, Int64?).self) {
+        ).decode((String, Data?, Int64?).self) {
             admin = (row.0, row.1, row.2)
         }
         guard let admin, admin.status == "active" else { return .denied(AdminErrors.notAnAdmin, reason: "not an active admin") }
-        let failures = try await connection.count(
+        guard let secret = admin.secret else { return .denied(AdminErrors.notEnrolled, reason: "authenticator not set up") }
+        var failures = 0
+        var oldest: Date?
+        for try await (count, first) in try await connection.rows(
             """
-            SELECT count(*) FROM admin.audit_log WHERE actor = $1 AND action = 'admin.session.open' AND outcome = 'denied'
+            SELECT count(*), min(at) FROM admin.audit_log
+            WHERE actor = $1 AND action = 'admin.session.open' AND outcome = 'denied' AND reason = ANY($4)
               AND at > $2::timestamptz - make_interval(mins => $3::int)
-            """, [userID, at, Self.attemptWindowMinutes])
+            """, [userID, at, Self.attemptWindowMinutes, Self.wrongCodeReasons]
+        ).decode((Int, Date?).self) {
+            failures = count
+            oldest = first
+        }
         if failures >= Self.maximumFailedAttempts {
-            return .denied(AdminErrors.tooManyAttempts(retryAfter: Self.attemptWindowMinutes * 60), reason: "too many wrong codes")
+            // Refusals while locked are not counted: the lock ends a window after the oldest failure.
+            let unlocks = (oldest ?? at).addingTimeInterval(TimeInterval(Self.attemptWindowMinutes * 60))
+            let wait = max(1, Int(unlocks.timeIntervalSince(at).rounded(.up)))
+            return .denied(AdminErrors.tooManyAttempts(retryAfter: min(wait, Self.attemptWindowMinutes * 60)), reason: "too many wrong codes")
         }
         let trimmed = code.trimmingCharacters(in: .whitespaces)
-        if let step = TOTP.matchingStep(trimmed, secret: [UInt8](admin.secret), at: at) {
+        if let step = TOTP.matchingStep(trimmed, secret: [UInt8](secret), at: at) {
             if let last = admin.lastStep, step <= last {
-                return .denied(AdminErrors.wrongCode, reason: "authenticator code already used")
+                return .denied(AdminErrors.wrongCode, reason: Self.wrongCodeReasons[2])
             }
             try await connection.execute(
                 "UPDATE admin.admin_users SET totp_last_step = $2, totp_confirmed_at = coalesce(totp_confirmed_at, now()) WHERE user_id = $1",
@@ -130,9 +164,9 @@ public struct AdminService: Sendable {
             let spent = try await connection.exists(
                 "UPDATE admin.recovery_codes SET used_at = now() WHERE user_id = $1 AND code_hash = $2 AND used_at IS NULL RETURNING 1",
                 [userID, Data(hash)])
-            guard spent else { return .denied(AdminErrors.wrongCode, reason: "wrong recovery code") }
+            guard spent else { return .denied(AdminErrors.wrongCode, reason: Self.wrongCodeReasons[1]) }
         } else {
-            return .denied(AdminErrors.wrongCode, reason: "wrong authenticator code")
+            return .denied(AdminErrors.wrongCode, reason: Self.wrongCodeReasons[0])
         }
         let expiresAt = at.addingTimeInterval(TimeInterval(settings.sessionMinutes * 60))
         try await connection.execute(
@@ -144,7 +178,8 @@ public struct AdminService: Sendable {
                 token: token, expiresAt: expiresAt, roles: grants.grants, scopes: grants.scopes.map(\.rawValue).sorted()))
     }
 
-    /// The session `token` names for `caller`, with its live grants; 401 when it is not open.
+    /// The session `token` names for `caller`, with its live grants; 401 when it is not open or
+    /// was opened from another sign-in session than the caller's.
     public func session(_ caller: Caller, token: String?, requestID: String) async throws -> AdminSession {
         guard let token, !token.isEmpty else { throw AdminErrors.sessionMissing }
         let userID = try caller.requireUser()
@@ -155,7 +190,8 @@ public struct AdminService: Sendable {
                 """
                 SELECT s.id, s.expires_at FROM admin.sessions s JOIN admin.admin_users a ON a.user_id = s.user_id
                 WHERE s.token_hash = $1 AND s.user_id = $2 AND s.ended_at IS NULL AND s.expires_at > $3 AND a.status = 'active'
-                """, [Data(Self.tokenHash(token)), userID, at]
+                  AND s.auth_session_id IS NOT DISTINCT FROM $4
+                """, [Data(Self.tokenHash(token)), userID, at, caller.sessionID]
             ).decode((UUID, Date).self) {
                 found = (row.0, row.1)
             }
@@ -216,6 +252,29 @@ public struct AdminService: Sendable {
             AuditEvent(actor: session.userID, action: action, scope: scope, target: target, outcome: .denied,
                        reason: "missing scope \(scope.rawValue)", requestID: session.requestID), database: database)
         throw AdminErrors.scopeRequired(scope)
+    }
+
+    /// Continues unless one of `switches` is engaged; otherwise records the denial and throws 503.
+    func refuseIfSwitchedOff(_ switches: [KillSwitch], _ session: AdminSession, action: String, target: String? = nil) async throws {
+        guard let engaged = switches.first(where: killSwitches.isEngaged) else { return }
+        try await AuditLog.record(
+            AuditEvent(actor: session.userID, action: action, target: target, outcome: .denied,
+                       reason: "kill switch \(engaged.rawValue) engaged", requestID: session.requestID), database: database)
+        throw APIError.switchedOff(engaged)
+    }
+
+    /// Runs a change as the owner role after the database itself confirmed, from the admin
+    /// session and the user's claims, that the admin holds `scope` (`admin.assert_scope`):
+    /// the service's check is not the only one.
+    func withAdminWrite<Result: Sendable>(
+        _ session: AdminSession, _ scope: AdminScope, _ body: @Sendable (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        try await database.withOwner { connection in
+            try await connection.execute(
+                "SELECT set_config('request.jwt.claims', $1, true), set_config('request.admin_session', $2, true), admin.assert_scope($3)",
+                [session.caller.claimsJSON, session.id.uuidString.lowercased(), scope.rawValue])
+            return try await body(connection)
+        }
     }
 
     /// Runs `body` as the admin's user under row-level security, with the admin session named

@@ -13,6 +13,13 @@ public struct AdminSession: Sendable {
             case role, kind
             case expiresAt = "expires_at"
         }
+
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(role, forKey: .role)
+            try container.encode(kind, forKey: .kind)
+            try container.encode(expiresAt, forKey: .expiresAt)  // null for standing grants
+        }
     }
 
     public var id: UUID

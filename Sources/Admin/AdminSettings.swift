@@ -1,4 +1,4 @@
-/// The admin console's settings (docs/configuration.md, "Admin console").
+/// The admin console's settings (`ADMIN_*`: docs/configuration.md, docs/admin.md).
 public struct AdminSettings: Sendable, Equatable {
     /// How long an admin session lasts after its TOTP step (`ADMIN_SESSION_MINUTES`, 1–240,
     /// default 30), shorter than a user's session.

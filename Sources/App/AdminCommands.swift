@@ -18,11 +18,18 @@ public enum AdminCommands {
     /// Makes the account with `phone` (created if missing) the first owner and returns its new
     /// second factor, to be shown once.
     public static func bootstrap(config: AppConfig, phone: String, logger: Logger) async throws -> AdminEnrolment {
-        try await Server.withMigratedDatabase(config: config, logger: logger) { database, _ in
+        guard PhoneNumber.normalise(phone) != nil else { throw NotAPhoneNumber() }
+        return try await Server.withMigratedDatabase(config: config, logger: logger) { database, _ in
+            let admin = AdminService(database: database, settings: config.admin)
+            // Checked before the account is looked up, so a refused bootstrap creates no account.
+            if try await admin.ownerExists() {
+                try await admin.recordRefusedBootstrap()
+                throw OwnerExists()
+            }
             guard let userID = try await UserAccounts(database: database).ensureUser(phone: phone) else { throw NotAPhoneNumber() }
             let label = "+" + (PhoneNumber.normalise(phone) ?? phone)
             do {
-                return try await AdminService(database: database, settings: config.admin).bootstrap(userID: userID, label: label)
+                return try await admin.bootstrap(userID: userID, label: label)
             } catch let error as APIError where error.code == "admin_owner_exists" {
                 throw OwnerExists()
             }

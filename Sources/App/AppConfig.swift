@@ -373,7 +373,8 @@ public struct AppConfig: Sendable {
         admin.sessionMinutes = try Self.integer(reader, "admin.sessionMinutes", "ADMIN_SESSION_MINUTES", default: 30, in: 1...240)
         admin.auditAnchorSeconds = try Self.integer(
             reader, "admin.auditAnchorSeconds", "ADMIN_AUDIT_ANCHOR_SECONDS", default: 3600, in: 0...604_800)
-        let issuer = reader.string(forKey: "admin.totpIssuer", default: admin.totpIssuer).trimmingCharacters(in: .whitespaces)
+        let configured = reader.string(forKey: "admin.totpIssuer")?.trimmingCharacters(in: .whitespaces) ?? ""
+        let issuer = configured.isEmpty ? admin.totpIssuer : configured
         guard (1...40).contains(issuer.count), !issuer.contains(":") else {
             throw ConfigurationError("ADMIN_TOTP_ISSUER must be 1 to 40 characters without ':', not '\(issuer)'")
         }

@@ -22,7 +22,9 @@ public typealias EcomansoniApplication = Application<RouterResponder<AppRequestC
 
 /// Loads the sign-in service (keys shared through the database) with the configured
 /// one-time-code delivery.
-public func loadAuthService(config: AppConfig, database: Database, httpClient: HTTPClient, logger: Logger) async throws -> AuthService {
+public func loadAuthService(
+    config: AppConfig, database: Database, httpClient: HTTPClient, logger: Logger, killSwitches: any KillSwitches = NoKillSwitches()
+) async throws -> AuthService {
     let sender: any OTPSender
     switch config.otpDelivery {
     case .log:
@@ -31,7 +33,7 @@ public func loadAuthService(config: AppConfig, database: Database, httpClient: H
         sender = WebhookOTPSender(
             url: config.smsWebhookURL ?? "", secret: config.smsWebhookSecret ?? "", httpClient: httpClient, logger: logger)
     }
-    return try await AuthService.load(database: database, settings: config.auth, sender: sender)
+    return try await AuthService.load(database: database, settings: config.auth, sender: sender, killSwitches: killSwitches)
 }
 
 /// The insurance assistant: the configured OpenAI-compatible model, or the built-in one.
@@ -63,10 +65,12 @@ public func makeStorageBackend(config: AppConfig, logger: Logger) async throws -
 ///
 /// `realtimeDatabase` is where realtime delivery reads rows (default: `database`).
 /// `storageBackend` holds object bytes (``makeStorageBackend(config:logger:)``); without one
-/// the `/storage/v1` routes are not served.
+/// the `/storage/v1` routes are not served. `killSwitches` is the instance's board (the one
+/// sign-in was given); without one a new board is made. It runs as one of the services.
 public func buildApplication(
     config: AppConfig, database: Database, realtimeDatabase: Database? = nil, auth: AuthService,
-    bus: any MessageBus = InProcessMessageBus(), storageBackend: (any StorageBackend)? = nil, logger: Logger
+    bus: any MessageBus = InProcessMessageBus(), storageBackend: (any StorageBackend)? = nil, killSwitches: KillSwitchBoard? = nil,
+    logger: Logger
 ) throws -> EcomansoniApplication {
     _ = AppMetrics.registry
     let tokens = auth.tokens
@@ -83,11 +87,14 @@ public func buildApplication(
         .add(middleware: APIKeyMiddleware(tokens: tokens))
         .add(middleware: CallerMiddleware(tokens: tokens))
     let webSockets = Router(context: RealtimeUpgradeContext.self)
-    var services: [any Service] = []
+    let killSwitches = killSwitches ?? KillSwitchBoard(database: database, logger: logger)
+    var services: [any Service] = [killSwitches]
 
     let storage = storageBackend.map { makeStorageService(config: config, database: database, backend: $0, logger: logger) }
     // Reels keep their media in storage: without a backend there are no reels.
-    let reels = storage.map { ReelsModule(database: database, storage: $0, bus: bus, settings: config.reels, logger: logger) }
+    let reels = storage.map {
+        ReelsModule(database: database, storage: $0, bus: bus, settings: config.reels, logger: logger, killSwitches: killSwitches)
+    }
     if let reels {
         services += reels.services(worker: config.roles.contains(.worker), arbiter: config.roles.contains(.arbiter))
     }
@@ -97,7 +104,8 @@ public func buildApplication(
             feed: ChatChangeFeed(database: realtimeDatabase ?? database), bus: bus, verify: { token in try await tokens.caller(fromToken: token) },
             limits: config.realtime, logger: logger)
         try addAPI(
-            config: config, database: database, auth: auth, realtime: realtime, reels: reels, router: router, functions: functions, logger: logger)
+            config: config, database: database, auth: auth, realtime: realtime, reels: reels, killSwitches: killSwitches, router: router,
+            functions: functions, logger: logger)
         if let storage, let storageBackend {
             services.append(
                 addStorage(
@@ -105,7 +113,7 @@ public func buildApplication(
                     logger: logger))
         }
         reels?.addRoutes(to: router)
-        services += addAdmin(config: config, database: database, tokens: tokens, router: router, logger: logger)
+        services += addAdmin(config: config, database: database, tokens: tokens, killSwitches: killSwitches, router: router, logger: logger)
         let realtimeController = RealtimeController(realtime: realtime, isAPIKey: tokens.isAPIKey, trustProxy: config.trustProxy)
         realtimeController.addRoutes(to: webSockets)
         realtimeController.addBroadcastRoutes(
@@ -117,7 +125,9 @@ public func buildApplication(
 
     // Finished 1:1 calls become messages of their DM: the chat implements the calls' seam.
     let callEvents = ChatCallEvents(chat: ChatService(database: database, publisher: BusChangePublisher(bus: bus)))
-    let calls = CallsService(settings: config.calls, database: database, bus: bus, logger: logger, recorder: callEvents) { token in
+    let calls = CallsService(
+        settings: config.calls, database: database, bus: bus, logger: logger, recorder: callEvents, killSwitches: killSwitches
+    ) { token in
         try await verifiedAccessToken(token, tokens: tokens)
     }
     let callsController = CallsController(calls: calls, trustProxy: config.trustProxy)
@@ -144,12 +154,12 @@ public func buildApplication(
 
 /// The API surfaces: web app, `/auth/v1`, `/rest/v1` RPCs and the insurance functions.
 private func addAPI(
-    config: AppConfig, database: Database, auth: AuthService, realtime: RealtimeService, reels: ReelsModule?,
+    config: AppConfig, database: Database, auth: AuthService, realtime: RealtimeService, reels: ReelsModule?, killSwitches: any KillSwitches,
     router: Router<AppRequestContext>, functions: RouterGroup<AppRequestContext>, logger: Logger
 ) throws {
     let tokens = auth.tokens
     let social = SocialService(database: database)
-    let chat = ChatService(database: database, publisher: realtime)
+    let chat = ChatService(database: database, publisher: realtime, killSwitches: killSwitches)
     let tariffs = try TariffCatalog.bundled()
     let osago = OsagoService(catalog: tariffs, database: database)
     let assistant = try makeAssistant(config: config, calculator: OsagoCalculator(catalog: tariffs), database: database, logger: logger)
@@ -194,9 +204,10 @@ private func addAPI(
 /// `/admin/v1`: the admin console's API (API key and a signed-in user, then an admin session).
 /// Returns the audit anchor service when anchors are on.
 private func addAdmin(
-    config: AppConfig, database: Database, tokens: TokenService, router: Router<AppRequestContext>, logger: Logger
+    config: AppConfig, database: Database, tokens: TokenService, killSwitches: any KillSwitches, router: Router<AppRequestContext>,
+    logger: Logger
 ) -> [any Service] {
-    let admin = AdminService(database: database, settings: config.admin)
+    let admin = AdminService(database: database, settings: config.admin, killSwitches: killSwitches)
     AdminController(admin: admin).addRoutes(
         to: router.group("admin/v1")
             .add(middleware: ErrorShapeMiddleware(.plain))

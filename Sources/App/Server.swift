@@ -1,3 +1,4 @@
+import Admin
 import AsyncHTTPClient
 import Auth
 import Database
@@ -28,7 +29,11 @@ public enum Server {
         let config = configuration
         try await withDatabase(locator.url, config: config, logger: logger) { database in
             try await Migrator(migrations: try Migration.bundled(), logger: logger).migrate(client: database.client)
-            let auth = try await loadAuthService(config: config, database: database, httpClient: .shared, logger: logger)
+            // Read before anything is served, so a switch engaged before a restart holds from the start.
+            let killSwitches = KillSwitchBoard(database: database, logger: logger)
+            try await killSwitches.refresh()
+            let auth = try await loadAuthService(
+                config: config, database: database, httpClient: .shared, logger: logger, killSwitches: killSwitches)
             let bus: any MessageBus
             switch config.messageBus {
             case .inprocess:
@@ -46,7 +51,7 @@ public enum Server {
             ) { realtimeDatabase in
                 try await serve(
                     config: config, database: database, realtimeDatabase: realtimeDatabase, auth: auth, bus: bus,
-                    location: locator.location, logger: logger)
+                    killSwitches: killSwitches, location: locator.location, logger: logger)
             }
         }
     }
@@ -54,12 +59,12 @@ public enum Server {
     /// Serves until SIGINT/SIGTERM, then drains within the configured bounds.
     private static func serve(
         config: AppConfig, database: Database, realtimeDatabase: Database, auth: AuthService, bus: any MessageBus,
-        location: String, logger: Logger
+        killSwitches: KillSwitchBoard, location: String, logger: Logger
     ) async throws {
         let storageBackend = try await makeStorageBackend(config: config, logger: logger)
         var app = try buildApplication(
             config: config, database: database, realtimeDatabase: realtimeDatabase, auth: auth, bus: bus, storageBackend: storageBackend,
-            logger: logger)
+            killSwitches: killSwitches, logger: logger)
         let keys = auth.tokens
         app.beforeServerStarts {
             logger.notice("""

@@ -16,12 +16,14 @@ public struct AuthService: Sendable {
     let sessions: SessionService
 
     /// Loads the shared keys (creating them on first start) and wires the parts.
-    public static func load(database: Database, settings: AuthSettings, sender: any OTPSender) async throws -> AuthService {
+    public static func load(
+        database: Database, settings: AuthSettings, sender: any OTPSender, killSwitches: any KillSwitches = NoKillSwitches()
+    ) async throws -> AuthService {
         let secrets = try await InstanceSecrets.loadOrCreate(database)
         let tokens = try await TokenService.load(database: database, settings: settings)
         return AuthService(
             tokens: tokens, settings: settings, database: database,
-            otp: OTPService(database: database, settings: settings, sender: sender, hashKey: secrets.otpHashKey),
+            otp: OTPService(database: database, settings: settings, sender: sender, hashKey: secrets.otpHashKey, killSwitches: killSwitches),
             sessions: SessionService(
                 database: database, tokens: tokens, settings: settings,
                 refreshTokenKey: SymmetricKey(data: Data(secrets.refreshTokenKey.utf8))))

@@ -17,10 +17,13 @@ struct OTPService: Sendable {
 
     let database: Database
     let settings: AuthSettings
+    /// The operators' switches; `signups` stops new accounts (existing users still sign in).
+    let killSwitches: any KillSwitches
     let sender: any OTPSender
     let hashKey: SymmetricKey
 
-    init(database: Database, settings: AuthSettings, sender: any OTPSender, hashKey: String) {
+    init(database: Database, settings: AuthSettings, sender: any OTPSender, hashKey: String, killSwitches: any KillSwitches = NoKillSwitches()) {
+        self.killSwitches = killSwitches
         self.database = database
         self.settings = settings
         self.sender = sender
@@ -41,7 +44,7 @@ struct OTPService: Sendable {
             }
             var user = try await UserRecord.find(phone: phone, on: connection, database: database)
             if user == nil {
-                guard createUser, settings.signupEnabled else {
+                guard createUser, settings.signupEnabled, !killSwitches.isEngaged(.signups) else {
                     if !isTestNumber {
                         // Committed although the request fails: the lookup used up one try.
                         try await connection.query(

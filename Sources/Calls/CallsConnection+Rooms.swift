@@ -3,6 +3,9 @@ import Foundation
 extension CallsConnection {
     /// `ROOM_CREATE {allowedUserIds[], mode, conversationId?}` → `ROOM_CREATED`.
     func createRoom(_ payload: [String: Any], userId: UUID) async throws -> AckResult {
+        if service.killSwitches.isEngaged(.calls) {
+            throw CallsError(.unauthorized, "new calls are switched off by the operators for now (kill switch calls)")
+        }
         guard let list = payload["allowedUserIds"] as? [Any], list.count <= 100 else {
             throw CallsError(.validationFailed, "allowedUserIds: must be a list of at most 100 user ids")
         }

@@ -1,3 +1,4 @@
+import Core
 import Crypto
 import Database
 import Foundation
@@ -35,11 +36,15 @@ public final class CallsService: Service, Sendable {
     /// Resume-grace timers of dropped sessions, cancelled when the service stops.
     let graceTimers = GraceTimers()
     private let key = SigningKeyCache()
+    /// The operators' switches; `calls` stops new rooms (calls under way go on).
+    let killSwitches: any KillSwitches
 
     public init(
         settings: CallsSettings, database: Database, bus: any MessageBus, logger: Logger, recorder: (any CallEventRecorder)? = nil,
+        killSwitches: any KillSwitches = NoKillSwitches(),
         verify: @escaping @Sendable (String) async throws -> VerifiedAccessToken
     ) {
+        self.killSwitches = killSwitches
         self.settings = settings
         self.store = CallsStore(database: database)
         self.recorder = recorder

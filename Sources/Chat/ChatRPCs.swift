@@ -25,6 +25,7 @@ extension ChatService {
                     var forwarded_from_id: UUID?
                 }
                 let args = try call.decode(Args.self)
+                try killSwitches.refuseIfEngaged([.messageSending])
                 let kind = try MessageKind.parse(args.kind)
                 let reference = try args.attachment.flatMap { $0 == .null ? nil : try AttachmentReference.parse($0) }
                 if args.forwarded_from_id != nil, kind != .text || reference != nil {

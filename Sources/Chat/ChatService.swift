@@ -13,11 +13,14 @@ public struct ChatService: Sendable {
     let publisher: (any ChangePublisher)?
     /// Signs and verifies the inbox cursors.
     let cursors: CursorCodec
+    /// The operators' switches; `message_sending` stops new messages.
+    let killSwitches: any KillSwitches
 
-    public init(database: Database, publisher: (any ChangePublisher)? = nil) {
+    public init(database: Database, publisher: (any ChangePublisher)? = nil, killSwitches: any KillSwitches = NoKillSwitches()) {
         self.database = database
         self.publisher = publisher
         self.cursors = CursorCodec(database: database)
+        self.killSwitches = killSwitches
     }
 
     /// Announces committed changes (after the transaction, never before). The announcement

@@ -17,8 +17,11 @@ public struct ReelsModule: Sendable {
     /// The transcoding worker (role `worker`).
     public let worker: ReelsWorker
 
-    public init(database: Database, storage: StorageService, bus: any MessageBus, settings: ReelsSettings, logger: Logger) {
-        uploads = ReelsUploads(database: database, storage: storage, logger: logger)
+    public init(
+        database: Database, storage: StorageService, bus: any MessageBus, settings: ReelsSettings, logger: Logger,
+        killSwitches: any KillSwitches = NoKillSwitches()
+    ) {
+        uploads = ReelsUploads(database: database, storage: storage, logger: logger, killSwitches: killSwitches)
         interactions = ReelsInteractions(database: database, storage: storage, logger: logger)
         feed = ReelsFeed(database: database, limits: settings.feed, logger: logger)
         arbiter = ReelsArbiter(database: database, settings: settings.arbiter, logger: logger)

@@ -21,17 +21,21 @@ public struct ReelsUploads: Sendable {
     static let originals = "reels"
     static let service = Caller(role: .serviceRole, claimsJSON: #"{"role":"service_role"}"#)
 
-    public init(database: Database, storage: StorageService, logger: Logger) {
-        self.init(database: database, storage: storage, logger: logger, media: ReelMedia(database: database))
+    /// The operators' switches; `reels_uploads` stops new reels.
+    let killSwitches: any KillSwitches
+
+    public init(database: Database, storage: StorageService, logger: Logger, killSwitches: any KillSwitches = NoKillSwitches()) {
+        self.init(database: database, storage: storage, logger: logger, media: ReelMedia(database: database), killSwitches: killSwitches)
     }
 
     /// With a given media signer (tests pin its clock).
-    init(database: Database, storage: StorageService, logger: Logger, media: ReelMedia) {
+    init(database: Database, storage: StorageService, logger: Logger, media: ReelMedia, killSwitches: any KillSwitches = NoKillSwitches()) {
         self.database = database
         self.storage = storage
         self.logger = logger
         self.media = media
         self.cursors = CursorCodec(database: database)
+        self.killSwitches = killSwitches
     }
 
     public var rpcFunctions: [RPCFunction] {
@@ -40,6 +44,7 @@ public struct ReelsUploads: Sendable {
                 struct Args: Decodable { var object_path: String; var caption: String?; var visibility: String? }
                 let args = try call.decode(Args.self)
                 let request = try CreateReelRequest(objectPath: args.object_path, caption: args.caption, visibility: args.visibility)
+                try killSwitches.refuseIfEngaged([.reelsUploads])
                 return .json(Data(try await create(call.caller, request).utf8))
             },
             RPCFunction("update_reel", parameters: ["reel_id", "caption", "visibility"]) { call in

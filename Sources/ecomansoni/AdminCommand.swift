@@ -31,7 +31,7 @@ struct AdminCommand: AsyncParsableCommand {
                       link:    \(enrolment.otpauthURI)
                     Recovery codes (each works once; store them offline):
                     \(enrolment.recoveryCodes.map { "  " + $0 }.joined(separator: "\n"))
-                    Sign in to the app with this phone number, then open /admin with a code from the app.
+                    Sign in with this phone number, then open an admin session with a code from the app (POST /admin/v1/session).
                     """)
             }
         }
@@ -81,7 +81,7 @@ struct AuditCommand: AsyncParsableCommand {
         static func parseAnchor(_ text: String) throws -> (seq: Int64, hash: String) {
             let parts = text.split(separator: ":", maxSplits: 1)
             guard parts.count == 2, let seq = Int64(parts[0]), seq > 0, parts[1].count == 64,
-                parts[1].allSatisfy({ $0.isHexDigit })
+                parts[1].unicodeScalars.allSatisfy({ $0.isASCII && $0.properties.isASCIIHexDigit })
             else {
                 throw ValidationError("--anchor: must be SEQ:HASH, a row number and its 64-digit hex hash")
             }

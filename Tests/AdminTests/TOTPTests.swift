@@ -39,7 +39,7 @@ import Testing
     @Test func enrolmentLinkNamesIssuerAndSecret() {
         let enrolment = AdminEnrolment.generate(issuer: "ECOMANSONI", label: "+79990001122")
         #expect(enrolment.secret.count == 20)
-        #expect(enrolment.otpauthURI.hasPrefix("otpauth://totp/ECOMANSONI:+79990001122?secret=\(enrolment.base32Secret)&issuer=ECOMANSONI"))
+        #expect(enrolment.otpauthURI.hasPrefix("otpauth://totp/ECOMANSONI:%2B79990001122?secret=\(enrolment.base32Secret)&issuer=ECOMANSONI"))
         #expect(Set(enrolment.recoveryCodes).count == 10)
         for code in enrolment.recoveryCodes {
             #expect(RecoveryCode.hash(code) != nil)

@@ -15,6 +15,7 @@ Users sign in with this suite's test numbers (+15555550370–374).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -22,6 +23,8 @@ import re
 import struct
 import subprocess
 import time
+import uuid
+from pathlib import Path
 
 import httpx
 import pytest
@@ -223,3 +226,99 @@ async def test_audit_verify_finds_an_edit_made_with_the_owner_role(admin_server,
     assert text.returncode == 1 and text.stdout.startswith("audit log broken at row 2")
     bad_anchor = cli(admin_server, "audit", "verify", "--anchor", "nonsense")
     assert bad_anchor.returncode != 0 and "--anchor" in bad_anchor.stderr
+
+
+@pytest.fixture
+def second_instance(admin_server):
+    """Another server process on the admin server's database."""
+    from conftest import _stop
+    from test_cross_instance import start_instance
+
+    process, url = start_instance(admin_server, Path(admin_server.data_dir) / "second-instance.log")
+    yield url
+    if process.poll() is None and _stop(process) is None:
+        process.kill()
+        process.wait(timeout=10)
+
+
+async def test_a_kill_switch_flipped_on_one_instance_stops_the_feature_on_another_within_a_second(
+        admin_server, api, people, owner_session, second_instance):
+    token = owner_session[0]
+    async with httpx.AsyncClient(base_url=second_instance, timeout=30.0) as other:
+        headers = {"apikey": admin_server.anon_key, "Authorization": f"Bearer {people[PLAIN][1]}"}
+        dm = await other.post("/rest/v1/rpc/get_or_create_dm", json={"target_user_id": people[OWNER][0]}, headers=headers)
+        assert dm.status_code == 200, dm.text
+
+        async def send() -> httpx.Response:
+            return await other.post("/rest/v1/rpc/send_message_v1", headers=headers, json={
+                "conversation_id": dm.json(), "client_msg_id": str(uuid.uuid4()), "body": "hello"})
+
+        assert (await send()).status_code == 200
+        switches = await api("GET", "kill-switches", OWNER, session=token)
+        assert {row["name"] for row in switches.json()} == {
+            "admin_writes", "iam_writes", "signups", "reels_uploads", "message_sending", "calls"}
+        no_reason = await api("POST", "kill-switches/message_sending", OWNER, session=token, json={"engaged": True, "reason": ""})
+        assert no_reason.status_code == 400
+        unknown = await api("POST", "kill-switches/everything", OWNER, session=token, json={"engaged": True, "reason": "x"})
+        assert unknown.status_code == 400 and "name" in unknown.text
+        engaged_at = time.monotonic()
+        flipped = await api("POST", "kill-switches/message_sending", OWNER, session=token, json={"engaged": True, "reason": "spam wave"})
+        assert flipped.status_code == 204, flipped.text
+        while True:
+            response = await send()
+            if response.status_code == 503:
+                break
+            assert time.monotonic() - engaged_at < 1.5, "the second instance still sends messages"
+            await asyncio.sleep(0.05)
+        assert response.json()["code"] == "kill_switch_engaged"
+        assert time.monotonic() - engaged_at < 1.5
+
+        # New sign-ups stop too; existing users still get codes.
+        signups = await api("POST", "kill-switches/signups", OWNER, session=token, json={"engaged": True, "reason": "bot wave"})
+        assert signups.status_code == 204
+        await asyncio.sleep(1.2)
+        new_user = await other.post("/auth/v1/otp", json={"phone": "+15555550379"}, headers={"apikey": admin_server.anon_key})
+        assert new_user.status_code == 422 and new_user.json()["code"] == "otp_disabled", new_user.text
+
+        for name in ("message_sending", "signups"):
+            released = await api("POST", f"kill-switches/{name}", OWNER, session=token, json={"engaged": False, "reason": "over"})
+            assert released.status_code == 204
+        await asyncio.sleep(1.2)
+        assert (await send()).status_code == 200
+        audit = psql(admin_server, "SELECT action || ' ' || target FROM admin.audit_log WHERE action LIKE 'admin.kill_switch.%' ORDER BY seq")
+        assert audit.stdout.splitlines() == ["admin.kill_switch.engage message_sending", "admin.kill_switch.engage signups",
+                                             "admin.kill_switch.release message_sending", "admin.kill_switch.release signups"]
+
+
+async def test_an_owner_grant_needs_another_owners_approval_and_is_executed_once(admin_server, api, people, owner_session):
+    token = owner_session[0]
+    plain_id = people[PLAIN][0]
+    added = await api("POST", "admins", OWNER, session=token, json={"user_id": plain_id, "reason": "new teammate"})
+    assert added.status_code == 201, added.text
+    again = await api("POST", "admins", OWNER, session=token, json={"user_id": plain_id, "reason": "twice"})
+    assert again.status_code == 409 and again.json()["code"] == "admin_exists"
+    # The new admin sets up their own authenticator; the secret is shown to them once.
+    enrol = await api("POST", "enrol", PLAIN)
+    assert enrol.status_code == 201 and enrol.headers["cache-control"] == "no-store"
+    secret = enrol.json()["secret"]
+    assert len(enrol.json()["recovery_codes"]) == 10
+    plain_token = await open_session(api, PLAIN, totp(secret))
+    assert (await api("POST", "enrol", PLAIN)).json()["code"] == "admin_already_enrolled"
+
+    request = await api("POST", "grants", OWNER, session=token, json={"user_id": plain_id, "role": "owner", "reason": "second owner"})
+    assert request.status_code == 202, request.text
+    request_id = request.json()["request_id"]
+    assert request.json()["status"] == "pending"
+    self_approval = await api("POST", f"requests/{request_id}/approve", OWNER, session=token, json={"reason": "me"})
+    assert self_approval.status_code == 403 and self_approval.json()["code"] == "admin_self_approval"
+    # The new admin holds no role yet, so cannot approve either.
+    no_scope = await api("POST", f"requests/{request_id}/approve", PLAIN, session=plain_token, json={"reason": "x"})
+    assert no_scope.status_code == 403
+    listed = await api("GET", "requests", OWNER, session=token)
+    assert [row["status"] for row in listed.json() if row["id"] == request_id] == ["pending"]
+    not_yet = await api("POST", f"requests/{request_id}/execute", OWNER, session=token)
+    assert not_yet.status_code == 409 and not_yet.json()["code"] == "admin_request_not_approved"
+    bad_role = await api("POST", "grants", OWNER, session=token, json={"user_id": plain_id, "role": "god", "reason": "x"})
+    assert bad_role.status_code == 400 and "role" in bad_role.text
+    support_role = await api("POST", "grants", OWNER, session=token, json={"user_id": plain_id, "role": "support", "reason": "helpdesk"})
+    assert support_role.status_code == 201 and support_role.json()["status"] == "granted"

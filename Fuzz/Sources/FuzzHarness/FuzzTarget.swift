@@ -61,6 +61,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case reelUploads = "reel-uploads"
     /// The feed's ranking config file (`FeedConfig.validate`), feed cursors and hashtag arguments.
     case feedConfig = "feed-config"
+    /// Admin console requests: audit browser query strings, session bodies and their codes.
+    case adminRequests = "admin-requests"
 
     /// Feeds `data` to this target's decoder.
     public func run(_ data: Data) {
@@ -88,6 +90,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .reelsInteractions: Self.reelsInteractions(data, text)
         case .reelUploads: Self.reelUploads(data, text)
         case .feedConfig: Self.feedConfig(data, text)
+        case .adminRequests: Self.adminRequests(data, text)
         }
     }
 

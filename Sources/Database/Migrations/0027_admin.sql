@@ -47,11 +47,12 @@ UNION ALL
 SELECT 'readonly_auditor', scope FROM unnest(ARRAY['dashboard.read', 'iam.read', 'audit.read']) AS scope;
 
 -- Platform users who are admins. The TOTP secret (RFC 6238, 20 bytes) is readable by the owner
--- role only; `totp_last_step` is the time step of the last accepted code, so a code works once.
+-- role only, and NULL until the admin enrols (the secret is shown to them once);
+-- `totp_last_step` is the time step of the last accepted code, so a code works once.
 CREATE TABLE admin.admin_users (
     user_id uuid PRIMARY KEY REFERENCES auth.users (id) ON DELETE RESTRICT,
     status text NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'disabled')),
-    totp_secret bytea NOT NULL CHECK (octet_length(totp_secret) = 20),
+    totp_secret bytea CHECK (octet_length(totp_secret) = 20),
     totp_confirmed_at timestamptz,
     totp_last_step bigint,
     created_at timestamptz NOT NULL DEFAULT now(),
@@ -182,6 +183,19 @@ $$;
 REVOKE ALL ON FUNCTION admin.has_scope(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION admin.has_scope(text) TO authenticated;
 
+-- Raises 42501 unless this transaction's admin holds `wanted`: the database's own check before
+-- a change the service makes as the owner.
+CREATE FUNCTION admin.assert_scope(wanted text) RETURNS void
+LANGUAGE plpgsql STABLE SET search_path = ''
+AS $$
+BEGIN
+    IF NOT admin.has_scope(wanted) THEN
+        RAISE EXCEPTION 'this needs the admin scope %', wanted USING ERRCODE = '42501';
+    END IF;
+END
+$$;
+REVOKE ALL ON FUNCTION admin.assert_scope(text) FROM PUBLIC;
+
 -- The last-owner rule: at least one active admin keeps a standing (unexpiring, unrevoked)
 -- owner grant once one exists. Changes that would end the last one are refused; the lock
 -- makes two owners disabling each other at once take turns, so the second sees the first.
@@ -218,6 +232,75 @@ CREATE TRIGGER keep_an_owner_deleted AFTER DELETE ON admin.role_grants
     FOR EACH ROW WHEN (OLD.role = 'owner' AND OLD.revoked_at IS NULL AND OLD.expires_at IS NULL)
     EXECUTE FUNCTION admin.keep_an_owner();
 
+-- Which operations need approval, by whom and how many: the server's policy, never the
+-- requester's choice. An operation without a row here needs none.
+CREATE TABLE admin.approval_policies (
+    operation text PRIMARY KEY,
+    approver_role text NOT NULL REFERENCES admin.roles (name),
+    approvals_needed integer NOT NULL CHECK (approvals_needed BETWEEN 1 AND 5),
+    description text NOT NULL
+);
+INSERT INTO admin.approval_policies (operation, approver_role, approvals_needed, description) VALUES
+    ('grant_role:owner', 'owner', 1, 'granting owner: one owner other than the requester'),
+    ('grant_role:security_admin', 'owner', 1, 'granting security_admin: one owner other than the requester'),
+    ('jit:owner', 'owner', 1, 'just-in-time owner: one owner other than the requester'),
+    ('jit:security_admin', 'owner', 1, 'just-in-time security_admin: one owner other than the requester');
+
+-- Requests for operations that need approval. `status` moves pending → approved → consumed,
+-- or pending → denied; a request is usable until `expires_at` (24 hours after it was made).
+-- Consuming it is one UPDATE … WHERE status = 'approved' in the transaction that makes the
+-- change, so it authorises exactly one change.
+CREATE TABLE admin.requests (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    operation text NOT NULL REFERENCES admin.approval_policies (operation),
+    requester uuid NOT NULL REFERENCES admin.admin_users (user_id),
+    target_user uuid NOT NULL REFERENCES admin.admin_users (user_id),
+    role text NOT NULL REFERENCES admin.roles (name),
+    -- Just-in-time grants: how long the role is held once granted.
+    minutes integer CHECK (minutes BETWEEN 1 AND 240),
+    reason text NOT NULL CHECK (length(reason) BETWEEN 1 AND 500),
+    status text NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'approved', 'denied', 'consumed')),
+    created_at timestamptz NOT NULL DEFAULT now(),
+    expires_at timestamptz NOT NULL,
+    consumed_at timestamptz,
+    grant_id uuid REFERENCES admin.role_grants (id)
+);
+CREATE INDEX requests_open_idx ON admin.requests (created_at) WHERE status IN ('pending', 'approved');
+
+-- Decisions on requests: one per approver; the requester never decides their own.
+CREATE TABLE admin.approvals (
+    request_id uuid NOT NULL REFERENCES admin.requests (id) ON DELETE CASCADE,
+    approver uuid NOT NULL REFERENCES admin.admin_users (user_id),
+    decision text NOT NULL CHECK (decision IN ('approve', 'deny')),
+    reason text NOT NULL CHECK (length(reason) BETWEEN 1 AND 500),
+    decided_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (request_id, approver)
+);
+CREATE FUNCTION admin.no_self_approval() RETURNS trigger
+LANGUAGE plpgsql SET search_path = ''
+AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM admin.requests r WHERE r.id = NEW.request_id AND r.requester = NEW.approver) THEN
+        RAISE EXCEPTION 'nobody decides their own request' USING ERRCODE = '42501';
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER no_self_approval BEFORE INSERT OR UPDATE ON admin.approvals
+    FOR EACH ROW EXECUTE FUNCTION admin.no_self_approval();
+
+-- Kill switches: named features the owners can switch off, with who and why. Every instance
+-- reads this table at least once a second (Admin/KillSwitchBoard.swift).
+CREATE TABLE admin.kill_switches (
+    name text PRIMARY KEY CHECK (name IN ('admin_writes', 'iam_writes', 'signups', 'reels_uploads', 'message_sending', 'calls')),
+    engaged boolean NOT NULL DEFAULT false,
+    reason text,
+    changed_by uuid REFERENCES auth.users (id),
+    changed_at timestamptz
+);
+INSERT INTO admin.kill_switches (name)
+VALUES ('admin_writes'), ('iam_writes'), ('signups'), ('reels_uploads'), ('message_sending'), ('calls');
+
 -- Row-level security: nothing is written by request roles; reading needs the scope.
 ALTER TABLE admin.roles ENABLE ROW LEVEL SECURITY;
 ALTER TABLE admin.role_scopes ENABLE ROW LEVEL SECURITY;
@@ -226,12 +309,17 @@ ALTER TABLE admin.recovery_codes ENABLE ROW LEVEL SECURITY;
 ALTER TABLE admin.role_grants ENABLE ROW LEVEL SECURITY;
 ALTER TABLE admin.sessions ENABLE ROW LEVEL SECURITY;
 ALTER TABLE admin.audit_log ENABLE ROW LEVEL SECURITY;
+ALTER TABLE admin.approval_policies ENABLE ROW LEVEL SECURITY;
+ALTER TABLE admin.requests ENABLE ROW LEVEL SECURITY;
+ALTER TABLE admin.approvals ENABLE ROW LEVEL SECURITY;
+ALTER TABLE admin.kill_switches ENABLE ROW LEVEL SECURITY;
 
 REVOKE ALL ON ALL TABLES IN SCHEMA admin FROM PUBLIC, anon, authenticated, service_role;
 GRANT SELECT ON admin.roles, admin.role_scopes TO authenticated;
 GRANT SELECT (user_id, status, totp_confirmed_at, created_at, created_by) ON admin.admin_users TO authenticated;
 GRANT SELECT ON admin.role_grants TO authenticated;
 GRANT SELECT ON admin.audit_log TO authenticated;
+GRANT SELECT ON admin.approval_policies, admin.requests, admin.approvals, admin.kill_switches TO authenticated;
 
 DROP POLICY IF EXISTS roles_admins ON admin.roles;
 CREATE POLICY roles_admins ON admin.roles FOR SELECT TO authenticated
@@ -248,3 +336,16 @@ CREATE POLICY role_grants_iam ON admin.role_grants FOR SELECT TO authenticated
 DROP POLICY IF EXISTS audit_log_readers ON admin.audit_log;
 CREATE POLICY audit_log_readers ON admin.audit_log FOR SELECT TO authenticated
     USING (admin.has_scope('audit.read'));
+DROP POLICY IF EXISTS approval_policies_admins ON admin.approval_policies;
+CREATE POLICY approval_policies_admins ON admin.approval_policies FOR SELECT TO authenticated
+    USING (admin.session_user_id() IS NOT NULL);
+DROP POLICY IF EXISTS requests_involved ON admin.requests;
+CREATE POLICY requests_involved ON admin.requests FOR SELECT TO authenticated
+    USING (requester = admin.session_user_id() OR target_user = admin.session_user_id()
+           OR admin.has_scope('approvals.decide') OR admin.has_scope('iam.read'));
+DROP POLICY IF EXISTS approvals_involved ON admin.approvals;
+CREATE POLICY approvals_involved ON admin.approvals FOR SELECT TO authenticated
+    USING (EXISTS (SELECT 1 FROM admin.requests r WHERE r.id = request_id));
+DROP POLICY IF EXISTS kill_switches_admins ON admin.kill_switches;
+CREATE POLICY kill_switches_admins ON admin.kill_switches FOR SELECT TO authenticated
+    USING (admin.has_scope('dashboard.read'));

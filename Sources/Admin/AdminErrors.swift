@@ -48,7 +48,7 @@ extension AdminErrors {
     static let notEnrolled = APIError(
         status: .forbidden, code: "admin_not_enrolled", message: "set up your authenticator first (POST /admin/v1/enrol)")
     static let alreadyEnrolled = APIError(
-        status: .conflict, code: "admin_already_enrolled", message: "the authenticator is set up already: ask an owner to reset it")
+        status: .conflict, code: "admin_already_enrolled", message: "the authenticator was set up already; it is shown only once")
 
     static func approverRole(_ role: String) -> APIError {
         APIError(status: .forbidden, code: "admin_approver_role", message: "deciding this request needs the role \(role)")

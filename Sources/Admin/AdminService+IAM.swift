@@ -101,21 +101,22 @@ extension AdminService {
     }
 
     /// Sets up the signed-in admin's authenticator: a new secret and recovery codes, shown once.
-    /// Refused once a code was accepted (an owner resets it by removing and re-adding the admin).
+    /// Refused once a secret exists (bootstrap's, or an earlier enrolment's), so an access token
+    /// alone can never replace someone's second factor.
     public func enrol(_ caller: Caller, requestID: String) async throws -> AdminEnrolment {
         let userID = try caller.requireUser()
         let enrolment = AdminEnrolment.generate(issuer: settings.totpIssuer, label: "admin-" + userID.uuidString.prefix(8).lowercased())
         let outcome = try await database.withOwner { connection -> APIError? in
-            var confirmed: Bool?
+            var enrolled: Bool?
             for try await value in try await connection.rows(
-                "SELECT totp_confirmed_at IS NOT NULL FROM admin.admin_users WHERE user_id = $1 AND status = 'active' FOR UPDATE", [userID]
+                "SELECT totp_secret IS NOT NULL FROM admin.admin_users WHERE user_id = $1 AND status = 'active' FOR UPDATE", [userID]
             ).decode(Bool.self) {
-                confirmed = value
+                enrolled = value
             }
             let refusal: (APIError, String)? =
-                switch confirmed {
+                switch enrolled {
                 case nil: (AdminErrors.notAnAdmin, "not an active admin")
-                case true?: (AdminErrors.alreadyEnrolled, "authenticator already confirmed")
+                case true?: (AdminErrors.alreadyEnrolled, "authenticator already set up")
                 case false?: nil
                 }
             if let (error, why) = refusal {

@@ -46,7 +46,7 @@ extension AdminService {
             throw APIError.invalidField("minutes", "must be an integer from 1 to 240")
         }
         if jit, target != session.userID {
-            throw APIError.invalidField("user_id", "just-in-time elevation is for oneself: leave it out or give your own id")
+            throw APIError.invalidField("user_id", "just-in-time elevation is for oneself only")
         }
         try await refuseIfSwitchedOff(jit ? [.adminWrites] : [.adminWrites, .iamWrites], session, action: action, target: targetText)
         let operation = (jit ? "jit:" : "grant_role:") + role.rawValue
@@ -93,19 +93,19 @@ extension AdminService {
         try await refuseIfSwitchedOff([.adminWrites], session, action: action, target: targetText)
         let at = now()
         let outcome = try await withAdminWrite(session, .approvalsDecide) { connection -> Result<String, APIError> in
-            var found: (requester: UUID, status: String, expiresAt: Date, approverRole: String, needed: Int)?
+            var found: (requester: UUID, target: UUID, status: String, expiresAt: Date, approverRole: String, needed: Int)?
             for try await row in try await connection.rows(
                 """
-                SELECT r.requester, r.status, r.expires_at, p.approver_role, p.approvals_needed
+                SELECT r.requester, r.target_user, r.status, r.expires_at, p.approver_role, p.approvals_needed
                 FROM admin.requests r JOIN admin.approval_policies p ON p.operation = r.operation
                 WHERE r.id = $1 FOR UPDATE OF r
                 """, [requestID]
-            ).decode((UUID, String, Date, String, Int).self) {
-                found = (row.0, row.1, row.2, row.3, row.4)
+            ).decode((UUID, UUID, String, Date, String, Int).self) {
+                found = (row.0, row.1, row.2, row.3, row.4, row.5)
             }
             guard let request = found else { return .failure(AdminErrors.requestNotFound) }
             var refusal: (APIError, String)?
-            if request.requester == session.userID {
+            if request.requester == session.userID || request.target == session.userID {
                 refusal = (AdminErrors.selfApproval, "self-approval")
             } else if request.status != "pending" {
                 refusal = (AdminErrors.requestClosed, "request \(request.status)")
@@ -173,12 +173,18 @@ extension AdminService {
                 consumed = (row.0, row.1, row.2, row.3)
             }
             guard let consumed, let role = AdminRole(rawValue: consumed.role) else {
+                // (Nothing was consumed: the UPDATE matched no row.)
                 let error = try await Self.whyNotExecutable(requestID, session.userID, at: at, on: connection)
                 try await AuditLog.append(
                     AuditEvent(actor: session.userID, action: "admin.request.execute", scope: scope, target: targetText, outcome: .denied,
                                reason: error.code, requestID: session.requestID), on: connection)
                 return .failure(error)
             }
+            // What held when the request was made may not hold now: thrown, so the transaction
+            // is rolled back and the request stays approved.
+            guard try await connection.exists("SELECT 1 FROM admin.admin_users WHERE user_id = $1 AND status = 'active'", [consumed.target])
+            else { throw AdminErrors.targetNotAdmin }
+            if try await Self.holdsLive(role, consumed.target, at: at, on: connection) { throw AdminErrors.roleHeld }
             let grant = try await Self.grant(
                 role, to: consumed.target, minutes: consumed.minutes, reason: consumed.reason, by: session.userID, at: at, on: connection)
             try await connection.execute("UPDATE admin.requests SET grant_id = $2 WHERE id = $1", [requestID, grant.id])

@@ -269,11 +269,21 @@ public struct AdminService: Sendable {
     func withAdminWrite<Result: Sendable>(
         _ session: AdminSession, _ scope: AdminScope, _ body: @Sendable (PostgresConnection) async throws -> Result
     ) async throws -> Result {
-        try await database.withOwner { connection in
-            try await connection.execute(
-                "SELECT set_config('request.jwt.claims', $1, true), set_config('request.admin_session', $2, true), admin.assert_scope($3)",
-                [session.caller.claimsJSON, session.id.uuidString.lowercased(), scope.rawValue])
-            return try await body(connection)
+        do {
+            return try await database.withOwner { connection in
+                try await connection.execute(
+                    "SELECT set_config('request.jwt.claims', $1, true), set_config('request.admin_session', $2, true), admin.assert_scope($3)",
+                    [session.caller.claimsJSON, session.id.uuidString.lowercased(), scope.rawValue])
+                return try await body(connection)
+            }
+        } catch let error where PostgresErrorText.sqlState(error) == "42501" {
+            // The session lost the scope since the request began (a grant ended, the admin
+            // was disabled by someone else meanwhile): the database's own check refused.
+            try await AuditLog.record(
+                AuditEvent(actor: session.userID, action: "admin.write", scope: scope, outcome: .denied,
+                           reason: "database refused: \(PostgresErrorText.message(error) ?? "scope not held")", requestID: session.requestID),
+                database: database)
+            throw AdminErrors.scopeRequired(scope)
         }
     }
 

@@ -1,3 +1,4 @@
+import Core
 import Crypto
 import Database
 import Foundation
@@ -54,17 +55,5 @@ func randomHex(bytes: Int) -> String {
 
 /// SHA-256 of a string, hex encoded.
 func sha256Hex(_ text: String) -> String {
-    lowercaseHex(SHA256.hash(data: Data(text.utf8)))
-}
-
-/// Lower-case hex of some bytes (per request: `String(format:)` per byte costs far more).
-func lowercaseHex(_ bytes: some Sequence<UInt8>) -> String {
-    let digits = Array("0123456789abcdef".utf8)
-    var text: [UInt8] = []
-    text.reserveCapacity(bytes.underestimatedCount * 2)
-    for byte in bytes {
-        text.append(digits[Int(byte >> 4)])
-        text.append(digits[Int(byte & 0x0f)])
-    }
-    return String(decoding: text, as: UTF8.self)
+    Hex.lowercase(SHA256.hash(data: Data(text.utf8)))
 }

@@ -188,7 +188,7 @@ struct OTPService: Sendable {
     /// HMAC-SHA256 of phone, purpose and code under the instance key, hex encoded.
     func hash(_ code: String, phone: String, purpose: Purpose) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: Data("\(phone):\(purpose.rawValue):\(code)".utf8), using: hashKey)
-        return lowercaseHex(mac)
+        return Hex.lowercase(mac)
     }
 
     /// A uniformly random code of decimal digits.

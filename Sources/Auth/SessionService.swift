@@ -182,7 +182,7 @@ struct SessionService: Sendable {
     /// The refresh token of a row: 128 bits of HMAC-SHA256 over its id, hex encoded.
     private func derivedToken(_ tokenID: Int64) -> String {
         let mac = HMAC<SHA256>.authenticationCode(for: Data("refresh-token:\(tokenID)".utf8), using: refreshTokenKey)
-        return lowercaseHex(Data(mac).prefix(16))
+        return Hex.lowercase(Data(mac).prefix(16))
     }
 
     private func sessionJSON(user: UserRecord, sessionID: UUID, refreshToken: String, amrAt: Int) async throws -> SessionJSON {

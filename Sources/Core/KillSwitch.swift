@@ -47,6 +47,6 @@ extension APIError {
     public static func switchedOff(_ killSwitch: KillSwitch) -> APIError {
         APIError(
             status: .serviceUnavailable, code: "kill_switch_engaged",
-            message: "\(killSwitch.feature) is switched off by the operators for now (kill switch \(killSwitch.rawValue))")
+            message: "\(killSwitch.feature): switched off by the operators for now (kill switch \(killSwitch.rawValue))")
     }
 }

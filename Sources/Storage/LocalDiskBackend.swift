@@ -1,3 +1,4 @@
+import Core
 import Crypto
 import Foundation
 import NIOCore
@@ -73,7 +74,7 @@ public struct LocalDiskBackend: StorageBackend {
                     if block.readableBytes > 0 { try await flush() }
                     try await writes.waitForAll()
                 }
-                let md5 = Self.hex(hash.finalize())
+                let md5 = Hex.lowercase(hash.finalize())
                 try? await handle.updateValueForAttribute(Array(md5.utf8), attribute: Self.md5Attribute)
                 try await handle.synchronize()
                 return StoredBlob(size: written, md5: md5)
@@ -115,7 +116,7 @@ public struct LocalDiskBackend: StorageBackend {
                 for try await chunk in handle.readChunks(in: 0..<size, chunkLength: Self.chunkLength) {
                     chunk.withUnsafeReadableBytes { hash.update(bufferPointer: $0) }
                 }
-                return StoredBlob(size: size, md5: Self.hex(hash.finalize()))
+                return StoredBlob(size: size, md5: Hex.lowercase(hash.finalize()))
             }
         } catch let error as FileSystemError where error.code == .notFound {
             return nil
@@ -167,12 +168,7 @@ public struct LocalDiskBackend: StorageBackend {
             throw LocalDiskError(operation: "use key \(key.debugDescription)", errno: EINVAL)
         }
         return segments.reduce(root.appending("blobs")) { $0.appending(String(decoding: $1, as: UTF8.self)) }
-    }
-
-    static func hex(_ digest: Insecure.MD5Digest) -> String {
-        digest.map { String(format: "%02x", $0) }.joined()
-    }
-}
+    }}
 
 /// A file-system call of the local backend failed.
 public struct LocalDiskError: Error, CustomStringConvertible, Sendable {

@@ -1,3 +1,4 @@
+import Core
 import AsyncHTTPClient
 import Crypto
 import Foundation
@@ -92,7 +93,7 @@ public struct S3Backend: StorageBackend {
                     part.writeBuffer(&slice)
                 }
             }
-            let digest = SigV4Signer.hex(md5.finalize())
+            let digest = Hex.lowercase(md5.finalize())
             guard var upload else {
                 try await putObject(key: key, body: part, md5: digest)
                 return StoredBlob(size: total, md5: digest)
@@ -202,7 +203,7 @@ public struct S3Backend: StorageBackend {
             counted += Int64(chunk.readableBytes)
             chunk.withUnsafeReadableBytes { md5.update(bufferPointer: $0) }
         }
-        return StoredBlob(size: counted, md5: SigV4Signer.hex(md5.finalize()))
+        return StoredBlob(size: counted, md5: Hex.lowercase(md5.finalize()))
     }
 
     public func copy(from source: String, to destination: String) async throws {
@@ -411,7 +412,7 @@ public struct S3Backend: StorageBackend {
         if let body, body.readableBytes > 0 {
             var hash = SHA256()
             body.withUnsafeReadableBytes { hash.update(bufferPointer: $0) }
-            payloadHash = SigV4Signer.hex(hash.finalize())
+            payloadHash = Hex.lowercase(hash.finalize())
         } else {
             payloadHash = SigV4Signer.emptyPayloadHash
         }

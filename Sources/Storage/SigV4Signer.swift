@@ -1,3 +1,4 @@
+import Core
 import Crypto
 import Foundation
 
@@ -57,7 +58,7 @@ public struct SigV4Signer: Sendable {
         all.append(("x-amz-content-sha256", payloadHash))
         let canonical = canonicalRequest(method: method, path: path, query: query, headers: all, payloadHash: payloadHash)
         let toSign = stringToSign(canonicalRequest: canonical.text, time: time)
-        let signature = Self.hex(HMAC<SHA256>.authenticationCode(for: Data(toSign.utf8), using: signingKey(dateStamp: time.dateStamp)))
+        let signature = Hex.lowercase(HMAC<SHA256>.authenticationCode(for: Data(toSign.utf8), using: signingKey(dateStamp: time.dateStamp)))
         let authorization = "\(Self.algorithm) Credential=\(accessKeyID)/\(scope(time)),SignedHeaders=\(canonical.signedHeaders),Signature=\(signature)"
         return SignedHeaders(amzDate: time.dateTime, contentSHA256: payloadHash, authorization: authorization, signature: signature)
     }
@@ -83,7 +84,7 @@ public struct SigV4Signer: Sendable {
             method: method, path: path, query: params, headers: [("host", host)], payloadHash: Self.unsignedPayload
         )
         let toSign = stringToSign(canonicalRequest: canonical.text, time: time)
-        let signature = Self.hex(HMAC<SHA256>.authenticationCode(for: Data(toSign.utf8), using: signingKey(dateStamp: time.dateStamp)))
+        let signature = Hex.lowercase(HMAC<SHA256>.authenticationCode(for: Data(toSign.utf8), using: signingKey(dateStamp: time.dateStamp)))
         return Self.canonicalQuery(params) + "&X-Amz-Signature=" + signature
     }
 
@@ -117,7 +118,7 @@ public struct SigV4Signer: Sendable {
             Self.algorithm,
             time.dateTime,
             scope(time),
-            Self.hex(SHA256.hash(data: Data(canonicalRequest.utf8))),
+            Hex.lowercase(SHA256.hash(data: Data(canonicalRequest.utf8))),
         ].joined(separator: "\n")
     }
 
@@ -221,18 +222,5 @@ struct SigV4Time: Sendable {
         }
         dateStamp = pad(year, 4) + pad(month, 2) + pad(day, 2)
         dateTime = dateStamp + "T" + pad(secondOfDay / 3600, 2) + pad(secondOfDay % 3600 / 60, 2) + pad(secondOfDay % 60, 2) + "Z"
-    }
-}
-
-extension SigV4Signer {
-    /// Lower-case hex of any byte sequence (digests, MACs).
-    static func hex<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -39,8 +39,21 @@ import TestSupport
             let id = try #require(request.requestID)
             // Not yet approved: nothing to execute.
             await #expect(throws: AdminErrors.requestNotApproved) { _ = try await admin.execute(cast.owner, requestID: id) }
-            // The requester cannot approve; a security admin lacks the policy's role (owner).
+            // Neither the requester nor the admin it promotes decides it; a security admin lacks
+            // the policy's role (owner).
             await #expect(throws: AdminErrors.selfApproval) { _ = try await admin.decide(cast.owner, requestID: id, approve: true, reason: "me") }
+            try await database.withOwner { connection in
+                try await connection.execute(
+                    "INSERT INTO admin.role_grants (user_id, role, kind, reason) VALUES ($1, 'owner', 'jit', 'test')", [cast.moderator.userID])
+            }
+            let promotedOwner = try await admin.session(
+                cast.moderator.caller, token: try await Self.reopen(cast.fixture, cast.moderator), requestID: "r")
+            await #expect(throws: AdminErrors.selfApproval) {
+                _ = try await admin.decide(promotedOwner, requestID: id, approve: true, reason: "me too")
+            }
+            try await database.withOwner { connection in
+                try await connection.execute("DELETE FROM admin.role_grants WHERE user_id = $1 AND kind = 'jit'", [cast.moderator.userID])
+            }
             await #expect(throws: AdminErrors.approverRole("owner")) {
                 _ = try await admin.decide(cast.security, requestID: id, approve: true, reason: "ok")
             }

@@ -99,6 +99,43 @@ import TestSupport
         }
     }
 
+    @Test func aSessionServesOnlyTheSignInSessionItWasOpenedFrom() async throws {
+        try await TestDatabase.withDatabase { database in
+            let fixture = AdminFixture(database)
+            let owner = try await fixture.admin([.owner])
+            var signedIn = owner
+            signedIn.sessionID = UUID()
+            let opened = try await fixture.admin.openSession(signedIn, code: fixture.code(), requestID: "r1")
+            _ = try await fixture.admin.session(signedIn, token: opened.token, requestID: "r2")
+            var later = owner
+            later.sessionID = UUID()  // the same user, signed in again elsewhere
+            await #expect(throws: AdminErrors.sessionInvalid) {
+                _ = try await fixture.admin.session(later, token: opened.token, requestID: "r3")
+            }
+        }
+    }
+
+    @Test func theLockCountsWrongCodesOnlyAndSaysWhenItEnds() async throws {
+        try await TestDatabase.withDatabase { database in
+            let fixture = AdminFixture(database)
+            let owner = try await fixture.admin([.owner])
+            let wrong = fixture.code() == "000000" ? "111111" : "000000"
+            for attempt in 0..<AdminService.maximumFailedAttempts {
+                _ = try? await fixture.admin.openSession(owner, code: wrong, requestID: "w\(attempt)")
+            }
+            // Refusals while locked do not extend the lock.
+            for attempt in 0..<3 {
+                let locked = await #expect(throws: APIError.self) {
+                    _ = try await fixture.admin.openSession(owner, code: wrong, requestID: "l\(attempt)")
+                }
+                #expect(locked?.code == "admin_code_attempts")
+                #expect((1...900).contains(locked?.retryAfterSeconds ?? 0))
+            }
+            fixture.clock.advance(seconds: Double(AdminService.attemptWindowMinutes * 60 + 30))
+            _ = try await fixture.admin.openSession(owner, code: fixture.code(), requestID: "ok")
+        }
+    }
+
     @Test func aSessionEndsAtItsExpiryAtSignOutAndWhenTheAdminIsDisabled() async throws {
         try await TestDatabase.withDatabase { database in
             let fixture = AdminFixture(database, sessionMinutes: 5)

@@ -1,3 +1,4 @@
+import Core
 import AsyncHTTPClient
 import Crypto
 import Foundation
@@ -78,7 +79,7 @@ import Testing
             chunk.withUnsafeReadableBytes { md5.update(bufferPointer: $0) }
         }
         #expect(size == length)
-        #expect(SigV4Signer.hex(md5.finalize()) == expected.md5)
+        #expect(Hex.lowercase(md5.finalize()) == expected.md5)
 
         let boundary = 5 * Self.mebibyte
         #expect(try await Self.read(backend, "big/object.bin", Int64(boundary - 10)..<Int64(boundary + 10)) == S3TestBody.bytes(boundary - 10..<boundary + 10))
@@ -241,7 +242,7 @@ import Testing
     }
 
     static func md5(_ bytes: [UInt8]) -> String {
-        SigV4Signer.hex(Insecure.MD5.hash(data: bytes))
+        Hex.lowercase(Insecure.MD5.hash(data: bytes))
     }
 
     /// The keys the server holds (ListObjectsV2, decoded by the server, not by us).

@@ -1,3 +1,4 @@
+import Core
 import Crypto
 import Foundation
 import Testing
@@ -147,7 +148,7 @@ import Testing
         let signed = signer.sign(
             method: method, path: path, query: query,
             headers: [("host", "127.0.0.1:9000"), ("content-type", "application/octet-stream")],
-            payloadHash: SigV4Signer.hex(SHA256.hash(data: Array(body.utf8))), date: date
+            payloadHash: Hex.lowercase(SHA256.hash(data: Array(body.utf8))), date: date
         )
         let queryString = SigV4Signer.canonicalQuery(query)
         let url = "http://127.0.0.1:9000" + path + (queryString.isEmpty ? "" : "?" + queryString)

@@ -267,7 +267,8 @@ CREATE TABLE admin.requests (
 );
 CREATE INDEX requests_open_idx ON admin.requests (created_at) WHERE status IN ('pending', 'approved');
 
--- Decisions on requests: one per approver; the requester never decides their own.
+-- Decisions on requests: one per approver; neither the requester nor the admin the request
+-- would promote decides it.
 CREATE TABLE admin.approvals (
     request_id uuid NOT NULL REFERENCES admin.requests (id) ON DELETE CASCADE,
     approver uuid NOT NULL REFERENCES admin.admin_users (user_id),
@@ -280,7 +281,8 @@ CREATE FUNCTION admin.no_self_approval() RETURNS trigger
 LANGUAGE plpgsql SET search_path = ''
 AS $$
 BEGIN
-    IF EXISTS (SELECT 1 FROM admin.requests r WHERE r.id = NEW.request_id AND r.requester = NEW.approver) THEN
+    IF EXISTS (SELECT 1 FROM admin.requests r
+               WHERE r.id = NEW.request_id AND NEW.approver IN (r.requester, r.target_user)) THEN
         RAISE EXCEPTION 'nobody decides their own request' USING ERRCODE = '42501';
     END IF;
     RETURN NEW;

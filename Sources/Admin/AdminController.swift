@@ -123,6 +123,34 @@ public struct AdminController: Sendable {
             try await admin.setKillSwitch(session, killSwitch, engaged: body.engaged, reason: body.reason)
             return Response(status: .noContent, headers: [Self.requestIDHeader: session.requestID])
         }
+        group.get("moderation/reels") { request, context in
+            let session = try await session(request, context)
+            let parameters = request.uri.queryParameters
+            let queue = parameters.get("queue") ?? "pending"
+            guard AdminService.reelQueues.contains(queue) else { throw APIError.invalidField("queue", "must be pending or reported") }
+            var limit = 20
+            if let text = parameters.get("limit") {
+                guard let value = Int(text), (1...100).contains(value) else { throw APIError.invalidField("limit", "must be an integer from 1 to 100") }
+                limit = value
+            }
+            var before: Date?
+            if let text = parameters.get("before") {
+                guard let date = Timestamp.parse(text) else { throw APIError.invalidField("before", "must be an ISO 8601 time (the last item's)") }
+                before = date
+            }
+            return Self.json(try await admin.reelQueue(session, queue: queue, limit: limit, before: before), requestID: session.requestID)
+        }
+        group.post("moderation/reels/:reel_id") { request, context in
+            struct Body: Decodable { var decision: String; var reason: String }
+            let session = try await session(request, context)
+            let reel = try Self.uuid(context, "reel_id")
+            let body = try await JSONBody.decode(Body.self, from: request)
+            guard body.decision == "approve" || body.decision == "reject" else {
+                throw APIError.invalidField("decision", "must be approve or reject")
+            }
+            try await admin.decideReel(session, reel: reel, approve: body.decision == "approve", reason: body.reason)
+            return Response(status: .noContent, headers: [Self.requestIDHeader: session.requestID])
+        }
         group.get("audit") { request, context in
             let session = try await session(request, context)
             var parameters: [String: String] = [:]

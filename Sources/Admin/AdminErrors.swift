@@ -50,6 +50,10 @@ extension AdminErrors {
     static let alreadyEnrolled = APIError(
         status: .conflict, code: "admin_already_enrolled", message: "the authenticator was set up already; it is shown only once")
 
+    static let reelsNotServed = APIError(
+        status: .notFound, code: "admin_reels_not_served", message: "this server runs without reels (no storage backend)")
+    static let reelNotFound = APIError(status: .notFound, code: "admin_reel_not_found", message: "reel_id: no ready reel with this id")
+
     static func approverRole(_ role: String) -> APIError {
         APIError(status: .forbidden, code: "admin_approver_role", message: "deciding this request needs the role \(role)")
     }

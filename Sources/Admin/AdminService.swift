@@ -16,6 +16,8 @@ public struct AdminService: Sendable {
     let now: @Sendable () -> Date
     /// The kill switches as this instance knows them (`admin_writes`, `iam_writes` apply here).
     let killSwitches: any KillSwitches
+    /// The reels review seam (nil where reels are not served).
+    let reelReview: (any ReelReview)?
 
     /// Wrong codes allowed per admin in ``attemptWindowMinutes`` before opening is refused.
     static let maximumFailedAttempts = 5
@@ -24,12 +26,13 @@ public struct AdminService: Sendable {
     static let wrongCodeReasons = ["wrong authenticator code", "wrong recovery code", "authenticator code already used"]
 
     public init(
-        database: Database, settings: AdminSettings, killSwitches: any KillSwitches = NoKillSwitches(),
+        database: Database, settings: AdminSettings, killSwitches: any KillSwitches = NoKillSwitches(), reelReview: (any ReelReview)? = nil,
         now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.database = database
         self.settings = settings
         self.killSwitches = killSwitches
+        self.reelReview = reelReview
         self.now = now
     }
 

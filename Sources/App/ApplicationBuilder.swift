@@ -113,7 +113,8 @@ public func buildApplication(
                     logger: logger))
         }
         reels?.addRoutes(to: router)
-        services += addAdmin(config: config, database: database, tokens: tokens, killSwitches: killSwitches, router: router, logger: logger)
+        services += addAdmin(
+            config: config, database: database, tokens: tokens, killSwitches: killSwitches, reels: reels, router: router, logger: logger)
         let realtimeController = RealtimeController(realtime: realtime, isAPIKey: tokens.isAPIKey, trustProxy: config.trustProxy)
         realtimeController.addRoutes(to: webSockets)
         realtimeController.addBroadcastRoutes(
@@ -204,10 +205,12 @@ private func addAPI(
 /// `/admin/v1`: the admin console's API (API key and a signed-in user, then an admin session).
 /// Returns the audit anchor service when anchors are on.
 private func addAdmin(
-    config: AppConfig, database: Database, tokens: TokenService, killSwitches: any KillSwitches, router: Router<AppRequestContext>,
-    logger: Logger
+    config: AppConfig, database: Database, tokens: TokenService, killSwitches: any KillSwitches, reels: ReelsModule?,
+    router: Router<AppRequestContext>, logger: Logger
 ) -> [any Service] {
-    let admin = AdminService(database: database, settings: config.admin, killSwitches: killSwitches)
+    let admin = AdminService(
+        database: database, settings: config.admin, killSwitches: killSwitches,
+        reelReview: reels.map { ReelReviewAdapter(moderation: $0.moderation) })
     AdminController(admin: admin).addRoutes(
         to: router.group("admin/v1")
             .add(middleware: ErrorShapeMiddleware(.plain))

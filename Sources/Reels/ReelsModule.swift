@@ -16,6 +16,8 @@ public struct ReelsModule: Sendable {
     public let arbiter: ReelsArbiter
     /// The transcoding worker (role `worker`).
     public let worker: ReelsWorker
+    /// The moderators' queues and decisions (the admin console's seam).
+    public let moderation: ReelsModeration
 
     public init(
         database: Database, storage: StorageService, bus: any MessageBus, settings: ReelsSettings, logger: Logger,
@@ -26,6 +28,7 @@ public struct ReelsModule: Sendable {
         feed = ReelsFeed(database: database, limits: settings.feed, logger: logger)
         arbiter = ReelsArbiter(database: database, settings: settings.arbiter, logger: logger)
         worker = ReelsWorker(database: database, storage: storage, bus: bus, settings: settings.worker, logger: logger)
+        moderation = ReelsModeration(database: database)
     }
 
     /// Every reels RPC (`POST /rest/v1/rpc/<name>`).

@@ -8,9 +8,12 @@ fresh database, so the first-owner bootstrap is this suite's):
 - every `/admin/v1` call without a live `X-Admin-Session` is 401; a role without the scope
   gets 403 `admin_scope_required`, recorded as a denial;
 - the audit browser filters and pages; `ecomansoni audit verify` exits 0 on the untouched
-  chain and 1 naming the row an owner-role edit broke; the request roles cannot change the log.
+  chain and 1 naming the row an owner-role edit broke; the request roles cannot change the log;
+- a kill switch flipped on this server stops message sending and new sign-ups on a second
+  instance within a second; new admins enrol themselves; an owner grant waits for approval;
+- moderators review held and reported reels.
 
-Users sign in with this suite's test numbers (+15555550370–374).
+Users sign in with this suite's test numbers (+15555550370–374; +15555550379 never signs up).
 """
 
 from __future__ import annotations
@@ -322,3 +325,37 @@ async def test_an_owner_grant_needs_another_owners_approval_and_is_executed_once
     assert bad_role.status_code == 400 and "role" in bad_role.text
     support_role = await api("POST", "grants", OWNER, session=token, json={"user_id": plain_id, "role": "support", "reason": "helpdesk"})
     assert support_role.status_code == 201 and support_role.json()["status"] == "granted"
+
+
+async def test_moderators_review_held_and_reported_reels(admin_server, api, people, owner_session):
+    from reels_support import new_reel
+
+    token = owner_session[0]
+    held = new_reel(admin_server, people[PLAIN][0], moderation="pending", caption="held for review")
+    reported = new_reel(admin_server, people[PLAIN][0], caption="reported")
+    psql(admin_server, f"INSERT INTO reels.reports (reel_id, user_id, reason) VALUES ('{reported}', '{people[OWNER][0]}', 'spam')")
+
+    pending = await api("GET", "moderation/reels", OWNER, session=token, params={"queue": "pending"})
+    assert pending.status_code == 200, pending.text
+    assert [item["reel_id"] for item in pending.json()] == [held]
+    assert pending.json()[0]["caption"] == "held for review"
+    queue = await api("GET", "moderation/reels", OWNER, session=token, params={"queue": "reported"})
+    assert [(item["reel_id"], item["reports"], item["report_reasons"]) for item in queue.json()] == [(reported, 1, ["spam"])]
+    for params, field in (({"queue": "all"}, "queue"), ({"limit": "101"}, "limit"), ({"before": "yesterday"}, "before")):
+        bad = await api("GET", "moderation/reels", OWNER, session=token, params=params)
+        assert bad.status_code == 400 and field in bad.json()["error"], bad.text
+
+    no_reason = await api("POST", f"moderation/reels/{reported}", OWNER, session=token, json={"decision": "reject", "reason": ""})
+    assert no_reason.status_code == 400
+    unknown = await api("POST", f"moderation/reels/{uuid.uuid4()}", OWNER, session=token, json={"decision": "approve", "reason": "ok"})
+    assert unknown.status_code == 404 and unknown.json()["code"] == "admin_reel_not_found"
+    for reel, decision in ((held, "approve"), (reported, "reject")):
+        decided = await api("POST", f"moderation/reels/{reel}", OWNER, session=token, json={"decision": decision, "reason": "reviewed"})
+        assert decided.status_code == 204, decided.text
+    assert psql(admin_server, f"SELECT moderation FROM reels.reels WHERE id IN ('{held}', '{reported}') ORDER BY caption").stdout.split() == [
+        "approved", "rejected"]
+    for name in ("pending", "reported"):
+        empty = await api("GET", "moderation/reels", OWNER, session=token, params={"queue": name})
+        assert empty.json() == []
+    audit = psql(admin_server, "SELECT action || ' ' || target || ' ' || reason FROM admin.audit_log WHERE action LIKE 'admin.reel.%' ORDER BY seq")
+    assert audit.stdout.splitlines() == [f"admin.reel.approve {held} reviewed", f"admin.reel.reject {reported} reviewed"]

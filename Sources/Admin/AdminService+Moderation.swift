@@ -1,0 +1,34 @@
+import Core
+import Database
+import Foundation
+
+/// Content moderation: the reels review queues (scope `moderation.reels`) and decisions,
+/// audited with the moderator, the reel and the reason.
+extension AdminService {
+    public static let reelQueues = ["pending", "reported"]
+
+    /// A page of the reels queue `queue` (`pending` or `reported`); 1–100 per page.
+    public func reelQueue(_ session: AdminSession, queue: String, limit: Int, before: Date?) async throws -> Data {
+        try await require(.moderationReels, session, action: "admin.reels.queue", target: queue)
+        guard let reelReview else { throw AdminErrors.reelsNotServed }
+        return try await reelReview.queue(queue, limit: limit, before: before)
+    }
+
+    /// Approves or rejects a reel; a rejection needs a reason (shown to its author).
+    public func decideReel(_ session: AdminSession, reel: UUID, approve: Bool, reason: String) async throws {
+        let action = approve ? "admin.reel.approve" : "admin.reel.reject"
+        let target = reel.uuidString.lowercased()
+        try await require(.moderationReels, session, action: action, target: target)
+        let reason = try Self.reason(reason)
+        try await refuseIfSwitchedOff([.adminWrites], session, action: action, target: target)
+        guard let reelReview else { throw AdminErrors.reelsNotServed }
+        try await withAdminWrite(session, .moderationReels) { connection in
+            guard try await reelReview.decide(reel: reel, approve: approve, reason: reason, moderator: session.userID, on: connection) else {
+                throw AdminErrors.reelNotFound
+            }
+            try await AuditLog.append(
+                AuditEvent(actor: session.userID, action: action, scope: .moderationReels, target: target, outcome: .allowed, reason: reason,
+                           requestID: session.requestID), on: connection)
+        }
+    }
+}

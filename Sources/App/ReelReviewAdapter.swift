@@ -1,0 +1,20 @@
+import Admin
+import Core
+import Foundation
+import PostgresNIO
+import Reels
+
+/// The admin console's reels review seam (``ReelReview``) over the reels module's
+/// ``ReelsModeration``: the one place that knows both.
+struct ReelReviewAdapter: ReelReview {
+    let moderation: ReelsModeration
+
+    func queue(_ name: String, limit: Int, before: Date?) async throws -> Data {
+        guard let queue = ReelsModeration.Queue(rawValue: name) else { throw APIError.invalidField("queue", "must be pending or reported") }
+        return try JSONBody.encoder.encode(try await moderation.queue(queue, limit: limit, before: before))
+    }
+
+    func decide(reel: UUID, approve: Bool, reason: String?, moderator: UUID, on connection: PostgresConnection) async throws -> Bool {
+        try await moderation.decide(reel: reel, approve: approve, reason: reason, moderator: moderator, on: connection)
+    }
+}

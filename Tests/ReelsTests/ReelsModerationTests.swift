@@ -1,0 +1,86 @@
+import Core
+import Database
+import Foundation
+import Testing
+import TestSupport
+
+@testable import Reels
+
+/// The review queues moderators work through and their decisions.
+@Suite struct ReelsModerationTests {
+    static func report(_ database: Database, _ reel: UUID, by user: Caller, reason: String, at: Date = Date()) async throws {
+        try await database.withOwner { connection in
+            try await connection.execute(
+                "INSERT INTO reels.reports (reel_id, user_id, reason, created_at) VALUES ($1, $2, $3, $4)", [reel, user.userID, reason, at])
+        }
+    }
+
+    @Test func pendingReelsWaitNewestFirstAndReportedOnesByTheirLatestReport() async throws {
+        try await TestDatabase.withDatabase { database in
+            let moderation = ReelsModeration(database: database)
+            let author = try await ReelsFixture.user(database)
+            let viewers = [try await ReelsFixture.user(database), try await ReelsFixture.user(database)]
+            let now = Date()
+            let older = try await ReelsFixture.reel(database, author: author, moderation: "pending", caption: "older", createdAt: now.addingTimeInterval(-60))
+            let newer = try await ReelsFixture.reel(database, author: author, moderation: "pending", caption: "newer", createdAt: now)
+            _ = try await ReelsFixture.reel(database, author: author, state: "processing", moderation: "pending")
+            let visible = try await ReelsFixture.reel(database, author: author, caption: "visible")
+            let rejected = try await ReelsFixture.reel(database, author: author, moderation: "rejected")
+            try await Self.report(database, visible, by: viewers[0], reason: "spam", at: now.addingTimeInterval(-30))
+            try await Self.report(database, visible, by: viewers[1], reason: "hate", at: now.addingTimeInterval(-10))
+            try await Self.report(database, rejected, by: viewers[0], reason: "spam")
+
+            let pending = try await moderation.queue(.pending, limit: 10, before: nil)
+            #expect(pending.map(\.caption) == ["newer", "older"])
+            let page = try await moderation.queue(.pending, limit: 1, before: nil)
+            let next = try await moderation.queue(.pending, limit: 1, before: page.last?.createdAt)
+            #expect(page.map(\.reelID) == [newer.uuidString.lowercased()])
+            #expect(next.map(\.reelID) == [older.uuidString.lowercased()])
+
+            let reported = try await moderation.queue(.reported, limit: 10, before: nil)
+            #expect(reported.map(\.reelID) == [visible.uuidString.lowercased()])
+            #expect(reported.first?.reports == 2)
+            #expect(reported.first?.reportReasons == ["hate", "spam"])
+        }
+    }
+
+    @Test func aDecisionMovesTheReelAndOnlyNewReportsBringItBack() async throws {
+        try await TestDatabase.withDatabase { database in
+            let moderation = ReelsModeration(database: database)
+            let author = try await ReelsFixture.user(database)
+            let viewer = try await ReelsFixture.user(database)
+            let moderator = try await ReelsFixture.user(database)
+            let held = try await ReelsFixture.reel(database, author: author, moderation: "pending")
+            let reported = try await ReelsFixture.reel(database, author: author)
+            try await Self.report(database, reported, by: viewer, reason: "spam", at: Date().addingTimeInterval(-5))
+
+            #expect(!(try await ReelsFixture.visibleReels(database, viewer).contains(held)))
+            let approved = try await database.withOwner { connection in
+                try await moderation.decide(reel: held, approve: true, reason: nil, moderator: moderator.userID!, on: connection)
+            }
+            #expect(approved)
+            #expect(try await ReelsFixture.visibleReels(database, viewer).contains(held))
+            #expect(try await moderation.queue(.pending, limit: 10, before: nil).isEmpty)
+
+            // Kept after review: the old report no longer queues it.
+            _ = try await database.withOwner { connection in
+                try await moderation.decide(reel: reported, approve: true, reason: nil, moderator: moderator.userID!, on: connection)
+            }
+            #expect(try await moderation.queue(.reported, limit: 10, before: nil).isEmpty)
+            let another = try await ReelsFixture.user(database)
+            try await Self.report(database, reported, by: another, reason: "violence", at: Date().addingTimeInterval(1))
+            #expect(try await moderation.queue(.reported, limit: 10, before: nil).count == 1)
+
+            let rejected = try await database.withOwner { connection in
+                try await moderation.decide(reel: reported, approve: false, reason: "violence", moderator: moderator.userID!, on: connection)
+            }
+            #expect(rejected)
+            #expect(!(try await ReelsFixture.visibleReels(database, viewer).contains(reported)))
+            #expect(try await moderation.queue(.reported, limit: 10, before: nil).isEmpty)
+            let missing = try await database.withOwner { connection in
+                try await moderation.decide(reel: UUID(), approve: true, reason: nil, moderator: moderator.userID!, on: connection)
+            }
+            #expect(!missing)
+        }
+    }
+}

@@ -151,6 +151,27 @@ public struct AdminController: Sendable {
             try await admin.decideReel(session, reel: reel, approve: body.decision == "approve", reason: body.reason)
             return Response(status: .noContent, headers: [Self.requestIDHeader: session.requestID])
         }
+        group.get("users") { request, context in
+            let session = try await session(request, context)
+            let parameters = request.uri.queryParameters
+            var userID: UUID?
+            if let text = parameters.get("user_id") {
+                guard let id = UUID(uuidString: text) else { throw APIError.invalidField("user_id", "must be a UUID") }
+                userID = id
+            }
+            let account = try await admin.lookUpAccount(session, userID: userID, phone: parameters.get("phone"))
+            var response = Self.json(try JSONBody.encoder.encode(account), requestID: session.requestID)
+            response.headers[.cacheControl] = "no-store"
+            return response
+        }
+        group.post("users/:user_id/suspension") { request, context in
+            struct Body: Decodable { var hours: Int; var reason: String }
+            let session = try await session(request, context)
+            let user = try Self.uuid(context, "user_id")
+            let body = try await JSONBody.decode(Body.self, from: request)
+            try await admin.suspendAccount(session, userID: user, hours: body.hours, reason: body.reason)
+            return Response(status: .noContent, headers: [Self.requestIDHeader: session.requestID])
+        }
         group.get("audit") { request, context in
             let session = try await session(request, context)
             var parameters: [String: String] = [:]

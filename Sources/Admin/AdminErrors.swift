@@ -50,6 +50,8 @@ extension AdminErrors {
     static let alreadyEnrolled = APIError(
         status: .conflict, code: "admin_already_enrolled", message: "the authenticator was set up already; it is shown only once")
 
+    static let accountsNotServed = APIError(status: .notFound, code: "admin_accounts_not_served", message: "account lookup is not served here")
+    static let accountNotFound = APIError(status: .notFound, code: "user_not_found", message: "no account with this id or phone number")
     static let reelsNotServed = APIError(
         status: .notFound, code: "admin_reels_not_served", message: "this server runs without reels (no storage backend)")
     static let reelNotFound = APIError(status: .notFound, code: "admin_reel_not_found", message: "reel_id: no ready reel with this id")

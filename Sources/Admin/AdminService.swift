@@ -18,6 +18,8 @@ public struct AdminService: Sendable {
     let killSwitches: any KillSwitches
     /// The reels review seam (nil where reels are not served).
     let reelReview: (any ReelReview)?
+    /// The accounts seam (support's lookup, suspensions).
+    let accounts: (any AccountDirectory)?
 
     /// Wrong codes allowed per admin in ``attemptWindowMinutes`` before opening is refused.
     static let maximumFailedAttempts = 5
@@ -27,8 +29,9 @@ public struct AdminService: Sendable {
 
     public init(
         database: Database, settings: AdminSettings, killSwitches: any KillSwitches = NoKillSwitches(), reelReview: (any ReelReview)? = nil,
-        now: @escaping @Sendable () -> Date = { Date() }
+        accounts: (any AccountDirectory)? = nil, now: @escaping @Sendable () -> Date = { Date() }
     ) {
+        self.accounts = accounts
         self.database = database
         self.settings = settings
         self.killSwitches = killSwitches

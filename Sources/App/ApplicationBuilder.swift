@@ -210,7 +210,8 @@ private func addAdmin(
 ) -> [any Service] {
     let admin = AdminService(
         database: database, settings: config.admin, killSwitches: killSwitches,
-        reelReview: reels.map { ReelReviewAdapter(moderation: $0.moderation) })
+        reelReview: reels.map { ReelReviewAdapter(moderation: $0.moderation) },
+        accounts: AccountDirectoryAdapter(accounts: UserAccounts(database: database)))
     AdminController(admin: admin).addRoutes(
         to: router.group("admin/v1")
             .add(middleware: ErrorShapeMiddleware(.plain))

@@ -359,3 +359,39 @@ async def test_moderators_review_held_and_reported_reels(admin_server, api, peop
         assert empty.json() == []
     audit = psql(admin_server, "SELECT action || ' ' || target || ' ' || reason FROM admin.audit_log WHERE action LIKE 'admin.reel.%' ORDER BY seq")
     assert audit.stdout.splitlines() == [f"admin.reel.approve {held} reviewed", f"admin.reel.reject {reported} reviewed"]
+
+
+async def test_support_finds_accounts_with_masked_numbers_and_moderators_suspend_them(admin_server, api, people, owner_session):
+    from e2e_support import close_client, new_client, sign_in
+
+    token = owner_session[0]
+    plain_id = people[PLAIN][0]
+    by_phone = await api("GET", "users", OWNER, session=token, params={"phone": PLAIN})
+    assert by_phone.status_code == 200, by_phone.text
+    assert by_phone.headers["cache-control"] == "no-store"
+    account = by_phone.json()
+    assert account["user_id"] == plain_id and account["phone_masked"] == "+1********72"
+    assert PLAIN[1:] not in by_phone.text
+    by_id = await api("GET", "users", OWNER, session=token, params={"user_id": plain_id})
+    assert by_id.json() == account
+    missing = await api("GET", "users", OWNER, session=token, params={"phone": "+15550000000"})
+    assert missing.status_code == 404 and missing.json()["code"] == "user_not_found"
+    lookups = psql(admin_server, "SELECT coalesce(target, '-') || ' ' || detail::text FROM admin.audit_log "
+                                 "WHERE action = 'admin.users.lookup' ORDER BY seq").stdout
+    assert "5555" not in lookups and lookups.count(plain_id) == 2
+
+    too_long = await api("POST", f"users/{plain_id}/suspension", OWNER, session=token, json={"hours": 9000, "reason": "x"})
+    assert too_long.status_code == 400 and "hours" in too_long.text
+    suspended = await api("POST", f"users/{plain_id}/suspension", OWNER, session=token, json={"hours": 24, "reason": "harassment"})
+    assert suspended.status_code == 204, suspended.text
+    assert (await api("GET", "users", OWNER, session=token, params={"user_id": plain_id})).json()["suspended_until"]
+    client = await new_client(admin_server.url, admin_server.anon_key)
+    try:
+        with pytest.raises(Exception) as refused:
+            await sign_in(client, PLAIN)
+        assert "banned" in str(refused.value).lower()
+        lifted = await api("POST", f"users/{plain_id}/suspension", OWNER, session=token, json={"hours": 0, "reason": "appeal upheld"})
+        assert lifted.status_code == 204
+        await sign_in(client, PLAIN)
+    finally:
+        await close_client(client)

@@ -151,6 +151,26 @@ public struct AdminController: Sendable {
             try await admin.decideReel(session, reel: reel, approve: body.decision == "approve", reason: body.reason)
             return Response(status: .noContent, headers: [Self.requestIDHeader: session.requestID])
         }
+        group.get("moderation/hashtags") { request, context in
+            let session = try await session(request, context)
+            return Self.json(try await admin.blockedHashtags(session), requestID: session.requestID)
+        }
+        group.post("moderation/hashtags") { request, context in
+            struct Body: Decodable { var tag: String; var reason: String }
+            let session = try await session(request, context)
+            let body = try await JSONBody.decode(Body.self, from: request)
+            guard body.tag.count <= 101 else { throw APIError.invalidField("tag", "must be 1–100 letters, digits or _") }
+            try await admin.blockHashtag(session, body.tag, reason: body.reason)
+            return Response(status: .created, headers: [Self.requestIDHeader: session.requestID])
+        }
+        group.post("moderation/hashtags/:tag/unblock") { request, context in
+            struct Body: Decodable { var reason: String }
+            let session = try await session(request, context)
+            let tag = context.parameters.get("tag") ?? ""
+            guard (1...101).contains(tag.count) else { throw APIError.invalidField("tag", "must be 1–100 letters, digits or _") }
+            try await admin.unblockHashtag(session, tag, reason: try await JSONBody.decode(Body.self, from: request).reason)
+            return Response(status: .noContent, headers: [Self.requestIDHeader: session.requestID])
+        }
         group.get("users") { request, context in
             let session = try await session(request, context)
             let parameters = request.uri.queryParameters

@@ -54,6 +54,8 @@ extension AdminErrors {
     static let accountNotFound = APIError(status: .notFound, code: "user_not_found", message: "no account with this id or phone number")
     static let reelsNotServed = APIError(
         status: .notFound, code: "admin_reels_not_served", message: "this server runs without reels (no storage backend)")
+    static let hashtagBlocked = APIError(status: .conflict, code: "admin_hashtag_blocked", message: "tag: this hashtag is blocked already")
+    static let hashtagNotBlocked = APIError(status: .notFound, code: "admin_hashtag_not_blocked", message: "tag: this hashtag is not blocked")
     static let reelNotFound = APIError(status: .notFound, code: "admin_reel_not_found", message: "reel_id: no ready reel with this id")
 
     static func approverRole(_ role: String) -> APIError {

@@ -32,3 +32,42 @@ extension AdminService {
         }
     }
 }
+
+/// The hashtag blocklist (scope `moderation.hashtags`).
+extension AdminService {
+    public func blockedHashtags(_ session: AdminSession) async throws -> Data {
+        try await require(.moderationHashtags, session, action: "admin.hashtags.read")
+        guard let reelReview else { throw AdminErrors.reelsNotServed }
+        return try await reelReview.blockedHashtags()
+    }
+
+    /// Blocks a hashtag; reels carrying it go back to review (audited with how many).
+    public func blockHashtag(_ session: AdminSession, _ hashtag: String, reason: String) async throws {
+        try await require(.moderationHashtags, session, action: "admin.hashtag.block", target: hashtag)
+        let reason = try Self.reason(reason)
+        try await refuseIfSwitchedOff([.adminWrites], session, action: "admin.hashtag.block", target: hashtag)
+        guard let reelReview else { throw AdminErrors.reelsNotServed }
+        try await withAdminWrite(session, .moderationHashtags) { connection in
+            guard let blocked = try await reelReview.block(hashtag: hashtag, reason: reason, moderator: session.userID, on: connection) else {
+                throw AdminErrors.hashtagBlocked
+            }
+            try await AuditLog.append(
+                AuditEvent(actor: session.userID, action: "admin.hashtag.block", scope: .moderationHashtags, target: blocked.tag,
+                           outcome: .allowed, reason: reason, requestID: session.requestID, detail: ["held": .number(Double(blocked.held))]),
+                on: connection)
+        }
+    }
+
+    public func unblockHashtag(_ session: AdminSession, _ hashtag: String, reason: String) async throws {
+        try await require(.moderationHashtags, session, action: "admin.hashtag.unblock", target: hashtag)
+        let reason = try Self.reason(reason)
+        try await refuseIfSwitchedOff([.adminWrites], session, action: "admin.hashtag.unblock", target: hashtag)
+        guard let reelReview else { throw AdminErrors.reelsNotServed }
+        try await withAdminWrite(session, .moderationHashtags) { connection in
+            guard let tag = try await reelReview.unblock(hashtag: hashtag, on: connection) else { throw AdminErrors.hashtagNotBlocked }
+            try await AuditLog.append(
+                AuditEvent(actor: session.userID, action: "admin.hashtag.unblock", scope: .moderationHashtags, target: tag, outcome: .allowed,
+                           reason: reason, requestID: session.requestID), on: connection)
+        }
+    }
+}

@@ -9,4 +9,11 @@ public protocol ReelReview: Sendable {
     /// Approves or rejects a ready reel on `connection` (the admin's transaction, so the audit
     /// row commits with it); false when there is no such reel.
     func decide(reel: UUID, approve: Bool, reason: String?, moderator: UUID, on connection: PostgresConnection) async throws -> Bool
+    /// The hashtag blocklist as a JSON array.
+    func blockedHashtags() async throws -> Data
+    /// Blocks a hashtag (throws 400 naming `tag` when it is none) on `connection`: the
+    /// normalised tag and how many reels went back to review; nil when blocked already.
+    func block(hashtag: String, reason: String, moderator: UUID, on connection: PostgresConnection) async throws -> (tag: String, held: Int)?
+    /// Unblocks a hashtag on `connection`: the normalised tag, nil when it was not blocked.
+    func unblock(hashtag: String, on connection: PostgresConnection) async throws -> String?
 }

@@ -17,4 +17,16 @@ struct ReelReviewAdapter: ReelReview {
     func decide(reel: UUID, approve: Bool, reason: String?, moderator: UUID, on connection: PostgresConnection) async throws -> Bool {
         try await moderation.decide(reel: reel, approve: approve, reason: reason, moderator: moderator, on: connection)
     }
+
+    func blockedHashtags() async throws -> Data {
+        try await moderation.blockedHashtags()
+    }
+
+    func block(hashtag: String, reason: String, moderator: UUID, on connection: PostgresConnection) async throws -> (tag: String, held: Int)? {
+        try await moderation.block(hashtag: hashtag, reason: reason, moderator: moderator, on: connection)
+    }
+
+    func unblock(hashtag: String, on connection: PostgresConnection) async throws -> String? {
+        try await moderation.unblock(hashtag: hashtag, on: connection)
+    }
 }

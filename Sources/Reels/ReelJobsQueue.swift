@@ -103,17 +103,17 @@ struct ReelJobsQueue: Sendable {
                 WHERE id = $1 AND attempt_id = $2 AND state = 'running' RETURNING 1
                 """, [job.jobID, job.attemptID])
             else { throw LostReelJobLease() }
-            var settings: (String, [String])?
-            for try await row in try await connection.rows(
-                "SELECT policy, caption_blocklist FROM reels.moderation_settings WHERE id", []
-            ).decode((String, [String]).self) { settings = row }
+            var settings: (String, [String], [String])?
+            for try await row in try await connection.rows(ModerationPolicy.settingsSQL, []).decode((String, [String], [String]).self) {
+                settings = row
+            }
             var caption = ""
             for try await text in try await connection.rows("SELECT caption FROM reels.reels WHERE id = $1 FOR UPDATE", [job.reelID]).decode(String.self) {
                 caption = text
             }
             let policy = ModerationPolicy(
                 mode: settings.flatMap { ModerationPolicy.Mode(rawValue: $0.0) } ?? .manual,
-                blocklist: Set((settings?.1 ?? []).map { $0.lowercased() }))
+                blocklist: Set((settings?.1 ?? []).map { $0.lowercased() }), blockedHashtags: Set(settings?.2 ?? []))
             let decision = policy.decide(caption: caption)
             var moderation = decision.moderation
             for try await value in try await connection.rows(

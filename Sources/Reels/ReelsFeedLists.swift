@@ -18,7 +18,7 @@ extension ReelsFeed {
             switch self {
             case .following: ("r.author_id IN (SELECT reels.my_followees()) AND $1::text IS NULL", nil)
             case .author(let id): ("r.author_id = $1::uuid", id)
-            case .hashtag(let tag): ("r.hashtags @> ARRAY[$1::text]", tag)
+            case .hashtag(let tag): ("r.hashtags @> ARRAY[$1::text] AND NOT reels.hashtag_blocked($1::text)", tag)
             }
         }
 

@@ -119,4 +119,53 @@ public struct ReelsModeration: Sendable {
         }
         return false
     }
+
+    // MARK: Hashtag blocklist
+
+    /// The blocked hashtags with why, who and when, by tag.
+    public func blockedHashtags() async throws -> Data {
+        try await database.withOwner { connection in
+            try await connection.jsonText(
+                """
+                SELECT coalesce(json_agg(json_build_object('tag', tag, 'reason', reason, 'added_by', added_by, 'added_at', added_at)
+                                         ORDER BY tag), '[]'::json)::text
+                FROM reels.hashtag_blocklist
+                """, []) ?? Data("[]".utf8)
+        }
+    }
+
+    /// Blocks `tag` (as typed: an optional `#`, then one tag) on `connection`: approved reels
+    /// carrying it go back to review, new ones are held, its list shows nothing. Returns the
+    /// normalised tag and how many reels went back to review; nil when it was blocked already.
+    public func block(hashtag text: String, reason: String, moderator: UUID, on connection: PostgresConnection) async throws -> (tag: String, held: Int)? {
+        let tag = try FeedHashtag.normalise(text)
+        var added = false
+        for try await _ in try await connection.rows(
+            "INSERT INTO reels.hashtag_blocklist (tag, reason, added_by) VALUES ($1, $2, $3) ON CONFLICT (tag) DO NOTHING RETURNING 1",
+            [tag, reason, moderator])
+        {
+            added = true
+        }
+        guard added else { return nil }
+        var held = 0
+        for try await _ in try await connection.rows(
+            """
+            UPDATE reels.reels SET moderation = 'pending', moderation_reason = $2, updated_at = now()
+            WHERE hashtags @> ARRAY[$1::text] AND moderation = 'approved' RETURNING 1
+            """, [tag, "the hashtag #\(tag) is blocked"])
+        {
+            held += 1
+        }
+        return (tag, held)
+    }
+
+    /// Unblocks `tag` on `connection` (reels held for it stay in the review queue); the
+    /// normalised tag, or nil when it was not blocked.
+    public func unblock(hashtag text: String, on connection: PostgresConnection) async throws -> String? {
+        let tag = try FeedHashtag.normalise(text)
+        for try await _ in try await connection.rows("DELETE FROM reels.hashtag_blocklist WHERE tag = $1 RETURNING 1", [tag]) {
+            return tag
+        }
+        return nil
+    }
 }

@@ -36,10 +36,11 @@ extension ReelsUploads {
         let changed = try await database.withOwner { connection in
             var demotion: ModerationPolicy.Decision?
             if let caption {
-                for try await (mode, blocklist) in try await connection.rows(
-                    "SELECT policy, caption_blocklist FROM reels.moderation_settings WHERE id", []
-                ).decode((String, [String]).self) {
-                    let policy = ModerationPolicy(mode: ModerationPolicy.Mode(rawValue: mode) ?? .manual, blocklist: Set(blocklist))
+                for try await (mode, blocklist, blockedHashtags) in try await connection.rows(ModerationPolicy.settingsSQL, []).decode(
+                    (String, [String], [String]).self)
+                {
+                    let policy = ModerationPolicy(
+                        mode: ModerationPolicy.Mode(rawValue: mode) ?? .manual, blocklist: Set(blocklist), blockedHashtags: Set(blockedHashtags))
                     let decision = policy.decide(caption: caption)
                     if decision.moderation != "approved" { demotion = decision }
                 }

@@ -24,6 +24,11 @@ import TestSupport
     struct FakeReels: ReelReview {
         func queue(_ name: String, limit: Int, before: Date?) async throws -> Data { Data("[]".utf8) }
         func decide(reel: UUID, approve: Bool, reason: String?, moderator: UUID, on connection: PostgresConnection) async throws -> Bool { true }
+        func blockedHashtags() async throws -> Data { Data("[]".utf8) }
+        func block(hashtag: String, reason: String, moderator: UUID, on connection: PostgresConnection) async throws -> (tag: String, held: Int)? {
+            (hashtag, 0)
+        }
+        func unblock(hashtag: String, on connection: PostgresConnection) async throws -> String? { hashtag }
     }
 
     struct FakeAccounts: AccountDirectory {
@@ -59,6 +64,9 @@ import TestSupport
                 (.auditRead, "audit verify", { _ = try await admin.verifyAudit(session) }),
                 (.moderationReels, "reels queue", { _ = try await admin.reelQueue(session, queue: "pending", limit: 5, before: nil) }),
                 (.moderationReels, "reel decision", { try await admin.decideReel(session, reel: UUID(), approve: true, reason: "ok") }),
+                (.moderationHashtags, "hashtag blocklist", { _ = try await admin.blockedHashtags(session) }),
+                (.moderationHashtags, "block hashtag", { try await admin.blockHashtag(session, "spam", reason: "x") }),
+                (.moderationHashtags, "unblock hashtag", { try await admin.unblockHashtag(session, "spam", reason: "x") }),
                 (.usersLookup, "account lookup", { _ = try await admin.lookUpAccount(session, userID: newcomer.userID, phone: nil) }),
                 (.moderationContent, "suspension", { try await admin.suspendAccount(session, userID: newcomer.userID!, hours: 1, reason: "x") }),
                 (.approvalsDecide, "decision", { _ = try await admin.decide(session, requestID: request, approve: false, reason: "x") }),

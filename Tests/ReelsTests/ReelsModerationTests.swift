@@ -83,4 +83,53 @@ import TestSupport
             #expect(!missing)
         }
     }
+
+    @Test func aBlockedHashtagHoldsItsReelsAndEmptiesItsList() async throws {
+        try await TestDatabase.withDatabase { database in
+            let moderation = ReelsModeration(database: database)
+            let feed = ReelsFeedFixture.feed(database)
+            let author = try await ReelsFixture.user(database)
+            let viewer = try await ReelsFixture.user(database)
+            let moderator = try await ReelsFixture.user(database)
+            let tagged = try await ReelsFixture.reel(database, author: author, caption: "#Scam here", hashtags: ["scam"])
+            let other = try await ReelsFixture.reel(database, author: author, caption: "#fine", hashtags: ["fine"])
+            #expect(try await Self.listed(feed, viewer, "scam") == 1)
+
+            let blocked = try await database.withOwner { connection in
+                try await moderation.block(hashtag: "#Scam", reason: "fraud wave", moderator: moderator.userID!, on: connection)
+            }
+            #expect(blocked?.tag == "scam" && blocked?.held == 1)
+            let again = try await database.withOwner { connection in
+                try await moderation.block(hashtag: "scam", reason: "again", moderator: moderator.userID!, on: connection)
+            }
+            #expect(again == nil)
+            await #expect(throws: APIError.self) {
+                _ = try await database.withOwner { connection in
+                    try await moderation.block(hashtag: "two words", reason: "x", moderator: moderator.userID!, on: connection)
+                }
+            }
+            #expect(try await Self.listed(feed, viewer, "scam") == 0)
+            let visible = try await ReelsFixture.visibleReels(database, viewer)
+            #expect(!visible.contains(tagged) && visible.contains(other))
+            #expect(try await moderation.queue(.pending, limit: 10, before: nil).map(\.moderationReason) == ["the hashtag #scam is blocked"])
+            let list = try JSONSerialization.jsonObject(with: try await moderation.blockedHashtags()) as? [[String: Any]]
+            #expect(list?.map { $0["tag"] as? String } == ["scam"])
+
+            // New captions with the tag are held too.
+            let policy = ModerationPolicy(mode: .auto, blocklist: [], blockedHashtags: ["scam"])
+            #expect(policy.decide(caption: "look #SCAM").moderation == "pending")
+            #expect(policy.decide(caption: "scam without the sign").moderation == "approved")
+
+            let unblocked = try await database.withOwner { connection in try await moderation.unblock(hashtag: "#scam", on: connection) }
+            #expect(unblocked == "scam")
+            let missing = try await database.withOwner { connection in try await moderation.unblock(hashtag: "scam", on: connection) }
+            #expect(missing == nil)
+        }
+    }
+
+    /// How many reels `viewer` sees in the hashtag's list.
+    static func listed(_ feed: ReelsFeed, _ viewer: Caller, _ tag: String) async throws -> Int {
+        let page = try JSONSerialization.jsonObject(with: try await feed.list(viewer, .hashtag(tag), limit: 20, before: nil)) as? [String: Any]
+        return (page?["reels"] as? [Any])?.count ?? -1
+    }
 }

@@ -11,7 +11,8 @@ fresh database, so the first-owner bootstrap is this suite's):
   chain and 1 naming the row an owner-role edit broke; the request roles cannot change the log;
 - a kill switch flipped on this server stops message sending and new sign-ups on a second
   instance within a second; new admins enrol themselves; an owner grant waits for approval;
-- moderators review held and reported reels.
+- moderators review held and reported reels and block hashtags; support finds accounts with
+  masked numbers; moderators suspend them.
 
 Users sign in with this suite's test numbers (+15555550370–374; +15555550379 never signs up).
 """
@@ -395,3 +396,36 @@ async def test_support_finds_accounts_with_masked_numbers_and_moderators_suspend
         await sign_in(client, PLAIN)
     finally:
         await close_client(client)
+
+
+async def test_moderators_block_a_hashtag_and_its_list_empties(admin_server, api, people, owner_session):
+    from reels_support import new_reel
+
+    token = owner_session[0]
+    tagged = new_reel(admin_server, people[PLAIN][0], caption="#scam offer", hashtags=["scam"])
+
+    async def listed() -> int:
+        async with httpx.AsyncClient(base_url=admin_server.url, timeout=30.0) as client:
+            response = await client.post("/rest/v1/rpc/get_hashtag_reels", json={"tag": "scam"}, headers={
+                "apikey": admin_server.anon_key, "Authorization": f"Bearer {people[OWNER][1]}"})
+            assert response.status_code == 200, response.text
+            return len(response.json()["reels"])
+
+    assert await listed() == 1
+    bad = await api("POST", "moderation/hashtags", OWNER, session=token, json={"tag": "two words", "reason": "x"})
+    assert bad.status_code == 400 and "tag" in bad.text
+    blocked = await api("POST", "moderation/hashtags", OWNER, session=token, json={"tag": "#Scam", "reason": "fraud wave"})
+    assert blocked.status_code == 201, blocked.text
+    again = await api("POST", "moderation/hashtags", OWNER, session=token, json={"tag": "scam", "reason": "again"})
+    assert again.status_code == 409 and again.json()["code"] == "admin_hashtag_blocked"
+    assert await listed() == 0
+    assert [row["tag"] for row in (await api("GET", "moderation/hashtags", OWNER, session=token)).json()] == ["scam"]
+    held = await api("GET", "moderation/reels", OWNER, session=token, params={"queue": "pending"})
+    assert [(item["reel_id"], item["moderation_reason"]) for item in held.json()] == [(tagged, "the hashtag #scam is blocked")]
+    unblocked = await api("POST", "moderation/hashtags/scam/unblock", OWNER, session=token, json={"reason": "over"})
+    assert unblocked.status_code == 204
+    missing = await api("POST", "moderation/hashtags/scam/unblock", OWNER, session=token, json={"reason": "over"})
+    assert missing.status_code == 404 and missing.json()["code"] == "admin_hashtag_not_blocked"
+    audit = psql(admin_server, "SELECT action || ' ' || target || ' ' || detail::text FROM admin.audit_log "
+                               "WHERE action LIKE 'admin.hashtag.%' AND outcome = 'allowed' ORDER BY seq")
+    assert audit.stdout.splitlines() == ['admin.hashtag.block scam {"held": 1}', "admin.hashtag.unblock scam {}"]

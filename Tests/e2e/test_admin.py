@@ -429,3 +429,21 @@ async def test_moderators_block_a_hashtag_and_its_list_empties(admin_server, api
     audit = psql(admin_server, "SELECT action || ' ' || target || ' ' || detail::text FROM admin.audit_log "
                                "WHERE action LIKE 'admin.hashtag.%' AND outcome = 'allowed' ORDER BY seq")
     assert audit.stdout.splitlines() == ['admin.hashtag.block scam {"held": 1}', "admin.hashtag.unblock scam {}"]
+
+
+async def test_every_admin_limit_is_enforced(api, owner_session):
+    token = owner_session[0]
+    too_long_code = await api("POST", "session", SUPPORT, json={"code": "1" * 65})
+    assert too_long_code.status_code == 400 and "code" in too_long_code.json()["error"]
+    long_reason = await api("POST", "kill-switches/calls", OWNER, session=token, json={"engaged": False, "reason": "x" * 501})
+    assert long_reason.status_code == 400 and "reason" in long_reason.json()["error"]
+    long_tag = await api("POST", "moderation/hashtags", OWNER, session=token, json={"tag": "t" * 102, "reason": "x"})
+    assert long_tag.status_code == 400 and "tag" in long_tag.json()["error"]
+    jit = await api("POST", "jit", OWNER, session=token, json={"role": "support", "minutes": 241, "reason": "x"})
+    assert jit.status_code == 400 and "minutes" in jit.json()["error"]
+    # Opening sessions: ten attempts at once per user, then one every six seconds.
+    statuses = [(await api("POST", "session", SUPPORT, json={"code": "000000"})).status_code for _ in range(11)]
+    assert statuses.count(429) >= 1 and statuses[0] != 429, statuses
+    limited = await api("POST", "session", SUPPORT, json={"code": "000000"})
+    assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
+    assert limited.json()["code"] == "over_request_rate_limit"

@@ -59,6 +59,18 @@ struct AdminFixture {
         return try await admin.session(caller, token: opened.token, requestID: "test")
     }
 
+    /// nil when `body` succeeded, else the API error's code (or the error described).
+    static func outcome(_ body: () async throws -> Void) async -> String? {
+        do {
+            try await body()
+            return nil
+        } catch let error as APIError {
+            return error.code
+        } catch {
+            return "\(error)"
+        }
+    }
+
     /// Audit rows as (action, outcome, actor), oldest first.
     func audit() async throws -> [(action: String, outcome: String, actor: UUID?)] {
         try await database.withOwner { connection in

@@ -76,8 +76,8 @@ import TestSupport
             let id = try #require(
                 try await admin.requestRole(cast.owner, target: cast.moderator.userID, role: .owner, minutes: nil, reason: "succession").requestID)
             _ = try await admin.decide(cast.otherOwner, requestID: id, approve: true, reason: "agreed")
-            async let first = Self.code { _ = try await admin.execute(cast.owner, requestID: id) }
-            async let second = Self.code { _ = try await admin.execute(cast.owner, requestID: id) }
+            async let first = AdminFixture.outcome { _ = try await admin.execute(cast.owner, requestID: id) }
+            async let second = AdminFixture.outcome { _ = try await admin.execute(cast.owner, requestID: id) }
             let outcomes = await [first, second]
             #expect(outcomes.filter { $0 == nil }.count == 1)
             #expect(outcomes.contains("admin_request_consumed"))
@@ -197,16 +197,5 @@ import TestSupport
         let opened = try await fixture.admin.openSession(session.caller, code: fixture.code(), requestID: "reopen")
         fixture.clock.advance(seconds: 30)
         return opened.token
-    }
-
-    static func code(_ body: () async throws -> Void) async -> String? {
-        do {
-            try await body()
-            return nil
-        } catch let error as APIError {
-            return error.code
-        } catch {
-            return "\(error)"
-        }
     }
 }

@@ -25,13 +25,13 @@ import TestSupport
             let caller = try await fixture.admin([role])
             let session = try await fixture.session(caller)
 
-            let admins = await Self.outcome { _ = try await fixture.admin.admins(session) }
+            let admins = await AdminFixture.outcome { _ = try await fixture.admin.admins(session) }
             #expect(admins == (listsAdmins ? nil : "admin_scope_required"))
-            let audit = await Self.outcome { _ = try await fixture.admin.auditEntries(session, AuditQuery()) }
+            let audit = await AdminFixture.outcome { _ = try await fixture.admin.auditEntries(session, AuditQuery()) }
             #expect(audit == (readsAudit ? nil : "admin_scope_required"))
-            let verify = await Self.outcome { _ = try await fixture.admin.verifyAudit(session) }
+            let verify = await AdminFixture.outcome { _ = try await fixture.admin.verifyAudit(session) }
             #expect(verify == (readsAudit ? nil : "admin_scope_required"))
-            let disable = await Self.outcome {
+            let disable = await AdminFixture.outcome {
                 try await fixture.admin.setStatus(session, target: other.userID!, active: false, reason: "test")
             }
             #expect(disable == (disablesAdmins ? nil : "admin_scope_required"))
@@ -88,7 +88,7 @@ import TestSupport
             }
             let session = try await fixture.session(auditor)
             #expect(session.grants.isEmpty)
-            #expect(await Self.outcome { _ = try await fixture.admin.auditEntries(session, AuditQuery()) } == "admin_scope_required")
+            #expect(await AdminFixture.outcome { _ = try await fixture.admin.auditEntries(session, AuditQuery()) } == "admin_scope_required")
             let rows = try await fixture.admin.withAdmin(session) { connection in
                 try await connection.count("SELECT count(*) FROM admin.audit_log", [])
             }
@@ -101,7 +101,7 @@ import TestSupport
             let fixture = AdminFixture(database)
             let owner = try await fixture.admin([.owner])
             let session = try await fixture.session(owner)
-            let refused = await Self.outcome {
+            let refused = await AdminFixture.outcome {
                 try await fixture.admin.setStatus(session, target: owner.userID!, active: false, reason: "leaving")
             }
             #expect(refused == "admin_last_owner")
@@ -132,10 +132,10 @@ import TestSupport
             let second = try await fixture.admin([.owner])
             let firstSession = try await fixture.session(first)
             let secondSession = try await fixture.session(second)
-            async let a = Self.outcome {
+            async let a = AdminFixture.outcome {
                 try await fixture.admin.setStatus(firstSession, target: second.userID!, active: false, reason: "race")
             }
-            async let b = Self.outcome {
+            async let b = AdminFixture.outcome {
                 try await fixture.admin.setStatus(secondSession, target: first.userID!, active: false, reason: "race")
             }
             let outcomes = await [a, b]
@@ -147,18 +147,6 @@ import TestSupport
                 try await connection.count("SELECT count(*) FROM admin.admin_users WHERE status = 'active'", [])
             }
             #expect(active == 1)
-        }
-    }
-
-    /// nil when `body` succeeded, else the API error's code.
-    static func outcome(_ body: () async throws -> Void) async -> String? {
-        do {
-            try await body()
-            return nil
-        } catch let error as APIError {
-            return error.code
-        } catch {
-            return "\(error)"
         }
     }
 }

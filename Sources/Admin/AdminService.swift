@@ -190,23 +190,35 @@ public struct AdminService: Sendable {
         guard let token, !token.isEmpty else { throw AdminErrors.sessionMissing }
         let userID = try caller.requireUser()
         let at = now()
-        return try await database.withOwner { connection in
-            var found: (id: UUID, expiresAt: Date)?
+        // One statement, one round trip: the session, and a row per live grant with its scopes.
+        let rows = try await database.withStatement { connection in
+            var rows: [(UUID, Date, String?, String?, Date?, [String])] = []
             for try await row in try await connection.rows(
                 """
-                SELECT s.id, s.expires_at FROM admin.sessions s JOIN admin.admin_users a ON a.user_id = s.user_id
+                SELECT s.id, s.expires_at, g.role, g.kind, g.expires_at,
+                       ARRAY(SELECT rs.scope FROM admin.role_scopes rs WHERE rs.role = g.role)
+                FROM admin.sessions s JOIN admin.admin_users a ON a.user_id = s.user_id
+                LEFT JOIN admin.role_grants g
+                       ON g.user_id = s.user_id AND g.revoked_at IS NULL AND (g.expires_at IS NULL OR g.expires_at > $3)
                 WHERE s.token_hash = $1 AND s.user_id = $2 AND s.ended_at IS NULL AND s.expires_at > $3 AND a.status = 'active'
                   AND s.auth_session_id IS NOT DISTINCT FROM $4
+                ORDER BY g.role, g.granted_at
                 """, [Data(Self.tokenHash(token)), userID, at, caller.sessionID]
-            ).decode((UUID, Date).self) {
-                found = (row.0, row.1)
+            ).decode((UUID, Date, String?, String?, Date?, [String]).self) {
+                rows.append(row)
             }
-            guard let found else { throw AdminErrors.sessionInvalid }
-            let grants = try await Self.liveGrants(of: userID, at: at, on: connection)
-            return AdminSession(
-                id: found.id, userID: userID, expiresAt: found.expiresAt, grants: grants.grants, scopes: grants.scopes, caller: caller,
-                requestID: requestID)
+            return rows
         }
+        guard let first = rows.first else { throw AdminErrors.sessionInvalid }
+        var grants: [AdminSession.Grant] = []
+        var scopes = Set<AdminScope>()
+        for (_, _, roleName, kind, expiresAt, scopeNames) in rows {
+            guard let roleName, let role = AdminRole(rawValue: roleName), let kind else { continue }
+            grants.append(.init(role: role, kind: kind, expiresAt: expiresAt))
+            scopes.formUnion(scopeNames.compactMap(AdminScope.init(rawValue:)))
+        }
+        return AdminSession(
+            id: first.0, userID: userID, expiresAt: first.1, grants: grants, scopes: scopes, caller: caller, requestID: requestID)
     }
 
     /// Ends the session now (sign-out of the console).

@@ -1,7 +1,8 @@
 // The web app's service worker (issue 14), served at the scope root with Cache-Control:
 // no-cache. It keeps the shell so the app opens without a network, and it opens the chat a
 // notification names. It never touches the API: /auth, /rest, /storage, /realtime,
-// /functions and /calls requests are not intercepted, so no API answer is ever cached.
+// /functions and /calls requests are not intercepted, so no API answer is ever cached; nor
+// the admin console (/admin/: its own page and /admin/v1 API), which is never the chat shell.
 //
 // The server rewrites the './' literals below to versioned URLs (?v=<hash of everything the
 // file reaches>); index.html reaches the whole app, so any change to a file of the app changes
@@ -19,7 +20,7 @@ const CACHE = 'eco-shell-' + VERSION;
 const PREFIX = 'eco-shell-';
 // Unversioned files kept for offline use (network first, the cached copy when it fails).
 const KEPT = ['/app-config.json', '/favicon.svg', '/manifest.webmanifest', '/icons/'];
-const API = ['/auth/', '/rest/', '/storage/', '/realtime/', '/functions/', '/calls/', '/health', '/ready', '/metrics'];
+const API = ['/auth/', '/rest/', '/storage/', '/realtime/', '/functions/', '/calls/', '/health', '/ready', '/metrics', '/admin/'];
 
 let offline = false;
 

@@ -1,0 +1,604 @@
+"""The admin web console at /admin/ (issue 16, item 8), headless Chromium against the real
+server and its /admin/v1 API:
+
+- without a signed-in user the console explains and links to the phone sign-in at /#/, and
+  loads nothing of the main app but its side-effect-free modules;
+- the owner (an admin made here with psql, RFC 6238's test secret and an owner grant — the
+  shared server is never bootstrapped) signs in to the app with the phone, opens /admin/,
+  gets admin_code_invalid (with the request id) for a wrong code, then opens a session with a
+  TOTP code computed here; the token is in sessionStorage only, the header shows the role and
+  a countdown of at most 30 minutes;
+- dashboard: the six kill switches; admin_writes engaged and released, each with a reason
+  (a missing reason is refused in the dialog; focus returns to the switch), both in the
+  audit log; the list's error state (request blocked) and its retry;
+- admins & roles: the second user added by user id with a reason (twice: admin_exists shown),
+  both admins listed with names, a role granted at once (support) and one that becomes a
+  request (security_admin);
+- requests: the pending request without approve/deny for its own requester; the status filter;
+- JIT: 500 minutes refused, a moderator role for 15 minutes granted, shown with its countdown
+  and in the header, revoked;
+- audit: the kill-switch rows, row details, the outcome and action filters (kept in the
+  address), a bad actor refused, `before`, pages of three through next_before down to row 1,
+  the phone layout (filters folded, rows as cards), verify says intact;
+- English strings (no Cyrillic left on any page);
+- the second admin (no secret yet) gets admin_not_enrolled and enrols: the QR code on screen,
+  read back from its SVG, equals python-qrcode's matrix of the otpauth link for the same
+  version and mask; every mask of the encoder is checked module for module, and the chosen
+  one has the lowest penalty (computed here independently); then a code from the shown secret
+  opens the console: a support admin's kill-switch buttons are disabled, no IAM or audit pages;
+- the second admin, made an owner, approves the owner's JIT security_admin request (a request
+  about themselves offers no decision); the owner executes it and revokes the grant early;
+- a session ended on the server sends the console back to the code step with a notice;
+- the owner signs out: the token is gone from sessionStorage and the server refuses it.
+
+Every screen is photographed at 360×740 and 1280×800, light and dark where it matters, into
+<artefacts>/screenshots/admin-*.png; sideways scrolling at 360 px, serious or critical axe-core
+violations and (on four screens) focus stops without a visible indicator are collected and
+fail the last test. Numbers +15555550375 (owner) and +15555550376 (second admin). The tests
+run in file order and share state (run with -x).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import struct
+import subprocess
+import time
+from dataclasses import dataclass, field
+
+import httpx
+import pytest
+
+from web_support import PHONE, DESKTOP, Browser, Steps, database_url, tid
+
+OWNER = ("+15555550375", "375375")
+SECOND = ("+15555550376", "376376")
+RFC_SECRET_SQL = "'12345678901234567890'::bytea"
+RFC_SECRET = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+RUN = secrets.token_hex(3)
+TOKEN_KEY = "eco:admin:v1:session"
+SWITCHES = {"admin_writes", "iam_writes", "signups", "reels_uploads", "message_sending", "calls"}
+PAGES = ["dashboard", "admins", "requests", "jit", "audit"]
+
+
+@dataclass
+class Scenario(Steps):
+    owner: Browser | None = None
+    second: Browser | None = None
+    ids: dict[str, str] = field(default_factory=dict)
+    done: set[str] = field(default_factory=set)
+    problems: list[str] = field(default_factory=list)
+    owner_token: str = ""
+
+
+def totp(secret_base32: str, step_offset: int = 0) -> tuple[str, int]:
+    """RFC 6238 (SHA-1, 6 digits, 30 s), computed here: (code, time step)."""
+    key = base64.b32decode(secret_base32 + "=" * (-len(secret_base32) % 8))
+    step = int(time.time() // 30) + step_offset
+    digest = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
+    start = digest[-1] & 0x0F
+    value = struct.unpack(">I", digest[start:start + 4])[0] & 0x7FFFFFFF
+    return f"{value % 1_000_000:06d}", step
+
+
+def fresh_code(secret: str) -> str:
+    """A code not too close to the end of its 30-second step (so the server sees the same step)."""
+    if time.time() % 30 > 25:
+        time.sleep(30 - time.time() % 30 + 0.2)
+    return totp(secret)[0]
+
+
+def psql(server, sql: str) -> str:
+    result = subprocess.run(["psql", database_url(server), "-v", "ON_ERROR_STOP=1", "-qAt", "-c", sql],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def axe_serious(b: Browser) -> list[str]:
+    try:
+        import axe_selenium_python  # noqa: F401
+    except ImportError:
+        return []
+    from test_accessibility import run_axe
+    return [f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:4]}"
+            for v in run_axe(b).get("violations", []) if v.get("impact") in ("serious", "critical")]
+
+
+def look(s: Scenario, b: Browser, name: str, *, themes=("light", "dark"), sizes=(("phone", PHONE), ("desktop", DESKTOP)),
+         reveal: str | None = None, walk: bool = False) -> None:
+    """Screenshots of the current screen at each size and theme into <artefacts>/screenshots;
+    records sideways scrolling at 360 px and serious axe violations as problems; with `walk`,
+    also tabs through the screen (desktop) and records focus stops without a visible indicator."""
+    for theme in themes:
+        b.emulate_color_scheme(theme)
+        b.wait(lambda d: b.root_attr("data-theme") == theme, f"data-theme={theme}")
+        for size_name, size in sizes:
+            b.set_viewport(size)
+            if reveal:
+                b.driver.execute_script("document.querySelector(arguments[0])?.scrollIntoView({block: 'center'})", tid(reveal))
+            b.wait_frames()
+            if size_name == "phone":
+                overflow = b.horizontal_overflow()
+                if overflow > 0:
+                    s.problems.append(f"{name}: scrolls sideways by {overflow}px at {size[0]} px ({theme})")
+            b.screenshot(f"admin-{name}-{size_name}-{theme}")
+            for violation in axe_serious(b):
+                s.problems.append(f"{name} {size_name} {theme}: {violation}")
+            if walk and size_name == "desktop":
+                from test_accessibility import focus_walk
+                stops, missing = focus_walk(b, name)
+                if stops < 3 or missing:
+                    s.problems.append(f"{name} {theme}: {stops} focus stops, without a visible indicator: {missing}")
+    b.emulate_color_scheme("light")
+    b.set_viewport(DESKTOP)
+
+
+def rows(b: Browser, testid: str, attr: str) -> list[str]:
+    return [el.get_attribute(attr) for el in b.find_all(testid)]
+
+
+def dialog_submit(b: Browser, reason: str | None, *, testid: str = "dialog") -> None:
+    """Fills the open dialog's reason (when given) and confirms; waits for it to close."""
+    dialog = b.visible(testid)
+    if reason is not None:
+        b.fill("reason-input", reason, within=dialog)
+    b.click("dialog-confirm", within=dialog)
+    b.gone(testid)
+
+
+def go_page(b: Browser, page: str) -> None:
+    """Clicks the navigation link and waits for the page, its heading focused."""
+    b.click(f"nav-{page}")
+    b.wait(lambda d: b.driver.execute_script(
+        "const m = document.querySelector('[data-testid=main]'); return m && m.dataset.page") == page, f"the {page} page")
+    b.wait(lambda d: b.driver.execute_script(
+        "return document.activeElement && document.activeElement.dataset.testid") == "page-title", f"focus on the {page} heading")
+
+
+@pytest.fixture(scope="module")
+def scenario(server, browser_factory):
+    s = Scenario()
+    s.owner = browser_factory("admin-owner")
+    s.second = browser_factory("admin-second")
+    yield s
+
+
+def test_without_a_user_the_console_points_to_the_phone_sign_in(server, scenario):
+    b = scenario.owner
+    b.open(server.url, "admin/")
+    b.visible("signed-out")
+    link = b.visible("open-app-signin")
+    assert link.get_attribute("href") == f"{server.url}/#/", link.get_attribute("href")
+    # The main app is not part of this page: none of its modules besides the shared leaves.
+    loaded = b.driver.execute_script("return performance.getEntriesByType('resource').map(e => new URL(e.name).pathname)")
+    assert not [p for p in loaded if p.startswith("/app/") and p.split("/")[-1] not in ("util.js", "store.js", "api.js", "i18n.js")], loaded
+    look(scenario, b, "signed-out", themes=("light",))
+    scenario.done.add("signed-out")
+
+
+def test_the_owner_signs_in_with_a_totp_code(server, scenario):
+    scenario.need("signed-out")
+    b, second = scenario.owner, scenario.second
+    for browser, (phone, code), name in ((b, OWNER, "owner"), (second, SECOND, "second")):
+        browser.open(server.url)
+        browser.sign_in(phone, code, f"adm_{name}_{RUN}", f"Admin {name.capitalize()}")
+        scenario.ids[name] = psql(server, f"SELECT id FROM auth.users WHERE phone = '{phone.lstrip('+')}'")
+    owner = scenario.ids["owner"]
+    psql(server, f"INSERT INTO admin.admin_users (user_id, totp_secret) VALUES ('{owner}', {RFC_SECRET_SQL})")
+    psql(server, f"INSERT INTO admin.role_grants (user_id, role, kind, reason) VALUES ('{owner}', 'owner', 'standing', 'web console e2e')")
+
+    b.open(server.url, "admin/")
+    b.visible("signed-in-as")
+    b.expected_console += [r"admin/v1/session .*401", r"admin/v1/admins .*409"]  # the wrong code; adding twice
+    b.fill("admin-code", "000000" if totp(RFC_SECRET)[0] != "000000" else "111111")
+    b.click("admin-code-submit")
+    error = b.visible("signin-error")
+    b.wait(lambda d: error.get_attribute("data-code") == "admin_code_invalid", "admin_code_invalid on a wrong code")
+    assert b.visible("admin-code").get_attribute("aria-invalid") == "true"
+    assert "id запроса adm-" in error.text, error.text  # the request id to find the refusal in the log
+    look(scenario, b, "signin-wrong-code", themes=("light", "dark"), walk=True)
+
+    b.fill("admin-code", fresh_code(RFC_SECRET))
+    b.click("admin-code-submit")
+    b.visible("console")
+    b.wait(lambda d: rows(b, "who-role", "data-role") == ["owner"], "the owner role in the header")
+    left = int(b.visible("session-countdown").get_attribute("data-left"))
+    assert 25 * 60 < left <= 30 * 60, left
+    token = b.driver.execute_script(f"return JSON.parse(sessionStorage.getItem('{TOKEN_KEY}')).token")
+    assert token and len(token) >= 40
+    assert token not in json.dumps(b.driver.execute_script("return {...localStorage}")), "the admin token is in localStorage"
+    scenario.owner_token = token
+    assert b.route() == "#/dashboard"
+    scenario.done.add("owner-in")
+
+
+def test_dashboard_engages_and_releases_a_kill_switch_with_a_reason(server, scenario):
+    scenario.need("owner-in")
+    b = scenario.owner
+    b.wait(lambda d: set(rows(b, "kill-switch", "data-name")) == SWITCHES, "the six kill switches")
+    assert b.visible("pending-count").get_attribute("data-count") == "0"
+    look(scenario, b, "dashboard", walk=True)
+
+    toggle = lambda: b.present("kill-switch-toggle", data_name="admin_writes")  # noqa: E731
+    b.click("kill-switch-toggle", data_name="admin_writes")
+    dialog = b.visible("dialog")
+    b.click("dialog-confirm", within=dialog)  # no reason: refused in the dialog, nothing sent
+    b.visible("dialog-error")
+    assert b.visible("reason-input").get_attribute("aria-invalid") == "true"
+    b.screenshot("admin-dashboard-engage-dialog-desktop-light")
+    dialog_submit(b, f"e2e drill {RUN}")
+    b.wait(lambda d: b.present("kill-switch", data_name="admin_writes").get_attribute("data-engaged") == "true", "admin_writes engaged")
+    row = b.present("kill-switch", data_name="admin_writes")
+    assert f"e2e drill {RUN}" in b.visible("kill-switch-reason", within=row).text
+    b.wait(lambda d: d.switch_to.active_element == toggle(), "focus back on the switch's button")
+    b.screenshot("admin-dashboard-engaged-desktop-light")
+    b.click("kill-switch-toggle", data_name="admin_writes")
+    dialog_submit(b, f"drill over {RUN}")
+    b.wait(lambda d: b.present("kill-switch", data_name="admin_writes").get_attribute("data-engaged") == "false", "admin_writes released")
+    audit = psql(server, "SELECT action || ' ' || target || ' ' || reason FROM admin.audit_log "
+                         f"WHERE action LIKE 'admin.kill_switch.%' AND actor = '{scenario.ids['owner']}' ORDER BY seq")
+    assert audit.splitlines() == [f"admin.kill_switch.engage admin_writes e2e drill {RUN}",
+                                  f"admin.kill_switch.release admin_writes drill over {RUN}"], audit
+
+    # The list's error state and its retry.
+    b.driver.execute_cdp_cmd("Network.enable", {})
+    b.driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["*admin/v1/kill-switches*"]})
+    b.expected_console += [r"admin/v1/kill-switches", r"ERR_BLOCKED_BY_CLIENT"]
+    try:
+        go_page(b, "requests")
+        go_page(b, "dashboard")
+        error = b.visible("error-state", within=b.present("kill-switches-card"))
+        assert "соединения" in error.text, error.text
+        b.screenshot("admin-dashboard-error-desktop-light")
+    finally:
+        b.driver.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
+    b.click("retry", within=b.present("kill-switches-card"))
+    b.wait(lambda d: len(rows(b, "kill-switch", "data-name")) == 6, "the switches after retrying")
+    scenario.done.add("dashboard")
+
+
+def test_admins_page_adds_the_second_admin_and_grants_roles(server, scenario):
+    scenario.need("owner-in")
+    b = scenario.owner
+    go_page(b, "admins")
+    b.wait(lambda d: rows(b, "admin-row", "data-user-id") == [scenario.ids["owner"]], "the owner alone in the list")
+    # A missing reason is caught before sending.
+    b.fill("add-admin-user", scenario.ids["second"])
+    b.click("add-admin-submit")
+    b.wait(lambda d: "bad" in b.visible("add-admin-result").get_attribute("class"), "the missing reason refused")
+    b.fill("add-admin-reason", f"new teammate {RUN}")
+    b.click("add-admin-submit")
+    b.wait(lambda d: "ok" in b.visible("add-admin-result").get_attribute("class"), "the admin added")
+    b.wait(lambda d: set(rows(b, "admin-row", "data-user-id")) == {scenario.ids["owner"], scenario.ids["second"]}, "both admins listed")
+    second_row = lambda: b.present("admin-row", data_user_id=scenario.ids["second"])  # noqa: E731
+    b.wait(lambda d: "Admin Second" in b.visible("admin-person", within=second_row()).text, "the second admin's name")
+    assert b.visible("admin-totp", within=second_row()).text  # «not set up» badge
+    # Adding again: the server's refusal is shown.
+    b.fill("add-admin-user", scenario.ids["second"])
+    b.fill("add-admin-reason", "twice")
+    b.click("add-admin-submit")
+    b.wait(lambda d: "уже администратор" in b.visible("add-admin-result").text, "admin_exists explained")
+
+    b.click("grant-role", within=second_row())
+    b.select("grant-role-select", "support")
+    dialog_submit(b, f"helpdesk {RUN}", testid="grant-dialog")
+    b.wait(lambda d: "support" in rows(b, "admin-role", "data-role"), "support granted at once")
+    b.click("grant-role", within=second_row())
+    b.select("grant-role-select", "security_admin")
+    dialog_submit(b, f"security rota {RUN}", testid="grant-dialog")
+    result = b.visible("admins-result")
+    b.wait(lambda d: "ждёт одобрения" in result.text, "the security_admin grant became a request")
+    look(scenario, b, "admins", reveal="admin-list")
+    scenario.done.add("admins")
+
+
+def test_requests_page_shows_the_pending_request_without_deciding_ones_own(server, scenario):
+    scenario.need("admins")
+    b = scenario.owner
+    go_page(b, "requests")
+    b.wait(lambda d: rows(b, "request-row", "data-status")[:1] == ["pending"], "the pending request first")
+    row = b.find_all("request-row")[0]
+    assert not b.find_all("request-approve", within=row) and not b.find_all("request-deny", within=row)
+    assert not b.find_all("request-execute", within=row)
+    b.select("request-status-filter", "denied")
+    b.visible("empty-state")
+    assert b.route() == "#/requests?status=denied"
+    b.select("request-status-filter", "pending")
+    b.wait(lambda d: rows(b, "request-row", "data-status") == ["pending"], "the pending filter")
+    look(scenario, b, "requests")
+    go_page(b, "dashboard")
+    b.wait(lambda d: b.present("my-pending-count").get_attribute("data-count") == "1", "one own pending request on the dashboard")
+    scenario.done.add("requests")
+
+
+def test_jit_grants_a_role_for_minutes_and_revokes_it(server, scenario):
+    scenario.need("owner-in")
+    b = scenario.owner
+    go_page(b, "jit")
+    b.visible("jit-grants-empty")
+    b.select("jit-role", "moderator")
+    b.fill("jit-minutes", "500")
+    b.fill("jit-reason", f"queue backlog {RUN}")
+    b.click("jit-submit")
+    b.wait(lambda d: "bad" in b.visible("jit-form-result").get_attribute("class"), "500 minutes refused")
+    assert b.visible("jit-minutes").get_attribute("aria-invalid") == "true"
+    b.fill("jit-minutes", "15")
+    b.click("jit-submit")
+    b.wait(lambda d: "ok" in b.visible("jit-form-result").get_attribute("class"), "the moderator role granted")
+    grant = b.visible("jit-grant", data_role="moderator")
+    assert re.search(r"1[45]:\d\d", grant.text), grant.text
+    b.wait(lambda d: "moderator" in rows(b, "who-role", "data-role"), "the JIT role in the header")
+    look(scenario, b, "jit", themes=("light",))
+    b.click("jit-revoke", data_role="moderator")
+    dialog_submit(b, f"done early {RUN}", testid="revoke-dialog")
+    b.visible("jit-grants-empty")
+    b.wait(lambda d: rows(b, "who-role", "data-role") == ["owner"], "the header without the JIT role")
+    assert psql(server, f"SELECT count(*) FROM admin.role_grants WHERE user_id = '{scenario.ids['owner']}' AND kind = 'jit' "
+                        "AND revoked_at IS NOT NULL") == "1"
+    scenario.done.add("jit")
+
+
+def test_audit_page_filters_pages_and_verifies_the_chain(server, scenario):
+    scenario.need("dashboard")
+    b = scenario.owner
+    go_page(b, "audit")
+    b.wait(lambda d: {"admin.kill_switch.engage", "admin.kill_switch.release"} <= set(rows(b, "audit-row", "data-action")),
+           "the kill-switch rows")
+    engage = b.present("audit-row", data_action="admin.kill_switch.engage")
+    assert engage.get_attribute("data-target") == "admin_writes"
+    look(scenario, b, "audit", walk=True)
+    # On a phone the filters start folded (none set) and the rows are cards.
+    b.set_viewport(PHONE)
+    go_page(b, "dashboard")
+    go_page(b, "audit")
+    b.wait(lambda d: b.find_all("audit-row"), "the rows on a phone")
+    assert b.driver.execute_script("return document.querySelector('.adm-filter-box').open") is False
+    look(scenario, b, "audit-rows", themes=("light", "dark"), sizes=(("phone", PHONE),), reveal="audit-table")
+    b.set_viewport(DESKTOP)
+    engage = b.present("audit-row", data_action="admin.kill_switch.engage")
+    # Details of a row open in place.
+    b.click("audit-row-toggle", within=engage)
+    detail = b.driver.find_element("id", f"adm-audit-{engage.get_attribute('data-seq')}")
+    assert detail.is_displayed() and "admin_writes" in detail.text
+
+    b.select("audit-outcome", "denied")
+    b.click("audit-apply")
+    b.wait(lambda d: rows(b, "audit-row", "data-outcome") and set(rows(b, "audit-row", "data-outcome")) == {"denied"}, "only denied rows")
+    assert "admin.session.open" in rows(b, "audit-row", "data-action")  # the wrong code
+    assert b.route() == "#/audit?outcome=denied"
+    b.screenshot("admin-audit-denied-desktop-light")
+    b.click("audit-reset")
+    b.fill("audit-action", "admin.kill_switch.engage")
+    b.click("audit-apply")
+    b.wait(lambda d: rows(b, "audit-row", "data-action") == ["admin.kill_switch.engage"], "one engage row")
+    b.fill("audit-actor", "not-a-uuid")
+    b.click("audit-apply")
+    b.visible("audit-filter-error")
+    b.click("audit-reset")
+    b.wait(lambda d: len(rows(b, "audit-row", "data-seq")) > 3, "every row again")
+    seqs = [int(x) for x in rows(b, "audit-row", "data-seq")]
+    assert seqs == sorted(seqs, reverse=True)
+    # A page before a row: older rows only, and the way back to the newest.
+    b.go(f"#/audit?before={seqs[2]}")
+    b.wait(lambda d: rows(b, "audit-row", "data-seq")[:1] == [str(seqs[3])], "rows older than the third")
+    b.click("audit-newest")
+    b.wait(lambda d: rows(b, "audit-row", "data-seq")[:1] == [str(seqs[0])], "the newest rows again")
+    # Pages of three: «older rows» appends the next page (next_before) until the log ends.
+    b.go("#/audit?limit=3")
+    b.wait(lambda d: rows(b, "audit-row", "data-seq") == [str(x) for x in seqs[:3]], "the first page of three")
+    b.click("audit-more")
+    b.wait(lambda d: rows(b, "audit-row", "data-seq") == [str(x) for x in seqs[:6]], "two pages of three")
+    while b.is_visible("audit-more"):
+        before = len(rows(b, "audit-row", "data-seq"))
+        b.click("audit-more")
+        b.wait(lambda d: len(rows(b, "audit-row", "data-seq")) > before or not b.is_visible("audit-more"), "another page")
+    b.wait(lambda d: [int(x) for x in rows(b, "audit-row", "data-seq")][-1] == 1, "down to row 1")
+    all_seqs = [int(x) for x in rows(b, "audit-row", "data-seq")]
+    assert all_seqs == list(range(all_seqs[0], 0, -1)), all_seqs
+
+    b.click("audit-verify")
+    result = b.visible("verify-intact")
+    assert b.present("verify-result").get_attribute("data-intact") == "true"
+    assert re.search(r"\d+", result.text), result.text
+    b.screenshot("admin-audit-verified-desktop-light")
+    scenario.done.add("audit")
+
+
+def test_the_console_speaks_english_when_asked(server, scenario):
+    scenario.need("owner-in")
+    b = scenario.owner
+    b.click("lang-switch")
+    b.wait(lambda d: b.root_attr("lang") == "en", "<html lang=en>")
+    for page in PAGES:
+        go_page(b, page)
+        b.wait(lambda d: not b.find_all("loading"), f"the {page} page loaded")
+        left = b.visible_cyrillic(exclude=["Русский", "на русский"])
+        assert not left, f"{page}: untranslated {left}"
+    assert b.visible("nav-dashboard").text == "Dashboard"
+    go_page(b, "dashboard")
+    b.screenshot("admin-dashboard-en-desktop-light")
+    b.set_viewport(PHONE)
+    b.screenshot("admin-dashboard-en-phone-light")
+    b.set_viewport(DESKTOP)
+    b.click("lang-switch")
+    b.wait(lambda d: b.root_attr("lang") == "ru", "<html lang=ru>")
+    b.visible("console")
+
+
+def qr_reference(text: str, mask: int):
+    """python-qrcode's modules of `text` (byte mode, level M) with `mask`: (version, rows of 0/1)."""
+    qrcode = pytest.importorskip("qrcode")
+    import qrcode.util
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, mask_pattern=mask, border=0)
+    code.add_data(qrcode.util.QRData(text.encode(), mode=qrcode.util.MODE_8BIT_BYTE))
+    code.make(fit=True)
+    return code.version, [[1 if m else 0 for m in row] for row in code.modules]
+
+
+def penalty(m: list[list[int]]) -> int:
+    """ISO/IEC 18004's mask penalty (N1 runs, N2 blocks, N3 finder-like with the quiet zone as
+    light, N4 balance), written here independently of the console's encoder."""
+    n, score = len(m), 0
+    for horizontal in (True, False):
+        for line in range(n):
+            cells = [m[line][i] if horizontal else m[i][line] for i in range(n)]
+            run = 1
+            for i in range(1, n + 1):
+                if i < n and cells[i] == cells[i - 1]:
+                    run += 1
+                else:
+                    score += run - 2 if run >= 5 else 0
+                    run = 1
+            for i in range(n - 6):
+                if cells[i:i + 7] == [1, 0, 1, 1, 1, 0, 1] and (not any(cells[max(i - 4, 0):i]) or not any(cells[i + 7:i + 11])):
+                    score += 40
+    score += 3 * sum(1 for y in range(n - 1) for x in range(n - 1) if m[y][x] == m[y][x + 1] == m[y + 1][x] == m[y + 1][x + 1])
+    dark = sum(map(sum, m))
+    return score + abs(dark * 2 - n * n) * 10 // (n * n) * 10
+
+
+def svg_modules(path: str, size: int, border: int = 4) -> list[list[int]]:
+    """The module matrix an SVG path of `M x y h w v1 h-w z` runs draws."""
+    matrix = [[0] * size for _ in range(size)]
+    for x, y, w in re.findall(r"M(\d+) (\d+)h(\d+)v1h-\d+z", path):
+        for dx in range(int(w)):
+            matrix[int(y) - border][int(x) - border + dx] = 1
+    return matrix
+
+
+def test_a_new_admin_enrols_with_a_qr_code_and_signs_in(server, scenario):
+    scenario.need("admins")
+    b = scenario.second
+    b.open(server.url, "admin/")
+    b.expected_console += [r"admin/v1/session .*403", r"admin/v1/\S+ .*401"]  # not enrolled; the ended session
+    b.fill("admin-code", "123456")
+    b.click("admin-code-submit")
+    b.wait(lambda d: b.visible("signin-error").get_attribute("data-code") == "admin_not_enrolled", "admin_not_enrolled")
+    b.click("start-enrol")
+    qr = b.visible("enrol-qr")
+    secret = b.visible("enrol-secret").get_attribute("data-secret")
+    link = b.visible("otpauth-link").get_attribute("href")
+    assert re.fullmatch(r"[A-Z2-7]{32}", secret), secret
+    assert link.startswith("otpauth://totp/") and f"secret={secret}" in link, link
+    assert len(b.find_all("recovery-code")) == 10
+    assert not b.visible("enrol-continue").is_enabled()
+
+    # The code on screen, read back from its SVG, is python-qrcode's matrix for the link.
+    version, mask, size = (int(qr.get_attribute(a)) for a in ("data-version", "data-mask", "data-size"))
+    shown = svg_modules(b.driver.execute_script("return arguments[0].querySelector('path').getAttribute('d')", qr), size)
+    ref_version, reference = qr_reference(link, mask)
+    assert (version, size) == (ref_version, len(reference))
+    assert shown == reference, "the QR code on screen differs from python-qrcode's for the same link and mask"
+    # Every mask of the encoder, and its choice: the lowest penalty.
+    forced = b.driver.execute_async_script("""
+        const [text, done] = [arguments[0], arguments[arguments.length - 1]];
+        import('/admin/qr.js').then(m => done([0, 1, 2, 3, 4, 5, 6, 7].map(mask =>
+          m.encodeQR(text, { mask }).modules.map(r => r.map(x => x ? 1 : 0))))).catch(e => done(String(e)));""", link)
+    assert isinstance(forced, list), forced
+    references = [qr_reference(link, k)[1] for k in range(8)]
+    assert forced == references, [k for k in range(8) if forced[k] != references[k]]
+    scores = [penalty(m) for m in references]
+    assert mask == scores.index(min(scores)), (mask, scores)
+    for text in ("A", "x" * 106, "y" * 213, "ссылка"):
+        checked = b.driver.execute_async_script("""
+            const [text, done] = [arguments[0], arguments[arguments.length - 1]];
+            import('/admin/qr.js').then(m => { const q = m.encodeQR(text, { mask: 3 }); done([q.version, q.modules.map(r => r.map(x => x ? 1 : 0))]); });""", text)
+        assert checked == list(qr_reference(text, 3)), f"{len(text.encode())} bytes"
+
+    look(scenario, b, "enrol", reveal="enrol-qr", walk=True)
+    look(scenario, b, "enrol-codes", themes=("light",), reveal="enrol-continue")
+    b.click("saved-confirm")
+    b.click("enrol-continue")
+    b.visible("signin-notice")
+    b.fill("admin-code", fresh_code(secret))
+    b.click("admin-code-submit")
+    b.visible("console")
+    b.wait(lambda d: rows(b, "who-role", "data-role") == ["support"], "the support role")
+    b.wait(lambda d: len(b.find_all("kill-switch-toggle")) == 6, "the switches")
+    assert all(not el.is_enabled() for el in b.find_all("kill-switch-toggle"))
+    b.visible("scope-note")
+    assert not b.find_all("nav-admins") and not b.find_all("nav-audit")
+    assert psql(server, f"SELECT totp_confirmed_at IS NOT NULL FROM admin.admin_users WHERE user_id = '{scenario.ids['second']}'") == "t"
+    look(scenario, b, "support-dashboard", themes=("dark",))
+
+    scenario.done.add("enrolled")
+
+
+def test_another_owner_approves_a_jit_request_and_the_requester_executes_it(server, scenario):
+    scenario.need("enrolled", "jit")
+    owner, second = scenario.owner, scenario.second
+    psql(server, f"INSERT INTO admin.role_grants (user_id, role, kind, reason) VALUES ('{scenario.ids['second']}', 'owner', 'standing', 'second owner for approvals')")
+    go_page(owner, "jit")
+    owner.select("jit-role", "security_admin")
+    owner.fill("jit-minutes", "30")
+    owner.fill("jit-reason", f"incident review {RUN}")
+    owner.click("jit-submit")
+    owner.wait(lambda d: "ждёт одобрения" in owner.visible("jit-form-result").text, "the JIT request awaits approval")
+    owner.visible("jit-request")
+
+    go_page(second, "requests")
+    second.wait(lambda d: "owner" in rows(second, "who-role", "data-role"), "the second admin is an owner now")
+    pending = lambda: [r for r in second.find_all("request-row") if r.get_attribute("data-status") == "pending"  # noqa: E731
+                       and second.find_all("request-approve", within=r)]
+    second.wait(lambda d: pending(), "a pending request the second owner can approve")
+    row = pending()[0]
+    request_id = row.get_attribute("data-request-id")
+    # The request about the second admin themself offers no decision to them.
+    about_me = [r for r in second.find_all("request-row") if r.get_attribute("data-request-id") != request_id and r.get_attribute("data-status") == "pending"]
+    assert about_me and not second.find_all("request-approve", within=about_me[0])
+    look(scenario, second, "requests-approver", themes=("light",))
+    second.click("request-approve", data_request_id=request_id)
+    dialog_submit(second, f"approved for the incident {RUN}", testid="decide-dialog")
+    second.wait(lambda d: second.present("request-row", data_request_id=request_id).get_attribute("data-status") == "approved", "approved")
+    second.visible("request-decision", within=second.present("request-row", data_request_id=request_id))
+
+    go_page(owner, "requests")
+    owner.click("request-execute", data_request_id=request_id)
+    dialog_submit(owner, None, testid="execute-dialog")
+    owner.wait(lambda d: owner.present("request-row", data_request_id=request_id).get_attribute("data-status") == "consumed", "executed")
+    owner.wait(lambda d: "security_admin" in rows(owner, "who-role", "data-role"), "the JIT role in the header")
+    # The grant's id comes from the executed request: it can be revoked early.
+    go_page(owner, "jit")
+    revoke = owner.visible("jit-revoke", data_role="security_admin")
+    assert revoke.is_enabled()
+    owner.click("jit-revoke", data_role="security_admin")
+    dialog_submit(owner, f"incident closed {RUN}", testid="revoke-dialog")
+    owner.visible("jit-grants-empty")
+    scenario.done.add("approvals")
+
+
+def test_a_session_ended_on_the_server_returns_to_the_code_step(server, scenario):
+    scenario.need("enrolled")
+    b = scenario.second
+    psql(server, f"UPDATE admin.sessions SET ended_at = now() WHERE user_id = '{scenario.ids['second']}' AND ended_at IS NULL")
+    b.click("nav-dashboard")
+    b.visible("signin-form")
+    assert "закончился" in b.visible("signin-notice").text
+    look(scenario, b, "signin-session-ended", themes=("dark",), sizes=(("phone", PHONE),))
+    assert b.driver.execute_script(f"return sessionStorage.getItem('{TOKEN_KEY}')") is None
+
+
+def test_the_owner_signs_out_and_the_token_is_refused(server, scenario):
+    scenario.need("owner-in")
+    b = scenario.owner
+    b.click("sign-out")
+    b.visible("signin-form")
+    b.visible("signin-notice")
+    assert b.driver.execute_script(f"return sessionStorage.getItem('{TOKEN_KEY}')") is None
+    access = b.driver.execute_script(
+        "const a = JSON.parse(localStorage.getItem('eco:v1:accounts')); return a[arguments[0]].session.access_token", scenario.ids["owner"])
+    response = httpx.get(f"{server.url}/admin/v1/me", headers={
+        "apikey": server.anon_key, "Authorization": f"Bearer {access}", "X-Admin-Session": scenario.owner_token})
+    assert response.status_code == 401 and response.json()["code"] == "admin_session_invalid", response.text
+    look(scenario, b, "signin-after-sign-out", themes=("light",), sizes=(("phone", PHONE),))
+
+
+def test_no_layout_or_accessibility_problems_were_seen(scenario):
+    """Fails with every problem the screenshots and axe runs above recorded."""
+    assert not scenario.problems, "\n".join(scenario.problems)

@@ -109,6 +109,10 @@ public struct AdminController: Sendable {
             let outcome = try await admin.execute(session, requestID: try Self.uuid(context, "request_id"))
             return Self.json(try JSONBody.encoder.encode(outcome), requestID: session.requestID, status: .created)
         }
+        group.get("dashboard") { request, context in
+            let session = try await session(request, context)
+            return Self.json(try await admin.dashboard(session), requestID: session.requestID)
+        }
         group.get("kill-switches") { request, context in
             let session = try await session(request, context)
             return Self.json(try await admin.killSwitchStates(session), requestID: session.requestID)

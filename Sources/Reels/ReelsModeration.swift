@@ -120,6 +120,24 @@ public struct ReelsModeration: Sendable {
         return false
     }
 
+    /// What the admin dashboard shows of reels: `{"pending","reported","hashtags_blocked",
+    /// "arbiter":{"suppressed","since","reason","updated_at"}}`.
+    public func summary() async throws -> Data {
+        try await database.withOwner { connection in
+            try await connection.jsonText(
+                """
+                SELECT json_build_object(
+                    'pending', (SELECT count(*) FROM reels.reels WHERE state = 'ready' AND moderation = 'pending'),
+                    'reported', (SELECT count(DISTINCT p.reel_id) FROM reels.reports p JOIN reels.reels r ON r.id = p.reel_id
+                                 WHERE p.created_at > coalesce(r.moderated_at, '-infinity') AND r.moderation <> 'rejected'),
+                    'hashtags_blocked', (SELECT count(*) FROM reels.hashtag_blocklist),
+                    'arbiter', (SELECT json_build_object('suppressed', a.suppressed, 'since', a.since, 'reason', a.reason,
+                                                         'updated_at', a.updated_at)
+                                FROM reels.arbiter_state a WHERE a.id = 1))::text
+                """, []) ?? Data("{}".utf8)
+        }
+    }
+
     // MARK: Hashtag blocklist
 
     /// The blocked hashtags with why, who and when, by tag.

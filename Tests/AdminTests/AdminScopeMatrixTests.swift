@@ -24,6 +24,7 @@ import TestSupport
     struct FakeReels: ReelReview {
         func queue(_ name: String, limit: Int, before: Date?) async throws -> Data { Data("[]".utf8) }
         func decide(reel: UUID, approve: Bool, reason: String?, moderator: UUID, on connection: PostgresConnection) async throws -> Bool { true }
+        func summary() async throws -> Data { Data(#"{"pending":0,"reported":0,"hashtags_blocked":0,"arbiter":null}"#.utf8) }
         func blockedHashtags() async throws -> Data { Data("[]".utf8) }
         func block(hashtag: String, reason: String, moderator: UUID, on connection: PostgresConnection) async throws -> (tag: String, held: Int)? {
             (hashtag, 0)
@@ -59,6 +60,7 @@ import TestSupport
 
             let operations: [(AdminScope, String, () async throws -> Void)] = [
                 (.dashboardRead, "kill switch states", { _ = try await admin.killSwitchStates(session) }),
+                (.dashboardRead, "dashboard", { _ = try await admin.dashboard(session) }),
                 (.iamRead, "admin list", { _ = try await admin.admins(session) }),
                 (.auditRead, "audit entries", { _ = try await admin.auditEntries(session, AuditQuery()) }),
                 (.auditRead, "audit verify", { _ = try await admin.verifyAudit(session) }),

@@ -447,3 +447,22 @@ async def test_every_admin_limit_is_enforced(api, owner_session):
     limited = await api("POST", "session", SUPPORT, json={"code": "000000"})
     assert limited.status_code == 429 and int(limited.headers["retry-after"]) >= 1
     assert limited.json()["code"] == "over_request_rate_limit"
+
+
+async def test_the_dashboard_counts_what_waits(admin_server, api, people, owner_session):
+    from reels_support import new_reel
+
+    token = owner_session[0]
+    new_reel(admin_server, people[PLAIN][0], moderation="pending", caption="dashboard pending")
+    flipped = await api("POST", "kill-switches/calls", OWNER, session=token, json={"engaged": True, "reason": "maintenance"})
+    assert flipped.status_code == 204
+    try:
+        dashboard = await api("GET", "dashboard", OWNER, session=token)
+        assert dashboard.status_code == 200, dashboard.text
+        body = dashboard.json()
+        assert body["kill_switches_engaged"] == ["calls"]
+        assert body["reels"]["pending"] >= 1 and body["reels"]["hashtags_blocked"] == 0
+        assert set(body["reels"]["arbiter"]) == {"suppressed", "since", "reason", "updated_at"}
+        assert isinstance(body["requests_pending"], int)
+    finally:
+        await api("POST", "kill-switches/calls", OWNER, session=token, json={"engaged": False, "reason": "done"})

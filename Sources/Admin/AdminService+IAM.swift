@@ -27,7 +27,7 @@ extension AdminService {
                 SELECT coalesce(json_agg(json_build_object(
                     'user_id', a.user_id, 'status', a.status, 'totp_confirmed', a.totp_confirmed_at IS NOT NULL,
                     'created_at', a.created_at,
-                    'roles', coalesce((SELECT json_agg(json_build_object('role', g.role, 'kind', g.kind, 'expires_at', g.expires_at)
+                    'roles', coalesce((SELECT json_agg(json_build_object('id', g.id, 'role', g.role, 'kind', g.kind, 'expires_at', g.expires_at)
                                                        ORDER BY g.role)
                                        FROM admin.role_grants g
                                        WHERE g.user_id = a.user_id AND g.revoked_at IS NULL AND (g.expires_at IS NULL OR g.expires_at > now())),

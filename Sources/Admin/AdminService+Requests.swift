@@ -262,11 +262,13 @@ extension AdminService {
                     'minutes', r.minutes, 'reason', r.reason, 'created_at', r.created_at, 'expires_at', r.expires_at,
                     'status', CASE WHEN r.status IN ('pending', 'approved') AND r.expires_at <= now() THEN 'expired' ELSE r.status END,
                     'consumed_at', r.consumed_at, 'grant_id', r.grant_id,
+                    'approver_role', p.approver_role, 'approvals_needed', p.approvals_needed,
                     'decisions', coalesce((SELECT json_agg(json_build_object('approver', a.approver, 'decision', a.decision,
                                                                             'reason', a.reason, 'decided_at', a.decided_at) ORDER BY a.decided_at)
                                            FROM admin.approvals a WHERE a.request_id = r.id), '[]'::json))
                     ORDER BY r.created_at DESC), '[]'::json)::text
                 FROM (SELECT * FROM admin.requests ORDER BY created_at DESC LIMIT 200) r
+                JOIN admin.approval_policies p ON p.operation = r.operation
                 """, []) ?? Data("[]".utf8)
         }
     }

@@ -192,10 +192,10 @@ public struct AdminService: Sendable {
         let at = now()
         // One statement, one round trip: the session, and a row per live grant with its scopes.
         let rows = try await database.withStatement { connection in
-            var rows: [(UUID, Date, String?, String?, Date?, [String])] = []
+            var rows: [(UUID, Date, UUID?, String?, String?, Date?, [String])] = []
             for try await row in try await connection.rows(
                 """
-                SELECT s.id, s.expires_at, g.role, g.kind, g.expires_at,
+                SELECT s.id, s.expires_at, g.id, g.role, g.kind, g.expires_at,
                        ARRAY(SELECT rs.scope FROM admin.role_scopes rs WHERE rs.role = g.role)
                 FROM admin.sessions s JOIN admin.admin_users a ON a.user_id = s.user_id
                 LEFT JOIN admin.role_grants g
@@ -204,7 +204,7 @@ public struct AdminService: Sendable {
                   AND s.auth_session_id IS NOT DISTINCT FROM $4
                 ORDER BY g.role, g.granted_at
                 """, [Data(Self.tokenHash(token)), userID, at, caller.sessionID]
-            ).decode((UUID, Date, String?, String?, Date?, [String]).self) {
+            ).decode((UUID, Date, UUID?, String?, String?, Date?, [String]).self) {
                 rows.append(row)
             }
             return rows
@@ -212,9 +212,9 @@ public struct AdminService: Sendable {
         guard let first = rows.first else { throw AdminErrors.sessionInvalid }
         var grants: [AdminSession.Grant] = []
         var scopes = Set<AdminScope>()
-        for (_, _, roleName, kind, expiresAt, scopeNames) in rows {
-            guard let roleName, let role = AdminRole(rawValue: roleName), let kind else { continue }
-            grants.append(.init(role: role, kind: kind, expiresAt: expiresAt))
+        for (_, _, grantID, roleName, kind, expiresAt, scopeNames) in rows {
+            guard let grantID, let roleName, let role = AdminRole(rawValue: roleName), let kind else { continue }
+            grants.append(.init(id: grantID, role: role, kind: kind, expiresAt: expiresAt))
             scopes.formUnion(scopeNames.compactMap(AdminScope.init(rawValue:)))
         }
         return AdminSession(
@@ -234,13 +234,13 @@ public struct AdminService: Sendable {
     /// The grants live at `at` and the scopes they give.
     static func liveGrants(of userID: UUID, at: Date, on connection: PostgresConnection) async throws -> (grants: [AdminSession.Grant], scopes: Set<AdminScope>) {
         var grants: [AdminSession.Grant] = []
-        for try await (role, kind, expiresAt) in try await connection.rows(
+        for try await (id, role, kind, expiresAt) in try await connection.rows(
             """
-            SELECT role, kind, expires_at FROM admin.role_grants
+            SELECT id, role, kind, expires_at FROM admin.role_grants
             WHERE user_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2) ORDER BY role, granted_at
             """, [userID, at]
-        ).decode((String, String, Date?).self) {
-            if let role = AdminRole(rawValue: role) { grants.append(.init(role: role, kind: kind, expiresAt: expiresAt)) }
+        ).decode((UUID, String, String, Date?).self) {
+            if let role = AdminRole(rawValue: role) { grants.append(.init(id: id, role: role, kind: kind, expiresAt: expiresAt)) }
         }
         var scopes = Set<AdminScope>()
         for try await scope in try await connection.rows(

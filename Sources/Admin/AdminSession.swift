@@ -5,17 +5,20 @@ import Foundation
 /// is, until when, and the roles and scopes live at this moment.
 public struct AdminSession: Sendable {
     public struct Grant: Sendable, Encodable {
+        /// The grant's id (for revoking it).
+        public var id: UUID
         public var role: AdminRole
         public var kind: String
         public var expiresAt: Date?
 
         enum CodingKeys: String, CodingKey {
-            case role, kind
+            case id, role, kind
             case expiresAt = "expires_at"
         }
 
         public func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(id.uuidString.lowercased(), forKey: .id)
             try container.encode(role, forKey: .role)
             try container.encode(kind, forKey: .kind)
             try container.encode(expiresAt, forKey: .expiresAt)  // null for standing grants

@@ -130,6 +130,7 @@ async def test_the_owner_opens_a_session_and_sees_their_scopes(api, people, boot
     body = me.json()
     assert body["user_id"] == people[OWNER][0]
     assert [role["role"] for role in body["roles"]] == ["owner"]
+    assert body["roles"][0]["kind"] == "bootstrap" and body["roles"][0]["expires_at"] is None and len(body["roles"][0]["id"]) == 36
     assert "audit.read" in body["scopes"] and "kill_switches.write" in body["scopes"]
     assert me.headers["x-request-id"]
     # Another user's bearer with the owner's admin token is no session.
@@ -319,7 +320,8 @@ async def test_an_owner_grant_needs_another_owners_approval_and_is_executed_once
     no_scope = await api("POST", f"requests/{request_id}/approve", PLAIN, session=plain_token, json={"reason": "x"})
     assert no_scope.status_code == 403
     listed = await api("GET", "requests", OWNER, session=token)
-    assert [row["status"] for row in listed.json() if row["id"] == request_id] == ["pending"]
+    assert [(row["status"], row["approver_role"], row["approvals_needed"]) for row in listed.json() if row["id"] == request_id] == [
+        ("pending", "owner", 1)]
     not_yet = await api("POST", f"requests/{request_id}/execute", OWNER, session=token)
     assert not_yet.status_code == 409 and not_yet.json()["code"] == "admin_request_not_approved"
     bad_role = await api("POST", "grants", OWNER, session=token, json={"user_id": plain_id, "role": "god", "reason": "x"})

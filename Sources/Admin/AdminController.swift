@@ -8,8 +8,8 @@ import Hummingbird
 /// client's, when it sent a usable one), which the audit log records.
 public struct AdminController: Sendable {
     let admin: AdminService
-    /// Attempts to open a session per user (10 at once, one more every 6 seconds): bounds
-    /// what a non-admin can add to the audit log.
+    /// Attempts to open a session or enrol, per user (10 at once, one more every 6 seconds):
+    /// bounds what a non-admin can add to the audit log.
     let openings = RateLimiter(capacity: 10, refillPerSecond: 1.0 / 6)
 
     public init(admin: AdminService) {
@@ -62,7 +62,11 @@ public struct AdminController: Sendable {
         }
         group.post("enrol") { request, context in
             let requestID = Self.requestID(request)
-            let enrolment = try await admin.enrol(try Self.user(context), requestID: requestID)
+            let caller = try Self.user(context)
+            if let wait = openings.acquire(try caller.requireUser().uuidString) {
+                throw APIError.rateLimited(code: "over_request_rate_limit", message: "too many attempts: retry in \(wait) seconds", retryAfter: wait)
+            }
+            let enrolment = try await admin.enrol(caller, requestID: requestID)
             struct Shown: Encodable { var secret: String; var otpauth_uri: String; var recovery_codes: [String] }
             let shown = Shown(secret: enrolment.base32Secret, otpauth_uri: enrolment.otpauthURI, recovery_codes: enrolment.recoveryCodes)
             var response = Self.json(try JSONBody.encoder.encode(shown), requestID: requestID, status: .created)

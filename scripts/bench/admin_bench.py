@@ -21,7 +21,6 @@ Standard library only. Progress goes to stderr.
 from __future__ import annotations
 
 import argparse
-import glob
 import hashlib
 import hmac
 import http.client
@@ -35,7 +34,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import binary_kind, latency_summary, machine_facts, make_logger, read_anon_key, sign_in_users, wait_ready  # noqa: E402
+from benchlib import (  # noqa: E402
+    binary_kind, latency_summary, machine_facts, make_logger, read_anon_key, run_pgbench, sign_in_users, wait_ready,
+)
 
 log = make_logger("admin-bench")
 SECRET = b"12345678901234567890"  # RFC 6238's test key
@@ -103,24 +104,7 @@ def http_phase(args, path: str, headers: dict) -> dict:
 
 
 def pgbench(args, name: str, statement: str) -> dict:
-    script = Path(args.work_dir) / f"{name}.sql"
-    script.write_text(statement + "\n")
-    prefix = Path(args.work_dir) / f"pgbench-{name}"
-    result = subprocess.run(
-        [args.pgbench, "-n", "-h", "127.0.0.1", "-p", str(args.pg_port), "-U", "postgres", "-c", str(args.clients),
-         "-j", str(args.clients), "-T", str(args.duration), "-f", str(script), "-l", f"--log-prefix={prefix}",
-         args.pg_database], capture_output=True, text=True, timeout=args.duration + 600)
-    if result.returncode != 0:
-        raise RuntimeError(f"pgbench {name} failed: {result.stderr[-2000:]}")
-    latencies = []
-    for path in glob.glob(f"{prefix}*"):
-        for line in Path(path).read_text().splitlines():
-            parts = line.split()
-            if len(parts) >= 3 and parts[2].isdigit():
-                latencies.append(int(parts[2]) / 1e6)
-    tps = next((round(float(line.split()[2]), 1) for line in result.stdout.splitlines() if line.startswith("tps =")), None)
-    log(f"pgbench {name}: {len(latencies)} transactions, tps {tps}")
-    return {"transactions": len(latencies), "tps": tps, **latency_summary(latencies)}
+    return run_pgbench(args, name, statement + "\n", log=log)
 
 
 def main() -> int:

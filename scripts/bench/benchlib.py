@@ -642,3 +642,28 @@ def add_server_arguments(parser) -> None:
     parser.add_argument("--cpu-model", default="")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--duration", type=int, default=10, help="seconds per measured phase")
+
+
+def run_pgbench(args, name: str, script_text: str, log=None) -> dict:
+    """Runs `script_text` with pgbench (--clients clients for --duration s against --pg-port /
+    --pg-database, logging every transaction under --work-dir) and returns
+    {"transactions", "tps", latency summary}. Raises when pgbench fails."""
+    script = Path(args.work_dir) / f"{name}.sql"
+    script.write_text(script_text)
+    prefix = Path(args.work_dir) / f"pgbench-{name}"
+    result = subprocess.run(
+        [args.pgbench, "-n", "-h", "127.0.0.1", "-p", str(args.pg_port), "-U", "postgres", "-c", str(args.clients),
+         "-j", str(args.clients), "-T", str(args.duration), "-f", str(script), "-l", f"--log-prefix={prefix}",
+         args.pg_database], capture_output=True, text=True, timeout=args.duration + 600)
+    if result.returncode != 0:
+        raise RuntimeError(f"pgbench {name} failed: {result.stderr[-2000:]}")
+    latencies = []
+    for path in glob.glob(f"{prefix}*"):
+        for line in Path(path).read_text().splitlines():
+            parts = line.split()
+            if len(parts) >= 3 and parts[2].isdigit():
+                latencies.append(int(parts[2]) / 1e6)
+    tps = next((round(float(line.split()[2]), 1) for line in result.stdout.splitlines() if line.startswith("tps =")), None)
+    if log is not None:
+        log(f"pgbench {name}: {len(latencies)} transactions, tps {tps}")
+    return {"transactions": len(latencies), "tps": tps, **latency_summary(latencies)}

@@ -29,7 +29,6 @@ Standard library only. Progress goes to stderr.
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import os
 import subprocess
@@ -41,7 +40,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import (  # noqa: E402
-    RPC_PATH, Client, binary_kind, latency_summary, machine_facts, make_logger, read_anon_key, sign_in_users, wait_ready,
+    RPC_PATH, Client, binary_kind, latency_summary, machine_facts, make_logger, read_anon_key, run_pgbench, sign_in_users,
+    wait_ready,
 )
 
 log = make_logger("reels-feed-bench")
@@ -182,36 +182,16 @@ def http_phase(args, anon_key: str, viewers: list[dict]) -> dict:
 
 
 def pgbench(args, name: str, statement: str, anonymous: bool = False) -> dict:
-    script = Path(args.work_dir) / f"{name}.sql"
     claims = ("SELECT set_config('request.jwt.claims', '{\"role\":\"anon\"}', true);\nSELECT set_config('role', 'anon', true);"
               if anonymous else
               "SELECT set_config('request.jwt.claims', json_build_object('sub', id, 'role', 'authenticated')::text, true) "
               "FROM public.bench_viewers WHERE n = :v;\nSELECT set_config('role', 'authenticated', true);")
-    script.write_text(f"""\\set v random(1, {args.viewers})
+    return run_pgbench(args, name, f"""\\set v random(1, {args.viewers})
 BEGIN;
 {claims}
 {statement}
 COMMIT;
-""")
-    prefix = Path(args.work_dir) / f"pgbench-{name}"
-    result = subprocess.run(
-        [args.pgbench, "-n", "-h", "127.0.0.1", "-p", str(args.pg_port), "-U", "postgres", "-c", str(args.clients),
-         "-j", str(args.clients), "-T", str(args.duration), "-f", str(script), "-l", f"--log-prefix={prefix}",
-         args.pg_database], capture_output=True, text=True, timeout=args.duration + 600)
-    if result.returncode != 0:
-        raise RuntimeError(f"pgbench {name} failed: {result.stderr[-2000:]}")
-    latencies = []
-    for path in glob.glob(f"{prefix}*"):
-        for line in Path(path).read_text().splitlines():
-            parts = line.split()
-            if len(parts) >= 3 and parts[2].isdigit():
-                latencies.append(int(parts[2]) / 1e6)
-    tps = None
-    for line in result.stdout.splitlines():
-        if line.startswith("tps ="):
-            tps = round(float(line.split()[2]), 1)
-    log(f"baseline {name}: {len(latencies)} transactions, tps {tps}")
-    return {"transactions": len(latencies), "tps": tps, **latency_summary(latencies)}
+""", log=lambda text: log("baseline " + text.removeprefix("pgbench ")))
 
 
 def main() -> int:

@@ -145,4 +145,12 @@ export class AdminApi {
   setKillSwitch = (name, engaged, reason) => this.post(`kill-switches/${encodeURIComponent(name)}`, { engaged, reason });
   audit = query => this.get('audit', query);
   verifyAudit = () => this.get('audit/verify');
+  dashboard = () => this.get('dashboard');
+  reelQueue = (queue, limit, before) => this.get('moderation/reels', { queue, limit, before });
+  decideReel = (reelId, approve, reason) => this.post(`moderation/reels/${encodeURIComponent(reelId)}`, { decision: approve ? 'approve' : 'reject', reason });
+  hashtags = () => this.get('moderation/hashtags');
+  blockHashtag = (tag, reason) => this.post('moderation/hashtags', { tag, reason });
+  unblockHashtag = (tag, reason) => this.post(`moderation/hashtags/${encodeURIComponent(tag)}/unblock`, { reason });
+  lookUpAccount = query => this.get('users', query);
+  suspendAccount = (userId, hours, reason) => this.post(`users/${encodeURIComponent(userId)}/suspension`, { hours, reason });
 }

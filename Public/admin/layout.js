@@ -1,7 +1,8 @@
 // The console once an admin session is open: its own header (who, roles, the session's
 // remaining time, language, sign-out), the navigation, and the hash routes of the pages
-// (#/dashboard, #/admins, #/requests, #/jit, #/audit?filters). Each page module gets `ctx`
-// and renders into <main>; after every navigation the page heading takes the focus.
+// (#/dashboard, #/admins, #/requests, #/jit, #/audit?filters, #/moderation?queue, #/accounts).
+// A page is listed when the session has its scope (or one of its scopes). Each page module
+// gets `ctx` and renders into <main>; after every navigation the page heading takes the focus.
 import { h, clear, focus } from '../app/util.js';
 import { t, clock, getLang } from './i18n.js';
 import { announce, badge, shortId } from './ui.js';
@@ -13,6 +14,8 @@ const PAGES = {
   requests: { title: 'navRequests', load: () => import('./pages/requests.js') },
   jit: { title: 'navJit', scope: 'jit.request', load: () => import('./pages/jit.js') },
   audit: { title: 'navAudit', scope: 'audit.read', load: () => import('./pages/audit.js') },
+  moderation: { title: 'navModeration', scope: ['moderation.reels', 'moderation.hashtags'], load: () => import('./pages/moderation.js') },
+  accounts: { title: 'navAccounts', scope: ['users.lookup', 'moderation.content'], load: () => import('./pages/accounts.js') },
 };
 const WARN_AT = [300, 60]; // seconds left at which the countdown is read out
 
@@ -52,8 +55,9 @@ export function mountConsole(root, ctx) {
       nav,
       main));
 
+  /** Whether the session has `scope` (or, given a list, any of them). */
   function can(scope) {
-    return ctx.me.scopes.includes(scope);
+    return Array.isArray(scope) ? scope.some(can) : ctx.me.scopes.includes(scope);
   }
 
   function drawWho() {

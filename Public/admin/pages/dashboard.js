@@ -1,5 +1,7 @@
 // Dashboard: the kill switches (engage or release with a reason, for sessions with
-// kill_switches.write), the requests waiting for someone, and the session's own access.
+// kill_switches.write), the requests waiting for someone, what waits for moderators (GET
+// /dashboard: the reels queues, the blocklist and the arbiter; left out without a word by a
+// server that does not have it yet), and the session's own access.
 import { h, clear } from '../../app/util.js';
 import { t, shortDateTime, dateTime } from '../i18n.js';
 import { loading, errorState, emptyState, badge, card, pageHeading, missingScope, announce } from '../ui.js';
@@ -9,6 +11,10 @@ import { requestBuckets } from './request-model.js';
 export function mount(main, ctx) {
   const switchesBody = h('div', { class: 'adm-card-body' });
   const requestsBody = h('div', { class: 'adm-card-body' });
+  const overviewCard = card(t('overviewTitle'), 'overview-card');
+  const overviewBody = h('div', { class: 'adm-card-body' });
+  overviewCard.append(overviewBody);
+  overviewCard.hidden = true;
   let alive = true;
 
   clear(main,
@@ -20,6 +26,7 @@ export function mount(main, ctx) {
         switchesBody),
       h('div', { class: 'adm-stack' },
         card(t('requestsSummary'), 'requests-card', requestsBody),
+        overviewCard,
         card(t('yourAccess'), 'access-card', access(ctx)))));
 
   async function loadSwitches() {
@@ -84,13 +91,59 @@ export function mount(main, ctx) {
     }
   }
 
+  /** GET /dashboard: hidden until it answers; a 404 (an older server) keeps it hidden. */
+  async function loadOverview() {
+    try {
+      const data = await ctx.api.dashboard();
+      if (!alive) return;
+      overviewCard.hidden = false;
+      clear(overviewBody, overview(data, ctx));
+    } catch (e) {
+      if (!alive || e.status === 404 || e.code === 'admin_scope_required') return;
+      overviewCard.hidden = false;
+      clear(overviewBody, errorState(e, loadOverview, 'overview-error'));
+    }
+  }
+
   loadSwitches();
   loadRequests();
+  loadOverview();
   return () => { alive = false; };
 }
 
-function count(label, n, testid) {
-  return h('li', { class: 'adm-count' }, h('span', { class: 'adm-count-label', text: label }), h('span', { class: 'adm-count-value', testid, 'data-count': String(n), text: String(n) }));
+/** The counts of GET /dashboard, each a link to its page where the session may open it. */
+function overview(data, ctx) {
+  const reels = data.reels;
+  const linkIf = (scope, href) => (ctx.can(scope) ? href : null);
+  const engaged = data.kill_switches_engaged || [];
+  return h('div', { testid: 'overview', 'data-reels': String(!!reels) },
+    h('ul', { class: 'adm-counts' },
+      count(t('overviewRequests'), data.requests_pending ?? 0, 'overview-requests', '#/requests?status=pending'),
+      count(t('overviewSwitches'), engaged.length, 'overview-switches', null),
+      reels && count(t('overviewPending'), reels.pending ?? 0, 'overview-reels-pending', linkIf('moderation.reels', '#/moderation')),
+      reels && count(t('overviewReported'), reels.reported ?? 0, 'overview-reels-reported', linkIf('moderation.reels', '#/moderation?queue=reported')),
+      reels && count(t('overviewHashtags'), reels.hashtags_blocked ?? 0, 'overview-hashtags', linkIf('moderation.hashtags', '#/moderation'))),
+    engaged.length ? h('p', { class: 'adm-small', testid: 'overview-engaged' }, t('overviewEngagedList') + ' ', engaged.map(switchName).join(', ')) : null,
+    reels ? arbiter(reels.arbiter) : h('p', { class: 'adm-muted adm-small', testid: 'overview-no-reels', text: t('overviewNoReels') }));
+}
+
+function arbiter(a) {
+  const suppressed = !!a?.suppressed;
+  return h('div', { class: 'adm-arbiter' + (suppressed ? ' suppressed' : ''), testid: 'arbiter', 'data-suppressed': String(suppressed) },
+    h('div', { class: 'adm-switch-title' },
+      h('strong', { text: t('arbiterTitle') }),
+      badge(suppressed ? t('arbiterSuppressed') : t('arbiterActive'), suppressed ? 'bad' : 'ok', { testid: 'arbiter-state' })),
+    h('p', { class: 'adm-muted adm-small', text: t('arbiterWhat') }),
+    a && (a.since || a.reason || a.updated_at) ? h('p', { class: 'adm-small' },
+      suppressed && a.since ? h('span', null, t('arbiterSince') + ' ', h('time', { datetime: a.since, title: dateTime(a.since), text: shortDateTime(a.since) })) : null,
+      suppressed && a.reason ? h('span', { class: 'adm-reason', testid: 'arbiter-reason', text: (a.since ? ' · ' : '') + t('quoted', { text: a.reason }) }) : null,
+      a.updated_at ? h('span', { class: 'adm-muted' }, (suppressed ? ' · ' : '') + t('arbiterUpdated') + ' ', h('time', { datetime: a.updated_at, title: dateTime(a.updated_at), text: shortDateTime(a.updated_at) })) : null)
+      : null);
+}
+
+function count(label, n, testid, href) {
+  const kids = [h('span', { class: 'adm-count-label', text: label }), h('span', { class: 'adm-count-value', testid, 'data-count': String(n), text: String(n) })];
+  return h('li', { class: 'adm-count' + (href ? ' adm-count-link' : '') }, href ? h('a', { href, testid: testid + '-link' }, kids) : kids);
 }
 
 export function switchName(name) {

@@ -20,6 +20,13 @@ server and its /admin/v1 API:
 - audit: the kill-switch rows, row details, the outcome and action filters (kept in the
   address), a bad actor refused, `before`, pages of three through next_before down to row 1,
   the phone layout (filters folded, rows as cards), verify says intact;
+- moderation: a held reel and a reported reel (inserted with psql) in the two queue tabs, each a
+  card with its poster; a missing reason refused in the dialog, the reported one rejected and the
+  held one approved with reasons (both audited); a hashtag blocked (a bad tag: 400, twice: 409
+  shown) and unblocked with a reason; the dashboard's queue counts and arbiter (left out without
+  an error when the server does not answer GET /dashboard);
+- accounts: a lookup by a number nobody has (not found), then by a third account's number: the
+  number masked, never whole anywhere in the page; suspended for 48 hours and lifted, audited;
 - English strings (no Cyrillic left on any page);
 - the second admin (no secret yet) gets admin_not_enrolled and enrols: the QR code on screen,
   read back from its SVG, equals python-qrcode's matrix of the otpauth link for the same
@@ -63,7 +70,8 @@ RFC_SECRET = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
 RUN = secrets.token_hex(3)
 TOKEN_KEY = "eco:admin:v1:session"
 SWITCHES = {"admin_writes", "iam_writes", "signups", "reels_uploads", "message_sending", "calls"}
-PAGES = ["dashboard", "admins", "requests", "jit", "audit"]
+PAGES = ["dashboard", "admins", "requests", "jit", "audit", "moderation", "accounts"]
+THIRD = "+15555550377"  # an account looked up, suspended and lifted (made here with psql; never signed in)
 
 
 @dataclass
@@ -408,6 +416,165 @@ def test_audit_page_filters_pages_and_verifies_the_chain(server, scenario):
     assert re.search(r"\d+", result.text), result.text
     b.screenshot("admin-audit-verified-desktop-light")
     scenario.done.add("audit")
+
+
+def new_reel(server, author: str, caption: str, moderation: str) -> str:
+    """A ready reel as the pipeline leaves it (as Tests/e2e/reels_support.py's new_reel), with a
+    media prefix so the queue gives it signed media links (no files behind them); its id."""
+    reel = psql(server, "INSERT INTO reels.reels (author_id, visibility, state, moderation, original_path, caption) "
+                        f"VALUES ('{author}', 'public', 'ready', '{moderation}', '{author}/{secrets.token_hex(8)}.mp4', '{caption}') "
+                        "RETURNING id").splitlines()[0]
+    psql(server, f"UPDATE reels.reels SET media_prefix = id::text || '/1' WHERE id = '{reel}'")
+    return reel
+
+
+def test_moderation_reviews_reels_and_blocks_a_hashtag(server, scenario):
+    scenario.need("owner-in")
+    b = scenario.owner
+    owner, second = scenario.ids["owner"], scenario.ids["second"]
+    held = new_reel(server, owner, f"held for review {RUN}", "pending")
+    reported = new_reel(server, owner, f"reported clip {RUN}", "approved")
+    psql(server, f"INSERT INTO reels.reports (reel_id, user_id, reason) VALUES ('{reported}', '{second}', 'spam')")
+    # The test reels have no files: their posters and videos answer 404.
+    b.expected_console += [r"reels/v1/media/", r"admin/v1/moderation/hashtags .*(400|409)", r"admin/v1/dashboard .*404"]
+
+    # The dashboard counts the queues (when the server answers GET /dashboard).
+    go_page(b, "dashboard")
+    b.wait(lambda d: b.find_all("kill-switch"), "the dashboard loaded")
+    overview = b.try_wait(lambda d: b.displayed("overview"), timeout=5)
+    if overview:
+        if b.present("overview").get_attribute("data-reels") == "true":
+            assert int(b.present("overview-reels-pending").get_attribute("data-count")) >= 1
+            assert int(b.present("overview-reels-reported").get_attribute("data-count")) >= 1
+            b.visible("arbiter-state")
+            assert b.present("overview-reels-reported-link").get_attribute("href").endswith("#/moderation?queue=reported")
+        look(scenario, b, "dashboard-overview", reveal="overview-card")
+    else:
+        assert not b.find_all("overview-error")
+        print("GET /admin/v1/dashboard not served by this binary: the overview is left out")
+
+    go_page(b, "moderation")
+    card = lambda reel: b.present("reel-card", data_reel_id=reel)  # noqa: E731
+    b.wait(lambda d: b.find_all("reel-card", data_reel_id=held), "the held reel in the pending tab")
+    assert b.present("queue-tab", data_queue="pending").get_attribute("aria-selected") == "true"
+    poster = b.find_all("reel-poster", within=card(held))[0]
+    assert poster.tag_name == "img" and "/reels/v1/media/" in poster.get_attribute("src"), poster.get_attribute("src")
+    assert f"held for review {RUN}" in b.visible("reel-caption", within=card(held)).text
+    assert not b.find_all("reel-card", data_reel_id=reported)
+    look(scenario, b, "moderation", reveal="reel-list", walk=True)
+    # The preview plays the MP4 in the card, from this origin.
+    b.click("reel-preview", within=card(held))
+    video = b.wait(lambda d: (b.find_all("reel-video", within=card(held)) or [None])[0], "the video in the card")
+    assert video.get_attribute("controls") is not None and "/reels/v1/media/" in video.get_attribute("src")
+    assert video.get_attribute("src").endswith("/video.mp4")
+    b.wait(lambda d: b.find_all("reel-video-error", within=card(held)), "no file behind the test reel's video: said so")
+
+    b.click("queue-tab", data_queue="reported")
+    b.wait(lambda d: b.find_all("reel-card", data_reel_id=reported), "the reported reel in the reported tab")
+    assert b.route() == "#/moderation?queue=reported"
+    assert b.find_all("reel-reports", within=card(reported))[0].get_attribute("data-count") == "1"
+    assert "spam" in b.visible("reel-report-reasons", within=card(reported)).text
+    assert b.find_all("reel-poster", within=card(reported))
+    look(scenario, b, "moderation-reported", reveal="reel-list")
+    b.click("reel-reject", data_reel_id=reported)
+    dialog = b.visible("reel-dialog")
+    b.click("dialog-confirm", within=dialog)  # no reason: refused in the dialog
+    b.visible("dialog-error")
+    dialog_submit(b, f"spam confirmed {RUN}", testid="reel-dialog")
+    b.wait(lambda d: not b.find_all("reel-card", data_reel_id=reported), "the rejected reel leaves the queue")
+    assert "ok" in b.visible("moderation-result").get_attribute("class")
+
+    b.click("queue-tab", data_queue="pending")
+    b.click("reel-approve", data_reel_id=held)
+    dialog_submit(b, f"looks fine {RUN}", testid="reel-dialog")
+    b.wait(lambda d: not b.find_all("reel-card", data_reel_id=held), "the approved reel leaves the queue")
+    assert psql(server, f"SELECT moderation FROM reels.reels WHERE id IN ('{held}', '{reported}') ORDER BY caption").split() == [
+        "approved", "rejected"]
+    audit = psql(server, "SELECT action || ' ' || target || ' ' || reason FROM admin.audit_log "
+                         f"WHERE action LIKE 'admin.reel.%' AND target IN ('{held}', '{reported}') ORDER BY seq")
+    assert audit.splitlines() == [f"admin.reel.reject {reported} spam confirmed {RUN}", f"admin.reel.approve {held} looks fine {RUN}"], audit
+
+    # Hashtags: a bad tag (400), blocked, blocked again (409), unblocked with a reason.
+    tag = f"e2eblock{RUN}"
+    b.fill("hashtag-reason", f"coordinated spam {RUN}")
+    b.click("hashtag-submit")  # no tag: refused before sending
+    b.wait(lambda d: "bad" in b.visible("hashtag-result").get_attribute("class"), "a missing tag refused")
+    assert b.present("hashtag-input").get_attribute("aria-invalid") == "true"
+    b.fill("hashtag-input", "two words")
+    b.click("hashtag-submit")  # not one tag: the server's 400, with the request id
+    b.wait(lambda d: "id запроса adm-" in b.visible("hashtag-result").text, "the server's 400 shown")
+    assert "bad" in b.present("hashtag-result").get_attribute("class")
+    b.fill("hashtag-input", "#" + tag)
+    b.click("hashtag-submit")
+    b.wait(lambda d: "ok" in b.visible("hashtag-result").get_attribute("class"), "the hashtag blocked")
+    b.visible("hashtag-row", data_tag=tag)
+    b.fill("hashtag-input", tag)
+    b.fill("hashtag-reason", "again")
+    b.click("hashtag-submit")
+    b.wait(lambda d: "уже заблокирован" in b.visible("hashtag-result").text, "admin_hashtag_blocked explained")
+    assert "id запроса adm-" in b.visible("hashtag-result").text
+    look(scenario, b, "moderation-hashtags", reveal="hashtags-card")
+    b.click("hashtag-unblock", data_tag=tag)
+    dialog_submit(b, f"campaign over {RUN}", testid="unblock-dialog")
+    b.wait(lambda d: not b.find_all("hashtag-row", data_tag=tag), "the hashtag unblocked")
+    assert psql(server, "SELECT string_agg(action, ' ' ORDER BY seq) FROM admin.audit_log "
+                        f"WHERE target = '{tag}'") == "admin.hashtag.block admin.hashtag.unblock"
+    b.click("queue-tab", data_queue="pending")
+    b.wait(lambda d: b.find_all("reels-empty") or b.find_all("reel-card"), "the pending queue")
+    look(scenario, b, "moderation-after", themes=("light",), sizes=(("phone", PHONE),))
+    scenario.done.add("moderation")
+
+
+def test_accounts_are_found_with_masked_numbers_suspended_and_lifted(server, scenario):
+    scenario.need("owner-in")
+    b = scenario.owner
+    digits_only = THIRD.lstrip("+")
+    third = psql(server, f"SELECT id FROM auth.users WHERE phone = '{digits_only}'") or \
+        psql(server, f"INSERT INTO auth.users (phone, phone_confirmed_at) VALUES ('{digits_only}', now()) RETURNING id").splitlines()[0]
+    b.expected_console += [r"admin/v1/users\?.*404"]
+    go_page(b, "accounts")
+    b.visible("account-none")
+    # Not a number or an id: refused before sending; a number nobody has: not found.
+    b.fill("account-query", "hello")
+    b.click("account-submit")
+    b.wait(lambda d: "bad" in b.visible("account-lookup-result").get_attribute("class"), "a bad query refused")
+    b.fill("account-query", "+15555550399")
+    b.click("account-submit")
+    b.visible("account-not-found")
+    b.fill("account-query", THIRD)
+    b.click("account-submit")
+    shown = b.wait(lambda d: (b.displayed("account") or [None])[0], "the account")
+    assert shown.get_attribute("data-user-id") == third
+    phone = b.visible("account-phone").text
+    assert phone == "+1********77", phone
+    assert b.present("account-query").get_attribute("value") == "", "the number typed stays in the field"
+    assert b.visible("account-state").text and shown.get_attribute("data-suspended") == "false"
+    assert digits_only not in b.driver.page_source and digits_only[-8:] not in b.driver.page_source, "the whole number is in the page"
+    look(scenario, b, "accounts", reveal="account-card", walk=True)
+
+    b.click("account-suspend")
+    dialog = b.visible("suspend-dialog")
+    b.fill("suspend-hours", "9000", within=dialog)
+    b.fill("reason-input", f"abuse report {RUN}", within=dialog)
+    b.click("dialog-confirm", within=dialog)
+    b.visible("dialog-error")  # more than 8760 hours: refused in the dialog
+    assert b.visible("suspend-hours").get_attribute("aria-invalid") == "true"
+    b.fill("suspend-hours", "48", within=dialog)
+    dialog_submit(b, None, testid="suspend-dialog")
+    b.wait(lambda d: (b.displayed("account") or [None])[0] and b.present("account").get_attribute("data-suspended") == "true", "suspended")
+    b.visible("account-suspended-until")
+    until = psql(server, f"SELECT round(extract(epoch FROM banned_until - now()) / 3600) FROM auth.users WHERE id = '{third}'")
+    assert until in ("47", "48"), until
+    b.wait(lambda d: d.switch_to.active_element == b.present("account-lift"), "focus on Lift")
+    look(scenario, b, "accounts-suspended", reveal="account-card")
+    b.click("account-lift")
+    dialog_submit(b, f"appeal accepted {RUN}", testid="lift-dialog")
+    b.wait(lambda d: (b.displayed("account") or [None])[0] and b.present("account").get_attribute("data-suspended") == "false", "lifted")
+    assert digits_only not in b.driver.page_source
+    audit = psql(server, "SELECT string_agg(action, ' ' ORDER BY seq) FROM admin.audit_log "
+                         f"WHERE target = '{third}' AND action LIKE 'admin.users.%'")
+    assert audit == "admin.users.lookup admin.users.suspend admin.users.lookup admin.users.unsuspend admin.users.lookup", audit
+    scenario.done.add("accounts")
 
 
 def test_the_console_speaks_english_when_asked(server, scenario):

@@ -3,36 +3,45 @@ import Foundation
 import Hummingbird
 
 /// The moderation and accounts routes of `/admin/v1`: the reels review queues and decisions,
-/// the hashtag blocklist, account lookup and suspensions.
+/// reported messages and profiles, the hashtag blocklist, account lookup and suspensions.
 extension AdminController {
     func addModerationRoutes(to group: RouterGroup<AppRequestContext>) {
         group.get("moderation/reels") { request, context in
             let session = try await session(request, context)
-            let parameters = request.uri.queryParameters
-            let queue = parameters.get("queue") ?? "pending"
+            let queue = request.uri.queryParameters.get("queue") ?? "pending"
             guard AdminService.reelQueues.contains(queue) else { throw APIError.invalidField("queue", "must be pending or reported") }
-            var limit = 20
-            if let text = parameters.get("limit") {
-                guard let value = Int(text), (1...100).contains(value) else { throw APIError.invalidField("limit", "must be an integer from 1 to 100") }
-                limit = value
-            }
-            var before: Date?
-            if let text = parameters.get("before") {
-                guard let date = Timestamp.parse(text) else { throw APIError.invalidField("before", "must be an ISO 8601 time (the last item's)") }
-                before = date
-            }
-            return Self.json(try await admin.reelQueue(session, queue: queue, limit: limit, before: before), requestID: session.requestID)
+            let page = try Self.page(request)
+            return Self.json(try await admin.reelQueue(session, queue: queue, limit: page.limit, before: page.before), requestID: session.requestID)
         }
         group.post("moderation/reels/:reel_id") { request, context in
             struct Body: Decodable { var decision: String; var reason: String }
             let session = try await session(request, context)
             let reel = try Self.uuid(context, "reel_id")
             let body = try await JSONBody.decode(Body.self, from: request)
-            guard body.decision == "approve" || body.decision == "reject" else {
-                throw APIError.invalidField("decision", "must be approve or reject")
+            guard let decision = AdminService.ReelDecision(rawValue: body.decision) else {
+                throw APIError.invalidField("decision", "must be approve, reject or warn")
             }
-            try await admin.decideReel(session, reel: reel, approve: body.decision == "approve", reason: body.reason)
+            try await admin.decideReel(session, reel: reel, decision: decision, reason: body.reason)
             return Response(status: .noContent, headers: [Self.requestIDHeader: session.requestID])
+        }
+        for kind in ReportedKind.allCases {
+            group.get("moderation/\(kind.rawValue)") { request, context in
+                let session = try await session(request, context)
+                let page = try Self.page(request)
+                return Self.json(try await admin.reportQueue(session, kind, limit: page.limit, before: page.before), requestID: session.requestID)
+            }
+            let idName = kind == .messages ? "message_id" : "user_id"
+            group.post("moderation/\(kind.rawValue)/:\(idName)") { request, context in
+                struct Body: Decodable { var decision: String; var reason: String }
+                let session = try await session(request, context)
+                let id = try Self.uuid(context, idName)
+                let body = try await JSONBody.decode(Body.self, from: request)
+                guard let decision = ContentDecision(rawValue: body.decision) else {
+                    throw APIError.invalidField("decision", "must be approve, remove or warn")
+                }
+                try await admin.decideReport(session, kind, id: id, decision: decision, reason: body.reason)
+                return Response(status: .noContent, headers: [Self.requestIDHeader: session.requestID])
+            }
         }
         group.get("moderation/hashtags") { request, context in
             let session = try await session(request, context)
@@ -75,5 +84,21 @@ extension AdminController {
             try await admin.suspendAccount(session, userID: user, hours: body.hours, reason: body.reason)
             return Response(status: .noContent, headers: [Self.requestIDHeader: session.requestID])
         }
+    }
+
+    /// A queue page's `limit` (1–100, default 20) and `before` (the last item's time).
+    static func page(_ request: Request) throws -> (limit: Int, before: Date?) {
+        let parameters = request.uri.queryParameters
+        var limit = 20
+        if let text = parameters.get("limit") {
+            guard let value = Int(text), (1...100).contains(value) else { throw APIError.invalidField("limit", "must be an integer from 1 to 100") }
+            limit = value
+        }
+        var before: Date?
+        if let text = parameters.get("before") {
+            guard let date = Timestamp.parse(text) else { throw APIError.invalidField("before", "must be an ISO 8601 time (the last item's)") }
+            before = date
+        }
+        return (limit, before)
     }
 }

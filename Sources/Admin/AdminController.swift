@@ -22,7 +22,7 @@ public struct AdminController: Sendable {
     public func addRoutes(to group: RouterGroup<AppRequestContext>) {
         group.post("session") { request, context in
             struct Body: Decodable { var code: String }
-            let requestID = Self.requestID(request)
+            let requestID = context.requestID ?? Self.requestID(request)
             let caller = try Self.user(context)
             let code = try await JSONBody.decode(Body.self, from: request).code
             guard code.count <= 64 else { throw APIError.invalidField("code", "must be at most 64 characters") }
@@ -61,7 +61,7 @@ public struct AdminController: Sendable {
             return Response(status: .created, headers: [Self.requestIDHeader: session.requestID])
         }
         group.post("enrol") { request, context in
-            let requestID = Self.requestID(request)
+            let requestID = context.requestID ?? Self.requestID(request)
             let caller = try Self.user(context)
             if let wait = openings.acquire(try caller.requireUser().uuidString) {
                 throw APIError.rateLimited(code: "over_request_rate_limit", message: "too many attempts: retry in \(wait) seconds", retryAfter: wait)
@@ -150,7 +150,7 @@ public struct AdminController: Sendable {
 
     /// The request's admin session (401 without a live one).
     func session(_ request: Request, _ context: AppRequestContext) async throws -> AdminSession {
-        try await admin.session(try Self.user(context), token: request.headers[Self.sessionHeader], requestID: Self.requestID(request))
+        try await admin.session(try Self.user(context), token: request.headers[Self.sessionHeader], requestID: context.requestID ?? Self.requestID(request))
     }
 
     /// The path parameter `name` as a UUID, or 400 naming it.

@@ -56,6 +56,17 @@ extension AdminErrors {
         status: .notFound, code: "admin_reels_not_served", message: "this server runs without reels (no storage backend)")
     static let hashtagBlocked = APIError(status: .conflict, code: "admin_hashtag_blocked", message: "tag: this hashtag is blocked already")
     static let hashtagNotBlocked = APIError(status: .notFound, code: "admin_hashtag_not_blocked", message: "tag: this hashtag is not blocked")
+    static let reportsNotServed = APIError(
+        status: .notFound, code: "admin_reports_not_served", message: "this server does not serve chat and profiles")
+    static let warningNotFound = APIError(status: .notFound, code: "warning_not_found", message: "warning_id: no such warning of yours")
+
+    static func reportedNotFound(_ kind: ReportedKind) -> APIError {
+        switch kind {
+        case .messages: APIError(status: .notFound, code: "admin_message_not_found", message: "message_id: no message with this id")
+        case .profiles: APIError(status: .notFound, code: "admin_profile_not_found", message: "user_id: no profile with this id")
+        }
+    }
+
     static let reelNotFound = APIError(status: .notFound, code: "admin_reel_not_found", message: "reel_id: no ready reel with this id")
 
     static func approverRole(_ role: String) -> APIError {

@@ -70,7 +70,8 @@ extension AdminService {
     static func reason(_ text: String) throws -> String {
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else { throw APIError.invalidField("reason", "is required: say why") }
-        guard trimmed.count <= 500 else { throw APIError.invalidField("reason", "must be at most 500 characters") }
+        guard trimmed.unicodeScalars.count <= 500 else { throw APIError.invalidField("reason", "must be at most 500 characters") }
+        guard !trimmed.unicodeScalars.contains("\u{0}") else { throw APIError.invalidField("reason", JSONBody.nulRule) }
         return trimmed
     }
 }

@@ -14,21 +14,40 @@ extension AdminService {
         return try await reelReview.queue(queue, limit: limit, before: before)
     }
 
-    /// Approves or rejects a reel; a rejection needs a reason (shown to its author).
-    public func decideReel(_ session: AdminSession, reel: UUID, approve: Bool, reason: String) async throws {
-        let action = approve ? "admin.reel.approve" : "admin.reel.reject"
+    /// A moderator's decision on a reel.
+    public enum ReelDecision: String, Sendable, CaseIterable {
+        /// Visible again where its visibility allows.
+        case approve
+        /// Hidden from everyone but its author, who sees the reason.
+        case reject
+        /// Left as it is; its author gets a warning with the reason, and its reports are settled.
+        case warn
+    }
+
+    /// Decides on a reel, with a reason (shown to its author on a rejection or a warning).
+    public func decideReel(_ session: AdminSession, reel: UUID, decision: ReelDecision, reason: String) async throws {
+        let action = "admin.reel.\(decision.rawValue)"
         let target = reel.uuidString.lowercased()
         try await require(.moderationReels, session, action: action, target: target)
         let reason = try Self.reason(reason)
         try await refuseIfSwitchedOff([.adminWrites], session, action: action, target: target)
         guard let reelReview else { throw AdminErrors.reelsNotServed }
         try await withAdminWrite(session, .moderationReels) { connection in
-            guard try await reelReview.decide(reel: reel, approve: approve, reason: reason, moderator: session.userID, on: connection) else {
-                throw AdminErrors.reelNotFound
+            var detail: [String: JSONValue] = [:]
+            switch decision {
+            case .approve, .reject:
+                guard try await reelReview.decide(reel: reel, approve: decision == .approve, reason: reason, moderator: session.userID, on: connection)
+                else { throw AdminErrors.reelNotFound }
+            case .warn:
+                guard let author = try await reelReview.warn(reel: reel, moderator: session.userID, on: connection) else {
+                    throw AdminErrors.reelNotFound
+                }
+                try await Self.warn(author, about: "reel", reel, reason: reason, by: session.userID, on: connection)
+                detail["author"] = .string(author.uuidString.lowercased())
             }
             try await AuditLog.append(
                 AuditEvent(actor: session.userID, action: action, scope: .moderationReels, target: target, outcome: .allowed, reason: reason,
-                           requestID: session.requestID), on: connection)
+                           requestID: session.requestID, detail: detail), on: connection)
         }
     }
 }

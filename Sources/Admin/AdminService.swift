@@ -20,6 +20,8 @@ public struct AdminService: Sendable {
     let reelReview: (any ReelReview)?
     /// The accounts seam (support's lookup, suspensions).
     let accounts: (any AccountDirectory)?
+    /// The reported messages and profiles seam.
+    let reportedContent: (any ReportedContent)?
 
     /// Wrong codes allowed per admin in ``attemptWindowMinutes`` before opening is refused.
     static let maximumFailedAttempts = 5
@@ -29,9 +31,10 @@ public struct AdminService: Sendable {
 
     public init(
         database: Database, settings: AdminSettings, killSwitches: any KillSwitches = NoKillSwitches(), reelReview: (any ReelReview)? = nil,
-        accounts: (any AccountDirectory)? = nil, now: @escaping @Sendable () -> Date = { Date() }
+        accounts: (any AccountDirectory)? = nil, reportedContent: (any ReportedContent)? = nil, now: @escaping @Sendable () -> Date = { Date() }
     ) {
         self.accounts = accounts
+        self.reportedContent = reportedContent
         self.database = database
         self.settings = settings
         self.killSwitches = killSwitches

@@ -9,6 +9,9 @@ public protocol ReelReview: Sendable {
     /// Approves or rejects a ready reel on `connection` (the admin's transaction, so the audit
     /// row commits with it); false when there is no such reel.
     func decide(reel: UUID, approve: Bool, reason: String?, moderator: UUID, on connection: PostgresConnection) async throws -> Bool
+    /// Settles a ready reel's reports without changing whether it is shown, on `connection`:
+    /// its author, or nil when there is no such reel.
+    func warn(reel: UUID, moderator: UUID, on connection: PostgresConnection) async throws -> UUID?
     /// The reels side of the dashboard as a JSON object: queue sizes and the arbiter's state.
     func summary() async throws -> Data
     /// The hashtag blocklist as a JSON array.

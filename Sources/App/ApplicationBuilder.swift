@@ -114,7 +114,8 @@ public func buildApplication(
         }
         reels?.addRoutes(to: router)
         services += addAdmin(
-            config: config, database: database, tokens: tokens, killSwitches: killSwitches, reels: reels, router: router, logger: logger)
+            config: config, database: database, tokens: tokens, killSwitches: killSwitches, reels: reels, realtime: realtime, router: router,
+            logger: logger)
         let realtimeController = RealtimeController(realtime: realtime, isAPIKey: tokens.isAPIKey, trustProxy: config.trustProxy)
         realtimeController.addRoutes(to: webSockets)
         realtimeController.addBroadcastRoutes(
@@ -170,6 +171,7 @@ private func addAPI(
     registry.register(social.rpcFunctions)
     registry.register(chat.rpcFunctions)
     registry.register(osago.rpcFunctions)
+    registry.register(UserWarnings(database: database).rpcFunctions)
     if let reels {
         registry.register(reels.rpcFunctions)
     }
@@ -206,14 +208,17 @@ private func addAPI(
 /// Returns the audit anchor service when anchors are on.
 private func addAdmin(
     config: AppConfig, database: Database, tokens: TokenService, killSwitches: any KillSwitches, reels: ReelsModule?,
-    router: Router<AppRequestContext>, logger: Logger
+    realtime: RealtimeService, router: Router<AppRequestContext>, logger: Logger
 ) -> [any Service] {
     let admin = AdminService(
         database: database, settings: config.admin, killSwitches: killSwitches,
         reelReview: reels.map { ReelReviewAdapter(moderation: $0.moderation) },
-        accounts: AccountDirectoryAdapter(accounts: UserAccounts(database: database)))
+        accounts: AccountDirectoryAdapter(accounts: UserAccounts(database: database)),
+        reportedContent: ReportedContentAdapter(
+            chat: ChatService(database: database, publisher: realtime, killSwitches: killSwitches), social: SocialService(database: database)))
     AdminController(admin: admin).addRoutes(
         to: router.group("admin/v1")
+            .add(middleware: AdminRequestIDMiddleware())
             .add(middleware: ErrorShapeMiddleware(.plain))
             .add(middleware: APIKeyMiddleware(tokens: tokens))
             .add(middleware: CallerMiddleware(tokens: tokens)))

@@ -18,6 +18,10 @@ struct ReelReviewAdapter: ReelReview {
         try await moderation.decide(reel: reel, approve: approve, reason: reason, moderator: moderator, on: connection)
     }
 
+    func warn(reel: UUID, moderator: UUID, on connection: PostgresConnection) async throws -> UUID? {
+        try await moderation.settleReports(reel: reel, moderator: moderator, on: connection)
+    }
+
     func summary() async throws -> Data {
         try await moderation.summary()
     }

@@ -20,4 +20,5 @@ enum ChatLimits {
     /// Pinning and unpinning together.
     static let pins = ActionLimit("chat.pin", burst: 60, perSeconds: 60, allowance: "pin or unpin 60 times a minute")
     static let hides = ActionLimit("chat.hide", burst: 120, perSeconds: 60, allowance: "hide 120 messages a minute")
+    static let reports = ActionLimit("chat.report", burst: 20, perSeconds: 3600, allowance: "report 20 messages an hour")
 }

@@ -1,7 +1,7 @@
 import Core
 import Foundation
 
-/// The chat RPCs of issue 14: search, pins, "delete for me" (docs/api.md). Arguments are
+/// The chat RPCs of issue 14: search, pins, "delete for me", and reports (docs/api.md). Arguments are
 /// checked first, then the caller's per-user limit (``ChatLimits``) is taken.
 extension ChatService {
     var featureRPCFunctions: [RPCFunction] {
@@ -29,6 +29,13 @@ extension ChatService {
                 let message = try call.decode(Args.self).message_id
                 try await ChatLimits.hides.take(database, call.caller)
                 return .json(try await hide(call.caller, message: message))
+            },
+            RPCFunction("report_message", parameters: ["message_id", "reason", "details"]) { call in
+                struct Args: Decodable { var message_id: UUID; var reason: String; var details: String? }
+                let args = try call.decode(Args.self)
+                let report = try ContentReport(reason: args.reason, details: args.details)
+                try await ChatLimits.reports.take(database, call.caller)
+                return .json(try await self.report(call.caller, message: args.message_id, report))
             },
         ]
     }

@@ -15,12 +15,16 @@ public struct AppRequestContext: RequestContext, RemoteAddressRequestContext {
     public let remoteAddress: SocketAddress?
     /// The client address a trusted reverse proxy reported (see ``ClientAddressMiddleware``).
     public var proxiedClientAddress: String?
+    /// The request's id, where a route group's middleware assigns one (the admin API's
+    /// `X-Request-Id`, which its audit log records).
+    public var requestID: String?
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.caller = nil
         self.remoteAddress = source.channel.remoteAddress
         self.proxiedClientAddress = nil
+        self.requestID = nil
     }
 
     /// Requests larger than this are refused with 413 before any handler sees them.

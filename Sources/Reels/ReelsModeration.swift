@@ -120,6 +120,18 @@ public struct ReelsModeration: Sendable {
         return false
     }
 
+    /// Settles a ready reel's reports (they leave the reported queue) without changing whether
+    /// it is shown, on `connection`: its author, or nil when there is no such ready reel.
+    public func settleReports(reel: UUID, moderator: UUID, on connection: PostgresConnection) async throws -> UUID? {
+        for try await author in try await connection.rows(
+            "UPDATE reels.reels SET moderated_at = now(), moderated_by = $2 WHERE id = $1 AND state = 'ready' RETURNING author_id",
+            [reel, moderator]
+        ).decode(UUID.self) {
+            return author
+        }
+        return nil
+    }
+
     /// What the admin dashboard shows of reels: `{"pending","reported","hashtags_blocked",
     /// "arbiter":{"suppressed","since","reason","updated_at"}}`.
     public func summary() async throws -> Data {

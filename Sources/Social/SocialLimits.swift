@@ -12,4 +12,5 @@ enum SocialLimits {
     static let followResponses = ActionLimit("social.respond", burst: 500, perSeconds: 3600, allowance: "answer 500 follow requests an hour")
     /// Blocking and unblocking together.
     static let blocks = ActionLimit("social.block", burst: 100, perSeconds: 3600, allowance: "block or unblock 100 times an hour")
+    static let reports = ActionLimit("social.report", burst: 20, perSeconds: 3600, allowance: "report 20 profiles an hour")
 }

@@ -69,6 +69,13 @@ extension SocialService {
                 try await SocialLimits.blocks.take(database, call.caller)
                 return .json(try await unblock(call.caller, target: target))
             },
+            RPCFunction("report_profile", parameters: ["user_id", "reason", "details"]) { call in
+                struct Args: Decodable { var user_id: UUID; var reason: String; var details: String? }
+                let args = try call.decode(Args.self)
+                let report = try ContentReport(reason: args.reason, details: args.details)
+                try await SocialLimits.reports.take(database, call.caller)
+                return .json(try await self.report(call.caller, profile: args.user_id, report))
+            },
             RPCFunction("list_blocked_users", parameters: ["cursor", "limit"]) { call in
                 let args = try call.decode(PageArgs.self)
                 let limit = try args.pageSize()

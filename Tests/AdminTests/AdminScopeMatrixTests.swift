@@ -24,6 +24,7 @@ import TestSupport
     struct FakeReels: ReelReview {
         func queue(_ name: String, limit: Int, before: Date?) async throws -> Data { Data("[]".utf8) }
         func decide(reel: UUID, approve: Bool, reason: String?, moderator: UUID, on connection: PostgresConnection) async throws -> Bool { true }
+        func warn(reel: UUID, moderator: UUID, on connection: PostgresConnection) async throws -> UUID? { moderator }
         func summary() async throws -> Data { Data(#"{"pending":0,"reported":0,"hashtags_blocked":0,"arbiter":null}"#.utf8) }
         func blockedHashtags() async throws -> Data { Data("[]".utf8) }
         func block(hashtag: String, reason: String, moderator: UUID, on connection: PostgresConnection) async throws -> (tag: String, held: Int)? {
@@ -41,6 +42,14 @@ import TestSupport
         func suspend(id: UUID, until: Date?, on connection: PostgresConnection) async throws -> Bool { true }
     }
 
+    struct FakeReports: ReportedContent {
+        func queue(_ kind: ReportedKind, limit: Int, before: Date?) async throws -> Data { Data("[]".utf8) }
+        func count(_ kind: ReportedKind) async throws -> Int { 0 }
+        func decide(_ kind: ReportedKind, id: UUID, remove: Bool, on connection: PostgresConnection) async throws -> ModeratedContent? {
+            ModeratedContent(author: id)
+        }
+    }
+
     @Test(arguments: AdminRole.allCases)
     func everyOperationChecksItsScopeForEveryRole(role: AdminRole) async throws {
         try await TestDatabase.withDatabase { database in
@@ -53,7 +62,7 @@ import TestSupport
             let session = try await fixture.session(caller)
             let admin = AdminService(
                 database: database, settings: AdminSettings(), reelReview: FakeReels(), accounts: FakeAccounts(known: newcomer.userID!),
-                now: { fixture.clock.now })
+                reportedContent: FakeReports(), now: { fixture.clock.now })
             // Something to decide: a sensitive grant the owner asked for.
             let request = try #require(
                 try await admin.requestRole(ownerSession, target: bystander.userID!, role: .securityAdmin, minutes: nil, reason: "matrix").requestID)
@@ -65,7 +74,16 @@ import TestSupport
                 (.auditRead, "audit entries", { _ = try await admin.auditEntries(session, AuditQuery()) }),
                 (.auditRead, "audit verify", { _ = try await admin.verifyAudit(session) }),
                 (.moderationReels, "reels queue", { _ = try await admin.reelQueue(session, queue: "pending", limit: 5, before: nil) }),
-                (.moderationReels, "reel decision", { try await admin.decideReel(session, reel: UUID(), approve: true, reason: "ok") }),
+                (.moderationReels, "reel decision", { try await admin.decideReel(session, reel: UUID(), decision: .approve, reason: "ok") }),
+                (.moderationReels, "reel warning", { try await admin.decideReel(session, reel: UUID(), decision: .warn, reason: "ok") }),
+                (.moderationContent, "reported messages", { _ = try await admin.reportQueue(session, .messages, limit: 5, before: nil) }),
+                (.moderationContent, "reported profiles", { _ = try await admin.reportQueue(session, .profiles, limit: 5, before: nil) }),
+                (.moderationContent, "message decision", {
+                    try await admin.decideReport(session, .messages, id: newcomer.userID!, decision: .approve, reason: "ok")
+                }),
+                (.moderationContent, "profile warning", {
+                    try await admin.decideReport(session, .profiles, id: newcomer.userID!, decision: .warn, reason: "be kind")
+                }),
                 (.moderationHashtags, "hashtag blocklist", { _ = try await admin.blockedHashtags(session) }),
                 (.moderationHashtags, "block hashtag", { try await admin.blockHashtag(session, "spam", reason: "x") }),
                 (.moderationHashtags, "unblock hashtag", { try await admin.unblockHashtag(session, "spam", reason: "x") }),

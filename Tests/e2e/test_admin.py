@@ -468,3 +468,64 @@ async def test_the_dashboard_counts_what_waits(admin_server, api, people, owner_
         assert isinstance(body["requests_pending"], int)
     finally:
         await api("POST", "kill-switches/calls", OWNER, session=token, json={"engaged": False, "reason": "done"})
+
+
+async def test_reported_messages_and_profiles_are_decided_and_their_authors_warned(admin_server, api, people, owner_session):
+    token = owner_session[0]
+    async with httpx.AsyncClient(base_url=admin_server.url, timeout=30.0) as client:
+        async def rpc(phone: str, name: str, **arguments) -> httpx.Response:
+            return await client.post(f"/rest/v1/rpc/{name}", json=arguments, headers={
+                "apikey": admin_server.anon_key, "Authorization": f"Bearer {people[phone][1]}"})
+
+        dm = (await rpc(PLAIN, "get_or_create_dm", target_user_id=people[SUPPORT][0])).json()
+        sent = await rpc(PLAIN, "send_message_v1", conversation_id=dm, client_msg_id=str(uuid.uuid4()), body="buy cheap pills here")
+        message = sent.json()["message_id"]
+        own = await rpc(PLAIN, "report_message", message_id=message, reason="spam")
+        assert own.status_code == 400 and "message_id" in own.json()["message"]
+        bad = await rpc(SUPPORT, "report_message", message_id=message, reason="boring")
+        assert bad.status_code == 400 and "reason" in bad.json()["message"]
+        reported = await rpc(SUPPORT, "report_message", message_id=message, reason="spam", details="pills again")
+        assert reported.status_code == 200 and reported.json() == {"reported": True}, reported.text
+        assert (await rpc(SUPPORT, "report_profile", user_id=people[PLAIN][0], reason="impersonation")).status_code == 200
+
+        queue = await api("GET", "moderation/messages", OWNER, session=token)
+        assert queue.status_code == 200, queue.text
+        [item] = queue.json()
+        assert (item["message_id"], item["body"], item["sender_id"], item["reports"], item["report_reasons"], item["report_details"]) == (
+            message, "buy cheap pills here", people[PLAIN][0], 1, ["spam"], ["pills again"])
+        assert people[SUPPORT][0] not in queue.text  # reporters stay anonymous
+        profiles = await api("GET", "moderation/profiles", OWNER, session=token, params={"limit": "5"})
+        assert [(p["user_id"], p["report_reasons"]) for p in profiles.json()] == [(people[PLAIN][0], ["impersonation"])]
+        dashboard = (await api("GET", "dashboard", OWNER, session=token)).json()
+        assert dashboard["reports"] == {"messages": 1, "profiles": 1}
+
+        wrong = await api("POST", f"moderation/messages/{message}", OWNER, session=token, json={"decision": "ban", "reason": "x"})
+        assert wrong.status_code == 400 and "decision" in wrong.json()["error"]
+        missing = await api("POST", f"moderation/messages/{uuid.uuid4()}", OWNER, session=token,
+                            json={"decision": "remove", "reason": "spam"}, headers={"X-Request-Id": "console-42"})
+        assert missing.status_code == 404 and missing.json()["code"] == "admin_message_not_found"
+        assert missing.headers["x-request-id"] == "console-42"  # error answers carry the id too
+        removed = await api("POST", f"moderation/messages/{message}", OWNER, session=token, json={"decision": "remove", "reason": "spam"})
+        assert removed.status_code == 204, removed.text
+        history = (await rpc(SUPPORT, "get_messages", conversation_id=dm)).json()["items"]
+        assert [(m["id"], m["body"], m["deleted_at"] is not None) for m in history] == [(message, "", True)]
+        warned = await api("POST", f"moderation/profiles/{people[PLAIN][0]}", OWNER, session=token,
+                           json={"decision": "warn", "reason": "do not pretend to be support"})
+        assert warned.status_code == 204, warned.text
+        for kind in ("messages", "profiles"):
+            assert (await api("GET", f"moderation/{kind}", OWNER, session=token)).json() == []
+
+        warnings = await rpc(PLAIN, "list_my_warnings", unseen_only=True)
+        assert warnings.status_code == 200, warnings.text
+        [warning] = warnings.json()
+        assert (warning["subject_kind"], warning["subject_id"], warning["reason"]) == (
+            "profile", people[PLAIN][0], "do not pretend to be support")
+        assert "issued_by" not in warning
+        assert (await rpc(SUPPORT, "acknowledge_warning", warning_id=warning["id"])).status_code == 404
+        assert (await rpc(PLAIN, "acknowledge_warning", warning_id=warning["id"])).json()["seen_at"]
+        assert (await rpc(PLAIN, "list_my_warnings", unseen_only=True)).json() == []
+
+    audit = psql(admin_server, "SELECT action || ' ' || target || ' ' || (detail->>'author') FROM admin.audit_log "
+                               "WHERE action IN ('admin.message.remove', 'admin.profile.warn') ORDER BY seq")
+    assert audit.stdout.splitlines() == [f"admin.message.remove {message} {people[PLAIN][0]}",
+                                         f"admin.profile.warn {people[PLAIN][0]} {people[PLAIN][0]}"]

@@ -147,7 +147,9 @@ export class AdminApi {
   verifyAudit = () => this.get('audit/verify');
   dashboard = () => this.get('dashboard');
   reelQueue = (queue, limit, before) => this.get('moderation/reels', { queue, limit, before });
-  decideReel = (reelId, approve, reason) => this.post(`moderation/reels/${encodeURIComponent(reelId)}`, { decision: approve ? 'approve' : 'reject', reason });
+  decideReel = (reelId, decision, reason) => this.post(`moderation/reels/${encodeURIComponent(reelId)}`, { decision, reason });
+  reportQueue = (kind, limit, before) => this.get(`moderation/${kind}`, { limit, before });
+  decideReport = (kind, id, decision, reason) => this.post(`moderation/${kind}/${encodeURIComponent(id)}`, { decision, reason });
   hashtags = () => this.get('moderation/hashtags');
   blockHashtag = (tag, reason) => this.post('moderation/hashtags', { tag, reason });
   unblockHashtag = (tag, reason) => this.post(`moderation/hashtags/${encodeURIComponent(tag)}/unblock`, { reason });

@@ -1,6 +1,6 @@
 // The console once an admin session is open: its own header (who, roles, the session's
 // remaining time, language, sign-out), the navigation, and the hash routes of the pages
-// (#/dashboard, #/admins, #/requests, #/jit, #/audit?filters, #/moderation?queue, #/accounts).
+// (#/dashboard, #/admins, #/requests, #/jit, #/audit?filters, #/moderation?queue, #/reports, #/accounts).
 // A page is listed when the session has its scope (or one of its scopes). Each page module
 // gets `ctx` and renders into <main>; after every navigation the page heading takes the focus.
 import { h, clear, focus } from '../app/util.js';
@@ -15,6 +15,7 @@ const PAGES = {
   jit: { title: 'navJit', scope: 'jit.request', load: () => import('./pages/jit.js') },
   audit: { title: 'navAudit', scope: 'audit.read', load: () => import('./pages/audit.js') },
   moderation: { title: 'navModeration', scope: ['moderation.reels', 'moderation.hashtags'], load: () => import('./pages/moderation.js') },
+  reports: { title: 'navReports', scope: 'moderation.content', load: () => import('./pages/reports.js') },
   accounts: { title: 'navAccounts', scope: ['users.lookup', 'moderation.content'], load: () => import('./pages/accounts.js') },
 };
 const WARN_AT = [300, 60]; // seconds left at which the countdown is read out

@@ -2,7 +2,7 @@
 // empty and error states, error messages by the server's codes, badges, copy buttons and
 // labelled fields. Server text is only ever set as text, never as HTML.
 import { h } from '../app/util.js';
-import { t, has, duration } from './i18n.js';
+import { t, has, duration, shortDateTime, dateTime } from './i18n.js';
 
 let politeRegion = null;
 let assertiveRegion = null;
@@ -131,4 +131,14 @@ export function pageHeading(text, ...after) {
 /** A short text explaining an action the session's roles do not allow. */
 export function missingScope(scope) {
   return h('p', { class: 'adm-hint', testid: 'scope-note', text: t('needsScope', { scope }) });
+}
+
+/** A time, short, with the full date and time as its title. */
+export function timeTag(iso) {
+  return h('time', { datetime: iso, title: dateTime(iso), text: shortDateTime(iso) });
+}
+
+/** One labelled fact of a card's `adm-facts` list. */
+export function fact(label, value) {
+  return h('li', null, h('span', { class: 'adm-fact-label', text: label }), h('span', { class: 'adm-fact-value' }, value));
 }

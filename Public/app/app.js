@@ -145,6 +145,7 @@ async function activate(userId) {
   app.phase = s.me.username ? 'ready' : 'onboarding';
   if (app.phase === 'ready') s.start();
   render();
+  if (app.phase === 'ready') import('./views/warnings.js').then(w => app.session === s && w.showWarnings(s), () => {});
 }
 
 function onboarded() {

@@ -66,8 +66,8 @@ extension AdminService {
         }
     }
 
-    /// The reason every change carries: 1–500 characters after trimming.
-    static func reason(_ text: String) throws -> String {
+    /// The reason every change carries: 1–500 characters after trimming, without U+0000.
+    public static func reason(_ text: String) throws -> String {
         let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty else { throw APIError.invalidField("reason", "is required: say why") }
         guard trimmed.unicodeScalars.count <= 500 else { throw APIError.invalidField("reason", "must be at most 500 characters") }

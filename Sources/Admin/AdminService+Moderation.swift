@@ -7,11 +7,14 @@ import Foundation
 extension AdminService {
     public static let reelQueues = ["pending", "reported"]
 
-    /// A page of the reels queue `queue` (`pending` or `reported`); 1–100 per page.
+    /// A page of the reels queue `queue` (`pending` or `reported`); 1–100 per page. Users'
+    /// content is shown: the read is audited.
     public func reelQueue(_ session: AdminSession, queue: String, limit: Int, before: Date?) async throws -> Data {
         try await require(.moderationReels, session, action: "admin.reels.queue", target: queue)
         guard let reelReview else { throw AdminErrors.reelsNotServed }
-        return try await reelReview.queue(queue, limit: limit, before: before)
+        let page = try await reelReview.queue(queue, limit: limit, before: before)
+        try await recordRead(session, action: "admin.reels.queue", scope: .moderationReels, target: queue)
+        return page
     }
 
     /// A moderator's decision on a reel.

@@ -17,11 +17,14 @@ public enum ContentDecision: String, Sendable, CaseIterable {
 /// Reported messages and profiles (scope `moderation.content`): the queues and decisions,
 /// audited with the moderator, the item, its author and the reason; warnings to authors.
 extension AdminService {
-    /// A page of the reported `kind`; 1–100 per page.
+    /// A page of the reported `kind`; 1–100 per page. Users' content is shown: the read is audited.
     public func reportQueue(_ session: AdminSession, _ kind: ReportedKind, limit: Int, before: Date?) async throws -> Data {
-        try await require(.moderationContent, session, action: "admin.\(kind.subject).queue")
+        let action = "admin.\(kind.subject).queue"
+        try await require(.moderationContent, session, action: action)
         guard let reportedContent else { throw AdminErrors.reportsNotServed }
-        return try await reportedContent.queue(kind, limit: limit, before: before)
+        let page = try await reportedContent.queue(kind, limit: limit, before: before)
+        try await recordRead(session, action: action, scope: .moderationContent)
+        return page
     }
 
     /// Decides on a reported message or profile, with a reason (the warning's text for `warn`).

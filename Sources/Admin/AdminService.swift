@@ -275,6 +275,13 @@ public struct AdminService: Sendable {
         throw AdminErrors.scopeRequired(scope)
     }
 
+    /// Records an allowed read of users' content or personal data (the moderation queues).
+    func recordRead(_ session: AdminSession, action: String, scope: AdminScope, target: String? = nil) async throws {
+        try await AuditLog.record(
+            AuditEvent(actor: session.userID, action: action, scope: scope, target: target, outcome: .allowed, requestID: session.requestID),
+            database: database)
+    }
+
     /// Continues unless one of `switches` is engaged; otherwise records the denial and throws 503.
     func refuseIfSwitchedOff(_ switches: [KillSwitch], _ session: AdminSession, action: String, target: String? = nil) async throws {
         guard let engaged = switches.first(where: killSwitches.isEngaged) else { return }

@@ -529,3 +529,8 @@ async def test_reported_messages_and_profiles_are_decided_and_their_authors_warn
                                "WHERE action IN ('admin.message.remove', 'admin.profile.warn') ORDER BY seq")
     assert audit.stdout.splitlines() == [f"admin.message.remove {message} {people[PLAIN][0]}",
                                          f"admin.profile.warn {people[PLAIN][0]} {people[PLAIN][0]}"]
+    # Reading a queue shows users' content: each read is audited with its request id.
+    traced = await api("GET", "moderation/profiles", OWNER, session=token, headers={"X-Request-Id": "queue-read-7"})
+    assert traced.status_code == 200
+    assert psql(admin_server, "SELECT action || ' ' || outcome FROM admin.audit_log WHERE request_id = 'queue-read-7'").stdout.split() == [
+        "admin.profile.queue", "allowed"]

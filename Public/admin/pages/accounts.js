@@ -3,8 +3,8 @@
 // holds it whole) and, with moderation.content, suspend it for 1–8760 hours or lift the
 // suspension (hours 0), each with a reason.
 import { h, clear, focus } from '../../app/util.js';
-import { t, shortDateTime, dateTime } from '../i18n.js';
-import { loading, errorState, badge, card, pageHeading, resultLine, field, announce, missingScope, copyButton } from '../ui.js';
+import { t } from '../i18n.js';
+import { loading, errorState, badge, card, pageHeading, resultLine, field, announce, missingScope, copyButton, fact, timeTag } from '../ui.js';
 import { formDialog, reasonField } from '../dialog.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -80,9 +80,9 @@ export function mount(main, ctx) {
         fact(t('accountUserId'), h('span', { class: 'adm-copy-row' }, h('code', { class: 'adm-break', testid: 'account-user-id', text: a.user_id }),
           copyButton(a.user_id, t('accountCopyId'), 'account-copy-id'))),
         fact(t('accountConfirmed'), h('span', { testid: 'account-confirmed', text: a.phone_confirmed ? t('yes') : t('no') })),
-        fact(t('created'), time(a.created_at)),
-        fact(t('accountLastSignIn'), a.last_sign_in_at ? time(a.last_sign_in_at) : t('accountNever')),
-        fact(t('accountSuspendedUntil'), until ? h('span', { testid: 'account-suspended-until' }, time(until)) : t('accountNotSuspended'))),
+        fact(t('created'), timeTag(a.created_at)),
+        fact(t('accountLastSignIn'), a.last_sign_in_at ? timeTag(a.last_sign_in_at) : t('accountNever')),
+        fact(t('accountSuspendedUntil'), until ? h('span', { testid: 'account-suspended-until' }, timeTag(until)) : t('accountNotSuspended'))),
       writable
         ? h('div', { class: 'adm-actions start adm-account-actions' },
           h('button', { type: 'button', class: 'adm-btn adm-btn-danger', testid: 'account-suspend', text: until ? t('accountSuspendAgain') : t('accountSuspend'), onClick: () => suspend(a) }),
@@ -121,12 +121,4 @@ export function mount(main, ctx) {
   }
 
   return () => { alive = false; };
-}
-
-function time(iso) {
-  return h('time', { datetime: iso, title: dateTime(iso), text: shortDateTime(iso) });
-}
-
-function fact(label, value) {
-  return h('li', null, h('span', { class: 'adm-fact-label', text: label }), h('span', { class: 'adm-fact-value' }, value));
 }

@@ -3,8 +3,8 @@
 // that needs an approval) and disabling or enabling an admin, each with a reason (iam.write).
 // Buttons the session's scopes do not allow are not shown; the server still decides.
 import { h, clear, focus } from '../../app/util.js';
-import { t, shortDateTime, dateTime } from '../i18n.js';
-import { loading, errorState, emptyState, badge, card, pageHeading, missingScope, resultLine, field, announce } from '../ui.js';
+import { t, shortDateTime } from '../i18n.js';
+import { loading, errorState, emptyState, badge, card, pageHeading, missingScope, resultLine, field, announce, timeTag } from '../ui.js';
 import { formDialog, reasonField } from '../dialog.js';
 
 export const ROLES = ['owner', 'security_admin', 'moderator', 'support', 'readonly_auditor'];
@@ -108,7 +108,7 @@ export function mount(main, ctx) {
           a.roles.length ? a.roles.map(r => badge(t('role_' + r.role) + (r.expires_at ? ' · ' + t('until', { time: shortDateTime(r.expires_at) }) : ''),
             r.kind === 'jit' ? 'jit' : 'role', { testid: 'admin-role', 'data-role': r.role, title: t('kind_' + r.kind) }))
             : h('span', { class: 'adm-muted adm-small', text: t('noRoles') })),
-        h('p', { class: 'adm-muted adm-small' }, t('adminSince') + ' ', h('time', { datetime: a.created_at, title: dateTime(a.created_at), text: shortDateTime(a.created_at) }))),
+        h('p', { class: 'adm-muted adm-small' }, t('adminSince') + ' ', timeTag(a.created_at))),
       actions);
   }
 

@@ -4,7 +4,7 @@
 // first broken row with what is wrong, which can be opened in the list.
 import { h, clear, focus } from '../../app/util.js';
 import { t, has, preciseTime, dateTime } from '../i18n.js';
-import { loading, errorState, emptyState, badge, card, pageHeading, field, announce, errorText } from '../ui.js';
+import { loading, errorState, emptyState, badge, card, pageHeading, field, announce, errorText, fact } from '../ui.js';
 
 const FILTERS = ['action', 'actor', 'outcome', 'target'];
 const ACTIONS = [
@@ -226,10 +226,6 @@ export function mount(main, ctx, params) {
 
 function cell(label, content) {
   return h('td', { 'data-label': t(label) }, content);
-}
-
-function fact(label, value) {
-  return h('li', null, h('span', { class: 'adm-fact-label', text: label }), h('span', { class: 'adm-fact-value' }, value));
 }
 
 /** A user id target shortened; other targets (switch names, request ids) as they are. */

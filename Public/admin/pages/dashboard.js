@@ -3,8 +3,8 @@
 // /dashboard: the reels queues, the blocklist and the arbiter; left out without a word by a
 // server that does not have it yet), and the session's own access.
 import { h, clear } from '../../app/util.js';
-import { t, shortDateTime, dateTime } from '../i18n.js';
-import { loading, errorState, emptyState, badge, card, pageHeading, missingScope, announce } from '../ui.js';
+import { t, shortDateTime } from '../i18n.js';
+import { loading, errorState, emptyState, badge, card, pageHeading, missingScope, announce, timeTag } from '../ui.js';
 import { formDialog, reasonField } from '../dialog.js';
 import { requestBuckets } from './request-model.js';
 
@@ -69,7 +69,7 @@ export function mount(main, ctx) {
         h('p', { class: 'adm-muted adm-small', id: 'ks-' + s.name, text: t('ks_' + s.name + '_what') }),
         s.changed_at && h('p', { class: 'adm-small adm-switch-change' },
           h('span', { text: t('changedBy') + ' ' }), ctx.people.label(s.changed_by),
-          h('span', { text: ' · ' }), h('time', { datetime: s.changed_at, title: dateTime(s.changed_at), text: shortDateTime(s.changed_at) }),
+          h('span', { text: ' · ' }), timeTag(s.changed_at),
           s.reason && h('span', { class: 'adm-reason', testid: 'kill-switch-reason', text: ' · ' + t('quoted', { text: s.reason }) }))),
       toggle);
   }
@@ -122,7 +122,9 @@ function overview(data, ctx) {
       count(t('overviewSwitches'), engaged.length, 'overview-switches', null),
       reels && count(t('overviewPending'), reels.pending ?? 0, 'overview-reels-pending', linkIf('moderation.reels', '#/moderation')),
       reels && count(t('overviewReported'), reels.reported ?? 0, 'overview-reels-reported', linkIf('moderation.reels', '#/moderation?queue=reported')),
-      reels && count(t('overviewHashtags'), reels.hashtags_blocked ?? 0, 'overview-hashtags', linkIf('moderation.hashtags', '#/moderation'))),
+      reels && count(t('overviewHashtags'), reels.hashtags_blocked ?? 0, 'overview-hashtags', linkIf('moderation.hashtags', '#/moderation')),
+      data.reports && count(t('overviewReportedMessages'), data.reports.messages ?? 0, 'overview-reported-messages', linkIf('moderation.content', '#/reports')),
+      data.reports && count(t('overviewReportedProfiles'), data.reports.profiles ?? 0, 'overview-reported-profiles', linkIf('moderation.content', '#/reports'))),
     engaged.length ? h('p', { class: 'adm-small', testid: 'overview-engaged' }, t('overviewEngagedList') + ' ', engaged.map(switchName).join(', ')) : null,
     reels ? arbiter(reels.arbiter) : h('p', { class: 'adm-muted adm-small', testid: 'overview-no-reels', text: t('overviewNoReels') }));
 }
@@ -135,9 +137,9 @@ function arbiter(a) {
       badge(suppressed ? t('arbiterSuppressed') : t('arbiterActive'), suppressed ? 'bad' : 'ok', { testid: 'arbiter-state' })),
     h('p', { class: 'adm-muted adm-small', text: t('arbiterWhat') }),
     a && (a.since || a.reason || a.updated_at) ? h('p', { class: 'adm-small' },
-      suppressed && a.since ? h('span', null, t('arbiterSince') + ' ', h('time', { datetime: a.since, title: dateTime(a.since), text: shortDateTime(a.since) })) : null,
+      suppressed && a.since ? h('span', null, t('arbiterSince') + ' ', timeTag(a.since)) : null,
       suppressed && a.reason ? h('span', { class: 'adm-reason', testid: 'arbiter-reason', text: (a.since ? ' · ' : '') + t('quoted', { text: a.reason }) }) : null,
-      a.updated_at ? h('span', { class: 'adm-muted' }, (suppressed ? ' · ' : '') + t('arbiterUpdated') + ' ', h('time', { datetime: a.updated_at, title: dateTime(a.updated_at), text: shortDateTime(a.updated_at) })) : null)
+      a.updated_at ? h('span', { class: 'adm-muted' }, (suppressed ? ' · ' : '') + t('arbiterUpdated') + ' ', timeTag(a.updated_at)) : null)
       : null);
 }
 

@@ -2,8 +2,8 @@
 // form to block one with a reason (its reels go back to review; the server's 409 when blocked
 // already and 400 for a tag captions would not yield are shown at the form), and Unblock with a reason.
 import { h, clear, focus } from '../../app/util.js';
-import { t, shortDateTime, dateTime } from '../i18n.js';
-import { loading, errorState, emptyState, card, resultLine, field, announce } from '../ui.js';
+import { t } from '../i18n.js';
+import { loading, errorState, emptyState, card, resultLine, field, announce, fact, timeTag } from '../ui.js';
 import { formDialog, reasonField } from '../dialog.js';
 
 /** The section; `pageResult` is the page's result line (for unblocks). */
@@ -64,7 +64,7 @@ export function hashtagsCard(ctx, pageResult) {
         h('ul', { class: 'adm-facts' },
           fact(t('reason'), h('span', { class: 'adm-reason', text: item.reason })),
           fact(t('hashtagAddedBy'), ctx.people.label(item.added_by)),
-          fact(t('hashtagAddedAt'), h('time', { datetime: item.added_at, title: dateTime(item.added_at), text: shortDateTime(item.added_at) })))),
+          fact(t('hashtagAddedAt'), timeTag(item.added_at)))),
       h('div', { class: 'adm-row-actions' },
         h('button', { type: 'button', class: 'adm-btn adm-btn-small', testid: 'hashtag-unblock', 'data-tag': item.tag,
           'aria-label': t('hashtagUnblockLabel', { tag: item.tag }), text: t('hashtagUnblock'), onClick: () => unblock(item) })));
@@ -86,8 +86,4 @@ export function hashtagsCard(ctx, pageResult) {
 
   load();
   return card(t('hashtagsTitle'), 'hashtags-card', h('p', { class: 'adm-muted', text: t('hashtagsLead') }), form, body);
-}
-
-function fact(label, value) {
-  return h('li', null, h('span', { class: 'adm-fact-label', text: label }), h('span', { class: 'adm-fact-value' }, value));
 }

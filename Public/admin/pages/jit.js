@@ -7,8 +7,8 @@
 // given, one's executed requests (GET /requests) and, with audit.read, the audit rows of
 // one's JIT grants.
 import { h, clear, focus } from '../../app/util.js';
-import { t, shortDateTime, dateTime, clock } from '../i18n.js';
-import { loading, errorState, emptyState, badge, card, pageHeading, resultLine, field, announce, missingScope } from '../ui.js';
+import { t, shortDateTime, clock } from '../i18n.js';
+import { loading, errorState, emptyState, badge, card, pageHeading, resultLine, field, announce, missingScope, timeTag } from '../ui.js';
 import { formDialog, reasonField } from '../dialog.js';
 import { ROLES } from './admins.js';
 import { describe, isJIT } from './request-model.js';
@@ -152,7 +152,7 @@ export function mount(main, ctx) {
         return h('li', { class: 'adm-row', testid: 'jit-grant', 'data-role': g.role },
           h('div', { class: 'adm-row-main' },
             h('div', { class: 'adm-row-title' }, badge(t('role_' + g.role), 'jit')),
-            h('p', { class: 'adm-small' }, t('until', { time: '' }), h('time', { datetime: g.expires_at, title: dateTime(g.expires_at), text: shortDateTime(g.expires_at) }),
+            h('p', { class: 'adm-small' }, t('until', { time: '' }), timeTag(g.expires_at),
               ' · ', t('timeLeft') + ' ', left),
             match ? null : h('p', { class: 'adm-hint', testid: 'jit-no-id', text: t('jitNoGrantId') })),
           h('div', { class: 'adm-row-actions' }, revoke));

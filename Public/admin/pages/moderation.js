@@ -1,6 +1,7 @@
 // Moderation: the reels review queues (moderation.reels) in two tabs — held for review
-// (`pending`, paged by created_at) and reported (paged by last_report_at) —, each reel approved
-// or rejected with a reason; and the hashtag blocklist (moderation.hashtags, hashtags.js).
+// (`pending`, paged by created_at) and reported (paged by last_report_at) —, each reel approved,
+// rejected or (reported ones) its author warned, with a reason; and the hashtag blocklist
+// (moderation.hashtags, hashtags.js).
 // The tab is kept in the address (#/moderation?queue=reported).
 import { h, clear, focus } from '../../app/util.js';
 import { t } from '../i18n.js';
@@ -107,15 +108,16 @@ export function mount(main, ctx, params) {
     body.append(h('div', { class: 'adm-actions start', testid: 'reels-more-box' }, more, line));
   }
 
-  async function decide(reel, approve, button) {
+  async function decide(reel, decision, button) {
+    const Decision = decision[0].toUpperCase() + decision.slice(1);
     const done = await formDialog({
-      title: t(approve ? 'reelApproveTitle' : 'reelRejectTitle'), description: reel.caption || t('reelNoCaption'),
-      confirmLabel: t(approve ? 'reelApprove' : 'reelReject'), danger: !approve, testid: 'reel-dialog',
-      fields: [reasonField(t(approve ? 'reelApproveHint' : 'reelRejectHint'))],
-      submit: ({ reason }) => ctx.api.decideReel(reel.reel_id, approve, reason),
+      title: t(`reel${Decision}Title`), description: reel.caption || t('reelNoCaption'),
+      confirmLabel: t('reel' + Decision), danger: decision === 'reject', testid: 'reel-dialog',
+      fields: [reasonField(t(`reel${Decision}Hint`))],
+      submit: ({ reason }) => ctx.api.decideReel(reel.reel_id, decision, reason),
     });
     if (!done) return;
-    const text = t(approve ? 'reelApproved' : 'reelRejected');
+    const text = t({ approve: 'reelApproved', reject: 'reelRejected', warn: 'reelWarned' }[decision]);
     result.ok(text);
     announce(text);
     // The decided reel leaves the queue; focus goes to the next card (or the tab).

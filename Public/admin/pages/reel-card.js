@@ -1,27 +1,31 @@
 // One reel in the review queues: its poster (a click or Enter plays the MP4 in place, with the
 // browser's controls; media come from this origin's /reels/v1/media/), caption, author,
-// times, reports and their reasons, and the Approve / Reject buttons the page wires up.
+// times, reports and their reasons, and the Approve / Warn (reported ones) / Reject buttons the
+// page wires up.
 import { h, clear } from '../../app/util.js';
-import { t, shortDateTime, dateTime } from '../i18n.js';
-import { badge } from '../ui.js';
+import { t } from '../i18n.js';
+import { badge, fact, timeTag } from '../ui.js';
 
-/** `reel`: an item of GET /moderation/reels; `people`: ctx.people; `decide(reel, approve, button)`. */
+/** `reel`: an item of GET /moderation/reels; `people`: ctx.people; `decide(reel, decision, button)`. */
 export function reelCard(reel, { queue, people, canDecide, decide }) {
   const captionId = 'adm-reel-' + reel.reel_id;
+  const button = (decision, kind, label) => h('button', {
+    type: 'button', class: 'adm-btn adm-btn-small' + kind, testid: 'reel-' + decision, 'data-reel-id': reel.reel_id,
+    'aria-describedby': captionId, text: t(label), onClick: e => decide(reel, decision, e.currentTarget),
+  });
   const actions = canDecide ? h('div', { class: 'adm-row-actions adm-reel-actions' },
-    h('button', { type: 'button', class: 'adm-btn adm-btn-small adm-btn-primary', testid: 'reel-approve', 'data-reel-id': reel.reel_id,
-      'aria-describedby': captionId, text: t('reelApprove'), onClick: e => decide(reel, true, e.currentTarget) }),
-    h('button', { type: 'button', class: 'adm-btn adm-btn-small adm-btn-danger', testid: 'reel-reject', 'data-reel-id': reel.reel_id,
-      'aria-describedby': captionId, text: t('reelReject'), onClick: e => decide(reel, false, e.currentTarget) })) : null;
+    button('approve', ' adm-btn-primary', 'reelApprove'),
+    queue === 'reported' ? button('warn', '', 'reelWarn') : null,
+    button('reject', ' adm-btn-danger', 'reelReject')) : null;
   return h('li', { class: 'adm-reel', testid: 'reel-card', 'data-reel-id': reel.reel_id, 'data-queue': queue },
     media(reel),
     h('div', { class: 'adm-reel-body' },
       h('p', { class: 'adm-reel-caption' + (reel.caption ? '' : ' adm-muted'), id: captionId, testid: 'reel-caption', text: reel.caption || t('reelNoCaption') }),
       h('ul', { class: 'adm-facts' },
         fact(t('reelAuthor'), people.label(reel.author_id)),
-        fact(t('created'), time(reel.created_at)),
+        fact(t('created'), timeTag(reel.created_at)),
         queue === 'reported' ? fact(t('reelReports'), h('span', { testid: 'reel-reports', 'data-count': String(reel.reports ?? 0), text: String(reel.reports ?? 0) })) : null,
-        reel.last_report_at ? fact(t('reelLastReport'), time(reel.last_report_at)) : null,
+        reel.last_report_at ? fact(t('reelLastReport'), timeTag(reel.last_report_at)) : null,
         reel.moderation_reason ? fact(t('reelHeldFor'), h('span', { class: 'adm-reason', text: reel.moderation_reason })) : null),
       reel.report_reasons?.length ? h('ul', { class: 'adm-reel-reasons', testid: 'reel-report-reasons', 'aria-label': t('reelReportReasons') },
         reel.report_reasons.map(r => h('li', null, badge(t('reportReason', { reason: r }), 'warn', { 'data-reason': r })))) : null,
@@ -51,12 +55,4 @@ function media(reel) {
     video.play?.().catch(() => { /* autoplay refused: the controls are there */ });
   });
   return clear(box, play);
-}
-
-function time(iso) {
-  return h('time', { datetime: iso, title: dateTime(iso), text: shortDateTime(iso) });
-}
-
-function fact(label, value) {
-  return h('li', null, h('span', { class: 'adm-fact-label', text: label }), h('span', { class: 'adm-fact-value' }, value));
 }

@@ -3,8 +3,8 @@
 // and refuses one's own), one's own approved requests executed. Every status is shown,
 // including «expired» (requests and their approvals last 24 hours).
 import { h, clear } from '../../app/util.js';
-import { t, shortDateTime, dateTime } from '../i18n.js';
-import { loading, errorState, emptyState, badge, card, pageHeading, resultLine, announce } from '../ui.js';
+import { t, shortDateTime } from '../i18n.js';
+import { loading, errorState, emptyState, badge, card, pageHeading, resultLine, announce, fact, timeTag } from '../ui.js';
 import { formDialog, confirmDialog, reasonField } from '../dialog.js';
 import { STATUSES, describe } from './request-model.js';
 
@@ -72,9 +72,9 @@ export function mount(main, ctx, params) {
           fact(t('requester'), ctx.people.label(r.requester)),
           fact(t('forWhom'), ctx.people.label(r.user_id)),
           fact(t('reason'), h('span', { class: 'adm-reason', text: r.reason })),
-          fact(t('created'), h('time', { datetime: r.created_at, title: dateTime(r.created_at), text: shortDateTime(r.created_at) })),
+          fact(t('created'), timeTag(r.created_at)),
           r.status === 'pending' || r.status === 'approved' || r.status === 'expired'
-            ? fact(r.status === 'expired' ? t('expired') : t('expires'), h('time', { datetime: r.expires_at, title: dateTime(r.expires_at), text: shortDateTime(r.expires_at) }))
+            ? fact(r.status === 'expired' ? t('expired') : t('expires'), timeTag(r.expires_at))
             : null,
           r.consumed_at ? fact(t('executed'), h('time', { datetime: r.consumed_at, text: shortDateTime(r.consumed_at) })) : null),
         r.decisions?.length ? h('ul', { class: 'adm-decisions', 'aria-label': t('decisions') }, r.decisions.map(d => h('li', { testid: 'request-decision', 'data-decision': d.decision },
@@ -112,8 +112,4 @@ export function mount(main, ctx, params) {
 
   load();
   return () => { alive = false; };
-}
-
-function fact(label, value) {
-  return h('li', null, h('span', { class: 'adm-fact-label', text: label }), h('span', { class: 'adm-fact-value' }, value));
 }

@@ -1,6 +1,7 @@
 // What a message's menu does: reply, copy (the text only), forward, pin / unpin, edit (own
 // text messages within the server's 48 hours), delete for me (hide_message), delete for
-// everyone (delete_message) and reactions (the emoji picker). Items the server does not offer
+// everyone (delete_message), report to the moderators (someone else's message,
+// report_message) and reactions (the emoji picker). Items the server does not offer
 // yet (an RPC answering 404) are left out.
 import { h } from '../util.js';
 import { t } from '../i18n.js';
@@ -79,6 +80,15 @@ export function messageActions({ s, id, conv, item, composer, onPinned, onHidden
     }
   }
 
+  async function report(m) {
+    try {
+      await (await import('./content-report.js')).reportMessage(s, m);
+    } catch (e) {
+      if (notThere(e)) missing.add('report_message');
+      toastError(e);
+    }
+  }
+
   async function removeForAll(m) {
     if (!(await confirmDialog(t('deleteConfirm'), t('menuDeleteAll')))) return;
     try { await s.remove(conv(), m); } catch (e) { toastError(e); }
@@ -105,6 +115,7 @@ export function messageActions({ s, id, conv, item, composer, onPinned, onHidden
         : { label: t('menuPin'), icon: 'pin', testid: 'pin-button', run: () => setPin(m, true) }),
       own && text && fresh && !m.forwarded_from && !m.forwarded_from_id && { label: t('edit'), icon: 'edit', testid: 'edit-button', run: () => composer.startEdit(m) },
       hideItem,
+      !own && !missing.has('report_message') && { label: t('menuReport'), icon: 'flag', testid: 'report-button', run: () => report(m) },
       (own || ['owner', 'admin'].includes(item()?.role)) && { label: t('menuDeleteAll'), icon: 'trash', testid: 'delete-button', danger: true, run: () => removeForAll(m) },
     ];
   }

@@ -1,4 +1,4 @@
-// #/u/<username>: someone's profile with follow, message and block actions; also the
+// #/u/<username>: someone's profile with follow, message, block and report actions; also the
 // followers/following list dialog used by the own profile.
 import { h, clear, avatar, nameOf } from '../util.js';
 import { t } from '../i18n.js';
@@ -111,6 +111,10 @@ export function profileView(main, s, route) {
         act(block, () => s.rpc(rel.blocked ? 'unblock_user' : 'block_user', { target_user_id: p.id }));
       },
     }, rel.blocked ? t('unblock') : t('block'));
+    const report = h('button', {
+      class: 'btn', type: 'button', testid: 'report-profile-button',
+      onClick: () => import('./content-report.js').then(r => r.reportProfile(s, p.id), toastError),
+    }, t('reportProfile'));
     clear(page, h('section', { class: 'section' },
       h('div', { class: 'profile-head' },
         face = avatar(p, { size: 'lg', online: s.online.has(p.id) }),
@@ -123,7 +127,7 @@ export function profileView(main, s, route) {
             rel.blocked && h('span', { class: 'tag' }, t('blocked'))))),
       p.bio && h('p', { class: 'bio', text: p.bio }),
       counts(s, p),
-      h('div', { class: 'actions-row' }, !rel.blocked && follow, !rel.blocked && dm, block),
+      h('div', { class: 'actions-row' }, !rel.blocked && follow, !rel.blocked && dm, block, !rel.is_self && report),
       rel.blocked && h('p', { class: 'muted', text: t('blockedHint') }),
       p.is_private && !rel.can_see_connections && h('p', { class: 'muted', text: t('privateHint') })));
   }

@@ -25,6 +25,10 @@ server and its /admin/v1 API:
   held one approved with reasons (both audited); a hashtag blocked (a bad tag: 400, twice: 409
   shown) and unblocked with a reason; the dashboard's queue counts and arbiter (left out without
   an error when the server does not answer GET /dashboard);
+- reports: the second user's message and profile reported by the owner in the app; on the
+  reports page (reporters not shown) the message is removed (a tombstone) and the profile's
+  owner warned, both with reasons and audited; the second user's app shows the warning once
+  and marks it seen;
 - accounts: a lookup by a number nobody has (not found), then by a third account's number: the
   number masked, never whole anywhere in the page; suspended for 48 hours and lifted, audited;
 - English strings (no Cyrillic left on any page);
@@ -70,7 +74,7 @@ RFC_SECRET = "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
 RUN = secrets.token_hex(3)
 TOKEN_KEY = "eco:admin:v1:session"
 SWITCHES = {"admin_writes", "iam_writes", "signups", "reels_uploads", "message_sending", "calls"}
-PAGES = ["dashboard", "admins", "requests", "jit", "audit", "moderation", "accounts"]
+PAGES = ["dashboard", "admins", "requests", "jit", "audit", "moderation", "reports", "accounts"]
 THIRD = "+15555550377"  # an account looked up, suspended and lifted (made here with psql; never signed in)
 
 
@@ -575,6 +579,62 @@ def test_accounts_are_found_with_masked_numbers_suspended_and_lifted(server, sce
                          f"WHERE target = '{third}' AND action LIKE 'admin.users.%'")
     assert audit == "admin.users.lookup admin.users.suspend admin.users.lookup admin.users.unsuspend admin.users.lookup", audit
     scenario.done.add("accounts")
+
+
+def test_reports_page_removes_a_message_and_warns_a_profile_owner(server, scenario):
+    from test_conversation import rpc
+
+    scenario.need("owner-in")
+    b, second = scenario.owner, scenario.second
+    owner_id, second_id = scenario.ids["owner"], scenario.ids["second"]
+    dm = rpc(second, "get_or_create_dm", {"target_user_id": owner_id})["body"]
+    sent = rpc(second, "send_message_v1", {"conversation_id": dm, "client_msg_id": f"00000000-0000-4000-8000-{int(RUN, 16):012d}",
+                                           "body": f"cheap pills {RUN}"})
+    assert sent["status"] == 200, sent
+    message = sent["body"]["message_id"]
+    for name, args in (("report_message", {"message_id": message, "reason": "spam", "details": f"ads again {RUN}"}),
+                       ("report_profile", {"user_id": second_id, "reason": "impersonation"})):
+        answer = rpc(b, name, args)
+        assert answer == {"status": 200, "body": {"reported": True}}, answer
+
+    go_page(b, "reports")
+    item = lambda id: b.present("report-item", data_id=id)  # noqa: E731
+    b.wait(lambda d: b.find_all("report-item", data_id=message), "the reported message")
+    assert b.visible("report-content", within=item(message)).text == f"cheap pills {RUN}"
+    assert f"ads again {RUN}" in item(message).text and "Спам" in item(message).text
+    b.wait(lambda d: b.find_all("report-item", data_id=second_id), "the reported profile")
+    assert "Выдаёт себя за другого" in item(second_id).text
+    for reported in (message, second_id):
+        assert owner_id not in item(reported).get_attribute("outerHTML"), "the reporter is named in the queue"
+    look(scenario, b, "reports", reveal="reports-messages", walk=True)
+
+    b.click("report-remove", within=item(message))
+    dialog = b.visible("report-dialog")
+    b.click("dialog-confirm", within=dialog)  # no reason: refused in the dialog
+    b.visible("dialog-error")
+    dialog_submit(b, f"spam links {RUN}", testid="report-dialog")
+    b.wait(lambda d: not b.find_all("report-item", data_id=message), "the removed message leaves the list")
+    assert "ok" in b.visible("reports-result").get_attribute("class")
+    assert psql(server, f"SELECT deleted_at IS NOT NULL AND body = '' FROM public.messages WHERE id = '{message}'") == "t"
+    b.click("report-warn", within=item(second_id))
+    dialog_submit(b, f"do not pretend to be support {RUN}", testid="report-dialog")
+    b.wait(lambda d: not b.find_all("report-item", data_id=second_id), "the warned profile leaves the list")
+    b.visible("reports-empty")
+    audit = psql(server, "SELECT string_agg(action || ' ' || reason, ' | ' ORDER BY seq) FROM admin.audit_log "
+                         f"WHERE target IN ('{message}', '{second_id}') AND action LIKE 'admin.%.%' AND outcome = 'allowed' "
+                         "AND action IN ('admin.message.remove', 'admin.profile.warn')")
+    assert audit == f"admin.message.remove spam links {RUN} | admin.profile.warn do not pretend to be support {RUN}", audit
+
+    # The warned user sees the warning once in the app and it is marked seen.
+    second.open(server.url)
+    warning = second.visible("warnings-dialog")
+    assert f"do not pretend to be support {RUN}" in warning.text
+    second.screenshot("app-warnings-desktop")
+    second.click("warnings-ack")
+    second.gone("warnings-dialog")
+    second.wait(lambda d: psql(server, f"SELECT count(*) FROM admin.warnings WHERE user_id = '{second_id}' AND seen_at IS NULL") == "0",
+                "the warning marked seen")
+    scenario.done.add("reports")
 
 
 def test_the_console_speaks_english_when_asked(server, scenario):

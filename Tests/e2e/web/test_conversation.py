@@ -467,6 +467,38 @@ def test_delete_for_me_and_for_everyone(scenario):
     in_dm(b, scenario, mine)
 
 
+def test_report_someone_elses_message(scenario):
+    """Bob reports Alice's message from its menu: the dialog asks why (a radio group with a
+    legend), sends `report_message`, confirms with a toast; his own messages offer no report."""
+    scenario.need("dm")
+    a, b = scenario.browsers["alice"], scenario.browsers["bob"]
+    text = f"Купи таблетки {RUN}"
+    in_dm(a, scenario)
+    send(a, text)
+    in_dm(b, scenario, text)
+    open_menu_by_click(b, text)
+    assert "report-button" in menu_items(b), menu_items(b)
+    choose(b, "report-button")
+    dialog = b.visible("message-report-dialog")
+    b.wait(lambda d: active_testid(b) == "message-report-reason", "focus on the first reason")
+    assert len(b.find_all("message-report-reason", within=dialog)) == 7
+    b.driver.execute_script("document.querySelector('[data-testid=\"message-report-reason\"][value=\"harassment\"]').click()")
+    b.fill("message-report-details", "  пристаёт  ")
+    b.screenshot("conv-report-dialog-desktop")
+    b.click("message-report-send")
+    b.gone("message-report-dialog")
+    mine = rpc(b, "send_message_v1", {"conversation_id": scenario.dm_id, "client_msg_id": "00000000-0000-4000-8000-%012d" % int(RUN, 16),
+                                      "body": f"Моё {RUN}"})
+    assert mine["status"] == 200, mine
+    in_dm(b, scenario, f"Моё {RUN}")
+    open_menu_by_click(b, f"Моё {RUN}")
+    assert "report-button" not in menu_items(b), "one's own message offers a report"
+    b.driver.switch_to.active_element.send_keys(Keys.ESCAPE)
+    # Reporting again replaces the report: the server answers as before, one report per reporter.
+    again = rpc(b, "report_message", {"message_id": message_el(b, text).get_attribute("data-id"), "reason": "spam"})
+    assert again == {"status": 200, "body": {"reported": True}}, again
+
+
 def test_draft_survives_switching_and_reload(scenario):
     scenario.need("dm")
     a = scenario.browsers["alice"]

@@ -286,8 +286,15 @@ def test_find_each_other(scenario, report):
     a, b = alice.browser, bob.browser
 
     open_profile(a, bob.username)
-    for hook in ("follow-button", "block-button"):
+    for hook in ("follow-button", "block-button", "report-profile-button"):
         soft(report, a, lambda d, h=hook: a.is_visible(h), f"the profile page #/u/{bob.username} has {tid(hook)}", 3)
+    # Reporting the profile: the dialog asks why, sends report_profile and closes.
+    a.click("report-profile-button")
+    dialog = a.visible("profile-report-dialog")
+    assert len(a.find_all("profile-report-reason", within=dialog)) == 7
+    a.click("profile-report-reason", value="impersonation")
+    a.click("profile-report-send")
+    a.gone("profile-report-dialog")
     open_profile(b, alice.username)
     assert bob.display_name in b.driver.find_element("tag name", "body").text or \
         alice.display_name in b.driver.find_element("tag name", "body").text, \

@@ -135,6 +135,8 @@ export class AdminApi {
   admins = () => this.get('admins');
   addAdmin = (userId, reason) => this.post('admins', { user_id: userId, reason });
   setStatus = (userId, active, reason) => this.post(`admins/${encodeURIComponent(userId)}/status`, { active, reason });
+  removeAdmin = (userId, reason) => this.post(`admins/${encodeURIComponent(userId)}/remove`, { reason });
+  resetAuthenticator = (userId, reason) => this.post(`admins/${encodeURIComponent(userId)}/reset-authenticator`, { reason });
   grantRole = (userId, role, reason) => this.call('POST', 'grants', { body: { user_id: userId, role, reason } });
   requestJIT = (role, minutes, reason) => this.call('POST', 'jit', { body: { role, minutes, reason } });
   revokeGrant = (grantId, reason) => this.post(`grants/${encodeURIComponent(grantId)}/revoke`, { reason });

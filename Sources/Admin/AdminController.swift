@@ -53,6 +53,20 @@ public struct AdminController: Sendable {
             try await admin.setStatus(session, target: target, active: body.active, reason: body.reason)
             return Response(status: .noContent, headers: [Self.requestIDHeader: session.requestID])
         }
+        group.post("admins/:user_id/remove") { request, context in
+            struct Body: Decodable { var reason: String }
+            let session = try await session(request, context)
+            let target = try Self.uuid(context, "user_id")
+            try await admin.removeAdmin(session, target: target, reason: try await JSONBody.decode(Body.self, from: request).reason)
+            return Response(status: .noContent, headers: [Self.requestIDHeader: session.requestID])
+        }
+        group.post("admins/:user_id/reset-authenticator") { request, context in
+            struct Body: Decodable { var reason: String }
+            let session = try await session(request, context)
+            let target = try Self.uuid(context, "user_id")
+            try await admin.resetAuthenticator(session, target: target, reason: try await JSONBody.decode(Body.self, from: request).reason)
+            return Response(status: .noContent, headers: [Self.requestIDHeader: session.requestID])
+        }
         group.post("admins") { request, context in
             struct Body: Decodable { var user_id: UUID; var reason: String }
             let session = try await session(request, context)

@@ -97,6 +97,8 @@ import TestSupport
                     _ = try await admin.requestRole(session, target: bystander.userID!, role: .moderator, minutes: nil, reason: "x")
                 }),
                 (.iamWrite, "add admin", { try await admin.addAdmin(session, userID: newcomer.userID!, reason: "x") }),
+                (.iamWrite, "remove admin", { try await admin.removeAdmin(session, target: UUID(), reason: "x") }),
+                (.iamWrite, "reset authenticator", { try await admin.resetAuthenticator(session, target: UUID(), reason: "x") }),
                 (.iamWrite, "disable admin", { try await admin.setStatus(session, target: bystander.userID!, active: false, reason: "x") }),
                 (.killSwitchesWrite, "kill switch", { try await admin.setKillSwitch(session, .calls, engaged: false, reason: "x") }),
             ]

@@ -534,3 +534,32 @@ async def test_reported_messages_and_profiles_are_decided_and_their_authors_warn
     assert traced.status_code == 200
     assert psql(admin_server, "SELECT action || ' ' || outcome FROM admin.audit_log WHERE request_id = 'queue-read-7'").stdout.split() == [
         "admin.profile.queue", "allowed"]
+
+
+async def test_a_lost_authenticator_is_reset_and_an_admin_removed(api, people, owner_session):
+    token = owner_session[0]
+    plain_id = people[PLAIN][0]
+    listed = {row["user_id"]: row for row in (await api("GET", "admins", OWNER, session=token)).json()}
+    assert listed[plain_id]["status"] == "active" and listed[plain_id]["totp_confirmed"]  # from the owner-grant test
+    reset = await api("POST", f"admins/{plain_id}/reset-authenticator", OWNER, session=token, json={"reason": "lost the phone"})
+    assert reset.status_code == 204, reset.text
+    assert reset.headers["x-request-id"]
+    # The admin enrols again, alone: a new secret opens a session; roles were kept.
+    enrol = await api("POST", "enrol", PLAIN)
+    assert enrol.status_code == 201, enrol.text
+    plain_token = await open_session(api, PLAIN, totp(enrol.json()["secret"]))
+    me = (await api("GET", "me", PLAIN, session=plain_token)).json()
+    assert [role["role"] for role in me["roles"]] == ["support"]
+
+    removed = await api("POST", f"admins/{plain_id}/remove", OWNER, session=token, json={"reason": "left the team"})
+    assert removed.status_code == 204, removed.text
+    ended = await api("GET", "me", PLAIN, session=plain_token)
+    assert ended.status_code == 401 and ended.json()["code"] == "admin_session_invalid"
+    after = {row["user_id"]: row for row in (await api("GET", "admins", OWNER, session=token)).json()}[plain_id]
+    assert (after["status"], after["roles"], after["totp_confirmed"]) == ("disabled", [], False)
+    last = await api("POST", f"admins/{people[OWNER][0]}/remove", OWNER, session=token, json={"reason": "bye"})
+    assert last.status_code == 409 and last.json()["code"] == "admin_last_owner"
+    unknown = await api("POST", f"admins/{uuid.uuid4()}/remove", OWNER, session=token, json={"reason": "x"})
+    assert unknown.status_code == 404 and unknown.json()["code"] == "admin_target_not_found"
+    no_reason = await api("POST", f"admins/{plain_id}/reset-authenticator", OWNER, session=token, json={"reason": " "})
+    assert no_reason.status_code == 400 and "reason" in no_reason.json()["error"]

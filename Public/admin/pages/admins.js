@@ -98,7 +98,15 @@ export function mount(main, ctx) {
       h('button', {
         type: 'button', class: 'adm-btn adm-btn-small' + (active ? ' adm-btn-danger' : ''), testid: 'admin-status-toggle', 'data-user-id': a.user_id,
         text: active ? t('disable') : t('enable'), onClick: () => setStatus(a, !active),
-      })) : null;
+      }),
+      a.totp_confirmed ? h('button', {
+        type: 'button', class: 'adm-btn adm-btn-small', testid: 'admin-reset-totp', 'data-user-id': a.user_id,
+        text: t('resetTotp'), onClick: () => offboard(a, 'reset'),
+      }) : null,
+      active || a.roles.length ? h('button', {
+        type: 'button', class: 'adm-btn adm-btn-small adm-btn-danger', testid: 'admin-remove', 'data-user-id': a.user_id,
+        text: t('removeAdmin'), onClick: () => offboard(a, 'remove'),
+      }) : null) : null;
     return h('li', { class: 'adm-row' + (active ? '' : ' disabled'), testid: 'admin-row', 'data-user-id': a.user_id, 'data-status': a.status },
       h('div', { class: 'adm-row-main' },
         h('div', { class: 'adm-row-title' }, ctx.people.label(a.user_id, { testid: 'admin-person' }),
@@ -147,6 +155,22 @@ export function mount(main, ctx) {
     announce(text);
     await load();
     if (a.user_id === ctx.userId && !active) ctx.refreshMe();
+  }
+
+  /** Removes an admin or resets their authenticator (`kind` remove | reset), with a reason. */
+  async function offboard(a, kind) {
+    clearOutcomes();
+    const done = await formDialog({
+      title: t(kind + 'AdminTitle'), description: t(kind + 'AdminText'), confirmLabel: t(kind === 'remove' ? 'removeAdmin' : 'resetTotp'),
+      danger: true, testid: kind + '-dialog', fields: [reasonField()],
+      submit: ({ reason }) => (kind === 'remove' ? ctx.api.removeAdmin(a.user_id, reason) : ctx.api.resetAuthenticator(a.user_id, reason)),
+    });
+    if (!done) return;
+    const text = t(kind + 'AdminDone');
+    result.ok(text);
+    announce(text);
+    await load();
+    if (a.user_id === ctx.userId) ctx.refreshMe();
   }
 
   load();

@@ -307,6 +307,19 @@ def test_admins_page_adds_the_second_admin_and_grants_roles(server, scenario):
     result = b.visible("admins-result")
     b.wait(lambda d: "ждёт одобрения" in result.text, "the security_admin grant became a request")
     look(scenario, b, "admins", reveal="admin-list")
+    # The only owner cannot be removed: the dialog shows the server's refusal and stays open.
+    b.expected_console += [r"admin/v1/admins/.*/remove.*409"]
+    owner_row = b.present("admin-row", data_user_id=scenario.ids["owner"])
+    assert b.find_all("admin-reset-totp", within=owner_row), "no «reset authenticator» for an enrolled admin"
+    assert not b.find_all("admin-reset-totp", within=second_row()), "«reset authenticator» offered before enrolment"
+    b.click("admin-remove", within=owner_row)
+    dialog = b.visible("remove-dialog")
+    b.fill("reason-input", f"test {RUN}", within=dialog)
+    b.click("dialog-confirm", within=dialog)
+    b.wait(lambda d: "владел" in b.visible("dialog-error").text, "admin_last_owner shown in the dialog")
+    b.click("dialog-cancel", within=dialog)
+    b.gone("remove-dialog")
+    assert psql(server, f"SELECT status FROM admin.admin_users WHERE user_id = '{scenario.ids['owner']}'") == "active"
     scenario.done.add("admins")
 
 

@@ -74,6 +74,35 @@ import TestSupport
         }
     }
 
+    /// The database checks the sign-in binding too: the same admin session under the claims of
+    /// another sign-in session of the same user sees nothing and may change nothing.
+    @Test func theDatabaseRefusesAnAdminSessionUnderAnotherSignIn() async throws {
+        try await TestDatabase.withDatabase { database in
+            let fixture = AdminFixture(database)
+            let plain = try await fixture.admin([.owner])
+            let id = plain.userID!
+            func signedIn(_ session: UUID) -> Caller {
+                Caller(role: .authenticated, userID: id, sessionID: session,
+                       claimsJSON: #"{"sub":"\#(id.uuidString.lowercased())","role":"authenticated","session_id":"\#(session.uuidString.lowercased())"}"#)
+            }
+            let first = signedIn(UUID()), other = signedIn(UUID())
+            let opened = try await fixture.admin.openSession(first, code: fixture.code(), requestID: "r")
+            var session = try await fixture.admin.session(first, token: opened.token, requestID: "r")
+            let seen = try await fixture.admin.withAdmin(session) { connection in
+                try await connection.count("SELECT count(*) FROM admin.audit_log", [])
+            }
+            #expect(seen > 0)
+            session.caller = other
+            let elsewhere = try await fixture.admin.withAdmin(session) { connection in
+                try await connection.count("SELECT count(*) FROM admin.audit_log", [])
+            }
+            #expect(elsewhere == 0)
+            await #expect(throws: AdminErrors.scopeRequired(.iamWrite)) {
+                try await fixture.admin.setStatus(session, target: UUID(), active: false, reason: "x")
+            }
+        }
+    }
+
     @Test func anExpiredGrantGivesNothingWithoutASweeper() async throws {
         try await TestDatabase.withDatabase { database in
             let fixture = AdminFixture(database)

@@ -1,29 +1,12 @@
 // Just-in-time elevation: ask for a role one does not hold for 1–240 minutes with a reason
 // (POST /jit: granted at once, or a request when the server's policy wants an approval), and
-// one's live JIT grants (GET /me) with an early revoke.
-//
-// GET /me lists grants without their ids, which revoking needs; the console finds the id of
-// a live grant by its role and end time among the grants it knows: the ones this tab was
-// given, one's executed requests (GET /requests) and, with audit.read, the audit rows of
-// one's JIT grants.
+// one's live JIT grants (GET /me, each with the id revoking needs) with an early revoke.
 import { h, clear, focus } from '../../app/util.js';
 import { t, shortDateTime, clock } from '../i18n.js';
 import { loading, errorState, emptyState, badge, card, pageHeading, resultLine, field, announce, missingScope, timeTag } from '../ui.js';
 import { formDialog, reasonField } from '../dialog.js';
 import { ROLES } from './admins.js';
 import { describe, isJIT } from './request-model.js';
-
-const KNOWN = 'eco:admin:v1:jit-grants';
-const MATCH_MS = 10000;
-
-function remembered() {
-  try { return JSON.parse(sessionStorage.getItem(KNOWN) || '[]'); } catch { return []; }
-}
-
-function remember(grant) {
-  const list = remembered().filter(g => Date.parse(g.expires_at) > Date.now()).concat(grant);
-  try { sessionStorage.setItem(KNOWN, JSON.stringify(list.slice(-20))); } catch { /* ignore */ }
-}
 
 export function mount(main, ctx) {
   const grantsBody = h('div', { class: 'adm-card-body' });
@@ -83,7 +66,6 @@ export function mount(main, ctx) {
         const { data } = await ctx.api.requestJIT(role.value, n, why);
         reason.value = '';
         if (data.status === 'granted') {
-          remember({ grant_id: data.grant_id, role: role.value, expires_at: data.expires_at });
           line.ok(t('jitGranted', { role: t('role_' + role.value), time: shortDateTime(data.expires_at) }));
         } else {
           line.ok(t('jitPending', { role: t('role_' + role.value) }));
@@ -101,26 +83,6 @@ export function mount(main, ctx) {
     return card(t('jitRequestTitle'), 'jit-form-card', form);
   }
 
-  /** Candidate ids of one's JIT grants: [{grant_id, role, expires}] (expires in ms). */
-  async function knownGrants(requests) {
-    const found = remembered().map(g => ({ grant_id: g.grant_id, role: g.role, expires: Date.parse(g.expires_at) }));
-    for (const r of requests) {
-      if (r.requester === ctx.userId && r.user_id === ctx.userId && isJIT(r) && r.grant_id && r.consumed_at) {
-        found.push({ grant_id: r.grant_id, role: r.role, expires: Date.parse(r.consumed_at) + r.minutes * 60000 });
-      }
-    }
-    if (ctx.can('audit.read')) {
-      try {
-        const page = await ctx.api.audit({ action: 'admin.jit.grant', actor: ctx.userId, limit: 50 });
-        for (const row of page.entries) {
-          const d = row.detail || {};
-          if (d.grant_id && d.role && d.minutes) found.push({ grant_id: d.grant_id, role: d.role, expires: Date.parse(row.at) + d.minutes * 60000 });
-        }
-      } catch { /* without the audit rows some grants stay without an id */ }
-    }
-    return found;
-  }
-
   let requestsCache = null;
   async function ownRequests() {
     requestsCache ||= ctx.api.requests().catch(e => { requestsCache = null; throw e; });
@@ -132,29 +94,24 @@ export function mount(main, ctx) {
     clear(grantsBody, loading());
     try {
       const me = await ctx.refreshMe();
-      const requests = await ownRequests().catch(() => []);
       const live = me.roles.filter(r => r.kind === 'jit' && r.expires_at);
       if (!alive) return;
       if (!live.length) {
         clear(grantsBody, emptyState(t('noJitGrants'), 'jit-grants-empty'));
         return;
       }
-      const known = await knownGrants(requests);
-      if (!alive) return;
       const rows = live.map(g => {
         const ends = Date.parse(g.expires_at);
-        const match = known.find(k => k.role === g.role && Math.abs(k.expires - ends) < MATCH_MS);
         const left = h('span', { class: 'adm-countdown-value', 'data-ends': String(ends) });
         const revoke = h('button', {
-          type: 'button', class: 'adm-btn adm-btn-small adm-btn-danger', testid: 'jit-revoke', 'data-role': g.role, disabled: !match || null,
-          text: t('revoke'), onClick: () => revokeGrant(g, match.grant_id),
+          type: 'button', class: 'adm-btn adm-btn-small adm-btn-danger', testid: 'jit-revoke', 'data-role': g.role, 'data-grant-id': g.id,
+          text: t('revoke'), onClick: () => revokeGrant(g),
         });
         return h('li', { class: 'adm-row', testid: 'jit-grant', 'data-role': g.role },
           h('div', { class: 'adm-row-main' },
             h('div', { class: 'adm-row-title' }, badge(t('role_' + g.role), 'jit')),
             h('p', { class: 'adm-small' }, t('until', { time: '' }), timeTag(g.expires_at),
-              ' · ', t('timeLeft') + ' ', left),
-            match ? null : h('p', { class: 'adm-hint', testid: 'jit-no-id', text: t('jitNoGrantId') })),
+              ' · ', t('timeLeft') + ' ', left)),
           h('div', { class: 'adm-row-actions' }, revoke));
       });
       clear(grantsBody, h('ul', { class: 'adm-rows', testid: 'jit-grant-list' }, rows));
@@ -182,11 +139,11 @@ export function mount(main, ctx) {
     }
   }
 
-  async function revokeGrant(g, grantId) {
+  async function revokeGrant(g) {
     const done = await formDialog({
       title: t('revokeTitle', { role: t('role_' + g.role) }), description: t('revokeText'), confirmLabel: t('revoke'), danger: true,
       testid: 'revoke-dialog', fields: [reasonField()],
-      submit: ({ reason }) => ctx.api.revokeGrant(grantId, reason),
+      submit: ({ reason }) => ctx.api.revokeGrant(g.id, reason),
     });
     if (!done) return;
     const text = t('revokedAnnounce', { role: t('role_' + g.role) });

@@ -33,12 +33,7 @@ extension ChatService {
                     'body', m.body, 'attachment', m.attachment, 'created_at', m.created_at, 'deleted', m.deleted_at IS NOT NULL,
                     'reports', q.reports, 'report_reasons', q.reasons, 'report_details', q.details, 'last_report_at', q.last_report)
                     ORDER BY q.last_report DESC, m.id), '[]'::json)::text
-                FROM (SELECT r.message_id, count(*) AS reports, array_agg(DISTINCT r.reason ORDER BY r.reason) AS reasons,
-                             (array_remove(array_agg(r.details ORDER BY r.created_at DESC), NULL))[1:3] AS details,
-                             max(r.created_at) AS last_report
-                      FROM public.message_reports r WHERE r.resolved_at IS NULL GROUP BY r.message_id
-                      HAVING $1::timestamptz IS NULL OR max(r.created_at) < $1
-                      ORDER BY max(r.created_at) DESC, r.message_id LIMIT $2) q
+                FROM (\(OpenReports.page(table: "public.message_reports", key: "message_id"))) q
                 JOIN public.messages m ON m.id = q.message_id
                 """, [before, limit]) ?? Data("[]".utf8)
         }
@@ -48,7 +43,7 @@ extension ChatService {
     public func reportedMessageCount() async throws -> Int {
         try await database.withOwner { connection in
             for try await count in try await connection.rows(
-                "SELECT count(DISTINCT message_id) FROM public.message_reports WHERE resolved_at IS NULL", []
+                OpenReports.count(table: "public.message_reports", key: "message_id"), []
             ).decode(Int.self) {
                 return count
             }
@@ -82,8 +77,7 @@ extension ChatService {
             }
         }
         guard let sender else { return nil }
-        try await connection.execute(
-            "UPDATE public.message_reports SET resolved_at = now() WHERE message_id = $1 AND resolved_at IS NULL", [message])
+        try await connection.execute(OpenReports.resolve(table: "public.message_reports", key: "message_id"), [message])
         let removal = change
         return ModeratedContent(author: sender) { [self] in
             if let removal { await announce([removal]) }

@@ -32,12 +32,7 @@ extension SocialService {
                     'avatar_url', p.avatar_url, 'created_at', p.created_at,
                     'reports', q.reports, 'report_reasons', q.reasons, 'report_details', q.details, 'last_report_at', q.last_report)
                     ORDER BY q.last_report DESC, p.id), '[]'::json)::text
-                FROM (SELECT r.profile_id, count(*) AS reports, array_agg(DISTINCT r.reason ORDER BY r.reason) AS reasons,
-                             (array_remove(array_agg(r.details ORDER BY r.created_at DESC), NULL))[1:3] AS details,
-                             max(r.created_at) AS last_report
-                      FROM public.profile_reports r WHERE r.resolved_at IS NULL GROUP BY r.profile_id
-                      HAVING $1::timestamptz IS NULL OR max(r.created_at) < $1
-                      ORDER BY max(r.created_at) DESC, r.profile_id LIMIT $2) q
+                FROM (\(OpenReports.page(table: "public.profile_reports", key: "profile_id"))) q
                 JOIN public.profiles p ON p.id = q.profile_id
                 """, [before, limit]) ?? Data("[]".utf8)
         }
@@ -47,7 +42,7 @@ extension SocialService {
     public func reportedProfileCount() async throws -> Int {
         try await database.withOwner { connection in
             for try await count in try await connection.rows(
-                "SELECT count(DISTINCT profile_id) FROM public.profile_reports WHERE resolved_at IS NULL", []
+                OpenReports.count(table: "public.profile_reports", key: "profile_id"), []
             ).decode(Int.self) {
                 return count
             }
@@ -71,8 +66,7 @@ extension SocialService {
             found = true
         }
         guard found else { return nil }
-        try await connection.execute(
-            "UPDATE public.profile_reports SET resolved_at = now() WHERE profile_id = $1 AND resolved_at IS NULL", [profile])
+        try await connection.execute(OpenReports.resolve(table: "public.profile_reports", key: "profile_id"), [profile])
         return ModeratedContent(author: profile)
     }
 }

@@ -15,17 +15,6 @@ import TestSupport
         return (results.compactMap { $0["id"] as? String }, page["next"] as? String, results)
     }
 
-    private func refusal(_ body: () async throws -> Void) async -> APIError? {
-        do {
-            try await body()
-            return nil
-        } catch let error as APIError {
-            return error
-        } catch {
-            return nil
-        }
-    }
-
     @Test func searchStemsRussianAndEnglishNewestFirstWithPages() async throws {
         try await TestDatabase.withDatabase { database in
             let f = ChatFixture(database)

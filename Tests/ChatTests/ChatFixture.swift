@@ -67,3 +67,15 @@ struct ChatFixture {
 extension Caller {
     var id: String { userID!.uuidString.lowercased() }
 }
+
+/// The API error `body` threw (nil when it succeeded or threw something else).
+func refusal(_ body: () async throws -> Void) async -> APIError? {
+    do {
+        try await body()
+        return nil
+    } catch let error as APIError {
+        return error
+    } catch {
+        return nil
+    }
+}

@@ -101,15 +101,4 @@ import TestSupport
             #expect(await refusal { _ = try await f.call(b, "report_message", ["message_id": bad, "reason": "spam"]) }?.status == .badRequest)
         }
     }
-
-    private func refusal(_ body: () async throws -> Void) async -> APIError? {
-        do {
-            try await body()
-            return nil
-        } catch let error as APIError {
-            return error
-        } catch {
-            return nil
-        }
-    }
 }

@@ -9,11 +9,7 @@ extension AdminService {
     public func dashboard(_ session: AdminSession) async throws -> Data {
         try await require(.dashboardRead, session, action: "admin.dashboard.read")
         let reels = try await reelReview?.summary()
-        var reportCounts: String?
-        if let reportedContent {
-            reportCounts = "{\"messages\":\(try await reportedContent.count(.messages)),\"profiles\":\(try await reportedContent.count(.profiles))}"
-        }
-        let reports = reportCounts
+        let reports = try await reportCounts()
         let own = try await database.withStatement { connection in
             try await connection.jsonText(
                 """
@@ -24,5 +20,11 @@ extension AdminService {
                 """, [reels.map { String(decoding: $0, as: UTF8.self) }, reports])
         }
         return own ?? Data("{}".utf8)
+    }
+
+    /// `{"messages": n, "profiles": n}`: the items with open reports; nil where they are not served.
+    private func reportCounts() async throws -> String? {
+        guard let reportedContent else { return nil }
+        return "{\"messages\":\(try await reportedContent.count(.messages)),\"profiles\":\(try await reportedContent.count(.profiles))}"
     }
 }

@@ -13,6 +13,10 @@ Driven by admin.sh, which owns the PostgreSQL cluster and the server. Steps:
   verify    fills the log to --audit-rows rows, times `ecomansoni audit verify` (every row
             fetched, hashed and linked) and, as the baseline, the database computing the same
             SHA-256 over the same canonical bytes in one query.
+  reports   files --reports reports (psql: a group of two, messages, one report each) and sends
+            --requests GET /admin/v1/moderation/messages?limit=20 (the moderators' queue: open
+            reports grouped, the messages joined, the read audited); baseline: pgbench running
+            the same queue statement.
   report    ONE JSON object, with a "figures" list for scripts/bench/all.
 
 Standard library only. Progress goes to stderr.
@@ -107,12 +111,40 @@ def pgbench(args, name: str, statement: str) -> dict:
     return run_pgbench(args, name, statement + "\n", log=log)
 
 
+def reports_phase(args, owner: str, admin_headers: dict) -> tuple[dict, dict]:
+    """--reports messages of another user in a group with the owner, each reported once by the
+    owner (rows made with psql); then the queue over HTTP and its core query in pgbench."""
+    psql(args, f"""
+WITH other AS (INSERT INTO auth.users (phone) VALUES ('15550004199') RETURNING id),
+     conv AS (INSERT INTO public.conversations (kind, title, created_by) VALUES ('group', 'bench', '{owner}') RETURNING id),
+     joined AS (INSERT INTO public.participants (conversation_id, user_id)
+                SELECT conv.id, u FROM conv, (SELECT '{owner}'::uuid AS u UNION ALL SELECT id FROM other) p RETURNING 1),
+     sent AS (INSERT INTO public.messages (conversation_id, sender_id, client_msg_id, body)
+              SELECT conv.id, other.id, gen_random_uuid(), 'bench message ' || n FROM conv, other, generate_series(1, {args.reports}) n
+              RETURNING id)
+INSERT INTO public.message_reports (message_id, reporter_id, reason, details, created_at)
+SELECT id, '{owner}', 'spam', 'bench', now() - random() * interval '1 day' FROM sent;""")
+    http_phase(argparse.Namespace(**{**vars(args), "requests": 10, "clients": 1}), "/admin/v1/moderation/messages?limit=20", admin_headers)
+    queue = http_phase(args, "/admin/v1/moderation/messages?limit=20", admin_headers)
+    # The statement the server runs (ChatService.reportedMessages over Database.OpenReports), as one line.
+    raw = pgbench(args, "report_queue",
+                  "SELECT coalesce(json_agg(json_build_object('message_id', m.id, 'conversation_id', m.conversation_id, "
+                  "'sender_id', m.sender_id, 'kind', m.kind, 'body', m.body, 'attachment', m.attachment, 'created_at', m.created_at, "
+                  "'deleted', m.deleted_at IS NOT NULL, 'reports', q.reports, 'report_reasons', q.reasons, 'report_details', q.details, "
+                  "'last_report_at', q.last_report) ORDER BY q.last_report DESC, m.id), '[]'::json)::text "
+                  "FROM (SELECT r.message_id, count(*) AS reports, array_agg(DISTINCT r.reason ORDER BY r.reason) AS reasons, "
+                  "(array_remove(array_agg(r.details ORDER BY r.created_at DESC), NULL))[1:3] AS details, max(r.created_at) AS last_report "
+                  "FROM public.message_reports r WHERE r.resolved_at IS NULL GROUP BY r.message_id "
+                  "ORDER BY max(r.created_at) DESC, r.message_id LIMIT 20) q JOIN public.messages m ON m.id = q.message_id;")
+    return queue, raw
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     for name in ("--binary", "--data-dir", "--database-url", "--psql", "--pgbench", "--pg-database", "--work-dir", "--phone",
                  "--code", "--binary-label", "--cpu-model", "--pg-version"):
         parser.add_argument(name, required=name not in ("--cpu-model", "--pg-version"), default="")
-    for name in ("--port", "--server-pid", "--pg-port", "--clients", "--duration", "--requests", "--audit-rows"):
+    for name in ("--port", "--server-pid", "--pg-port", "--clients", "--duration", "--requests", "--audit-rows", "--reports"):
         parser.add_argument(name, type=int, required=True)
     args = parser.parse_args()
 
@@ -160,6 +192,8 @@ INSERT INTO admin.role_grants (user_id, role, kind, reason) VALUES ('{user["id"]
     raw_seconds = time.perf_counter() - started
     log(f"verify: {rows} rows in {verify_seconds:.2f}s (CLI, process start included) vs {raw_seconds:.2f}s in one query")
 
+    queue, queue_raw = reports_phase(args, user["id"], admin_headers)
+
     me_ratio = round(me["rps"] / health["rps"], 3) if health["rps"] else None
     append_ratio = round(append["tps"] / plain["tps"], 3) if append["tps"] and plain["tps"] else None
     verify_rate = round(rows / verify_seconds, 1)
@@ -174,12 +208,18 @@ INSERT INTO admin.role_grants (user_id, role, kind, reason) VALUES ('{user["id"]
         {"figure": f"ecomansoni audit verify over {rows} rows (process start included)", "value": verify_rate, "unit": "rows/s",
          "baseline": raw_rate, "baseline_unit": "rows/s", "baseline_what": "the same SHA-256 over the same canonical rows in one query",
          "ratio": round(verify_rate / raw_rate, 3) if raw_rate else None, "detail": f"{verify_seconds:.2f} s vs {raw_seconds:.2f} s"},
+        {"figure": f"GET /admin/v1/moderation/messages?limit=20 over {args.reports} open reports (read audited)", "value": queue["rps"],
+         "unit": "req/s", "baseline": queue_raw["tps"], "baseline_unit": "queries/s",
+         "baseline_what": "pgbench: the same queue statement (grouping, join, JSON), without HTTP, session or audit",
+         "ratio": round(queue["rps"] / queue_raw["tps"], 3) if queue_raw["tps"] else None,
+         "detail": f"p50 {queue['p50_ms']} ms, p99 {queue['p99_ms']} ms vs p99 {queue_raw['p99_ms']} ms; {args.clients} clients"},
     ]
     document = {
         "benchmark": "admin", "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "binary": args.binary_label, "binary_kind": binary_kind(args.binary_label), "pg_version": args.pg_version,
         "machine": machine_facts(args.cpu_model), "clients": args.clients,
         "http": {"me": me, "health": health}, "append": {"audit_append": append, "plain_insert": plain},
+        "reports": {"queue": queue, "raw": queue_raw},
         "verify": {"rows": rows, "seconds": round(verify_seconds, 3), "raw_seconds": round(raw_seconds, 3), "result": verdict},
         "figures": figures,
     }

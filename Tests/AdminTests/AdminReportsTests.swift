@@ -75,3 +75,34 @@ import TestSupport
         }
     }
 }
+
+/// The warnings RPCs' rules at their edges: `limit` 1–100, and 60 acknowledgements an hour.
+@Suite struct UserWarningsLimitTests {
+    @Test func limitsAreHit() async throws {
+        try await TestDatabase.withDatabase { database in
+            let fixture = AdminFixture(database)
+            let user = try await fixture.user()
+            var registry = RPCRegistry()
+            registry.register(UserWarnings(database: database).rpcFunctions)
+            func call(_ name: String, _ arguments: [String: Any]) async -> APIError? {
+                do {
+                    _ = try await registry.call(RPCCall(name: name, arguments: try JSONSerialization.data(withJSONObject: arguments), caller: user))
+                    return nil
+                } catch let error as APIError {
+                    return error
+                } catch {
+                    return APIError(status: .internalServerError, code: "?", message: "\(error)")
+                }
+            }
+            #expect(await call("list_my_warnings", ["limit": 1]) == nil)
+            #expect(await call("list_my_warnings", ["limit": 100]) == nil)
+            for limit in [0, 101] {
+                let error = await call("list_my_warnings", ["limit": limit])
+                #expect(error?.status == .badRequest && error?.message.hasPrefix("limit") == true, "\(limit): \(String(describing: error))")
+            }
+            let unknown = UUID().uuidString
+            for _ in 0..<60 { #expect(await call("acknowledge_warning", ["warning_id": unknown])?.code == "warning_not_found") }
+            #expect(await call("acknowledge_warning", ["warning_id": unknown])?.status == .tooManyRequests)
+        }
+    }
+}

@@ -71,10 +71,13 @@ public enum ObjectPath {
     /// A folder prefix for listing: `""` for the bucket root, else a valid name (a trailing
     /// `/` is allowed and dropped).
     public static func folder(_ text: String, field: String = "prefix") throws -> String {
-        var text = text
-        while text.hasSuffix("/") { text.removeLast() }
-        if text.isEmpty { return "" }
-        return try name(text, field: field)
+        // Trailing '/' scalars are dropped one scalar at a time: `hasSuffix("/")` compares
+        // Characters, and a prepended mark such as U+0600 joins the '/' after it into one
+        // Character, so `"\u{600}/"` would keep its slash (fuzz target object-path).
+        var scalars = text.unicodeScalars[...]
+        while scalars.last == "/" { scalars = scalars.dropLast() }
+        if scalars.isEmpty { return "" }
+        return try name(String(String.UnicodeScalarView(scalars)), field: field)
     }
 
     /// Percent-decodes one URL segment; malformed escapes and bytes that are not UTF-8 are refused.

@@ -23,6 +23,15 @@ import Testing
         #expect(try ObjectPath.name(urlSegments: ["a", "%CC%81x"]) == "a/\u{301}x")
     }
 
+    /// A prepended mark such as U+0600 joins the '/' after it into one Character, so trimming
+    /// a folder's trailing '/' by Characters kept it and refused the folder.
+    @Test(arguments: ["\u{600}", "a/\u{600}", "\u{FFFD}\u{FFFD}\u{600}"])
+    func aTrailingSlashAfterAPrependedMarkIsDropped(_ name: String) throws {
+        #expect(try ObjectPath.folder(name + "/") == name)
+        #expect(try ObjectPath.folder(name + "//") == name)
+        #expect(try ObjectPath.folder(name) == name)
+    }
+
     /// The last character of an unpadded base64url signature carries spare bits that
     /// `Data(base64Encoded:)` ignores: a token with them changed must not verify.
     @Test func aSignatureMustBeCanonicalBase64() throws {

@@ -10,10 +10,12 @@ public struct AdminController: Sendable {
     let admin: AdminService
     /// Attempts to open a session or enrol, per user (10 at once, one more every 6 seconds):
     /// bounds what a non-admin can add to the audit log.
-    let openings = RateLimiter(capacity: 10, refillPerSecond: 1.0 / 6)
+    let openings: RateLimiter
 
-    public init(admin: AdminService) {
+    /// `buckets` keeps the per-user limits (shared by the instances when the server has Redis).
+    public init(admin: AdminService, buckets: (any TokenBucketStore)? = nil) {
         self.admin = admin
+        self.openings = RateLimiter(name: "admin.session_openings", capacity: 10, refillPerSecond: 1.0 / 6, store: buckets)
     }
 
     static let sessionHeader = HTTPField.Name("X-Admin-Session")!
@@ -26,7 +28,7 @@ public struct AdminController: Sendable {
             let caller = try Self.user(context)
             let code = try await JSONBody.decode(Body.self, from: request).code
             guard code.count <= 64 else { throw APIError.invalidField("code", "must be at most 64 characters") }
-            if let wait = openings.acquire(try caller.requireUser().uuidString) {
+            if let wait = await openings.acquire(try caller.requireUser().uuidString) {
                 throw APIError.rateLimited(code: "over_request_rate_limit", message: "too many attempts: retry in \(wait) seconds", retryAfter: wait)
             }
             let opened = try await admin.openSession(caller, code: code, requestID: requestID)
@@ -77,7 +79,7 @@ public struct AdminController: Sendable {
         group.post("enrol") { request, context in
             let requestID = context.requestID ?? Self.requestID(request)
             let caller = try Self.user(context)
-            if let wait = openings.acquire(try caller.requireUser().uuidString) {
+            if let wait = await openings.acquire(try caller.requireUser().uuidString) {
                 throw APIError.rateLimited(code: "over_request_rate_limit", message: "too many attempts: retry in \(wait) seconds", retryAfter: wait)
             }
             let enrolment = try await admin.enrol(caller, requestID: requestID)

@@ -6,6 +6,7 @@ import Foundation
 import InsuranceService
 import Logging
 import Realtime
+import Redis
 import Reels
 import Storage
 
@@ -21,12 +22,16 @@ public struct AppConfig: Sendable {
         case webhook
     }
 
-    /// How realtime events reach the other instances.
+    /// How realtime events, call frames and kill switches reach the other instances.
     public enum MessageBusKind: String, Sendable {
+        /// Chosen from the rest of the configuration (``AppConfig/resolvedMessageBus``).
+        case auto
         /// One instance: events stay in the process.
         case inprocess
         /// Several instances on one database: PostgreSQL LISTEN/NOTIFY.
         case postgres
+        /// Several instances on one Redis (`REDIS_URL`): Redis pub/sub.
+        case redis
     }
 
     public enum LogFormat: String, Sendable {
@@ -48,8 +53,10 @@ public struct AppConfig: Sendable {
     public var logFormat = LogFormat.text
     /// The web app's folder (`PUBLIC_DIR`; default `./Public` or the checkout's).
     public var publicDirectory: String?
-    /// The realtime fan-out between instances (`MESSAGE_BUS`).
-    public var messageBus = MessageBusKind.inprocess
+    /// The realtime fan-out between instances (`MESSAGE_BUS`); see ``resolvedMessageBus``.
+    public var messageBus = MessageBusKind.auto
+    /// The Redis shared by the instances (`REDIS_URL`), validated at load.
+    public var redis: RedisConfiguration?
     /// Whether a reverse proxy in front sets `X-Forwarded-For` (`TRUST_PROXY`).
     public var trustProxy = false
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
@@ -105,11 +112,7 @@ public struct AppConfig: Sendable {
         config.publicURL = reader.string(forKey: "public.url")
         config.trustProxy = reader.bool(forKey: "trustProxy") ?? false
         config.publicDirectory = reader.string(forKey: "publicDir")
-        let bus = reader.string(forKey: "messageBus", default: "inprocess")
-        guard let messageBus = MessageBusKind(rawValue: bus) else {
-            throw ConfigurationError("MESSAGE_BUS must be inprocess or postgres, not '\(bus)'")
-        }
-        config.messageBus = messageBus
+        try config.loadMessageBus(from: reader)
         config.shutdownGraceSeconds = try integer(reader, "shutdown.graceSeconds", "SHUTDOWN_GRACE_SECONDS", default: 10, in: 1...600)
         config.databaseAcquireTimeoutSeconds = try integer(
             reader, "database.acquireTimeoutSeconds", "DATABASE_ACQUIRE_TIMEOUT_SECONDS", default: 5, in: 1...300)
@@ -226,6 +229,39 @@ public struct AppConfig: Sendable {
         http.maximumConnectionsPerAddress = try Self.integer(
             reader, "http.maxConnectionsPerAddress", "HTTP_MAX_CONNECTIONS_PER_ADDRESS", default: trustProxy ? 0 : 256, in: 0...1_000_000)
         http.maximumHeaderBytes = try Self.integer(reader, "http.maxHeaderBytes", "HTTP_MAX_HEADER_BYTES", default: 32 * 1024, in: 1024...1_048_576)
+    }
+
+    /// `MESSAGE_BUS` and `REDIS_URL`: an explicit bus must have what it needs.
+    private mutating func loadMessageBus(from reader: ConfigReader) throws {
+        let bus = reader.string(forKey: "messageBus", default: "auto")
+        guard let kind = MessageBusKind(rawValue: bus) else {
+            throw ConfigurationError("MESSAGE_BUS must be auto, inprocess, postgres or redis, not '\(bus)'")
+        }
+        messageBus = kind
+        if let url = reader.string(forKey: "redis.url"), !url.isEmpty {
+            do {
+                redis = try RedisConfiguration(url: url)
+            } catch {
+                throw ConfigurationError(error.description)
+            }
+        }
+        if kind == .redis, redis == nil {
+            throw ConfigurationError("MESSAGE_BUS=redis needs REDIS_URL (e.g. redis://127.0.0.1:6379)")
+        }
+    }
+
+    /// The bus this instance uses. `MESSAGE_BUS=auto` (the default) picks the one that cannot
+    /// split a cluster by accident: Redis when `REDIS_URL` is set, PostgreSQL LISTEN/NOTIFY
+    /// on an external `DATABASE_URL` (other instances may share it), and the in-process bus
+    /// only on the embedded database, which no other instance can reach.
+    public var resolvedMessageBus: MessageBusKind {
+        switch messageBus {
+        case .auto:
+            if redis != nil { return .redis }
+            return databaseURL == nil ? .inprocess : .postgres
+        default:
+            return messageBus
+        }
     }
 
     /// Realtime limits and the topics open to anyone with an API key.

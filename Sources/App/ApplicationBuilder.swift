@@ -67,10 +67,12 @@ public func makeStorageBackend(config: AppConfig, logger: Logger) async throws -
 /// `storageBackend` holds object bytes (``makeStorageBackend(config:logger:)``); without one
 /// the `/storage/v1` routes are not served. `killSwitches` is the instance's board (the one
 /// sign-in was given); without one a new board is made. It runs as one of the services.
+/// `buckets` holds the rate limits' token buckets when the instances share them (Redis);
+/// without it each limit counts in this process.
 public func buildApplication(
     config: AppConfig, database: Database, realtimeDatabase: Database? = nil, auth: AuthService,
     bus: any MessageBus = InProcessMessageBus(), storageBackend: (any StorageBackend)? = nil, killSwitches: KillSwitchBoard? = nil,
-    logger: Logger
+    buckets: (any TokenBucketStore)? = nil, logger: Logger
 ) throws -> EcomansoniApplication {
     _ = AppMetrics.registry
     let tokens = auth.tokens
@@ -93,7 +95,8 @@ public func buildApplication(
     let storage = storageBackend.map { makeStorageService(config: config, database: database, backend: $0, logger: logger) }
     // Reels keep their media in storage: without a backend there are no reels.
     let reels = storage.map {
-        ReelsModule(database: database, storage: $0, bus: bus, settings: config.reels, logger: logger, killSwitches: killSwitches)
+        ReelsModule(
+            database: database, storage: $0, bus: bus, settings: config.reels, logger: logger, killSwitches: killSwitches, buckets: buckets)
     }
     if let reels {
         services += reels.services(worker: config.roles.contains(.worker), arbiter: config.roles.contains(.arbiter))
@@ -104,8 +107,8 @@ public func buildApplication(
             feed: ChatChangeFeed(database: realtimeDatabase ?? database), bus: bus, verify: { token in try await tokens.caller(fromToken: token) },
             limits: config.realtime, logger: logger)
         try addAPI(
-            config: config, database: database, auth: auth, realtime: realtime, reels: reels, killSwitches: killSwitches, router: router,
-            functions: functions, logger: logger)
+            config: config, database: database, auth: auth, realtime: realtime, reels: reels, killSwitches: killSwitches, buckets: buckets,
+            router: router, functions: functions, logger: logger)
         if let storage, let storageBackend {
             services.append(
                 addStorage(
@@ -114,14 +117,15 @@ public func buildApplication(
         }
         reels?.addRoutes(to: router)
         services += addAdmin(
-            config: config, database: database, tokens: tokens, killSwitches: killSwitches, reels: reels, realtime: realtime, router: router,
-            logger: logger)
+            config: config, database: database, tokens: tokens, killSwitches: killSwitches, reels: reels, realtime: realtime, buckets: buckets,
+            router: router, logger: logger)
         let realtimeController = RealtimeController(realtime: realtime, isAPIKey: tokens.isAPIKey, trustProxy: config.trustProxy)
         realtimeController.addRoutes(to: webSockets)
         realtimeController.addBroadcastRoutes(
             to: router.group("realtime/v1/api")  // errors in the router's plain shape
                 .add(middleware: APIKeyMiddleware(tokens: tokens))
-                .add(middleware: CallerMiddleware(tokens: tokens)))
+                .add(middleware: CallerMiddleware(tokens: tokens)),
+            buckets: buckets)
         services.append(realtime)
     }
 
@@ -132,7 +136,7 @@ public func buildApplication(
     ) { token in
         try await verifiedAccessToken(token, tokens: tokens)
     }
-    let callsController = CallsController(calls: calls, trustProxy: config.trustProxy)
+    let callsController = CallsController(calls: calls, trustProxy: config.trustProxy, buckets: buckets)
     callsController.addRoutes(to: functions)
     if config.roles.contains(.calls) {
         callsController.addWebSocketRoutes(to: webSockets)
@@ -148,7 +152,8 @@ public func buildApplication(
         configuration: .init(address: .hostname(config.host, port: config.port), serverName: "ecomansoni"),
         logger: logger)
     app.addServices(services)
-    if let bus = bus as? PostgresMessageBus {
+    // A bus with a connection of its own (PostgreSQL LISTEN, Redis SUBSCRIBE) runs beside the server.
+    if let bus = bus as? any Service {
         app.addServices(bus)
     }
     return app
@@ -157,7 +162,7 @@ public func buildApplication(
 /// The API surfaces: web app, `/auth/v1`, `/rest/v1` RPCs and the insurance functions.
 private func addAPI(
     config: AppConfig, database: Database, auth: AuthService, realtime: RealtimeService, reels: ReelsModule?, killSwitches: any KillSwitches,
-    router: Router<AppRequestContext>, functions: RouterGroup<AppRequestContext>, logger: Logger
+    buckets: (any TokenBucketStore)?, router: Router<AppRequestContext>, functions: RouterGroup<AppRequestContext>, logger: Logger
 ) throws {
     let tokens = auth.tokens
     let social = SocialService(database: database)
@@ -185,7 +190,7 @@ private func addAPI(
         otpResendSeconds: config.auth.smsMaxFrequencySeconds, otpLength: config.auth.otpLength
     ).addRoutes(to: router, logger: logger)
 
-    let authController = AuthController(auth: auth)
+    let authController = AuthController(auth: auth, buckets: buckets)
     authController.addPublicRoutes(to: router.group("auth/v1").add(middleware: ErrorShapeMiddleware(.gotrue)))
     authController.addRoutes(
         to: router.group("auth/v1")
@@ -200,7 +205,7 @@ private func addAPI(
 
     InsuranceController(
         osago: osago, assistant: assistant, ratePerMinute: config.assistantRatePerMinute,
-        keepAlive: .seconds(config.assistantKeepAliveSeconds), logger: logger
+        keepAlive: .seconds(config.assistantKeepAliveSeconds), buckets: buckets, logger: logger
     ).addRoutes(to: functions)
 }
 
@@ -208,7 +213,7 @@ private func addAPI(
 /// Returns the audit anchor service when anchors are on.
 private func addAdmin(
     config: AppConfig, database: Database, tokens: TokenService, killSwitches: any KillSwitches, reels: ReelsModule?,
-    realtime: RealtimeService, router: Router<AppRequestContext>, logger: Logger
+    realtime: RealtimeService, buckets: (any TokenBucketStore)?, router: Router<AppRequestContext>, logger: Logger
 ) -> [any Service] {
     let admin = AdminService(
         database: database, settings: config.admin, killSwitches: killSwitches,
@@ -216,7 +221,7 @@ private func addAdmin(
         accounts: AccountDirectoryAdapter(accounts: UserAccounts(database: database)),
         reportedContent: ReportedContentAdapter(
             chat: ChatService(database: database, publisher: realtime, killSwitches: killSwitches), social: SocialService(database: database)))
-    AdminController(admin: admin).addRoutes(
+    AdminController(admin: admin, buckets: buckets).addRoutes(
         to: router.group("admin/v1")
             .add(middleware: AdminRequestIDMiddleware())
             .add(middleware: ErrorShapeMiddleware(.plain))

@@ -1,12 +1,14 @@
 import Admin
 import AsyncHTTPClient
 import Auth
+import Core
 import Database
 import Foundation
 import Hummingbird
 import Logging
 import PostgresNIO
 import Realtime
+import Redis
 import ServiceLifecycle
 import Storage
 
@@ -34,13 +36,14 @@ public enum Server {
             try await killSwitches.refresh()
             let auth = try await loadAuthService(
                 config: config, database: database, httpClient: .shared, logger: logger, killSwitches: killSwitches)
-            let bus: any MessageBus
-            switch config.messageBus {
-            case .inprocess:
-                bus = InProcessMessageBus()
-            case .postgres:
-                bus = PostgresMessageBus(client: database.client, listenConfiguration: try locator.url.connectionConfiguration(), logger: logger)
-            }
+            // One pool to Redis for the bus's publishes and the shared rate limits.
+            let redis = config.redis.map { RedisClient(configuration: $0, logger: logger) }
+            let (bus, busTarget) = try makeMessageBus(config: config, database: database, locator: locator, redis: redis, logger: logger)
+            // Refused here, before anything is served, if this instance could not hear the others.
+            let registry = InstanceRegistry(
+                instance: .current(bus: config.resolvedMessageBus.rawValue, busTarget: busTarget), database: database, logger: logger)
+            try await registry.register()
+            logger.info("message bus", metadata: ["bus": "\(config.resolvedMessageBus.rawValue)", "target": "\(busTarget)"])
             // Realtime reads its rows from a small pool of its own, so delivery does not queue
             // behind the writes that produce it. That is not a request path: a change waits out
             // a short outage (`realtimeAcquireTimeout`) rather than being dropped at the
@@ -51,7 +54,9 @@ public enum Server {
             ) { realtimeDatabase in
                 try await serve(
                     config: config, database: database, realtimeDatabase: realtimeDatabase, auth: auth, bus: bus,
-                    killSwitches: killSwitches, location: locator.location, logger: logger)
+                    buckets: redis.map { RedisTokenBuckets(client: $0, logger: logger) },
+                    registry: registry, killSwitches: killSwitches, location: locator.location, logger: logger)
+                await redis?.close()
             }
         }
     }
@@ -59,12 +64,12 @@ public enum Server {
     /// Serves until SIGINT/SIGTERM, then drains within the configured bounds.
     private static func serve(
         config: AppConfig, database: Database, realtimeDatabase: Database, auth: AuthService, bus: any MessageBus,
-        killSwitches: KillSwitchBoard, location: String, logger: Logger
+        buckets: (any TokenBucketStore)?, registry: InstanceRegistry, killSwitches: KillSwitchBoard, location: String, logger: Logger
     ) async throws {
         let storageBackend = try await makeStorageBackend(config: config, logger: logger)
         var app = try buildApplication(
             config: config, database: database, realtimeDatabase: realtimeDatabase, auth: auth, bus: bus, storageBackend: storageBackend,
-            killSwitches: killSwitches, logger: logger)
+            killSwitches: killSwitches, buckets: buckets, logger: logger)
         let keys = auth.tokens
         app.beforeServerStarts {
             logger.notice("""
@@ -74,13 +79,32 @@ public enum Server {
                 """)
         }
         var configuration = ServiceGroupConfiguration(
-            services: [.init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            services: [.init(service: app), .init(service: registry)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         // A client that never answers a close frame must not keep the process alive.
         configuration.maximumGracefulShutdownDuration = .seconds(config.shutdownGraceSeconds)
         // Cancelling thousands of sockets takes a while; past this bound the process aborts.
         configuration.maximumCancellationDuration = .seconds(60)
         try await ServiceGroup(configuration: configuration).run()
         logger.info("server stopped; closing the database pools")
+    }
+
+    /// The bus `config.resolvedMessageBus` names, and where it meets the other instances
+    /// (recorded in the instance registry; never credentials).
+    private static func makeMessageBus(
+        config: AppConfig, database: Database, locator: DatabaseLocator, redis: RedisClient?, logger: Logger
+    ) throws -> (any MessageBus, String) {
+        switch config.resolvedMessageBus {
+        case .auto, .inprocess:
+            return (InProcessMessageBus(), "")
+        case .postgres:
+            let bus = PostgresMessageBus(client: database.client, listenConfiguration: try locator.url.connectionConfiguration(), logger: logger)
+            return (bus, "")
+        case .redis:
+            guard let configuration = config.redis, let redis else {
+                throw ConfigurationError("MESSAGE_BUS=redis needs REDIS_URL (e.g. redis://127.0.0.1:6379)")
+            }
+            return (RedisMessageBus(client: redis, configuration: configuration, logger: logger), configuration.target)
+        }
     }
 
     /// Raises the soft open-files limit to the hard one: every connection is a descriptor, and

@@ -15,13 +15,18 @@ public struct AuthController: Sendable {
     let phoneChangeUserLimiter: RateLimiter
     let phoneChangeAddressLimiter: RateLimiter
 
-    public init(auth: AuthService) {
+    /// `buckets` keeps the per-address and per-user limits (shared by the instances when the
+    /// server has Redis).
+    public init(auth: AuthService, buckets: (any TokenBucketStore)? = nil) {
         self.auth = auth
         self.addressLimiter = RateLimiter(
-            capacity: auth.settings.requestBurstPerAddress, refillPerSecond: auth.settings.requestsPerSecondPerAddress)
+            name: "auth.requests", capacity: auth.settings.requestBurstPerAddress,
+            refillPerSecond: auth.settings.requestsPerSecondPerAddress, store: buckets)
         let perSecond = Double(auth.settings.phoneChangesPerHour) / 3600
-        self.phoneChangeUserLimiter = RateLimiter(capacity: auth.settings.phoneChangeBurst, refillPerSecond: perSecond)
-        self.phoneChangeAddressLimiter = RateLimiter(capacity: auth.settings.phoneChangeBurst, refillPerSecond: perSecond)
+        self.phoneChangeUserLimiter = RateLimiter(
+            name: "auth.phone_change.user", capacity: auth.settings.phoneChangeBurst, refillPerSecond: perSecond, store: buckets)
+        self.phoneChangeAddressLimiter = RateLimiter(
+            name: "auth.phone_change.address", capacity: auth.settings.phoneChangeBurst, refillPerSecond: perSecond, store: buckets)
     }
 
     /// Adds the routes to a group mounted at `/auth/v1` (after the API-key gate).
@@ -54,7 +59,7 @@ public struct AuthController: Sendable {
     }
 
     @Sendable func requestCode(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try limit(context)
+        try await limit(context)
         let body = try await JSONBody.decode(OTPRequest.self, from: request)
         guard let phoneInput = body.phone else {
             throw AuthErrors.validation(body.email != nil ? "Only phone sign-in is supported: send phone, not email" : "phone is required")
@@ -82,7 +87,7 @@ public struct AuthController: Sendable {
     }
 
     @Sendable func verify(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try limit(context)
+        try await limit(context)
         let body = try await JSONBody.decode(VerifyRequest.self, from: request)
         guard let phoneInput = body.phone else { throw AuthErrors.validation("phone is required (only phone verification is supported)") }
         guard let phone = PhoneNumber.normalise(phoneInput) else { throw AuthErrors.invalidPhone }
@@ -105,7 +110,7 @@ public struct AuthController: Sendable {
     }
 
     @Sendable func token(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try limit(context)
+        try await limit(context)
         guard request.uri.queryParameters.get("grant_type") == "refresh_token" else {
             throw APIError(status: .badRequest, code: "invalid_credentials", message: "unsupported_grant_type")
         }
@@ -142,7 +147,10 @@ public struct AuthController: Sendable {
         if body.phone != nil, let userID = caller.userID {
             // Before anything is looked up: the answer must not reveal whether the number is
             // taken, and the number of tries is bounded per user and per address.
-            if let retry = phoneChangeUserLimiter.acquire(userID.uuidString) ?? phoneChangeAddressLimiter.acquire(context.clientAddress) {
+            if let retry = await phoneChangeUserLimiter.acquire(userID.uuidString) {
+                throw AuthErrors.requestRate(after: retry)
+            }
+            if let retry = await phoneChangeAddressLimiter.acquire(context.clientAddress) {
                 throw AuthErrors.requestRate(after: retry)
             }
         }
@@ -188,8 +196,8 @@ public struct AuthController: Sendable {
         return caller
     }
 
-    private func limit(_ context: AppRequestContext) throws {
-        if let retry = addressLimiter.acquire(context.clientAddress) {
+    private func limit(_ context: AppRequestContext) async throws {
+        if let retry = await addressLimiter.acquire(context.clientAddress) {
             throw AuthErrors.requestRate(after: retry)
         }
     }

@@ -11,11 +11,13 @@ public struct CallsController: Sendable {
     /// Whether `X-Forwarded-*` headers come from a trusted proxy.
     let trustProxy: Bool
     /// TURN credential requests per user per minute.
-    let turnLimiter = RateLimiter(capacity: 30, refillPerSecond: 0.5)
+    let turnLimiter: RateLimiter
 
-    public init(calls: CallsService, trustProxy: Bool) {
+    /// `buckets` keeps the per-user limits (shared by the instances when the server has Redis).
+    public init(calls: CallsService, trustProxy: Bool, buckets: (any TokenBucketStore)? = nil) {
         self.calls = calls
         self.trustProxy = trustProxy
+        self.turnLimiter = RateLimiter(name: "calls.turn_credentials", capacity: 30, refillPerSecond: 0.5, store: buckets)
     }
 
     public func addWebSocketRoutes(to router: Router<RealtimeUpgradeContext>) {
@@ -35,7 +37,7 @@ public struct CallsController: Sendable {
     public func addRoutes(to group: RouterGroup<AppRequestContext>) {
         group.post("turn-credentials") { _, context in
             let user = try (context.caller ?? .anonymous).requireUser()
-            if let retry = turnLimiter.acquire(user.uuidString) {
+            if let retry = await turnLimiter.acquire(user.uuidString) {
                 throw APIError.rateLimited(code: "rate_limited", message: "too many TURN credential requests", retryAfter: retry)
             }
             guard let minted = calls.turnCredentials(for: user) else {

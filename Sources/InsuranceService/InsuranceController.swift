@@ -16,12 +16,13 @@ public struct InsuranceController: Sendable {
 
     public init(
         osago: OsagoService, assistant: any AssistantEngine, ratePerMinute: Int, keepAlive: Duration,
-        limits: AssistantLimits = AssistantLimits(), logger: Logger
+        limits: AssistantLimits = AssistantLimits(), buckets: (any TokenBucketStore)? = nil, logger: Logger
     ) {
         self.osago = osago
         self.assistant = assistant
         self.limits = limits
-        self.rateLimiter = RateLimiter(capacity: ratePerMinute, refillPerSecond: Double(ratePerMinute) / 60)
+        self.rateLimiter = RateLimiter(
+            name: "insurance.assistant", capacity: ratePerMinute, refillPerSecond: Double(ratePerMinute) / 60, store: buckets)
         self.keepAlive = keepAlive
         self.logger = logger
     }
@@ -57,7 +58,7 @@ public struct InsuranceController: Sendable {
         let body = Data(buffer: try await request.collectBody(upTo: RequestLimits.maxBodyBytes))
         let inbound = request.body
         let turns = try limits.conversation(from: body.isEmpty ? Data("{}".utf8) : body)
-        if let retry = rateLimiter.acquire(user.uuidString) {
+        if let retry = await rateLimiter.acquire(user.uuidString) {
             throw APIError.rateLimited(code: "rate_limited", message: "too many assistant questions; try again in \(retry) s", retryAfter: retry)
         }
         let chunk = ChatCompletionChunk(model: assistant.model)

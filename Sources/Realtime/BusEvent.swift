@@ -16,6 +16,9 @@ public enum BusEvent: Codable, Sendable, Equatable {
     case presence(topic: String, joins: [String: [JSONValue]], leaves: [String: [JSONValue]], origin: String)
     /// Another feature's message on its own channel (e.g. `calls`), opaque to realtime.
     case relay(channel: String, payload: String)
+    /// An instance's realtime hub is alive (every ``RealtimeService/presenceHeartbeat``): the
+    /// presences it tracks stay; silent past ``RealtimeService/presenceTimeout``, they go.
+    case instanceAlive(origin: String)
 }
 
 /// A committed change: which table, what happened, and the keys to find the row.

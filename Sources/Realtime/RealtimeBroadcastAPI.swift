@@ -93,24 +93,23 @@ extension RealtimeController {
     /// `POST <group>/broadcast` (a batch of messages) and `POST <group>/broadcast/<topic>/events/<event>`
     /// (one message whose body is the payload). Both answer 202 with an empty body. The group
     /// must resolve the caller (`apikey` and `Authorization` headers). Each caller (user, or
-    /// client address for API keys) may send as many messages as one socket may send frames.
-    public func addBroadcastRoutes(to group: RouterGroup<AppRequestContext>) {
+    /// client address for API keys) may send as many messages as one socket may send frames,
+    /// counted in `buckets` (shared by the instances when the server has Redis).
+    public func addBroadcastRoutes(to group: RouterGroup<AppRequestContext>, buckets: (any TokenBucketStore)? = nil) {
         let realtime = self.realtime
         let perSecond = realtime.limits.framesPerSecond
-        let limiter = RateLimiter(capacity: perSecond * 2, refillPerSecond: Double(perSecond))
-        @Sendable func admit(_ count: Int, _ context: AppRequestContext) throws {
+        let limiter = RateLimiter(name: "realtime.broadcast", capacity: perSecond * 2, refillPerSecond: Double(perSecond), store: buckets)
+        @Sendable func admit(_ count: Int, _ context: AppRequestContext) async throws {
             let key = context.caller?.userID?.uuidString ?? context.clientAddress
-            for _ in 0..<count {
-                if let retry = limiter.acquire(key) {
-                    throw APIError.rateLimited(
-                        code: "rate_limited", message: "too many broadcasts: at most \(perSecond) messages per second", retryAfter: retry)
-                }
+            if let retry = await limiter.acquire(key, cost: count) {
+                throw APIError.rateLimited(
+                    code: "rate_limited", message: "too many broadcasts: at most \(perSecond) messages per second", retryAfter: retry)
             }
         }
         group.post("broadcast") { request, context -> Response in
             let body = try await Self.jsonBody(request)
             let messages = try RESTBroadcastRequest.batch(body, limit: realtime.limits.messagesPerBroadcastRequest)
-            try admit(messages.count, context)
+            try await admit(messages.count, context)
             try await realtime.broadcast(messages, as: context.caller ?? .anonymous)
             return Response(status: .accepted)
         }
@@ -123,7 +122,7 @@ extension RealtimeController {
             let message = try RESTBroadcastRequest.one(
                 topic: Self.pathParameter("topic", context), event: Self.pathParameter("event", context),
                 payload: body, private: privateFlag, field: "")
-            try admit(1, context)
+            try await admit(1, context)
             try await realtime.broadcast([message], as: context.caller ?? .anonymous)
             return Response(status: .accepted)
         }

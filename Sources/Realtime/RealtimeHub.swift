@@ -34,6 +34,10 @@ actor RealtimeHub {
     private var topics: [String: Set<SocketID>] = [:]
     /// topic → presence key → phx_ref → meta.
     private var presence: [String: [String: [String: JSONValue]]] = [:]
+    /// phx_ref → where a replicated presence sits and the instance that tracks it.
+    private var presenceOrigins: [String: (topic: String, key: String, origin: String)] = [:]
+    /// instance → when the bus last carried a sign of life from it (presence or heartbeat).
+    private var lastHeard: [String: ContinuousClock.Instant] = [:]
     /// topic → presence key → metas tracked by this instance's channels (kept with `tracked`,
     /// so the presence caps are exact on this instance without a scan).
     private var localPresence: [String: [String: Int]] = [:]
@@ -226,20 +230,83 @@ actor RealtimeHub {
         return leaves.isEmpty ? nil : .presence(topic: channel.room, joins: [:], leaves: leaves, origin: instanceID)
     }
 
-    /// Applies a presence diff from the bus and tells the room's channels (`topic` is the room).
-    func applyPresence(topic: String, joins: [String: [JSONValue]], leaves: [String: [JSONValue]]) {
+    /// Applies a presence diff from the bus (tracked on instance `origin`) and tells the room's
+    /// channels (`topic` is the room) what changed: a meta already known is not joined again
+    /// (instances re-announce their presences to newcomers), one unknown is not left again.
+    func applyPresence(topic: String, joins: [String: [JSONValue]], leaves: [String: [JSONValue]], origin: String) {
+        lastHeard[origin] = .now
+        var left: [String: [JSONValue]] = [:]
         for (key, metas) in leaves {
             for meta in metas {
-                if case .string(let ref)? = meta.objectValue?["phx_ref"] { presence[topic]?[key]?[ref] = nil }
+                guard case .string(let ref)? = meta.objectValue?["phx_ref"], presence[topic]?[key]?[ref] != nil else { continue }
+                presence[topic]?[key]?[ref] = nil
+                presenceOrigins[ref] = nil
+                left[key, default: []].append(meta)
             }
             if presence[topic]?[key]?.isEmpty == true { presence[topic]?[key] = nil }
         }
+        var joined: [String: [JSONValue]] = [:]
         for (key, metas) in joins {
             for meta in metas {
-                if case .string(let ref)? = meta.objectValue?["phx_ref"] { presence[topic, default: [:]][key, default: [:]][ref] = meta }
+                guard case .string(let ref)? = meta.objectValue?["phx_ref"], presence[topic]?[key]?[ref] == nil else { continue }
+                presence[topic, default: [:]][key, default: [:]][ref] = meta
+                presenceOrigins[ref] = (topic, key, origin)
+                joined[key, default: []].append(meta)
             }
         }
         if presence[topic]?.isEmpty == true { presence[topic] = nil }
+        guard !joined.isEmpty || !left.isEmpty else { return }
+        sendPresenceDiff(topic: topic, joins: joined, leaves: left)
+    }
+
+    /// Notes a heartbeat of instance `origin`; true when it had not been heard from before
+    /// (a newcomer, which needs to learn this instance's presences).
+    func heard(_ origin: String) -> Bool {
+        defer { lastHeard[origin] = .now }
+        return origin != instanceID && lastHeard[origin] == nil
+    }
+
+    /// Everything this instance's channels track, as one join diff per room (for newcomers).
+    func localPresenceAnnouncements() -> [BusEvent] {
+        var joins: [String: [String: [JSONValue]]] = [:]
+        for socket in sockets.values {
+            for channel in socket.channels.values {
+                for tracked in channel.tracked.values {
+                    joins[channel.room, default: [:]][tracked.key, default: []].append(tracked.meta)
+                }
+            }
+        }
+        return joins.map { .presence(topic: $0.key, joins: $0.value, leaves: [:], origin: instanceID) }
+    }
+
+    /// Drops the presences of instances silent for longer than `timeout` (they died without
+    /// saying goodbye) and tells the rooms' channels they left.
+    func expireSilentInstances(timeout: Duration) {
+        let now = ContinuousClock.now
+        let silent = Set(lastHeard.filter { $0.key != instanceID && now - $0.value > timeout }.keys)
+        guard !silent.isEmpty else { return }
+        for origin in silent { lastHeard[origin] = nil }
+        var leaves: [String: [String: [JSONValue]]] = [:]
+        for (ref, place) in presenceOrigins where silent.contains(place.origin) {
+            if let meta = presence[place.topic]?[place.key]?[ref] { leaves[place.topic, default: [:]][place.key, default: []].append(meta) }
+        }
+        for (topic, left) in leaves {
+            for (key, metas) in left {
+                for meta in metas {
+                    if case .string(let ref)? = meta.objectValue?["phx_ref"] {
+                        presence[topic]?[key]?[ref] = nil
+                        presenceOrigins[ref] = nil
+                    }
+                }
+                if presence[topic]?[key]?.isEmpty == true { presence[topic]?[key] = nil }
+            }
+            if presence[topic]?.isEmpty == true { presence[topic] = nil }
+            sendPresenceDiff(topic: topic, joins: [:], leaves: left)
+        }
+        logger.notice("presences of silent instances dropped", metadata: ["instances": "\(silent.count)", "rooms": "\(leaves.count)"])
+    }
+
+    private func sendPresenceDiff(topic: String, joins: [String: [JSONValue]], leaves: [String: [JSONValue]]) {
         var diff = PhoenixFrame(topic: topic, event: "presence_diff", payload: .object([
             "joins": .object(joins.mapValues { .object(["metas": .array($0)]) }),
             "leaves": .object(leaves.mapValues { .object(["metas": .array($0)]) }),

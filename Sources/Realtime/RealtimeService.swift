@@ -73,6 +73,7 @@ public final class RealtimeService: Service, ChangePublisher {
                     for lane in lanes { lane.continuation.finish() }
                 }
                 group.addTask { await self.closeExpiredChannels() }
+                group.addTask { await self.keepPresenceAlive() }
                 await group.next()
                 for lane in lanes { lane.continuation.finish() }
                 group.cancelAll()
@@ -90,10 +91,27 @@ public final class RealtimeService: Service, ChangePublisher {
         case .change(let change): key = change.conversationID.uuidString
         case .broadcast(let topic, _, _), .userBroadcast(let topic, _, _), .presence(let topic, _, _, _): key = topic
         case .relay(let channel, _): key = channel
+        case .instanceAlive(let origin): key = origin
         }
         var hash: UInt32 = 2_166_136_261
         for byte in key.utf8 { hash = (hash ^ UInt32(byte)) &* 16_777_619 }
         return Int(hash % UInt32(laneCount))
+    }
+
+    /// How often this instance tells the others that the presences it tracks are live.
+    public static let presenceHeartbeat = Duration.seconds(5)
+    /// How long an instance may stay silent before its presences are dropped everywhere.
+    public static let presenceTimeout = Duration.seconds(15)
+
+    /// Announces this instance every ``presenceHeartbeat`` and drops the presences of
+    /// instances silent past ``presenceTimeout``.
+    private func keepPresenceAlive() async {
+        let origin = hub.instanceID
+        while !Task.isCancelled {
+            await republish(.instanceAlive(origin: origin))
+            try? await Task.sleep(for: Self.presenceHeartbeat)
+            await hub.expireSilentInstances(timeout: Self.presenceTimeout)
+        }
     }
 
     /// Closes channels whose access token expired (clients send a fresh one in time).
@@ -114,8 +132,12 @@ public final class RealtimeService: Service, ChangePublisher {
             await hub.deliverBroadcast(topic: topic, payload: payload, origin: origin)
         case .userBroadcast(let topic, let payload, let origin):
             await hub.deliverBroadcast(topic: topic, payload: payload, origin: origin, userBroadcast: true)
-        case .presence(let topic, let joins, let leaves, _):
-            await hub.applyPresence(topic: topic, joins: joins, leaves: leaves)
+        case .presence(let topic, let joins, let leaves, let origin):
+            await hub.applyPresence(topic: topic, joins: joins, leaves: leaves, origin: origin)
+        case .instanceAlive(let origin):
+            if await hub.heard(origin) {
+                for announcement in await hub.localPresenceAnnouncements() { await republish(announcement) }
+            }
         case .change(let change):
             do {
                 // Membership first: a new member sees their own addition.

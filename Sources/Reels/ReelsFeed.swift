@@ -21,16 +21,22 @@ public struct ReelsFeed: Sendable {
     public static let defaultLimit = 10
     public static let maximumLimit = 30
 
-    public init(database: Database, limits: FeedLimitSettings = FeedLimitSettings(), logger: Logger) {
-        self.init(database: database, logger: logger, media: ReelMedia(database: database), limits: limits)
+    /// `buckets` keeps the anonymous per-address limit (shared by the instances when the server has Redis).
+    public init(
+        database: Database, limits: FeedLimitSettings = FeedLimitSettings(), buckets: (any TokenBucketStore)? = nil, logger: Logger
+    ) {
+        self.init(database: database, logger: logger, media: ReelMedia(database: database), limits: limits, buckets: buckets)
     }
 
-    init(database: Database, logger: Logger, media: ReelMedia, limits: FeedLimitSettings = FeedLimitSettings()) {
+    init(
+        database: Database, logger: Logger, media: ReelMedia, limits: FeedLimitSettings = FeedLimitSettings(),
+        buckets: (any TokenBucketStore)? = nil
+    ) {
         self.database = database
         self.media = media
         self.feedCursors = FeedCursorCodec(database: database)
         self.listCursors = CursorCodec(database: database)
-        self.sessionLimiter = FeedSessionLimiter(limits)
+        self.sessionLimiter = FeedSessionLimiter(limits, buckets: buckets)
         self.logger = logger
     }
 

@@ -8,15 +8,16 @@ import Database
 public struct FeedLimitSettings: Sendable, Equatable {
     /// New sessions per signed-in user: a bucket of this many, refilled evenly over a minute.
     public var sessionsPerMinute = 30
-    /// New sessions per client address for anonymous callers, counted by each server instance.
+    /// New sessions per client address for anonymous callers (counted by each server instance
+    /// unless the server has Redis).
     public var anonymousSessionsPerMinute = 30
 
     public init() {}
 }
 
 /// Takes a token for each new feed session: from the user's bucket in the database
-/// (``ActionLimit``, exact across instances) for a signed-in caller, from an in-process bucket
-/// per client address for an anonymous one. Over the limit: 429 `rate_limited`
+/// (``ActionLimit``, exact across instances) for a signed-in caller, from a bucket per client
+/// address for an anonymous one (in Redis when the server has one, else in this process). Over the limit: 429 `rate_limited`
 /// "You can start N feed sessions a minute…; retry in S s" with `Retry-After`, as the other
 /// reels limits answer.
 struct FeedSessionLimiter: Sendable {
@@ -24,12 +25,13 @@ struct FeedSessionLimiter: Sendable {
     let anonymous: RateLimiter
     let anonymousAllowance: String
 
-    init(_ settings: FeedLimitSettings) {
+    init(_ settings: FeedLimitSettings, buckets: (any TokenBucketStore)? = nil) {
         users = ActionLimit(
             "reels.feed_session", burst: settings.sessionsPerMinute, perSeconds: 60,
             allowance: "start \(settings.sessionsPerMinute) feed sessions a minute")
         anonymous = RateLimiter(
-            capacity: settings.anonymousSessionsPerMinute, refillPerSecond: Double(settings.anonymousSessionsPerMinute) / 60)
+            name: "reels.feed_session.anonymous", capacity: settings.anonymousSessionsPerMinute,
+            refillPerSecond: Double(settings.anonymousSessionsPerMinute) / 60, store: buckets)
         anonymousAllowance = "start \(settings.anonymousSessionsPerMinute) feed sessions a minute from one address without signing in"
     }
 
@@ -39,7 +41,7 @@ struct FeedSessionLimiter: Sendable {
             try await users.take(database, caller)
             return
         }
-        if let wait = anonymous.acquire(address ?? "unknown") {
+        if let wait = await anonymous.acquire(address ?? "unknown") {
             throw APIError.rateLimited(code: "rate_limited", message: "You can \(anonymousAllowance); retry in \(wait) s", retryAfter: wait)
         }
     }

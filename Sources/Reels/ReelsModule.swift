@@ -21,11 +21,11 @@ public struct ReelsModule: Sendable {
 
     public init(
         database: Database, storage: StorageService, bus: any MessageBus, settings: ReelsSettings, logger: Logger,
-        killSwitches: any KillSwitches = NoKillSwitches()
+        killSwitches: any KillSwitches = NoKillSwitches(), buckets: (any TokenBucketStore)? = nil
     ) {
         uploads = ReelsUploads(database: database, storage: storage, logger: logger, killSwitches: killSwitches)
         interactions = ReelsInteractions(database: database, storage: storage, logger: logger)
-        feed = ReelsFeed(database: database, limits: settings.feed, logger: logger)
+        feed = ReelsFeed(database: database, limits: settings.feed, buckets: buckets, logger: logger)
         arbiter = ReelsArbiter(database: database, settings: settings.arbiter, logger: logger)
         worker = ReelsWorker(database: database, storage: storage, bus: bus, settings: settings.worker, logger: logger)
         moderation = ReelsModeration(database: database)

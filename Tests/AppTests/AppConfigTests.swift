@@ -53,8 +53,30 @@ import Testing
         (["SERVER_ROLES": "api,media"], "SERVER_ROLES (--roles) must list api, calls, worker, arbiter or all"),
         (["CALLS_RESUME_GRACE_SECONDS": "0"], "CALLS_RESUME_GRACE_SECONDS must be an integer"),
         (["ASSISTANT_RATE_PER_MINUTE": "lots"], "ASSISTANT_RATE_PER_MINUTE must be an integer"),
+        (["MESSAGE_BUS": "kafka"], "MESSAGE_BUS must be auto, inprocess, postgres or redis, not 'kafka'"),
+        (["MESSAGE_BUS": "redis"], "MESSAGE_BUS=redis needs REDIS_URL"),
+        (["REDIS_URL": "http://cache:6379"], "REDIS_URL must start with redis:// or rediss://"),
     ])
     func invalidSettingsNameTheVariable(environment: [String: String], message: String) {
         #expect(Self.refusal(environment)?.contains(message) == true, "\(Self.refusal(environment) ?? "accepted")")
+    }
+
+    /// `MESSAGE_BUS=auto` never leaves instances that share a database on the in-process bus.
+    @Test(arguments: [
+        ([:], AppConfig.MessageBusKind.inprocess),
+        (["DATABASE_URL": "postgres://db/app"], .postgres),
+        (["REDIS_URL": "redis://cache:6379"], .redis),
+        (["DATABASE_URL": "postgres://db/app", "REDIS_URL": "redis://cache:6379"], .redis),
+        (["DATABASE_URL": "postgres://db/app", "MESSAGE_BUS": "inprocess"], .inprocess),
+        (["REDIS_URL": "redis://cache:6379", "MESSAGE_BUS": "postgres"], .postgres),
+    ])
+    func theBusFollowsTheDeployment(environment: [String: String], expected: AppConfig.MessageBusKind) throws {
+        #expect(try Self.load(environment).resolvedMessageBus == expected)
+    }
+
+    @Test func aRedisURLRefusalNeverEchoesItsPassword() {
+        let refusal = Self.refusal(["REDIS_URL": "redis://app:hunter2@cache:notaport"]) ?? "accepted"
+        #expect(refusal.contains("REDIS_URL"), "\(refusal)")
+        #expect(!refusal.contains("hunter2"), "\(refusal)")
     }
 }

@@ -81,7 +81,7 @@ SERVER_ENV = {
     # 310-319 interactions, 320-329 feed, 330-339 arbiter, 340-349 web reels; then five
     # each: 350-354 two workers, 355-359 web share card, 360-364 feed limits, 365-369 web saved.
     # Issue 16's admin suites: 370-379 admin API and CLI.
-    + "," + ",".join(f"15555550{n}:{n}{n}" for n in range(290, 380)),
+    + "," + ",".join(f"15555550{n}:{n}{n}" for n in range(290, 384)),
     "AUTH_SMS_MAX_FREQUENCY": "5",
     # Suites that saturate the pool on purpose (200 parallel sends) must not meet the 5 s
     # request deadline on a loaded CI machine; the outage tests start instances of their own.
@@ -156,7 +156,7 @@ def _binary() -> Path:
 def _environment() -> dict[str, str]:
     env = dict(os.environ)
     # Only the suite decides which database the server uses.
-    for name in ("DATABASE_URL", "ECOMANSONI_DATA_DIR", "PORT", "HOST", "PUBLIC_URL"):
+    for name in ("DATABASE_URL", "ECOMANSONI_DATA_DIR", "PORT", "HOST", "PUBLIC_URL", "REDIS_URL", "MESSAGE_BUS"):
         env.pop(name, None)
     env.update(SERVER_ENV)
     # Keep the hourly OTP quotas out of the way when the suite is rerun against one

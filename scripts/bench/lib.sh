@@ -15,6 +15,11 @@
 #   bench_run_py OUT ARGS...   # python ARGS > OUT in the background (signals reach the trap)
 #
 # $binary (absolute path of the server binary) must be set before bench_start_server.
+#
+# The server is given an external DATABASE_URL, where MESSAGE_BUS=auto would pick the
+# PostgreSQL bus; a benchmark of one instance measures the in-process bus unless its script
+# exports another (calls.sh does for its two-instance phase).
+export MESSAGE_BUS=${MESSAGE_BUS:-inprocess}
 
 bench_log() { printf '[%s] %s\n' "$bench_name" "$*" >&2; }
 die() { bench_log "error: $*"; exit 1; }

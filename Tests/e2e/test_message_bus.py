@@ -1,0 +1,167 @@
+"""Instances on one database over the Redis bus (`REDIS_URL`), and instances that could not
+hear each other refused at start instead of silently splitting (docs/configuration.md,
+"Several instances").
+
+A private redis-server (Debian's) runs per test. Users +15555550380 and +15555550381."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+import uuid
+from pathlib import Path
+
+from cluster_support import instances, launch, redis, refused  # noqa: F401 (redis is a fixture)
+from conftest import _stop, _wait_ready
+from e2e_support import close_client, new_client, rpc, sign_in, within
+from test_realtime import collector, subscribed, wait_for
+
+ALICE, BOB = "+15555550380", "+15555550381"
+
+
+async def test_messages_cross_instances_over_redis_and_survive_a_redis_restart(server, redis):
+    with instances(server, 2, {"REDIS_URL": redis.url}) as (a, b):
+        for process in (a, b):
+            assert "redis" in Path(process.log_path).read_text(errors="replace"), "the instance chose another bus"
+        alice = await new_client(a.url, server.anon_key)
+        bob = await new_client(b.url, server.anon_key)
+        try:
+            await sign_in(alice, ALICE)
+            await sign_in(bob, BOB)
+            conversation = await rpc(alice, "get_or_create_dm", {"target_user_id": (await bob.auth.get_user()).user.id})
+            received, _, on_insert = collector()
+            channel = bob.channel(f"x-{uuid.uuid4()}")
+            channel.on_postgres_changes("INSERT", on_insert, table="messages", schema="public", filter=f"conversation_id=eq.{conversation}")
+            await subscribed(channel)
+
+            async def send(body: str) -> int:
+                result = await rpc(alice, "send_message_v1", {"conversation_id": conversation, "client_msg_id": str(uuid.uuid4()), "body": body})
+                return result["seq"]
+
+            first = await send("через redis")
+            await wait_for(received, 1)
+            assert received[0]["data"]["record"]["seq"] == first
+
+            # Redis dies: sends are still acknowledged (stored), their events are lost.
+            redis.stop()
+            during = await send("while redis is down")
+            redis.start()
+            # Both instances re-subscribe by themselves; then events flow again.
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                logs = [Path(p.log_path).read_text(errors="replace") for p in (a, b)]
+                if all("Redis bus reconnected" in log for log in logs):
+                    break
+                time.sleep(0.1)
+            else:
+                raise AssertionError("an instance did not re-subscribe to Redis within 20 s")
+            after = await send("after the restart")
+            await wait_for(received, 2, timeout=10)
+            seqs = [item["data"]["record"]["seq"] for item in received]
+            assert seqs[-1] == after and during not in seqs
+
+            # The client catches up by seq: nothing acknowledged is lost.
+            page = await rpc(bob, "get_messages", {"conversation_id": conversation, "after_seq": first, "limit": 50})
+            assert [message["seq"] for message in page["items"]] == [during, after]
+        finally:
+            for client in (alice, bob):
+                try:
+                    await client.remove_all_channels()
+                except Exception:
+                    pass
+                await close_client(client)
+
+
+async def test_an_in_process_instance_is_refused_beside_a_live_one(server):
+    # The session server is live on this database (it uses the embedded cluster's in-process bus).
+    process = launch(server, Path(server.data_dir) / f"bus-inprocess-{uuid.uuid4().hex[:6]}.log", {"MESSAGE_BUS": "inprocess"})
+    output = refused(process)
+    assert "MESSAGE_BUS=inprocess" in output and "another server instance" in output, output
+
+
+async def test_instances_on_different_shared_buses_are_refused(server, redis):
+    with instances(server, 1, {"REDIS_URL": redis.url}):
+        process = launch(server, Path(server.data_dir) / f"bus-postgres-{uuid.uuid4().hex[:6]}.log", {"MESSAGE_BUS": "postgres"})
+        output = refused(process)
+        assert f"redis at 127.0.0.1:{redis.port}/0" in output, output
+        assert "Give every instance the same MESSAGE_BUS and REDIS_URL" in output, output
+
+
+async def test_rate_limits_hold_across_instances_through_redis(server, redis):
+    """A per-address limit of 6 requests counts requests to either instance together: of 10
+    sent alternately to two instances well within a second, at most 7 pass (one token may
+    refill meanwhile). Counted per instance, all 10 would pass."""
+    import httpx
+
+    limits = {"REDIS_URL": redis.url, "AUTH_RATE_LIMIT_BURST": "6", "AUTH_RATE_LIMIT_PER_SECOND": "1"}
+    with instances(server, 2, limits) as (a, b):
+        statuses = []
+        async with httpx.AsyncClient(timeout=10) as http:
+            for index in range(10):
+                url = (a if index % 2 == 0 else b).url
+                answer = await http.post(
+                    f"{url}/auth/v1/token?grant_type=refresh_token", json={"refresh_token": "not-a-token"},
+                    headers={"apikey": server.anon_key})
+                statuses.append(answer.status_code)
+                if answer.status_code == 429:
+                    assert answer.json()["code"] == "over_request_rate_limit", answer.text
+                    assert int(answer.headers["retry-after"]) >= 1
+        passed = [status for status in statuses if status != 429]
+        assert 6 <= len(passed) <= 7, statuses
+        assert statuses[-1] == 429, statuses
+
+
+async def test_presence_reaches_a_newcomer_and_leaves_with_a_dead_instance(server, redis):
+    """Alice tracks presence on A. A watcher on B sees her; a watcher on C, started after she
+    tracked, learns of her too (instances re-announce their presences to a newcomer). A is
+    then killed without a goodbye: within the presence timeout (15 s) she is gone on B and C."""
+    with instances(server, 2, {"REDIS_URL": redis.url}) as (a, b):
+        alice = await new_client(a.url, server.anon_key)
+        watcher_b = await new_client(b.url, server.anon_key)
+        clients = [alice, watcher_b]
+        late = None
+        try:
+            await sign_in(alice, ALICE)
+            lobby = f"e2e-open-lobby-{uuid.uuid4()}"
+            tracker = alice.channel(lobby, {"config": {"broadcast": None, "presence": {"key": "alice", "enabled": True}, "private": False}})
+            await subscribed(tracker)
+            await within(tracker.track({"status": "online"}))
+            # Presence on, so the join brings the room's presence_state.
+            watching = {"config": {"broadcast": None, "presence": {"key": "", "enabled": True}, "private": False}}
+            on_b = watcher_b.channel(lobby, watching)
+            await subscribed(on_b)
+
+            async def until(condition, seconds: float):
+                async def poll():
+                    while not condition():
+                        await asyncio.sleep(0.05)
+                await within(poll(), seconds)
+
+            await until(lambda: "alice" in on_b.presence_state(), 5)
+
+            late = launch(server, Path(server.data_dir) / f"bus-late-{uuid.uuid4().hex[:6]}.log", {"REDIS_URL": redis.url})
+            _wait_ready(late.url, late, late.log_path)
+            watcher_c = await new_client(late.url, server.anon_key)
+            clients.append(watcher_c)
+            on_c = watcher_c.channel(lobby, watching)
+            await subscribed(on_c)
+            await until(lambda: "alice" in on_c.presence_state(), 10)
+
+            a.send_signal(signal.SIGKILL)
+            a.wait(timeout=10)
+            started = time.monotonic()
+            await until(lambda: "alice" not in on_b.presence_state() and "alice" not in on_c.presence_state(), 25)
+            assert time.monotonic() - started < 25
+        finally:
+            for client in clients:
+                try:
+                    await client.remove_all_channels()
+                except Exception:
+                    pass
+                try:
+                    await close_client(client)
+                except Exception:
+                    pass
+            if late is not None and late.poll() is None and _stop(late) is None:
+                late.kill()

@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# Cross-instance message bus benchmark (docs/realtime.md §12): realtime broadcasts sent to
+# one server instance and delivered by another, over the Redis bus and over the PostgreSQL
+# bus, beside raw Redis PUBLISH → SUBSCRIBE measured in the same run. Prints ONE JSON object
+# on stdout (with a "figures" list for scripts/bench/all); progress goes to stderr.
+#
+#   scripts/bench/bus.sh
+#   ECOMANSONI_BIN=.build/release/ecomansoni scripts/bench/bus.sh
+#   BENCH_BUS_TOPICS=2 BENCH_BUS_RECEIVERS=2 BENCH_BUS_RATE=20 BENCH_BUS_SECONDS=2 BENCH_BUS_WARMUP_SECONDS=1 \
+#       BENCH_BUS_DRAIN_SECONDS=3 BENCH_BUS_RAW_SECONDS=1 BENCH_BUS_RAW_CLIENTS=2 scripts/bench/bus.sh   (smoke run)
+#
+# What it does: a private PostgreSQL cluster (lib.sh) and a private redis-server (a free
+# port on 127.0.0.1, `--save '' --appendonly no`, its directory in the run's temporary
+# directory), then one phase per bus, one after the other (instances register in
+# cluster.instances and refuse to start beside a live instance on another bus, so each
+# phase's instances are stopped, gracefully, before the next phase starts):
+#
+#   redis     two instances A and B on the bench database with MESSAGE_BUS=redis and
+#             REDIS_URL pointing at the private redis-server;
+#   postgres  the same two with MESSAGE_BUS=postgres (LISTEN/NOTIFY, no REDIS_URL).
+#
+# Both phases use REALTIME_OPEN_TOPICS=bench-, so anonymous sockets (the anon key) may join
+# and broadcast on `realtime:bench-<n>`. scripts/bench/bus_bench.py (its docstring has the
+# details) connects one sender socket per topic to A and BENCH_BUS_RECEIVERS receiver
+# sockets per topic to B (plain WebSockets, Phoenix vsn 1.0.0, broadcast.self false, ack
+# false), runs a warm-up step, then offers BENCH_BUS_RATE broadcasts/s in total, open loop,
+# for BENCH_BUS_SECONDS, spread evenly over the sender sockets. Measured at B: broadcasts
+# crossed per second (distinct (topic, i) reaching B, over a window as long as the sending
+# from the first arrival), events delivered per second (all receivers), send → receive
+# latency p50/p99 (wall clock of this machine, the sender's timestamp in the payload), and
+# lost and duplicated events: every (topic, i) must reach every receiver of its topic
+# exactly once (an event still missing once nothing has arrived for BENCH_BUS_DRAIN_SECONDS
+# is lost). A step that crossed under 95 % of the offered rate is marked `saturated`. In the redis phase it also SUBSCRIBEs to
+# the server's channel `ecomansoni:bus` during the warm-up (the real size of a broadcast
+# envelope), and measures the raw baseline: Redis alone (a RESP client written in the
+# driver), one publisher connection paced at BENCH_BUS_RATE with payloads of the
+# envelopes' mean size and two subscriber connections (like the two instances), then
+# closed loop with BENCH_BUS_RAW_CLIENTS publishers (the ceiling of this client). `cores`
+# per step: CPU seconds per second of each instance, redis-server, PostgreSQL, the load
+# generator and the rest of the machine.
+#
+# Limits: a realtime socket may send 100 frames/s (bursts of 200; docs/realtime.md §11, not
+# configurable), so the rate per sender socket, BENCH_BUS_RATE / BENCH_BUS_TOPICS, must be
+# at most 50 (half of it: heartbeats and pacing jitter stay clear of the limit). Every socket
+# comes from 127.0.0.1: each instance gets REALTIME_MAX_SOCKETS_PER_ADDRESS=100000 and
+# HTTP_MAX_CONNECTIONS_PER_ADDRESS=0 (both documented in docs/configuration.md); every other
+# realtime setting is the default.
+#
+# The merged JSON starts with `figures`: broadcasts crossed per second over Redis beside
+# raw PUBLISH → SUBSCRIBE at the same rate, its p99 beside the raw p99, the PostgreSQL bus
+# beside the Redis bus (throughput and p99), and the lost/duplicated/refused count
+# (`errors_total`, which must be 0).
+#
+# Environment (all optional; the defaults take about 2 minutes on 2 cores, release binary):
+#   ECOMANSONI_BIN            server binary (default .build/debug/ecomansoni); copied first
+#   BENCH_BUS_PHASES          "redis postgres" (default), or one of them
+#   BENCH_BUS_TOPICS          topics = sender sockets on A (20)
+#   BENCH_BUS_RECEIVERS       receiver sockets per topic on B (5)
+#   BENCH_BUS_RATE            broadcasts per second offered, in total (500)
+#   BENCH_BUS_SECONDS         seconds of the measured step (15)
+#   BENCH_BUS_WARMUP_SECONDS  seconds of the warm-up step at the same rate (2)
+#   BENCH_BUS_DRAIN_SECONDS   after a step, seconds without any arrival before a missing event
+#                             counts as lost (5; at most 120 s of waiting in all)
+#   BENCH_BUS_RAW_SECONDS     seconds of each raw Redis step, paced and closed loop (10)
+#   BENCH_BUS_RAW_CLIENTS     publisher connections of the closed-loop raw step (8)
+#   BENCH_PG_OPTIONS          extra postgres options (debugging)
+#   BENCH_KEEP                1: keep the temporary directory; on-failure: only on failure
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+
+phases=${BENCH_BUS_PHASES:-redis postgres}
+topics=${BENCH_BUS_TOPICS:-20}
+receivers=${BENCH_BUS_RECEIVERS:-5}
+rate=${BENCH_BUS_RATE:-500}
+seconds=${BENCH_BUS_SECONDS:-15}
+warmup_seconds=${BENCH_BUS_WARMUP_SECONDS:-2}
+drain_seconds=${BENCH_BUS_DRAIN_SECONDS:-5}
+raw_seconds=${BENCH_BUS_RAW_SECONDS:-10}
+raw_clients=${BENCH_BUS_RAW_CLIENTS:-8}
+keep=${BENCH_KEEP:-0}
+binary=${ECOMANSONI_BIN:-$root/.build/debug/ecomansoni}
+database=ecomansoni_bench
+
+bench_name=bus.sh
+. "$here/lib.sh"
+
+for phase in $phases; do
+    case $phase in redis | postgres) ;; *) die "BENCH_BUS_PHASES: unknown phase '$phase' (redis, postgres)" ;; esac
+done
+[ -n "${phases// /}" ] || die "BENCH_BUS_PHASES is empty"
+is_int "$topics" && ((topics >= 1 && topics <= 1000)) || die "BENCH_BUS_TOPICS must be 1..1000"
+is_int "$receivers" && ((receivers >= 1 && receivers <= 100)) || die "BENCH_BUS_RECEIVERS must be 1..100"
+((topics * receivers <= 20000)) || die "BENCH_BUS_TOPICS × BENCH_BUS_RECEIVERS must be at most 20000 sockets"
+[[ $rate =~ ^[0-9]+(\.[0-9]+)?$ ]] && awk -v r="$rate" 'BEGIN { exit !(r > 0) }' || die "BENCH_BUS_RATE must be a positive number"
+awk -v r="$rate" -v t="$topics" 'BEGIN { exit !(r / t <= 50) }' \
+    || die "BENCH_BUS_RATE / BENCH_BUS_TOPICS is over 50 broadcasts/s per sender socket (a socket may send 100 frames/s); add topics"
+is_int "$seconds" && ((seconds >= 1 && seconds <= 600)) || die "BENCH_BUS_SECONDS must be 1..600"
+is_int "$warmup_seconds" && ((warmup_seconds >= 1 && warmup_seconds <= 60)) || die "BENCH_BUS_WARMUP_SECONDS must be 1..60"
+is_int "$drain_seconds" && ((drain_seconds >= 1 && drain_seconds <= 600)) || die "BENCH_BUS_DRAIN_SECONDS must be 1..600"
+is_int "$raw_seconds" && ((raw_seconds >= 1 && raw_seconds <= 600)) || die "BENCH_BUS_RAW_SECONDS must be 1..600"
+is_int "$raw_clients" && ((raw_clients >= 1 && raw_clients <= 64)) || die "BENCH_BUS_RAW_CLIENTS must be 1..64"
+
+[[ $binary = /* ]] || binary=$root/$binary
+[ -x "$binary" ] || die "server binary not found at $binary (set ECOMANSONI_BIN)"
+redis_server=$(command -v redis-server) || die "redis-server not found (apt-get install redis-server)"
+
+bench_setup
+"$py" -c 'import websockets' 2>/dev/null || die "$py has no websockets package (python -m pip install websockets)"
+
+# Two server processes per phase and redis-server: the second instance and Redis are stopped
+# here, then lib.sh's cleanup stops the first instance and the cluster.
+second_pid=
+redis_pid=
+bus_stop_pair() {
+    if [ -n "$second_pid" ]; then
+        local first=$server_pid
+        server_pid=$second_pid
+        bench_stop_server
+        second_pid=
+        server_pid=$first
+    fi
+    bench_stop_server
+}
+bus_cleanup() {
+    local status=$?
+    # errexit off: `(exit 1)` below would otherwise end the trap before bench_cleanup.
+    set +e
+    bus_stop_pair
+    if [ -n "$redis_pid" ] && kill -0 "$redis_pid" 2>/dev/null; then
+        bench_log "stopping redis-server (pid $redis_pid)"
+        kill -TERM "$redis_pid" 2>/dev/null
+        local _
+        for _ in $(seq 1 100); do
+            kill -0 "$redis_pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$redis_pid" 2>/dev/null
+        wait "$redis_pid" 2>/dev/null
+    fi
+    redis_pid=
+    (exit "$status")  # bench_cleanup reads the run's status from $?
+    bench_cleanup
+}
+trap bus_cleanup EXIT
+
+bench_start_cluster "$database"
+cp "$binary" "$work/ecomansoni"
+
+mkdir -p "$work/redis"
+redis_port=$(free_port)
+"$redis_server" --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work/redis" \
+    --logfile "$work/redis/redis.log" --daemonize no </dev/null >/dev/null 2>&1 &
+redis_pid=$!
+for _ in $(seq 1 100); do
+    [ "$(redis-cli -h 127.0.0.1 -p "$redis_port" ping 2>/dev/null)" = PONG ] && break
+    kill -0 "$redis_pid" 2>/dev/null || { cat "$work/redis/redis.log" >&2; die "redis-server did not start"; }
+    sleep 0.1
+done
+[ "$(redis-cli -h 127.0.0.1 -p "$redis_port" ping 2>/dev/null)" = PONG ] || die "redis-server does not answer PING"
+redis_version=$("$redis_server" --version | sed -n 's/.* v=\([^ ]*\).*/\1/p')
+bench_log "redis-server $redis_version on 127.0.0.1:$redis_port (pid $redis_pid)"
+
+export REALTIME_OPEN_TOPICS=bench-
+export REALTIME_MAX_SOCKETS_PER_ADDRESS=100000
+export HTTP_MAX_CONNECTIONS_PER_ADDRESS=0
+export LOG_LEVEL=info
+export LOG_FORMAT=text
+# Whatever the caller's environment says: default realtime settings, every role.
+unset SERVER_ROLES TRUST_PROXY DATABASE_MAX_CONNECTIONS REALTIME_MAX_SOCKETS_PER_USER REALTIME_MAX_BINDINGS_PER_CHANNEL \
+    REALTIME_MAX_PRESENCE_META_BYTES REALTIME_MAX_PRESENCES_PER_KEY REALTIME_MAX_PRESENCES_PER_TOPIC REDIS_URL
+
+common=(--binary "$work/ecomansoni" --binary-label "$(readlink -f "$binary")" --data-dir "$work/data"
+    --pg-version "$pg_version" --redis-version "$redis_version" --postmaster-pid "$postmaster_pid" --cpu-model "$(cpu_model)"
+    --topics "$topics" --receivers "$receivers" --rate "$rate" --seconds "$seconds"
+    --warmup-seconds "$warmup_seconds" --drain-seconds "$drain_seconds"
+    --raw-seconds "$raw_seconds" --raw-clients "$raw_clients")
+results=()
+
+for phase in $phases; do
+    export MESSAGE_BUS=$phase
+    if [ "$phase" = redis ]; then
+        export REDIS_URL=redis://127.0.0.1:$redis_port
+        extra=(--redis-port "$redis_port" --redis-pid "$redis_pid")
+    else
+        unset REDIS_URL
+        extra=()
+    fi
+    bench_start_server
+    port_a=$server_port pid_a=$server_pid log_a=$server_log
+    bench_start_server
+    second_pid=$server_pid
+    port_b=$server_port pid_b=$server_pid log_b=$server_log
+    server_pid=$pid_a server_log=$log_a
+    bench_log "$phase bus: A on $port_a (pid $pid_a), B on $port_b (pid $pid_b)"
+    bench_run_py "$work/$phase.json" "$here/bus_bench.py" phase --bus "$phase" "${common[@]}" "${extra[@]}" \
+        --port-a "$port_a" --pid-a "$pid_a" --log-a "$log_a" --port-b "$port_b" --pid-b "$pid_b" --log-b "$log_b" \
+        || die "the $phase phase failed"
+    # Graceful stops (SIGTERM): each instance leaves cluster.instances, so the next phase's
+    # instances, on another bus, are not refused.
+    bus_stop_pair
+    results+=(--"$phase" "$work/$phase.json")
+done
+
+"$py" "$here/bus_bench.py" merge "${results[@]}"

@@ -26,16 +26,7 @@ public final class PostgresMessageBus: MessageBus, Service {
     }
 
     public func publish(_ event: BusEvent) async throws {
-        var data = try JSONEncoder().encode(event)
-        if data.count > Self.maximumPayload, case .change(var change) = event, change.record != nil {
-            // Too large to carry the row: send the keys, and each instance reads it.
-            change.record = nil
-            data = try JSONEncoder().encode(BusEvent.change(change))
-        }
-        guard data.count <= Self.maximumPayload else {
-            throw BusError.payloadTooLarge(bytes: data.count, limit: Self.maximumPayload)
-        }
-        let text = String(decoding: data, as: UTF8.self)
+        let text = String(decoding: try event.envelope(maximumBytes: Self.maximumPayload), as: UTF8.self)
         try await client.query("SELECT pg_notify(\(Self.channel), \(text))", logger: logger)
     }
 
@@ -70,6 +61,23 @@ public final class PostgresMessageBus: MessageBus, Service {
             try? await Task.sleep(for: backoff)
             backoff = min(backoff * 2, .seconds(5))
         }
+    }
+}
+
+extension BusEvent {
+    /// The event as the cross-instance buses carry it (JSON), at most `maximumBytes`: a change
+    /// too large to carry its row travels by key (each instance reads the row); anything else
+    /// too large throws ``BusError/payloadTooLarge(bytes:limit:)``.
+    func envelope(maximumBytes: Int) throws -> Data {
+        var data = try JSONEncoder().encode(self)
+        if data.count > maximumBytes, case .change(var change) = self, change.record != nil {
+            change.record = nil
+            data = try JSONEncoder().encode(BusEvent.change(change))
+        }
+        guard data.count <= maximumBytes else {
+            throw BusError.payloadTooLarge(bytes: data.count, limit: maximumBytes)
+        }
+        return data
     }
 }
 

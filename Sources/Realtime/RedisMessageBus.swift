@@ -29,15 +29,7 @@ public final class RedisMessageBus: MessageBus, Service {
     }
 
     public func publish(_ event: BusEvent) async throws {
-        var data = try JSONEncoder().encode(event)
-        if data.count > Self.maximumPayload, case .change(var change) = event, change.record != nil {
-            // Too large to carry the row: send the keys, and each instance reads it.
-            change.record = nil
-            data = try JSONEncoder().encode(BusEvent.change(change))
-        }
-        guard data.count <= Self.maximumPayload else {
-            throw BusError.payloadTooLarge(bytes: data.count, limit: Self.maximumPayload)
-        }
+        let data = try event.envelope(maximumBytes: Self.maximumPayload)
         try await client.publish(channel: Self.channel, message: ByteBuffer(bytes: data))
     }
 

@@ -174,3 +174,18 @@ class LoadBalancer:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
+
+
+async def close_all(clients) -> None:
+    """Leaves every channel and closes each client, whatever state its instance is in."""
+    from e2e_support import close_client
+
+    for client in clients:
+        try:
+            await client.remove_all_channels()
+        except Exception:
+            pass
+        try:
+            await close_client(client)
+        except Exception:
+            pass

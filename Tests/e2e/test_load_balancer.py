@@ -14,8 +14,8 @@ import uuid
 
 import pytest
 
-from cluster_support import LoadBalancer, instances, redis  # noqa: F401 (redis is a fixture)
-from e2e_support import close_client, new_client, rpc, sign_in
+from cluster_support import LoadBalancer, close_all, instances, redis  # noqa: F401 (redis is a fixture)
+from e2e_support import new_client, rpc, sign_in
 from test_realtime import collector, subscribed, wait_for
 
 ALICE, BOB = "+15555550382", "+15555550383"
@@ -97,13 +97,5 @@ async def test_chat_through_the_balancer_survives_an_instance_dying(server, clus
         await wait_for(items, 1)
         assert [item["data"]["record"]["seq"] for item in items] == [last]
     finally:
-        for client in clients:
-            try:
-                await client.remove_all_channels()
-            except Exception:
-                pass
-            try:
-                await close_client(client)
-            except Exception:
-                pass
+        await close_all(clients)
 

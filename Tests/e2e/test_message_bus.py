@@ -12,9 +12,9 @@ import time
 import uuid
 from pathlib import Path
 
-from cluster_support import instances, launch, redis, refused  # noqa: F401 (redis is a fixture)
+from cluster_support import close_all, instances, launch, redis, refused  # noqa: F401 (redis is a fixture)
 from conftest import _stop, _wait_ready
-from e2e_support import close_client, new_client, rpc, sign_in, within
+from e2e_support import new_client, rpc, sign_in, within
 from test_realtime import collector, subscribed, wait_for
 
 ALICE, BOB = "+15555550380", "+15555550381"
@@ -65,12 +65,7 @@ async def test_messages_cross_instances_over_redis_and_survive_a_redis_restart(s
             page = await rpc(bob, "get_messages", {"conversation_id": conversation, "after_seq": first, "limit": 50})
             assert [message["seq"] for message in page["items"]] == [during, after]
         finally:
-            for client in (alice, bob):
-                try:
-                    await client.remove_all_channels()
-                except Exception:
-                    pass
-                await close_client(client)
+            await close_all([alice, bob])
 
 
 async def test_an_in_process_instance_is_refused_beside_a_live_one(server):
@@ -154,14 +149,6 @@ async def test_presence_reaches_a_newcomer_and_leaves_with_a_dead_instance(serve
             await until(lambda: "alice" not in on_b.presence_state() and "alice" not in on_c.presence_state(), 25)
             assert time.monotonic() - started < 25
         finally:
-            for client in clients:
-                try:
-                    await client.remove_all_channels()
-                except Exception:
-                    pass
-                try:
-                    await close_client(client)
-                except Exception:
-                    pass
+            await close_all(clients)
             if late is not None and late.poll() is None and _stop(late) is None:
                 late.kill()

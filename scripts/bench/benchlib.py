@@ -137,6 +137,81 @@ def machine_cpu() -> tuple[float, float]:
     return (total - idle) / CLOCK_TICKS, total / CLOCK_TICKS
 
 
+def all_processes() -> dict[int, tuple[str, int, int]]:
+    """pid -> (command name, parent pid, user+system ticks) of every process."""
+    result = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            text = Path(f"/proc/{entry.name}/stat").read_text()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1:text.rindex(")")]
+        fields = text[text.rindex(")") + 2:].split()
+        result[int(entry.name)] = (name, int(fields[1]), int(fields[11]) + int(fields[12]))
+    return result
+
+
+class ProcessGroupMeter:
+    """CPU seconds of named processes (server instances, redis-server), the cluster, this
+    process and the machine over a step, and which other processes used the rest.
+
+    `label` names each process's figure in ``cores`` (default: its name); `digits` rounds them."""
+
+    def __init__(self, named: dict[str, int], postmaster_pid: int, label=None, digits: int = 3) -> None:
+        self.named = named
+        self.postmaster_pid = postmaster_pid
+        self.label = label or (lambda name: name)
+        self.digits = digits
+
+    def sample(self) -> dict:
+        busy, total = machine_cpu()
+        own = os.times()
+        return {
+            "t": time.perf_counter(),
+            "named": {name: process_cpu(pid) for name, pid in self.named.items()},
+            "postgres": postgres_cpu(self.postmaster_pid),
+            "client": own.user + own.system,
+            "busy": busy,
+            "total": total,
+            "procs": all_processes(),
+            "ours": {os.getpid(), self.postmaster_pid, *self.named.values()},
+        }
+
+    def cores(self, before: dict, after: dict) -> dict:
+        """Average cores used between two samples, by process and group, with the biggest other users."""
+        seconds = after["t"] - before["t"]
+        if seconds <= 0:
+            return {}
+        result = {}
+        accounted = 0.0
+        for name in before["named"]:
+            used = after["named"][name] - before["named"][name]
+            accounted += used
+            result[self.label(name)] = round(used / seconds, self.digits)
+        for key in ("postgres", "client"):
+            used = after[key] - before[key]
+            accounted += used
+            result[key] = round(used / seconds, self.digits)
+        busy = after["busy"] - before["busy"]
+        result["other"] = round(max(0.0, busy - accounted) / seconds, 2)
+        total = after["total"] - before["total"]
+        result["machine_busy_pct"] = round(100 * busy / total, 1) if total > 0 else None
+        # The biggest other users, by command name (processes of this run excluded).
+        ours = before["ours"] | after["ours"]
+        by_name: dict[str, float] = {}
+        for pid, (name, parent, ticks) in after["procs"].items():
+            if pid in ours or parent in ours:
+                continue
+            used = ticks - before["procs"].get(pid, (name, parent, 0))[2]
+            if used > 0:
+                by_name[name] = by_name.get(name, 0.0) + used / CLOCK_TICKS / seconds
+        top = sorted(by_name.items(), key=lambda item: -item[1])[:4]
+        result["other_top"] = {name: round(cores, 2) for name, cores in top if cores >= 0.03}
+        return result
+
+
 class CPUMeter:
     """CPU used by server, PostgreSQL, this helper (or a child) and the machine over a phase.
 

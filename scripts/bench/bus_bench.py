@@ -46,7 +46,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import signal
 import sys
 import time
@@ -55,8 +54,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import (  # noqa: E402
-    CLOCK_TICKS, binary_kind, latency_summary, machine_cpu, machine_facts, make_logger, postgres_cpu, process_alive,
-    process_cpu, process_fd_count, process_rss_bytes, read_anon_key, server_log_summary, wait_ready,
+    ProcessGroupMeter, binary_kind, latency_summary, machine_facts, make_logger, process_alive, process_fd_count,
+    process_rss_bytes, read_anon_key, server_log_summary, wait_ready,
 )
 
 from websockets.asyncio.client import connect  # noqa: E402
@@ -84,79 +83,6 @@ def ratio(a: float | None, b: float | None, digits: int = 3) -> float | None:
 
 def short(summary: dict) -> dict:
     return {k: summary[k] for k in ("count", "p50_ms", "p90_ms", "p99_ms", "max_ms", "mean_ms")}
-
-
-# =========================================================================== CPU
-
-
-def all_processes() -> dict[int, tuple[str, int, int]]:
-    """pid -> (command name, parent pid, user+system ticks) of every process."""
-    result = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            text = Path(f"/proc/{entry.name}/stat").read_text()
-        except OSError:
-            continue
-        name = text[text.index("(") + 1:text.rindex(")")]
-        fields = text[text.rindex(")") + 2:].split()
-        result[int(entry.name)] = (name, int(fields[1]), int(fields[11]) + int(fields[12]))
-    return result
-
-
-class Meter:
-    """CPU seconds of the named processes (the instances, redis-server), the cluster, this
-    process and the machine, and which other processes used the rest."""
-
-    def __init__(self, named: dict[str, int], postmaster_pid: int) -> None:
-        self.named = named
-        self.postmaster_pid = postmaster_pid
-
-    def sample(self) -> dict:
-        busy, total = machine_cpu()
-        own = os.times()
-        return {
-            "t": time.perf_counter(),
-            "named": {name: process_cpu(pid) for name, pid in self.named.items()},
-            "postgres": postgres_cpu(self.postmaster_pid),
-            "client": own.user + own.system,
-            "busy": busy,
-            "total": total,
-            "procs": all_processes(),
-            "ours": {os.getpid(), self.postmaster_pid, *self.named.values()},
-        }
-
-    @staticmethod
-    def cores(before: dict, after: dict) -> dict:
-        seconds = after["t"] - before["t"]
-        if seconds <= 0:
-            return {}
-        result = {}
-        accounted = 0.0
-        for name in before["named"]:
-            used = after["named"][name] - before["named"][name]
-            accounted += used
-            result[name] = round(used / seconds, 3)
-        for key in ("postgres", "client"):
-            used = after[key] - before[key]
-            accounted += used
-            result[key] = round(used / seconds, 3)
-        busy = after["busy"] - before["busy"]
-        result["other"] = round(max(0.0, busy - accounted) / seconds, 2)
-        total = after["total"] - before["total"]
-        result["machine_busy_pct"] = round(100 * busy / total, 1) if total > 0 else None
-        ours = before["ours"] | after["ours"]
-        by_name: dict[str, float] = {}
-        for pid, (name, parent, ticks) in after["procs"].items():
-            if pid in ours or parent in ours:
-                continue
-            used = ticks - before["procs"].get(pid, (name, parent, 0))[2]
-            if used > 0:
-                by_name[name] = by_name.get(name, 0.0) + used / CLOCK_TICKS / seconds
-        top = sorted(by_name.items(), key=lambda item: -item[1])[:4]
-        result["other_top"] = {name: round(cores, 2) for name, cores in top if cores >= 0.03}
-        return result
 
 
 # =========================================================================== RESP
@@ -366,7 +292,7 @@ class Bench:
         named = {"server_a": args.pid_a, "server_b": args.pid_b}
         if args.redis_pid:
             named["redis"] = args.redis_pid
-        self.meter = Meter(named, args.postmaster_pid)
+        self.meter = ProcessGroupMeter(named, args.postmaster_pid)
         self.heartbeat_task: asyncio.Task | None = None
 
     # ------------------------------------------------------------------ setup
@@ -522,7 +448,7 @@ class Bench:
         receivers_closed = sum(1 for r in self.receivers
                                if r.closed_by_server_at is not None and r.closed_by_server_at >= step_start)
         lags.sort()
-        cores = Meter.cores(cpu_before, cpu_after)
+        cores = self.meter.cores(cpu_before, cpu_after)
         servers_cpu = sum(v for k, v in cores.items() if k.startswith("server_")) * (cpu_after["t"] - cpu_before["t"])
         crossed_per_s = round(crossed_in_window / seconds, 1)
         result = {
@@ -710,7 +636,7 @@ class Bench:
             "duplicates": duplicates,
             "replies_not_two_subscribers": replies["not_two"],
             "publish_to_message": short(latency_summary(latencies)),
-            "cores": Meter.cores(cpu_before, cpu_after),
+            "cores": self.meter.cores(cpu_before, cpu_after),
         }
         if rate:
             result["send_lag_ms"] = {"p50": rounded(lags[len(lags) // 2] * 1000 if lags else None, 2),

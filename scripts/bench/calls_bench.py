@@ -54,8 +54,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import (  # noqa: E402
-    CLOCK_TICKS, binary_kind, latency_summary, machine_cpu, machine_facts, make_logger, ms, postgres_cpu, process_alive,
-    process_cpu, process_fd_count, process_rss_bytes, read_anon_key, server_log_summary, sign_in_users, wait_ready,
+    ProcessGroupMeter, binary_kind, latency_summary, machine_facts, make_logger, ms, process_alive, process_fd_count,
+    process_rss_bytes, read_anon_key, server_log_summary, sign_in_users, wait_ready,
 )
 
 log = make_logger("calls-bench")
@@ -78,80 +78,6 @@ def rounded(value: float | None, digits: int = 1) -> float | None:
 
 def ratio(a: float | None, b: float | None, digits: int = 3) -> float | None:
     return round(a / b, digits) if a and b else None
-
-
-# =========================================================================== CPU
-
-
-def all_processes() -> dict[int, tuple[str, int, int]]:
-    """pid -> (command name, parent pid, user+system ticks) of every process."""
-    result = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            text = Path(f"/proc/{entry.name}/stat").read_text()
-        except OSError:
-            continue
-        name = text[text.index("(") + 1:text.rindex(")")]
-        fields = text[text.rindex(")") + 2:].split()
-        result[int(entry.name)] = (name, int(fields[1]), int(fields[11]) + int(fields[12]))
-    return result
-
-
-class Meter:
-    """CPU seconds of the server processes, the cluster, this process and the machine, and
-    which other processes used the rest."""
-
-    def __init__(self, servers: dict[str, int], postmaster_pid: int) -> None:
-        self.servers = servers
-        self.postmaster_pid = postmaster_pid
-
-    def sample(self) -> dict:
-        busy, total = machine_cpu()
-        own = os.times()
-        return {
-            "t": time.perf_counter(),
-            "servers": {name: process_cpu(pid) for name, pid in self.servers.items()},
-            "postgres": postgres_cpu(self.postmaster_pid),
-            "client": own.user + own.system,
-            "busy": busy,
-            "total": total,
-            "procs": all_processes(),
-            "ours": {os.getpid(), self.postmaster_pid, *self.servers.values()},
-        }
-
-    @staticmethod
-    def cores(before: dict, after: dict) -> dict:
-        seconds = after["t"] - before["t"]
-        if seconds <= 0:
-            return {}
-        result = {}
-        accounted = 0.0
-        for name in before["servers"]:
-            used = after["servers"][name] - before["servers"][name]
-            accounted += used
-            result[f"server_{name}" if len(before["servers"]) > 1 else "server"] = round(used / seconds, 2)
-        for key in ("postgres", "client"):
-            used = after[key] - before[key]
-            accounted += used
-            result[key] = round(used / seconds, 2)
-        busy = after["busy"] - before["busy"]
-        result["other"] = round(max(0.0, busy - accounted) / seconds, 2)
-        total = after["total"] - before["total"]
-        result["machine_busy_pct"] = round(100 * busy / total, 1) if total > 0 else None
-        # The biggest other users, by command name (processes of this run excluded).
-        ours = before["ours"] | after["ours"]
-        by_name: dict[str, float] = {}
-        for pid, (name, parent, ticks) in after["procs"].items():
-            if pid in ours or parent in ours:
-                continue
-            used = ticks - before["procs"].get(pid, (name, parent, 0))[2]
-            if used > 0:
-                by_name[name] = by_name.get(name, 0.0) + used / CLOCK_TICKS / seconds
-        top = sorted(by_name.items(), key=lambda item: -item[1])[:4]
-        result["other_top"] = {name: round(cores, 2) for name, cores in top if cores >= 0.03}
-        return result
 
 
 # =========================================================================== protocol client
@@ -534,7 +460,9 @@ class Bench:
         if getattr(args, "server_pid_b", None):
             servers["B"] = args.server_pid_b
         self.servers = servers
-        self.meter = Meter(servers, args.postmaster_pid)
+        self.meter = ProcessGroupMeter(
+            servers, args.postmaster_pid, digits=2,
+            label=(lambda name: f"server_{name}") if len(servers) > 1 else (lambda name: "server"))
 
     # ------------------------------------------------------------------ setup
 
@@ -727,7 +655,7 @@ class Bench:
         await asyncio.sleep(max(0.0, step.end - time.perf_counter()))
         cpu_after = self.meter.sample()
         await self.drain([step], a.drain_seconds)
-        report = step.report(Meter.cores(cpu_before, cpu_after), self.counters.values["seq_not_increasing"] - seq_before)
+        report = step.report(self.meter.cores(cpu_before, cpu_after), self.counters.values["seq_not_increasing"] - seq_before)
         self.steps.append(step)
         if kind == "ice":
             log(f"{name}: offered {report['offered_per_s']}/s, sent {report['sent']} (skipped {report['skipped_behind']}), "
@@ -833,7 +761,7 @@ class Bench:
             "peer_joined_missing": missing,
             "joins_issued_within_ms": ms(max(sends) - min(sends)),
             "all_joins_answered_in_ms": ms(max(j["sent_at"] + j["ack"] for j in second) - min(sends)),
-            "cores": Meter.cores(cpu_before, cpu_after),
+            "cores": self.meter.cores(cpu_before, cpu_after),
         }
         log(f"join phase: {a.rooms} concurrent joins → ROOM_JOIN_OK p50 {result['join_to_join_ok']['p50_ms']} ms, "
             f"p99 {result['join_to_join_ok']['p99_ms']} ms (creators' own joins p50 "
@@ -908,7 +836,7 @@ class Bench:
                 self.counters.add("anomalies", sample)
         joins = [j for r in results for j in r["joins"]]
         sends = [j["sent_at"] for j in joins]
-        cores = Meter.cores(cpu_before, cpu_after)
+        cores = self.meter.cores(cpu_before, cpu_after)
         seconds = cpu_after["t"] - cpu_before["t"]
         worker_cores = sum(r["cpu_s"] for r in results) / seconds if seconds > 0 else 0.0
         cores["client"] = round(cores.get("client", 0.0) + worker_cores, 2)
@@ -1172,7 +1100,7 @@ class Bench:
             "received": len(latencies),
             "received_per_listener_per_s": round(in_window / 2 / seconds, 1),
             "notify_to_listen": self.short(latency_summary(latencies)),
-            "cores": Meter.cores(cpu_before, cpu_after),
+            "cores": self.meter.cores(cpu_before, cpu_after),
         }
         log(f"{name}: {result['notify_per_s']} NOTIFY/s, {result['received']}/{2 * counter['done']} received, "
             f"p50 {result['notify_to_listen']['p50_ms']} ms, p99 {result['notify_to_listen']['p99_ms']} ms")

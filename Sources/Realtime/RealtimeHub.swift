@@ -38,6 +38,8 @@ actor RealtimeHub {
     private var presenceOrigins: [String: (topic: String, key: String, origin: String)] = [:]
     /// instance → when the bus last carried a sign of life from it (presence or heartbeat).
     private var lastHeard: [String: ContinuousClock.Instant] = [:]
+    /// instance → heartbeats heard from it since it was first heard (or came back).
+    private var heartbeats: [String: Int] = [:]
     /// topic → presence key → metas tracked by this instance's channels (kept with `tracked`,
     /// so the presence caps are exact on this instance without a scan).
     private var localPresence: [String: [String: Int]] = [:]
@@ -259,11 +261,16 @@ actor RealtimeHub {
         sendPresenceDiff(topic: topic, joins: joined, leaves: left)
     }
 
-    /// Notes a heartbeat of instance `origin`; true when it had not been heard from before
-    /// (a newcomer, which needs to learn this instance's presences).
+    /// Notes a heartbeat of instance `origin`; true for its first two heartbeats since it was
+    /// first heard or came back (a newcomer, which needs to learn this instance's presences:
+    /// the second covers a newcomer whose own subscription to the bus was not yet live at
+    /// its first).
     func heard(_ origin: String) -> Bool {
-        defer { lastHeard[origin] = .now }
-        return origin != instanceID && lastHeard[origin] == nil
+        lastHeard[origin] = .now
+        guard origin != instanceID else { return false }
+        let count = (heartbeats[origin] ?? 0) + 1
+        heartbeats[origin] = min(count, 3)
+        return count <= 2
     }
 
     /// Everything this instance's channels track, as one join diff per room (for newcomers).
@@ -285,7 +292,10 @@ actor RealtimeHub {
         let now = ContinuousClock.now
         let silent = Set(lastHeard.filter { $0.key != instanceID && now - $0.value > timeout }.keys)
         guard !silent.isEmpty else { return }
-        for origin in silent { lastHeard[origin] = nil }
+        for origin in silent {
+            lastHeard[origin] = nil
+            heartbeats[origin] = nil
+        }
         var leaves: [String: [String: [JSONValue]]] = [:]
         for (ref, place) in presenceOrigins where silent.contains(place.origin) {
             if let meta = presence[place.topic]?[place.key]?[ref] { leaves[place.topic, default: [:]][place.key, default: []].append(meta) }

@@ -52,9 +52,12 @@ import Testing
         for await case .text(let text) in outbox { frames.append(text) }
         let last = frames.last ?? ""
         #expect(last.contains("presence_diff") && last.contains("F1") && !last.contains("F2"), "\(frames)")
-        // Heard again after the silence: a newcomer, so this instance re-announces its own.
+        // Heard again after the silence: a newcomer, so this instance re-announces its own, at
+        // its first two heartbeats (in case it was not yet listening at the first).
+        #expect(await hub.heard("dead"))
         #expect(await hub.heard("dead"))
         #expect(!(await hub.heard("dead")))
+        #expect(!(await hub.heard(hub.instanceID)), "never to itself")
     }
 
     @Test func aNewcomerIsToldWhatThisInstanceTracks() async throws {

@@ -65,7 +65,7 @@ import Redis
     ])
     func invalidRepliesAreProtocolViolations(replies: [String], message: String) async throws {
         try await withFakeServer(replies) { port in
-            try await withClient("redis://127.0.0.1:\(port)?commandTimeout=2000") { client async throws in
+            try await withClient("redis://127.0.0.1:\(port)?commandTimeout=30000") { client async throws in
                 let error = await #expect(throws: RedisError.self) { try await client.send(["GET", "k"]) }
                 #expect(error?.kind == .protocolViolation)
                 #expect(error?.message.contains(message) == true, "\(String(describing: error))")

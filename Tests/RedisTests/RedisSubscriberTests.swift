@@ -41,7 +41,7 @@ import Redis
 
     @Test func afterARestartTheSubscriberResubscribesAndTheClientRecovers() async throws {
         try await withRedisServer { server async throws in
-            let configuration = try RedisConfiguration(url: server.url + "?connectTimeout=500&commandTimeout=1000")
+            let configuration = try RedisConfiguration(url: server.url + "?connectTimeout=2000&commandTimeout=5000")
             let subscriber = RedisSubscriber(configuration: configuration, channels: ["events"], logger: quietLogger)
             let events = subscriber.messages()
             let running = Task { try await subscriber.run() }

@@ -68,11 +68,12 @@ import TestSupport
         try await TestDatabase.withDatabase { db in
             let author = try await ReelsFixture.user(db)
             let reel = try await ReelJobsFixture.queuedReel(db, author: author)
-            let jobs = queue(db, lease: 1)
+            // A 3 s lease: on a loaded machine the claim, heartbeat and second claim took over 1 s.
+            let jobs = queue(db, lease: 3)
             let first = try #require(try await jobs.claim(worker: "killed"))
             #expect(try await jobs.heartbeat(first))
             #expect(try await jobs.claim(worker: "other") == nil)
-            try await Task.sleep(for: .milliseconds(1300))
+            try await Task.sleep(for: .milliseconds(3300))
             let second = try #require(try await jobs.claim(worker: "other"))
             #expect(second.jobID == first.jobID && second.attempts == 2 && second.previousAttemptID == first.attemptID)
             #expect(try await !jobs.heartbeat(first))

@@ -100,9 +100,15 @@ import TestSupport
                 let error = await call("list_my_warnings", ["limit": limit])
                 #expect(error?.status == .badRequest && error?.message.hasPrefix("limit") == true, "\(limit): \(String(describing: error))")
             }
+            // 60 an hour: the bucket refills one every 60 s, so a slow run (a loaded machine once
+            // took over four minutes here) earns a few more before the 429.
             let unknown = UUID().uuidString
+            let started = ContinuousClock.now
             for _ in 0..<60 { #expect(await call("acknowledge_warning", ["warning_id": unknown])?.code == "warning_not_found") }
-            #expect(await call("acknowledge_warning", ["warning_id": unknown])?.status == .tooManyRequests)
+            var extra = 0
+            while await call("acknowledge_warning", ["warning_id": unknown])?.status != .tooManyRequests, extra < 20 { extra += 1 }
+            let refilled = Int((ContinuousClock.now - started).components.seconds / 60) + 1
+            #expect(extra <= refilled, "\(extra) acknowledgements past the 60th were allowed; at most \(refilled) tokens refilled")
         }
     }
 }

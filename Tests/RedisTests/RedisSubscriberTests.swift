@@ -6,7 +6,7 @@ import Redis
 @Suite struct RedisSubscriberTests {
     @Test func subscribersReceivePublishedMessages() async throws {
         try await withRedisServer { server async throws in
-            let configuration = try RedisConfiguration(url: server.url)
+            let configuration = try RedisConfiguration(url: withLoadedMachineTimeouts(server.url))
             let subscriber = RedisSubscriber(configuration: configuration, channels: ["a", "b"], logger: quietLogger)
             let first = subscriber.messages()
             let second = subscriber.messages()
@@ -41,7 +41,7 @@ import Redis
 
     @Test func afterARestartTheSubscriberResubscribesAndTheClientRecovers() async throws {
         try await withRedisServer { server async throws in
-            let configuration = try RedisConfiguration(url: server.url + "?connectTimeout=2000&commandTimeout=5000")
+            let configuration = try RedisConfiguration(url: withLoadedMachineTimeouts(server.url + "?connectTimeout=2000"))
             let subscriber = RedisSubscriber(configuration: configuration, channels: ["events"], logger: quietLogger)
             let events = subscriber.messages()
             let running = Task { try await subscriber.run() }

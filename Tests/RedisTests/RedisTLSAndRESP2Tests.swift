@@ -19,7 +19,7 @@ import Redis
             try await withClient("rediss://localhost:\(server.port)?tlsCAFile=\(server.certificatePath)") { client async throws in
                 #expect(try await client.send(["PING"]) == .simpleString("PONG"))
             }
-            try await withClient("rediss://localhost:\(server.port)") { client async throws in
+            try await withClient("rediss://localhost:\(server.port)?") { client async throws in
                 let error = await #expect(throws: RedisError.self) { try await client.send(["PING"]) }
                 #expect(error?.kind == .connectionClosed)
                 #expect(error?.message.contains("cannot connect to localhost:\(server.port)/0") == true)
@@ -29,7 +29,7 @@ import Redis
 
     @Test func tlsSubscriber() async throws {
         try await withRedisServer(.init(tls: true)) { server async throws in
-            let configuration = try RedisConfiguration(url: server.url + "?tlsVerify=none")
+            let configuration = try RedisConfiguration(url: withLoadedMachineTimeouts(server.url + "?tlsVerify=none"))
             let subscriber = RedisSubscriber(configuration: configuration, channels: ["t"], logger: quietLogger)
             let events = subscriber.messages()
             let running = Task { try await subscriber.run() }

@@ -213,7 +213,7 @@ func withClient<T>(
     _ url: String,
     _ body: (RedisClient) async throws -> T
 ) async throws -> T {
-    let client = RedisClient(configuration: try RedisConfiguration(url: url), logger: quietLogger)
+    let client = RedisClient(configuration: try RedisConfiguration(url: withLoadedMachineTimeouts(url)), logger: quietLogger)
     do {
         let result = try await body(client)
         await client.close()
@@ -222,4 +222,14 @@ func withClient<T>(
         await client.close()
         throw error
     }
+}
+
+/// `url` with 30 s connect and command timeouts unless it sets its own: on a machine running
+/// the whole suite in parallel (CI), replies from a local redis-server took over the default 5 s.
+func withLoadedMachineTimeouts(_ url: String) -> String {
+    var url = url
+    for option in ["connectTimeout", "commandTimeout"] where !url.contains("\(option)=") {
+        url += (url.contains("?") ? "&" : "?") + "\(option)=30000"
+    }
+    return url
 }

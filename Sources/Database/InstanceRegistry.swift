@@ -111,18 +111,16 @@ public final class InstanceRegistry: Service, Sendable {
                 throw SplitBusError(mine: me, other: other)
             }
         }
-        let gone = stale
-        try await database.withOwner { connection in
-            for gone in gone {
-                try await connection.execute(
-                    "DELETE FROM cluster.instances WHERE host_name = $1 AND process_id = $2", [gone.hostName, gone.processID])
+        if !stale.isEmpty {
+            let gone = stale
+            try await database.withOwner { connection in
+                for gone in gone {
+                    try await connection.execute(
+                        "DELETE FROM cluster.instances WHERE host_name = $1 AND process_id = $2", [gone.hostName, gone.processID])
+                }
             }
-            try await connection.execute(
-                """
-                INSERT INTO cluster.instances (id, host_name, process_id, bus, bus_target) VALUES ($1, $2, $3, $4, $5)
-                ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()
-                """, [id, me.hostName, me.processID, me.bus, me.busTarget])
         }
+        try await heartbeat()
     }
 
     /// Refreshes the heartbeat until shutdown, then removes the row.

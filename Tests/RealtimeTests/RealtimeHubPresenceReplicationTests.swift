@@ -15,15 +15,21 @@ import Testing
     /// A socket joined to the room; its outbox, to read the diffs it is sent (finish the
     /// continuation first).
     func watcher() async -> (AsyncStream<Outbound>, AsyncStream<Outbound>.Continuation) {
+        let (_, stream, continuation) = await joined(key: "w")
+        return (stream, continuation)
+    }
+
+    /// A socket joined to the room with presence key `key`.
+    func joined(key: String) async -> (UUID, AsyncStream<Outbound>, AsyncStream<Outbound>.Continuation) {
         let id = UUID()
         let (stream, continuation) = AsyncStream<Outbound>.makeStream()
         await hub.connect(id, version: .v1, outbox: continuation, budget: OutboxBudget(limit: 1 << 20))
         let channel = RealtimeChannel(
             topic: "realtime:online", room: room, joinRef: "1", caller: Caller(role: .authenticated, userID: UUID(), claimsJSON: "{}"),
             expiresAt: .max, bindings: [], broadcastSelf: false, broadcastAck: false, presenceEnabled: true,
-            presenceKey: "w", conversation: nil, access: .online)
+            presenceKey: key, conversation: nil, access: .online)
         await hub.join(channel, socket: id)
-        return (stream, continuation)
+        return (id, stream, continuation)
     }
 
     func keys(_ state: JSONValue) -> Set<String> {
@@ -61,14 +67,7 @@ import Testing
     }
 
     @Test func aNewcomerIsToldWhatThisInstanceTracks() async throws {
-        let id = UUID()
-        let (_, continuation) = AsyncStream<Outbound>.makeStream()
-        await hub.connect(id, version: .v1, outbox: continuation, budget: OutboxBudget(limit: 1 << 20))
-        let channel = RealtimeChannel(
-            topic: "realtime:online", room: room, joinRef: "1", caller: Caller(role: .authenticated, userID: UUID(), claimsJSON: "{}"),
-            expiresAt: .max, bindings: [], broadcastSelf: false, broadcastAck: false, presenceEnabled: true,
-            presenceKey: "carol", conversation: nil, access: .online)
-        await hub.join(channel, socket: id)
+        let (id, _, _) = await joined(key: "carol")
         _ = try await hub.track("realtime:online", socket: id, key: "carol", meta: meta("F7"), ref: "F7", limits: RealtimeLimits())
         let announcements = await hub.localPresenceAnnouncements()
         #expect(announcements.count == 1)

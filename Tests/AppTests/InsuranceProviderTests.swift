@@ -105,7 +105,7 @@ import Testing
     @Test func longPausesAreFilledWithKeepAlives() async throws {
         let provider = FakeModelProvider { _, _ in
             [
-                .init(text: FakeModelProvider.frame(delta: ["content": "Думаю"]), pause: .milliseconds(2600)),
+                .init(text: FakeModelProvider.frame(delta: ["content": "Думаю"]), pause: .milliseconds(4500)),
                 .init(text: FakeModelProvider.frame(delta: ["content": "…готово"])),
                 .init(text: "data: [DONE]\n\n"),
             ]

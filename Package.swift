@@ -31,7 +31,7 @@ let package = Package(
         .executableTarget(
             name: "ecomansoni",
             dependencies: [
-                "App", "Insurance",
+                "App", "Core", "Insurance",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -51,6 +51,7 @@ let package = Package(
         .target(
             name: "Core",
             dependencies: [
+                .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -72,6 +73,7 @@ let package = Package(
             name: "Auth",
             dependencies: [
                 "Core", "Database",
+                .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -93,6 +95,7 @@ let package = Package(
             name: "Realtime",
             dependencies: [
                 "Core", "Redis",
+                .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
@@ -107,6 +110,7 @@ let package = Package(
             name: "InsuranceService",
             dependencies: [
                 "Core", "Database", "Insurance",
+                .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -117,6 +121,7 @@ let package = Package(
             name: "Calls",
             dependencies: [
                 "Core", "Database", "Realtime",
+                .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -128,6 +133,7 @@ let package = Package(
             name: "Storage",
             dependencies: [
                 "Core", "Database",
+                .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -140,6 +146,7 @@ let package = Package(
             name: "Reels",
             dependencies: [
                 "Core", "Database", "Realtime", "Storage",
+                .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -151,6 +158,7 @@ let package = Package(
             name: "Admin",
             dependencies: [
                 "Core", "Database",
+                .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -160,6 +168,7 @@ let package = Package(
         .target(
             name: "Redis",
             dependencies: [
+                .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -176,7 +185,9 @@ let package = Package(
             dependencies: ["Core", "Database"],
             path: "Tests/TestSupport"
         ),
-        .testTarget(name: "CoreTests", dependencies: ["Core"]),
+        .testTarget(
+            name: "CoreTests", dependencies: ["Core", .product(name: "Configuration", package: "swift-configuration")]
+        ),
         .testTarget(
             name: "RedisTests",
             dependencies: [

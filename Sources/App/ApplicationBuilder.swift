@@ -29,16 +29,15 @@ public func loadAuthService(
     switch config.otpDelivery {
     case .log:
         sender = LogOTPSender(logger: logger)
-    case .webhook:
-        sender = WebhookOTPSender(
-            url: config.smsWebhookURL ?? "", secret: config.smsWebhookSecret ?? "", httpClient: httpClient, logger: logger)
+    case .webhook(let url, let secret):
+        sender = WebhookOTPSender(url: url, secret: secret, httpClient: httpClient, logger: logger)
     }
     return try await AuthService.load(database: database, settings: config.auth, sender: sender, killSwitches: killSwitches)
 }
 
 /// The insurance assistant: the configured OpenAI-compatible model, or the built-in one.
 func makeAssistant(config: AppConfig, calculator: OsagoCalculator, database: Database, logger: Logger) throws -> any AssistantEngine {
-    if let settings = config.llm {
+    if let settings = config.assistant.provider {
         return ProviderAssistant(settings: settings, httpClient: .shared, calculator: calculator, logger: logger)
     }
     return BuiltInAssistant(calculator: calculator, knowledge: KnowledgeBase(database: database, articles: try KnowledgeBase.bundledArticles()))
@@ -82,7 +81,7 @@ public func buildApplication(
         router.add(middleware: ClientAddressMiddleware())
     }
     router.add(middleware: ErrorShapeMiddleware(.plain))
-    OperationsController(database: database, migrator: Migrator(migrations: try Migration.bundled(), logger: logger))
+    OperationsController(database: database, migrator: Migrator(migrations: try Migration.bundled(), logger: logger), bus: bus)
         .addRoutes(to: router)
     let functions = router.group("functions/v1")
         .add(middleware: ErrorShapeMiddleware(.functions))
@@ -204,8 +203,8 @@ private func addAPI(
             .add(middleware: CallerMiddleware(tokens: tokens)))
 
     InsuranceController(
-        osago: osago, assistant: assistant, ratePerMinute: config.assistantRatePerMinute,
-        keepAlive: .seconds(config.assistantKeepAliveSeconds), buckets: buckets, logger: logger
+        osago: osago, assistant: assistant, ratePerMinute: config.assistant.ratePerMinute,
+        keepAlive: .seconds(config.assistant.keepAliveSeconds), buckets: buckets, logger: logger
     ).addRoutes(to: functions)
 }
 
@@ -248,7 +247,7 @@ private func addStorage(
             .add(middleware: CallerMiddleware(tokens: tokens)))
     // TUS resumable uploads (tus errors: real status, plain text); OPTIONS needs no key.
     let resumable = ResumableUploadController(
-        uploads: ResumableUploads(storage: storage, ttlSeconds: config.resumableUploadTTLSeconds), publicURL: config.publicURL)
+        uploads: ResumableUploads(storage: storage, ttlSeconds: config.storage.resumableUploadTTLSeconds), publicURL: config.publicURL)
     resumable.addOpenRoutes(to: router.group("storage/v1/upload/resumable").add(middleware: TusErrorMiddleware()))
     resumable.addRoutes(
         to: router.group("storage/v1/upload/resumable")

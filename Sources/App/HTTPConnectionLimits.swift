@@ -1,3 +1,5 @@
+import Configuration
+import Core
 import Hummingbird
 import HummingbirdCore
 import HummingbirdWebSocket
@@ -43,5 +45,18 @@ extension HTTPServerBuilder {
                 base: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: configuration),
                 limits: limits, registry: registry)
         }
+    }
+}
+
+extension HTTPConnectionLimits {
+    /// Reads `HTTP_*` (docs/configuration.md). Behind a proxy (`TRUST_PROXY`) every connection
+    /// comes from the proxy, so the per-address cap is off unless set explicitly.
+    init(reader: ConfigReader, trustProxy: Bool) throws {
+        self.init()
+        headerTimeoutSeconds = try reader.integer("http.headerTimeoutSeconds", variable: "HTTP_HEADER_TIMEOUT_SECONDS", default: 10, in: 1...600)
+        idleTimeoutSeconds = try reader.integer("http.idleTimeoutSeconds", variable: "HTTP_IDLE_TIMEOUT_SECONDS", default: 60, in: 1...3600)
+        maximumConnectionsPerAddress = try reader.integer(
+            "http.maxConnectionsPerAddress", variable: "HTTP_MAX_CONNECTIONS_PER_ADDRESS", default: trustProxy ? 0 : 256, in: 0...1_000_000)
+        maximumHeaderBytes = try reader.integer("http.maxHeaderBytes", variable: "HTTP_MAX_HEADER_BYTES", default: 32 * 1024, in: 1024...1_048_576)
     }
 }

@@ -2,14 +2,19 @@ import Core
 import Database
 import Foundation
 import Hummingbird
+import Realtime
 
 /// Liveness, readiness and metrics for operators and load balancers.
 struct OperationsController {
     let database: Database
     let migrator: Migrator
+    let bus: any MessageBus
 
-    /// Why the instance cannot serve, or nil when it can.
+    /// Why the instance cannot serve, or nil when it can. A shared bus that has not subscribed
+    /// yet would miss what other instances publish, so the instance is not ready until it has;
+    /// a later outage of the bus keeps it ready (clients catch up by seq).
     func readinessProblem() async -> String? {
+        guard bus.hasSubscribed else { return "message bus not subscribed yet" }
         guard await database.isReachable() else { return "database unreachable" }
         guard let pending = try? await migrator.pending(client: database.client) else { return "cannot read the migration state" }
         return pending.isEmpty ? nil : "migrations pending: \(pending.map(\.name).joined(separator: ", "))"

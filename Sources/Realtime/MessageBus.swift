@@ -7,6 +7,14 @@ public protocol MessageBus: Sendable {
     func publish(_ event: BusEvent) async throws
     /// A stream of every event published after the call.
     func subscribe() -> AsyncStream<BusEvent>
+    /// Whether events other instances publish reach this one: false until a shared bus has
+    /// first subscribed (`/ready` waits for it), then true, also across reconnects.
+    var hasSubscribed: Bool { get }
+}
+
+extension MessageBus {
+    /// A bus inside this process is subscribed from the start.
+    public var hasSubscribed: Bool { true }
 }
 
 /// The single-instance bus: events go straight to this process's subscribers.

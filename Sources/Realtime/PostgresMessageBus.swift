@@ -1,6 +1,7 @@
 import Core
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import PostgresNIO
 import ServiceLifecycle
 
@@ -17,6 +18,7 @@ public final class PostgresMessageBus: MessageBus, Service {
     private let client: PostgresClient
     private let listenConfiguration: PostgresConnection.Configuration
     private let local = InProcessMessageBus()
+    private let listened = NIOLockedValueBox(false)
     private let logger: Logger
 
     public init(client: PostgresClient, listenConfiguration: PostgresConnection.Configuration, logger: Logger) {
@@ -34,6 +36,10 @@ public final class PostgresMessageBus: MessageBus, Service {
         local.subscribe()
     }
 
+    public var hasSubscribed: Bool {
+        listened.withLockedValue { $0 }
+    }
+
     /// Listens until shutdown, reconnecting after failures.
     public func run() async throws {
         try await cancelWhenGracefulShutdown { await self.listen() }
@@ -46,6 +52,7 @@ public final class PostgresMessageBus: MessageBus, Service {
                 let connection = try await PostgresConnection.connect(configuration: listenConfiguration, id: 0, logger: logger)
                 defer { Task { try? await connection.close() } }
                 let notifications = try await connection.listen(Self.channel)
+                listened.withLockedValue { $0 = true }
                 backoff = .milliseconds(100)
                 for try await notification in notifications {
                     guard let event = try? JSONDecoder().decode(BusEvent.self, from: Data(notification.payload.utf8)) else {

@@ -37,6 +37,10 @@ public final class RedisMessageBus: MessageBus, Service {
         local.subscribe()
     }
 
+    public var hasSubscribed: Bool {
+        subscriber.hasSubscribed
+    }
+
     /// Returns once the subscriber connection has subscribed (events published from then on arrive).
     public func waitUntilSubscribed() async {
         await subscriber.waitUntilSubscribed()

@@ -3,8 +3,9 @@ import NIOCore
 
 /// Up to `poolSize` connections, opened lazily and leased one request at a time. Requests that
 /// find none free wait in FIFO order until their deadline. After a failed connect, new
-/// connections are not attempted until a backoff (100 ms doubling to 5 s, with jitter) has passed;
-/// requests that would need one fail fast meanwhile.
+/// connections are not attempted until a backoff (100 ms doubling to 5 s, with jitter) has passed:
+/// a request that needs one waits for that attempt when it comes before the request's deadline
+/// (so a server back after a short outage serves it) and fails fast otherwise.
 actor RedisConnectionPool {
     private enum Grant {
         case connection(RedisConnection)
@@ -105,9 +106,11 @@ actor RedisConnectionPool {
     private func open(deadline: ContinuousClock.Instant) async throws -> RedisConnection {
         let now = ContinuousClock.now
         if let retryAfter = self.retryAfter, now < retryAfter {
-            let wait = retryAfter - now
-            throw RedisError.connectionClosed(
-                "cannot connect to \(self.target) (\(self.lastFailure)); next attempt in \(Self.milliseconds(wait)) ms")
+            guard retryAfter < deadline else {
+                throw RedisError.connectionClosed(
+                    "cannot connect to \(self.target) (\(self.lastFailure)); next attempt in \(Self.milliseconds(retryAfter - now)) ms")
+            }
+            try await Task.sleep(until: retryAfter, clock: .continuous)
         }
         do {
             let connection = try await self.factory.connect(on: self.eventLoopGroup.next(), logger: self.logger)

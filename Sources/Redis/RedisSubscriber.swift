@@ -75,6 +75,11 @@ public final class RedisSubscriber: Service, Sendable {
         return stream
     }
 
+    /// Whether the first `SUBSCRIBE` was confirmed (it stays true across reconnects).
+    public var hasSubscribed: Bool {
+        state.withLock { $0.hasSubscribed }
+    }
+
     /// Returns once the first `SUBSCRIBE` is confirmed (at once if it already was), or when
     /// `run()` returns, or the calling task is cancelled.
     public func waitUntilSubscribed() async {

@@ -39,6 +39,9 @@ public struct StorageSettings: Sendable {
     /// `STORAGE_ORPHAN_TTL_SECONDS`: how long an upload to `attachments` may stay unattached
     /// (not claimed by a message) before the janitor removes it (default 1 day).
     public var orphanTTLSeconds = 86_400
+    /// `STORAGE_RESUMABLE_TTL_SECONDS`: how long an unfinished resumable (TUS) upload is kept
+    /// after its last chunk (default 1 day).
+    public var resumableUploadTTLSeconds = 86_400
 
     public init() {}
 }

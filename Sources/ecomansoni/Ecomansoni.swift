@@ -1,5 +1,6 @@
 import App
 import ArgumentParser
+import Core
 import Configuration
 import Foundation
 import Logging

@@ -21,10 +21,10 @@ import Testing
     @Test func defaultsServeEverythingWithTheBuiltInAssistantAndNoTURN() throws {
         let config = try Self.load([:])
         #expect(config.roles == [.api, .calls, .worker, .arbiter])
-        #expect(config.llm == nil)
+        #expect(config.assistant.provider == nil)
         #expect(config.calls.turn == nil)
         #expect(config.calls.resumeGrace == .seconds(30))
-        #expect(config.assistantRatePerMinute == 10)
+        #expect(config.assistant.ratePerMinute == 10)
     }
 
     @Test func settingsAreRead() throws {
@@ -39,8 +39,8 @@ import Testing
         #expect(config.calls.maximumRoomPeers == 4)
         #expect(config.calls.turn?.urls == ["stun:t.example:3478", "turn:t.example:3478?transport=udp"])
         #expect(config.calls.turn?.ttlSeconds == 600)
-        #expect(config.llm?.baseURL == "http://127.0.0.1:9/v1")
-        #expect(config.assistantRatePerMinute == 3)
+        #expect(config.assistant.provider?.baseURL == "http://127.0.0.1:9/v1")
+        #expect(config.assistant.ratePerMinute == 3)
     }
 
     @Test(arguments: [

@@ -223,7 +223,7 @@ import Testing
     }
 
     @Test func assistantLimitsLengthAndRate() async throws {
-        try await AppHarness.withApp(.router, { $0.assistantRatePerMinute = 2 }) { client, auth in
+        try await AppHarness.withApp(.router, { $0.assistant.ratePerMinute = 2 }) { client, auth in
             let token = try await AppHarness.signIn(client, auth)["access_token"] as! String
             let long = String(repeating: "а", count: 4001)
             try await client.execute(

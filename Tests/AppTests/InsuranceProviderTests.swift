@@ -48,8 +48,8 @@ import Testing
     ) async throws {
         try await provider.run { baseURL in
             try await AppHarness.withApp(setup, {
-                $0.llm = ProviderSettings(baseURL: baseURL, apiKey: "sk-test-key", model: "fake-model")
-                $0.assistantKeepAliveSeconds = keepAlive
+                $0.assistant.provider = ProviderSettings(baseURL: baseURL, apiKey: "sk-test-key", model: "fake-model")
+                $0.assistant.keepAliveSeconds = keepAlive
             }) { client, auth in
                 let token = try await AppHarness.signIn(client, auth)["access_token"] as! String
                 try await body(client, auth, token)
@@ -136,7 +136,7 @@ import Testing
             }
         }
         // Unreachable provider: the stream carries an error event.
-        try await AppHarness.withApp(.router, { $0.llm = ProviderSettings(baseURL: "http://127.0.0.1:9/v1", apiKey: "k", model: "m", responseTimeout: .seconds(1)) }) { client, auth in
+        try await AppHarness.withApp(.router, { $0.assistant.provider = ProviderSettings(baseURL: "http://127.0.0.1:9/v1", apiKey: "k", model: "m", responseTimeout: .seconds(1)) }) { client, auth in
             let token = try await AppHarness.signIn(client, auth)["access_token"] as! String
             try await client.execute(
                 uri: "/functions/v1/insurance-assistant", method: .post, headers: AppHarness.headers(auth, bearer: token), body: Self.conversation()

@@ -190,9 +190,10 @@ import Redis
         }
     }
 
-    @Test func anUnreachableServerFailsFastDuringTheBackoff() async throws {
+    @Test func anUnreachableServerFailsFastDuringABackoffLongerThanTheRequestsDeadline() async throws {
         let server = try await RedisTestServer.start()
-        let url = server.url + "?connectTimeout=500"
+        // A 40 ms deadline: the first backoff (50 to 100 ms) always outlasts it.
+        let url = server.url + "?connectTimeout=500&commandTimeout=40"
         server.shutdown()
         try await withClient(url) { client async throws in
             let first = await #expect(throws: RedisError.self) { try await client.send(["PING"]) }
@@ -210,6 +211,24 @@ import Redis
                 }
             }
             #expect(failedFast)
+        }
+    }
+
+    @Test func aRequestWaitsForTheNextAttemptWhenItComesBeforeItsDeadline() async throws {
+        let server = try await RedisTestServer.start()
+        defer { server.shutdown() }
+        try await withClient(server.url + "?connectTimeout=500&commandTimeout=5000") { client async throws in
+            server.kill()
+            let first = await #expect(throws: RedisError.self) { try await client.send(["PING"]) }
+            #expect(first?.message.contains("cannot connect") == true)
+            // Inside the backoff (at most 100 ms after one failure), a request with 5 s left
+            // waits for the next attempt and makes it, instead of failing at once.
+            let second = await #expect(throws: RedisError.self) { try await client.send(["PING"]) }
+            #expect(second?.message.contains("cannot connect") == true)
+            #expect(second?.message.contains("next attempt in") == false)
+            // So a server that is back serves the next request, whatever is left of the backoff.
+            try await server.restart()
+            #expect(try await client.send(["PING"]).string == "PONG")
         }
     }
 

@@ -88,10 +88,12 @@ def report() -> RunReport:
     return REPORT
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser_factory(artefacts: Path):
     """`browser_factory(name, extra_args=())` -> a new headless Chromium (own profile dir, extra
-    command-line switches), quit at session end."""
+    command-line switches), quit when the test module ends: an idle browser left open keeps
+    its page's timers, sockets and fake camera running (one kept half a core busy for the
+    rest of the suite)."""
     created: list[Browser] = []
     profiles: list[Path] = []
 

@@ -135,4 +135,18 @@ enum ReelJobsFixture {
         }
         return current
     }
+
+    /// Waits until the reel's state is no longer `state`; returns the state it has then (or
+    /// still `state` at the timeout).
+    static func waitFor(_ database: Database, _ reel: UUID, leaving state: String, timeout: Duration) async throws -> String {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: timeout)
+        var current = state
+        while clock.now < deadline {
+            current = try await reelState(database, reel).state
+            if current != state { return current }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return current
+    }
 }

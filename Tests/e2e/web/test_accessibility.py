@@ -42,6 +42,7 @@ import httpx
 import pytest
 from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
@@ -226,7 +227,9 @@ def focus_walk(b: Browser, label: str) -> tuple[int, list[str]]:
     missing: list[str] = []
     stops = 0
     for _ in range(30):
-        b.driver.switch_to.active_element.send_keys(Keys.TAB)
+        # A key press to the page, as a keyboard does: the focused element may be re-rendered
+        # or hidden meanwhile, and sending keys to it then fails ("element not interactable").
+        ActionChains(b.driver).send_keys(Keys.TAB).perform()
         stop = b.driver.execute_script(FOCUS_STOP)
         if not stop:
             continue

@@ -56,9 +56,29 @@ import Testing
         (["MESSAGE_BUS": "kafka"], "MESSAGE_BUS must be auto, inprocess, postgres or redis, not 'kafka'"),
         (["MESSAGE_BUS": "redis"], "MESSAGE_BUS=redis needs REDIS_URL"),
         (["REDIS_URL": "http://cache:6379"], "REDIS_URL must start with redis:// or rediss://"),
+        (["AUTH_SMS_DELIVERY": "sms"], "AUTH_SMS_DELIVERY must be log or webhook, not 'sms'"),
+        (["AUTH_SMS_DELIVERY": "webhook"], "AUTH_SMS_WEBHOOK_URL must be an http(s) URL when AUTH_SMS_DELIVERY=webhook"),
+        (
+            ["AUTH_SMS_DELIVERY": "webhook", "AUTH_SMS_WEBHOOK_URL": "https://sms.example/send", "AUTH_SMS_WEBHOOK_SECRET": "short"],
+            "AUTH_SMS_WEBHOOK_SECRET must be at least 16 characters when AUTH_SMS_DELIVERY=webhook"
+        ),
+        (["STORAGE_BACKEND": "ftp"], "STORAGE_BACKEND must be local or s3, not 'ftp'"),
+        (["STORAGE_BACKEND": "s3"], "STORAGE_BACKEND=s3: "),
+        (["ADMIN_TOTP_ISSUER": "a:b"], "ADMIN_TOTP_ISSUER must be 1 to 40 characters without ':'"),
+        (["REALTIME_MAX_SOCKETS_PER_USER": "0"], "REALTIME_MAX_SOCKETS_PER_USER must be an integer from 1 to 10000, not '0'"),
+        (["HTTP_MAX_HEADER_BYTES": "100"], "HTTP_MAX_HEADER_BYTES must be an integer from 1024 to 1048576, not '100'"),
     ])
     func invalidSettingsNameTheVariable(environment: [String: String], message: String) {
         #expect(Self.refusal(environment)?.contains(message) == true, "\(Self.refusal(environment) ?? "accepted")")
+    }
+
+    @Test func aWebhookDeliveryCarriesItsURLAndSecret() throws {
+        let config = try Self.load([
+            "AUTH_SMS_DELIVERY": "webhook", "AUTH_SMS_WEBHOOK_URL": "https://sms.example/send",
+            "AUTH_SMS_WEBHOOK_SECRET": "0123456789abcdef",
+        ])
+        #expect(config.otpDelivery == .webhook(url: "https://sms.example/send", secret: "0123456789abcdef"))
+        #expect(try Self.load([:]).otpDelivery == .log)
     }
 
     /// `MESSAGE_BUS=auto` never leaves instances that share a database on the in-process bus.

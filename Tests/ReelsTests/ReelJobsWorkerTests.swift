@@ -146,7 +146,14 @@ import TestSupport
         let client = PostgresClient(configuration: try url.clientConfiguration(maximumConnections: 1), backgroundLogger: ReelJobsFixture.quietLogger)
         let pool = Task { await client.run() }
         defer { pool.cancel() }
-        let db = Database(client: client, maximumConnections: 1, acquireTimeout: .seconds(10), logger: ReelJobsFixture.quietLogger)
+        // A minute to wait for it: the worker's heartbeats and progress share the one connection
+        // on a machine that may be running the whole suite.
+        let db = Database(client: client, maximumConnections: 1, acquireTimeout: .seconds(60), logger: ReelJobsFixture.quietLogger)
+        // The test's own reads go through a pool of their own, so they never wait on the worker's.
+        let observerClient = PostgresClient(configuration: try url.clientConfiguration(maximumConnections: 2), backgroundLogger: ReelJobsFixture.quietLogger)
+        let observerPool = Task { await observerClient.run() }
+        defer { observerPool.cancel() }
+        let observer = Database(client: observerClient, maximumConnections: 2, acquireTimeout: .seconds(60), logger: ReelJobsFixture.quietLogger)
         let storage = try await ReelJobsFixture.storage(db)
         var settings = ReelsWorkerSettings()
         // Polling would take an hour: only the NOTIFY can wake the worker in time.
@@ -159,19 +166,20 @@ import TestSupport
         defer { running.cancel() }
         // Idle: the listener is connected and the pool's one connection is free.
         try await Task.sleep(for: .seconds(1))
+        // Read through the worker's pool: a listener holding its one connection would block this.
         let listeners = try await db.withOwner { connection in
             try await connection.scalarText(
                 "SELECT count(*)::text FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN \"reels_jobs\";'", [])
         }
         #expect(listeners == "1")
-        let author = try await ReelsFixture.user(db)
+        let author = try await ReelsFixture.user(observer)
         let clip = try ReelJobsFixture.clip(width: 640, height: 360, seconds: 1, audio: false)
-        let reel = try await ReelJobsFixture.reelWithJob(db, storage, author: author, clip: clip)
+        let reel = try await ReelJobsFixture.reelWithJob(observer, storage, author: author, clip: clip)
         // Only the NOTIFY can wake the worker this soon: the job is claimed.
-        let woken = try await ReelJobsFixture.waitFor(db, reel, leaving: "uploaded", timeout: .seconds(60))
+        let woken = try await ReelJobsFixture.waitFor(observer, reel, leaving: "uploaded", timeout: .seconds(60))
         #expect(woken != "uploaded", "the worker was not woken by the NOTIFY within 60 s")
         // Transcoding may take minutes on a machine running the whole suite at once.
-        let finished = try await ReelJobsFixture.waitFor(db, reel, state: "ready", timeout: .seconds(300))
+        let finished = try await ReelJobsFixture.waitFor(observer, reel, state: "ready", timeout: .seconds(300))
         #expect(finished == "ready", "the reel is \(finished)")
     }
 

@@ -45,6 +45,9 @@ public struct AppConfig: Sendable {
     public var logFormat = LogFormat.text
     /// The web app's folder (`PUBLIC_DIR`; default `./Public` or the checkout's).
     public var publicDirectory: String?
+    /// Where the web app's compressed files are kept between runs (`WEB_ASSET_CACHE_DIR`):
+    /// nil for the user's cache folder, empty for none.
+    public var webAssetCacheDirectory: String?
     /// The realtime fan-out between instances (`MESSAGE_BUS`); see ``resolvedMessageBus``.
     public var messageBus = MessageBusKind.auto
     /// The Redis shared by the instances (`REDIS_URL`), validated at load.
@@ -99,6 +102,7 @@ public struct AppConfig: Sendable {
         config.publicURL = reader.string(forKey: "public.url")
         config.trustProxy = reader.bool(forKey: "trustProxy") ?? false
         config.publicDirectory = reader.string(forKey: "publicDir")
+        config.webAssetCacheDirectory = reader.string(forKey: "webAssetCacheDir")
         try config.loadMessageBus(from: reader)
         config.shutdownGraceSeconds = try reader.integer("shutdown.graceSeconds", variable: "SHUTDOWN_GRACE_SECONDS", default: 10, in: 1...600)
         config.databaseAcquireTimeoutSeconds = try reader.integer(

@@ -186,7 +186,8 @@ private func addAPI(
     }
     WebApp(
         publicDirectory: publicDirectory, anonKey: tokens.anonKey, publicURL: config.resolvedPublicURL,
-        otpResendSeconds: config.auth.smsMaxFrequencySeconds, otpLength: config.auth.otpLength
+        otpResendSeconds: config.auth.smsMaxFrequencySeconds, otpLength: config.auth.otpLength,
+        compressionCache: CompressionCache.resolve(configured: config.webAssetCacheDirectory)
     ).addRoutes(to: router, logger: logger)
 
     let authController = AuthController(auth: auth, buckets: buckets)

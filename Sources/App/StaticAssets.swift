@@ -34,8 +34,9 @@ struct StaticAssets: Sendable {
     /// Smaller files are not compressed: the saving would not pay for a decoder.
     static let minimumCompressedBytes = 1024
 
-    /// Reads every regular file under `directory` but hidden ones (a name starting with `.`).
-    static func load(directory: String, gzip: GzipEncoder?, brotli: BrotliEncoder?) -> StaticAssets {
+    /// Reads every regular file under `directory` but hidden ones (a name starting with `.`);
+    /// compressed forms come from `cache` when it has them.
+    static func load(directory: String, gzip: GzipEncoder?, brotli: BrotliEncoder?, cache: CompressionCache? = nil) -> StaticAssets {
         var sources: [String: [UInt8]] = [:]
         let walker = FileManager.default.enumerator(atPath: directory)
         while let path = walker?.nextObject() as? String {
@@ -55,7 +56,7 @@ struct StaticAssets: Sendable {
         DispatchQueue.concurrentPerform(iterations: paths.count) { index in
             let path = paths[index]
             guard let body = bodies[path], let version = versions[path] else { return }
-            prepared.set(index, (path, prepare(path: path, body: body, version: version, gzip: gzip, brotli: brotli)))
+            prepared.set(index, (path, prepare(path: path, body: body, version: version, gzip: gzip, brotli: brotli, cache: cache)))
         }
         var files: [String: Asset] = [:]
         var totals = ["identity": 0, "gzip": 0, "br": 0]
@@ -71,13 +72,20 @@ struct StaticAssets: Sendable {
         return StaticAssets(files: files, fileCount: sources.count, totals: totals)
     }
 
-    private static func prepare(path: String, body: [UInt8], version: String, gzip: GzipEncoder?, brotli: BrotliEncoder?) -> Asset {
+    private static func prepare(
+        path: String, body: [UInt8], version: String, gzip: GzipEncoder?, brotli: BrotliEncoder?, cache: CompressionCache?
+    ) -> Asset {
         let fileExtension = URL(fileURLWithPath: path).pathExtension.lowercased()
         let contentType = MediaType.getMediaType(forExtension: fileExtension)?.description ?? "application/octet-stream"
         let tag = ContentHash.hex(body)
         var encoded: [ContentCoding: Representation] = [:]
         if body.count >= minimumCompressedBytes, isText(contentType) {
-            let forms: [(ContentCoding, [UInt8]?)] = [(.gzip, gzip?.compress(body)), (.brotli, brotli?.compress(body))]
+            func form(_ coding: ContentCoding, _ compress: (([UInt8]) -> [UInt8]?)?) -> (ContentCoding, [UInt8]?) {
+                guard let compress else { return (coding, nil) }
+                guard let cache else { return (coding, compress(body)) }
+                return (coding, cache.compressed(body, coding: coding, compress: compress))
+            }
+            let forms = [form(.gzip, gzip?.compress), form(.brotli, brotli?.compress)]
             for case let (coding, bytes?) in forms where bytes.count <= body.count * 9 / 10 {
                 encoded[coding] = Representation(body: ByteBuffer(bytes: bytes), etag: "\"\(tag)-\(coding.rawValue)\"")
             }

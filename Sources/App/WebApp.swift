@@ -13,6 +13,8 @@ struct WebApp {
     let otpResendSeconds: Int
     /// Digits in a sign-in code (`AUTH_SMS_OTP_LENGTH`), so the sign-in page draws that many cells.
     let otpLength: Int
+    /// Where compressed files are kept between runs (`WEB_ASSET_CACHE_DIR`); nil: compress at every start.
+    let compressionCache: CompressionCache?
 
     /// Finds `Public/`: `PUBLIC_DIR`, else `./Public`, else the checkout the binary was built
     /// in (the nearest folder above the executable that has `Package.swift` and `Public/`).
@@ -41,22 +43,24 @@ struct WebApp {
         }
         guard let publicDirectory else { return }
         router.add(middleware: WebAppHeadersMiddleware())
-        router.add(middleware: StaticAssetMiddleware(assets: Self.loadAssets(publicDirectory, logger: logger)))
+        router.add(middleware: StaticAssetMiddleware(assets: Self.loadAssets(publicDirectory, cache: compressionCache, logger: logger)))
         // Files added after start-up or too big to hold in memory: from disk, uncompressed.
         router.add(middleware: FileMiddleware(publicDirectory, searchForIndexHtml: true))
     }
 
-    /// Reads and compresses `Public/` once; logs what it holds and a missing encoder.
-    static func loadAssets(_ directory: String, logger: Logger) -> StaticAssets {
+    /// Reads and compresses `Public/` once (compressed forms from `cache` when it has them);
+    /// logs what it holds and a missing encoder.
+    static func loadAssets(_ directory: String, cache: CompressionCache?, logger: Logger) -> StaticAssets {
         let started = ContinuousClock.now
         let gzip = GzipEncoder.load()
         let brotli = BrotliEncoder.load()
         if gzip == nil { logger.warning("zlib (libz.so.1) not found: the web app is served uncompressed") }
         if brotli == nil { logger.notice("libbrotlienc.so.1 not found: the web app is served with gzip only (apt-get install libbrotli1)") }
-        let assets = StaticAssets.load(directory: directory, gzip: gzip, brotli: brotli)
+        cache?.prune()
+        let assets = StaticAssets.load(directory: directory, gzip: gzip, brotli: brotli, cache: cache)
         let elapsed = ContinuousClock.now - started
         logger.info(
-            "web app: \(assets.fileCount) files, \(assets.totals["identity"] ?? 0) bytes; gzip \(assets.totals["gzip"] ?? 0), br \(assets.totals["br"] ?? 0) (prepared in \(elapsed.nanoseconds / 1_000_000) ms)")
+            "web app: \(assets.fileCount) files, \(assets.totals["identity"] ?? 0) bytes; gzip \(assets.totals["gzip"] ?? 0), br \(assets.totals["br"] ?? 0) (prepared in \(elapsed.nanoseconds / 1_000_000) ms; compression cache: \(cache?.directory ?? "off"))")
         return assets
     }
 }

@@ -27,6 +27,13 @@ import Testing
         #expect(config.assistant.ratePerMinute == 10)
     }
 
+    @Test func anEmptyWebAssetCacheTurnsTheCacheOff() throws {
+        #expect(try Self.load([:]).webAssetCacheDirectory == nil)
+        let off = try Self.load(["WEB_ASSET_CACHE_DIR": ""]).webAssetCacheDirectory
+        #expect(off == "" && CompressionCache.resolve(configured: off) == nil)
+        #expect(try Self.load(["WEB_ASSET_CACHE_DIR": "/var/cache/ecomansoni"]).webAssetCacheDirectory == "/var/cache/ecomansoni")
+    }
+
     @Test func settingsAreRead() throws {
         let config = try Self.load([
             "SERVER_ROLES": "calls", "CALLS_RESUME_GRACE_SECONDS": "3", "CALLS_MAX_ROOM_PEERS": "4",

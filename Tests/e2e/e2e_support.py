@@ -97,8 +97,8 @@ TEST_OTPS = {
     "+15555550208": "208208",
     "+15555550209": "209209",
 }
-# Issues 14's, 15's and 16's suites (ranges in conftest.py SERVER_ENV).
-TEST_OTPS.update({f"+15555550{n}": f"{n}{n}" for n in range(220, 384)})
+# Issues 14's to 17's suites (ranges in conftest.py SERVER_ENV).
+TEST_OTPS.update({f"+15555550{n}": f"{n}{n}" for n in range(220, 390)})
 
 # Upper bound for any single network operation of a test.
 NETWORK_TIMEOUT = 20.0

@@ -2,9 +2,11 @@
 sessions), as docs/deployment.md describes: clients that only know the balancer's address
 chat in realtime whichever instances their requests and sockets land on, and when an
 instance is killed they reconnect through nginx and catch up by seq with no gap and no
-duplicate.
+duplicate. Calls signalling works the same way: a caller rings every device of the callee
+wherever each socket landed, relays reach them, and after an instance dies the devices it
+held come back through nginx and are rung and relayed to again.
 
-Users +15555550382 and +15555550383."""
+Users +15555550382 and +15555550383 (chat), +15555550384 and +15555550385 (calls)."""
 
 from __future__ import annotations
 
@@ -14,11 +16,13 @@ import uuid
 
 import pytest
 
+from calls_support import CallsClient, User, assert_strictly_increasing
 from cluster_support import LoadBalancer, close_all, instances, redis  # noqa: F401 (redis is a fixture)
 from e2e_support import new_client, rpc, sign_in
 from test_realtime import collector, subscribed, wait_for
 
 ALICE, BOB = "+15555550382", "+15555550383"
+CALLER, CALLEE = "+15555550384", "+15555550385"
 
 
 @pytest.fixture
@@ -107,3 +111,84 @@ async def test_chat_through_the_balancer_survives_an_instance_dying(server, clus
     finally:
         await close_all(clients)
 
+
+
+async def test_calls_through_the_balancer_ring_relay_and_come_back_after_an_instance_dies(server, cluster):
+    started, balancer = cluster
+    people = {"caller": User("caller", CALLER), "callee": User("callee", CALLEE)}
+    sockets: list[CallsClient] = []
+    try:
+        for user in people.values():
+            user.client = await new_client(balancer.url, server.anon_key)
+            session = (await sign_in(user.client, user.phone)).session
+            user.id, user.token = session.user.id, session.access_token
+        caller, callee = people["caller"], people["callee"]
+
+        async def device(user: User, name: str, device_id: str | None = None) -> CallsClient:
+            client = await CallsClient.connect(balancer.url, name)
+            sockets.append(client)
+            await client.login(user, device_id)
+            return client
+
+        # Four consecutive upgrades through one nginx worker's round robin: every instance holds
+        # at least one of these sockets, so the caller and some callee device are on different ones.
+        ringer = await device(caller, "caller")
+        phones = [await device(callee, f"callee-{index}") for index in range(3)]
+
+        async def ring_and_relay(room: dict) -> None:
+            call_id = str(uuid.uuid4())
+            reply = await ringer.request("call.invite", {"to": callee.id, "callId": call_id, "callType": "video"})
+            reply.expect_ok()
+            assert reply.payload.get("delivered") == len(phones), reply.ack_frame
+            for phone in phones:
+                assert (await phone.expect("call.invite", callId=call_id))["from"] == ringer.peer
+            for phone in phones:
+                sdp = f"offer to {phone.device_id} {call_id}"
+                (await ringer.request("webrtc.offer", {"roomId": room["roomId"], "to": phone.peer, "sdp": sdp})).expect_ok()
+                offer = await phone.next(lambda f: f.get("type") == "webrtc.offer" and f["payload"].get("sdp") == sdp)
+                assert offer["from"] == ringer.peer
+
+        room = await ringer.create_room([callee.id])
+        await ringer.join_room(room)
+        for phone in phones:
+            await phone.join_room(room)
+            await ringer.expect("PEER_JOINED", roomId=room["roomId"], deviceId=phone.device_id)
+        await ring_and_relay(room)
+
+        # One instance dies without warning: the sockets it held drop, and their devices connect
+        # again through the balancer (which now skips the dead instance), resuming when they can.
+        victim = started[0]
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(timeout=10)
+        for _ in range(100):
+            if any(client.closed.is_set() for client in [ringer, *phones]):
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)
+        dropped = [client for client in [ringer, *phones] if client.closed.is_set()]
+        assert dropped, "no socket was on the killed instance"
+        for client in [ringer, *phones]:
+            assert_strictly_increasing(client.server_frames(), client.name)
+        for old in dropped:
+            user = caller if old is ringer else callee
+            again = await CallsClient.connect(balancer.url, old.name + "-again")
+            sockets.append(again)
+            resume = {"resumeToken": old.welcome["payload"]["resumeToken"], "lastServerSeq": old.last_server_seq()}
+            welcome = await again.hello(old.device_id, resume=resume)
+            if welcome["payload"].get("resumed") is True:
+                again.user_id = user.id
+            else:
+                (await again.auth(user.token)).expect_ok()
+                again.user_id = user.id
+                await again.join_room(room)
+            if old is ringer:
+                ringer = again
+            else:
+                phones[phones.index(old)] = again
+        await ring_and_relay(room)
+        for client in [ringer, *phones]:
+            assert_strictly_increasing(client.server_frames(), client.name)
+    finally:
+        for client in sockets:
+            await client.close()
+        await close_all([user.client for user in people.values() if user.client is not None])

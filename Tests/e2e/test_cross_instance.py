@@ -3,7 +3,6 @@ across instances, survives the death of one, and a reconnecting client catches u
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess

@@ -21,7 +21,6 @@ import re
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest

@@ -16,7 +16,7 @@ from supabase_functions.errors import FunctionsHttpError
 
 from e2e_support import close_client, expect_api_error, new_client, rpc, sign_in, within
 from insurance_support import (
-    CURRENT_VERSION, DATE, QUOTE_PATH, TERRITORIES_PATH, TERRITORY_CODES, api_headers, assert_field_error, json_body,
+    CURRENT_VERSION, QUOTE_PATH, TERRITORIES_PATH, TERRITORY_CODES, api_headers, assert_field_error, json_body,
     quote_request, run_cli_quote, with_change,
 )
 

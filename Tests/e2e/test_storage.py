@@ -134,17 +134,17 @@ async def test_error_table(server, users, http):
     # bucket not found
     no_bucket = await expect_storage_error(alice.storage.from_("no-such-bucket").download("x.txt"))
     assert str(no_bucket.status) == "404" and no_bucket.code == "Bucket not found"
-    raw = await http.get(f"/storage/v1/object/no-such-bucket/x.txt", headers=auth_headers(server))
+    raw = await http.get("/storage/v1/object/no-such-bucket/x.txt", headers=auth_headers(server))
     assert raw.status_code == 400 and raw.json() == {"statusCode": "404", "error": "Bucket not found", "message": "Bucket not found"}
     # object not found: HTTP 400, statusCode "404"
-    raw = await http.get(f"/storage/v1/object/{BUCKET}/missing.txt", headers=auth_headers(server, await access_token(alice)))
+    raw = await http.get("/storage/v1/object/{BUCKET}/missing.txt", headers=auth_headers(server, await access_token(alice)))
     assert raw.status_code == 400
     assert raw.json() == {"statusCode": "404", "error": "not_found", "message": "Object not found"}
     # no API key: refused before anything else
-    raw = await http.get(f"/storage/v1/bucket")
+    raw = await http.get("/storage/v1/bucket")
     assert raw.status_code == 401 and set(raw.json()) == {"statusCode", "error", "message"}
     # invalid JWT
-    raw = await http.get(f"/storage/v1/bucket", headers={"apikey": server.anon_key, "Authorization": "Bearer not.a.jwt"})
+    raw = await http.get("/storage/v1/bucket", headers={"apikey": server.anon_key, "Authorization": "Bearer not.a.jwt"})
     assert raw.status_code == 400 and raw.json()["error"] == "InvalidJWT"
     # anonymous writes: refused by the policies
     anon = await new_client(server.url, server.anon_key)

@@ -46,7 +46,7 @@ export function territoryPicker({ s, kit, uid, main, date, closed, required, edi
   const openList = open => {
     listbox.hidden = !open;
     input.setAttribute('aria-expanded', String(open));
-    if (!open) { active = -1; input.removeAttribute('aria-activedescendant'); return; }
+    if (!open) { active = -1; input.removeAttribute('aria-activedescendant'); listbox.removeAttribute('aria-busy'); return; }
     // Open upwards when the visible part of the page below the input is too short (phones).
     const r = input.getBoundingClientRect();
     const m = main.getBoundingClientRect();
@@ -101,15 +101,20 @@ export function territoryPicker({ s, kit, uid, main, date, closed, required, edi
   }
   async function run(q) {
     const mine = ++seq;
-    clear(listbox, h('li', { class: 'option empty-opt', role: 'presentation', text: t('loading') }));
+    // Options already on screen stay there until the next answer replaces them: blanking the
+    // list would move what the pointer is about to press.
+    if (listbox.hidden || !options.length) clear(listbox, h('li', { class: 'option empty-opt', role: 'presentation', text: t('loading') }));
+    listbox.setAttribute('aria-busy', 'true');
     openList(true);
     try {
       const r = await fetchAll(q);
       if (mine !== seq || closed()) return;
+      listbox.removeAttribute('aria-busy');
       paintOptions(r.territories || [], q);
       if (document.activeElement !== input) openList(false);
     } catch (e) {
       if (mine !== seq || closed()) return;
+      listbox.removeAttribute('aria-busy');
       options = [];
       clear(listbox, h('li', { class: 'option empty-opt', role: 'presentation' }, errorText(e), ' ',
         h('button', { class: 'btn-link', type: 'button', testid: 'territory-retry', onPointerdown: ev => { ev.preventDefault(); run(q); } }, t('retry'))));

@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from web_support import Browser, Steps, tid
+from web_support import Browser, Steps
 
 CAROL = ("+15555550262", "262262")
 DAN = ("+15555550263", "263263")

@@ -377,7 +377,7 @@ def test_bob_sees_photo_and_plays_voice(scenario):
             const audio = p && p.querySelector('audio');
             return p ? [p.dataset.state, audio ? audio.currentTime : 0] : null;""", voice)
         return state and (state[1] > 0.2 or state[0] == "playing") and state
-    state = b.wait(advancing, "the voice message to play (state 'playing' or currentTime advancing)")
+    b.wait(advancing, "the voice message to play (state 'playing' or currentTime advancing)")
     b.wait(lambda d: d.execute_script(
         "return arguments[0].querySelector('audio').currentTime", voice) > 0.2, "audio currentTime to advance")
     speed = voice.find_element("css selector", tid("voice-speed"))

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from web_support import Browser, Steps, tid
+from web_support import Browser, Steps
 
 ALICE = ("+15555550260", "260260")
 BOB = ("+15555550261", "261261")
@@ -168,7 +168,7 @@ def test_photo_sent_to_a_chat_picked_from_the_inbox(scenario):
 
 def test_photo_as_avatar(scenario):
     scenario.need("camera")
-    a, bob = scenario.browsers["alice"], scenario.browsers["bob"]
+    a = scenario.browsers["alice"]
     a.go("#/me")
     a.click("camera-for-avatar")
     a.wait(lambda d: a.route() == "#/camera/avatar", "the camera for the avatar")

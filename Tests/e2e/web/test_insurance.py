@@ -23,7 +23,7 @@ import pytest
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
-from web_support import DESKTOP, PHONE, Browser, Steps, element_text
+from web_support import DESKTOP, PHONE, Browser, choose_territory, Steps, element_text
 
 PHONE_NUMBER, CODE = "+15555550113", "113113"
 RUN = secrets.token_hex(3)
@@ -69,13 +69,6 @@ def field_error(b: Browser, path: str) -> str | None:
     """The displayed inline error of a request field (data-field = its path), or None."""
     shown = b.displayed("field-error", data_field=path)
     return norm(element_text(b.driver, shown[0])) if shown else None
-
-
-def choose_territory(b: Browser, typed: str, code: str) -> None:
-    b.fill("territory-input", typed)
-    b.visible("territory-option", data_code=code)
-    b.click("territory-option", data_code=code)
-    b.wait(lambda d: not b.is_visible("territory-listbox"), "the territory list to close after choosing")
 
 
 def driver_input(b: Browser, testid: str, index: int = 0):
@@ -150,7 +143,7 @@ def test_sign_in_and_open_the_calculator(server, state):
 def test_quote_shows_premium_and_breakdown(state):
     state.need("calculator open")
     b = state.browser
-    choose_territory(b, "Моск", "moscow")
+    choose_territory(b, "Моск", "moscow", "Москва")
     b.fill("power-input", "150")
     type_into(b, driver_input(b, "driver-age-input"), "35")
     type_into(b, driver_input(b, "driver-experience-input"), "10")
@@ -268,7 +261,7 @@ def test_calculator_screenshots(state):
         b.visible("osago-form")
         if not b.is_visible("osago-result"):
             # After a reload the form starts empty: price the example again.
-            choose_territory(b, "Моск", "moscow")
+            choose_territory(b, "Моск", "moscow", "Москва")
             b.fill("power-input", "150")
             type_into(b, driver_input(b, "driver-age-input"), "35")
             type_into(b, driver_input(b, "driver-experience-input"), "10")

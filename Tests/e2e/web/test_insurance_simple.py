@@ -29,7 +29,7 @@ import pytest
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
-from web_support import DESKTOP, Browser, Steps, element_text
+from web_support import DESKTOP, Browser, Steps, choose_territory, element_text
 
 PHONE_390 = (390, 844)
 RUN = secrets.token_hex(3)
@@ -101,9 +101,7 @@ def type_into(b: Browser, element, text: str) -> None:
 
 
 def fill_simple(b: Browser) -> None:
-    b.fill("territory-input", "Моск")
-    b.click("territory-option", data_code="moscow")
-    b.wait(lambda d: not b.is_visible("territory-listbox"), "the territory list to close")
+    choose_territory(b, "Моск", "moscow", "Москва")
     b.fill("power-input", "150")
     type_into(b, driver_input(b, "driver-age-input"), "35")
     type_into(b, driver_input(b, "driver-experience-input"), "10")

@@ -23,7 +23,7 @@ import httpx
 import pytest
 from selenium.webdriver.common.keys import Keys
 
-from web_support import Browser, element_text, tid
+from web_support import Browser, element_text
 
 SIGN_UP_PHONE, SIGN_UP_CODE = "+15555550210", "210210"
 RETRY_PHONE = "+15555550211"

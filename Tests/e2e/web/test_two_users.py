@@ -326,8 +326,8 @@ def test_dm_realtime_messages_read_ticks_and_typing(scenario, report):
          "the message input is cleared after sending", 3)
     wait_status(a, scenario.alice_text, "delivered")  # Bob's app is open: his device acks delivery
 
-    item = b.wait(lambda d: inbox_item(b, conversation_id),
-                  f"{tid('inbox-item', data_conversation_id=conversation_id)} in Bob's inbox (real time)")
+    b.wait(lambda d: inbox_item(b, conversation_id),
+           f"{tid('inbox-item', data_conversation_id=conversation_id)} in Bob's inbox (real time)")
     badge_text = b.wait(lambda d: b.driver.execute_script("""
         const item = document.querySelector(arguments[0]);
         const badge = item && item.querySelector('[data-testid="unread-badge"]');

@@ -448,6 +448,23 @@ class Browser:
         return [png, html, log]
 
 
+def choose_territory(b: Browser, typed: str, code: str, name: str | None = None) -> None:
+    """Types `typed` into the OSAGO territory combobox and picks the option `code`; with `name`,
+    waits until the field shows it (pressing the option again if the press went astray)."""
+    b.fill("territory-input", typed)
+    b.visible("territory-option", data_code=code)
+    b.click("territory-option", data_code=code)
+    if name is not None:
+        def chosen(_):
+            if b.visible("territory-input").get_attribute("value") == name:
+                return True
+            for option in b.displayed("territory-option", data_code=code)[:1]:
+                option.click()
+            return False
+        b.wait(chosen, f"{name} chosen from the territory list")
+    b.wait(lambda d: not b.is_visible("territory-listbox"), "the territory list to close after choosing")
+
+
 def screenshots_dir() -> Path:
     """Where the accessibility audit puts its screen × size × theme screenshots:
     $ECOMANSONI_SCREENSHOTS, else Tests/e2e/web/.screenshots (git-ignored)."""

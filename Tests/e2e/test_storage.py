@@ -137,7 +137,7 @@ async def test_error_table(server, users, http):
     raw = await http.get("/storage/v1/object/no-such-bucket/x.txt", headers=auth_headers(server))
     assert raw.status_code == 400 and raw.json() == {"statusCode": "404", "error": "Bucket not found", "message": "Bucket not found"}
     # object not found: HTTP 400, statusCode "404"
-    raw = await http.get("/storage/v1/object/{BUCKET}/missing.txt", headers=auth_headers(server, await access_token(alice)))
+    raw = await http.get(f"/storage/v1/object/{BUCKET}/missing.txt", headers=auth_headers(server, await access_token(alice)))
     assert raw.status_code == 400
     assert raw.json() == {"statusCode": "404", "error": "not_found", "message": "Object not found"}
     # no API key: refused before anything else

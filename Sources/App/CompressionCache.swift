@@ -3,9 +3,9 @@ import Foundation
 /// The compressed forms of the web app's files kept on disk between runs
 /// (`WEB_ASSET_CACHE_DIR`), so a restart does not compress them again: brotli at quality 11
 /// takes seconds of CPU for the whole app, on every start of every instance. An entry is named
-/// by the coding, the body's length and two 64-bit hashes of it (the files are the operator's
-/// own, not a client's); it is written to a temporary name and renamed, so a reader never sees
-/// half an entry. Entries unused for 30 days are removed at start-up. A cache that cannot be
+/// by the coding, the body's length and two 64-bit hashes of it (`ContentHash` of the bytes and
+/// of the bytes in reverse; the files are the operator's own, not a client's); it is written to
+/// a temporary name and renamed, so a reader never sees half an entry. Entries unused for 30 days are removed at start-up. A cache that cannot be
 /// read or written only means compressing again.
 struct CompressionCache: Sendable {
     let directory: String
@@ -69,12 +69,8 @@ struct CompressionCache: Sendable {
         }
     }
 
-    /// `<coding>-<length>-<FNV-1a>-<FNV-1a of the bytes in reverse>`.
+    /// `<coding>-<length>-<content hash>-<content hash of the bytes in reverse>`.
     static func key(_ body: [UInt8], coding: ContentCoding) -> String {
-        var forward: UInt64 = 0xcbf2_9ce4_8422_2325
-        var backward: UInt64 = 0x84222325_cbf29ce4
-        for byte in body { forward = (forward ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
-        for byte in body.reversed() { backward = (backward ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
-        return "\(coding.rawValue)-\(body.count)-\(String(forward, radix: 16))-\(String(backward, radix: 16))"
+        "\(coding.rawValue)-\(body.count)-\(ContentHash.hex(body))-\(ContentHash.hex(Array(body.reversed())))"
     }
 }

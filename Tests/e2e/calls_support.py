@@ -357,6 +357,17 @@ class CallsClient:
             pass
 
 
+async def room_with(owner: CallsClient, *others: CallsClient, allowed=()) -> dict:
+    """`owner` creates a p2p room allowing the users of `others` (+ `allowed`); everyone joins."""
+    ids = sorted({o.user_id for o in others if o.user_id != owner.user_id} | set(allowed))
+    room = await owner.create_room(ids)
+    await owner.join_room(room)
+    for other in others:
+        await other.join_room(room)
+        await owner.expect("PEER_JOINED", roomId=room["roomId"], deviceId=other.device_id)
+    return room
+
+
 def is_ack_of(frame: Frame, msg_id: str) -> bool:
     return frame.get("type") == "ACK" and (frame.get("ack") or {}).get("ackOfMsgId") == msg_id
 

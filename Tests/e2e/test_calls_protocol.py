@@ -40,6 +40,7 @@ from calls_support import (
     new_msg_id,
     now_ms,
     peers_of,
+    room_with,
     start_instance,
     stop_instance,
     turn_credential,
@@ -155,17 +156,6 @@ async def logged_in(calls, user: User, base_url: str | None = None, device_id: s
     client = await calls(base_url, name=f"{user.name}{'@' + base_url.rsplit(':', 1)[1] if base_url else ''}")
     await client.login(user, device_id)
     return client
-
-
-async def room_with(owner: CallsClient, *others: CallsClient, allowed=()) -> dict:
-    """`owner` creates a p2p room allowing the users of `others` (+ `allowed`); everyone joins."""
-    ids = sorted({o.user_id for o in others if o.user_id != owner.user_id} | set(allowed))
-    room = await owner.create_room(ids)
-    await owner.join_room(room)
-    for other in others:
-        await other.join_room(room)
-        await owner.expect("PEER_JOINED", roomId=room["roomId"], deviceId=other.device_id)
-    return room
 
 
 def is_uuid(value) -> bool:

@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 
-from calls_support import CallsClient, User, assert_strictly_increasing
+from calls_support import CallsClient, User, assert_strictly_increasing, room_with
 from cluster_support import LoadBalancer, close_all, instances, redis  # noqa: F401 (redis is a fixture)
 from e2e_support import new_client, rpc, sign_in
 from test_realtime import collector, subscribed, wait_for
@@ -112,7 +112,6 @@ async def test_chat_through_the_balancer_survives_an_instance_dying(server, clus
         await close_all(clients)
 
 
-
 async def test_calls_through_the_balancer_ring_relay_and_come_back_after_an_instance_dies(server, cluster):
     started, balancer = cluster
     people = {"caller": User("caller", CALLER), "callee": User("callee", CALLEE)}
@@ -124,10 +123,10 @@ async def test_calls_through_the_balancer_ring_relay_and_come_back_after_an_inst
             user.id, user.token = session.user.id, session.access_token
         caller, callee = people["caller"], people["callee"]
 
-        async def device(user: User, name: str, device_id: str | None = None) -> CallsClient:
+        async def device(user: User, name: str) -> CallsClient:
             client = await CallsClient.connect(balancer.url, name)
             sockets.append(client)
-            await client.login(user, device_id)
+            await client.login(user)
             return client
 
         # Four consecutive upgrades through one nginx worker's round robin: every instance holds
@@ -148,11 +147,7 @@ async def test_calls_through_the_balancer_ring_relay_and_come_back_after_an_inst
                 offer = await phone.next(lambda f: f.get("type") == "webrtc.offer" and f["payload"].get("sdp") == sdp)
                 assert offer["from"] == ringer.peer
 
-        room = await ringer.create_room([callee.id])
-        await ringer.join_room(room)
-        for phone in phones:
-            await phone.join_room(room)
-            await ringer.expect("PEER_JOINED", roomId=room["roomId"], deviceId=phone.device_id)
+        room = await room_with(ringer, *phones)
         await ring_and_relay(room)
 
         # One instance dies without warning: the sockets it held drop, and their devices connect
@@ -175,11 +170,9 @@ async def test_calls_through_the_balancer_ring_relay_and_come_back_after_an_inst
             sockets.append(again)
             resume = {"resumeToken": old.welcome["payload"]["resumeToken"], "lastServerSeq": old.last_server_seq()}
             welcome = await again.hello(old.device_id, resume=resume)
-            if welcome["payload"].get("resumed") is True:
-                again.user_id = user.id
-            else:
+            again.user_id = user.id
+            if welcome["payload"].get("resumed") is not True:
                 (await again.auth(user.token)).expect_ok()
-                again.user_id = user.id
                 await again.join_room(room)
             if old is ringer:
                 ringer = again

@@ -120,7 +120,7 @@ let package = Package(
         .target(
             name: "Calls",
             dependencies: [
-                "Core", "Database", "Realtime",
+                "Core", "Database", "Realtime", "Redis",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -182,7 +182,12 @@ let package = Package(
         ),
         .target(
             name: "TestSupport",
-            dependencies: ["Core", "Database"],
+            dependencies: [
+                "Core", "Database", "Redis",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/TestSupport"
         ),
         .testTarget(
@@ -191,7 +196,7 @@ let package = Package(
         .testTarget(
             name: "RedisTests",
             dependencies: [
-                "Redis",
+                "Redis", "TestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -12,6 +12,7 @@ import Insurance
 import InsuranceService
 import Logging
 import Realtime
+import Redis
 import Reels
 import ServiceLifecycle
 import Social
@@ -67,11 +68,12 @@ public func makeStorageBackend(config: AppConfig, logger: Logger) async throws -
 /// the `/storage/v1` routes are not served. `killSwitches` is the instance's board (the one
 /// sign-in was given); without one a new board is made. It runs as one of the services.
 /// `buckets` holds the rate limits' token buckets when the instances share them (Redis);
-/// without it each limit counts in this process.
+/// without it each limit counts in this process. With `redis`, the calls service keeps its
+/// device bindings and room membership there instead of PostgreSQL.
 public func buildApplication(
     config: AppConfig, database: Database, realtimeDatabase: Database? = nil, auth: AuthService,
     bus: any MessageBus = InProcessMessageBus(), storageBackend: (any StorageBackend)? = nil, killSwitches: KillSwitchBoard? = nil,
-    buckets: (any TokenBucketStore)? = nil, logger: Logger
+    buckets: (any TokenBucketStore)? = nil, redis: RedisClient? = nil, logger: Logger
 ) throws -> EcomansoniApplication {
     _ = AppMetrics.registry
     let tokens = auth.tokens
@@ -131,7 +133,8 @@ public func buildApplication(
     // Finished 1:1 calls become messages of their DM: the chat implements the calls' seam.
     let callEvents = ChatCallEvents(chat: ChatService(database: database, publisher: BusChangePublisher(bus: bus)))
     let calls = CallsService(
-        settings: config.calls, database: database, bus: bus, logger: logger, recorder: callEvents, killSwitches: killSwitches
+        settings: config.calls, database: database, bus: bus, logger: logger, recorder: callEvents, killSwitches: killSwitches,
+        redis: redis
     ) { token in
         try await verifiedAccessToken(token, tokens: tokens)
     }

@@ -54,7 +54,7 @@ public enum Server {
             ) { realtimeDatabase in
                 try await serve(
                     config: config, database: database, realtimeDatabase: realtimeDatabase, auth: auth, bus: bus,
-                    buckets: redis.map { RedisTokenBuckets(client: $0, logger: logger) },
+                    buckets: redis.map { RedisTokenBuckets(client: $0, logger: logger) }, redis: redis,
                     registry: registry, killSwitches: killSwitches, location: locator.location, logger: logger)
                 await redis?.close()
             }
@@ -64,12 +64,12 @@ public enum Server {
     /// Serves until SIGINT/SIGTERM, then drains within the configured bounds.
     private static func serve(
         config: AppConfig, database: Database, realtimeDatabase: Database, auth: AuthService, bus: any MessageBus,
-        buckets: (any TokenBucketStore)?, registry: InstanceRegistry, killSwitches: KillSwitchBoard, location: String, logger: Logger
+        buckets: (any TokenBucketStore)?, redis: RedisClient?, registry: InstanceRegistry, killSwitches: KillSwitchBoard, location: String, logger: Logger
     ) async throws {
         let storageBackend = try await makeStorageBackend(config: config, logger: logger)
         var app = try buildApplication(
             config: config, database: database, realtimeDatabase: realtimeDatabase, auth: auth, bus: bus, storageBackend: storageBackend,
-            killSwitches: killSwitches, buckets: buckets, logger: logger)
+            killSwitches: killSwitches, buckets: buckets, redis: redis, logger: logger)
         let keys = auth.tokens
         app.beforeServerStarts {
             logger.notice("""

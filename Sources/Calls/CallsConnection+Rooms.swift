@@ -54,7 +54,7 @@ extension CallsConnection {
         guard claims.exp > Int(Date().timeIntervalSince1970) else { throw CallsError(.unauthorized, "joinToken: expired") }
         guard claims.users.contains(userId) else { throw CallsError(.unauthorized, "you are not invited to this room") }
 
-        let (room, others, me) = try await service.store.join(
+        let (room, others, me) = try await service.live.join(
             roomId: roomId, deviceId: session.deviceId, userId: userId, instance: service.instanceId)
         await session.joined(roomId)
         var iceServers: [[String: Any]] = []
@@ -79,7 +79,7 @@ extension CallsConnection {
     func leaveRoom(_ payload: [String: Any], userId: UUID) async throws -> AckResult {
         guard let session else { throw CallsError(.unauthenticated, "send HELLO first") }
         let roomId = try Self.roomId(payload)
-        let left = try await service.store.leave(roomId: roomId, deviceId: session.deviceId)
+        let left = try await service.live.leave(roomId: roomId, deviceId: session.deviceId)
         // Out of the room either way (a sweep on another instance may have removed it already).
         await session.left(roomId)
         guard let (version, remaining) = left else {

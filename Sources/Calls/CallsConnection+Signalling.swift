@@ -31,7 +31,7 @@ extension CallsConnection {
         guard try await !service.store.blockedBetween(userId, to) else {
             throw CallsError(.unauthorized, "you cannot call this user")
         }
-        var devices = try await service.store.onlineDevices(of: to)
+        var devices = try await service.live.onlineDevices(of: to)
         if let toDevice = payload["toDevice"] as? String {
             devices = devices.filter { $0 == toDevice }
         }
@@ -39,7 +39,7 @@ extension CallsConnection {
         await service.deliver(to: devices, type: type, payload: JSONObject(forwarded), from: sender)
         if type == "call.accept" || type == "call.decline" {
             // The caller's answer ends the ringing on this user's other devices too.
-            let mine = try await service.store.onlineDevices(of: userId).filter { $0 != session.deviceId }
+            let mine = try await service.live.onlineDevices(of: userId).filter { $0 != session.deviceId }
             await service.deliver(to: mine, type: type, payload: JSONObject(forwarded), from: sender)
         }
         await service.follow(

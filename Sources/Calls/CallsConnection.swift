@@ -163,7 +163,7 @@ actor CallsConnection {
             guard userId == verified.userId else { throw CallsError(.unauthorized, "the token belongs to another user") }
             await session.authenticate(userId: userId, expiresAt: verified.expiresAt)
         } else {
-            guard try await service.store.bindDevice(session.deviceId, userId: verified.userId, instance: service.instanceId) else {
+            guard try await service.live.bindDevice(session.deviceId, userId: verified.userId, instance: service.instanceId) else {
                 throw CallsError(.unauthorized, "deviceId is registered to another user")
             }
             await session.authenticate(userId: verified.userId, expiresAt: verified.expiresAt)

@@ -30,6 +30,9 @@ actor CallsHub {
 
     func session(for deviceId: String) -> DeviceSession? { sessions[deviceId] }
 
+    /// Every session this instance holds.
+    func allSessions() -> [DeviceSession] { Array(sessions.values) }
+
     func session(resumeToken: String) -> DeviceSession? { byResumeToken[resumeToken] }
 
     /// Removes `session` if it is still the device's current one; true when it was.

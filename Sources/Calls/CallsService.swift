@@ -4,6 +4,7 @@ import Database
 import Foundation
 import Logging
 import Realtime
+import Redis
 import ServiceLifecycle
 
 /// A verified access token: whose it is and when it expires (unix seconds).
@@ -17,11 +18,14 @@ public struct VerifiedAccessToken: Sendable {
     }
 }
 
-/// The calls signalling service: device sessions on this instance, rooms and presence in
-/// PostgreSQL, frames to devices on other instances over the message bus.
+/// The calls signalling service: device sessions on this instance, rooms in PostgreSQL,
+/// device bindings and room membership shared by the instances (in Redis when the server has
+/// it, else in PostgreSQL), frames to devices on other instances over the message bus.
 public final class CallsService: Service, Sendable {
     let settings: CallsSettings
     let store: CallsStore
+    /// Device bindings, live instances and room membership, shared by every instance.
+    let live: any CallsLiveState
     let bus: any MessageBus
     let hub = CallsHub()
     /// Room membership as this instance knows it (kept current by room changes on the bus).
@@ -41,12 +45,14 @@ public final class CallsService: Service, Sendable {
 
     public init(
         settings: CallsSettings, database: Database, bus: any MessageBus, logger: Logger, recorder: (any CallEventRecorder)? = nil,
-        killSwitches: any KillSwitches = NoKillSwitches(),
+        killSwitches: any KillSwitches = NoKillSwitches(), redis: RedisClient? = nil,
         verify: @escaping @Sendable (String) async throws -> VerifiedAccessToken
     ) {
         self.killSwitches = killSwitches
         self.settings = settings
-        self.store = CallsStore(database: database)
+        let store = CallsStore(database: database)
+        self.store = store
+        self.live = redis.map { RedisCallsLiveState(client: $0, rooms: store) } ?? store
         self.recorder = recorder
         self.outcomes = CallOutcomeTracker(database: database)
         self.bus = bus
@@ -85,7 +91,7 @@ public final class CallsService: Service, Sendable {
     func stop() async {
         graceTimers.stop()
         do {
-            try await store.retire(instance: instanceId)
+            try await live.retire(instance: instanceId)
         } catch {
             if !Task.isCancelled {
                 logger.warning(
@@ -100,7 +106,9 @@ public final class CallsService: Service, Sendable {
         while !Task.isCancelled {
             if beats % 5 == 0 {
                 do {
-                    try await store.heartbeat(instance: instanceId)
+                    if try await !live.heartbeat(instance: instanceId), beats > 0 {
+                        await restoreHeldDevices()
+                    }
                 } catch {
                     // A stopping service's cancelled query is not a failure.
                     if !Task.isCancelled { logger.warning("calls heartbeat failed", metadata: ["error": "\(error)"]) }
@@ -108,7 +116,7 @@ public final class CallsService: Service, Sendable {
             }
             if beats % 2 == 0 {
                 do {
-                    for (room, peer, version, remaining) in try await store.sweep(linger: settings.roomLinger) {
+                    for (room, peer, version, remaining) in try await live.sweep(linger: settings.roomLinger) {
                         await hub.session(for: peer.deviceId)?.left(room)
                         await announcePeerLeft(room: room, peer: peer, version: version, to: remaining, reason: "disconnected")
                     }
@@ -124,6 +132,27 @@ public final class CallsService: Service, Sendable {
         }
     }
 
+    /// Binds this instance's devices again and puts them back into their rooms, after the
+    /// live state forgot the instance (Redis lost its data, or the instance stalled past the
+    /// heartbeat timeout and was swept); the rooms' other peers get the new membership.
+    private func restoreHeldDevices() async {
+        var held: [HeldDevice] = []
+        for session in await hub.allSessions() {
+            guard let userId = await session.userId else { continue }
+            held.append(HeldDevice(deviceId: session.deviceId, userId: userId, rooms: await session.joinedRooms()))
+        }
+        logger.warning("calls: the shared state had forgotten this instance; binding its devices again", metadata: ["devices": "\(held.count)"])
+        do {
+            try await live.restore(instance: instanceId, devices: held)
+            for room in Set(held.flatMap(\.rooms)) {
+                guard let (version, peers) = try await live.members(of: room) else { continue }
+                await deliver(to: [], type: "", payload: JSONObject([:]), from: nil, update: RoomUpdate(room: room, version: version, peers: peers))
+            }
+        } catch {
+            if !Task.isCancelled { logger.warning("calls: restoring devices failed", metadata: ["error": "\(error)"]) }
+        }
+    }
+
     /// The join-token key, loaded once.
     func signingKey() async throws -> SymmetricKey {
         try await key.get { try await self.store.signingKey() }
@@ -131,12 +160,12 @@ public final class CallsService: Service, Sendable {
 
     // MARK: Membership
 
-    /// The room's peers: this instance's copy, or read from PostgreSQL (also when `fresh`);
+    /// The room's peers: this instance's copy, or read from the live state (also when `fresh`);
     /// nil when there is no such room.
     func members(of room: UUID, fresh: Bool = false) async throws -> [RoomPeer]? {
         if !fresh, let peers = membership.peers(of: room) { return peers }
         let epoch = membership.epoch
-        guard let (version, peers) = try await store.members(of: room) else { return nil }
+        guard let (version, peers) = try await live.members(of: room) else { return nil }
         membership.apply(RoomUpdate(room: room, version: version, peers: peers), readAt: epoch)
         return peers
     }
@@ -214,8 +243,8 @@ public final class CallsService: Service, Sendable {
     /// instance when `onlyHere`), telling the remaining peers.
     func leaveAllRooms(deviceId: String, userId: UUID, reason: String, onlyHere: Bool = false) async {
         do {
-            for room in try await store.rooms(of: deviceId, instance: onlyHere ? instanceId : nil) {
-                if let (version, remaining) = try await store.leave(roomId: room, deviceId: deviceId) {
+            for room in try await live.rooms(of: deviceId, instance: onlyHere ? instanceId : nil) {
+                if let (version, remaining) = try await live.leave(roomId: room, deviceId: deviceId) {
                     await announcePeerLeft(
                         room: room, peer: RoomPeer(userId: userId, deviceId: deviceId, joinedAt: 0), version: version, to: remaining, reason: reason)
                 }
@@ -242,7 +271,7 @@ public final class CallsService: Service, Sendable {
             guard let userId = await session.userId else { return }
             // Rooms the device has since joined through another instance are not this session's.
             await leaveAllRooms(deviceId: session.deviceId, userId: userId, reason: "disconnected", onlyHere: true)
-            try? await store.releaseDevice(session.deviceId, instance: instanceId)
+            try? await live.releaseDevice(session.deviceId, instance: instanceId)
         }
     }
 

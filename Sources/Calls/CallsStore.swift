@@ -21,9 +21,11 @@ struct RoomState: Sendable {
     var peers: [RoomPeer]
 }
 
-/// Everything the calls service keeps in PostgreSQL, so every instance sees the same rooms,
-/// device bindings and presence. Works as the owning role (these tables have no grants).
-struct CallsStore: Sendable {
+/// Everything the calls service keeps in PostgreSQL, so every instance sees the same rooms:
+/// the rooms themselves, the join-token key and relayed frames too large for the bus, and —
+/// as the ``CallsLiveState`` of a server without Redis — device bindings, instances and room
+/// membership. Works as the owning role (these tables have no grants).
+struct CallsStore: CallsLiveState {
     let database: Database
     /// Instances not seen for this long are treated as gone.
     static let instanceTimeoutSeconds = 15
@@ -39,11 +41,13 @@ struct CallsStore: Sendable {
         return SymmetricKey(data: Data(base64Encoded: value ?? "") ?? Data())
     }
 
-    func heartbeat(instance: String) async throws {
+    /// Always true: PostgreSQL does not forget an instance's devices and rooms.
+    func heartbeat(instance: String) async throws -> Bool {
         try await database.withOwner { connection in
             try await connection.execute(
                 "INSERT INTO calls.instances (id, seen_at) VALUES ($1, now()) ON CONFLICT (id) DO UPDATE SET seen_at = now()", [instance])
         }
+        return true
     }
 
     /// Binds `deviceId` to `userId` on `instance`; false when the device belongs to another user.
@@ -106,6 +110,45 @@ struct CallsStore: Sendable {
                 INSERT INTO calls.rooms (id, call_id, mode, created_by, allowed_user_ids, conversation_id, max_peers, token_expires_at)
                 VALUES ($1, $2, $3, $4, $5, $6, $7, to_timestamp($8))
                 """, [id, callId, mode, createdBy, allowed, conversationId, maxPeers, tokenExpiresAt])
+        }
+    }
+
+    /// A room as created (nil: no such room), for a ``CallsLiveState`` that keeps membership
+    /// elsewhere.
+    func room(_ id: UUID) async throws -> (callId: UUID, mode: String, maxPeers: Int, closed: Bool)? {
+        try await database.withStatement { connection in
+            for try await (callId, mode, maxPeers, closed) in try await connection.execute(RoomRow(room: id), logger: database.logger) {
+                return (callId, mode, maxPeers, closed)
+            }
+            return nil
+        }
+    }
+
+    /// Open rooms whose join token has expired (at most `limit`, oldest first): the ones to
+    /// close if nobody ever joined them.
+    func openRoomsWithExpiredTokens(limit: Int) async throws -> [UUID] {
+        try await database.withOwner { connection in
+            var rooms: [UUID] = []
+            let rows = try await connection.rows("""
+                SELECT id FROM calls.rooms WHERE closed_at IS NULL AND token_expires_at < now()
+                ORDER BY token_expires_at LIMIT $1
+                """, [limit])
+            for try await room in rows.decode(UUID.self) { rooms.append(room) }
+            return rooms
+        }
+    }
+
+    /// Records rooms closed elsewhere, each with when it emptied (milliseconds since the
+    /// epoch; nil: never joined), which ends the calls in them (``CallOutcomeTracker``).
+    func close(rooms: [(id: UUID, emptySinceMs: Int64?)]) async throws {
+        guard !rooms.isEmpty else { return }
+        try await database.withOwner { connection in
+            try await connection.execute("""
+                UPDATE calls.rooms r SET closed_at = now(),
+                    empty_since = CASE WHEN c.empty_ms < 0 THEN NULL ELSE to_timestamp(c.empty_ms / 1000.0) END
+                FROM unnest($1::uuid[], $2::bigint[]) AS c (id, empty_ms)
+                WHERE r.id = c.id AND r.closed_at IS NULL
+                """, [rooms.map(\.id), rooms.map { $0.emptySinceMs ?? -1 }])
         }
     }
 
@@ -204,7 +247,7 @@ struct CallsStore: Sendable {
     }
 
     /// The rooms a device is in (only those it joined through `instance`, when given).
-    func rooms(of deviceId: String, instance: String? = nil) async throws -> [UUID] {
+    func rooms(of deviceId: String, instance: String?) async throws -> [UUID] {
         try await database.withOwner { connection in
             var rooms: [UUID] = []
             let rows = try await connection.rows(
@@ -219,7 +262,7 @@ struct CallsStore: Sendable {
     /// Closes rooms empty for longer than `linger` (and never-joined rooms whose token
     /// expired); removes peers of dead instances (each under its room's lock, rooms in id
     /// order) and returns them with the room's new version for PEER_LEFT.
-    func sweep(linger: Duration) async throws -> [(room: UUID, peer: RoomPeer, version: Int64, remaining: [RoomPeer])] {
+    func sweep(linger: Duration) async throws -> [SweptPeer] {
         try await database.withOwner { connection in
             var gone: [(UUID, RoomPeer, String)] = []
             let rows = try await connection.rows("""
@@ -280,6 +323,21 @@ struct LockRoom: PostgresPreparedStatement {
         SELECT call_id, mode, max_peers, closed_at IS NOT NULL
         FROM calls.rooms WHERE id = $1 FOR UPDATE
         """
+    typealias Row = (UUID, String, Int, Bool)
+    var room: UUID
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 1)
+        bindings.append(room)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+}
+
+/// A room as created: call, mode, size limit, closed.
+struct RoomRow: PostgresPreparedStatement {
+    static let sql = "SELECT call_id, mode, max_peers, closed_at IS NOT NULL FROM calls.rooms WHERE id = $1"
     typealias Row = (UUID, String, Int, Bool)
     var room: UUID
 

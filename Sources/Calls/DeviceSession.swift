@@ -60,6 +60,9 @@ actor DeviceSession {
 
     func isIn(_ room: UUID) -> Bool { rooms.contains(room) }
 
+    /// The rooms this session is in.
+    func joinedRooms() -> [UUID] { Array(rooms) }
+
     func attach(_ writer: SocketWriter) {
         socket = writer
     }

@@ -48,13 +48,13 @@ import TestSupport
         let session = DeviceSession(deviceId: deviceId, replayLimit: 8)
         await session.authenticate(userId: user, expiresAt: Int(Date().timeIntervalSince1970) + 600)
         _ = await service.hub.register(session)
-        try await service.store.heartbeat(instance: service.instanceId)
-        #expect(try await service.store.bindDevice(deviceId, userId: user, instance: service.instanceId))
+        _ = try await service.live.heartbeat(instance: service.instanceId)
+        #expect(try await service.live.bindDevice(deviceId, userId: user, instance: service.instanceId))
         let room = UUID()
         try await service.store.createRoom(
             id: room, callId: UUID(), mode: "p2p", createdBy: user, allowed: [user], conversationId: nil, maxPeers: 2,
             tokenExpiresAt: Int(Date().timeIntervalSince1970) + 600)
-        _ = try await service.store.join(roomId: room, deviceId: deviceId, userId: user, instance: service.instanceId)
+        _ = try await service.live.join(roomId: room, deviceId: deviceId, userId: user, instance: service.instanceId)
         await session.joined(room)
         return (service, session, room)
     }

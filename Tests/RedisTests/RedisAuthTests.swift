@@ -1,5 +1,6 @@
 import NIOCore
 import Testing
+import TestSupport
 import Redis
 
 /// AUTH: ACL users, the default user with requirepass, refusals that name the user but not the password.

@@ -1,5 +1,6 @@
 import NIOCore
 import Testing
+import TestSupport
 import Redis
 
 /// The client against a real redis-server: commands, pipelining, the pool, timeouts, scripts, SELECT.

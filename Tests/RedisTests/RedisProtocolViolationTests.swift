@@ -2,6 +2,7 @@ import NIOCore
 import NIOPosix
 import Synchronization
 import Testing
+import TestSupport
 import Redis
 
 /// A fake server that answers each read with the next canned reply: invalid RESP from a server

@@ -1,5 +1,6 @@
 import NIOCore
 import Testing
+import TestSupport
 import Redis
 
 /// The pub/sub connection: delivery to several consumers, and recovery after the server restarts.

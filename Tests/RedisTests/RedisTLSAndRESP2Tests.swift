@@ -1,5 +1,6 @@
 import NIOCore
 import Testing
+import TestSupport
 import Redis
 
 /// TLS (rediss://) with a self-signed certificate, and the RESP2 fallback when HELLO is unavailable.

@@ -12,6 +12,7 @@ import time
 import uuid
 from pathlib import Path
 
+from calls_support import CallsClient, User, room_with
 from cluster_support import close_all, instances, launch, redis, refused  # noqa: F401 (redis is a fixture)
 from conftest import _stop, _wait_ready
 from e2e_support import new_client, rpc, sign_in, within
@@ -201,3 +202,55 @@ async def test_presence_reaches_a_newcomer_and_leaves_with_a_dead_instance(serve
             await close_all(clients)
             if late is not None and late.poll() is None and _stop(late) is None:
                 late.kill()
+
+
+async def test_calls_ring_across_instances_on_redis_and_again_after_redis_restarts_empty(server, redis):
+    """Call state in Redis (docs/calls.md, "State in Redis"): a callee's device on instance B is
+    rung from instance A through Redis; Redis then restarts with nothing (no persistence), each
+    instance's next heartbeat finds itself forgotten and binds its devices and their rooms
+    again, so ringing works again within seconds and a peer leaving the room still reaches
+    the other."""
+    with instances(server, 2, {"REDIS_URL": redis.url}) as (a, b):
+        caller, callee = User("caller", ALICE), User("callee", BOB)
+        sockets: list[CallsClient] = []
+        try:
+            for user in (caller, callee):
+                user.client = await new_client(a.url, server.anon_key)
+                session = (await sign_in(user.client, user.phone)).session
+                user.id, user.token = session.user.id, session.access_token
+            ringer = await CallsClient.connect(a.url, "ringer")
+            phone = await CallsClient.connect(b.url, "phone")
+            sockets += [ringer, phone]
+            await ringer.login(caller)
+            await phone.login(callee)
+            room = await room_with(ringer, phone)
+
+            async def ring() -> int:
+                call_id = str(uuid.uuid4())
+                reply = await ringer.request("call.invite", {"to": callee.id, "callId": call_id, "callType": "audio"})
+                reply.expect_ok()
+                if reply.payload.get("delivered") == 1:
+                    await phone.expect("call.invite", callId=call_id)
+                return reply.payload.get("delivered")
+
+            assert await ring() == 1
+
+            redis.stop()
+            redis.start()
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                logs = [Path(p.log_path).read_text(errors="replace") for p in (a, b)]
+                if all("binding its devices again" in log and "Redis bus reconnected" in log for log in logs):
+                    break
+                await asyncio.sleep(0.2)
+            else:
+                raise AssertionError("an instance did not restore its call devices within 30 s of Redis restarting")
+            assert await ring() == 1, "the callee's device was not bound again after Redis restarted"
+
+            # The room's membership came back too: leaving is a real leave, seen by the other peer.
+            (await phone.request("ROOM_LEAVE", {"roomId": room["roomId"]})).expect_ok()
+            await ringer.expect("PEER_LEFT", roomId=room["roomId"], deviceId=phone.device_id, reason="left")
+        finally:
+            for client in sockets:
+                await client.close()
+            await close_all([user.client for user in (caller, callee) if user.client is not None])

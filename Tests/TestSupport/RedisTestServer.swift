@@ -5,28 +5,34 @@ import NIOPosix
 import Redis
 
 /// A private `redis-server` for one test: its own port, directory and log, killed at the end.
-final class RedisTestServer: @unchecked Sendable {
-    struct Options: Sendable {
+public final class RedisTestServer: @unchecked Sendable {
+    public struct Options: Sendable {
         /// Extra command-line options, e.g. `["--requirepass", "s3cret"]`.
-        var arguments: [String] = []
+        public var arguments: [String] = []
         /// Lines of a config file given before the options (for `rename-command`, which has no command-line form here).
-        var configLines: [String] = []
+        public var configLines: [String] = []
         /// Serve TLS only (`--port 0 --tls-port N`) with a self-signed certificate for localhost.
-        var tls = false
+        public var tls = false
+
+        public init(arguments: [String] = [], configLines: [String] = [], tls: Bool = false) {
+            self.arguments = arguments
+            self.configLines = configLines
+            self.tls = tls
+        }
     }
 
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
     }
 
-    let port: Int
-    let options: Options
-    let directory: URL
+    public let port: Int
+    public let options: Options
+    public let directory: URL
     private let lock = NSLock()
     private var process: Process?
 
-    var certificatePath: String { self.directory.appendingPathComponent("cert.pem").path }
-    var url: String { "\(self.options.tls ? "rediss" : "redis")://127.0.0.1:\(self.port)" }
+    public var certificatePath: String { self.directory.appendingPathComponent("cert.pem").path }
+    public var url: String { "\(self.options.tls ? "rediss" : "redis")://127.0.0.1:\(self.port)" }
 
     private init(port: Int, options: Options, directory: URL) {
         self.port = port
@@ -35,7 +41,7 @@ final class RedisTestServer: @unchecked Sendable {
     }
 
     /// Starts a server on a free port (retrying on a port taken meanwhile) and waits until it answers.
-    static func start(_ options: Options = Options()) async throws -> RedisTestServer {
+    public static func start(_ options: Options = Options()) async throws -> RedisTestServer {
         let executable = try Self.redisServerPath()
         var lastError: any Error = Failure(description: "redis-server did not start")
         for _ in 0..<5 {
@@ -55,7 +61,7 @@ final class RedisTestServer: @unchecked Sendable {
     }
 
     /// Kills the server (SIGKILL, like a crash), keeping its directory for `restart()`.
-    func kill() {
+    public func kill() {
         let process: Process? = self.lock.withLock {
             let process = self.process
             self.process = nil
@@ -67,7 +73,7 @@ final class RedisTestServer: @unchecked Sendable {
     }
 
     /// Starts the server again on the same port.
-    func restart() async throws {
+    public func restart() async throws {
         self.kill()
         var lastError: any Error = Failure(description: "redis-server did not restart")
         for _ in 0..<20 {
@@ -83,7 +89,7 @@ final class RedisTestServer: @unchecked Sendable {
     }
 
     /// Kills the server and removes its directory.
-    func shutdown() {
+    public func shutdown() {
         self.kill()
         try? FileManager.default.removeItem(at: self.directory)
     }
@@ -196,7 +202,7 @@ final class RedisTestServer: @unchecked Sendable {
 }
 
 /// Runs `body` with a fresh server, killed afterwards whatever happens.
-func withRedisServer<T>(
+public func withRedisServer<T>(
     _ options: RedisTestServer.Options = RedisTestServer.Options(),
     _ body: (RedisTestServer) async throws -> T
 ) async throws -> T {
@@ -206,10 +212,10 @@ func withRedisServer<T>(
 }
 
 /// A logger that prints nothing.
-let quietLogger = Logger(label: "redis-tests", factory: { _ in SwiftLogNoOpLogHandler() })
+public let quietLogger = Logger(label: "redis-tests", factory: { _ in SwiftLogNoOpLogHandler() })
 
 /// A client for `url` (with extra query text), closed after `body`.
-func withClient<T>(
+public func withClient<T>(
     _ url: String,
     _ body: (RedisClient) async throws -> T
 ) async throws -> T {
@@ -226,7 +232,7 @@ func withClient<T>(
 
 /// `url` with 30 s connect and command timeouts unless it sets its own: on a machine running
 /// the whole suite in parallel (CI), replies from a local redis-server took over the default 5 s.
-func withLoadedMachineTimeouts(_ url: String) -> String {
+public func withLoadedMachineTimeouts(_ url: String) -> String {
     var url = url
     for option in ["connectTimeout", "commandTimeout"] where !url.contains("\(option)=") {
         url += (url.contains("?") ? "&" : "?") + "\(option)=30000"

@@ -11,7 +11,7 @@ struct Ecomansoni: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ecomansoni",
         abstract: "The ECOMANSONI super-app server.",
-        subcommands: [Serve.self, Migrate.self, Keys.self, LintMigrations.self, Osago.self, ReelsCommand.self, AdminCommand.self, AuditCommand.self],
+        subcommands: [Serve.self, Migrate.self, Keys.self, LintMigrations.self, Osago.self, ReelsCommand.self, AdminCommand.self, AuditCommand.self, BenchLimits.self],
         defaultSubcommand: Serve.self)
 }
 

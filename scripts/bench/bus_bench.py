@@ -1,41 +1,56 @@
 #!/usr/bin/env python3
 """Load generator and report for scripts/bench/bus.sh (the cross-instance message bus).
 
-Driven by bus.sh, which owns the PostgreSQL cluster, redis-server and the two server
-instances of each phase. Commands:
+Driven by bus.sh, which owns the PostgreSQL cluster, redis-server and the server instances
+of each phase (BENCH_BUS_INSTANCES, 2..4). Commands:
 
-  phase   one bus (--bus redis or postgres), two instances A and B on one database.
-          --topics sender sockets connect to A and --topics × --receivers receiver sockets
-          to B (plain WebSockets, Phoenix vsn 1.0.0), all joined to `realtime:bench-<n>` with
-          the anon key (bus.sh opens the prefix with REALTIME_OPEN_TOPICS=bench-;
-          broadcast.self false, ack false). A warm-up step, then the measured step: open loop
-          at --rate broadcasts/s in total, broadcast j due at t0 + j / rate on topic
-          j mod topics (each sender socket at rate / topics, under the 100 frames/s a socket
-          may send). Each broadcast carries {"sent": time.time(), "i": <n-th on its topic>};
-          every receiver must get every (topic, i) of its topic exactly once.
+  phase   one bus (--bus redis or postgres), the instances given by --instance PORT:PID:LOG
+          (repeated, 2 to 4 times, in order: A, B, C, D) on one database. --topics sender
+          sockets connect to A and --topics × --receivers receiver sockets: with 2 instances
+          all on B; with 3 or 4 round-robin over every instance, A included (receiver g,
+          counted over the topics in order, on instance g mod instances), so each broadcast
+          reaches A's receivers directly and crosses the bus to every other instance holding
+          receivers of its topic. Plain WebSockets, Phoenix vsn 1.0.0, all joined to
+          `realtime:bench-<n>` with the anon key (bus.sh opens the prefix with
+          REALTIME_OPEN_TOPICS=bench-; broadcast.self false, ack false), CONNECT_CONCURRENCY
+          connecting and joining at a time, receivers first. A warm-up step, then the
+          measured step: open loop at --rate broadcasts/s in total, broadcast j due at
+          t0 + j / rate on topic j mod topics (each sender socket at rate / topics, under the
+          100 frames/s a socket may send). Each broadcast carries
+          {"sent": time.time(), "i": <n-th on its topic>}; every receiver must get every
+          (topic, i) of its topic exactly once.
           With --bus redis, also: a tap SUBSCRIBEd to the server's channel `ecomansoni:bus`
           during the warm-up (the size of a real broadcast envelope), then the raw baseline:
           Redis alone, one publisher connection (pipelined PUBLISH, paced at --rate with
-          payloads of the envelope's mean size) and two SUBSCRIBEd connections (like the two
-          instances), then closed loop with --raw-clients publisher connections (each
-          PUBLISH waits for its reply) for the ceiling of this client against Redis.
+          payloads of the envelope's mean size) and one SUBSCRIBEd connection per instance
+          (each instance SUBSCRIBEs once), then closed loop with --raw-clients publisher
+          connections (each PUBLISH waits for its reply) for the ceiling of this client
+          against Redis.
   merge   ONE JSON object from the phases' results, with the "figures" list read by
-          scripts/bench/all and the postgres/redis ratios.
+          scripts/bench/all (their labels name the instance count when it is not 2) and the
+          postgres/redis ratios.
 
 After a step it waits for the outstanding deliveries while they keep coming: an event
-still missing once none has arrived for --drain-seconds counts as lost. Throughput at B
-(`broadcasts_crossed_per_s`: distinct (topic, i) reaching B; `events_per_s`: every copy to
-every receiver) is counted over a window as long as the sending that starts at the first
-arrival, so a bus that keeps up shows the offered rate whatever its latency; a step whose
-crossed rate is under 95 % of the offered one is `saturated` (its latencies are then
-mostly queueing). `out_of_order` counts arrivals at a receiver with a lower i than one it
-already had (reported, not an error: docs/realtime.md promises order within a topic only
-after the bus). The raw baseline's received/s is counted the same way.
+still missing once none has arrived for --drain-seconds counts as lost. Throughput
+(`broadcasts_crossed_per_s`: distinct (topic, i, instance) reaching the instances other
+than A, divided by the crossings one broadcast needs, i.e. the instances other than A
+holding receivers of its topic: with 2 instances, distinct (topic, i) reaching B;
+`events_per_s`: every copy to every receiver) is counted over a window as long as the
+sending that starts at the first arrival (the first crossing for the crossed rate), so a
+bus that keeps up shows the offered rate whatever its latency; a step whose crossed rate
+is under 95 % of the offered one is `saturated` (its latencies are then mostly queueing).
+`by_instance` has each instance's receivers, events, losses, latency and crossed rate.
+`out_of_order` counts arrivals at a receiver with a lower i than one it already had
+(reported, not an error: docs/realtime.md promises order within a topic only after the
+bus). The raw baseline's received/s is counted the same way.
 
 Latency is send → receive on the machine's wall clock (time.time() in this one process,
-the sender's timestamp travels in the payload); the raw baseline's is PUBLISH written →
-message read (time.perf_counter()). `cores` are CPU seconds per second over the sending
-window from /proc: each instance, redis-server, every PostgreSQL process of the cluster,
+the sender's timestamp travels in the payload): `send_to_receive` over every receiver,
+`send_to_receive_across_bus` over the receivers not on A (the same with 2 instances); the
+raw baseline's is PUBLISH written → message read (time.perf_counter()). Every socket is
+held by this one process: it checks its open-files limit first (raising the soft limit to
+the hard one). `cores` are CPU seconds per second over the sending window from /proc: each
+instance (server_a, server_b, …), redis-server, every PostgreSQL process of the cluster,
 this load generator, and `other` (the rest of the machine, with `other_top` naming the
 biggest). The RESP client is written here (standard library only: no redis package).
 Prints ONE JSON object on stdout; progress goes to stderr.
@@ -46,9 +61,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import resource
 import signal
 import sys
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -66,7 +83,8 @@ log = make_logger("bus-bench")
 BUS_CHANNEL = "ecomansoni:bus"
 RAW_CHANNEL = "bus_bench:raw"
 HEARTBEAT_SECONDS = 25.0        # the server closes a socket silent for 60 s
-CONNECT_CONCURRENCY = 32
+CONNECT_CONCURRENCY = 32         # sockets connecting and joining at a time
+NOFILE_SPARE = 100              # descriptors kept free beside the sockets (Redis, /proc reads, …)
 JOIN_TIMEOUT = 30.0
 DRAIN_GRACE = 0.3               # after the last expected event, wait this long for duplicates
 DRAIN_CAP_SECONDS = 120.0       # the longest wait for outstanding deliveries after a step
@@ -83,6 +101,36 @@ def ratio(a: float | None, b: float | None, digits: int = 3) -> float | None:
 
 def short(summary: dict) -> dict:
     return {k: summary[k] for k in ("count", "p50_ms", "p90_ms", "p99_ms", "max_ms", "mean_ms")}
+
+
+@dataclass
+class Instance:
+    """One server instance of the phase: A (the senders), B, C, D."""
+    name: str
+    port: int
+    pid: int
+    log: str
+
+
+def instance_spec(text: str) -> tuple[int, int, str]:
+    """--instance PORT:PID:LOG (the log path may hold colons)."""
+    port, pid, log_path = text.split(":", 2)
+    if not (port.isdigit() and pid.isdigit() and log_path):
+        raise ValueError(text)
+    return int(port), int(pid), log_path
+
+
+def raise_nofile(needed: int) -> int:
+    """Raises this process's soft open-files limit to the hard one if it is under `needed`
+    (bus.sh has already raised it); returns the soft limit, which may still be short."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < needed and (hard == resource.RLIM_INFINITY or hard > soft):
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):
+            pass
+        soft = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+    return soft
 
 
 # =========================================================================== RESP
@@ -178,11 +226,14 @@ class Anomalies:
 
 
 class Socket:
-    """One realtime WebSocket joined to one topic, as a sender (on A) or a receiver (on B)."""
+    """One realtime WebSocket joined to one topic, as a sender (on A) or a receiver (on the
+    instance `instance` names)."""
 
-    def __init__(self, role: str, topic_index: int, url: str, topic: str, anon_key: str, anomalies: Anomalies) -> None:
+    def __init__(self, role: str, topic_index: int, instance: str, url: str, topic: str, anon_key: str,
+                 anomalies: Anomalies) -> None:
         self.role = role
         self.topic_index = topic_index
+        self.instance = instance
         self.url = url
         self.topic = topic
         self.anon_key = anon_key
@@ -287,9 +338,10 @@ class Bench:
     def __init__(self, args) -> None:
         self.args = args
         self.anomalies = Anomalies()
+        self.instances = [Instance("ABCD"[k], port, pid, log_path) for k, (port, pid, log_path) in enumerate(args.instance)]
         self.senders: list[Socket] = []
         self.receivers: list[Socket] = []
-        named = {"server_a": args.pid_a, "server_b": args.pid_b}
+        named = {f"server_{i.name.lower()}": i.pid for i in self.instances}
         if args.redis_pid:
             named["redis"] = args.redis_pid
         self.meter = ProcessGroupMeter(named, args.postmaster_pid)
@@ -297,30 +349,57 @@ class Bench:
 
     # ------------------------------------------------------------------ setup
 
+    def receiver_instance(self, global_index: int) -> Instance:
+        """Where receiver number `global_index` (counted over the topics in order) goes: B with
+        2 instances, else round-robin over every instance, A included."""
+        if len(self.instances) == 2:
+            return self.instances[1]
+        return self.instances[global_index % len(self.instances)]
+
+    def receivers_by_instance(self) -> dict[str, int]:
+        return {i.name: sum(1 for r in self.receivers if r.instance == i.name) for i in self.instances}
+
     async def connect_all(self, anon_key: str) -> dict:
         a = self.args
+        a_name = self.instances[0].name
 
         def url(port: int) -> str:
             return f"ws://127.0.0.1:{port}/realtime/v1/websocket?apikey={anon_key}&vsn=1.0.0"
         for n in range(a.topics):
             topic = f"realtime:bench-{n}"
-            self.senders.append(Socket("sender", n, url(a.port_a), topic, anon_key, self.anomalies))
-            for _ in range(a.receivers):
-                self.receivers.append(Socket("receiver", n, url(a.port_b), topic, anon_key, self.anomalies))
+            self.senders.append(Socket("sender", n, a_name, url(self.instances[0].port), topic, anon_key, self.anomalies))
+            for k in range(a.receivers):
+                where = self.receiver_instance(n * a.receivers + k)
+                self.receivers.append(Socket("receiver", n, where.name, url(where.port), topic, anon_key, self.anomalies))
+        total = len(self.senders) + len(self.receivers)
+        nofile = raise_nofile(total + NOFILE_SPARE)
+        if nofile != resource.RLIM_INFINITY and nofile < total + NOFILE_SPARE:
+            raise RuntimeError(f"{total} sockets need an open-files limit of {total + NOFILE_SPARE}; "
+                               f"this process has {nofile} (ulimit -n)")
         semaphore = asyncio.Semaphore(CONNECT_CONCURRENCY)
+        joined = {"n": 0}
 
         async def one(socket: Socket) -> None:
             async with semaphore:
                 await socket.open()
+            joined["n"] += 1
+            if joined["n"] % 1000 == 0:
+                log(f"setup: {joined['n']} of {total} sockets joined ({time.perf_counter() - started:.1f} s)")
         started = time.perf_counter()
         # Receivers first: every one is joined before the first broadcast.
         await asyncio.gather(*(one(s) for s in self.receivers))
         await asyncio.gather(*(one(s) for s in self.senders))
         seconds = time.perf_counter() - started
-        log(f"setup: {len(self.senders)} senders on A, {len(self.receivers)} receivers on B joined in {seconds:.1f} s")
+        spread = self.receivers_by_instance()
+        log(f"setup: {len(self.senders)} senders on A, {len(self.receivers)} receivers ("
+            + ", ".join(f"{count} on {name}" for name, count in spread.items() if count)
+            + f") joined in {seconds:.1f} s ({total / seconds:.0f} sockets/s)")
         self.heartbeat_task = asyncio.create_task(self.heartbeats())
-        return {"sender_sockets_on_a": len(self.senders), "receiver_sockets_on_b": len(self.receivers),
-                "connect_and_join_s": round(seconds, 2)}
+        return {"instances": len(self.instances), "sender_sockets_on_a": len(self.senders),
+                "receiver_sockets": len(self.receivers), "receiver_sockets_by_instance": spread,
+                "connect_concurrency": CONNECT_CONCURRENCY, "connect_and_join_s": round(seconds, 2),
+                "sockets_joined_per_s": round(total / seconds, 1) if seconds > 0 else None,
+                "open_files_limit": None if nofile == resource.RLIM_INFINITY else nofile}
 
     async def heartbeats(self) -> None:
         while True:
@@ -390,23 +469,41 @@ class Bench:
         await asyncio.sleep(DRAIN_GRACE)
         drain_s = time.perf_counter() - drain_started
 
+        a_name = self.instances[0].name
+        names = [i.name for i in self.instances]
+        # The instances other than A holding receivers of each topic: every broadcast on the
+        # topic must cross the bus to each of them (B alone with 2 instances).
+        remote: dict[int, set[str]] = {}
+        for r in self.receivers:
+            if r.instance != a_name:
+                remote.setdefault(r.topic_index, set()).add(r.instance)
         lost, duplicates, latencies = 0, 0, []
         duplicate_samples: list[str] = []
         arrivals: list[float] = []
         out_of_order = 0
-        first_arrival: dict[tuple[int, int], float] = {}
+        latencies_at = {where: [] for where in names}
+        arrivals_at = {where: [] for where in names}
+        lost_at = dict.fromkeys(names, 0)
+        duplicates_at = dict.fromkeys(names, 0)
+        first_arrival: dict[tuple[int, int, str], float] = {}   # (topic, i, instance) -> first arrival there
         missing: dict[tuple[int, int], int] = {}   # (topic, i) -> receivers that never got it
+        missing_at: dict[int, dict[str, int]] = {}   # topic -> instance -> deliveries missing
         for index, r in enumerate(self.receivers):
             lo, hi = ranges[r.topic_index]
             for i in range(lo, hi):
                 copies = r.counts.get(i, 0)
                 if copies == 0:
                     lost += 1
+                    lost_at[r.instance] += 1
                     missing[(r.topic_index, i)] = missing.get((r.topic_index, i), 0) + 1
+                    gaps = missing_at.setdefault(r.topic_index, {})
+                    gaps[r.instance] = gaps.get(r.instance, 0) + 1
                 elif copies > 1:
                     duplicates += copies - 1
+                    duplicates_at[r.instance] += copies - 1
                     if len(duplicate_samples) < SAMPLES:
-                        duplicate_samples.append(f"bench-{r.topic_index} i={i} ×{copies} at receiver {index}")
+                        duplicate_samples.append(f"bench-{r.topic_index} i={i} ×{copies} at receiver {index} "
+                                                 f"on {r.instance}")
             highest = -1
             for i, arrived, latency in r.records:
                 if lo <= i < hi:
@@ -415,20 +512,36 @@ class Bench:
                     highest = max(highest, i)
                     latencies.append(latency)
                     arrivals.append(arrived)
-                    key = (r.topic_index, i)
+                    latencies_at[r.instance].append(latency)
+                    arrivals_at[r.instance].append(arrived)
+                    key = (r.topic_index, i, r.instance)
                     if key not in first_arrival or arrived < first_arrival[key]:
                         first_arrival[key] = arrived
-        # Throughput at B over a window as long as the sending, from the first arrival: a bus
-        # that keeps up delivers everything offered in it whatever its (constant) latency.
+        # Throughput over a window as long as the sending, from the first arrival: a bus that
+        # keeps up delivers everything offered in it whatever its (constant) latency.
         window_start = min(arrivals) if arrivals else 0.0
         window_end = window_start + seconds
         in_window = sum(1 for arrived in arrivals if arrived <= window_end)
-        crossed_in_window = sum(1 for arrived in first_arrival.values() if arrived <= window_end)
+
+        def crossed_per_s_at(at: set[str]) -> float | None:
+            """Broadcasts crossed per second to the instances `at` (not A): their (topic, i,
+            instance) first arrivals in a window from the first of them, over the crossings one
+            broadcast needs there (with 2 instances: distinct (topic, i) reaching B)."""
+            needed = sum((hi - lo) * len(remote.get(n, set()) & at) for n, (lo, hi) in ranges.items())
+            if not needed:
+                return None
+            firsts = [arrived for (_, _, where), arrived in first_arrival.items() if where in at]
+            start = min(firsts) if firsts else 0.0
+            crossed = sum(1 for arrived in firsts if arrived <= start + seconds)
+            return round(crossed * sent / needed / seconds, 1)
+
+        remote_names = {where for where in names if where != a_name}
         # Where the losses are: per topic, which i went missing, whether every receiver of
-        # the topic missed them (the broadcast never reached B's channels: not taken or not
-        # published by A, or lost on the bus) or only some (lost in B's fan-out), and whether
-        # the server had closed that topic's sender socket (frames it had not read yet die
-        # with the socket).
+        # the topic missed them (the broadcast never reached the instances' channels: not taken
+        # or not published by A, or lost on the bus) or only some (lost in an instance's
+        # fan-out, or on the bus to one instance: `missing_by_instance`), and whether the
+        # server had closed that topic's sender socket (frames it had not read yet die with
+        # the socket).
         lost_by_topic = []
         for n in sorted({topic for topic, _ in missing}):
             keys = sorted(i for topic, i in missing if topic == n)
@@ -436,7 +549,8 @@ class Bench:
             everywhere = sum(1 for i in keys if missing[(n, i)] == a.receivers)
             entry = {"topic": f"bench-{n}", "sent_i": ranges[n], "broadcasts_missing": len(keys),
                      "missing_at_every_receiver": everywhere, "first_missing_i": keys[0], "last_missing_i": keys[-1],
-                     "contiguous_to_the_end": keys == list(range(keys[0], ranges[n][1]))}
+                     "contiguous_to_the_end": keys == list(range(keys[0], ranges[n][1])),
+                     "missing_by_instance": missing_at.get(n, {})}
             if sender.closed_by_server_at is not None:
                 entry["sender_closed_by_server"] = {"after_step_start_s": round(sender.closed_by_server_at - step_start, 2),
                                                     "close": sender.close_what}
@@ -450,15 +564,32 @@ class Bench:
         lags.sort()
         cores = self.meter.cores(cpu_before, cpu_after)
         servers_cpu = sum(v for k, v in cores.items() if k.startswith("server_")) * (cpu_after["t"] - cpu_before["t"])
-        crossed_per_s = round(crossed_in_window / seconds, 1)
+        crossed_per_s = crossed_per_s_at(remote_names)
+        by_instance = {}
+        for where in names:   # (`name` is the step's name)
+            held = sum(1 for r in self.receivers if r.instance == where)
+            if not held:
+                continue
+            by_instance[where] = {
+                "receivers": held,
+                "delivered": len(latencies_at[where]),
+                "lost": lost_at[where],
+                "duplicates": duplicates_at[where],
+                "events_per_s": round(sum(1 for arrived in arrivals_at[where] if arrived <= window_end) / seconds, 1),
+                "send_to_receive": short(latency_summary(latencies_at[where])),
+            }
+            if where != a_name:
+                by_instance[where]["broadcasts_crossed_per_s"] = crossed_per_s_at({where})
         result = {
             "offered_per_s": rate,
             "seconds": seconds,
-            # Fewer broadcasts reached B within the window than were offered: the instances (or
+            # Fewer broadcasts crossed within the window than were offered: the instances (or
             # this machine) did not keep up, and the latencies are mostly queueing.
-            "saturated": crossed_per_s < 0.95 * min(rate, sent / seconds) if sent else None,
+            "saturated": crossed_per_s < 0.95 * min(rate, sent / seconds) if sent and crossed_per_s is not None else None,
+            "instances": len(self.instances),
             "topics": topics,
             "receivers_per_topic": a.receivers,
+            "receivers_per_instance": self.receivers_by_instance(),
             "per_sender_socket_per_s": round(rate / topics, 2),
             "sent": sent,
             "sent_per_s": round(sent / seconds, 1),
@@ -474,6 +605,8 @@ class Bench:
             "broadcasts_crossed_per_s": crossed_per_s,
             "events_per_s": round(in_window / seconds, 1),
             "send_to_receive": short(latency_summary(latencies)),
+            "send_to_receive_across_bus": short(latency_summary([x for where in remote_names for x in latencies_at[where]])),
+            "by_instance": by_instance,
             "delivered_after_window": len(latencies) - in_window,
             "drain_s": round(drain_s, 2),
             "cores": cores,
@@ -492,9 +625,12 @@ class Bench:
         if duplicate_samples:
             result["duplicate_samples"] = duplicate_samples
         latency = result["send_to_receive"]
+        across = result["send_to_receive_across_bus"]
         log(f"{name}: {sent} sent ({result['sent_per_s']}/s), {result['broadcasts_crossed_per_s']} crossed/s, "
-            f"{result['events_per_s']} events/s at B, lost {lost}, duplicated {duplicates}, out of order {out_of_order}, "
-            f"p50 {latency['p50_ms']} ms, p99 {latency['p99_ms']} ms{', SATURATED' if result['saturated'] else ''}, "
+            f"{result['events_per_s']} events/s at the receivers, lost {lost}, duplicated {duplicates}, "
+            f"out of order {out_of_order}, p50 {latency['p50_ms']} ms, p99 {latency['p99_ms']} ms"
+            + (f" (across the bus p50 {across['p50_ms']} ms, p99 {across['p99_ms']} ms)" if a_name in by_instance else "")
+            + f"{', SATURATED' if result['saturated'] else ''}, "
             f"drained in {result['drain_s']} s"
             + (f", {len(senders_closed)} sender sockets closed by the server" if senders_closed else "")
             + (f", {receivers_closed} receiver sockets closed by the server" if receivers_closed else "")
@@ -540,15 +676,16 @@ class Bench:
         return facts, result
 
     async def raw_step(self, name: str, payload_bytes: int, rate: float | None, seconds: float, clients: int) -> dict:
-        """PUBLISH → two SUBSCRIBEd connections on a private channel: one pipelining publisher
-        paced at `rate`, or `clients` publishers each waiting for its reply (closed loop)."""
+        """PUBLISH → one SUBSCRIBEd connection per instance on a private channel: one pipelining
+        publisher paced at `rate`, or `clients` publishers each waiting for its reply (closed loop)."""
         a = self.args
+        listeners = len(self.instances)
         sent: dict[int, float] = {}
-        counts = [dict(), dict()]
+        counts = [dict() for _ in range(listeners)]
         latencies: list[float] = []
         arrivals: list[float] = []
         subscribers = []
-        for index in range(2):
+        for index in range(listeners):
             subscriber = Resp(a.redis_port)
             await subscriber.connect()
             await subscriber.subscribe(RAW_CHANNEL)
@@ -562,7 +699,7 @@ class Bench:
             subscribers.append((subscriber, asyncio.create_task(subscriber.messages(handle))))
         publishers = [Resp(a.redis_port) for _ in range(1 if rate else clients)]
         await asyncio.gather(*(p.connect() for p in publishers))
-        replies = {"n": 0, "not_two": 0}
+        replies = {"n": 0, "short": 0}   # short: PUBLISH replies under `listeners` (a subscriber missed it)
         counter = {"next": 0}
         lags: list[float] = []
         cpu_before = self.meter.sample()
@@ -574,8 +711,8 @@ class Bench:
 
         async def read_replies(publisher: Resp, total: int) -> None:
             while replies["n"] < total:
-                if await publisher.read() != 2:
-                    replies["not_two"] += 1
+                if await publisher.read() != listeners:
+                    replies["short"] += 1
                 replies["n"] += 1
 
         if rate:
@@ -602,14 +739,14 @@ class Bench:
                     counter["next"] += 1
                     data = message(key)
                     sent[key] = time.perf_counter()
-                    if await publisher.command("PUBLISH", RAW_CHANNEL, data) != 2:
-                        replies["not_two"] += 1
+                    if await publisher.command("PUBLISH", RAW_CHANNEL, data) != listeners:
+                        replies["short"] += 1
                     replies["n"] += 1
             await asyncio.gather(*(worker(p) for p in publishers))
         await asyncio.sleep(max(0.0, end - time.perf_counter()))
         cpu_after = self.meter.sample()
         deadline = time.perf_counter() + 5
-        while sum(len(c) for c in counts) < 2 * len(sent) and time.perf_counter() < deadline:
+        while sum(len(c) for c in counts) < listeners * len(sent) and time.perf_counter() < deadline:
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.2)
         for subscriber, task in subscribers:
@@ -625,16 +762,16 @@ class Bench:
         result = {
             "mode": "paced" if rate else "closed_loop",
             "publisher_connections": len(publishers),
-            "subscriber_connections": 2,
+            "subscriber_connections": listeners,
             "payload_bytes": payload_bytes,
             "offered_per_s": rate,
             "seconds": seconds,
             "published": len(sent),
             "published_per_s": round(len(sent) / seconds, 1),
-            "received_per_subscriber_per_s": round(in_window / 2 / seconds, 1),
+            "received_per_subscriber_per_s": round(in_window / listeners / seconds, 1),
             "lost": lost,
             "duplicates": duplicates,
-            "replies_not_two_subscribers": replies["not_two"],
+            "replies_not_every_subscriber": replies["short"],
             "publish_to_message": short(latency_summary(latencies)),
             "cores": self.meter.cores(cpu_before, cpu_after),
         }
@@ -649,17 +786,22 @@ class Bench:
     # ------------------------------------------------------------------ the phase
 
     def server_facts(self) -> dict:
-        a = self.args
-        facts = {}
-        for name, pid in (("A", a.pid_a), ("B", a.pid_b)):
-            facts[name] = {"rss_mb": rounded((process_rss_bytes(pid) or 0) / 1048576, 1), "open_files": process_fd_count(pid)}
-        return facts
+        return {i.name: {"rss_mb": rounded((process_rss_bytes(i.pid) or 0) / 1048576, 1),
+                         "open_files": process_fd_count(i.pid)} for i in self.instances}
+
+    def placement(self) -> str:
+        if len(self.instances) == 2:
+            return "one sender socket per topic on A, the receivers on B: every broadcast crosses the bus"
+        names = ", ".join(i.name for i in self.instances)
+        return (f"one sender socket per topic on A, the receivers round-robin over {names} (receiver g on instance "
+                f"g mod {len(self.instances)}): each broadcast reaches A's receivers directly and crosses the bus "
+                f"to every other instance holding receivers of its topic")
 
     async def phase(self) -> dict:
         a = self.args
         machine = machine_facts(a.cpu_model)
-        await asyncio.to_thread(wait_ready, a.port_a, a.pid_a)
-        await asyncio.to_thread(wait_ready, a.port_b, a.pid_b)
+        for instance in self.instances:
+            await asyncio.to_thread(wait_ready, instance.port, instance.pid)
         anon_key = await asyncio.to_thread(read_anon_key, a.binary, a.data_dir)
         setup = await self.connect_all(anon_key)
         result: dict = {
@@ -670,7 +812,9 @@ class Bench:
             "binary_path": a.binary_label,
             "postgres": a.pg_version,
             "redis_server": a.redis_version,
-            "placement": "one sender socket per topic on A, the receivers on B: every broadcast crosses the bus",
+            "instances": len(self.instances),
+            "instance_ports": {i.name: i.port for i in self.instances},
+            "placement": self.placement(),
             "setup": setup,
         }
         warm = self.run_step("warm-up", a.rate, a.warmup_seconds)
@@ -699,7 +843,7 @@ class Bench:
         if self.anomalies.samples:
             result["anomaly_samples"] = self.anomalies.samples
         result["servers_after"] = self.server_facts()
-        result["server_logs"] = {"A": server_log_summary(a.log_a, samples=5), "B": server_log_summary(a.log_b, samples=5)}
+        result["server_logs"] = {i.name: server_log_summary(i.log, samples=5) for i in self.instances}
         if self.heartbeat_task is not None:
             self.heartbeat_task.cancel()
         await asyncio.gather(*(s.close() for s in self.senders + self.receivers), return_exceptions=True)
@@ -721,46 +865,71 @@ def figures(redis: dict | None, postgres: dict | None) -> list[dict]:
     def fmt_ms(value) -> str:
         return "—" if value is None else f"{value:g} ms"
 
+    def instances(result: dict) -> int:
+        return result.get("instances", 2)
+
+    def names(result: dict) -> list[str]:
+        return ["ABCD"[k] for k in range(instances(result))]
+
+    def over(result: dict) -> str:
+        """The label's route: "(A → B)" with 2 instances, else the count and the instances crossed to."""
+        if instances(result) == 2:
+            return " (A → B)"
+        return f", {instances(result)} instances (A → {', '.join(names(result)[1:])})"
+
     def shape(step: dict) -> str:
+        spread = step.get("receivers_per_instance") or {}
+        where = "on B" if step.get("instances", 2) == 2 else (
+            "over " + ", ".join(f"{name} ({count})" for name, count in spread.items()))
         return (f"{step['offered_per_s']:g} broadcasts/s offered on {step['topics']} topics for {step['seconds']:g} s, "
-                f"{step['receivers_per_topic']} receivers each on B ({step['events_per_s']:g} events/s)"
+                f"{step['receivers_per_topic']} receivers each {where} ({step['events_per_s']:g} events/s)"
                 + (", SATURATED" if step["saturated"] else ""))
+
+    def across(step: dict) -> str:
+        """With receivers on A too: the p99 over the bus alone (the headline p99 is every receiver's)."""
+        if step.get("instances", 2) == 2:
+            return ""
+        bus = step["send_to_receive_across_bus"]
+        return f"; every receiver; across the bus p50 {fmt_ms(bus['p50_ms'])}, p99 {fmt_ms(bus['p99_ms'])}"
 
     if redis:
         step, paced = redis["step"], redis["raw_redis"]["paced"]
         closed = redis["raw_redis"]["closed_loop"]
         lat, raw = step["send_to_receive"], paced["publish_to_message"]
         out.append({
-            "figure": "cross-instance broadcast over Redis (A → B)", "value": step["broadcasts_crossed_per_s"],
+            "figure": f"cross-instance broadcast over Redis{over(redis)}", "value": step["broadcasts_crossed_per_s"],
             "unit": "msg/s", "baseline": paced["received_per_subscriber_per_s"], "baseline_unit": "msg/s",
             "baseline_what": f"raw Redis PUBLISH → SUBSCRIBE at the same rate, {paced['payload_bytes']}-byte payloads "
-                             f"(the envelopes' mean), 2 subscribers",
+                             f"(the envelopes' mean), {paced['subscriber_connections']} subscribers",
             "ratio": redis["ratios_to_raw_redis"]["crossed_per_s_to_raw_paced_received_per_s"],
             "detail": f"{shape(step)}; lost {step['lost']}, duplicated {step['duplicates']}; "
                       f"raw closed loop {closed['published_per_s']:g} PUBLISH/s"})
         out.append({
-            "figure": "cross-instance broadcast over Redis, send → receive p99", "value": lat["p99_ms"], "unit": "ms",
-            "baseline": raw["p99_ms"], "baseline_unit": "ms", "baseline_what": "raw Redis PUBLISH → message p99, same rate",
+            "figure": f"cross-instance broadcast over Redis{over(redis)}, send → receive p99", "value": lat["p99_ms"],
+            "unit": "ms", "baseline": raw["p99_ms"], "baseline_unit": "ms",
+            "baseline_what": "raw Redis PUBLISH → message p99, same rate",
             "ratio": redis["ratios_to_raw_redis"]["p99_to_raw_paced_p99"],
-            "detail": f"p50 {fmt_ms(lat['p50_ms'])} vs raw {fmt_ms(raw['p50_ms'])}; "
+            "detail": f"p50 {fmt_ms(lat['p50_ms'])} vs raw {fmt_ms(raw['p50_ms'])}{across(step)}; "
                       f"servers {step['servers_cpu_ms_per_broadcast']} ms CPU per broadcast"})
     if postgres:
         step = postgres["step"]
         lat = step["send_to_receive"]
         base = redis["step"] if redis else None
         out.append({
-            "figure": "cross-instance broadcast over PostgreSQL NOTIFY (A → B)", "value": step["broadcasts_crossed_per_s"],
+            "figure": f"cross-instance broadcast over PostgreSQL NOTIFY{over(postgres)}",
+            "value": step["broadcasts_crossed_per_s"],
             "unit": "msg/s", "baseline": base["broadcasts_crossed_per_s"] if base else None, "baseline_unit": "msg/s",
             "baseline_what": "the same load over the Redis bus" if base else "",
             "ratio": ratio(step["broadcasts_crossed_per_s"], base["broadcasts_crossed_per_s"]) if base else None,
             "detail": f"{shape(step)}; lost {step['lost']}, duplicated {step['duplicates']}"})
         out.append({
-            "figure": "cross-instance broadcast over PostgreSQL NOTIFY, send → receive p99", "value": lat["p99_ms"],
+            "figure": f"cross-instance broadcast over PostgreSQL NOTIFY{over(postgres)}, send → receive p99",
+            "value": lat["p99_ms"],
             "unit": "ms", "baseline": base["send_to_receive"]["p99_ms"] if base else None, "baseline_unit": "ms",
             "baseline_what": "the same load over the Redis bus" if base else "",
             "ratio": ratio(lat["p99_ms"], base["send_to_receive"]["p99_ms"], 2) if base else None,
             "detail": f"p50 {fmt_ms(lat['p50_ms'])}" + (f" vs {fmt_ms(base['send_to_receive']['p50_ms'])} over Redis" if base else "")
-                      + f"; servers {step['servers_cpu_ms_per_broadcast']} ms CPU per broadcast"})
+                      + f"{across(step)}; servers {step['servers_cpu_ms_per_broadcast']} ms CPU per broadcast"})
     errors = sum(phase_errors(r) for r in (redis, postgres) if r)
     out.append({"figure": "lost, duplicated or refused broadcasts, every phase", "value": errors, "unit": "errors",
                 "target": "0", "meets_target": errors == 0})
@@ -798,12 +967,8 @@ def main() -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("phase")
     p.add_argument("--bus", choices=("redis", "postgres"), required=True)
-    p.add_argument("--port-a", type=int, required=True)
-    p.add_argument("--pid-a", type=int, required=True)
-    p.add_argument("--log-a", required=True)
-    p.add_argument("--port-b", type=int, required=True)
-    p.add_argument("--pid-b", type=int, required=True)
-    p.add_argument("--log-b", required=True)
+    p.add_argument("--instance", type=instance_spec, action="append", required=True, metavar="PORT:PID:LOG",
+                   help="a server instance, repeated 2 to 4 times in order: A (the senders), B, C, D")
     p.add_argument("--redis-port", type=int, default=0)
     p.add_argument("--redis-pid", type=int, default=0, help="counted in `cores` (the redis phase)")
     p.add_argument("--binary", required=True, help="server binary (for `keys --json`)")
@@ -831,6 +996,8 @@ def main() -> int:
         return 0
     if args.bus == "redis" and not args.redis_port:
         parser.error("--bus redis needs --redis-port")
+    if not 2 <= len(args.instance) <= 4:
+        parser.error(f"--instance must be given 2 to 4 times (got {len(args.instance)})")
 
     def terminate(signum, frame):  # noqa: ARG001
         raise SystemExit(128 + signum)
@@ -842,9 +1009,9 @@ def main() -> int:
     except (RuntimeError, OSError, ValueError, KeyError, RespError, ConnectionClosed, asyncio.TimeoutError) as error:
         log(f"FAILED: {type(error).__name__}: {error}")
         return 1
-    for name, pid in (("A", args.pid_a), ("B", args.pid_b)):
-        if not process_alive(pid):
-            log(f"FAILED: server {name} (pid {pid}) exited during the run")
+    for instance in bench.instances:
+        if not process_alive(instance.pid):
+            log(f"FAILED: server {instance.name} (pid {instance.pid}) exited during the run")
             return 1
     print(json.dumps(report, indent=2, ensure_ascii=False))
     return 0

@@ -103,12 +103,13 @@ public final class CallsService: Service, Sendable {
 
     private func maintain() async {
         var beats = 0
+        // Set when the live state forgot this instance, until its devices are bound again.
+        var restoring = false
         while !Task.isCancelled {
             if beats % 5 == 0 {
                 do {
-                    if try await !live.heartbeat(instance: instanceId), beats > 0 {
-                        await restoreHeldDevices()
-                    }
+                    if try await !live.heartbeat(instance: instanceId), beats > 0 { restoring = true }
+                    if restoring { restoring = await !restoreHeldDevices() }
                 } catch {
                     // A stopping service's cancelled query is not a failure.
                     if !Task.isCancelled { logger.warning("calls heartbeat failed", metadata: ["error": "\(error)"]) }
@@ -135,7 +136,8 @@ public final class CallsService: Service, Sendable {
     /// Binds this instance's devices again and puts them back into their rooms, after the
     /// live state forgot the instance (Redis lost its data, or the instance stalled past the
     /// heartbeat timeout and was swept); the rooms' other peers get the new membership.
-    private func restoreHeldDevices() async {
+    /// False when it failed (the next heartbeat tries again).
+    private func restoreHeldDevices() async -> Bool {
         var held: [HeldDevice] = []
         for session in await hub.allSessions() {
             guard let userId = await session.userId else { continue }
@@ -148,8 +150,10 @@ public final class CallsService: Service, Sendable {
                 guard let (version, peers) = try await live.members(of: room) else { continue }
                 await deliver(to: [], type: "", payload: JSONObject([:]), from: nil, update: RoomUpdate(room: room, version: version, peers: peers))
             }
+            return true
         } catch {
             if !Task.isCancelled { logger.warning("calls: restoring devices failed", metadata: ["error": "\(error)"]) }
+            return false
         }
     }
 

@@ -124,15 +124,16 @@ struct CallsStore: CallsLiveState {
         }
     }
 
-    /// Open rooms whose join token has expired (at most `limit`, oldest first): the ones to
-    /// close if nobody ever joined them.
-    func openRoomsWithExpiredTokens(limit: Int) async throws -> [UUID] {
+    /// Open rooms whose join token has expired, by id after `after` (at most `limit`): the
+    /// ones to close if nobody ever joined them.
+    func openRoomsWithExpiredTokens(after: UUID?, limit: Int) async throws -> [UUID] {
         try await database.withOwner { connection in
             var rooms: [UUID] = []
             let rows = try await connection.rows("""
-                SELECT id FROM calls.rooms WHERE closed_at IS NULL AND token_expires_at < now()
-                ORDER BY token_expires_at LIMIT $1
-                """, [limit])
+                SELECT id FROM calls.rooms
+                WHERE closed_at IS NULL AND token_expires_at < now() AND ($1::uuid IS NULL OR id > $1)
+                ORDER BY id LIMIT $2
+                """, [after, limit])
             for try await room in rows.decode(UUID.self) { rooms.append(room) }
             return rooms
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Redis
+import Synchronization
 
 /// The calls service's live state in Redis, shared by every instance on it (the server has
 /// `REDIS_URL`): instances alive by a key that expires unless heartbeats renew it, device →
@@ -33,6 +34,14 @@ struct RedisCallsLiveState: CallsLiveState {
     static let sweepBatch = 100
     /// How long a closed room's key stays to refuse late joins (PostgreSQL refuses them too).
     static let closedRoomKeepSeconds = 86_400
+    /// Where the next sweep goes on through the open rooms whose token expired (by id), so
+    /// rooms of long calls do not keep never-joined ones from being looked at.
+    private let expiredRoomsCursor = ExpiredRoomsCursor()
+
+    init(client: RedisClient, rooms: CallsStore) {
+        self.client = client
+        self.rooms = rooms
+    }
 
     func heartbeat(instance: String) async throws -> Bool {
         let reply = try await client.evaluate(
@@ -131,7 +140,8 @@ struct RedisCallsLiveState: CallsLiveState {
 
         // Rooms nobody ever joined whose token expired, then rooms empty past the linger: closed
         // here first (joins check it atomically), then in PostgreSQL.
-        let expired = try await rooms.openRoomsWithExpiredTokens(limit: Self.sweepBatch)
+        let expired = try await rooms.openRoomsWithExpiredTokens(after: expiredRoomsCursor.position, limit: Self.sweepBatch)
+        expiredRoomsCursor.position = expired.count < Self.sweepBatch ? nil : expired.last
         if !expired.isEmpty {
             _ = try await client.evaluate(
                 Self.closeUnjoinedScript, keys: [], arguments: [Self.prefix, String(Self.closedRoomKeepSeconds)] + expired.map(Self.text))
@@ -188,5 +198,15 @@ struct RedisCallsLiveState: CallsLiveState {
     /// The order of a room: by joined time, then device id (as PostgreSQL orders them).
     private static func ordered(_ peers: [RoomPeer]) -> [RoomPeer] {
         peers.sorted { ($0.joinedAt, $0.deviceId) < ($1.joinedAt, $1.deviceId) }
+    }
+}
+
+/// The last room id one sweep looked at (nil: start from the first).
+final class ExpiredRoomsCursor: Sendable {
+    private let value = Mutex<UUID?>(nil)
+
+    var position: UUID? {
+        get { value.withLock { $0 } }
+        set { value.withLock { $0 = newValue } }
     }
 }

@@ -209,7 +209,8 @@ async def test_calls_ring_across_instances_on_redis_and_again_after_redis_restar
     rung from instance A through Redis; Redis then restarts with nothing (no persistence), each
     instance's next heartbeat finds itself forgotten and binds its devices and their rooms
     again, so ringing works again within seconds and a peer leaving the room still reaches
-    the other."""
+    the other. Then the callee's instance is killed: its device is no longer rung once the
+    instance's key expires."""
     with instances(server, 2, {"REDIS_URL": redis.url}) as (a, b):
         caller, callee = User("caller", ALICE), User("callee", BOB)
         sockets: list[CallsClient] = []
@@ -225,11 +226,11 @@ async def test_calls_ring_across_instances_on_redis_and_again_after_redis_restar
             await phone.login(callee)
             room = await room_with(ringer, phone)
 
-            async def ring() -> int:
+            async def ring(arrives: bool = True) -> int:
                 call_id = str(uuid.uuid4())
                 reply = await ringer.request("call.invite", {"to": callee.id, "callId": call_id, "callType": "audio"})
                 reply.expect_ok()
-                if reply.payload.get("delivered") == 1:
+                if arrives and reply.payload.get("delivered") == 1:
                     await phone.expect("call.invite", callId=call_id)
                 return reply.payload.get("delivered")
 
@@ -250,6 +251,17 @@ async def test_calls_ring_across_instances_on_redis_and_again_after_redis_restar
             # The room's membership came back too: leaving is a real leave, seen by the other peer.
             (await phone.request("ROOM_LEAVE", {"roomId": room["roomId"]})).expect_ok()
             await ringer.expect("PEER_LEFT", roomId=room["roomId"], deviceId=phone.device_id, reason="left")
+
+            # The callee's instance dies without a word: its device stops counting as online once
+            # the instance's key expires (15 s), everywhere.
+            b.send_signal(signal.SIGKILL)
+            b.wait(timeout=10)
+            killed = time.monotonic()
+            await asyncio.sleep(12)
+            # call.invite allows 10 a minute per device: a poll every 3 s stays under it.
+            while await ring(arrives=False) != 0:
+                assert time.monotonic() - killed < 22, "the dead instance's device was still rung 22 s after it died"
+                await asyncio.sleep(3)
         finally:
             for client in sockets:
                 await client.close()

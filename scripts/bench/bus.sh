@@ -131,7 +131,7 @@ is_int "$raw_clients" && ((raw_clients >= 1 && raw_clients <= 64)) || die "BENCH
 
 [[ $binary = /* ]] || binary=$root/$binary
 [ -x "$binary" ] || die "server binary not found at $binary (set ECOMANSONI_BIN)"
-redis_server=$(command -v redis-server) || die "redis-server not found (apt-get install redis-server)"
+command -v redis-server >/dev/null || die "redis-server not found (apt-get install redis-server)"
 
 # Open files: the load generator holds every socket (one per topic on A, the receivers) and
 # a few Redis connections; the instances, started from here, inherit the raised soft limit.
@@ -150,14 +150,12 @@ nofile_needed=$((topics * (receivers + 1) + raw_clients + instances + 200))
 bench_setup
 "$py" -c 'import websockets' 2>/dev/null || die "$py has no websockets package (python -m pip install websockets)"
 
-# BENCH_BUS_INSTANCES server processes per phase and redis-server, stopped here (each
-# instance gracefully, with lib.sh's bench_stop_server); lib.sh's cleanup then stops the
-# cluster and, on failure, prints the end of $server_log (A's log; the others' ends are
-# printed here).
+# BENCH_BUS_INSTANCES server processes per phase, stopped here (each instance gracefully,
+# with lib.sh's bench_stop_server); lib.sh's cleanup then stops redis-server and the cluster
+# and, on failure, prints the end of $server_log (A's log; the others' ends are printed here).
 instance_name() { local names=ABCD; printf '%s' "${names:$1:1}"; }  # 0 → A, 1 → B, …
 instance_pids=()   # this phase's instances, A first (a started one is listed at once)
 instance_logs=()
-redis_pid=
 bus_stop_instances() {
     local k
     for ((k = ${#instance_pids[@]} - 1; k >= 0; k--)); do
@@ -181,18 +179,6 @@ bus_cleanup() {
         done
         [ ${#instance_logs[@]} -eq 0 ] || server_log=${instance_logs[0]}
     fi
-    if [ -n "$redis_pid" ] && kill -0 "$redis_pid" 2>/dev/null; then
-        bench_log "stopping redis-server (pid $redis_pid)"
-        kill -TERM "$redis_pid" 2>/dev/null
-        local _
-        for _ in $(seq 1 100); do
-            kill -0 "$redis_pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$redis_pid" 2>/dev/null
-        wait "$redis_pid" 2>/dev/null
-    fi
-    redis_pid=
     (exit "$status")  # bench_cleanup reads the run's status from $?
     bench_cleanup
 }
@@ -201,19 +187,7 @@ trap bus_cleanup EXIT
 bench_start_cluster "$database"
 cp "$binary" "$work/ecomansoni"
 
-mkdir -p "$work/redis"
-redis_port=$(free_port)
-"$redis_server" --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work/redis" \
-    --logfile "$work/redis/redis.log" --daemonize no </dev/null >/dev/null 2>&1 &
-redis_pid=$!
-for _ in $(seq 1 100); do
-    [ "$(redis-cli -h 127.0.0.1 -p "$redis_port" ping 2>/dev/null)" = PONG ] && break
-    kill -0 "$redis_pid" 2>/dev/null || { cat "$work/redis/redis.log" >&2; die "redis-server did not start"; }
-    sleep 0.1
-done
-[ "$(redis-cli -h 127.0.0.1 -p "$redis_port" ping 2>/dev/null)" = PONG ] || die "redis-server does not answer PING"
-redis_version=$("$redis_server" --version | sed -n 's/.* v=\([^ ]*\).*/\1/p')
-bench_log "redis-server $redis_version on 127.0.0.1:$redis_port (pid $redis_pid)"
+bench_start_redis
 
 export REALTIME_OPEN_TOPICS=bench-
 export REALTIME_MAX_SOCKETS_PER_ADDRESS=100000

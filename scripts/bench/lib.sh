@@ -13,6 +13,7 @@
 #   bench_start_server         # server copy, with the exported env -> $server_pid $server_port $server_log
 #   bench_stop_server          # SIGTERM, then SIGKILL after 15 s
 #   bench_run_py OUT ARGS...   # python ARGS > OUT in the background (signals reach the trap)
+#   bench_start_redis          # a private redis-server, stopped on exit -> $redis_pid $redis_port $redis_version
 #
 # $binary (absolute path of the server binary) must be set before bench_start_server.
 #
@@ -53,6 +54,7 @@ bench_setup() {
     server_runs=0
     py_pid=
     pg_started=0
+    redis_pid=
     trap bench_cleanup EXIT
     trap 'exit 130' INT
     trap 'exit 143' TERM
@@ -84,6 +86,7 @@ bench_cleanup() {
         wait "$py_pid" 2>/dev/null || true
     fi
     bench_stop_server
+    bench_stop_redis
     if [ "$pg_started" = 1 ]; then
         bench_log "stopping PostgreSQL"
         as_pg "$bindir/pg_ctl" stop -D "$pgdata" -m fast -w -t 60 >/dev/null 2>&1 || bench_log "pg_ctl stop failed (see $pgrun/postgres.log)"
@@ -143,4 +146,40 @@ bench_run_py() {
     py_pid=$!
     wait "$py_pid" || { py_pid=; return 1; }
     py_pid=
+}
+
+# A private redis-server: a free port on 127.0.0.1, no persistence (`--save '' --appendonly
+# no`), its directory and log in $work/redis. bench_cleanup stops it.
+bench_start_redis() {
+    local redis_server
+    redis_server=$(command -v redis-server) || die "redis-server not found (apt-get install redis-server)"
+    mkdir -p "$work/redis"
+    redis_port=$(free_port)
+    "$redis_server" --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work/redis" \
+        --logfile "$work/redis/redis.log" --daemonize no </dev/null >/dev/null 2>&1 &
+    redis_pid=$!
+    local _
+    for _ in $(seq 1 100); do
+        [ "$(redis-cli -h 127.0.0.1 -p "$redis_port" ping 2>/dev/null)" = PONG ] && break
+        kill -0 "$redis_pid" 2>/dev/null || { cat "$work/redis/redis.log" >&2; die "redis-server did not start"; }
+        sleep 0.1
+    done
+    [ "$(redis-cli -h 127.0.0.1 -p "$redis_port" ping 2>/dev/null)" = PONG ] || die "redis-server does not answer PING"
+    redis_version=$("$redis_server" --version | sed -n 's/.* v=\([^ ]*\).*/\1/p')
+    bench_log "redis-server $redis_version on 127.0.0.1:$redis_port (pid $redis_pid)"
+}
+
+bench_stop_redis() {
+    if [ -n "$redis_pid" ] && kill -0 "$redis_pid" 2>/dev/null; then
+        bench_log "stopping redis-server (pid $redis_pid)"
+        kill -TERM "$redis_pid" 2>/dev/null || true
+        local _
+        for _ in $(seq 1 100); do
+            kill -0 "$redis_pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$redis_pid" 2>/dev/null || true
+        wait "$redis_pid" 2>/dev/null || true
+    fi
+    redis_pid=
 }

@@ -60,40 +60,13 @@ is_int "$baseline_requests" && ((baseline_requests >= 100 && baseline_requests <
 
 [[ $binary = /* ]] || binary=$root/$binary
 [ -x "$binary" ] || die "server binary not found at $binary (set ECOMANSONI_BIN)"
-redis_server=$(command -v redis-server) || die "redis-server not found (apt-get install redis-server)"
+command -v redis-server >/dev/null || die "redis-server not found (apt-get install redis-server)"
 command -v redis-benchmark >/dev/null || die "redis-benchmark not found (apt-get install redis-tools)"
 
 bench_setup
 cp "$binary" "$work/ecomansoni"
 
-redis_pid=
-limits_cleanup() {
-    local status=$?
-    set +e
-    if [ -n "$redis_pid" ] && kill -0 "$redis_pid" 2>/dev/null; then
-        bench_log "stopping redis-server (pid $redis_pid)"
-        kill -TERM "$redis_pid" 2>/dev/null
-        wait "$redis_pid" 2>/dev/null
-    fi
-    redis_pid=
-    (exit "$status")  # bench_cleanup reads the run's status from $?
-    bench_cleanup
-}
-trap limits_cleanup EXIT
-
-mkdir -p "$work/redis"
-redis_port=$(free_port)
-"$redis_server" --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no --dir "$work/redis" \
-    --logfile "$work/redis/redis.log" --daemonize no </dev/null >/dev/null 2>&1 &
-redis_pid=$!
-for _ in $(seq 1 100); do
-    [ "$(redis-cli -h 127.0.0.1 -p "$redis_port" ping 2>/dev/null)" = PONG ] && break
-    kill -0 "$redis_pid" 2>/dev/null || { cat "$work/redis/redis.log" >&2; die "redis-server did not start"; }
-    sleep 0.1
-done
-[ "$(redis-cli -h 127.0.0.1 -p "$redis_port" ping 2>/dev/null)" = PONG ] || die "redis-server does not answer PING"
-redis_version=$("$redis_server" --version | sed -n 's/.* v=\([^ ]*\).*/\1/p')
-bench_log "redis-server $redis_version on 127.0.0.1:$redis_port (pid $redis_pid)"
+bench_start_redis
 
 bench_run_py "$work/result.json" "$here/limits_bench.py" \
     --binary "$work/ecomansoni" --binary-label "$(readlink -f "$binary")" --redis-port "$redis_port" --redis-pid "$redis_pid" \

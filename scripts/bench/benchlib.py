@@ -157,18 +157,22 @@ class ProcessGroupMeter:
     """CPU seconds of named processes (server instances, redis-server), the cluster, this
     process and the machine over a step, and which other processes used the rest.
 
-    `label` names each process's figure in ``cores`` (default: its name); `digits` rounds them."""
+    `label` names each process's figure in ``cores`` (default: its name); `digits` rounds them.
+    `worker_pids`, when set (a list, may be set once they are started), are further
+    load-generator processes: their CPU is reported as ``client_workers`` beside this
+    process's ``client``, and counted out of ``other``."""
 
     def __init__(self, named: dict[str, int], postmaster_pid: int, label=None, digits: int = 3) -> None:
         self.named = named
         self.postmaster_pid = postmaster_pid
         self.label = label or (lambda name: name)
         self.digits = digits
+        self.worker_pids: list[int] | None = None
 
     def sample(self) -> dict:
         busy, total = machine_cpu()
         own = os.times()
-        return {
+        sample = {
             "t": time.perf_counter(),
             "named": {name: process_cpu(pid) for name, pid in self.named.items()},
             "postgres": postgres_cpu(self.postmaster_pid),
@@ -176,8 +180,11 @@ class ProcessGroupMeter:
             "busy": busy,
             "total": total,
             "procs": all_processes(),
-            "ours": {os.getpid(), self.postmaster_pid, *self.named.values()},
+            "ours": {os.getpid(), self.postmaster_pid, *self.named.values(), *(self.worker_pids or ())},
         }
+        if self.worker_pids is not None:
+            sample["client_workers"] = sum(process_cpu(pid) for pid in self.worker_pids)
+        return sample
 
     def cores(self, before: dict, after: dict) -> dict:
         """Average cores used between two samples, by process and group, with the biggest other users."""
@@ -190,7 +197,9 @@ class ProcessGroupMeter:
             used = after["named"][name] - before["named"][name]
             accounted += used
             result[self.label(name)] = round(used / seconds, self.digits)
-        for key in ("postgres", "client"):
+        for key in ("postgres", "client", "client_workers"):
+            if key not in before or key not in after:
+                continue   # client_workers: only with worker_pids
             used = after[key] - before[key]
             accounted += used
             result[key] = round(used / seconds, self.digits)

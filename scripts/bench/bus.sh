@@ -10,6 +10,7 @@
 #       BENCH_BUS_DRAIN_SECONDS=3 BENCH_BUS_RAW_SECONDS=1 BENCH_BUS_RAW_CLIENTS=2 scripts/bench/bus.sh   (smoke run)
 #   ECOMANSONI_BIN=.build/release/ecomansoni BENCH_BUS_INSTANCES=3 BENCH_BUS_TOPICS=100 BENCH_BUS_RECEIVERS=90 \
 #       BENCH_BUS_RATE=50 scripts/bench/bus.sh   (3 instances × 3 000 subscribers: 9 000 receiver sockets)
+#   … BENCH_BUS_CLIENT_PROCESSES=3 …   (the same, its receiver sockets in 3 receiver processes)
 #
 # What it does: a private PostgreSQL cluster (lib.sh) and a private redis-server (a free
 # port on 127.0.0.1, `--save '' --appendonly no`, its directory in the run's temporary
@@ -51,19 +52,28 @@
 # envelopes' mean size and one subscriber connection per instance (each instance SUBSCRIBEs
 # once), then closed loop with BENCH_BUS_RAW_CLIENTS publishers (the ceiling of this
 # client). `cores` per step: CPU seconds per second of each instance (server_a,
-# server_b, …), redis-server, PostgreSQL, the load generator and the rest of the machine.
+# server_b, …), redis-server, PostgreSQL, the load generator (`client`: its main process;
+# `client_workers`: its receiver processes, with BENCH_BUS_CLIENT_PROCESSES > 1) and the rest
+# of the machine.
 #
 # Limits: a realtime socket may send 100 frames/s (bursts of 200; docs/realtime.md §11, not
 # configurable), so the rate per sender socket, BENCH_BUS_RATE / BENCH_BUS_TOPICS, must be
 # at most 50 (half of it: heartbeats and pacing jitter stay clear of the limit). Every socket
 # comes from 127.0.0.1: each instance gets REALTIME_MAX_SOCKETS_PER_ADDRESS=100000 and
 # HTTP_MAX_CONNECTIONS_PER_ADDRESS=0 (both documented in docs/configuration.md); every other
-# realtime setting is the default. The load generator holds every socket in one process:
-# the soft open-files limit (`ulimit -n`) is raised here to the hard one, which the
-# instances inherit (each raises its own soft limit to the hard one as well), and a run
-# whose sockets do not fit under it (BENCH_BUS_TOPICS × (BENCH_BUS_RECEIVERS + 1), the Redis
-# connections and 200 spare) stops before anything starts. Sockets connect and join 32 at a time; the setup
-# reports how long that took (`setup.connect_and_join_s`).
+# realtime setting is the default. The load generator is one Python asyncio process holding
+# every socket, unless BENCH_BUS_CLIENT_PROCESSES is over 1: then the receiver sockets are
+# split over that many receiver processes (receiver g in process g mod the count), and the
+# main process keeps the senders, the schedule, the raw baseline and the report (one
+# process holding 9 000 receivers lagged behind its own send schedule by up to 320 ms, so
+# its send → receive p99 measured itself, not the servers); every figure and check is the
+# same. The soft open-files limit (`ulimit -n`) is raised here to the hard one, which the
+# load generator and the instances inherit (each raises its own soft limit to the hard one
+# as well), and a run whose sockets do not fit under it (BENCH_BUS_TOPICS ×
+# (BENCH_BUS_RECEIVERS + 1), the Redis connections and 200 spare: what one process, or the
+# instance holding every receiver, needs) stops before anything starts. Sockets connect and
+# join 32 at a time (in all, whatever the number of processes); the setup reports how long
+# that took (`setup.connect_and_join_s`) and over how many processes (`setup.client_processes`).
 #
 # The merged JSON starts with `figures`: broadcasts crossed per second over Redis beside
 # raw PUBLISH → SUBSCRIBE at the same rate, its p99 beside the raw p99, the PostgreSQL bus
@@ -85,6 +95,9 @@
 #                             counts as lost (5; at most 120 s of waiting in all)
 #   BENCH_BUS_RAW_SECONDS     seconds of each raw Redis step, paced and closed loop (10)
 #   BENCH_BUS_RAW_CLIENTS     publisher connections of the closed-loop raw step (8)
+#   BENCH_BUS_CLIENT_PROCESSES  processes of the load generator, 1..8 and at most the receiver
+#                             sockets (1: one holds every socket; N > 1: the receiver sockets
+#                             split over N receiver processes, the senders in the main one)
 #   BENCH_PG_OPTIONS          extra postgres options (debugging)
 #   BENCH_KEEP                1: keep the temporary directory; on-failure: only on failure
 set -euo pipefail
@@ -102,6 +115,7 @@ warmup_seconds=${BENCH_BUS_WARMUP_SECONDS:-2}
 drain_seconds=${BENCH_BUS_DRAIN_SECONDS:-5}
 raw_seconds=${BENCH_BUS_RAW_SECONDS:-10}
 raw_clients=${BENCH_BUS_RAW_CLIENTS:-8}
+client_processes=${BENCH_BUS_CLIENT_PROCESSES:-1}
 keep=${BENCH_KEEP:-0}
 binary=${ECOMANSONI_BIN:-$root/.build/debug/ecomansoni}
 database=ecomansoni_bench
@@ -128,13 +142,17 @@ is_int "$warmup_seconds" && ((warmup_seconds >= 1 && warmup_seconds <= 60)) || d
 is_int "$drain_seconds" && ((drain_seconds >= 1 && drain_seconds <= 600)) || die "BENCH_BUS_DRAIN_SECONDS must be 1..600"
 is_int "$raw_seconds" && ((raw_seconds >= 1 && raw_seconds <= 600)) || die "BENCH_BUS_RAW_SECONDS must be 1..600"
 is_int "$raw_clients" && ((raw_clients >= 1 && raw_clients <= 64)) || die "BENCH_BUS_RAW_CLIENTS must be 1..64"
+is_int "$client_processes" && ((client_processes >= 1 && client_processes <= 8)) || die "BENCH_BUS_CLIENT_PROCESSES must be 1..8"
+((client_processes <= topics * receivers)) \
+    || die "BENCH_BUS_CLIENT_PROCESSES must be at most BENCH_BUS_TOPICS × BENCH_BUS_RECEIVERS (the receiver sockets)"
 
 [[ $binary = /* ]] || binary=$root/$binary
 [ -x "$binary" ] || die "server binary not found at $binary (set ECOMANSONI_BIN)"
 command -v redis-server >/dev/null || die "redis-server not found (apt-get install redis-server)"
 
-# Open files: the load generator holds every socket (one per topic on A, the receivers) and
-# a few Redis connections; the instances, started from here, inherit the raised soft limit.
+# Open files: the load generator holds every socket (one per topic on A, the receivers; with
+# BENCH_BUS_CLIENT_PROCESSES > 1 each of its processes a share) and a few Redis connections;
+# it and the instances, started from here, inherit the raised soft limit.
 nofile_hard=$(ulimit -Hn)
 [ "$nofile_hard" != unlimited ] || nofile_hard=$(cat /proc/sys/fs/nr_open)
 nofile=$(ulimit -Sn)
@@ -202,7 +220,7 @@ common=(--binary "$work/ecomansoni" --binary-label "$(readlink -f "$binary")" --
     --pg-version "$pg_version" --redis-version "$redis_version" --postmaster-pid "$postmaster_pid" --cpu-model "$(cpu_model)"
     --topics "$topics" --receivers "$receivers" --rate "$rate" --seconds "$seconds"
     --warmup-seconds "$warmup_seconds" --drain-seconds "$drain_seconds"
-    --raw-seconds "$raw_seconds" --raw-clients "$raw_clients")
+    --raw-seconds "$raw_seconds" --raw-clients "$raw_clients" --client-processes "$client_processes")
 results=()
 
 for phase in $phases; do

@@ -13,7 +13,8 @@ of each phase (BENCH_BUS_INSTANCES, 2..4). Commands:
           receivers of its topic. Plain WebSockets, Phoenix vsn 1.0.0, all joined to
           `realtime:bench-<n>` with the anon key (bus.sh opens the prefix with
           REALTIME_OPEN_TOPICS=bench-; broadcast.self false, ack false), CONNECT_CONCURRENCY
-          connecting and joining at a time, receivers first. A warm-up step, then the
+          connecting and joining at a time (in all, over every process of the load
+          generator), receivers first. A warm-up step, then the
           measured step: open loop at --rate broadcasts/s in total, broadcast j due at
           t0 + j / rate on topic j mod topics (each sender socket at rate / topics, under the
           100 frames/s a socket may send). Each broadcast carries
@@ -26,6 +27,21 @@ of each phase (BENCH_BUS_INSTANCES, 2..4). Commands:
           (each instance SUBSCRIBEs once), then closed loop with --raw-clients publisher
           connections (each PUBLISH waits for its reply) for the ceiling of this client
           against Redis.
+          With --client-processes N > 1 the receiver sockets live in N receiver processes
+          (`receivers` below; receiver g, counted as above, in process g mod N), and this
+          process keeps the sender sockets, the schedule, the raw baseline and the report: one
+          asyncio process holding 9 000 receivers fell behind its own schedule (send lag p99
+          181 ms) and its latencies measured itself, not the servers.
+  receivers
+          one receiver process of a phase (started by `phase`, not by hand): commands and
+          replies one JSON object a line on its stdin and stdout, its progress on stderr. It
+          connects and joins the receivers it is given (the same Socket class, its share of
+          CONNECT_CONCURRENCY), sends their heartbeats, records their arrivals as `phase` does
+          with one process, answers the drain's progress polls and, after each step, hands
+          over its raw arrivals since the last step (and its receivers' closes and protocol
+          anomalies), which `phase` merges into the very figures and checks of one process.
+          It exits when its stdin closes (the main process gone, even killed), and a receiver
+          process that exits on its own fails the phase at once, with its status.
   merge   ONE JSON object from the phases' results, with the "figures" list read by
           scripts/bench/all (their labels name the instance count when it is not 2) and the
           postgres/redis ratios.
@@ -44,14 +60,18 @@ is under 95 % of the offered one is `saturated` (its latencies are then mostly q
 (reported, not an error: docs/realtime.md promises order within a topic only after the
 bus). The raw baseline's received/s is counted the same way.
 
-Latency is send → receive on the machine's wall clock (time.time() in this one process,
-the sender's timestamp travels in the payload): `send_to_receive` over every receiver,
-`send_to_receive_across_bus` over the receivers not on A (the same with 2 instances); the
-raw baseline's is PUBLISH written → message read (time.perf_counter()). Every socket is
-held by this one process: it checks its open-files limit first (raising the soft limit to
-the hard one). `cores` are CPU seconds per second over the sending window from /proc: each
-instance (server_a, server_b, …), redis-server, every PostgreSQL process of the cluster,
-this load generator, and `other` (the rest of the machine, with `other_top` naming the
+Latency is send → receive on the machine's wall clock (time.time() in the process holding
+the receiver, this one or a receiver process; the sender's timestamp travels in the
+payload): `send_to_receive` over every receiver, `send_to_receive_across_bus` over the
+receivers not on A (the same with 2 instances); the raw baseline's is PUBLISH written →
+message read (time.perf_counter()). With --client-processes 1 (the default) every socket
+is held by this one process; each process checks its open-files limit for its own sockets
+first (raising the soft limit to the hard one). `setup.client_processes` is the number of
+load-generator processes. `cores` are CPU seconds per second over the sending window from
+/proc: each instance (server_a, server_b, …), redis-server, every PostgreSQL process of the
+cluster, this load generator's main process (`client`: the senders, and the receivers
+when it holds them), with --client-processes > 1 the receiver processes together
+(`client_workers`), and `other` (the rest of the machine, with `other_top` naming the
 biggest). The RESP client is written here (standard library only: no redis package).
 Prints ONE JSON object on stdout; progress goes to stderr.
 """
@@ -61,6 +81,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import resource
 import signal
 import sys
@@ -83,12 +104,16 @@ log = make_logger("bus-bench")
 BUS_CHANNEL = "ecomansoni:bus"
 RAW_CHANNEL = "bus_bench:raw"
 HEARTBEAT_SECONDS = 25.0        # the server closes a socket silent for 60 s
-CONNECT_CONCURRENCY = 32         # sockets connecting and joining at a time
+CONNECT_CONCURRENCY = 32         # sockets connecting and joining at a time (shared out among receiver processes)
 NOFILE_SPARE = 100              # descriptors kept free beside the sockets (Redis, /proc reads, …)
 JOIN_TIMEOUT = 30.0
 DRAIN_GRACE = 0.3               # after the last expected event, wait this long for duplicates
 DRAIN_CAP_SECONDS = 120.0       # the longest wait for outstanding deliveries after a step
 SAMPLES = 10
+PIPE_LIMIT = 1 << 30            # longest line on a receiver process's pipes (a step's arrivals, ~50 bytes each)
+WORKER_START_TIMEOUT = 60.0     # a receiver process's start (interpreter, imports) until it answers
+WORKER_REPLY_TIMEOUT = 60.0     # its answer to a progress poll or a collect (a join is bounded by JOIN_TIMEOUT)
+WORKER_CLOSE_TIMEOUT = 30.0     # its sockets closed (5 s each at most, all at once) and its exit
 
 
 def rounded(value: float | None, digits: int = 1) -> float | None:
@@ -224,6 +249,14 @@ class Anomalies:
         if sample and len(self.samples) < SAMPLES and sample not in self.samples:
             self.samples.append(sample)
 
+    def merge(self, values: dict[str, int], samples: list[str]) -> None:
+        """Adds a receiver process's anomalies (those since its last report)."""
+        for name, count in values.items():
+            self.values[name] = self.values.get(name, 0) + count
+        for sample in samples:
+            if len(self.samples) < SAMPLES and sample not in self.samples:
+                self.samples.append(sample)
+
 
 class Socket:
     """One realtime WebSocket joined to one topic, as a sender (on A) or a receiver (on the
@@ -331,6 +364,233 @@ class Socket:
             self.reader_task.cancel()
 
 
+def socket_url(port: int, anon_key: str) -> str:
+    return f"ws://127.0.0.1:{port}/realtime/v1/websocket?apikey={anon_key}&vsn=1.0.0"
+
+
+class Opener:
+    """Connects and joins sockets `concurrency` at a time (one semaphore across calls), logging
+    every 1 000 joined out of `total`."""
+
+    def __init__(self, concurrency: int, total: int, logger) -> None:
+        self.semaphore = asyncio.Semaphore(concurrency)
+        self.total = total
+        self.log = logger
+        self.joined = 0
+        self.started = time.perf_counter()
+
+    async def open(self, sockets: list[Socket]) -> None:
+        async def one(socket: Socket) -> None:
+            async with self.semaphore:
+                await socket.open()
+            self.joined += 1
+            if self.joined % 1000 == 0:
+                self.log(f"setup: {self.joined} of {self.total} sockets joined "
+                         f"({time.perf_counter() - self.started:.1f} s)")
+        await asyncio.gather(*(one(s) for s in sockets))
+
+
+async def heartbeats(sockets: list[Socket]) -> None:
+    """Each socket's heartbeat every HEARTBEAT_SECONDS, spread evenly over the interval: all
+    at once (9 000 frames and replies in one burst) stalled this process for over a second,
+    which showed up as send lag and as latency of every receiver. Each process of the load
+    generator runs this over its own sockets."""
+    if not sockets:
+        return
+    gap = HEARTBEAT_SECONDS / len(sockets)
+    while True:
+        for socket in sockets:
+            await asyncio.sleep(gap)
+            if not socket.closed:
+                try:
+                    await socket.heartbeat()
+                except Exception:  # a closed socket is reported by its reader
+                    pass
+
+
+# =========================================================================== receiver processes
+
+
+class RemoteReceiver:
+    """A receiver socket held by a receiver process (--client-processes > 1): the part of a
+    receiver Socket that run_step reads (topic, instance, arrivals, close), filled in from its
+    process's report after each step, so that every figure and check is computed as with one
+    process."""
+
+    def __init__(self, topic_index: int, instance: str) -> None:
+        self.topic_index = topic_index
+        self.instance = instance
+        self.counts: dict[int, int] = {}
+        self.records: list[tuple[int, float, float]] = []
+        self.closed_by_server_at: float | None = None
+        self.close_what = ""
+
+    def add(self, records: list) -> None:
+        """Its arrivals since its process's last report, in the order they arrived."""
+        for i, arrived, latency in records:
+            self.counts[i] = self.counts.get(i, 0) + 1
+            self.records.append((i, arrived, latency))
+
+
+class ReceiverProcess:
+    """The main process's end of one receiver process (`bus_bench.py receivers`): commands
+    out on its stdin and replies in from its stdout, one JSON object a line; its progress and
+    errors go straight to the shared stderr. `on_exit(message)` is called when it exits
+    without being asked to."""
+
+    def __init__(self, index: int, count: int) -> None:
+        self.name = f"receiver process {index + 1}/{count}"
+        self.index = index
+        self.count = count
+        self.receivers: list[RemoteReceiver] = []   # its share, in its order
+        self.placements: list[list] = []            # [topic index, instance name, port] of each
+        self.proc: asyncio.subprocess.Process | None = None
+        self.watcher: asyncio.Task | None = None
+        self.stopping = False
+
+    async def start(self, on_exit) -> None:
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable, str(Path(__file__).resolve()), "receivers", "--index", str(self.index),
+            "--of", str(self.count), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=PIPE_LIMIT)
+
+        async def watch() -> None:
+            await self.proc.wait()
+            if not self.stopping:
+                on_exit(self.exit_message())
+        self.watcher = asyncio.create_task(watch())
+
+    def exit_message(self) -> str:
+        code = self.proc.returncode
+        how = ("stopped answering" if code is None else f"was killed by signal {-code}" if code < 0
+               else f"exited with status {code}")
+        return f"{self.name} (pid {self.proc.pid}) {how} (its own messages, if any, are above)"
+
+    async def reply(self, what: str, timeout: float | None = WORKER_REPLY_TIMEOUT) -> dict:
+        """Its next reply (to `what`); its exit or silence for `timeout` s fails the run."""
+        try:
+            line = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
+        except asyncio.TimeoutError:
+            raise RuntimeError(f"{self.name} (pid {self.proc.pid}) did not answer {what!r} "
+                               f"within {timeout:g} s") from None
+        if not line:
+            try:   # its exit status, when it is exiting
+                await asyncio.wait_for(self.proc.wait(), 2)
+            except asyncio.TimeoutError:
+                pass
+            raise RuntimeError(f"{self.exit_message()}, during {what!r}")
+        return json.loads(line)
+
+    async def request(self, command: dict, timeout: float | None = WORKER_REPLY_TIMEOUT) -> dict:
+        try:
+            self.proc.stdin.write(json.dumps(command).encode() + b"\n")
+            await self.proc.stdin.drain()
+        except (BrokenPipeError, ConnectionResetError):
+            pass   # it is gone: reply() says how
+        return await self.reply(command["cmd"], timeout)
+
+    async def close(self) -> None:
+        """Its sockets closed and its exit, after the report (a failure here is only logged)."""
+        self.stopping = True   # its exit is expected from now on
+        try:
+            await self.request({"cmd": "close"}, WORKER_CLOSE_TIMEOUT)
+            await asyncio.wait_for(self.proc.wait(), 5)
+        except (RuntimeError, ValueError, asyncio.TimeoutError) as error:
+            log(f"{self.name}: {error or 'did not exit after closing its sockets'}")
+        await self.stop()
+
+    async def stop(self) -> None:
+        """Ends it if it still runs (SIGTERM, then SIGKILL after 5 s); nothing if not started."""
+        self.stopping = True
+        if self.proc is None:
+            return
+        if self.proc.returncode is None:
+            try:
+                self.proc.terminate()
+                await asyncio.wait_for(self.proc.wait(), 5)
+            except ProcessLookupError:
+                pass
+            except asyncio.TimeoutError:
+                self.proc.kill()
+                await self.proc.wait()
+        self.proc.stdin.close()
+        if self.watcher is not None:
+            self.watcher.cancel()
+
+
+async def receivers_process(index: int, count: int, logger) -> int:
+    """The `receivers` command: one receiver process, driven by `phase` over its stdin and
+    stdout. Commands: join (its receivers, the anon key, its share of CONNECT_CONCURRENCY),
+    progress (the step's i ranges by topic: distinct (topic, i) in them received, summed over
+    its receivers, and the arrivals recorded since the last collect), collect (the arrivals
+    since the last collect, per receiver in order, then forgotten here, so that no step's
+    arrivals are handed over twice; the receivers the server closed; the protocol anomalies
+    since the last collect) and close."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=PIPE_LIMIT)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    commands: asyncio.Queue = asyncio.Queue()
+
+    async def read_commands() -> None:
+        while True:
+            line = await reader.readline()
+            if not line:
+                # The main process closed the pipe, or it is gone (even killed): nobody is left to
+                # report to, and the sockets close with the process.
+                logger("the main process closed the pipe: exiting")
+                os._exit(1)
+            await commands.put(json.loads(line))
+
+    def reply(message: dict) -> None:
+        sys.stdout.buffer.write(json.dumps(message).encode() + b"\n")
+        sys.stdout.buffer.flush()
+
+    reading = asyncio.create_task(read_commands())
+    anomalies = Anomalies()
+    sockets: list[Socket] = []
+    heartbeat_task: asyncio.Task | None = None
+    reply({"started": os.getpid()})
+    while True:
+        command = await commands.get()
+        what = command["cmd"]
+        if what == "join":
+            anon_key = command["anon_key"]
+            sockets = [Socket("receiver", n, where, socket_url(port, anon_key), f"realtime:bench-{n}", anon_key, anomalies)
+                       for n, where, port in command["receivers"]]
+            nofile = raise_nofile(len(sockets) + NOFILE_SPARE)
+            if nofile != resource.RLIM_INFINITY and nofile < len(sockets) + NOFILE_SPARE:
+                raise RuntimeError(f"{len(sockets)} sockets need an open-files limit of {len(sockets) + NOFILE_SPARE}; "
+                                   f"this process has {nofile} (ulimit -n)")
+            started = time.perf_counter()
+            await Opener(command["concurrency"], len(sockets), logger).open(sockets)
+            heartbeat_task = asyncio.create_task(heartbeats(sockets))
+            reply({"joined": len(sockets), "seconds": round(time.perf_counter() - started, 2)})
+        elif what == "progress":
+            ranges = command["ranges"]
+            unique = 0
+            for r in sockets:
+                lo, hi = ranges[r.topic_index]
+                unique += sum(1 for i in range(lo, hi) if i in r.counts)
+            reply({"unique": unique, "arrived": sum(len(r.records) for r in sockets)})
+        elif what == "collect":
+            records = []
+            for r in sockets:
+                records.append(r.records)
+                r.records, r.counts = [], {}
+            closed = [[k, r.closed_by_server_at, r.close_what] for k, r in enumerate(sockets)
+                      if r.closed_by_server_at is not None]
+            reply({"records": records, "closed": closed, "anomalies": anomalies.values, "samples": anomalies.samples})
+            anomalies.values, anomalies.samples = {}, []
+        elif what == "close":
+            if heartbeat_task is not None:
+                heartbeat_task.cancel()
+            await asyncio.gather(*(r.close() for r in sockets), return_exceptions=True)
+            reading.cancel()   # the main process closes the pipe once it has the reply
+            reply({"closed": len(sockets)})
+            return 0
+        else:
+            raise RuntimeError(f"unknown command {what!r}")
+
+
 # =========================================================================== the benchmark
 
 
@@ -340,7 +600,12 @@ class Bench:
         self.anomalies = Anomalies()
         self.instances = [Instance("ABCD"[k], port, pid, log_path) for k, (port, pid, log_path) in enumerate(args.instance)]
         self.senders: list[Socket] = []
-        self.receivers: list[Socket] = []
+        # Every receiver, in order (receiver g at index g): Sockets of this process, or with
+        # --client-processes > 1 RemoteReceivers filled in from the receiver processes.
+        self.receivers: list[Socket | RemoteReceiver] = []
+        self.sockets: list[Socket] = []   # the sockets this process holds
+        self.workers: list[ReceiverProcess] = []
+        self.failure: asyncio.Future | None = None   # a receiver process's unexpected exit (its message)
         named = {f"server_{i.name.lower()}": i.pid for i in self.instances}
         if args.redis_pid:
             named["redis"] = args.redis_pid
@@ -362,59 +627,104 @@ class Bench:
     async def connect_all(self, anon_key: str) -> dict:
         a = self.args
         a_name = self.instances[0].name
-
-        def url(port: int) -> str:
-            return f"ws://127.0.0.1:{port}/realtime/v1/websocket?apikey={anon_key}&vsn=1.0.0"
+        processes = a.client_processes
+        if processes > 1:
+            self.workers = [ReceiverProcess(w, processes) for w in range(processes)]
         for n in range(a.topics):
             topic = f"realtime:bench-{n}"
-            self.senders.append(Socket("sender", n, a_name, url(self.instances[0].port), topic, anon_key, self.anomalies))
+            self.senders.append(Socket("sender", n, a_name, socket_url(self.instances[0].port, anon_key), topic, anon_key,
+                                       self.anomalies))
             for k in range(a.receivers):
-                where = self.receiver_instance(n * a.receivers + k)
-                self.receivers.append(Socket("receiver", n, where.name, url(where.port), topic, anon_key, self.anomalies))
+                g = n * a.receivers + k
+                where = self.receiver_instance(g)
+                if not self.workers:
+                    self.receivers.append(Socket("receiver", n, where.name, socket_url(where.port, anon_key), topic,
+                                                 anon_key, self.anomalies))
+                    continue
+                # Receiver g in receiver process g mod --client-processes: each broadcast's copies
+                # are spread over the processes.
+                receiver = RemoteReceiver(n, where.name)
+                self.receivers.append(receiver)
+                self.workers[g % processes].receivers.append(receiver)
+                self.workers[g % processes].placements.append([n, where.name, where.port])
+        self.sockets = self.senders + [r for r in self.receivers if isinstance(r, Socket)]
         total = len(self.senders) + len(self.receivers)
-        nofile = raise_nofile(total + NOFILE_SPARE)
-        if nofile != resource.RLIM_INFINITY and nofile < total + NOFILE_SPARE:
-            raise RuntimeError(f"{total} sockets need an open-files limit of {total + NOFILE_SPARE}; "
+        held = len(self.sockets)
+        nofile = raise_nofile(held + NOFILE_SPARE)
+        if nofile != resource.RLIM_INFINITY and nofile < held + NOFILE_SPARE:
+            raise RuntimeError(f"{held} sockets need an open-files limit of {held + NOFILE_SPARE}; "
                                f"this process has {nofile} (ulimit -n)")
-        semaphore = asyncio.Semaphore(CONNECT_CONCURRENCY)
-        joined = {"n": 0}
-
-        async def one(socket: Socket) -> None:
-            async with semaphore:
-                await socket.open()
-            joined["n"] += 1
-            if joined["n"] % 1000 == 0:
-                log(f"setup: {joined['n']} of {total} sockets joined ({time.perf_counter() - started:.1f} s)")
+        if self.workers:
+            # Started (interpreter and imports) before the clock: that is not connecting.
+            for worker in self.workers:
+                await worker.start(self.worker_failed)
+            self.meter.worker_pids = [worker.proc.pid for worker in self.workers]
+            await asyncio.gather(*(worker.reply("start", WORKER_START_TIMEOUT) for worker in self.workers))
+        opener = Opener(CONNECT_CONCURRENCY, held, log)
         started = time.perf_counter()
         # Receivers first: every one is joined before the first broadcast.
-        await asyncio.gather(*(one(s) for s in self.receivers))
-        await asyncio.gather(*(one(s) for s in self.senders))
+        if self.workers:
+            # CONNECT_CONCURRENCY shared out: as many sockets connecting at a time as with one process.
+            shares = [CONNECT_CONCURRENCY // processes + (w < CONNECT_CONCURRENCY % processes) for w in range(processes)]
+            # No timeout: each socket's connect and join has its own (JOIN_TIMEOUT), and a
+            # receiver process that fails exits, which fails the run.
+            await asyncio.gather(*(worker.request({"cmd": "join", "anon_key": anon_key, "concurrency": share,
+                                                   "receivers": worker.placements}, None)
+                                   for worker, share in zip(self.workers, shares)))
+        else:
+            await opener.open(self.receivers)
+        await opener.open(self.senders)
         seconds = time.perf_counter() - started
         spread = self.receivers_by_instance()
         log(f"setup: {len(self.senders)} senders on A, {len(self.receivers)} receivers ("
             + ", ".join(f"{count} on {name}" for name, count in spread.items() if count)
+            + (f"; in {processes} receiver processes" if self.workers else "")
             + f") joined in {seconds:.1f} s ({total / seconds:.0f} sockets/s)")
-        self.heartbeat_task = asyncio.create_task(self.heartbeats())
-        return {"instances": len(self.instances), "sender_sockets_on_a": len(self.senders),
-                "receiver_sockets": len(self.receivers), "receiver_sockets_by_instance": spread,
-                "connect_concurrency": CONNECT_CONCURRENCY, "connect_and_join_s": round(seconds, 2),
-                "sockets_joined_per_s": round(total / seconds, 1) if seconds > 0 else None,
-                "open_files_limit": None if nofile == resource.RLIM_INFINITY else nofile}
+        self.heartbeat_task = asyncio.create_task(heartbeats(self.sockets))
+        setup = {"instances": len(self.instances), "sender_sockets_on_a": len(self.senders),
+                 "receiver_sockets": len(self.receivers), "receiver_sockets_by_instance": spread,
+                 "client_processes": processes,
+                 "connect_concurrency": CONNECT_CONCURRENCY, "connect_and_join_s": round(seconds, 2),
+                 "sockets_joined_per_s": round(total / seconds, 1) if seconds > 0 else None,
+                 "open_files_limit": None if nofile == resource.RLIM_INFINITY else nofile}
+        if self.workers:
+            setup["receiver_sockets_by_client_process"] = [len(worker.receivers) for worker in self.workers]
+        return setup
 
-    async def heartbeats(self) -> None:
-        """Each socket's heartbeat every HEARTBEAT_SECONDS, spread evenly over the interval: all
-        at once (9 000 frames and replies in one burst) stalled this process for over a second,
-        which showed up as send lag and as latency of every receiver."""
-        sockets = self.senders + self.receivers
-        gap = HEARTBEAT_SECONDS / max(1, len(sockets))
-        while True:
-            for socket in sockets:
-                await asyncio.sleep(gap)
-                if not socket.closed:
-                    try:
-                        await socket.heartbeat()
-                    except Exception:  # a closed socket is reported by its reader
-                        pass
+    def worker_failed(self, message: str) -> None:
+        """A receiver process exited without being asked to: run() fails the phase at once."""
+        if self.failure is not None and not self.failure.done():
+            self.failure.set_result(message)
+
+    async def deliveries(self, ranges: dict[int, list[int]]) -> tuple[int, int]:
+        """(distinct (topic, i) of the step's `ranges` received, summed over the receivers; the
+        arrivals recorded so far, which grow while deliveries keep coming), from this process's
+        receivers or from every receiver process."""
+        if not self.workers:
+            unique = 0
+            for r in self.receivers:
+                lo, hi = ranges[r.topic_index]
+                unique += sum(1 for i in range(lo, hi) if i in r.counts)
+            return unique, sum(len(r.records) for r in self.receivers)
+        spans = [ranges[n] for n in range(len(self.senders))]
+        replies = await asyncio.gather(*(worker.request({"cmd": "progress", "ranges": spans}) for worker in self.workers))
+        return sum(reply["unique"] for reply in replies), sum(reply["arrived"] for reply in replies)
+
+    async def collect(self) -> None:
+        """The receiver processes' arrivals since their last report, their receivers' closes and
+        their protocol anomalies, into self.receivers and self.anomalies (nothing to do with
+        one process): run_step then reads them as it reads the sockets of this process. The
+        processes forget what they handed over, so no arrival is counted twice."""
+        replies = await asyncio.gather(*(worker.request({"cmd": "collect"}) for worker in self.workers))
+        for worker, reply in zip(self.workers, replies):
+            if len(reply["records"]) != len(worker.receivers):
+                raise RuntimeError(f"{worker.name} reported {len(reply['records'])} receivers, "
+                                   f"not {len(worker.receivers)}")
+            for receiver, records in zip(worker.receivers, reply["records"]):
+                receiver.add(records)
+            for k, closed_at, what in reply["closed"]:
+                worker.receivers[k].closed_by_server_at, worker.receivers[k].close_what = closed_at, what
+            self.anomalies.merge(reply["anomalies"], reply["samples"])
 
     # ------------------------------------------------------------------ one step
 
@@ -456,27 +766,23 @@ class Bench:
         sent = sum(hi - lo for lo, hi in ranges.values())
         expected = sent * a.receivers
 
-        def unique_delivered() -> int:
-            count = 0
-            for r in self.receivers:
-                lo, hi = ranges[r.topic_index]
-                count += sum(1 for i in range(lo, hi) if i in r.counts)
-            return count
-
         # Waits while deliveries keep coming: an event still missing after --drain-seconds
-        # without any arrival (or after DRAIN_CAP_SECONDS in all) counts as lost.
+        # without any arrival (or after DRAIN_CAP_SECONDS in all) counts as lost. This process
+        # decides, for the receiver processes too (their progress is polled).
         drain_started = last_progress = time.perf_counter()
-        arrived_so_far = sum(len(r.records) for r in self.receivers)
-        while unique_delivered() < expected:
+        unique, arrived_so_far = await self.deliveries(ranges)
+        while unique < expected:
             now = time.perf_counter()
             if now - last_progress >= a.drain_seconds or now - drain_started >= DRAIN_CAP_SECONDS:
                 break
             await asyncio.sleep(0.1)
-            count = sum(len(r.records) for r in self.receivers)
+            unique, count = await self.deliveries(ranges)
             if count > arrived_so_far:
                 arrived_so_far, last_progress = count, time.perf_counter()
         await asyncio.sleep(DRAIN_GRACE)
         drain_s = time.perf_counter() - drain_started
+        if self.workers:
+            await self.collect()
 
         a_name = self.instances[0].name
         names = [i.name for i in self.instances]
@@ -848,6 +1154,8 @@ class Bench:
                 "crossed_per_s_to_raw_closed_loop_per_s": ratio(step["broadcasts_crossed_per_s"],
                                                                 result["raw_redis"]["closed_loop"]["published_per_s"]),
             }
+        if self.workers:
+            await self.collect()   # the receiver processes' anomalies since the step (late arrivals too)
         result["protocol_anomalies"] = dict(self.anomalies.values)
         if self.anomalies.samples:
             result["anomaly_samples"] = self.anomalies.samples
@@ -855,8 +1163,26 @@ class Bench:
         result["server_logs"] = {i.name: server_log_summary(i.log, samples=5) for i in self.instances}
         if self.heartbeat_task is not None:
             self.heartbeat_task.cancel()
-        await asyncio.gather(*(s.close() for s in self.senders + self.receivers), return_exceptions=True)
+        await asyncio.gather(*(s.close() for s in self.sockets), *(w.close() for w in self.workers),
+                             return_exceptions=True)
         return result
+
+    async def run(self) -> dict:
+        """The phase, failed at once when a receiver process exits without being asked to (a
+        crash, a kill: its status is the message) rather than left waiting; and whatever the
+        outcome (a failure, SIGTERM), every receiver process still running is stopped before
+        this returns."""
+        self.failure = asyncio.get_running_loop().create_future()
+        phase = asyncio.create_task(self.phase())
+        try:
+            await asyncio.wait({phase, self.failure}, return_when=asyncio.FIRST_COMPLETED)
+            if not phase.done():
+                phase.cancel()
+                await asyncio.gather(phase, return_exceptions=True)
+                raise RuntimeError(self.failure.result())
+            return phase.result()
+        finally:
+            await asyncio.gather(*(worker.stop() for worker in self.workers), return_exceptions=True)
 
 
 # =========================================================================== merge
@@ -995,6 +1321,11 @@ def main() -> int:
     p.add_argument("--drain-seconds", type=float, required=True)
     p.add_argument("--raw-seconds", type=float, required=True)
     p.add_argument("--raw-clients", type=int, required=True)
+    p.add_argument("--client-processes", type=int, default=1,
+                   help="processes of the load generator, 1..8: with more than 1, the receivers are in receiver processes")
+    w = sub.add_parser("receivers", help="a receiver process (started by `phase`)")
+    w.add_argument("--index", type=int, required=True, help="this process's number, from 0")
+    w.add_argument("--of", type=int, required=True, help="the number of receiver processes")
     m = sub.add_parser("merge")
     m.add_argument("--redis")
     m.add_argument("--postgres")
@@ -1003,10 +1334,24 @@ def main() -> int:
     if args.command == "merge":
         print(json.dumps(merge(args.redis, args.postgres), indent=2, ensure_ascii=False))
         return 0
+    if args.command == "receivers":
+        # SIGTERM keeps its default action (the main process's way to stop it at once).
+        worker_log = make_logger(f"bus-bench receivers {args.index + 1}/{args.of}")
+        try:
+            return asyncio.run(receivers_process(args.index, args.of, worker_log))
+        except KeyboardInterrupt:
+            return 130
+        except Exception as error:  # any: the main process reports the exit status
+            worker_log(f"FAILED: {type(error).__name__}: {error}")
+            return 1
     if args.bus == "redis" and not args.redis_port:
         parser.error("--bus redis needs --redis-port")
     if not 2 <= len(args.instance) <= 4:
         parser.error(f"--instance must be given 2 to 4 times (got {len(args.instance)})")
+    if not 1 <= args.client_processes <= 8:
+        parser.error("--client-processes must be 1..8")
+    if args.client_processes > args.topics * args.receivers:
+        parser.error("--client-processes must be at most --topics × --receivers (the receiver sockets)")
 
     def terminate(signum, frame):  # noqa: ARG001
         raise SystemExit(128 + signum)
@@ -1014,7 +1359,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, terminate)
     bench = Bench(args)
     try:
-        report = asyncio.run(bench.phase())
+        report = asyncio.run(bench.run())
     except (RuntimeError, OSError, ValueError, KeyError, RespError, ConnectionClosed, asyncio.TimeoutError) as error:
         log(f"FAILED: {type(error).__name__}: {error}")
         return 1

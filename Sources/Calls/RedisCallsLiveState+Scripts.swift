@@ -54,6 +54,26 @@ extension RedisCallsLiveState {
           end
           return version
         end
+        -- Puts a device into a room (replacing its entry, if any, in the caller); the room is no
+        -- longer empty. Returns the new version.
+        local function add_peer(room, device, user, instance, now)
+          redis.call('HSET', p .. 'room-peers:' .. room, device, user .. '|' .. int(now) .. '|' .. instance)
+          local version = bump(room, now)
+          redis.call('HDEL', p .. 'room:' .. room, 'empty_since')
+          redis.call('ZREM', p .. 'empty-rooms', room)
+          redis.call('SADD', p .. 'device-rooms:' .. device, room)
+          redis.call('SADD', p .. 'instance-peers:' .. instance, room .. '|' .. device)
+          return version
+        end
+        -- Takes offline every device still held by `instance`, and forgets its device list.
+        local function offline_devices(instance)
+          for _, device in ipairs(redis.call('SMEMBERS', p .. 'instance-devices:' .. instance)) do
+            if redis.call('HGET', p .. 'device:' .. device, 'instance') == instance then
+              redis.call('HDEL', p .. 'device:' .. device, 'instance')
+            end
+          end
+          redis.call('DEL', p .. 'instance-devices:' .. instance)
+        end
         -- Binds a device to its user on an instance; false when another user owns it.
         local function bind(device, user, instance, keep)
           local key = p .. 'device:' .. device
@@ -101,12 +121,8 @@ extension RedisCallsLiveState {
     /// ARGV instance: its devices go offline, and it is dead for the next sweep (score 0).
     static let retireScript = RedisScript(prelude + """
         local instance = ARGV[2]
-        for _, device in ipairs(redis.call('SMEMBERS', p .. 'instance-devices:' .. instance)) do
-          if redis.call('HGET', p .. 'device:' .. device, 'instance') == instance then
-            redis.call('HDEL', p .. 'device:' .. device, 'instance')
-          end
-        end
-        redis.call('DEL', p .. 'instance-devices:' .. instance, p .. 'instance:' .. instance)
+        offline_devices(instance)
+        redis.call('DEL', p .. 'instance:' .. instance)
         redis.call('ZADD', p .. 'instances', 0, instance)
         return 1
         """)
@@ -139,12 +155,7 @@ extension RedisCallsLiveState {
           redis.call('SREM', p .. 'instance-peers:' .. old, room .. '|' .. device)
         end
         local now = now_ms()
-        redis.call('HSET', peers, device, user .. '|' .. int(now) .. '|' .. instance)
-        local version = bump(room, now)
-        redis.call('HDEL', p .. 'room:' .. room, 'empty_since')
-        redis.call('ZREM', p .. 'empty-rooms', room)
-        redis.call('SADD', p .. 'device-rooms:' .. device, room)
-        redis.call('SADD', p .. 'instance-peers:' .. instance, room .. '|' .. device)
+        local version = add_peer(room, device, user, instance, now)
         return append({'ok', int(now), version}, peers_of(room, device))
         """)
 
@@ -201,12 +212,8 @@ extension RedisCallsLiveState {
                 end
               end
             end
-            for _, device in ipairs(redis.call('SMEMBERS', p .. 'instance-devices:' .. instance)) do
-              if redis.call('HGET', p .. 'device:' .. device, 'instance') == instance then
-                redis.call('HDEL', p .. 'device:' .. device, 'instance')
-              end
-            end
-            redis.call('DEL', p .. 'instance-peers:' .. instance, p .. 'instance-devices:' .. instance)
+            offline_devices(instance)
+            redis.call('DEL', p .. 'instance-peers:' .. instance)
             redis.call('ZREM', p .. 'instances', instance)
           end
         end
@@ -257,14 +264,9 @@ extension RedisCallsLiveState {
           local mine = bind(device, user, instance, keep)
           for j = 1, count do
             local room = ARGV[i + 2 + j]
-            local peers = p .. 'room-peers:' .. room
-            if mine and not redis.call('HGET', p .. 'room:' .. room, 'closed') and not redis.call('HGET', peers, device) then
-              redis.call('HSET', peers, device, user .. '|' .. int(now) .. '|' .. instance)
-              bump(room, now)
-              redis.call('HDEL', p .. 'room:' .. room, 'empty_since')
-              redis.call('ZREM', p .. 'empty-rooms', room)
-              redis.call('SADD', p .. 'device-rooms:' .. device, room)
-              redis.call('SADD', p .. 'instance-peers:' .. instance, room .. '|' .. device)
+            if mine and not redis.call('HGET', p .. 'room:' .. room, 'closed')
+              and not redis.call('HGET', p .. 'room-peers:' .. room, device) then
+              add_peer(room, device, user, instance, now)
             end
           end
           i = i + 3 + count

@@ -60,21 +60,27 @@ bench_setup() {
     trap 'exit 143' TERM
 }
 
-bench_stop_server() {
-    if [ -n "$server_pid" ] && kill -0 "$server_pid" 2>/dev/null; then
-        bench_log "stopping the server (pid $server_pid)"
-        kill -TERM "$server_pid" 2>/dev/null || true
-        local _
-        for _ in $(seq 1 150); do
-            kill -0 "$server_pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        if kill -0 "$server_pid" 2>/dev/null; then
-            bench_log "the server did not stop within 15 s; killing it"
-            kill -KILL "$server_pid" 2>/dev/null || true
-        fi
-        wait "$server_pid" 2>/dev/null || true
+# bench_stop_pid PID NAME TENTHS: SIGTERM, then SIGKILL (logged) when PID still runs after
+# TENTHS tenths of a second; nothing when it is not running.
+bench_stop_pid() {
+    local pid=$1 name=$2 tenths=$3
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+    bench_log "stopping $name (pid $pid)"
+    kill -TERM "$pid" 2>/dev/null || true
+    local _
+    for _ in $(seq 1 "$tenths"); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        bench_log "$name did not stop within $((tenths / 10)) s; killing it"
+        kill -KILL "$pid" 2>/dev/null || true
     fi
+    wait "$pid" 2>/dev/null || true
+}
+
+bench_stop_server() {
+    bench_stop_pid "$server_pid" "the server" 150
     server_pid=
 }
 
@@ -170,16 +176,6 @@ bench_start_redis() {
 }
 
 bench_stop_redis() {
-    if [ -n "$redis_pid" ] && kill -0 "$redis_pid" 2>/dev/null; then
-        bench_log "stopping redis-server (pid $redis_pid)"
-        kill -TERM "$redis_pid" 2>/dev/null || true
-        local _
-        for _ in $(seq 1 100); do
-            kill -0 "$redis_pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$redis_pid" 2>/dev/null || true
-        wait "$redis_pid" 2>/dev/null || true
-    fi
+    bench_stop_pid "$redis_pid" redis-server 100
     redis_pid=
 }

@@ -87,18 +87,8 @@ storage_cleanup() {
     fi
     py_pid=
     bench_stop_server
-    if [ -n "$moto_pid" ] && kill -0 "$moto_pid" 2>/dev/null; then
-        bench_log "stopping moto (pid $moto_pid)"
-        kill -TERM "$moto_pid" 2>/dev/null || true
-        # Its SIGTERM handler waits for idle keep-alive connections; 5 s, then SIGKILL.
-        local _
-        for _ in $(seq 1 50); do
-            kill -0 "$moto_pid" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$moto_pid" 2>/dev/null || true
-        wait "$moto_pid" 2>/dev/null || true
-    fi
+    # Its SIGTERM handler waits for idle keep-alive connections; 5 s, then SIGKILL.
+    bench_stop_pid "$moto_pid" moto 50
     (exit "$status")
     bench_cleanup
 }

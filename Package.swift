@@ -7,7 +7,7 @@ let package = Package(
     products: [
         .executable(name: "ecomansoni", targets: ["ecomansoni"]),
         // The decoders of client bytes, for the libFuzzer package in Fuzz/ (docs/fuzzing.md).
-        .library(name: "EcomansoniDecoders", targets: ["Core", "Realtime", "Chat", "Calls", "Auth", "Insurance", "Storage", "Reels", "Admin"]),
+        .library(name: "EcomansoniDecoders", targets: ["Core", "Realtime", "Chat", "Calls", "Auth", "Insurance", "Storage", "Reels", "Admin", "Tables"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -38,7 +38,7 @@ let package = Package(
         .target(
             name: "App",
             dependencies: [
-                "Core", "Database", "Auth", "Social", "Chat", "Realtime", "MigrationLint", "Insurance", "InsuranceService", "Calls", "Storage", "Reels", "Admin", "Redis",
+                "Core", "Database", "Auth", "Social", "Chat", "Realtime", "MigrationLint", "Insurance", "InsuranceService", "Calls", "Storage", "Reels", "Admin", "Redis", "Tables",
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -90,6 +90,14 @@ let package = Package(
         .target(
             name: "Chat",
             dependencies: ["Core", "Database", "Realtime", "Calls"]
+        ),
+        .target(
+            name: "Tables",
+            dependencies: [
+                "Core", "Database",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
         ),
         .target(
             name: "Realtime",
@@ -207,6 +215,10 @@ let package = Package(
         .testTarget(name: "AuthTests", dependencies: ["Auth", "TestSupport"]),
         .testTarget(name: "SocialTests", dependencies: ["Social", "TestSupport"]),
         .testTarget(name: "ChatTests", dependencies: ["Chat", "TestSupport"]),
+        .testTarget(
+            name: "TablesTests",
+            dependencies: ["Tables", "TestSupport", .product(name: "HummingbirdTesting", package: "hummingbird")]
+        ),
         .testTarget(name: "RealtimeTests", dependencies: ["Realtime", "Chat", "TestSupport"]),
         .testTarget(
             name: "InsuranceTests",

@@ -17,6 +17,7 @@ import Reels
 import ServiceLifecycle
 import Social
 import Storage
+import Tables
 
 /// The concrete application type (returned so callers can add services).
 public typealias EcomansoniApplication = Application<RouterResponder<AppRequestContext>>
@@ -161,7 +162,7 @@ public func buildApplication(
     return app
 }
 
-/// The API surfaces: web app, `/auth/v1`, `/rest/v1` RPCs and the insurance functions.
+/// The API surfaces: web app, `/auth/v1`, `/rest/v1` RPCs and tables, and the insurance functions.
 private func addAPI(
     config: AppConfig, database: Database, auth: AuthService, realtime: RealtimeService, reels: ReelsModule?, killSwitches: any KillSwitches,
     buckets: (any TokenBucketStore)?, router: Router<AppRequestContext>, functions: RouterGroup<AppRequestContext>, logger: Logger
@@ -200,11 +201,12 @@ private func addAPI(
             .add(middleware: ErrorShapeMiddleware(.gotrue))
             .add(middleware: APIKeyMiddleware(tokens: tokens)))
 
-    RPCController(registry: registry).addRoutes(
-        to: router.group("rest/v1")
-            .add(middleware: ErrorShapeMiddleware(.postgrest))
-            .add(middleware: APIKeyMiddleware(tokens: tokens))
-            .add(middleware: CallerMiddleware(tokens: tokens)))
+    let rest = router.group("rest/v1")
+        .add(middleware: ErrorShapeMiddleware(.postgrest))
+        .add(middleware: APIKeyMiddleware(tokens: tokens))
+        .add(middleware: CallerMiddleware(tokens: tokens))
+    RPCController(registry: registry).addRoutes(to: rest)
+    TablesController(database: database, schema: SchemaCache(database: database)).addRoutes(to: rest)
 
     InsuranceController(
         osago: osago, assistant: assistant, ratePerMinute: config.assistant.ratePerMinute,

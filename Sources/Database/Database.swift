@@ -36,14 +36,40 @@ public struct Database: Sendable {
         _ caller: Caller,
         _ body: @Sendable (PostgresConnection) async throws -> Result
     ) async throws -> Result {
+        try await withCaller(caller, statementTimeoutMilliseconds: nil, translatingErrors: true, body)
+    }
+
+    /// Runs `body` in a transaction as the caller's role with its claims set.
+    ///
+    /// - Parameters:
+    ///   - statementTimeoutMilliseconds: cancels any statement of the transaction that runs longer.
+    ///   - translatingErrors: database errors a client could have caused come back as this
+    ///     project's ``APIError``s; false leaves them as PostgreSQL raised them (the table API
+    ///     answers them in PostgREST's words).
+    public func withCaller<Result: Sendable>(
+        _ caller: Caller,
+        statementTimeoutMilliseconds: Int?,
+        translatingErrors: Bool,
+        _ body: @Sendable (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
         do {
             return try await withOwner { connection in
-                try await connection.query(
-                    "SELECT set_config('role', \(caller.role.rawValue), true), set_config('request.jwt.claims', \(caller.claimsJSON), true)",
-                    logger: logger)
+                if let statementTimeoutMilliseconds {
+                    try await connection.query(
+                        """
+                        SELECT set_config('role', \(caller.role.rawValue), true), set_config('request.jwt.claims', \(caller.claimsJSON), true),
+                               set_config('statement_timeout', \(String(statementTimeoutMilliseconds)), true)
+                        """,
+                        logger: logger)
+                } else {
+                    try await connection.query(
+                        "SELECT set_config('role', \(caller.role.rawValue), true), set_config('request.jwt.claims', \(caller.claimsJSON), true)",
+                        logger: logger)
+                }
                 return try await body(connection)
             }
         } catch {
+            guard translatingErrors else { throw error }
             // What the caller's input broke in the database is the caller's error, not a 500.
             throw PostgresErrorText.clientError(error) ?? error
         }

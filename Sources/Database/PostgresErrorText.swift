@@ -18,6 +18,11 @@ public enum PostgresErrorText {
         (error as? PSQLError)?.serverInfo?[.detail]
     }
 
+    /// The server's hint text of a server error.
+    public static func hint(_ error: any Error) -> String? {
+        (error as? PSQLError)?.serverInfo?[.hint]
+    }
+
     /// A one-line description with SQLSTATE and message, for logs and operator errors.
     public static func describe(_ error: any Error) -> String {
         if let state = sqlState(error) {

@@ -206,7 +206,9 @@ private func addAPI(
         .add(middleware: APIKeyMiddleware(tokens: tokens))
         .add(middleware: CallerMiddleware(tokens: tokens))
     RPCController(registry: registry).addRoutes(to: rest)
-    TablesController(database: database, schema: SchemaCache(database: database)).addRoutes(to: rest)
+    TablesController(
+        database: database, schema: SchemaCache(database: database), observer: ChatTableWritesAdapter(publisher: realtime)
+    ).addRoutes(to: rest)
 
     InsuranceController(
         osago: osago, assistant: assistant, ratePerMinute: config.assistant.ratePerMinute,

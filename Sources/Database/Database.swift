@@ -36,35 +36,38 @@ public struct Database: Sendable {
         _ caller: Caller,
         _ body: @Sendable (PostgresConnection) async throws -> Result
     ) async throws -> Result {
-        try await withCaller(caller, statementTimeoutMilliseconds: nil, translatingErrors: true, body)
+        try await withCaller(caller, settings: [], translatingErrors: true, body)
     }
 
     /// Runs `body` in a transaction as the caller's role with its claims set.
     ///
     /// - Parameters:
-    ///   - statementTimeoutMilliseconds: cancels any statement of the transaction that runs longer.
+    ///   - settings: more transaction-local settings (`statement_timeout`, `request.path`, …),
+    ///     set in the same statement as the role and claims.
     ///   - translatingErrors: database errors a client could have caused come back as this
     ///     project's ``APIError``s; false leaves them as PostgreSQL raised them (the table API
     ///     answers them in PostgREST's words).
     public func withCaller<Result: Sendable>(
         _ caller: Caller,
-        statementTimeoutMilliseconds: Int?,
+        settings: [(name: String, value: String)],
         translatingErrors: Bool,
         _ body: @Sendable (PostgresConnection) async throws -> Result
     ) async throws -> Result {
         do {
             return try await withOwner { connection in
-                if let statementTimeoutMilliseconds {
-                    try await connection.query(
-                        """
-                        SELECT set_config('role', \(caller.role.rawValue), true), set_config('request.jwt.claims', \(caller.claimsJSON), true),
-                               set_config('statement_timeout', \(String(statementTimeoutMilliseconds)), true)
-                        """,
-                        logger: logger)
-                } else {
+                if settings.isEmpty {
                     try await connection.query(
                         "SELECT set_config('role', \(caller.role.rawValue), true), set_config('request.jwt.claims', \(caller.claimsJSON), true)",
                         logger: logger)
+                } else {
+                    var values: [(any PostgresEncodable & Sendable)?] = [caller.role.rawValue, caller.claimsJSON]
+                    var sql = "SELECT set_config('role', $1, true), set_config('request.jwt.claims', $2, true)"
+                    for setting in settings {
+                        values.append(setting.name)
+                        values.append(setting.value)
+                        sql += ", set_config($\(values.count - 1), $\(values.count), true)"
+                    }
+                    try await connection.execute(sql, values)
                 }
                 return try await body(connection)
             }

@@ -18,6 +18,10 @@ enum PostgRESTErrors {
     /// PostgREST's HTTP status for a SQLSTATE. Statement timeouts are 400 here (a request's
     /// own cost), where PostgREST answers 500.
     static func status(_ state: String, caller: Caller) -> HTTPResponse.Status {
+        // PostgREST's convention: `RAISE … USING ERRCODE = 'PT429'` answers HTTP 429.
+        if state.hasPrefix("PT"), state.utf8.count == 5, let code = Int(state.dropFirst(2)), (400...599).contains(code) {
+            return HTTPResponse.Status(code: code)
+        }
         switch state {
         case "23503", "23505": return .conflict
         case "25006": return .methodNotAllowed

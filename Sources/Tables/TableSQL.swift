@@ -50,7 +50,7 @@ struct TableSQL {
     /// `INSERT` of `body` (a JSON array of objects, as text) into `payloadColumns`.
     func insert(
         _ table: TableSchema, _ query: TableQuery, body: String, payloadColumns: [String], missingAsDefault: Bool,
-        resolution: Prefer.Resolution?, returning: Returning, into sql: inout SQLText
+        resolution: Prefer.Resolution?, returning: Returning, observed: [String] = [], into sql: inout SQLText
     ) throws {
         let target = SQLText.table(table.name)
         let body = sql.bind(body)
@@ -90,35 +90,55 @@ struct TableSQL {
                     : " DO UPDATE SET " + updated.map { "\(SQLText.identifier($0)) = EXCLUDED.\(SQLText.identifier($0))" }.joined(separator: ", ")
             }
         }
-        try finish(statement, table, query, returning: returning, into: &sql)
+        try finish(statement, table, query, returning: returning, observed: observed, into: &sql)
     }
 
     /// `UPDATE` of the filtered rows with the keys of `body` (one JSON object, as text).
-    func update(_ table: TableSchema, _ query: TableQuery, body: String, payloadColumns: [String], returning: Returning, into sql: inout SQLText) throws {
+    func update(
+        _ table: TableSchema, _ query: TableQuery, body: String, payloadColumns: [String], returning: Returning, observed: [String] = [],
+        into sql: inout SQLText
+    ) throws {
         let target = SQLText.table(table.name)
         let body = sql.bind(body)
         let assignments = payloadColumns.map { "\(SQLText.identifier($0)) = _p.\(SQLText.identifier($0))" }.joined(separator: ", ")
         let conditions = try whereClause(query.filters, of: table, alias: "_t0", into: &sql)
         let statement = "UPDATE \(target) AS _t0 SET \(assignments) FROM json_populate_record(NULL::\(target), \(body)::json) _p" + where_(conditions)
-        try finish(statement, table, query, returning: returning, into: &sql)
+        try finish(statement, table, query, returning: returning, observed: observed, into: &sql)
     }
 
     /// `DELETE` of the filtered rows.
-    func delete(_ table: TableSchema, _ query: TableQuery, returning: Returning, into sql: inout SQLText) throws {
+    func delete(_ table: TableSchema, _ query: TableQuery, returning: Returning, observed: [String] = [], into sql: inout SQLText) throws {
         let conditions = try whereClause(query.filters, of: table, alias: "_t0", into: &sql)
-        try finish("DELETE FROM \(SQLText.table(table.name)) AS _t0" + where_(conditions), table, query, returning: returning, into: &sql)
+        try finish(
+            "DELETE FROM \(SQLText.table(table.name)) AS _t0" + where_(conditions), table, query, returning: returning, observed: observed,
+            into: &sql)
     }
 
-    private func finish(_ statement: String, _ table: TableSchema, _ query: TableQuery, returning: Returning, into sql: inout SQLText) throws {
-        switch returning {
-        case .nothing:
+    /// The write alone, or `SELECT count, representation, watched columns` of the rows it wrote.
+    private func finish(
+        _ statement: String, _ table: TableSchema, _ query: TableQuery, returning: Returning, observed: [String], into sql: inout SQLText
+    ) throws {
+        if case .nothing = returning, observed.isEmpty {
             sql.text = statement
-        case .rows:
-            let items = try selectList(query.select, of: table, alias: "_t0", embedded: query.embedded, path: "", into: &sql)
-            sql.text = "WITH _w AS (\(statement) RETURNING \(star(table, alias: "_t0"))) "
-                + "SELECT count(*)::int8, coalesce(json_agg(_r), '[]')::text FROM (SELECT \(items) FROM _w _t0"
-                + (try orderClause(query.order, of: table, alias: "_t0", into: &sql)) + ") _r"
+            return
         }
+        for name in observed where table.column(name) == nil { throw TableError.unknownColumn(name, of: table.name) }
+        var returned: [String] = []
+        var representation = "'[]'"
+        if case .rows = returning {
+            returned = table.readableColumns(by: role).map(\.name)
+            let items = try selectList(query.select, of: table, alias: "_t0", embedded: query.embedded, path: "", into: &sql)
+            let order = try orderClause(query.order, of: table, alias: "_t0", into: &sql)
+            representation = "(SELECT coalesce(json_agg(_r), '[]')::text FROM (SELECT \(items) FROM _w _t0\(order)) _r)"
+        }
+        returned += observed.filter { !returned.contains($0) }
+        let returning = returned.isEmpty ? "_t0.*" : returned.map { "_t0.\(SQLText.identifier($0))" }.joined(separator: ", ")
+        var watched = "'[]'"
+        if !observed.isEmpty {
+            let pairs = observed.map { "\(sql.bind($0))::text, _o.\(SQLText.identifier($0))" }.joined(separator: ", ")
+            watched = "(SELECT coalesce(json_agg(json_build_object(\(pairs))), '[]')::text FROM _w _o)"
+        }
+        sql.text = "WITH _w AS (\(statement) RETURNING \(returning)) SELECT (SELECT count(*) FROM _w)::int8, \(representation), \(watched)"
     }
 
     // MARK: select lists and embeddings

@@ -12,12 +12,14 @@ public struct TablesController: Sendable {
     let schema: SchemaCache
     let limits: TableLimits
     let parser: TableQueryParser
+    let observer: (any TableWriteObserver)?
 
-    public init(database: Database, schema: SchemaCache, limits: TableLimits = TableLimits()) {
+    public init(database: Database, schema: SchemaCache, limits: TableLimits = TableLimits(), observer: (any TableWriteObserver)? = nil) {
         self.database = database
         self.schema = schema
         self.limits = limits
         self.parser = TableQueryParser(limits: limits)
+        self.observer = observer
     }
 
     public func addRoutes(to group: RouterGroup<AppRequestContext>) {
@@ -61,7 +63,7 @@ public struct TablesController: Sendable {
         let selectQuery = select.query
         let countQuery = count?.query
         let planned = prefer.count == .planned
-        let (rows, body, total) = try await run(caller) { connection in
+        let (rows, body, total) = try await run(caller, request) { connection in
             var rows = 0
             var body = ""
             for try await (count, text) in try await connection.query(selectQuery, logger: database.logger).decode((Int, String).self) {
@@ -116,6 +118,7 @@ public struct TablesController: Sendable {
         let prefer = try Prefer(headerValues: request.headers[values: .prefer])
         let returning = prefer.returning ?? .minimal
         let wantsRows = returning != .minimal || media == .object || prefer.count != nil
+        let observed = observer?.watchedColumns(of: table.name) ?? []
 
         var sql = SQLText()
         switch kind {
@@ -130,7 +133,7 @@ public struct TablesController: Sendable {
             let columns = try payload.columns(query.columns, of: table, missingAsDefault: prefer.missingAsDefault)
             try builder.insert(
                 table, query, body: payload.arrayText, payloadColumns: columns, missingAsDefault: prefer.missingAsDefault,
-                resolution: resolution, returning: wantsRows ? .rows : .nothing, into: &sql)
+                resolution: resolution, returning: wantsRows ? .rows : .nothing, observed: observed, into: &sql)
         case .update:
             guard !query.filters.isEmpty else { throw TableError.unfiltered("UPDATE") }
             let payload = try await Payload.read(request, limits: limits)
@@ -140,26 +143,38 @@ public struct TablesController: Sendable {
                 // Nothing to change: the rows are left as they are.
                 return Self.writeResponse(kind, rows: 0, body: "[]", returning: returning, media: media, prefer: prefer)
             }
-            try builder.update(table, query, body: object, payloadColumns: columns, returning: wantsRows ? .rows : .nothing, into: &sql)
+            try builder.update(
+                table, query, body: object, payloadColumns: columns, returning: wantsRows ? .rows : .nothing, observed: observed, into: &sql)
         case .delete:
             guard !query.filters.isEmpty else { throw TableError.unfiltered("DELETE") }
-            try builder.delete(table, query, returning: wantsRows ? .rows : .nothing, into: &sql)
+            try builder.delete(table, query, returning: wantsRows ? .rows : .nothing, observed: observed, into: &sql)
         }
         let statement = sql.query
-        let (rows, body) = try await run(caller) { connection in
+        let readsBack = wantsRows || !observed.isEmpty
+        let (rows, body, written) = try await run(caller, request) { connection in
             var rows = 0
             var body = "[]"
-            if wantsRows {
-                for try await (count, text) in try await connection.query(statement, logger: database.logger).decode((Int, String).self) {
+            var written = "[]"
+            if readsBack {
+                for try await (count, text, watched) in try await connection.query(statement, logger: database.logger).decode((Int, String, String).self) {
                     rows = count
                     body = text
+                    written = watched
                 }
                 // A singular request that wrote another number of rows writes nothing.
                 if media == .object, rows != 1 { throw TableError.notSingular(rows) }
             } else {
                 for try await _ in try await connection.query(statement, logger: database.logger) {}
             }
-            return (rows, body)
+            return (rows, body, written)
+        }
+        if let observer, !observed.isEmpty, case .array(let items)? = try? JSONValue.parse(written), !items.isEmpty {
+            let kind: TableWrite.Kind = switch kind {
+            case .insert, .put: .insert
+            case .update: .update
+            case .delete: .delete
+            }
+            await observer.committed(TableWrite(table: table.name, kind: kind, rows: items.compactMap(\.objectValue)))
         }
         var response = Self.writeResponse(kind, rows: rows, body: body, returning: returning, media: media, prefer: prefer)
         if returning == .headersOnly, kind == .insert, rows == 1, let location = Self.location(table, body) {
@@ -237,12 +252,19 @@ public struct TablesController: Sendable {
         return (table, builder)
     }
 
-    /// Runs `body` as the caller with the statement timeout, answering database errors as
-    /// PostgREST does.
-    private func run<Result: Sendable>(_ caller: Caller, _ body: @Sendable @escaping (PostgresConnection) async throws -> Result) async throws -> Result {
+    /// Runs `body` as the caller with the statement timeout and PostgREST's `request.method`
+    /// and `request.path` settings (triggers tell table-API writes by them), answering
+    /// database errors as PostgREST does.
+    private func run<Result: Sendable>(
+        _ caller: Caller, _ request: Request, _ body: @Sendable @escaping (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
+        let settings = [
+            (name: "statement_timeout", value: String(limits.statementTimeoutMilliseconds)),
+            (name: "request.method", value: request.method.rawValue),
+            (name: "request.path", value: request.uri.path),
+        ]
         do {
-            return try await database.withCaller(
-                caller, statementTimeoutMilliseconds: limits.statementTimeoutMilliseconds, translatingErrors: false, body)
+            return try await database.withCaller(caller, settings: settings, translatingErrors: false, body)
         } catch {
             throw PostgRESTErrors.translate(error, caller: caller) ?? error
         }

@@ -234,7 +234,7 @@ let package = Package(
         .testTarget(name: "AdminTests", dependencies: ["Admin", "TestSupport"]),
         .testTarget(
             name: "FuzzCorpusTests",
-            dependencies: ["Core", "Realtime", "Chat", "Calls", "Auth", "Insurance", "Storage", "Reels", "Admin"]
+            dependencies: ["Core", "Realtime", "Chat", "Calls", "Auth", "Insurance", "Storage", "Reels", "Admin", "Tables"]
         ),
         .testTarget(name: "MigrationLintTests", dependencies: ["MigrationLint"], resources: [.copy("Corpus")]),
         .testTarget(

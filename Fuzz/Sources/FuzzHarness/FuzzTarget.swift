@@ -63,6 +63,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case feedConfig = "feed-config"
     /// Admin console requests: audit browser query strings, session bodies and their codes.
     case adminRequests = "admin-requests"
+    /// Table API requests: query strings, `Prefer`, `Range` and `Accept` headers.
+    case tableQuery = "table-query"
 
     /// Feeds `data` to this target's decoder.
     public func run(_ data: Data) {
@@ -91,6 +93,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .reelUploads: Self.reelUploads(data, text)
         case .feedConfig: Self.feedConfig(data, text)
         case .adminRequests: Self.adminRequests(data, text)
+        case .tableQuery: Self.tableQuery(text)
         }
     }
 

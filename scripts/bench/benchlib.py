@@ -367,8 +367,12 @@ class Client:
             "127.0.0.1", self.port, timeout=REQUEST_TIMEOUT, source_address=(address, 0))
         self.connection.connect()  # outside the timed part
 
-    def post(self, path: str, body: dict, headers: dict[str, str] | None = None,
-             started_at: list[float] | None = None) -> tuple[int | None, bytes | str, float]:
+    def get(self, path: str, headers: dict[str, str] | None = None) -> tuple[int | None, bytes | str, float]:
+        """A GET on the kept-alive connection: (status or None on a transport error, body or error text, seconds)."""
+        return self.post(path, None, headers=headers, method="GET")
+
+    def post(self, path: str, body: dict | None, headers: dict[str, str] | None = None,
+             started_at: list[float] | None = None, method: str = "POST") -> tuple[int | None, bytes | str, float]:
         """(status or None on a transport error, body or error text, seconds).
         `started_at`, when given, receives the perf_counter() at which the request started."""
         try:
@@ -378,13 +382,13 @@ class Client:
             return None, f"connect: {type(error).__name__}: {error}", 0.0
         assert self.connection is not None
         self.used += 1
-        data = json.dumps(body).encode()
+        data = json.dumps(body).encode() if body is not None else None
         request_headers = self.headers if not headers else {**self.headers, **headers}
         started = time.perf_counter()
         if started_at is not None:
             started_at.append(started)
         try:
-            self.connection.request("POST", path, body=data, headers=request_headers)
+            self.connection.request(method, path, body=data, headers=request_headers)
             response = self.connection.getresponse()
             payload = response.read()
         except (OSError, http.client.HTTPException) as error:

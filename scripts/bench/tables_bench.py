@@ -1,0 +1,248 @@
+#!/usr/bin/env python3
+"""Load generator and report for scripts/bench/tables.sh (the table API, issue 19).
+
+Driven by tables.sh, which owns the PostgreSQL cluster and the server process. This helper
+waits for /ready, signs in --users test numbers, makes groups of --group-size, writes
+--messages messages into each group, then measures for the same clients and duration:
+
+  read          GET /rest/v1/messages?conversation_id=eq.<group>&order=seq.desc&limit=50 as a
+                member (each worker cycles over its share of (group, member) pairs);
+  read_pg       pgbench with the statements the server sends for it: the caller's role,
+                claims and request settings, then the SELECT (json_agg of the 50 rows) under
+                row-level security, in one transaction;
+  insert        POST /rest/v1/messages {"conversation_id","body"} (return=minimal) as a member;
+  insert_pg     pgbench with the server's statements for it: the same settings, then the
+                INSERT … SELECT FROM json_populate_recordset with the RETURNING the realtime
+                announcement reads.
+
+Between the two insert phases the harness ages the messages written so far by two minutes (as
+the owner, triggers off), so pgbench starts with the senders' 60-a-minute windows as empty
+as the HTTP phase found them.
+
+Prints ONE JSON object on stdout; progress goes to stderr. Standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import signal
+import subprocess
+import sys
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import (  # noqa: E402
+    add_server_arguments,
+    PG, Client, CPUMeter, PhaseStats, binary_kind, create_groups, machine_facts, make_logger,
+    phase_result, process_alive, read_anon_key, run_workers, server_log_summary, sign_in_users, wait_ready,
+)
+
+TABLE_PATH = "/rest/v1/messages"
+REQUEST_TIMEOUT = 30.0
+BODY = "benchmark message: the quick brown fox jumps over the lazy dog"
+SETTINGS = ("SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', :claims, true), "
+            "set_config('statement_timeout', '8000', true), set_config('request.method', '{method}', true), "
+            "set_config('request.path', '/rest/v1/messages', true);")
+
+log = make_logger("tables-bench")
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.pg = PG(port=args.pg_port, user=args.pg_user, database=args.pg_database, postmaster_pid=args.postmaster_pid,
+                     psql_path=args.psql, pgbench_path=args.pgbench)
+        self.anon_key = ""
+        self.pairs: list[tuple[str, dict]] = []
+        self.per = 0
+
+    def setup(self) -> None:
+        a = self.args
+        log(f"waiting for the server on 127.0.0.1:{a.port}")
+        wait_ready(a.port, a.server_pid)
+        self.anon_key = read_anon_key(a.binary, a.data_dir)
+        phones = [str(a.phone_base + i) for i in range(a.users)]
+        users = sign_in_users(a.port, self.anon_key, phones, a.code, a.clients, log)
+        groups = create_groups(a.port, self.anon_key, users, a.group_size, a.clients, log)
+        self.pairs = [(group["id"], member) for group in groups for member in group["members"]]
+        self.per = len(self.pairs) // a.clients
+        rows = ",\n".join(
+            f"({n}, '{conversation}', '{member['id']}', "
+            f"'{json.dumps({'sub': member['id'], 'role': 'authenticated', 'aud': 'authenticated'})}')"
+            for n, (conversation, member) in enumerate(self.pairs))
+        self.pg.psql(f"""
+            CREATE SCHEMA bench;
+            CREATE TABLE bench.pairs (n int PRIMARY KEY, conversation_id uuid NOT NULL, sender_id uuid NOT NULL, claims text NOT NULL);
+            INSERT INTO bench.pairs VALUES {rows};
+            SET session_replication_role = replica;
+            INSERT INTO public.messages (conversation_id, sender_id, client_msg_id, body, seq, created_at)
+                SELECT g.conversation_id, g.sender_id, gen_random_uuid(), 'seeded ' || i, i, now() - interval '1 hour'
+                FROM (SELECT DISTINCT ON (conversation_id) conversation_id, sender_id FROM bench.pairs ORDER BY conversation_id, n) g,
+                     generate_series(1, {a.messages}) i;
+            UPDATE public.conversations c SET last_seq = {a.messages} WHERE c.id IN (SELECT conversation_id FROM bench.pairs);
+            ANALYZE;
+        """)
+        log(f"setup: {len(self.pairs)} (group, member) pairs, {self.per} per client, {a.messages} messages per group")
+
+    def columns(self) -> str:
+        """The columns `select=*` stands for for `authenticated`, as the server writes them."""
+        return self.pg.psql("""
+            SELECT string_agg(format('_t0.%I', attname), ', ' ORDER BY attnum) FROM pg_attribute
+            WHERE attrelid = 'public.messages'::regclass AND attnum > 0 AND NOT attisdropped
+              AND has_column_privilege('authenticated', attrelid, attnum, 'SELECT')""").strip()
+
+    def phase(self, name: str, request) -> dict:
+        a = self.args
+        stats = PhaseStats()
+        per_worker = max(1, math.ceil(a.max_requests / a.clients))
+        server_gone = threading.Event()
+        clients = [Client(a.port, self.anon_key, user_agent="tables-bench") for _ in range(a.clients)]
+
+        def worker(index: int, barrier: threading.Barrier) -> None:
+            own = self.pairs[index * self.per:(index + 1) * self.per]
+            client = clients[index]
+            client._ensure_connection()
+            barrier.wait()
+            deadline = time.monotonic() + a.duration
+            done = 0
+            while done < per_worker and time.monotonic() < deadline and not server_gone.is_set():
+                conversation, member = own[done % len(own)]
+                status, payload, elapsed = request(client, conversation, member)
+                stats.add(status, payload, elapsed)
+                done += 1
+                if status is None and not process_alive(a.server_pid):
+                    server_gone.set()
+
+        meter = CPUMeter(a.server_pid, a.postmaster_pid)
+        before = meter.sample()
+        wall = run_workers(a.clients, worker, timeout=a.duration + REQUEST_TIMEOUT + 30)
+        after = meter.sample()
+        for client in clients:
+            client.close()
+        if server_gone.is_set():
+            raise RuntimeError(f"the server exited during the {name} phase ({stats.error_samples[:2]})")
+        result = phase_result(stats, wall, CPUMeter.report(before, after, len(stats.latencies), "client"))
+        log(f"{name}: {result['ok']} ok / {result['requests']} in {result['seconds']}s = {result['rps']} req/s, "
+            f"p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms")
+        return result
+
+    def read(self, client: Client, conversation: str, member: dict):
+        status, payload, elapsed = client.get(
+            f"{TABLE_PATH}?conversation_id=eq.{conversation}&order=seq.desc&limit=50",
+            headers={"Authorization": "Bearer " + member["token"]})
+        if status == 200:
+            rows = json.loads(payload)
+            if not isinstance(rows, list) or len(rows) != min(50, self.args.messages):
+                status = 299
+        return status, payload, elapsed
+
+    def insert(self, client: Client, conversation: str, member: dict):
+        status, payload, elapsed = client.post(
+            TABLE_PATH, {"conversation_id": conversation, "body": BODY}, headers={"Authorization": "Bearer " + member["token"]})
+        return (200 if status == 201 else status or None), payload, elapsed
+
+    def pgbench(self, name: str, text: str) -> dict:
+        a = self.args
+        script = Path(a.work_dir) / f"{name}.sql"
+        script.write_text(text)
+        return self.pg.pgbench(name, str(script), {"per": str(self.per), "body": BODY}, a.clients, a.duration, a.work_dir, log)
+
+    def run(self) -> dict:
+        a = self.args
+        self.setup()
+        machine = machine_facts(a.cpu_model)
+        columns = self.columns()
+        pick = "\\set n :client_id * :per + random(0, :per - 1)\n"
+
+        self.pg.checkpoint()
+        read = self.phase("read", self.read)
+        read_pg = self.pgbench("table_read", pick
+            + "SELECT conversation_id AS conv, claims FROM bench.pairs WHERE n = :n \\gset\n"
+            + "BEGIN;\n" + SETTINGS.format(method="GET") + "\n"
+            + f"SELECT count(*)::int8, coalesce(json_agg(_r), '[]')::text FROM (SELECT {columns} FROM \"public\".\"messages\" _t0 "
+            + "WHERE _t0.\"conversation_id\" = (:conv)::uuid ORDER BY _t0.\"seq\" DESC LIMIT 50 OFFSET 0) _r;\n"
+            + "COMMIT;\n")
+
+        messages_before = int(self.pg.psql("SELECT count(*) FROM public.messages").strip())
+        self.pg.checkpoint()
+        insert = self.phase("insert", self.insert)
+        written = int(self.pg.psql("SELECT count(*) FROM public.messages").strip()) - messages_before
+        self.pg.psql("SET session_replication_role = replica; UPDATE public.messages SET created_at = created_at - interval '2 minutes'")
+        self.pg.checkpoint()
+        insert_pg = self.pgbench("table_insert", pick
+            + "SELECT claims, json_build_array(json_build_object('conversation_id', conversation_id, 'body', (:body)::text))::text AS payload "
+            + "FROM bench.pairs WHERE n = :n \\gset\n"
+            + "BEGIN;\n" + SETTINGS.format(method="POST") + "\n"
+            + "WITH _w AS (INSERT INTO \"public\".\"messages\" AS _t0 (\"conversation_id\", \"body\") "
+            + "SELECT \"conversation_id\", \"body\" FROM json_populate_recordset(NULL::\"public\".\"messages\", (:payload)::json) "
+            + "RETURNING _t0.\"id\", _t0.\"conversation_id\") SELECT (SELECT count(*) FROM _w)::int8, '[]', "
+            + "(SELECT coalesce(json_agg(json_build_object('id'::text, _o.\"id\", 'conversation_id'::text, _o.\"conversation_id\")), '[]')::text "
+            + "FROM _w _o);\n"
+            + "COMMIT;\n")
+        gaps = self.pg.psql("""
+            SELECT count(*) FROM (
+                SELECT conversation_id, count(*) AS n, max(seq) AS top, count(DISTINCT seq) AS d
+                FROM public.messages GROUP BY conversation_id) x
+            WHERE n <> top OR d <> n""").strip()
+
+        def ratio(server: dict, pgbench: dict) -> float | None:
+            if server.get("rps") and pgbench.get("tps"):
+                return round(server["rps"] / pgbench["tps"], 3)
+            return None
+
+        return {
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "machine": machine,
+            "binary": binary_kind(a.binary_label),
+            "binary_path": a.binary_label,
+            "postgres": a.pg_version,
+            "clients": a.clients,
+            "duration_s": a.duration,
+            "users": a.users,
+            "groups": len(self.pairs) // a.group_size,
+            "messages_per_group": a.messages,
+            "read": read,
+            "read_pg": read_pg,
+            "read_ratio": ratio(read, read_pg),
+            "insert": insert,
+            "insert_pg": insert_pg,
+            "insert_ratio": ratio(insert, insert_pg),
+            "inserted_over_http": written,
+            "conversations_with_seq_gaps": int(gaps),
+            "server_log": server_log_summary(a.server_log, samples=5),
+        }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_server_arguments(parser)
+    parser.add_argument("--max-requests", type=int, default=50000, help="request cap of each HTTP phase")
+    parser.add_argument("--users", type=int, default=400)
+    parser.add_argument("--group-size", type=int, default=10)
+    parser.add_argument("--messages", type=int, default=60)
+    parser.add_argument("--phone-base", type=int, default=15560000000)
+    parser.add_argument("--code", default="123456")
+    args = parser.parse_args()
+    if (args.users // args.group_size) * args.group_size < args.clients:
+        parser.error("need at least one (group, member) pair per client")
+
+    def terminate(signum, frame):  # noqa: ARG001
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
+    try:
+        report = Bench(args).run()
+    except (RuntimeError, subprocess.TimeoutExpired, OSError, ValueError, KeyError) as error:
+        log(f"FAILED: {error}")
+        return 1
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

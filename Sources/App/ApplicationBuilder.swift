@@ -207,7 +207,8 @@ private func addAPI(
         .add(middleware: CallerMiddleware(tokens: tokens))
     RPCController(registry: registry).addRoutes(to: rest)
     TablesController(
-        database: database, schema: SchemaCache(database: database), observer: ChatTableWritesAdapter(publisher: realtime)
+        database: database, schema: SchemaCache(database: database), observer: ChatTableWritesAdapter(publisher: realtime),
+        rpcs: registry.signatures
     ).addRoutes(to: rest)
 
     InsuranceController(

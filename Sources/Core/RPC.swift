@@ -76,6 +76,11 @@ public struct RPCRegistry: Sendable {
     /// Every registered name, sorted (for documentation and diagnostics).
     public var names: [String] { functions.keys.sorted() }
 
+    /// Every function's name and argument names, sorted by name (the OpenAPI description).
+    public var signatures: [(name: String, parameters: [String])] {
+        names.map { ($0, functions[$0]?.parameters.sorted() ?? []) }
+    }
+
     /// Runs the named function, refusing unknown names and unknown argument keys with PGRST202.
     public func call(_ call: RPCCall) async throws -> RPCResult {
         let object = try JSONBody.object(from: call.arguments)

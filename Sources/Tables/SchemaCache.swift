@@ -33,6 +33,10 @@ public struct TableSchema: Sendable {
     /// In the table's column order.
     public var columns: [ColumnInfo]
     public var primaryKey: [String]
+    /// The roles that may insert (any column), update (any column) and delete.
+    public var inserters: Set<Caller.Role> = []
+    public var updaters: Set<Caller.Role> = []
+    public var deleters: Set<Caller.Role> = []
 
     public func column(_ name: String) -> ColumnInfo? {
         columns.first { $0.name == name }
@@ -103,7 +107,10 @@ public actor SchemaCache {
                        (a.attidentity <> '' OR a.attgenerated <> ''),
                        coalesce(array_position(pk.conkey, a.attnum), 0)::int8,
                        has_column_privilege('anon', c.oid, a.attnum, 'SELECT'),
-                       has_column_privilege('authenticated', c.oid, a.attnum, 'SELECT')
+                       has_column_privilege('authenticated', c.oid, a.attnum, 'SELECT'),
+                       ARRAY[has_any_column_privilege('anon', c.oid, 'INSERT'), has_any_column_privilege('authenticated', c.oid, 'INSERT'),
+                             has_any_column_privilege('anon', c.oid, 'UPDATE'), has_any_column_privilege('authenticated', c.oid, 'UPDATE'),
+                             has_table_privilege('anon', c.oid, 'DELETE'), has_table_privilege('authenticated', c.oid, 'DELETE')]
                 FROM pg_class c
                 JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
                 JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -117,11 +124,20 @@ public actor SchemaCache {
                 ORDER BY c.relname, a.attnum
                 """, logger: database.logger)
             var keyPositions: [String: [(Int, String)]] = [:]
-            for try await (table, column, type, defaultExpression, generated, keyPosition, anon, authenticated)
-                in columnRows.decode((String, String, String, String?, Bool, Int, Bool, Bool).self) {
-                let readers = Set<Caller.Role>((anon ? [.anon] : []) + (authenticated ? [.authenticated] : []))
-                tables[table, default: TableSchema(name: table, columns: [], primaryKey: [])].columns.append(
-                    ColumnInfo(name: column, type: type, defaultExpression: defaultExpression, isGenerated: generated, readableBy: readers))
+            for try await (table, column, type, defaultExpression, generated, keyPosition, anon, authenticated, writes)
+                in columnRows.decode((String, String, String, String?, Bool, Int, Bool, Bool, [Bool]).self) {
+                func roles(_ anon: Bool, _ authenticated: Bool) -> Set<Caller.Role> {
+                    Set((anon ? [.anon] : []) + (authenticated ? [.authenticated] : []))
+                }
+                var schema = tables[table] ?? TableSchema(name: table, columns: [], primaryKey: [])
+                schema.columns.append(ColumnInfo(
+                    name: column, type: type, defaultExpression: defaultExpression, isGenerated: generated, readableBy: roles(anon, authenticated)))
+                if writes.count == 6 {
+                    schema.inserters = roles(writes[0], writes[1])
+                    schema.updaters = roles(writes[2], writes[3])
+                    schema.deleters = roles(writes[4], writes[5])
+                }
+                tables[table] = schema
                 if keyPosition > 0 { keyPositions[table, default: []].append((keyPosition, column)) }
             }
             for (table, positions) in keyPositions {

@@ -13,22 +13,43 @@ public struct TablesController: Sendable {
     let limits: TableLimits
     let parser: TableQueryParser
     let observer: (any TableWriteObserver)?
+    let rpcs: [(name: String, parameters: [String])]
+    let version: String
 
-    public init(database: Database, schema: SchemaCache, limits: TableLimits = TableLimits(), observer: (any TableWriteObserver)? = nil) {
+    /// - Parameters:
+    ///   - rpcs: the RPC functions `GET /rest/v1/` lists beside the tables.
+    ///   - version: the API version `GET /rest/v1/` names.
+    public init(
+        database: Database, schema: SchemaCache, limits: TableLimits = TableLimits(), observer: (any TableWriteObserver)? = nil,
+        rpcs: [(name: String, parameters: [String])] = [], version: String = "1"
+    ) {
         self.database = database
         self.schema = schema
         self.limits = limits
         self.parser = TableQueryParser(limits: limits)
         self.observer = observer
+        self.rpcs = rpcs
+        self.version = version
     }
 
     public func addRoutes(to group: RouterGroup<AppRequestContext>) {
+        group.get("/") { _, context in try await describe(context) }
         group.get(":table") { request, context in try await read(request, context, head: false) }
         group.head(":table") { request, context in try await read(request, context, head: true) }
         group.post(":table") { request, context in try await write(.insert, request, context) }
         group.put(":table") { request, context in try await write(.put, request, context) }
         group.patch(":table") { request, context in try await write(.update, request, context) }
         group.delete(":table") { request, context in try await write(.delete, request, context) }
+    }
+
+    // MARK: the description
+
+    private func describe(_ context: AppRequestContext) async throws -> Response {
+        let caller = try Self.caller(context)
+        let description = OpenAPIDescription(tables: try await schema.tables(), rpcs: rpcs, role: caller.role, version: version)
+        var headers = HTTPFields()
+        headers[.contentType] = "application/openapi+json; charset=utf-8"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: description.document.jsonText)))
     }
 
     // MARK: reads

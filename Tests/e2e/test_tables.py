@@ -142,3 +142,16 @@ async def test_unknown_tables_columns_and_profiles_answer_postgrest_errors(serve
         assert csv.status_code == 200 and csv.text.startswith("id\n")
         anon = await http.get("/rest/v1/messages", headers={"apikey": server.anon_key})
         assert anon.status_code == 401 and anon.json()["code"] == "42501"
+
+
+async def test_the_description_lists_tables_and_rpcs_for_the_callers_role(server, trio):
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        signed_in = await http.get("/rest/v1/", headers={"apikey": server.anon_key, "Authorization": f"Bearer {trio['alice_token']}"})
+        assert signed_in.status_code == 200
+        document = signed_in.json()
+        assert document["swagger"] == "2.0"
+        assert set(document["paths"]["/messages"]) == {"get", "post", "patch"}
+        assert "/rpc/send_message_v1" in document["paths"]
+        assert document["definitions"]["messages"]["properties"]["seq"] == {"type": "integer", "format": "bigint"}
+        anonymous = (await http.get("/rest/v1/", headers={"apikey": server.anon_key})).json()
+        assert "/messages" not in anonymous["paths"]

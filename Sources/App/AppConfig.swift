@@ -6,6 +6,7 @@ import Core
 import Foundation
 import InsuranceService
 import Logging
+import PostgresNIO
 import Realtime
 import Redis
 import Reels
@@ -72,6 +73,9 @@ public struct AppConfig: Sendable {
     public var storage = StorageSettings()
     /// Reels: the transcoding worker and the arbiter (`REELS_*`).
     public var reels = ReelsSettings()
+    /// Where the API role LISTENs for writes made outside the server (set by `Server` from the
+    /// database URL; without it such writes reach no subscriber). Not an environment variable.
+    public var outsideWritesListenConfiguration: PostgresConnection.Configuration?
     /// The admin console: session length, TOTP issuer, audit anchors (`ADMIN_*`).
     public var admin = AdminSettings()
 

@@ -129,6 +129,9 @@ public func buildApplication(
                 .add(middleware: CallerMiddleware(tokens: tokens)),
             buckets: buckets)
         services.append(realtime)
+        if let listen = config.outsideWritesListenConfiguration {
+            services.append(ChatOutsideWrites(listenConfiguration: listen, logger: logger) { change in await realtime.deliverHere(change) })
+        }
     }
 
     // Finished 1:1 calls become messages of their DM: the chat implements the calls' seam.

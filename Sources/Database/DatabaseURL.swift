@@ -65,6 +65,10 @@ public struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
     /// The URL without the password, for logs.
     public var description: String { "postgres://\(username)@\(host):\(port)/\(database)" }
 
+    /// The `application_name` of the server's connections: its writes announce themselves, so
+    /// the outside-write triggers (migration 0033) skip them.
+    public static let applicationName = "ecomansoni"
+
     /// A single-connection configuration for this URL (e.g. a LISTEN connection).
     public func connectionConfiguration() throws -> PostgresConnection.Configuration {
         let tls: PostgresConnection.Configuration.TLS = requireTLS ? .require(try .init(configuration: .makeClientConfiguration())) : .disable
@@ -80,8 +84,11 @@ public struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
             host: host, port: port, username: username, password: password, database: database, tls: tls)
         configuration.options.maximumConnections = maximumConnections
         configuration.options.minimumConnections = 0
-        // Timestamps rendered by the server (JSON, cursors) are ISO 8601 in UTC everywhere.
-        configuration.options.additionalStartupParameters = [("TimeZone", "UTC"), ("DateStyle", "ISO, YMD")]
+        // Timestamps rendered by the server (JSON, cursors) are ISO 8601 in UTC everywhere. The
+        // application name tells the server's own writes from others' (migration 0033).
+        configuration.options.additionalStartupParameters = [
+            ("TimeZone", "UTC"), ("DateStyle", "ISO, YMD"), ("application_name", Self.applicationName),
+        ]
         return configuration
     }
 }

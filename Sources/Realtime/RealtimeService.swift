@@ -52,6 +52,12 @@ public final class RealtimeService: Service, ChangePublisher {
         }
     }
 
+    /// Delivers a change to this instance's subscribers only, never onto the bus: for changes
+    /// every instance hears for itself (writes made outside the server, `ChatOutsideWrites`).
+    public func deliverHere(_ change: ChangeEnvelope) async {
+        await dispatch(.change(change))
+    }
+
     // MARK: Dispatch
 
     public func run() async throws {

@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from e2e_support import close_client, expect_api_error, new_client, rpc, sign_in, within
+from reels_support import sql
 from test_realtime import collector, subscribed, wait_for
 
 ALICE, BOB, CAROL = "+15555550386", "+15555550387", "+15555550388"
@@ -58,6 +59,33 @@ async def test_a_direct_insert_reaches_the_other_member_as_a_realtime_insert(tri
     # The next message through the RPC continues the same sequence.
     sent = await rpc(alice, "send_message_v1", {"conversation_id": conversation, "client_msg_id": str(uuid.uuid4()), "body": "rpc"})
     assert sent["seq"] == row["seq"] + 1
+
+
+async def test_an_operators_sql_writes_reach_subscribers_and_a_rollback_reaches_nobody(server, trio):
+    alice, bob, conversation = trio["alice"], trio["bob"], trio["conversation"]
+    items, _, callback = collector()
+    channel = bob.channel(f"operator-{uuid.uuid4()}")
+    channel.on_postgres_changes("*", callback, table="messages", schema="public", filter=f"conversation_id=eq.{conversation}")
+    await subscribed(channel)
+    sent = await rpc(alice, "send_message_v1", {"conversation_id": conversation, "client_msg_id": str(uuid.uuid4()), "body": "before"})
+    await wait_for(items, 1)
+
+    # The edit rules ask who edits: the operator acts for the sender.
+    as_alice = f"SELECT set_config('request.jwt.claims', '{{\"sub\":\"{trio['alice_id']}\",\"role\":\"authenticated\"}}', true);"
+    sql(server, f"BEGIN; {as_alice} UPDATE public.messages SET body = 'never committed' WHERE id = '{sent['message_id']}'; ROLLBACK;")
+    sql(server, f"BEGIN; {as_alice} UPDATE public.messages SET body = 'edited by an operator' WHERE id = '{sent['message_id']}'; COMMIT;")
+    await wait_for(items, 2)
+    update = items[1]["data"]
+    assert update["type"] == "UPDATE" and update["record"]["id"] == sent["message_id"]
+    assert update["record"]["body"] == "edited by an operator"
+
+    sql(server, f"INSERT INTO public.messages (conversation_id, sender_id, body) "
+                f"VALUES ('{conversation}', '{trio['alice_id']}', 'inserted by an operator')")
+    await wait_for(items, 3)
+    insert = items[2]["data"]
+    assert insert["type"] == "INSERT" and insert["record"]["body"] == "inserted by an operator"
+    await asyncio.sleep(0.5)
+    assert len(items) == 3, [item["data"]["record"].get("body") for item in items]
 
 
 async def test_reads_filter_order_count_and_embed_as_the_caller(trio):

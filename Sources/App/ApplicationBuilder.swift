@@ -208,7 +208,7 @@ private func addAPI(
         .add(middleware: ErrorShapeMiddleware(.postgrest))
         .add(middleware: APIKeyMiddleware(tokens: tokens))
         .add(middleware: CallerMiddleware(tokens: tokens))
-    RPCController(registry: registry).addRoutes(to: rest)
+    RPCController(registry: registry, shaper: RPCResultShaper(database: database)).addRoutes(to: rest)
     TablesController(
         database: database, schema: SchemaCache(database: database), observer: ChatTableWritesAdapter(publisher: realtime),
         rpcs: registry.signatures

@@ -5,7 +5,8 @@ import PostgresNIO
 struct SQLText {
     var text = ""
     var bindings = PostgresBindings()
-    private var parameters = 0
+    /// How many values are bound so far.
+    private(set) var parameters = 0
     private var aliases = 0
 
     /// Binds `value` as text and returns its placeholder (`$3`).
@@ -21,7 +22,14 @@ struct SQLText {
         return "_t\(aliases)"
     }
 
-    var query: PostgresQuery { PostgresQuery(unsafeSQL: text, binds: bindings) }
+    /// The statement, once its bound values are within `limits` (PostgreSQL takes at most
+    /// 65 535 parameters, and PostgresNIO counts them in 16 bits).
+    func query(within limits: TableLimits) throws -> PostgresQuery {
+        guard parameters <= limits.maximumBoundValues else {
+            throw TableError.limit("query", "at most \(limits.maximumBoundValues) values (filters, list items, JSON keys) in one request")
+        }
+        return PostgresQuery(unsafeSQL: text, binds: bindings)
+    }
 
     /// `"name"` with embedded quotes doubled.
     static func identifier(_ name: String) -> String {

@@ -11,6 +11,8 @@ public struct TableLimits: Sendable {
     public var maximumSelectItems = 200
     /// How deep `and(…)`/`or(…)` trees and embeddings may nest.
     public var maximumNesting = 8
+    /// Values bound into one statement (filter operands, list items, JSON keys).
+    public var maximumBoundValues = 10_000
     /// Bytes of the query string.
     public var maximumQueryBytes = 16 * 1024
     /// Rows one insert may carry.

@@ -26,15 +26,19 @@ struct TableSQL {
 
     /// `SELECT count(*)` of the rows the filters select.
     func count(_ table: TableSchema, _ query: TableQuery, into sql: inout SQLText) throws {
-        let conditions = try whereClause(query.filters, of: table, alias: "_t0", into: &sql)
-            + (try innerEmbeddings(query.select, of: table, alias: "_t0", embedded: query.embedded, path: "", into: &sql))
-        sql.text = "SELECT count(*)::int8 FROM \(SQLText.table(table.name)) _t0" + where_(conditions)
+        sql.text = "SELECT count(*)::int8 FROM " + (try filtered(table, query, into: &sql))
     }
 
-    /// `EXPLAIN (FORMAT JSON)` of the count query: the planner's row estimate.
+    /// `EXPLAIN (FORMAT JSON)` of selecting the filtered rows: the planner's row estimate.
     func plannedCount(_ table: TableSchema, _ query: TableQuery, into sql: inout SQLText) throws {
-        try count(table, query, into: &sql)
-        sql.text = "EXPLAIN (FORMAT JSON) " + sql.text.replacingOccurrences(of: "SELECT count(*)::int8 FROM", with: "SELECT 1 FROM")
+        sql.text = "EXPLAIN (FORMAT JSON) SELECT 1 FROM " + (try filtered(table, query, into: &sql))
+    }
+
+    /// `"public"."table" _t0 WHERE …`: the rows the filters and `!inner` embeddings keep.
+    private func filtered(_ table: TableSchema, _ query: TableQuery, into sql: inout SQLText) throws -> String {
+        let conditions = try whereClause(query.filters, of: table, alias: "_t0", into: &sql)
+            + (try innerEmbeddings(query.select, of: table, alias: "_t0", embedded: query.embedded, path: "", into: &sql))
+        return "\(SQLText.table(table.name)) _t0" + where_(conditions)
     }
 
     // MARK: writes

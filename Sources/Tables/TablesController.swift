@@ -81,8 +81,8 @@ public struct TablesController: Sendable {
         case nil:
             break
         }
-        let selectQuery = select.query
-        let countQuery = count?.query
+        let selectQuery = try select.query(within: limits)
+        let countQuery = try count?.query(within: limits)
         let planned = prefer.count == .planned
         let (rows, body, total) = try await run(caller, request) { connection in
             var rows = 0
@@ -170,7 +170,7 @@ public struct TablesController: Sendable {
             guard !query.filters.isEmpty else { throw TableError.unfiltered("DELETE") }
             try builder.delete(table, query, returning: wantsRows ? .rows : .nothing, observed: observed, into: &sql)
         }
-        let statement = sql.query
+        let statement = try sql.query(within: limits)
         let readsBack = wantsRows || !observed.isEmpty
         let (rows, body, written) = try await run(caller, request) { connection in
             var rows = 0

@@ -186,6 +186,17 @@ import Testing
         }
     }
 
+    @Test func aRequestStopsAtTheBoundValuesLimit() async throws {
+        var limits = TableLimits()
+        limits.maximumBoundValues = 3
+        try await TablesHarness.withTables(limits: limits) { client, _ in
+            #expect(try await client.rest(.get, "notes?score=in.(1,2,3)", as: alice).status == .ok)
+            let tooMany = try await client.rest(.get, "notes?score=in.(1,2,3,4)", as: alice)
+            #expect(tooMany.status == .badRequest)
+            #expect(TablesHarness.object(tooMany.body)["code"] as? String == "PGRST100")
+        }
+    }
+
     @Test func aSlowReadStopsAtTheStatementTimeout() async throws {
         var limits = TableLimits()
         limits.statementTimeoutMilliseconds = 1

@@ -356,3 +356,21 @@ async def test_list_and_revoke_my_sessions(people, server, supabase_factory):
     assert error.status == 403 and error.code == "session_not_found", error
     # The revoking device is unaffected.
     assert (await within(alice.client.auth.get_user())).user.id == alice.id
+
+
+async def test_rpc_results_take_postgrest_modifiers(people):
+    """`rpc()` with .select/.eq/.order/.limit/.single() and count (issue 19, docs/tables.md)."""
+    bob = people.bob.client
+    arguments = {"query": people.prefix, "limit": 10}
+    single = await within(bob.rpc("search_profiles", arguments).select("id, name:username").eq("username", people.alice.username).single().execute())
+    assert single.data == {"id": people.alice.id, "name": people.alice.username}
+    ordered = await within(bob.rpc("search_profiles", arguments, count="exact").select("username").order("username", desc=True).limit(2).execute())
+    names = sorted((other.username for other in (people.alice, people.carol, people.dave)), reverse=True)
+    assert [row["username"] for row in ordered.data] == names[:2]
+    assert ordered.count is not None and ordered.count >= 3
+    listed = await within(bob.rpc("search_profiles", arguments).in_("username", [people.carol.username, people.dave.username]).execute())
+    assert sorted(ids(listed.data)) == sorted([people.carol.id, people.dave.id])
+    none = await expect_api_error(bob.rpc("search_profiles", arguments).eq("username", "nobody-here").single().execute())
+    assert none.code == "PGRST116"
+    unsupported = await expect_api_error(bob.rpc("search_profiles", arguments).filter("username", "fts", "x").execute())
+    assert unsupported.code == "PGRST100"

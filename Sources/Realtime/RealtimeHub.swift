@@ -358,6 +358,20 @@ actor RealtimeHub {
     /// whose token is current; each socket's writer filters it (``PreparedChange``).
     /// `members` are the users allowed to read the conversation. Returns the channels met on
     /// the way whose access token has expired (to close).
+    /// Whether a socket of one of `members` here has a channel bound to changes of this table
+    /// and type: when none has, a change that must be read first need not be read.
+    func wantsChange(table: String, type: ChangeType, members: Set<UUID>) -> Bool {
+        for member in members {
+            for id in userSockets[member] ?? [] {
+                guard let socket = sockets[id] else { continue }
+                for channel in socket.channels.values where channel.caller.userID == member && !channel.bindings.isEmpty {
+                    if channel.bindings.contains(where: { $0.wants(table: table, type: type) }) { return true }
+                }
+            }
+        }
+        return false
+    }
+
     func deliverChange(_ change: PreparedChange, members: Set<UUID>, now: Int) -> [(SocketID, String)] {
         var expired: [(SocketID, String)] = []
         // Only the sockets with a channel joined as a member: the user index, not a scan.

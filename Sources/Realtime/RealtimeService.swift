@@ -154,17 +154,26 @@ public final class RealtimeService: Service, ChangePublisher {
                     members.insert(user)
                 }
                 let record: [String: JSONValue]?
+                var wanted = true
                 switch (change.type, change.record) {
                 case (.delete, _): record = nil
                 case (_, .object(let carried)?): record = carried
                 default:
-                    guard let read = try await feed.record(for: change) else { return }
-                    record = read
+                    // A row nobody here subscribes to is not read (expired channels close on their timer).
+                    wanted = await hub.wantsChange(table: change.table, type: change.type, members: members)
+                    if wanted {
+                        guard let read = try await feed.record(for: change) else { return }
+                        record = read
+                    } else {
+                        record = nil
+                    }
                 }
-                let prepared = PreparedChange(change, record: record, catalog: hub.catalog)
-                let expired = await hub.deliverChange(prepared, members: members, now: Int(Date().timeIntervalSince1970))
-                for (socket, topic) in expired {
-                    await republish(await hub.shut(topic, socket: socket, reason: "Token has expired; send a fresh access_token"))
+                if wanted {
+                    let prepared = PreparedChange(change, record: record, catalog: hub.catalog)
+                    let expired = await hub.deliverChange(prepared, members: members, now: Int(Date().timeIntervalSince1970))
+                    for (socket, topic) in expired {
+                        await republish(await hub.shut(topic, socket: socket, reason: "Token has expired; send a fresh access_token"))
+                    }
                 }
                 if case .left(let user)? = change.membership {
                     for (socket, topic) in await hub.conversationChannels(of: user, conversation: change.conversationID) {

@@ -16,9 +16,6 @@ DECLARE
     conversation uuid;
     row_key jsonb;
 BEGIN
-    IF current_setting('application_name', true) = 'ecomansoni' THEN
-        RETURN NULL;
-    END IF;
     IF TG_TABLE_NAME = 'messages' THEN
         IF TG_OP = 'DELETE' THEN
             conversation := OLD.conversation_id;
@@ -42,7 +39,10 @@ BEGIN
 END
 $$;
 
+-- The WHEN clause keeps the server's own writes from even queuing the trigger.
 CREATE TRIGGER messages_notify_outside_write AFTER INSERT OR UPDATE OR DELETE ON public.messages
-FOR EACH ROW EXECUTE FUNCTION public.chat_notify_outside_write();
+FOR EACH ROW WHEN (current_setting('application_name', true) IS DISTINCT FROM 'ecomansoni')
+EXECUTE FUNCTION public.chat_notify_outside_write();
 CREATE TRIGGER participants_notify_outside_write AFTER INSERT OR UPDATE OR DELETE ON public.participants
-FOR EACH ROW EXECUTE FUNCTION public.chat_notify_outside_write();
+FOR EACH ROW WHEN (current_setting('application_name', true) IS DISTINCT FROM 'ecomansoni')
+EXECUTE FUNCTION public.chat_notify_outside_write();

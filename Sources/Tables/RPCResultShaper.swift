@@ -44,7 +44,7 @@ public struct RPCResultShaper: Sendable {
             limitParameter: query.limit, offsetParameter: query.offset, rangeHeader: nil, maximumRows: Int.max / 2)
         var sql = SQLText()
         let source = sql.bind(text)
-        let conditions = try query.filters.map { try condition($0, into: &sql) }
+        let conditions = try query.filters.map { tree in try tree.sql { try condition($0, into: &sql) } }
         let whereText = conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")
         let order = query.order.isEmpty
             ? " ORDER BY _n"
@@ -107,18 +107,6 @@ public struct RPCResultShaper: Sendable {
             return "\(sql.bind(alias ?? columnPath.outputName))::text, \(try path(columnPath, into: &sql))"
         }
         return "jsonb_build_object(\(pairs.joined(separator: ", ")))"
-    }
-
-    private func condition(_ tree: FilterTree, into sql: inout SQLText) throws -> String {
-        switch tree {
-        case .leaf(let filter):
-            return try condition(filter, into: &sql)
-        case .and(let children, let negated), .or(let children, let negated):
-            let joiner: String
-            if case .and = tree { joiner = " AND " } else { joiner = " OR " }
-            let inner = "(" + (try children.map { try condition($0, into: &sql) }).joined(separator: joiner) + ")"
-            return negated ? "NOT \(inner)" : inner
-        }
     }
 
     private func condition(_ filter: Filter, into sql: inout SQLText) throws -> String {

@@ -97,6 +97,22 @@ public indirect enum FilterTree: Sendable, Equatable {
     case or([FilterTree], negated: Bool)
 }
 
+extension FilterTree {
+    /// The tree as one SQL condition: each leaf written by `leaf`, children joined by `AND` or
+    /// `OR`, negated nodes wrapped in `NOT`.
+    func sql(_ leaf: (Filter) throws -> String) rethrows -> String {
+        switch self {
+        case .leaf(let filter):
+            return try leaf(filter)
+        case .and(let children, let negated), .or(let children, let negated):
+            let joiner: String
+            if case .and = self { joiner = " AND " } else { joiner = " OR " }
+            let inner = "(" + (try children.map { try $0.sql(leaf) }).joined(separator: joiner) + ")"
+            return negated ? "NOT \(inner)" : inner
+        }
+    }
+}
+
 /// `column=[not.]operator[(modifier)].value`.
 public struct Filter: Sendable, Equatable {
     public var path: ColumnPath

@@ -284,19 +284,7 @@ struct TableSQL {
     }
 
     private func whereClause(_ trees: [FilterTree], of table: TableSchema, alias: String, into sql: inout SQLText) throws -> [String] {
-        try trees.map { try condition($0, of: table, alias: alias, into: &sql) }
-    }
-
-    private func condition(_ tree: FilterTree, of table: TableSchema, alias: String, into sql: inout SQLText) throws -> String {
-        switch tree {
-        case .leaf(let filter):
-            return try condition(filter, of: table, alias: alias, into: &sql)
-        case .and(let children, let negated), .or(let children, let negated):
-            let joiner: String
-            if case .and = tree { joiner = " AND " } else { joiner = " OR " }
-            let inner = "(" + (try children.map { try condition($0, of: table, alias: alias, into: &sql) }).joined(separator: joiner) + ")"
-            return negated ? "NOT \(inner)" : inner
-        }
+        try trees.map { tree in try tree.sql { try condition($0, of: table, alias: alias, into: &sql) } }
     }
 
     private func condition(_ filter: Filter, of table: TableSchema, alias: String, into sql: inout SQLText) throws -> String {

@@ -711,6 +711,28 @@ def create_groups(port: int, anon_key: str, users: list[dict], group_size: int, 
     return [{"id": ids[g], "members": groups[g]} for g in range(len(groups))]
 
 
+def group_pairs(args, pg: "PG", anon_key: str, log=None) -> list[tuple[str, dict]]:
+    """Signs in `args.users` test numbers from `args.phone_base`, makes groups of
+    `args.group_size` and returns every (group id, member) pair; the pairs are also written to
+    `bench.pairs(n, conversation_id, sender_id, claims)` for the pgbench scripts, which pick
+    pair `:client_id * :per + random(0, :per - 1)` as the HTTP worker of the same index does."""
+    phones = [str(args.phone_base + i) for i in range(args.users)]
+    users = sign_in_users(args.port, anon_key, phones, args.code, args.clients, log)
+    groups = create_groups(args.port, anon_key, users, args.group_size, args.clients, log)
+    pairs = [(group["id"], member) for group in groups for member in group["members"]]
+    rows = ",\n".join(
+        f"({n}, '{conversation}', '{member['id']}', "
+        f"'{json.dumps({'sub': member['id'], 'role': 'authenticated', 'aud': 'authenticated'})}')"
+        for n, (conversation, member) in enumerate(pairs))
+    pg.psql(f"""
+        CREATE SCHEMA bench;
+        CREATE TABLE bench.pairs (n int PRIMARY KEY, conversation_id uuid NOT NULL, sender_id uuid NOT NULL, claims text NOT NULL);
+        INSERT INTO bench.pairs VALUES {rows};
+        ANALYZE;
+    """)
+    return pairs
+
+
 def add_server_arguments(parser) -> None:
     """The arguments every bench driver takes from its shell script: the server, the
     private PostgreSQL cluster and the load shape."""

@@ -34,8 +34,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import (  # noqa: E402
     add_server_arguments,
-    PG, RPC_PATH, Client, CPUMeter, PhaseStats, binary_kind, create_groups, machine_facts, make_logger,
-    phase_result, process_alive, read_anon_key, run_workers, server_log_summary, sign_in_users, wait_ready,
+    PG, RPC_PATH, Client, CPUMeter, PhaseStats, binary_kind, group_pairs, machine_facts, make_logger,
+    phase_result, process_alive, read_anon_key, run_workers, server_log_summary, wait_ready,
 )
 
 SEND_PATH = RPC_PATH + "send_message_v1"
@@ -59,21 +59,8 @@ class Bench:
         log(f"waiting for the server on 127.0.0.1:{a.port}")
         wait_ready(a.port, a.server_pid)
         self.anon_key = read_anon_key(a.binary, a.data_dir)
-        phones = [str(a.phone_base + i) for i in range(a.users)]
-        users = sign_in_users(a.port, self.anon_key, phones, a.code, a.clients, log)
-        groups = create_groups(a.port, self.anon_key, users, a.group_size, a.clients, log)
-        self.pairs = [(group["id"], member) for group in groups for member in group["members"]]
+        self.pairs = group_pairs(a, self.pg, self.anon_key, log)
         self.per = len(self.pairs) // a.clients
-        rows = ",\n".join(
-            f"({n}, '{conversation}', '{member['id']}', "
-            f"'{json.dumps({'sub': member['id'], 'role': 'authenticated', 'aud': 'authenticated'})}')"
-            for n, (conversation, member) in enumerate(self.pairs))
-        self.pg.psql(f"""
-            CREATE SCHEMA bench;
-            CREATE TABLE bench.pairs (n int PRIMARY KEY, conversation_id uuid NOT NULL, sender_id uuid NOT NULL, claims text NOT NULL);
-            INSERT INTO bench.pairs VALUES {rows};
-            ANALYZE;
-        """)
         # A few messages per group, so the first measured sends find warm caches (and the
         # server's membership cache and statement paths are exercised once).
         client = Client(a.port, self.anon_key, user_agent="chat-bench")

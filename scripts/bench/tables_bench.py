@@ -38,8 +38,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import (  # noqa: E402
     add_server_arguments,
-    PG, Client, CPUMeter, PhaseStats, binary_kind, create_groups, machine_facts, make_logger,
-    phase_result, process_alive, read_anon_key, run_workers, server_log_summary, sign_in_users, wait_ready,
+    PG, Client, CPUMeter, PhaseStats, binary_kind, group_pairs, machine_facts, make_logger,
+    phase_result, process_alive, read_anon_key, run_workers, server_log_summary, wait_ready,
 )
 
 TABLE_PATH = "/rest/v1/messages"
@@ -66,19 +66,11 @@ class Bench:
         log(f"waiting for the server on 127.0.0.1:{a.port}")
         wait_ready(a.port, a.server_pid)
         self.anon_key = read_anon_key(a.binary, a.data_dir)
-        phones = [str(a.phone_base + i) for i in range(a.users)]
-        users = sign_in_users(a.port, self.anon_key, phones, a.code, a.clients, log)
-        groups = create_groups(a.port, self.anon_key, users, a.group_size, a.clients, log)
-        self.pairs = [(group["id"], member) for group in groups for member in group["members"]]
+        self.pairs = group_pairs(a, self.pg, self.anon_key, log)
         self.per = len(self.pairs) // a.clients
-        rows = ",\n".join(
-            f"({n}, '{conversation}', '{member['id']}', "
-            f"'{json.dumps({'sub': member['id'], 'role': 'authenticated', 'aud': 'authenticated'})}')"
-            for n, (conversation, member) in enumerate(self.pairs))
+        # Each group's history, written as its first member long enough ago to leave every
+        # sender's 60-a-minute window empty (triggers off: seq is given).
         self.pg.psql(f"""
-            CREATE SCHEMA bench;
-            CREATE TABLE bench.pairs (n int PRIMARY KEY, conversation_id uuid NOT NULL, sender_id uuid NOT NULL, claims text NOT NULL);
-            INSERT INTO bench.pairs VALUES {rows};
             SET session_replication_role = replica;
             INSERT INTO public.messages (conversation_id, sender_id, client_msg_id, body, seq, created_at)
                 SELECT g.conversation_id, g.sender_id, gen_random_uuid(), 'seeded ' || i, i, now() - interval '1 hour'

@@ -7,7 +7,7 @@ import PostgresNIO
 /// PostgREST's modifiers on an RPC's rows (`rpc("f").select("a").eq("b", 1).order("c")
 /// .limit(5).single()`, `count=exact`): the JSON array a function returned is filtered,
 /// ordered, cut and projected by PostgreSQL (`jsonb`, so numbers keep every digit), then
-/// answered as an array, one object or CSV (docs/tables.md, "Modifiers on RPC results").
+/// answered as an array or one object (docs/tables.md, "Modifiers on RPC results").
 /// Operands compare as JSON: `eq.42` matches the number 42, `eq.abc` the string "abc".
 public struct RPCResultShaper: Sendable {
     let database: Database

@@ -2,7 +2,7 @@ import Core
 import Foundation
 
 /// How a table response is written: the representation the `Accept` header chose, and
-/// `Range`/`Content-Range` arithmetic (docs/tables.md, "Responses").
+/// `Range`/`Content-Range` arithmetic (docs/tables.md, "Reads").
 enum TableMedia: Sendable {
     /// `application/json` (also `*/*`): an array of objects.
     case json

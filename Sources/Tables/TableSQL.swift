@@ -1,7 +1,7 @@
 import Core
 
 /// Writes the SQL of a table request from a parsed ``TableQuery``, checking every name
-/// against the ``SchemaCache``'s tables (docs/tables.md, "How a request becomes SQL").
+/// against the ``SchemaCache``'s tables (docs/tables.md, "Reads" and "Writes").
 struct TableSQL {
     /// The caller's role: `*` stands for the columns it may read.
     let role: Caller.Role

@@ -142,9 +142,6 @@ public enum FilterOperator: String, Sendable, CaseIterable {
         default: false
         }
     }
-
-    /// Full-text operators (take an optional `(language)`).
-    var isFullText: Bool { self == .fts || self == .plfts || self == .phfts || self == .wfts }
 }
 
 /// A filter's operand.

@@ -21,6 +21,7 @@ import re
 import time
 import uuid
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -196,6 +197,69 @@ def test_item2_fuzz_rpc(server, http, name: str, params: list[str]):
     assert_alive(server)
 
 
+# --------------------------------------------------------------------------- tables
+
+TABLES = ["messages", "profiles", "participants", "conversations", "reactions", "follows", "no_such_table"]
+TABLE_COLUMNS = ["id", "body", "seq", "conversation_id", "created_at", "username", "attachment", "emoji", "nope", "\"q\"", "data->a->>b"]
+OPERATORS = ["eq", "neq", "gt", "gte", "lt", "lte", "like", "ilike", "match", "imatch", "in", "is", "isdistinct", "fts",
+             "plfts", "phfts", "wfts", "cs", "cd", "ov", "sl", "sr", "nxl", "nxr", "adj", "not.eq", "eq(any)", "like(all)",
+             "fts(english)", "fts(nope)", "between"]
+OPERANDS = st.one_of(st.text(max_size=60), st.sampled_from(NASTY_TEXT), st.sampled_from([str(n) for n in NASTY_NUMBERS]),
+                     st.sampled_from(["(1,2)", "()", "null", "not_null", "{a,b}", "[1,5)", "(((", "\"x,y\"", "{\"a\":1}"]))
+
+
+@st.composite
+def table_queries(draw) -> str:
+    """A query string of PostgREST's grammar: select, filters, logic trees, order, limits,
+    over real and unknown columns, with hostile operands."""
+    pairs: list[tuple[str, str]] = []
+    if draw(st.booleans()):
+        pairs.append(("select", draw(st.sampled_from(["*", "id,body", "x:id::text", "body,profiles(*)", "id,messages!inner(id)",
+                                                      "a(b(c(d)))", "count()", "id::in valid"])) if draw(st.booleans())
+                      else draw(st.text(max_size=40))))
+    for _ in range(draw(st.integers(0, 4))):
+        pairs.append((draw(st.sampled_from(TABLE_COLUMNS)), f"{draw(st.sampled_from(OPERATORS))}.{draw(OPERANDS)}"))
+    if draw(st.booleans()):
+        items = [f"{draw(st.sampled_from(TABLE_COLUMNS))}.{draw(st.sampled_from(OPERATORS))}.{draw(OPERANDS)}"
+                 for _ in range(draw(st.integers(0, 3)))]
+        pairs.append(("or", "(" + ",".join(items) + ")"))
+    if draw(st.booleans()):
+        pairs.append(("order", draw(st.sampled_from(["seq.desc", "id.asc.nullsfirst", "nope", "body.sideways", ""]))))
+    for key in ("limit", "offset"):
+        if draw(st.booleans()):
+            pairs.append((key, draw(st.sampled_from(["0", "5", "-1", "1e300", "99999999999999999999", "x"]))))
+    return "&".join(f"{quote(key, safe='')}={quote(value, safe='')}" for key, value in pairs)
+
+
+def test_item2_fuzz_tables(server, http):
+    @FUZZ
+    @given(table=st.sampled_from(TABLES), query=table_queries(), method=st.sampled_from(["GET", "GET", "HEAD", "PATCH", "DELETE"]),
+           prefer=st.sampled_from([None, "count=exact", "count=planned", "return=representation", "handling=strict, nope=1"]),
+           accept=st.sampled_from([None, "application/vnd.pgrst.object+json", "text/csv", "application/xml"]),
+           range_header=st.sampled_from([None, "0-9", "9-0", "items=5-", "x"]), body=body_for(["body", "username", "emoji"]))
+    def run(table: str, query: str, method: str, prefer, accept, range_header, body: bytes):
+        headers = {"Content-Type": "application/json"}
+        for name, value in (("Prefer", prefer), ("Accept", accept), ("Range", range_header)):
+            if value is not None:
+                headers[name] = value
+        send(http, server, method, f"/rest/v1/{table}?{query}", f"{method} {table}?{query[:200]} {headers}",
+             content=body if method == "PATCH" else None, headers=headers)
+
+    @FUZZ
+    @given(table=st.sampled_from(TABLES), body=body_for(["conversation_id", "body", "client_msg_id", "seq", "username", "emoji"]),
+           prefer=st.sampled_from([None, "return=representation", "resolution=merge-duplicates", "missing=default"]))
+    def insert(table: str, body: bytes, prefer):
+        headers = {"Content-Type": "application/json"}
+        if prefer is not None:
+            headers["Prefer"] = prefer
+        send(http, server, "POST", f"/rest/v1/{table}", f"POST {table} {body[:200]!r}", content=body, headers=headers)
+
+    run()
+    insert()
+    assert_alive(server)
+
+
+# --------------------------------------------------------------------------- functions
 # --------------------------------------------------------------------------- functions
 
 

@@ -10,8 +10,7 @@ import ServiceLifecycle
 /// delivery. The server announces its own writes; every instance listens for these, so each
 /// delivers them to its own subscribers only.
 ///
-/// One dedicated connection LISTENs on `ecomansoni_outside_changes` and reconnects with
-/// backoff when it drops; a write committed while no instance listens reaches nobody, as a
+/// One dedicated connection LISTENs on `ecomansoni_outside_changes` (``PostgresListener``); a write committed while no instance listens reaches nobody, as a
 /// change committed while a subscriber is away does not reach it either.
 public final class ChatOutsideWrites: Service {
     static let channel = "ecomansoni_outside_changes"
@@ -34,26 +33,12 @@ public final class ChatOutsideWrites: Service {
     }
 
     private func listen() async {
-        var backoff: Duration = .milliseconds(100)
-        while !Task.isCancelled {
-            do {
-                let connection = try await PostgresConnection.connect(configuration: listenConfiguration, id: 0, logger: logger)
-                defer { Task { try? await connection.close() } }
-                let notifications = try await connection.listen(Self.channel)
-                backoff = .milliseconds(100)
-                for try await notification in notifications {
-                    guard let change = Self.change(from: notification.payload) else {
-                        logger.warning("an outside change that does not parse was ignored")
-                        continue
-                    }
-                    await deliver(change)
-                }
-            } catch {
-                if Task.isCancelled { return }
-                logger.warning("the outside-changes listener lost its connection; reconnecting", metadata: ["error": "\(error)"])
+        await PostgresListener.run(channel: Self.channel, configuration: listenConfiguration, logger: logger) { payload in
+            guard let change = Self.change(from: payload) else {
+                logger.warning("an outside change that does not parse was ignored")
+                return
             }
-            try? await Task.sleep(for: backoff)
-            backoff = min(backoff * 2, .seconds(5))
+            await deliver(change)
         }
     }
 

@@ -46,27 +46,15 @@ public final class PostgresMessageBus: MessageBus, Service {
     }
 
     private func listen() async {
-        var backoff: Duration = .milliseconds(100)
-        while !Task.isCancelled {
-            do {
-                let connection = try await PostgresConnection.connect(configuration: listenConfiguration, id: 0, logger: logger)
-                defer { Task { try? await connection.close() } }
-                let notifications = try await connection.listen(Self.channel)
-                listened.withLockedValue { $0 = true }
-                backoff = .milliseconds(100)
-                for try await notification in notifications {
-                    guard let event = try? JSONDecoder().decode(BusEvent.self, from: Data(notification.payload.utf8)) else {
-                        logger.warning("undecodable bus event ignored")
-                        continue
-                    }
-                    local.deliver(event)
-                }
-            } catch {
-                if Task.isCancelled { return }
-                logger.warning("bus listener lost its connection; reconnecting", metadata: ["error": "\(error)"])
+        await PostgresListener.run(
+            channel: Self.channel, configuration: listenConfiguration, logger: logger,
+            listening: { listened.withLockedValue { $0 = true } }
+        ) { payload in
+            guard let event = try? JSONDecoder().decode(BusEvent.self, from: Data(payload.utf8)) else {
+                logger.warning("undecodable bus event ignored")
+                return
             }
-            try? await Task.sleep(for: backoff)
-            backoff = min(backoff * 2, .seconds(5))
+            local.deliver(event)
         }
     }
 }

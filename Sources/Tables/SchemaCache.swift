@@ -71,20 +71,23 @@ public actor SchemaCache {
 
     /// The exposed table `name`, or nil.
     public func table(_ name: String) async throws -> TableSchema? {
-        let current = try await fresh()
-        if let table = current.tables[name] { return table }
-        guard ContinuousClock.now - current.loadedAt >= missRetry else { return nil }
-        return try await reload().tables[name]
+        try await lookup(name)?.table
+    }
+
+    /// The exposed table `name` with every exposed table and the foreign keys between them,
+    /// all from one reading of the catalogue (what a request's statement is written from).
+    func lookup(_ name: String) async throws -> (table: TableSchema, tables: [String: TableSchema], foreignKeys: [ForeignKey])? {
+        var current = try await fresh()
+        if current.tables[name] == nil, ContinuousClock.now - current.loadedAt >= missRetry {
+            current = try await reload()
+        }
+        guard let table = current.tables[name] else { return nil }
+        return (table, current.tables, current.foreignKeys)
     }
 
     /// Every exposed table, by name.
     public func tables() async throws -> [String: TableSchema] {
         try await fresh().tables
-    }
-
-    /// Foreign keys between exposed tables.
-    public func foreignKeys() async throws -> [ForeignKey] {
-        try await fresh().foreignKeys
     }
 
     private func fresh() async throws -> Snapshot {

@@ -268,9 +268,8 @@ public struct TablesController: Sendable {
 
     private func resolve(_ context: AppRequestContext, _ caller: Caller) async throws -> (TableSchema, TableSQL) {
         let name = try context.parameters.require("table")
-        guard let table = try await schema.table(name) else { throw TableError.unknownTable(name) }
-        let builder = TableSQL(role: caller.role, tables: try await schema.tables(), foreignKeys: try await schema.foreignKeys(), limits: limits)
-        return (table, builder)
+        guard let found = try await schema.lookup(name) else { throw TableError.unknownTable(name) }
+        return (found.table, TableSQL(role: caller.role, tables: found.tables, foreignKeys: found.foreignKeys, limits: limits))
     }
 
     /// Runs `body` as the caller with the statement timeout and PostgREST's `request.method`

@@ -209,9 +209,9 @@ private func addAPI(
         .add(middleware: APIKeyMiddleware(tokens: tokens))
         .add(middleware: CallerMiddleware(tokens: tokens))
     RPCController(registry: registry, shaper: RPCResultShaper(database: database)).addRoutes(to: rest)
+    let chatTableWrites = ChatTableWritesAdapter(changes: ChatTableChanges(database: database), publisher: realtime, logger: logger)
     TablesController(
-        database: database, schema: SchemaCache(database: database), observer: ChatTableWritesAdapter(publisher: realtime),
-        rpcs: registry.signatures
+        database: database, schema: SchemaCache(database: database), observer: chatTableWrites, rpcs: registry.signatures
     ).addRoutes(to: rest)
 
     InsuranceController(

@@ -1,12 +1,16 @@
 import Chat
+import Logging
 import Realtime
 import Tables
 
 /// The table API's write seam (``TableWriteObserver``) over chat's realtime changes: a message
-/// inserted with `POST /rest/v1/messages` reaches the other members' `postgres_changes`
-/// subscriptions as one sent with `send_message_v1` does. The one place that knows both.
+/// inserted with `POST /rest/v1/messages` (or a reaction, a participant's cursor) reaches the
+/// other members' `postgres_changes` subscriptions as one written by chat's RPCs does. The one
+/// place that knows both.
 struct ChatTableWritesAdapter: TableWriteObserver {
+    let changes: ChatTableChanges
     let publisher: any ChangePublisher
+    let logger: Logger
 
     func watchedColumns(of table: String) -> [String]? {
         ChatTableChanges.keyColumns[table]
@@ -18,7 +22,12 @@ struct ChatTableWritesAdapter: TableWriteObserver {
         case .update: .update
         case .delete: .delete
         }
-        let changes = ChatTableChanges.envelopes(table: write.table, type: type, rows: write.rows)
-        if !changes.isEmpty { await publisher.publish(changes) }
+        do {
+            let envelopes = try await changes.envelopes(table: write.table, type: type, rows: write.rows)
+            if !envelopes.isEmpty { await publisher.publish(envelopes) }
+        } catch {
+            // The write has committed; only its announcement is lost (subscribers catch up on resync).
+            logger.error("a table write's realtime change could not be announced", metadata: ["table": "\(write.table)", "error": "\(error)"])
+        }
     }
 }

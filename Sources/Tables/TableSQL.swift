@@ -94,7 +94,8 @@ struct TableSQL {
                     : " DO UPDATE SET " + updated.map { "\(SQLText.identifier($0)) = EXCLUDED.\(SQLText.identifier($0))" }.joined(separator: ", ")
             }
         }
-        try finish(statement, table, query, returning: returning, observed: observed, into: &sql)
+        let conflict = resolution == .mergeDuplicates ? (query.onConflict ?? table.primaryKey) : []
+        try finish(statement, table, query, returning: returning, observed: observed, updatedWhenExisting: conflict, into: &sql)
     }
 
     /// `UPDATE` of the filtered rows with the keys of `body` (one JSON object, as text).
@@ -118,9 +119,17 @@ struct TableSQL {
             into: &sql)
     }
 
+    /// The key an upsert's watched rows carry, true on the rows it updated rather than inserted.
+    static let updatedMarker = "_ecomansoni_updated"
+
     /// The write alone, or `SELECT count, representation, watched columns` of the rows it wrote.
+    /// With `updatedWhenExisting` (a merging upsert's conflict columns), each watched row also
+    /// says whether it was updated (``updatedMarker``): whether a row with its key existed
+    /// before, as the outer query's snapshot does not see the rows the statement wrote. (`xmax`
+    /// would tell too, but reading a system column needs a table-wide SELECT grant.)
     private func finish(
-        _ statement: String, _ table: TableSchema, _ query: TableQuery, returning: Returning, observed: [String], into sql: inout SQLText
+        _ statement: String, _ table: TableSchema, _ query: TableQuery, returning: Returning, observed: [String],
+        updatedWhenExisting conflict: [String] = [], into sql: inout SQLText
     ) throws {
         if case .nothing = returning, observed.isEmpty {
             sql.text = statement
@@ -135,11 +144,16 @@ struct TableSQL {
             let order = try orderClause(query.order, of: table, alias: "_t0", into: &sql)
             representation = "(SELECT coalesce(json_agg(_r), '[]')::text FROM (SELECT \(items) FROM _w _t0\(order)) _r)"
         }
-        returned += observed.filter { !returned.contains($0) }
+        let marksUpdates = !observed.isEmpty && !conflict.isEmpty
+        for name in observed + (marksUpdates ? conflict : []) where !returned.contains(name) { returned.append(name) }
         let returning = returned.isEmpty ? "_t0.*" : returned.map { "_t0.\(SQLText.identifier($0))" }.joined(separator: ", ")
         var watched = "'[]'"
         if !observed.isEmpty {
-            let pairs = observed.map { "\(sql.bind($0))::text, _o.\(SQLText.identifier($0))" }.joined(separator: ", ")
+            var pairs = observed.map { "\(sql.bind($0))::text, _o.\(SQLText.identifier($0))" }.joined(separator: ", ")
+            if marksUpdates {
+                let sameKey = conflict.map { "_b.\(SQLText.identifier($0)) = _o.\(SQLText.identifier($0))" }.joined(separator: " AND ")
+                pairs += ", '\(Self.updatedMarker)', EXISTS (SELECT FROM \(SQLText.table(table.name)) _b WHERE \(sameKey))"
+            }
             watched = "(SELECT coalesce(json_agg(json_build_object(\(pairs))), '[]')::text FROM _w _o)"
         }
         sql.text = "WITH _w AS (\(statement) RETURNING \(returning)) SELECT (SELECT count(*) FROM _w)::int8, \(representation), \(watched)"

@@ -127,7 +127,7 @@ public struct TablesController: Sendable {
 
     // MARK: writes
 
-    private enum WriteKind { case insert, put, update, delete }
+    enum WriteKind { case insert, put, update, delete }
 
     private func write(_ kind: WriteKind, _ request: Request, _ context: AppRequestContext) async throws -> Response {
         let caller = try Self.caller(context)
@@ -190,12 +190,9 @@ public struct TablesController: Sendable {
             return (rows, body, written)
         }
         if let observer, !observed.isEmpty, case .array(let items)? = try? JSONValue.parse(written), !items.isEmpty {
-            let kind: TableWrite.Kind = switch kind {
-            case .insert, .put: .insert
-            case .update: .update
-            case .delete: .delete
+            for write in Self.writes(of: table.name, kind, rows: items.compactMap(\.objectValue)) {
+                await observer.committed(write)
             }
-            await observer.committed(TableWrite(table: table.name, kind: kind, rows: items.compactMap(\.objectValue)))
         }
         var response = Self.writeResponse(kind, rows: rows, body: body, returning: returning, media: media, prefer: prefer)
         if returning == .headersOnly, kind == .insert, rows == 1, let location = Self.location(table, body) {
@@ -217,6 +214,24 @@ public struct TablesController: Sendable {
         headers[.contentType] = media.contentType
         let text = media == .object ? String(body.dropFirst().dropLast()) : body
         return Response(status: created ? .created : .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    /// What the observer is told of a committed write: one ``TableWrite`` per kind of change,
+    /// an upsert's rows split into those it inserted and those it updated.
+    static func writes(of table: String, _ kind: WriteKind, rows: [[String: JSONValue]]) -> [TableWrite] {
+        switch kind {
+        case .update: return [TableWrite(table: table, kind: .update, rows: rows)]
+        case .delete: return [TableWrite(table: table, kind: .delete, rows: rows)]
+        case .insert, .put:
+            var inserted: [[String: JSONValue]] = []
+            var updated: [[String: JSONValue]] = []
+            for var row in rows {
+                let marker = row.removeValue(forKey: TableSQL.updatedMarker)
+                if marker == .bool(true) { updated.append(row) } else { inserted.append(row) }
+            }
+            return [TableWrite(table: table, kind: .insert, rows: inserted), TableWrite(table: table, kind: .update, rows: updated)]
+                .filter { !$0.rows.isEmpty }
+        }
     }
 
     /// `/table?pk=eq.value` of the one row written, from its representation.

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import HummingbirdTesting
 import Testing
@@ -102,6 +103,28 @@ import Testing
         }
     }
 
+    @Test func theObserverHearsWhichRowsAnUpsertInsertedAndWhichItUpdated() async throws {
+        let observer = RecordingObserver(table: "notes", columns: ["id"])
+        try await TablesHarness.withTables(observer: observer) { client, _ in
+            _ = try await client.rest(.post, "notes", as: alice, body: #"{"id":1,"title":"first"}"#)
+            let merged = try await client.rest(
+                .post, "notes", as: alice, body: #"[{"id":1,"title":"merged"},{"id":2,"title":"new"}]"#,
+                [.prefer: "resolution=merge-duplicates"])
+            #expect(merged.status == .created, "\(String(buffer: merged.body))")
+            _ = try await client.rest(
+                .post, "notes", as: alice, body: #"[{"id":2,"title":"ignored"},{"id":3,"title":"third"}]"#,
+                [.prefer: "resolution=ignore-duplicates"])
+            _ = try await client.rest(.put, "notes?id=eq.4", as: alice, body: #"{"id":4,"title":"put"}"#)
+            _ = try await client.rest(.put, "notes?id=eq.4", as: alice, body: #"{"id":4,"title":"put again"}"#)
+            _ = try await client.rest(.patch, "notes?id=eq.3", as: alice, body: #"{"title":"patched"}"#)
+            _ = try await client.rest(.delete, "notes?id=eq.3", as: alice)
+            _ = try await client.rest(.post, "notes", as: bob, body: #"{"id":1,"title":"not bob's"}"#, [.prefer: "resolution=merge-duplicates"])
+        }
+        #expect(observer.heard == [
+            "insert 1", "insert 2", "update 1", "insert 3", "insert 4", "update 4", "update 3", "delete 3",
+        ])
+    }
+
     @Test func updatesAndDeletesTouchOnlyFilteredVisibleRows() async throws {
         try await TablesHarness.withTables { client, _ in
             _ = try await client.rest(.post, "notes", as: alice, body: #"[{"id":1,"title":"a"},{"id":2,"title":"b"}]"#)
@@ -145,5 +168,27 @@ import Testing
             #expect(code(tooMany) == "PGRST100")
             #expect(try await client.rest(.post, "notes", as: alice, body: #"[{"title":"a"},{"title":"b"}]"#).status == .created)
         }
+    }
+}
+
+/// Records each committed write it is told of as "kind id", in order.
+final class RecordingObserver: TableWriteObserver, @unchecked Sendable {
+    let table: String
+    let columns: [String]
+    private let lock = NSLock()
+    private var writes: [String] = []
+
+    init(table: String, columns: [String]) {
+        self.table = table
+        self.columns = columns
+    }
+
+    var heard: [String] { lock.withLock { writes } }
+
+    func watchedColumns(of table: String) -> [String]? { table == self.table ? columns : nil }
+
+    func committed(_ write: TableWrite) async {
+        let lines = write.rows.map { row in "\(write.kind.rawValue) \(row["id"].map { $0.jsonText } ?? "?")" }
+        lock.withLock { writes += lines }
     }
 }

@@ -42,6 +42,7 @@ enum TablesHarness {
 
     static func withTables(
         limits: TableLimits = TableLimits(),
+        observer: (any TableWriteObserver)? = nil,
         _ body: @Sendable (any TestClientProtocol, Database) async throws -> Void
     ) async throws {
         try await TestDatabase.withDatabase { database in
@@ -52,7 +53,7 @@ enum TablesHarness {
             }
             let router = Router(context: AppRequestContext.self)
             let group = router.group("rest/v1").add(middleware: ErrorShapeMiddleware(.postgrest)).add(middleware: TestCaller())
-            TablesController(database: database, schema: SchemaCache(database: database), limits: limits).addRoutes(to: group)
+            TablesController(database: database, schema: SchemaCache(database: database), limits: limits, observer: observer).addRoutes(to: group)
             try await Application(router: router).test(.router) { client in
                 try await body(client, database)
             }

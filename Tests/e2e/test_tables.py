@@ -88,6 +88,34 @@ async def test_an_operators_sql_writes_reach_subscribers_and_a_rollback_reaches_
     assert len(items) == 3, [item["data"]["record"].get("body") for item in items]
 
 
+async def test_reactions_written_to_the_table_or_by_an_operator_reach_the_other_member(server, trio):
+    alice, bob, conversation = trio["alice"], trio["bob"], trio["conversation"]
+    items, _, callback = collector()
+    channel = bob.channel(f"reactions-{uuid.uuid4()}")
+    channel.on_postgres_changes("*", callback, table="reactions", schema="public", filter=f"conversation_id=eq.{conversation}")
+    await subscribed(channel)
+    sent = await rpc(alice, "send_message_v1", {"conversation_id": conversation, "client_msg_id": str(uuid.uuid4()), "body": "react"})
+    reaction = {"message_id": sent["message_id"], "user_id": trio["alice_id"], "emoji": "👍"}
+
+    await within(alice.table("reactions").insert(reaction).execute())
+    await wait_for(items, 1)
+    assert items[0]["data"]["type"] == "INSERT"
+    assert items[0]["data"]["record"]["emoji"] == "👍" and items[0]["data"]["record"]["conversation_id"] == conversation
+
+    # An upsert that finds the reaction changes it: an UPDATE, not a second INSERT.
+    await within(alice.table("reactions").upsert({**reaction, "emoji": "🔥"}, on_conflict="message_id,user_id").execute())
+    await wait_for(items, 2)
+    assert items[1]["data"]["type"] == "UPDATE" and items[1]["data"]["record"]["emoji"] == "🔥"
+
+    sql(server, f"DELETE FROM public.reactions WHERE message_id = '{sent['message_id']}'")
+    await wait_for(items, 3)
+    deleted = items[2]["data"]
+    assert deleted["type"] == "DELETE"
+    assert deleted["old_record"]["message_id"] == sent["message_id"] and deleted["old_record"]["user_id"] == trio["alice_id"]
+    await asyncio.sleep(0.5)
+    assert len(items) == 3, [item["data"]["type"] for item in items]
+
+
 async def test_reads_filter_order_count_and_embed_as_the_caller(trio):
     alice, bob, carol, conversation = trio["alice"], trio["bob"], trio["carol"], trio["conversation"]
     tag = uuid.uuid4().hex[:8]

@@ -450,7 +450,10 @@ class Browser:
 
 def choose_territory(b: Browser, typed: str, code: str, name: str | None = None) -> None:
     """Types `typed` into the OSAGO territory combobox and picks the option `code`; with `name`,
-    waits until the field shows it (pressing the option again if the press went astray)."""
+    waits until the field shows it. A press can go astray: the list may be repainted by a later
+    search answer between locating the option and pressing it, so the press lands on a
+    neighbour (say «Московская обл.») and closes the list. Then the option is pressed again,
+    typing the search anew when the list has closed."""
     b.fill("territory-input", typed)
     b.visible("territory-option", data_code=code)
     b.click("territory-option", data_code=code)
@@ -458,8 +461,14 @@ def choose_territory(b: Browser, typed: str, code: str, name: str | None = None)
         def chosen(_):
             if b.visible("territory-input").get_attribute("value") == name:
                 return True
-            for option in b.displayed("territory-option", data_code=code)[:1]:
-                option.click()
+            options = b.displayed("territory-option", data_code=code)[:1]
+            for option in options:
+                try:
+                    option.click()
+                except (ElementClickInterceptedException, ElementNotInteractableException):
+                    pass
+            if not options and not b.is_visible("territory-listbox"):
+                b.fill("territory-input", typed)
             return False
         b.wait(chosen, f"{name} chosen from the territory list")
     b.wait(lambda d: not b.is_visible("territory-listbox"), "the territory list to close after choosing")

@@ -225,6 +225,12 @@ public struct TableQueryParser: Sendable {
         }
         let column = parts.joined(separator: ".")
         guard !column.isEmpty else { throw TableError.parse("order", "an empty term") }
+        // `col.asc.nullslast` is the whole grammar: any other dot in an unquoted name is a
+        // modifier that is not one (`nope.sideways`), not part of the column's name.
+        let name = column.range(of: "->").map { String(column[..<$0.lowerBound]) } ?? column
+        if !name.hasPrefix("\""), let dot = name.firstIndex(of: ".") {
+            throw TableError.parse("order (\(term))", "unexpected \"\(name[dot...])\", expected asc, desc, nullsfirst or nullslast")
+        }
         return OrderTerm(path: try parseColumnPath(column, parameter: "order"), descending: descending, nulls: nulls)
     }
 

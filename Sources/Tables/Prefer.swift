@@ -11,6 +11,9 @@ public struct Prefer: Sendable, Equatable {
     public var resolution: Resolution?
     /// `missing=default`: keys a payload object leaves out take the column's default.
     public var missingAsDefault = false
+    /// `max-affected=n` with `handling=strict`: a write touching more rows is refused and
+    /// rolled back (400 `PGRST124`). Ignored when handling is lenient, as PostgREST does.
+    public var maxAffected: Int?
     /// The preferences honoured, for `Preference-Applied`.
     public var applied: [String] = []
 
@@ -48,13 +51,19 @@ public struct Prefer: Sendable, Equatable {
             case "handling":
                 guard parts[1] == "strict" || parts[1] == "lenient" else { unknown.append(item); continue }
                 strict = parts[1] == "strict"
-            case "tx", "timezone", "max-affected":
-                // Accepted and ignored: every request commits, times are UTC, no row cap on writes.
+            case "max-affected":
+                guard let value = Int(parts[1]), value >= 0 else { unknown.append(item); continue }
+                maxAffected = value
+            case "tx", "timezone":
+                // Accepted and ignored: every request commits, times are UTC.
                 continue
             default:
                 unknown.append(item)
             }
         }
         if strict, !unknown.isEmpty { throw TableError.invalidPreference(unknown.joined(separator: ", ")) }
+        if let maxAffected {
+            if strict { applied.append("max-affected=\(maxAffected)") } else { self.maxAffected = nil }
+        }
     }
 }

@@ -89,6 +89,18 @@ enum TableError {
             hint: "Add a filter, e.g. ?id=eq.1; to touch every row you may see, filter on a column that is never null (?id=not.is.null)")
     }
 
+    /// 400 `PGRST124`: a write touched more rows than `Prefer: max-affected` allows (rolled back).
+    static func tooManyAffected(_ rows: Int) -> APIError {
+        APIError(
+            status: .badRequest, code: "PGRST124", message: "Query result exceeds max-affected preference constraint",
+            details: "The query affects \(rows) rows", hint: nil)
+    }
+
+    /// 400 `PGRST114`: `limit`/`offset` on a PUT, which writes exactly one row.
+    static func limitedPut() -> APIError {
+        APIError(status: .badRequest, code: "PGRST114", message: "limit/offset querystring parameters are not allowed for PUT")
+    }
+
     /// 400 `PGRST122`: a `Prefer` value not understood under `handling=strict`.
     static func invalidPreference(_ preference: String) -> APIError {
         APIError(status: .badRequest, code: "PGRST122", message: "Invalid preferences given with handling=strict", details: "Invalid preferences: \(preference)")

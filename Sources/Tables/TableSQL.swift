@@ -106,17 +106,34 @@ struct TableSQL {
         let target = SQLText.table(table.name)
         let body = sql.bind(body)
         let assignments = payloadColumns.map { "\(SQLText.identifier($0)) = _p.\(SQLText.identifier($0))" }.joined(separator: ", ")
-        let conditions = try whereClause(query.filters, of: table, alias: "_t0", into: &sql)
+        let conditions = try limitedWhereClause(query, of: table, into: &sql)
         let statement = "UPDATE \(target) AS _t0 SET \(assignments) FROM json_populate_record(NULL::\(target), \(body)::json) _p" + where_(conditions)
         try finish(statement, table, query, returning: returning, observed: observed, into: &sql)
     }
 
     /// `DELETE` of the filtered rows.
     func delete(_ table: TableSchema, _ query: TableQuery, returning: Returning, observed: [String] = [], into sql: inout SQLText) throws {
-        let conditions = try whereClause(query.filters, of: table, alias: "_t0", into: &sql)
+        let conditions = try limitedWhereClause(query, of: table, into: &sql)
         try finish(
             "DELETE FROM \(SQLText.table(table.name)) AS _t0" + where_(conditions), table, query, returning: returning, observed: observed,
             into: &sql)
+    }
+
+    /// The conditions of an update or delete. With `limit`/`offset`, the rows are those the
+    /// same filters and `order` read within the window: their primary key (or, without one,
+    /// their `ctid`) is picked by a subquery, as PostgREST's limited updates and deletes do.
+    private func limitedWhereClause(_ query: TableQuery, of table: TableSchema, into sql: inout SQLText) throws -> [String] {
+        guard query.limit != nil || query.offset != nil else {
+            return try whereClause(query.filters, of: table, alias: "_t0", into: &sql)
+        }
+        let key = table.primaryKey.isEmpty ? ["ctid"] : table.primaryKey.map(SQLText.identifier)
+        let inner = try whereClause(query.filters, of: table, alias: "_l", into: &sql)
+        let order = try orderClause(query.order, of: table, alias: "_l", into: &sql)
+        var window = ""
+        if let limit = query.limit { window += " LIMIT \(limit)" }
+        if let offset = query.offset { window += " OFFSET \(offset)" }
+        let columns = { (alias: String) in "(" + key.map { "\(alias).\($0)" }.joined(separator: ", ") + ")" }
+        return ["\(columns("_t0")) IN (SELECT \(columns("_l")) FROM \(SQLText.table(table.name)) _l" + where_(inner) + order + window + ")"]
     }
 
     /// The key an upsert's watched rows carry, true on the rows it updated rather than inserted.

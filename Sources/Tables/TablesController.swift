@@ -138,7 +138,7 @@ public struct TablesController: Sendable {
         var query = try parser.parse(rawQuery: request.uri.query ?? "")
         let prefer = try Prefer(headerValues: request.headers[values: .prefer])
         let returning = prefer.returning ?? .minimal
-        let wantsRows = returning != .minimal || media == .object || prefer.count != nil
+        let wantsRows = returning != .minimal || media == .object || prefer.count != nil || prefer.maxAffected != nil
         let observed = observer?.watchedColumns(of: table.name) ?? []
 
         var sql = SQLText()
@@ -147,6 +147,7 @@ public struct TablesController: Sendable {
             let payload = try await Payload.read(request, limits: limits)
             var resolution = prefer.resolution
             if kind == .put {
+                guard query.limit == nil, query.offset == nil else { throw TableError.limitedPut() }
                 try Self.checkPut(table, query, payload)
                 query.onConflict = table.primaryKey
                 resolution = .mergeDuplicates
@@ -182,8 +183,10 @@ public struct TablesController: Sendable {
                     body = text
                     written = watched
                 }
-                // A singular request that wrote another number of rows writes nothing.
+                // A singular request that wrote another number of rows writes nothing, nor
+                // does one that wrote more rows than it allowed.
                 if media == .object, rows != 1 { throw TableError.notSingular(rows) }
+                if let most = prefer.maxAffected, rows > most { throw TableError.tooManyAffected(rows) }
             } else {
                 for try await _ in try await connection.query(statement, logger: database.logger) {}
             }

@@ -125,6 +125,48 @@ import Testing
         ])
     }
 
+    @Test func limitedUpdatesAndDeletesTouchOnlyTheOrderedWindow() async throws {
+        try await TablesHarness.withTables { client, _ in
+            _ = try await client.rest(.post, "notes", as: alice, body: #"[{"id":1,"title":"a","score":3},{"id":2,"title":"b","score":1},{"id":3,"title":"c","score":2},{"id":4,"title":"d","score":5}]"#)
+            let patched = try await client.rest(
+                .patch, "notes?score=lt.5&order=score&limit=2&select=id", as: alice, body: #"{"title":"low"}"#,
+                [.prefer: "return=representation"])
+            #expect(patched.status == .ok)
+            #expect(Set(TablesHarness.rows(patched.body).compactMap { $0["id"] as? Int }) == [2, 3])
+            let deleted = try await client.rest(
+                .delete, "notes?id=gt.0&order=id.desc&limit=1&offset=1&select=id", as: alice, [.prefer: "return=representation"])
+            #expect(TablesHarness.rows(deleted.body).compactMap { $0["id"] as? Int } == [3])
+            let left = TablesHarness.rows(try await client.rest(.get, "notes?select=id,title&order=id", as: alice).body)
+            #expect(left.map { "\($0["id"] ?? "")=\($0["title"] ?? "")" } == ["1=a", "2=low", "4=d"])
+            let put = try await client.rest(.put, "notes?id=eq.1&limit=1", as: alice, body: #"{"id":1,"title":"x"}"#)
+            #expect(code(put) == "PGRST114")
+        }
+    }
+
+    @Test func maxAffectedRefusesAndRollsBackAWriteTouchingMoreRowsUnderStrictHandling() async throws {
+        try await TablesHarness.withTables { client, _ in
+            _ = try await client.rest(.post, "notes", as: alice, body: #"[{"id":1,"title":"a"},{"id":2,"title":"b"},{"id":3,"title":"c"}]"#)
+            let tooMany = try await client.rest(
+                .patch, "notes?id=lte.2", as: alice, body: #"{"title":"x"}"#, [.prefer: "handling=strict, max-affected=1"])
+            #expect(tooMany.status == .badRequest)
+            #expect(code(tooMany) == "PGRST124")
+            #expect(TablesHarness.object(tooMany.body)["details"] as? String == "The query affects 2 rows")
+            let deleteTooMany = try await client.rest(.delete, "notes?id=gt.0", as: alice, [.prefer: "handling=strict,max-affected=2"])
+            #expect(code(deleteTooMany) == "PGRST124")
+            let titles = TablesHarness.rows(try await client.rest(.get, "notes?select=title&order=id", as: alice).body)
+            #expect(titles.map { $0["title"] as? String } == ["a", "b", "c"])
+            let withinCap = try await client.rest(
+                .delete, "notes?id=eq.3", as: alice, [.prefer: "handling=strict,max-affected=1"])
+            #expect(withinCap.status == .noContent)
+            #expect(withinCap.headers[.preferenceApplied] == "max-affected=1")
+            // Lenient handling ignores the cap, as PostgREST does.
+            let lenient = try await client.rest(.patch, "notes?id=lte.2", as: alice, body: #"{"title":"y"}"#, [.prefer: "max-affected=1"])
+            #expect(lenient.status == .noContent)
+            let invalid = try await client.rest(.delete, "notes?id=eq.1", as: alice, [.prefer: "handling=strict,max-affected=-1"])
+            #expect(code(invalid) == "PGRST122")
+        }
+    }
+
     @Test func updatesAndDeletesTouchOnlyFilteredVisibleRows() async throws {
         try await TablesHarness.withTables { client, _ in
             _ = try await client.rest(.post, "notes", as: alice, body: #"[{"id":1,"title":"a"},{"id":2,"title":"b"}]"#)

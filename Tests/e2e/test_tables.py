@@ -116,6 +116,23 @@ async def test_reactions_written_to_the_table_or_by_an_operator_reach_the_other_
     assert len(items) == 3, [item["data"]["type"] for item in items]
 
 
+async def test_max_affected_refuses_a_delete_that_would_touch_more_rows_and_changes_nothing(trio):
+    alice, conversation = trio["alice"], trio["conversation"]
+    ids = []
+    for body in ("one", "two"):
+        sent = await rpc(alice, "send_message_v1", {"conversation_id": conversation, "client_msg_id": str(uuid.uuid4()), "body": body})
+        ids.append(sent["message_id"])
+        await within(alice.table("reactions").insert({"message_id": sent["message_id"], "user_id": trio["alice_id"], "emoji": "👍"}).execute())
+
+    error = await expect_api_error(alice.table("reactions").delete().in_("message_id", ids).max_affected(1).execute())
+    assert error.code == "PGRST124", error
+    left = await within(alice.table("reactions").select("message_id").in_("message_id", ids).execute())
+    assert sorted(row["message_id"] for row in left.data) == sorted(ids)
+
+    removed = await within(alice.table("reactions").delete().eq("message_id", ids[0]).max_affected(1).execute())
+    assert [row["message_id"] for row in removed.data] == [ids[0]]
+
+
 async def test_reads_filter_order_count_and_embed_as_the_caller(trio):
     alice, bob, carol, conversation = trio["alice"], trio["bob"], trio["carol"], trio["conversation"]
     tag = uuid.uuid4().hex[:8]

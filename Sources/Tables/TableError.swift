@@ -101,6 +101,27 @@ enum TableError {
         APIError(status: .badRequest, code: "PGRST114", message: "limit/offset querystring parameters are not allowed for PUT")
     }
 
+    /// 400 `PGRST108`: `order=rel(col)` on a resource the request does not embed.
+    static func orderNotEmbedded(_ relation: String) -> APIError {
+        APIError(
+            status: .badRequest, code: "PGRST108", message: "'\(relation)' is not an embedded resource in this request",
+            details: nil, hint: "Verify that '\(relation)' is included in the 'select' query parameter.")
+    }
+
+    /// 400 `PGRST118`: `order=rel(col)` on a one-to-many embedding (which row's value?).
+    static func relatedOrderNotToOne(parent: String, relation: String) -> APIError {
+        APIError(
+            status: .badRequest, code: "PGRST118", message: "A related order on '\(relation)' is not possible",
+            details: "'\(parent)' and '\(relation)' do not form a many-to-one or one-to-one relationship", hint: nil)
+    }
+
+    /// 400 `PGRST119`: a spread (`...rel()`) of a one-to-many embedding.
+    static func spreadNotToOne(parent: String, relation: String) -> APIError {
+        APIError(
+            status: .badRequest, code: "PGRST119", message: "A spread operation on '\(relation)' is not possible",
+            details: "'\(parent)' and '\(relation)' do not form a many-to-one or one-to-one relationship", hint: nil)
+    }
+
     /// 400 `PGRST122`: a `Prefer` value not understood under `handling=strict`.
     static func invalidPreference(_ preference: String) -> APIError {
         APIError(status: .badRequest, code: "PGRST122", message: "Invalid preferences given with handling=strict", details: "Invalid preferences: \(preference)")

@@ -76,13 +76,18 @@ public struct Embedding: Sendable, Equatable {
     public var hint: String?
     /// `!inner`: parent rows without a match are left out.
     public var inner: Bool
+    /// `...rel(cols)`: the columns join the parent's row instead of nesting (many-to-one only).
+    public var spread: Bool
     public var items: [SelectItem]
 
-    public init(relation: String, alias: String? = nil, hint: String? = nil, inner: Bool = false, items: [SelectItem]) {
+    public init(
+        relation: String, alias: String? = nil, hint: String? = nil, inner: Bool = false, spread: Bool = false, items: [SelectItem]
+    ) {
         self.relation = relation
         self.alias = alias
         self.hint = hint
         self.inner = inner
+        self.spread = spread
         self.items = items
     }
 
@@ -174,10 +179,13 @@ public struct OrderTerm: Sendable, Equatable {
     public var path: ColumnPath
     public var descending: Bool
     public var nulls: Nulls?
+    /// `order=rel(col)`: the column is the embedded (many-to-one) resource `rel`'s.
+    public var relation: String?
 
-    public init(path: ColumnPath, descending: Bool = false, nulls: Nulls? = nil) {
+    public init(path: ColumnPath, descending: Bool = false, nulls: Nulls? = nil, relation: String? = nil) {
         self.path = path
         self.descending = descending
         self.nulls = nulls
+        self.relation = relation
     }
 }

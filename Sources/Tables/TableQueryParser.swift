@@ -80,7 +80,15 @@ public struct TableQueryParser: Sendable {
     private func parseSelectItem(_ part: String, depth: Int, count: inout Int) throws -> SelectItem {
         if part == "*" { return .all }
         if part.isEmpty { throw TableError.parse("select", "an empty item") }
-        if part.hasPrefix("...") { throw TableError.parse("select", "spread embeddings (...) are not supported: \(part)") }
+        if part.hasPrefix("...") {
+            let rest = String(part.dropFirst(3))
+            guard Self.firstTopLevel("(", in: rest) != nil, Self.splitAlias(rest).0 == nil,
+                  case .embed(var embedding) = try parseSelectItem(rest, depth: depth, count: &count) else {
+                throw TableError.parse("select", "a spread (...) takes an embedded resource without an alias: \(part)")
+            }
+            embedding.spread = true
+            return .embed(embedding)
+        }
         if let open = Self.firstTopLevel("(", in: part) {
             guard part.hasSuffix(")") else { throw TableError.parse("select", "unbalanced parentheses in \(part)") }
             let head = String(part[..<open])
@@ -223,15 +231,22 @@ public struct TableQueryParser: Sendable {
             }
             parts.removeLast()
         }
-        let column = parts.joined(separator: ".")
+        var column = parts.joined(separator: ".")
         guard !column.isEmpty else { throw TableError.parse("order", "an empty term") }
+        // `rel(col)`: a column of an embedded resource.
+        var relation: String?
+        if let open = column.firstIndex(of: "("), column.hasSuffix(")"), !column.hasPrefix("\"") {
+            relation = Self.unquote(String(column[..<open]))
+            column = String(column[column.index(after: open)..<column.index(before: column.endIndex)])
+            guard relation?.isEmpty == false, !column.isEmpty else { throw TableError.parse("order (\(term))", "expected relation(column)") }
+        }
         // `col.asc.nullslast` is the whole grammar: any other dot in an unquoted name is a
         // modifier that is not one (`nope.sideways`), not part of the column's name.
         let name = column.range(of: "->").map { String(column[..<$0.lowerBound]) } ?? column
         if !name.hasPrefix("\""), let dot = name.firstIndex(of: ".") {
             throw TableError.parse("order (\(term))", "unexpected \"\(name[dot...])\", expected asc, desc, nullsfirst or nullslast")
         }
-        return OrderTerm(path: try parseColumnPath(column, parameter: "order"), descending: descending, nulls: nulls)
+        return OrderTerm(path: try parseColumnPath(column, parameter: "order"), descending: descending, nulls: nulls, relation: relation)
     }
 
     func parseNameList(_ text: String, parameter: String) throws -> [String] {

@@ -20,7 +20,7 @@ struct TableSQL {
             + (try innerEmbeddings(query.select, of: table, alias: alias, embedded: query.embedded, path: "", into: &sql))
         let rows = csvColumns.map { "coalesce(string_agg(\(CSVText.lineSQL($0)), E'\\n'), '')" } ?? "coalesce(json_agg(_r), '[]')::text"
         sql.text = "SELECT count(*)::int8, \(rows) FROM (SELECT \(items) FROM \(SQLText.table(table.name)) \(alias)"
-            + where_(conditions) + (try orderClause(query.order, of: table, alias: alias, into: &sql))
+            + where_(conditions) + (try orderClause(query.order, of: table, alias: alias, select: query.select, into: &sql))
             + " LIMIT \(limit) OFFSET \(offset)) _r"
     }
 
@@ -158,7 +158,7 @@ struct TableSQL {
         if case .rows = returning {
             returned = table.readableColumns(by: role).map(\.name)
             let items = try selectList(query.select, of: table, alias: "_t0", embedded: query.embedded, path: "", into: &sql)
-            let order = try orderClause(query.order, of: table, alias: "_t0", into: &sql)
+            let order = try orderClause(query.order, of: table, alias: "_t0", select: query.select, into: &sql)
             representation = "(SELECT coalesce(json_agg(_r), '[]')::text FROM (SELECT \(items) FROM _w _t0\(order)) _r)"
         }
         let marksUpdates = !observed.isEmpty && !conflict.isEmpty
@@ -194,6 +194,8 @@ struct TableSQL {
             switch item {
             case .all: all
             case .field(let path, let alias, _): [alias ?? path.outputName]
+            case .embed(let embedding) where embedding.spread:
+                tables[embedding.relation].map { outputNames(embedding.items, of: $0) } ?? []
             case .embed(let embedding): [embedding.name]
             }
         }
@@ -212,9 +214,31 @@ struct TableSQL {
                 let (expression, _) = try self.expression(columnPath, of: table, alias: alias, into: &sql)
                 let typed = cast.map { "(\(expression))::\($0)" } ?? expression
                 return "\(typed) AS \(SQLText.identifier(name ?? columnPath.outputName))"
+            case .embed(let embedding) where embedding.spread:
+                return try spread(embedding, parent: table, parentAlias: alias, embedded: embedded, path: path, into: &sql)
             case .embed(let embedding):
                 return try embed(embedding, parent: table, parentAlias: alias, embedded: embedded, path: path, into: &sql)
             }
+        }.joined(separator: ", ")
+    }
+
+    /// `...rel(items)`: each of the related row's output columns as a column of the parent's
+    /// row (NULL without a related row). Many-to-one only, as in PostgREST 12 (`PGRST119`).
+    private func spread(
+        _ embedding: Embedding, parent: TableSchema, parentAlias: String, embedded: [String: EmbeddedModifiers], path: String,
+        into sql: inout SQLText
+    ) throws -> String {
+        let (join, child) = try self.join(embedding, parent: parent)
+        guard join.parentHoldsKey else { throw TableError.spreadNotToOne(parent: parent.name, relation: embedding.relation) }
+        let childPath = path.isEmpty ? embedding.name : path + "." + embedding.name
+        let alias = sql.nextAlias()
+        let items = try selectList(embedding.items, of: child, alias: alias, embedded: embedded, path: childPath, into: &sql)
+        let conditions = [joinCondition(join, parentAlias: parentAlias, childAlias: alias)]
+            + (try whereClause(embedded[childPath]?.filters ?? [], of: child, alias: alias, into: &sql))
+            + (try innerEmbeddings(embedding.items, of: child, alias: alias, embedded: embedded, path: childPath, into: &sql))
+        let source = "SELECT \(items) FROM \(SQLText.table(child.name)) \(alias)" + where_(conditions) + " LIMIT 1"
+        return outputNames(embedding.items, of: child).map { name in
+            "(SELECT _s.\(SQLText.identifier(name)) FROM (\(source)) _s) AS \(SQLText.identifier(name))"
         }.joined(separator: ", ")
     }
 
@@ -388,14 +412,39 @@ struct TableSQL {
         }
     }
 
-    private func orderClause(_ terms: [OrderTerm], of table: TableSchema, alias: String, into sql: inout SQLText) throws -> String {
+    /// `ORDER BY` of `terms`; a term on an embedded resource (`rel(col)`) needs `select`'s
+    /// items, where that resource must be embedded, many-to-one.
+    private func orderClause(
+        _ terms: [OrderTerm], of table: TableSchema, alias: String, select: [SelectItem]? = nil, into sql: inout SQLText
+    ) throws -> String {
         guard !terms.isEmpty else { return "" }
         let parts = try terms.map { term -> String in
-            let (expression, _) = try self.expression(term.path, of: table, alias: alias, into: &sql)
+            let expression: String
+            if let relation = term.relation {
+                expression = try relatedOrderExpression(term.path, relation: relation, of: table, alias: alias, select: select, into: &sql)
+            } else {
+                expression = try self.expression(term.path, of: table, alias: alias, into: &sql).0
+            }
             let nulls = term.nulls.map { $0 == .first ? " NULLS FIRST" : " NULLS LAST" } ?? ""
             return expression + (term.descending ? " DESC" : " ASC") + nulls
         }
         return " ORDER BY " + parts.joined(separator: ", ")
+    }
+
+    /// The value of `relation(path)` for the parent row: the one related row's column.
+    private func relatedOrderExpression(
+        _ path: ColumnPath, relation: String, of table: TableSchema, alias: String, select: [SelectItem]?, into sql: inout SQLText
+    ) throws -> String {
+        let embedding = (select ?? []).lazy.compactMap { item -> Embedding? in
+            if case .embed(let embedding) = item, embedding.name == relation { return embedding }
+            return nil
+        }.first
+        guard let embedding else { throw TableError.orderNotEmbedded(relation) }
+        let (join, child) = try self.join(embedding, parent: table)
+        guard join.parentHoldsKey else { throw TableError.relatedOrderNotToOne(parent: table.name, relation: relation) }
+        let childAlias = sql.nextAlias()
+        let (value, _) = try expression(path, of: child, alias: childAlias, into: &sql)
+        return "(SELECT \(value) FROM \(SQLText.table(child.name)) \(childAlias) WHERE \(joinCondition(join, parentAlias: alias, childAlias: childAlias)) LIMIT 1)"
     }
 
     private func where_(_ conditions: [String]) -> String {

@@ -242,11 +242,16 @@ struct TableSQL {
         }.joined(separator: ", ")
     }
 
-    /// How a parent reaches an embedded table through a foreign key.
+    /// How a parent reaches an embedded table: through a foreign key between the two, or
+    /// (many-to-many) through a junction table holding a key to each.
     private struct Join {
         var key: ForeignKey
         /// The parent holds the key (many-to-one: an object); else the child does (an array).
         var parentHoldsKey: Bool
+        /// Many-to-many: `key` is the junction's key to the parent, this its key to the child.
+        var junctionToChild: ForeignKey?
+
+        var name: String { junctionToChild.map { "\($0.table) using \(key.name) and \($0.name)" } ?? key.name }
     }
 
     private func join(_ embedding: Embedding, parent: TableSchema) throws -> (Join, TableSchema) {
@@ -259,15 +264,45 @@ struct TableSQL {
         if let hint = embedding.hint {
             candidates = candidates.filter { $0.key.name == hint || $0.key.columns.contains(hint) || $0.key.referencedColumns.contains(hint) }
         }
+        if candidates.isEmpty {
+            candidates = junctions(between: parent, and: child, hint: embedding.hint)
+        }
         guard let first = candidates.first else { throw TableError.noRelationship(parent.name, embedding.relation) }
         guard candidates.count == 1 else {
-            throw TableError.ambiguousRelationship(parent.name, embedding.relation, candidates.map(\.key.name))
+            throw TableError.ambiguousRelationship(parent.name, embedding.relation, candidates.map(\.name))
         }
         return (first, child)
     }
 
+    /// Many-to-many joins: a table with a key to the parent and another to the child, both of
+    /// whose columns are part of its primary key (as PostgREST asks of a junction). A hint
+    /// names the junction table or one of its keys.
+    private func junctions(between parent: TableSchema, and child: TableSchema, hint: String?) -> [Join] {
+        var found: [Join] = []
+        for toParent in foreignKeys where toParent.referencedTable == parent.name {
+            guard let junction = tables[toParent.table], junction.name != parent.name, junction.name != child.name else { continue }
+            let key = Set(junction.primaryKey)
+            guard Set(toParent.columns).isSubset(of: key) else { continue }
+            for toChild in foreignKeys where toChild.table == junction.name && toChild.referencedTable == child.name && toChild.name != toParent.name {
+                guard Set(toChild.columns).isSubset(of: key) else { continue }
+                if let hint, hint != junction.name, hint != toParent.name, hint != toChild.name { continue }
+                found.append(Join(key: toParent, parentHoldsKey: false, junctionToChild: toChild))
+            }
+        }
+        return found
+    }
+
     /// The join condition between the parent alias and the child alias.
     private func joinCondition(_ join: Join, parentAlias: String, childAlias: String) -> String {
+        if let toChild = join.junctionToChild {
+            let junction = childAlias + "_j"
+            let pairs = zip(toChild.columns, toChild.referencedColumns).map { own, referenced in
+                "\(junction).\(SQLText.identifier(own)) = \(childAlias).\(SQLText.identifier(referenced))"
+            } + zip(join.key.columns, join.key.referencedColumns).map { own, referenced in
+                "\(junction).\(SQLText.identifier(own)) = \(parentAlias).\(SQLText.identifier(referenced))"
+            }
+            return "EXISTS (SELECT 1 FROM \(SQLText.table(toChild.table)) \(junction) WHERE \(pairs.joined(separator: " AND ")))"
+        }
         let pairs = zip(join.key.columns, join.key.referencedColumns).map { own, referenced in
             join.parentHoldsKey
                 ? "\(childAlias).\(SQLText.identifier(referenced)) = \(parentAlias).\(SQLText.identifier(own))"

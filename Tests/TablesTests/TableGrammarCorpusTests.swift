@@ -32,8 +32,9 @@ import Testing
     static let alice = TablesHarness.alice
     static let bob = TablesHarness.bob
 
-    /// Notes 1–5 and slots 1–4 are Alice's; note 6, its comment and slot 5 are Bob's (row-level
-    /// security keeps them out of every answer).
+    /// Notes 1–5, slots 1–4 and their labels are Alice's; note 6, its comment, label and slot 5
+    /// are Bob's (row-level security keeps them out of every answer). Labels join notes through
+    /// `note_labels` (many-to-many).
     static var seed: String {
         let a = alice.uuidString.lowercased(), b = bob.uuidString.lowercased()
         return """
@@ -43,6 +44,17 @@ import Testing
             ALTER TABLE public.slots ENABLE ROW LEVEL SECURITY;
             CREATE POLICY slots_own ON public.slots FOR ALL TO authenticated USING (owner = auth.uid());
             GRANT SELECT ON public.slots TO authenticated;
+            CREATE TABLE public.labels (id bigint PRIMARY KEY, name text NOT NULL);
+            ALTER TABLE public.labels ENABLE ROW LEVEL SECURITY;
+            CREATE POLICY labels_read ON public.labels FOR SELECT TO authenticated USING (true);
+            GRANT SELECT ON public.labels TO authenticated;
+            CREATE TABLE public.note_labels (
+                note_id bigint REFERENCES public.notes (id), label_id bigint REFERENCES public.labels (id), owner uuid NOT NULL,
+                PRIMARY KEY (note_id, label_id)
+            );
+            ALTER TABLE public.note_labels ENABLE ROW LEVEL SECURITY;
+            CREATE POLICY note_labels_own ON public.note_labels FOR SELECT TO authenticated USING (owner = auth.uid());
+            GRANT SELECT ON public.note_labels TO authenticated;
             INSERT INTO public.notes (id, owner, title, body, tags, data, score, secret) VALUES
                 (1, '\(a)', 'alpha', 'the quick brown fox', '{a,b}', '{"meta":{"kind":"x"},"n":1}', 1, 's'),
                 (2, '\(a)', 'beta', NULL, '{b}', '{"meta":{"kind":"y"},"n":2}', 2, NULL),
@@ -54,7 +66,10 @@ import Testing
                 (1, 1, '\(a)', 'first'), (2, 1, '\(a)', 'second'), (3, 4, '\(a)', 'on delta'), (4, 6, '\(b)', 'first');
             INSERT INTO public.slots (id, owner, during, done, label) VALUES
                 (1, '\(a)', '[1,5)', true, 'early'), (2, '\(a)', '[5,10)', false, 'middle'),
-                (3, '\(a)', '[10,20)', NULL, 'late'), (4, '\(a)', NULL, true, 'none'), (5, '\(b)', '[5,10)', true, 'bob''s')
+                (3, '\(a)', '[10,20)', NULL, 'late'), (4, '\(a)', NULL, true, 'none'), (5, '\(b)', '[5,10)', true, 'bob''s');
+            INSERT INTO public.labels (id, name) VALUES (1, 'red'), (2, 'green'), (3, 'blue');
+            INSERT INTO public.note_labels (note_id, label_id, owner) VALUES
+                (1, 1, '\(a)'), (1, 2, '\(a)'), (2, 2, '\(a)'), (4, 3, '\(a)'), (6, 1, '\(b)')
             """
     }
 

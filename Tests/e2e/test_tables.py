@@ -156,6 +156,13 @@ async def test_reads_filter_order_count_and_embed_as_the_caller(trio):
     assert missing.code == "PGRST116"
     assert await within(bob.table("messages").select("*").eq("body", "never sent").maybe_single().execute()) is None
 
+    # Spread and many-to-many: the sender's id beside the body; the members through participants.
+    spread = await within(
+        bob.table("messages").select("body, ...profiles!messages_sender_id_fkey(sender:id)").eq("conversation_id", conversation).eq("body", b).execute())
+    assert spread.data == [{"body": b, "sender": trio["alice_id"]}]
+    members = await within(bob.table("conversations").select("id, profiles!participants(id)").eq("id", conversation).execute())
+    assert sorted(p["id"] for p in members.data[0]["profiles"]) == sorted([trio["alice_id"], trio["bob_id"]])
+
     # Carol is no member: she reads nothing of the conversation, embedded or not.
     assert (await within(carol.table("messages").select("*").eq("conversation_id", conversation).execute())).data == []
     embedded_for_carol = await within(carol.table("conversations").select("id, messages!messages_conversation_id_fkey(body)").eq("id", conversation).execute())

@@ -58,6 +58,15 @@ public func makeStorageBackend(config: AppConfig, logger: Logger) async throws -
     }
 }
 
+/// The server's HTTP routes, WebSocket routes and background services, before they are bound
+/// to an address: what ``buildApplication(config:database:realtimeDatabase:auth:bus:storageBackend:killSwitches:buckets:redis:logger:)``
+/// serves, and what the tests compare with the OpenAPI document (`Public/openapi.json`).
+public struct AppSurface {
+    public let router: Router<AppRequestContext>
+    let webSockets: Router<RealtimeUpgradeContext>
+    let services: [any Service]
+}
+
 /// Builds the whole HTTP application on a database that is running and migrated.
 ///
 /// Used by `ecomansoni serve` and by the tests, so both exercise the same routes.
@@ -76,6 +85,32 @@ public func buildApplication(
     bus: any MessageBus = InProcessMessageBus(), storageBackend: (any StorageBackend)? = nil, killSwitches: KillSwitchBoard? = nil,
     buckets: (any TokenBucketStore)? = nil, redis: RedisClient? = nil, logger: Logger
 ) throws -> EcomansoniApplication {
+    let surface = try buildSurface(
+        config: config, database: database, realtimeDatabase: realtimeDatabase, auth: auth, bus: bus, storageBackend: storageBackend,
+        killSwitches: killSwitches, buckets: buckets, redis: redis, logger: logger)
+    var app = Application(
+        router: surface.router,
+        server: .guardedHTTP1WebSocketUpgrade(
+            webSocketResponder: surface.webSockets.buildResponder(),
+            webSocket: .init(maxFrameSize: RealtimeLimits().maximumFrameBytes),
+            limits: config.http),
+        configuration: .init(address: .hostname(config.host, port: config.port), serverName: "ecomansoni"),
+        logger: logger)
+    app.addServices(surface.services)
+    // A bus with a connection of its own (PostgreSQL LISTEN, Redis SUBSCRIBE) runs beside the server.
+    if let bus = bus as? any Service {
+        app.addServices(bus)
+    }
+    return app
+}
+
+/// The routes and services ``buildApplication(config:database:realtimeDatabase:auth:bus:storageBackend:killSwitches:buckets:redis:logger:)``
+/// serves (same parameters).
+public func buildSurface(
+    config: AppConfig, database: Database, realtimeDatabase: Database? = nil, auth: AuthService,
+    bus: any MessageBus = InProcessMessageBus(), storageBackend: (any StorageBackend)? = nil, killSwitches: KillSwitchBoard? = nil,
+    buckets: (any TokenBucketStore)? = nil, redis: RedisClient? = nil, logger: Logger
+) throws -> AppSurface {
     _ = AppMetrics.registry
     let tokens = auth.tokens
     let router = Router(context: AppRequestContext.self)
@@ -149,20 +184,7 @@ public func buildApplication(
         services.append(calls)
     }
 
-    var app = Application(
-        router: router,
-        server: .guardedHTTP1WebSocketUpgrade(
-            webSocketResponder: webSockets.buildResponder(),
-            webSocket: .init(maxFrameSize: RealtimeLimits().maximumFrameBytes),
-            limits: config.http),
-        configuration: .init(address: .hostname(config.host, port: config.port), serverName: "ecomansoni"),
-        logger: logger)
-    app.addServices(services)
-    // A bus with a connection of its own (PostgreSQL LISTEN, Redis SUBSCRIBE) runs beside the server.
-    if let bus = bus as? any Service {
-        app.addServices(bus)
-    }
-    return app
+    return AppSurface(router: router, webSockets: webSockets, services: services)
 }
 
 /// The API surfaces: web app, `/auth/v1`, `/rest/v1` RPCs and tables, and the insurance functions.

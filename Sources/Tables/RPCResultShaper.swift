@@ -61,11 +61,19 @@ public struct RPCResultShaper: Sendable {
             FROM (SELECT _j, row_number() OVER (\(order)) AS _k FROM _src\(whereText)\(order)\(limit) OFFSET \(window.offset)) _r
             """
         let statement = try sql.query(within: limits)
-        let (total, rows, body) = try await database.withStatement { connection -> (Int, Int, String) in
-            for try await row in try await connection.query(statement, logger: database.logger).decode((Int, Int, String).self) {
-                return row
+        let (total, rows, body): (Int, Int, String)
+        do {
+            (total, rows, body) = try await database.withStatement { connection -> (Int, Int, String) in
+                for try await row in try await connection.query(statement, logger: database.logger).decode((Int, Int, String).self) {
+                    return row
+                }
+                return (0, 0, "[]")
             }
-            return (0, 0, "[]")
+        } catch {
+            // A filter PostgreSQL refuses (`match.(`: an invalid regular expression) is the
+            // client's error, answered as PostgREST does; the rows are JSON, so no privilege
+            // is involved and the caller's role does not matter.
+            throw PostgRESTErrors.translate(error, caller: .anonymous) ?? error
         }
         let counted = prefer.count == nil ? nil : total
         let range = RowWindow.contentRange(offset: window.offset, rows: rows, total: counted)

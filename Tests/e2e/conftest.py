@@ -80,8 +80,9 @@ SERVER_ENV = {
     # Issue 15's reels suites, ten numbers each: 290-299 uploads, 300-309 pipeline worker,
     # 310-319 interactions, 320-329 feed, 330-339 arbiter, 340-349 web reels; then five
     # each: 350-354 two workers, 355-359 web share card, 360-364 feed limits, 365-369 web saved.
-    # Issue 16's admin suites: 370-379 admin API and CLI. Issue 17's cluster suites: 380-389.
-    + "," + ",".join(f"15555550{n}:{n}{n}" for n in range(290, 390)),
+    # Issue 16's admin suites: 370-379 admin API and CLI. Issue 17's cluster suites: 380-385;
+    # issue 19's: 386-388 tables, 390 the OpenAPI document (schemathesis).
+    + "," + ",".join(f"15555550{n}:{n}{n}" for n in range(290, 400)),
     "AUTH_SMS_MAX_FREQUENCY": "5",
     # Suites that saturate the pool on purpose (200 parallel sends) must not meet the 5 s
     # request deadline on a loaded CI machine; the outage tests start instances of their own.

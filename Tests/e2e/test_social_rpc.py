@@ -374,3 +374,6 @@ async def test_rpc_results_take_postgrest_modifiers(people):
     assert none.code == "PGRST116"
     unsupported = await expect_api_error(bob.rpc("search_profiles", arguments).filter("username", "fts", "x").execute())
     assert unsupported.code == "PGRST100"
+    # A pattern PostgreSQL refuses is the client's error (400 with its SQLSTATE), not a 500.
+    bad_pattern = await expect_api_error(bob.rpc("search_profiles", arguments).filter("username", "match", "(").execute())
+    assert bad_pattern.code == "2201B", bad_pattern

@@ -10,8 +10,9 @@ import ServiceLifecycle
 /// delivery. The server announces its own writes; every instance listens for these, so each
 /// delivers them to its own subscribers only.
 ///
-/// One dedicated connection LISTENs on `ecomansoni_outside_changes` (``PostgresListener``); a write committed while no instance listens reaches nobody, as a
-/// change committed while a subscriber is away does not reach it either.
+/// One dedicated connection LISTENs on `ecomansoni_outside_changes` (``PostgresListener``); a
+/// write committed while no instance listens reaches nobody, as a change committed while a
+/// subscriber is away does not reach it either.
 public final class ChatOutsideWrites: Service {
     static let channel = "ecomansoni_outside_changes"
 

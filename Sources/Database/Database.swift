@@ -114,8 +114,11 @@ public struct Database: Sendable {
     /// commits by itself: one round trip for work that is a single statement (a function
     /// that sets the caller's role and claims itself, say). The same acquire deadline as
     /// ``withOwner(_:)``; database errors a client could have caused come back as its
-    /// ``APIError``.
-    public func withStatement<Result: Sendable>(_ body: @Sendable (PostgresConnection) async throws -> Result) async throws -> Result {
+    /// ``APIError`` unless `translatingErrors` is false (the table API answers them in
+    /// PostgREST's words, as ``withCaller(_:settings:translatingErrors:_:)`` lets it).
+    public func withStatement<Result: Sendable>(
+        translatingErrors: Bool = true, _ body: @Sendable (PostgresConnection) async throws -> Result
+    ) async throws -> Result {
         gauges.leased(+1)
         defer { gauges.leased(-1) }
         do {
@@ -128,6 +131,7 @@ public struct Database: Sendable {
                 }
             }
         } catch {
+            guard translatingErrors else { throw error }
             throw PostgresErrorText.clientError(error) ?? error
         }
     }

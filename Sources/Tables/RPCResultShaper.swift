@@ -63,7 +63,7 @@ public struct RPCResultShaper: Sendable {
         let statement = try sql.query(within: limits)
         let (total, rows, body): (Int, Int, String)
         do {
-            (total, rows, body) = try await database.withStatement { connection -> (Int, Int, String) in
+            (total, rows, body) = try await database.withStatement(translatingErrors: false) { connection -> (Int, Int, String) in
                 for try await row in try await connection.query(statement, logger: database.logger).decode((Int, Int, String).self) {
                     return row
                 }

@@ -102,7 +102,7 @@ let package = Package(
         .target(
             name: "Realtime",
             dependencies: [
-                "Core", "Redis",
+                "Core", "Database", "Redis",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),

@@ -59,6 +59,9 @@ public struct AppConfig: Sendable {
     public var shutdownGraceSeconds = 10
     /// Realtime limits and open topics (`REALTIME_*`).
     public var realtime = RealtimeLimits()
+    /// How the published tables' change log is followed (`REALTIME_INSTANCE_NAME`,
+    /// `REALTIME_CHANGE_RETENTION_SECONDS`, `REALTIME_RESUME_GRACE_MS`).
+    public var changeCapture = ChangeCaptureSettings()
     /// Deadlines and caps on HTTP connections (`HTTP_*`).
     public var http = HTTPConnectionLimits()
     /// Seconds a request waits for a database connection before a 503 (`DATABASE_ACQUIRE_TIMEOUT_SECONDS`).
@@ -73,8 +76,9 @@ public struct AppConfig: Sendable {
     public var storage = StorageSettings()
     /// Reels: the transcoding worker and the arbiter (`REELS_*`).
     public var reels = ReelsSettings()
-    /// Where the API role LISTENs for writes made outside the server (set by `Server` from the
-    /// database URL; without it such writes reach no subscriber). Not an environment variable.
+    /// Where the API role LISTENs for writes made outside the server and for the published
+    /// tables' change log (set by `Server` from the database URL; without it such writes reach
+    /// no subscriber). Not an environment variable.
     public var outsideWritesListenConfiguration: PostgresConnection.Configuration?
     /// The admin console: session length, TOTP issuer, audit anchors (`ADMIN_*`).
     public var admin = AdminSettings()
@@ -113,6 +117,7 @@ public struct AppConfig: Sendable {
             "database.acquireTimeoutSeconds", variable: "DATABASE_ACQUIRE_TIMEOUT_SECONDS", default: 5, in: 1...300)
         config.http = try HTTPConnectionLimits(reader: reader, trustProxy: config.trustProxy)
         config.realtime = try RealtimeLimits(reader: reader)
+        config.changeCapture = try ChangeCaptureSettings(reader: reader)
         config.auth = try AuthSettings(reader: reader)
         config.otpDelivery = try OTPDeliverySettings(reader: reader)
 

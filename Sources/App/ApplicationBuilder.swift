@@ -166,6 +166,10 @@ public func buildSurface(
         services.append(realtime)
         if let listen = config.outsideWritesListenConfiguration {
             services.append(ChatOutsideWrites(listenConfiguration: listen, logger: logger) { change in await realtime.deliverHere(change) })
+            services.append(
+                ChangeLogReader(
+                    realtime: realtime, database: realtimeDatabase ?? database, listenConfiguration: listen, settings: config.changeCapture,
+                    instance: config.changeCapture.instanceName ?? "\(ProcessInfo.processInfo.hostName):\(config.port)", logger: logger))
         }
     }
 

@@ -23,6 +23,19 @@ struct PreparedChange: Sendable {
     /// The row's `sender_id`, lower-case, if it has one.
     let senderID: String?
 
+    init(
+        table: String, type: ChangeType, visible: [String: JSONValue], forSender: String, forOthers: String, asView: [String: String],
+        senderID: String?
+    ) {
+        self.table = table
+        self.type = type
+        self.visible = visible
+        self.forSender = forSender
+        self.forOthers = forOthers
+        self.asView = asView
+        self.senderID = senderID
+    }
+
     init(_ change: ChangeEnvelope, record: [String: JSONValue]?, catalog: ChangeCatalog) {
         let columns = catalog.columns(ofSource: change.table).map { JSONValue.object(["name": .string($0.name), "type": .string($0.type)]) }
         var oldRecord: [String: JSONValue] = change.key.mapValues { .string($0) }

@@ -88,6 +88,15 @@ struct RealtimeChannel: Sendable {
         return result
     }
 
+    /// The table names a join's postgres_changes bindings ask for (read loosely: the bindings
+    /// themselves are checked by ``bindings(from:catalog:limit:)``).
+    static func tableNames(in value: JSONValue?) -> [String] {
+        guard case .array(let items)? = value else { return [] }
+        return items.prefix(RealtimeLimits().bindingsPerChannel * 10).compactMap { item in
+            if case .string(let table)? = item.objectValue?["table"] { table } else { nil }
+        }
+    }
+
     /// A stable, non-zero id for a binding (clients ignore id 0).
     static func bindingID(_ object: [String: JSONValue], index: Int) -> Int {
         var hash: UInt32 = 2_166_136_261

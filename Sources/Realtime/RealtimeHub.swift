@@ -49,10 +49,10 @@ actor RealtimeHub {
     private var socketUsers: [SocketID: Set<UUID>] = [:]
     private let logger: Logger
     /// The tables clients may bind `postgres_changes` to.
-    nonisolated let catalog: ChangeCatalog
+    nonisolated let catalogs: ChangeCatalogs
 
-    init(catalog: ChangeCatalog, logger: Logger) {
-        self.catalog = catalog
+    init(catalogs: ChangeCatalogs, logger: Logger) {
+        self.catalogs = catalogs
         self.logger = logger
     }
 
@@ -389,6 +389,27 @@ actor RealtimeHub {
             }
         }
         return expired
+    }
+
+    /// The channels bound to changes of a captured table and type whose token is current,
+    /// with the claims their row-level security is checked with (a scan of the sockets:
+    /// captured tables have no conversation to narrow it by).
+    func captureSubscribers(table: String, type: ChangeType, now: Int) -> [(socket: SocketID, subscriber: ChangeSubscriber, claims: String)] {
+        var result: [(socket: SocketID, subscriber: ChangeSubscriber, claims: String)] = []
+        for (id, socket) in sockets {
+            for channel in socket.channels.values where channel.expiresAt > now && !channel.bindings.isEmpty {
+                guard let user = channel.caller.userID, channel.bindings.contains(where: { $0.wants(table: table, type: type) }) else { continue }
+                result.append((id, ChangeSubscriber(topic: channel.topic, userID: user, bindings: channel.bindings), channel.caller.claimsJSON))
+            }
+        }
+        return result
+    }
+
+    /// Queues a prepared change for the given channels (those still connected).
+    func deliver(_ change: PreparedChange, to subscribers: [(socket: SocketID, subscriber: ChangeSubscriber)]) {
+        for (id, subscriber) in subscribers where sockets[id]?.channels[subscriber.topic] != nil {
+            queue(.change(change, subscriber), to: id)
+        }
     }
 
     /// Channels whose access token has expired.

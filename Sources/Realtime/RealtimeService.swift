@@ -25,7 +25,7 @@ public final class RealtimeService: Service, ChangePublisher {
         feed: any ChangeFeed, bus: any MessageBus, verify: @escaping AccessTokenVerifier, limits: RealtimeLimits = RealtimeLimits(),
         logger: Logger
     ) {
-        self.hub = RealtimeHub(catalog: ChangeCatalog(feed.tables), logger: logger)
+        self.hub = RealtimeHub(catalogs: ChangeCatalogs(feed: feed.tables), logger: logger)
         self.bus = bus
         self.membership = MembershipCache(feed: feed)
         self.feed = feed
@@ -169,7 +169,7 @@ public final class RealtimeService: Service, ChangePublisher {
                     }
                 }
                 if wanted {
-                    let prepared = PreparedChange(change, record: record, catalog: hub.catalog)
+                    let prepared = PreparedChange(change, record: record, catalog: hub.catalogs.current)
                     let expired = await hub.deliverChange(prepared, members: members, now: Int(Date().timeIntervalSince1970))
                     for (socket, topic) in expired {
                         await republish(await hub.shut(topic, socket: socket, reason: "Token has expired; send a fresh access_token"))

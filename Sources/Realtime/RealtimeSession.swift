@@ -99,8 +99,9 @@ struct RealtimeSession: Sendable {
             throw JoinError("Unauthorized: private channels are not supported; use a conversation:<id> topic")
         }
         let bindings: [RealtimeChannel.Binding]
+        await hub.catalogs.refresh(ifMissing: RealtimeChannel.tableNames(in: config["postgres_changes"]))
         do {
-            bindings = try RealtimeChannel.bindings(from: config["postgres_changes"], catalog: hub.catalog, limit: limits.bindingsPerChannel)
+            bindings = try RealtimeChannel.bindings(from: config["postgres_changes"], catalog: hub.catalogs.current, limit: limits.bindingsPerChannel)
         } catch {
             throw JoinError("Invalid postgres_changes: \(error)")
         }
@@ -118,7 +119,7 @@ struct RealtimeSession: Sendable {
         }
         for binding in bindings {
             // A subscription pinned to one conversation must be to one of the caller's.
-            if let pinned = binding.filter?.equality(on: "conversation_id") {
+            if hub.catalogs.isFeedTable(binding.table), let pinned = binding.filter?.equality(on: "conversation_id") {
                 guard let pinnedID = UUID(uuidString: pinned), try await isMember(caller, pinnedID) else {
                     throw JoinError("Unauthorized: You do not have permissions to read conversation \(pinned)")
                 }

@@ -3,5 +3,6 @@ import Chat
 
 extension ChangeCatalog {
     /// The tables the chat module publishes: what these tests bind to.
-    static let chat = ChangeCatalog(ChatChangeFeed.tables)
+    static let chatTables = ChatChangeFeed.tables
+    static let chat = ChangeCatalog(chatTables)
 }

@@ -6,7 +6,7 @@ import Testing
 
 /// The hub's bookkeeping behind the presence caps and the per-user socket cap (issue 11 item 4).
 @Suite struct RealtimeHubLimitsTests {
-    let hub = RealtimeHub(catalog: .chat, logger: Logger(label: "test"))
+    let hub = RealtimeHub(catalogs: ChangeCatalogs(feed: ChangeCatalog.chatTables), logger: Logger(label: "test"))
 
     func socket() async -> UUID {
         let id = UUID()
@@ -75,7 +75,7 @@ import Testing
 /// budget, long before the frame cap (issue 11 item 4: presence state is large).
 @Suite struct OutboxBudgetTests {
     @Test func aSocketOverItsByteBudgetIsDisconnected() async {
-        let hub = RealtimeHub(catalog: .chat, logger: Logger(label: "test"))
+        let hub = RealtimeHub(catalogs: ChangeCatalogs(feed: ChangeCatalog.chatTables), logger: Logger(label: "test"))
         let id = UUID()
         let (outbox, continuation) = AsyncStream<Outbound>.makeStream()
         let budget = OutboxBudget(limit: 1_000)

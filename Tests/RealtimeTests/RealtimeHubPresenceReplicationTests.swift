@@ -7,7 +7,7 @@ import Testing
 /// Presence replicated between instances: re-announcements change nothing a client sees,
 /// and the presences of an instance that went silent are dropped with a `leaves` diff.
 @Suite struct RealtimeHubPresenceReplicationTests {
-    let hub = RealtimeHub(catalog: .chat, logger: Logger(label: "test"))
+    let hub = RealtimeHub(catalogs: ChangeCatalogs(feed: ChangeCatalog.chatTables), logger: Logger(label: "test"))
     let room = "online"
 
     func meta(_ ref: String) -> JSONValue { .object(["phx_ref": .string(ref)]) }

@@ -1,0 +1,208 @@
+-- Realtime for every committed write to the tables of the `supabase_realtime` publication
+-- (docs/realtime.md, "Published tables"), as Supabase Realtime offers, kept durable across
+-- restarts.
+--
+-- An operator publishes a table as on Supabase:
+--     ALTER PUBLICATION supabase_realtime ADD TABLE public.notes;
+-- and the server puts the capture trigger on it (public.realtime_sync_capture, run at start,
+-- every few seconds and when a client binds to a table it does not know yet). The trigger
+-- writes each row change, with `old_record` per the table's replica identity, into
+-- public.realtime_changes in the writer's transaction: a rolled-back write leaves nothing, a
+-- committed one cannot be lost. Each instance reads the log in commit-safe order (only
+-- transactions older than the oldest one still running, so a change committed late with a
+-- smaller id is never skipped) from a position it keeps in public.realtime_positions, and
+-- delivers each change to its own subscribers whose row-level security lets them read the
+-- row, checked as each of them (public.realtime_visible_to).
+--
+-- The chat tables are not captured here: the chat module publishes their changes itself,
+-- scoped to conversations.
+
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = 'supabase_realtime') THEN
+        CREATE PUBLICATION supabase_realtime;
+    END IF;
+END
+$$;
+
+CREATE TABLE public.realtime_changes (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    -- The writing transaction: the log is read in commit-safe order by it.
+    xid xid8 NOT NULL DEFAULT pg_current_xact_id(),
+    table_name text NOT NULL,
+    type text NOT NULL CHECK (type IN ('INSERT', 'UPDATE', 'DELETE')),
+    -- The row after the change (INSERT, UPDATE); null for DELETE.
+    record jsonb,
+    -- The row before it as the replica identity gives it (UPDATE, DELETE).
+    old_record jsonb,
+    -- The primary key of the row (the new one, or the old one for DELETE).
+    key jsonb NOT NULL,
+    committed_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE INDEX realtime_changes_xid_idx ON public.realtime_changes (xid, id);
+CREATE INDEX realtime_changes_committed_idx ON public.realtime_changes (committed_at);
+ALTER TABLE public.realtime_changes ENABLE ROW LEVEL SECURITY;
+REVOKE ALL ON public.realtime_changes FROM PUBLIC, anon, authenticated;
+
+-- Where each instance has read the log up to: every change of a transaction older than
+-- `horizon` was delivered, and of transaction `horizon` the changes up to `last_id`.
+CREATE TABLE public.realtime_positions (
+    instance text PRIMARY KEY CHECK (char_length(instance) BETWEEN 1 AND 200),
+    horizon xid8 NOT NULL,
+    last_id bigint NOT NULL DEFAULT 0,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+ALTER TABLE public.realtime_positions ENABLE ROW LEVEL SECURITY;
+REVOKE ALL ON public.realtime_positions FROM PUBLIC, anon, authenticated;
+
+-- The capture trigger of a published table. SECURITY DEFINER: the writer (any role) may not
+-- touch the log itself.
+CREATE FUNCTION public.realtime_capture() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = ''
+AS $$
+DECLARE
+    identity "char";
+    key_columns text[];
+    identity_columns text[];
+    changed jsonb;
+    before jsonb;
+    old_out jsonb;
+BEGIN
+    SELECT c.relreplident INTO identity FROM pg_catalog.pg_class c WHERE c.oid = TG_RELID;
+    SELECT array_agg(a.attname::text) INTO key_columns
+    FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+    WHERE i.indrelid = TG_RELID AND i.indisprimary;
+    IF TG_OP <> 'DELETE' THEN
+        changed := to_jsonb(NEW);
+    END IF;
+    IF TG_OP <> 'INSERT' THEN
+        before := to_jsonb(OLD);
+        IF identity = 'f' THEN
+            old_out := before;
+        ELSIF identity = 'n' THEN
+            old_out := '{}';
+        ELSE
+            IF identity = 'i' THEN
+                SELECT array_agg(a.attname::text) INTO identity_columns
+                FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+                WHERE i.indrelid = TG_RELID AND i.indisreplident;
+            ELSE
+                identity_columns := key_columns;
+            END IF;
+            SELECT coalesce(jsonb_object_agg(e.key, e.value), '{}') INTO old_out
+            FROM jsonb_each(before) e WHERE e.key = ANY (identity_columns);
+        END IF;
+    END IF;
+    INSERT INTO public.realtime_changes (table_name, type, record, old_record, key)
+    SELECT TG_TABLE_NAME, TG_OP, changed, old_out, coalesce(jsonb_object_agg(e.key, e.value), '{}')
+    FROM jsonb_each(coalesce(changed, before)) e WHERE e.key = ANY (key_columns);
+    PERFORM pg_notify('ecomansoni_realtime_changes', '');
+    RETURN NULL;
+END
+$$;
+REVOKE ALL ON FUNCTION public.realtime_capture() FROM PUBLIC;
+
+-- Puts the capture trigger on every table of `supabase_realtime` in `public` that has a
+-- primary key, except `exempt` (tables whose module publishes their changes itself) and the
+-- log's own tables, and takes it off tables no longer published. Returns the published tables
+-- with what became of each: 'captured', 'exempt', 'no primary key' or the error met.
+CREATE FUNCTION public.realtime_sync_capture(exempt text[]) RETURNS TABLE (table_name text, status text)
+LANGUAGE plpgsql SET search_path = ''
+AS $$
+DECLARE
+    published record;
+    stale record;
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtext('public.realtime_sync_capture'));
+    FOR published IN
+        SELECT c.oid, c.relname::text AS name,
+            EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) AS has_key,
+            EXISTS (SELECT 1 FROM pg_catalog.pg_trigger t WHERE t.tgrelid = c.oid AND t.tgname = 'realtime_capture') AS has_trigger
+        FROM pg_catalog.pg_publication_tables p
+        JOIN pg_catalog.pg_class c ON c.relname = p.tablename
+        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace AND n.nspname = p.schemaname
+        WHERE p.pubname = 'supabase_realtime' AND p.schemaname = 'public' AND c.relkind = 'r'
+        ORDER BY c.relname
+    LOOP
+        table_name := published.name;
+        IF published.name = ANY (exempt) OR published.name IN ('realtime_changes', 'realtime_positions') THEN
+            status := 'exempt';
+        ELSIF NOT published.has_key THEN
+            status := 'no primary key';
+        ELSIF published.has_trigger THEN
+            status := 'captured';
+        ELSE
+            BEGIN
+                EXECUTE format(
+                    'CREATE TRIGGER realtime_capture AFTER INSERT OR UPDATE OR DELETE ON public.%I '
+                    'FOR EACH ROW EXECUTE FUNCTION public.realtime_capture()', published.name);
+                status := 'captured';
+            EXCEPTION WHEN OTHERS THEN
+                status := SQLERRM;
+            END;
+        END IF;
+        RETURN NEXT;
+    END LOOP;
+    FOR stale IN
+        SELECT c.relname::text AS name
+        FROM pg_catalog.pg_trigger t
+        JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
+        JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
+        WHERE t.tgname = 'realtime_capture' AND (c.relname = ANY (exempt) OR NOT EXISTS (
+            SELECT 1 FROM pg_catalog.pg_publication_tables p
+            WHERE p.pubname = 'supabase_realtime' AND p.schemaname = 'public' AND p.tablename = c.relname))
+    LOOP
+        BEGIN
+            EXECUTE format('DROP TRIGGER realtime_capture ON public.%I', stale.name);
+        EXCEPTION WHEN OTHERS THEN
+            RAISE WARNING 'realtime capture could not be taken off %: %', stale.name, SQLERRM;
+        END;
+    END LOOP;
+END
+$$;
+REVOKE ALL ON FUNCTION public.realtime_sync_capture(text[]) FROM PUBLIC;
+
+-- Whether each subscriber may read a row now, evaluated as that subscriber: for each claims
+-- object, the request role and `request.jwt.claims` are set (for this transaction) and the
+-- row is looked up by its primary key under row-level security, as Supabase Realtime does.
+-- Only the anon and authenticated roles are taken; any other role, and a role without the
+-- SELECT privilege, reads as nobody.
+-- Not SECURITY DEFINER: only the server's role, a member of both request roles, may switch.
+CREATE FUNCTION public.realtime_visible_to(target regclass, key jsonb, claims jsonb[]) RETURNS boolean[]
+LANGUAGE plpgsql SET search_path = ''
+AS $$
+DECLARE
+    condition text;
+    lookup text;
+    claim jsonb;
+    visible boolean;
+    result boolean[] := '{}';
+BEGIN
+    SELECT string_agg(format('t.%1$I = (pg_catalog.jsonb_populate_record(NULL::%2$s, $1)).%1$I', a.attname, target), ' AND ')
+    INTO condition
+    FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+    WHERE i.indrelid = target AND i.indisprimary;
+    IF condition IS NULL THEN
+        RAISE EXCEPTION '% has no primary key', target USING ERRCODE = '55000';
+    END IF;
+    lookup := format('SELECT EXISTS (SELECT 1 FROM %s t WHERE %s)', target, condition);
+    FOREACH claim IN ARRAY claims LOOP
+        IF coalesce(claim ->> 'role', '') NOT IN ('anon', 'authenticated') THEN
+            result := result || false;
+            CONTINUE;
+        END IF;
+        PERFORM pg_catalog.set_config('role', claim ->> 'role', true);
+        PERFORM pg_catalog.set_config('request.jwt.claims', claim::text, true);
+        BEGIN
+            EXECUTE lookup INTO visible USING key;
+        EXCEPTION WHEN insufficient_privilege THEN
+            visible := false;
+        END;
+        PERFORM pg_catalog.set_config('role', 'none', true);
+        result := result || visible;
+    END LOOP;
+    PERFORM pg_catalog.set_config('request.jwt.claims', '', true);
+    RETURN result;
+END
+$$;
+REVOKE ALL ON FUNCTION public.realtime_visible_to(regclass, jsonb, jsonb[]) FROM PUBLIC;

@@ -1,0 +1,58 @@
+import Core
+import Foundation
+
+/// A table of the `supabase_realtime` publication whose writes the database captures into the
+/// change log (migration 0036).
+struct CapturedTable: Sendable {
+    var name: String
+    /// Its columns in order, with PostgreSQL type names.
+    var columns: [(name: String, type: String)]
+    /// The columns the `authenticated` role may read: a change shows subscribers only these.
+    var readable: Set<String>
+
+    var changeTable: ChangeTable { ChangeTable(name: name, columns: columns) }
+
+    /// A row with only the columns subscribers may read.
+    func readableOnly(_ row: [String: JSONValue]) -> [String: JSONValue] {
+        guard readable.count < columns.count else { return row }
+        return row.filter { readable.contains($0.key) }
+    }
+}
+
+/// One change of a captured table, as the log holds it.
+struct CapturedChange: Sendable, Equatable {
+    var id: Int64
+    /// The writing transaction (xid8 as text): with `id`, the log position just past it.
+    var xid: String
+    var table: String
+    var type: ChangeType
+    /// The row after the change; nil for DELETE.
+    var record: [String: JSONValue]?
+    /// The row before it as the table's replica identity gives it (empty for INSERT).
+    var oldRecord: [String: JSONValue]
+    /// The row's primary key: how each subscriber's right to read it is checked.
+    var key: [String: JSONValue]
+    var committedAt: Date
+}
+
+extension PreparedChange {
+    /// A captured change prepared for the subscribers allowed to read it. A DELETE's
+    /// `old_record` holds only the primary key, whatever the replica identity: the row is
+    /// gone, so who may read it cannot be checked (as Supabase Realtime does with RLS on).
+    init(captured change: CapturedChange, table: CapturedTable) {
+        let columns = table.columns.filter { table.readable.contains($0.name) }
+            .map { JSONValue.object(["name": .string($0.name), "type": .string($0.type)]) }
+        var data: [String: JSONValue] = [
+            "schema": .string("public"), "table": .string(change.table), "type": .string(change.type.rawValue),
+            "commit_timestamp": .string(Self.commitTimestamp(change.committedAt)), "errors": .null, "columns": .array(columns),
+        ]
+        let record = change.record.map(table.readableOnly)
+        let oldRecord = table.readableOnly(change.type == .delete ? change.key : change.oldRecord)
+        if change.type != .delete { data["record"] = .object(record ?? [:]) }
+        if change.type != .insert { data["old_record"] = .object(oldRecord) }
+        let text = JSONValue.object(data).jsonText
+        self.init(
+            table: change.table, type: change.type, visible: change.type == .delete ? oldRecord : (record ?? [:]), forSender: text,
+            forOthers: text, asView: [:], senderID: nil)
+    }
+}

@@ -1,0 +1,168 @@
+import Core
+import Database
+import Foundation
+import PostgresNIO
+
+/// Realtime's own tables for the published tables' changes (migration 0036): the capture
+/// triggers, the change log and each instance's position in it, and the per-subscriber
+/// row-level-security check. Every read and write of those tables goes through here.
+struct ChangeLog: Sendable {
+    /// The owner-role pool (the visibility check switches to each subscriber's role itself).
+    let database: Database
+
+    /// Where an instance has read the log up to (see migration 0036).
+    struct Position: Sendable, Equatable {
+        /// Every change of a transaction older than this one has been read...
+        var horizon: String
+        /// ...and of this transaction itself, the changes up to this id.
+        var lastID: Int64
+    }
+
+    /// One page of the log past a position, and the position after it.
+    struct Page: Sendable {
+        var changes: [CapturedChange]
+        var next: Position
+    }
+
+    /// Puts the capture trigger on the published tables (except `exempt`), takes it off the
+    /// others; returns each published table with what became of it.
+    func sync(exempt: [String]) async throws -> [(table: String, status: String)] {
+        try await database.withStatement { connection in
+            var result: [(table: String, status: String)] = []
+            let rows = try await connection.rows("SELECT table_name, status FROM public.realtime_sync_capture($1)", [exempt])
+            for try await (table, status) in rows.decode((String, String).self) { result.append((table, status)) }
+            return result
+        }
+    }
+
+    /// The captured tables: each table carrying the capture trigger, its columns (PostgreSQL
+    /// type names, as change events list them) and those the `authenticated` role may read.
+    func capturedTables() async throws -> [CapturedTable] {
+        try await database.withStatement { connection in
+            let rows = try await connection.rows(
+                """
+                SELECT c.relname::text, a.attname::text, t.typname::text, has_column_privilege('authenticated', c.oid, a.attnum, 'SELECT')
+                FROM pg_catalog.pg_trigger tg
+                JOIN pg_catalog.pg_class c ON c.oid = tg.tgrelid
+                JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
+                JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+                JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+                WHERE tg.tgname = 'realtime_capture'
+                ORDER BY c.relname, a.attnum
+                """, [])
+            var tables: [CapturedTable] = []
+            for try await (table, column, type, readable) in rows.decode((String, String, String, Bool).self) {
+                if tables.last?.name != table { tables.append(CapturedTable(name: table, columns: [], readable: [])) }
+                tables[tables.count - 1].columns.append((column, type))
+                if readable { tables[tables.count - 1].readable.insert(column) }
+            }
+            return tables
+        }
+    }
+
+    /// The position an instance saved, if any.
+    func savedPosition(of instance: String) async throws -> Position? {
+        try await database.withStatement { connection in
+            let rows = try await connection.rows(
+                "SELECT horizon::text, last_id FROM public.realtime_positions WHERE instance = $1", [instance])
+            for try await (horizon, lastID) in rows.decode((String, Int64).self) { return Position(horizon: horizon, lastID: lastID) }
+            return nil
+        }
+    }
+
+    /// The position of a reader starting now: past every change already committed.
+    func currentPosition() async throws -> Position {
+        let horizon = try await database.withStatement { connection in
+            try await connection.scalarText("SELECT pg_snapshot_xmin(pg_current_snapshot())::text", [])
+        }
+        return Position(horizon: horizon ?? "0", lastID: 0)
+    }
+
+    /// Saves an instance's position.
+    func save(_ position: Position, of instance: String) async throws {
+        try await database.withStatement { connection in
+            try await connection.execute(
+                """
+                INSERT INTO public.realtime_positions (instance, horizon, last_id, updated_at) VALUES ($1, $2::text::xid8, $3, now())
+                ON CONFLICT (instance) DO UPDATE SET horizon = excluded.horizon, last_id = excluded.last_id, updated_at = now()
+                """, [instance, position.horizon, position.lastID])
+        }
+    }
+
+    /// Whether changes past a position are waiting (committed or not).
+    func hasChanges(after position: Position) async throws -> Bool {
+        try await database.withStatement { connection in
+            try await connection.exists(
+                "SELECT 1 FROM public.realtime_changes WHERE xid > $1::text::xid8 OR (xid = $1::text::xid8 AND id > $2) LIMIT 1",
+                [position.horizon, position.lastID])
+        }
+    }
+
+    /// Up to `limit` changes past a position, of transactions that have all finished (older
+    /// than the oldest one still running), in transaction then id order; and the position
+    /// after them. A transaction still running holds back every later one, so a change that
+    /// commits late is never passed over.
+    func page(after position: Position, limit: Int) async throws -> Page {
+        try await database.withStatement { connection in
+            let rows = try await connection.rows(
+                """
+                SELECT h.horizon::text, c.id, c.xid::text, c.table_name, c.type, c.record::text, c.old_record::text, c.key::text, c.committed_at
+                FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS horizon) h
+                LEFT JOIN LATERAL (
+                    SELECT * FROM public.realtime_changes r
+                    WHERE (r.xid > $1::text::xid8 OR (r.xid = $1::text::xid8 AND r.id > $2)) AND r.xid < h.horizon
+                    ORDER BY r.xid, r.id LIMIT $3
+                ) c ON true
+                """, [position.horizon, position.lastID, limit])
+            var horizon = position.horizon
+            var changes: [CapturedChange] = []
+            var last: Position?
+            var count = 0
+            for try await row in rows.decode((String, Int64?, String?, String?, String?, String?, String?, String?, Date?).self) {
+                horizon = row.0
+                guard let id = row.1, let xid = row.2, let table = row.3, let typeText = row.4, let keyText = row.7, let committed = row.8 else { continue }
+                last = Position(horizon: xid, lastID: id)
+                count += 1
+                guard let type = ChangeType(rawValue: typeText) else { continue }
+                changes.append(CapturedChange(
+                    id: id, xid: xid, table: table, type: type, record: row.5.flatMap(Self.object), oldRecord: row.6.flatMap(Self.object) ?? [:],
+                    key: Self.object(keyText) ?? [:], committedAt: committed))
+            }
+            // A full page may stop inside a transaction: go on from its last change.
+            if let last, count >= limit { return Page(changes: changes, next: last) }
+            return Page(changes: changes, next: Position(horizon: horizon, lastID: 0))
+        }
+    }
+
+    /// Which of `claims` (each subscriber's verified JWT claims) may read the row with this
+    /// key now, in order: evaluated as each of them under the table's row-level security.
+    func visible(table: String, key: [String: JSONValue], claims: [String]) async throws -> [Bool] {
+        try await database.withStatement { connection in
+            let rows = try await connection.rows(
+                "SELECT public.realtime_visible_to(format('public.%I', $1::text)::regclass, $2::jsonb, $3::text[]::jsonb[])",
+                [table, JSONValue.object(key).jsonText, claims])
+            for try await result in rows.decode([Bool].self) { return result }
+            return []
+        }
+    }
+
+    /// Deletes changes older than `retention`, and the positions of instances not seen for
+    /// as long; returns how many changes went.
+    func prune(olderThan retention: Duration) async throws -> Int {
+        try await database.withStatement { connection in
+            let seconds = Double(retention.components.seconds)
+            try await connection.execute(
+                "DELETE FROM public.realtime_positions WHERE updated_at < now() - make_interval(secs => $1)", [seconds])
+            let deleted = try await connection.scalarText(
+                """
+                WITH gone AS (DELETE FROM public.realtime_changes WHERE committed_at < now() - make_interval(secs => $1) RETURNING 1)
+                SELECT count(*)::text FROM gone
+                """, [seconds])
+            return deleted.flatMap { Int($0) } ?? 0
+        }
+    }
+
+    private static func object(_ text: String) -> [String: JSONValue]? {
+        try? JSONValue.parse(text).objectValue
+    }
+}

@@ -1,0 +1,169 @@
+import Core
+import Database
+import Foundation
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+import Synchronization
+
+/// Follows the change log of the published tables (migration 0036) for this instance: keeps
+/// the capture triggers and the bindable tables in step with the `supabase_realtime`
+/// publication, reads each committed change once in commit-safe order, delivers it to this
+/// instance's subscribers (``RealtimeService/deliver(_:log:)``) and saves how far it got under
+/// the instance's name, so a restart goes on where it stopped: nothing committed meanwhile
+/// is lost, nothing delivered is sent again.
+///
+/// A notification on `ecomansoni_realtime_changes` (sent at commit) wakes it; it also reads
+/// every ``ChangeCaptureSettings/pollInterval``, in case a notification went unheard.
+public final class ChangeLogReader: Service {
+    static let channel = "ecomansoni_realtime_changes"
+    /// How often changes past the retention are deleted.
+    static let pruneInterval = Duration.seconds(60)
+
+    private let realtime: RealtimeService
+    private let log: ChangeLog
+    private let listenConfiguration: PostgresConnection.Configuration
+    private let settings: ChangeCaptureSettings
+    private let instance: String
+    private let logger: Logger
+    /// Published tables already reported as not captured (each is reported once).
+    private let reported = Mutex<Set<String>>([])
+
+    /// - Parameters:
+    ///   - database: the owner-role pool (realtime's).
+    ///   - listenConfiguration: a connection of its own for LISTEN.
+    ///   - instance: the name the position is kept under, stable across restarts.
+    public init(
+        realtime: RealtimeService, database: Database, listenConfiguration: PostgresConnection.Configuration, settings: ChangeCaptureSettings,
+        instance: String, logger: Logger
+    ) {
+        self.realtime = realtime
+        self.log = ChangeLog(database: database)
+        self.listenConfiguration = listenConfiguration
+        self.settings = settings
+        self.instance = instance
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        try await cancelWhenGracefulShutdown { await self.follow() }
+    }
+
+    private func follow() async {
+        let (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        realtime.hub.catalogs.setRefresh { [self] in await self.refreshCatalog() }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { [self] in
+                await PostgresListener.run(channel: Self.channel, configuration: listenConfiguration, logger: logger, listening: { wake.yield() }) { _ in
+                    wake.yield()
+                }
+            }
+            group.addTask { [self] in await repeating(every: settings.pollInterval) { wake.yield() } }
+            group.addTask { [self] in await repeating(every: settings.catalogInterval) { await self.refreshCatalog() } }
+            group.addTask { [self] in await repeating(every: Self.pruneInterval) { await self.prune() } }
+            group.addTask { [self] in await deliver(wakeups, wake: wake) }
+            await group.next()
+            group.cancelAll()
+        }
+    }
+
+    /// Reads and delivers the log each time it is woken, until cancelled; saves the position
+    /// after what it delivered, at least every 10 seconds, and when it stops.
+    private func deliver(_ wakeups: AsyncStream<Void>, wake: AsyncStream<Void>.Continuation) async {
+        guard var position = await startingPosition() else { return }
+        var saved = position
+        var savedAt = ContinuousClock.now
+        for await _ in wakeups {
+            var delivered = false
+            do {
+                while !Task.isCancelled {
+                    let page = try await log.page(after: position, limit: settings.pageSize)
+                    for change in page.changes {
+                        try await realtime.deliver(change, log: log)
+                        position = ChangeLog.Position(horizon: change.xid, lastID: change.id)
+                        delivered = true
+                    }
+                    position = page.next
+                    if page.changes.count < settings.pageSize { break }
+                }
+            } catch {
+                if Task.isCancelled { break }
+                logger.warning("could not deliver from the change log; trying again", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .seconds(1))
+                wake.yield()
+            }
+            if position != saved, delivered || ContinuousClock.now - savedAt > .seconds(10) {
+                if (try? await log.save(position, of: instance)) != nil {
+                    saved = position
+                    savedAt = .now
+                }
+            }
+        }
+        // Cancelled: the last position is saved outside the cancelled task.
+        if position != saved {
+            let log = log, instance = instance
+            await Task { try? await log.save(position, of: instance) }.value
+        }
+    }
+
+    /// Where this instance goes on from: its saved position (after a grace for its clients to
+    /// come back when changes are waiting), or the present for an instance never seen.
+    private func startingPosition() async -> ChangeLog.Position? {
+        while !Task.isCancelled {
+            do {
+                await refreshCatalog()
+                if let saved = try await log.savedPosition(of: instance) {
+                    if settings.resumeGrace > .zero, try await log.hasChanges(after: saved) {
+                        logger.notice(
+                            "resuming the change log with changes waiting; delivering them after the resume grace",
+                            metadata: ["instance": "\(instance)"])
+                        try await Task.sleep(for: settings.resumeGrace)
+                    }
+                    return saved
+                }
+                let position = try await log.currentPosition()
+                try await log.save(position, of: instance)
+                return position
+            } catch {
+                if Task.isCancelled { return nil }
+                logger.warning("could not open the change log; trying again", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+        return nil
+    }
+
+    /// Brings the capture triggers in step with the publication and re-reads the bindable
+    /// captured tables; a published table that cannot be captured is reported once.
+    func refreshCatalog() async {
+        do {
+            let statuses = try await log.sync(exempt: realtime.hub.catalogs.feedSources)
+            for (table, status) in statuses where status != "captured" && status != "exempt" {
+                let first = reported.withLock { $0.insert(table).inserted }
+                if first {
+                    logger.warning("a published table is not captured", metadata: ["table": "\(table)", "reason": "\(status)"])
+                }
+            }
+            realtime.hub.catalogs.update(captured: try await log.capturedTables())
+        } catch {
+            logger.warning("could not read the published tables", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func prune() async {
+        do {
+            let deleted = try await log.prune(olderThan: settings.retention)
+            if deleted > 0 { logger.info("old changes pruned from the change log", metadata: ["changes": "\(deleted)"]) }
+        } catch {
+            logger.warning("could not prune the change log", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func repeating(every interval: Duration, _ body: @Sendable () async -> Void) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            if Task.isCancelled { return }
+            await body()
+        }
+    }
+}

@@ -1,0 +1,28 @@
+import Core
+import Foundation
+
+extension RealtimeService {
+    /// Delivers one change of a captured table to this instance's channels bound to it whose
+    /// filters match and whose row-level security lets them read the row, checked as each
+    /// subscriber in one statement. A DELETE cannot be checked (the row is gone): it goes to
+    /// every bound channel and carries only the primary key. Throws when the check cannot run,
+    /// so the reader tries the change again instead of losing it.
+    func deliver(_ change: CapturedChange, log: ChangeLog) async throws {
+        guard let table = hub.catalogs.captured(change.table) else { return }
+        let prepared = PreparedChange(captured: change, table: table)
+        let candidates = await hub.captureSubscribers(table: change.table, type: change.type, now: Int(Date().timeIntervalSince1970))
+            .filter { candidate in
+                candidate.subscriber.bindings.contains { $0.wants(table: change.table, type: change.type) && ($0.filter?.matches(prepared.visible) ?? true) }
+            }
+        guard !candidates.isEmpty else { return }
+        var allowed = candidates.map { _ in true }
+        if change.type != .delete {
+            let claims = Array(Set(candidates.map(\.claims)))
+            let visible = try await log.visible(table: change.table, key: change.key, claims: claims)
+            let readers = Set(zip(claims, visible).filter(\.1).map(\.0))
+            allowed = candidates.map { readers.contains($0.claims) }
+        }
+        let receivers = zip(candidates, allowed).filter(\.1).map { ($0.0.socket, $0.0.subscriber) }
+        await hub.deliver(prepared, to: receivers)
+    }
+}

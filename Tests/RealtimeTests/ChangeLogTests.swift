@@ -1,0 +1,165 @@
+import Core
+import Database
+import Foundation
+import PostgresNIO
+@testable import Realtime
+import Testing
+import TestSupport
+
+/// The published tables' change log (migration 0036) read as ``ChangeLog`` reads it, on a real
+/// database: capture, replica identities, commit-safe order, pages and the per-subscriber check.
+@Suite struct ChangeLogTests {
+    /// A published, captured table of notes readable by their owner only; the log's reader.
+    private static func publishedNotes(_ database: Database) async throws -> ChangeLog {
+        try await database.withOwner { connection in
+            try await Self.run(connection, [
+                "CREATE TABLE public.notes (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, owner uuid, body text, secret text)",
+                "ALTER TABLE public.notes ENABLE ROW LEVEL SECURITY",
+                "CREATE POLICY own ON public.notes FOR SELECT TO authenticated USING (owner = auth.uid())",
+                "GRANT SELECT (id, owner, body) ON public.notes TO authenticated",
+                "ALTER PUBLICATION supabase_realtime ADD TABLE public.notes",
+            ])
+        }
+        let log = ChangeLog(database: database)
+        let statuses = try await log.sync(exempt: [])
+        #expect(statuses.map(\.table) == ["notes"] && statuses.map(\.status) == ["captured"])
+        return log
+    }
+
+    private static func run(_ connection: PostgresConnection, _ statements: [String]) async throws {
+        for statement in statements { try await connection.execute(statement, []) }
+    }
+
+    private static func bodies(_ changes: [CapturedChange]) -> [String] {
+        changes.compactMap { if case .string(let body)? = $0.record?["body"] { body } else { nil } }
+    }
+
+    /// Pages through the log from `position` until `count` changes were read, as the reader
+    /// does: a page may come back empty while any transaction of the cluster older than the
+    /// changes still runs (tests run in parallel on one cluster). Returns the changes, each
+    /// page's size and the position after them.
+    private static func read(
+        _ log: ChangeLog, after position: ChangeLog.Position, count: Int, limit: Int = 100
+    ) async throws -> (changes: [CapturedChange], pages: [Int], next: ChangeLog.Position) {
+        var position = position
+        var changes: [CapturedChange] = []
+        var pages: [Int] = []
+        let deadline = ContinuousClock.now + .seconds(20)
+        while changes.count < count, ContinuousClock.now < deadline {
+            let page = try await log.page(after: position, limit: limit)
+            position = page.next
+            if page.changes.isEmpty {
+                try await Task.sleep(for: .milliseconds(20))
+                continue
+            }
+            changes += page.changes
+            pages.append(page.changes.count)
+        }
+        return (changes, pages, position)
+    }
+
+    @Test func aTransactionThatCommitsLateWithASmallerIDIsNotPassedOver() async throws {
+        try await TestDatabase.withDatabase { database in
+            let log = try await Self.publishedNotes(database)
+            let start = try await log.currentPosition()
+            let (first, second) = try await database.client.withConnection { early in
+                try await database.client.withConnection { late in
+                    try await Self.run(early, ["BEGIN", "SELECT pg_current_xact_id()"])
+                    try await Self.run(late, ["BEGIN", "SELECT pg_current_xact_id()"])
+                    // The later transaction takes the smaller log id and stays open...
+                    try await late.execute("INSERT INTO public.notes (body) VALUES ('late')", [])
+                    try await early.execute("INSERT INTO public.notes (body) VALUES ('early')", [])
+                    try await early.execute("COMMIT", [])
+                    // ...so what committed is read, and the reader waits for it.
+                    let first = try await Self.read(log, after: start, count: 1)
+                    try await late.execute("COMMIT", [])
+                    let second = try await Self.read(log, after: first.next, count: 1)
+                    return (first, second)
+                }
+            }
+            #expect(Self.bodies(first.changes) == ["early"])
+            #expect(Self.bodies(second.changes) == ["late"])
+            #expect(try await log.page(after: second.next, limit: 100).changes.isEmpty)
+        }
+    }
+
+    @Test func aFullPageStopsInsideATransactionAndTheNextGoesOnFromThere() async throws {
+        try await TestDatabase.withDatabase { database in
+            let log = try await Self.publishedNotes(database)
+            let start = try await log.currentPosition()
+            try await database.withOwner { connection in
+                try await connection.execute("INSERT INTO public.notes (body) SELECT 'n' || i FROM generate_series(1, 5) i", [])
+            }
+            let read = try await Self.read(log, after: start, count: 5, limit: 2)
+            #expect(read.pages == [2, 2, 1])
+            #expect(Self.bodies(read.changes) == ["n1", "n2", "n3", "n4", "n5"])
+        }
+    }
+
+    @Test func oldRecordFollowsTheReplicaIdentityAndARollbackLeavesNothing() async throws {
+        try await TestDatabase.withDatabase { database in
+            let log = try await Self.publishedNotes(database)
+            let start = try await log.currentPosition()
+            try await database.withStatement { connection in
+                try await Self.run(connection, [
+                    "INSERT INTO public.notes (body) VALUES ('a')",
+                    "UPDATE public.notes SET body = 'b'",
+                    "ALTER TABLE public.notes REPLICA IDENTITY FULL",
+                    "UPDATE public.notes SET body = 'c'",
+                    "DELETE FROM public.notes",
+                    "BEGIN", "INSERT INTO public.notes (body) VALUES ('rolled back')", "ROLLBACK",
+                    "INSERT INTO public.notes (body) VALUES ('after')",
+                ])
+            }
+            let changes = try await Self.read(log, after: start, count: 5).changes
+            #expect(changes.map(\.type) == [.insert, .update, .update, .delete, .insert])
+            #expect(Self.bodies(changes) == ["a", "b", "c", "after"])
+            let id = changes[0].key["id"]
+            #expect(id != nil && changes.prefix(4).allSatisfy { $0.key == ["id": id!] })
+            #expect(changes[0].oldRecord == [:])
+            #expect(changes[1].oldRecord == ["id": id!])
+            #expect(changes[2].oldRecord == ["id": id!, "owner": .null, "body": .string("b"), "secret": .null])
+            #expect(changes[3].record == nil && changes[3].oldRecord["body"] == .string("c"))
+        }
+    }
+
+    @Test func eachSubscriberSeesWhatItsPoliciesLetItRead() async throws {
+        try await TestDatabase.withDatabase { database in
+            let log = try await Self.publishedNotes(database)
+            let owner = UUID(), stranger = UUID()
+            let id = try await database.withOwner { connection in
+                try await connection.scalarText("INSERT INTO public.notes (owner, body) VALUES ($1, 'mine') RETURNING id::text", [owner])
+            }
+            let claims = [
+                #"{"role":"authenticated","sub":"\#(owner.uuidString.lowercased())"}"#,
+                #"{"role":"authenticated","sub":"\#(stranger.uuidString.lowercased())"}"#,
+                #"{"role":"anon"}"#,
+                #"{"role":"service_role"}"#,
+                #"{"role":"postgres"}"#,
+            ]
+            let visible = try await log.visible(table: "notes", key: ["id": .number(Double(id ?? "0") ?? 0)], claims: claims)
+            #expect(visible == [true, false, false, false, false])
+            // The check leaves the connection as it found it.
+            let role = try await database.withOwner { connection in try await connection.scalarText("SELECT current_user::text", []) }
+            #expect(role != "authenticated")
+        }
+    }
+
+    @Test func aTableLeavingThePublicationLosesItsTriggerAndAnExemptOneNeverGetsIt() async throws {
+        try await TestDatabase.withDatabase { database in
+            let log = try await Self.publishedNotes(database)
+            #expect(try await log.capturedTables().map(\.name) == ["notes"])
+            let notes = try #require(try await log.capturedTables().first)
+            #expect(notes.readable == ["id", "owner", "body"])
+            #expect(notes.readableOnly(["id": .number(1), "secret": .string("s")]) == ["id": .number(1)])
+            #expect(try await log.sync(exempt: ["notes"]).map(\.status) == ["exempt"])
+            #expect(try await log.capturedTables().isEmpty)
+            _ = try await log.sync(exempt: [])
+            try await database.withOwner { connection in
+                try await connection.execute("ALTER PUBLICATION supabase_realtime DROP TABLE public.notes", [])
+            }
+            #expect(try await log.sync(exempt: []).isEmpty)
+            #expect(try await log.capturedTables().isEmpty)
+        }
+    }
+}

@@ -165,7 +165,6 @@ public func buildSurface(
             buckets: buckets)
         services.append(realtime)
         if let listen = config.outsideWritesListenConfiguration {
-            services.append(ChatOutsideWrites(listenConfiguration: listen, logger: logger) { change in await realtime.deliverHere(change) })
             services.append(
                 ChangeLogReader(
                     realtime: realtime, database: realtimeDatabase ?? database, listenConfiguration: listen, settings: config.changeCapture,

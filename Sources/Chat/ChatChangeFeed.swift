@@ -69,6 +69,10 @@ public struct ChatChangeFeed: ChangeFeed {
         return text.flatMap { try? JSONValue.parse($0).objectValue }
     }
 
+    public func change(logged envelope: String) -> ChangeEnvelope? {
+        ChatOutsideWrites.change(from: envelope)
+    }
+
     public func members(of conversation: UUID) async throws -> Set<UUID> {
         try await database.withStatement { connection in
             var users = Set<UUID>()

@@ -1,50 +1,15 @@
 import Core
 import Foundation
-import Logging
-import PostgresNIO
 import Realtime
-import ServiceLifecycle
 
-/// Hears the writes to `messages` and `participants` made outside the server (migration 0033:
-/// an operator's psql, a script) and hands them, as changes, to this instance's realtime
-/// delivery. The server announces its own writes; every instance listens for these, so each
-/// delivers them to its own subscribers only.
-///
-/// One dedicated connection LISTENs on `ecomansoni_outside_changes` (``PostgresListener``); a
-/// write committed while no instance listens reaches nobody, as a change committed while a
-/// subscriber is away does not reach it either.
-public final class ChatOutsideWrites: Service {
-    static let channel = "ecomansoni_outside_changes"
-
-    private let listenConfiguration: PostgresConnection.Configuration
-    private let deliver: @Sendable (ChangeEnvelope) async -> Void
-    private let logger: Logger
-
-    /// - Parameter deliver: this instance's local delivery (`RealtimeService.deliverHere`).
-    public init(
-        listenConfiguration: PostgresConnection.Configuration, logger: Logger, deliver: @escaping @Sendable (ChangeEnvelope) async -> Void
-    ) {
-        self.listenConfiguration = listenConfiguration
-        self.deliver = deliver
-        self.logger = logger
-    }
-
-    public func run() async throws {
-        try await cancelWhenGracefulShutdown { await self.listen() }
-    }
-
-    private func listen() async {
-        await PostgresListener.run(channel: Self.channel, configuration: listenConfiguration, logger: logger) { payload in
-            guard let change = Self.change(from: payload) else {
-                logger.warning("an outside change that does not parse was ignored")
-                return
-            }
-            await deliver(change)
-        }
-    }
-
-    /// The change a notification describes: `{"table","type","conversation_id","key"}`.
-    /// A participant added or removed also changes who may see the conversation.
+/// The chat's description of a write to `messages`, `participants` or `reactions` made
+/// outside the server (an operator's psql, a script): the triggers of migrations 0033, 0035
+/// and 0038 log it in realtime's change log as `{"table","type","conversation_id","key"}`,
+/// and each instance's reader hands it back through ``ChatChangeFeed/change(logged:)`` to be
+/// delivered under the chat's rules. The server announces its own writes itself.
+enum ChatOutsideWrites {
+    /// The change a logged description stands for; nil for anything else. A participant added
+    /// or removed also changes who may see the conversation.
     static func change(from payload: String) -> ChangeEnvelope? {
         guard case .object(let fields)? = try? JSONValue.parse(payload),
               case .string(let table)? = fields["table"], ChatTableChanges.keyColumns[table] != nil,

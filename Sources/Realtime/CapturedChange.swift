@@ -19,7 +19,8 @@ struct CapturedTable: Sendable {
     }
 }
 
-/// One change of a captured table, as the log holds it.
+/// One change as the log holds it: of a captured table, or described by the change feed's
+/// module (`envelope`, for the feed to read).
 struct CapturedChange: Sendable, Equatable {
     var id: Int64
     /// The writing transaction (xid8 as text): with `id`, the log position just past it.
@@ -33,6 +34,9 @@ struct CapturedChange: Sendable, Equatable {
     /// The row's primary key: how each subscriber's right to read it is checked.
     var key: [String: JSONValue]
     var committedAt: Date
+    /// The feed module's description of its change (``ChangeFeed/change(logged:)``); nil for
+    /// a captured table's change.
+    var envelope: String? = nil
 }
 
 extension PreparedChange {

@@ -12,6 +12,10 @@ public protocol ChangeFeed: Sendable {
     func record(for change: ChangeEnvelope) async throws -> [String: JSONValue]?
     /// Who may see the changes of a conversation.
     func members(of conversation: UUID) async throws -> Set<UUID>
+    /// The change a description the module's own triggers wrote into the change log stands
+    /// for (`public.realtime_log_feed_change`: writes made outside the server), or nil when
+    /// it is not one of the module's.
+    func change(logged envelope: String) -> ChangeEnvelope?
 }
 
 /// A table clients may bind to, with the columns its change events list.

@@ -106,7 +106,7 @@ struct ChangeLog: Sendable {
         try await database.withStatement { connection in
             let rows = try await connection.rows(
                 """
-                SELECT h.horizon::text, c.id, c.xid::text, c.table_name, c.type, c.record::text, c.old_record::text, c.key::text, c.committed_at
+                SELECT h.horizon::text, c.id, c.xid::text, c.table_name, c.type, c.record::text, c.old_record::text, c.key::text, c.committed_at, c.envelope::text
                 FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS horizon) h
                 LEFT JOIN LATERAL (
                     SELECT * FROM public.realtime_changes r
@@ -118,7 +118,7 @@ struct ChangeLog: Sendable {
             var changes: [CapturedChange] = []
             var last: Position?
             var count = 0
-            for try await row in rows.decode((String, Int64?, String?, String?, String?, String?, String?, String?, Date?).self) {
+            for try await row in rows.decode((String, Int64?, String?, String?, String?, String?, String?, String?, Date?, String?).self) {
                 horizon = row.0
                 guard let id = row.1, let xid = row.2, let table = row.3, let typeText = row.4, let keyText = row.7, let committed = row.8 else { continue }
                 last = Position(horizon: xid, lastID: id)
@@ -126,7 +126,7 @@ struct ChangeLog: Sendable {
                 guard let type = ChangeType(rawValue: typeText) else { continue }
                 changes.append(CapturedChange(
                     id: id, xid: xid, table: table, type: type, record: row.5.flatMap(Self.object), oldRecord: row.6.flatMap(Self.object) ?? [:],
-                    key: Self.object(keyText) ?? [:], committedAt: committed))
+                    key: Self.object(keyText) ?? [:], committedAt: committed, envelope: row.9))
             }
             // A full page may stop inside a transaction: go on from its last change.
             if let last, count >= limit { return Page(changes: changes, next: last) }

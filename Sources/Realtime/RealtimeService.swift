@@ -53,8 +53,9 @@ public final class RealtimeService: Service, ChangePublisher {
     }
 
     /// Delivers a change to this instance's subscribers only, never onto the bus: for changes
-    /// every instance hears for itself (writes made outside the server, `ChatOutsideWrites`).
-    public func deliverHere(_ change: ChangeEnvelope) async {
+    /// every instance reads for itself (the feed's writes made outside the server, which
+    /// ``ChangeLogReader`` reads from the change log).
+    func deliverHere(_ change: ChangeEnvelope) async {
         await dispatch(.change(change))
     }
 

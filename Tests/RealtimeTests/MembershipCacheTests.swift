@@ -41,6 +41,7 @@ private struct ScriptedFeed: ChangeFeed {
     var tables: [ChangeTable] { [] }
     func record(for change: ChangeEnvelope) async throws -> [String: JSONValue]? { nil }
     func members(of conversation: UUID) async throws -> Set<UUID> { await state.read() }
+    func change(logged envelope: String) -> ChangeEnvelope? { nil }
 }
 
 @Suite struct MembershipCacheTests {

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from conftest import _binary, _environment, _free_port, _stop, _wait_ready
-from e2e_support import close_client, new_client, sign_in, within
+from e2e_support import close_client, new_client, rpc, sign_in, within
 from reels_support import database_url, sql
 from test_realtime import collector, subscribed, wait_for
 
@@ -161,7 +161,9 @@ async def test_changes_committed_while_an_instance_is_down_reach_its_subscribers
     clients = []
     try:
         alice, alice_id, session = await signed_in(url, server.anon_key, "+15555550393")
-        clients.append(alice)
+        bob, bob_id, _ = await signed_in(url, server.anon_key, "+15555550394")
+        clients += [alice, bob]
+        conversation = await rpc(alice, "get_or_create_dm", {"target_user_id": bob_id})
         before = await listen(alice, table)
         await within(alice.table(table).insert({"body": "before"}).execute())
         await wait_for(before, 1)
@@ -171,15 +173,23 @@ async def test_changes_committed_while_an_instance_is_down_reach_its_subscribers
         clients.remove(alice)
         assert _stop(process) is not None, "the instance did not stop in time"
         sql(server, f"INSERT INTO public.{table} (owner, body) VALUES ('{alice_id}', 'while down')")
+        # The chat's writes made outside the server go through the same log.
+        sql(server, f"INSERT INTO public.messages (conversation_id, sender_id, body) VALUES ('{conversation}', '{bob_id}', 'sent while down')")
 
         process, url = start_instance(server, log_path, name)
         again = await new_client(url, server.anon_key)
         clients.append(again)
         await within(again.auth.set_session(session.access_token, session.refresh_token))
         after = await listen(again, table)
+        messages, _, callback = collector()
+        channel = again.channel(f"dm-{uuid.uuid4()}")
+        channel.on_postgres_changes("INSERT", callback, table="messages", schema="public", filter=f"conversation_id=eq.{conversation}")
+        await subscribed(channel)
         await wait_for(after, 1, timeout=15)
+        await wait_for(messages, 1, timeout=5)
         await asyncio.sleep(1.0)
         assert [item["data"]["record"]["body"] for item in after] == ["while down"], "nothing lost, nothing sent twice"
+        assert [item["data"]["record"]["body"] for item in messages] == ["sent while down"]
     finally:
         for client in clients:
             await close_client(client)

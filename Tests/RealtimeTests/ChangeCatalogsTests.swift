@@ -1,0 +1,64 @@
+import Chat
+import Core
+import Foundation
+@testable import Realtime
+import Synchronization
+import Testing
+
+/// The bindable tables: the chat feed's, and the captured tables re-read when a join names
+/// one not yet known, at most once a second however many joins ask.
+@Suite struct ChangeCatalogsTests {
+    private final class Counter: Sendable {
+        let count = Mutex(0)
+    }
+
+    private static let notes = CapturedTable(name: "notes", columns: [("id", "int8"), ("body", "text"), ("secret", "text")], readable: ["id", "body"])
+
+    @Test func aJoinNamingAnUnknownTableRereadsThePublicationAtMostOnceASecond() async throws {
+        let catalogs = ChangeCatalogs(feed: ChangeCatalog.chatTables)
+        let refreshes = Counter()
+        catalogs.setRefresh {
+            refreshes.count.withLock { $0 += 1 }
+            catalogs.update(captured: [Self.notes])
+        }
+        await catalogs.refresh(ifMissing: ["messages"])
+        #expect(refreshes.count.withLock { $0 } == 0, "a known table needs no re-read")
+        await catalogs.refresh(ifMissing: ["nope"])
+        for _ in 0..<50 { await catalogs.refresh(ifMissing: ["still_nope"]) }
+        #expect(refreshes.count.withLock { $0 } == 1)
+        #expect(catalogs.current.table("notes") != nil)
+        try await Task.sleep(for: .milliseconds(1_100))
+        await catalogs.refresh(ifMissing: ["still_nope"])
+        #expect(refreshes.count.withLock { $0 } == 2)
+    }
+
+    @Test func aFeedTableWinsOverACapturedTableOfTheSameName() {
+        let catalogs = ChangeCatalogs(feed: ChangeCatalog.chatTables)
+        catalogs.update(captured: [CapturedTable(name: "messages", columns: [("id", "int8")], readable: ["id"]), Self.notes])
+        #expect(catalogs.captured("messages") == nil)
+        #expect(catalogs.current.table("messages")?.columns.count == ChangeCatalog.chatTables[0].columns.count)
+        #expect(catalogs.isFeedTable("messages") && !catalogs.isFeedTable("notes"))
+        #expect(catalogs.feedSources == ["messages", "participants", "reactions"])
+    }
+
+    @Test func aCapturedChangeShowsOnlyReadableColumnsAndADeleteOnlyItsKey() throws {
+        let committed = Date(timeIntervalSince1970: 1_800_000_000)
+        let update = CapturedChange(
+            id: 1, xid: "10", table: "notes", type: .update, record: ["id": .number(7), "body": .string("b"), "secret": .string("s")],
+            oldRecord: ["id": .number(7), "body": .string("a"), "secret": .string("t")], key: ["id": .number(7)], committedAt: committed)
+        let prepared = PreparedChange(captured: update, table: Self.notes)
+        let data = try #require(try JSONValue.parse(prepared.forOthers).objectValue)
+        #expect(data["record"] == .object(["id": .number(7), "body": .string("b")]))
+        #expect(data["old_record"] == .object(["id": .number(7), "body": .string("a")]))
+        guard case .array(let columns)? = data["columns"] else { Issue.record("no columns"); return }
+        #expect(columns.count == 2)
+        #expect(data["commit_timestamp"] == .string("2027-01-15T08:00:00.000Z"))
+
+        var delete = update
+        delete.type = .delete
+        delete.record = nil
+        let deleted = try #require(try JSONValue.parse(PreparedChange(captured: delete, table: Self.notes).forOthers).objectValue)
+        #expect(deleted["old_record"] == .object(["id": .number(7)]))
+        #expect(deleted["record"] == nil)
+    }
+}

@@ -10,7 +10,8 @@ final class ChangeCatalogs: Sendable {
         var catalog: ChangeCatalog
         var captured: [String: CapturedTable] = [:]
         var refresh: (@Sendable () async -> Void)?
-        var lastRefresh: ContinuousClock.Instant?
+        /// The latest re-read and when it started: joins within a second of it wait for it.
+        var lastRefresh: (startedAt: ContinuousClock.Instant, task: Task<Void, Never>)?
     }
 
     private let feedTables: [ChangeTable]
@@ -49,15 +50,17 @@ final class ChangeCatalogs: Sendable {
     }
 
     /// Re-reads the captured tables when some of `names` are unknown (a client binding to a
-    /// table published a moment ago), at most once a second however many joins ask.
+    /// table published a moment ago), at most once a second however many joins ask: a join
+    /// within a second of a re-read waits for that one.
     func refresh(ifMissing names: [String]) async {
-        let refresh: (@Sendable () async -> Void)? = state.withLock { state in
+        let task: Task<Void, Never>? = state.withLock { state in
             guard names.contains(where: { state.catalog.table($0) == nil }), let refresh = state.refresh else { return nil }
             let now = ContinuousClock.now
-            if let last = state.lastRefresh, now - last < .seconds(1) { return nil }
-            state.lastRefresh = now
-            return refresh
+            if let last = state.lastRefresh, now - last.startedAt < .seconds(1) { return last.task }
+            let task = Task { await refresh() }
+            state.lastRefresh = (now, task)
+            return task
         }
-        await refresh?()
+        await task?.value
     }
 }

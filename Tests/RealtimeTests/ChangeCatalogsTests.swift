@@ -14,19 +14,28 @@ import Testing
 
     private static let notes = CapturedTable(name: "notes", columns: [("id", "int8"), ("body", "text"), ("secret", "text")], readable: ["id", "body"])
 
-    @Test func aJoinNamingAnUnknownTableRereadsThePublicationAtMostOnceASecond() async throws {
+    @Test func joinsNamingAnUnknownTableRereadThePublicationAtMostOnceASecondAndAllWaitForIt() async throws {
         let catalogs = ChangeCatalogs(feed: ChangeCatalog.chatTables)
         let refreshes = Counter()
         catalogs.setRefresh {
             refreshes.count.withLock { $0 += 1 }
+            try? await Task.sleep(for: .milliseconds(100))
             catalogs.update(captured: [Self.notes])
         }
         await catalogs.refresh(ifMissing: ["messages"])
         #expect(refreshes.count.withLock { $0 } == 0, "a known table needs no re-read")
-        await catalogs.refresh(ifMissing: ["nope"])
+        // Joins arriving together all wait for the one re-read, and then know the table.
+        await withTaskGroup(of: Bool.self) { group in
+            for _ in 0..<20 {
+                group.addTask {
+                    await catalogs.refresh(ifMissing: ["notes"])
+                    return catalogs.current.table("notes") != nil
+                }
+            }
+            for await known in group { #expect(known) }
+        }
         for _ in 0..<50 { await catalogs.refresh(ifMissing: ["still_nope"]) }
         #expect(refreshes.count.withLock { $0 } == 1)
-        #expect(catalogs.current.table("notes") != nil)
         try await Task.sleep(for: .milliseconds(1_100))
         await catalogs.refresh(ifMissing: ["still_nope"])
         #expect(refreshes.count.withLock { $0 } == 2)

@@ -10,7 +10,8 @@ struct CapturedTable: Sendable {
     /// The columns the `authenticated` role may read: a change shows subscribers only these.
     var readable: Set<String>
 
-    var changeTable: ChangeTable { ChangeTable(name: name, columns: columns) }
+    /// What clients may bind and filter: the readable columns only.
+    var changeTable: ChangeTable { ChangeTable(name: name, columns: columns.filter { readable.contains($0.name) }) }
 
     /// A row with only the columns subscribers may read.
     func readableOnly(_ row: [String: JSONValue]) -> [String: JSONValue] {
@@ -31,8 +32,11 @@ struct CapturedChange: Sendable, Equatable {
     var record: [String: JSONValue]?
     /// The row before it as the table's replica identity gives it (empty for INSERT).
     var oldRecord: [String: JSONValue]
-    /// The row's primary key: how each subscriber's right to read it is checked.
+    /// The row's primary key (a DELETE's `old_record`)...
     var key: [String: JSONValue]
+    /// ...and as the log wrote it: how each subscriber's right to read it is checked (exact,
+    /// where `key` holds numbers as doubles).
+    var keyJSON: String
     var committedAt: Date
     /// The feed module's description of its change (``ChangeFeed/change(logged:)``); nil for
     /// a captured table's change.

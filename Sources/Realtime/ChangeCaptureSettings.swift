@@ -27,7 +27,10 @@ public struct ChangeCaptureSettings: Sendable {
     public init(reader: ConfigReader) throws {
         self.init()
         if let name = reader.nonEmptyString("realtime.instanceName") {
-            guard name.count <= 200 else { throw ConfigurationError("REALTIME_INSTANCE_NAME must be at most 200 characters") }
+            // Counted as PostgreSQL counts (code points), where the position is kept.
+            guard name.unicodeScalars.count <= 200 else {
+                throw ConfigurationError("REALTIME_INSTANCE_NAME must be at most 200 characters")
+            }
             instanceName = name
         }
         retention = try reader.seconds(

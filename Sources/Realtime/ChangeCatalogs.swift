@@ -40,7 +40,7 @@ final class ChangeCatalogs: Sendable {
         let kept = tables.filter { !feedNames.contains($0.name) }
         state.withLock { state in
             state.captured = Dictionary(kept.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
-            state.catalog = ChangeCatalog(feedTables + kept.map(\.changeTable))
+            state.catalog = ChangeCatalog(feedTables, captured: kept.map(\.changeTable))
         }
     }
 

@@ -47,15 +47,20 @@ public enum ChangeType: String, Sendable, Codable, CaseIterable {
 /// The bindable tables of one instance, looked up by name.
 struct ChangeCatalog: Sendable {
     private let byName: [String: ChangeTable]
+    /// The change feed's table names, sorted (error messages list these, never the captured
+    /// tables' names).
+    let feedNames: [String]
 
-    init(_ tables: [ChangeTable]) {
+    /// - Parameters:
+    ///   - tables: the change feed's tables.
+    ///   - captured: the captured tables of the publication (a feed table's name wins).
+    init(_ tables: [ChangeTable], captured: [ChangeTable] = []) {
         var byName: [String: ChangeTable] = [:]
+        for table in captured { byName[table.name] = table }
         for table in tables { byName[table.name] = table }
         self.byName = byName
+        feedNames = tables.map(\.name).sorted()
     }
-
-    /// The bindable names, sorted (for error messages).
-    var names: [String] { byName.keys.sorted() }
 
     func table(_ name: String) -> ChangeTable? { byName[name] }
 

@@ -126,7 +126,7 @@ struct ChangeLog: Sendable {
                 guard let type = ChangeType(rawValue: typeText) else { continue }
                 changes.append(CapturedChange(
                     id: id, xid: xid, table: table, type: type, record: row.5.flatMap(Self.object), oldRecord: row.6.flatMap(Self.object) ?? [:],
-                    key: Self.object(keyText) ?? [:], committedAt: committed, envelope: row.9))
+                    key: Self.object(keyText) ?? [:], keyJSON: keyText, committedAt: committed, envelope: row.9))
             }
             // A full page may stop inside a transaction: go on from its last change.
             if let last, count >= limit { return Page(changes: changes, next: last) }
@@ -135,19 +135,22 @@ struct ChangeLog: Sendable {
     }
 
     /// Which of `claims` (each subscriber's verified JWT claims) may read the row with this
-    /// key now, in order: evaluated as each of them under the table's row-level security.
-    func visible(table: String, key: [String: JSONValue], claims: [String]) async throws -> [Bool] {
+    /// key (the JSON the log holds, exactly: no number is rounded) now, in order: evaluated as
+    /// each of them under the table's row-level security.
+    func visible(table: String, key: String, claims: [String]) async throws -> [Bool] {
         try await database.withStatement { connection in
             let rows = try await connection.rows(
                 "SELECT public.realtime_visible_to(format('public.%I', $1::text)::regclass, $2::jsonb, $3::text[]::jsonb[])",
-                [table, JSONValue.object(key).jsonText, claims])
+                [table, key, claims])
             for try await result in rows.decode([Bool].self) { return result }
             return []
         }
     }
 
-    /// Deletes changes older than `retention`, and the positions of instances not seen for
-    /// as long; returns how many changes went.
+    /// Deletes the positions of instances not seen for `retention` (they died), then the
+    /// changes older than `retention` that no instance still needs: of transactions older than
+    /// every saved position's horizon and than the oldest transaction still running. Returns
+    /// how many changes went.
     func prune(olderThan retention: Duration) async throws -> Int {
         try await database.withStatement { connection in
             let seconds = Double(retention.components.seconds)
@@ -155,7 +158,14 @@ struct ChangeLog: Sendable {
                 "DELETE FROM public.realtime_positions WHERE updated_at < now() - make_interval(secs => $1)", [seconds])
             let deleted = try await connection.scalarText(
                 """
-                WITH gone AS (DELETE FROM public.realtime_changes WHERE committed_at < now() - make_interval(secs => $1) RETURNING 1)
+                WITH needed AS (
+                    SELECT least(
+                        (SELECT min(horizon) FROM public.realtime_positions), pg_snapshot_xmin(pg_current_snapshot())) AS horizon
+                ), gone AS (
+                    DELETE FROM public.realtime_changes c USING needed
+                    WHERE c.committed_at < now() - make_interval(secs => $1) AND c.xid < needed.horizon
+                    RETURNING 1
+                )
                 SELECT count(*)::text FROM gone
                 """, [seconds])
             return deleted.flatMap { Int($0) } ?? 0

@@ -68,7 +68,7 @@ public final class ChangeLogReader: Service {
     }
 
     /// Reads and delivers the log each time it is woken, until cancelled; saves the position
-    /// after what it delivered, at least every 10 seconds, and when it stops.
+    /// after what it delivered, every 10 seconds, and when it stops.
     private func deliver(_ wakeups: AsyncStream<Void>, wake: AsyncStream<Void>.Continuation) async {
         guard var position = await startingPosition() else { return }
         var saved = position
@@ -92,7 +92,9 @@ public final class ChangeLogReader: Service {
                 try? await Task.sleep(for: .seconds(1))
                 wake.yield()
             }
-            if position != saved, delivered || ContinuousClock.now - savedAt > .seconds(10) {
+            // Saved after a delivery, and every 10 s even unmoved: a live instance's position
+            // never looks dead to the pruning.
+            if (delivered && position != saved) || ContinuousClock.now - savedAt > .seconds(10) {
                 if (try? await log.save(position, of: instance)) != nil {
                     saved = position
                     savedAt = .now

@@ -71,7 +71,7 @@ struct RealtimeChannel: Sendable {
             guard event == nil || event == "*" || type != nil else { throw JoinError("\(field).event must be *, INSERT, UPDATE or DELETE") }
             guard (schema ?? "public") == "public" else { throw JoinError("\(field).schema must be public") }
             guard let table, let bound = catalog.table(table) else {
-                throw JoinError("\(field).table must be one of \(catalog.names.joined(separator: ", "))")
+                throw JoinError("\(field).table must be one of \(catalog.feedNames.joined(separator: ", ")) or a table of the supabase_realtime publication")
             }
             var filter: ChangeFilter?
             if let filterText, !filterText.isEmpty {

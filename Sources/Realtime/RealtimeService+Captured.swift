@@ -28,7 +28,7 @@ extension RealtimeService {
         var allowed = candidates.map { _ in true }
         if change.type != .delete {
             let claims = Array(Set(candidates.map(\.claims)))
-            let visible = try await log.visible(table: change.table, key: change.key, claims: claims)
+            let visible = try await log.visible(table: change.table, key: change.keyJSON, claims: claims)
             let readers = Set(zip(claims, visible).filter(\.1).map(\.0))
             allowed = candidates.map { readers.contains($0.claims) }
         }

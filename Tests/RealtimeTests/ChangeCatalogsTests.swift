@@ -48,13 +48,17 @@ import Testing
         #expect(catalogs.current.table("messages")?.columns.count == ChangeCatalog.chatTables[0].columns.count)
         #expect(catalogs.isFeedTable("messages") && !catalogs.isFeedTable("notes"))
         #expect(catalogs.feedSources == ["messages", "participants", "reactions"])
+        // Errors name the feed's tables, never the published ones; only readable columns bind.
+        #expect(catalogs.current.feedNames == ["cursors", "messages", "participants", "reactions"])
+        #expect(catalogs.current.columnTypes(of: "notes")?.keys.sorted() == ["body", "id"])
     }
 
     @Test func aCapturedChangeShowsOnlyReadableColumnsAndADeleteOnlyItsKey() throws {
         let committed = Date(timeIntervalSince1970: 1_800_000_000)
         let update = CapturedChange(
             id: 1, xid: "10", table: "notes", type: .update, record: ["id": .number(7), "body": .string("b"), "secret": .string("s")],
-            oldRecord: ["id": .number(7), "body": .string("a"), "secret": .string("t")], key: ["id": .number(7)], committedAt: committed)
+            oldRecord: ["id": .number(7), "body": .string("a"), "secret": .string("t")], key: ["id": .number(7)], keyJSON: #"{"id": 7}"#,
+            committedAt: committed)
         let prepared = PreparedChange(captured: update, table: Self.notes)
         let data = try #require(try JSONValue.parse(prepared.forOthers).objectValue)
         #expect(data["record"] == .object(["id": .number(7), "body": .string("b")]))

@@ -137,7 +137,7 @@ import TestSupport
                 #"{"role":"service_role"}"#,
                 #"{"role":"postgres"}"#,
             ]
-            let visible = try await log.visible(table: "notes", key: ["id": .number(Double(id ?? "0") ?? 0)], claims: claims)
+            let visible = try await log.visible(table: "notes", key: #"{"id":\#(id ?? "0")}"#, claims: claims)
             #expect(visible == [true, false, false, false, false])
             // The check leaves the connection as it found it.
             let role = try await database.withOwner { connection in try await connection.scalarText("SELECT current_user::text", []) }
@@ -160,6 +160,42 @@ import TestSupport
             }
             #expect(try await log.sync(exempt: []).isEmpty)
             #expect(try await log.capturedTables().isEmpty)
+        }
+    }
+
+    @Test func pruningKeepsWhatAnInstanceStillNeedsAndForgetsDeadInstances() async throws {
+        try await TestDatabase.withDatabase { database in
+            let log = try await Self.publishedNotes(database)
+            let before = try await log.currentPosition()
+            try await log.save(before, of: "behind")
+            try await database.withStatement { connection in
+                try await connection.execute("INSERT INTO public.notes (body) VALUES ('one'), ('two')", [])
+            }
+            let after = try await Self.read(log, after: before, count: 2).next
+            func age(_ sql: String) async throws {
+                try await database.withStatement { connection in try await connection.execute(sql, []) }
+            }
+            func changes() async throws -> String? {
+                try await database.withStatement { connection in try await connection.scalarText("SELECT count(*)::text FROM public.realtime_changes", []) }
+            }
+            // Older than the retention, but the instance "behind" has not read them yet.
+            try await age("UPDATE public.realtime_changes SET committed_at = now() - interval '2 hours'")
+            #expect(try await log.prune(olderThan: .seconds(3_600)) == 0)
+            #expect(try await changes() == "2")
+            // It read them: they go.
+            try await log.save(after, of: "behind")
+            #expect(try await log.prune(olderThan: .seconds(3_600)) == 2)
+            // An instance silent past the retention is forgotten, and holds nothing back.
+            try await database.withStatement { connection in
+                try await connection.execute("INSERT INTO public.notes (body) VALUES ('three')", [])
+            }
+            _ = try await Self.read(log, after: after, count: 1)
+            try await log.save(before, of: "dead")
+            try await age("UPDATE public.realtime_positions SET updated_at = now() - interval '2 hours' WHERE instance = 'dead'")
+            try await age("UPDATE public.realtime_positions SET horizon = pg_snapshot_xmin(pg_current_snapshot()) WHERE instance = 'behind'")
+            try await age("UPDATE public.realtime_changes SET committed_at = now() - interval '2 hours'")
+            #expect(try await log.prune(olderThan: .seconds(3_600)) == 1)
+            #expect(try await log.savedPosition(of: "dead") == nil)
         }
     }
 }

@@ -118,6 +118,12 @@ async def test_a_filter_narrows_a_published_table_and_an_unknown_table_is_refuse
     await asyncio.sleep(0.5)
     assert [item["data"]["record"]["body"] for item in items] == ["keep me"]
 
+    # A column the subscriber's role may not read cannot be filtered on.
+    hidden = alice.channel(f"hidden-{uuid.uuid4()}")
+    hidden.on_postgres_changes("INSERT", lambda _: None, table=table, schema="public", filter="secret=eq.x")
+    with pytest.raises(RuntimeError, match="secret"):
+        await subscribed(hidden)
+
     refused = alice.channel(f"unknown-{uuid.uuid4()}")
     refused.on_postgres_changes("*", lambda _: None, table=f"never_published_{uuid.uuid4().hex[:6]}", schema="public")
     with pytest.raises(RuntimeError, match="table must be one of"):

@@ -114,6 +114,8 @@ DECLARE
     stale record;
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtext('public.realtime_sync_capture'));
+    -- A table locked by a long transaction is reported and tried again at the next sync.
+    PERFORM set_config('lock_timeout', '2s', true);
     FOR published IN
         SELECT c.oid, c.relname::text AS name,
             EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisprimary) AS has_key,
@@ -165,8 +167,8 @@ REVOKE ALL ON FUNCTION public.realtime_sync_capture(text[]) FROM PUBLIC;
 -- Whether each subscriber may read a row now, evaluated as that subscriber: for each claims
 -- object, the request role and `request.jwt.claims` are set (for this transaction) and the
 -- row is looked up by its primary key under row-level security, as Supabase Realtime does.
--- Only the anon and authenticated roles are taken; any other role, and a role without the
--- SELECT privilege, reads as nobody.
+-- Only the anon and authenticated roles are taken; any other role, a role without the SELECT
+-- privilege, and a subscriber whose policies raise an error read as nobody (fail closed).
 -- Not SECURITY DEFINER: only the server's role, a member of both request roles, may switch.
 CREATE FUNCTION public.realtime_visible_to(target regclass, key jsonb, claims jsonb[]) RETURNS boolean[]
 LANGUAGE plpgsql SET search_path = ''
@@ -195,7 +197,8 @@ BEGIN
         PERFORM pg_catalog.set_config('request.jwt.claims', claim::text, true);
         BEGIN
             EXECUTE lookup INTO visible USING key;
-        EXCEPTION WHEN insufficient_privilege THEN
+        EXCEPTION WHEN OTHERS THEN
+            -- A policy that fails for this subscriber hides the row from them only.
             visible := false;
         END;
         PERFORM pg_catalog.set_config('role', 'none', true);

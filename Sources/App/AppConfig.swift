@@ -76,10 +76,10 @@ public struct AppConfig: Sendable {
     public var storage = StorageSettings()
     /// Reels: the transcoding worker and the arbiter (`REELS_*`).
     public var reels = ReelsSettings()
-    /// Where the API role LISTENs for writes made outside the server and for the published
-    /// tables' change log (set by `Server` from the database URL; without it such writes reach
-    /// no subscriber). Not an environment variable.
-    public var outsideWritesListenConfiguration: PostgresConnection.Configuration?
+    /// Whether the API role follows realtime's change log (published tables, writes made
+    /// outside the server): set by `Server`; applications built in tests leave it off.
+    /// Not an environment variable.
+    public var readsChangeLog = false
     /// The admin console: session length, TOTP issuer, audit anchors (`ADMIN_*`).
     public var admin = AdminSettings()
 

@@ -164,10 +164,10 @@ public func buildSurface(
                 .add(middleware: CallerMiddleware(tokens: tokens)),
             buckets: buckets)
         services.append(realtime)
-        if let listen = config.outsideWritesListenConfiguration {
+        if config.readsChangeLog {
             services.append(
                 ChangeLogReader(
-                    realtime: realtime, database: realtimeDatabase ?? database, listenConfiguration: listen, settings: config.changeCapture,
+                    realtime: realtime, database: realtimeDatabase ?? database, settings: config.changeCapture,
                     instance: config.changeCapture.instanceName ?? "\(ProcessInfo.processInfo.hostName):\(config.port)", logger: logger))
         }
     }

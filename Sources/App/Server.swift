@@ -28,8 +28,7 @@ public enum Server {
         var configuration = config
         // The reels worker LISTENs on a connection of its own, not on one of the pool's.
         configuration.reels.worker.listenConfiguration = try locator.url.connectionConfiguration()
-        // So does the listener for writes made outside the server.
-        configuration.outsideWritesListenConfiguration = try locator.url.connectionConfiguration()
+        configuration.readsChangeLog = true
         let config = configuration
         try await withDatabase(locator.url, config: config, logger: logger) { database in
             try await Migrator(migrations: try Migration.bundled(), logger: logger).migrate(client: database.client)

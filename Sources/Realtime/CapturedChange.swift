@@ -4,11 +4,27 @@ import Foundation
 /// A table of the `supabase_realtime` publication whose writes the database captures into the
 /// change log (migration 0036).
 struct CapturedTable: Sendable {
+    /// How `old_record` is given (PostgreSQL's `relreplident`).
+    enum ReplicaIdentity: String, Sendable {
+        /// The primary key.
+        case `default` = "d"
+        /// The whole row.
+        case full = "f"
+        /// The columns of the replica-identity index.
+        case index = "i"
+        /// Nothing.
+        case nothing = "n"
+    }
+
     var name: String
     /// Its columns in order, with PostgreSQL type names.
     var columns: [(name: String, type: String)]
     /// The columns the `authenticated` role may read: a change shows subscribers only these.
     var readable: Set<String>
+    var keyColumns: [String] = []
+    var identity: ReplicaIdentity = .default
+    /// The replica-identity index's columns (identity `index`).
+    var identityColumns: [String] = []
 
     /// What clients may bind and filter: the readable columns only.
     var changeTable: ChangeTable { ChangeTable(name: name, columns: columns.filter { readable.contains($0.name) }) }
@@ -17,6 +33,22 @@ struct CapturedTable: Sendable {
     func readableOnly(_ row: [String: JSONValue]) -> [String: JSONValue] {
         guard readable.count < columns.count else { return row }
         return row.filter { readable.contains($0.key) }
+    }
+
+    /// A row's primary key.
+    func key(of row: [String: JSONValue]) -> [String: JSONValue] {
+        row.filter { keyColumns.contains($0.key) }
+    }
+
+    /// What an UPDATE's `old_record` holds of the row before it, per the replica identity
+    /// (the table's now, unless the change says which it was written under).
+    func identityOf(_ old: [String: JSONValue], writtenUnder written: ReplicaIdentity? = nil) -> [String: JSONValue] {
+        switch written ?? identity {
+        case .full: old
+        case .default: key(of: old)
+        case .index: old.filter { identityColumns.contains($0.key) }
+        case .nothing: [:]
+        }
     }
 }
 
@@ -30,13 +62,13 @@ struct CapturedChange: Sendable, Equatable {
     var type: ChangeType
     /// The row after the change; nil for DELETE.
     var record: [String: JSONValue]?
-    /// The row before it as the table's replica identity gives it (empty for INSERT).
-    var oldRecord: [String: JSONValue]
-    /// The row's primary key (a DELETE's `old_record`)...
-    var key: [String: JSONValue]
-    /// ...and as the log wrote it: how each subscriber's right to read it is checked (exact,
-    /// where `key` holds numbers as doubles).
-    var keyJSON: String
+    /// `record` as the log wrote it (exact: `record` holds numbers as doubles): how each
+    /// subscriber's right to read the row is checked.
+    var recordJSON: String?
+    /// The whole row before it (UPDATE, DELETE).
+    var oldRow: [String: JSONValue]?
+    /// An UPDATE's table's replica identity when it was written.
+    var identity: CapturedTable.ReplicaIdentity? = nil
     var committedAt: Date
     /// The feed module's description of its change (``ChangeFeed/change(logged:)``); nil for
     /// a captured table's change.
@@ -55,7 +87,8 @@ extension PreparedChange {
             "commit_timestamp": .string(Self.commitTimestamp(change.committedAt)), "errors": .null, "columns": .array(columns),
         ]
         let record = change.record.map(table.readableOnly)
-        let oldRecord = table.readableOnly(change.type == .delete ? change.key : change.oldRecord)
+        let old = change.oldRow ?? [:]
+        let oldRecord = table.readableOnly(change.type == .delete ? table.key(of: old) : table.identityOf(old, writtenUnder: change.identity))
         if change.type != .delete { data["record"] = .object(record ?? [:]) }
         if change.type != .insert { data["old_record"] = .object(oldRecord) }
         let text = JSONValue.object(data).jsonText

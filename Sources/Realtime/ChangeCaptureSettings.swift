@@ -16,9 +16,10 @@ public struct ChangeCaptureSettings: Sendable {
     public var resumeGrace = Duration.milliseconds(3_000)
     /// Changes read from the log at once.
     public var pageSize = 500
-    /// How often the log is read when no notification wakes the reader, and the publication
-    /// re-read for tables published or withdrawn.
-    public var pollInterval = Duration.seconds(1)
+    /// How often the log is read (`REALTIME_CHANGE_POLL_MS`): at most this much is added to a
+    /// change's way to its subscribers.
+    public var pollInterval = Duration.milliseconds(25)
+    /// How often the publication is re-read for tables published or withdrawn.
     public var catalogInterval = Duration.seconds(5)
 
     public init() {}
@@ -35,6 +36,8 @@ public struct ChangeCaptureSettings: Sendable {
         }
         retention = try reader.seconds(
             "realtime.changeRetentionSeconds", variable: "REALTIME_CHANGE_RETENTION_SECONDS", default: 3_600, in: 60...604_800)
+        pollInterval = .milliseconds(
+            try reader.integer("realtime.changePollMs", variable: "REALTIME_CHANGE_POLL_MS", default: 25, in: 5...5_000))
         resumeGrace = .milliseconds(
             try reader.integer("realtime.resumeGraceMs", variable: "REALTIME_RESUME_GRACE_MS", default: 3_000, in: 0...60_000))
     }

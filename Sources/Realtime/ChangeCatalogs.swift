@@ -10,8 +10,8 @@ final class ChangeCatalogs: Sendable {
         var catalog: ChangeCatalog
         var captured: [String: CapturedTable] = [:]
         var refresh: (@Sendable () async -> Void)?
-        /// The latest re-read and when it started: joins within a second of it wait for it.
-        var lastRefresh: (startedAt: ContinuousClock.Instant, task: Task<Void, Never>)?
+        /// The latest re-read scheduled, when it starts, and whether it has finished.
+        var next: (startsAt: ContinuousClock.Instant, task: Task<Void, Never>, finished: Bool)?
     }
 
     private let feedTables: [ChangeTable]
@@ -50,17 +50,30 @@ final class ChangeCatalogs: Sendable {
     }
 
     /// Re-reads the captured tables when some of `names` are unknown (a client binding to a
-    /// table published a moment ago), at most once a second however many joins ask: a join
-    /// within a second of a re-read waits for that one.
+    /// table published a moment ago), so that a table published before the join is known when
+    /// it returns. A join shares a re-read scheduled or running; when that one started before
+    /// the join arrived and the table is still unknown, the join waits for one that starts
+    /// after it. Re-reads start at most once a second.
     func refresh(ifMissing names: [String]) async {
-        let task: Task<Void, Never>? = state.withLock { state in
-            guard names.contains(where: { state.catalog.table($0) == nil }), let refresh = state.refresh else { return nil }
-            let now = ContinuousClock.now
-            if let last = state.lastRefresh, now - last.startedAt < .seconds(1) { return last.task }
-            let task = Task { await refresh() }
-            state.lastRefresh = (now, task)
-            return task
+        let arrived = ContinuousClock.now
+        while true {
+            let awaited: (task: Task<Void, Never>, startsAt: ContinuousClock.Instant)? = state.withLock { state in
+                guard names.contains(where: { state.catalog.table($0) == nil }), let refresh = state.refresh else { return nil }
+                if let next = state.next, !next.finished || next.startsAt >= arrived { return (next.task, next.startsAt) }
+                let startsAt = max(arrived, (state.next?.startsAt ?? arrived) + .seconds(1))
+                let task = Task {
+                    try? await Task.sleep(until: startsAt)
+                    await refresh()
+                    self.state.withLock { state in
+                        if state.next?.startsAt == startsAt { state.next?.finished = true }
+                    }
+                }
+                state.next = (startsAt, task, false)
+                return (task, startsAt)
+            }
+            guard let awaited else { return }
+            await awaited.task.value
+            if awaited.startsAt >= arrived || Task.isCancelled { return }
         }
-        await task?.value
     }
 }

@@ -36,12 +36,16 @@ struct ChangeLog: Sendable {
     }
 
     /// The captured tables: each table carrying the capture trigger, its columns (PostgreSQL
-    /// type names, as change events list them) and those the `authenticated` role may read.
+    /// type names, as change events list them), those the `authenticated` role may read, its
+    /// primary key and replica identity.
     func capturedTables() async throws -> [CapturedTable] {
         try await database.withStatement { connection in
             let rows = try await connection.rows(
                 """
-                SELECT c.relname::text, a.attname::text, t.typname::text, has_column_privilege('authenticated', c.oid, a.attnum, 'SELECT')
+                SELECT c.relname::text, a.attname::text, t.typname::text, has_column_privilege('authenticated', c.oid, a.attnum, 'SELECT'),
+                    c.relreplident::text,
+                    EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisprimary AND a.attnum = ANY (i.indkey)),
+                    EXISTS (SELECT 1 FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid AND i.indisreplident AND a.attnum = ANY (i.indkey))
                 FROM pg_catalog.pg_trigger tg
                 JOIN pg_catalog.pg_class c ON c.oid = tg.tgrelid
                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
@@ -51,10 +55,15 @@ struct ChangeLog: Sendable {
                 ORDER BY c.relname, a.attnum
                 """, [])
             var tables: [CapturedTable] = []
-            for try await (table, column, type, readable) in rows.decode((String, String, String, Bool).self) {
-                if tables.last?.name != table { tables.append(CapturedTable(name: table, columns: [], readable: [])) }
-                tables[tables.count - 1].columns.append((column, type))
-                if readable { tables[tables.count - 1].readable.insert(column) }
+            for try await (table, column, type, readable, identity, inKey, inIdentity) in rows.decode((String, String, String, Bool, String, Bool, Bool).self) {
+                if tables.last?.name != table {
+                    tables.append(CapturedTable(name: table, columns: [], readable: [], identity: .init(rawValue: identity) ?? .default))
+                }
+                let last = tables.count - 1
+                tables[last].columns.append((column, type))
+                if readable { tables[last].readable.insert(column) }
+                if inKey { tables[last].keyColumns.append(column) }
+                if inIdentity { tables[last].identityColumns.append(column) }
             }
             return tables
         }
@@ -106,7 +115,7 @@ struct ChangeLog: Sendable {
         try await database.withStatement { connection in
             let rows = try await connection.rows(
                 """
-                SELECT h.horizon::text, c.id, c.xid::text, c.table_name, c.type, c.record::text, c.old_record::text, c.key::text, c.committed_at, c.envelope::text
+                SELECT h.horizon::text, c.id, c.xid::text, c.table_name, c.type, c.record::text, c.old_record::text, c.committed_at, c.envelope::text, c.replica_identity::text
                 FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS horizon) h
                 LEFT JOIN LATERAL (
                     SELECT * FROM public.realtime_changes r
@@ -118,15 +127,16 @@ struct ChangeLog: Sendable {
             var changes: [CapturedChange] = []
             var last: Position?
             var count = 0
-            for try await row in rows.decode((String, Int64?, String?, String?, String?, String?, String?, String?, Date?, String?).self) {
+            for try await row in rows.decode((String, Int64?, String?, String?, String?, String?, String?, Date?, String?, String?).self) {
                 horizon = row.0
-                guard let id = row.1, let xid = row.2, let table = row.3, let typeText = row.4, let keyText = row.7, let committed = row.8 else { continue }
+                guard let id = row.1, let xid = row.2, let table = row.3, let typeText = row.4, let committed = row.7 else { continue }
                 last = Position(horizon: xid, lastID: id)
                 count += 1
                 guard let type = ChangeType(rawValue: typeText) else { continue }
                 changes.append(CapturedChange(
-                    id: id, xid: xid, table: table, type: type, record: row.5.flatMap(Self.object), oldRecord: row.6.flatMap(Self.object) ?? [:],
-                    key: Self.object(keyText) ?? [:], keyJSON: keyText, committedAt: committed, envelope: row.9))
+                    id: id, xid: xid, table: table, type: type, record: row.5.flatMap(Self.object), recordJSON: row.5,
+                    oldRow: row.6.flatMap(Self.object), identity: row.9.flatMap(CapturedTable.ReplicaIdentity.init(rawValue:)),
+                    committedAt: committed, envelope: row.8))
             }
             // A full page may stop inside a transaction: go on from its last change.
             if let last, count >= limit { return Page(changes: changes, next: last) }
@@ -134,17 +144,28 @@ struct ChangeLog: Sendable {
         }
     }
 
-    /// Which of `claims` (each subscriber's verified JWT claims) may read the row with this
-    /// key (the JSON the log holds, exactly: no number is rounded) now, in order: evaluated as
-    /// each of them under the table's row-level security.
-    func visible(table: String, key: String, claims: [String]) async throws -> [Bool] {
+    /// Which of `rows` (each as the log wrote it: no number rounded) each of `claims` (each
+    /// subscriber's verified JWT claims) may read now, by index: evaluated as each subscriber
+    /// under the table's row-level security, in one statement.
+    func visible(table: String, rows: [String], claims: [String]) async throws -> Set<VisibleRow> {
         try await database.withStatement { connection in
-            let rows = try await connection.rows(
-                "SELECT public.realtime_visible_to(format('public.%I', $1::text)::regclass, $2::jsonb, $3::text[]::jsonb[])",
-                [table, key, claims])
-            for try await result in rows.decode([Bool].self) { return result }
-            return []
+            let result = try await connection.rows(
+                """
+                SELECT claim_index, row_index
+                FROM public.realtime_visible_rows(format('public.%I', $1::text)::regclass, $2::text[]::jsonb[], $3::text[]::jsonb[])
+                """, [table, rows, claims])
+            var visible = Set<VisibleRow>()
+            for try await (claim, row) in result.decode((Int32, Int32).self) {
+                visible.insert(VisibleRow(claim: Int(claim) - 1, row: Int(row) - 1))
+            }
+            return visible
         }
+    }
+
+    /// A row a subscriber may read: indexes into the claims and rows asked about.
+    struct VisibleRow: Hashable, Sendable {
+        var claim: Int
+        var row: Int
     }
 
     /// Deletes the positions of instances not seen for `retention` (they died), then the

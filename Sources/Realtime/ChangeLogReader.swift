@@ -2,7 +2,6 @@ import Core
 import Database
 import Foundation
 import Logging
-import PostgresNIO
 import ServiceLifecycle
 import Synchronization
 
@@ -13,16 +12,15 @@ import Synchronization
 /// the instance's name, so a restart goes on where it stopped: nothing committed meanwhile
 /// is lost, nothing delivered is sent again.
 ///
-/// A notification on `ecomansoni_realtime_changes` (sent at commit) wakes it; it also reads
-/// every ``ChangeCaptureSettings/pollInterval``, in case a notification went unheard.
+/// It polls every ``ChangeCaptureSettings/pollInterval`` (25 ms by default): a NOTIFY from the
+/// capture trigger would serialise every writer's commit, and one query that finds nothing
+/// is cheap.
 public final class ChangeLogReader: Service {
-    static let channel = "ecomansoni_realtime_changes"
     /// How often changes past the retention are deleted.
     static let pruneInterval = Duration.seconds(60)
 
     private let realtime: RealtimeService
     private let log: ChangeLog
-    private let listenConfiguration: PostgresConnection.Configuration
     private let settings: ChangeCaptureSettings
     private let instance: String
     private let logger: Logger
@@ -31,15 +29,12 @@ public final class ChangeLogReader: Service {
 
     /// - Parameters:
     ///   - database: the owner-role pool (realtime's).
-    ///   - listenConfiguration: a connection of its own for LISTEN.
     ///   - instance: the name the position is kept under, stable across restarts.
     public init(
-        realtime: RealtimeService, database: Database, listenConfiguration: PostgresConnection.Configuration, settings: ChangeCaptureSettings,
-        instance: String, logger: Logger
+        realtime: RealtimeService, database: Database, settings: ChangeCaptureSettings, instance: String, logger: Logger
     ) {
         self.realtime = realtime
         self.log = ChangeLog(database: database)
-        self.listenConfiguration = listenConfiguration
         self.settings = settings
         self.instance = instance
         self.logger = logger
@@ -50,47 +45,37 @@ public final class ChangeLogReader: Service {
     }
 
     private func follow() async {
-        let (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         realtime.hub.catalogs.setRefresh { [self] in await self.refreshCatalog() }
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { [self] in
-                await PostgresListener.run(channel: Self.channel, configuration: listenConfiguration, logger: logger, listening: { wake.yield() }) { _ in
-                    wake.yield()
-                }
-            }
-            group.addTask { [self] in await repeating(every: settings.pollInterval) { wake.yield() } }
             group.addTask { [self] in await repeating(every: settings.catalogInterval) { await self.refreshCatalog() } }
             group.addTask { [self] in await repeating(every: Self.pruneInterval) { await self.prune() } }
-            group.addTask { [self] in await deliver(wakeups, wake: wake) }
+            group.addTask { [self] in await deliver() }
             await group.next()
             group.cancelAll()
         }
     }
 
-    /// Reads and delivers the log each time it is woken, until cancelled; saves the position
-    /// after what it delivered, every 10 seconds, and when it stops.
-    private func deliver(_ wakeups: AsyncStream<Void>, wake: AsyncStream<Void>.Continuation) async {
+    /// Reads and delivers the log every ``ChangeCaptureSettings/pollInterval`` until
+    /// cancelled (a page at a time, as long as pages come full); saves the position after
+    /// what it delivered, every 10 seconds, and when it stops.
+    private func deliver() async {
         guard var position = await startingPosition() else { return }
         var saved = position
         var savedAt = ContinuousClock.now
-        for await _ in wakeups {
+        while !Task.isCancelled {
             var delivered = false
             do {
                 while !Task.isCancelled {
                     let page = try await log.page(after: position, limit: settings.pageSize)
-                    for change in page.changes {
-                        try await realtime.deliver(change, log: log)
-                        position = ChangeLog.Position(horizon: change.xid, lastID: change.id)
-                        delivered = true
-                    }
+                    try await realtime.deliver(page.changes, log: log)
                     position = page.next
+                    delivered = delivered || !page.changes.isEmpty
                     if page.changes.count < settings.pageSize { break }
                 }
             } catch {
                 if Task.isCancelled { break }
                 logger.warning("could not deliver from the change log; trying again", metadata: ["error": "\(error)"])
                 try? await Task.sleep(for: .seconds(1))
-                wake.yield()
             }
             // Saved after a delivery, and every 10 s even unmoved: a live instance's position
             // never looks dead to the pruning.
@@ -100,6 +85,7 @@ public final class ChangeLogReader: Service {
                     savedAt = .now
                 }
             }
+            try? await Task.sleep(for: settings.pollInterval)
         }
         // Cancelled: the last position is saved outside the cancelled task.
         if position != saved {

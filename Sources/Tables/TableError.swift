@@ -115,6 +115,12 @@ enum TableError {
             details: "'\(parent)' and '\(relation)' do not form a many-to-one or one-to-one relationship", hint: nil)
     }
 
+    /// 400 `PGRST123`: an aggregate (`count()`, `amount.sum()`, …) in `select`. Aggregates
+    /// are off, as PostgREST's `db-aggregates-enabled` and Supabase's default are.
+    static func aggregatesNotAllowed() -> APIError {
+        APIError(status: .badRequest, code: "PGRST123", message: "Use of aggregate functions is not allowed", details: nil, hint: nil)
+    }
+
     /// 400 `PGRST119`: a spread (`...rel()`) of a one-to-many embedding.
     static func spreadNotToOne(parent: String, relation: String) -> APIError {
         APIError(

@@ -89,6 +89,7 @@ public struct TableQueryParser: Sendable {
             embedding.spread = true
             return .embed(embedding)
         }
+        if Self.isAggregate(part) { throw TableError.aggregatesNotAllowed() }
         if let open = Self.firstTopLevel("(", in: part) {
             guard part.hasSuffix(")") else { throw TableError.parse("select", "unbalanced parentheses in \(part)") }
             let head = String(part[..<open])
@@ -124,6 +125,20 @@ public struct TableQueryParser: Sendable {
             guard let cast, Self.isTypeName(cast) else { throw TableError.parse("select", "not a type name after :: in \(part)") }
         }
         return .field(try parseColumnPath(expression, parameter: "select"), alias: alias.map(Self.unquote), cast: cast)
+    }
+
+    /// PostgREST's aggregate functions in `select`.
+    static let aggregateFunctions: Set<String> = ["avg", "count", "max", "min", "sum"]
+
+    /// Whether a select item is an aggregate: `count()`, or `column.fn()`, with an optional
+    /// alias and cast (`total:amount.sum()::int`).
+    static func isAggregate(_ part: String) -> Bool {
+        var call = splitAlias(part).1
+        if let cast = lastTopLevelCast(in: call) { call = String(call[..<cast.lowerBound]) }
+        guard call.hasSuffix("()") else { return false }
+        let head = call.dropLast(2)
+        let function = head.split(separator: ".", omittingEmptySubsequences: false).last.map(String.init) ?? ""
+        return aggregateFunctions.contains(function) && (head == "count" || head.contains("."))
     }
 
     // MARK: filters

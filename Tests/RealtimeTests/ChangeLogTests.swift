@@ -114,12 +114,24 @@ import TestSupport
             let changes = try await Self.read(log, after: start, count: 5).changes
             #expect(changes.map(\.type) == [.insert, .update, .update, .delete, .insert])
             #expect(Self.bodies(changes) == ["a", "b", "c", "after"])
-            let id = changes[0].key["id"]
-            #expect(id != nil && changes.prefix(4).allSatisfy { $0.key == ["id": id!] })
-            #expect(changes[0].oldRecord == [:])
-            #expect(changes[1].oldRecord == ["id": id!])
-            #expect(changes[2].oldRecord == ["id": id!, "owner": .null, "body": .string("b"), "secret": .null])
-            #expect(changes[3].record == nil && changes[3].oldRecord["body"] == .string("c"))
+            // The reader trims the old row to the table's replica identity, read from the catalogue.
+            var notes = try #require(try await log.capturedTables().first)
+            #expect(notes.identity == .full && notes.keyColumns == ["id"])
+            let id = try #require(changes[0].record?["id"])
+            func oldRecord(_ change: CapturedChange) throws -> JSONValue? {
+                try JSONValue.parse(PreparedChange(captured: change, table: notes).forOthers).objectValue?["old_record"]
+            }
+            #expect(try oldRecord(changes[0]) == nil)
+            #expect(try oldRecord(changes[2]) == .object(["id": id, "owner": .null, "body": .string("b")]), "FULL, readable columns only")
+            #expect(try oldRecord(changes[3]) == .object(["id": id]), "a delete carries its key only")
+            // Each update as the identity it was written under, whatever the table's is now.
+            #expect(changes[1].identity == .default && changes[2].identity == .full)
+            #expect(try oldRecord(changes[1]) == .object(["id": id]))
+            var unknown = changes[1]
+            unknown.identity = nil
+            notes.identity = .nothing
+            #expect(try oldRecord(unknown) == .object([:]))
+            #expect(changes[3].record == nil && changes[3].oldRow?["body"] == .string("c"))
         }
     }
 
@@ -127,8 +139,11 @@ import TestSupport
         try await TestDatabase.withDatabase { database in
             let log = try await Self.publishedNotes(database)
             let owner = UUID(), stranger = UUID()
-            let id = try await database.withOwner { connection in
-                try await connection.scalarText("INSERT INTO public.notes (owner, body) VALUES ($1, 'mine') RETURNING id::text", [owner])
+            let ids = try await database.withOwner { connection in
+                [
+                    try await connection.scalarText("INSERT INTO public.notes (owner, body) VALUES ($1, 'mine') RETURNING id::text", [owner]),
+                    try await connection.scalarText("INSERT INTO public.notes (owner, body) VALUES ($1, 'theirs') RETURNING id::text", [stranger]),
+                ].compactMap { $0 }
             }
             let claims = [
                 #"{"role":"authenticated","sub":"\#(owner.uuidString.lowercased())"}"#,
@@ -137,8 +152,10 @@ import TestSupport
                 #"{"role":"service_role"}"#,
                 #"{"role":"postgres"}"#,
             ]
-            let visible = try await log.visible(table: "notes", key: #"{"id":\#(id ?? "0")}"#, claims: claims)
-            #expect(visible == [true, false, false, false, false])
+            // Rows as the log holds them (the key among other columns); a row that is gone is nobody's.
+            let rows = ids.map { #"{"id": \#($0), "body": "ignored"}"# } + [#"{"id": 999999}"#]
+            let visible = try await log.visible(table: "notes", rows: rows, claims: claims)
+            #expect(visible == [ChangeLog.VisibleRow(claim: 0, row: 0), ChangeLog.VisibleRow(claim: 1, row: 1)])
             // The check leaves the connection as it found it.
             let role = try await database.withOwner { connection in try await connection.scalarText("SELECT current_user::text", []) }
             #expect(role != "authenticated")

@@ -6,13 +6,16 @@
 --     ALTER PUBLICATION supabase_realtime ADD TABLE public.notes;
 -- and the server puts the capture trigger on it (public.realtime_sync_capture, run at start,
 -- every few seconds and when a client binds to a table it does not know yet). The trigger
--- writes each row change, with `old_record` per the table's replica identity, into
--- public.realtime_changes in the writer's transaction: a rolled-back write leaves nothing, a
--- committed one cannot be lost. Each instance reads the log in commit-safe order (only
--- transactions older than the oldest one still running, so a change committed late with a
--- smaller id is never skipped) from a position it keeps in public.realtime_positions, and
--- delivers each change to its own subscribers whose row-level security lets them read the
--- row, checked as each of them (public.realtime_visible_to).
+-- writes each row change (the new row, and the old one) into public.realtime_changes in the
+-- writer's transaction: a rolled-back write leaves nothing, a committed one cannot be lost.
+-- It does as little as it can, since every writer pays for it: one catalogue lookup (the
+-- replica identity of an UPDATE; the reader trims `old_record` to it) and no NOTIFY (which would serialise
+-- the commits of every writer; the readers poll). Each instance reads the log in
+-- commit-safe order (only transactions older than the oldest one still running, so a change
+-- committed late with a smaller id is never skipped) from a position it keeps in
+-- public.realtime_positions, and delivers each change to its own subscribers whose
+-- row-level security lets them read the row, checked as each of them
+-- (public.realtime_visible_rows).
 --
 -- The chat tables are not captured here: the chat module publishes their changes itself,
 -- scoped to conversations.
@@ -33,10 +36,10 @@ CREATE TABLE public.realtime_changes (
     type text NOT NULL CHECK (type IN ('INSERT', 'UPDATE', 'DELETE')),
     -- The row after the change (INSERT, UPDATE); null for DELETE.
     record jsonb,
-    -- The row before it as the replica identity gives it (UPDATE, DELETE).
+    -- The whole row before it (UPDATE, DELETE); the reader keeps what the replica identity gives.
     old_record jsonb,
-    -- The primary key of the row (the new one, or the old one for DELETE).
-    key jsonb NOT NULL,
+    -- The table's replica identity when it was written (pg_class.relreplident).
+    replica_identity "char",
     committed_at timestamptz NOT NULL DEFAULT clock_timestamp()
 );
 CREATE INDEX realtime_changes_xid_idx ON public.realtime_changes (xid, id);
@@ -60,43 +63,13 @@ REVOKE ALL ON public.realtime_positions FROM PUBLIC, anon, authenticated;
 CREATE FUNCTION public.realtime_capture() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = ''
 AS $$
-DECLARE
-    identity "char";
-    key_columns text[];
-    identity_columns text[];
-    changed jsonb;
-    before jsonb;
-    old_out jsonb;
 BEGIN
-    SELECT c.relreplident INTO identity FROM pg_catalog.pg_class c WHERE c.oid = TG_RELID;
-    SELECT array_agg(a.attname::text) INTO key_columns
-    FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
-    WHERE i.indrelid = TG_RELID AND i.indisprimary;
-    IF TG_OP <> 'DELETE' THEN
-        changed := to_jsonb(NEW);
-    END IF;
-    IF TG_OP <> 'INSERT' THEN
-        before := to_jsonb(OLD);
-        IF identity = 'f' THEN
-            old_out := before;
-        ELSIF identity = 'n' THEN
-            old_out := '{}';
-        ELSE
-            IF identity = 'i' THEN
-                SELECT array_agg(a.attname::text) INTO identity_columns
-                FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
-                WHERE i.indrelid = TG_RELID AND i.indisreplident;
-            ELSE
-                identity_columns := key_columns;
-            END IF;
-            SELECT coalesce(jsonb_object_agg(e.key, e.value), '{}') INTO old_out
-            FROM jsonb_each(before) e WHERE e.key = ANY (identity_columns);
-        END IF;
-    END IF;
-    INSERT INTO public.realtime_changes (table_name, type, record, old_record, key)
-    SELECT TG_TABLE_NAME, TG_OP, changed, old_out, coalesce(jsonb_object_agg(e.key, e.value), '{}')
-    FROM jsonb_each(coalesce(changed, before)) e WHERE e.key = ANY (key_columns);
-    PERFORM pg_notify('ecomansoni_realtime_changes', '');
+    INSERT INTO public.realtime_changes (table_name, type, record, old_record, replica_identity)
+    VALUES (
+        TG_TABLE_NAME, TG_OP,
+        CASE WHEN TG_OP <> 'DELETE' THEN to_jsonb(NEW) END,
+        CASE WHEN TG_OP <> 'INSERT' THEN to_jsonb(OLD) END,
+        CASE WHEN TG_OP = 'UPDATE' THEN (SELECT c.relreplident FROM pg_catalog.pg_class c WHERE c.oid = TG_RELID) END);
     RETURN NULL;
 END
 $$;
@@ -164,48 +137,51 @@ END
 $$;
 REVOKE ALL ON FUNCTION public.realtime_sync_capture(text[]) FROM PUBLIC;
 
--- Whether each subscriber may read a row now, evaluated as that subscriber: for each claims
+-- Which subscribers may read which rows now, evaluated as each subscriber: for each claims
 -- object, the request role and `request.jwt.claims` are set (for this transaction) and the
--- row is looked up by its primary key under row-level security, as Supabase Realtime does.
+-- rows (each a JSON object holding at least the primary key) are looked up by their primary
+-- key under row-level security, as Supabase Realtime does. Answers (claim, row) index
+-- pairs, 1-based, for the rows each may read.
 -- Only the anon and authenticated roles are taken; any other role, a role without the SELECT
--- privilege, and a subscriber whose policies raise an error read as nobody (fail closed).
+-- privilege, and a subscriber whose policies raise an error read nothing (fail closed).
 -- Not SECURITY DEFINER: only the server's role, a member of both request roles, may switch.
-CREATE FUNCTION public.realtime_visible_to(target regclass, key jsonb, claims jsonb[]) RETURNS boolean[]
+CREATE FUNCTION public.realtime_visible_rows(target regclass, candidates jsonb[], claims jsonb[])
+RETURNS TABLE (claim_index integer, row_index integer)
 LANGUAGE plpgsql SET search_path = ''
 AS $$
 DECLARE
     condition text;
     lookup text;
-    claim jsonb;
-    visible boolean;
-    result boolean[] := '{}';
+    subscriber jsonb;
+    ordinal integer := 0;
 BEGIN
-    SELECT string_agg(format('t.%1$I = (pg_catalog.jsonb_populate_record(NULL::%2$s, $1)).%1$I', a.attname, target), ' AND ')
+    SELECT string_agg(format('t.%1$I = (pg_catalog.jsonb_populate_record(NULL::%2$s, r.row)).%1$I', a.attname, target), ' AND ')
     INTO condition
     FROM pg_catalog.pg_index i JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
     WHERE i.indrelid = target AND i.indisprimary;
     IF condition IS NULL THEN
         RAISE EXCEPTION '% has no primary key', target USING ERRCODE = '55000';
     END IF;
-    lookup := format('SELECT EXISTS (SELECT 1 FROM %s t WHERE %s)', target, condition);
-    FOREACH claim IN ARRAY claims LOOP
-        IF coalesce(claim ->> 'role', '') NOT IN ('anon', 'authenticated') THEN
-            result := result || false;
-            CONTINUE;
-        END IF;
-        PERFORM pg_catalog.set_config('role', claim ->> 'role', true);
-        PERFORM pg_catalog.set_config('request.jwt.claims', claim::text, true);
+    lookup := format(
+        'SELECT r.n::integer FROM unnest($1) WITH ORDINALITY r(row, n) WHERE EXISTS (SELECT 1 FROM %s t WHERE %s)', target, condition);
+    FOREACH subscriber IN ARRAY claims LOOP
+        ordinal := ordinal + 1;
+        CONTINUE WHEN coalesce(subscriber ->> 'role', '') NOT IN ('anon', 'authenticated');
         BEGIN
-            EXECUTE lookup INTO visible USING key;
+            PERFORM pg_catalog.set_config('role', subscriber ->> 'role', true);
+            PERFORM pg_catalog.set_config('request.jwt.claims', subscriber::text, true);
+            claim_index := ordinal;
+            FOR row_index IN EXECUTE lookup USING candidates LOOP
+                RETURN NEXT;
+            END LOOP;
+            PERFORM pg_catalog.set_config('role', 'none', true);
         EXCEPTION WHEN OTHERS THEN
-            -- A policy that fails for this subscriber hides the row from them only.
-            visible := false;
+            -- A policy that fails for this subscriber hides the rows from them only.
+            NULL;
         END;
-        PERFORM pg_catalog.set_config('role', 'none', true);
-        result := result || visible;
     END LOOP;
+    PERFORM pg_catalog.set_config('role', 'none', true);
     PERFORM pg_catalog.set_config('request.jwt.claims', '', true);
-    RETURN result;
 END
 $$;
-REVOKE ALL ON FUNCTION public.realtime_visible_to(regclass, jsonb, jsonb[]) FROM PUBLIC;
+REVOKE ALL ON FUNCTION public.realtime_visible_rows(regclass, jsonb[], jsonb[]) FROM PUBLIC;

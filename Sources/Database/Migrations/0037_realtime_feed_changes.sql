@@ -10,15 +10,14 @@
 
 ALTER TABLE public.realtime_changes ADD COLUMN envelope jsonb;
 
--- Logs a feed module's change; for its triggers (SECURITY DEFINER: the writer may not touch
+-- Logs a feed module's change (the readers poll the log); for its triggers (SECURITY DEFINER: the writer may not touch
 -- the log).
 CREATE FUNCTION public.realtime_log_feed_change(envelope jsonb) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = ''
 AS $$
 BEGIN
-    INSERT INTO public.realtime_changes (table_name, type, key, envelope)
-    VALUES (envelope ->> 'table', envelope ->> 'type', coalesce(envelope -> 'key', '{}'), envelope);
-    PERFORM pg_notify('ecomansoni_realtime_changes', '');
+    INSERT INTO public.realtime_changes (table_name, type, envelope)
+    VALUES (envelope ->> 'table', envelope ->> 'type', envelope);
 END
 $$;
 REVOKE ALL ON FUNCTION public.realtime_log_feed_change(jsonb) FROM PUBLIC;

@@ -99,7 +99,10 @@ struct RealtimeSession: Sendable {
             throw JoinError("Unauthorized: private channels are not supported; use a conversation:<id> topic")
         }
         let bindings: [RealtimeChannel.Binding]
-        await hub.catalogs.refresh(ifMissing: RealtimeChannel.tableNames(in: config["postgres_changes"]))
+        if caller.role == .authenticated {
+            // Only those who may bind make the publication be re-read (at most once a second).
+            await hub.catalogs.refresh(ifMissing: RealtimeChannel.tableNames(in: config["postgres_changes"]))
+        }
         do {
             bindings = try RealtimeChannel.bindings(from: config["postgres_changes"], catalog: hub.catalogs.current, limit: limits.bindingsPerChannel)
         } catch {

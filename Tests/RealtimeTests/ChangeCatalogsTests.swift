@@ -8,24 +8,20 @@ import Testing
 /// The bindable tables: the chat feed's, and the captured tables re-read when a join names
 /// one not yet known, at most once a second however many joins ask.
 @Suite struct ChangeCatalogsTests {
-    private final class Counter: Sendable {
-        let count = Mutex(0)
-    }
-
     private static let notes = CapturedTable(
         name: "notes", columns: [("id", "int8"), ("body", "text"), ("secret", "text")], readable: ["id", "body"], keyColumns: ["id"], identity: .full)
 
     @Test func joinsNamingAnUnknownTableWaitForARereadStartedAfterThemAtMostOneASecond() async throws {
         let catalogs = ChangeCatalogs(feed: ChangeCatalog.chatTables)
-        let refreshes = Counter()
+        let starts = Mutex<[ContinuousClock.Instant]>([])
         catalogs.setRefresh {
-            refreshes.count.withLock { $0 += 1 }
+            starts.withLock { $0.append(.now) }
             try? await Task.sleep(for: .milliseconds(100))
             catalogs.update(captured: [Self.notes])
         }
         await catalogs.refresh(ifMissing: ["messages"])
-        #expect(refreshes.count.withLock { $0 } == 0, "a known table needs no re-read")
-        // Joins arriving together all wait for the one re-read, and then know the table.
+        #expect(starts.withLock { $0.isEmpty }, "a known table needs no re-read")
+        // Joins arriving together share a re-read, and then know the table.
         await withTaskGroup(of: Bool.self) { group in
             for _ in 0..<20 {
                 group.addTask {
@@ -35,17 +31,25 @@ import Testing
             }
             for await known in group { #expect(known) }
         }
-        #expect(refreshes.count.withLock { $0 } == 1)
-        // Joins arriving later need a re-read that starts after them: one more, a second after
-        // the first, shared by all of them.
-        let later = ContinuousClock.now
-        await withTaskGroup(of: Void.self) { group in
-            for _ in 0..<50 { group.addTask { await catalogs.refresh(ifMissing: ["still_nope"]) } }
+        #expect(starts.withLock { $0.count } == 1)
+        // Each join for a table still unknown returns only after a re-read that started after
+        // it arrived; re-reads start at least a second apart, however many joins ask.
+        let joins = await withTaskGroup(of: (ContinuousClock.Instant, ContinuousClock.Instant).self) { group in
+            for _ in 0..<50 {
+                group.addTask {
+                    let arrived = ContinuousClock.now
+                    await catalogs.refresh(ifMissing: ["still_nope"])
+                    return (arrived, .now)
+                }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
         }
-        #expect(refreshes.count.withLock { $0 } == 2)
-        #expect(ContinuousClock.now - later >= .milliseconds(800))
+        let started = starts.withLock { $0 }
+        #expect(started.count >= 2)
+        for (earlier, later) in zip(started, started.dropFirst()) { #expect(later - earlier >= .milliseconds(990)) }
+        for (arrived, returned) in joins { #expect(started.contains { $0 >= arrived && $0 <= returned }) }
         await catalogs.refresh(ifMissing: ["notes"])
-        #expect(refreshes.count.withLock { $0 } == 2, "a known table needs no re-read")
+        #expect(starts.withLock { $0.count } == started.count, "a known table needs no re-read")
     }
 
     @Test func aFeedTableWinsOverACapturedTableOfTheSameName() {

@@ -192,6 +192,18 @@ import TestSupport
             func age(_ sql: String) async throws {
                 try await database.withStatement { connection in try await connection.execute(sql, []) }
             }
+            // Pruning also keeps what a transaction still running anywhere on the cluster may
+            // need (tests run in parallel on one cluster): prune until `count` went, as the
+            // reader's timer would.
+            func pruned(_ count: Int) async throws -> Int {
+                var total = 0
+                let deadline = ContinuousClock.now + .seconds(30)
+                while total < count, ContinuousClock.now < deadline {
+                    total += try await log.prune(olderThan: .seconds(3_600))
+                    if total < count { try await Task.sleep(for: .milliseconds(50)) }
+                }
+                return total
+            }
             func changes() async throws -> String? {
                 try await database.withStatement { connection in try await connection.scalarText("SELECT count(*)::text FROM public.realtime_changes", []) }
             }
@@ -201,7 +213,7 @@ import TestSupport
             #expect(try await changes() == "2")
             // It read them: they go.
             try await log.save(after, of: "behind")
-            #expect(try await log.prune(olderThan: .seconds(3_600)) == 2)
+            #expect(try await pruned(2) == 2)
             // An instance silent past the retention is forgotten, and holds nothing back.
             try await database.withStatement { connection in
                 try await connection.execute("INSERT INTO public.notes (body) VALUES ('three')", [])
@@ -211,7 +223,7 @@ import TestSupport
             try await age("UPDATE public.realtime_positions SET updated_at = now() - interval '2 hours' WHERE instance = 'dead'")
             try await age("UPDATE public.realtime_positions SET horizon = pg_snapshot_xmin(pg_current_snapshot()) WHERE instance = 'behind'")
             try await age("UPDATE public.realtime_changes SET committed_at = now() - interval '2 hours'")
-            #expect(try await log.prune(olderThan: .seconds(3_600)) == 1)
+            #expect(try await pruned(1) == 1)
             #expect(try await log.savedPosition(of: "dead") == nil)
         }
     }

@@ -31,4 +31,28 @@ import Testing
     func badValuesAreRefusedByName(_ name: String, _ value: String) {
         #expect(AppConfigTests.refusal([name: value])?.hasPrefix("\(name) must be an integer") == true)
     }
+
+    @Test func theChangeLogSettingsAreReadAndDefaulted() throws {
+        let defaults = try AppConfigTests.load([:]).changeCapture
+        #expect(defaults.instanceName == nil && defaults.retention == .seconds(3_600))
+        #expect(defaults.pollInterval == .milliseconds(25) && defaults.resumeGrace == .milliseconds(3_000))
+        let set = try AppConfigTests.load([
+            "REALTIME_INSTANCE_NAME": "eu-1", "REALTIME_CHANGE_RETENTION_SECONDS": "60", "REALTIME_CHANGE_POLL_MS": "5000",
+            "REALTIME_RESUME_GRACE_MS": "0",
+        ]).changeCapture
+        #expect(set.instanceName == "eu-1" && set.retention == .seconds(60))
+        #expect(set.pollInterval == .milliseconds(5_000) && set.resumeGrace == .zero)
+        // 200 code points (as PostgreSQL counts) fit, whatever Swift's characters say.
+        let combining = String(repeating: "e\u{301}", count: 100)
+        #expect(try AppConfigTests.load(["REALTIME_INSTANCE_NAME": combining]).changeCapture.instanceName == combining)
+        #expect(AppConfigTests.refusal(["REALTIME_INSTANCE_NAME": combining + "x"]) == "REALTIME_INSTANCE_NAME must be at most 200 characters")
+    }
+
+    @Test(arguments: [
+        ("REALTIME_CHANGE_RETENTION_SECONDS", "59"), ("REALTIME_CHANGE_RETENTION_SECONDS", "604801"), ("REALTIME_CHANGE_POLL_MS", "4"),
+        ("REALTIME_CHANGE_POLL_MS", "5001"), ("REALTIME_RESUME_GRACE_MS", "-1"), ("REALTIME_RESUME_GRACE_MS", "60001"),
+    ])
+    func badChangeLogValuesAreRefusedByName(_ name: String, _ value: String) {
+        #expect(AppConfigTests.refusal([name: value])?.hasPrefix("\(name) must be an integer") == true)
+    }
 }

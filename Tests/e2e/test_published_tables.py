@@ -149,7 +149,7 @@ async def test_a_table_taken_out_of_the_publication_stops_being_captured(server)
 def start_instance(server, log_path: Path, name: str) -> tuple[subprocess.Popen, str]:
     env = _environment()
     env.update({"DATABASE_URL": database_url(server), "MESSAGE_BUS": "postgres", "REALTIME_INSTANCE_NAME": name,
-                "REALTIME_RESUME_GRACE_MS": "5000"})
+                "REALTIME_RESUME_GRACE_MS": "10000"})
     port = _free_port()
     process = subprocess.Popen(
         [str(_binary()), "serve", "--port", str(port)], env=env, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT,
@@ -191,7 +191,7 @@ async def test_changes_committed_while_an_instance_is_down_reach_its_subscribers
         channel = again.channel(f"dm-{uuid.uuid4()}")
         channel.on_postgres_changes("INSERT", callback, table="messages", schema="public", filter=f"conversation_id=eq.{conversation}")
         await subscribed(channel)
-        await wait_for(after, 1, timeout=15)
+        await wait_for(after, 1, timeout=20)
         await wait_for(messages, 1, timeout=5)
         await asyncio.sleep(1.0)
         assert [item["data"]["record"]["body"] for item in after] == ["while down"], "nothing lost, nothing sent twice"

@@ -82,7 +82,7 @@ struct ChangeLog: Sendable {
     /// The position of a reader starting now: past every change already committed.
     func currentPosition() async throws -> Position {
         let horizon = try await database.withStatement { connection in
-            try await connection.scalarText("SELECT pg_snapshot_xmin(pg_current_snapshot())::text", [])
+            try await connection.scalarText("SELECT public.realtime_horizon()::text", [])
         }
         return Position(horizon: horizon ?? "0", lastID: 0)
     }
@@ -108,7 +108,8 @@ struct ChangeLog: Sendable {
     }
 
     /// Up to `limit` changes past a position, of transactions that have all finished (older
-    /// than the oldest one still running), in transaction then id order; and the position
+    /// than the oldest one of this database still running, `public.realtime_horizon`), in
+    /// transaction then id order; and the position
     /// after them. A transaction still running holds back every later one, so a change that
     /// commits late is never passed over.
     func page(after position: Position, limit: Int) async throws -> Page {
@@ -116,7 +117,7 @@ struct ChangeLog: Sendable {
             let rows = try await connection.rows(
                 """
                 SELECT h.horizon::text, c.id, c.xid::text, c.table_name, c.type, c.record::text, c.old_record::text, c.committed_at, c.envelope::text, c.replica_identity::text
-                FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS horizon) h
+                FROM (SELECT public.realtime_horizon() AS horizon) h
                 LEFT JOIN LATERAL (
                     SELECT * FROM public.realtime_changes r
                     WHERE (r.xid > $1::text::xid8 OR (r.xid = $1::text::xid8 AND r.id > $2)) AND r.xid < h.horizon
@@ -181,7 +182,7 @@ struct ChangeLog: Sendable {
                 """
                 WITH needed AS (
                     SELECT least(
-                        (SELECT min(horizon) FROM public.realtime_positions), pg_snapshot_xmin(pg_current_snapshot())) AS horizon
+                        (SELECT min(horizon) FROM public.realtime_positions), public.realtime_horizon()) AS horizon
                 ), gone AS (
                     DELETE FROM public.realtime_changes c USING needed
                     WHERE c.committed_at < now() - make_interval(secs => $1) AND c.xid < needed.horizon

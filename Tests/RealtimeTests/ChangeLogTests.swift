@@ -221,7 +221,7 @@ import TestSupport
             _ = try await Self.read(log, after: after, count: 1)
             try await log.save(before, of: "dead")
             try await age("UPDATE public.realtime_positions SET updated_at = now() - interval '2 hours' WHERE instance = 'dead'")
-            try await age("UPDATE public.realtime_positions SET horizon = pg_snapshot_xmin(pg_current_snapshot()) WHERE instance = 'behind'")
+            try await age("UPDATE public.realtime_positions SET horizon = public.realtime_horizon() WHERE instance = 'behind'")
             try await age("UPDATE public.realtime_changes SET committed_at = now() - interval '2 hours'")
             #expect(try await pruned(1) == 1)
             #expect(try await log.savedPosition(of: "dead") == nil)

@@ -12,7 +12,7 @@
 -- replica identity of an UPDATE; the reader trims `old_record` to it) and no NOTIFY (which would serialise
 -- the commits of every writer; the readers poll). Each instance reads the log in
 -- commit-safe order (only transactions older than the oldest one still running, so a change
--- committed late with a smaller id is never skipped) from a position it keeps in
+-- committed late with a smaller id is never skipped; public.realtime_horizon) from a position it keeps in
 -- public.realtime_positions, and delivers each change to its own subscribers whose
 -- row-level security lets them read the row, checked as each of them
 -- (public.realtime_visible_rows).
@@ -57,6 +57,28 @@ CREATE TABLE public.realtime_positions (
 );
 ALTER TABLE public.realtime_positions ENABLE ROW LEVEL SECURITY;
 REVOKE ALL ON public.realtime_positions FROM PUBLIC, anon, authenticated;
+
+-- The log's horizon: every transaction of this database older than it has finished. It is
+-- the oldest transaction still running here, or the next one to start; transactions of the
+-- cluster's other databases never write this log and do not hold it back when they can be
+-- told apart (pg_stat_activity, pg_prepared_xacts: a transaction whose database cannot be
+-- read there counts as this one's). A transaction ID is the top-level one, as the log's.
+CREATE FUNCTION public.realtime_horizon() RETURNS xid8
+LANGUAGE sql STABLE SET search_path = ''
+AS $$
+    SELECT coalesce(
+        (SELECT min(running.xid)
+         FROM pg_catalog.pg_snapshot_xip(snapshot.taken) AS running(xid)
+         WHERE NOT EXISTS (
+                SELECT 1 FROM pg_catalog.pg_stat_activity a
+                WHERE a.backend_xid = running.xid::xid AND a.datid IS NOT NULL
+                    AND a.datname <> pg_catalog.current_database())
+            AND NOT EXISTS (
+                SELECT 1 FROM pg_catalog.pg_prepared_xacts p
+                WHERE p.transaction = running.xid::xid AND p.database <> pg_catalog.current_database())),
+        pg_catalog.pg_snapshot_xmax(snapshot.taken))
+    FROM (SELECT pg_catalog.pg_current_snapshot() AS taken) snapshot
+$$;
 
 -- The capture trigger of a published table. SECURITY DEFINER: the writer (any role) may not
 -- touch the log itself.

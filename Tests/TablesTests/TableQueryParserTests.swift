@@ -97,4 +97,19 @@ import Testing
         let query = try parser.parse(rawQuery: "body=eq.a+b%2Bc")
         #expect(query.filters == [.leaf(Filter(path: ColumnPath(column: "body"), negated: false, operation: .eq, value: .single("a b+c")))])
     }
+
+    @Test func embeddedFilterKeysSplitAtTheLastDotOutsideQuotesAndJSONArrows() {
+        #expect(TableQueryParser.splitEmbedPath("author.name") == ("author", "name"))
+        #expect(TableQueryParser.splitEmbedPath("a.b.not.or") == ("a.b", "not.or"))
+        #expect(TableQueryParser.splitEmbedPath("data->>x.y") == ("", "data->>x.y"), "a JSON path is one column")
+        #expect(TableQueryParser.splitEmbedPath("\"a.b\"") == ("", "\"a.b\""), "a quoted name is one column")
+        #expect(TableQueryParser.splitEmbedPath("a-b.c>d") == ("a-b", "c>d"), "- and > apart are no arrow")
+    }
+
+    @Test func identifiersAreQuotedWithInnerQuotesDoubled() {
+        #expect(SQLText.identifier("name") == "\"name\"")
+        #expect(SQLText.identifier("a\"b") == "\"a\"\"b\"")
+        #expect(SQLText.identifier("\"") == "\"\"\"\"")
+        #expect(SQLText.identifier("é\"\"") == "\"é\"\"\"\"\"")
+    }
 }

@@ -9,6 +9,7 @@ same directory.
 
 from __future__ import annotations
 
+import base64
 import glob
 import http.client
 import json
@@ -224,8 +225,9 @@ class ProcessGroupMeter:
 class CPUMeter:
     """CPU used by server, PostgreSQL, this helper (or a child) and the machine over a phase.
 
-    `extra_pids` are further load-generator processes (not children of this one, or not yet
-    reaped) whose CPU counts as the client's."""
+    The client's CPU is this helper's and its reaped children's (wrk, pgbench); `extra_pids`
+    are further load-generator processes (not children of this one, or not yet reaped) whose
+    CPU counts as the client's too."""
 
     def __init__(self, server_pid: int | None, postmaster_pid: int, extra_pids: list[int] | None = None) -> None:
         self.server_pid = server_pid
@@ -236,11 +238,12 @@ class CPUMeter:
         busy, total = machine_cpu()
         own = os.times()
         children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        reaped = children.ru_utime + children.ru_stime
         return {
             "server": process_cpu(self.server_pid) if self.server_pid else 0.0,
             "postgres": postgres_cpu(self.postmaster_pid),
-            "client": own.user + own.system + sum(process_cpu(pid) for pid in self.extra_pids),
-            "children": children.ru_utime + children.ru_stime,
+            "client": own.user + own.system + reaped + sum(process_cpu(pid) for pid in self.extra_pids),
+            "children": reaped,
             "busy": busy,
             "total": total,
         }
@@ -464,6 +467,73 @@ def phase_result(stats: PhaseStats, wall: float, cpu: dict) -> dict:
     return result
 
 
+WRK_SCRIPT = Path(__file__).resolve().parent / "wrk_requests.lua"
+
+
+def wrk_load(port: int, clients: int, duration: int, *, path: str = "/", headers: dict[str, str] | None = None,
+             requests: list[tuple[str, str, str, dict[str, str]]] | None = None, work_dir: str | None = None) -> dict:
+    """Load from Debian's wrk (a C client, as cheap per request as pgbench is per transaction):
+    `clients` keep-alive connections on at most 2 threads for `duration` seconds.
+
+    Either every request is GET `path` with `headers`, or `requests` lists (method, path, body,
+    headers) that the threads cycle through (scripts/bench/wrk_requests.lua; the list is
+    written to `work_dir`). Returns requests, seconds, rps (2xx/3xx answers a second),
+    p50/p90/p99_ms and non_2xx_or_errors."""
+    threads = max(1, min(clients, 2))
+    command = ["wrk", "-t", str(threads), "-c", str(clients), "-d", f"{duration}s", "--latency", "--timeout", "10s"]
+    environment = dict(os.environ)
+    if requests is not None:
+        if work_dir is None:
+            raise ValueError("wrk_load: requests need a work_dir")
+        if len(requests) < threads:
+            raise ValueError(f"wrk_load: {len(requests)} requests for {threads} threads")
+        listing = Path(work_dir) / "wrk_requests.tsv"
+        with listing.open("w") as out:
+            for method, request_path, body, request_headers in requests:
+                fields = [method, request_path, body] + [f"{name}: {value}" for name, value in request_headers.items()]
+                if any("\t" in field or "\n" in field for field in fields):
+                    raise ValueError("wrk_load: a request field holds a tab or a newline")
+                out.write("\t".join(fields) + "\n")
+        environment.update({"WRK_REQUESTS": str(listing), "WRK_THREADS": str(threads)})
+        command += ["-s", str(WRK_SCRIPT)]
+    else:
+        for key, value in (headers or {}).items():
+            command += ["-H", f"{key}: {value}"]
+    command.append(f"http://127.0.0.1:{port}{path}")
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60, env=environment)
+    output = finished.stdout
+
+    def seconds(text: str) -> float:
+        match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+        if match is None:
+            raise RuntimeError(f"wrk latency {text!r} not understood")
+        return float(match.group(1)) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[match.group(2)]
+
+    def percentile_ms(label: str) -> float | None:
+        match = re.search(rf"^\s+{label}%\s+(\S+)", output, re.M)
+        return round(seconds(match.group(1)) * 1000, 2) if match else None
+
+    done = re.search(r"(\d+) requests in ([\d.]+)(\w+)", output)
+    if finished.returncode != 0 or done is None:
+        raise RuntimeError(f"wrk failed (exit {finished.returncode}):\n{output[-1000:]}{finished.stderr[-1000:]}")
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    socket_errors = re.search(r"Socket errors: (.*)", output)
+    total = int(done.group(1))
+    failed = int(errors.group(1)) if errors else 0
+    wall = seconds(done.group(2) + done.group(3))
+    result = {
+        "requests": total,
+        "ok": total - failed,
+        "non_2xx_or_errors": failed,
+        "seconds": round(wall, 2),
+        "rps": round((total - failed) / wall, 1) if wall > 0 else None,
+        "p50_ms": percentile_ms("50"), "p90_ms": percentile_ms("90"), "p99_ms": percentile_ms("99"),
+    }
+    if socket_errors:
+        result["socket_errors"] = socket_errors.group(1).strip()
+    return result
+
+
 # --------------------------------------------------------------------------- the server
 
 
@@ -548,10 +618,14 @@ class PG:
     pgbench_path: str = "pgbench"
 
     def psql(self, sql: str, timeout: float = 120) -> str:
+        """Runs `sql` as one command string (one transaction); a string too long for a command
+        line argument goes through standard input as one transaction (`-1`)."""
         baseline = postgres_children(self.postmaster_pid)
+        command = [self.psql_path, "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(self.port),
+                   "-U", self.user, "-d", self.database]
+        long = len(sql.encode()) > 64 * 1024
         result = subprocess.run(
-            [self.psql_path, "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", str(self.port),
-             "-U", self.user, "-d", self.database, "-c", sql],
+            command + (["-1", "-f", "-"] if long else ["-c", sql]), input=sql if long else None,
             capture_output=True, text=True, timeout=timeout)
         wait_for_backends_to_exit(self.postmaster_pid, baseline)
         if result.returncode != 0:
@@ -711,18 +785,24 @@ def create_groups(port: int, anon_key: str, users: list[dict], group_size: int, 
     return [{"id": ids[g], "members": groups[g]} for g in range(len(groups))]
 
 
+def token_claims(token: str) -> str:
+    """A JWT's payload as text: what the server sets as `request.jwt.claims` for its bearer."""
+    payload = token.split(".")[1]
+    return base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode()
+
+
 def group_pairs(args, pg: "PG", anon_key: str, log=None) -> list[tuple[str, dict]]:
     """Signs in `args.users` test numbers from `args.phone_base`, makes groups of
     `args.group_size` and returns every (group id, member) pair; the pairs are also written to
     `bench.pairs(n, conversation_id, sender_id, claims)` for the pgbench scripts, which pick
-    pair `:client_id * :per + random(0, :per - 1)` as the HTTP worker of the same index does."""
+    pair `:client_id * :per + random(0, :per - 1)` as the HTTP worker of the same index does.
+    `claims` is the member's token payload, as the server sets `request.jwt.claims`."""
     phones = [str(args.phone_base + i) for i in range(args.users)]
     users = sign_in_users(args.port, anon_key, phones, args.code, args.clients, log)
     groups = create_groups(args.port, anon_key, users, args.group_size, args.clients, log)
     pairs = [(group["id"], member) for group in groups for member in group["members"]]
     rows = ",\n".join(
-        f"({n}, '{conversation}', '{member['id']}', "
-        f"'{json.dumps({'sub': member['id'], 'role': 'authenticated', 'aud': 'authenticated'})}')"
+        f"({n}, '{conversation}', '{member['id']}', '{token_claims(member['token']).replace(chr(39), chr(39) * 2)}')"
         for n, (conversation, member) in enumerate(pairs))
     pg.psql(f"""
         CREATE SCHEMA bench;

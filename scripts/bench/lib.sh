@@ -26,6 +26,17 @@ bench_log() { printf '[%s] %s\n' "$bench_name" "$*" >&2; }
 die() { bench_log "error: $*"; exit 1; }
 is_int() { [[ $1 =~ ^[0-9]+$ ]]; }
 
+# The HTTP load generator named by BENCH_LOAD_TOOL (wrk | python | auto; auto: Debian's wrk
+# when installed, else Python threads), printed for load_tool=$(bench_load_tool).
+bench_load_tool() {
+    case ${BENCH_LOAD_TOOL:-auto} in
+        auto) if command -v wrk >/dev/null; then echo wrk; else echo python; fi ;;
+        wrk) command -v wrk >/dev/null || die "wrk not found (apt-get install wrk, or BENCH_LOAD_TOOL=python)"; echo wrk ;;
+        python) echo python ;;
+        *) die "BENCH_LOAD_TOOL must be wrk, python or auto" ;;
+    esac
+}
+
 as_pg() {
     if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }

@@ -30,7 +30,6 @@ root=$(cd "$here/../.." && pwd)
 
 clients=${BENCH_CLIENTS:-16}
 duration=${BENCH_DURATION:-5}
-load_tool=${BENCH_LOAD_TOOL:-auto}
 keep=${BENCH_KEEP:-0}
 binary=${ECOMANSONI_BIN:-$root/.build/debug/ecomansoni}
 database=ecomansoni_bench
@@ -40,12 +39,7 @@ bench_name=static.sh
 
 is_int "$clients" && ((clients >= 1 && clients <= 256)) || die "BENCH_CLIENTS must be 1..256"
 is_int "$duration" && ((duration >= 1 && duration <= 600)) || die "BENCH_DURATION must be 1..600 seconds"
-case $load_tool in
-    auto) if command -v wrk >/dev/null; then load_tool=wrk; else load_tool=python; fi ;;
-    wrk) command -v wrk >/dev/null || die "wrk not found (apt-get install wrk, or BENCH_LOAD_TOOL=python)" ;;
-    python) ;;
-    *) die "BENCH_LOAD_TOOL must be wrk, python or auto" ;;
-esac
+load_tool=$(bench_load_tool)
 
 [[ $binary = /* ]] || binary=$root/$binary
 [ -x "$binary" ] || die "server binary not found at $binary (set ECOMANSONI_BIN)"

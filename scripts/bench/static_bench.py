@@ -40,7 +40,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import (  # noqa: E402
     CPUMeter, PhaseStats, binary_kind, machine_facts, make_logger, phase_result, process_alive, run_workers,
-    server_log_summary, wait_ready,
+    server_log_summary, wait_ready, wrk_load,
 )
 
 CHROMIUM = "gzip, deflate, br"
@@ -193,7 +193,7 @@ class Bench:
         meter = CPUMeter(a.server_pid, a.postmaster_pid)
         before = meter.sample()
         if a.load_tool == "wrk":
-            result = self.wrk(path, headers, meter)
+            result = wrk_load(a.port, a.clients, a.duration, path=path, headers=headers)
         else:
             result = self.python_load(path, headers, meter)
         after = meter.sample()
@@ -202,44 +202,6 @@ class Bench:
         result["cores_used"] = CPUMeter.cores_used(before, after, result.get("seconds") or a.duration)
         result.update({"path": path, "clients": a.clients, "tool": a.load_tool, "headers": headers})
         log(f"{name}: {result['rps']} req/s, p50 {result.get('p50_ms')} ms, p99 {result['p99_ms']} ms ({a.load_tool})")
-        return result
-
-    def wrk(self, path: str, headers: dict[str, str], meter: CPUMeter) -> dict:
-        a = self.args
-        threads = max(1, min(a.clients, 2))
-        command = ["wrk", "-t", str(threads), "-c", str(a.clients), "-d", f"{a.duration}s", "--latency",
-                   "--timeout", "10s"]
-        for key, value in headers.items():
-            command += ["-H", f"{key}: {value}"]
-        command.append(f"http://127.0.0.1:{a.port}{path}")
-        meter.extra_pids = []
-        output = subprocess.run(command, capture_output=True, text=True, timeout=a.duration + 60).stdout
-
-        def seconds(text: str) -> float:
-            match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
-            if match is None:
-                raise RuntimeError(f"wrk latency {text!r} not understood")
-            return float(match.group(1)) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[match.group(2)]
-
-        def percentile(label: str) -> float | None:
-            match = re.search(rf"^\s+{label}%\s+(\S+)", output, re.M)
-            return round(seconds(match.group(1)) * 1000, 2) if match else None
-
-        rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
-        done = re.search(r"(\d+) requests in ([\d.]+)(\w+)", output)
-        if rps is None or done is None:
-            raise RuntimeError(f"wrk printed no result:\n{output[-2000:]}")
-        errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-        socket_errors = re.search(r"Socket errors: (.*)", output)
-        result = {
-            "requests": int(done.group(1)),
-            "seconds": round(seconds(done.group(2) + done.group(3)), 2),
-            "rps": round(float(rps.group(1)), 1),
-            "p50_ms": percentile("50"), "p90_ms": percentile("90"), "p99_ms": percentile("99"),
-            "non_2xx_or_errors": int(errors.group(1)) if errors else 0,
-        }
-        if socket_errors:
-            result["socket_errors"] = socket_errors.group(1).strip()
         return result
 
     def python_load(self, path: str, headers: dict[str, str], meter: CPUMeter) -> dict:

@@ -11,11 +11,13 @@
 #   ECOMANSONI_BIN      server binary (default .build/debug/ecomansoni); copied before the run
 #   BENCH_CLIENTS       concurrent clients, HTTP workers and pgbench clients alike (8)
 #   BENCH_DURATION      seconds per measured phase (10)
-#   BENCH_MAX_REQUESTS  request cap of each HTTP phase (50000)
+#   BENCH_MAX_REQUESTS  request cap of each HTTP phase with Python load (50000)
 #   BENCH_USERS         signed-in test users (400); inserts keep each under the 60 messages
 #                       a minute the table allows a sender
 #   BENCH_GROUP_SIZE    members per group (10)
 #   BENCH_MESSAGES      messages written into each group before the read phase (60)
+#   BENCH_LOAD_TOOL     wrk | python | auto (auto: wrk when installed, Debian's `wrk`, a C
+#                       client as cheap per request as pgbench is per transaction)
 #   BENCH_KEEP          1: keep the temporary directory; on-failure: only when the run fails
 #
 # Like chat.sh it starts a private PostgreSQL cluster and a copy of the server, then runs
@@ -48,6 +50,7 @@ is_int "$group_size" && ((group_size >= 2 && group_size <= 200)) || die "BENCH_G
 is_int "$users" && ((users >= group_size && users <= 10000)) || die "BENCH_USERS must be BENCH_GROUP_SIZE..10000"
 is_int "$messages" && ((messages >= 1 && messages <= 10000)) || die "BENCH_MESSAGES must be 1..10000"
 (((users / group_size) * group_size >= clients)) || die "BENCH_USERS must give at least one (group, member) pair per client"
+load_tool=$(bench_load_tool)
 
 [[ $binary = /* ]] || binary=$root/$binary
 [ -x "$binary" ] || die "server binary not found at $binary (set ECOMANSONI_BIN)"
@@ -75,7 +78,7 @@ bench_run_py "$work/result.json" "$here/tables_bench.py" \
     --pg-version "$pg_version" --postmaster-pid "$postmaster_pid" \
     --pgbench "$bindir/pgbench" --psql "$bindir/psql" \
     --cpu-model "$(cpu_model)" \
-    --clients "$clients" --duration "$duration" --max-requests "$max_requests" \
+    --clients "$clients" --duration "$duration" --max-requests "$max_requests" --load-tool "$load_tool" \
     --users "$users" --group-size "$group_size" --messages "$messages" --phone-base "$phone_base" --code "$code" \
     || die "the benchmark failed"
 cat "$work/result.json"

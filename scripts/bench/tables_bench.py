@@ -15,11 +15,15 @@ waits for /ready, signs in --users test numbers, makes groups of --group-size, w
                 INSERT … SELECT FROM json_populate_recordset with the RETURNING the realtime
                 announcement reads.
 
+The HTTP phases' load comes from Debian's wrk when --load-tool is wrk (a C client, as cheap per
+request as pgbench is per transaction, cycling over every (group, member) pair; a sample of
+reads is checked for its 50 rows first) or from Python threads (python; each answer checked).
+
 Between the two insert phases the harness ages the messages written so far by two minutes (as
 the owner, triggers off), so pgbench starts with the senders' 60-a-minute windows as empty
 as the HTTP phase found them.
 
-Prints ONE JSON object on stdout; progress goes to stderr. Standard library only.
+Prints ONE JSON object on stdout; progress goes to stderr. Standard library only (and wrk).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shutil
 import signal
 import subprocess
 import sys
@@ -39,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import (  # noqa: E402
     add_server_arguments,
     PG, Client, CPUMeter, PhaseStats, binary_kind, group_pairs, machine_facts, make_logger,
-    phase_result, process_alive, read_anon_key, run_workers, server_log_summary, wait_ready,
+    phase_result, process_alive, read_anon_key, run_workers, server_log_summary, wait_ready, wrk_load,
 )
 
 TABLE_PATH = "/rest/v1/messages"
@@ -88,8 +93,12 @@ class Bench:
             WHERE attrelid = 'public.messages'::regclass AND attnum > 0 AND NOT attisdropped
               AND has_column_privilege('authenticated', attrelid, attnum, 'SELECT')""").strip()
 
-    def phase(self, name: str, request) -> dict:
+    def phase(self, name: str, request, wrk_request) -> dict:
+        """One measured HTTP phase: `request(client, conversation, member)` makes one request
+        with Python, `wrk_request(conversation, member)` describes it for wrk."""
         a = self.args
+        if a.load_tool == "wrk":
+            return self.wrk_phase(name, [wrk_request(conversation, member) for conversation, member in self.pairs])
         stats = PhaseStats()
         per_worker = max(1, math.ceil(a.max_requests / a.clients))
         server_gone = threading.Event()
@@ -123,6 +132,39 @@ class Bench:
             f"p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms")
         return result
 
+    def wrk_phase(self, name: str, requests: list) -> dict:
+        a = self.args
+        meter = CPUMeter(a.server_pid, a.postmaster_pid)
+        before = meter.sample()
+        result = wrk_load(a.port, a.clients, a.duration, requests=requests, work_dir=a.work_dir)
+        after = meter.sample()
+        if not process_alive(a.server_pid):
+            raise RuntimeError(f"the server exited during the {name} phase")
+        result.update(CPUMeter.report(before, after, result["ok"], "client"))
+        result["load_tool"] = "wrk"
+        log(f"{name}: {result['ok']} ok / {result['requests']} in {result['seconds']}s = {result['rps']} req/s, "
+            f"p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms (wrk)")
+        return result
+
+    def check_reads(self, sample: int = 20) -> None:
+        """The read answers 200 with the group's last 50 messages (wrk counts statuses only)."""
+        client = Client(self.args.port, self.anon_key, user_agent="tables-bench")
+        try:
+            for conversation, member in self.pairs[:sample]:
+                status, payload, _ = self.read(client, conversation, member)
+                if status != 200:
+                    raise RuntimeError(f"a read answered {status}: {payload[:200]!r}")
+        finally:
+            client.close()
+
+    def wrk_read(self, conversation: str, member: dict) -> tuple:
+        return ("GET", f"{TABLE_PATH}?conversation_id=eq.{conversation}&order=seq.desc&limit=50", "",
+                {"apikey": self.anon_key, "Authorization": "Bearer " + member["token"]})
+
+    def wrk_insert(self, conversation: str, member: dict) -> tuple:
+        return ("POST", TABLE_PATH, json.dumps({"conversation_id": conversation, "body": BODY}),
+                {"apikey": self.anon_key, "Authorization": "Bearer " + member["token"], "Content-Type": "application/json"})
+
     def read(self, client: Client, conversation: str, member: dict):
         status, payload, elapsed = client.get(
             f"{TABLE_PATH}?conversation_id=eq.{conversation}&order=seq.desc&limit=50",
@@ -151,8 +193,9 @@ class Bench:
         columns = self.columns()
         pick = "\\set n :client_id * :per + random(0, :per - 1)\n"
 
+        self.check_reads()
         self.pg.checkpoint()
-        read = self.phase("read", self.read)
+        read = self.phase("read", self.read, self.wrk_read)
         read_pg = self.pgbench("table_read", pick
             + "SELECT conversation_id AS conv, claims FROM bench.pairs WHERE n = :n \\gset\n"
             + "BEGIN;\n" + SETTINGS.format(method="GET") + "\n"
@@ -162,7 +205,7 @@ class Bench:
 
         messages_before = int(self.pg.psql("SELECT count(*) FROM public.messages").strip())
         self.pg.checkpoint()
-        insert = self.phase("insert", self.insert)
+        insert = self.phase("insert", self.insert, self.wrk_insert)
         written = int(self.pg.psql("SELECT count(*) FROM public.messages").strip()) - messages_before
         self.pg.psql("SET session_replication_role = replica; UPDATE public.messages SET created_at = created_at - interval '2 minutes'")
         self.pg.checkpoint()
@@ -194,6 +237,7 @@ class Bench:
             "binary_path": a.binary_label,
             "postgres": a.pg_version,
             "clients": a.clients,
+            "load_tool": a.load_tool,
             "duration_s": a.duration,
             "users": a.users,
             "groups": len(self.pairs) // a.group_size,
@@ -213,7 +257,8 @@ class Bench:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_server_arguments(parser)
-    parser.add_argument("--max-requests", type=int, default=50000, help="request cap of each HTTP phase")
+    parser.add_argument("--max-requests", type=int, default=50000, help="request cap of each HTTP phase (Python load)")
+    parser.add_argument("--load-tool", choices=["wrk", "python"], default="wrk" if shutil.which("wrk") else "python")
     parser.add_argument("--users", type=int, default=400)
     parser.add_argument("--group-size", type=int, default=10)
     parser.add_argument("--messages", type=int, default=60)

@@ -102,7 +102,7 @@ struct ChangeLog: Sendable {
     func hasChanges(after position: Position) async throws -> Bool {
         try await database.withStatement { connection in
             try await connection.exists(
-                "SELECT 1 FROM public.realtime_changes WHERE xid > $1::text::xid8 OR (xid = $1::text::xid8 AND id > $2) LIMIT 1",
+                "SELECT 1 FROM public.realtime_changes WHERE (xid, id) > ($1::text::xid8, $2) LIMIT 1",
                 [position.horizon, position.lastID])
         }
     }
@@ -111,16 +111,19 @@ struct ChangeLog: Sendable {
     /// than the oldest one of this database still running, `public.realtime_horizon`), in
     /// transaction then id order; and the position
     /// after them. A transaction still running holds back every later one, so a change that
-    /// commits late is never passed over.
+    /// commits late is never passed over. The horizon is taken once (a materialised CTE: as a
+    /// subquery it was folded into the scan and computed again for every row), and the
+    /// position is one row comparison, which the `(xid, id)` index answers directly.
     func page(after position: Position, limit: Int) async throws -> Page {
         try await database.withStatement { connection in
             let rows = try await connection.rows(
                 """
+                WITH h AS MATERIALIZED (SELECT public.realtime_horizon() AS horizon)
                 SELECT h.horizon::text, c.id, c.xid::text, c.table_name, c.type, c.record::text, c.old_record::text, c.committed_at, c.envelope::text, c.replica_identity::text
-                FROM (SELECT public.realtime_horizon() AS horizon) h
+                FROM h
                 LEFT JOIN LATERAL (
                     SELECT * FROM public.realtime_changes r
-                    WHERE (r.xid > $1::text::xid8 OR (r.xid = $1::text::xid8 AND r.id > $2)) AND r.xid < h.horizon
+                    WHERE (r.xid, r.id) > ($1::text::xid8, $2) AND r.xid < h.horizon
                     ORDER BY r.xid, r.id LIMIT $3
                 ) c ON true
                 """, [position.horizon, position.lastID, limit])

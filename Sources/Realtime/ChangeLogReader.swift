@@ -18,6 +18,8 @@ import Synchronization
 public final class ChangeLogReader: Service {
     /// How often changes past the retention are deleted.
     static let pruneInterval = Duration.seconds(60)
+    /// How often a moving position is saved at most (a crash redelivers at most this much).
+    static let saveInterval = Duration.seconds(1)
 
     private let realtime: RealtimeService
     private let log: ChangeLog
@@ -56,14 +58,16 @@ public final class ChangeLogReader: Service {
     }
 
     /// Reads and delivers the log every ``ChangeCaptureSettings/pollInterval`` until
-    /// cancelled (a page at a time, as long as pages come full); saves the position after
-    /// what it delivered, every 10 seconds, and when it stops.
+    /// cancelled (a page at a time, as long as pages come full); saves the position at most
+    /// once a second while it moves, every 10 seconds when it does not, and when it stops.
     private func deliver() async {
         guard var position = await startingPosition() else { return }
         var saved = position
         var savedAt = ContinuousClock.now
+        var delivered = false
         while !Task.isCancelled {
-            var delivered = false
+            // Polls start on a fixed schedule: the time a cycle takes is not added to the wait.
+            let cycleStarted = ContinuousClock.now
             do {
                 while !Task.isCancelled {
                     let page = try await log.page(after: position, limit: settings.pageSize)
@@ -77,15 +81,18 @@ public final class ChangeLogReader: Service {
                 logger.warning("could not deliver from the change log; trying again", metadata: ["error": "\(error)"])
                 try? await Task.sleep(for: .seconds(1))
             }
-            // Saved after a delivery, and every 10 s even unmoved: a live instance's position
-            // never looks dead to the pruning.
-            if (delivered && position != saved) || ContinuousClock.now - savedAt > .seconds(10) {
+            // Saved at most once a second after deliveries (a save is a commit, which the next
+            // poll would otherwise wait for), and every 10 s even unmoved: a live instance's
+            // position never looks dead to the pruning.
+            let sinceSave = ContinuousClock.now - savedAt
+            if (delivered && position != saved && sinceSave >= Self.saveInterval) || sinceSave > .seconds(10) {
                 if (try? await log.save(position, of: instance)) != nil {
                     saved = position
                     savedAt = .now
+                    delivered = false
                 }
             }
-            try? await Task.sleep(for: settings.pollInterval)
+            try? await Task.sleep(until: cycleStarted + settings.pollInterval, clock: .continuous)
         }
         // Cancelled: the last position is saved outside the cancelled task.
         if position != saved {

@@ -64,11 +64,16 @@ REVOKE ALL ON public.realtime_positions FROM PUBLIC, anon, authenticated;
 -- told apart (pg_stat_activity, pg_prepared_xacts: a transaction whose database cannot be
 -- read there counts as this one's). A transaction ID is the top-level one, as the log's.
 CREATE FUNCTION public.realtime_horizon() RETURNS xid8
-LANGUAGE sql STABLE SET search_path = ''
+LANGUAGE plpgsql STABLE SET search_path = ''
 AS $$
-    SELECT coalesce(
+DECLARE
+    -- PL/pgSQL: its plan is kept per session (a SQL function with a SET clause is planned
+    -- again at every call, and the readers call this at every poll).
+    taken pg_catalog.pg_snapshot := pg_catalog.pg_current_snapshot();
+BEGIN
+    RETURN coalesce(
         (SELECT min(running.xid)
-         FROM pg_catalog.pg_snapshot_xip(snapshot.taken) AS running(xid)
+         FROM pg_catalog.pg_snapshot_xip(taken) AS running(xid)
          WHERE NOT EXISTS (
                 SELECT 1 FROM pg_catalog.pg_stat_activity a
                 WHERE a.backend_xid = running.xid::xid AND a.datid IS NOT NULL
@@ -76,8 +81,8 @@ AS $$
             AND NOT EXISTS (
                 SELECT 1 FROM pg_catalog.pg_prepared_xacts p
                 WHERE p.transaction = running.xid::xid AND p.database <> pg_catalog.current_database())),
-        pg_catalog.pg_snapshot_xmax(snapshot.taken))
-    FROM (SELECT pg_catalog.pg_current_snapshot() AS taken) snapshot
+        pg_catalog.pg_snapshot_xmax(taken));
+END
 $$;
 
 -- The capture trigger of a published table. SECURITY DEFINER: the writer (any role) may not

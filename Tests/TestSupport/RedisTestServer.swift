@@ -189,15 +189,23 @@ public final class RedisTestServer: @unchecked Sendable {
         throw Failure(description: "redis-server not found (looked at $REDIS_SERVER, /usr/bin, /usr/local/bin): install Debian's redis-server package")
     }
 
-    /// A port the kernel just handed out for a bind to port 0 (then released for redis-server).
+    /// A free port below the kernel's ephemeral range (`net.ipv4.ip_local_port_range`). A port
+    /// from a bind to port 0 comes from that range, and under the parallel suites an outgoing
+    /// connection could take it between the check and redis-server's own bind (seen in CI:
+    /// "Address already in use"); no outgoing connection takes a port below the range.
     private static func freePort() async throws -> Int {
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
-            .bind(host: "127.0.0.1", port: 0).get()
-        let port = channel.localAddress?.port
-        try await channel.close()
-        guard let port else { throw Failure(description: "no free port") }
-        return port
+        let range = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8)) ?? ""
+        let ephemeralStart = range.split(whereSeparator: \.isWhitespace).first.flatMap { Int($0) } ?? 32768
+        let ports = 10_000..<max(ephemeralStart, 12_000)
+        for _ in 0..<50 {
+            let port = Int.random(in: ports)
+            // No SO_REUSEADDR: a port with connections still in TIME_WAIT is passed over too.
+            guard let channel = try? await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .bind(host: "127.0.0.1", port: port).get() else { continue }
+            try await channel.close()
+            return port
+        }
+        throw Failure(description: "no free port in \(ports)")
     }
 }
 

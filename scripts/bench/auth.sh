@@ -71,15 +71,7 @@ export LOG_FORMAT=text
 bench_start_server
 
 # ---- measure (in the background so Ctrl-C and TERM reach the trap at once).
-bench_run_py "$work/result.json" "$here/auth_bench.py" \
-    --port "$server_port" --server-pid "$server_pid" \
-    --binary "$work/ecomansoni" --binary-label "$(readlink -f "$binary")" \
-    --data-dir "$work/data" --server-log "$server_log" \
-    --work-dir "$work" --sql-dir "$here/sql" \
-    --pg-port "$pg_port" --pg-user postgres --pg-database "$database" \
-    --pg-version "$pg_version" --postmaster-pid "$postmaster_pid" \
-    --pgbench "$bindir/pgbench" --psql "$bindir/psql" \
-    --cpu-model "$(cpu_model)" \
+bench_run_driver "$work/result.json" "$here/auth_bench.py" "$database" \
     --clients "$clients" --duration "$duration" --max-requests "$max_requests" \
     --phones "$numbers" --phone-base "$phone_base" --code "$code" \
     || die "the benchmark failed"

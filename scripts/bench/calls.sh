@@ -151,12 +151,7 @@ cp "$binary" "$work/ecomansoni"
 # Users: two per pair for the relay phases; the join phase's creators reuse the first
 # BENCH_ROOMS users and its joiners the next ones (with new device ids).
 users=$((2 * pairs > 2 * rooms ? 2 * pairs : 2 * rooms))
-export AUTH_SMS_TEST_OTP=$("$py" -c "import sys; b, n = map(int, sys.argv[1:3]); print(','.join(f'{b + i}:{sys.argv[3]}' for i in range(n)))" \
-    "$phone_base" "$users" "$code")
-export AUTH_SMS_MAX_FREQUENCY=0
-export AUTH_SMS_DELIVERY=log
-export AUTH_RATE_LIMIT_BURST=1000000
-export AUTH_RATE_LIMIT_PER_SECOND=100000
+bench_test_users "$phone_base" "$users" "$code"
 export CALLS_MAX_CONNECTIONS_PER_ADDRESS=100000
 # Every socket comes from 127.0.0.1: no HTTP per-address cap either.
 export HTTP_MAX_CONNECTIONS_PER_ADDRESS=0

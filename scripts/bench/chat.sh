@@ -58,26 +58,13 @@ is_int "$users" && ((users >= group_size && users <= 10000)) || die "BENCH_USERS
 bench_setup
 bench_start_cluster "$database"
 
-export AUTH_SMS_TEST_OTP=$("$py" -c "import sys; b, n = map(int, sys.argv[1:3]); print(','.join(f'{b + i}:{sys.argv[3]}' for i in range(n)))" \
-    "$phone_base" "$users" "$code")
-export AUTH_SMS_MAX_FREQUENCY=0
-export AUTH_SMS_DELIVERY=log
-export AUTH_RATE_LIMIT_BURST=1000000
-export AUTH_RATE_LIMIT_PER_SECOND=100000
+bench_test_users "$phone_base" "$users" "$code"
 export LOG_LEVEL=info
 export LOG_FORMAT=text
 bench_start_server
 
 # ---- measure (in the background so Ctrl-C and TERM reach the trap at once).
-bench_run_py "$work/result.json" "$here/chat_bench.py" \
-    --port "$server_port" --server-pid "$server_pid" \
-    --binary "$work/ecomansoni" --binary-label "$(readlink -f "$binary")" \
-    --data-dir "$work/data" --server-log "$server_log" \
-    --work-dir "$work" --sql-dir "$here/sql" \
-    --pg-port "$pg_port" --pg-user postgres --pg-database "$database" \
-    --pg-version "$pg_version" --postmaster-pid "$postmaster_pid" \
-    --pgbench "$bindir/pgbench" --psql "$bindir/psql" \
-    --cpu-model "$(cpu_model)" \
+bench_run_driver "$work/result.json" "$here/chat_bench.py" "$database" \
     --clients "$clients" --duration "$duration" --max-requests "$max_requests" \
     --users "$users" --group-size "$group_size" --phone-base "$phone_base" --code "$code" \
     || die "the benchmark failed"

@@ -165,6 +165,34 @@ bench_run_py() {
     py_pid=
 }
 
+# Runs a bench driver (`bench_run_driver OUT DRIVER.py DATABASE [its own arguments…]`) with
+# the arguments every driver takes (benchlib.add_server_arguments) for the server and the
+# cluster started here, before its own.
+bench_run_driver() {
+    local out=$1 driver=$2 database=$3
+    shift 3
+    bench_run_py "$out" "$driver" \
+        --port "$server_port" --server-pid "$server_pid" \
+        --binary "$work/ecomansoni" --binary-label "$(readlink -f "$binary")" \
+        --data-dir "$work/data" --server-log "$server_log" \
+        --work-dir "$work" --sql-dir "$here/sql" \
+        --pg-port "$pg_port" --pg-user postgres --pg-database "$database" \
+        --pg-version "$pg_version" --postmaster-pid "$postmaster_pid" \
+        --pgbench "$bindir/pgbench" --psql "$bindir/psql" \
+        --cpu-model "$(cpu_model)" \
+        "$@"
+}
+
+# Lets the server sign in COUNT test numbers from BASE with CODE as fast as a benchmark asks
+# (`bench_test_users BASE COUNT CODE`): the SMS test OTPs, delivery to the log, no SMS
+# frequency limit and no auth rate limit.
+bench_test_users() {
+    AUTH_SMS_TEST_OTP=$("$py" -c "import sys; b, n = map(int, sys.argv[1:3]); print(','.join(f'{b + i}:{sys.argv[3]}' for i in range(n)))" \
+        "$1" "$2" "$3")
+    export AUTH_SMS_TEST_OTP AUTH_SMS_MAX_FREQUENCY=0 AUTH_SMS_DELIVERY=log
+    export AUTH_RATE_LIMIT_BURST=1000000 AUTH_RATE_LIMIT_PER_SECOND=100000
+}
+
 # A private redis-server: a free port on 127.0.0.1, no persistence (`--save '' --appendonly
 # no`), its directory and log in $work/redis. bench_cleanup stops it.
 bench_start_redis() {

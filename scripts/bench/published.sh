@@ -50,26 +50,13 @@ is_int "$drain" && ((drain >= 1 && drain <= 600)) || die "BENCH_DRAIN_TIMEOUT mu
 bench_setup
 bench_start_cluster "$database"
 
-export AUTH_SMS_TEST_OTP=$("$py" -c "import sys; b, n = map(int, sys.argv[1:3]); print(','.join(f'{b + i}:{sys.argv[3]}' for i in range(n)))" \
-    "$phone_base" "$subscribers" "$code")
-export AUTH_SMS_MAX_FREQUENCY=0
-export AUTH_SMS_DELIVERY=log
-export AUTH_RATE_LIMIT_BURST=1000000
-export AUTH_RATE_LIMIT_PER_SECOND=100000
+bench_test_users "$phone_base" "$subscribers" "$code"
 export REALTIME_MAX_SOCKETS_PER_ADDRESS=100000
 export LOG_LEVEL=info
 export LOG_FORMAT=text
 bench_start_server
 
-bench_run_py "$work/result.json" "$here/published_bench.py" \
-    --port "$server_port" --server-pid "$server_pid" \
-    --binary "$work/ecomansoni" --binary-label "$(readlink -f "$binary")" \
-    --data-dir "$work/data" --server-log "$server_log" \
-    --work-dir "$work" --sql-dir "$here/sql" \
-    --pg-port "$pg_port" --pg-user postgres --pg-database "$database" \
-    --pg-version "$pg_version" --postmaster-pid "$postmaster_pid" \
-    --pgbench "$bindir/pgbench" --psql "$bindir/psql" \
-    --cpu-model "$(cpu_model)" \
+bench_run_driver "$work/result.json" "$here/published_bench.py" "$database" \
     --clients "$clients" --duration "$duration" --subscribers "$subscribers" --rate "$rate" --drain "$drain" \
     --phone-base "$phone_base" --code "$code" \
     || die "the benchmark failed"

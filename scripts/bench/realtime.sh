@@ -108,12 +108,7 @@ bench_setup
 bench_start_cluster "$database"
 
 numbers=$((subscribers > cap_users ? subscribers : cap_users))
-export AUTH_SMS_TEST_OTP=$("$py" -c "import sys; b, n = map(int, sys.argv[1:3]); print(','.join(f'{b + i}:{sys.argv[3]}' for i in range(n)))" \
-    "$phone_base" "$numbers" "$code")
-export AUTH_SMS_MAX_FREQUENCY=0
-export AUTH_SMS_DELIVERY=log
-export AUTH_RATE_LIMIT_BURST=1000000
-export AUTH_RATE_LIMIT_PER_SECOND=100000
+bench_test_users "$phone_base" "$numbers" "$code"
 # The load comes from one address and reuses --users users for thousands of sockets: lift the
 # per-address and per-user socket caps (docs/realtime.md §11) and the per-address cap on TCP
 # connections (HTTP_MAX_CONNECTIONS_PER_ADDRESS, which counts upgraded WebSockets too), which

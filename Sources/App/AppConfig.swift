@@ -37,6 +37,9 @@ public struct AppConfig: Sendable {
     public var dataDirectory = "./.ecomansoni"
     public var databaseURL: String?
     public var databaseMaxConnections = 20
+    /// The table API's own pool (`DATABASE_TABLES_MAX_CONNECTIONS`): clients' queries on
+    /// `/rest/v1/<table>` cannot take the connections the services need.
+    public var databaseTablesMaxConnections = 10
     /// The URL clients use to reach the server (token issuer, links).
     public var publicURL: String?
     public var auth = AuthSettings()
@@ -107,6 +110,8 @@ public struct AppConfig: Sendable {
         config.dataDirectory = reader.string(forKey: "ecomansoni.dataDir", default: config.dataDirectory)
         config.databaseURL = reader.nonEmptyString("database.url", isSecret: true)
         config.databaseMaxConnections = try reader.integer("database.maxConnections", variable: "DATABASE_MAX_CONNECTIONS", default: 20, in: 2...500)
+        config.databaseTablesMaxConnections = try reader.integer(
+            "database.tables.maxConnections", variable: "DATABASE_TABLES_MAX_CONNECTIONS", default: 10, in: 1...500)
         config.publicURL = reader.string(forKey: "public.url")
         config.trustProxy = reader.bool(forKey: "trustProxy") ?? false
         config.publicDirectory = reader.string(forKey: "publicDir")

@@ -59,7 +59,7 @@ public func makeStorageBackend(config: AppConfig, logger: Logger) async throws -
 }
 
 /// The server's HTTP routes, WebSocket routes and background services, before they are bound
-/// to an address: what ``buildApplication(config:database:realtimeDatabase:auth:bus:storageBackend:killSwitches:buckets:redis:logger:)``
+/// to an address: what ``buildApplication(config:database:realtimeDatabase:tablesDatabase:auth:bus:storageBackend:killSwitches:buckets:redis:logger:)``
 /// serves, and what the tests compare with the OpenAPI document (`Public/openapi.json`).
 public struct AppSurface {
     public let router: Router<AppRequestContext>
@@ -73,7 +73,9 @@ public struct AppSurface {
 /// `config.roles` picks what is served: the API and web app, the calls service, or both
 /// (operations endpoints and TURN credentials are always there).
 ///
-/// `realtimeDatabase` is where realtime delivery reads rows (default: `database`).
+/// `realtimeDatabase` is where realtime delivery reads rows, `tablesDatabase` where
+/// `/rest/v1/<table>` runs clients' queries, a pool whose connections carry the table API's
+/// statement timeout (``TableLimits/connectionSettings``); both default to `database`.
 /// `storageBackend` holds object bytes (``makeStorageBackend(config:logger:)``); without one
 /// the `/storage/v1` routes are not served. `killSwitches` is the instance's board (the one
 /// sign-in was given); without one a new board is made. It runs as one of the services.
@@ -81,12 +83,13 @@ public struct AppSurface {
 /// without it each limit counts in this process. With `redis`, the calls service keeps its
 /// device bindings and room membership there instead of PostgreSQL.
 public func buildApplication(
-    config: AppConfig, database: Database, realtimeDatabase: Database? = nil, auth: AuthService,
+    config: AppConfig, database: Database, realtimeDatabase: Database? = nil, tablesDatabase: Database? = nil, auth: AuthService,
     bus: any MessageBus = InProcessMessageBus(), storageBackend: (any StorageBackend)? = nil, killSwitches: KillSwitchBoard? = nil,
     buckets: (any TokenBucketStore)? = nil, redis: RedisClient? = nil, logger: Logger
 ) throws -> EcomansoniApplication {
     let surface = try buildSurface(
-        config: config, database: database, realtimeDatabase: realtimeDatabase, auth: auth, bus: bus, storageBackend: storageBackend,
+        config: config, database: database, realtimeDatabase: realtimeDatabase, tablesDatabase: tablesDatabase, auth: auth, bus: bus,
+        storageBackend: storageBackend,
         killSwitches: killSwitches, buckets: buckets, redis: redis, logger: logger)
     var app = Application(
         router: surface.router,
@@ -104,10 +107,10 @@ public func buildApplication(
     return app
 }
 
-/// The routes and services ``buildApplication(config:database:realtimeDatabase:auth:bus:storageBackend:killSwitches:buckets:redis:logger:)``
+/// The routes and services ``buildApplication(config:database:realtimeDatabase:tablesDatabase:auth:bus:storageBackend:killSwitches:buckets:redis:logger:)``
 /// serves (same parameters).
 public func buildSurface(
-    config: AppConfig, database: Database, realtimeDatabase: Database? = nil, auth: AuthService,
+    config: AppConfig, database: Database, realtimeDatabase: Database? = nil, tablesDatabase: Database? = nil, auth: AuthService,
     bus: any MessageBus = InProcessMessageBus(), storageBackend: (any StorageBackend)? = nil, killSwitches: KillSwitchBoard? = nil,
     buckets: (any TokenBucketStore)? = nil, redis: RedisClient? = nil, logger: Logger
 ) throws -> AppSurface {
@@ -144,7 +147,7 @@ public func buildSurface(
             feed: ChatChangeFeed(database: realtimeDatabase ?? database), bus: bus, verify: { token in try await tokens.caller(fromToken: token) },
             limits: config.realtime, logger: logger)
         try addAPI(
-            config: config, database: database, auth: auth, realtime: realtime, reels: reels, killSwitches: killSwitches, buckets: buckets,
+            config: config, database: database, tablesDatabase: tablesDatabase ?? database, auth: auth, realtime: realtime, reels: reels, killSwitches: killSwitches, buckets: buckets,
             router: router, functions: functions, logger: logger)
         if let storage, let storageBackend {
             services.append(
@@ -192,7 +195,7 @@ public func buildSurface(
 
 /// The API surfaces: web app, `/auth/v1`, `/rest/v1` RPCs and tables, and the insurance functions.
 private func addAPI(
-    config: AppConfig, database: Database, auth: AuthService, realtime: RealtimeService, reels: ReelsModule?, killSwitches: any KillSwitches,
+    config: AppConfig, database: Database, tablesDatabase: Database, auth: AuthService, realtime: RealtimeService, reels: ReelsModule?, killSwitches: any KillSwitches,
     buckets: (any TokenBucketStore)?, router: Router<AppRequestContext>, functions: RouterGroup<AppRequestContext>, logger: Logger
 ) throws {
     let tokens = auth.tokens
@@ -236,7 +239,7 @@ private func addAPI(
     RPCController(registry: registry, shaper: RPCResultShaper(database: database)).addRoutes(to: rest)
     let chatTableWrites = ChatTableWritesAdapter(changes: ChatTableChanges(database: database), publisher: realtime, logger: logger)
     TablesController(
-        database: database, schema: SchemaCache(database: database), observer: chatTableWrites, rpcs: registry.signatures
+        database: tablesDatabase, schema: SchemaCache(database: database), observer: chatTableWrites, rpcs: registry.signatures
     ).addRoutes(to: rest)
 
     InsuranceController(

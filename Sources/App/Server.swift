@@ -11,6 +11,7 @@ import Realtime
 import Redis
 import ServiceLifecycle
 import Storage
+import Tables
 
 /// Runs the server until SIGINT/SIGTERM: finds or starts the database, migrates, serves,
 /// then drains in-flight requests, closes the pool and stops an embedded cluster.
@@ -53,10 +54,17 @@ public enum Server {
                 locator.url, config: config, logger: logger, maximumConnections: 4, poolName: "realtime",
                 acquireTimeout: realtimeAcquireTimeout
             ) { realtimeDatabase in
-                try await serve(
-                    config: config, database: database, realtimeDatabase: realtimeDatabase, auth: auth, bus: bus,
-                    buckets: redis.map { RedisTokenBuckets(client: $0, logger: logger) }, redis: redis,
-                    registry: registry, killSwitches: killSwitches, location: locator.location, logger: logger)
+                // Clients' table queries run on a pool of their own, whose connections carry
+                // the table API's statement timeout.
+                try await withDatabase(
+                    locator.url, config: config, logger: logger, maximumConnections: config.databaseTablesMaxConnections, poolName: "tables",
+                    settings: TableLimits().connectionSettings
+                ) { tablesDatabase in
+                    try await serve(
+                        config: config, database: database, realtimeDatabase: realtimeDatabase, tablesDatabase: tablesDatabase, auth: auth,
+                        bus: bus, buckets: redis.map { RedisTokenBuckets(client: $0, logger: logger) }, redis: redis,
+                        registry: registry, killSwitches: killSwitches, location: locator.location, logger: logger)
+                }
                 await redis?.close()
             }
         }
@@ -64,12 +72,13 @@ public enum Server {
 
     /// Serves until SIGINT/SIGTERM, then drains within the configured bounds.
     private static func serve(
-        config: AppConfig, database: Database, realtimeDatabase: Database, auth: AuthService, bus: any MessageBus,
+        config: AppConfig, database: Database, realtimeDatabase: Database, tablesDatabase: Database, auth: AuthService, bus: any MessageBus,
         buckets: (any TokenBucketStore)?, redis: RedisClient?, registry: InstanceRegistry, killSwitches: KillSwitchBoard, location: String, logger: Logger
     ) async throws {
         let storageBackend = try await makeStorageBackend(config: config, logger: logger)
         var app = try buildApplication(
-            config: config, database: database, realtimeDatabase: realtimeDatabase, auth: auth, bus: bus, storageBackend: storageBackend,
+            config: config, database: database, realtimeDatabase: realtimeDatabase, tablesDatabase: tablesDatabase, auth: auth, bus: bus,
+            storageBackend: storageBackend,
             killSwitches: killSwitches, buckets: buckets, redis: redis, logger: logger)
         let keys = auth.tokens
         app.beforeServerStarts {
@@ -141,14 +150,16 @@ public enum Server {
     }
 
     /// Runs `body` with a pooled client to `url`, running the pool alongside. Its wait for a
-    /// connection is `DATABASE_ACQUIRE_TIMEOUT_SECONDS` unless `acquireTimeout` says otherwise.
+    /// connection is `DATABASE_ACQUIRE_TIMEOUT_SECONDS` unless `acquireTimeout` says otherwise;
+    /// its connections start with `settings`.
     public static func withDatabase<T: Sendable>(
         _ url: DatabaseURL, config: AppConfig, logger: Logger,
-        maximumConnections: Int? = nil, poolName: String = "main", acquireTimeout: Duration? = nil,
+        maximumConnections: Int? = nil, poolName: String = "main", acquireTimeout: Duration? = nil, settings: [(String, String)] = [],
         _ body: @Sendable (Database) async throws -> T
     ) async throws -> T {
         let size = maximumConnections ?? config.databaseMaxConnections
-        let client = PostgresClient(configuration: try url.clientConfiguration(maximumConnections: size), backgroundLogger: logger)
+        let client = PostgresClient(
+            configuration: try url.clientConfiguration(maximumConnections: size, settings: settings), backgroundLogger: logger)
         let pool = Task { await client.run() }
         let result: T
         do {

@@ -77,8 +77,9 @@ public struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
         return configuration
     }
 
-    /// A PostgresNIO client configuration for this URL.
-    public func clientConfiguration(maximumConnections: Int) throws -> PostgresClient.Configuration {
+    /// A PostgresNIO client configuration for this URL; every connection starts with
+    /// `settings` (PostgreSQL takes any setting as a startup parameter).
+    public func clientConfiguration(maximumConnections: Int, settings: [(String, String)] = []) throws -> PostgresClient.Configuration {
         let tls: PostgresClient.Configuration.TLS = requireTLS ? .require(.makeClientConfiguration()) : .disable
         var configuration = PostgresClient.Configuration(
             host: host, port: port, username: username, password: password, database: database, tls: tls)
@@ -88,7 +89,7 @@ public struct DatabaseURL: Sendable, Equatable, CustomStringConvertible {
         // application name tells the server's own writes from others' (migration 0033).
         configuration.options.additionalStartupParameters = [
             ("TimeZone", "UTC"), ("DateStyle", "ISO, YMD"), ("application_name", Self.applicationName),
-        ]
+        ] + settings
         return configuration
     }
 }

@@ -1,19 +1,34 @@
+import Database
 import PostgresNIO
 
 /// SQL text being written with its bound parameters: every value a client sends is a
 /// parameter; names are quoted, and only names the ``SchemaCache`` knows are written.
 struct SQLText {
+    /// How the statement names its bound values.
+    enum Placeholders {
+        /// `$1`, `$2`, …: the statement's own parameters.
+        case positional
+        /// `$1[1]`, `$1[2]`, …: elements of a ``CallerStatement``'s one text array.
+        case callerStatement
+    }
+
     var text = ""
-    var bindings = PostgresBindings()
-    /// How many values are bound so far.
-    private(set) var parameters = 0
+    /// The bound values, in order.
+    private(set) var values: [String] = []
+    let placeholders: Placeholders
     private var aliases = 0
 
-    /// Binds `value` as text and returns its placeholder (`$3`).
+    init(placeholders: Placeholders = .positional) {
+        self.placeholders = placeholders
+    }
+
+    /// Binds `value` as text and returns its placeholder (`$3`, or `$1[3]`).
     mutating func bind(_ value: String) -> String {
-        bindings.append(value)
-        parameters += 1
-        return "$\(parameters)"
+        values.append(value)
+        switch placeholders {
+        case .positional: return "$\(values.count)"
+        case .callerStatement: return CallerStatement.placeholder(values.count)
+        }
     }
 
     /// A fresh table alias (`_t1`, `_t2`, …) for a nested query.
@@ -22,13 +37,27 @@ struct SQLText {
         return "_t\(aliases)"
     }
 
-    /// The statement, once its bound values are within `limits` (PostgreSQL takes at most
-    /// 65 535 parameters, and PostgresNIO counts them in 16 bits).
+    /// The statement (written with ``Placeholders/positional``), once its bound values are
+    /// within `limits` (PostgreSQL takes at most 65 535 parameters, and PostgresNIO counts
+    /// them in 16 bits).
     func query(within limits: TableLimits) throws -> PostgresQuery {
-        guard parameters <= limits.maximumBoundValues else {
+        try check(limits)
+        var bindings = PostgresBindings(capacity: values.count)
+        for value in values { bindings.append(value) }
+        return PostgresQuery(unsafeSQL: text, binds: bindings)
+    }
+
+    /// The statement (written with ``Placeholders/callerStatement``) to run as a caller, once
+    /// its bound values are within `limits`; `columns` as ``CallerStatement/columns``.
+    func callerStatement(within limits: TableLimits, columns: String?) throws -> CallerStatement {
+        try check(limits)
+        return CallerStatement(sql: text, values: values, columns: columns)
+    }
+
+    private func check(_ limits: TableLimits) throws {
+        guard values.count <= limits.maximumBoundValues else {
             throw TableError.limit("query", "at most \(limits.maximumBoundValues) values (filters, list items, JSON keys) in one request")
         }
-        return PostgresQuery(unsafeSQL: text, binds: bindings)
     }
 
     /// `"name"` with embedded quotes doubled.

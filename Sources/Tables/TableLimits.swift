@@ -17,8 +17,15 @@ public struct TableLimits: Sendable {
     public var maximumQueryBytes = 16 * 1024
     /// Rows one insert may carry.
     public var maximumInsertRows = 1000
-    /// How long one request's SQL may run before PostgreSQL cancels it.
+    /// How long one request's SQL may run before PostgreSQL cancels it: a setting of the
+    /// table API's connections (``connectionSettings``).
     public var statementTimeoutMilliseconds = 8000
 
     public init() {}
+
+    /// The settings every connection of the table API's pool starts with: a statement's own
+    /// settings take effect after PostgreSQL has armed its timeout.
+    public var connectionSettings: [(String, String)] {
+        [("statement_timeout", String(statementTimeoutMilliseconds))]
+    }
 }

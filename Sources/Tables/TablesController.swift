@@ -6,7 +6,8 @@ import PostgresNIO
 
 /// `/rest/v1/<table>`: PostgREST's table API over the tables `anon` and `authenticated` are
 /// granted, each request one transaction as the caller's role under row-level security
-/// (docs/tables.md).
+/// (docs/tables.md), most of them one statement (``CallerStatement``). `database` is a pool
+/// whose connections carry ``TableLimits/connectionSettings``.
 public struct TablesController: Sendable {
     let database: Database
     let schema: SchemaCache
@@ -64,41 +65,42 @@ public struct TablesController: Sendable {
         let window = try RowWindow.resolve(
             limitParameter: query.limit, offsetParameter: query.offset, rangeHeader: request.headers[.range], maximumRows: limits.maximumRows)
 
-        var select = SQLText()
+        var select = SQLText(placeholders: .callerStatement)
         try builder.read(
             table, query, limit: window.limit, offset: window.offset,
             csvColumns: media == .csv ? builder.outputNames(query.select, of: table) : nil, into: &select)
         var count: SQLText?
         switch prefer.count {
         case .exact, .estimated:
-            var sql = SQLText()
+            var sql = SQLText(placeholders: .callerStatement)
             try builder.count(table, query, into: &sql)
             count = sql
         case .planned:
-            var sql = SQLText()
+            var sql = SQLText(placeholders: .callerStatement)
             try builder.plannedCount(table, query, into: &sql)
             count = sql
         case nil:
             break
         }
-        let selectQuery = try select.query(within: limits)
-        let countQuery = try count?.query(within: limits)
         let planned = prefer.count == .planned
-        let (rows, body, total) = try await run(caller, request) { connection in
+        let selectStatement = try select.callerStatement(within: limits, columns: "n int8, body text")
+        let countStatement = try count?.callerStatement(within: limits, columns: planned ? "plan json" : "total int8")
+        // The rows and their count share a transaction; the rows alone are one statement.
+        let (rows, body, total) = try await run(caller, request, transaction: countStatement != nil) { connection in
             var rows = 0
             var body = ""
-            for try await (count, text) in try await connection.query(selectQuery, logger: database.logger).decode((Int, String).self) {
+            for try await (count, text) in try await connection.query(selectStatement).decode((Int, String).self) {
                 rows = count
                 body = text
             }
             var total: Int?
-            if let countQuery {
+            if let countStatement {
                 if planned {
-                    for try await plan in try await connection.query(countQuery, logger: database.logger).decode(String.self) {
+                    for try await plan in try await connection.query(countStatement).decode(String.self) {
                         total = Self.plannedRows(plan)
                     }
                 } else {
-                    for try await value in try await connection.query(countQuery, logger: database.logger).decode(Int.self) { total = value }
+                    for try await value in try await connection.query(countStatement).decode(Int.self) { total = value }
                 }
             }
             return (rows, body, total)
@@ -141,7 +143,7 @@ public struct TablesController: Sendable {
         let wantsRows = returning != .minimal || media == .object || prefer.count != nil || prefer.maxAffected != nil
         let observed = observer?.watchedColumns(of: table.name) ?? []
 
-        var sql = SQLText()
+        var sql = SQLText(placeholders: .callerStatement)
         switch kind {
         case .insert, .put:
             let payload = try await Payload.read(request, limits: limits)
@@ -171,14 +173,17 @@ public struct TablesController: Sendable {
             guard !query.filters.isEmpty else { throw TableError.unfiltered("DELETE") }
             try builder.delete(table, query, returning: wantsRows ? .rows : .nothing, observed: observed, into: &sql)
         }
-        let statement = try sql.query(within: limits)
         let readsBack = wantsRows || !observed.isEmpty
-        let (rows, body, written) = try await run(caller, request) { connection in
+        let statement = try sql.callerStatement(within: limits, columns: readsBack ? "n int8, body text, watched text" : nil)
+        // A check after the write (one object, at most so many rows) undoes it by throwing,
+        // which takes a transaction around it; otherwise the write is one statement.
+        let checked = media == .object || prefer.maxAffected != nil
+        let (rows, body, written) = try await run(caller, request, transaction: checked) { connection in
             var rows = 0
             var body = "[]"
             var written = "[]"
             if readsBack {
-                for try await (count, text, watched) in try await connection.query(statement, logger: database.logger).decode((Int, String, String).self) {
+                for try await (count, text, watched) in try await connection.query(statement).decode((Int, String, String).self) {
                     rows = count
                     body = text
                     written = watched
@@ -188,7 +193,7 @@ public struct TablesController: Sendable {
                 if media == .object, rows != 1 { throw TableError.notSingular(rows) }
                 if let most = prefer.maxAffected, rows > most { throw TableError.tooManyAffected(rows) }
             } else {
-                for try await _ in try await connection.query(statement, logger: database.logger) {}
+                for try await _ in try await connection.query(statement) {}
             }
             return (rows, body, written)
         }
@@ -290,19 +295,20 @@ public struct TablesController: Sendable {
         return (found.table, TableSQL(role: caller.role, tables: found.tables, foreignKeys: found.foreignKeys, limits: limits))
     }
 
-    /// Runs `body` as the caller with the statement timeout and PostgREST's `request.method`
-    /// and `request.path` settings (triggers tell table-API writes by them), answering
-    /// database errors as PostgREST does.
+    /// Runs `body`'s statements as the caller with PostgREST's `request.method` and
+    /// `request.path` settings (triggers tell table-API writes by them), in one transaction
+    /// when `transaction` says so, answering database errors as PostgREST does. The statement
+    /// timeout is the pool's (``TableLimits/connectionSettings``): a setting made by the
+    /// statement itself would come too late to bound it.
     private func run<Result: Sendable>(
-        _ caller: Caller, _ request: Request, _ body: @Sendable @escaping (PostgresConnection) async throws -> Result
+        _ caller: Caller, _ request: Request, transaction: Bool, _ body: @Sendable @escaping (CallerConnection) async throws -> Result
     ) async throws -> Result {
         let settings = [
-            (name: "statement_timeout", value: String(limits.statementTimeoutMilliseconds)),
             (name: "request.method", value: request.method.rawValue),
             (name: "request.path", value: request.uri.path),
         ]
         do {
-            return try await database.withCaller(caller, settings: settings, translatingErrors: false, body)
+            return try await database.withCallerStatements(caller, settings: settings, transaction: transaction, translatingErrors: false, body)
         } catch {
             throw PostgRESTErrors.translate(error, caller: caller) ?? error
         }

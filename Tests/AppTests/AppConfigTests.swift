@@ -39,7 +39,7 @@ import Testing
             "SERVER_ROLES": "calls", "CALLS_RESUME_GRACE_SECONDS": "3", "CALLS_MAX_ROOM_PEERS": "4",
             "TURN_URLS": "stun:t.example:3478, turn:t.example:3478?transport=udp", "TURN_SHARED_SECRET": "0123456789abcdef",
             "TURN_TTL_SECONDS": "600", "LLM_BASE_URL": "http://127.0.0.1:9/v1/", "LLM_API_KEY": "k", "LLM_MODEL": "m",
-            "ASSISTANT_RATE_PER_MINUTE": "3",
+            "ASSISTANT_RATE_PER_MINUTE": "3", "DATABASE_TABLES_MAX_CONNECTIONS": "3",
         ])
         #expect(config.roles == [.calls])
         #expect(config.calls.resumeGrace == .seconds(3))
@@ -48,6 +48,7 @@ import Testing
         #expect(config.calls.turn?.ttlSeconds == 600)
         #expect(config.assistant.provider?.baseURL == "http://127.0.0.1:9/v1")
         #expect(config.assistant.ratePerMinute == 3)
+        #expect(config.databaseTablesMaxConnections == 3)
     }
 
     @Test(arguments: [
@@ -74,6 +75,7 @@ import Testing
         (["ADMIN_TOTP_ISSUER": "a:b"], "ADMIN_TOTP_ISSUER must be 1 to 40 characters without ':'"),
         (["REALTIME_MAX_SOCKETS_PER_USER": "0"], "REALTIME_MAX_SOCKETS_PER_USER must be an integer from 1 to 10000, not '0'"),
         (["HTTP_MAX_HEADER_BYTES": "100"], "HTTP_MAX_HEADER_BYTES must be an integer from 1024 to 1048576, not '100'"),
+        (["DATABASE_TABLES_MAX_CONNECTIONS": "0"], "DATABASE_TABLES_MAX_CONNECTIONS must be an integer from 1 to 500, not '0'"),
     ])
     func invalidSettingsNameTheVariable(environment: [String: String], message: String) {
         #expect(Self.refusal(environment)?.contains(message) == true, "\(Self.refusal(environment) ?? "accepted")")

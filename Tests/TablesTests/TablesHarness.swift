@@ -45,7 +45,7 @@ enum TablesHarness {
         observer: (any TableWriteObserver)? = nil,
         _ body: @Sendable (any TestClientProtocol, Database) async throws -> Void
     ) async throws {
-        try await TestDatabase.withDatabase { database in
+        try await TestDatabase.withDatabase(alongside: limits.connectionSettings) { database, tablesDatabase in
             try await database.withOwner { connection in
                 for statement in schema.components(separatedBy: ";\n") where !statement.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
                     try await connection.execute(statement, [])
@@ -53,7 +53,8 @@ enum TablesHarness {
             }
             let router = Router(context: AppRequestContext.self)
             let group = router.group("rest/v1").add(middleware: ErrorShapeMiddleware(.postgrest)).add(middleware: TestCaller())
-            TablesController(database: database, schema: SchemaCache(database: database), limits: limits, observer: observer).addRoutes(to: group)
+            TablesController(database: tablesDatabase, schema: SchemaCache(database: database), limits: limits, observer: observer)
+                .addRoutes(to: group)
             try await Application(router: router).test(.router) { client in
                 try await body(client, database)
             }

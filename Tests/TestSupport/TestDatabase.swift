@@ -27,6 +27,14 @@ public actor TestDatabase {
 
     /// Runs `body` with a new migrated database, dropped afterwards.
     public static func withDatabase<T: Sendable>(_ body: @Sendable (Database) async throws -> T) async throws -> T {
+        try await withDatabase(alongside: []) { database, _ in try await body(database) }
+    }
+
+    /// Runs `body` with a new migrated database, dropped afterwards, and a second pool on it
+    /// whose connections start with `settings` (the table API's statement timeout, say).
+    public static func withDatabase<T: Sendable>(
+        alongside settings: [(String, String)], _ body: @Sendable (Database, Database) async throws -> T
+    ) async throws -> T {
         await concurrentDatabases.acquire()
         defer { Task { await concurrentDatabases.release() } }
         let url = try await shared.freshDatabase()
@@ -36,12 +44,17 @@ public actor TestDatabase {
         var poolLogger = logger
         poolLogger.logLevel = .error
         let client = PostgresClient(configuration: try url.clientConfiguration(maximumConnections: 8), backgroundLogger: poolLogger)
+        let configured = PostgresClient(
+            configuration: try url.clientConfiguration(maximumConnections: 4, settings: settings), backgroundLogger: poolLogger)
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
+            group.addTask { await configured.run() }
             defer { group.cancelAll() }
             // Tests run in parallel on two cores and some saturate the pool on purpose (120
             // parallel sends): the 5 s request deadline is for production traffic, not for them.
-            return try await body(Database(client: client, maximumConnections: 8, acquireTimeout: .seconds(120), logger: logger))
+            return try await body(
+                Database(client: client, maximumConnections: 8, acquireTimeout: .seconds(120), logger: logger),
+                Database(client: configured, maximumConnections: 4, poolName: "configured", acquireTimeout: .seconds(120), logger: logger))
         }
     }
 

@@ -7,19 +7,27 @@ waits for /ready, signs in --users test numbers, makes groups of --group-size, w
 
   read          GET /rest/v1/messages?conversation_id=eq.<group>&order=seq.desc&limit=50 as a
                 member (each worker cycles over its share of (group, member) pairs);
-  read_pg       pgbench with the statements the server sends for it: the caller's role,
-                claims and request settings, then the SELECT (json_agg of the 50 rows) under
-                row-level security, in one transaction;
+  read_pg       pgbench with the statement the server sends for it: public.run_as_caller
+                setting the caller's role, claims and request settings and running the SELECT
+                (json_agg of the 50 rows) under row-level security, one round trip;
+  read_pg_transaction
+                the same work as PostgREST sends it (and this server did before migration
+                0040): BEGIN, the settings, the SELECT, COMMIT;
   insert        POST /rest/v1/messages {"conversation_id","body"} (return=minimal) as a member;
-  insert_pg     pgbench with the server's statements for it: the same settings, then the
+  insert_pg     pgbench with the server's statement for it: run_as_caller running the
                 INSERT … SELECT FROM json_populate_recordset with the RETURNING the realtime
-                announcement reads.
+                announcement reads;
+  insert_pg_transaction
+                the same in PostgREST's transaction.
+
+Each ratio is the server's requests/s over its baseline's transactions/s; `read_ratio` and
+`insert_ratio` are against the server's own statement.
 
 The HTTP phases' load comes from Debian's wrk when --load-tool is wrk (a C client, as cheap per
 request as pgbench is per transaction, cycling over every (group, member) pair; a sample of
 reads is checked for its 50 rows first) or from Python threads (python; each answer checked).
 
-Between the two insert phases the harness ages the messages written so far by two minutes (as
+Before each insert phase the harness ages the messages written so far by two minutes (as
 the owner, triggers off), so pgbench starts with the senders' 60-a-minute windows as empty
 as the HTTP phase found them.
 
@@ -51,8 +59,16 @@ TABLE_PATH = "/rest/v1/messages"
 REQUEST_TIMEOUT = 30.0
 BODY = "benchmark message: the quick brown fox jumps over the lazy dog"
 SETTINGS = ("SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', :claims, true), "
-            "set_config('statement_timeout', '8000', true), set_config('request.method', '{method}', true), "
-            "set_config('request.path', '/rest/v1/messages', true);")
+            "set_config('request.method', '{method}', true), set_config('request.path', '/rest/v1/messages', true);")
+
+
+def as_caller(method: str, statement: str, values: str, columns: str) -> str:
+    """The server's one statement (migration 0040) running `statement` (values `$1[n]` of
+    the SQL array `values`) as the pair's member; pgbench's `:claims` is a parameter."""
+    quoted = statement.replace("'", "''")
+    return (f"SELECT * FROM public.run_as_caller('authenticated', :claims, "
+            f"ARRAY['request.method', '{method}', 'request.path', '{TABLE_PATH}'], '{quoted}', {values}, true) AS _r({columns});\n")
+
 
 log = make_logger("tables-bench")
 
@@ -134,6 +150,10 @@ class Bench:
 
     def wrk_phase(self, name: str, requests: list) -> dict:
         a = self.args
+        if name == "read":
+            # The table API's pool opens its connections on demand: a second of the same load
+            # first, unmeasured, as pgbench's figures leave out its connections' opening.
+            wrk_load(a.port, a.clients, 1, requests=requests, work_dir=a.work_dir)
         meter = CPUMeter(a.server_pid, a.postmaster_pid)
         before = meter.sample()
         result = wrk_load(a.port, a.clients, a.duration, requests=requests, work_dir=a.work_dir)
@@ -186,6 +206,12 @@ class Bench:
         script.write_text(text)
         return self.pg.pgbench(name, str(script), {"per": str(self.per), "body": BODY}, a.clients, a.duration, a.work_dir, log)
 
+    def age_messages(self) -> None:
+        """Moves every message two minutes back (as the owner, triggers off), so the next
+        insert phase finds the senders' 60-a-minute windows empty."""
+        self.pg.psql("SET session_replication_role = replica; UPDATE public.messages SET created_at = created_at - interval '2 minutes'")
+        self.pg.checkpoint()
+
     def run(self) -> dict:
         a = self.args
         self.setup()
@@ -196,29 +222,31 @@ class Bench:
         self.check_reads()
         self.pg.checkpoint()
         read = self.phase("read", self.read, self.wrk_read)
-        read_pg = self.pgbench("table_read", pick
-            + "SELECT conversation_id AS conv, claims FROM bench.pairs WHERE n = :n \\gset\n"
-            + "BEGIN;\n" + SETTINGS.format(method="GET") + "\n"
-            + f"SELECT count(*)::int8, coalesce(json_agg(_r), '[]')::text FROM (SELECT {columns} FROM \"public\".\"messages\" _t0 "
-            + "WHERE _t0.\"conversation_id\" = (:conv)::uuid ORDER BY _t0.\"seq\" DESC LIMIT 50 OFFSET 0) _r;\n"
-            + "COMMIT;\n")
+        read_sql = (f"SELECT count(*)::int8, coalesce(json_agg(_r), '[]')::text FROM (SELECT {columns} FROM \"public\".\"messages\" _t0 "
+                    + "WHERE _t0.\"conversation_id\" = {conv}::uuid ORDER BY _t0.\"seq\" DESC LIMIT 50 OFFSET 0) _r")
+        read_pick = pick + "SELECT conversation_id AS conv, claims FROM bench.pairs WHERE n = :n \\gset\n"
+        read_pg = self.pgbench("table_read", read_pick
+            + as_caller("GET", read_sql.format(conv="$1[1]"), "ARRAY[:conv]", "n int8, body text"))
+        read_pg_transaction = self.pgbench("table_read_transaction", read_pick
+            + "BEGIN;\n" + SETTINGS.format(method="GET") + "\n" + read_sql.format(conv="(:conv)") + ";\nCOMMIT;\n")
 
         messages_before = int(self.pg.psql("SELECT count(*) FROM public.messages").strip())
         self.pg.checkpoint()
         insert = self.phase("insert", self.insert, self.wrk_insert)
         written = int(self.pg.psql("SELECT count(*) FROM public.messages").strip()) - messages_before
-        self.pg.psql("SET session_replication_role = replica; UPDATE public.messages SET created_at = created_at - interval '2 minutes'")
-        self.pg.checkpoint()
-        insert_pg = self.pgbench("table_insert", pick
-            + "SELECT claims, json_build_array(json_build_object('conversation_id', conversation_id, 'body', (:body)::text))::text AS payload "
-            + "FROM bench.pairs WHERE n = :n \\gset\n"
-            + "BEGIN;\n" + SETTINGS.format(method="POST") + "\n"
-            + "WITH _w AS (INSERT INTO \"public\".\"messages\" AS _t0 (\"conversation_id\", \"body\") "
-            + "SELECT \"conversation_id\", \"body\" FROM json_populate_recordset(NULL::\"public\".\"messages\", (:payload)::json) "
-            + "RETURNING _t0.\"id\", _t0.\"conversation_id\") SELECT (SELECT count(*) FROM _w)::int8, '[]', "
-            + "(SELECT coalesce(json_agg(json_build_object('id'::text, _o.\"id\", 'conversation_id'::text, _o.\"conversation_id\")), '[]')::text "
-            + "FROM _w _o);\n"
-            + "COMMIT;\n")
+        insert_sql = ("WITH _w AS (INSERT INTO \"public\".\"messages\" AS _t0 (\"conversation_id\", \"body\") "
+                      + "SELECT \"conversation_id\", \"body\" FROM json_populate_recordset(NULL::\"public\".\"messages\", {payload}::json) "
+                      + "RETURNING _t0.\"id\", _t0.\"conversation_id\") SELECT (SELECT count(*) FROM _w)::int8, '[]', "
+                      + "(SELECT coalesce(json_agg(json_build_object('id'::text, _o.\"id\", 'conversation_id'::text, _o.\"conversation_id\")), '[]')::text "
+                      + "FROM _w _o)")
+        insert_pick = (pick + "SELECT claims, json_build_array(json_build_object('conversation_id', conversation_id, 'body', (:body)::text))::text "
+                       + "AS payload FROM bench.pairs WHERE n = :n \\gset\n")
+        self.age_messages()
+        insert_pg = self.pgbench("table_insert", insert_pick
+            + as_caller("POST", insert_sql.format(payload="$1[1]"), "ARRAY[:payload]", "n int8, body text, watched text"))
+        self.age_messages()
+        insert_pg_transaction = self.pgbench("table_insert_transaction", insert_pick
+            + "BEGIN;\n" + SETTINGS.format(method="POST") + "\n" + insert_sql.format(payload="(:payload)") + ";\nCOMMIT;\n")
         gaps = self.pg.psql("""
             SELECT count(*) FROM (
                 SELECT conversation_id, count(*) AS n, max(seq) AS top, count(DISTINCT seq) AS d
@@ -245,9 +273,13 @@ class Bench:
             "read": read,
             "read_pg": read_pg,
             "read_ratio": ratio(read, read_pg),
+            "read_pg_transaction": read_pg_transaction,
+            "read_ratio_transaction": ratio(read, read_pg_transaction),
             "insert": insert,
             "insert_pg": insert_pg,
             "insert_ratio": ratio(insert, insert_pg),
+            "insert_pg_transaction": insert_pg_transaction,
+            "insert_ratio_transaction": ratio(insert, insert_pg_transaction),
             "inserted_over_http": written,
             "conversations_with_seq_gaps": int(gaps),
             "server_log": server_log_summary(a.server_log, samples=5),

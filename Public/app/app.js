@@ -2,7 +2,7 @@
 // Session, account switching and sign-out, and rendering the current route. Only main.js
 // imports it: views receive `context` (below) instead.
 import { configure, logoutSession, Api } from './api.js';
-import { loadLang, t } from './i18n.js';
+import { loadLang, t, extend } from './i18n.js';
 import * as store from './store.js';
 import * as router from './router.js';
 import { h, clear, focus } from './util.js';
@@ -106,6 +106,15 @@ async function loadConfig() {
   await activate(store.activeId());
 }
 
+/** The signed-in app's strings (i18n/signed-in.*.js): added with the first session, so the
+ * sign-in screen loads only its own (i18n/ru.js). A failed load is tried again next time. */
+let signedInStrings = null;
+function loadSignedInStrings() {
+  signedInStrings ??= extend({ ru: () => import('./i18n/signed-in.ru.js'), en: () => import('./i18n/signed-in.en.js') })
+    .catch(e => { signedInStrings = null; throw e; });
+  return signedInStrings;
+}
+
 /** Makes an account the active one (null: nobody is signed in). */
 async function activate(userId) {
   app.session?.destroy();
@@ -120,7 +129,7 @@ async function activate(userId) {
   store.setActive(userId);
   let Session;
   try {
-    ({ Session } = await import('./session.js'));
+    [{ Session }] = await Promise.all([import('./session.js'), loadSignedInStrings()]);
   } catch (e) {
     app.phase = 'load-error';
     app.loadError = { code: 'network' };

@@ -1,5 +1,6 @@
-// Strings: one module per language (i18n/ru.js, i18n/en.js); Russian is the default and the
-// fallback. A value is a string with {placeholders}, or an object of plural forms
+// Strings: one module per language (i18n/ru.js, i18n/en.js: what the sign-in screen needs),
+// more added by features as they load (extend: the signed-in app's, chats', reels' …); Russian
+// is the default and the fallback. A value is a string with {placeholders}, or an object of plural forms
 // ({one, few, many, other}) chosen by params.n.
 export const LANGS = ['ru', 'en'];
 /** Dispatched on `document` when another language's strings are in force. */

@@ -4,7 +4,9 @@ const root = document.getElementById('app');
 let signedIn = false;
 try { signedIn = Object.keys(JSON.parse(localStorage.getItem('eco:v1:accounts') || '{}')).length > 0; } catch { /* private mode */ }
 // './' names: the server versions such URLs (?v=<content hash>) so they match the imports.
-const likely = signedIn ? ['./realtime.js', './calls.js', './session.js', './views/shell.js', './views/chats.js'] : ['./views/auth.js'];
+const likely = signedIn
+  ? ['./realtime.js', './calls.js', './session.js', './i18n/signed-in.ru.js', './views/shell.js', './views/chats.js']
+  : ['./views/auth.js'];
 if (signedIn && /^#\/chats\/./.test(location.hash)) likely.push('./views/conversation.js');
 if (signedIn && /^#\/insurance/.test(location.hash)) likely.push('./views/insurance.js', /assistant/.test(location.hash) ? './views/assistant.js' : './views/osago.js');
 if (signedIn && /^#\/reels/.test(location.hash)) likely.push('./views/reels.js');

@@ -14,7 +14,7 @@ import ctypes
 import gzip
 import http.client
 import re
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 
@@ -90,16 +90,28 @@ def references(text: str) -> list[str]:
     return re.findall(r'(?:href|src)="([^"]+\?v=[0-9a-f]+)"', text)
 
 
+STATIC_IMPORT = re.compile(r"^(?:import(?!\s*\()|export)\b[^;'\"]*?(?:\bfrom\s*)?'(\.{1,2}/[^']+)'", re.M)
+
+
 def first_load_paths(server) -> list[str]:
     """What a signed-out first visit fetches: `/`, everything index.html names, the modules
-    main.js and i18n.js import on the way to the sign-in form, and /app-config.json."""
+    main.js loads on the way to the sign-in form (app.js, views/auth.js) and once the page
+    has loaded (pwa.js), every module those import statically, and /app-config.json."""
     index = fetch(server, "/", accept=None).body.decode()
     paths = ["/"] + ["/" + url for url in references(index)]
     main_path = next(p for p in paths if p.startswith("/app/main.js?"))
     main = fetch(server, main_path, accept=None).body.decode()
-    extra = re.findall(r"'\./(app\.js\?v=[0-9a-f]+|views/auth\.js\?v=[0-9a-f]+)'", main)
-    assert len(extra) == 2, f"main.js no longer imports app.js and preloads views/auth.js by version: {extra}"
+    extra = re.findall(r"'\./(app\.js\?v=[0-9a-f]+|views/auth\.js\?v=[0-9a-f]+|pwa\.js\?v=[0-9a-f]+)'", main)
+    assert len(extra) == 3, f"main.js no longer names app.js, views/auth.js and pwa.js by version: {extra}"
     paths += ["/app/" + url for url in extra]
+    pending = [p for p in paths if p.split("?")[0].endswith(".js")]
+    while pending:
+        module = pending.pop()
+        for target in STATIC_IMPORT.findall(fetch(server, module, accept=None).body.decode()):
+            path = urljoin(module, target)
+            if path not in paths:
+                paths.append(path)
+                pending.append(path)
     paths.append("/app-config.json")
     return list(dict.fromkeys(paths))
 

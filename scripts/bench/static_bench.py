@@ -4,8 +4,9 @@
 Driven by static.sh, which owns the PostgreSQL cluster and the server process. Phases:
 
   first_load   the requests of a signed-out first visit (read off the server: `/`, the
-               URLs index.html names, app.js and views/auth.js from main.js,
-               /app-config.json), each with `Accept-Encoding: identity`, `gzip, deflate`
+               URLs index.html names, app.js and views/auth.js (the sign-in form) and
+               pwa.js (after the load event) from main.js, every module those import
+               statically, /app-config.json), each with `Accept-Encoding: identity`, `gzip, deflate`
                and `gzip, deflate, br` (Chromium's header); bytes on the wire (status line,
                headers, body) per encoding, per request and in total. Every compressed body
                must decode to the identity bytes.
@@ -36,6 +37,7 @@ import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import urljoin
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import (  # noqa: E402
@@ -46,6 +48,8 @@ from benchlib import (  # noqa: E402
 CHROMIUM = "gzip, deflate, br"
 ENCODINGS = {"identity": "identity", "gzip": "gzip, deflate", "br": CHROMIUM}
 FIRST_LOAD_TARGET = 45_000
+# A static `import … from './x.js'` (or `export … from`), not a dynamic import().
+STATIC_IMPORT = re.compile(r"^(?:import(?!\s*\()|export)\b[^;'\"]*?(?:\bfrom\s*)?'(\.{1,2}/[^']+)'", re.M)
 REQUEST_TIMEOUT = 30.0
 
 log = make_logger("static-bench")
@@ -123,11 +127,20 @@ class Bench:
         if main is None:
             raise RuntimeError("index.html names no app/main.js")
         text = self.get(main, Accept_Encoding="identity").body.decode()
-        for module in ("app.js", "views/auth.js"):
+        for module in ("app.js", "views/auth.js", "pwa.js"):
             found = re.search(r"'\./(" + re.escape(module) + r"(?:\?v=[0-9a-f]+)?)'", text)
             if found is None:
                 raise RuntimeError(f"main.js no longer names ./{module}")
             paths.append("/app/" + found.group(1))
+        # Every module those import statically comes with them.
+        pending = [p for p in paths if p.split("?")[0].endswith(".js")]
+        while pending:
+            module = pending.pop()
+            for target in STATIC_IMPORT.findall(self.get(module, Accept_Encoding="identity").body.decode()):
+                path = urljoin(module, target)
+                if path not in paths:
+                    paths.append(path)
+                    pending.append(path)
         paths.append("/app-config.json")
         return list(dict.fromkeys(paths))
 

@@ -69,8 +69,9 @@ struct WebApp {
 /// otherwise (versioned URLs are immutable, see `StaticAssetMiddleware`) and a strict
 /// content-security policy: for documents and the service worker, own origin only (avatars
 /// may come from any https URL; the service worker and the manifest from the own origin
-/// only); for every other file, nothing at all, as a browser applies a policy only to a
-/// document or a worker, and such a file becomes a document only when opened by itself.
+/// only); for every other file `default-src 'none'`, as a browser applies a policy only to
+/// a document or a worker, and such a file is a document only when opened by itself, where
+/// nothing may run or load.
 struct WebAppHeadersMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
 

@@ -54,14 +54,15 @@ public struct CallerConnection: Sendable {
 
 extension Database {
     /// Runs `body` with a connection whose ``CallerStatement``s run as `caller` with `settings`
-    /// (transaction-local, like ``withCaller(_:settings:translatingErrors:_:)``'s), one round
-    /// trip each.
+    /// (transaction-local, like ``withCaller(_:_:)``'s role and claims), one round trip each.
     ///
     /// - Parameters:
     ///   - transaction: false runs each statement in its own transaction, for work that is one
     ///     statement; true wraps `body` in one, for several statements that must share it or
     ///     a check after a write that must undo it by throwing.
-    ///   - translatingErrors: as in ``withCaller(_:settings:translatingErrors:_:)``.
+    ///   - translatingErrors: database errors a client could have caused come back as this
+    ///     project's ``APIError``s; false leaves them as PostgreSQL raised them (the table API
+    ///     answers them in PostgREST's words).
     public func withCallerStatements<Result: Sendable>(
         _ caller: Caller,
         settings: [(name: String, value: String)],

@@ -31,48 +31,20 @@ public struct Database: Sendable {
         self.gauges = PoolGauges(maximumConnections: maximumConnections, name: poolName)
     }
 
-    /// Runs `body` in a transaction as the caller's role with its claims set.
+    /// Runs `body` in a transaction as the caller's role with its claims set; database errors
+    /// a client could have caused come back as this project's ``APIError``s.
     public func withCaller<Result: Sendable>(
         _ caller: Caller,
-        _ body: @Sendable (PostgresConnection) async throws -> Result
-    ) async throws -> Result {
-        try await withCaller(caller, settings: [], translatingErrors: true, body)
-    }
-
-    /// Runs `body` in a transaction as the caller's role with its claims set.
-    ///
-    /// - Parameters:
-    ///   - settings: more transaction-local settings (`statement_timeout`, `request.path`, …),
-    ///     set in the same statement as the role and claims.
-    ///   - translatingErrors: database errors a client could have caused come back as this
-    ///     project's ``APIError``s; false leaves them as PostgreSQL raised them (the table API
-    ///     answers them in PostgREST's words).
-    public func withCaller<Result: Sendable>(
-        _ caller: Caller,
-        settings: [(name: String, value: String)],
-        translatingErrors: Bool,
         _ body: @Sendable (PostgresConnection) async throws -> Result
     ) async throws -> Result {
         do {
             return try await withOwner { connection in
-                if settings.isEmpty {
-                    try await connection.query(
-                        "SELECT set_config('role', \(caller.role.rawValue), true), set_config('request.jwt.claims', \(caller.claimsJSON), true)",
-                        logger: logger)
-                } else {
-                    var values: [(any PostgresEncodable & Sendable)?] = [caller.role.rawValue, caller.claimsJSON]
-                    var sql = "SELECT set_config('role', $1, true), set_config('request.jwt.claims', $2, true)"
-                    for setting in settings {
-                        values.append(setting.name)
-                        values.append(setting.value)
-                        sql += ", set_config($\(values.count - 1), $\(values.count), true)"
-                    }
-                    try await connection.execute(sql, values)
-                }
+                try await connection.query(
+                    "SELECT set_config('role', \(caller.role.rawValue), true), set_config('request.jwt.claims', \(caller.claimsJSON), true)",
+                    logger: logger)
                 return try await body(connection)
             }
         } catch {
-            guard translatingErrors else { throw error }
             // What the caller's input broke in the database is the caller's error, not a 500.
             throw PostgresErrorText.clientError(error) ?? error
         }
@@ -115,7 +87,7 @@ public struct Database: Sendable {
     /// that sets the caller's role and claims itself, say). The same acquire deadline as
     /// ``withOwner(_:)``; database errors a client could have caused come back as its
     /// ``APIError`` unless `translatingErrors` is false (the table API answers them in
-    /// PostgREST's words, as ``withCaller(_:settings:translatingErrors:_:)`` lets it).
+    /// PostgREST's words, as ``withCallerStatements(_:settings:transaction:translatingErrors:_:)`` lets it).
     public func withStatement<Result: Sendable>(
         translatingErrors: Bool = true, _ body: @Sendable (PostgresConnection) async throws -> Result
     ) async throws -> Result {

@@ -14,12 +14,15 @@ import TestSupport
             let alice = try await fixture.user("alice")
             let bob = try await fixture.user("bob")
             let conversation = try await fixture.dm(alice, bob)
+            // As the table API sends an insert: one statement as the caller, with its request path.
             func insert(_ count: Int) async throws {
-                try await database.withCaller(alice, settings: [(name: "request.path", value: "/rest/v1/messages")], translatingErrors: false) {
-                    connection in
-                    try await connection.execute(
-                        "INSERT INTO public.messages (conversation_id, body) SELECT $1::uuid, 'n' || i FROM generate_series(1, $2::int) i",
-                        [conversation, count])
+                let statement = CallerStatement(
+                    sql: "INSERT INTO public.messages (conversation_id, body) SELECT $1[1]::uuid, 'n' || i FROM generate_series(1, $1[2]::int) i",
+                    values: [conversation, String(count)], columns: nil)
+                try await database.withCallerStatements(
+                    alice, settings: [(name: "request.path", value: "/rest/v1/messages")], transaction: false, translatingErrors: false
+                ) { connection in
+                    for try await _ in try await connection.query(statement) {}
                 }
             }
             try await insert(MessageRules.perMinute)

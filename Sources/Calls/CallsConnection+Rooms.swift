@@ -56,18 +56,39 @@ extension CallsConnection {
 
         let (room, others, me) = try await service.live.join(
             roomId: roomId, deviceId: session.deviceId, userId: userId, instance: service.instanceId)
+        // An sfu room's media: placed on a node and the device's participant made there.
+        var media: SfuDevice?
+        if room.mode == "sfu" {
+            do {
+                guard let sfu = service.sfu else {
+                    throw CallsError(.sfuUnavailable, "this deployment has no media server; use p2p rooms", details: ["retryAfterMs": 60_000])
+                }
+                media = try await sfu.join(room: roomId, device: session.deviceId, user: userId)
+            } catch {
+                _ = try? await service.live.leave(roomId: roomId, deviceId: session.deviceId)
+                throw error
+            }
+        }
         await session.joined(roomId)
         var iceServers: [[String: Any]] = []
         if let turn = service.turnCredentials(for: userId) { iceServers = turn.iceServers }
         let id = roomId.uuidString.lowercased()
-        await session.send(type: "ROOM_JOIN_OK", payload: JSONObject([
+        var joinedPayload: [String: Any] = [
             "roomId": id, "callId": room.callId.uuidString.lowercased(), "mode": room.mode,
             "iceServers": iceServers, "peers": others.map(\.json),
-        ]))
+        ]
+        if let media, let sfu = service.sfu {
+            joinedPayload["sfu"] = [
+                "epoch": media.placement.epoch, "maxPublishers": sfu.settings.maximumPublishers, "audioCodecs": ["opus"], "videoCodecs": ["vp8"],
+                "maxBitrate": sfu.settings.maximumBitrate, "simulcast": true, "maxSubscribedMlines": sfu.settings.maximumSubscribedMlines,
+            ] as [String: Any]
+        }
+        await session.send(type: "ROOM_JOIN_OK", payload: JSONObject(joinedPayload))
         await session.send(type: "ROOM_SNAPSHOT", payload: JSONObject([
             "roomId": id, "callId": room.callId.uuidString.lowercased(), "mode": room.mode, "roomVersion": room.version,
             "peers": room.peers.map(\.json),
         ]))
+        if let media { await session.send(type: "sfu.feeds", payload: await media.snapshot()) }
         await service.deliver(
             to: others.map(\.deviceId), type: "PEER_JOINED",
             payload: JSONObject(["roomId": id, "userId": userId.uuidString.lowercased(), "deviceId": me.deviceId, "joinedAt": me.joinedAt]), from: nil,
@@ -79,6 +100,7 @@ extension CallsConnection {
     func leaveRoom(_ payload: [String: Any], userId: UUID) async throws -> AckResult {
         guard let session else { throw CallsError(.unauthenticated, "send HELLO first") }
         let roomId = try Self.roomId(payload)
+        await service.sfuLeave(room: roomId, device: session.deviceId)
         let left = try await service.live.leave(roomId: roomId, deviceId: session.deviceId)
         // Out of the room either way (a sweep on another instance may have removed it already).
         await session.left(roomId)

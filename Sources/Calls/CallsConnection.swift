@@ -99,14 +99,7 @@ actor CallsConnection {
         case "webrtc.offer", "webrtc.answer", "webrtc.ice":
             return try await negotiate(frame.type, frame.payload, userId: userId)
         default:
-            if frame.type.hasPrefix("sfu.") {
-                // Membership first: a non-member learns nothing about the room.
-                let roomId = try Self.roomId(frame.payload)
-                guard let session, await session.isIn(roomId) else {
-                    throw CallsError(.unauthorized, "you are not in room \(roomId)")
-                }
-                throw CallsError(.sfuUnavailable, "this deployment has no media server; use p2p rooms")
-            }
+            if frame.type.hasPrefix("sfu.") { return try await sfuRequest(frame.type, frame.payload, userId: userId) }
             throw CallsError(.validationFailed, "type: unknown frame type \(frame.type)")
         }
     }
@@ -143,7 +136,7 @@ actor CallsConnection {
     static func welcome(token: String, resumed: Bool, heartbeat: Int) -> [String: Any] {
         [
             "serverTime": OutboundFrame.now(), "heartbeatSec": heartbeat, "resumeToken": token, "resumed": resumed,
-            "features": ["resume", "p2p", "ringing", "turn"],
+            "features": ["resume", "p2p", "ringing", "turn", "sfu"],
         ]
     }
 

@@ -12,11 +12,15 @@ public struct CallsError: Error, Sendable {
         case roomClosed = "ROOM_CLOSED"
         case peerNotFound = "PEER_NOT_FOUND"
         case sfuUnavailable = "SFU_UNAVAILABLE"
+        case sfuEpochMismatch = "SFU_EPOCH_MISMATCH"
+        case sfuNegotiationFailed = "SFU_NEGOTIATION_FAILED"
+        case feedNotFound = "FEED_NOT_FOUND"
+        case publishersFull = "PUBLISHERS_FULL"
         case `internal` = "INTERNAL"
 
         var retryable: Bool {
             switch self {
-            case .rateLimited, .sfuUnavailable, .internal: return true
+            case .rateLimited, .sfuUnavailable, .publishersFull, .internal: return true
             default: return false
             }
         }
@@ -25,15 +29,24 @@ public struct CallsError: Error, Sendable {
     public let code: Code
     public let message: String
     public var details: [String: Int] = [:]
+    /// Details that are lists of ids (`feedIds`).
+    public var lists: [String: [String]] = [:]
+    /// `details.reason` (e.g. `stale_offer`).
+    public var reason: String?
 
-    public init(_ code: Code, _ message: String, details: [String: Int] = [:]) {
+    public init(_ code: Code, _ message: String, details: [String: Int] = [:], lists: [String: [String]] = [:], reasonText: String? = nil) {
         self.code = code
         self.message = message
         self.details = details
+        self.lists = lists
+        self.reason = reasonText
     }
 
     var json: [String: Any] {
-        ["code": code.rawValue, "message": message, "retryable": code.retryable, "details": details]
+        var all: [String: Any] = details
+        for (key, value) in lists { all[key] = value }
+        if let reason { all["reason"] = reason }
+        return ["code": code.rawValue, "message": message, "retryable": code.retryable, "details": all]
     }
 }
 

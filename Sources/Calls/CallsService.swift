@@ -27,7 +27,7 @@ public final class CallsService: Service, Sendable {
     /// Device bindings, live instances and room membership, shared by every instance.
     let live: any CallsLiveState
     let bus: any MessageBus
-    let hub = CallsHub()
+    let hub: CallsHub
     /// Room membership as this instance knows it (kept current by room changes on the bus).
     let membership = RoomMembership()
     let verify: @Sendable (String) async throws -> VerifiedAccessToken
@@ -36,12 +36,14 @@ public final class CallsService: Service, Sendable {
     let recorder: (any CallEventRecorder)?
     let outcomes: CallOutcomeTracker
     /// This process's id in `calls.instances` and on the bus.
-    let instanceId = "calls-" + UUID().uuidString.lowercased().prefix(12)
+    let instanceId: String
     /// Resume-grace timers of dropped sessions, cancelled when the service stops.
     let graceTimers = GraceTimers()
     private let key = SigningKeyCache()
     /// The operators' switches; `calls` stops new rooms (calls under way go on).
     let killSwitches: any KillSwitches
+    /// Group calls' media through Janus (nil without `SFU_NODES`: sfu rooms answer `SFU_UNAVAILABLE`).
+    let sfu: SfuCoordinator?
 
     public init(
         settings: CallsSettings, database: Database, bus: any MessageBus, logger: Logger, recorder: (any CallEventRecorder)? = nil,
@@ -58,6 +60,15 @@ public final class CallsService: Service, Sendable {
         self.bus = bus
         self.verify = verify
         self.logger = logger
+        let hub = CallsHub()
+        self.hub = hub
+        let instance = "calls-" + UUID().uuidString.lowercased().prefix(12)
+        self.instanceId = instance
+        self.sfu = settings.sfu.map { sfu in
+            SfuCoordinator(settings: sfu, store: SfuStore(database: database), instanceId: instance, logger: logger) { device, type, payload in
+                await hub.session(for: device)?.send(type: type, payload: payload)
+            }
+        }
     }
 
     /// Receives relays from the bus, keeps this instance's presence fresh, closes emptied
@@ -65,6 +76,7 @@ public final class CallsService: Service, Sendable {
     /// before the server closes the database pools (see ``stop()``).
     public func run() async throws {
         let events = bus.subscribe()
+        await sfu?.start()
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await event in events {
@@ -90,6 +102,7 @@ public final class CallsService: Service, Sendable {
     /// timeout.
     func stop() async {
         graceTimers.stop()
+        await sfu?.stop()
         do {
             try await live.retire(instance: instanceId)
         } catch {
@@ -248,6 +261,7 @@ public final class CallsService: Service, Sendable {
     func leaveAllRooms(deviceId: String, userId: UUID, reason: String, onlyHere: Bool = false) async {
         do {
             for room in try await live.rooms(of: deviceId, instance: onlyHere ? instanceId : nil) {
+                await sfuLeave(room: room, device: deviceId)
                 if let (version, remaining) = try await live.leave(roomId: room, deviceId: deviceId) {
                     await announcePeerLeft(
                         room: room, peer: RoomPeer(userId: userId, deviceId: deviceId, joinedAt: 0), version: version, to: remaining, reason: reason)
@@ -277,6 +291,25 @@ public final class CallsService: Service, Sendable {
             await leaveAllRooms(deviceId: session.deviceId, userId: userId, reason: "disconnected", onlyHere: true)
             try? await live.releaseDevice(session.deviceId, instance: instanceId)
         }
+    }
+
+    // MARK: SFU
+
+    /// Drops the device's media session in the room, if it has one here.
+    func sfuLeave(room: UUID, device: String) async {
+        await sfu?.leave(room: room, device: device)
+    }
+
+    /// `sfu.media` to the room's other devices (Janus tells nobody about a mute), over the
+    /// room fan-out; this instance's participants keep the flags for the Streams they describe.
+    func announceMute(room: UUID, device: SfuDevice, kind: String, muted: Bool, state: SfuMuteState) async {
+        let identity = device.identity
+        let others = (try? await members(of: room))?.map(\.deviceId).filter { $0 != identity.device } ?? []
+        for local in await sfu?.localDevices(of: room) ?? [] where local !== device { await local.feedMuted(identity.feed, state) }
+        await deliver(to: others, type: "sfu.media", payload: JSONObject([
+            "roomId": room.uuidString.lowercased(), "epoch": device.placement.epoch, "feedId": identity.feed.uuidString.lowercased(),
+            "userId": identity.user.uuidString.lowercased(), "deviceId": identity.device, "kind": kind, "muted": muted,
+        ]), from: nil, room: room)
     }
 
     /// TURN credentials for a user, with the `iceServers` list (nil when TURN is not configured).

@@ -17,6 +17,7 @@ extension CallsSettings {
         maximumRoomPeers = try reader.integer("calls.maxRoomPeers", variable: "CALLS_MAX_ROOM_PEERS", default: 50, in: 2...1000)
         requireSecureTransport = reader.bool(forKey: "calls.requireSecureTransport") ?? false
         turn = try TurnSettings(reader: reader)
+        sfu = try SfuSettings(reader: reader)
     }
 }
 

@@ -24,6 +24,8 @@ public struct CallsSettings: Sendable {
     /// Refuse plain-text connections (close 4003) unless a trusted proxy says https.
     public var requireSecureTransport = false
     public var turn: TurnSettings?
+    /// The Janus nodes of group calls; nil: sfu rooms answer `SFU_UNAVAILABLE`.
+    public var sfu: SfuSettings?
 
     public init() {}
 }

@@ -1,0 +1,285 @@
+import Foundation
+import Logging
+
+/// The calls service's side of the SFU (spec sfu-janus.md §3, §4): the Janus nodes with their
+/// health, placement of sfu rooms on the least-loaded healthy node, this instance's device
+/// participants, and the recovery of rooms whose node died (a new epoch on another node).
+actor SfuCoordinator {
+    let settings: SfuSettings
+    let store: SfuStore
+    let instanceId: String
+    let logger: Logger
+    /// Pushes a frame to a device on this instance.
+    let push: @Sendable (String, String, JSONObject) async -> Void
+    private var nodes: [String: SfuNode] = [:]
+    /// This instance's participants by room, then device.
+    private var devices: [UUID: [String: SfuDevice]] = [:]
+    /// Nodes whose failure is being handled.
+    private var failing: Set<String> = []
+    /// A node that fails this many probes in a row is down.
+    static let failedProbesForDown = 3
+    /// A node that came back must answer this long before it takes rooms again.
+    static let recoverySeconds = 30
+
+    init(settings: SfuSettings, store: SfuStore, instanceId: String, logger: Logger, push: @escaping @Sendable (String, String, JSONObject) async -> Void) {
+        self.settings = settings
+        self.store = store
+        self.instanceId = instanceId
+        self.logger = logger
+        self.push = push
+    }
+
+    /// Registers the configured nodes and starts their sockets and probes.
+    func start() async {
+        do {
+            try await store.register(settings.nodes, capacity: settings.capacityStreams)
+        } catch {
+            logger.error("sfu: registering the Janus nodes failed", metadata: ["error": "\(error)"])
+        }
+        for entry in settings.nodes {
+            let node = SfuNode(id: entry.id, url: entry.url, settings: settings, instanceId: instanceId, logger: logger)
+            nodes[entry.id] = node
+            await node.start { [weak self] node, ok in await self?.probed(node, ok: ok) }
+        }
+    }
+
+    func stop() async {
+        for room in devices.values { for device in room.values { await device.leave() } }
+        devices = [:]
+        for node in nodes.values { await node.stop() }
+    }
+
+    // MARK: Health
+
+    private func probed(_ node: SfuNode, ok: Bool) async {
+        do {
+            if ok {
+                failing.remove(node.id)
+                try await store.nodeAnswered(node.id, recoverySeconds: Self.recoverySeconds)
+            } else {
+                let failures = await node.consecutiveFailures
+                let connected = await node.connection.isConnected
+                guard failures >= Self.failedProbesForDown || (!connected && failures >= 2) else { return }
+                let newlyDown = try await store.nodeFailed(node.id)
+                if newlyDown || !failing.contains(node.id) {
+                    failing.insert(node.id)
+                    logger.warning("sfu: Janus node is down; moving its rooms", metadata: ["node": "\(node.id)"])
+                    await recoverRooms(of: node.id)
+                }
+            }
+        } catch {
+            if !Task.isCancelled { logger.warning("sfu: recording a node's health failed", metadata: ["node": "\(node.id)", "error": "\(error)"]) }
+        }
+    }
+
+    /// Moves every room of a failed node that has members here: tells them the media path is
+    /// lost, places the room again (or waits for the instance that does), re-creates each
+    /// participant there and tells the device to renegotiate (§4.3).
+    private func recoverRooms(of nodeId: String) async {
+        for (room, members) in devices {
+            let affected = members.values
+            var old: SfuPlacement?
+            for device in affected where device.placement.nodeId == nodeId {
+                old = device.placement
+                await push(device.identity.device, "sfu.interrupted", JSONObject(["roomId": room.uuidString.lowercased(), "epoch": device.placement.epoch, "reason": "node_failed"]))
+            }
+            guard let old else { continue }
+            Task { await self.recover(room: room, from: old) }
+        }
+    }
+
+    private func recover(room: UUID, from old: SfuPlacement) async {
+        let started = ContinuousClock.now
+        var warned = false
+        while !Task.isCancelled {
+            do {
+                if try await store.beginRecovery(old) {
+                    logger.info("sfu: re-placing a room", metadata: ["room": "\(room)", "from": "\(old.nodeId)"])
+                }
+                let placement = try await place(room, replacing: old)
+                for (_, device) in devices[room] ?? [:] where device.placement.epoch == old.epoch {
+                    await device.abandon()
+                    let identity = device.identity
+                    let fresh = try await participant(identity, placement: placement)
+                    devices[room, default: [:]][identity.device] = fresh
+                    let epoch = placement.epoch
+                    await push(identity.device, "sfu.restart", JSONObject(["roomId": room.uuidString.lowercased(), "epoch": epoch, "reason": "node_failed"]))
+                    await push(identity.device, "sfu.feeds", await fresh.snapshot())
+                }
+                return
+            } catch {
+                if !warned, ContinuousClock.now - started > .seconds(60) {
+                    warned = true
+                    for (_, device) in devices[room] ?? [:] {
+                        await push(device.identity.device, "sfu.interrupted", JSONObject(["roomId": room.uuidString.lowercased(), "epoch": old.epoch, "reason": "no_capacity"]))
+                    }
+                }
+                logger.warning("sfu: recovering a room failed; retrying in 5 s", metadata: ["room": "\(room)", "error": "\(error)"])
+                try? await Task.sleep(for: .seconds(5))
+            }
+        }
+    }
+
+    // MARK: Placement
+
+    /// The room's ready placement: placed now (on the least-loaded healthy node) if it has
+    /// none, or waited for (5 s at most) while another instance places it.
+    func place(_ room: UUID, replacing old: SfuPlacement? = nil) async throws -> SfuPlacement {
+        let deadline = ContinuousClock.now + .seconds(5)
+        while true {
+            var claimable = false
+            var replacing: SfuPlacement?
+            if let current = try await store.placement(of: room) {
+                if current.state == "ready", current.epoch > (old?.epoch ?? 0) {
+                    guard try await store.nodeState(current.nodeId) == "down" else { return current }
+                    // Placed on a node that has died since, and nobody has moved it yet.
+                    if try await store.beginRecovery(current) {
+                        replacing = current
+                        claimable = true
+                    }
+                } else if current.state == "recovering", old == nil || current.epoch == old?.epoch {
+                    replacing = current
+                    claimable = true
+                }
+            } else {
+                claimable = true
+            }
+            if claimable {
+                let (claimed, noNode) = try await store.claimPlacement(of: room, replacing: replacing)
+                if noNode { throw CallsError(.sfuUnavailable, "no media server can take the call now", details: ["retryAfterMs": 5000]) }
+                if let claimed { return try await create(claimed) }
+            }
+            guard ContinuousClock.now < deadline else {
+                throw CallsError(.sfuUnavailable, "the call's media server is not ready yet", details: ["retryAfterMs": 1000])
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    /// Creates the Janus room of a claimed placement and marks it ready.
+    private func create(_ claimed: SfuPlacement) async throws -> SfuPlacement {
+        guard let node = nodes[claimed.nodeId] else { throw CallsError(.sfuUnavailable, "unknown media server", details: ["retryAfterMs": 1000]) }
+        var placement = claimed
+        do {
+            try await node.admin(JSONObject([
+                "request": "create", "room": placement.janusRoomId, "permanent": false, "is_private": true,
+                "description": placement.roomId.uuidString.lowercased(),
+                "secret": SfuWire.roomSecret(key: settings.roomKey, room: placement.roomId, epoch: placement.epoch),
+                "allowed": [String](), "require_pvtid": true, "publishers": settings.maximumPublishers, "bitrate": settings.maximumBitrate,
+                "bitrate_cap": true, "fir_freq": 10, "audiocodec": "opus", "videocodec": "vp8", "opus_fec": true, "opus_dtx": false,
+                "audiolevel_ext": true, "audiolevel_event": true, "audio_active_packets": 50, "audio_level_average": 40,
+                "notify_joining": false, "record": false,
+            ]))
+            try await store.markReady(placement)
+            placement.state = "ready"
+            return placement
+        } catch {
+            try? await store.dropPlacement(placement)
+            logger.warning("sfu: creating a Janus room failed", metadata: ["node": "\(placement.nodeId)", "error": "\(error)"])
+            throw CallsError(.sfuUnavailable, "the media server did not take the call", details: ["retryAfterMs": 1000])
+        }
+    }
+
+    // MARK: Participants
+
+    /// Creates the device's participant in the room (placing the room first if needed) and
+    /// returns it with its `sfu.feeds` snapshot already built.
+    func join(room: UUID, device: String, user: UUID) async throws -> SfuDevice {
+        if let existing = devices[room]?[device] {
+            await existing.leave()
+            devices[room]?[device] = nil
+        }
+        let placement = try await place(room)
+        let identity = SfuDevice.Identity(room: room, device: device, user: user, feed: UUID())
+        let participant = try await participant(identity, placement: placement)
+        devices[room, default: [:]][device] = participant
+        return participant
+    }
+
+    /// §3.2 "Device participant": the token admitted to the room's ACL, a session, a
+    /// publisher handle joined with a feed id of this service's choosing.
+    private func participant(_ identity: SfuDevice.Identity, placement: SfuPlacement) async throws -> SfuDevice {
+        guard let node = nodes[placement.nodeId] else { throw CallsError(.sfuUnavailable, "unknown media server", details: ["retryAfterMs": 1000]) }
+        let secret = SfuWire.roomSecret(key: settings.roomKey, room: placement.roomId, epoch: placement.epoch)
+        var session: Int64?
+        do {
+            let createdSession = try await node.createSession()
+            session = createdSession
+            let sessionEvents = await node.connection.events(of: createdSession)
+            let handle = try await node.attach(session: createdSession)
+            let publisherEvents = await node.connection.events(of: handle)
+            var attempts = 0
+            while true {
+                attempts += 1
+                let janusFeed = SfuStore.randomJanusId()
+                let token = SfuWire.participantToken(key: settings.roomKey, room: placement.roomId, epoch: placement.epoch, device: identity.device, janusFeed: janusFeed)
+                try await node.admin(JSONObject(["request": "allowed", "room": placement.janusRoomId, "secret": secret, "action": "add", "allowed": [token]]))
+                let joined: JanusMessage
+                do {
+                    joined = try await node.pluginRequest(session: createdSession, handle: handle, JSONObject([
+                        "request": "join", "ptype": "publisher", "room": placement.janusRoomId, "id": janusFeed,
+                        "display": SfuWire.display(user: identity.user, device: identity.device, feed: identity.feed), "token": token,
+                    ]))
+                } catch let error as JanusError where error.code == 436 && attempts < 3 {
+                    continue
+                }
+                guard let privateId = JanusMessage.id(joined.plugin["private_id"]) else {
+                    throw JanusUnavailable(reason: "join answered without a private id")
+                }
+                let initial = (joined.plugin["publishers"] as? [[String: Any]] ?? []).compactMap(SfuFeed.init(janus:))
+                let mutes = try await store.muteStates(room: placement.roomId)
+                try await store.saveParticipant(SfuParticipantRow(
+                    roomId: placement.roomId, deviceId: identity.device, userId: identity.user, epoch: placement.epoch, feedId: identity.feed,
+                    janusFeedId: janusFeed, sessionId: createdSession, publisherHandle: handle, privateId: privateId), instance: instanceId)
+                let push = self.push
+                let device = SfuDevice(
+                    identity: identity, node: node, placement: placement, session: createdSession, publisher: handle, janusFeed: janusFeed,
+                    privateId: privateId, token: token, settings: settings, logger: logger,
+                    push: { type, payload in await push(identity.device, type, payload) })
+                await device.listen(to: publisherEvents, sessionEvents: sessionEvents, initial: initial, mutes: mutes)
+                return device
+            }
+        } catch {
+            if let session { await node.destroySession(session) }
+            logger.warning("sfu: creating a participant failed", metadata: ["node": "\(placement.nodeId)", "error": "\(error)"])
+            throw SfuDevice.clientError(error)
+        }
+    }
+
+    /// The device's participant in the room on this instance.
+    func device(room: UUID, device: String) -> SfuDevice? { devices[room]?[device] }
+
+    /// The devices of the room on this instance.
+    func localDevices(of room: UUID) -> [SfuDevice] { Array((devices[room] ?? [:]).values) }
+
+    /// Drops the device's SFU state (§3.2 "sfu.leave"); the room's Janus room goes with its last member.
+    func leave(room: UUID, device: String) async {
+        guard let participant = devices[room]?[device] else { return }
+        devices[room]?[device] = nil
+        if devices[room]?.isEmpty == true { devices[room] = nil }
+        await participant.leave()
+        let placement = participant.placement
+        do {
+            if let node = nodes[placement.nodeId] {
+                let secret = SfuWire.roomSecret(key: settings.roomKey, room: room, epoch: placement.epoch)
+                try? await node.admin(JSONObject(["request": "allowed", "room": placement.janusRoomId, "secret": secret, "action": "remove", "allowed": [participant.token]]))
+            }
+            try await store.deleteParticipant(room: room, device: device, node: placement.nodeId)
+            if let closed = try await store.closeIfEmpty(room), let node = nodes[closed.nodeId] {
+                let secret = SfuWire.roomSecret(key: settings.roomKey, room: room, epoch: closed.epoch)
+                try? await node.admin(JSONObject(["request": "destroy", "room": closed.janusRoomId, "secret": secret]))
+            }
+        } catch {
+            logger.warning("sfu: recording a leave failed", metadata: ["room": "\(room)", "error": "\(error)"])
+        }
+    }
+
+    /// Records publishing for the node's load estimate.
+    func published(_ participant: SfuDevice, videoStreams: Int?) async {
+        do {
+            try await store.setPublishing(room: participant.identity.room, device: participant.identity.device, videoStreams: videoStreams, node: participant.placement.nodeId)
+        } catch {
+            logger.warning("sfu: recording publishing failed", metadata: ["error": "\(error)"])
+        }
+    }
+}

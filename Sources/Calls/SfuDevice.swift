@@ -1,0 +1,470 @@
+import Foundation
+import Logging
+
+/// One device's Janus participant in one sfu room, on this instance (spec sfu-janus.md §1,
+/// §3.2, §3.3): its session, publisher handle and at most one subscriber handle, the feeds
+/// its publisher handle has announced, its subscriber offers, and the pushes that turn
+/// Janus's events into `sfu.*` frames for the device. Janus ids never leave it.
+actor SfuDevice {
+    struct Identity: Sendable {
+        var room: UUID
+        var device: String
+        var user: UUID
+        var feed: UUID
+    }
+
+    let identity: Identity
+    let node: SfuNode
+    let placement: SfuPlacement
+    let session: Int64
+    let publisher: Int64
+    let janusFeed: Int64
+    let privateId: Int64
+    let token: String
+    let push: @Sendable (String, JSONObject) async -> Void
+    let logger: Logger
+    let settings: SfuSettings
+
+    private(set) var subscriber: Int64?
+    private(set) var publishing = false
+    /// The own feed's streams as Janus confirmed them (for `sfu.mute`).
+    private(set) var ownStreams: [SfuStream] = []
+    /// Feeds of the other participants, by Janus feed id.
+    private(set) var feeds: [Int64: SfuFeed] = [:]
+    private var muteStates: [UUID: SfuMuteState] = [:]
+    private(set) var offerId = 0
+    /// The subscriber SDP awaits an answer to this offer.
+    private var offerOutstanding = false
+    private var subscribesAll = false
+    /// Feeds with an active m-line in the subscriber SDP.
+    private var subscribedFeeds: Set<Int64> = []
+    /// Feeds removed as `unpublished`, held briefly in case Janus's `leaving` follows.
+    private var pendingRemovals: [Int64: Task<Void, Never>] = [:]
+    private var batch: Task<Void, Never>?
+    private var readers: [Task<Void, Never>] = []
+    private(set) var closed = false
+
+    var epoch: Int { placement.epoch }
+    var roomText: String { identity.room.uuidString.lowercased() }
+
+    init(
+        identity: Identity, node: SfuNode, placement: SfuPlacement, session: Int64, publisher: Int64, janusFeed: Int64, privateId: Int64,
+        token: String, settings: SfuSettings, logger: Logger, push: @escaping @Sendable (String, JSONObject) async -> Void
+    ) {
+        self.identity = identity
+        self.node = node
+        self.placement = placement
+        self.session = session
+        self.publisher = publisher
+        self.janusFeed = janusFeed
+        self.privateId = privateId
+        self.token = token
+        self.settings = settings
+        self.logger = logger
+        self.push = push
+    }
+
+    /// Starts reading the publisher handle's and the session's notifications.
+    func listen(to publisherEvents: AsyncStream<JanusMessage>, sessionEvents: AsyncStream<JanusMessage>, initial: [SfuFeed], mutes: [UUID: SfuMuteState]) {
+        muteStates = mutes
+        for feed in initial { feeds[feed.janusId] = feed }
+        readers.append(Task { [weak self] in
+            for await event in publisherEvents { await self?.publisherEvent(event) }
+        })
+        readers.append(Task { [weak self] in
+            for await event in sessionEvents { await self?.sessionEvent(event) }
+        })
+    }
+
+    /// The `sfu.feeds` snapshot: every other feed that publishes.
+    func snapshot() -> JSONObject {
+        JSONObject(base(["snapshot": true, "feeds": feeds.values.filter { !$0.streams.isEmpty }.sorted { $0.janusId < $1.janusId }.map(feedJSON)]))
+    }
+
+    private func feedJSON(_ feed: SfuFeed) -> [String: Any] { feed.json(roomMutes: muteStates[feed.feedId] ?? SfuMuteState()) }
+
+    private func base(_ fields: [String: Any]) -> [String: Any] {
+        var payload = fields
+        payload["roomId"] = roomText
+        payload["epoch"] = epoch
+        return payload
+    }
+
+    // MARK: Requests
+
+    /// `sfu.publish`: the first offer publishes, later ones renegotiate (`configure`).
+    func publish(sdp: String, descriptions: JSONList, muted: SfuMuteState?) async throws -> JSONObject {
+        if let problem = SfuWire.publishOfferProblem(sdp) { throw CallsError(.sfuNegotiationFailed, problem) }
+        let request = publishing ? "configure" : "publish"
+        let reply: JanusMessage
+        do {
+            reply = try await node.pluginRequest(
+                session: session, handle: publisher, JSONObject(["request": request, "descriptions": descriptions.value]), jsep: JSONObject(["type": "offer", "sdp": sdp]))
+        } catch {
+            throw Self.clientError(error)
+        }
+        guard let answer = reply.jsepSDP else { throw CallsError(.sfuNegotiationFailed, "the SFU answered the offer without an SDP") }
+        publishing = true
+        ownStreams = (reply.plugin["streams"] as? [[String: Any]] ?? []).compactMap(SfuStream.init(janus:))
+        let mutes = muted ?? muteStates[identity.feed] ?? SfuMuteState()
+        muteStates[identity.feed] = mutes
+        try await applyMute(mutes, unmutedVideo: false)
+        return JSONObject(base(["sdp": SfuWire.clientSDP(answer), "streams": ownStreams.map { $0.json(muted: mutes) }]))
+    }
+
+    var videoStreamCount: Int { ownStreams.filter { $0.kind == "video" }.count }
+
+    func unpublish() async throws {
+        guard publishing else { throw CallsError(.sfuNegotiationFailed, "not published") }
+        do {
+            _ = try await node.pluginRequest(session: session, handle: publisher, JSONObject(["request": "unpublish"]))
+        } catch {
+            throw Self.clientError(error)
+        }
+        publishing = false
+        ownStreams = []
+    }
+
+    /// `sfu.mute`: the SFU stops (or resumes) relaying this kind; the flags are kept for republishing.
+    func mute(kind: String, muted: Bool) async throws -> SfuMuteState {
+        var state = muteStates[identity.feed] ?? SfuMuteState()
+        if kind == "audio" { state.audio = muted } else { state.video = muted }
+        muteStates[identity.feed] = state
+        try await applyMute(state, unmutedVideo: kind == "video" && !muted)
+        return state
+    }
+
+    private func applyMute(_ state: SfuMuteState, unmutedVideo: Bool) async throws {
+        guard publishing else { return }
+        let streams: [[String: Any]] = ownStreams.map { stream in
+            let muted = stream.kind == "audio" ? state.audio : state.video
+            var entry: [String: Any] = ["mid": stream.mid, "send": !muted]
+            if stream.kind == "video", unmutedVideo { entry["keyframe"] = true }
+            return entry
+        }
+        guard !streams.isEmpty else { return }
+        do {
+            _ = try await node.pluginRequest(session: session, handle: publisher, JSONObject(["request": "configure", "streams": streams]))
+        } catch {
+            throw Self.clientError(error)
+        }
+    }
+
+    /// Another device's mute flags changed (from the room fan-out).
+    func feedMuted(_ feed: UUID, _ state: SfuMuteState) { muteStates[feed] = state }
+
+    /// The Janus feed ids of the given client feeds; unknown ones (or the own feed) refused together.
+    func janusFeeds(_ feedIds: [UUID]) throws -> [UUID: Int64] {
+        var found: [UUID: Int64] = [:]
+        var missing: [String] = []
+        for feedId in feedIds {
+            if let feed = feeds.values.first(where: { $0.feedId == feedId }) { found[feedId] = feed.janusId } else { missing.append(feedId.uuidString.lowercased()) }
+        }
+        guard missing.isEmpty else { throw CallsError(.feedNotFound, "no such feed in this room: \(missing.joined(separator: ", "))", lists: ["feedIds": missing]) }
+        return found
+    }
+
+    /// `sfu.subscribe`: adds streams to the subscriber PeerConnection. The offer (if the SDP
+    /// changes) is pushed before this returns; `pending` when Janus postponed it.
+    func subscribe(_ streams: JSONList, all: Bool) async throws -> Bool {
+        if all { subscribesAll = true }
+        var wanted = streams.value
+        if all {
+            let listed = Set(streams.value.compactMap { JanusMessage.id($0["feed"]) })
+            for feed in feeds.values.sorted(by: { $0.janusId < $1.janusId }) where !feed.streams.isEmpty && !listed.contains(feed.janusId) && !subscribedFeeds.contains(feed.janusId) {
+                wanted.append(["feed": feed.janusId])
+            }
+        }
+        guard !wanted.isEmpty else { return false }
+        return try await changeSubscription(["subscribe": wanted])
+    }
+
+    func unsubscribe(_ streams: JSONList) async throws -> Bool {
+        guard subscriber != nil else { return false }
+        return try await changeSubscription(["unsubscribe": streams.value])
+    }
+
+    private func changeSubscription(_ change: [String: Any]) async throws -> Bool {
+        let reply: JanusMessage
+        do {
+            if let subscriber {
+                var body = change
+                body["request"] = "update"
+                reply = try await node.pluginRequest(session: session, handle: subscriber, JSONObject(body))
+            } else {
+                guard let streams = change["subscribe"] else { return false }
+                let handle = try await node.attach(session: session)
+                subscriber = handle
+                let events = await node.connection.events(of: handle)
+                readers.append(Task { [weak self] in
+                    for await event in events { await self?.subscriberEvent(event) }
+                })
+                reply = try await node.pluginRequest(session: session, handle: handle, JSONObject([
+                    "request": "join", "ptype": "subscriber", "room": placement.janusRoomId, "private_id": privateId, "use_msid": false,
+                    "streams": streams,
+                ]))
+            }
+        } catch {
+            throw Self.clientError(error)
+        }
+        if reply.plugin["videoroom"] as? String == "updating" { return true }
+        await offer(from: reply, iceRestart: false)
+        return false
+    }
+
+    /// `sfu.answer` for the latest offer.
+    func answer(offerId answered: Int, sdp: String) async throws {
+        guard let subscriber, answered == offerId, offerOutstanding else {
+            throw CallsError(.sfuNegotiationFailed, "offerId: \(answered) is not the latest offer (\(offerId))", reasonText: "stale_offer")
+        }
+        do {
+            _ = try await node.pluginRequest(session: session, handle: subscriber, JSONObject(["request": "start"]), jsep: JSONObject(["type": "answer", "sdp": sdp]))
+        } catch {
+            throw Self.clientError(error)
+        }
+        offerOutstanding = false
+    }
+
+    /// `sfu.trickle` on either PeerConnection (`nil` ends gathering).
+    func trickle(pc: String, candidate: JSONObject?) async throws {
+        let handle: Int64
+        if pc == "pub" {
+            handle = publisher
+        } else {
+            guard let subscriber else { throw CallsError(.sfuNegotiationFailed, "pc: no subscriber PeerConnection yet (send sfu.subscribe first)") }
+            handle = subscriber
+        }
+        do {
+            try await node.trickle(session: session, handle: handle, candidate: candidate ?? JSONObject(["completed": true]))
+        } catch {
+            throw Self.clientError(error)
+        }
+    }
+
+    /// `sfu.restartIce` on the subscriber PeerConnection: a new offer with fresh credentials.
+    func restartIce() async throws {
+        guard let subscriber else { throw CallsError(.sfuNegotiationFailed, "pc: no subscriber PeerConnection yet") }
+        let reply: JanusMessage
+        do {
+            reply = try await node.pluginRequest(session: session, handle: subscriber, JSONObject(["request": "configure", "restart": true]))
+        } catch {
+            throw Self.clientError(error)
+        }
+        await offer(from: reply, iceRestart: true)
+    }
+
+    /// `sfu.receive`: pauses m-lines or picks simulcast layers on the subscriber PeerConnection.
+    func receive(_ streams: JSONList) async throws {
+        guard let subscriber else { throw CallsError(.sfuNegotiationFailed, "pc: no subscriber PeerConnection yet") }
+        do {
+            _ = try await node.pluginRequest(session: session, handle: subscriber, JSONObject(["request": "configure", "streams": streams.value]))
+        } catch {
+            throw Self.clientError(error)
+        }
+    }
+
+    /// Leaves Janus in the order that lets the others see it (§3.2): unpublish, leave both
+    /// handles, destroy the session. Errors are logged: the participant is gone either way.
+    func leave() async {
+        guard !closed else { return }
+        closed = true
+        batch?.cancel()
+        for task in pendingRemovals.values { task.cancel() }
+        if publishing { _ = try? await node.pluginRequest(session: session, handle: publisher, JSONObject(["request": "unpublish"])) }
+        _ = try? await node.pluginRequest(session: session, handle: publisher, JSONObject(["request": "leave"]))
+        if let subscriber { _ = try? await node.pluginRequest(session: session, handle: subscriber, JSONObject(["request": "leave"])) }
+        await node.destroySession(session)
+        for reader in readers { reader.cancel() }
+        await node.connection.stopEvents(of: publisher)
+        if let subscriber { await node.connection.stopEvents(of: subscriber) }
+    }
+
+    /// Drops the participant without talking to Janus (its node is gone).
+    func abandon() async {
+        closed = true
+        batch?.cancel()
+        for reader in readers { reader.cancel() }
+        await node.connection.stopEvents(of: publisher)
+        if let subscriber { await node.connection.stopEvents(of: subscriber) }
+        await node.connection.stopEvents(of: session)
+    }
+
+    // MARK: Janus events
+
+    private func offer(from reply: JanusMessage, iceRestart: Bool) async {
+        guard let sdp = reply.jsepSDP else { return }
+        offerId += 1
+        offerOutstanding = true
+        if let streams = reply.plugin["streams"] as? [[String: Any]] {
+            subscribedFeeds = Set(streams.filter { $0["active"] as? Bool ?? true }.compactMap { JanusMessage.id($0["feed_id"]) })
+        }
+        var payload = base(["offerId": offerId, "sdp": SfuWire.clientSDP(sdp), "streams": subscriberStreams(reply.plugin["streams"])])
+        if iceRestart { payload["iceRestart"] = true }
+        await push("sfu.offer", JSONObject(payload))
+    }
+
+    /// The subscriber SDP's m-lines as clients see them.
+    private func subscriberStreams(_ value: Any?) -> [[String: Any]] {
+        (value as? [[String: Any]] ?? []).compactMap { entry in
+            guard let mid = entry["mid"] as? String, let type = entry["type"] as? String, type == "audio" || type == "video" else { return nil }
+            let display = SfuWire.parseDisplay(entry["feed_display"] as? String)
+            let janusId = JanusMessage.id(entry["feed_id"])
+            let feedMid = entry["feed_mid"] as? String
+            let source = janusId.flatMap { feeds[$0] }?.streams.first(where: { $0.mid == feedMid })?.source ?? (type == "audio" ? "mic" : "camera")
+            var stream: [String: Any] = ["mid": mid, "kind": type, "source": source, "active": entry["active"] as? Bool ?? true]
+            if let display {
+                stream["feedId"] = display.feed.uuidString.lowercased()
+                stream["userId"] = display.user
+                stream["deviceId"] = display.device
+            }
+            if let feedMid { stream["feedMid"] = feedMid }
+            return stream
+        }
+    }
+
+    private func publisherEvent(_ event: JanusMessage) async {
+        guard !closed else { return }
+        switch event.kind {
+        case "event":
+            let data = event.plugin
+            if let list = data["publishers"] as? [[String: Any]] { await publishersAppeared(list) }
+            if let gone = JanusMessage.id(data["unpublished"]) { removeLater(gone) }
+            if let gone = JanusMessage.id(data["leaving"]) { await removeNow(gone, reason: "left") }
+            if data["videoroom"] as? String == "talking" || data["videoroom"] as? String == "stopped-talking" {
+                await talking(data)
+            }
+            if data["videoroom"] as? String == "destroyed" {
+                logger.warning("sfu: Janus destroyed the room under a participant", metadata: ["room": "\(roomText)"])
+            }
+        case "webrtcup": await push("sfu.connection", JSONObject(base(["pc": "pub", "state": "up"])))
+        case "media":
+            let receiving = event.object["receiving"] as? Bool ?? true
+            var payload = base(["pc": "pub", "state": receiving ? "up" : "no_media"])
+            if let kind = event.object["type"] as? String { payload["kind"] = kind }
+            if let mid = event.object["mid"] as? String { payload["mid"] = mid }
+            await push("sfu.connection", JSONObject(payload))
+        case "slowlink": await push("sfu.connection", JSONObject(slowlink(event, pc: "pub")))
+        case "hangup":
+            publishing = false
+            ownStreams = []
+            await push("sfu.connection", JSONObject(base(["pc": "pub", "state": "down", "reason": event.object["reason"] as? String ?? "hangup"])))
+        default: break
+        }
+    }
+
+    private func subscriberEvent(_ event: JanusMessage) async {
+        guard !closed else { return }
+        switch event.kind {
+        case "event":
+            let data = event.plugin
+            if event.jsep != nil { await offer(from: event, iceRestart: false) }
+            if data["substream"] != nil || data["temporal"] != nil, let mid = data["mid"] as? String {
+                var payload = base(["mid": mid])
+                if let value = JanusMessage.int(data["substream"]) { payload["substream"] = value }
+                if let value = JanusMessage.int(data["temporal"]) { payload["temporal"] = value }
+                await push("sfu.layer", JSONObject(payload))
+            }
+        case "webrtcup": await push("sfu.connection", JSONObject(base(["pc": "sub", "state": "up"])))
+        case "slowlink": await push("sfu.connection", JSONObject(slowlink(event, pc: "sub")))
+        case "hangup":
+            await push("sfu.connection", JSONObject(base(["pc": "sub", "state": "down", "reason": event.object["reason"] as? String ?? "hangup"])))
+        default: break
+        }
+    }
+
+    private func sessionEvent(_ event: JanusMessage) async {
+        guard !closed, event.kind == "timeout" else { return }
+        logger.warning("sfu: Janus timed out a device session", metadata: ["room": "\(roomText)", "device": "\(identity.device)"])
+        await push("sfu.interrupted", JSONObject(base(["reason": "session_lost"])))
+    }
+
+    private func slowlink(_ event: JanusMessage, pc: String) -> [String: Any] {
+        var payload = base(["pc": pc, "state": "slow"])
+        if let mid = event.object["mid"] as? String { payload["mid"] = mid }
+        if let kind = event.object["media"] as? String { payload["kind"] = kind }
+        if let lost = JanusMessage.int(event.object["lost"]) { payload["lost"] = lost }
+        return payload
+    }
+
+    private func publishersAppeared(_ list: [[String: Any]]) async {
+        var added: [SfuFeed] = []
+        for entry in list {
+            guard let feed = SfuFeed(janus: entry), feed.janusId != janusFeed else { continue }
+            pendingRemovals.removeValue(forKey: feed.janusId)?.cancel()
+            feeds[feed.janusId] = feed
+            added.append(feed)
+        }
+        guard !added.isEmpty else { return }
+        await push("sfu.feeds", JSONObject(base(["snapshot": false, "added": added.map(feedJSON)])))
+        if subscribesAll { scheduleSubscribeAll() }
+    }
+
+    /// New feeds for an `all:true` subscriber, batched every 250 ms.
+    private func scheduleSubscribeAll() {
+        guard batch == nil else { return }
+        batch = Task { [weak self] in
+            try? await Task.sleep(for: .milliseconds(250))
+            await self?.subscribeNewFeeds()
+        }
+    }
+
+    private func subscribeNewFeeds() async {
+        batch = nil
+        guard !closed else { return }
+        do {
+            _ = try await subscribe(JSONList([]), all: true)
+        } catch {
+            logger.warning("sfu: subscribing a new feed failed", metadata: ["room": "\(roomText)", "error": "\(error)"])
+        }
+    }
+
+    /// `unpublished` is announced after a moment, so a `leaving` that follows it wins.
+    private func removeLater(_ janusId: Int64) {
+        guard feeds[janusId] != nil, pendingRemovals[janusId] == nil else { return }
+        pendingRemovals[janusId] = Task { [weak self] in
+            try? await Task.sleep(for: .milliseconds(150))
+            guard !Task.isCancelled else { return }
+            await self?.removeNow(janusId, reason: "unpublished")
+        }
+    }
+
+    private func removeNow(_ janusId: Int64, reason: String) async {
+        pendingRemovals.removeValue(forKey: janusId)?.cancel()
+        guard let feed = feeds[janusId] else { return }
+        if reason == "left" { feeds[janusId] = nil } else { feeds[janusId]?.streams = [] }
+        await push("sfu.feeds", JSONObject(base(["snapshot": false, "removed": [feed.reference(reason: reason)]])))
+    }
+
+    private func talking(_ data: [String: Any]) async {
+        guard let id = JanusMessage.id(data["id"]) else { return }
+        let feed: (feedId: UUID, userId: String, deviceId: String)
+        if id == janusFeed {
+            feed = (identity.feed, identity.user.uuidString.lowercased(), identity.device)
+        } else if let other = feeds[id] {
+            feed = (other.feedId, other.userId, other.deviceId)
+        } else {
+            return
+        }
+        let level = JanusMessage.int(data["audio-level-dBov-avg"]) ?? (data["audio-level-dBov-avg"] as? Double).map { Int($0.rounded()) } ?? 127
+        await push("sfu.talking", JSONObject(base([
+            "feedId": feed.feedId.uuidString.lowercased(), "userId": feed.userId, "deviceId": feed.deviceId,
+            "talking": data["videoroom"] as? String == "talking", "level": max(0, min(127, level)),
+        ])))
+    }
+
+    /// A Janus error as the client's error (§3.3 "Error mapping").
+    static func clientError(_ error: any Error) -> CallsError {
+        switch error {
+        case let error as CallsError: return error
+        case let error as JanusError:
+            switch error.code {
+            case 426: return CallsError(.sfuUnavailable, "the media server lost the room", details: ["retryAfterMs": 1000])
+            case 428: return CallsError(.feedNotFound, "no such feed in this room")
+            case 432: return CallsError(.publishersFull, "the room has its maximum of active publishers; retry once someone stops")
+            case 434, 435, 437, 465, 469: return CallsError(.sfuNegotiationFailed, "the SFU refused the request: \(error.reason)")
+            default: return CallsError(.internal, "the media server refused the request (\(error.code))")
+            }
+        default: return CallsError(.sfuUnavailable, "the media server did not answer", details: ["retryAfterMs": 1000])
+        }
+    }
+}

@@ -1,0 +1,269 @@
+import Database
+import Foundation
+import PostgresNIO
+
+/// Where an sfu room lives: its node, its Janus room id and its epoch.
+struct SfuPlacement: Sendable, Equatable {
+    var roomId: UUID
+    var nodeId: String
+    var janusRoomId: Int64
+    var epoch: Int
+    var state: String
+}
+
+/// One device's Janus participant as recorded for every instance.
+struct SfuParticipantRow: Sendable {
+    var roomId: UUID
+    var deviceId: String
+    var userId: UUID
+    var epoch: Int
+    var feedId: UUID
+    var janusFeedId: Int64
+    var sessionId: Int64
+    var publisherHandle: Int64
+    var privateId: Int64
+}
+
+/// The mute flags of a feed, as other devices' Streams show them.
+struct SfuMuteState: Sendable, Equatable {
+    var audio = false
+    var video = false
+}
+
+/// The SFU tables of the `calls` schema (migration 0041): nodes with health and load,
+/// rooms' placements and devices' participants. Works as the owning role.
+struct SfuStore {
+    let database: Database
+
+    /// A random Janus id (1 … 2^53 − 1): calls-ws picks room and feed ids itself.
+    static func randomJanusId() -> Int64 { Int64.random(in: 1...9_007_199_254_740_991) }
+
+    /// Registers the configured nodes (new ones `up`; a known node keeps its state).
+    func register(_ nodes: [SfuSettings.Node], capacity: Int) async throws {
+        try await database.withOwner { connection in
+            for node in nodes {
+                try await connection.execute("""
+                    INSERT INTO calls.sfu_nodes (node_id, api_url, state, capacity_streams) VALUES ($1, $2, 'up', $3)
+                    ON CONFLICT (node_id) DO UPDATE SET api_url = EXCLUDED.api_url, capacity_streams = EXCLUDED.capacity_streams
+                    """, [node.id, node.url, capacity])
+            }
+        }
+    }
+
+    /// A good probe: the node is `up` again once it has answered for `recovery` since its last failure.
+    func nodeAnswered(_ nodeId: String, recoverySeconds: Int) async throws {
+        try await database.withOwner { connection in
+            try await connection.execute("""
+                UPDATE calls.sfu_nodes SET last_ok_at = now(),
+                  state = CASE WHEN state = 'down' AND down_since <= now() - make_interval(secs => $2) THEN 'up' ELSE state END,
+                  down_since = CASE WHEN state = 'down' AND down_since <= now() - make_interval(secs => $2) THEN NULL ELSE down_since END
+                WHERE node_id = $1
+                """, [nodeId, recoverySeconds])
+        }
+    }
+
+    /// Marks the node `down` (again: a failing node's `down_since` moves with each failure).
+    /// True when it was not down before.
+    func nodeFailed(_ nodeId: String) async throws -> Bool {
+        try await database.withOwner { connection in
+            let was = try await connection.scalarText("""
+                UPDATE calls.sfu_nodes n SET state = 'down', down_since = now()
+                FROM (SELECT state FROM calls.sfu_nodes WHERE node_id = $1 FOR UPDATE) previous
+                WHERE n.node_id = $1 RETURNING previous.state
+                """, [nodeId])
+            return was != nil && was != "down"
+        }
+    }
+
+    func nodeState(_ nodeId: String) async throws -> String? {
+        try await database.withOwner { connection in
+            try await connection.scalarText("SELECT state FROM calls.sfu_nodes WHERE node_id = $1", [nodeId])
+        }
+    }
+
+    /// The room's placement, if it has one.
+    func placement(of roomId: UUID) async throws -> SfuPlacement? {
+        try await database.withOwner { connection in
+            let rows = try await connection.rows(
+                "SELECT node_id, janus_room_id, epoch, state FROM calls.sfu_rooms WHERE room_id = $1", [roomId])
+            for try await (node, janus, epoch, state) in rows.decode((String, Int64, Int, String).self) {
+                return SfuPlacement(roomId: roomId, nodeId: node, janusRoomId: janus, epoch: epoch, state: state)
+            }
+            return nil
+        }
+    }
+
+    /// Claims the room's placement on the least-loaded `up` node with room to spare, as
+    /// `creating` (epoch 1, or `replacing`'s epoch + 1 when the room moves off a failed node).
+    /// Nil when another instance holds the placement (read it again) or no node is usable
+    /// (`noNode` true).
+    func claimPlacement(of roomId: UUID, replacing previous: SfuPlacement?) async throws -> (SfuPlacement?, noNode: Bool) {
+        try await database.withOwner { connection in
+            var node: String?
+            let rows = try await connection.rows("""
+                SELECT node_id FROM calls.sfu_nodes WHERE state = 'up' AND load_streams < capacity_streams AND node_id IS DISTINCT FROM $1
+                ORDER BY load_streams::float / capacity_streams, node_id LIMIT 1 FOR UPDATE SKIP LOCKED
+                """, [previous?.nodeId])
+            for try await id in rows.decode(String.self) { node = id }
+            guard let node else { return (nil, true) }
+            let janusRoomId = Self.randomJanusId()
+            let placed: Bool
+            if let previous {
+                placed = try await connection.exists("""
+                    UPDATE calls.sfu_rooms SET node_id = $2, janus_room_id = $3, epoch = epoch + 1, state = 'creating', updated_at = now()
+                    WHERE room_id = $1 AND epoch = $4 AND state = 'recovering' RETURNING 1
+                    """, [roomId, node, janusRoomId, previous.epoch])
+            } else {
+                placed = try await connection.exists("""
+                    INSERT INTO calls.sfu_rooms (room_id, node_id, janus_room_id, epoch, state) VALUES ($1, $2, $3, 1, 'creating')
+                    ON CONFLICT (room_id) DO NOTHING RETURNING 1
+                    """, [roomId, node, janusRoomId])
+            }
+            guard placed else { return (nil, false) }
+            // Four streams reserved until the room's members publish (§4.2).
+            try await connection.execute("UPDATE calls.sfu_nodes SET load_streams = load_streams + 4 WHERE node_id = $1", [node])
+            let epoch = (previous?.epoch ?? 0) + 1
+            return (SfuPlacement(roomId: roomId, nodeId: node, janusRoomId: janusRoomId, epoch: epoch, state: "creating"), false)
+        }
+    }
+
+    func markReady(_ placement: SfuPlacement) async throws {
+        try await database.withOwner { connection in
+            try await connection.execute(
+                "UPDATE calls.sfu_rooms SET state = 'ready', updated_at = now() WHERE room_id = $1 AND epoch = $2",
+                [placement.roomId, placement.epoch])
+        }
+    }
+
+    /// Forgets a placement whose Janus room could not be made (so the next join tries again).
+    func dropPlacement(_ placement: SfuPlacement) async throws {
+        try await database.withOwner { connection in
+            try await connection.execute(
+                "DELETE FROM calls.sfu_rooms WHERE room_id = $1 AND epoch = $2", [placement.roomId, placement.epoch])
+            try await Self.recomputeLoad(of: placement.nodeId, on: connection)
+        }
+    }
+
+    /// Takes the room for recovery (one instance wins): true when this caller moved it to `recovering`.
+    func beginRecovery(_ placement: SfuPlacement) async throws -> Bool {
+        try await database.withOwner { connection in
+            try await connection.exists("""
+                UPDATE calls.sfu_rooms SET state = 'recovering', updated_at = now()
+                WHERE room_id = $1 AND epoch = $2 AND state <> 'recovering' RETURNING 1
+                """, [placement.roomId, placement.epoch])
+        }
+    }
+
+    /// The rooms placed on a node.
+    func rooms(on nodeId: String) async throws -> [SfuPlacement] {
+        try await database.withOwner { connection in
+            var placements: [SfuPlacement] = []
+            let rows = try await connection.rows(
+                "SELECT room_id, janus_room_id, epoch, state FROM calls.sfu_rooms WHERE node_id = $1", [nodeId])
+            for try await (room, janus, epoch, state) in rows.decode((UUID, Int64, Int, String).self) {
+                placements.append(SfuPlacement(roomId: room, nodeId: nodeId, janusRoomId: janus, epoch: epoch, state: state))
+            }
+            return placements
+        }
+    }
+
+    /// Removes the room's placement once its last member is gone; the Janus room to destroy, if any.
+    func closeIfEmpty(_ roomId: UUID) async throws -> SfuPlacement? {
+        try await database.withOwner { connection in
+            guard try await !connection.exists("SELECT 1 FROM calls.sfu_participants WHERE room_id = $1", [roomId]) else { return nil }
+            let rows = try await connection.rows(
+                "DELETE FROM calls.sfu_rooms WHERE room_id = $1 RETURNING node_id, janus_room_id, epoch, state", [roomId])
+            for try await (node, janus, epoch, state) in rows.decode((String, Int64, Int, String).self) {
+                try await Self.recomputeLoad(of: node, on: connection)
+                return SfuPlacement(roomId: roomId, nodeId: node, janusRoomId: janus, epoch: epoch, state: state)
+            }
+            return nil
+        }
+    }
+
+    // MARK: Participants
+
+    func saveParticipant(_ row: SfuParticipantRow, instance: String) async throws {
+        try await database.withOwner { connection in
+            try await connection.execute("""
+                INSERT INTO calls.sfu_participants (room_id, device_id, user_id, epoch, instance_id, janus_session_id, pub_handle_id,
+                  janus_feed_id, private_id, feed_id)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                ON CONFLICT (room_id, device_id) DO UPDATE SET epoch = EXCLUDED.epoch, instance_id = EXCLUDED.instance_id,
+                  janus_session_id = EXCLUDED.janus_session_id, pub_handle_id = EXCLUDED.pub_handle_id, sub_handle_id = NULL,
+                  janus_feed_id = EXCLUDED.janus_feed_id, private_id = EXCLUDED.private_id, feed_id = EXCLUDED.feed_id,
+                  publishing = false, video_streams = 0
+                """, [row.roomId, row.deviceId, row.userId, row.epoch, instance, row.sessionId, row.publisherHandle,
+                      row.janusFeedId, row.privateId, row.feedId])
+        }
+    }
+
+    func setSubscriberHandle(room: UUID, device: String, handle: Int64?) async throws {
+        try await database.withOwner { connection in
+            try await connection.execute(
+                "UPDATE calls.sfu_participants SET sub_handle_id = $3 WHERE room_id = $1 AND device_id = $2", [room, device, handle])
+        }
+    }
+
+    /// Records publishing (with its video m-lines) and the node's new load estimate.
+    func setPublishing(room: UUID, device: String, videoStreams: Int?, node: String) async throws {
+        try await database.withOwner { connection in
+            try await connection.execute(
+                "UPDATE calls.sfu_participants SET publishing = $3, video_streams = $4 WHERE room_id = $1 AND device_id = $2",
+                [room, device, videoStreams != nil, videoStreams ?? 0])
+            try await Self.recomputeLoad(of: node, on: connection)
+        }
+    }
+
+    func setMuted(room: UUID, device: String, audio: Bool?, video: Bool?) async throws -> SfuMuteState {
+        try await database.withOwner { connection in
+            let rows = try await connection.rows("""
+                UPDATE calls.sfu_participants SET muted_audio = coalesce($3, muted_audio), muted_video = coalesce($4, muted_video)
+                WHERE room_id = $1 AND device_id = $2 RETURNING muted_audio, muted_video
+                """, [room, device, audio, video])
+            for try await (audio, video) in rows.decode((Bool, Bool).self) { return SfuMuteState(audio: audio, video: video) }
+            return SfuMuteState()
+        }
+    }
+
+    /// The mute flags of the room's feeds, by feed id.
+    func muteStates(room: UUID) async throws -> [UUID: SfuMuteState] {
+        try await database.withOwner { connection in
+            var states: [UUID: SfuMuteState] = [:]
+            let rows = try await connection.rows(
+                "SELECT feed_id, muted_audio, muted_video FROM calls.sfu_participants WHERE room_id = $1", [room])
+            for try await (feed, audio, video) in rows.decode((UUID, Bool, Bool).self) { states[feed] = SfuMuteState(audio: audio, video: video) }
+            return states
+        }
+    }
+
+    /// The device's saved mute flags (they survive unpublish and re-creation).
+    func muteState(room: UUID, device: String) async throws -> SfuMuteState {
+        try await database.withOwner { connection in
+            let rows = try await connection.rows(
+                "SELECT muted_audio, muted_video FROM calls.sfu_participants WHERE room_id = $1 AND device_id = $2", [room, device])
+            for try await (audio, video) in rows.decode((Bool, Bool).self) { return SfuMuteState(audio: audio, video: video) }
+            return SfuMuteState()
+        }
+    }
+
+    func deleteParticipant(room: UUID, device: String, node: String?) async throws {
+        try await database.withOwner { connection in
+            try await connection.execute("DELETE FROM calls.sfu_participants WHERE room_id = $1 AND device_id = $2", [room, device])
+            if let node { try await Self.recomputeLoad(of: node, on: connection) }
+        }
+    }
+
+    /// `load_streams` = Σ video streams published × (members − 1) over the node's rooms, plus
+    /// four reserved for each room still without a publisher.
+    private static func recomputeLoad(of node: String, on connection: PostgresConnection) async throws {
+        try await connection.execute("""
+            UPDATE calls.sfu_nodes SET load_streams = coalesce((
+              SELECT sum(CASE WHEN p.published = 0 THEN 4 ELSE p.published * greatest(p.members - 1, 0) END)
+              FROM (SELECT r.room_id, count(sp.device_id) AS members, coalesce(sum(sp.video_streams), 0) AS published
+                    FROM calls.sfu_rooms r LEFT JOIN calls.sfu_participants sp ON sp.room_id = r.room_id
+                    WHERE r.node_id = $1 GROUP BY r.room_id) p), 0)
+            WHERE node_id = $1
+            """, [node])
+    }
+}

@@ -1,0 +1,219 @@
+"""An aiortc device speaking only the calls-ws envelope and its `sfu.*` frames (docs/sfu.md).
+
+`SfuPeer` publishes a VP8 320×240@30 moving bar and 48 kHz opus (a tone or silence) on its
+publisher PeerConnection, subscribes on one subscriber PeerConnection, answers every offer
+the server pushes, and counts the frames it decodes per subscriber m-line. aiortc needs
+`bundlePolicy=max-bundle` for Janus's multistream offers (aiortc issue 1414) and is told to
+gather on 127.0.0.1, which the suite's namespace carries on a veth (spec sfu-janus.md §9).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import aioice.ice
+import array
+from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from av import AudioFrame, VideoFrame
+
+from calls_support import CallsClient, Frame
+
+# aioice drops loopback addresses; in the suite's namespace 127.0.0.1 sits on a veth.
+aioice.ice.get_host_addresses = lambda use_ipv4=True, use_ipv6=False: ["127.0.0.1"]
+
+VIDEO_CLOCK = 90000
+
+
+class MovingBar(MediaStreamTrack):
+    """320×240 at 30 fps: a white bar crossing a grey field."""
+
+    kind = "video"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._start: float | None = None
+        self._count = 0
+
+    async def recv(self) -> VideoFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.time()
+        else:
+            self._count += 1
+            await asyncio.sleep(max(0.0, self._start + self._count / 30 - time.time()))
+        frame = VideoFrame(width=320, height=240, format="yuv420p")
+        x = (self._count * 4) % 304
+        luma = frame.planes[0]
+        row = bytearray([90]) * luma.line_size
+        row[x:x + 16] = b"\xff" * 16
+        luma.update(bytes(row) * 240)
+        for chroma in frame.planes[1:]:
+            chroma.update(b"\x80" * chroma.buffer_size)
+        frame.pts = self._count * (VIDEO_CLOCK // 30)
+        frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
+        return frame
+
+
+class Tone(MediaStreamTrack):
+    """48 kHz mono: a 440 Hz tone (loud) or silence, 20 ms a frame."""
+
+    kind = "audio"
+
+    def __init__(self, loud: bool) -> None:
+        super().__init__()
+        self.loud = loud
+        self._start: float | None = None
+        self._samples = 0
+
+    async def recv(self) -> AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        rate, count = 48000, 960
+        if self._start is None:
+            self._start = time.time()
+        else:
+            await asyncio.sleep(max(0.0, self._start + self._samples / rate - time.time()))
+        if self.loud:
+            data = array.array("h", (int(math.sin(2 * math.pi * 440 * (self._samples + i) / rate) * 12000) for i in range(count)))
+        else:
+            data = array.array("h", bytes(2 * count))
+        frame = AudioFrame(format="s16", layout="mono", samples=count)
+        frame.planes[0].update(data.tobytes())
+        frame.sample_rate = rate
+        frame.pts = self._samples
+        frame.time_base = fractions.Fraction(1, rate)
+        self._samples += count
+        return frame
+
+
+def configuration() -> RTCConfiguration:
+    return RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
+
+
+@dataclass
+class Received:
+    """Frames decoded on one subscriber m-line."""
+
+    mid: str
+    kind: str
+    frames: int = 0
+    first_at: float | None = None
+    times: list[float] = field(default_factory=list)
+
+    def rate(self, seconds: float) -> float:
+        """Frames per second over the last `seconds`."""
+        now = time.monotonic()
+        return sum(1 for t in self.times if t >= now - seconds) / seconds
+
+
+class SfuPeer:
+    """One device in an sfu room: its calls-ws client and its two PeerConnections."""
+
+    def __init__(self, client: CallsClient, room_id: str, epoch: int, *, loud: bool = False) -> None:
+        self.client = client
+        self.room_id = room_id
+        self.epoch = epoch
+        self.loud = loud
+        self.pub: RTCPeerConnection | None = None
+        self.sub: RTCPeerConnection | None = None
+        self.received: dict[str, Received] = {}
+        self.offers: list[Frame] = []
+        self.offer_streams: dict[str, dict[str, Any]] = {}
+        self._tasks: list[asyncio.Task] = []
+        self._answering = asyncio.Lock()
+        self.published: Frame | None = None
+        self.video = MovingBar()
+        self.audio = Tone(loud)
+
+    async def publish(self, *, muted: dict | None = None) -> Frame:
+        """Offers mic + camera on a new publisher PeerConnection; returns `sfu.published`."""
+        self.pub = RTCPeerConnection(configuration())
+        self.pub.addTrack(self.audio)
+        self.pub.addTrack(self.video)
+        offer = await self.pub.createOffer()
+        await self.pub.setLocalDescription(offer)
+        payload: dict[str, Any] = {
+            "roomId": self.room_id, "epoch": self.epoch, "sdp": self.pub.localDescription.sdp,
+            "streams": [{"mid": t.mid, "source": "mic" if t.kind == "audio" else "camera"} for t in self.pub.getTransceivers()],
+        }
+        if muted is not None:
+            payload["muted"] = muted
+        reply = await self.client.request("sfu.publish", payload, timeout=10)
+        reply.expect_ok()
+        published = reply.response("sfu.published")["payload"]
+        await self.pub.setRemoteDescription(RTCSessionDescription(sdp=published["sdp"], type="answer"))
+        await self.client.request("sfu.trickle", {"roomId": self.room_id, "epoch": self.epoch, "pc": "pub", "candidate": None})
+        self.published = published
+        return published
+
+    def follow_offers(self) -> None:
+        """Answers every `sfu.offer` pushed to this device, in order, from now on."""
+        self._tasks.append(asyncio.create_task(self._answer_loop()))
+
+    async def _answer_loop(self) -> None:
+        while True:
+            frame = await self.client.next(lambda f: f.get("type") == "sfu.offer", timeout=3600, what="sfu.offer")
+            await self.answer(frame["payload"])
+
+    async def answer(self, offer: dict[str, Any]) -> None:
+        async with self._answering:
+            self.offers.append(offer)
+            for stream in offer.get("streams") or []:
+                self.offer_streams[stream["mid"]] = stream
+            if self.sub is None:
+                self.sub = RTCPeerConnection(configuration())
+                self.sub.on("track", self._on_track)
+            await self.sub.setRemoteDescription(RTCSessionDescription(sdp=offer["sdp"], type="offer"))
+            answer = await self.sub.createAnswer()
+            await self.sub.setLocalDescription(answer)
+            reply = await self.client.request("sfu.answer", {
+                "roomId": self.room_id, "epoch": self.epoch, "offerId": offer["offerId"], "sdp": self.sub.localDescription.sdp})
+            reply.expect_ok()
+            await self.client.request("sfu.trickle", {"roomId": self.room_id, "epoch": self.epoch, "pc": "sub", "candidate": None})
+
+    def _on_track(self, track) -> None:
+        mid = next((t.mid for t in self.sub.getTransceivers() if t.receiver.track is track), None) or f"?{len(self.received)}"
+        received = self.received.setdefault(mid, Received(mid=mid, kind=track.kind))
+        self._tasks.append(asyncio.create_task(self._count(track, received)))
+
+    async def _count(self, track, received: Received) -> None:
+        try:
+            while True:
+                await track.recv()
+                now = time.monotonic()
+                received.frames += 1
+                received.times.append(now)
+                if len(received.times) > 2000:
+                    del received.times[:1000]
+                if received.first_at is None:
+                    received.first_at = now
+        except MediaStreamError:
+            return
+
+    def streams_of(self, feed_id: str, kind: str) -> list[Received]:
+        mids = [mid for mid, s in self.offer_streams.items() if s.get("feedId") == feed_id and s.get("kind") == kind and s.get("active", True)]
+        return [self.received[mid] for mid in mids if mid in self.received]
+
+    async def wait_frames(self, feed_id: str, kind: str = "video", count: int = 1, timeout: float = 10.0) -> Received:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for received in self.streams_of(feed_id, kind):
+                if received.frames >= count:
+                    return received
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"{self.client.name}: no {kind} frames of feed {feed_id} within {timeout}s "
+                             f"(offer streams {self.offer_streams}, received {self.received})")
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for pc in (self.pub, self.sub):
+            if pc is not None:
+                await pc.close()

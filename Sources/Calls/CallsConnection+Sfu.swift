@@ -19,7 +19,7 @@ extension CallsConnection {
             return .ok()
         }
         guard let device = await sfu.device(room: roomId, device: session.deviceId) else {
-            throw CallsError(.roomNotFound, "you have no media session in room \(roomId) (join it again)")
+            throw CallsError(.roomNotFound, "you have no media session in room \(roomId) (a p2p room, or left with sfu.leave: join it again)")
         }
         if let value = payload["epoch"], !(value is NSNull) {
             guard let epoch = integer(value) else { throw CallsError(.validationFailed, "epoch: must be an integer") }
@@ -37,7 +37,11 @@ extension CallsConnection {
                 muted = SfuMuteState(audio: try Self.flag(flags["audio"], "muted.audio") ?? false, video: try Self.flag(flags["video"], "muted.video") ?? false)
             }
             let published = try await device.publish(sdp: sdp, descriptions: descriptions, muted: muted)
-            if let muted { _ = try? await sfu.store.setMuted(room: roomId, device: session.deviceId, audio: muted.audio, video: muted.video) }
+            if let muted {
+                let state = (try? await sfu.store.setMuted(room: roomId, device: session.deviceId, audio: muted.audio, video: muted.video)) ?? muted
+                await service.announceMute(room: roomId, device: device, kind: "audio", muted: muted.audio, state: state)
+                await service.announceMute(room: roomId, device: device, kind: "video", muted: muted.video, state: state)
+            }
             await sfu.published(device, videoStreams: await device.videoStreamCount)
             await session.send(type: "sfu.published", payload: published)
             return .ok()

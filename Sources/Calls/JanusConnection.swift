@@ -94,7 +94,10 @@ actor JanusConnection {
     /// Wakes `request` callers waiting for the socket.
     private var waiters: [CheckedContinuation<Void, Never>] = []
     private var connectedHandlers: [@Sendable (Bool) async -> Void] = []
+    private var failureHandlers: [@Sendable (Int) async -> Void] = []
     private(set) var isConnected = false
+    /// Connection attempts in a row that failed (0 while connected).
+    private(set) var failedConnects = 0
     private var runner: Task<Void, Never>?
 
     init(url: String, apiSecret: String, instanceId: String, logger: Logger) {
@@ -124,6 +127,11 @@ actor JanusConnection {
     /// Called with `true` after each (re)connect and `false` after each drop.
     func onConnectionChange(_ handler: @escaping @Sendable (Bool) async -> Void) {
         connectedHandlers.append(handler)
+    }
+
+    /// Called after each failed connection attempt with the count of failures in a row.
+    func onConnectFailure(_ handler: @escaping @Sendable (Int) async -> Void) {
+        failureHandlers.append(handler)
     }
 
     /// The notifications of one handle (or session): a stream its owner reads in order, on
@@ -212,6 +220,7 @@ actor JanusConnection {
     private func connected(_ writer: WebSocketOutboundWriter) async {
         outbound = writer
         isConnected = true
+        failedConnects = 0
         wakeWaiters()
         let handlers = connectedHandlers
         Task { for handler in handlers { await handler(true) } }
@@ -221,6 +230,12 @@ actor JanusConnection {
         let was = isConnected
         outbound = nil
         isConnected = false
+        if !was {
+            failedConnects += 1
+            let count = failedConnects
+            let handlers = failureHandlers
+            Task { for handler in handlers { await handler(count) } }
+        }
         failAll(JanusUnavailable(reason: "connection to \(url) lost"))
         let handlers = connectedHandlers
         if was { Task { for handler in handlers { await handler(false) } } }

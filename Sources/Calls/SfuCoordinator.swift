@@ -14,6 +14,8 @@ actor SfuCoordinator {
     private var nodes: [String: SfuNode] = [:]
     /// This instance's participants by room, then device.
     private var devices: [UUID: [String: SfuDevice]] = [:]
+    /// Rooms being moved off a failed node.
+    private var recoveries: [Task<Void, Never>] = []
     /// Nodes whose failure is being handled.
     private var failing: Set<String> = []
     /// A node that fails this many probes in a row is down.
@@ -39,12 +41,17 @@ actor SfuCoordinator {
         for entry in settings.nodes {
             let node = SfuNode(id: entry.id, url: entry.url, settings: settings, instanceId: instanceId, logger: logger)
             nodes[entry.id] = node
-            await node.start { [weak self] node, ok in await self?.probed(node, ok: ok) }
+            await node.start(
+                health: { [weak self] node, ok in await self?.probed(node, ok: ok) },
+                unreachable: { [weak self] node in await self?.nodeFailed(node) })
         }
     }
 
+    /// Leaves every participant of this instance (their rows and emptied rooms go too) and
+    /// closes the nodes' sockets; recoveries under way stop.
     func stop() async {
-        for room in devices.values { for device in room.values { await device.leave() } }
+        for task in recoveries { task.cancel() }
+        for (room, members) in devices { for device in members.keys { await leave(room: room, device: device) } }
         devices = [:]
         for node in nodes.values { await node.stop() }
     }
@@ -56,20 +63,26 @@ actor SfuCoordinator {
             if ok {
                 failing.remove(node.id)
                 try await store.nodeAnswered(node.id, recoverySeconds: Self.recoverySeconds)
-            } else {
-                let failures = await node.consecutiveFailures
-                let connected = await node.connection.isConnected
-                guard failures >= Self.failedProbesForDown || (!connected && failures >= 2) else { return }
-                let newlyDown = try await store.nodeFailed(node.id)
-                if newlyDown || !failing.contains(node.id) {
-                    failing.insert(node.id)
-                    logger.warning("sfu: Janus node is down; moving its rooms", metadata: ["node": "\(node.id)"])
-                    await recoverRooms(of: node.id)
-                }
+            } else if await node.consecutiveFailures >= Self.failedProbesForDown || failing.contains(node.id) {
+                await nodeFailed(node)
             }
         } catch {
             if !Task.isCancelled { logger.warning("sfu: recording a node's health failed", metadata: ["node": "\(node.id)", "error": "\(error)"]) }
         }
+    }
+
+    /// Marks the node down (again: a failing node's `down_since` follows its last failure)
+    /// and, once per failure, moves the rooms this instance has members in.
+    private func nodeFailed(_ node: SfuNode) async {
+        let first = !failing.contains(node.id)
+        failing.insert(node.id)
+        if first { logger.warning("sfu: Janus node is down; moving its rooms", metadata: ["node": "\(node.id)"]) }
+        do {
+            _ = try await store.nodeFailed(node.id)
+        } catch {
+            logger.warning("sfu: recording a node's failure failed", metadata: ["node": "\(node.id)", "error": "\(error)"])
+        }
+        if first { await recoverRooms(of: node.id) }
     }
 
     /// Moves every room of a failed node that has members here: tells them the media path is
@@ -84,7 +97,8 @@ actor SfuCoordinator {
                 await push(device.identity.device, "sfu.interrupted", JSONObject(["roomId": room.uuidString.lowercased(), "epoch": device.placement.epoch, "reason": "node_failed"]))
             }
             guard let old else { continue }
-            Task { await self.recover(room: room, from: old) }
+            recoveries.removeAll { $0.isCancelled }
+            recoveries.append(Task { await self.recover(room: room, from: old) })
         }
     }
 
@@ -140,6 +154,10 @@ actor SfuCoordinator {
                 } else if current.state == "recovering", old == nil || current.epoch == old?.epoch {
                     replacing = current
                     claimable = true
+                } else if current.stale, current.state == "creating", try await store.beginRecovery(current) {
+                    // Left half-placed by an instance that died: placed again, a new epoch.
+                    replacing = current
+                    claimable = true
                 }
             } else {
                 claimable = true
@@ -158,9 +176,9 @@ actor SfuCoordinator {
 
     /// Creates the Janus room of a claimed placement and marks it ready.
     private func create(_ claimed: SfuPlacement) async throws -> SfuPlacement {
-        guard let node = nodes[claimed.nodeId] else { throw CallsError(.sfuUnavailable, "unknown media server", details: ["retryAfterMs": 1000]) }
         var placement = claimed
         do {
+            guard let node = nodes[claimed.nodeId] else { throw JanusUnavailable(reason: "node \(claimed.nodeId) is not in this instance's SFU_NODES") }
             try await node.admin(JSONObject([
                 "request": "create", "room": placement.janusRoomId, "permanent": false, "is_private": true,
                 "description": placement.roomId.uuidString.lowercased(),
@@ -185,10 +203,8 @@ actor SfuCoordinator {
     /// Creates the device's participant in the room (placing the room first if needed) and
     /// returns it with its `sfu.feeds` snapshot already built.
     func join(room: UUID, device: String, user: UUID) async throws -> SfuDevice {
-        if let existing = devices[room]?[device] {
-            await existing.leave()
-            devices[room]?[device] = nil
-        }
+        // A device joining again leaves its previous participant first (token, row and all).
+        if devices[room]?[device] != nil { await leave(room: room, device: device) }
         let placement = try await place(room)
         let identity = SfuDevice.Identity(room: room, device: device, user: user, feed: UUID())
         let participant = try await participant(identity, placement: placement)
@@ -236,7 +252,12 @@ actor SfuCoordinator {
                     identity: identity, node: node, placement: placement, session: createdSession, publisher: handle, janusFeed: janusFeed,
                     privateId: privateId, token: token, settings: settings, logger: logger,
                     push: { type, payload in await push(identity.device, type, payload) })
-                await device.listen(to: publisherEvents, sessionEvents: sessionEvents, initial: initial, mutes: mutes)
+                let own = try await store.muteState(room: placement.roomId, device: identity.device)
+                let store = self.store
+                let room = placement.roomId
+                await device.listen(
+                    to: publisherEvents, sessionEvents: sessionEvents, initial: initial, mutes: mutes, own: own,
+                    readMutes: { try? await store.muteStates(room: room) })
                 return device
             }
         } catch {

@@ -36,6 +36,10 @@ actor SfuDevice {
     /// The subscriber SDP awaits an answer to this offer.
     private var offerOutstanding = false
     private var subscribesAll = false
+    /// Reads every feed's mute flags (they change on any instance; Janus does not carry them).
+    private var readMutes: (@Sendable () async -> [UUID: SfuMuteState]?)?
+    /// The subscriber SDP's m-lines as last described to the client, by mid.
+    private var subscriberLines: [String: [String: Any]] = [:]
     /// Feeds with an active m-line in the subscriber SDP.
     private var subscribedFeeds: Set<Int64> = []
     /// Feeds removed as `unpublished`, held briefly in case Janus's `leaving` follows.
@@ -43,6 +47,9 @@ actor SfuDevice {
     private var batch: Task<Void, Never>?
     private var readers: [Task<Void, Never>] = []
     private(set) var closed = false
+    /// Set by `sfu.unpublish` until Janus reports the publisher PeerConnection closed.
+    private var awaitingHangup = false
+    private var lastHangup: ContinuousClock.Instant?
 
     var epoch: Int { placement.epoch }
     var roomText: String { identity.room.uuidString.lowercased() }
@@ -65,8 +72,13 @@ actor SfuDevice {
     }
 
     /// Starts reading the publisher handle's and the session's notifications.
-    func listen(to publisherEvents: AsyncStream<JanusMessage>, sessionEvents: AsyncStream<JanusMessage>, initial: [SfuFeed], mutes: [UUID: SfuMuteState]) {
+    func listen(
+        to publisherEvents: AsyncStream<JanusMessage>, sessionEvents: AsyncStream<JanusMessage>, initial: [SfuFeed], mutes: [UUID: SfuMuteState],
+        own: SfuMuteState, readMutes: @escaping @Sendable () async -> [UUID: SfuMuteState]?
+    ) {
         muteStates = mutes
+        muteStates[identity.feed] = own
+        self.readMutes = readMutes
         for feed in initial { feeds[feed.janusId] = feed }
         readers.append(Task { [weak self] in
             for await event in publisherEvents { await self?.publisherEvent(event) }
@@ -92,15 +104,27 @@ actor SfuDevice {
 
     // MARK: Requests
 
+    /// A participant whose node died answers `SFU_UNAVAILABLE` until its room's new epoch is ready.
+    private func ensureOpen() throws {
+        guard !closed else { throw CallsError(.sfuUnavailable, "the call's media server is being replaced", details: ["retryAfterMs": 1000]) }
+    }
+
     /// `sfu.publish`: the first offer publishes, later ones renegotiate (`configure`).
     func publish(sdp: String, descriptions: JSONList, muted: SfuMuteState?) async throws -> JSONObject {
+        try ensureOpen()
         if let problem = SfuWire.publishOfferProblem(sdp) { throw CallsError(.sfuNegotiationFailed, problem) }
+        if !publishing { await settleClosedPeerConnection() }
         let request = publishing ? "configure" : "publish"
         let reply: JanusMessage
         do {
             reply = try await node.pluginRequest(
                 session: session, handle: publisher, JSONObject(["request": request, "descriptions": descriptions.value]), jsep: JSONObject(["type": "offer", "sdp": sdp]))
         } catch {
+            // Janus's core took the refused offer: without a hangup the next one is refused too.
+            if !publishing, error is JanusError {
+                awaitingHangup = true
+                await node.hangup(session: session, handle: publisher)
+            }
             throw Self.clientError(error)
         }
         guard let answer = reply.jsepSDP else { throw CallsError(.sfuNegotiationFailed, "the SFU answered the offer without an SDP") }
@@ -115,6 +139,7 @@ actor SfuDevice {
     var videoStreamCount: Int { ownStreams.filter { $0.kind == "video" }.count }
 
     func unpublish() async throws {
+        try ensureOpen()
         guard publishing else { throw CallsError(.sfuNegotiationFailed, "not published") }
         do {
             _ = try await node.pluginRequest(session: session, handle: publisher, JSONObject(["request": "unpublish"]))
@@ -123,10 +148,25 @@ actor SfuDevice {
         }
         publishing = false
         ownStreams = []
+        awaitingHangup = true
+    }
+
+    /// Janus frees a closed PeerConnection a moment after its `hangup`; an offer that comes
+    /// before is taken for a renegotiation of the dead one and never connects. So a new
+    /// publish waits (1 s at most) for the hangup of an unpublished PeerConnection, and
+    /// 250 ms after any hangup.
+    private func settleClosedPeerConnection() async {
+        let deadline = ContinuousClock.now + .seconds(1)
+        while awaitingHangup, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
+        awaitingHangup = false
+        if let lastHangup, ContinuousClock.now - lastHangup < .milliseconds(250) {
+            try? await Task.sleep(until: lastHangup + .milliseconds(250))
+        }
     }
 
     /// `sfu.mute`: the SFU stops (or resumes) relaying this kind; the flags are kept for republishing.
     func mute(kind: String, muted: Bool) async throws -> SfuMuteState {
+        try ensureOpen()
         var state = muteStates[identity.feed] ?? SfuMuteState()
         if kind == "audio" { state.audio = muted } else { state.video = muted }
         muteStates[identity.feed] = state
@@ -167,11 +207,23 @@ actor SfuDevice {
     /// `sfu.subscribe`: adds streams to the subscriber PeerConnection. The offer (if the SDP
     /// changes) is pushed before this returns; `pending` when Janus postponed it.
     func subscribe(_ streams: JSONList, all: Bool) async throws -> Bool {
+        try ensureOpen()
         if all { subscribesAll = true }
         var wanted = streams.value
+        let limit = settings.maximumSubscribedMlines
+        var lines = subscriberLines.values.filter { $0["active"] as? Bool ?? true }.count
+        lines += wanted.reduce(0) { total, stream in
+            total + (stream["mid"] != nil ? 1 : JanusMessage.id(stream["feed"]).flatMap { feeds[$0]?.streams.count } ?? 1)
+        }
+        guard lines <= limit else {
+            throw CallsError(.validationFailed, "streams: a device receives at most \(limit) m-lines (\(lines) asked for)")
+        }
         if all {
             let listed = Set(streams.value.compactMap { JanusMessage.id($0["feed"]) })
             for feed in feeds.values.sorted(by: { $0.janusId < $1.janusId }) where !feed.streams.isEmpty && !listed.contains(feed.janusId) && !subscribedFeeds.contains(feed.janusId) {
+                // New feeds join the subscription while they fit (§5).
+                guard lines + feed.streams.count <= limit else { break }
+                lines += feed.streams.count
                 wanted.append(["feed": feed.janusId])
             }
         }
@@ -180,6 +232,7 @@ actor SfuDevice {
     }
 
     func unsubscribe(_ streams: JSONList) async throws -> Bool {
+        try ensureOpen()
         guard subscriber != nil else { return false }
         return try await changeSubscription(["unsubscribe": streams.value])
     }
@@ -214,6 +267,7 @@ actor SfuDevice {
 
     /// `sfu.answer` for the latest offer.
     func answer(offerId answered: Int, sdp: String) async throws {
+        try ensureOpen()
         guard let subscriber, answered == offerId, offerOutstanding else {
             throw CallsError(.sfuNegotiationFailed, "offerId: \(answered) is not the latest offer (\(offerId))", reasonText: "stale_offer")
         }
@@ -227,6 +281,7 @@ actor SfuDevice {
 
     /// `sfu.trickle` on either PeerConnection (`nil` ends gathering).
     func trickle(pc: String, candidate: JSONObject?) async throws {
+        try ensureOpen()
         let handle: Int64
         if pc == "pub" {
             handle = publisher
@@ -243,6 +298,7 @@ actor SfuDevice {
 
     /// `sfu.restartIce` on the subscriber PeerConnection: a new offer with fresh credentials.
     func restartIce() async throws {
+        try ensureOpen()
         guard let subscriber else { throw CallsError(.sfuNegotiationFailed, "pc: no subscriber PeerConnection yet") }
         let reply: JanusMessage
         do {
@@ -255,6 +311,7 @@ actor SfuDevice {
 
     /// `sfu.receive`: pauses m-lines or picks simulcast layers on the subscriber PeerConnection.
     func receive(_ streams: JSONList) async throws {
+        try ensureOpen()
         guard let subscriber else { throw CallsError(.sfuNegotiationFailed, "pc: no subscriber PeerConnection yet") }
         do {
             _ = try await node.pluginRequest(session: session, handle: subscriber, JSONObject(["request": "configure", "streams": streams.value]))
@@ -282,6 +339,7 @@ actor SfuDevice {
     /// Drops the participant without talking to Janus (its node is gone).
     func abandon() async {
         closed = true
+        await node.forget(session)
         batch?.cancel()
         for reader in readers { reader.cancel() }
         await node.connection.stopEvents(of: publisher)
@@ -303,9 +361,10 @@ actor SfuDevice {
         await push("sfu.offer", JSONObject(payload))
     }
 
-    /// The subscriber SDP's m-lines as clients see them.
+    /// The subscriber SDP's m-lines as clients see them. An m-line whose publisher is gone
+    /// (Janus lists it without its feed) keeps the feed it carried, marked inactive.
     private func subscriberStreams(_ value: Any?) -> [[String: Any]] {
-        (value as? [[String: Any]] ?? []).compactMap { entry in
+        let streams: [[String: Any]] = (value as? [[String: Any]] ?? []).compactMap { entry in
             guard let mid = entry["mid"] as? String, let type = entry["type"] as? String, type == "audio" || type == "video" else { return nil }
             let display = SfuWire.parseDisplay(entry["feed_display"] as? String)
             let janusId = JanusMessage.id(entry["feed_id"])
@@ -318,8 +377,14 @@ actor SfuDevice {
                 stream["deviceId"] = display.device
             }
             if let feedMid { stream["feedMid"] = feedMid }
+            if display == nil, let previous = subscriberLines[mid] {
+                for key in ["feedId", "userId", "deviceId", "feedMid", "source"] { stream[key] = previous[key] ?? stream[key] }
+                stream["active"] = false
+            }
             return stream
         }
+        for stream in streams { if let mid = stream["mid"] as? String { subscriberLines[mid] = stream } }
+        return streams
     }
 
     private func publisherEvent(_ event: JanusMessage) async {
@@ -347,6 +412,8 @@ actor SfuDevice {
         case "hangup":
             publishing = false
             ownStreams = []
+            awaitingHangup = false
+            lastHangup = .now
             await push("sfu.connection", JSONObject(base(["pc": "pub", "state": "down", "reason": event.object["reason"] as? String ?? "hangup"])))
         default: break
         }
@@ -395,6 +462,11 @@ actor SfuDevice {
             added.append(feed)
         }
         guard !added.isEmpty else { return }
+        if let fresh = await readMutes?() {
+            let own = muteStates[identity.feed]
+            muteStates = fresh
+            muteStates[identity.feed] = own
+        }
         await push("sfu.feeds", JSONObject(base(["snapshot": false, "added": added.map(feedJSON)])))
         if subscribesAll { scheduleSubscribeAll() }
     }
@@ -420,7 +492,7 @@ actor SfuDevice {
 
     /// `unpublished` is announced after a moment, so a `leaving` that follows it wins.
     private func removeLater(_ janusId: Int64) {
-        guard feeds[janusId] != nil, pendingRemovals[janusId] == nil else { return }
+        guard feeds[janusId]?.streams.isEmpty == false, pendingRemovals[janusId] == nil else { return }
         pendingRemovals[janusId] = Task { [weak self] in
             try? await Task.sleep(for: .milliseconds(150))
             guard !Task.isCancelled else { return }
@@ -430,7 +502,8 @@ actor SfuDevice {
 
     private func removeNow(_ janusId: Int64, reason: String) async {
         pendingRemovals.removeValue(forKey: janusId)?.cancel()
-        guard let feed = feeds[janusId] else { return }
+        // Janus repeats `unpublished` (detach, session end): a feed is announced gone once.
+        guard let feed = feeds[janusId], reason == "left" || !feed.streams.isEmpty else { return }
         if reason == "left" { feeds[janusId] = nil } else { feeds[janusId]?.streams = [] }
         await push("sfu.feeds", JSONObject(base(["snapshot": false, "removed": [feed.reference(reason: reason)]])))
     }
@@ -461,7 +534,10 @@ actor SfuDevice {
             case 426: return CallsError(.sfuUnavailable, "the media server lost the room", details: ["retryAfterMs": 1000])
             case 428: return CallsError(.feedNotFound, "no such feed in this room")
             case 432: return CallsError(.publishersFull, "the room has its maximum of active publishers; retry once someone stops")
-            case 434, 435, 437, 465, 469: return CallsError(.sfuNegotiationFailed, "the SFU refused the request: \(error.reason)")
+            // Janus's own words may name its ids: only the code goes out.
+            case 434: return CallsError(.sfuNegotiationFailed, "already published (Janus 434)")
+            case 435: return CallsError(.sfuNegotiationFailed, "not published (Janus 435)")
+            case 437, 465, 469: return CallsError(.sfuNegotiationFailed, "the SFU refused the session description (Janus \(error.code))")
             default: return CallsError(.internal, "the media server refused the request (\(error.code))")
             }
         default: return CallsError(.sfuUnavailable, "the media server did not answer", details: ["retryAfterMs": 1000])

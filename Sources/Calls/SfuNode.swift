@@ -23,13 +23,23 @@ actor SfuNode {
         self.connection = JanusConnection(url: url, apiSecret: settings.apiSecret, instanceId: instanceId, logger: logger)
     }
 
-    /// Connects and keeps the node's sessions alive; `health` hears each probe's outcome.
-    func start(health: @escaping @Sendable (SfuNode, Bool) async -> Void) async {
-        await connection.start()
+    /// Connects and keeps the node's sessions alive; `health` hears each probe's outcome,
+    /// `unreachable` that the node is gone (its socket could not be opened again
+    /// `reconnectsBeforeDown` times, or a claim found its sessions lost: it restarted).
+    func start(health: @escaping @Sendable (SfuNode, Bool) async -> Void, unreachable: @escaping @Sendable (SfuNode) async -> Void) async {
         await connection.onConnectionChange { [weak self] up in
             guard let self else { return }
-            if !up { await self.lostControl() }
+            if up {
+                if await !self.claimSessions() { await unreachable(self) }
+            } else {
+                await self.lostControl()
+            }
         }
+        await connection.onConnectFailure { [weak self] failures in
+            guard let self, failures == Self.reconnectsBeforeDown else { return }
+            await unreachable(self)
+        }
+        await connection.start(retry: .milliseconds(400))
         loops = Task { [weak self] in
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self?.probeLoop(health: health) }
@@ -43,7 +53,28 @@ actor SfuNode {
         await connection.close()
     }
 
+    /// Failed reconnects (400 ms apart) after which a node whose socket closed counts as down:
+    /// a killed Janus refuses at once, so its rooms move within about a second.
+    static let reconnectsBeforeDown = 2
+
     private func lostControl() { control = nil }
+
+    /// After a reconnect: claims every session this instance owns on the node, so their
+    /// events come to the new socket and Janus keeps them (`reclaim_session_timeout`). False
+    /// when a claim found the session gone (458: the node restarted and lost its rooms).
+    private func claimSessions() async -> Bool {
+        for session in sessions {
+            do {
+                _ = try await connection.call(JSONObject(["janus": "claim", "session_id": session]), timeout: .seconds(2))
+            } catch let error as JanusError where error.code == 458 {
+                sessions.remove(session)
+                return false
+            } catch {
+                logger.warning("sfu: claiming a session failed", metadata: ["node": "\(id)", "error": "\(error)"])
+            }
+        }
+        return true
+    }
 
     private func probeLoop(health: @escaping @Sendable (SfuNode, Bool) async -> Void) async {
         while !Task.isCancelled {
@@ -65,7 +96,8 @@ actor SfuNode {
 
     private func keepAliveLoop() async {
         while !Task.isCancelled {
-            try? await Task.sleep(for: .seconds(15))
+            // Janus ends a session idle for `session_timeout` (60 s; 15 s in the suite).
+            try? await Task.sleep(for: .seconds(10))
             for session in sessions {
                 _ = try? await connection.request(JSONObject(["janus": "keepalive", "session_id": session]), reply: .ack, timeout: .seconds(2))
             }
@@ -89,6 +121,9 @@ actor SfuNode {
         return handle
     }
 
+    /// Stops keeping a session alive (its node lost it).
+    func forget(_ session: Int64) { sessions.remove(session) }
+
     func destroySession(_ session: Int64) async {
         sessions.remove(session)
         await connection.stopEvents(of: session)
@@ -110,6 +145,11 @@ actor SfuNode {
         let reply = try await connection.request(JSONObject(message), reply: .event)
         if let error = reply.error { throw error }
         return reply
+    }
+
+    /// Closes the handle's PeerConnection (and whatever offer Janus holds), keeping the handle.
+    func hangup(session: Int64, handle: Int64) async {
+        _ = try? await connection.request(JSONObject(["janus": "hangup", "session_id": session, "handle_id": handle]), reply: .direct, timeout: .seconds(2))
     }
 
     func trickle(session: Int64, handle: Int64, candidate: JSONObject) async throws {

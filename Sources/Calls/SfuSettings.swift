@@ -60,7 +60,7 @@ extension SfuSettings {
         guard let apiSecret, let adminKey, let roomKey else {
             throw ConfigurationError("SFU_API_SECRET, SFU_ADMIN_KEY and SFU_ROOM_KEY must be set with SFU_NODES")
         }
-        guard roomKey.utf8.count >= 32 else { throw ConfigurationError("SFU_ROOM_KEY must be at least 32 characters") }
+        guard roomKey.utf8.count >= 32 else { throw ConfigurationError("SFU_ROOM_KEY must be at least 32 bytes") }
         self.init(nodes: nodes, apiSecret: apiSecret, adminKey: adminKey, roomKey: roomKey)
         capacityStreams = try reader.integer("sfu.node.capacity.streams", variable: "SFU_NODE_CAPACITY_STREAMS", default: 200, in: 1...100_000)
         maximumPublishers = try reader.integer("sfu.max.publishers", variable: "SFU_MAX_PUBLISHERS", default: 12, in: 1...100)

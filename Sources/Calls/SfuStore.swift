@@ -9,6 +9,8 @@ struct SfuPlacement: Sendable, Equatable {
     var janusRoomId: Int64
     var epoch: Int
     var state: String
+    /// Unchanged for longer than a placement takes (an instance died placing it).
+    var stale = false
 }
 
 /// One device's Janus participant as recorded for every instance.
@@ -84,16 +86,20 @@ struct SfuStore {
     /// The room's placement, if it has one.
     func placement(of roomId: UUID) async throws -> SfuPlacement? {
         try await database.withOwner { connection in
-            let rows = try await connection.rows(
-                "SELECT node_id, janus_room_id, epoch, state FROM calls.sfu_rooms WHERE room_id = $1", [roomId])
-            for try await (node, janus, epoch, state) in rows.decode((String, Int64, Int, String).self) {
-                return SfuPlacement(roomId: roomId, nodeId: node, janusRoomId: janus, epoch: epoch, state: state)
+            let rows = try await connection.rows("""
+                SELECT node_id, janus_room_id, epoch, state, updated_at < now() - interval '10 seconds'
+                FROM calls.sfu_rooms WHERE room_id = $1
+                """, [roomId])
+            for try await (node, janus, epoch, state, stale) in rows.decode((String, Int64, Int, String, Bool).self) {
+                return SfuPlacement(roomId: roomId, nodeId: node, janusRoomId: janus, epoch: epoch, state: state, stale: stale)
             }
             return nil
         }
     }
 
-    /// Claims the room's placement on the least-loaded `up` node with room to spare, as
+    /// Claims the room's placement on the least-loaded `up` node with room to spare (its row
+    /// locked, not skipped: concurrent placements wait for each other instead of finding no
+    /// node), as
     /// `creating` (epoch 1, or `replacing`'s epoch + 1 when the room moves off a failed node).
     /// Nil when another instance holds the placement (read it again) or no node is usable
     /// (`noNode` true).
@@ -102,7 +108,7 @@ struct SfuStore {
             var node: String?
             let rows = try await connection.rows("""
                 SELECT node_id FROM calls.sfu_nodes WHERE state = 'up' AND load_streams < capacity_streams AND node_id IS DISTINCT FROM $1
-                ORDER BY load_streams::float / capacity_streams, node_id LIMIT 1 FOR UPDATE SKIP LOCKED
+                ORDER BY load_streams::float / capacity_streams, node_id LIMIT 1 FOR UPDATE
                 """, [previous?.nodeId])
             for try await id in rows.decode(String.self) { node = id }
             guard let node else { return (nil, true) }
@@ -120,8 +126,9 @@ struct SfuStore {
                     """, [roomId, node, janusRoomId])
             }
             guard placed else { return (nil, false) }
-            // Four streams reserved until the room's members publish (§4.2).
+            // Four streams reserved until the room's members publish (§4.2); the node it left carries it no more.
             try await connection.execute("UPDATE calls.sfu_nodes SET load_streams = load_streams + 4 WHERE node_id = $1", [node])
+            if let previous { try await Self.recomputeLoad(of: previous.nodeId, on: connection) }
             let epoch = (previous?.epoch ?? 0) + 1
             return (SfuPlacement(roomId: roomId, nodeId: node, janusRoomId: janusRoomId, epoch: epoch, state: "creating"), false)
         }

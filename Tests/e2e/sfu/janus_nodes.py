@@ -70,7 +70,6 @@ general: {{
   events_folder = "{LIB}/events"
   loggers_folder = "{LIB}/loggers"
   debug_level = 4
-  log_to_stdout = true
   server_name = "{self.node_id}"
   api_secret = "{self.api_secret}"
   session_timeout = 15
@@ -128,7 +127,7 @@ general: {{
         self.write_configuration()
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [binary, "-F", str(self.directory), "-C", str(self.directory / "janus.jcfg"), "-N"],
+            [binary, "-F", str(self.directory), "-C", str(self.directory / "janus.jcfg"), "-o", "-D"],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -60,6 +60,8 @@ def sfu_environment(nodes) -> dict[str, str]:
         "SFU_ADMIN_KEY": nodes[0].admin_key,
         "SFU_ROOM_KEY": secrets.token_urlsafe(32),
         "CALLS_RESUME_GRACE_SECONDS": "3",
+        # Three live publishers a room, so the suite reaches the limit with four devices.
+        "SFU_MAX_PUBLISHERS": "3",
     }
 
 

@@ -211,6 +211,22 @@ class SfuPeer:
         raise AssertionError(f"{self.client.name}: no {kind} frames of feed {feed_id} within {timeout}s "
                              f"(offer streams {self.offer_streams}, received {self.received})")
 
+    async def restart(self, epoch: int) -> None:
+        """After `sfu.restart`: new PeerConnections for the new epoch (capture tracks kept)."""
+        for pc in (self.pub, self.sub):
+            if pc is not None:
+                await pc.close()
+        self.pub = self.sub = None
+        self.epoch = epoch
+        self.received = {}
+        self.offer_streams = {}
+        self.video = MovingBar()
+        self.audio = Tone(self.loud)
+
+    async def subscribe_all(self) -> None:
+        reply = await self.client.request("sfu.subscribe", {"roomId": self.room_id, "epoch": self.epoch, "all": True}, timeout=10)
+        reply.expect_ok()
+
     async def close(self) -> None:
         for task in self._tasks:
             task.cancel()

@@ -16,9 +16,10 @@ from sfu_peer import SfuPeer
 pytestmark = requires_media_namespace
 
 
-async def sfu_room(owner, *others):
-    """`owner` creates an sfu room for everyone; all join. Returns (room, {client: ROOM_JOIN_OK payload})."""
-    allowed = sorted({o.user_id for o in others if o.user_id != owner.user_id})
+async def sfu_room(owner, *others, also=()):
+    """`owner` creates an sfu room for everyone (and `also`, who do not join yet); all join.
+    Returns (room, {client: ROOM_JOIN_OK payload})."""
+    allowed = sorted({o.user_id for o in (*others, *also) if o.user_id != owner.user_id})
     room = await owner.create_room(allowed, mode="sfu")
     joined = {}
     for client in (owner, *others):
@@ -135,3 +136,243 @@ async def test_errors(devices, sfu_users):
     assert left.response("sfu.left")["payload"] == {"roomId": room_id}
     after = await ann.request("sfu.subscribe", {"roomId": room_id, "all": True})
     after.expect_error("ROOM_NOT_FOUND")
+
+
+async def feed_id_of(client, other, timeout: float = 10.0) -> str:
+    """The feedId `client` was told for `other`'s device (sfu.feeds snapshot or added)."""
+    def has(frame):
+        if frame.get("type") != "sfu.feeds":
+            return False
+        entries = (frame["payload"].get("feeds") or []) + (frame["payload"].get("added") or [])
+        return any(feed["deviceId"] == other.device_id for feed in entries)
+    frame = await client.next(has, timeout=timeout, what=f"the feed of {other.name}")
+    entries = (frame["payload"].get("feeds") or []) + (frame["payload"].get("added") or [])
+    return next(feed["feedId"] for feed in entries if feed["deviceId"] == other.device_id)
+
+
+async def test_late_feed_unpublish_and_leave(devices, sfu_users):
+    ann, ben, cat = await asyncio.gather(devices(sfu_users.ann), devices(sfu_users.ben), devices(sfu_users.cat))
+    room, joined = await sfu_room(ann, ben, also=(cat,))
+    room_id = room["roomId"]
+    a, b = SfuPeer(ann, room_id, 1), SfuPeer(ben, room_id, 1)
+    c = None
+    try:
+        await a.publish()
+        b.follow_offers()
+        ann_feed = await feed_id_of(ben, ann)
+        (await ben.request("sfu.subscribe", {"roomId": room_id, "epoch": 1, "streams": [{"feedId": ann_feed}]}, timeout=10)).expect_ok()
+        await b.wait_frames(ann_feed, "video")
+
+        # A late publisher: announced to ben, who subscribes and decodes it.
+        reply = await cat.request("ROOM_JOIN", {"roomId": room_id, "joinToken": room["joinToken"]}, timeout=10)
+        reply.expect_ok()
+        c = SfuPeer(cat, room_id, 1)
+        await c.publish()
+        cat_feed = await feed_id_of(ben, cat)
+        started = time.monotonic()
+        (await ben.request("sfu.subscribe", {"roomId": room_id, "epoch": 1, "streams": [{"feedId": cat_feed}]}, timeout=10)).expect_ok()
+        await b.wait_frames(cat_feed, "video")
+        print(f"late feed: subscribe -> first frame {1000 * (time.monotonic() - started):.0f} ms")
+
+        # Unpublishing: ben is told the feed is gone, as unpublished.
+        unpublished = await cat.request("sfu.unpublish", {"roomId": room_id, "epoch": 1})
+        unpublished.expect_ok()
+        assert unpublished.response("sfu.unpublished")["payload"] == {"roomId": room_id, "epoch": 1}
+        removed = await ben.next(lambda f: f.get("type") == "sfu.feeds" and f["payload"].get("removed"), timeout=3, what="removed")
+        assert removed["payload"]["removed"] == [{"feedId": cat_feed, "userId": cat.user_id, "deviceId": cat.device_id, "reason": "unpublished"}]
+
+        # Publishing again, then leaving: "left" within 500 ms, cat's m-lines inactive, ann's video goes on.
+        await c.publish()
+        try:
+            cat_feed = await feed_id_of(ben, cat)
+        except AssertionError:
+            print("CAT", [(f.get("type"), f.get("payload")) for f in cat.frames[-8:]])
+            raise
+        (await ben.request("sfu.subscribe", {"roomId": room_id, "epoch": 1, "streams": [{"feedId": cat_feed}]}, timeout=10)).expect_ok()
+        await b.wait_frames(cat_feed, "video")
+        offers_before = len(b.offers)
+        started = time.monotonic()
+        (await cat.request("sfu.leave", {"roomId": room_id})).expect_ok()
+        gone = await ben.next(lambda f: f.get("type") == "sfu.feeds" and f["payload"].get("removed"), timeout=3, what="removed")
+        elapsed = time.monotonic() - started
+        assert gone["payload"]["removed"][0]["reason"] == "left" and gone["payload"]["removed"][0]["feedId"] == cat_feed
+        assert elapsed < 0.5, f"removed after {elapsed * 1000:.0f} ms"
+        deadline = time.monotonic() + 3
+        while len(b.offers) == offers_before and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        inactive = [s for s in b.offers[-1]["streams"] if s.get("feedId") == cat_feed]
+        assert inactive and all(s["active"] is False for s in inactive), b.offers[-1]["streams"]
+        await asyncio.sleep(2)
+        video = b.streams_of(ann_feed, "video")[0]
+        assert video.rate(1.5) >= 20, f"ann's video at {video.rate(1.5):.1f} fps after cat left"
+    finally:
+        await asyncio.gather(*(p.close() for p in (a, b, c) if p))
+
+
+async def test_mute_and_ice_restart(devices, sfu_users):
+    ann, ben = await asyncio.gather(devices(sfu_users.ann), devices(sfu_users.ben))
+    room, joined = await sfu_room(ann, ben)
+    room_id = room["roomId"]
+    a, b = SfuPeer(ann, room_id, 1), SfuPeer(ben, room_id, 1)
+    try:
+        await a.publish()
+        b.follow_offers()
+        ann_feed = await feed_id_of(ben, ann)
+        await b.subscribe_all()
+        video = await b.wait_frames(ann_feed, "video", count=10)
+
+        started = time.monotonic()
+        (await ann.request("sfu.mute", {"roomId": room_id, "epoch": 1, "kind": "video", "muted": True})).expect_ok()
+        media = await ben.expect("sfu.media", timeout=2, roomId=room_id, feedId=ann_feed)
+        assert time.monotonic() - started < 0.3
+        assert media["payload"] == {"roomId": room_id, "epoch": 1, "feedId": ann_feed, "userId": ann.user_id,
+                                    "deviceId": ann.device_id, "kind": "video", "muted": True}
+        await asyncio.sleep(0.3)
+        frozen = video.frames
+        await asyncio.sleep(3)
+        assert video.frames == frozen, f"{video.frames - frozen} video frames arrived while muted"
+
+        started = time.monotonic()
+        (await ann.request("sfu.mute", {"roomId": room_id, "epoch": 1, "kind": "video", "muted": False})).expect_ok()
+        while video.frames == frozen and time.monotonic() - started < 3:
+            await asyncio.sleep(0.01)
+        resumed = time.monotonic() - started
+        assert video.frames > frozen and resumed < 1.0, f"video resumed after {resumed * 1000:.0f} ms"
+        print(f"unmute -> first frame {resumed * 1000:.0f} ms")
+        # The mute state travels with the feed: a new subscriber's snapshot says so.
+        (await ann.request("sfu.mute", {"roomId": room_id, "epoch": 1, "kind": "audio", "muted": True})).expect_ok()
+
+        # Subscriber ICE restart: a new offer with new credentials, answered and accepted.
+        def ufrag(sdp: str) -> str:
+            return next(line for line in sdp.splitlines() if line.startswith("a=ice-ufrag:"))
+        before = ufrag(b.offers[-1]["sdp"])
+        count = len(b.offers)
+        (await ben.request("sfu.restartIce", {"roomId": room_id, "epoch": 1, "pc": "sub"})).expect_ok()
+        deadline = time.monotonic() + 5
+        while len(b.offers) == count and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        assert b.offers[-1].get("iceRestart") is True and ufrag(b.offers[-1]["sdp"]) != before
+        await asyncio.sleep(1)
+        moving = video.frames
+        await asyncio.sleep(1)
+        assert video.frames > moving, "no video after the ICE restart"
+    finally:
+        await asyncio.gather(a.close(), b.close())
+
+
+async def test_publishers_full(devices, sfu_users):
+    clients = await asyncio.gather(*(devices(u) for u in (sfu_users.ann, sfu_users.ben, sfu_users.cat, sfu_users.dan)))
+    room, joined = await sfu_room(*clients)
+    peers = [SfuPeer(c, room["roomId"], 1) for c in clients]
+    try:
+        for peer in peers[:3]:
+            await peer.publish()
+            # Janus counts live senders only: wait for the media to be up.
+            await peer.client.expect("sfu.connection", timeout=5, pc="pub", state="up")
+        with pytest.raises(AssertionError, match="PUBLISHERS_FULL"):
+            await peers[3].publish()
+        # Someone stops: the fourth may publish.
+        (await clients[0].request("sfu.unpublish", {"roomId": room["roomId"], "epoch": 1})).expect_ok()
+        await peers[3].publish()
+    finally:
+        await asyncio.gather(*(p.close() for p in peers))
+
+
+async def janus_request(ws, body: dict, api_secret: str | None) -> dict:
+    """One request on a raw Janus API socket; the first answer that is not an ack."""
+    transaction = f"t{time.monotonic_ns()}"
+    message = {**body, "transaction": transaction}
+    if api_secret:
+        message["apisecret"] = api_secret
+    await ws.send(json.dumps(message))
+    while True:
+        answer = json.loads(await asyncio.wait_for(ws.recv(), 5))
+        if answer.get("transaction") == transaction and answer.get("janus") != "ack":
+            return answer
+
+
+async def test_janus_is_closed_to_everyone_but_calls_ws(devices, sfu_users, sfu_server, janus_nodes):
+    import subprocess
+    import websockets
+
+    # Janus listens on 127.0.0.1 only (its WebSocket API; no HTTP, no admin API).
+    listening = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True, timeout=10).stdout
+    pids = {f"pid={n.process.pid}," for n in janus_nodes}
+    janus_lines = [line for line in listening.splitlines() if any(pid in line for pid in pids)]
+    assert janus_lines and all(line.split()[3].startswith("127.0.0.1:") for line in janus_lines), janus_lines
+    assert {int(line.split()[3].rsplit(":", 1)[1]) for line in janus_lines} == {n.port for n in janus_nodes}
+
+    ann = await devices(sfu_users.ann)
+    room, _ = await sfu_room(ann)
+    janus_room, node_id = sql(sfu_server, f"SELECT janus_room_id, node_id FROM calls.sfu_rooms WHERE room_id = '{room['roomId']}'")[0]
+    node = next(n for n in janus_nodes if n.node_id == node_id)
+    async with websockets.connect(node.url, subprotocols=["janus-protocol"]) as ws:
+        refused = await janus_request(ws, {"janus": "create"}, None)
+        assert refused["janus"] == "error" and refused["error"]["code"] == 403
+        session = (await janus_request(ws, {"janus": "create"}, node.api_secret))["data"]["id"]
+        handle = (await janus_request(ws, {"janus": "attach", "session_id": session, "plugin": "janus.plugin.videoroom"},
+                                      node.api_secret))["data"]["id"]
+        create = await janus_request(ws, {"janus": "message", "session_id": session, "handle_id": handle,
+                                          "body": {"request": "create", "room": 4242}}, node.api_secret)
+        assert create["plugindata"]["data"]["error_code"] == 429
+        join = await janus_request(ws, {"janus": "message", "session_id": session, "handle_id": handle,
+                                        "body": {"request": "join", "ptype": "publisher", "room": int(janus_room)}}, node.api_secret)
+        assert join["plugindata"]["data"]["error_code"] == 433
+        listed = await janus_request(ws, {"janus": "message", "session_id": session, "handle_id": handle,
+                                          "body": {"request": "list"}}, node.api_secret)
+        assert all(r["room"] != int(janus_room) for r in listed["plugindata"]["data"]["list"]), "a private room is listed"
+        await janus_request(ws, {"janus": "destroy", "session_id": session}, node.api_secret)
+
+
+async def test_node_failure_moves_the_room(devices, sfu_users, sfu_server, janus_nodes):
+    ann, ben = await asyncio.gather(devices(sfu_users.ann), devices(sfu_users.ben))
+    room, joined = await sfu_room(ann, ben)
+    room_id = room["roomId"]
+    a, b = SfuPeer(ann, room_id, 1), SfuPeer(ben, room_id, 1)
+    node = None
+    try:
+        for peer in (a, b):
+            await peer.publish()
+            peer.follow_offers()
+            await peer.subscribe_all()
+        ann_feed, ben_feed = await feed_id_of(ben, ann), await feed_id_of(ann, ben)
+        await b.wait_frames(ann_feed)
+        await a.wait_frames(ben_feed)
+
+        node_id = sql(sfu_server, f"SELECT node_id FROM calls.sfu_rooms WHERE room_id = '{room_id}'")[0][0]
+        node = next(n for n in janus_nodes if n.node_id == node_id)
+        killed = time.monotonic()
+        node.kill()
+        for client in (ann, ben):
+            await client.expect("sfu.interrupted", timeout=5, roomId=room_id, reason="node_failed")
+        interrupted = time.monotonic() - killed
+        restarts = [await client.expect("sfu.restart", timeout=10, roomId=room_id) for client in (ann, ben)]
+        restarted = time.monotonic() - killed
+        assert all(r["payload"]["epoch"] == 2 and r["payload"]["reason"] == "node_failed" for r in restarts), restarts
+        assert interrupted <= 1.5, f"sfu.interrupted {interrupted * 1000:.0f} ms after the kill"
+        assert restarted <= 5, f"sfu.restart {restarted * 1000:.0f} ms after the kill"
+
+        # The clients renegotiate against the new epoch; the feed ids stay.
+        for peer in (a, b):
+            await peer.restart(2)
+            await peer.publish()
+            await peer.subscribe_all()
+        await b.wait_frames(ann_feed, timeout=8)
+        await a.wait_frames(ben_feed, timeout=8)
+        recovered = time.monotonic() - killed
+        print(f"node kill: interrupted {interrupted * 1000:.0f} ms, restart {restarted * 1000:.0f} ms, media back {recovered * 1000:.0f} ms")
+        assert recovered <= 8
+
+        rows = sql(sfu_server, f"SELECT r.node_id, r.epoch, n.state FROM calls.sfu_rooms r JOIN calls.sfu_nodes n ON n.node_id = '{node_id}' WHERE r.room_id = '{room_id}'")
+        assert rows[0][0] != node_id and rows[0][1] == "2" and rows[0][2] == "down", rows
+        stale = await ann.request("sfu.subscribe", {"roomId": room_id, "epoch": 1, "all": True})
+        assert stale.expect_error("SFU_EPOCH_MISMATCH")["details"]["epoch"] == 2
+
+        # A node that comes back waits 30 s of good probes before it takes rooms again.
+        node.start()
+        await asyncio.sleep(5)
+        assert sql(sfu_server, f"SELECT state FROM calls.sfu_nodes WHERE node_id = '{node_id}'")[0][0] == "down"
+    finally:
+        await asyncio.gather(a.close(), b.close())
+        if node is not None and (node.process is None or node.process.poll() is not None):
+            node.start()

@@ -132,6 +132,7 @@ public final class CallsService: Service, Sendable {
                 do {
                     for (room, peer, version, remaining) in try await live.sweep(linger: settings.roomLinger) {
                         await hub.session(for: peer.deviceId)?.left(room)
+                        await sfu?.forget(room: room, device: peer.deviceId)
                         await announcePeerLeft(room: room, peer: peer, version: version, to: remaining, reason: "disconnected")
                     }
                 } catch {

@@ -16,6 +16,8 @@ actor SfuCoordinator {
     private var devices: [UUID: [String: SfuDevice]] = [:]
     /// Rooms being moved off a failed node.
     private var recoveries: [Task<Void, Never>] = []
+    /// The placements being replaced (a room is moved once per failure).
+    private var recoveringRooms: Set<SfuPlacement> = []
     /// Nodes whose failure is being handled.
     private var failing: Set<String> = []
     /// A node that fails this many probes in a row is down.
@@ -96,13 +98,46 @@ actor SfuCoordinator {
                 old = device.placement
                 await push(device.identity.device, "sfu.interrupted", JSONObject(["roomId": room.uuidString.lowercased(), "epoch": device.placement.epoch, "reason": "node_failed"]))
             }
-            guard let old else { continue }
-            recoveries.removeAll { $0.isCancelled }
+            guard let old, !recoveringRooms.contains(old) else { continue }
+            recoveringRooms.insert(old)
             recoveries.append(Task { await self.recover(room: room, from: old) })
         }
     }
 
+    /// A participant's Janus room or session vanished while its node lives on: the room is
+    /// placed again (every member told, as for a failed node), or the one participant made
+    /// again and its device told to renegotiate (`session_lost`).
+    private func lost(_ device: SfuDevice, _ loss: SfuLoss) async {
+        let identity = device.identity
+        let room = identity.room
+        guard devices[room]?[identity.device] === device else { return }
+        let roomText = room.uuidString.lowercased()
+        switch loss {
+        case .room:
+            let old = device.placement
+            guard !recoveringRooms.contains(old) else { return }
+            recoveringRooms.insert(old)
+            for member in devices[room]?.values ?? [:].values where member.placement.epoch == old.epoch {
+                await push(member.identity.device, "sfu.interrupted", JSONObject(["roomId": roomText, "epoch": old.epoch, "reason": "node_failed"]))
+            }
+            recoveries.append(Task { await self.recover(room: room, from: old) })
+        case .session:
+            await device.abandon()
+            await push(identity.device, "sfu.interrupted", JSONObject(["roomId": roomText, "epoch": device.placement.epoch, "reason": "session_lost"]))
+            do {
+                let fresh = try await participant(identity, placement: device.placement)
+                devices[room, default: [:]][identity.device] = fresh
+                await push(identity.device, "sfu.restart", JSONObject(["roomId": roomText, "epoch": device.placement.epoch, "reason": "session_lost"]))
+                await push(identity.device, "sfu.feeds", await fresh.snapshot())
+            } catch {
+                logger.warning("sfu: re-creating a lost participant failed", metadata: ["room": "\(room)", "error": "\(error)"])
+                devices[room]?[identity.device] = nil
+            }
+        }
+    }
+
     private func recover(room: UUID, from old: SfuPlacement) async {
+        defer { recoveringRooms.remove(old) }
         let started = ContinuousClock.now
         var warned = false
         while !Task.isCancelled {
@@ -257,7 +292,8 @@ actor SfuCoordinator {
                 let room = placement.roomId
                 await device.listen(
                     to: publisherEvents, sessionEvents: sessionEvents, initial: initial, mutes: mutes, own: own,
-                    readMutes: { try? await store.muteStates(room: room) })
+                    readMutes: { try? await store.muteStates(room: room) },
+                    lost: { [weak self] device, loss in await self?.lost(device, loss) })
                 return device
             }
         } catch {
@@ -273,6 +309,27 @@ actor SfuCoordinator {
     /// The devices of the room on this instance.
     func localDevices(of room: UUID) -> [SfuDevice] { Array((devices[room] ?? [:]).values) }
 
+    /// Forgets the participant of a device whose instance vanished (the calls sweep took it
+    /// out of the room): its row goes, and the Janus room with the room's last member. Its
+    /// Janus session ends by itself (`session_timeout`), which the others see as `leaving`.
+    func forget(room: UUID, device: String) async {
+        if devices[room]?[device] != nil { return await leave(room: room, device: device) }
+        do {
+            try await store.deleteParticipant(room: room, device: device)
+            try await closeEmptied(room)
+        } catch {
+            logger.warning("sfu: forgetting a vanished participant failed", metadata: ["room": "\(room)", "error": "\(error)"])
+        }
+    }
+
+    /// Destroys the room's Janus room when its last participant is gone.
+    private func closeEmptied(_ room: UUID) async throws {
+        if let closed = try await store.closeIfEmpty(room), let node = nodes[closed.nodeId] {
+            let secret = SfuWire.roomSecret(key: settings.roomKey, room: room, epoch: closed.epoch)
+            try? await node.admin(JSONObject(["request": "destroy", "room": closed.janusRoomId, "secret": secret]))
+        }
+    }
+
     /// Drops the device's SFU state (§3.2 "sfu.leave"); the room's Janus room goes with its last member.
     func leave(room: UUID, device: String) async {
         guard let participant = devices[room]?[device] else { return }
@@ -285,11 +342,8 @@ actor SfuCoordinator {
                 let secret = SfuWire.roomSecret(key: settings.roomKey, room: room, epoch: placement.epoch)
                 try? await node.admin(JSONObject(["request": "allowed", "room": placement.janusRoomId, "secret": secret, "action": "remove", "allowed": [participant.token]]))
             }
-            try await store.deleteParticipant(room: room, device: device, node: placement.nodeId)
-            if let closed = try await store.closeIfEmpty(room), let node = nodes[closed.nodeId] {
-                let secret = SfuWire.roomSecret(key: settings.roomKey, room: room, epoch: closed.epoch)
-                try? await node.admin(JSONObject(["request": "destroy", "room": closed.janusRoomId, "secret": secret]))
-            }
+            try await store.deleteParticipant(room: room, device: device)
+            try await closeEmptied(room)
         } catch {
             logger.warning("sfu: recording a leave failed", metadata: ["room": "\(room)", "error": "\(error)"])
         }

@@ -1,6 +1,13 @@
 import Foundation
 import Logging
 
+/// What a participant lost without anyone asking: its Janus room (destroyed under it) or its
+/// Janus session (timed out).
+enum SfuLoss: Sendable {
+    case room
+    case session
+}
+
 /// One device's Janus participant in one sfu room, on this instance (spec sfu-janus.md §1,
 /// §3.2, §3.3): its session, publisher handle and at most one subscriber handle, the feeds
 /// its publisher handle has announced, its subscriber offers, and the pushes that turn
@@ -36,6 +43,8 @@ actor SfuDevice {
     /// The subscriber SDP awaits an answer to this offer.
     private var offerOutstanding = false
     private var subscribesAll = false
+    /// Told when Janus drops the room or the session (the coordinator re-creates them).
+    private var lost: (@Sendable (SfuDevice, SfuLoss) async -> Void)?
     /// Reads every feed's mute flags (they change on any instance; Janus does not carry them).
     private var readMutes: (@Sendable () async -> [UUID: SfuMuteState]?)?
     /// The subscriber SDP's m-lines as last described to the client, by mid.
@@ -74,8 +83,10 @@ actor SfuDevice {
     /// Starts reading the publisher handle's and the session's notifications.
     func listen(
         to publisherEvents: AsyncStream<JanusMessage>, sessionEvents: AsyncStream<JanusMessage>, initial: [SfuFeed], mutes: [UUID: SfuMuteState],
-        own: SfuMuteState, readMutes: @escaping @Sendable () async -> [UUID: SfuMuteState]?
+        own: SfuMuteState, readMutes: @escaping @Sendable () async -> [UUID: SfuMuteState]?,
+        lost: @escaping @Sendable (SfuDevice, SfuLoss) async -> Void
     ) {
+        self.lost = lost
         muteStates = mutes
         muteStates[identity.feed] = own
         self.readMutes = readMutes
@@ -400,6 +411,7 @@ actor SfuDevice {
             }
             if data["videoroom"] as? String == "destroyed" {
                 logger.warning("sfu: Janus destroyed the room under a participant", metadata: ["room": "\(roomText)"])
+                await lost?(self, .room)
             }
         case "webrtcup": await push("sfu.connection", JSONObject(base(["pc": "pub", "state": "up"])))
         case "media":
@@ -434,6 +446,16 @@ actor SfuDevice {
         case "webrtcup": await push("sfu.connection", JSONObject(base(["pc": "sub", "state": "up"])))
         case "slowlink": await push("sfu.connection", JSONObject(slowlink(event, pc: "sub")))
         case "hangup":
+            // The subscriber PeerConnection is gone: the handle goes too, and the device's next
+            // sfu.subscribe makes a new one (§2.3).
+            if let subscriber {
+                self.subscriber = nil
+                subscribedFeeds = []
+                subscriberLines = [:]
+                offerOutstanding = false
+                await node.connection.stopEvents(of: subscriber)
+                await node.detach(session: session, handle: subscriber)
+            }
             await push("sfu.connection", JSONObject(base(["pc": "sub", "state": "down", "reason": event.object["reason"] as? String ?? "hangup"])))
         default: break
         }
@@ -442,7 +464,7 @@ actor SfuDevice {
     private func sessionEvent(_ event: JanusMessage) async {
         guard !closed, event.kind == "timeout" else { return }
         logger.warning("sfu: Janus timed out a device session", metadata: ["room": "\(roomText)", "device": "\(identity.device)"])
-        await push("sfu.interrupted", JSONObject(base(["reason": "session_lost"])))
+        await lost?(self, .session)
     }
 
     private func slowlink(_ event: JanusMessage, pc: String) -> [String: Any] {

@@ -121,6 +121,11 @@ actor SfuNode {
         return handle
     }
 
+    /// Detaches a handle (its PeerConnection, if any, closes with it).
+    func detach(session: Int64, handle: Int64) async {
+        _ = try? await connection.request(JSONObject(["janus": "detach", "session_id": session, "handle_id": handle]), reply: .direct, timeout: .seconds(2))
+    }
+
     /// Stops keeping a session alive (its node lost it).
     func forget(_ session: Int64) { sessions.remove(session) }
 

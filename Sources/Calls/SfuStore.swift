@@ -3,7 +3,7 @@ import Foundation
 import PostgresNIO
 
 /// Where an sfu room lives: its node, its Janus room id and its epoch.
-struct SfuPlacement: Sendable, Equatable {
+struct SfuPlacement: Sendable, Hashable {
     var roomId: UUID
     var nodeId: String
     var janusRoomId: Int64
@@ -254,10 +254,13 @@ struct SfuStore {
         }
     }
 
-    func deleteParticipant(room: UUID, device: String, node: String?) async throws {
+    /// Removes the device's participant; the load of the room's node follows.
+    func deleteParticipant(room: UUID, device: String) async throws {
         try await database.withOwner { connection in
             try await connection.execute("DELETE FROM calls.sfu_participants WHERE room_id = $1 AND device_id = $2", [room, device])
-            if let node { try await Self.recomputeLoad(of: node, on: connection) }
+            if let node = try await connection.scalarText("SELECT node_id FROM calls.sfu_rooms WHERE room_id = $1", [room]) {
+                try await Self.recomputeLoad(of: node, on: connection)
+            }
         }
     }
 

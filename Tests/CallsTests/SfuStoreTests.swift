@@ -234,9 +234,9 @@ import TestSupport
 
             #expect(try await store.closeIfEmpty(room) == nil)
             #expect(try await store.placement(of: room) != nil)
-            try await store.deleteParticipant(room: room, device: "phone", node: placement.nodeId)
+            try await store.deleteParticipant(room: room, device: "phone")
             #expect(try await store.closeIfEmpty(room) == nil)
-            try await store.deleteParticipant(room: room, device: "laptop", node: placement.nodeId)
+            try await store.deleteParticipant(room: room, device: "laptop")
 
             let closed = try #require(try await store.closeIfEmpty(room))
             #expect(closed.nodeId == placement.nodeId && closed.janusRoomId == placement.janusRoomId && closed.epoch == 1)
@@ -271,7 +271,7 @@ import TestSupport
             #expect(try await Self.node(database, "janus-a").load == 1 * 2 + 4)
             try await store.setPublishing(room: room, device: "d2", videoStreams: 2, node: "janus-a")
             #expect(try await Self.node(database, "janus-a").load == 3 * 2 + 4)
-            try await store.deleteParticipant(room: room, device: "d3", node: "janus-a")
+            try await store.deleteParticipant(room: room, device: "d3")
             #expect(try await Self.node(database, "janus-a").load == 3 * 1 + 4)
             try await store.setPublishing(room: room, device: "d1", videoStreams: nil, node: "janus-a")
             #expect(try await Self.node(database, "janus-a").load == 2 * 1 + 4)

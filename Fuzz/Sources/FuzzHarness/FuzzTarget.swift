@@ -119,9 +119,11 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         }
     }
 
-    /// The envelope, then the payload fields HELLO and ROOM_JOIN read before any database work.
+    /// The envelope, then the payload fields HELLO and ROOM_JOIN read before any database
+    /// work, and an `sfu.*` request's payload (``sfuRequest(_:)``).
     private static func callsFrame(_ text: String) {
         guard let frame = try? InboundFrame.parse(text) else { return }
+        if frame.type.hasPrefix("sfu.") { sfuRequest(frame) }
         if let device = frame.payload["deviceId"] as? String { _ = DeviceID.isValid(device) }
         if let token = frame.payload["joinToken"] as? String { _ = JoinToken.verify(token, key: joinTokenKey) }
     }

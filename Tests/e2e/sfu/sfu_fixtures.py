@@ -37,7 +37,7 @@ if _PROBLEM and os.environ.get("SFU_SUITE_REQUIRED") == "1":
     raise RuntimeError(f"the SFU suite cannot run: {_PROBLEM}")
 requires_media_namespace = pytest.mark.skipif(_PROBLEM is not None, reason=_PROBLEM or "")
 
-__all__ = ["requires_media_namespace", "janus_nodes", "sfu_server", "sfu_users", "devices", "sfu_environment", "sql"]
+__all__ = ["requires_media_namespace", "janus_nodes", "sfu_server", "sfu_users", "devices", "sfu_environment", "sql", "room_secret"]
 
 
 @pytest.fixture(scope="session")
@@ -67,7 +67,10 @@ def sfu_environment(nodes) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def sfu_server(janus_nodes):
-    with launched_server("sfu server", sfu_environment(janus_nodes)) as server:
+    environment = sfu_environment(janus_nodes)
+    with launched_server("sfu server", environment) as server:
+        # The suite derives room secrets itself to act on Janus directly (spec §4.1).
+        server.sfu_room_key = environment["SFU_ROOM_KEY"]
         yield server
 
 
@@ -104,6 +107,15 @@ async def devices(sfu_server):
     yield open_device
     for client in opened:
         await client.close()
+
+
+def room_secret(server, room_id: str, epoch: int) -> str:
+    """The Janus room secret the server derives: b64url(HMAC-SHA256(key, "room|<roomId>|<epoch>"))."""
+    import base64
+    import hashlib
+    import hmac
+    mac = hmac.new(server.sfu_room_key.encode(), f"room|{room_id}|{epoch}".encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
 
 def sql(server, statement: str) -> list[list[str]]:

@@ -25,13 +25,25 @@ extension CallsConnection {
             }
             conversationId = id
         }
+        // `sfu:{videoCodec}` of an sfu room: vp8 (the default) or h264.
+        var videoCodec = "vp8"
+        if let value = payload["sfu"], !(value is NSNull) {
+            guard mode == "sfu" else { throw CallsError(.validationFailed, "sfu: only sfu rooms take media settings") }
+            guard let options = value as? [String: Any] else { throw CallsError(.validationFailed, "sfu: must be {videoCodec}") }
+            if let codec = options["videoCodec"], !(codec is NSNull) {
+                guard let codec = codec as? String, codec == "vp8" || codec == "h264" else {
+                    throw CallsError(.validationFailed, "sfu.videoCodec: must be vp8 or h264")
+                }
+                videoCodec = codec
+            }
+        }
         let roomId = UUID()
         let callId = UUID()
         let expiresAt = Int(Date().timeIntervalSince1970) + settings.joinTokenTTLSeconds
         let maxPeers = mode == "p2p" ? min(settings.maximumP2PPeers, settings.maximumRoomPeers) : settings.maximumRoomPeers
         try await service.store.createRoom(
             id: roomId, callId: callId, mode: mode, createdBy: userId, allowed: allowed, conversationId: conversationId,
-            maxPeers: max(2, maxPeers), tokenExpiresAt: expiresAt)
+            maxPeers: max(2, maxPeers), tokenExpiresAt: expiresAt, videoCodec: videoCodec)
         let token = JoinToken(claims: .init(room: roomId, call: callId, users: allowed, exp: expiresAt)).signed(with: try await service.signingKey())
         let created: [String: Any] = [
             "roomId": roomId.uuidString.lowercased(), "callId": callId.uuidString.lowercased(), "joinToken": token,
@@ -79,7 +91,8 @@ extension CallsConnection {
         ]
         if let media, let sfu = service.sfu {
             joinedPayload["sfu"] = [
-                "epoch": media.placement.epoch, "maxPublishers": sfu.settings.maximumPublishers, "audioCodecs": ["opus"], "videoCodecs": ["vp8"],
+                "epoch": media.placement.epoch, "maxPublishers": sfu.settings.maximumPublishers, "audioCodecs": ["opus"],
+                "videoCodecs": SfuCoordinator.videoCodecs(media.placement.videoCodec),
                 "maxBitrate": sfu.settings.maximumBitrate, "simulcast": true, "maxSubscribedMlines": sfu.settings.maximumSubscribedMlines,
             ] as [String: Any]
         }

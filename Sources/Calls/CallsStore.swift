@@ -103,13 +103,14 @@ struct CallsStore: CallsLiveState {
     }
 
     func createRoom(
-        id: UUID, callId: UUID, mode: String, createdBy: UUID, allowed: [UUID], conversationId: UUID?, maxPeers: Int, tokenExpiresAt: Int
+        id: UUID, callId: UUID, mode: String, createdBy: UUID, allowed: [UUID], conversationId: UUID?, maxPeers: Int, tokenExpiresAt: Int,
+        videoCodec: String = "vp8"
     ) async throws {
         try await database.withOwner { connection in
             try await connection.execute("""
-                INSERT INTO calls.rooms (id, call_id, mode, created_by, allowed_user_ids, conversation_id, max_peers, token_expires_at)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, to_timestamp($8))
-                """, [id, callId, mode, createdBy, allowed, conversationId, maxPeers, tokenExpiresAt])
+                INSERT INTO calls.rooms (id, call_id, mode, created_by, allowed_user_ids, conversation_id, max_peers, token_expires_at, video_codec)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, to_timestamp($8), $9)
+                """, [id, callId, mode, createdBy, allowed, conversationId, maxPeers, tokenExpiresAt, videoCodec])
         }
     }
 

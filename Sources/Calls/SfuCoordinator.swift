@@ -209,6 +209,15 @@ actor SfuCoordinator {
         }
     }
 
+    /// The room's video codecs as Janus's `create` takes them: VP8, or H.264 (constrained
+    /// baseline 3.1) with VP8 for publishers that offer only that (§5).
+    static func codecFields(_ codec: String) -> [String: Any] {
+        codec == "h264" ? ["videocodec": "h264,vp8", "h264_profile": "42e01f"] : ["videocodec": "vp8"]
+    }
+
+    /// The video codecs clients may send in a room, preferred first.
+    static func videoCodecs(_ codec: String) -> [String] { codec == "h264" ? ["h264", "vp8"] : ["vp8"] }
+
     /// Creates the Janus room of a claimed placement and marks it ready.
     private func create(_ claimed: SfuPlacement) async throws -> SfuPlacement {
         var placement = claimed
@@ -219,10 +228,10 @@ actor SfuCoordinator {
                 "description": placement.roomId.uuidString.lowercased(),
                 "secret": SfuWire.roomSecret(key: settings.roomKey, room: placement.roomId, epoch: placement.epoch),
                 "allowed": [String](), "require_pvtid": true, "publishers": settings.maximumPublishers, "bitrate": settings.maximumBitrate,
-                "bitrate_cap": true, "fir_freq": 10, "audiocodec": "opus", "videocodec": "vp8", "opus_fec": true, "opus_dtx": false,
+                "bitrate_cap": true, "fir_freq": 10, "audiocodec": "opus", "opus_fec": true, "opus_dtx": false,
                 "audiolevel_ext": true, "audiolevel_event": true, "audio_active_packets": 50, "audio_level_average": 40,
                 "notify_joining": false, "record": false,
-            ]))
+            ].merging(Self.codecFields(placement.videoCodec)) { _, codec in codec }))
             try await store.markReady(placement)
             placement.state = "ready"
             return placement

@@ -56,6 +56,8 @@ actor SfuDevice {
     private var batch: Task<Void, Never>?
     private var readers: [Task<Void, Never>] = []
     private(set) var closed = false
+    /// The bitrate cap Janus has for this publisher (the room's, until the room gets crowded).
+    private(set) var appliedBitrate = 0
     /// Set by `sfu.unpublish` until Janus reports the publisher PeerConnection closed.
     private var awaitingHangup = false
     private var lastHangup: ContinuousClock.Instant?
@@ -144,7 +146,35 @@ actor SfuDevice {
         let mutes = muted ?? muteStates[identity.feed] ?? SfuMuteState()
         muteStates[identity.feed] = mutes
         try await applyMute(mutes, unmutedVideo: false)
+        appliedBitrate = settings.maximumBitrate
+        await applyBitrate()
         return JSONObject(base(["sdp": SfuWire.clientSDP(answer), "streams": ownStreams.map { $0.json(muted: mutes) }]))
+    }
+
+    /// Publishers in the room above which each is capped at half the bitrate (§5: 1 Mbit/s,
+    /// 500 kbit/s above 6 publishers).
+    static let crowdedRoomPublishers = 6
+
+    /// A publisher's bitrate cap in a room with this many publishers: halved in a crowded room.
+    static func bitrateCap(publishers: Int, maximum: Int) -> Int {
+        publishers > crowdedRoomPublishers ? maximum / 2 : maximum
+    }
+
+    /// The bitrate cap this publisher should have now.
+    var wantedBitrate: Int {
+        Self.bitrateCap(publishers: feeds.values.filter { !$0.streams.isEmpty }.count + (publishing ? 1 : 0), maximum: settings.maximumBitrate)
+    }
+
+    /// Tells Janus this publisher's cap (REMB) when the room's publisher count crosses the line.
+    private func applyBitrate() async {
+        guard publishing, !closed, wantedBitrate != appliedBitrate else { return }
+        let bitrate = wantedBitrate
+        do {
+            _ = try await node.pluginRequest(session: session, handle: publisher, JSONObject(["request": "configure", "bitrate": bitrate]))
+            appliedBitrate = bitrate
+        } catch {
+            logger.warning("sfu: capping a publisher's bitrate failed", metadata: ["room": "\(roomText)", "error": "\(error)"])
+        }
     }
 
     var videoStreamCount: Int { ownStreams.filter { $0.kind == "video" }.count }
@@ -490,6 +520,7 @@ actor SfuDevice {
             muteStates[identity.feed] = own
         }
         await push("sfu.feeds", JSONObject(base(["snapshot": false, "added": added.map(feedJSON)])))
+        await applyBitrate()
         if subscribesAll { scheduleSubscribeAll() }
     }
 
@@ -528,6 +559,7 @@ actor SfuDevice {
         guard let feed = feeds[janusId], reason == "left" || !feed.streams.isEmpty else { return }
         if reason == "left" { feeds[janusId] = nil } else { feeds[janusId]?.streams = [] }
         await push("sfu.feeds", JSONObject(base(["snapshot": false, "removed": [feed.reference(reason: reason)]])))
+        await applyBitrate()
     }
 
     private func talking(_ data: [String: Any]) async {

@@ -11,6 +11,8 @@ struct SfuPlacement: Sendable, Hashable {
     var state: String
     /// Unchanged for longer than a placement takes (an instance died placing it).
     var stale = false
+    /// The room's video codec: `vp8`, or `h264` (with VP8 beside it).
+    var videoCodec = "vp8"
 }
 
 /// One device's Janus participant as recorded for every instance.
@@ -87,11 +89,11 @@ struct SfuStore {
     func placement(of roomId: UUID) async throws -> SfuPlacement? {
         try await database.withOwner { connection in
             let rows = try await connection.rows("""
-                SELECT node_id, janus_room_id, epoch, state, updated_at < now() - interval '10 seconds'
-                FROM calls.sfu_rooms WHERE room_id = $1
+                SELECT s.node_id, s.janus_room_id, s.epoch, s.state, s.updated_at < now() - interval '10 seconds', r.video_codec
+                FROM calls.sfu_rooms s JOIN calls.rooms r ON r.id = s.room_id WHERE s.room_id = $1
                 """, [roomId])
-            for try await (node, janus, epoch, state, stale) in rows.decode((String, Int64, Int, String, Bool).self) {
-                return SfuPlacement(roomId: roomId, nodeId: node, janusRoomId: janus, epoch: epoch, state: state, stale: stale)
+            for try await (node, janus, epoch, state, stale, codec) in rows.decode((String, Int64, Int, String, Bool, String).self) {
+                return SfuPlacement(roomId: roomId, nodeId: node, janusRoomId: janus, epoch: epoch, state: state, stale: stale, videoCodec: codec)
             }
             return nil
         }
@@ -130,7 +132,8 @@ struct SfuStore {
             try await connection.execute("UPDATE calls.sfu_nodes SET load_streams = load_streams + 4 WHERE node_id = $1", [node])
             if let previous { try await Self.recomputeLoad(of: previous.nodeId, on: connection) }
             let epoch = (previous?.epoch ?? 0) + 1
-            return (SfuPlacement(roomId: roomId, nodeId: node, janusRoomId: janusRoomId, epoch: epoch, state: "creating"), false)
+            let codec = try await connection.scalarText("SELECT video_codec FROM calls.rooms WHERE id = $1", [roomId]) ?? "vp8"
+            return (SfuPlacement(roomId: roomId, nodeId: node, janusRoomId: janusRoomId, epoch: epoch, state: "creating", videoCodec: codec), false)
         }
     }
 

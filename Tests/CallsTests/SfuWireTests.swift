@@ -263,4 +263,12 @@ import Testing
             }
         }
     }
+
+    /// Spec §5: 1 Mbit/s per publisher, 500 kbit/s once a room has more than 6 publishers.
+    @Test func publishersOfACrowdedRoomGetHalfTheBitrate() {
+        #expect(SfuDevice.bitrateCap(publishers: 1, maximum: 1_000_000) == 1_000_000)
+        #expect(SfuDevice.bitrateCap(publishers: 6, maximum: 1_000_000) == 1_000_000)
+        #expect(SfuDevice.bitrateCap(publishers: 7, maximum: 1_000_000) == 500_000)
+        #expect(SfuDevice.bitrateCap(publishers: 12, maximum: 800_000) == 400_000)
+    }
 }

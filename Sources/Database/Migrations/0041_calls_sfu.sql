@@ -6,6 +6,10 @@
 -- request roles get no privileges, and row-level security is on with no policy for them, so a
 -- future grant cannot leak rows. Room secrets and participant tokens are derived, never stored.
 
+-- An sfu room's video codec, chosen at ROOM_CREATE (`sfu:{videoCodec}`): VP8, or H.264 with
+-- VP8 for the publishers that cannot send it (spec §5).
+ALTER TABLE calls.rooms ADD COLUMN video_codec text NOT NULL DEFAULT 'vp8' CHECK (video_codec IN ('vp8', 'h264'));
+
 CREATE TABLE calls.sfu_nodes (
     node_id text PRIMARY KEY CHECK (char_length(node_id) BETWEEN 1 AND 64),
     api_url text NOT NULL,

@@ -376,3 +376,29 @@ async def test_node_failure_moves_the_room(devices, sfu_users, sfu_server, janus
         await asyncio.gather(a.close(), b.close())
         if node is not None and (node.process is None or node.process.poll() is not None):
             node.start()
+
+
+async def test_h264_room(devices, sfu_users):
+    ann, ben = await asyncio.gather(devices(sfu_users.ann), devices(sfu_users.ben))
+    wrong = await ann.request("ROOM_CREATE", {"allowedUserIds": [ben.user_id], "mode": "p2p", "sfu": {"videoCodec": "h264"}})
+    assert "sfu" in wrong.expect_error("VALIDATION_FAILED")["message"]
+    unknown = await ann.request("ROOM_CREATE", {"allowedUserIds": [ben.user_id], "mode": "sfu", "sfu": {"videoCodec": "av1"}})
+    assert "sfu.videoCodec" in unknown.expect_error("VALIDATION_FAILED")["message"]
+
+    room = await ann.create_room([ben.user_id], mode="sfu", sfu={"videoCodec": "h264"})
+    joined = {}
+    for client in (ann, ben):
+        reply = await client.request("ROOM_JOIN", {"roomId": room["roomId"], "joinToken": room["joinToken"]}, timeout=10)
+        reply.expect_ok()
+        joined[client] = reply.response("ROOM_JOIN_OK")["payload"]
+        assert joined[client]["sfu"]["videoCodecs"] == ["h264", "vp8"]
+    a, b = SfuPeer(ann, room["roomId"], 1), SfuPeer(ben, room["roomId"], 1)
+    try:
+        published = await a.publish()
+        assert {s["kind"]: s["codec"] for s in published["streams"]} == {"audio": "opus", "video": "h264"}, published["streams"]
+        b.follow_offers()
+        ann_feed = await feed_id_of(ben, ann)
+        await b.subscribe_all()
+        await b.wait_frames(ann_feed, "video", count=5, timeout=15)
+    finally:
+        await asyncio.gather(a.close(), b.close())

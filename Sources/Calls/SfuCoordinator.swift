@@ -18,6 +18,7 @@ actor SfuCoordinator {
     private var recoveries: [Task<Void, Never>] = []
     /// The placements being replaced (a room is moved once per failure).
     private var recoveringRooms: Set<SfuPlacement> = []
+    let metrics = SfuMetrics()
     /// Nodes whose failure is being handled.
     private var failing: Set<String> = []
     /// A node that fails this many probes in a row is down.
@@ -62,6 +63,7 @@ actor SfuCoordinator {
 
     private func probed(_ node: SfuNode, ok: Bool) async {
         do {
+            metrics.node(node.id, up: ok)
             if ok {
                 failing.remove(node.id)
                 try await store.nodeAnswered(node.id, recoverySeconds: Self.recoverySeconds)
@@ -78,7 +80,11 @@ actor SfuCoordinator {
     private func nodeFailed(_ node: SfuNode) async {
         let first = !failing.contains(node.id)
         failing.insert(node.id)
-        if first { logger.warning("sfu: Janus node is down; moving its rooms", metadata: ["node": "\(node.id)"]) }
+        metrics.node(node.id, up: false)
+        if first {
+            logger.warning("sfu: Janus node is down; moving its rooms", metadata: ["node": "\(node.id)"])
+            metrics.nodeFailed(node.id)
+        }
         do {
             _ = try await store.nodeFailed(node.id)
         } catch {
@@ -100,6 +106,7 @@ actor SfuCoordinator {
             }
             guard let old, !recoveringRooms.contains(old) else { continue }
             recoveringRooms.insert(old)
+            metrics.recovered("node_failed")
             recoveries.append(Task { await self.recover(room: room, from: old) })
         }
     }
@@ -121,7 +128,9 @@ actor SfuCoordinator {
                 await push(member.identity.device, "sfu.interrupted", JSONObject(["roomId": roomText, "epoch": old.epoch, "reason": "node_failed"]))
             }
             recoveries.append(Task { await self.recover(room: room, from: old) })
+            metrics.recovered("room_lost")
         case .session:
+            metrics.recovered("session_lost")
             await device.abandon()
             await push(identity.device, "sfu.interrupted", JSONObject(["roomId": roomText, "epoch": device.placement.epoch, "reason": "session_lost"]))
             do {
@@ -253,6 +262,7 @@ actor SfuCoordinator {
         let identity = SfuDevice.Identity(room: room, device: device, user: user, feed: UUID())
         let participant = try await participant(identity, placement: placement)
         devices[room, default: [:]][device] = participant
+        countParticipants()
         return participant
     }
 
@@ -312,6 +322,8 @@ actor SfuCoordinator {
         }
     }
 
+    private func countParticipants() { metrics.participants(devices.values.reduce(0) { $0 + $1.count }) }
+
     /// The device's participant in the room on this instance.
     func device(room: UUID, device: String) -> SfuDevice? { devices[room]?[device] }
 
@@ -344,6 +356,7 @@ actor SfuCoordinator {
         guard let participant = devices[room]?[device] else { return }
         devices[room]?[device] = nil
         if devices[room]?.isEmpty == true { devices[room] = nil }
+        countParticipants()
         await participant.leave()
         let placement = participant.placement
         do {

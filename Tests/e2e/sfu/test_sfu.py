@@ -7,6 +7,7 @@ import asyncio
 import json
 import time
 
+import httpx
 import pytest
 
 from sfu_fixtures import *  # noqa: F403 (the suite's fixtures)
@@ -367,6 +368,12 @@ async def test_node_failure_moves_the_room(devices, sfu_users, sfu_server, janus
         assert rows[0][0] != node_id and rows[0][1] == "2" and rows[0][2] == "down", rows
         stale = await ann.request("sfu.subscribe", {"roomId": room_id, "epoch": 1, "all": True})
         assert stale.expect_error("SFU_EPOCH_MISMATCH")["details"]["epoch"] == 2
+        # Operators see it on /metrics.
+        async with httpx.AsyncClient(timeout=10) as http:
+            metrics = (await http.get(f"{sfu_server.url}/metrics")).text
+        assert f'sfu_node_up{{node="{node_id}"}} 0' in metrics, [l for l in metrics.splitlines() if l.startswith("sfu_")]
+        assert f'sfu_node_failures_total{{node="{node_id}"}}' in metrics
+        assert 'sfu_room_recoveries_total{reason="node_failed"}' in metrics
 
         # A node that comes back waits 30 s of good probes before it takes rooms again.
         node.start()

@@ -244,6 +244,8 @@ public final class CallsService: Service, Sendable {
             if let session = await hub.session(for: device), session.id != keep, await hub.remove(session) {
                 await session.currentSocket?.close(CallsCloseCode.deviceReplaced.rawValue, reason: "DEVICE_REPLACED")
                 await session.end()
+                // Its media sessions here end with it (the new session joins rooms afresh).
+                for room in await session.joinedRooms() { await sfuLeave(room: room, device: device) }
             }
         case .spilled:
             return

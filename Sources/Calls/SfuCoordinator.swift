@@ -141,6 +141,10 @@ actor SfuCoordinator {
             } catch {
                 logger.warning("sfu: re-creating a lost participant failed", metadata: ["room": "\(room)", "error": "\(error)"])
                 devices[room]?[identity.device] = nil
+                if devices[room]?.isEmpty == true { devices[room] = nil }
+                countParticipants()
+                try? await store.deleteParticipant(room: room, device: identity.device)
+                try? await closeEmptied(room)
             }
         }
     }
@@ -150,6 +154,8 @@ actor SfuCoordinator {
         let started = ContinuousClock.now
         var warned = false
         while !Task.isCancelled {
+            // Everyone left meanwhile: nothing to move (the room closed with its last member).
+            guard devices[room]?.values.contains(where: { $0.placement.epoch == old.epoch }) == true else { return }
             do {
                 if try await store.beginRecovery(old) {
                     logger.info("sfu: re-placing a room", metadata: ["room": "\(room)", "from": "\(old.nodeId)"])
@@ -304,7 +310,7 @@ actor SfuCoordinator {
                 let push = self.push
                 let device = SfuDevice(
                     identity: identity, node: node, placement: placement, session: createdSession, publisher: handle, janusFeed: janusFeed,
-                    privateId: privateId, token: token, settings: settings, logger: logger,
+                    privateId: privateId, token: token, settings: settings, store: store, logger: logger,
                     push: { type, payload in await push(identity.device, type, payload) })
                 let own = try await store.muteState(room: placement.roomId, device: identity.device)
                 let store = self.store
@@ -318,7 +324,7 @@ actor SfuCoordinator {
         } catch {
             if let session { await node.destroySession(session) }
             logger.warning("sfu: creating a participant failed", metadata: ["node": "\(placement.nodeId)", "error": "\(error)"])
-            throw SfuDevice.clientError(error)
+            throw SfuDevice.clientError(error, logger: logger)
         }
     }
 

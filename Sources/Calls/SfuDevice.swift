@@ -31,6 +31,8 @@ actor SfuDevice {
     let push: @Sendable (String, JSONObject) async -> Void
     let logger: Logger
     let settings: SfuSettings
+    /// Where the participant's row records its subscriber handle.
+    let store: SfuStore
 
     private(set) var subscriber: Int64?
     private(set) var publishing = false
@@ -67,8 +69,9 @@ actor SfuDevice {
 
     init(
         identity: Identity, node: SfuNode, placement: SfuPlacement, session: Int64, publisher: Int64, janusFeed: Int64, privateId: Int64,
-        token: String, settings: SfuSettings, logger: Logger, push: @escaping @Sendable (String, JSONObject) async -> Void
+        token: String, settings: SfuSettings, store: SfuStore, logger: Logger, push: @escaping @Sendable (String, JSONObject) async -> Void
     ) {
+        self.store = store
         self.identity = identity
         self.node = node
         self.placement = placement
@@ -138,7 +141,7 @@ actor SfuDevice {
                 awaitingHangup = true
                 await node.hangup(session: session, handle: publisher)
             }
-            throw Self.clientError(error)
+            throw Self.clientError(error, logger: logger)
         }
         guard let answer = reply.jsepSDP else { throw CallsError(.sfuNegotiationFailed, "the SFU answered the offer without an SDP") }
         publishing = true
@@ -185,7 +188,7 @@ actor SfuDevice {
         do {
             _ = try await node.pluginRequest(session: session, handle: publisher, JSONObject(["request": "unpublish"]))
         } catch {
-            throw Self.clientError(error)
+            throw Self.clientError(error, logger: logger)
         }
         publishing = false
         ownStreams = []
@@ -227,7 +230,7 @@ actor SfuDevice {
         do {
             _ = try await node.pluginRequest(session: session, handle: publisher, JSONObject(["request": "configure", "streams": streams]))
         } catch {
-            throw Self.clientError(error)
+            throw Self.clientError(error, logger: logger)
         }
     }
 
@@ -289,6 +292,7 @@ actor SfuDevice {
                 guard let streams = change["subscribe"] else { return false }
                 let handle = try await node.attach(session: session)
                 subscriber = handle
+                try? await store.setSubscriberHandle(room: identity.room, device: identity.device, handle: handle)
                 let events = await node.connection.events(of: handle)
                 readers.append(Task { [weak self] in
                     for await event in events { await self?.subscriberEvent(event) }
@@ -299,7 +303,7 @@ actor SfuDevice {
                 ]))
             }
         } catch {
-            throw Self.clientError(error)
+            throw Self.clientError(error, logger: logger)
         }
         if reply.plugin["videoroom"] as? String == "updating" { return true }
         await offer(from: reply, iceRestart: false)
@@ -315,7 +319,7 @@ actor SfuDevice {
         do {
             _ = try await node.pluginRequest(session: session, handle: subscriber, JSONObject(["request": "start"]), jsep: JSONObject(["type": "answer", "sdp": sdp]))
         } catch {
-            throw Self.clientError(error)
+            throw Self.clientError(error, logger: logger)
         }
         offerOutstanding = false
     }
@@ -333,7 +337,7 @@ actor SfuDevice {
         do {
             try await node.trickle(session: session, handle: handle, candidate: candidate ?? JSONObject(["completed": true]))
         } catch {
-            throw Self.clientError(error)
+            throw Self.clientError(error, logger: logger)
         }
     }
 
@@ -345,7 +349,7 @@ actor SfuDevice {
         do {
             reply = try await node.pluginRequest(session: session, handle: subscriber, JSONObject(["request": "configure", "restart": true]))
         } catch {
-            throw Self.clientError(error)
+            throw Self.clientError(error, logger: logger)
         }
         await offer(from: reply, iceRestart: true)
     }
@@ -357,7 +361,7 @@ actor SfuDevice {
         do {
             _ = try await node.pluginRequest(session: session, handle: subscriber, JSONObject(["request": "configure", "streams": streams.value]))
         } catch {
-            throw Self.clientError(error)
+            throw Self.clientError(error, logger: logger)
         }
     }
 
@@ -480,11 +484,13 @@ actor SfuDevice {
             // sfu.subscribe makes a new one (§2.3).
             if let subscriber {
                 self.subscriber = nil
+                subscribesAll = false
                 subscribedFeeds = []
                 subscriberLines = [:]
                 offerOutstanding = false
                 await node.connection.stopEvents(of: subscriber)
                 await node.detach(session: session, handle: subscriber)
+                try? await store.setSubscriberHandle(room: identity.room, device: identity.device, handle: nil)
             }
             await push("sfu.connection", JSONObject(base(["pc": "sub", "state": "down", "reason": event.object["reason"] as? String ?? "hangup"])))
         default: break
@@ -579,8 +585,15 @@ actor SfuDevice {
         ])))
     }
 
-    /// A Janus error as the client's error (§3.3 "Error mapping").
-    static func clientError(_ error: any Error) -> CallsError {
+    /// A Janus error as the client's error (§3.3 "Error mapping"); one the client cannot
+    /// cause (`INTERNAL`) is logged as an error for the operators.
+    static func clientError(_ error: any Error, logger: Logger) -> CallsError {
+        let mapped = mappedError(error)
+        if mapped.code == .internal { logger.error("sfu: Janus refused a request", metadata: ["error": "\(error)"]) }
+        return mapped
+    }
+
+    private static func mappedError(_ error: any Error) -> CallsError {
         switch error {
         case let error as CallsError: return error
         case let error as JanusError:

@@ -28,12 +28,8 @@ actor SfuNode {
     /// `reconnectsBeforeDown` times, or a claim found its sessions lost: it restarted).
     func start(health: @escaping @Sendable (SfuNode, Bool) async -> Void, unreachable: @escaping @Sendable (SfuNode) async -> Void) async {
         await connection.onConnectionChange { [weak self] up in
-            guard let self else { return }
-            if up {
-                if await !self.claimSessions() { await unreachable(self) }
-            } else {
-                await self.lostControl()
-            }
+            guard let self, up else { return }
+            if await !self.claimSessions() { await unreachable(self) }
         }
         await connection.onConnectFailure { [weak self] failures in
             guard let self, failures == Self.reconnectsBeforeDown else { return }
@@ -57,18 +53,22 @@ actor SfuNode {
     /// a killed Janus refuses at once, so its rooms move within about a second.
     static let reconnectsBeforeDown = 2
 
-    private func lostControl() { control = nil }
-
     /// After a reconnect: claims every session this instance owns on the node, so their
-    /// events come to the new socket and Janus keeps them (`reclaim_session_timeout`). False
-    /// when a claim found the session gone (458: the node restarted and lost its rooms).
+    /// events come to the new socket and Janus keeps them (`reclaim_session_timeout`), the
+    /// control session first. False when the control session is gone (458): it never idles,
+    /// so the node restarted and lost its rooms. A device session gone alone is dropped.
     private func claimSessions() async -> Bool {
-        for session in sessions {
+        let ordered = (control.map { [$0.session] } ?? []) + sessions.filter { $0 != control?.session }
+        for session in ordered {
             do {
                 _ = try await connection.call(JSONObject(["janus": "claim", "session_id": session]), timeout: .seconds(2))
             } catch let error as JanusError where error.code == 458 {
                 sessions.remove(session)
-                return false
+                if session == control?.session {
+                    control = nil
+                    return false
+                }
+                logger.warning("sfu: a device session was gone when claimed", metadata: ["node": "\(id)", "session": "\(session)"])
             } catch {
                 logger.warning("sfu: claiming a session failed", metadata: ["node": "\(id)", "error": "\(error)"])
             }
@@ -183,6 +183,7 @@ actor SfuNode {
         do {
             return try await pluginCall(session: handle.session, handle: handle.handle, body)
         } catch let error as JanusError where error.core && (error.code == 458 || error.code == 459) {
+            sessions.remove(handle.session)
             control = nil
             let fresh = try await controlHandle()
             return try await pluginCall(session: fresh.session, handle: fresh.handle, body)

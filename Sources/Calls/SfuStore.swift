@@ -109,9 +109,9 @@ struct SfuStore {
         try await database.withOwner { connection in
             var node: String?
             let rows = try await connection.rows("""
-                SELECT node_id FROM calls.sfu_nodes WHERE state = 'up' AND load_streams < capacity_streams AND node_id IS DISTINCT FROM $1
+                SELECT node_id FROM calls.sfu_nodes WHERE state = 'up' AND load_streams < capacity_streams
                 ORDER BY load_streams::float / capacity_streams, node_id LIMIT 1 FOR UPDATE
-                """, [previous?.nodeId])
+                """, [])
             for try await id in rows.decode(String.self) { node = id }
             guard let node else { return (nil, true) }
             let janusRoomId = Self.randomJanusId()

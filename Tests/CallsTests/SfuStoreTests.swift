@@ -197,24 +197,26 @@ import TestSupport
         }
     }
 
-    @Test func replacingNeverPicksTheRoomsOldNodeEvenWhenItIsTheLeastLoaded() async throws {
+    /// A room whose Janus room was lost on a node that is still up may be placed on it again
+    /// (a deployment with one node recovers); a down node is never picked.
+    @Test func replacingPicksTheLeastLoadedUpNodeTheOldOneIncluded() async throws {
         try await Self.withNodes { database, store, calls, owner in
             let room = try await Self.room(calls, owner)
             let placement = try #require(try await store.claimPlacement(of: room, replacing: nil).0)
             #expect(placement.nodeId == "janus-a")
             try await store.markReady(placement)
             try await Self.sql(database, "UPDATE calls.sfu_nodes SET load_streams = 90 WHERE node_id = 'janus-b'")
-            // The node is up (its Janus room was lost, say), yet the room moves away from it.
             #expect(try await store.beginRecovery(placement))
             let recovering = try #require(try await store.placement(of: room))
-            let moved = try #require(try await store.claimPlacement(of: room, replacing: recovering).0)
-            #expect(moved.nodeId == "janus-b")
-            #expect(moved.epoch == 2)
+            let again = try #require(try await store.claimPlacement(of: room, replacing: recovering).0)
+            #expect(again.nodeId == "janus-a")
+            #expect(again.epoch == 2)
+            #expect(again.janusRoomId != placement.janusRoomId)
 
-            // With the old node the only one left, there is no node to move to.
+            // With every node down there is no node to move to: the room stays recovering.
             let other = try await Self.room(calls, owner)
             let onA = try #require(try await store.claimPlacement(of: other, replacing: nil).0)
-            #expect(onA.nodeId == "janus-a")
+            #expect(try await store.nodeFailed("janus-a"))
             #expect(try await store.nodeFailed("janus-b"))
             #expect(try await store.beginRecovery(onA))
             let stuck = try #require(try await store.placement(of: other))

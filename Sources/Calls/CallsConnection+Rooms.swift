@@ -6,16 +6,10 @@ extension CallsConnection {
         if service.killSwitches.isEngaged(.calls) {
             throw CallsError(.unauthorized, "new calls are switched off by the operators for now (kill switch calls)")
         }
-        guard let list = payload["allowedUserIds"] as? [Any], list.count <= 100 else {
+        guard let list = payload["allowedUserIds"] as? [Any] else {
             throw CallsError(.validationFailed, "allowedUserIds: must be a list of at most 100 user ids")
         }
-        var allowed: [UUID] = [userId]
-        for (index, item) in list.enumerated() {
-            guard let text = item as? String, let id = UUID(uuidString: text) else {
-                throw CallsError(.validationFailed, "allowedUserIds[\(index)]: must be a user id")
-            }
-            if !allowed.contains(id) { allowed.append(id) }
-        }
+        let allowed = try Self.allowedUsers(list, with: [userId])
         let mode = payload["mode"] as? String ?? "p2p"
         guard mode == "p2p" || mode == "sfu" else { throw CallsError(.validationFailed, "mode: must be p2p or sfu") }
         var conversationId: UUID?
@@ -37,6 +31,13 @@ extension CallsConnection {
                 videoCodec = codec
             }
         }
+        let created = try await makeRoom(mode: mode, allowed: allowed, conversationId: conversationId, videoCodec: videoCodec, userId: userId)
+        await session?.send(type: "ROOM_CREATED", payload: JSONObject(created))
+        return .ok(created)
+    }
+
+    /// Creates a room and signs its join token: `{roomId, callId, joinToken, expiresAt, mode}`.
+    func makeRoom(mode: String, allowed: [UUID], conversationId: UUID?, videoCodec: String, userId: UUID) async throws -> [String: Any] {
         let roomId = UUID()
         let callId = UUID()
         let expiresAt = Int(Date().timeIntervalSince1970) + settings.joinTokenTTLSeconds
@@ -45,12 +46,10 @@ extension CallsConnection {
             id: roomId, callId: callId, mode: mode, createdBy: userId, allowed: allowed, conversationId: conversationId,
             maxPeers: max(2, maxPeers), tokenExpiresAt: expiresAt, videoCodec: videoCodec)
         let token = JoinToken(claims: .init(room: roomId, call: callId, users: allowed, exp: expiresAt)).signed(with: try await service.signingKey())
-        let created: [String: Any] = [
+        return [
             "roomId": roomId.uuidString.lowercased(), "callId": callId.uuidString.lowercased(), "joinToken": token,
             "expiresAt": Int64(expiresAt) * 1000, "mode": mode,
         ]
-        await session?.send(type: "ROOM_CREATED", payload: JSONObject(created))
-        return .ok(created)
     }
 
     /// `ROOM_JOIN {roomId, joinToken}` → `ROOM_JOIN_OK`, `ROOM_SNAPSHOT`; others get `PEER_JOINED`.
@@ -125,6 +124,19 @@ extension CallsConnection {
         await service.announcePeerLeft(
             room: roomId, peer: RoomPeer(userId: userId, deviceId: session.deviceId, joinedAt: 0), version: version, to: remaining, reason: "left")
         return .ok(["roomId": id])
+    }
+
+    /// `allowedUserIds`: `initial` and then each listed user once; at most 100 listed.
+    static func allowedUsers(_ list: [Any], with initial: [UUID]) throws -> [UUID] {
+        guard list.count <= 100 else { throw CallsError(.validationFailed, "allowedUserIds: must be a list of at most 100 user ids") }
+        var allowed = initial
+        for (index, item) in list.enumerated() {
+            guard let text = item as? String, let id = UUID(uuidString: text) else {
+                throw CallsError(.validationFailed, "allowedUserIds[\(index)]: must be a user id")
+            }
+            if !allowed.contains(id) { allowed.append(id) }
+        }
+        return allowed
     }
 
     static func roomId(_ payload: [String: Any]) throws -> UUID {

@@ -24,7 +24,7 @@ struct FrameRateLimiter {
     static func category(of type: String) -> String? {
         switch type {
         case "HELLO", "AUTH": return "session"
-        case "ROOM_CREATE": return "create"
+        case "ROOM_CREATE", "ROOM_UPGRADE": return "create"
         case "ROOM_JOIN": return "join"
         case "call.invite": return "invite"
         default:

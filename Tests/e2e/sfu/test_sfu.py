@@ -409,3 +409,34 @@ async def test_h264_room(devices, sfu_users):
         await b.wait_frames(ann_feed, "video", count=5, timeout=15)
     finally:
         await asyncio.gather(a.close(), b.close())
+
+
+async def test_a_one_to_one_call_becomes_a_group_call(devices, sfu_users):
+    ann, ben, cat = await asyncio.gather(devices(sfu_users.ann), devices(sfu_users.ben), devices(sfu_users.cat))
+    p2p = await ann.create_room([ben.user_id], mode="p2p")
+    for client in (ann, ben):
+        (await client.request("ROOM_JOIN", {"roomId": p2p["roomId"], "joinToken": p2p["joinToken"]})).expect_ok()
+
+    outsider = await cat.request("ROOM_UPGRADE", {"roomId": p2p["roomId"], "allowedUserIds": [cat.user_id]})
+    outsider.expect_error("UNAUTHORIZED")
+    bad = await ann.request("ROOM_UPGRADE", {"roomId": p2p["roomId"], "allowedUserIds": ["nobody"]})
+    assert "allowedUserIds[0]" in bad.expect_error("VALIDATION_FAILED")["message"]
+
+    reply = await ann.request("ROOM_UPGRADE", {"roomId": p2p["roomId"], "allowedUserIds": [cat.user_id]})
+    reply.expect_ok()
+    upgraded = reply.response("ROOM_UPGRADED")["payload"]
+    assert upgraded["fromRoomId"] == p2p["roomId"] and upgraded["mode"] == "sfu" and upgraded["roomId"] != p2p["roomId"]
+    told = await ben.expect("ROOM_UPGRADED", roomId=upgraded["roomId"])
+    assert told["payload"]["joinToken"] == upgraded["joinToken"] and told["from"]["deviceId"] == ann.device_id
+    again = await ann.request("ROOM_UPGRADE", {"roomId": upgraded["roomId"]})
+    again.expect_error("UNAUTHORIZED")  # not in the new room yet
+
+    # Everyone moves: the new room admits the p2p room's users and the one added.
+    for client in (ann, ben, cat):
+        joined = await client.request("ROOM_JOIN", {"roomId": upgraded["roomId"], "joinToken": upgraded["joinToken"]}, timeout=10)
+        joined.expect_ok()
+        assert joined.response("ROOM_JOIN_OK")["payload"]["sfu"]["epoch"] == 1
+    for client in (ann, ben):
+        (await client.request("ROOM_LEAVE", {"roomId": p2p["roomId"]})).expect_ok()
+    sfu_again = await ann.request("ROOM_UPGRADE", {"roomId": upgraded["roomId"]})
+    assert "already" in sfu_again.expect_error("VALIDATION_FAILED")["message"]

@@ -3,7 +3,8 @@
 // `ringing`). It never touches the page: every change is the session event 'call' (the call
 // to show, see current()), and the shell mounts the call screen (views/call.js) on it.
 // Signalling is calls-signal.js, media and the peer connection calls-peer.js, which tab holds
-// the socket calls-tab.js.
+// the socket calls-tab.js. Group calls (an sfu room per call) are sfu-call.js, loaded when the
+// first one starts or rings: `group` is the group call on screen (views/group-call.js).
 import { t } from './i18n.js';
 import { Signal, CallsError } from './calls-signal.js';
 import { connectPeer, offer, restartIce, negotiate, getMedia, stopStream } from './calls-peer.js';
@@ -28,6 +29,7 @@ export class Calls {
     this.userId = session.userId;
     this.call = null;
     this.ringing = new Map(); // callId → incoming call
+    this.group = null; // the group call (sfu-call.js GroupCall), while on screen
     this.signal = new Signal(url, session.userId, {
       getToken: async () => { await session.api.ready(); return session.api.token; },
       refreshToken: () => session.api.refresh(),
@@ -58,6 +60,7 @@ export class Calls {
     removeEventListener('focus', this.onFocus);
     document.removeEventListener('visibilitychange', this.onFocus);
     if (this.call && this.call.state !== 'ended') this.hangup();
+    this.group?.leave();
     for (const c of this.ringing.values()) clearTimeout(c.ringTimer);
     this.ringing.clear();
     this.tab.destroy();
@@ -97,7 +100,47 @@ export class Calls {
   }
 
   busy() {
-    return !!this.call && this.call.state !== 'ended';
+    return (!!this.call && this.call.state !== 'ended') || (!!this.group && !this.group.ended);
+  }
+
+  // Group calls
+
+  /** Starts a group call in the group `item` (an inbox item) and rings its members. */
+  async startGroup(item) {
+    if (this.busy()) throw new CallsError('BUSY', t('callInProgress'));
+    if (!this.leader && !this.claim()) throw new CallsError('OTHER_TAB', t('callBusyElsewhere'));
+    const { GroupCall } = await import('./sfu-call.js');
+    if (this.busy()) return;
+    const memberIds = (item.participants || []).map(p => p.id).filter(id => id && id !== this.userId);
+    this.openGroup(new GroupCall(this, { conversationId: item.conversation_id, title: item.title || '', memberIds, host: true }));
+  }
+
+  /** Joins the group call of an accepted invite `c` (stops its ringing on this user's other devices). */
+  async joinGroup(c) {
+    const { GroupCall } = await import('./sfu-call.js');
+    if (this.busy()) return;
+    const item = c.conversationId && this.s.item(c.conversationId);
+    const memberIds = (item?.participants || []).map(p => p.id).filter(id => id && id !== this.userId);
+    this.signal.request('call.accept', { to: c.peerId, callId: c.id, toDevice: c.from.deviceId }).catch(() => {});
+    this.openGroup(new GroupCall(this, {
+      conversationId: c.conversationId, title: c.groupTitle || '', memberIds, host: false, hostId: c.peerId,
+      roomId: c.roomId, joinToken: c.joinToken, callId: c.id,
+    }));
+  }
+
+  openGroup(g) {
+    this.group = g;
+    this.tab.markBusy(true);
+    this.changed();
+    g.start();
+  }
+
+  /** The group call ended: it stays on screen `keepMs` (why it ended), then goes. */
+  groupEnded(g, keepMs) {
+    this.tab.markBusy(false);
+    clearTimeout(this.groupTimer);
+    const drop = () => { if (this.group === g) { this.group = null; this.changed(); } };
+    if (keepMs) { this.changed(); this.groupTimer = setTimeout(drop, keepMs); } else drop();
   }
 
   // Placing a call
@@ -146,7 +189,7 @@ export class Calls {
   incoming(f) {
     const p = f.payload || {};
     if (!p.callId || !p.roomId || !p.joinToken || !f.from?.userId) return;
-    if (this.ringing.has(p.callId) || this.call?.id === p.callId) return;
+    if (this.ringing.has(p.callId) || this.call?.id === p.callId || this.group?.callId === p.callId) return;
     if (this.busy()) {
       this.signal.request('call.decline', { to: f.from.userId, callId: p.callId, toDevice: f.from.deviceId, reason: 'busy' }).catch(() => {});
       return;
@@ -155,6 +198,12 @@ export class Calls {
       dir: 'in', id: p.callId, type: p.callType === 'audio' ? 'audio' : 'video', peerId: f.from.userId,
       conversationId: p.conversationId || null, roomId: p.roomId, joinToken: p.joinToken, state: 'incoming', from: f.from,
     });
+    const item = c.conversationId && this.s.item(c.conversationId);
+    if (item ? item.kind === 'group' : groupToken(p.joinToken)) {
+      Object.assign(c, { group: true, type: 'video', groupTitle: item?.title || '' });
+      // A group this device has not heard of yet: its name from a fresh inbox.
+      if (!item && c.conversationId) this.s.loadInbox(true).then(() => { c.groupTitle = this.s.item(c.conversationId)?.title || ''; this.changed(); }).catch(() => {});
+    }
     c.peer = this.knownProfile(c.peerId, c.conversationId);
     if (!c.peer) this.s.rpc('get_profile', { user_id: c.peerId }).then(pr => { c.peer = pr; this.changed(); }).catch(() => {});
     c.ringTimer = setTimeout(() => this.stopRinging(c, 'missed'), INCOMING_MAX_MS);
@@ -187,6 +236,12 @@ export class Calls {
     clearTimeout(c.ringTimer);
     this.ringing.delete(c.id);
     for (const other of [...this.ringing.values()]) this.decline(other, 'busy');
+    if (c.group) {
+      c.state = 'ended';
+      c.reason = 'joined';
+      this.changed();
+      return this.joinGroup(c);
+    }
     this.call = c;
     c.state = 'connecting';
     c.video = withVideo;
@@ -297,6 +352,7 @@ export class Calls {
   // Signalling events
 
   ready({ resumed }) {
+    this.group?.ready({ resumed });
     const c = this.call;
     if (!c || c.state === 'ended' || !c.roomId || !c.joined) { this.changed(); return; }
     if (!resumed) {
@@ -315,6 +371,7 @@ export class Calls {
     const p = f.payload || {};
     const c = this.call;
     const mine = f.from?.userId === this.userId;
+    if (this.group && f.type !== 'call.invite' && this.group.frame(f)) return;
     switch (f.type) {
       case 'call.invite':
         if (!mine) this.incoming(f);
@@ -387,6 +444,16 @@ export class Calls {
         return;
       default:
     }
+  }
+}
+
+/** Whether an invite's join token admits more than two people (a group call whose chat is not in the inbox yet). */
+function groupToken(token) {
+  try {
+    const body = String(token || '').split('.')[0].replace(/-/g, '+').replace(/_/g, '/');
+    return (JSON.parse(atob(body)).users || []).length > 2;
+  } catch {
+    return false;
   }
 }
 

@@ -129,6 +129,11 @@ export default {
   callMissedFrom: 'Пропущенный звонок: {name}',
   callInProgress: 'Сначала завершите текущий звонок',
   callBusyElsewhere: 'Звонок уже идёт в другой вкладке',
+  groupCall: 'Групповой звонок',
+  groupCallStart: 'Групповой звонок',
+  groupCallStartIn: 'Начать групповой звонок в «{name}»',
+  groupCallIncoming: '{name} зовёт в групповой звонок',
+  groupCallJoin: 'Присоединиться',
 
   // Groups
   groupTitle: 'Название группы',

@@ -1,7 +1,8 @@
-// Puts the call screen (views/call.js, loaded when first needed) on the page whenever the
-// session's calls have a call to show — the calls controller only emits 'call' events — and
-// takes it down when the session's calls end (sign-out, account switch). The shell calls
-// mountCalls(session) once; more calls for the same session do nothing.
+// Puts the call screens on the page whenever the session's calls have something to show — the
+// calls controller only emits 'call' events — and takes them down when the session's calls end
+// (sign-out, account switch): the 1:1 screen (views/call.js) for a call or a ringing invite,
+// the group call screen (views/group-call.js) for a group call. Each is loaded when first
+// needed. The shell calls mountCalls(session) once; more calls for the same session do nothing.
 const watched = new WeakSet();
 
 export function mountCalls(s) {
@@ -9,9 +10,19 @@ export function mountCalls(s) {
   watched.add(s);
   let closeUI = null;
   let loading = false;
+  let closeGroup = null;
+  let groupLoading = false;
   const show = () => {
     const calls = s.calls;
-    if (calls.destroyed) { closeUI?.(); return; }
+    if (calls.destroyed) { closeUI?.(); closeGroup?.(); return; }
+    if (calls.group && !groupLoading && !closeGroup) {
+      groupLoading = true;
+      import('./group-call.js').then(m => m.mountGroupCallUI(s, calls, () => { closeGroup = null; show(); })).then(close => {
+        groupLoading = false;
+        closeGroup = close;
+        if (calls.destroyed) closeGroup?.();
+      }).catch(e => { groupLoading = false; console.error(e); });
+    }
     if (!calls.current() || loading || closeUI) return;
     loading = true;
     import('./call.js').then(m => {

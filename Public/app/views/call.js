@@ -1,7 +1,8 @@
 // The call screen, over whatever page is open: an incoming call (accept with or without video,
-// decline), an outgoing call (ringing, cancel), the call itself (remote video, own preview,
-// mute, camera off, hang up, duration, connection state) and how it ended. A modal dialog:
-// focus moves to its main button and returns to where it was when the screen closes.
+// decline; a group call's invite offers to join it), an outgoing call (ringing, cancel), the
+// call itself (remote video, own preview, mute, camera off, hang up, duration, connection
+// state) and how it ended. A modal dialog: focus moves to its main button and returns to where
+// it was when the screen closes. The group call itself has its own screen (group-call.js).
 import { h, icon, avatar, nameOf, focus } from '../util.js';
 import { t } from '../i18n.js';
 import { toast } from '../toast.js';
@@ -77,7 +78,9 @@ export function mountCallUI(s, calls, onClosed) {
   function statusText(c) {
     if (c.state !== 'ended' && c.state !== 'incoming' && calls.signalState !== 'ready' && c.state !== 'outgoing') return t('callReconnecting');
     switch (c.state) {
-      case 'incoming': return t(c.type === 'video' ? 'callIncomingVideo' : 'callIncomingAudio');
+      case 'incoming':
+        if (c.group) return t('groupCallIncoming', { name: nameOf(c.peer) });
+        return t(c.type === 'video' ? 'callIncomingVideo' : 'callIncomingAudio');
       case 'outgoing': return t('callCalling');
       case 'ringing': return t('callRinging');
       case 'connecting': return t('callConnecting');
@@ -115,17 +118,19 @@ export function mountCallUI(s, calls, onClosed) {
     dlg.dataset.state = state;
     dlg.dataset.dir = c.dir;
     dlg.dataset.callType = c.type;
+    if (c.group) dlg.dataset.group = ''; else delete dlg.dataset.group;
     dlg.dataset.signal = calls.signalState;
     dlg.dataset.ice = c.ice || 'new';
     dlg.dataset.restarts = String(c.restarts || 0);
     if (c.reason) dlg.dataset.reason = c.reason; else delete dlg.dataset.reason;
 
-    const name = nameOf(c.peer);
+    const name = c.group ? c.groupTitle || t('groupCall') : nameOf(c.peer);
     if (title.textContent !== name) title.textContent = name;
-    const sig = JSON.stringify([c.peerId, c.peer?.avatar_url, name]);
+    const sig = JSON.stringify([c.peerId, c.peer?.avatar_url, name, !!c.group]);
     if (face.dataset.sig !== sig) {
       face.dataset.sig = sig;
-      face.replaceChildren(avatar({ id: c.peerId, ...c.peer }, { size: 'xl' }));
+      const who = c.group ? { id: c.conversationId, display_name: name } : { id: c.peerId, ...c.peer };
+      face.replaceChildren(avatar(who, { size: 'xl' }));
     }
     const text = statusText(c);
     if (status.textContent !== text) status.textContent = text;
@@ -145,6 +150,8 @@ export function mountCallUI(s, calls, onClosed) {
     b.decline.hidden = b.acceptAudio.hidden = state !== 'incoming';
     b.acceptVideo.hidden = state !== 'incoming' || !video;
     b.acceptAudio.querySelector('.call-btn-label').textContent = video ? t('callAcceptAudio') : t('callAccept');
+    b.acceptVideo.querySelector('.call-btn-label').textContent = c.group ? t('groupCallJoin') : t('callAcceptVideo');
+    if (c.group) b.acceptAudio.hidden = true; // a group call is joined with the camera, turned off inside if wanted
     b.cancel.hidden = !(state === 'outgoing' || state === 'ringing');
     b.hangup.hidden = !inCall;
     b.mute.hidden = !inCall && state !== 'ringing' && state !== 'outgoing';

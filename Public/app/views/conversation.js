@@ -1,7 +1,8 @@
 // One conversation: history (older pages on scroll-up), live messages, optimistic sending
-// with retry, typing and online status; audio and video call buttons in a DM's header; day
-// and unread separators (day-divider.js), the pinned bar (pinned-bar.js), the message menu
-// (message-menu.js, message-actions.js) and opening at a message (#/chats/<id>?seq=<n>).
+// with retry, typing and online status; audio and video call buttons in a DM's header and a
+// group call button in a group's; day and unread separators (day-divider.js), the pinned bar
+// (pinned-bar.js), the message menu (message-menu.js, message-actions.js) and opening at a
+// message (#/chats/<id>?seq=<n>).
 // The bubbles are bubble.js; the input, attachments and voice recording are composer.js.
 import { h, clear, icon, avatar, nameOf, focus } from '../util.js';
 import { t } from '../i18n.js';
@@ -82,12 +83,30 @@ export function conversationView(pane, s, id, { seq: openSeq = 0 } = {}) {
     if (assetsIn) pinned.paint(item.pinned_message || null);
     if (item.kind === 'dm' && o) paintCallButtons(o, name);
     if (item.kind === 'group') {
-      if (!headActions.firstChild) headActions.append(h('button', {
+      if (!headActions.firstChild) headActions.append(groupCallButton(), h('button', {
         class: 'icon-btn', type: 'button', testid: 'group-members',
         onClick: () => import('./group.js').then(m => m.membersDialog(s, id)),
       }, icon('people')));
-      headActions.firstChild.setAttribute('aria-label', t('members', { n: (item.participants?.length || 0) + 1 }));
+      headActions.lastChild.setAttribute('aria-label', t('members', { n: (item.participants?.length || 0) + 1 }));
+      const call = headActions.firstChild;
+      call.setAttribute('aria-label', t('groupCallStartIn', { name }));
+      call.title = t('groupCallStart');
+      call.disabled = s.calls.busy() || !item.participants?.length;
     }
+  }
+
+  function groupCallButton() {
+    return h('button', {
+      class: 'icon-btn', type: 'button', testid: 'group-call-start',
+      onClick: async () => {
+        if (!item || s.calls.busy()) return;
+        try {
+          await s.calls.startGroup(item);
+        } catch (e) {
+          toast(e.message || t('errGeneric'), { error: true });
+        }
+      },
+    }, icon('video'));
   }
 
   function paintCallButtons(o, name) {

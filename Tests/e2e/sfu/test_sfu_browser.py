@@ -1,0 +1,534 @@
+"""The web app's group call (issue 18) against two real Janus nodes: two headless Chromiums
+with a fake camera and microphone beside two aiortc devices (`SfuPeer`), all in the SFU
+namespace.
+
+- Eve signs in and starts a group call from her group's header: the waiting state, then Ben's
+  and Cat's devices, rung with `call.invite` (room, token, group, video), join and publish.
+  The grid shows Eve's tile and two remote tiles named Ben and Cat, each playing video, Ben's
+  marked as talking; both aiortc devices decode Eve's camera and microphone.
+- Mute and camera-off go both ways: Eve's mute reaches the others as `sfu.media`; Ben's
+  camera-off shows the camera-off mark on his tile.
+- Frank's browser shows the invite with «Присоединиться»; he joins from it and sees everyone,
+  but the room already has its three live publishers (the suite's SFU_MAX_PUBLISHERS): his
+  screen says so; when Cat stops sending, Frank publishes by himself and Eve sees him.
+- Eve shares her screen (a second video m-line, renegotiated): Ben asks for it and decodes
+  it, Frank's browser subscribes to it by itself and shows it large; she stops sharing.
+- The room's Janus node is killed: both browsers keep their tiles, say they are reconnecting,
+  come back at epoch 2 on the other node (publish and subscribe again) and media flows again
+  both ways. Frank's receiving PeerConnection is closed under the app: it subscribes again
+  on a new one.
+- Eve, who started the call, ends it for all: Ben and Cat get `call.hangup`, Frank's screen
+  says the organiser ended the call, both screens close.
+- A server without media nodes: the group call shows SFU_UNAVAILABLE's message with retry.
+
+Screenshots go to $ECOMANSONI_ARTIFACTS (default /tmp/ecomansoni-sfu-browser). Selenium
+blocks, so every browser step runs in a thread (`web`) while the aiortc peers keep the event
+loop. Run under scripts/sfu-netns (see sfu_fixtures.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from sfu_fixtures import *  # noqa: F403 (the suite's fixtures)
+from sfu_fixtures import requires_media_namespace
+from sfu_peer import SfuPeer
+
+from conftest import launched_server
+from e2e_support import rpc
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "web"))
+from web_support import DESKTOP, PHONE, Browser, RunReport, new_driver, tid  # noqa: E402
+from test_accessibility import AXE_SCRIPT, run_axe  # noqa: E402 (the audit's axe-core and its backports)
+
+pytestmark = requires_media_namespace
+
+CHROMIUM = os.environ.get("ECOMANSONI_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = os.environ.get("ECOMANSONI_CHROMEDRIVER") or shutil.which("chromedriver") or "/usr/bin/chromedriver"
+ARTEFACTS = Path(os.environ.get("ECOMANSONI_ARTIFACTS") or "/tmp/ecomansoni-sfu-browser")
+
+# The browser user (test OTP of Tests/e2e/conftest.py; this server has a database of its own).
+EVE_PHONE, EVE_CODE = "+15555550124", "124124"
+FRANK_PHONE, FRANK_CODE = "+15555550126", "126126"
+MEDIA_ARGS = (
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--allow-loopback-in-peer-connection",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+    "--autoplay-policy=no-user-gesture-required",
+    # getDisplayMedia without a picker: the fake capture device stands in for the screen.
+    "--auto-select-desktop-capture-source=Entire screen",
+    "--auto-accept-this-tab-capture",
+)
+# Media on a loaded 2-core machine (two Chromiums, two aiortc devices, two Janus nodes) may be slow.
+MEDIA_TIMEOUT = 40.0
+
+
+# Installed before the app loads: records the frames of the calls socket (both directions),
+# written to the artefacts directory when the browser closes (for diagnosis), and keeps the
+# page's PeerConnections (a test closes one as a network would).
+SOCKET_SPY = """
+(() => {
+  const NativePC = window.RTCPeerConnection;
+  window.__e2ePCs = [];
+  window.RTCPeerConnection = class extends NativePC {
+    constructor(...args) { super(...args); window.__e2ePCs.push(this); }
+  };
+  const Native = window.WebSocket;
+  window.__e2eCalls = [];
+  window.WebSocket = class extends Native {
+    constructor(...args) {
+      super(...args);
+      if (String(args[0]).includes('/calls/v1/ws')) {
+        this.addEventListener('message', e => window.__e2eCalls.push({ dir: 'in', at: Date.now(), text: String(e.data).slice(0, 600) }));
+      }
+    }
+    send(data) {
+      if (this.url.includes('/calls/v1/ws')) window.__e2eCalls.push({ dir: 'out', at: Date.now(), text: String(data).slice(0, 600) });
+      return super.send(data);
+    }
+  };
+})();
+"""
+
+
+async def web(fn, *args, **kwargs):
+    """A blocking Selenium step, off the event loop."""
+    return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+def make_browser(name: str) -> tuple[Browser, Path]:
+    if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
+        pytest.skip("chromium and chromedriver are needed (Debian chromium, chromium-driver)")
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    profile = Path(tempfile.mkdtemp(prefix=f"ecom-sfu-{name}-"))
+    report = RunReport(artefacts=ARTEFACTS)
+    browser = Browser(name, new_driver(CHROMIUM, CHROMEDRIVER, profile, MEDIA_ARGS), ARTEFACTS, report)
+    browser.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": SOCKET_SPY})
+    report.live_browsers.append(browser)
+    return browser, profile
+
+
+def browser_fixture(name: str):
+    @pytest.fixture(scope="module")
+    def fixture():
+        browser, profile = make_browser(name)
+        try:
+            yield browser
+        finally:
+            try:
+                frames = browser.driver.execute_script("return window.__e2eCalls || []")
+                (ARTEFACTS / f"calls-frames-{name}.json").write_text(json.dumps(frames, indent=1), encoding="utf-8")
+            except Exception:
+                pass
+            browser.close()
+            shutil.rmtree(profile, ignore_errors=True)
+    return fixture
+
+
+eve_browser = browser_fixture("eve")
+frank_browser = browser_fixture("frank")
+
+
+def sign_in(b: Browser, url: str, phone: str, code: str, username: str, name: str) -> str:
+    """Signs a user in (first sign-in: the profile too); returns the user id."""
+    b.open(url)
+    b.sign_in(phone, code, username, name)
+    return b.driver.execute_script("return Object.values(JSON.parse(localStorage.getItem('eco:v1:accounts')))[0].userId")
+
+
+def browser_rpc(b: Browser, name: str, args: dict) -> dict:
+    """An RPC as the browser's signed-in user: {status, body}."""
+    return b.driver.execute_async_script("""
+        const [name, args, done] = arguments;
+        (async () => {
+          const cfg = await (await fetch('/app-config.json')).json();
+          const acc = Object.values(JSON.parse(localStorage.getItem('eco:v1:accounts')))[0];
+          const r = await fetch('/rest/v1/rpc/' + name, { method: 'POST', headers: {
+            apikey: cfg.anonKey, Authorization: 'Bearer ' + acc.session.access_token, 'Content-Type': 'application/json' },
+            body: JSON.stringify(args) });
+          let body = null;
+          try { body = await r.json(); } catch {}
+          return { status: r.status, body };
+        })().then(done, e => done({ status: 0, body: String(e) }));""", name, args)
+
+
+def wait_long(b: Browser, condition, description: str, timeout: float) -> None:
+    """Browser.wait for longer than its 15 s cap."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if condition(b.driver):
+                return
+        except Exception:  # the page is changing under the check
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"[{b.name}] timed out after {timeout:.0f}s waiting for: {description}")
+
+
+def axe_problems(b: Browser) -> list[str]:
+    """axe-core's serious and critical violations on the page (as the accessibility audit fails them)."""
+    if AXE_SCRIPT is None:
+        pytest.skip("axe-selenium-python is not installed")
+    results = run_axe(b)
+    return [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:4]}"
+            for v in results["violations"] if v["impact"] in ("serious", "critical")]
+
+
+STATE_RECORDER = """
+window.__gcStates = [];
+clearInterval(window.__gcStatesTimer);
+window.__gcStatesTimer = setInterval(() => {
+  const d = document.querySelector('[data-testid="group-call-screen"]');
+  const st = d ? d.dataset.state + '/' + (document.querySelector('[data-testid="group-call-status"]') || {}).textContent : 'none';
+  if (window.__gcStates[window.__gcStates.length - 1] !== st) window.__gcStates.push(st);
+}, 20);
+"""
+
+
+def shot_when(b: Browser, condition, name: str, timeout: float = 15.0) -> None:
+    """A screenshot as soon as `condition()` holds (a passing state: no failure if it is missed)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            assert b.driver.save_screenshot(str(ARTEFACTS / "screenshots" / f"{name}.png"))
+            return
+        time.sleep(0.05)
+
+
+def open_group(b: Browser, conversation_id: str) -> None:
+    b.go(f"#/chats/{conversation_id}")
+    b.visible("message-input")
+    b.wait(lambda d: b.is_visible("group-call-start") and d.find_element("css selector", tid("group-call-start")).is_enabled(),
+           "the group call button in the group's header")
+
+
+TILES = """
+return [...document.querySelectorAll('[data-testid="group-tile"]')].map(el => {
+  const v = el.querySelector('video');
+  const q = v && v.getVideoPlaybackQuality ? v.getVideoPlaybackQuality() : null;
+  return {device: el.dataset.deviceId, user: el.dataset.userId, self: el.hasAttribute('data-self'),
+    label: el.getAttribute('aria-label'), name: el.querySelector('[data-testid="group-tile-name"]').textContent,
+    micOff: !el.querySelector('[data-testid="group-tile-mic-off"]').hidden,
+    camOff: !el.querySelector('[data-testid="group-tile-cam-off"]').hidden,
+    hasVideo: el.classList.contains('has-video'), talking: el.classList.contains('talking'),
+    time: v ? v.currentTime : 0, frames: q ? q.totalVideoFrames : -1, width: v ? v.videoWidth : 0,
+    paused: v ? v.paused : true, audio: !!(el.querySelector('audio') && el.querySelector('audio').srcObject)};
+});
+"""
+
+
+def tiles(b: Browser) -> list[dict]:
+    return b.driver.execute_script(TILES)
+
+
+def screen_attr(b: Browser, name: str) -> str | None:
+    return b.driver.execute_script(
+        "const d = document.querySelector('[data-testid=\"group-call-screen\"]');"
+        "return d && d.open ? d.getAttribute(arguments[0]) : null;", name)
+
+
+def wait_remote_video(b: Browser, user_ids: list[str], timeout: float = MEDIA_TIMEOUT) -> list[dict]:
+    """Polls until each user's tile plays video whose time and frame count advance."""
+    deadline = time.monotonic() + timeout
+    first: dict[str, dict] = {}
+    last: list[dict] = []
+    while time.monotonic() < deadline:
+        last = tiles(b)
+        done = True
+        for user in user_ids:
+            tile = next((t for t in last if t["user"] == user and not t["self"]), None)
+            if not tile or not tile["hasVideo"] or tile["paused"] or tile["width"] <= 0:
+                done = False
+                continue
+            seen = first.setdefault(user, tile)
+            if not (tile["time"] > seen["time"] + 0.5 and tile["frames"] > seen["frames"] + 10):
+                done = False
+        if done:
+            return last
+        time.sleep(0.25)
+    raise AssertionError(f"remote video not playing for {user_ids} within {timeout}s: {last}; "
+                         f"screen state {screen_attr(b, 'data-state')!r}, status {status_text(b)!r}")
+
+
+def status_text(b: Browser) -> str:
+    return b.driver.execute_script(
+        "const s = document.querySelector('[data-testid=\"group-call-status\"]'); return s ? s.textContent : null;")
+
+
+def shot(b: Browser, name: str, size: tuple[int, int] = DESKTOP) -> Path:
+    b.set_viewport(size)
+    path = b.screenshot(name)
+    b.set_viewport(DESKTOP)
+    return path
+
+
+async def feed_of(client, user_id: str, *, source: str | None = None, timeout: float = 15.0, start: int = 0) -> dict:
+    """The feed of `user_id` announced to `client` (with a `source` stream, when given)."""
+    def matches(frame):
+        if frame.get("type") != "sfu.feeds":
+            return False
+        for feed in (frame["payload"].get("added") or []) + (frame["payload"].get("feeds") or []):
+            if feed["userId"] == user_id and (source is None or any(s["source"] == source for s in feed["streams"])):
+                return True
+        return False
+    frame = await client.next(matches, timeout=timeout, what=f"the feed of {user_id} ({source or 'any'})", start=start)
+    entries = (frame["payload"].get("added") or []) + (frame["payload"].get("feeds") or [])
+    return next(f for f in entries if f["userId"] == user_id)
+
+
+async def join_peer(client, room_id: str, token: str, *, loud: bool) -> SfuPeer:
+    """An aiortc device joins the sfu room, publishes and subscribes to everyone."""
+    reply = await client.request("ROOM_JOIN", {"roomId": room_id, "joinToken": token}, timeout=10)
+    reply.expect_ok()
+    joined = reply.response("ROOM_JOIN_OK")["payload"]
+    assert joined["mode"] == "sfu", joined
+    return await start_peer(client, room_id, joined["sfu"]["epoch"], loud=loud)
+
+
+async def start_peer(client, room_id: str, epoch: int, *, loud: bool, publish: bool = True) -> SfuPeer:
+    peer = SfuPeer(client, room_id, epoch, loud=loud)
+    if publish:
+        await peer.publish()
+    peer.follow_offers()
+    (await client.request("sfu.subscribe", {"roomId": room_id, "epoch": epoch, "all": True}, timeout=10)).expect_ok()
+    return peer
+
+
+async def decodes(peers: list[SfuPeer], feed_id: str, count: int = 30) -> None:
+    for peer in peers:
+        await peer.wait_frames(feed_id, "video", count=count, timeout=MEDIA_TIMEOUT)
+        await peer.wait_frames(feed_id, "audio", count=count, timeout=MEDIA_TIMEOUT)
+
+
+def js(b: Browser, script: str, *args):
+    return b.driver.execute_script(script, *args)
+
+
+def pressed(b: Browser, testid: str) -> str | None:
+    return js(b, "return document.querySelector(arguments[0]).getAttribute('aria-pressed')", tid(testid))
+
+
+def stage_playing(b: Browser) -> bool:
+    return js(b, """const st = document.querySelector('[data-testid="group-call-stage"]');
+        const v = st && st.querySelector('video');
+        return !!(st && !st.hidden && v && v.videoWidth > 0 && !v.paused && v.currentTime > 0.5);""")
+
+
+async def test_group_call_in_the_browser(eve_browser, frank_browser, devices, sfu_users, sfu_server, janus_nodes):
+    b, f = eve_browser, frank_browser
+    ben_user, cat_user = sfu_users.ben, sfu_users.cat
+    for user, name in ((ben_user, "Ben"), (cat_user, "Cat")):
+        await rpc(user.client, "update_my_profile", {"display_name": name, "username": f"{name.lower()}_{user.id[:6]}"})
+    frank_id = await web(sign_in, f, sfu_server.url, FRANK_PHONE, FRANK_CODE, "frank_group", "Frank")
+    eve_id = await web(sign_in, b, sfu_server.url, EVE_PHONE, EVE_CODE, "eve_group", "Eve")
+    created = await web(browser_rpc, b, "create_group_chat", {"title": "Crew", "member_ids": [ben_user.id, cat_user.id, frank_id]})
+    assert created["status"] == 200, created
+    conversation_id = created["body"] if isinstance(created["body"], str) else created["body"].get("id")
+    ben, cat = await asyncio.gather(devices(ben_user), devices(cat_user))
+    await web(open_group, b, conversation_id)
+
+    # Eve starts the call: the room is created, she joins it and rings every member.
+    await web(b.click, "group-call-start")
+    invites = [await c.expect("call.invite", timeout=15) for c in (ben, cat)]
+    for invite in invites:
+        p = invite["payload"]
+        assert invite["from"]["userId"] == eve_id
+        assert p["callType"] == "video" and p["conversationId"] == conversation_id, p
+        assert p["roomId"] == invites[0]["payload"]["roomId"] and p["joinToken"], p
+    room_id, token, call_id = (invites[0]["payload"][k] for k in ("roomId", "joinToken", "callId"))
+    await web(b.wait, lambda d: screen_attr(b, "data-state") == "active", "Eve's group call screen, active")
+    assert await web(status_text, b) == "Ждём остальных"
+    await web(b.visible, "group-call-empty")
+    await web(shot, b, "group-call-waiting")
+
+    peers: list[SfuPeer] = []
+    killed = None
+    try:
+        peers = [await join_peer(ben, room_id, token, loud=True), await join_peer(cat, room_id, token, loud=False)]
+
+        # The browser's feed reaches both peers, and both decode its camera and microphone.
+        eve_feed = await feed_of(ben, eve_id)
+        assert sorted((s["kind"], s["source"]) for s in eve_feed["streams"]) == [("audio", "mic"), ("video", "camera")], eve_feed
+        await decodes(peers, eve_feed["feedId"])
+
+        # The grid: Eve and the two of them, named, each playing video, sound attached.
+        shown = await web(wait_remote_video, b, [ben_user.id, cat_user.id])
+        assert len(shown) == 3 and sum(t["self"] for t in shown) == 1, shown
+        assert sorted(t["name"] for t in shown if not t["self"]) == ["Ben", "Cat"], shown
+        assert all(t["audio"] for t in shown if not t["self"]), shown
+        assert all(t["label"].startswith(t["name"]) for t in shown), shown
+        assert await web(status_text, b) == "3 участника в звонке"
+        assert await web(js, b, "return document.querySelector('[data-testid=\"group-call-grid\"]').dataset.count") == "3"
+        # Ben's tone is loud: he is the one talking.
+        await web(b.wait, lambda d: any(t["talking"] and t["user"] == ben_user.id for t in tiles(b)), "Ben's tile marked as talking")
+        await web(shot, b, "group-call-desktop")
+        await web(shot, b, "group-call-phone", PHONE)
+
+        # Eve mutes: the others hear of it; Ben turns his camera off: Eve's grid shows it.
+        await web(b.click, "group-call-mute")
+        media = await ben.next(lambda fr: fr.get("type") == "sfu.media" and fr["payload"].get("kind") == "audio", timeout=10, what="sfu.media audio")
+        assert media["payload"]["muted"] is True and media["payload"]["userId"] == eve_id, media
+        assert await web(pressed, b, "group-call-mute") == "true"
+        (await ben.request("sfu.mute", {"roomId": room_id, "epoch": peers[0].epoch, "kind": "video", "muted": True})).expect_ok()
+        await web(b.wait, lambda d: any(t["camOff"] and not t["hasVideo"] and t["user"] == ben_user.id for t in tiles(b)),
+                  "the camera-off mark on Ben's tile")
+        await web(b.wait, lambda d: any(t["micOff"] and t["self"] for t in tiles(b)), "the muted mark on Eve's own tile")
+        (await ben.request("sfu.mute", {"roomId": room_id, "epoch": peers[0].epoch, "kind": "video", "muted": False})).expect_ok()
+        await web(b.click, "group-call-mute")
+        await web(wait_remote_video, b, [ben_user.id])
+
+        # Frank's browser rings with an offer to join; he joins from the invite.
+        await web(f.wait, lambda d: f.is_visible("call-accept-video"), "the group call invite on Frank's screen")
+        assert await web(lambda: f.visible("call-peer-name").text) == "Crew"
+        assert await web(lambda: f.visible("call-accept-video").text) == "Присоединиться"
+        assert not await web(f.is_visible, "call-accept-audio")
+        await web(shot, f, "group-call-invite")
+        await web(f.click, "call-accept-video")
+        await web(f.wait, lambda d: screen_attr(f, "data-state") == "active", "Frank's group call screen, active")
+        await web(wait_remote_video, f, [eve_id, ben_user.id, cat_user.id])
+        problems = await web(axe_problems, f)
+        assert not problems, problems
+        # The room allows three live publishers here (SFU_MAX_PUBLISHERS): Frank watches and is told why.
+        notice = await web(lambda: f.visible("group-call-notice").text)
+        assert "Слишком много участников уже передают видео" in notice, notice
+        await web(shot, f, "group-call-publishers-full")
+        # Cat stops sending: Frank publishes by himself and everyone gets his camera.
+        marks = len(ben.frames)
+        (await cat.request("sfu.unpublish", {"roomId": room_id, "epoch": peers[1].epoch})).expect_ok()
+        frank_feed = await feed_of(ben, frank_id, start=marks, timeout=20)
+        await decodes([peers[0]], frank_feed["feedId"], count=10)
+        await web(wait_remote_video, b, [ben_user.id, frank_id])
+        await web(f.wait, lambda d: not f.is_visible("group-call-notice"), "Frank's notice gone once he publishes")
+        await web(b.wait, lambda d: any(t["camOff"] and t["micOff"] and t["user"] == cat_user.id for t in tiles(b)),
+                  "Cat's tile without camera and microphone once she stopped sending")
+
+        # Eve shares her screen: a second video m-line; Ben asks for it and decodes it; Frank sees it large.
+        assert await web(b.is_visible, "group-call-share"), "getDisplayMedia is missing: the share button is hidden"
+        await web(b.click, "group-call-share")
+        screen_feed = await feed_of(ben, eve_id, source="screen", timeout=15)
+        screen_mid = next(s["mid"] for s in screen_feed["streams"] if s["source"] == "screen")
+        (await ben.request("sfu.subscribe", {"roomId": room_id, "epoch": peers[0].epoch,
+                                             "streams": [{"feedId": screen_feed["feedId"], "mid": screen_mid}]}, timeout=10)).expect_ok()
+        deadline = time.monotonic() + MEDIA_TIMEOUT
+        while time.monotonic() < deadline:
+            mids = [m for m, st in peers[0].offer_streams.items() if st.get("feedId") == screen_feed["feedId"] and st.get("source") == "screen"]
+            if mids and mids[0] in peers[0].received and peers[0].received[mids[0]].frames >= 3:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError(f"Ben decodes no screen of Eve: {peers[0].offer_streams} {peers[0].received}")
+        assert await web(pressed, b, "group-call-share") == "true"
+        await web(b.wait, lambda d: stage_playing(b), "Eve's own screen, large")
+        await web(wait_long, f, lambda d: stage_playing(f), "Eve's screen, large on Frank's screen", MEDIA_TIMEOUT)
+        assert await web(lambda: f.visible("group-call-stage").get_attribute("aria-label")) == "Экран: Eve"
+        await web(shot, b, "group-call-screen-share")
+        await web(shot, f, "group-call-screen-share-frank")
+        await web(b.click, "group-call-share")
+        await web(wait_long, f, lambda d: not f.is_visible("group-call-stage"), "the shared screen gone from Frank's screen", MEDIA_TIMEOUT)
+
+        # The room's node dies: everyone keeps their tiles, reconnects on the other node (epoch 2).
+        node_id = sql(sfu_server, f"SELECT node_id FROM calls.sfu_rooms WHERE room_id = '{room_id}'")[0][0]
+        killed = next(n for n in janus_nodes if n.node_id == node_id)
+        marks = {c: len(c.frames) for c in (ben, cat)}
+        for browser in (b, f):
+            await web(js, browser, STATE_RECORDER)
+        killed.kill()
+        await web(shot_when, b, lambda: screen_attr(b, "data-state") == "reconnecting", "group-call-reconnecting")
+        restarts = [await c.next(lambda fr: fr.get("type") == "sfu.restart", timeout=40, what="sfu.restart", start=marks[c]) for c in (ben, cat)]
+        epoch = restarts[0]["payload"]["epoch"]
+        assert epoch == 2, restarts
+        await asyncio.gather(*(p.close() for p in peers))
+        peers = [await start_peer(ben, room_id, epoch, loud=True), await start_peer(cat, room_id, epoch, loud=False, publish=False)]
+        for browser in (b, f):
+            await web(wait_long, browser, lambda d, browser=browser: screen_attr(browser, "data-state") == "active"
+                      and screen_attr(browser, "data-epoch") == "2", f"{browser.name}'s call back at epoch 2", 40)
+        for browser in (b, f):
+            states = await web(js, browser, "clearInterval(window.__gcStatesTimer); return window.__gcStates")
+            assert "reconnecting/Восстанавливаем связь…" in states and states[-1].startswith("active/"), (browser.name, states)
+        eve_feed = await feed_of(ben, eve_id, start=marks[ben])
+        await decodes(peers, eve_feed["feedId"])
+        await web(wait_remote_video, b, [ben_user.id, frank_id])
+        await web(wait_remote_video, f, [eve_id, ben_user.id])
+        await web(shot, b, "group-call-after-failover")
+
+        # Frank's receiving PeerConnection closes under the app: the SFU says so, the app
+        # subscribes again on a new one and the videos come back.
+        marks = len(ben.frames)
+        closed = await web(js, f, """
+            const pc = window.__e2ePCs.find(p => p.connectionState !== 'closed' && p.getTransceivers().some(t => t.direction === 'recvonly'));
+            if (!pc) return false;
+            pc.close();
+            return true;""")
+        assert closed, "no open subscriber PeerConnection on Frank's page"
+        await web(wait_long, f, lambda d: js(f, "return window.__e2ePCs.filter(p => p.connectionState === 'connected' "
+                                             "&& p.getTransceivers().some(t => t.direction === 'recvonly')).length") == 1,
+                  "a new subscriber PeerConnection on Frank's page", MEDIA_TIMEOUT)
+        await web(wait_remote_video, f, [eve_id, ben_user.id])
+
+        # Eve, who started the call, ends it for all: the others are hung up; both screens close.
+        await web(b.click, "group-call-end")
+        for client in (ben, cat):
+            hangup = await client.expect("call.hangup", timeout=10)
+            assert hangup["payload"]["callId"] == call_id, hangup
+        await web(b.wait, lambda d: screen_attr(b, "data-state") is None, "Eve's group call screen to close")
+        await web(f.wait, lambda d: screen_attr(f, "data-state") == "ended", "Frank's screen: the organiser ended the call")
+        assert await web(status_text, f) == "Организатор завершил звонок"
+        await web(shot, f, "group-call-ended-by-host")
+        await web(f.wait, lambda d: screen_attr(f, "data-state") is None, "Frank's group call screen to close")
+    finally:
+        await asyncio.gather(*(p.close() for p in peers))
+        if killed is not None:
+            killed.start()
+
+
+async def test_no_media_server(eve_browser):
+    """A deployment without SFU nodes: the group call says so and offers to retry."""
+    b = eve_browser
+    with launched_server("no sfu server") as server:
+        eve_id = await web(sign_in, b, server.url, EVE_PHONE, EVE_CODE, "eve_nosfu", "Eve")
+        # A member with an account on this server: a second phone signed in over the API.
+        from e2e_support import close_client, new_client, sign_in as api_sign_in
+        client = await new_client(server.url, server.anon_key)
+        try:
+            other = (await api_sign_in(client, "+15555550125", "125125")).session.user.id
+            created = await web(browser_rpc, b, "create_group_chat", {"title": "Solo", "member_ids": [other]})
+            assert created["status"] == 200, created
+            conversation_id = created["body"] if isinstance(created["body"], str) else created["body"].get("id")
+            await web(open_group, b, conversation_id)
+            await web(b.click, "group-call-start")
+            await web(b.wait, lambda d: screen_attr(b, "data-state") == "error", "the group call's error state")
+            text = await web(lambda: b.visible("group-call-error-text").text)
+            assert "Медиасервер сейчас недоступен" in text, text
+            assert (await web(b.visible, "group-call-retry")).is_displayed()
+            assert await web(js, b, "return document.activeElement.dataset.testid") == "group-call-retry"
+            problems = await web(axe_problems, b)
+            assert not problems, problems
+            await web(shot, b, "group-call-sfu-unavailable")
+            await web(b.click, "group-call-close")
+            await web(b.wait, lambda d: screen_attr(b, "data-state") is None, "the error screen to close")
+            # The same in English.
+            await web(b.go, "#/settings")
+            await web(b.select, "language-select", "en")
+            await web(b.wait, lambda d: b.root_attr("lang") == "en", "the page in English")
+            await web(open_group, b, conversation_id)
+            await web(b.click, "group-call-start")
+            await web(b.wait, lambda d: screen_attr(b, "data-state") == "error", "the group call's error state, in English")
+            text = await web(lambda: b.visible("group-call-error-text").text)
+            assert text.startswith("The media server is unavailable right now."), text
+            assert await web(lambda: b.visible("group-call-retry").text) == "Try again"
+            await web(shot, b, "group-call-sfu-unavailable-en", PHONE)
+            await web(b.click, "group-call-close")
+            await web(b.wait, lambda d: screen_attr(b, "data-state") is None, "the error screen to close")
+        finally:
+            await close_client(client)
+        assert eve_id

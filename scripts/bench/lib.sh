@@ -49,8 +49,14 @@ cpu_model() {
     grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'
 }
 
+# The Python of the drivers, printed for py=$(bench_python): the checkout's .venv when there
+# is one, else the first python3 on PATH (so PATH=/some/venv/bin:$PATH picks a venv).
+bench_python() {
+    if [ -x "$root/.venv/bin/python" ]; then echo "$root/.venv/bin/python"; else command -v python3 || die "python3 not found"; fi
+}
+
 bench_setup() {
-    if [ -x "$root/.venv/bin/python" ]; then py=$root/.venv/bin/python; else py=$(command -v python3) || die "python3 not found"; fi
+    py=$(bench_python)
     command -v pg_config >/dev/null || die "pg_config not found (apt-get install postgresql)"
     bindir=$(pg_config --bindir)
     local tool

@@ -199,7 +199,8 @@ export class Calls {
       conversationId: p.conversationId || null, roomId: p.roomId, joinToken: p.joinToken, state: 'incoming', from: f.from,
     });
     const item = c.conversationId && this.s.item(c.conversationId);
-    if (item ? item.kind === 'group' : groupToken(p.joinToken)) {
+    // A group call's invite says mode "sfu"; older senders' invites are told by the group or the token.
+    if (p.mode ? p.mode === 'sfu' : item ? item.kind === 'group' : groupToken(p.joinToken)) {
       Object.assign(c, { group: true, type: 'video', groupTitle: item?.title || '' });
       // A group this device has not heard of yet: its name from a fresh inbox.
       if (!item && c.conversationId) this.s.loadInbox(true).then(() => { c.groupTitle = this.s.item(c.conversationId)?.title || ''; this.changed(); }).catch(() => {});

@@ -171,7 +171,7 @@ export class GroupCall {
     this.rang = true;
     for (const to of this.memberIds) {
       this.request('call.invite', {
-        to, callId: this.callId, callType: 'video', roomId: this.roomId, joinToken: this.joinToken,
+        to, callId: this.callId, callType: 'video', mode: 'sfu', roomId: this.roomId, joinToken: this.joinToken,
         ...(this.conversationId && { conversationId: this.conversationId }),
       }).catch(() => {});
     }

@@ -26,6 +26,13 @@ extension CallsConnection {
                 forwarded[key] = text.lowercased()
             }
             if let token = payload["joinToken"] as? String, token.count <= 4096 { forwarded["joinToken"] = token }
+            // A group call's invite says so: the callee joins an sfu room, not a 1:1 call.
+            if let mode = payload["mode"], !(mode is NSNull) {
+                guard let mode = mode as? String, mode == "p2p" || mode == "sfu" else {
+                    throw CallsError(.validationFailed, "mode: must be p2p or sfu")
+                }
+                forwarded["mode"] = mode
+            }
         }
         if let reason = payload["reason"] as? String, reason.count <= 64 { forwarded["reason"] = reason }
         guard try await !service.store.blockedBetween(userId, to) else {

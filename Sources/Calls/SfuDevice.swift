@@ -51,8 +51,13 @@ actor SfuDevice {
     private var readMutes: (@Sendable () async -> [UUID: SfuMuteState]?)?
     /// The subscriber SDP's m-lines as last described to the client, by mid.
     private var subscriberLines: [String: [String: Any]] = [:]
-    /// Feeds with an active m-line in the subscriber SDP.
-    private var subscribedFeeds: Set<Int64> = []
+    /// The publishers' streams (Janus feed id, publisher mid) with an active m-line in the subscriber SDP.
+    private var subscribedStreams: Set<SubscribedStream> = []
+
+    private struct SubscribedStream: Hashable {
+        var feed: Int64
+        var mid: String
+    }
     /// Feeds removed as `unpublished`, held briefly in case Janus's `leaving` follows.
     private var pendingRemovals: [Int64: Task<Void, Never>] = [:]
     private var batch: Task<Void, Never>?
@@ -141,7 +146,7 @@ actor SfuDevice {
                 awaitingHangup = true
                 await node.hangup(session: session, handle: publisher)
             }
-            throw Self.clientError(error, logger: logger)
+            throw await failure(error)
         }
         guard let answer = reply.jsepSDP else { throw CallsError(.sfuNegotiationFailed, "the SFU answered the offer without an SDP") }
         publishing = true
@@ -188,7 +193,7 @@ actor SfuDevice {
         do {
             _ = try await node.pluginRequest(session: session, handle: publisher, JSONObject(["request": "unpublish"]))
         } catch {
-            throw Self.clientError(error, logger: logger)
+            throw await failure(error)
         }
         publishing = false
         ownStreams = []
@@ -230,7 +235,7 @@ actor SfuDevice {
         do {
             _ = try await node.pluginRequest(session: session, handle: publisher, JSONObject(["request": "configure", "streams": streams]))
         } catch {
-            throw Self.clientError(error, logger: logger)
+            throw await failure(error)
         }
     }
 
@@ -264,11 +269,14 @@ actor SfuDevice {
         }
         if all {
             let listed = Set(streams.value.compactMap { JanusMessage.id($0["feed"]) })
-            for feed in feeds.values.sorted(by: { $0.janusId < $1.janusId }) where !feed.streams.isEmpty && !listed.contains(feed.janusId) && !subscribedFeeds.contains(feed.janusId) {
-                // New feeds join the subscription while they fit (§5).
-                guard lines + feed.streams.count <= limit else { break }
-                lines += feed.streams.count
-                wanted.append(["feed": feed.janusId])
+            // New feeds, and new streams of known ones (a screen share), join the subscription
+            // while they fit (§5).
+            adding: for feed in feeds.values.sorted(by: { $0.janusId < $1.janusId }) where !listed.contains(feed.janusId) {
+                for stream in feed.streams where !subscribedStreams.contains(SubscribedStream(feed: feed.janusId, mid: stream.mid)) {
+                    guard lines < limit else { break adding }
+                    lines += 1
+                    wanted.append(["feed": feed.janusId, "mid": stream.mid])
+                }
             }
         }
         guard !wanted.isEmpty else { return false }
@@ -303,7 +311,7 @@ actor SfuDevice {
                 ]))
             }
         } catch {
-            throw Self.clientError(error, logger: logger)
+            throw await failure(error)
         }
         if reply.plugin["videoroom"] as? String == "updating" { return true }
         await offer(from: reply, iceRestart: false)
@@ -319,7 +327,7 @@ actor SfuDevice {
         do {
             _ = try await node.pluginRequest(session: session, handle: subscriber, JSONObject(["request": "start"]), jsep: JSONObject(["type": "answer", "sdp": sdp]))
         } catch {
-            throw Self.clientError(error, logger: logger)
+            throw await failure(error)
         }
         offerOutstanding = false
     }
@@ -337,7 +345,7 @@ actor SfuDevice {
         do {
             try await node.trickle(session: session, handle: handle, candidate: candidate ?? JSONObject(["completed": true]))
         } catch {
-            throw Self.clientError(error, logger: logger)
+            throw await failure(error)
         }
     }
 
@@ -349,7 +357,7 @@ actor SfuDevice {
         do {
             reply = try await node.pluginRequest(session: session, handle: subscriber, JSONObject(["request": "configure", "restart": true]))
         } catch {
-            throw Self.clientError(error, logger: logger)
+            throw await failure(error)
         }
         await offer(from: reply, iceRestart: true)
     }
@@ -361,7 +369,7 @@ actor SfuDevice {
         do {
             _ = try await node.pluginRequest(session: session, handle: subscriber, JSONObject(["request": "configure", "streams": streams.value]))
         } catch {
-            throw Self.clientError(error, logger: logger)
+            throw await failure(error)
         }
     }
 
@@ -399,7 +407,10 @@ actor SfuDevice {
         offerId += 1
         offerOutstanding = true
         if let streams = reply.plugin["streams"] as? [[String: Any]] {
-            subscribedFeeds = Set(streams.filter { $0["active"] as? Bool ?? true }.compactMap { JanusMessage.id($0["feed_id"]) })
+            subscribedStreams = Set(streams.filter { $0["active"] as? Bool ?? true }.compactMap { entry in
+                guard let feed = JanusMessage.id(entry["feed_id"]), let mid = entry["feed_mid"] as? String else { return nil }
+                return SubscribedStream(feed: feed, mid: mid)
+            })
         }
         var payload = base(["offerId": offerId, "sdp": SfuWire.clientSDP(sdp), "streams": subscriberStreams(reply.plugin["streams"])])
         if iceRestart { payload["iceRestart"] = true }
@@ -485,7 +496,7 @@ actor SfuDevice {
             if let subscriber {
                 self.subscriber = nil
                 subscribesAll = false
-                subscribedFeeds = []
+                subscribedStreams = []
                 subscriberLines = [:]
                 offerOutstanding = false
                 await node.connection.stopEvents(of: subscriber)
@@ -585,6 +596,19 @@ actor SfuDevice {
         ])))
     }
 
+    /// A request's Janus error as the client's: and when it says the room (426) or the
+    /// session (core 458/459) is gone, the coordinator makes them again (§3.3).
+    private func failure(_ error: any Error) async -> CallsError {
+        if let janus = error as? JanusError, !closed {
+            if janus.code == 426 {
+                Task { await lost?(self, .room) }
+            } else if janus.core, janus.code == 458 || janus.code == 459 {
+                Task { await lost?(self, .session) }
+            }
+        }
+        return Self.clientError(error, logger: logger)
+    }
+
     /// A Janus error as the client's error (§3.3 "Error mapping"); one the client cannot
     /// cause (`INTERNAL`) is logged as an error for the operators.
     static func clientError(_ error: any Error, logger: Logger) -> CallsError {
@@ -599,6 +623,8 @@ actor SfuDevice {
         case let error as JanusError:
             switch error.code {
             case 426: return CallsError(.sfuUnavailable, "the media server lost the room", details: ["retryAfterMs": 1000])
+            case 458, 459 where error.core:
+                return CallsError(.sfuUnavailable, "the media session was lost; it is being made again", details: ["retryAfterMs": 1000])
             case 428: return CallsError(.feedNotFound, "no such feed in this room")
             case 432: return CallsError(.publishersFull, "the room has its maximum of active publishers; retry once someone stops")
             // Janus's own words may name its ids: only the code goes out.

@@ -153,6 +153,24 @@ class SfuPeer:
         self.published = published
         return published
 
+    async def share_screen(self) -> Frame:
+        """Adds a second video track (source "screen") by renegotiating the publisher PeerConnection."""
+        self.screen = MovingBar()
+        self.pub.addTrack(self.screen)
+        offer = await self.pub.createOffer()
+        await self.pub.setLocalDescription(offer)
+        sources = {}
+        for transceiver in self.pub.getTransceivers():
+            sender_track = transceiver.sender.track
+            sources[transceiver.mid] = "mic" if transceiver.kind == "audio" else ("screen" if sender_track is self.screen else "camera")
+        reply = await self.client.request("sfu.publish", {
+            "roomId": self.room_id, "epoch": self.epoch, "sdp": self.pub.localDescription.sdp,
+            "streams": [{"mid": mid, "source": source} for mid, source in sources.items()]}, timeout=10)
+        reply.expect_ok()
+        published = reply.response("sfu.published")["payload"]
+        await self.pub.setRemoteDescription(RTCSessionDescription(sdp=published["sdp"], type="answer"))
+        return published
+
     def follow_offers(self) -> None:
         """Answers every `sfu.offer` pushed to this device, in order, from now on."""
         self._tasks.append(asyncio.create_task(self._answer_loop()))
@@ -197,8 +215,9 @@ class SfuPeer:
         except MediaStreamError:
             return
 
-    def streams_of(self, feed_id: str, kind: str) -> list[Received]:
-        mids = [mid for mid, s in self.offer_streams.items() if s.get("feedId") == feed_id and s.get("kind") == kind and s.get("active", True)]
+    def streams_of(self, feed_id: str, kind: str, source: str | None = None) -> list[Received]:
+        mids = [mid for mid, s in self.offer_streams.items() if s.get("feedId") == feed_id and s.get("kind") == kind
+                and s.get("active", True) and (source is None or s.get("source") == source)]
         return [self.received[mid] for mid in mids if mid in self.received]
 
     async def wait_frames(self, feed_id: str, kind: str = "video", count: int = 1, timeout: float = 10.0) -> Received:

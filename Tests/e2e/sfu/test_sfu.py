@@ -440,3 +440,42 @@ async def test_a_one_to_one_call_becomes_a_group_call(devices, sfu_users):
         (await client.request("ROOM_LEAVE", {"roomId": p2p["roomId"]})).expect_ok()
     sfu_again = await ann.request("ROOM_UPGRADE", {"roomId": upgraded["roomId"]})
     assert "already" in sfu_again.expect_error("VALIDATION_FAILED")["message"]
+
+
+async def test_a_group_call_invite_says_it_is_one(devices, sfu_users):
+    ann, ben = await asyncio.gather(devices(sfu_users.ann), devices(sfu_users.ben))
+    room = await ann.create_room([ben.user_id], mode="sfu")
+    invite = {"to": ben.user_id, "callId": room["callId"], "callType": "video", "roomId": room["roomId"], "joinToken": room["joinToken"]}
+    wrong = await ann.request("call.invite", {**invite, "mode": "mesh"})
+    assert "mode" in wrong.expect_error("VALIDATION_FAILED")["message"]
+    (await ann.request("call.invite", {**invite, "mode": "sfu"})).expect_ok()
+    rung = await ben.expect("call.invite", callId=room["callId"])
+    assert rung["payload"]["mode"] == "sfu" and rung["payload"]["roomId"] == room["roomId"]
+
+
+async def test_a_screen_share_reaches_every_all_subscriber(devices, sfu_users):
+    ann, ben = await asyncio.gather(devices(sfu_users.ann), devices(sfu_users.ben))
+    room, _ = await sfu_room(ann, ben)
+    a, b = SfuPeer(ann, room["roomId"], 1), SfuPeer(ben, room["roomId"], 1)
+    try:
+        await a.publish()
+        b.follow_offers()
+        ann_feed = await feed_id_of(ben, ann)
+        await b.subscribe_all()
+        await b.wait_frames(ann_feed, "video")
+        published = await a.share_screen()
+        assert sorted(s["source"] for s in published["streams"]) == ["camera", "mic", "screen"], published["streams"]
+        # The changed feed is announced, and the all:true subscription takes its new stream.
+        changed = await ben.next(lambda f: f.get("type") == "sfu.feeds" and any(
+            len(feed["streams"]) == 3 for feed in f["payload"].get("added") or []), timeout=10, what="the feed with its screen")
+        assert {s["source"] for s in changed["payload"]["added"][0]["streams"]} == {"mic", "camera", "screen"}
+        deadline = time.monotonic() + 15
+        while not b.streams_of(ann_feed, "video", "screen") and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        screens = b.streams_of(ann_feed, "video", "screen")
+        assert screens, b.offer_streams
+        while screens[0].frames < 5 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert screens[0].frames >= 5, "no screen frames"
+    finally:
+        await asyncio.gather(a.close(), b.close())

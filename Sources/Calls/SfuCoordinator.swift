@@ -14,10 +14,8 @@ actor SfuCoordinator {
     private var nodes: [String: SfuNode] = [:]
     /// This instance's participants by room, then device.
     private var devices: [UUID: [String: SfuDevice]] = [:]
-    /// Rooms being moved off a failed node.
-    private var recoveries: [Task<Void, Never>] = []
-    /// The placements being replaced (a room is moved once per failure).
-    private var recoveringRooms: Set<SfuPlacement> = []
+    /// The placements being replaced, each by one task (a room is moved once per failure).
+    private var recoveries: [SfuPlacement: Task<Void, Never>] = [:]
     let metrics = SfuMetrics()
     /// Nodes whose failure is being handled.
     private var failing: Set<String> = []
@@ -53,7 +51,7 @@ actor SfuCoordinator {
     /// Leaves every participant of this instance (their rows and emptied rooms go too) and
     /// closes the nodes' sockets; recoveries under way stop.
     func stop() async {
-        for task in recoveries { task.cancel() }
+        for task in recoveries.values { task.cancel() }
         for (room, members) in devices { for device in members.keys { await leave(room: room, device: device) } }
         devices = [:]
         for node in nodes.values { await node.stop() }
@@ -104,10 +102,9 @@ actor SfuCoordinator {
                 old = device.placement
                 await push(device.identity.device, "sfu.interrupted", JSONObject(["roomId": room.uuidString.lowercased(), "epoch": device.placement.epoch, "reason": "node_failed"]))
             }
-            guard let old, !recoveringRooms.contains(old) else { continue }
-            recoveringRooms.insert(old)
+            guard let old, recoveries[old] == nil else { continue }
             metrics.recovered("node_failed")
-            recoveries.append(Task { await self.recover(room: room, from: old) })
+            recoveries[old] = Task { await self.recover(room: room, from: old) }
         }
     }
 
@@ -122,12 +119,11 @@ actor SfuCoordinator {
         switch loss {
         case .room:
             let old = device.placement
-            guard !recoveringRooms.contains(old) else { return }
-            recoveringRooms.insert(old)
+            guard recoveries[old] == nil else { return }
             for member in devices[room]?.values ?? [:].values where member.placement.epoch == old.epoch {
                 await push(member.identity.device, "sfu.interrupted", JSONObject(["roomId": roomText, "epoch": old.epoch, "reason": "node_failed"]))
             }
-            recoveries.append(Task { await self.recover(room: room, from: old) })
+            recoveries[old] = Task { await self.recover(room: room, from: old) }
             metrics.recovered("room_lost")
         case .session:
             metrics.recovered("session_lost")
@@ -150,7 +146,7 @@ actor SfuCoordinator {
     }
 
     private func recover(room: UUID, from old: SfuPlacement) async {
-        defer { recoveringRooms.remove(old) }
+        defer { recoveries[old] = nil }
         let started = ContinuousClock.now
         var warned = false
         while !Task.isCancelled {

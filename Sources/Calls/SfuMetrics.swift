@@ -8,7 +8,7 @@ import Metrics
 /// | `sfu_node_up{node}` | 1 while the node answers this instance's probes, else 0 |
 /// | `sfu_participants` | devices with a Janus participant on this instance |
 /// | `sfu_node_failures_total{node}` | times this instance found the node dead |
-/// | `sfu_room_recoveries_total{reason}` | rooms or participants placed again (`node_failed`, `room_lost`, `session_lost`) |
+/// | `sfu_room_recoveries_total{reason}` | recoveries started: rooms placed again (`node_failed`, `room_lost`) or participants made again (`session_lost`) |
 struct SfuMetrics: Sendable {
     private let factory: any MetricsFactory
 

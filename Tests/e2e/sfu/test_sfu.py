@@ -5,29 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import time
 
 import httpx
 import pytest
+import websockets
 
 from sfu_fixtures import *  # noqa: F403 (the suite's fixtures)
 from sfu_fixtures import requires_media_namespace
 from sfu_peer import SfuPeer
+from sfu_support import feed_id_of, janus_handle, janus_request, sfu_room, two_publishing
 
 pytestmark = requires_media_namespace
-
-
-async def sfu_room(owner, *others, also=()):
-    """`owner` creates an sfu room for everyone (and `also`, who do not join yet); all join.
-    Returns (room, {client: ROOM_JOIN_OK payload})."""
-    allowed = sorted({o.user_id for o in (*others, *also) if o.user_id != owner.user_id})
-    room = await owner.create_room(allowed, mode="sfu")
-    joined = {}
-    for client in (owner, *others):
-        reply = await client.request("ROOM_JOIN", {"roomId": room["roomId"], "joinToken": room["joinToken"]}, timeout=10)
-        reply.expect_ok()
-        joined[client] = reply.response("ROOM_JOIN_OK")["payload"]
-    return room, joined
 
 
 async def test_three_peers_decode_each_other(devices, sfu_users, sfu_server):
@@ -137,18 +127,6 @@ async def test_errors(devices, sfu_users):
     assert left.response("sfu.left")["payload"] == {"roomId": room_id}
     after = await ann.request("sfu.subscribe", {"roomId": room_id, "all": True})
     after.expect_error("ROOM_NOT_FOUND")
-
-
-async def feed_id_of(client, other, timeout: float = 10.0) -> str:
-    """The feedId `client` was told for `other`'s device (sfu.feeds snapshot or added)."""
-    def has(frame):
-        if frame.get("type") != "sfu.feeds":
-            return False
-        entries = (frame["payload"].get("feeds") or []) + (frame["payload"].get("added") or [])
-        return any(feed["deviceId"] == other.device_id for feed in entries)
-    frame = await client.next(has, timeout=timeout, what=f"the feed of {other.name}")
-    entries = (frame["payload"].get("feeds") or []) + (frame["payload"].get("added") or [])
-    return next(feed["feedId"] for feed in entries if feed["deviceId"] == other.device_id)
 
 
 async def test_late_feed_unpublish_and_leave(devices, sfu_users):
@@ -279,23 +257,7 @@ async def test_publishers_full(devices, sfu_users):
         await asyncio.gather(*(p.close() for p in peers))
 
 
-async def janus_request(ws, body: dict, api_secret: str | None) -> dict:
-    """One request on a raw Janus API socket; the first answer that is not an ack."""
-    transaction = f"t{time.monotonic_ns()}"
-    message = {**body, "transaction": transaction}
-    if api_secret:
-        message["apisecret"] = api_secret
-    await ws.send(json.dumps(message))
-    while True:
-        answer = json.loads(await asyncio.wait_for(ws.recv(), 5))
-        if answer.get("transaction") == transaction and answer.get("janus") != "ack":
-            return answer
-
-
 async def test_janus_is_closed_to_everyone_but_calls_ws(devices, sfu_users, sfu_server, janus_nodes):
-    import subprocess
-    import websockets
-
     # Janus listens on 127.0.0.1 only (its WebSocket API; no HTTP, no admin API).
     listening = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True, timeout=10).stdout
     pids = {f"pid={n.process.pid}," for n in janus_nodes}
@@ -310,36 +272,19 @@ async def test_janus_is_closed_to_everyone_but_calls_ws(devices, sfu_users, sfu_
     async with websockets.connect(node.url, subprotocols=["janus-protocol"]) as ws:
         refused = await janus_request(ws, {"janus": "create"}, None)
         assert refused["janus"] == "error" and refused["error"]["code"] == 403
-        session = (await janus_request(ws, {"janus": "create"}, node.api_secret))["data"]["id"]
-        handle = (await janus_request(ws, {"janus": "attach", "session_id": session, "plugin": "janus.plugin.videoroom"},
-                                      node.api_secret))["data"]["id"]
-        create = await janus_request(ws, {"janus": "message", "session_id": session, "handle_id": handle,
-                                          "body": {"request": "create", "room": 4242}}, node.api_secret)
-        assert create["plugindata"]["data"]["error_code"] == 429
-        join = await janus_request(ws, {"janus": "message", "session_id": session, "handle_id": handle,
-                                        "body": {"request": "join", "ptype": "publisher", "room": int(janus_room)}}, node.api_secret)
+    async with janus_handle(node) as request:
+        assert (await request({"request": "create", "room": 4242}))["plugindata"]["data"]["error_code"] == 429
+        join = await request({"request": "join", "ptype": "publisher", "room": int(janus_room)})
         assert join["plugindata"]["data"]["error_code"] == 433
-        listed = await janus_request(ws, {"janus": "message", "session_id": session, "handle_id": handle,
-                                          "body": {"request": "list"}}, node.api_secret)
+        listed = await request({"request": "list"})
         assert all(r["room"] != int(janus_room) for r in listed["plugindata"]["data"]["list"]), "a private room is listed"
-        await janus_request(ws, {"janus": "destroy", "session_id": session}, node.api_secret)
 
 
 async def test_node_failure_moves_the_room(devices, sfu_users, sfu_server, janus_nodes):
-    ann, ben = await asyncio.gather(devices(sfu_users.ann), devices(sfu_users.ben))
-    room, joined = await sfu_room(ann, ben)
+    room, (ann, ben), (a, b), (ann_feed, ben_feed) = await two_publishing(devices, sfu_users)
     room_id = room["roomId"]
-    a, b = SfuPeer(ann, room_id, 1), SfuPeer(ben, room_id, 1)
     node = None
     try:
-        for peer in (a, b):
-            await peer.publish()
-            peer.follow_offers()
-            await peer.subscribe_all()
-        ann_feed, ben_feed = await feed_id_of(ben, ann), await feed_id_of(ann, ben)
-        await b.wait_frames(ann_feed)
-        await a.wait_frames(ben_feed)
-
         node_id = sql(sfu_server, f"SELECT node_id FROM calls.sfu_rooms WHERE room_id = '{room_id}'")[0][0]
         node = next(n for n in janus_nodes if n.node_id == node_id)
         killed = time.monotonic()

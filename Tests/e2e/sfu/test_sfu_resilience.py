@@ -5,30 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-
-import websockets
 
 from sfu_fixtures import *  # noqa: F403 (the suite's fixtures)
 from sfu_fixtures import requires_media_namespace, room_secret, sql
-from sfu_peer import SfuPeer
-from test_sfu import feed_id_of, janus_request, sfu_room
+from sfu_support import janus_handle, two_publishing
 
 pytestmark = requires_media_namespace
-
-
-async def two_publishing(devices, sfu_users):
-    ann, ben = await asyncio.gather(devices(sfu_users.ann), devices(sfu_users.ben))
-    room, _ = await sfu_room(ann, ben)
-    a, b = SfuPeer(ann, room["roomId"], 1), SfuPeer(ben, room["roomId"], 1)
-    for peer in (a, b):
-        await peer.publish()
-        peer.follow_offers()
-        await peer.subscribe_all()
-    ann_feed, ben_feed = await feed_id_of(ben, ann), await feed_id_of(ann, ben)
-    await b.wait_frames(ann_feed)
-    await a.wait_frames(ben_feed)
-    return room, (ann, ben), (a, b), (ann_feed, ben_feed)
 
 
 async def test_a_closed_subscriber_connection_is_replaced(devices, sfu_users):
@@ -52,14 +34,9 @@ async def test_a_janus_room_destroyed_underneath_is_placed_again(devices, sfu_us
     try:
         janus_room, node_id = sql(sfu_server, f"SELECT janus_room_id, node_id FROM calls.sfu_rooms WHERE room_id = '{room_id}'")[0]
         node = next(n for n in janus_nodes if n.node_id == node_id)
-        async with websockets.connect(node.url, subprotocols=["janus-protocol"]) as ws:
-            session = (await janus_request(ws, {"janus": "create"}, node.api_secret))["data"]["id"]
-            handle = (await janus_request(ws, {"janus": "attach", "session_id": session, "plugin": "janus.plugin.videoroom"},
-                                          node.api_secret))["data"]["id"]
-            destroyed = await janus_request(ws, {"janus": "message", "session_id": session, "handle_id": handle, "body": {
-                "request": "destroy", "room": int(janus_room), "secret": room_secret(sfu_server, room_id, 1)}}, node.api_secret)
+        async with janus_handle(node) as request:
+            destroyed = await request({"request": "destroy", "room": int(janus_room), "secret": room_secret(sfu_server, room_id, 1)})
             assert destroyed["plugindata"]["data"].get("videoroom") == "destroyed", destroyed
-            await janus_request(ws, {"janus": "destroy", "session_id": session}, node.api_secret)
         for client in (ann, ben):
             await client.expect("sfu.interrupted", timeout=5, roomId=room_id)
             restart = await client.expect("sfu.restart", timeout=10, roomId=room_id)
@@ -85,13 +62,8 @@ async def test_sessions_outlive_janus_session_timeout(devices, sfu_users, sfu_se
         assert video.rate(2) >= 20, f"video at {video.rate(2):.1f} fps after 22 s"
         janus_room, node_id = sql(sfu_server, f"SELECT janus_room_id, node_id FROM calls.sfu_rooms WHERE room_id = '{room_id}'")[0]
         node = next(n for n in janus_nodes if n.node_id == node_id)
-        async with websockets.connect(node.url, subprotocols=["janus-protocol"]) as ws:
-            session = (await janus_request(ws, {"janus": "create"}, node.api_secret))["data"]["id"]
-            handle = (await janus_request(ws, {"janus": "attach", "session_id": session, "plugin": "janus.plugin.videoroom"},
-                                          node.api_secret))["data"]["id"]
-            listed = await janus_request(ws, {"janus": "message", "session_id": session, "handle_id": handle, "body": {
-                "request": "listparticipants", "room": int(janus_room)}}, node.api_secret)
-            await janus_request(ws, {"janus": "destroy", "session_id": session}, node.api_secret)
+        async with janus_handle(node) as request:
+            listed = await request({"request": "listparticipants", "room": int(janus_room)})
         participants = listed["plugindata"]["data"]["participants"]
         displays = sorted(json.loads(p["display"])["d"] for p in participants)
         assert displays == sorted([ann.device_id, ben.device_id]), participants

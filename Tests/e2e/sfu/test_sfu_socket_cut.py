@@ -15,7 +15,7 @@ from sfu_peer import SfuPeer
 from calls_support import CallsClient, User
 from e2e_support import close_client, new_client, sign_in
 from tcp_cut import CuttableRelay
-from test_sfu import feed_id_of, sfu_room
+from sfu_support import feed_id_of, sfu_room
 
 pytestmark = requires_media_namespace
 

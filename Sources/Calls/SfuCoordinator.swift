@@ -17,6 +17,7 @@ actor SfuCoordinator {
     /// The placements being replaced, each by one task (a room is moved once per failure).
     private var recoveries: [SfuPlacement: Task<Void, Never>] = [:]
     let metrics = SfuMetrics()
+    private var sweeper: Task<Void, Never>?
     /// Nodes whose failure is being handled.
     private var failing: Set<String> = []
     /// A node that fails this many probes in a row is down.
@@ -46,11 +47,57 @@ actor SfuCoordinator {
                 health: { [weak self] node, ok in await self?.probed(node, ok: ok) },
                 unreachable: { [weak self] node in await self?.nodeFailed(node) })
         }
+        let interval = settings.sweepInterval
+        sweeper = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                await self?.sweep()
+            }
+        }
+    }
+
+    // MARK: Sweep
+
+    /// Compares each reachable node's Janus rooms (`list` with the admin key, which shows
+    /// private rooms) with `calls.sfu_rooms` (§3.4 "Sweeper"): a Janus room of this service
+    /// that no row names is destroyed (left by a failed close or a node declared dead while it
+    /// lived); a ready row whose Janus room is gone is recovered, as if Janus had said
+    /// `destroyed`, by the instance with members in it.
+    func sweep() async {
+        for (id, node) in nodes where await node.connection.isConnected && !failing.contains(id) {
+            do {
+                let listed = try await node.admin(JSONObject(["request": "list"])).value["list"] as? [[String: Any]] ?? []
+                let placements = try await store.rooms(on: id)
+                let known = Set(placements.map(\.janusRoomId))
+                var present: Set<Int64> = []
+                for entry in listed {
+                    guard let janusRoom = JanusMessage.id(entry["room"]) else { continue }
+                    present.insert(janusRoom)
+                    guard !known.contains(janusRoom), let (room, epoch) = SfuWire.parseRoomDescription(entry["description"] as? String) else { continue }
+                    // Only a room made with this deployment's key opens to the derived secret.
+                    let secret = SfuWire.roomSecret(key: settings.roomKey, room: room, epoch: epoch)
+                    do {
+                        try await node.admin(JSONObject(["request": "destroy", "room": janusRoom, "secret": secret]))
+                        logger.info("sfu: destroyed a Janus room no placement names", metadata: ["node": "\(id)", "room": "\(room)"])
+                    } catch {
+                        logger.debug("sfu: a Janus room no placement names is not ours to destroy", metadata: ["node": "\(id)", "error": "\(error)"])
+                    }
+                }
+                for placement in placements where placement.state == "ready" && !present.contains(placement.janusRoomId) {
+                    guard let member = devices[placement.roomId]?.values.first(where: { $0.placement.epoch == placement.epoch }) else { continue }
+                    logger.warning("sfu: a placed room's Janus room is gone", metadata: ["node": "\(id)", "room": "\(placement.roomId)"])
+                    await lost(member, .room)
+                }
+            } catch {
+                if !Task.isCancelled { logger.warning("sfu: sweeping a node failed", metadata: ["node": "\(id)", "error": "\(error)"]) }
+            }
+        }
     }
 
     /// Leaves every participant of this instance (their rows and emptied rooms go too) and
     /// closes the nodes' sockets; recoveries under way stop.
     func stop() async {
+        sweeper?.cancel()
         for task in recoveries.values { task.cancel() }
         for (room, members) in devices { for device in members.keys { await leave(room: room, device: device) } }
         devices = [:]
@@ -236,7 +283,7 @@ actor SfuCoordinator {
             guard let node = nodes[claimed.nodeId] else { throw JanusUnavailable(reason: "node \(claimed.nodeId) is not in this instance's SFU_NODES") }
             try await node.admin(JSONObject([
                 "request": "create", "room": placement.janusRoomId, "permanent": false, "is_private": true,
-                "description": placement.roomId.uuidString.lowercased(),
+                "description": SfuWire.roomDescription(room: placement.roomId, epoch: placement.epoch),
                 "secret": SfuWire.roomSecret(key: settings.roomKey, room: placement.roomId, epoch: placement.epoch),
                 "allowed": [String](), "require_pvtid": true, "publishers": settings.maximumPublishers, "bitrate": settings.maximumBitrate,
                 "bitrate_cap": true, "fir_freq": 10, "audiocodec": "opus", "opus_fec": true, "opus_dtx": false,

@@ -28,6 +28,8 @@ public struct SfuSettings: Sendable {
     public var maximumSubscribedMlines = 60
     /// Health probe interval, and how long a probe may take.
     public var probeInterval: Duration = .seconds(2)
+    /// How often each instance compares the nodes' Janus rooms with `calls.sfu_rooms`.
+    public var sweepInterval: Duration = .seconds(60)
 
     public init(nodes: [Node], apiSecret: String, adminKey: String, roomKey: String) {
         self.nodes = nodes
@@ -40,7 +42,7 @@ public struct SfuSettings: Sendable {
 extension SfuSettings {
     /// `SFU_NODES` (`id=ws://host:port,…`), `SFU_API_SECRET`, `SFU_ADMIN_KEY`, `SFU_ROOM_KEY`
     /// (all four together, or none: nil), `SFU_NODE_CAPACITY_STREAMS`, `SFU_MAX_PUBLISHERS`,
-    /// `SFU_MAX_BITRATE`. Each error names the variable and the rule.
+    /// `SFU_MAX_BITRATE`, `SFU_SWEEP_SECONDS`. Each error names the variable and the rule.
     public init?(reader: ConfigReader) throws {
         let entries = reader.list("sfu.nodes")
         let apiSecret = reader.nonEmptyString("sfu.api.secret", isSecret: true)
@@ -65,6 +67,7 @@ extension SfuSettings {
         capacityStreams = try reader.integer("sfu.node.capacity.streams", variable: "SFU_NODE_CAPACITY_STREAMS", default: 200, in: 1...100_000)
         maximumPublishers = try reader.integer("sfu.max.publishers", variable: "SFU_MAX_PUBLISHERS", default: 12, in: 1...100)
         maximumBitrate = try reader.integer("sfu.max.bitrate", variable: "SFU_MAX_BITRATE", default: 1_000_000, in: 64_000...10_000_000)
+        sweepInterval = try reader.seconds("sfu.sweep.seconds", variable: "SFU_SWEEP_SECONDS", default: 60, in: 1...3600)
     }
 
     static func isNodeId(_ text: String) -> Bool {

@@ -21,6 +21,18 @@ enum SfuWire {
             .replacingOccurrences(of: "=", with: "")
     }
 
+    /// A Janus room's `description`: the room and the epoch it was made for (`"<roomId> <epoch>"`),
+    /// so the sweeper can derive the secret of a room no placement names any more.
+    static func roomDescription(room: UUID, epoch: Int) -> String { "\(room.uuidString.lowercased()) \(epoch)" }
+
+    /// The room and epoch of a description this service wrote; nil for anything else.
+    static func parseRoomDescription(_ text: String?) -> (room: UUID, epoch: Int)? {
+        guard let parts = text?.split(separator: " "), parts.count == 2, let room = UUID(uuidString: String(parts[0])),
+            let epoch = Int(parts[1]), epoch >= 1
+        else { return nil }
+        return (room, epoch)
+    }
+
     /// The participant's Janus `display`: compact JSON `{"u":userId,"d":deviceId,"f":feedId}`.
     static func display(user: UUID, device: String, feed: UUID) -> String {
         JSONText.encode(["u": user.uuidString.lowercased(), "d": device, "f": feed.uuidString.lowercased()])

@@ -271,4 +271,14 @@ import Testing
         #expect(SfuDevice.bitrateCap(publishers: 7, maximum: 1_000_000) == 500_000)
         #expect(SfuDevice.bitrateCap(publishers: 12, maximum: 800_000) == 400_000)
     }
+
+    /// The sweeper derives a stray room's secret from its description: only ours parse.
+    @Test func roomDescriptionsRoundTrip() throws {
+        let room = UUID()
+        let parsed = try #require(SfuWire.parseRoomDescription(SfuWire.roomDescription(room: room, epoch: 7)))
+        #expect(parsed.room == room && parsed.epoch == 7)
+        for foreign in [nil, "", "Demo Room", "\(room)", "\(room) 0", "\(room) -1", "\(room) 1 x", "not-a-uuid 1"] {
+            #expect(SfuWire.parseRoomDescription(foreign) == nil, "\(String(describing: foreign))")
+        }
+    }
 }

@@ -62,6 +62,8 @@ def sfu_environment(nodes) -> dict[str, str]:
         "CALLS_RESUME_GRACE_SECONDS": "3",
         # Three live publishers a room, so the suite reaches the limit with four devices.
         "SFU_MAX_PUBLISHERS": "3",
+        # The sweep of stray Janus rooms every 2 s, not 60, so a test sees it.
+        "SFU_SWEEP_SECONDS": "2",
     }
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 
 from sfu_fixtures import *  # noqa: F403 (the suite's fixtures)
 from sfu_fixtures import requires_media_namespace, room_secret, sql
-from sfu_support import janus_handle, two_publishing
+from sfu_support import janus_handle, sfu_room, two_publishing
 
 pytestmark = requires_media_namespace
 
@@ -70,3 +71,29 @@ async def test_sessions_outlive_janus_session_timeout(devices, sfu_users, sfu_se
         assert not [f for f in ann.frames + ben.frames if f.get("type") == "sfu.interrupted"]
     finally:
         await asyncio.gather(a.close(), b.close())
+
+
+async def test_the_sweep_destroys_janus_rooms_no_placement_names(devices, sfu_users, sfu_server, janus_nodes):
+    """A Janus room of this service that calls.sfu_rooms does not name (a close that failed,
+    a node declared dead while it lived) is destroyed by the sweep; placed rooms stay."""
+    ann = await devices(sfu_users.ann)
+    room, _ = await sfu_room(ann)
+    placed, node_id = sql(sfu_server, f"SELECT janus_room_id, node_id FROM calls.sfu_rooms WHERE room_id = '{room['roomId']}'")[0]
+    node = next(n for n in janus_nodes if n.node_id == node_id)
+    stray_room, stray = str(uuid.uuid4()), 4_200_000_000_001
+    async with janus_handle(node) as request:
+        created = await request({"request": "create", "room": stray, "admin_key": node.admin_key, "is_private": True,
+                                 "description": f"{stray_room} 1", "secret": room_secret(sfu_server, stray_room, 1)})
+        assert created["plugindata"]["data"].get("videoroom") == "created", created
+
+        async def rooms() -> set[int]:
+            listed = await request({"request": "list", "admin_key": node.admin_key})
+            return {r["room"] for r in listed["plugindata"]["data"]["list"]}
+
+        assert stray in await rooms()
+        deadline = asyncio.get_running_loop().time() + 10
+        while stray in await rooms() and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.2)
+        present = await rooms()
+        assert stray not in present, "the sweep left a Janus room no placement names"
+        assert int(placed) in present, "the sweep destroyed a placed room"

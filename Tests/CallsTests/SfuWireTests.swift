@@ -215,12 +215,15 @@ import Testing
         #expect(settings.maximumPublishers == 12)
         #expect(settings.maximumBitrate == 1_000_000)
         #expect(settings.maximumSubscribedMlines == 60)
+        #expect(settings.sweepInterval == .seconds(60))
 
         var tuned = Self.complete
         tuned["SFU_NODE_CAPACITY_STREAMS"] = "400"
         tuned["SFU_MAX_PUBLISHERS"] = "6"
         tuned["SFU_MAX_BITRATE"] = "512000"
+        tuned["SFU_SWEEP_SECONDS"] = "2"
         let read = try #require(try Self.settings(tuned))
+        #expect(read.sweepInterval == .seconds(2))
         #expect(read.capacityStreams == 400)
         #expect(read.maximumPublishers == 6)
         #expect(read.maximumBitrate == 512_000)
@@ -255,6 +258,7 @@ import Testing
             ("SFU_MAX_PUBLISHERS", "1 to 100", ["0", "101", "twelve"]),
             ("SFU_NODE_CAPACITY_STREAMS", "1 to 100000", ["0", "100001"]),
             ("SFU_MAX_BITRATE", "64000 to 10000000", ["63999", "10000001"]),
+            ("SFU_SWEEP_SECONDS", "1 to 3600", ["0", "3601"]),
         ] {
             for value in bad {
                 var outside = Self.complete

@@ -9,6 +9,7 @@ import { t } from './i18n.js';
 import { Signal, CallsError } from './calls-signal.js';
 import { connectPeer, offer, restartIce, negotiate, getMedia, stopStream } from './calls-peer.js';
 import { TabLeadership } from './calls-tab.js';
+import { upgradeCall, moveToGroup } from './calls-upgrade.js';
 
 const RING_MS = 30000; // the caller gives up after this
 const INCOMING_MAX_MS = 45000; // an invite nobody cancelled stops ringing after this
@@ -141,6 +142,13 @@ export class Calls {
     clearTimeout(this.groupTimer);
     const drop = () => { if (this.group === g) { this.group = null; this.changed(); } };
     if (keepMs) { this.changed(); this.groupTimer = setTimeout(drop, keepMs); } else drop();
+  }
+
+  /** Adds people to the active 1:1 call: it becomes a group call (calls-upgrade.js). */
+  async addPeople(userIds) {
+    const c = this.call;
+    if (!c || c.state !== 'active' || !c.roomId) throw new CallsError('NOT_ACTIVE', t('callAddErr_NOT_ACTIVE'));
+    await upgradeCall(this, c, userIds);
   }
 
   // Placing a call
@@ -408,6 +416,10 @@ export class Calls {
         return;
       case 'ROOM_JOIN_OK':
         if (c && c.roomId === p.roomId) { c.joinOk = p; c.joined = true; }
+        return;
+      case 'ROOM_UPGRADED':
+        // This 1:1 call became a group call (added people here, or on the other side: `from`).
+        if (c && c.roomId === p.fromRoomId) moveToGroup(this, c, p, f.from && !mine ? f.from : null).catch(e => console.error(e));
         return;
       case 'PEER_JOINED':
         if (!c || c.roomId !== p.roomId || p.userId !== c.peerId || c.state === 'ended') return;

@@ -20,7 +20,8 @@ export class GroupCall {
   /**
    * `calls`: the Calls controller (signal, knownProfile, session). fields: conversationId,
    * title, memberIds (the other members), host (this user started it) and, when joining from
-   * an invite, roomId, joinToken, callId, hostId.
+   * an invite, roomId, joinToken, callId, hostId; ringIds: who to ring instead of every member
+   * (a 1:1 call made a group call rings only the people added).
    */
   constructor(calls, fields) {
     this.calls = calls;
@@ -28,7 +29,7 @@ export class GroupCall {
     this.signal = calls.signal;
     this.userId = calls.userId;
     Object.assign(this, {
-      conversationId: null, title: '', memberIds: [], host: false, hostId: null, roomId: null, joinToken: null, callId: null,
+      conversationId: null, title: '', memberIds: [], ringIds: null, host: false, hostId: null, roomId: null, joinToken: null, callId: null,
     }, fields);
     this.state = 'connecting'; // connecting → active ⇄ reconnecting; error; ended
     this.reason = null; // why it ended
@@ -166,10 +167,10 @@ export class GroupCall {
     await this.join();
   }
 
-  /** Rings every other member: call.invite with the room and its token. */
+  /** Rings every other member (or ringIds): call.invite with the room and its token. */
   ring() {
     this.rang = true;
-    for (const to of this.memberIds) {
+    for (const to of this.ringIds || this.memberIds) {
       this.request('call.invite', {
         to, callId: this.callId, callType: 'video', mode: 'sfu', roomId: this.roomId, joinToken: this.joinToken,
         ...(this.conversationId && { conversationId: this.conversationId }),

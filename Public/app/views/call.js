@@ -3,6 +3,7 @@
 // call itself (remote video, own preview, mute, camera off, hang up, duration, connection
 // state) and how it ended. A modal dialog: focus moves to its main button and returns to where
 // it was when the screen closes. The group call itself has its own screen (group-call.js).
+// «Добавить людей» (an active call) opens the picker of add-people.js: the call becomes a group call.
 import { h, icon, avatar, nameOf, focus } from '../util.js';
 import { t } from '../i18n.js';
 import { toast } from '../toast.js';
@@ -37,10 +38,22 @@ export function mountCallUI(s, calls, onClosed) {
     camera: button('call-camera', 'video', t('callCameraOff'), 'toggle', () => calls.setCameraOff(!shown.cameraOff)),
     hangup: button('call-hangup', 'hangup', t('callHangUp'), 'danger', () => calls.hangup()),
     close: button('call-close', 'close', t('close'), 'plain', () => dismiss()),
+    add: button('call-add-people', 'group', t('callAddPeople'), 'toggle', () => openPicker()),
   };
+  b.add.setAttribute('aria-haspopup', 'dialog');
+  let closePicker = null;
+  function openPicker() {
+    if (closePicker || shown?.state !== 'active') return;
+    const c = shown;
+    import('./add-people.js').then(m => {
+      if (closed || shown !== c || c.state !== 'active') return;
+      closePicker = m.addPeopleDialog(s, calls, c);
+      document.querySelector('[data-testid="add-people-dialog"]')?.addEventListener('close', () => { closePicker = null; });
+    }).catch(e => console.error(e));
+  }
   b.mute.setAttribute('aria-pressed', 'false');
   b.camera.setAttribute('aria-pressed', 'false');
-  const controls = h('div', { class: 'call-controls' }, b.mute, b.camera, b.decline, b.cancel, b.hangup, b.acceptAudio, b.acceptVideo, b.close);
+  const controls = h('div', { class: 'call-controls' }, b.mute, b.camera, b.add, b.decline, b.cancel, b.hangup, b.acceptAudio, b.acceptVideo, b.close);
 
   const dlg = h('dialog', { class: 'call-screen', testid: 'call-screen', 'aria-labelledby': titleId, 'aria-describedby': statusId },
     h('div', { class: 'call-stage' },
@@ -158,6 +171,8 @@ export function mountCallUI(s, calls, onClosed) {
     b.mute.disabled = !c.local;
     b.camera.hidden = b.mute.hidden || !hasCam;
     b.close.hidden = state !== 'ended';
+    b.add.hidden = state !== 'active' || !!c.group;
+    if (state !== 'active' && closePicker) closePicker();
     b.mute.setAttribute('aria-pressed', String(!!c.muted));
     b.camera.setAttribute('aria-pressed', String(!!c.cameraOff));
     swapIcon(b.mute, c.muted ? 'micOff' : 'mic');
@@ -213,6 +228,7 @@ export function mountCallUI(s, calls, onClosed) {
   function close() {
     if (closed) return;
     closed = true;
+    closePicker?.();
     off();
     clearInterval(tick);
     clearTimeout(endTimer);

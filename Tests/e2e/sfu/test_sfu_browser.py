@@ -491,6 +491,114 @@ async def test_group_call_in_the_browser(eve_browser, frank_browser, devices, sf
             killed.start()
 
 
+def call_state(b: Browser) -> str | None:
+    """The 1:1 call screen's state (None when it is not open)."""
+    return b.driver.execute_script(
+        "const d = document.querySelector('[data-testid=\"call-screen\"]'); return d && d.open ? d.dataset.state : null;")
+
+
+def active_testid(b: Browser) -> str | None:
+    return js(b, "return document.activeElement && document.activeElement.dataset.testid || null")
+
+
+async def test_one_to_one_call_becomes_a_group_call(eve_browser, frank_browser, devices, sfu_users, sfu_server, janus_nodes):
+    """Eve and Frank are in a 1:1 video call (Eve calls from their DM, Frank answers); Eve adds
+    Ben with «Добавить людей» (a dialog of checkboxes of the people she chats with): ROOM_UPGRADE,
+    both browsers get ROOM_UPGRADED, leave the p2p room and join the sfu room with their camera;
+    Ben's aiortc device is rung with call.invite (mode sfu), joins, and each browser's grid
+    plays the other browser's video and Ben's."""
+    from selenium.webdriver.common.keys import Keys
+
+    b, f = eve_browser, frank_browser
+    ben_user = sfu_users.ben
+    await rpc(ben_user.client, "update_my_profile", {"display_name": "Ben", "username": f"ben_{ben_user.id[:6]}"})
+    frank_id = await web(sign_in, f, sfu_server.url, FRANK_PHONE, FRANK_CODE, "frank_group", "Frank")
+    eve_id = await web(sign_in, b, sfu_server.url, EVE_PHONE, EVE_CODE, "eve_group", "Eve")
+    # Ben is among the people Eve chats with (a group of theirs); the app learns of it on load.
+    created = await web(browser_rpc, b, "create_group_chat", {"title": "Pals", "member_ids": [ben_user.id]})
+    assert created["status"] == 200, created
+    await web(b.open, sfu_server.url)
+    await web(b.sign_in, EVE_PHONE, EVE_CODE, "eve_group", "Eve")
+    dm = await web(b.open_dm, "frank_group")
+    ben = await devices(ben_user)
+
+    # The 1:1 video call: Eve calls from the DM, Frank answers with video.
+    await web(b.wait, lambda d: b.is_visible("call-video") and d.find_element("css selector", tid("call-video")).is_enabled(),
+              "the call buttons in the DM")
+    await web(b.click, "call-video")
+    await web(f.wait, lambda d: call_state(f) == "incoming", "Frank's incoming call")
+    await web(f.click, "call-accept-video")
+    for browser in (b, f):
+        await web(wait_long, browser, lambda d, browser=browser: call_state(browser) == "active", f"{browser.name}'s 1:1 call active", MEDIA_TIMEOUT)
+    p2p_room = [json.loads(fr["text"])["payload"]["roomId"] for fr in await web(js, b, "return window.__e2eCalls")
+                if fr["dir"] == "out" and '"ROOM_JOIN"' in fr["text"]][-1]
+    assert await web(b.is_visible, "call-add-people") and await web(f.is_visible, "call-add-people")
+    assert await web(lambda: b.visible("call-add-people").text) == "Добавить людей"
+
+    # The picker: a modal dialog, a labelled group of checkboxes; Escape closes it and focus returns.
+    await web(b.click, "call-add-people")
+    dialog = await web(b.visible, "add-people-dialog")
+    assert await web(dialog.get_attribute, "aria-labelledby")
+    options = await web(js, b, """return [...document.querySelectorAll('[data-testid="add-people-option"]')].map(el =>
+        ({user: el.dataset.userId, type: el.type, label: el.closest('label').textContent}));""")
+    users = {o["user"] for o in options}
+    assert ben_user.id in users and frank_id not in users and eve_id not in users, options
+    assert all(o["type"] == "checkbox" for o in options), options
+    assert await web(js, b, """const g = document.querySelector('[data-testid="add-people-list"]');
+        return g.getAttribute('role') === 'group' && !!document.getElementById(g.getAttribute('aria-labelledby')).textContent;""")
+    assert await web(active_testid, b) == "add-people-option"
+    # Tab from the last control wraps to the first.
+    await web(js, b, "document.querySelector('[data-testid=\"add-people-confirm\"]').disabled = false;"
+              "document.querySelector('[data-testid=\"add-people-confirm\"]').focus()")
+    await web(lambda: b.driver.switch_to.active_element.send_keys(Keys.TAB))
+    assert await web(js, b, "return document.querySelector('[data-testid=\"add-people-dialog\"]').contains(document.activeElement)")
+    problems = await web(axe_problems, b)
+    assert not problems, problems
+    await web(lambda: b.driver.switch_to.active_element.send_keys(Keys.ESCAPE))
+    await web(b.wait, lambda d: not b.is_visible("add-people-dialog"), "the picker to close on Escape")
+    assert await web(active_testid, b) == "call-add-people"
+    assert await web(call_state, b) == "active"
+
+    await web(b.click, "call-add-people")
+    await web(b.click, "add-people-option", data_user_id=ben_user.id)
+    await web(shot, b, "add-people-picker")
+    await web(b.click, "add-people-confirm")
+
+    # Ben is rung into the new sfu room; both browsers move into the group call.
+    invite = await ben.expect("call.invite", timeout=15)
+    p = invite["payload"]
+    assert invite["from"]["userId"] == eve_id and p["mode"] == "sfu" and p["callType"] == "video", invite
+    assert p["roomId"] != p2p_room and p["joinToken"], invite
+    # Frank's app was told by the server (the spy keeps each frame's first 600 characters).
+    upgraded = [fr["text"] for fr in await web(js, f, "return window.__e2eCalls") if fr["dir"] == "in" and '"ROOM_UPGRADED"' in fr["text"]]
+    assert upgraded and (f'"fromRoomId":"{p2p_room}"' in upgraded[0] or f'"roomId":"{p["roomId"]}"' in upgraded[0]), upgraded
+    for browser in (b, f):
+        sent = [fr["text"] for fr in await web(js, browser, "return window.__e2eCalls") if fr["dir"] == "out"]
+        assert any('"ROOM_LEAVE"' in t and p2p_room in t for t in sent), (browser.name, "no ROOM_LEAVE of the 1:1 room")
+        await web(wait_long, browser, lambda d, browser=browser: screen_attr(browser, "data-state") == "active",
+                  f"{browser.name}'s group call screen, active", MEDIA_TIMEOUT)
+        assert await web(call_state, browser) is None, f"{browser.name}'s 1:1 call screen is still open"
+    peers: list[SfuPeer] = []
+    try:
+        peers = [await join_peer(ben, p["roomId"], p["joinToken"], loud=True)]
+        shown = await web(wait_remote_video, b, [frank_id, ben_user.id])
+        assert sorted(t["name"] for t in shown if not t["self"]) == ["Ben", "Frank"], shown
+        shown = await web(wait_remote_video, f, [eve_id, ben_user.id])
+        assert sorted(t["name"] for t in shown if not t["self"]) == ["Ben", "Eve"], shown
+        eve_feed = await feed_of(ben, eve_id)
+        await decodes(peers, eve_feed["feedId"], count=10)
+        await web(shot, b, "add-people-group-grid")
+        await web(shot, f, "add-people-group-grid-frank")
+
+        # Eve started the group call: she ends it for all.
+        await web(b.click, "group-call-end")
+        await web(b.wait, lambda d: screen_attr(b, "data-state") is None, "Eve's group call screen to close")
+        await web(wait_long, f, lambda d: screen_attr(f, "data-state") is None, "Frank's group call screen to close", 20)
+    finally:
+        await asyncio.gather(*(peer.close() for peer in peers))
+    assert dm
+
+
 async def test_no_media_server(eve_browser):
     """A deployment without SFU nodes: the group call says so and offers to retry."""
     b = eve_browser

@@ -47,7 +47,7 @@ from conftest import launched_server
 from e2e_support import rpc
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "web"))
-from web_support import DESKTOP, PHONE, Browser, RunReport, new_driver, tid  # noqa: E402
+from web_support import DESKTOP, PHONE, Browser, RunReport, browser_rpc, new_driver, tid  # noqa: E402
 from test_accessibility import AXE_SCRIPT, run_axe  # noqa: E402 (the audit's axe-core and its backports)
 
 pytestmark = requires_media_namespace
@@ -144,22 +144,6 @@ def sign_in(b: Browser, url: str, phone: str, code: str, username: str, name: st
     b.open(url)
     b.sign_in(phone, code, username, name)
     return b.driver.execute_script("return Object.values(JSON.parse(localStorage.getItem('eco:v1:accounts')))[0].userId")
-
-
-def browser_rpc(b: Browser, name: str, args: dict) -> dict:
-    """An RPC as the browser's signed-in user: {status, body}."""
-    return b.driver.execute_async_script("""
-        const [name, args, done] = arguments;
-        (async () => {
-          const cfg = await (await fetch('/app-config.json')).json();
-          const acc = Object.values(JSON.parse(localStorage.getItem('eco:v1:accounts')))[0];
-          const r = await fetch('/rest/v1/rpc/' + name, { method: 'POST', headers: {
-            apikey: cfg.anonKey, Authorization: 'Bearer ' + acc.session.access_token, 'Content-Type': 'application/json' },
-            body: JSON.stringify(args) });
-          let body = null;
-          try { body = await r.json(); } catch {}
-          return { status: r.status, body };
-        })().then(done, e => done({ status: 0, body: String(e) }));""", name, args)
 
 
 def wait_long(b: Browser, condition, description: str, timeout: float) -> None:

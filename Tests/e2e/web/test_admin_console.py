@@ -65,7 +65,7 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from web_support import PHONE, DESKTOP, Browser, Steps, database_url, tid
+from web_support import PHONE, DESKTOP, Browser, Steps, browser_rpc, database_url, tid
 
 OWNER = ("+15555550375", "375375")
 SECOND = ("+15555550376", "376376")
@@ -595,19 +595,17 @@ def test_accounts_are_found_with_masked_numbers_suspended_and_lifted(server, sce
 
 
 def test_reports_page_removes_a_message_and_warns_a_profile_owner(server, scenario):
-    from test_conversation import rpc
-
     scenario.need("owner-in")
     b, second = scenario.owner, scenario.second
     owner_id, second_id = scenario.ids["owner"], scenario.ids["second"]
-    dm = rpc(second, "get_or_create_dm", {"target_user_id": owner_id})["body"]
-    sent = rpc(second, "send_message_v1", {"conversation_id": dm, "client_msg_id": f"00000000-0000-4000-8000-{int(RUN, 16):012d}",
+    dm = browser_rpc(second, "get_or_create_dm", {"target_user_id": owner_id})["body"]
+    sent = browser_rpc(second, "send_message_v1", {"conversation_id": dm, "client_msg_id": f"00000000-0000-4000-8000-{int(RUN, 16):012d}",
                                            "body": f"cheap pills {RUN}"})
     assert sent["status"] == 200, sent
     message = sent["body"]["message_id"]
     for name, args in (("report_message", {"message_id": message, "reason": "spam", "details": f"ads again {RUN}"}),
                        ("report_profile", {"user_id": second_id, "reason": "impersonation"})):
-        answer = rpc(b, name, args)
+        answer = browser_rpc(b, name, args)
         assert answer == {"status": 200, "body": {"reported": True}}, answer
 
     go_page(b, "reports")

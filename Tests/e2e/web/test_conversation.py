@@ -27,7 +27,7 @@ import pytest
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.keys import Keys
 
-from web_support import Browser, Steps, element_text, tid
+from web_support import Browser, Steps, browser_rpc, element_text, tid
 
 ALICE = ("+15555550240", "240240")
 BOB = ("+15555550241", "241241")
@@ -85,22 +85,6 @@ def in_dm(b: Browser, scenario: Scenario, text: str | None = None) -> None:
     b.visible("message-input")
     if text:
         b.wait(lambda d: message_el(b, text), f"{text!r} in the conversation")
-
-
-def rpc(b: Browser, name: str, args: dict) -> dict:
-    """Calls an RPC as the browser's signed-in user: {status, body}."""
-    return b.driver.execute_async_script("""
-        const [name, args, done] = arguments;
-        (async () => {
-          const cfg = await (await fetch('/app-config.json')).json();
-          const acc = Object.values(JSON.parse(localStorage.getItem('eco:v1:accounts')))[0];
-          const r = await fetch('/rest/v1/rpc/' + name, { method: 'POST', headers: {
-            apikey: cfg.anonKey, Authorization: 'Bearer ' + acc.session.access_token, 'Content-Type': 'application/json' },
-            body: JSON.stringify(args) });
-          let body = null;
-          try { body = await r.json(); } catch {}
-          return { status: r.status, body };
-        })().then(done, e => done({ status: 0, body: String(e) }));""", name, args)
 
 
 def menu_items(b: Browser) -> list[str]:
@@ -352,7 +336,7 @@ def test_osago_share_is_a_card(scenario):
     calc = base64.urlsafe_b64encode(json.dumps({"vehicle": {"category": "B", "power_hp": 110}}).encode()).decode().rstrip("=")
     body = f"Расчёт ОСАГО: 7 000–11 000 ₽ {RUN}\n{a.base_url}/#/insurance/osago?calc={calc}"
     in_dm(a, scenario)
-    r = rpc(a, "send_message_v1", {"conversation_id": scenario.dm_id, "client_msg_id": f"00000000-0000-4000-9000-{RUN}000001", "body": body})
+    r = browser_rpc(a, "send_message_v1", {"conversation_id": scenario.dm_id, "client_msg_id": f"00000000-0000-4000-9000-{RUN}000001", "body": body})
     assert r["status"] == 200, r
     in_dm(b, scenario)
     card = b.wait(lambda d: d.execute_script("""
@@ -383,7 +367,7 @@ def test_forward(scenario):
     got = a.try_wait(lambda d: forwarded(d) or (d.execute_script("return !!document.querySelector('.toast.error')") and ["error"])
                      or None, 15)
     if not got or got == ["error"]:
-        probe = rpc(a, "send_message_v1", {"conversation_id": scenario.dm_id, "client_msg_id": "00000000-0000-4000-8000-000000000001",
+        probe = browser_rpc(a, "send_message_v1", {"conversation_id": scenario.dm_id, "client_msg_id": "00000000-0000-4000-8000-000000000001",
                                             "body": "x", "forwarded_from_id": "00000000-0000-4000-8000-000000000002"})
         if probe["status"] == 404:
             pytest.skip(f"the server has no forwarded_from_id on send_message_v1 yet: {probe}")
@@ -400,7 +384,7 @@ def test_pin(scenario):
     open_menu_by_click(a, text)
     if "pin-button" not in menu_items(a):
         a.driver.switch_to.active_element.send_keys(Keys.ESCAPE)
-        probe = rpc(a, "unpin_message", {"conversation_id": scenario.dm_id})
+        probe = browser_rpc(a, "unpin_message", {"conversation_id": scenario.dm_id})
         pytest.skip(f"no «Закрепить»: the inbox has no pinned_message yet (unpin_message answers {probe['status']})")
     choose(a, "pin-button")
     bar = a.visible("pinned-bar")
@@ -453,7 +437,7 @@ def test_delete_for_me_and_for_everyone(scenario):
     a.click("confirm-ok")
     gone = a.try_wait(lambda d: message_el(a, mine) is None, 10)
     if not gone:
-        probe = rpc(a, "hide_message", {"message_id": "00000000-0000-4000-8000-000000000003"})
+        probe = browser_rpc(a, "hide_message", {"message_id": "00000000-0000-4000-8000-000000000003"})
         if probe["status"] == 404 and "PGRST202" in str(probe["body"]):
             pytest.skip(f"the server has no hide_message yet: {probe}")
         raise AssertionError(f"the message is still there for Alice (hide_message answers {probe})")
@@ -487,7 +471,7 @@ def test_report_someone_elses_message(scenario):
     b.screenshot("conv-report-dialog-desktop")
     b.click("message-report-send")
     b.gone("message-report-dialog")
-    mine = rpc(b, "send_message_v1", {"conversation_id": scenario.dm_id, "client_msg_id": "00000000-0000-4000-8000-%012d" % int(RUN, 16),
+    mine = browser_rpc(b, "send_message_v1", {"conversation_id": scenario.dm_id, "client_msg_id": "00000000-0000-4000-8000-%012d" % int(RUN, 16),
                                       "body": f"Моё {RUN}"})
     assert mine["status"] == 200, mine
     in_dm(b, scenario, f"Моё {RUN}")
@@ -495,7 +479,7 @@ def test_report_someone_elses_message(scenario):
     assert "report-button" not in menu_items(b), "one's own message offers a report"
     b.driver.switch_to.active_element.send_keys(Keys.ESCAPE)
     # Reporting again replaces the report: the server answers as before, one report per reporter.
-    again = rpc(b, "report_message", {"message_id": message_el(b, text).get_attribute("data-id"), "reason": "spam"})
+    again = browser_rpc(b, "report_message", {"message_id": message_el(b, text).get_attribute("data-id"), "reason": "spam"})
     assert again == {"status": 200, "body": {"reported": True}}, again
 
 
@@ -530,7 +514,7 @@ def test_open_at_seq(scenario):
     in_dm(a, scenario, first)
     seq = int(message_el(a, first).get_attribute("data-seq"))
     for i in range(55):
-        r = rpc(b, "send_message_v1", {"conversation_id": scenario.dm_id, "client_msg_id": f"00000000-0000-4000-8000-{RUN}{i:06d}",
+        r = browser_rpc(b, "send_message_v1", {"conversation_id": scenario.dm_id, "client_msg_id": f"00000000-0000-4000-8000-{RUN}{i:06d}",
                                         "body": f"Заполнитель {i} {RUN}"})
         assert r["status"] == 200, f"filler {i}: {r}"
     a.go("#/chats")

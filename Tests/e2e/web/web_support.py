@@ -448,6 +448,22 @@ class Browser:
         return [png, html, log]
 
 
+def browser_rpc(b: Browser, name: str, args: dict) -> dict:
+    """An RPC as the browser's signed-in user, sent from the page: {status, body}."""
+    return b.driver.execute_async_script("""
+        const [name, args, done] = arguments;
+        (async () => {
+          const cfg = await (await fetch('/app-config.json')).json();
+          const acc = Object.values(JSON.parse(localStorage.getItem('eco:v1:accounts')))[0];
+          const r = await fetch('/rest/v1/rpc/' + name, { method: 'POST', headers: {
+            apikey: cfg.anonKey, Authorization: 'Bearer ' + acc.session.access_token, 'Content-Type': 'application/json' },
+            body: JSON.stringify(args) });
+          let body = null;
+          try { body = await r.json(); } catch {}
+          return { status: r.status, body };
+        })().then(done, e => done({ status: 0, body: String(e) }));""", name, args)
+
+
 def choose_territory(b: Browser, typed: str, code: str, name: str | None = None) -> None:
     """Types `typed` into the OSAGO territory combobox and picks the option `code`; with `name`,
     waits until the field shows it. A press can go astray: the list may be repainted by a later

@@ -7,6 +7,7 @@
 import { h, icon, avatar, nameOf, focus } from '../util.js';
 import { t } from '../i18n.js';
 import { toast } from '../toast.js';
+import { closeCallScreen } from './call-screen.js';
 
 const ENDED_MS = 3000; // how long "Call ended" / "Declined" stays
 
@@ -234,13 +235,7 @@ export function mountCallUI(s, calls, onClosed) {
     clearTimeout(endTimer);
     ring(null);
     for (const v of [remoteVideo, localVideo, remoteAudio]) v.srcObject = null;
-    const hadFocus = dlg.contains(document.activeElement);
-    dlg.close();
-    dlg.remove();
-    if (hadFocus || document.activeElement === document.body) {
-      if (opener?.isConnected && !opener.closest('[hidden]')) focus(opener);
-      else focus(document.querySelector('main h1') || document.querySelector('main'));
-    }
+    closeCallScreen(dlg, opener);
     onClosed();
   }
 

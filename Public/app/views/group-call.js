@@ -8,6 +8,7 @@
 // strings are loaded with it (styles/group-call.css, i18n/group-call.*.js).
 import { h, icon, focus } from '../util.js';
 import { t, extend } from '../i18n.js';
+import { closeCallScreen } from './call-screen.js';
 import { tileElement, paintTile, dropTile, personName, qualityBars, playTrack } from './group-call-tile.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
@@ -259,13 +260,7 @@ function groupCallScreen(s, calls, g, onClosed) {
     for (const el of tiles.values()) dropTile(el);
     if (selfEl) dropTile(selfEl);
     screenVideo.srcObject = null;
-    const hadFocus = dlg.contains(document.activeElement);
-    dlg.close();
-    dlg.remove();
-    if (hadFocus || document.activeElement === document.body) {
-      if (opener?.isConnected && !opener.closest('[hidden]')) focus(opener);
-      else focus(document.querySelector('main h1') || document.querySelector('main'));
-    }
+    closeCallScreen(dlg, opener);
     onClosed();
   }
 

@@ -69,7 +69,6 @@ of the statistics; the JSON is still printed. Environment: see scripts/bench/sfu
 from __future__ import annotations
 
 import asyncio
-import fractions
 import json
 import os
 import platform
@@ -118,14 +117,13 @@ import av  # noqa: E402
 import websockets  # noqa: E402
 from aiortc import RTCPeerConnection, RTCSessionDescription  # noqa: E402
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack  # noqa: E402
-from av import VideoFrame  # noqa: E402
 
 from calls_support import CallsClient, User  # noqa: E402
 from conftest import launched_server  # noqa: E402
 from e2e_support import TEST_OTPS, close_client, new_client, sign_in  # noqa: E402
 from janus_nodes import JanusNode, in_media_namespace, janus_binary, make_nodes  # noqa: E402
 from sfu_fixtures import sfu_environment, sql  # noqa: E402
-from sfu_peer import VIDEO_CLOCK, MovingBar, SfuPeer, Tone, configuration  # noqa: E402
+from sfu_peer import MovingBar, PacedVideo, SfuPeer, Tone, configuration  # noqa: E402
 
 # The calls protocol suite's test numbers (conftest.SERVER_ENV): this server has its own database.
 PHONES = [f"+155555501{n}" for n in range(20, 32)]
@@ -708,38 +706,20 @@ class NullDecoder:
         return []
 
 
-class Noise(MediaStreamTrack):
-    """320×240 at 30 fps, a band of changing noise 80 pixels wide on grey: aiortc's VP8
-    encoder then sends about its 1 Mbit/s target (a full frame of noise would take 3.3)."""
-
-    kind = "video"
+class Noise(PacedVideo):
+    """A band of changing noise 80 pixels wide on grey: aiortc's VP8 encoder then sends about
+    its 1 Mbit/s target (a full frame of noise would take 3.3)."""
 
     def __init__(self) -> None:
         super().__init__()
-        self._start: float | None = None
-        self._count = 0
         self._planes = [b"".join(os.urandom(80) + bytes([90]) * 240 for _ in range(240)) for _ in range(8)]
 
-    async def recv(self) -> VideoFrame:
-        if self.readyState != "live":
-            raise MediaStreamError
-        if self._start is None:
-            self._start = time.time()
-        else:
-            self._count += 1
-            await asyncio.sleep(max(0.0, self._start + self._count / 30 - time.time()))
-        frame = VideoFrame(width=320, height=240, format="yuv420p")
-        luma = frame.planes[0]
-        source = self._planes[self._count % len(self._planes)]
+    def paint(self, luma, count: int) -> None:
+        source = self._planes[count % len(self._planes)]
         if luma.line_size == 320:
             luma.update(source)
         else:
             luma.update(b"".join(source[y * 320:(y + 1) * 320] + bytes(luma.line_size - 320) for y in range(240)))
-        for chroma in frame.planes[1:]:
-            chroma.update(b"\x80" * chroma.buffer_size)
-        frame.pts = self._count * (VIDEO_CLOCK // 30)
-        frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
-        return frame
 
 
 def threads_of(pid: int | str) -> list[int]:

@@ -30,8 +30,8 @@ aioice.ice.get_host_addresses = lambda use_ipv4=True, use_ipv6=False: ["127.0.0.
 VIDEO_CLOCK = 90000
 
 
-class MovingBar(MediaStreamTrack):
-    """320×240 at 30 fps: a white bar crossing a grey field."""
+class PacedVideo(MediaStreamTrack):
+    """320×240 yuv420p frames at 30 fps, each painted by `paint(luma, count)` on grey chroma."""
 
     kind = "video"
 
@@ -39,6 +39,9 @@ class MovingBar(MediaStreamTrack):
         super().__init__()
         self._start: float | None = None
         self._count = 0
+
+    def paint(self, luma, count: int) -> None:
+        raise NotImplementedError
 
     async def recv(self) -> VideoFrame:
         if self.readyState != "live":
@@ -49,16 +52,22 @@ class MovingBar(MediaStreamTrack):
             self._count += 1
             await asyncio.sleep(max(0.0, self._start + self._count / 30 - time.time()))
         frame = VideoFrame(width=320, height=240, format="yuv420p")
-        x = (self._count * 4) % 304
-        luma = frame.planes[0]
-        row = bytearray([90]) * luma.line_size
-        row[x:x + 16] = b"\xff" * 16
-        luma.update(bytes(row) * 240)
+        self.paint(frame.planes[0], self._count)
         for chroma in frame.planes[1:]:
             chroma.update(b"\x80" * chroma.buffer_size)
         frame.pts = self._count * (VIDEO_CLOCK // 30)
         frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
         return frame
+
+
+class MovingBar(PacedVideo):
+    """A white bar crossing a grey field."""
+
+    def paint(self, luma, count: int) -> None:
+        x = (count * 4) % 304
+        row = bytearray([90]) * luma.line_size
+        row[x:x + 16] = b"\xff" * 16
+        luma.update(bytes(row) * 240)
 
 
 class Tone(MediaStreamTrack):

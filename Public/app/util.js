@@ -223,19 +223,6 @@ export function onlineDot(extra = '') {
   return h('span', { class: 'online-dot ' + extra, testid: 'online-dot', role: 'img', 'aria-label': t('online'), title: t('online') });
 }
 
-/**
- * Adds the stylesheet at `href` to the page once; resolves when it has loaded or failed (a
- * screen works, unstyled, without it), at once for one already on the page.
- */
-export function stylesheet(href) {
-  const known = [...document.querySelectorAll('link[rel="stylesheet"]')].find(l => l.href === href);
-  if (known) return known.loaded || Promise.resolve();
-  const link = h('link', { rel: 'stylesheet', href });
-  link.loaded = new Promise(resolve => { link.onload = link.onerror = resolve; });
-  document.head.append(link);
-  return link.loaded;
-}
-
 /** Moves focus to el without scrolling the page. */
 export function focus(el) {
   if (el) try { el.focus({ preventScroll: true }); } catch { el.focus(); }

@@ -122,12 +122,16 @@ export class GroupCall {
     this.emit();
   }
 
-  /** ROOM_JOIN (its ROOM_JOIN_OK, ROOM_SNAPSHOT and sfu.feeds come before the ACK), then media. */
+  /**
+   * ROOM_JOIN (its ROOM_JOIN_OK, ROOM_SNAPSHOT and sfu.feeds come before the ACK), then media;
+   * a rejoin whose media session the server took over (`sfu.resumed`, docs/sfu.md "Moving
+   * between instances") keeps both PeerConnections as they are.
+   */
   async join({ urgent = false } = {}) {
     if (this.ended) return;
     this.error = null;
-    this.state = this.joined ? 'reconnecting' : 'connecting';
-    this.closePeers();
+    const rejoining = this.joined, epoch = this.epoch;
+    this.state = rejoining ? 'reconnecting' : 'connecting';
     this.emit();
     try {
       this.joinOk = null;
@@ -137,6 +141,11 @@ export class GroupCall {
     }
     if (this.ended) { this.leaveRoom(); return; }
     const ok = this.joinOk || {};
+    if (rejoining && ok.sfu?.resumed && Number(ok.sfu.epoch) === epoch && this.pub && this.sub) {
+      this.state = 'active';
+      this.emit();
+      return;
+    }
     this.joined = true;
     this.epoch = Number(ok.sfu?.epoch) || this.epoch || 1;
     this.iceServers = Array.isArray(ok.iceServers) ? ok.iceServers : [];

@@ -69,12 +69,14 @@ extension CallsConnection {
             roomId: roomId, deviceId: session.deviceId, userId: userId, instance: service.instanceId)
         // An sfu room's media: placed on a node and the device's participant made there.
         var media: SfuDevice?
+        // The device's participant was taken over from another instance: its media goes on.
+        var mediaResumed = false
         if room.mode == "sfu" {
             do {
                 guard let sfu = service.sfu else {
                     throw CallsError(.sfuUnavailable, "this deployment has no media server; use p2p rooms", details: ["retryAfterMs": 60_000])
                 }
-                media = try await sfu.join(room: roomId, device: session.deviceId, user: userId)
+                (media, mediaResumed) = try await sfu.join(room: roomId, device: session.deviceId, user: userId)
             } catch {
                 _ = try? await service.live.leave(roomId: roomId, deviceId: session.deviceId)
                 throw error
@@ -93,6 +95,7 @@ extension CallsConnection {
                 "epoch": media.placement.epoch, "maxPublishers": sfu.settings.maximumPublishers, "audioCodecs": ["opus"],
                 "videoCodecs": SfuCoordinator.videoCodecs(media.placement.videoCodec),
                 "maxBitrate": sfu.settings.maximumBitrate, "simulcast": true, "maxSubscribedMlines": sfu.settings.maximumSubscribedMlines,
+                "resumed": mediaResumed,
             ] as [String: Any]
         }
         await session.send(type: "ROOM_JOIN_OK", payload: JSONObject(joinedPayload))

@@ -34,12 +34,12 @@ extension CallsConnection {
                 await service.announceMute(room: roomId, device: device, kind: "audio", muted: muted.audio, state: state)
                 await service.announceMute(room: roomId, device: device, kind: "video", muted: muted.video, state: state)
             }
-            await sfu.published(device, videoStreams: await device.videoStreamCount)
+            await sfu.published(device)
             await session.send(type: "sfu.published", payload: published)
             return .ok()
         case .unpublish:
             try await device.unpublish()
-            await sfu.published(device, videoStreams: nil)
+            await sfu.published(device)
             await session.send(type: "sfu.unpublished", payload: JSONObject(["roomId": room, "epoch": epoch]))
             return .ok()
         case .subscribe(let choices, let all):

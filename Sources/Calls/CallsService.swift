@@ -244,8 +244,9 @@ public final class CallsService: Service, Sendable {
             if let session = await hub.session(for: device), session.id != keep, await hub.remove(session) {
                 await session.currentSocket?.close(CallsCloseCode.deviceReplaced.rawValue, reason: "DEVICE_REPLACED")
                 await session.end()
-                // Its media sessions here end with it (the new session joins rooms afresh).
-                for room in await session.joinedRooms() { await sfuLeave(room: room, device: device) }
+                // Its media sessions are let go for the instance it moved to, which takes them
+                // over when the device joins their rooms there (docs/sfu.md "Moving between instances").
+                for room in await session.joinedRooms() { await sfu?.handOver(room: room, device: device) }
             }
         case .spilled:
             return

@@ -92,6 +92,35 @@ actor SfuCoordinator {
                 if !Task.isCancelled { logger.warning("sfu: sweeping a node failed", metadata: ["node": "\(id)", "error": "\(error)"]) }
             }
         }
+        await sweepParticipants()
+    }
+
+    /// This instance's participants against their rows (§3.4 "Sweeper"): one whose row is
+    /// gone (another instance forgot it, taking this one for dead) leaves Janus, ending its
+    /// session; one another instance holds now (it took it over) is only dropped here.
+    private func sweepParticipants() async {
+        for (room, members) in devices {
+            for (device, participant) in members {
+                let holder: String?
+                do {
+                    holder = try await store.holder(room: room, device: device)
+                } catch {
+                    continue
+                }
+                guard holder != instanceId, devices[room]?[device] === participant else { continue }
+                devices[room]?[device] = nil
+                if let holder {
+                    logger.info("sfu: another instance took a participant over", metadata: ["room": "\(room)", "holder": "\(holder)"])
+                    await participant.release()
+                    await participant.node.forget(participant.session)
+                } else {
+                    logger.warning("sfu: a participant's row is gone; ending its Janus session", metadata: ["room": "\(room)"])
+                    await participant.leave()
+                }
+            }
+            if devices[room]?.isEmpty == true { devices[room] = nil }
+        }
+        countParticipants()
     }
 
     /// Leaves every participant of this instance (their rows and emptied rooms go too) and
@@ -302,17 +331,104 @@ actor SfuCoordinator {
 
     // MARK: Participants
 
-    /// Creates the device's participant in the room (placing the room first if needed) and
-    /// returns it with its `sfu.feeds` snapshot already built.
-    func join(room: UUID, device: String, user: UUID) async throws -> SfuDevice {
-        // A device joining again leaves its previous participant first (token, row and all).
+    /// Creates the device's participant in the room (placing the room first if needed), or
+    /// takes over the one another instance holds for it (`resumed`: its PeerConnections go on).
+    func join(room: UUID, device: String, user: UUID) async throws -> (participant: SfuDevice, resumed: Bool) {
+        // A device joining again here leaves its previous participant first (token, row and all).
         if devices[room]?[device] != nil { await leave(room: room, device: device) }
         let placement = try await place(room)
+        if let taken = await takeOver(room: room, device: device, user: user, placement: placement) {
+            devices[room, default: [:]][device] = taken
+            countParticipants()
+            return (taken, true)
+        }
         let identity = SfuDevice.Identity(room: room, device: device, user: user, feed: UUID())
         let participant = try await participant(identity, placement: placement)
         devices[room, default: [:]][device] = participant
         countParticipants()
-        return participant
+        return (participant, false)
+    }
+
+    /// §3.4 "Resume elsewhere": a device that comes back through this instance while another
+    /// holds its participant (that instance died, or the device left it) gets it back as it
+    /// was: the row taken by compare-and-set on `instance_id`, then its Janus session claimed,
+    /// so its events come here and its PeerConnections keep their media. Nil when there is
+    /// nothing to take (no row, another epoch or user, the race lost, or the session gone:
+    /// the device then gets a fresh participant).
+    private func takeOver(room: UUID, device: String, user: UUID, placement: SfuPlacement) async -> SfuDevice? {
+        guard let node = nodes[placement.nodeId] else { return nil }
+        do {
+            guard let held = try await store.heldParticipant(room: room, device: device), held.instanceId != instanceId,
+                held.row.userId == user, held.row.epoch == placement.epoch,
+                try await store.takeOver(room: room, device: device, from: held.instanceId, to: instanceId)
+            else { return nil }
+            let row = held.row
+            // Streams first, so no event after the claim is missed.
+            let sessionEvents = await node.connection.events(of: row.sessionId)
+            let publisherEvents = await node.connection.events(of: row.publisherHandle)
+            let subscriberEvents: AsyncStream<JanusMessage>? = if let handle = held.subscriberHandle { await node.connection.events(of: handle) } else { nil }
+            do {
+                try await node.claim(row.sessionId)
+            } catch {
+                for id in [row.sessionId, row.publisherHandle] + (held.subscriberHandle.map { [$0] } ?? []) { await node.connection.stopEvents(of: id) }
+                logger.info("sfu: a participant to take over had lost its Janus session", metadata: ["room": "\(room)", "error": "\(error)"])
+                return nil
+            }
+            let identity = SfuDevice.Identity(room: room, device: device, user: user, feed: row.feedId)
+            let token = SfuWire.participantToken(key: settings.roomKey, room: room, epoch: placement.epoch, device: device, janusFeed: row.janusFeedId)
+            let push = self.push
+            let participant = SfuDevice(
+                identity: identity, node: node, placement: placement, session: row.sessionId, publisher: row.publisherHandle,
+                janusFeed: row.janusFeedId, privateId: row.privateId, token: token, settings: settings, store: store, logger: logger,
+                push: { type, payload in await push(device, type, payload) })
+            await participant.restore(publishing: held.publishing, streams: held.streams, subscriber: held.subscriberHandle, subscription: held.subscription)
+            let store = self.store
+            await participant.listen(
+                to: publisherEvents, sessionEvents: sessionEvents, subscriberEvents: subscriberEvents,
+                initial: try await store.publishedFeeds(room: room, epoch: placement.epoch, except: device),
+                mutes: try await store.muteStates(room: room), own: try await store.muteState(room: room, device: device),
+                readMutes: { try? await store.muteStates(room: room) },
+                lost: { [weak self] device, loss in await self?.lost(device, loss) })
+            await participant.settle()
+            metrics.takenOver()
+            logger.info("sfu: took a participant over from another instance", metadata: ["room": "\(room)", "from": "\(held.instanceId)"])
+            return participant
+        } catch {
+            logger.warning("sfu: taking a participant over failed", metadata: ["room": "\(room)", "error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// The device now talks to another instance (`DEVICE_REPLACED`): its participant is let go
+    /// without leaving Janus, for that instance to take over when the device joins the room
+    /// there. One not taken over within ``handOverSeconds`` leaves Janus from here.
+    func handOver(room: UUID, device: String) {
+        guard let participant = devices[room]?[device] else { return }
+        devices[room]?[device] = nil
+        if devices[room]?.isEmpty == true { devices[room] = nil }
+        countParticipants()
+        Task {
+            await participant.release()
+            try? await Task.sleep(for: .seconds(Self.handOverSeconds))
+            await self.endHandOver(participant)
+        }
+    }
+
+    /// How long a participant let go waits for another instance to take it over.
+    static let handOverSeconds = 10
+
+    private func endHandOver(_ participant: SfuDevice) async {
+        let identity = participant.identity
+        do {
+            if try await store.deleteParticipant(room: identity.room, device: identity.device, heldBy: instanceId) {
+                await participant.endInJanus()
+                try await closeEmptied(identity.room)
+            } else {
+                await participant.node.forget(participant.session)
+            }
+        } catch {
+            logger.warning("sfu: ending a participant let go failed", metadata: ["room": "\(identity.room)", "error": "\(error)"])
+        }
     }
 
     /// §3.2 "Device participant": the token admitted to the room's ACL, a session, a
@@ -400,30 +516,39 @@ actor SfuCoordinator {
         }
     }
 
-    /// Drops the device's SFU state (§3.2 "sfu.leave"); the room's Janus room goes with its last member.
+    /// Drops the device's SFU state (§3.2 "sfu.leave"); the room's Janus room goes with its
+    /// last member. A participant another instance has taken over meanwhile is only dropped
+    /// here: Janus does not fence, so this instance must not end a session it no longer holds.
     func leave(room: UUID, device: String) async {
         guard let participant = devices[room]?[device] else { return }
         devices[room]?[device] = nil
         if devices[room]?.isEmpty == true { devices[room] = nil }
         countParticipants()
-        await participant.leave()
-        let placement = participant.placement
         do {
+            guard try await store.deleteParticipant(room: room, device: device, heldBy: instanceId) else {
+                await participant.release()
+                await participant.node.forget(participant.session)
+                return
+            }
+            await participant.leave()
+            let placement = participant.placement
             if let node = nodes[placement.nodeId] {
                 let secret = SfuWire.roomSecret(key: settings.roomKey, room: room, epoch: placement.epoch)
                 try? await node.admin(JSONObject(["request": "allowed", "room": placement.janusRoomId, "secret": secret, "action": "remove", "allowed": [participant.token]]))
             }
-            try await store.deleteParticipant(room: room, device: device)
             try await closeEmptied(room)
         } catch {
             logger.warning("sfu: recording a leave failed", metadata: ["room": "\(room)", "error": "\(error)"])
+            await participant.leave()
         }
     }
 
-    /// Records publishing for the node's load estimate.
-    func published(_ participant: SfuDevice, videoStreams: Int?) async {
+    /// Records publishing (the streams, for the node's load estimate and for an instance
+    /// taking the participant over).
+    func published(_ participant: SfuDevice) async {
+        let streams = await participant.publishing ? await participant.ownStreams : nil
         do {
-            try await store.setPublishing(room: participant.identity.room, device: participant.identity.device, videoStreams: videoStreams, node: participant.placement.nodeId)
+            try await store.setPublishing(room: participant.identity.room, device: participant.identity.device, streams: streams, node: participant.placement.nodeId)
         } catch {
             logger.warning("sfu: recording publishing failed", metadata: ["error": "\(error)"])
         }

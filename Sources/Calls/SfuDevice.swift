@@ -90,10 +90,11 @@ actor SfuDevice {
         self.push = push
     }
 
-    /// Starts reading the publisher handle's and the session's notifications.
+    /// Starts reading the publisher handle's and the session's notifications (and the
+    /// subscriber handle's, for a participant taken over with one).
     func listen(
-        to publisherEvents: AsyncStream<JanusMessage>, sessionEvents: AsyncStream<JanusMessage>, initial: [SfuFeed], mutes: [UUID: SfuMuteState],
-        own: SfuMuteState, readMutes: @escaping @Sendable () async -> [UUID: SfuMuteState]?,
+        to publisherEvents: AsyncStream<JanusMessage>, sessionEvents: AsyncStream<JanusMessage>, subscriberEvents: AsyncStream<JanusMessage>? = nil,
+        initial: [SfuFeed], mutes: [UUID: SfuMuteState], own: SfuMuteState, readMutes: @escaping @Sendable () async -> [UUID: SfuMuteState]?,
         lost: @escaping @Sendable (SfuDevice, SfuLoss) async -> Void
     ) {
         self.lost = lost
@@ -107,6 +108,67 @@ actor SfuDevice {
         readers.append(Task { [weak self] in
             for await event in sessionEvents { await self?.sessionEvent(event) }
         })
+        if let subscriberEvents {
+            readers.append(Task { [weak self] in
+                for await event in subscriberEvents { await self?.subscriberEvent(event) }
+            })
+        }
+    }
+
+    // MARK: Taking over (§3.4 "Resume elsewhere")
+
+    /// What another instance knew of a participant it held, from its row: the own streams
+    /// published, and the subscriber PeerConnection as last offered. Called before `listen`.
+    func restore(publishing: Bool, streams: [SfuStream], subscriber: Int64?, subscription: String?) {
+        self.publishing = publishing
+        ownStreams = publishing ? streams : []
+        appliedBitrate = publishing ? settings.maximumBitrate : 0
+        guard let subscriber, let text = subscription,
+            let state = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]
+        else { return }
+        self.subscriber = subscriber
+        offerId = JanusMessage.int(state["offerId"]) ?? 0
+        offerOutstanding = state["outstanding"] as? Bool ?? false
+        subscribesAll = state["all"] as? Bool ?? false
+        subscriberLines = state["lines"] as? [String: [String: Any]] ?? [:]
+        subscribedStreams = Set((state["streams"] as? [[String: Any]] ?? []).compactMap { entry in
+            guard let feed = JanusMessage.id(entry["feed"]), let mid = entry["mid"] as? String else { return nil }
+            return SubscribedStream(feed: feed, mid: mid)
+        })
+    }
+
+    /// After a take-over: the publisher's bitrate cap as the room now wants it.
+    func settle() async { await applyBitrate() }
+
+    /// The subscriber PeerConnection's state, as ``restore(publishing:streams:subscriber:subscription:)`` reads it.
+    private func subscriptionState() -> String? {
+        guard subscriber != nil else { return nil }
+        let state: [String: Any] = [
+            "offerId": offerId, "outstanding": offerOutstanding, "all": subscribesAll, "lines": subscriberLines,
+            "streams": subscribedStreams.map { ["feed": $0.feed, "mid": $0.mid] },
+        ]
+        return JSONText.encode(state)
+    }
+
+    /// Records the subscriber PeerConnection's state for an instance that may take this participant over.
+    private func saveSubscription() async {
+        do {
+            try await store.setSubscription(room: identity.room, device: identity.device, subscriptionState())
+        } catch {
+            logger.warning("sfu: recording a subscription failed", metadata: ["room": "\(roomText)", "error": "\(error)"])
+        }
+    }
+
+    /// Stops handling the participant here, leaving its Janus session as it is for the instance
+    /// the device moved to (which claims it) or for ``endInJanus()``.
+    func release() async {
+        closed = true
+        batch?.cancel()
+        for task in pendingRemovals.values { task.cancel() }
+        for reader in readers { reader.cancel() }
+        await node.connection.stopEvents(of: publisher)
+        if let subscriber { await node.connection.stopEvents(of: subscriber) }
+        await node.connection.stopEvents(of: session)
     }
 
     /// The `sfu.feeds` snapshot: every other feed that publishes.
@@ -185,8 +247,6 @@ actor SfuDevice {
         }
     }
 
-    var videoStreamCount: Int { ownStreams.filter { $0.kind == "video" }.count }
-
     func unpublish() async throws {
         try ensureOpen()
         guard publishing else { throw CallsError(.sfuNegotiationFailed, "not published") }
@@ -257,6 +317,10 @@ actor SfuDevice {
     /// changes) is pushed before this returns; `pending` when Janus postponed it.
     func subscribe(_ streams: JSONList, all: Bool) async throws -> Bool {
         try ensureOpen()
+        if all, !subscribesAll, subscriber != nil {
+            subscribesAll = true
+            await saveSubscription()
+        }
         if all { subscribesAll = true }
         var wanted = streams.value
         let limit = settings.maximumSubscribedMlines
@@ -330,6 +394,7 @@ actor SfuDevice {
             throw await failure(error)
         }
         offerOutstanding = false
+        await saveSubscription()
     }
 
     /// `sfu.trickle` on either PeerConnection (`nil` ends gathering).
@@ -380,6 +445,11 @@ actor SfuDevice {
         closed = true
         batch?.cancel()
         for task in pendingRemovals.values { task.cancel() }
+        await endInJanus()
+    }
+
+    /// The Janus side of ``leave()``, also for a participant released here and not taken over.
+    func endInJanus() async {
         if publishing { _ = try? await node.pluginRequest(session: session, handle: publisher, JSONObject(["request": "unpublish"])) }
         _ = try? await node.pluginRequest(session: session, handle: publisher, JSONObject(["request": "leave"]))
         if let subscriber { _ = try? await node.pluginRequest(session: session, handle: subscriber, JSONObject(["request": "leave"])) }
@@ -415,6 +485,7 @@ actor SfuDevice {
         var payload = base(["offerId": offerId, "sdp": SfuWire.clientSDP(sdp), "streams": subscriberStreams(reply.plugin["streams"])])
         if iceRestart { payload["iceRestart"] = true }
         await push("sfu.offer", JSONObject(payload))
+        await saveSubscription()
     }
 
     /// The subscriber SDP's m-lines as clients see them. An m-line whose publisher is gone

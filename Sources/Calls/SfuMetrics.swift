@@ -9,6 +9,7 @@ import Metrics
 /// | `sfu_participants` | devices with a Janus participant on this instance |
 /// | `sfu_node_failures_total{node}` | times this instance found the node dead |
 /// | `sfu_room_recoveries_total{reason}` | recoveries started: rooms placed again (`node_failed`, `room_lost`) or participants made again (`session_lost`) |
+/// | `sfu_participants_taken_over_total` | participants this instance took over from another (their devices came back here) |
 struct SfuMetrics: Sendable {
     private let factory: any MetricsFactory
 
@@ -26,6 +27,10 @@ struct SfuMetrics: Sendable {
 
     func nodeFailed(_ id: String) {
         Counter(label: "sfu_node_failures_total", dimensions: [("node", id)], factory: factory).increment()
+    }
+
+    func takenOver() {
+        Counter(label: "sfu_participants_taken_over_total", factory: factory).increment()
     }
 
     func recovered(_ reason: String) {

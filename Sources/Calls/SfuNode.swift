@@ -126,7 +126,15 @@ actor SfuNode {
         _ = try? await connection.request(JSONObject(["janus": "detach", "session_id": session, "handle_id": handle]), reply: .direct, timeout: .seconds(2))
     }
 
-    /// Stops keeping a session alive (its node lost it).
+    /// Takes over a device session another instance made (§3.4 "Resume elsewhere"): its
+    /// events come to this instance's socket from now on, and it is kept alive from here.
+    /// Throws Janus's 458 when the session is gone.
+    func claim(_ session: Int64) async throws {
+        _ = try await connection.call(JSONObject(["janus": "claim", "session_id": session]), timeout: .seconds(2))
+        sessions.insert(session)
+    }
+
+    /// Stops keeping a session alive (its node lost it, or another instance took it over).
     func forget(_ session: Int64) { sessions.remove(session) }
 
     func destroySession(_ session: Int64) async {

@@ -28,6 +28,18 @@ struct SfuParticipantRow: Sendable {
     var privateId: Int64
 }
 
+/// A participant's row as an instance taking it over reads it (spec §3.4 "Resume elsewhere").
+struct SfuHeldParticipant: Sendable {
+    var row: SfuParticipantRow
+    /// The instance holding it now.
+    var instanceId: String
+    var subscriberHandle: Int64?
+    var publishing: Bool
+    var streams: [SfuStream]
+    /// The subscriber PeerConnection's state as JSON text (``SfuDevice`` writes and reads it).
+    var subscription: String?
+}
+
 /// The mute flags of a feed, as other devices' Streams show them.
 struct SfuMuteState: Sendable, Equatable {
     var audio = false
@@ -208,20 +220,93 @@ struct SfuStore {
         }
     }
 
+    /// Records the subscriber handle (nil: gone, with its subscription state).
     func setSubscriberHandle(room: UUID, device: String, handle: Int64?) async throws {
         try await database.withOwner { connection in
-            try await connection.execute(
-                "UPDATE calls.sfu_participants SET sub_handle_id = $3 WHERE room_id = $1 AND device_id = $2", [room, device, handle])
+            try await connection.execute("""
+                UPDATE calls.sfu_participants SET sub_handle_id = $3, subscription = CASE WHEN $3::bigint IS NULL THEN NULL ELSE subscription END
+                WHERE room_id = $1 AND device_id = $2
+                """, [room, device, handle])
         }
     }
 
-    /// Records publishing (with its video m-lines) and the node's new load estimate.
-    func setPublishing(room: UUID, device: String, videoStreams: Int?, node: String) async throws {
+    /// Records publishing (the streams published, nil when not publishing) and the node's new
+    /// load estimate.
+    func setPublishing(room: UUID, device: String, streams: [SfuStream]?, node: String) async throws {
+        let text = String(decoding: try JSONEncoder().encode(streams ?? []), as: UTF8.self)
+        let video = streams?.filter { $0.kind == "video" }.count ?? 0
+        try await database.withOwner { connection in
+            try await connection.execute("""
+                UPDATE calls.sfu_participants SET publishing = $3, video_streams = $4, streams = $5::jsonb
+                WHERE room_id = $1 AND device_id = $2
+                """, [room, device, streams != nil, video, text])
+            try await Self.recomputeLoad(of: node, on: connection)
+        }
+    }
+
+    /// Records the subscriber PeerConnection's state (JSON text; nil with the handle gone).
+    func setSubscription(room: UUID, device: String, _ state: String?) async throws {
         try await database.withOwner { connection in
             try await connection.execute(
-                "UPDATE calls.sfu_participants SET publishing = $3, video_streams = $4 WHERE room_id = $1 AND device_id = $2",
-                [room, device, videoStreams != nil, videoStreams ?? 0])
-            try await Self.recomputeLoad(of: node, on: connection)
+                "UPDATE calls.sfu_participants SET subscription = $3::jsonb WHERE room_id = $1 AND device_id = $2", [room, device, state])
+        }
+    }
+
+    // MARK: Taking a participant over (§3.4 "Resume elsewhere")
+
+    /// The device's participant in the room, whichever instance holds it.
+    func heldParticipant(room: UUID, device: String) async throws -> SfuHeldParticipant? {
+        try await database.withOwner { connection in
+            let rows = try await connection.rows("""
+                SELECT user_id, epoch, feed_id, janus_feed_id, janus_session_id, pub_handle_id, private_id, instance_id, sub_handle_id,
+                  publishing, streams::text, subscription::text
+                FROM calls.sfu_participants WHERE room_id = $1 AND device_id = $2
+                  AND janus_feed_id IS NOT NULL AND janus_session_id IS NOT NULL AND pub_handle_id IS NOT NULL AND private_id IS NOT NULL
+                """, [room, device])
+            for try await (user, epoch, feed, janusFeed, session, publisher, privateId, instance, subscriber, publishing, streams, subscription)
+                in rows.decode((UUID, Int, UUID, Int64, Int64, Int64, Int64, String, Int64?, Bool, String, String?).self)
+            {
+                return SfuHeldParticipant(
+                    row: SfuParticipantRow(
+                        roomId: room, deviceId: device, userId: user, epoch: epoch, feedId: feed, janusFeedId: janusFeed, sessionId: session,
+                        publisherHandle: publisher, privateId: privateId),
+                    instanceId: instance, subscriberHandle: subscriber, publishing: publishing,
+                    streams: (try? JSONDecoder().decode([SfuStream].self, from: Data(streams.utf8))) ?? [], subscription: subscription)
+            }
+            return nil
+        }
+    }
+
+    /// Compare-and-set of the participant's instance: true when `instance` now holds it.
+    func takeOver(room: UUID, device: String, from previous: String, to instance: String) async throws -> Bool {
+        try await database.withOwner { connection in
+            try await connection.exists(
+                "UPDATE calls.sfu_participants SET instance_id = $4 WHERE room_id = $1 AND device_id = $2 AND instance_id = $3 RETURNING 1",
+                [room, device, previous, instance])
+        }
+    }
+
+    /// The instance holding the device's participant (nil: no participant).
+    func holder(room: UUID, device: String) async throws -> String? {
+        try await database.withOwner { connection in
+            try await connection.scalarText(
+                "SELECT instance_id FROM calls.sfu_participants WHERE room_id = $1 AND device_id = $2", [room, device])
+        }
+    }
+
+    /// The feeds the room's other participants publish at `epoch`, from their rows.
+    func publishedFeeds(room: UUID, epoch: Int, except device: String) async throws -> [SfuFeed] {
+        try await database.withOwner { connection in
+            var feeds: [SfuFeed] = []
+            let rows = try await connection.rows("""
+                SELECT janus_feed_id, feed_id, user_id, device_id, streams::text FROM calls.sfu_participants
+                WHERE room_id = $1 AND epoch = $2 AND device_id <> $3 AND publishing AND janus_feed_id IS NOT NULL
+                """, [room, epoch, device])
+            for try await (janusFeed, feed, user, deviceId, streams) in rows.decode((Int64, UUID, UUID, String, String).self) {
+                let published = (try? JSONDecoder().decode([SfuStream].self, from: Data(streams.utf8))) ?? []
+                feeds.append(SfuFeed(janusId: janusFeed, feedId: feed, userId: user.uuidString.lowercased(), deviceId: deviceId, streams: published))
+            }
+            return feeds
         }
     }
 
@@ -257,13 +342,18 @@ struct SfuStore {
         }
     }
 
-    /// Removes the device's participant; the load of the room's node follows.
-    func deleteParticipant(room: UUID, device: String) async throws {
+    /// Removes the device's participant (only while `holder` holds it, when given); the load
+    /// of the room's node follows. True when a row went.
+    @discardableResult
+    func deleteParticipant(room: UUID, device: String, heldBy holder: String? = nil) async throws -> Bool {
         try await database.withOwner { connection in
-            try await connection.execute("DELETE FROM calls.sfu_participants WHERE room_id = $1 AND device_id = $2", [room, device])
-            if let node = try await connection.scalarText("SELECT node_id FROM calls.sfu_rooms WHERE room_id = $1", [room]) {
+            let deleted = try await connection.exists("""
+                DELETE FROM calls.sfu_participants WHERE room_id = $1 AND device_id = $2 AND ($3::text IS NULL OR instance_id = $3) RETURNING 1
+                """, [room, device, holder])
+            if deleted, let node = try await connection.scalarText("SELECT node_id FROM calls.sfu_rooms WHERE room_id = $1", [room]) {
                 try await Self.recomputeLoad(of: node, on: connection)
             }
+            return deleted
         }
     }
 

@@ -84,6 +84,14 @@ struct SfuFeed: Sendable {
     /// `{mid, kind, source, codec, simulcast}` per published stream (mute added when sent).
     var streams: [SfuStream]
 
+    init(janusId: Int64, feedId: UUID, userId: String, deviceId: String, streams: [SfuStream]) {
+        self.janusId = janusId
+        self.feedId = feedId
+        self.userId = userId
+        self.deviceId = deviceId
+        self.streams = streams
+    }
+
     /// A feed from one entry of Janus's `publishers` list, or nil when its display is not ours.
     init?(janus entry: [String: Any]) {
         guard let id = JanusMessage.id(entry["id"]), let display = SfuWire.parseDisplay(entry["display"] as? String) else { return nil }
@@ -103,8 +111,9 @@ struct SfuFeed: Sendable {
     }
 }
 
-/// One published stream: `{mid, kind, source, codec, simulcast, muted}`.
-struct SfuStream: Sendable {
+/// One published stream: `{mid, kind, source, codec, simulcast, muted}` (kept as JSON in its
+/// participant's row, for an instance that takes the participant over).
+struct SfuStream: Sendable, Codable {
     var mid: String
     var kind: String
     var source: String

@@ -4,9 +4,10 @@ import Foundation
 import Testing
 import TestSupport
 
-/// Placement of sfu rooms on Janus nodes (migration 0041, docs/sfu.md "Placement"): the
-/// least-loaded `up` node, nodes down and back, recovery won once with a new epoch, rooms
-/// closed with their last participant, and the load estimate.
+/// Placement of sfu rooms on Janus nodes (migrations 0041 and 0042, docs/sfu.md "Placement"):
+/// the least-loaded `up` node, nodes down and back, recovery won once with a new epoch, rooms
+/// closed with their last participant, the load estimate, and participants taken over by
+/// another instance.
 @Suite struct SfuStoreTests {
     static let nodes = [SfuSettings.Node(id: "janus-a", url: "ws://10.0.0.5:8188"), SfuSettings.Node(id: "janus-b", url: "ws://10.0.0.6:8188")]
 
@@ -36,6 +37,11 @@ import TestSupport
 
     static func sql(_ database: Database, _ statement: String) async throws {
         try await database.withOwner { connection in try await connection.execute(statement, []) }
+    }
+
+    /// Published streams: a microphone and `video` cameras.
+    static func streams(video: Int) -> [SfuStream] {
+        ([["mid": "0", "type": "audio"]] + (0..<video).map { ["mid": "\($0 + 1)", "type": "video", "codec": "vp8"] }).compactMap(SfuStream.init(janus:))
     }
 
     static func participant(_ room: SfuPlacement, _ device: String, _ user: UUID) -> SfuParticipantRow {
@@ -269,13 +275,13 @@ import TestSupport
             }
 
             // Σ published video streams × (members − 1) per room, 4 for a room without any.
-            try await store.setPublishing(room: room, device: "d1", videoStreams: 1, node: "janus-a")
+            try await store.setPublishing(room: room, device: "d1", streams: Self.streams(video: 1), node: "janus-a")
             #expect(try await Self.node(database, "janus-a").load == 1 * 2 + 4)
-            try await store.setPublishing(room: room, device: "d2", videoStreams: 2, node: "janus-a")
+            try await store.setPublishing(room: room, device: "d2", streams: Self.streams(video: 2), node: "janus-a")
             #expect(try await Self.node(database, "janus-a").load == 3 * 2 + 4)
             try await store.deleteParticipant(room: room, device: "d3")
             #expect(try await Self.node(database, "janus-a").load == 3 * 1 + 4)
-            try await store.setPublishing(room: room, device: "d1", videoStreams: nil, node: "janus-a")
+            try await store.setPublishing(room: room, device: "d1", streams: nil, node: "janus-a")
             #expect(try await Self.node(database, "janus-a").load == 2 * 1 + 4)
             let flags = try await database.withOwner { connection in
                 try await connection.scalarText(
@@ -284,16 +290,53 @@ import TestSupport
             }
             #expect(flags == "d1:false:0,d2:true:2")
             // Audio only counts as no video: the room is back to its reservation.
-            try await store.setPublishing(room: room, device: "d2", videoStreams: 0, node: "janus-a")
+            try await store.setPublishing(room: room, device: "d2", streams: Self.streams(video: 0), node: "janus-a")
             #expect(try await Self.node(database, "janus-a").load == 4 + 4)
 
             // A participant saved again (a new epoch, another instance) starts unpublished; its mute flags stay.
             _ = try await store.setMuted(room: room, device: "d2", audio: true, video: nil)
-            try await store.setPublishing(room: room, device: "d2", videoStreams: 1, node: "janus-a")
+            try await store.setPublishing(room: room, device: "d2", streams: Self.streams(video: 1), node: "janus-a")
             try await store.saveParticipant(Self.participant(placement, "d2", owner), instance: "calls-2")
             #expect(try await store.muteState(room: room, device: "d2") == SfuMuteState(audio: true, video: false))
-            try await store.setPublishing(room: room, device: "d1", videoStreams: nil, node: "janus-a")
+            try await store.setPublishing(room: room, device: "d1", streams: nil, node: "janus-a")
             #expect(try await Self.node(database, "janus-a").load == 4 + 4)
+        }
+    }
+
+    @Test func aParticipantIsTakenOverOnceAndOnlyItsHolderMayDeleteIt() async throws {
+        try await Self.withNodes { database, store, calls, owner in
+            let room = try await Self.room(calls, owner)
+            let placement = try #require(try await store.claimPlacement(of: room, replacing: nil).0)
+            try await store.markReady(placement)
+            let row = Self.participant(placement, "d1", owner)
+            try await store.saveParticipant(row, instance: "calls-1")
+            try await store.saveParticipant(Self.participant(placement, "d2", owner), instance: "calls-1")
+            try await store.setPublishing(room: room, device: "d1", streams: Self.streams(video: 1), node: placement.nodeId)
+            try await store.setSubscriberHandle(room: room, device: "d1", handle: 77)
+            try await store.setSubscription(room: room, device: "d1", #"{"offerId":3,"all":true}"#)
+
+            let held = try #require(try await store.heldParticipant(room: room, device: "d1"))
+            #expect(held.instanceId == "calls-1" && held.row.sessionId == row.sessionId && held.row.privateId == row.privateId)
+            #expect(held.publishing && held.streams.map(\.mid) == ["0", "1"] && held.subscriberHandle == 77)
+            #expect(held.subscription?.contains("\"offerId\": 3") == true)
+            // The others see d1's streams as its feed; d2 publishes nothing.
+            let feeds = try await store.publishedFeeds(room: room, epoch: placement.epoch, except: "d2")
+            #expect(feeds.map(\.feedId) == [row.feedId] && feeds.first?.janusId == row.janusFeedId && feeds.first?.streams.count == 2)
+            #expect(try await store.publishedFeeds(room: room, epoch: placement.epoch, except: "d1").isEmpty)
+
+            // Compare-and-set: the first instance to take it wins; the old holder cannot delete it.
+            #expect(try await store.takeOver(room: room, device: "d1", from: "calls-1", to: "calls-2"))
+            #expect(try await !store.takeOver(room: room, device: "d1", from: "calls-1", to: "calls-3"))
+            #expect(try await store.holder(room: room, device: "d1") == "calls-2")
+            #expect(try await !store.deleteParticipant(room: room, device: "d1", heldBy: "calls-1"))
+            #expect(try await store.heldParticipant(room: room, device: "d1") != nil)
+            #expect(try await store.deleteParticipant(room: room, device: "d1", heldBy: "calls-2"))
+            #expect(try await store.holder(room: room, device: "d1") == nil)
+
+            // A subscriber handle gone takes its recorded state with it.
+            try await store.setSubscription(room: room, device: "d2", #"{"offerId":1}"#)
+            try await store.setSubscriberHandle(room: room, device: "d2", handle: nil)
+            #expect(try await store.heldParticipant(room: room, device: "d2")?.subscription == nil)
         }
     }
 }

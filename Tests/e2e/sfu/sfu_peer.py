@@ -182,7 +182,18 @@ class SfuPeer:
 
     def follow_offers(self) -> None:
         """Answers every `sfu.offer` pushed to this device, in order, from now on."""
-        self._tasks.append(asyncio.create_task(self._answer_loop()))
+        self._answering_task = asyncio.create_task(self._answer_loop())
+        self._tasks.append(self._answering_task)
+
+    def move_to(self, client: CallsClient) -> None:
+        """The device talks through `client` (another instance) from now on; its
+        PeerConnections stay as they are."""
+        following = getattr(self, "_answering_task", None)
+        if following is not None:
+            following.cancel()
+        self.client = client
+        if following is not None:
+            self.follow_offers()
 
     async def _answer_loop(self) -> None:
         while True:

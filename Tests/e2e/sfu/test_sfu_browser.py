@@ -1,6 +1,6 @@
-"""The web app's group call (issue 18) against two real Janus nodes: two headless Chromiums
-with a fake camera and microphone beside two aiortc devices (`SfuPeer`), all in the SFU
-namespace.
+"""The web app's group call (issue 18) against two real Janus nodes: headless Chromiums with a
+fake camera and microphone (two, then three) beside aiortc devices (`SfuPeer`), all in the
+SFU namespace.
 
 - Eve signs in and starts a group call from her group's header: the waiting state, then Ben's
   and Cat's devices, rung with `call.invite` (room, token, group, video), join and publish.
@@ -19,6 +19,8 @@ namespace.
   on a new one.
 - Eve, who started the call, ends it for all: Ben and Cat get `call.hangup`, Frank's screen
   says the organiser ended the call, both screens close.
+- Eve and Frank's 1:1 video call becomes a group call with «Добавить людей»: Gina, in a third
+  Chromium, is rung and joins, and each of the three browsers plays the other two's video.
 - A server without media nodes: the group call shows SFU_UNAVAILABLE's message with retry.
 
 Screenshots go to $ECOMANSONI_ARTIFACTS (default /tmp/ecomansoni-sfu-browser). Selenium
@@ -59,6 +61,7 @@ ARTEFACTS = Path(os.environ.get("ECOMANSONI_ARTIFACTS") or "/tmp/ecomansoni-sfu-
 # The browser user (test OTP of Tests/e2e/conftest.py; this server has a database of its own).
 EVE_PHONE, EVE_CODE = "+15555550124", "124124"
 FRANK_PHONE, FRANK_CODE = "+15555550126", "126126"
+GINA_PHONE, GINA_CODE = "+15555550127", "127127"
 MEDIA_ARGS = (
     "--use-fake-device-for-media-stream",
     "--use-fake-ui-for-media-stream",
@@ -137,6 +140,7 @@ def browser_fixture(name: str):
 
 eve_browser = browser_fixture("eve")
 frank_browser = browser_fixture("frank")
+gina_browser = browser_fixture("gina")
 
 
 def sign_in(b: Browser, url: str, phone: str, code: str, username: str, name: str) -> str:
@@ -485,26 +489,24 @@ def active_testid(b: Browser) -> str | None:
     return js(b, "return document.activeElement && document.activeElement.dataset.testid || null")
 
 
-async def test_one_to_one_call_becomes_a_group_call(eve_browser, frank_browser, devices, sfu_users, sfu_server, janus_nodes):
+async def test_one_to_one_call_becomes_a_group_call_of_three_browsers(eve_browser, frank_browser, gina_browser, sfu_server, janus_nodes):
     """Eve and Frank are in a 1:1 video call (Eve calls from their DM, Frank answers); Eve adds
-    Ben with «Добавить людей» (a dialog of checkboxes of the people she chats with): ROOM_UPGRADE,
-    both browsers get ROOM_UPGRADED, leave the p2p room and join the sfu room with their camera;
-    Ben's aiortc device is rung with call.invite (mode sfu), joins, and each browser's grid
-    plays the other browser's video and Ben's."""
+    Gina with «Добавить людей» (a dialog of checkboxes of the people she chats with):
+    ROOM_UPGRADE, both browsers get ROOM_UPGRADED, leave the p2p room and join the sfu room
+    with their camera; Gina's browser is rung (mode sfu), she joins from the invite, and each of
+    the three browsers' grids plays the other two browsers' videos."""
     from selenium.webdriver.common.keys import Keys
 
-    b, f = eve_browser, frank_browser
-    ben_user = sfu_users.ben
-    await rpc(ben_user.client, "update_my_profile", {"display_name": "Ben", "username": f"ben_{ben_user.id[:6]}"})
+    b, f, g = eve_browser, frank_browser, gina_browser
+    gina_id = await web(sign_in, g, sfu_server.url, GINA_PHONE, GINA_CODE, "gina_group", "Gina")
     frank_id = await web(sign_in, f, sfu_server.url, FRANK_PHONE, FRANK_CODE, "frank_group", "Frank")
     eve_id = await web(sign_in, b, sfu_server.url, EVE_PHONE, EVE_CODE, "eve_group", "Eve")
-    # Ben is among the people Eve chats with (a group of theirs); the app learns of it on load.
-    created = await web(browser_rpc, b, "create_group_chat", {"title": "Pals", "member_ids": [ben_user.id]})
+    # Gina is among the people Eve chats with (a group of theirs); the app learns of it on load.
+    created = await web(browser_rpc, b, "create_group_chat", {"title": "Pals", "member_ids": [gina_id]})
     assert created["status"] == 200, created
     await web(b.open, sfu_server.url)
     await web(b.sign_in, EVE_PHONE, EVE_CODE, "eve_group", "Eve")
     dm = await web(b.open_dm, "frank_group")
-    ben = await devices(ben_user)
 
     # The 1:1 video call: Eve calls from the DM, Frank answers with video.
     await web(b.wait, lambda d: b.is_visible("call-video") and d.find_element("css selector", tid("call-video")).is_enabled(),
@@ -526,7 +528,7 @@ async def test_one_to_one_call_becomes_a_group_call(eve_browser, frank_browser, 
     options = await web(js, b, """return [...document.querySelectorAll('[data-testid="add-people-option"]')].map(el =>
         ({user: el.dataset.userId, type: el.type, label: el.closest('label').textContent}));""")
     users = {o["user"] for o in options}
-    assert ben_user.id in users and frank_id not in users and eve_id not in users, options
+    assert gina_id in users and frank_id not in users and eve_id not in users, options
     assert all(o["type"] == "checkbox" for o in options), options
     assert await web(js, b, """const g = document.querySelector('[data-testid="add-people-list"]');
         return g.getAttribute('role') === 'group' && !!document.getElementById(g.getAttribute('aria-labelledby')).textContent;""")
@@ -544,42 +546,40 @@ async def test_one_to_one_call_becomes_a_group_call(eve_browser, frank_browser, 
     assert await web(call_state, b) == "active"
 
     await web(b.click, "call-add-people")
-    await web(b.click, "add-people-option", data_user_id=ben_user.id)
+    await web(b.click, "add-people-option", data_user_id=gina_id)
     await web(shot, b, "add-people-picker")
     await web(b.click, "add-people-confirm")
 
-    # Ben is rung into the new sfu room; both browsers move into the group call.
-    invite = await ben.expect("call.invite", timeout=15)
-    p = invite["payload"]
-    assert invite["from"]["userId"] == eve_id and p["mode"] == "sfu" and p["callType"] == "video", invite
-    assert p["roomId"] != p2p_room and p["joinToken"], invite
+    # Gina is rung into the new sfu room; both browsers move into the group call.
+    await web(g.wait, lambda d: g.is_visible("call-accept-video"), "the group call invite on Gina's screen")
+    assert await web(lambda: g.visible("call-accept-video").text) == "Присоединиться"
     # Frank's app was told by the server (the spy keeps each frame's first 600 characters).
     upgraded = [fr["text"] for fr in await web(js, f, "return window.__e2eCalls") if fr["dir"] == "in" and '"ROOM_UPGRADED"' in fr["text"]]
-    assert upgraded and (f'"fromRoomId":"{p2p_room}"' in upgraded[0] or f'"roomId":"{p["roomId"]}"' in upgraded[0]), upgraded
+    assert upgraded and p2p_room in upgraded[0], upgraded
     for browser in (b, f):
         sent = [fr["text"] for fr in await web(js, browser, "return window.__e2eCalls") if fr["dir"] == "out"]
         assert any('"ROOM_LEAVE"' in t and p2p_room in t for t in sent), (browser.name, "no ROOM_LEAVE of the 1:1 room")
         await web(wait_long, browser, lambda d, browser=browser: screen_attr(browser, "data-state") == "active",
                   f"{browser.name}'s group call screen, active", MEDIA_TIMEOUT)
         assert await web(call_state, browser) is None, f"{browser.name}'s 1:1 call screen is still open"
-    peers: list[SfuPeer] = []
-    try:
-        peers = [await join_peer(ben, p["roomId"], p["joinToken"], loud=True)]
-        shown = await web(wait_remote_video, b, [frank_id, ben_user.id])
-        assert sorted(t["name"] for t in shown if not t["self"]) == ["Ben", "Frank"], shown
-        shown = await web(wait_remote_video, f, [eve_id, ben_user.id])
-        assert sorted(t["name"] for t in shown if not t["self"]) == ["Ben", "Eve"], shown
-        eve_feed = await feed_of(ben, eve_id)
-        await decodes(peers, eve_feed["feedId"], count=10)
-        await web(shot, b, "add-people-group-grid")
-        await web(shot, f, "add-people-group-grid-frank")
+    await web(g.click, "call-accept-video")
 
-        # Eve started the group call: she ends it for all.
-        await web(b.click, "group-call-end")
-        await web(b.wait, lambda d: screen_attr(b, "data-state") is None, "Eve's group call screen to close")
-        await web(wait_long, f, lambda d: screen_attr(f, "data-state") is None, "Frank's group call screen to close", 20)
-    finally:
-        await asyncio.gather(*(peer.close() for peer in peers))
+    # Three browsers, each playing the other two.
+    names = {eve_id: "Eve", frank_id: "Frank", gina_id: "Gina"}
+    for browser, me in ((b, eve_id), (f, frank_id), (g, gina_id)):
+        others = [user for user in names if user != me]
+        shown = await web(wait_remote_video, browser, others)
+        assert sorted(t["name"] for t in shown if not t["self"]) == sorted(names[u] for u in others), (browser.name, shown)
+        assert all(t["audio"] for t in shown if not t["self"]), (browser.name, shown)
+    await web(shot, b, "add-people-group-grid")
+    await web(shot, g, "group-grid-gina", PHONE)
+
+    # Eve started the group call: she ends it for all.
+    await web(b.click, "group-call-end")
+    await web(b.wait, lambda d: screen_attr(b, "data-state") is None, "Eve's group call screen to close")
+    for browser in (f, g):
+        await web(wait_long, browser, lambda d, browser=browser: screen_attr(browser, "data-state") is None,
+                  f"{browser.name}'s group call screen to close", 20)
     assert dm
 
 

@@ -36,6 +36,7 @@ export class GroupCall {
     this.error = null; // {code, retryAfterMs, at}: the join failed
     this.notice = null; // {code}: something that did not stop the call (publishing refused …)
     this.epoch = 0;
+    this.media = {}; // ROOM_JOIN_OK's sfu: {epoch, maxBitrate, simulcast, …}
     this.iceServers = [];
     this.local = null;
     this.screen = null;
@@ -147,6 +148,7 @@ export class GroupCall {
       return;
     }
     this.joined = true;
+    this.media = ok.sfu || {};
     this.epoch = Number(ok.sfu?.epoch) || this.epoch || 1;
     this.iceServers = Array.isArray(ok.iceServers) ? ok.iceServers : [];
     if (this.host && !this.rang) this.ring();

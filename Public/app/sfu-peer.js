@@ -10,6 +10,20 @@ function config(g) {
   return { iceServers: g.iceServers || [], bundlePolicy: 'max-bundle' };
 }
 
+/**
+ * The camera's simulcast layers, highest first (the order Janus reads rids in): full, half and
+ * quarter resolution, within the room's cap so the three fit together. The SFU forwards each
+ * receiver one layer (sfu.receive picks it); a browser drops layers its resolution cannot fill.
+ */
+function simulcastEncodings(maxBitrate) {
+  const cap = Number(maxBitrate) > 0 ? Number(maxBitrate) : 1000000;
+  return [
+    { rid: 'h', maxBitrate: Math.round(cap * 0.6) },
+    { rid: 'm', maxBitrate: Math.round(cap * 0.25), scaleResolutionDownBy: 2 },
+    { rid: 'l', maxBitrate: Math.round(cap * 0.1), scaleResolutionDownBy: 4 },
+  ];
+}
+
 /** Candidates wait until the SDP that they belong to has been sent; null ends gathering. */
 class Trickle {
   constructor(g, pc) {
@@ -62,7 +76,9 @@ export class Publisher {
     pc.onconnectionstatechange = () => { if (!this.closed) g.peerState('pub', pc.connectionState); };
     const local = g.local;
     for (const track of local?.getTracks() || []) {
-      const tx = pc.addTransceiver(track, { direction: 'sendonly', streams: [local] });
+      const init = { direction: 'sendonly', streams: [local] };
+      if (track.kind === 'video' && g.media?.simulcast) init.sendEncodings = simulcastEncodings(g.media.maxBitrate);
+      const tx = pc.addTransceiver(track, init);
       this.sources.set(tx, track.kind === 'audio' ? 'mic' : 'camera');
     }
   }

@@ -115,6 +115,8 @@ class Received:
     frames: int = 0
     first_at: float | None = None
     times: list[float] = field(default_factory=list)
+    # The last decoded video frame's width (0 for audio).
+    width: int = 0
 
     def rate(self, seconds: float) -> float:
         """Frames per second over the last `seconds`."""
@@ -224,7 +226,8 @@ class SfuPeer:
     async def _count(self, track, received: Received) -> None:
         try:
             while True:
-                await track.recv()
+                frame = await track.recv()
+                received.width = getattr(frame, "width", 0) if received.kind == "video" else 0
                 now = time.monotonic()
                 received.frames += 1
                 received.times.append(now)

@@ -4,6 +4,8 @@ SFU namespace.
 
 - Eve signs in and starts a group call from her group's header: the waiting state, then Ben's
   and Cat's devices, rung with `call.invite` (room, token, group, video), join and publish.
+  Eve's camera is published in simulcast layers: Ben switches to the lowest (`sfu.receive`,
+  `sfu.layer`) and decodes it at a quarter width, then back to the highest.
   The grid shows Eve's tile and two remote tiles named Ben and Cat, each playing video, Ben's
   marked as talking; both aiortc devices decode Eve's camera and microphone.
 - Mute and camera-off go both ways: Eve's mute reaches the others as `sfu.media`; Ben's
@@ -348,6 +350,23 @@ async def test_group_call_in_the_browser(eve_browser, frank_browser, devices, sf
         eve_feed = await feed_of(ben, eve_id)
         assert sorted((s["kind"], s["source"]) for s in eve_feed["streams"]) == [("audio", "mic"), ("video", "camera")], eve_feed
         await decodes(peers, eve_feed["feedId"])
+
+        # Eve's camera goes out in simulcast layers; Ben picks the lowest for himself and
+        # decodes it at a quarter of the camera's width, then takes the highest again.
+        camera = next(st for st in eve_feed["streams"] if st["kind"] == "video")
+        assert camera["simulcast"] is True, eve_feed
+        [eve_video] = peers[0].streams_of(eve_feed["feedId"], "video")
+        for substream, widest in ((0, 320), (2, None)):
+            start = len(ben.frames)
+            (await ben.request("sfu.receive", {"roomId": room_id, "epoch": peers[0].epoch,
+                                               "streams": [{"mid": eve_video.mid, "substream": substream}]})).expect_ok()
+            await ben.next(lambda fr: fr.get("type") == "sfu.layer" and fr["payload"].get("mid") == eve_video.mid
+                           and fr["payload"].get("substream") == substream, start=start, timeout=20, what=f"sfu.layer {substream}")
+            if widest:
+                deadline = time.monotonic() + 10
+                while eve_video.width > widest and time.monotonic() < deadline:
+                    await asyncio.sleep(0.1)
+                assert 0 < eve_video.width <= widest, f"Ben decodes Eve's lowest layer at {eve_video.width} px wide"
 
         # The grid: Eve and the two of them, named, each playing video, sound attached.
         shown = await web(wait_remote_video, b, [ben_user.id, cat_user.id])

@@ -480,7 +480,29 @@ export class GroupCall {
     // An m-line stays active after its publisher stopped that stream (a screen share ended,
     // unpublished): only the streams its feed still lists are shown.
     this.roster.setTracks(this.sub?.tracks(st => this.roster.published(st)) || new Map());
+    this.chooseLayers();
     this.emit();
+  }
+
+  /**
+   * The simulcast layer of each remote camera, by how large its tile is: the highest with up
+   * to two cameras on screen, the middle one with up to four, the lowest above that or while a
+   * shared screen fills the stage (sfu.receive, only for m-lines whose layer changes).
+   */
+  chooseLayers() {
+    const sub = this.sub;
+    if (!sub || this.ended || this.state !== 'active') return;
+    const shown = [...sub.streams.values()].filter(st => st.active !== false && st.kind === 'video' && this.roster.published(st));
+    const cameras = shown.filter(st => st.source !== 'screen');
+    const substream = shown.length > cameras.length || cameras.length > 4 ? 0 : cameras.length > 2 ? 1 : 2;
+    const change = cameras.filter(st => this.roster.simulcast(st) && sub.layers.get(st.mid) !== substream)
+      .map(st => ({ mid: st.mid, substream }));
+    if (!change.length) return;
+    for (const c of change) sub.layers.set(c.mid, substream);
+    this.request('sfu.receive', { roomId: this.roomId, epoch: this.epoch, streams: change }).catch(e => {
+      for (const c of change) sub.layers.delete(c.mid);
+      this.problem(e);
+    });
   }
 
   // Connection quality

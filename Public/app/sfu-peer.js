@@ -153,6 +153,7 @@ export class Subscriber {
     this.chain = Promise.resolve();
     this.closed = false;
     this.lastStats = new Map(); // mid → {lost, received, frames}
+    this.layers = new Map(); // mid → the simulcast substream asked for (sfu-call.js chooseLayers)
   }
 
   create() {

@@ -96,6 +96,11 @@ export class Roster {
     return !feed || !!feed.streams?.some(x => x.mid === stream.feedMid);
   }
 
+  /** Whether a subscriber m-line's stream comes in simulcast layers (its feed says so). */
+  simulcast(stream) {
+    return !!this.feeds.get(stream.feedId)?.streams?.find(x => x.mid === stream.feedMid)?.simulcast;
+  }
+
   /** The receiver tracks by device (Subscriber.tracks) onto the tiles. */
   setTracks(byDevice) {
     for (const [deviceId, entry] of byDevice) this.tile(deviceId, entry.userId);

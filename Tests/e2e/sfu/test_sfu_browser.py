@@ -5,7 +5,8 @@ SFU namespace.
 - Eve signs in and starts a group call from her group's header: the waiting state, then Ben's
   and Cat's devices, rung with `call.invite` (room, token, group, video), join and publish.
   Eve's camera is published in simulcast layers: Ben switches to the lowest (`sfu.receive`,
-  `sfu.layer`) and decodes it at a quarter width, then back to the highest.
+  `sfu.layer`) and decodes it at a quarter width, then back to the highest; Frank's app asks
+  for the lowest while Eve's shared screen fills the stage, and the highest after.
   The grid shows Eve's tile and two remote tiles named Ben and Cat, each playing video, Ben's
   marked as talking; both aiortc devices decode Eve's camera and microphone.
 - Mute and camera-off go both ways: Eve's mute reaches the others as `sfu.media`; Ben's
@@ -308,6 +309,13 @@ def pressed(b: Browser, testid: str) -> str | None:
     return js(b, "return document.querySelector(arguments[0]).getAttribute('aria-pressed')", tid(testid))
 
 
+def layers_asked(b: Browser) -> list[int]:
+    """The simulcast substreams the page asked for with sfu.receive, in order."""
+    sent = b.driver.execute_script("return window.__e2eCalls.filter(f => f.dir === 'out' && f.text.includes('\"sfu.receive\"'))"
+                                   ".map(f => f.text)")
+    return [stream["substream"] for text in sent for stream in json.loads(text)["payload"]["streams"] if "substream" in stream]
+
+
 def stage_playing(b: Browser) -> bool:
     return js(b, """const st = document.querySelector('[data-testid="group-call-stage"]');
         const v = st && st.querySelector('video');
@@ -440,8 +448,11 @@ async def test_group_call_in_the_browser(eve_browser, frank_browser, devices, sf
         assert await web(lambda: f.visible("group-call-stage").get_attribute("aria-label")) == "Экран: Eve"
         await web(shot, b, "group-call-screen-share")
         await web(shot, f, "group-call-screen-share-frank")
+        # With the screen large, Frank's app takes Eve's camera (simulcast) at its lowest layer.
+        await web(f.wait, lambda d: layers_asked(f)[-1:] == [0], "Frank's sfu.receive of the lowest layer")
         await web(b.click, "group-call-share")
         await web(wait_long, f, lambda d: not f.is_visible("group-call-stage"), "the shared screen gone from Frank's screen", MEDIA_TIMEOUT)
+        await web(f.wait, lambda d: layers_asked(f)[-1:] == [2], "Frank's sfu.receive of the highest layer again")
 
         # The room's node dies: everyone keeps their tiles, reconnects on the other node (epoch 2).
         node_id = sql(sfu_server, f"SELECT node_id FROM calls.sfu_rooms WHERE room_id = '{room_id}'")[0][0]

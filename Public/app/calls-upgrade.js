@@ -52,7 +52,7 @@ export async function moveToGroup(calls, c, p, from) {
     conversationId: c.conversationId, title: item?.kind === 'group' ? item.title || '' : '',
     memberIds: [...new Set([c.peerId, ...added])].filter(id => id && id !== calls.userId),
     ringIds: added, host: mine, hostId: mine ? calls.userId : from.userId,
-    roomId: p.roomId, joinToken: p.joinToken, callId: p.callId || null,
+    roomId: p.roomId, joinToken: p.joinToken, tokenExpiresAt: Number(p.expiresAt) || 0, callId: p.callId || null,
   });
   g.local = local;
   g.muted = !!c.muted;

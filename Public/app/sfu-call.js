@@ -15,13 +15,14 @@ const SLOW_MS = 10000; // an sfu.connection "slow" counts this long
 const RETRY_PUBLISH_MS = 15000; // PUBLISHERS_FULL: try again this often (and when someone unpublishes)
 const ENDED_KEEP_MS = 3000;
 const NEW_STREAMS_MS = 600; // a feed's new stream (a screen) is subscribed this long after it is announced
+const TOKEN_RETRY_MS = 30000; // a failed join-token refresh is tried again after this
 
 export class GroupCall {
   /**
    * `calls`: the Calls controller (signal, knownProfile, session). fields: conversationId,
    * title, memberIds (the other members), host (this user started it) and, when joining from
-   * an invite, roomId, joinToken, callId, hostId; ringIds: who to ring instead of every member
-   * (a 1:1 call made a group call rings only the people added).
+   * an invite, roomId, joinToken (tokenExpiresAt, when known), callId, hostId; ringIds: who to
+   * ring instead of every member (a 1:1 call made a group call rings only the people added).
    */
   constructor(calls, fields) {
     this.calls = calls;
@@ -30,6 +31,7 @@ export class GroupCall {
     this.userId = calls.userId;
     Object.assign(this, {
       conversationId: null, title: '', memberIds: [], ringIds: null, host: false, hostId: null, roomId: null, joinToken: null, callId: null,
+      tokenExpiresAt: 0, // when joinToken expires (ms), when known
     }, fields);
     this.state = 'connecting'; // connecting → active ⇄ reconnecting; error; ended
     this.reason = null; // why it ended
@@ -97,7 +99,7 @@ export class GroupCall {
         const room = await this.request('ROOM_CREATE', {
           allowedUserIds: this.memberIds, mode: 'sfu', ...(this.conversationId && { conversationId: this.conversationId }),
         });
-        Object.assign(this, { roomId: room.roomId, callId: room.callId, joinToken: room.joinToken, hostId: this.userId });
+        Object.assign(this, { roomId: room.roomId, callId: room.callId, joinToken: room.joinToken, tokenExpiresAt: room.expiresAt, hostId: this.userId });
       } catch (e) {
         return this.fail(e);
       }
@@ -142,6 +144,7 @@ export class GroupCall {
     }
     if (this.ended) { this.leaveRoom(); return; }
     const ok = this.joinOk || {};
+    this.keepTokenFresh(this.tokenExpiresAt);
     if (rejoining && ok.sfu?.resumed && Number(ok.sfu.epoch) === epoch && this.pub && this.sub) {
       this.state = 'active';
       this.emit();
@@ -153,6 +156,28 @@ export class GroupCall {
     this.iceServers = Array.isArray(ok.iceServers) ? ok.iceServers : [];
     if (this.host && !this.rang) this.ring();
     await this.connectMedia();
+  }
+
+  /**
+   * Keeps the room's join token fresh while in the call (ROOM_TOKEN_REFRESH, halfway through
+   * each token's life), so people rung late and a rejoin after a drop carry one that works.
+   */
+  keepTokenFresh(expiresAt) {
+    clearTimeout(this.tokenTimer);
+    const half = (Number(expiresAt) - Date.now()) / 2;
+    this.tokenTimer = setTimeout(async () => {
+      if (this.ended || !this.joined) return;
+      try {
+        const fresh = await this.request('ROOM_TOKEN_REFRESH', { roomId: this.roomId });
+        if (fresh?.joinToken) {
+          this.joinToken = fresh.joinToken;
+          this.tokenExpiresAt = Number(fresh.expiresAt) || 0;
+        }
+        this.keepTokenFresh(this.tokenExpiresAt);
+      } catch {
+        if (!this.ended) this.keepTokenFresh(Date.now() + 2 * TOKEN_RETRY_MS);
+      }
+    }, Math.max(TOKEN_RETRY_MS, half || 0));
   }
 
   /** A join that failed: the error state (retry offered); the camera is off meanwhile. */
@@ -340,6 +365,7 @@ export class GroupCall {
     this.reason = reason;
     clearTimeout(this.publishTimer);
     clearTimeout(this.streamsTimer);
+    clearTimeout(this.tokenTimer);
     clearInterval(this.statsTimer);
     this.closePeers();
     if (this.joined) this.leaveRoom();

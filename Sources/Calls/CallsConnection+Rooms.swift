@@ -52,6 +52,29 @@ extension CallsConnection {
         ]
     }
 
+    /// `ROOM_TOKEN_REFRESH {roomId}` → `ROOM_TOKEN_REFRESHED {roomId, callId, joinToken,
+    /// expiresAt}`: a join token with a new expiry for the same room, call and allowed users,
+    /// so a call longer than the token's lifetime can still ring people and take members back
+    /// after a drop. Only a device in the room now gets one (the earlier service re-minted
+    /// tokens for any room id).
+    func refreshJoinToken(_ payload: [String: Any]) async throws -> AckResult {
+        guard let session else { throw CallsError(.unauthenticated, "send HELLO first") }
+        let roomId = try Self.roomId(payload)
+        guard await session.isIn(roomId) else { throw CallsError(.unauthorized, "you are not in room \(roomId)") }
+        guard let room = try await service.store.invitation(of: roomId), !room.closed else {
+            throw CallsError(.roomNotFound, "room \(roomId) is closed")
+        }
+        let expiresAt = Int(Date().timeIntervalSince1970) + settings.joinTokenTTLSeconds
+        let token = JoinToken(claims: .init(room: roomId, call: room.callId, users: room.allowed, exp: expiresAt))
+            .signed(with: try await service.signingKey())
+        let refreshed: [String: Any] = [
+            "roomId": roomId.uuidString.lowercased(), "callId": room.callId.uuidString.lowercased(), "joinToken": token,
+            "expiresAt": Int64(expiresAt) * 1000,
+        ]
+        await session.send(type: "ROOM_TOKEN_REFRESHED", payload: JSONObject(refreshed))
+        return .ok(refreshed)
+    }
+
     /// `ROOM_JOIN {roomId, joinToken}` → `ROOM_JOIN_OK`, `ROOM_SNAPSHOT`; others get `PEER_JOINED`.
     func joinRoom(_ payload: [String: Any], userId: UUID) async throws -> AckResult {
         guard let session else { throw CallsError(.unauthenticated, "send HELLO first") }

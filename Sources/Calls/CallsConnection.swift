@@ -95,6 +95,7 @@ actor CallsConnection {
         case "ROOM_JOIN": return try await joinRoom(frame.payload, userId: userId)
         case "ROOM_LEAVE": return try await leaveRoom(frame.payload, userId: userId)
         case "ROOM_UPGRADE": return try await upgradeRoom(frame.payload, userId: userId)
+        case "ROOM_TOKEN_REFRESH": return try await refreshJoinToken(frame.payload)
         case "call.invite", "call.accept", "call.decline", "call.cancel", "call.hangup":
             return try await ring(frame.type, frame.payload, userId: userId)
         case "webrtc.offer", "webrtc.answer", "webrtc.ice":

@@ -125,13 +125,13 @@ struct CallsStore: CallsLiveState {
         }
     }
 
-    /// Who may join a room and the conversation it belongs to (nil: no such room).
-    func invitation(of id: UUID) async throws -> (mode: String, allowed: [UUID], conversationId: UUID?, closed: Bool)? {
+    /// Who may join a room, its call and the conversation it belongs to (nil: no such room).
+    func invitation(of id: UUID) async throws -> (callId: UUID, mode: String, allowed: [UUID], conversationId: UUID?, closed: Bool)? {
         try await database.withOwner { connection in
             let rows = try await connection.rows(
-                "SELECT mode, allowed_user_ids, conversation_id, closed_at IS NOT NULL FROM calls.rooms WHERE id = $1", [id])
-            for try await (mode, allowed, conversation, closed) in rows.decode((String, [UUID], UUID?, Bool).self) {
-                return (mode, allowed, conversation, closed)
+                "SELECT call_id, mode, allowed_user_ids, conversation_id, closed_at IS NOT NULL FROM calls.rooms WHERE id = $1", [id])
+            for try await (call, mode, allowed, conversation, closed) in rows.decode((UUID, String, [UUID], UUID?, Bool).self) {
+                return (call, mode, allowed, conversation, closed)
             }
             return nil
         }

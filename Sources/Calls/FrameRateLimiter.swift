@@ -25,7 +25,7 @@ struct FrameRateLimiter {
         switch type {
         case "HELLO", "AUTH": return "session"
         case "ROOM_CREATE", "ROOM_UPGRADE": return "create"
-        case "ROOM_JOIN": return "join"
+        case "ROOM_JOIN", "ROOM_TOKEN_REFRESH": return "join"
         case "call.invite": return "invite"
         default:
             if type.hasPrefix("call.") { return "call" }

@@ -727,6 +727,33 @@ async def test_expired_join_token_is_refused(users, limits, calls):
     reply.expect_error("UNAUTHORIZED")
 
 
+async def test_a_member_refreshes_the_join_token_of_a_long_call(users, limits, calls):
+    """ROOM_TOKEN_REFRESH (docs/calls.md): a device in the room gets a join token with a new
+    expiry for the same room, call and allowed users, which still lets an allowed user in
+    once the first token has run out; a device not in the room gets none."""
+    alice = await logged_in(calls, users.alice, limits.url)
+    bob = await logged_in(calls, users.bob, limits.url)
+    room = await alice.create_room([users.bob.id])
+    # Not in the room (the creator too, before joining): no token.
+    (await alice.request("ROOM_TOKEN_REFRESH", {"roomId": room["roomId"]})).expect_error("UNAUTHORIZED")
+    await alice.join_room(room)
+    await asyncio.sleep(4)
+    reply = await alice.request("ROOM_TOKEN_REFRESH", {"roomId": room["roomId"]})
+    reply.expect_ok()
+    fresh = reply.response("ROOM_TOKEN_REFRESHED")["payload"]
+    assert fresh["roomId"] == room["roomId"] and fresh["callId"] == room["callId"], fresh
+    assert fresh["joinToken"] != room["joinToken"] and fresh["expiresAt"] >= room["expiresAt"] + 3000, (fresh, room)
+    assert abs(fresh["expiresAt"] - (now_ms() + 10_000)) < 1500, fresh
+    assert reply.payload["joinToken"] == fresh["joinToken"]
+    error = (await alice.request("ROOM_TOKEN_REFRESH", {"roomId": "nope"})).expect_error("VALIDATION_FAILED")
+    assert "roomId" in error["message"], error
+    (await bob.request("ROOM_TOKEN_REFRESH", {"roomId": room["roomId"]})).expect_error("UNAUTHORIZED")
+    # Past the first token's expiry: it is refused, the refreshed one lets Bob in.
+    await asyncio.sleep(max(0.0, (room["expiresAt"] - now_ms()) / 1000) + 1.2)
+    (await bob.request("ROOM_JOIN", {"roomId": room["roomId"], "joinToken": room["joinToken"]})).expect_error("UNAUTHORIZED")
+    await bob.join_room({**room, "joinToken": fresh["joinToken"]})
+
+
 async def test_defect_no_peer_joined_and_no_peer_left_on_socket_close(users, pair, calls):
     a, _ = pair
     alice = await logged_in(calls, users.alice, a.url)

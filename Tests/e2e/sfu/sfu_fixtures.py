@@ -60,6 +60,8 @@ def sfu_environment(nodes) -> dict[str, str]:
         "SFU_ADMIN_KEY": nodes[0].admin_key,
         "SFU_ROOM_KEY": secrets.token_urlsafe(32),
         "CALLS_RESUME_GRACE_SECONDS": "3",
+        # Join tokens live a minute, so the browser test sees the web app refresh its token.
+        "CALLS_JOIN_TOKEN_TTL_SECONDS": "60",
         # Three live publishers a room, so the suite reaches the limit with four devices.
         "SFU_MAX_PUBLISHERS": "3",
         # The sweep of stray Janus rooms every 2 s, not 60, so a test sees it.

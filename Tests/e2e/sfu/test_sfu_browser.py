@@ -6,7 +6,8 @@ SFU namespace.
   and Cat's devices, rung with `call.invite` (room, token, group, video), join and publish.
   Eve's camera is published in simulcast layers: Ben switches to the lowest (`sfu.receive`,
   `sfu.layer`) and decodes it at a quarter width, then back to the highest; Frank's app asks
-  for the lowest while Eve's shared screen fills the stage, and the highest after.
+  for the lowest while Eve's shared screen fills the stage, and the highest after. Eve's app
+  refreshes the room's join token halfway through its life (ROOM_TOKEN_REFRESH).
   The grid shows Eve's tile and two remote tiles named Ben and Cat, each playing video, Ben's
   marked as talking; both aiortc devices decode Eve's camera and microphone.
 - Mute and camera-off go both ways: Eve's mute reaches the others as `sfu.media`; Ben's
@@ -492,6 +493,13 @@ async def test_group_call_in_the_browser(eve_browser, frank_browser, devices, sf
                                              "&& p.getTransceivers().some(t => t.direction === 'recvonly')).length") == 1,
                   "a new subscriber PeerConnection on Frank's page", MEDIA_TIMEOUT)
         await web(wait_remote_video, f, [eve_id, ben_user.id])
+
+        # Halfway through the join token's life (60 s in this suite) Eve's app got a fresh one,
+        # which a late invite or a rejoin after a drop would carry.
+        def refreshed() -> list[str]:
+            return [fr["text"] for fr in js(b, "return window.__e2eCalls") if fr["dir"] == "in" and '"ROOM_TOKEN_REFRESHED"' in fr["text"]]
+        await web(wait_long, b, lambda d: refreshed(), "Eve's app refreshing the room's join token", MEDIA_TIMEOUT)
+        assert f'"roomId":"{room_id}"' in (await web(refreshed))[0]
 
         # Eve, who started the call, ends it for all: the others are hung up; both screens close.
         await web(b.click, "group-call-end")

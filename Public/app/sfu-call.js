@@ -203,14 +203,27 @@ export class GroupCall {
     await this.join();
   }
 
-  /** Rings every other member (or ringIds): call.invite with the room and its token. */
-  ring() {
+  /**
+   * Rings every other member (or ringIds): call.invite with the room and its token, one at a
+   * time. The server takes 10 invites a minute from a connection, so in a larger group the
+   * rest wait for the limit (RATE_LIMITED's retryAfterMs) instead of being refused together
+   * again and again; a member who has joined meanwhile is not rung.
+   */
+  async ring() {
     this.rang = true;
     for (const to of this.ringIds || this.memberIds) {
-      this.request('call.invite', {
-        to, callId: this.callId, callType: 'video', mode: 'sfu', roomId: this.roomId, joinToken: this.joinToken,
-        ...(this.conversationId && { conversationId: this.conversationId }),
-      }).catch(() => {});
+      while (!this.ended && ![...this.roster.tiles.values()].some(tile => tile.userId === to)) {
+        try {
+          await this.request('call.invite', {
+            to, callId: this.callId, callType: 'video', mode: 'sfu', roomId: this.roomId, joinToken: this.joinToken,
+            ...(this.conversationId && { conversationId: this.conversationId }),
+          });
+          break;
+        } catch (e) {
+          if (e?.code !== 'RATE_LIMITED') break;
+          await new Promise(resolve => setTimeout(resolve, Math.max(1000, Number(e.details?.retryAfterMs) || 6000)));
+        }
+      }
     }
   }
 

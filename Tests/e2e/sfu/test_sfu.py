@@ -13,7 +13,7 @@ import pytest
 import websockets
 
 from sfu_fixtures import *  # noqa: F403 (the suite's fixtures)
-from sfu_fixtures import requires_media_namespace
+from sfu_fixtures import requires_media_namespace, sql
 from sfu_peer import SfuPeer
 from sfu_support import feed_id_of, janus_handle, janus_request, sfu_room, two_publishing
 
@@ -186,6 +186,28 @@ async def test_late_feed_unpublish_and_leave(devices, sfu_users):
         assert video.rate(1.5) >= 20, f"ann's video at {video.rate(1.5):.1f} fps after cat left"
     finally:
         await asyncio.gather(*(p.close() for p in (a, b, c) if p))
+
+
+async def test_a_device_whose_socket_drops_leaves_the_media_after_the_grace(devices, sfu_users, sfu_server):
+    """Spec §9 test 3's variant: Ben's calls socket is lost and he does not come back; once
+    the resume grace (3 s in this suite) is over, Ann is told his feed left and his
+    participant's row is gone, while up to then nothing changes for her."""
+    room, (ann, ben), (a, b), (ann_feed, ben_feed) = await two_publishing(devices, sfu_users)
+    try:
+        start = len(ann.frames)
+        await ben.abort()
+        dropped = time.monotonic()
+
+        def ben_removed(frame):
+            return frame.get("type") == "sfu.feeds" and any(r["feedId"] == ben_feed for r in frame["payload"].get("removed") or [])
+        await ann.quiet(ben_removed, 2.0, "Ben's feed removed inside the grace")
+        gone = await ann.next(ben_removed, start=start, timeout=6, what="Ben's feed removed after the grace")
+        assert gone["payload"]["removed"][0]["reason"] == "left", gone
+        assert 2.5 <= time.monotonic() - dropped <= 7, f"removed {time.monotonic() - dropped:.1f} s after the drop"
+        rows = sql(sfu_server, f"SELECT device_id FROM calls.sfu_participants WHERE room_id = '{room['roomId']}'")
+        assert rows == [[ann.device_id]], rows
+    finally:
+        await asyncio.gather(a.close(), b.close())
 
 
 async def test_mute_and_ice_restart(devices, sfu_users):

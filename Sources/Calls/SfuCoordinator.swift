@@ -420,15 +420,22 @@ actor SfuCoordinator {
     private func endHandOver(_ participant: SfuDevice) async {
         let identity = participant.identity
         do {
-            if try await store.deleteParticipant(room: identity.room, device: identity.device, heldBy: instanceId) {
-                await participant.endInJanus()
-                try await closeEmptied(identity.room)
-            } else {
-                await participant.node.forget(participant.session)
-            }
+            guard try await isOurs(participant) else { return await participant.node.forget(participant.session) }
+            await participant.endInJanus()
+            try await closeEmptied(identity.room)
         } catch {
             logger.warning("sfu: ending a participant let go failed", metadata: ["room": "\(identity.room)", "error": "\(error)"])
         }
+    }
+
+    /// Deletes the participant's row if this instance still holds it, and says whether its
+    /// Janus session is this instance's to end: false only when another instance has taken it
+    /// over (Janus does not fence a claimed session, so the old holder must leave it alone).
+    private func isOurs(_ participant: SfuDevice) async throws -> Bool {
+        let identity = participant.identity
+        if try await store.deleteParticipant(room: identity.room, device: identity.device, heldBy: (instanceId, participant.session)) { return true }
+        let holder = try await store.holder(room: identity.room, device: identity.device, session: participant.session)
+        return holder == nil || holder == instanceId
     }
 
     /// §3.2 "Device participant": the token admitted to the room's ACL, a session, a
@@ -525,7 +532,7 @@ actor SfuCoordinator {
         if devices[room]?.isEmpty == true { devices[room] = nil }
         countParticipants()
         do {
-            guard try await store.deleteParticipant(room: room, device: device, heldBy: instanceId) else {
+            guard try await isOurs(participant) else {
                 await participant.release()
                 await participant.node.forget(participant.session)
                 return

@@ -317,11 +317,10 @@ actor SfuDevice {
     /// changes) is pushed before this returns; `pending` when Janus postponed it.
     func subscribe(_ streams: JSONList, all: Bool) async throws -> Bool {
         try ensureOpen()
-        if all, !subscribesAll, subscriber != nil {
+        if all, !subscribesAll {
             subscribesAll = true
-            await saveSubscription()
+            if subscriber != nil { await saveSubscription() }
         }
-        if all { subscribesAll = true }
         var wanted = streams.value
         let limit = settings.maximumSubscribedMlines
         var lines = subscriberLines.values.filter { $0["active"] as? Bool ?? true }.count
@@ -542,6 +541,8 @@ actor SfuDevice {
             ownStreams = []
             awaitingHangup = false
             lastHangup = .now
+            // Unpublished in the row too: the node's load, and an instance taking it over.
+            try? await store.setPublishing(room: identity.room, device: identity.device, streams: nil, node: placement.nodeId)
             await push("sfu.connection", JSONObject(base(["pc": "pub", "state": "down", "reason": event.object["reason"] as? String ?? "hangup"])))
         default: break
         }

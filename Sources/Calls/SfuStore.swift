@@ -214,7 +214,7 @@ struct SfuStore {
                 ON CONFLICT (room_id, device_id) DO UPDATE SET epoch = EXCLUDED.epoch, instance_id = EXCLUDED.instance_id,
                   janus_session_id = EXCLUDED.janus_session_id, pub_handle_id = EXCLUDED.pub_handle_id, sub_handle_id = NULL,
                   janus_feed_id = EXCLUDED.janus_feed_id, private_id = EXCLUDED.private_id, feed_id = EXCLUDED.feed_id,
-                  publishing = false, video_streams = 0
+                  publishing = false, video_streams = 0, streams = '[]', subscription = NULL
                 """, [row.roomId, row.deviceId, row.userId, row.epoch, instance, row.sessionId, row.publisherHandle,
                       row.janusFeedId, row.privateId, row.feedId])
         }
@@ -286,11 +286,14 @@ struct SfuStore {
         }
     }
 
-    /// The instance holding the device's participant (nil: no participant).
-    func holder(room: UUID, device: String) async throws -> String? {
+    /// The instance holding the device's participant (nil: no participant; with `session`,
+    /// none of that Janus session).
+    func holder(room: UUID, device: String, session: Int64? = nil) async throws -> String? {
         try await database.withOwner { connection in
-            try await connection.scalarText(
-                "SELECT instance_id FROM calls.sfu_participants WHERE room_id = $1 AND device_id = $2", [room, device])
+            try await connection.scalarText("""
+                SELECT instance_id FROM calls.sfu_participants
+                WHERE room_id = $1 AND device_id = $2 AND ($3::bigint IS NULL OR janus_session_id = $3)
+                """, [room, device, session])
         }
     }
 
@@ -342,14 +345,16 @@ struct SfuStore {
         }
     }
 
-    /// Removes the device's participant (only while `holder` holds it, when given); the load
-    /// of the room's node follows. True when a row went.
+    /// Removes the device's participant (when `holder` is given, only the row of that Janus
+    /// session while that instance holds it); the load of the room's node follows. True when a
+    /// row went.
     @discardableResult
-    func deleteParticipant(room: UUID, device: String, heldBy holder: String? = nil) async throws -> Bool {
+    func deleteParticipant(room: UUID, device: String, heldBy holder: (instance: String, session: Int64)? = nil) async throws -> Bool {
         try await database.withOwner { connection in
             let deleted = try await connection.exists("""
-                DELETE FROM calls.sfu_participants WHERE room_id = $1 AND device_id = $2 AND ($3::text IS NULL OR instance_id = $3) RETURNING 1
-                """, [room, device, holder])
+                DELETE FROM calls.sfu_participants WHERE room_id = $1 AND device_id = $2
+                  AND ($3::text IS NULL OR (instance_id = $3 AND janus_session_id = $4)) RETURNING 1
+                """, [room, device, holder?.instance, holder?.session])
             if deleted, let node = try await connection.scalarText("SELECT node_id FROM calls.sfu_rooms WHERE room_id = $1", [room]) {
                 try await Self.recomputeLoad(of: node, on: connection)
             }

@@ -328,9 +328,13 @@ import TestSupport
             #expect(try await store.takeOver(room: room, device: "d1", from: "calls-1", to: "calls-2"))
             #expect(try await !store.takeOver(room: room, device: "d1", from: "calls-1", to: "calls-3"))
             #expect(try await store.holder(room: room, device: "d1") == "calls-2")
-            #expect(try await !store.deleteParticipant(room: room, device: "d1", heldBy: "calls-1"))
+            #expect(try await !store.deleteParticipant(room: room, device: "d1", heldBy: ("calls-1", row.sessionId)))
             #expect(try await store.heldParticipant(room: room, device: "d1") != nil)
-            #expect(try await store.deleteParticipant(room: room, device: "d1", heldBy: "calls-2"))
+            // Nor may its new holder delete a row of another Janus session (one made after it).
+            #expect(try await !store.deleteParticipant(room: room, device: "d1", heldBy: ("calls-2", row.sessionId + 1)))
+            #expect(try await store.holder(room: room, device: "d1", session: row.sessionId) == "calls-2")
+            #expect(try await store.holder(room: room, device: "d1", session: row.sessionId + 1) == nil)
+            #expect(try await store.deleteParticipant(room: room, device: "d1", heldBy: ("calls-2", row.sessionId)))
             #expect(try await store.holder(room: room, device: "d1") == nil)
 
             // A subscriber handle gone takes its recorded state with it.

@@ -111,11 +111,10 @@ actor SfuCoordinator {
                 devices[room]?[device] = nil
                 if let holder {
                     logger.info("sfu: another instance took a participant over", metadata: ["room": "\(room)", "holder": "\(holder)"])
-                    await participant.release()
-                    await participant.node.forget(participant.session)
+                    await participant.abandon()
                 } else {
                     logger.warning("sfu: a participant's row is gone; ending its Janus session", metadata: ["room": "\(room)"])
-                    await participant.leave()
+                    try? await end(participant)
                 }
             }
             if devices[room]?.isEmpty == true { devices[room] = nil }
@@ -418,14 +417,24 @@ actor SfuCoordinator {
     static let handOverSeconds = 10
 
     private func endHandOver(_ participant: SfuDevice) async {
-        let identity = participant.identity
         do {
-            guard try await isOurs(participant) else { return await participant.node.forget(participant.session) }
-            await participant.endInJanus()
-            try await closeEmptied(identity.room)
+            guard try await isOurs(participant) else { return await participant.abandon() }
+            try await end(participant)
         } catch {
-            logger.warning("sfu: ending a participant let go failed", metadata: ["room": "\(identity.room)", "error": "\(error)"])
+            logger.warning("sfu: ending a participant let go failed", metadata: ["room": "\(participant.identity.room)", "error": "\(error)"])
         }
+    }
+
+    /// Ends a participant this instance holds: it leaves Janus (§3.2 order), its token leaves
+    /// the room's ACL, and the Janus room goes with the room's last participant.
+    private func end(_ participant: SfuDevice) async throws {
+        await participant.leave()
+        let placement = participant.placement
+        if let node = nodes[placement.nodeId] {
+            let secret = SfuWire.roomSecret(key: settings.roomKey, room: placement.roomId, epoch: placement.epoch)
+            try? await node.admin(JSONObject(["request": "allowed", "room": placement.janusRoomId, "secret": secret, "action": "remove", "allowed": [participant.token]]))
+        }
+        try await closeEmptied(placement.roomId)
     }
 
     /// Deletes the participant's row if this instance still holds it, and says whether its
@@ -532,18 +541,8 @@ actor SfuCoordinator {
         if devices[room]?.isEmpty == true { devices[room] = nil }
         countParticipants()
         do {
-            guard try await isOurs(participant) else {
-                await participant.release()
-                await participant.node.forget(participant.session)
-                return
-            }
-            await participant.leave()
-            let placement = participant.placement
-            if let node = nodes[placement.nodeId] {
-                let secret = SfuWire.roomSecret(key: settings.roomKey, room: room, epoch: placement.epoch)
-                try? await node.admin(JSONObject(["request": "allowed", "room": placement.janusRoomId, "secret": secret, "action": "remove", "allowed": [participant.token]]))
-            }
-            try await closeEmptied(room)
+            guard try await isOurs(participant) else { return await participant.abandon() }
+            try await end(participant)
         } catch {
             logger.warning("sfu: recording a leave failed", metadata: ["room": "\(room)", "error": "\(error)"])
             await participant.leave()

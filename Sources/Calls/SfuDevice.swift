@@ -63,6 +63,8 @@ actor SfuDevice {
     private var batch: Task<Void, Never>?
     private var readers: [Task<Void, Never>] = []
     private(set) var closed = false
+    /// Set once the participant has left Janus (``endInJanus()``).
+    private var ended = false
     /// The bitrate cap Janus has for this publisher (the room's, until the room gets crowded).
     private(set) var appliedBitrate = 0
     /// Set by `sfu.unpublish` until Janus reports the publisher PeerConnection closed.
@@ -159,8 +161,9 @@ actor SfuDevice {
         }
     }
 
-    /// Stops handling the participant here, leaving its Janus session as it is for the instance
-    /// the device moved to (which claims it) or for ``endInJanus()``.
+    /// Stops handling the participant here (its events, batches and pending removals), leaving
+    /// its Janus session as it is for the instance the device moved to (which claims it) or for
+    /// ``endInJanus()``.
     func release() async {
         closed = true
         batch?.cancel()
@@ -440,33 +443,25 @@ actor SfuDevice {
     /// Leaves Janus in the order that lets the others see it (§3.2): unpublish, leave both
     /// handles, destroy the session. Errors are logged: the participant is gone either way.
     func leave() async {
-        guard !closed else { return }
-        closed = true
-        batch?.cancel()
-        for task in pendingRemovals.values { task.cancel() }
+        await release()
         await endInJanus()
     }
 
-    /// The Janus side of ``leave()``, also for a participant released here and not taken over.
+    /// The Janus side of ``leave()`` (once), also for a participant released here and not taken over.
     func endInJanus() async {
+        guard !ended else { return }
+        ended = true
         if publishing { _ = try? await node.pluginRequest(session: session, handle: publisher, JSONObject(["request": "unpublish"])) }
         _ = try? await node.pluginRequest(session: session, handle: publisher, JSONObject(["request": "leave"]))
         if let subscriber { _ = try? await node.pluginRequest(session: session, handle: subscriber, JSONObject(["request": "leave"])) }
         await node.destroySession(session)
-        for reader in readers { reader.cancel() }
-        await node.connection.stopEvents(of: publisher)
-        if let subscriber { await node.connection.stopEvents(of: subscriber) }
     }
 
-    /// Drops the participant without talking to Janus (its node is gone).
+    /// Drops the participant without talking to Janus: its node is gone, or another instance
+    /// took its session over. The node stops keeping the session alive.
     func abandon() async {
-        closed = true
+        await release()
         await node.forget(session)
-        batch?.cancel()
-        for reader in readers { reader.cancel() }
-        await node.connection.stopEvents(of: publisher)
-        if let subscriber { await node.connection.stopEvents(of: subscriber) }
-        await node.connection.stopEvents(of: session)
     }
 
     // MARK: Janus events

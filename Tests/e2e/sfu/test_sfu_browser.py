@@ -96,11 +96,11 @@ SOCKET_SPY = """
     constructor(...args) {
       super(...args);
       if (String(args[0]).includes('/calls/v1/ws')) {
-        this.addEventListener('message', e => window.__e2eCalls.push({ dir: 'in', at: Date.now(), text: String(e.data).slice(0, 600) }));
+        this.addEventListener('message', e => window.__e2eCalls.push({ dir: 'in', at: Date.now(), text: String(e.data).slice(0, 8000) }));
       }
     }
     send(data) {
-      if (this.url.includes('/calls/v1/ws')) window.__e2eCalls.push({ dir: 'out', at: Date.now(), text: String(data).slice(0, 600) });
+      if (this.url.includes('/calls/v1/ws')) window.__e2eCalls.push({ dir: 'out', at: Date.now(), text: String(data).slice(0, 8000) });
       return super.send(data);
     }
   };
@@ -592,7 +592,9 @@ async def test_one_to_one_call_becomes_a_group_call_of_three_browsers(eve_browse
     # Gina is rung into the new sfu room; both browsers move into the group call.
     await web(g.wait, lambda d: g.is_visible("call-accept-video"), "the group call invite on Gina's screen")
     assert await web(lambda: g.visible("call-accept-video").text) == "Присоединиться"
-    # Frank's app was told by the server (the spy keeps each frame's first 600 characters).
+    rung = [fr["text"] for fr in await web(js, g, "return window.__e2eCalls") if fr["dir"] == "in" and '"call.invite"' in fr["text"]]
+    assert rung and '"mode":"sfu"' in rung[-1] and '"callType":"video"' in rung[-1] and p2p_room not in rung[-1], rung
+    # Frank's app was told by the server (the spy keeps each frame's first 8000 characters: a join token grows with the room's users).
     upgraded = [fr["text"] for fr in await web(js, f, "return window.__e2eCalls") if fr["dir"] == "in" and '"ROOM_UPGRADED"' in fr["text"]]
     assert upgraded and p2p_room in upgraded[0], upgraded
     for browser in (b, f):

@@ -14,7 +14,10 @@ public enum Base64URL {
         var index = 0
         while index + 3 <= input.count {
             let group = UInt32(input[index]) << 16 | UInt32(input[index + 1]) << 8 | UInt32(input[index + 2])
-            for shift in [18, 12, 6, 0] { output.append(alphabet[Int(group >> UInt32(shift) & 0x3F)]) }
+            output.append(alphabet[Int(group >> 18 & 0x3F)])
+            output.append(alphabet[Int(group >> 12 & 0x3F)])
+            output.append(alphabet[Int(group >> 6 & 0x3F)])
+            output.append(alphabet[Int(group & 0x3F)])
             index += 3
         }
         let rest = input.count - index
@@ -25,6 +28,11 @@ public enum Base64URL {
             if rest == 2 { output.append(alphabet[Int(group >> 6 & 0x3F)]) }
         }
         return String(decoding: output, as: UTF8.self)
+    }
+
+    /// Whether `byte` is one of base64url's 64 characters (no padding).
+    public static func isAlphabetByte(_ byte: UInt8) -> Bool {
+        (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || byte == 0x2D || byte == 0x5F
     }
 
     /// The bytes of base64url text, padded or not; nil when it is not base64.

@@ -51,16 +51,13 @@ public struct KeysetCursor: Sendable, Equatable {
     }
 
     static func base64URL(_ data: Data) -> String {
-        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        Base64URL.encode(data)
     }
 
+    /// The bytes of unpadded base64url text; nil for any other character.
     static func data(base64URL text: Substring) -> Data? {
-        guard !text.isEmpty, text.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-" || $0 == "_") })
-        else { return nil }
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.utf8.count % 4 != 0 { base64 += "=" }
-        return Data(base64Encoded: base64)
+        guard !text.isEmpty, text.utf8.allSatisfy(Base64URL.isAlphabetByte) else { return nil }
+        return Base64URL.decode(String(text))
     }
 
     /// The error for any cursor the server did not issue; `field` names the argument.

@@ -68,14 +68,10 @@ public struct ReelMediaToken: Sendable, Equatable {
     /// Only the canonical unpadded base64url text of some bytes (so no second spelling of a
     /// token verifies).
     static func decodeBase64URL(_ text: some StringProtocol) -> Data? {
-        guard !text.isEmpty, text.utf8.allSatisfy({ isBase64URLByte($0) }), let data = Base64URL.decode(String(text)),
+        guard !text.isEmpty, text.utf8.allSatisfy(Base64URL.isAlphabetByte), let data = Base64URL.decode(String(text)),
             Base64URL.encode(data).utf8.elementsEqual(text.utf8)
         else { return nil }
         return data
-    }
-
-    static func isBase64URLByte(_ byte: UInt8) -> Bool {
-        (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || byte == 0x2D || byte == 0x5F
     }
 }
 

@@ -21,13 +21,7 @@ public enum ReelRecord {
     /// The record's JSON text with `media`.
     public static func json(_ row: Row, media: ReelMedia) async throws -> String {
         let links = row.state == "ready" && row.moderation != "rejected" ? try await media.links(for: row.mediaPrefix) : nil
-        let mediaText: String
-        if let links {
-            mediaText = String(decoding: try encoder.encode(links), as: UTF8.self)
-        } else {
-            mediaText = "null"
-        }
-        return splice(row.record, key: "media", value: mediaText)
+        return splice(row.record, key: "media", value: links?.json ?? "null")
     }
 
     /// Every row of `rows` (selected with ``columns(_:)`` and nothing else) as record JSON.
@@ -38,12 +32,6 @@ public enum ReelRecord {
         }
         return records
     }
-
-    private static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
 
     /// `object` (JSON object text from PostgreSQL) with one more member; anything that is not
     /// an object comes back unchanged. Byte-level: Foundation's `trimmingCharacters` was a

@@ -1,3 +1,5 @@
+import Crypto
+import Foundation
 import Testing
 
 @testable import Reels
@@ -18,5 +20,13 @@ import Testing
         for text in ["", "   ", "null", "[1]", #"{"a": 1"#, "é"] {
             #expect(ReelRecord.splice(text, key: "media", value: "null") == text)
         }
+    }
+
+    @Test func mediaLinksAreTheJSONAnEncoderWrites() async throws {
+        let media = ReelMedia(key: SymmetricKey(size: .bits256))
+        let links = try #require(try await media.links(for: "\(UUID().uuidString.lowercased())/attempt-1_A"))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        #expect(links.json == String(decoding: try encoder.encode(links), as: UTF8.self))
     }
 }

@@ -12,7 +12,7 @@ Driven by reels_feed.sh, which owns the PostgreSQL cluster and the server. Steps
             links), and for each viewer 30 follows, 100 likes, 300 views, 20 saves, 10
             hidden reels and 200 impressions. VACUUM ANALYZE (the steady state autovacuum keeps:
             visibility map set, so the ranking's covering index is read without the heap).
-  http      --clients threads, each with its own viewer(s), walk feed sessions of three
+  http      --clients processes, each with its own viewer(s), walk feed sessions of three
             pages (no cursor, then `next` twice) until --requests requests are done;
             latency of every request (first pages and later pages apart), statuses, the
             `mode`, and a check that no session repeats a reel.
@@ -30,10 +30,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
-import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -120,63 +120,71 @@ def generate(args, viewers: list[dict]) -> dict:
             "candidates_90_days": int(counts[3]), "seconds": seconds}
 
 
-def http_phase(args, anon_key: str, viewers: list[dict]) -> dict:
-    first, later = [], []
+def walk_sessions(index: int, clients: int, port: int, anon_key: str, viewers: list[dict], requests: int) -> dict:
+    """One client's share of the HTTP phase: its own viewers' feed sessions (first page, then
+    `next` twice) until it has made `requests` requests. Runs in its own process."""
+    first, later, errors = [], [], []
     statuses: dict[str, int] = {}
-    errors: list[str] = []
     modes: dict[str, int] = {}
     duplicates = 0
-    lock = threading.Lock()
-    per_client = max(1, args.requests // args.clients)
-
-    def worker(index: int) -> None:
-        nonlocal duplicates
-        mine = [v for i, v in enumerate(viewers) if i % args.clients == index] or [viewers[index % len(viewers)]]
-        client = Client(args.port, anon_key, user_agent="bench-reels-feed")
-        done, turn = 0, 0
-        while done < per_client:
-            viewer = mine[turn % len(mine)]
-            turn += 1
-            headers = {"Authorization": f"Bearer {viewer['token']}"}
-            cursor, seen = None, set()
-            for page in range(PAGES_PER_SESSION):
-                if done >= per_client:
-                    break
-                body = {"limit": LIMIT} if cursor is None else {"limit": LIMIT, "cursor": cursor}
-                status, payload, elapsed = client.post(RPC_PATH + "get_reels_feed", body, headers)
-                done += 1
-                with lock:
-                    statuses[str(status)] = statuses.get(str(status), 0) + 1
-                if status != 200:
-                    with lock:
-                        if len(errors) < 5:
-                            errors.append(f"{status}: {str(payload)[:300]}")
-                    break
-                result = json.loads(payload)
-                ids = [reel["id"] for reel in result["reels"]]
-                with lock:
-                    (first if page == 0 else later).append(elapsed)
-                    modes[result["mode"]] = modes.get(result["mode"], 0) + 1
-                    duplicates += len(seen.intersection(ids)) + (len(ids) - len(set(ids)))
-                seen.update(ids)
-                cursor = result["next"]
-                if cursor is None:
-                    break
-        client.close()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(args.clients)]
+    mine = [v for i, v in enumerate(viewers) if i % clients == index] or [viewers[index % len(viewers)]]
+    client = Client(port, anon_key, user_agent="bench-reels-feed")
+    done, turn = 0, 0
     started = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - started
+    while done < requests:
+        viewer = mine[turn % len(mine)]
+        turn += 1
+        headers = {"Authorization": f"Bearer {viewer['token']}"}
+        cursor, seen = None, set()
+        for page in range(PAGES_PER_SESSION):
+            if done >= requests:
+                break
+            body = {"limit": LIMIT} if cursor is None else {"limit": LIMIT, "cursor": cursor}
+            status, payload, elapsed = client.post(RPC_PATH + "get_reels_feed", body, headers)
+            done += 1
+            statuses[str(status)] = statuses.get(str(status), 0) + 1
+            if status != 200:
+                if len(errors) < 5:
+                    errors.append(f"{status}: {str(payload)[:300]}")
+                break
+            result = json.loads(payload)
+            ids = [reel["id"] for reel in result["reels"]]
+            (first if page == 0 else later).append(elapsed)
+            modes[result["mode"]] = modes.get(result["mode"], 0) + 1
+            duplicates += len(seen.intersection(ids)) + (len(ids) - len(set(ids)))
+            seen.update(ids)
+            cursor = result["next"]
+            if cursor is None:
+                break
+    client.close()
+    return {"first": first, "later": later, "statuses": statuses, "errors": errors, "modes": modes,
+            "duplicates": duplicates, "started": started, "ended": time.perf_counter()}
+
+
+def http_phase(args, anon_key: str, viewers: list[dict]) -> dict:
+    """--clients processes (not threads: one interpreter's lock would add its own waits to the
+    measured latencies) walk feed sessions; their results are merged."""
+    per_client = max(1, args.requests // args.clients)
+    jobs = [(index, args.clients, args.port, anon_key, viewers, per_client) for index in range(args.clients)]
+    with multiprocessing.get_context("fork").Pool(args.clients) as pool:
+        parts = pool.starmap(walk_sessions, jobs)
+    first = [value for part in parts for value in part["first"]]
+    later = [value for part in parts for value in part["later"]]
+    statuses: dict[str, int] = {}
+    modes: dict[str, int] = {}
+    for part in parts:
+        for key, count in part["statuses"].items():
+            statuses[key] = statuses.get(key, 0) + count
+        for key, count in part["modes"].items():
+            modes[key] = modes.get(key, 0) + count
+    errors = [error for part in parts for error in part["errors"]][:5]
+    wall = max(part["ended"] for part in parts) - min(part["started"] for part in parts)
     everything = first + later
     log(f"http: {len(everything)} ok requests in {wall:.1f}s, statuses {statuses}")
     return {
         "requests": sum(statuses.values()), "statuses": statuses, "error_samples": errors, "seconds": round(wall, 2),
         "rps": round(len(everything) / wall, 1) if wall else None, "modes": modes,
-        "duplicates_within_sessions": duplicates,
+        "duplicates_within_sessions": sum(part["duplicates"] for part in parts),
         "all": latency_summary(everything), "first_page": latency_summary(first), "later_pages": latency_summary(later),
     }
 

@@ -40,8 +40,11 @@ public struct ActionLimit: Sendable {
             for try await wait in rows.decode(Int.self) { return wait }
             return 0
         }
-        if wait > 0 {
-            throw APIError.rateLimited(code: "rate_limited", message: "You can \(allowance); retry in \(wait) s", retryAfter: wait)
-        }
+        if wait > 0 { throw refusal(retryAfter: wait) }
+    }
+
+    /// The 429 for a caller who must wait `seconds` (for a statement that took the tokens itself).
+    public func refusal(retryAfter seconds: Int) -> APIError {
+        APIError.rateLimited(code: "rate_limited", message: "You can \(allowance); retry in \(seconds) s", retryAfter: seconds)
     }
 }

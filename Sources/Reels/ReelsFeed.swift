@@ -49,9 +49,9 @@ public struct ReelsFeed: Sendable {
                 try Self.requireViewer(call.caller)
                 let cursor = try await feedCursors.decode(args.cursor, field: "cursor")
                 if cursor == nil {
-                    try await sessionLimiter.admit(call.caller, address: call.clientAddress, database: database)
+                    try await sessionLimiter.admit(call.caller, address: call.clientAddress)
                 }
-                return .json(try await feedPage(call.caller, limit: limit, at: cursor))
+                return .json(try await feedPage(call.caller, limit: limit, at: cursor, limited: true))
             },
             RPCFunction("get_following_reels", parameters: ["limit", "before"]) { call in
                 struct Args: Decodable { var limit: Int?; var before: String? }
@@ -76,28 +76,35 @@ public struct ReelsFeed: Sendable {
     }
 
     /// One page of the caller's ranked feed: `{"reels":[…],"next":cursor|null,"mode":…}`
-    /// (not limited here: `get_reels_feed` limits new sessions before calling it).
+    /// (new sessions not limited: the tests' direct way in).
     func feed(_ caller: Caller, limit: Int, cursor text: String?) async throws -> Data {
         try Self.requireViewer(caller)
-        return try await feedPage(caller, limit: limit, at: try await feedCursors.decode(text, field: "cursor"))
+        return try await feedPage(caller, limit: limit, at: try await feedCursors.decode(text, field: "cursor"), limited: false)
     }
 
-    private func feedPage(_ caller: Caller, limit: Int, at cursor: FeedCursor?) async throws -> Data {
-        // One statement (reels.feed_page_as sets the verified claims itself): one round trip.
-        // Each record comes back as its own text, spliced with media links, never parsed here.
+    /// A page in one statement (`reels.feed_page_as` sets the verified claims itself and, when
+    /// `limited`, takes a signed-in caller's new-session token): one round trip. Each record
+    /// comes back as its own text, spliced with media links, never parsed here.
+    private func feedPage(_ caller: Caller, limit: Int, at cursor: FeedCursor?, limited: Bool) async throws -> Data {
+        let sessions = sessionLimiter.users
         let rows = try await database.withStatement { connection in
             var rows: [FeedRow] = []
             for try await row in try await connection.rows(
-                Self.pageSQL, [caller.role.rawValue, caller.claimsJSON, cursor?.session, cursor?.page ?? 0, limit]
+                Self.pageSQL,
+                [
+                    caller.role.rawValue, caller.claimsJSON, cursor?.session, cursor?.page ?? 0, limit,
+                    limited ? sessions.burst : nil, sessions.periodSeconds,
+                ]
             ).decode(FeedRow.self) {
                 rows.append(row)
             }
             return rows
         }
         guard let head = rows.first else { throw UnexpectedFeedPage() }
-        let (session, pageNumber, mode, more, _, _, _, _) = head
+        if let wait = head.0 { throw sessions.refusal(retryAfter: wait) }
+        guard let session = head.1, let pageNumber = head.2, let mode = head.3, let more = head.4 else { throw UnexpectedFeedPage() }
         var records: [String] = []
-        for (_, _, _, _, record, mediaPrefix, state, moderation) in rows {
+        for (_, _, _, _, _, record, mediaPrefix, state, moderation) in rows {
             guard let record, let state, let moderation else { continue }
             records.append(try await ReelRecord.json((record, mediaPrefix, state, moderation), media: media))
         }
@@ -108,13 +115,16 @@ public struct ReelsFeed: Sendable {
         return Data("{\"reels\":[\(records.joined(separator: ","))],\"next\":\(next),\"mode\":\"\(mode)\"}".utf8)
     }
 
-    /// A page of `reels.feed_page_as` as rows: session, page, mode and more on every row, then
-    /// one item each (record text without media, media prefix, state, moderation; all null on
-    /// an empty page's single row), in order.
-    typealias FeedRow = (UUID, Int, String, Bool, String?, String?, String?, String?)
+    /// A page of `reels.feed_page_as` as rows: the seconds to wait when a new session was
+    /// refused (then nothing else), else session, page, mode and more on every row, then one
+    /// item each (record text without media, media prefix, state, moderation; all null on an
+    /// empty page's single row), in order.
+    typealias FeedRow = (Int?, UUID?, Int?, String?, Bool?, String?, String?, String?, String?)
     static let pageSQL = """
-        WITH p AS MATERIALIZED (SELECT reels.feed_page_as($1, $2, $3::uuid, $4::integer, $5::integer) AS page)
-        SELECT (p.page ->> 'session')::uuid, (p.page ->> 'page')::integer, p.page ->> 'mode', (p.page ->> 'more')::boolean,
+        WITH p AS MATERIALIZED (
+            SELECT reels.feed_page_as($1, $2, $3::uuid, $4::integer, $5::integer, $6::integer, $7::integer) AS page)
+        SELECT (p.page ->> 'retry_after')::integer,
+               (p.page ->> 'session')::uuid, (p.page ->> 'page')::integer, p.page ->> 'mode', (p.page ->> 'more')::boolean,
                (i.item -> 'record')::text, i.item ->> 'media_prefix', i.item ->> 'state', i.item ->> 'moderation'
         FROM p LEFT JOIN LATERAL jsonb_array_elements(p.page -> 'items') WITH ORDINALITY AS i(item, ord) ON true
         ORDER BY i.ord

@@ -15,11 +15,12 @@ public struct FeedLimitSettings: Sendable, Equatable {
     public init() {}
 }
 
-/// Takes a token for each new feed session: from the user's bucket in the database
-/// (``ActionLimit``, exact across instances) for a signed-in caller, from a bucket per client
-/// address for an anonymous one (in Redis when the server has one, else in this process). Over the limit: 429 `rate_limited`
-/// "You can start N feed sessions a minute…; retry in S s" with `Retry-After`, as the other
-/// reels limits answer.
+/// The limits on new feed sessions: a signed-in user's bucket is in the database
+/// (``ActionLimit``'s bucket, exact across instances), taken by the page statement itself
+/// (`reels.feed_page_as`, migration 0043) with ``users``' size and period; an anonymous
+/// caller's is per client address, taken here (in Redis when the server has one, else in this
+/// process). Over the limit: 429 `rate_limited` "You can start N feed sessions a minute…;
+/// retry in S s" with `Retry-After`, as the other reels limits answer.
 struct FeedSessionLimiter: Sendable {
     let users: ActionLimit
     let anonymous: RateLimiter
@@ -35,12 +36,10 @@ struct FeedSessionLimiter: Sendable {
         anonymousAllowance = "start \(settings.anonymousSessionsPerMinute) feed sessions a minute from one address without signing in"
     }
 
-    /// Admits one new session for `caller` (a signed-in user or an anonymous caller from `address`).
-    func admit(_ caller: Caller, address: String?, database: Database) async throws {
-        guard caller.role == .anon else {
-            try await users.take(database, caller)
-            return
-        }
+    /// Admits one new session for an anonymous caller from `address`; a signed-in caller's
+    /// session is counted by the page statement (nothing to do here).
+    func admit(_ caller: Caller, address: String?) async throws {
+        guard caller.role == .anon else { return }
         if let wait = await anonymous.acquire(address ?? "unknown") {
             throw APIError.rateLimited(code: "rate_limited", message: "You can \(anonymousAllowance); retry in \(wait) s", retryAfter: wait)
         }

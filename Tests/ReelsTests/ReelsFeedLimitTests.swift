@@ -71,12 +71,12 @@ import TestSupport
         try await TestDatabase.withDatabase { db in
             let limiter = FeedSessionLimiter(Self.small())
             let allowance = "start 2 feed sessions a minute from one address without signing in"
-            for _ in 0..<2 { try await limiter.admit(.anonymous, address: "203.0.113.7", database: db) }
-            await ReelsFixture.expectLimited(allowance) { try await limiter.admit(.anonymous, address: "203.0.113.7", database: db) }
-            try await limiter.admit(.anonymous, address: "203.0.113.8", database: db)
+            for _ in 0..<2 { try await limiter.admit(.anonymous, address: "203.0.113.7") }
+            await ReelsFixture.expectLimited(allowance) { try await limiter.admit(.anonymous, address: "203.0.113.7") }
+            try await limiter.admit(.anonymous, address: "203.0.113.8")
             // A signed-in user is counted in their own bucket, not the address's.
             let user = try await ReelsFixture.user(db)
-            try await limiter.admit(user, address: "203.0.113.7", database: db)
+            try await limiter.admit(user, address: "203.0.113.7")
         }
     }
 

@@ -9,7 +9,8 @@
 --   reels.feed_rank  the affinity authors' reels are read as one index range per author and
 --                    ranked once, without sorting each author's range first (~1.5 ms).
 --   reels.feed_page  a page checked again (any cursor page) asks reels.feed_still_visible,
---                    one statement, instead of reels.feed_visible's CTEs (~1.2 ms a page).
+--                    one statement, instead of reels.feed_visible's CTEs (~1.2 ms a page);
+--                    reels.feed_page_as takes a new session's token itself (one round trip).
 --   reels.feed_items a page's records in one statement: the authors' cards in one call of
 --                    Social's seam (public.profile_cards), the viewer's likes and saves as
 --                    joins, instead of two functions run per reel. The record's shape is
@@ -334,6 +335,36 @@ $$;
 
 -- Replaced by reels.feed_still_visible; nothing else calls it.
 DROP FUNCTION reels.feed_visible(uuid, timestamptz, uuid[]);
+
+-- One page for a caller the server verified (0026), and for a signed-in caller's new session
+-- the session limit in the same statement: a token from public.take_action_tokens (bucket
+-- `reels.feed_session`, `session_burst` tokens refilled over `session_period` seconds, as the
+-- server's ActionLimit took it) before the ranking; none left → `{"retry_after": seconds}` and
+-- no session. A first page is one round trip and one commit instead of two. A NULL burst takes
+-- no token; anonymous callers are limited per address by the server. Owner-only, as before.
+DROP FUNCTION reels.feed_page_as(text, text, uuid, integer, integer);
+CREATE FUNCTION reels.feed_page_as(
+    caller_role text, caller_claims text, session uuid, page integer, page_size integer, session_burst integer, session_period integer
+) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SET search_path = ''
+AS $$
+DECLARE
+    wait integer;
+BEGIN
+    IF caller_role IS DISTINCT FROM 'authenticated' AND caller_role IS DISTINCT FROM 'anon' THEN
+        RAISE EXCEPTION 'the feed is for signed-in users and anonymous visitors' USING ERRCODE = '42501';
+    END IF;
+    PERFORM set_config('request.jwt.claims', caller_claims, true);
+    IF session IS NULL AND caller_role = 'authenticated' AND session_burst IS NOT NULL THEN
+        wait := public.take_action_tokens(auth.uid(), 'reels.feed_session', 1, session_burst, session_period);
+        IF wait > 0 THEN
+            RETURN jsonb_build_object('retry_after', wait);
+        END IF;
+    END IF;
+    RETURN reels.feed_page(session, page, page_size);
+END
+$$;
+REVOKE ALL ON FUNCTION reels.feed_page_as(text, text, uuid, integer, integer, integer, integer) FROM PUBLIC;
 
 -- ===== Records =====
 

@@ -93,7 +93,7 @@ public struct ReelsFeed: Sendable {
                 Self.pageSQL,
                 [
                     caller.role.rawValue, caller.claimsJSON, cursor?.session, cursor?.page ?? 0, limit,
-                    limited ? sessions.burst : nil, sessions.periodSeconds,
+                    sessions.action, limited ? sessions.burst : nil, sessions.periodSeconds,
                 ]
             ).decode(FeedRow.self) {
                 rows.append(row)
@@ -122,7 +122,7 @@ public struct ReelsFeed: Sendable {
     typealias FeedRow = (Int?, UUID?, Int?, String?, Bool?, String?, String?, String?, String?)
     static let pageSQL = """
         WITH p AS MATERIALIZED (
-            SELECT reels.feed_page_as($1, $2, $3::uuid, $4::integer, $5::integer, $6::integer, $7::integer) AS page)
+            SELECT reels.feed_page_as($1, $2, $3::uuid, $4::integer, $5::integer, $6, $7::integer, $8::integer) AS page)
         SELECT (p.page ->> 'retry_after')::integer,
                (p.page ->> 'session')::uuid, (p.page ->> 'page')::integer, p.page ->> 'mode', (p.page ->> 'more')::boolean,
                (i.item -> 'record')::text, i.item ->> 'media_prefix', i.item ->> 'state', i.item ->> 'moderation'

@@ -94,7 +94,7 @@ import TestSupport
         try await TestDatabase.withDatabase { db in
             let viewer = try await ReelsFixture.user(db)
             _ = try await F.reel(db, author: try await ReelsFixture.user(db))
-            let sql = "SELECT reels.feed_page_as($1, $2, NULL, 0, 10, 30, 60)::text"
+            let sql = "SELECT reels.feed_page_as($1, $2, NULL, 0, 10, 'reels.feed_session', 30, 60)::text"
             for caller in [viewer, Caller.anonymous] {
                 await #expect(throws: (any Error).self) {
                     _ = try await db.withCaller(caller) { connection in

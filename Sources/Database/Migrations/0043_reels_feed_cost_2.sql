@@ -337,14 +337,15 @@ $$;
 DROP FUNCTION reels.feed_visible(uuid, timestamptz, uuid[]);
 
 -- One page for a caller the server verified (0026), and for a signed-in caller's new session
--- the session limit in the same statement: a token from public.take_action_tokens (bucket
--- `reels.feed_session`, `session_burst` tokens refilled over `session_period` seconds, as the
--- server's ActionLimit took it) before the ranking; none left → `{"retry_after": seconds}` and
+-- the session limit in the same statement: a token from public.take_action_tokens (the
+-- server's ActionLimit bucket `session_bucket`: `session_burst` tokens refilled over
+-- `session_period` seconds) before the ranking; none left → `{"retry_after": seconds}` and
 -- no session. A first page is one round trip and one commit instead of two. A NULL burst takes
 -- no token; anonymous callers are limited per address by the server. Owner-only, as before.
 DROP FUNCTION reels.feed_page_as(text, text, uuid, integer, integer);
 CREATE FUNCTION reels.feed_page_as(
-    caller_role text, caller_claims text, session uuid, page integer, page_size integer, session_burst integer, session_period integer
+    caller_role text, caller_claims text, session uuid, page integer, page_size integer,
+    session_bucket text, session_burst integer, session_period integer
 ) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SET search_path = ''
 AS $$
@@ -356,7 +357,7 @@ BEGIN
     END IF;
     PERFORM set_config('request.jwt.claims', caller_claims, true);
     IF session IS NULL AND caller_role = 'authenticated' AND session_burst IS NOT NULL THEN
-        wait := public.take_action_tokens(auth.uid(), 'reels.feed_session', 1, session_burst, session_period);
+        wait := public.take_action_tokens(auth.uid(), session_bucket, 1, session_burst, session_period);
         IF wait > 0 THEN
             RETURN jsonb_build_object('retry_after', wait);
         END IF;
@@ -364,7 +365,7 @@ BEGIN
     RETURN reels.feed_page(session, page, page_size);
 END
 $$;
-REVOKE ALL ON FUNCTION reels.feed_page_as(text, text, uuid, integer, integer, integer, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION reels.feed_page_as(text, text, uuid, integer, integer, text, integer, integer) FROM PUBLIC;
 
 -- ===== Records =====
 

@@ -111,6 +111,44 @@ import TestSupport
         }
     }
 
+    @Test func laterPagesLeaveOutWhatTheViewerMayNoLongerSee() async throws {
+        try await TestDatabase.withDatabase { db in
+            let viewer = try await ReelsFixture.user(db)
+            var reels: [UUID] = []
+            var authors: [UUID: Caller] = [:]
+            for index in 0..<12 {
+                let author = try await ReelsFixture.user(db)
+                let reel = try await F.reel(db, author: author, createdAt: Date().addingTimeInterval(-Double(index) * 3600))
+                reels.append(reel)
+                authors[reel] = author
+            }
+            let feed = F.feed(db)
+            let first = try await F.feedPage(feed, viewer, limit: 4)
+            let second = try await F.feedPage(feed, viewer, limit: 4, cursor: first.next)
+            #expect(second.ids.count == 4)
+            // Since the snapshot was ranked: a reel of the second page hidden (a retried cursor
+            // leaves it out), and of the reels not served yet one hidden, one whose author
+            // blocked the viewer, one made private.
+            try await F.mark(db, "hidden", viewer, second.ids[0])
+            let again = try await F.feedPage(feed, viewer, limit: 4, cursor: first.next)
+            #expect(again.ids == Array(second.ids.dropFirst()))
+            let unserved = reels.filter { !first.ids.contains($0) && !second.ids.contains($0) }
+            try await F.mark(db, "hidden", viewer, unserved[0])
+            try await ReelsFixture.block(db, try #require(authors[unserved[1]]), viewer)
+            try await db.withOwner { connection in
+                try await connection.execute("UPDATE reels.reels SET visibility = 'private' WHERE id = $1", [unserved[2]])
+            }
+            var later: [UUID] = []
+            var cursor = second.next
+            while let next = cursor {
+                let page = try await F.feedPage(feed, viewer, limit: 4, cursor: next)
+                later += page.ids
+                cursor = page.next
+            }
+            #expect(Set(later) == Set(unserved.dropFirst(3)))
+        }
+    }
+
     @Test func cursorsAndLimitsAreChecked() async throws {
         try await TestDatabase.withDatabase { db in
             let viewer = try await ReelsFixture.user(db)

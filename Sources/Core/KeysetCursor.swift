@@ -39,7 +39,7 @@ public struct KeysetCursor: Sendable, Equatable {
 
     /// The signed text handed to clients: `base64url(payload) "." base64url(mac)`, unpadded.
     public static func signedText(payload: Data, mac: Data) -> String {
-        base64URL(payload) + "." + base64URL(mac)
+        Base64URL.encode(payload) + "." + Base64URL.encode(mac)
     }
 
     /// The payload and MAC bytes of a signed text; nil unless it has that shape.
@@ -48,10 +48,6 @@ public struct KeysetCursor: Sendable, Equatable {
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count == 2, let payload = data(base64URL: parts[0]), let mac = data(base64URL: parts[1]) else { return nil }
         return (payload, mac)
-    }
-
-    static func base64URL(_ data: Data) -> String {
-        Base64URL.encode(data)
     }
 
     /// The bytes of unpadded base64url text; nil for any other character.

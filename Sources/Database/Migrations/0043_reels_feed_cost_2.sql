@@ -298,29 +298,20 @@ BEGIN
                       WHERE NOT (w.id = ANY (s.served)) ORDER BY w.ord LIMIT 300);
     window_size := 4 * page_size;
     LOOP
-        IF fresh THEN
-            ids := ARRAY(
-                SELECT c.id FROM (
-                    SELECT u.id, u.ord, row_number() OVER (PARTITION BY r.author_id ORDER BY u.ord) AS nth
-                    FROM unnest(unserved[1 : window_size]) WITH ORDINALITY AS u(id, ord)
-                    JOIN reels.reels r ON r.id = u.id
-                ) c
-                WHERE c.nth <= cap
-                ORDER BY c.ord
-                LIMIT page_size);
-        ELSE
+        -- A snapshot ranked in this call was just checked; any other is checked again.
+        IF NOT fresh THEN
             visible := reels.feed_still_visible(viewer, unserved[1 : window_size]);
-            ids := ARRAY(
-                SELECT c.id FROM (
-                    SELECT u.id, u.ord, row_number() OVER (PARTITION BY r.author_id ORDER BY u.ord) AS nth
-                    FROM unnest(unserved[1 : window_size]) WITH ORDINALITY AS u(id, ord)
-                    JOIN reels.reels r ON r.id = u.id
-                    WHERE u.id = ANY (visible)
-                ) c
-                WHERE c.nth <= cap
-                ORDER BY c.ord
-                LIMIT page_size);
         END IF;
+        ids := ARRAY(
+            SELECT c.id FROM (
+                SELECT u.id, u.ord, row_number() OVER (PARTITION BY r.author_id ORDER BY u.ord) AS nth
+                FROM unnest(unserved[1 : window_size]) WITH ORDINALITY AS u(id, ord)
+                JOIN reels.reels r ON r.id = u.id
+                WHERE fresh OR u.id = ANY (visible)
+            ) c
+            WHERE c.nth <= cap
+            ORDER BY c.ord
+            LIMIT page_size);
         EXIT WHEN cardinality(ids) >= page_size OR window_size >= cardinality(unserved);
         window_size := cardinality(unserved);
     END LOOP;

@@ -1,3 +1,4 @@
+import Core
 import Crypto
 import Foundation
 
@@ -15,28 +16,17 @@ struct JoinToken: Sendable, Equatable {
     let claims: Claims
 
     func signed(with key: SymmetricKey) -> String {
-        let body = Self.base64url((try? JSONEncoder().encode(claims)) ?? Data())
-        return "\(body).\(Self.base64url(Data(HMAC<SHA256>.authenticationCode(for: Data(body.utf8), using: key))))"
+        let body = Base64URL.encode((try? JSONEncoder().encode(claims)) ?? Data())
+        return "\(body).\(Base64URL.encode(Data(HMAC<SHA256>.authenticationCode(for: Data(body.utf8), using: key))))"
     }
 
     /// The claims of a token this service signed, or nil for anything forged or malformed.
     static func verify(_ token: String, key: SymmetricKey) -> Claims? {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 2, let signature = decode(String(parts[1])),
+        guard parts.count == 2, let signature = Base64URL.decode(String(parts[1])),
             HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: Data(parts[0].utf8), using: key),
-            let body = decode(String(parts[0]))
+            let body = Base64URL.decode(String(parts[0]))
         else { return nil }
         return try? JSONDecoder().decode(Claims.self, from: body)
-    }
-
-    static func base64url(_ data: Data) -> String {
-        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
-
-    static func decode(_ text: String) -> Data? {
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.count % 4 != 0 { base64 += "=" }
-        return Data(base64Encoded: base64)
     }
 }

@@ -1,3 +1,4 @@
+import Core
 import Crypto
 import Foundation
 
@@ -17,8 +18,7 @@ enum SfuWire {
 
     private static func mac(_ key: String, _ message: String) -> String {
         let code = HMAC<SHA256>.authenticationCode(for: Data(message.utf8), using: SymmetricKey(data: Data(key.utf8)))
-        return Data(code).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
+        return Base64URL.encode(code)
     }
 
     /// A Janus room's `description`: the room and the epoch it was made for (`"<roomId> <epoch>"`),

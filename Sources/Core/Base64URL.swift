@@ -48,4 +48,15 @@ public enum Base64URL {
         while bytes.count % 4 != 0 { bytes.append(UInt8(ascii: "=")) }
         return Data(base64Encoded: Data(bytes))
     }
+
+    /// The bytes of `text` only when it is their one canonical unpadded base64url spelling
+    /// (`Data(base64Encoded:)` ignores the spare low bits of the last character, so `…Q` and
+    /// `…S` would otherwise decode alike and a changed token could still verify); nil for
+    /// anything else, the empty text included.
+    public static func decodeCanonical(_ text: some StringProtocol) -> Data? {
+        guard !text.isEmpty, text.utf8.allSatisfy(isAlphabetByte), let data = decode(String(text)),
+            encode(data).utf8.elementsEqual(text.utf8)
+        else { return nil }
+        return data
+    }
 }

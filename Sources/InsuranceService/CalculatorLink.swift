@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import Insurance
 
@@ -10,7 +11,7 @@ enum CalculatorLink {
 
     /// The link for `request`.
     static func fragment(for request: QuoteRequest) -> String {
-        prefix + base64URL(json(request))
+        prefix + Base64URL.encode(json(request))
     }
 
     /// The request as the documented JSON object (keys sorted).
@@ -40,12 +41,5 @@ enum CalculatorLink {
         }
         // Plain JSON values only: serialization cannot fail.
         return (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
-    }
-
-    /// RFC 4648 §5 base64url without padding.
-    static func base64URL(_ data: Data) -> String {
-        data.base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
     }
 }

@@ -52,8 +52,8 @@ public struct ReelMediaToken: Sendable, Equatable {
     public static func verify(_ text: some StringProtocol, key: SymmetricKey, now: Int64) throws(MediaTokenError) -> ReelMediaToken {
         guard text.utf8.count <= maximumLength else { throw .malformed }
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 2, let payload = decodeBase64URL(parts[0]), let mac = decodeBase64URL(parts[1]), mac.count == 32,
-            payload.count > 9, payload.first == 1
+        guard parts.count == 2, let payload = Base64URL.decodeCanonical(parts[0]), let mac = Base64URL.decodeCanonical(parts[1]),
+            mac.count == 32, payload.count > 9, payload.first == 1
         else { throw .malformed }
         guard HMAC<SHA256>.isValidAuthenticationCode(mac, authenticating: payload, using: key) else { throw .badSignature }
         var expiry: UInt64 = 0
@@ -63,15 +63,6 @@ public struct ReelMediaToken: Sendable, Equatable {
         else { throw .malformed }
         guard token.expiresAt > now else { throw .expired }
         return token
-    }
-
-    /// Only the canonical unpadded base64url text of some bytes (so no second spelling of a
-    /// token verifies).
-    static func decodeBase64URL(_ text: some StringProtocol) -> Data? {
-        guard !text.isEmpty, text.utf8.allSatisfy(Base64URL.isAlphabetByte), let data = Base64URL.decode(String(text)),
-            Base64URL.encode(data).utf8.elementsEqual(text.utf8)
-        else { return nil }
-        return data
     }
 }
 

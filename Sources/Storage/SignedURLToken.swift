@@ -41,24 +41,24 @@ public struct SignedURLToken: Sendable, Equatable {
 
     /// The compact JWS text.
     public func signed(with key: SymmetricKey) throws -> String {
-        let header = Self.base64URL(Data(#"{"alg":"HS256","typ":"JWT"}"#.utf8))
+        let header = Base64URL.encode(Data(#"{"alg":"HS256","typ":"JWT"}"#.utf8))
         let claims = Claims(
             url: url, iat: issuedAt, exp: expiresAt, scope: scope == .upload ? .upload : nil, upsert: scope == .upload ? upsert : nil,
             owner: owner?.uuidString.lowercased())
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let payload = Self.base64URL(try encoder.encode(claims))
+        let payload = Base64URL.encode(try encoder.encode(claims))
         let input = "\(header).\(payload)"
         let mac = HMAC<SHA256>.authenticationCode(for: Data(input.utf8), using: key)
-        return "\(input).\(Self.base64URL(Data(mac)))"
+        return "\(input).\(Base64URL.encode(Data(mac)))"
     }
 
     /// Verifies `text` for the object `url` and `scope` at `now` (seconds since the epoch).
     public static func verify(_ text: String, key: SymmetricKey, url: String, scope: Scope, now: Int64) throws -> SignedURLToken {
         guard text.utf8.count <= 4096 else { throw StorageError.invalidToken("jwt malformed") }
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, let header = decodeBase64URL(parts[0]), let payload = decodeBase64URL(parts[1]),
-            let signature = decodeBase64URL(parts[2])
+        guard parts.count == 3, let header = Base64URL.decodeCanonical(parts[0]), let payload = Base64URL.decodeCanonical(parts[1]),
+            let signature = Base64URL.decodeCanonical(parts[2])
         else { throw StorageError.invalidToken("jwt malformed") }
         guard let headerObject = try? JSONSerialization.jsonObject(with: header) as? [String: Any], headerObject["alg"] as? String == "HS256"
         else { throw StorageError.invalidToken("jwt malformed") }
@@ -76,21 +76,5 @@ public struct SignedURLToken: Sendable, Equatable {
         return SignedURLToken(
             url: claims.url, issuedAt: claims.iat, expiresAt: claims.exp, scope: tokenScope, upsert: claims.upsert ?? false,
             owner: claims.owner.flatMap(UUID.init(uuidString:)))
-    }
-
-    static func base64URL(_ data: Data) -> String {
-        data.base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-    }
-
-    static func decodeBase64URL(_ text: Substring) -> Data? {
-        guard !text.isEmpty, !text.contains("="), !text.contains("+"), !text.contains("/") else { return nil }
-        var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while base64.utf8.count % 4 != 0 { base64.append("=") }
-        // Only the canonical encoding: `Data(base64Encoded:)` ignores the spare low bits of
-        // the last character, so `…Q` and `…S` would decode to the same signature and a
-        // changed token would still verify (fuzz target signed-url-token).
-        guard let data = Data(base64Encoded: base64), base64URL(data).utf8.elementsEqual(text.utf8) else { return nil }
-        return data
     }
 }

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// A TUS request header broke a rule of the protocol (tus.io, 1.0.0): the header and the rule.
@@ -108,9 +109,7 @@ public enum TusHeaders {
 
         /// The URL segment.
         public var encoded: String {
-            Data("\(bucket)/\(name)/\(id.uuidString.lowercased())".utf8).base64EncodedString()
-                .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-                .replacingOccurrences(of: "=", with: "")
+            Base64URL.encode("\(bucket)/\(name)/\(id.uuidString.lowercased())".utf8)
         }
     }
 
@@ -118,13 +117,9 @@ public enum TusHeaders {
     /// rules (``ObjectPath``). Any failure is a ``TusHeaderError`` (the server answers 404).
     public static func uploadID(_ segment: some StringProtocol) throws -> UploadID {
         let bad = TusHeaderError(header: "upload id", rule: "not an upload URL this server issued")
-        guard !segment.isEmpty, segment.utf8.count <= maxUploadIDBytes,
-            segment.utf8.allSatisfy({ isBase64URLByte($0) })
+        guard segment.utf8.count <= maxUploadIDBytes, let data = Base64URL.decodeCanonical(segment),
+            let text = String(data: data, encoding: .utf8)
         else { throw bad }
-        var base64 = segment.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        guard base64.utf8.count % 4 != 1 else { throw bad }
-        while base64.utf8.count % 4 != 0 { base64 += "=" }
-        guard let data = Data(base64Encoded: base64), let text = String(data: data, encoding: .utf8) else { throw bad }
         let bytes = Array(text.utf8)
         guard let firstSlash = bytes.firstIndex(of: UInt8(ascii: "/")), let lastSlash = bytes.lastIndex(of: UInt8(ascii: "/")),
             firstSlash < lastSlash
@@ -140,15 +135,5 @@ public enum TusHeaders {
         // Only the canonical encoding names an upload.
         guard decoded.encoded == segment else { throw bad }
         return decoded
-    }
-
-    static func isBase64URLByte(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-            UInt8(ascii: "-"), UInt8(ascii: "_"):
-            return true
-        default:
-            return false
-        }
     }
 }

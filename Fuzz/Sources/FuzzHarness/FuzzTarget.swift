@@ -524,10 +524,10 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             _ = verifies(text, url: "b/a.txt", scope: scope, now: 1_000)
         }
         // The claims decoder, normally behind the MAC.
-        let header = SignedURLToken.base64URL(Data(#"{"alg":"HS256","typ":"JWT"}"#.utf8))
-        let input = "\(header).\(SignedURLToken.base64URL(data))"
+        let header = Base64URL.encode(Data(#"{"alg":"HS256","typ":"JWT"}"#.utf8))
+        let input = "\(header).\(Base64URL.encode(data))"
         let mac = HMAC<SHA256>.authenticationCode(for: Data(input.utf8), using: storageTokenKey)
-        let claimsToken = "\(input).\(SignedURLToken.base64URL(Data(mac)))"
+        let claimsToken = "\(input).\(Base64URL.encode(Data(mac)))"
         for scope in [SignedURLToken.Scope.download, .upload] {
             _ = verifies(claimsToken, url: "b/a.txt", scope: scope, now: 1_000)
         }

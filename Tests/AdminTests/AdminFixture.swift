@@ -23,7 +23,7 @@ struct AdminFixture {
     /// A new platform user's caller.
     func user() async throws -> Caller {
         let id = try await database.withOwner { connection -> UUID in
-            let phone = "1555888\(Int.random(in: 100_000...999_999))"
+            let phone = TestPhone.unique()
             for try await id in try await connection.rows("INSERT INTO auth.users (phone) VALUES ($1) RETURNING id", [phone]).decode(UUID.self) {
                 return id
             }

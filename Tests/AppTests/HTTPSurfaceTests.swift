@@ -3,6 +3,7 @@ import Core
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import TestSupport
 import Testing
 import Auth
 
@@ -164,7 +165,7 @@ import Auth
     static func requestCode(_ client: any TestClientProtocol, _ auth: Auth.AuthService, forwardedFor: String) async throws -> HTTPResponse.Status {
         var headers = AppHarness.headers(auth)
         headers[HTTPField.Name("X-Forwarded-For")!] = forwardedFor
-        let phone = "+1555" + String(Int.random(in: 1_000_000...9_999_999))
+        let phone = "+" + TestPhone.unique()
         return try await client.execute(uri: "/auth/v1/otp", method: .post, headers: headers, body: ByteBuffer(string: #"{"phone":"\#(phone)"}"#)) { $0.status }
     }
 

@@ -33,9 +33,9 @@ enum AuthFixture {
         return settings
     }
 
-    /// A random phone number that no other test uses.
+    /// A phone number no other test uses.
     static func phone() -> String {
-        "1555" + String(Int.random(in: 1_000_000...9_999_999))
+        TestPhone.unique()
     }
 
     /// Signs a new user in and returns the session.

@@ -15,7 +15,7 @@ enum LiveBackend: String, CaseIterable, Sendable {
 @Suite struct CallsStoreTests {
     static func user(_ database: Database) async throws -> UUID {
         try await database.withOwner { connection in
-            let phone = "1555777\(Int.random(in: 1000...9999))"
+            let phone = TestPhone.unique()
             for try await id in try await connection.rows("INSERT INTO auth.users (phone) VALUES ($1) RETURNING id", [phone]).decode(UUID.self) {
                 return id
             }

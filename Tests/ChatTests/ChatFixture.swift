@@ -2,6 +2,7 @@
 import Core
 import Database
 import Foundation
+import TestSupport
 
 /// Users made directly in the database, and shortcuts over the chat RPC surface.
 struct ChatFixture {
@@ -19,7 +20,7 @@ struct ChatFixture {
 
     func user(_ name: String) async throws -> Caller {
         let id = try await database.withOwner { connection in
-            let phone = "1555" + String(Int.random(in: 1_000_000...9_999_999))
+            let phone = TestPhone.unique()
             var created: UUID?
             for try await id in try await connection.rows("INSERT INTO auth.users (phone) VALUES ($1) RETURNING id", [phone]).decode(UUID.self) {
                 created = id

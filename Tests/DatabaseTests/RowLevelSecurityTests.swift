@@ -18,9 +18,9 @@ import TestSupport
     static func createUsers(_ database: Database, count: Int) async throws -> [UUID] {
         try await database.withOwner { connection in
             var ids: [UUID] = []
-            for index in 0..<count {
+            for _ in 0..<count {
                 let rows = try await connection.query(
-                    "INSERT INTO auth.users (phone) VALUES (\("1555000\(Int.random(in: 1000...9999))\(index)")) RETURNING id", logger: connection.logger)
+                    "INSERT INTO auth.users (phone) VALUES (\(TestPhone.unique())) RETURNING id", logger: connection.logger)
                 for try await id in rows.decode(UUID.self) { ids.append(id) }
             }
             return ids

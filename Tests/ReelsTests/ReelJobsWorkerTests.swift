@@ -48,7 +48,7 @@ import TestSupport
             let author = try await ReelsFixture.user(db)
             let clip = try ReelJobsFixture.clip(width: 720, height: 1280, seconds: 3)
             let reel = try await ReelJobsFixture.reelWithJob(db, storage, author: author, clip: clip, caption: "hello")
-            let running = Task { await try self.worker(db, storage, bus).work() }
+            let running = Task { try await self.worker(db, storage, bus).work() }
             defer { running.cancel() }
             #expect(try await ReelJobsFixture.waitFor(db, reel, state: "ready") == "ready")
             let state = try await ReelJobsFixture.reelState(db, reel)
@@ -195,7 +195,7 @@ import TestSupport
             bytes += [UInt8](repeating: 0x41, count: 4000)
             try Data(bytes).write(to: broken)
             let reel = try await ReelJobsFixture.reelWithJob(db, storage, author: author, clip: broken)
-            let running = Task { await try self.worker(db, storage, bus).work() }
+            let running = Task { try await self.worker(db, storage, bus).work() }
             defer { running.cancel() }
             #expect(try await ReelJobsFixture.waitFor(db, reel, state: "failed") == "failed")
             let state = try await ReelJobsFixture.reelState(db, reel)

@@ -1,6 +1,7 @@
 import Core
 import Database
 import Foundation
+import TestSupport
 import Testing
 
 /// Users, follows, blocks and reels written directly in the database for the reels tests
@@ -28,7 +29,7 @@ enum ReelsFixture {
     /// Creates a user (a private account when asked) and returns their caller.
     static func user(_ database: Database, isPrivate: Bool = false) async throws -> Caller {
         let id = try await database.withOwner { connection in
-            let phone = "1555" + String(Int.random(in: 1_000_000...9_999_999))
+            let phone = TestPhone.unique()
             var created: UUID?
             for try await id in try await connection.rows("INSERT INTO auth.users (phone) VALUES ($1) RETURNING id", [phone]).decode(UUID.self) {
                 created = id

@@ -1,6 +1,7 @@
 import Core
 import Database
 import Foundation
+import TestSupport
 @testable import Social
 
 /// Users created directly in the database (sign-in is tested in AuthTests).
@@ -13,7 +14,7 @@ enum SocialFixture {
     static func user(_ database: Database, _ username: String, isPrivate: Bool = false) async throws -> Caller {
         let id = try await database.withOwner { connection in
             var created: UUID?
-            let phone = "1555" + String(Int.random(in: 1_000_000...9_999_999))
+            let phone = TestPhone.unique()
             for try await id in try await connection.rows("INSERT INTO auth.users (phone) VALUES ($1) RETURNING id", [phone]).decode(UUID.self) {
                 created = id
             }

@@ -411,7 +411,7 @@ import TestSupport
             let user: UUID = try await database.withOwner { connection in
                 var id = UUID()
                 for try await value in try await connection.rows(
-                    "INSERT INTO auth.users (phone) VALUES ($1) RETURNING id", ["1555888\(Int.random(in: 10000...99999))"]
+                    "INSERT INTO auth.users (phone) VALUES ($1) RETURNING id", [TestPhone.unique()]
                 ).decode(UUID.self) { id = value }
                 return id
             }

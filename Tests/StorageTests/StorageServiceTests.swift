@@ -52,9 +52,9 @@ import TestSupport
         try await TestDatabase.withDatabase { database in
             let ids: [UUID] = try await database.withOwner { connection in
                 var ids: [UUID] = []
-                for index in 0..<2 {
+                for _ in 0..<2 {
                     let rows = try await connection.query(
-                        "INSERT INTO auth.users (phone) VALUES (\("1555777\(Int.random(in: 1000...9999))\(index)")) RETURNING id",
+                        "INSERT INTO auth.users (phone) VALUES (\(TestPhone.unique())) RETURNING id",
                         logger: connection.logger)
                     for try await id in rows.decode(UUID.self) { ids.append(id) }
                 }

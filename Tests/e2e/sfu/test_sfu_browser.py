@@ -433,16 +433,30 @@ async def test_group_call_in_the_browser(eve_browser, frank_browser, devices, sf
         await web(b.click, "group-call-share")
         screen_feed = await feed_of(ben, eve_id, source="screen", timeout=15)
         screen_mid = next(s["mid"] for s in screen_feed["streams"] if s["source"] == "screen")
-        (await ben.request("sfu.subscribe", {"roomId": room_id, "epoch": peers[0].epoch,
-                                             "streams": [{"feedId": screen_feed["feedId"], "mid": screen_mid}]}, timeout=10)).expect_ok()
-        deadline = time.monotonic() + MEDIA_TIMEOUT
-        while time.monotonic() < deadline:
-            mids = [m for m, st in peers[0].offer_streams.items() if st.get("feedId") == screen_feed["feedId"] and st.get("source") == "screen"]
-            if mids and mids[0] in peers[0].received and peers[0].received[mids[0]].frames >= 3:
-                break
-            await asyncio.sleep(0.1)
-        else:
-            raise AssertionError(f"Ben decodes no screen of Eve: {peers[0].offer_streams} {peers[0].received}")
+        screen_stream = {"feedId": screen_feed["feedId"], "mid": screen_mid}
+
+        async def ben_decodes_screen(seconds: float) -> bool:
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                mids = [m for m, st in peers[0].offer_streams.items()
+                        if st.get("feedId") == screen_feed["feedId"] and st.get("source") == "screen" and st.get("active", True)]
+                if any(m in peers[0].received and peers[0].received[m].frames >= 3 for m in mids):
+                    return True
+                await asyncio.sleep(0.1)
+            return False
+
+        (await ben.request("sfu.subscribe", {"roomId": room_id, "epoch": peers[0].epoch, "streams": [screen_stream]},
+                           timeout=10)).expect_ok()
+        if not await ben_decodes_screen(MEDIA_TIMEOUT / 2):
+            # Seen once on a starved machine: the track open, not one frame decoded in 40 s. Eve's
+            # browser sends a static screen's keyframe when Janus asks for it, and aiortc, unlike a
+            # browser, does not ask again when that one is lost; a new subscription makes Janus ask.
+            (await ben.request("sfu.unsubscribe", {"roomId": room_id, "epoch": peers[0].epoch, "streams": [screen_stream]},
+                               timeout=10)).expect_ok()
+            (await ben.request("sfu.subscribe", {"roomId": room_id, "epoch": peers[0].epoch, "streams": [screen_stream]},
+                               timeout=10)).expect_ok()
+            if not await ben_decodes_screen(MEDIA_TIMEOUT / 2):
+                raise AssertionError(f"Ben decodes no screen of Eve: {peers[0].offer_streams} {peers[0].received}")
         assert await web(pressed, b, "group-call-share") == "true"
         await web(b.wait, lambda d: stage_playing(b), "Eve's own screen, large")
         await web(wait_long, f, lambda d: stage_playing(f), "Eve's screen, large on Frank's screen", MEDIA_TIMEOUT)

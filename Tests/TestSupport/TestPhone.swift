@@ -3,8 +3,8 @@ import Synchronization
 /// Phone numbers for test users that no other test of this process uses.
 ///
 /// Numbers are `1555` and seven digits: a random start, then counted up, so a run never hands
-/// out the same number twice (random numbers alone met in one database about once in a
-/// hundred runs of a test that makes fourteen users, and `auth.users.phone` is unique).
+/// out the same number twice (`auth.users.phone` is unique; four random digits gave a test
+/// that makes fourteen users a duplicate about once in a hundred runs).
 public enum TestPhone {
     private static let next = Mutex(Int.random(in: 0..<5_000_000))
 

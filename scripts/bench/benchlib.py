@@ -813,6 +813,22 @@ def group_pairs(args, pg: "PG", anon_key: str, log=None) -> list[tuple[str, dict
     return pairs
 
 
+def seed_history(pg: "PG", per_member: int) -> None:
+    """Gives every member of every conversation `per_member` messages made an hour ago (outside
+    the senders' rate window: the insert trigger stamps now()), then `VACUUM ANALYZE`: the
+    steady state of a deployment that has been running. Without it the server's pooled
+    connections keep the generic plans they made for an almost empty `public.messages`
+    (sequential scans for the retry key and the rate window of every send, growing with the
+    table) through the whole measured phase: autovacuum analyzes at most once a minute, a
+    phase lasts seconds. ANALYZE also makes every connection plan again."""
+    pg.psql(
+        "SET application_name = 'ecomansoni';"  # no outside-write notifications for the seed
+        " INSERT INTO public.messages (conversation_id, sender_id, body)"
+        f" SELECT p.conversation_id, p.user_id, 'history' FROM public.participants p, generate_series(1, {per_member});"
+        " UPDATE public.messages SET created_at = created_at - interval '1 hour' WHERE body = 'history';")
+    pg.psql("VACUUM ANALYZE public.messages, public.conversations, public.participants")
+
+
 def add_server_arguments(parser) -> None:
     """The arguments every bench driver takes from its shell script: the server, the
     private PostgreSQL cluster and the load shape."""

@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import (  # noqa: E402
     add_server_arguments,
     PG, RPC_PATH, Client, CPUMeter, PhaseStats, binary_kind, group_pairs, machine_facts, make_logger,
-    phase_result, process_alive, read_anon_key, run_workers, server_log_summary, wait_ready,
+    phase_result, process_alive, read_anon_key, run_workers, seed_history, server_log_summary, wait_ready,
 )
 
 SEND_PATH = RPC_PATH + "send_message_v1"
@@ -62,19 +62,8 @@ class Bench:
         self.anon_key = read_anon_key(a.binary, a.data_dir)
         self.pairs = group_pairs(a, self.pg, self.anon_key, log)
         self.per = len(self.pairs) // a.clients
-        # The steady state of a deployment that has been running: history in every group (made
-        # an hour old, outside the senders' rate window: the insert trigger stamps now()) and
-        # planner statistics that know it. Without it the server's pooled connections keep the
-        # generic plans they made for an almost empty table (sequential scans for the retry
-        # key and the rate window, 0.3–0.4 ms each by the end) through the whole measured
-        # phase: autovacuum analyzes at most once a minute, the phase lasts seconds. ANALYZE
-        # also makes every connection plan again.
-        self.pg.psql(
-            "SET application_name = 'ecomansoni';"
-            " INSERT INTO public.messages (conversation_id, sender_id, body)"
-            f" SELECT p.conversation_id, p.sender_id, 'history' FROM bench.pairs p, generate_series(1, {HISTORY_PER_MEMBER});"
-            " UPDATE public.messages SET created_at = created_at - interval '1 hour' WHERE body = 'history';")
-        self.pg.psql("VACUUM ANALYZE public.messages, public.conversations, public.participants")
+        # History and fresh planner statistics first (benchlib.seed_history: the steady state).
+        seed_history(self.pg, HISTORY_PER_MEMBER)
         # A few messages per group, so the first measured sends find warm caches (and the
         # server's membership cache and statement paths are exercised once).
         client = Client(a.port, self.anon_key, user_agent="chat-bench")

@@ -124,6 +124,7 @@ common_args() {
         --binary "$work/ecomansoni" --binary-label "$(readlink -f "$binary")" \
         --data-dir "$work/data" --server-log "$server_log" --work-dir "$work" \
         --pg-version "$pg_version" --postmaster-pid "$postmaster_pid" --cpu-model "$(cpu_model)" \
+        --pg-port "$pg_port" --pg-database "$database" --psql "$bindir/psql" \
         --phone-base "$phone_base" --code "$code"
 }
 

@@ -45,9 +45,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import (  # noqa: E402
-    RPC_PATH, Client, CPUMeter, PhaseStats, binary_kind, create_groups, latency_summary, machine_facts, make_logger,
+    PG, RPC_PATH, Client, CPUMeter, PhaseStats, binary_kind, create_groups, latency_summary, machine_facts, make_logger,
     ms, process_fd_count, process_nofile_limit, process_rss_bytes, read_anon_key,
-    run_workers, server_log_summary, sign_in_users, wait_ready,
+    run_workers, seed_history, server_log_summary, sign_in_users, wait_ready,
 )
 
 SEND_PATH = RPC_PATH + "send_message_v1"
@@ -55,6 +55,7 @@ HEARTBEAT_SECONDS = 25.0
 JOIN_TIMEOUT = 30.0
 SKIPPED = "skipped"
 MB = 1024 * 1024
+HISTORY_PER_MEMBER = 20  # old messages per member before the latency run (benchlib.seed_history)
 
 log = make_logger("realtime-bench")
 
@@ -469,6 +470,9 @@ class Bench:
         per_conversation = n // m
         report = self.base_report()
         groups = self.setup(n, per_conversation)
+        # History and fresh planner statistics before anyone listens (benchlib.seed_history).
+        seed_history(PG(port=a.pg_port, user="postgres", database=a.pg_database, postmaster_pid=a.postmaster_pid,
+                        psql_path=a.psql), HISTORY_PER_MEMBER)
         subscribers = [{"token": member["token"], "conversation": group["id"]} for group in groups for member in group["members"]]
         memory_idle = server_memory(a.server_pid)
 
@@ -880,6 +884,9 @@ def main() -> int:
     common.add_argument("--work-dir", required=True)
     common.add_argument("--pg-version", default="")
     common.add_argument("--postmaster-pid", type=int, required=True)
+    common.add_argument("--pg-port", type=int, required=True)
+    common.add_argument("--pg-database", required=True)
+    common.add_argument("--psql", default="psql")
     common.add_argument("--cpu-model", default="")
     common.add_argument("--phone-base", type=int, default=15570000000)
     common.add_argument("--code", default="123456")

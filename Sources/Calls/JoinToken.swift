@@ -23,9 +23,9 @@ struct JoinToken: Sendable, Equatable {
     /// The claims of a token this service signed, or nil for anything forged or malformed.
     static func verify(_ token: String, key: SymmetricKey) -> Claims? {
         let parts = token.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 2, let signature = Base64URL.decode(String(parts[1])),
+        guard parts.count == 2, let signature = Base64URL.decodeCanonical(parts[1]),
             HMAC<SHA256>.isValidAuthenticationCode(signature, authenticating: Data(parts[0].utf8), using: key),
-            let body = Base64URL.decode(String(parts[0]))
+            let body = Base64URL.decodeCanonical(parts[0])
         else { return nil }
         return try? JSONDecoder().decode(Claims.self, from: body)
     }

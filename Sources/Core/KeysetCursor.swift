@@ -46,14 +46,9 @@ public struct KeysetCursor: Sendable, Equatable {
     public static func signedParts(_ text: String) -> (payload: Data, mac: Data)? {
         guard text.utf8.count <= maximumSignedLength else { return nil }
         let parts = text.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 2, let payload = data(base64URL: parts[0]), let mac = data(base64URL: parts[1]) else { return nil }
+        guard parts.count == 2, let payload = Base64URL.decodeCanonical(parts[0]), let mac = Base64URL.decodeCanonical(parts[1])
+        else { return nil }
         return (payload, mac)
-    }
-
-    /// The bytes of unpadded base64url text; nil for any other character.
-    static func data(base64URL text: Substring) -> Data? {
-        guard !text.isEmpty, text.utf8.allSatisfy(Base64URL.isAlphabetByte) else { return nil }
-        return Base64URL.decode(String(text))
     }
 
     /// The error for any cursor the server did not issue; `field` names the argument.

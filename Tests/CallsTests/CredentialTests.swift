@@ -30,5 +30,12 @@ import Testing
         let spliced = forged.split(separator: ".")[0] + "." + token.split(separator: ".")[1]
         #expect(JoinToken.verify(String(spliced), key: key) == nil)
         #expect(JoinToken.verify("garbage", key: key) == nil)
+        // No second spelling of a token verifies: padding, or the MAC's spare low bits set.
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+        let last = alphabet.firstIndex(of: token.last ?? "A") ?? 0
+        #expect(JoinToken.verify(token + "=", key: key) == nil)
+        for spare in 1..<4 {
+            #expect(JoinToken.verify(String(token.dropLast()) + String(alphabet[last ^ spare]), key: key) == nil)
+        }
     }
 }

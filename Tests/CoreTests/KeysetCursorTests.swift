@@ -21,7 +21,9 @@ import Testing
         #expect(parts.payload == Data("a|b".utf8) && parts.mac == Data([0xfb, 0xff, 0x00]))
     }
 
-    @Test(arguments: ["", ".", "abc", "a.b.c", "YQ.", ".YQ", "YQ==.YQ", "Y Q.YQ", String(repeating: "A", count: 300) + ".YQ"])
+    // "YR.YQ": a second spelling of "YQ.YQ" (the spare low bits of the last character set).
+    @Test(arguments: ["", ".", "abc", "a.b.c", "YQ.", ".YQ", "YQ==.YQ", "Y Q.YQ", "YR.YQ", "YQ.YR",
+                      String(repeating: "A", count: 300) + ".YQ"])
     func refusesTextsThatAreNotSignedCursors(_ text: String) {
         #expect(KeysetCursor.signedParts(text) == nil)
     }

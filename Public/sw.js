@@ -12,7 +12,7 @@ const SHELL = [
   './app/main.js', './app/app.js', './app/util.js', './app/i18n.js', './app/i18n/ru.js', './app/i18n/en.js',
   './app/store.js', './app/api.js', './app/router.js', './app/toast.js', './app/views/common.js', './app/views/auth.js',
   './app/pwa.js', './app/i18n/app.ru.js', './app/i18n/app.en.js', './app/i18n/signed-in.ru.js', './app/i18n/signed-in.en.js',
-  './styles/theme.css', './styles/app.css', './styles/pwa.css', './favicon.svg', './manifest.webmanifest',
+  './styles/theme.css', './styles/app.css', './styles/signed-in.css', './styles/pwa.css', './favicon.svg', './manifest.webmanifest',
 ];
 const INDEX = new URL(SHELL[0], location.href).href;
 const VERSION = new URL(INDEX).searchParams.get('v') || 'dev';

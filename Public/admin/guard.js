@@ -5,7 +5,7 @@
 // It owns the admin token (token.js: this tab's sessionStorage), ends the console when the
 // session expires or the server answers 401 admin_session_invalid, and follows the user's
 // sign-in (another tab signing out removes the account).
-import { Api } from '../app/api.js';
+import { Api } from '../app/account-api.js';
 import * as store from '../app/store.js';
 import { h, clear, focus } from '../app/util.js';
 import { t, setLanguage } from './i18n.js';

@@ -2,7 +2,7 @@
 // them). Each account is asked with its own Api (its own tokens, refreshed like the active
 // one's), so one account's data never reaches another's: chat_get_inbox_v2, every 60 s while
 // the page is visible, on window focus and whenever refresh() is called (the menu opens).
-import { Api } from './api.js';
+import { Api } from './account-api.js';
 import * as store from './store.js';
 
 const EVERY_MS = 60000;

@@ -1,11 +1,11 @@
 // The application controller: configuration, theme and language, the active account's
 // Session, account switching and sign-out, and rendering the current route. Only main.js
 // imports it: views receive `context` (below) instead.
-import { configure, logoutSession, Api } from './api.js';
+import { configure, logoutSession } from './api.js';
 import { loadLang, t, extend } from './i18n.js';
 import * as store from './store.js';
 import * as router from './router.js';
-import { h, clear, focus } from './util.js';
+import { h, clear, focus, stylesheet } from './util.js';
 import { errorState } from './views/common.js';
 
 // Modules load on demand (main.js preloads the likely ones): signed-out visitors never fetch
@@ -106,13 +106,16 @@ async function loadConfig() {
   await activate(store.activeId());
 }
 
-/** The signed-in app's strings (i18n/signed-in.*.js): added with the first session, so the
- * sign-in screen loads only its own (i18n/ru.js). A failed load is tried again next time. */
-let signedInStrings = null;
-function loadSignedInStrings() {
-  signedInStrings ??= extend({ ru: () => import('./i18n/signed-in.ru.js'), en: () => import('./i18n/signed-in.en.js') })
-    .catch(e => { signedInStrings = null; throw e; });
-  return signedInStrings;
+/** The signed-in app's strings (i18n/signed-in.*.js) and stylesheet (styles/signed-in.css):
+ * added with the first session, so the sign-in screens load only their own (i18n/ru.js,
+ * styles/app.css). A failed load is tried again next time. */
+let signedInAssets = null;
+function loadSignedInAssets() {
+  signedInAssets ??= Promise.all([
+    extend({ ru: () => import('./i18n/signed-in.ru.js'), en: () => import('./i18n/signed-in.en.js') }),
+    stylesheet(new URL('../styles/signed-in.css', import.meta.url)),
+  ]).catch(e => { signedInAssets = null; throw e; });
+  return signedInAssets;
 }
 
 /** Makes an account the active one (null: nobody is signed in). */
@@ -129,7 +132,7 @@ async function activate(userId) {
   store.setActive(userId);
   let Session;
   try {
-    [{ Session }] = await Promise.all([import('./session.js'), loadSignedInStrings()]);
+    [{ Session }] = await Promise.all([import('./session.js'), loadSignedInAssets()]);
   } catch (e) {
     app.phase = 'load-error';
     app.loadError = { code: 'network' };
@@ -195,9 +198,11 @@ async function logout(acc, scope) {
   let session = acc.session;
   if ((session.expires_local || session.expires_at) - Date.now() / 1000 < 30) {
     // An expired access token cannot log out: refresh first (best effort).
-    const api = new Api(acc.userId, {});
-    try { await api.refresh(); session = api.session; } catch { /* gone already */ }
-    api.destroy();
+    try {
+      const { Api } = await import('./account-api.js');
+      const api = new Api(acc.userId, {});
+      try { await api.refresh(); session = api.session; } finally { api.destroy(); }
+    } catch { /* gone already, or offline */ }
   }
   await logoutSession(session, scope);
 }

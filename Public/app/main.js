@@ -5,17 +5,20 @@ let signedIn = false;
 try { signedIn = Object.keys(JSON.parse(localStorage.getItem('eco:v1:accounts') || '{}')).length > 0; } catch { /* private mode */ }
 // './' names: the server versions such URLs (?v=<content hash>) so they match the imports.
 const likely = signedIn
-  ? ['./realtime.js', './calls.js', './session.js', './i18n/signed-in.ru.js', './views/shell.js', './views/chats.js']
+  ? ['./realtime.js', './calls.js', './session.js', './account-api.js', './i18n/signed-in.ru.js', './views/shell.js', './views/chats.js']
   : ['./views/auth.js'];
 if (signedIn && /^#\/chats\/./.test(location.hash)) likely.push('./views/conversation.js');
 if (signedIn && /^#\/insurance/.test(location.hash)) likely.push('./views/insurance.js', /assistant/.test(location.hash) ? './views/assistant.js' : './views/osago.js');
 if (signedIn && /^#\/reels/.test(location.hash)) likely.push('./views/reels.js');
-for (const m of likely) {
+/** Adds <link rel=modulepreload>, or rel=preload as=`as`, for a file named relative to this module. */
+function preload(path, as) {
   const link = document.createElement('link');
-  link.rel = 'modulepreload';
-  link.href = new URL(m, import.meta.url).href;
+  link.href = new URL(path, import.meta.url).href;
+  if (as) { link.rel = 'preload'; link.as = as; } else link.rel = 'modulepreload';
   document.head.append(link);
 }
+for (const m of likely) preload(m);
+if (signedIn) for (const css of ['../styles/signed-in.css', '../styles/chats.css']) preload(css, 'style');
 
 import('./app.js').then(m => m.boot(root)).catch(e => {
   console.error(e);

@@ -3,7 +3,7 @@
 // versioned files this visit already loaded, shows «Нет сети» while the network is gone
 // (the browser says it is offline, or the worker answered from its cache because the server
 // could not be reached), and opens the chat a clicked notification names.
-import { h } from './util.js';
+import { h, stylesheet } from './util.js';
 import { extend, t } from './i18n.js';
 
 let banner = null;
@@ -13,13 +13,7 @@ let strings = null;
 /** Loads styles/pwa.css and the app strings once (also used by notify.js). */
 export function ready() {
   strings ||= Promise.all([
-    new Promise(resolve => {
-      const link = document.createElement('link');
-      link.rel = 'stylesheet';
-      link.href = new URL('../styles/pwa.css', import.meta.url).href;
-      link.onload = link.onerror = resolve;
-      document.head.append(link);
-    }),
+    stylesheet(new URL('../styles/pwa.css', import.meta.url)),
     extend({ ru: () => import('./i18n/app.ru.js'), en: () => import('./i18n/app.en.js') }),
   ]);
   return strings;

@@ -5,7 +5,8 @@
 // dispatch); the rest of Session's methods live by concern in session-inbox.js (inbox, unread,
 // read acks), session-messages.js (loaded conversations, catch-up, typing) and session-send.js
 // (the send queue with optimistic messages, edits, reactions). Nothing here imports views.
-import { Api, config } from './api.js';
+import { config } from './api.js';
+import { Api } from './account-api.js';
 import { Socket } from './realtime.js';
 import { Calls } from './calls.js';
 import { Receipts } from './receipts.js';

@@ -4,6 +4,7 @@
 // and strings of the media features.
 import { ApiError, config } from './api.js';
 import { extend, t, getLang } from './i18n.js';
+import { stylesheet } from './util.js';
 
 const SIGN_SECONDS = 3600;
 const SIGN_MARGIN = 300; // a cached URL is renewed when less than this many seconds are left
@@ -12,13 +13,7 @@ let assets;
 /** Loads styles/media.css and the media strings once; resolves when both are in. */
 export function ready() {
   assets ||= Promise.all([
-    new Promise(resolve => {
-      const link = document.createElement('link');
-      link.rel = 'stylesheet';
-      link.href = new URL('../styles/media.css', import.meta.url).href;
-      link.onload = link.onerror = resolve;
-      document.head.append(link);
-    }),
+    stylesheet(new URL('../styles/media.css', import.meta.url)),
     extend({ ru: () => import('./i18n/media.ru.js'), en: () => import('./i18n/media.en.js') }),
   ]);
   return assets;

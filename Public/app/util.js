@@ -36,6 +36,23 @@ export function clear(el, ...kids) {
   return el;
 }
 
+const stylesheets = new Map();
+
+/** Adds the stylesheet at `url` (`new URL('…css', import.meta.url)` in the caller, so the
+ * server versions it) to the page once. Resolves when it has loaded or failed: a view is still
+ * drawn, unstyled, rather than not at all. */
+export function stylesheet(url) {
+  const href = String(url);
+  if (!stylesheets.has(href)) {
+    stylesheets.set(href, new Promise(resolve => {
+      const link = h('link', { rel: 'stylesheet', href });
+      link.onload = link.onerror = () => resolve();
+      document.head.append(link);
+    }));
+  }
+  return stylesheets.get(href);
+}
+
 const ICONS = {
   chats: 'M4 5h16v11H9l-5 4z',
   people: 'M9 11a4 4 0 1 0 0-8 4 4 0 0 0 0 8zM2 21c0-4 3-6 7-6s7 2 7 6M16 3.5a4 4 0 0 1 0 7.5M18 15c2.5.6 4 2.5 4 6',

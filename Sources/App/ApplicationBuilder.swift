@@ -97,7 +97,7 @@ public func buildApplication(
             webSocketResponder: surface.webSockets.buildResponder(),
             webSocket: .init(maxFrameSize: RealtimeLimits().maximumFrameBytes),
             limits: config.http),
-        configuration: .init(address: .hostname(config.host, port: config.port), serverName: "ecomansoni"),
+        configuration: .init(address: .hostname(config.host, port: config.port)),
         logger: logger)
     app.addServices(surface.services)
     // A bus with a connection of its own (PostgreSQL LISTEN, Redis SUBSCRIBE) runs beside the server.

@@ -5,7 +5,7 @@
 // crop.js). #/camera/avatar comes from the profile and offers the avatar first.
 // The camera is released when the page closes. No blob: URLs (the content-security policy):
 // the picture stays on canvases.
-import { h, clear, focus, avatar } from '../util.js';
+import { h, clear, focus, avatar, stylesheet } from '../util.js';
 import { t } from '../i18n.js';
 import { go } from '../router.js';
 import { toast, announce } from '../toast.js';
@@ -13,16 +13,8 @@ import { openDialog, chatTitle, errorText } from './common.js';
 import { ready as appStrings } from '../pwa.js';
 import { FILTERS, createRenderer } from '../camera-filters.js';
 
-let styles;
 function loadStyles() {
-  styles ||= new Promise(resolve => {
-    const link = document.createElement('link');
-    link.rel = 'stylesheet';
-    link.href = new URL('../../styles/camera.css', import.meta.url).href;
-    link.onload = link.onerror = resolve;
-    document.head.append(link);
-  });
-  return Promise.all([styles, appStrings()]);
+  return Promise.all([stylesheet(new URL('../../styles/camera.css', import.meta.url)), appStrings()]);
 }
 
 const MAX_SIDE = 1280; // the photo's longer side at most

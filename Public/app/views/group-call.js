@@ -6,7 +6,7 @@
 // camera, screen sharing, leave and, for the one who started the call, end for all. It reads
 // the group call of sfu-call.js (calls.group) and repaints on its changes. Its stylesheet and
 // strings are loaded with it (styles/group-call.css, i18n/group-call.*.js).
-import { h, icon, focus } from '../util.js';
+import { h, icon, focus, stylesheet } from '../util.js';
 import { t, extend } from '../i18n.js';
 import { closeCallScreen } from './call-screen.js';
 import { tileElement, paintTile, dropTile, personName, qualityBars, playTrack } from './group-call-tile.js';
@@ -21,13 +21,7 @@ let assets = null;
 /** The screen's stylesheet and strings (a failed stylesheet still resolves). */
 function groupCallAssets() {
   assets ||= Promise.all([
-    new Promise(resolve => {
-      const link = document.createElement('link');
-      link.rel = 'stylesheet';
-      link.href = new URL('../../styles/group-call.css', import.meta.url).href;
-      link.onload = link.onerror = resolve;
-      document.head.append(link);
-    }),
+    stylesheet(new URL('../../styles/group-call.css', import.meta.url)),
     extend({ ru: () => import('../i18n/group-call.ru.js'), en: () => import('../i18n/group-call.en.js') }),
   ]);
   assets.catch(() => { assets = null; });

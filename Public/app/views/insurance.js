@@ -1,22 +1,14 @@
 // The insurance section (#/insurance/osago, #/insurance/assistant): the shared page head with
 // the section's two links, the section's stylesheet and strings, and number formatting for
 // roubles and coefficients.
-import { h, icon } from '../util.js';
+import { h, icon, stylesheet } from '../util.js';
 import { t, getLang, extend } from '../i18n.js';
 
 let assets;
 /** Loads styles/insurance.css and i18n/insurance.*.js once; resolves when both are in. */
 export function insuranceAssets() {
   assets ||= Promise.all([
-    new Promise(resolve => {
-      const href = new URL('../../styles/insurance.css', import.meta.url).href;
-      if ([...document.querySelectorAll('link[rel="stylesheet"]')].some(l => l.href === href)) { resolve(); return; }
-      const link = document.createElement('link');
-      link.rel = 'stylesheet';
-      link.href = href;
-      link.onload = link.onerror = resolve;
-      document.head.append(link);
-    }),
+    stylesheet(new URL('../../styles/insurance.css', import.meta.url)),
     extend({ ru: () => import('../i18n/insurance.ru.js'), en: () => import('../i18n/insurance.en.js') }),
   ]);
   return assets;

@@ -1,7 +1,7 @@
 // An OSAGO calculation shared in a chat, and the calculator link both use: the body of a
 // share is «Расчёт ОСАГО: <range>\n<origin>/#/insurance/osago?calc=<base64url of the quote
 // request JSON>». Tiny on purpose (bubble.js imports it statically): no view code here.
-import { h } from '../util.js';
+import { h, stylesheet } from '../util.js';
 import { getLang } from '../i18n.js';
 
 export const SHARE_PREFIX = 'Расчёт ОСАГО: ';
@@ -52,23 +52,13 @@ export function calcParam(link) {
   return m ? m[1] : null;
 }
 
-let styled = false;
-function loadStyles() {
-  if (styled) return;
-  styled = true;
-  const link = document.createElement('link');
-  link.rel = 'stylesheet';
-  link.href = new URL('../../styles/insurance.css', import.meta.url).href;
-  document.head.append(link);
-}
-
 /** A card for a share message body, or null when the body is not a share. */
 export function osagoShareCard(body) {
   const m = /^Расчёт ОСАГО: ([^\n]{1,120})\n(https?:\/\/\S+)$/.exec(String(body || ''));
   if (!m) return null;
   const calc = calcParam(m[2]);
   if (!calc || !decodeCalc(calc)) return null;
-  loadStyles();
+  stylesheet(new URL('../../styles/insurance.css', import.meta.url));
   // The link opens this app's calculator (never another site's, whatever origin was shared).
   return h('div', { class: 'osago-card', testid: 'osago-card' },
     h('span', { class: 'osago-card-title', text: word('title') }),

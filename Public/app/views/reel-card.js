@@ -7,7 +7,7 @@
 // One request per reel for 10 minutes of a session; a failed request is not kept, so
 // «Повторить» asks again. Small on purpose (bubble.js imports it): the stylesheet
 // (styles/reel-card.css) and strings (i18n/reels.*.js) load with the first card.
-import { h, clear, avatar, nameOf } from '../util.js';
+import { h, clear, avatar, nameOf, stylesheet } from '../util.js';
 import { t, extend } from '../i18n.js';
 
 const REEL_HASH = /^#\/reels\/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i;
@@ -25,11 +25,7 @@ let assets = null;
 /** The card's stylesheet and the reels strings, once (a failed stylesheet still resolves). */
 function cardAssets() {
   assets ||= Promise.all([
-    new Promise(resolve => {
-      const link = h('link', { rel: 'stylesheet', href: new URL('../../styles/reel-card.css', import.meta.url).href });
-      link.onload = link.onerror = resolve;
-      document.head.append(link);
-    }),
+    stylesheet(new URL('../../styles/reel-card.css', import.meta.url)),
     extend({ ru: () => import('../i18n/reels.ru.js'), en: () => import('../i18n/reels.en.js') }),
   ]);
   assets.catch(() => { assets = null; });

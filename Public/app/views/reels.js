@@ -3,7 +3,7 @@
 // reel-upload.js), #/reels/mine (the author's reels, reel-mine.js) and #/reels/saved (the
 // user's saved reels, reel-saved.js). Brings its stylesheet
 // (styles/reels.css) and strings (i18n/reels.ru.js, .en.js) with it, once.
-import { h, clear, focus, icon } from '../util.js';
+import { h, clear, focus, icon, stylesheet } from '../util.js';
 import { t, extend } from '../i18n.js';
 import { errorState, emptyState } from './common.js';
 import { reelsFeed, PAGE } from './reels-feed.js';
@@ -13,11 +13,7 @@ let assets;
 /** Loads styles/reels.css and the reels strings once. */
 export function reelsAssets() {
   assets ||= Promise.all([
-    new Promise(resolve => {
-      const link = h('link', { rel: 'stylesheet', href: new URL('../../styles/reels.css', import.meta.url).href });
-      link.onload = link.onerror = resolve;
-      document.head.append(link);
-    }),
+    stylesheet(new URL('../../styles/reels.css', import.meta.url)),
     extend({ ru: () => import('../i18n/reels.ru.js'), en: () => import('../i18n/reels.en.js') }),
   ]);
   return assets;

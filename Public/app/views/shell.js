@@ -1,7 +1,7 @@
 // The signed-in layout: top bar with the account switcher (with the other accounts' unread
 // counts), navigation, <main>, the live region for announcements and the connection banner.
 // Loading it also brings the chat list's stylesheet and strings, which every signed-in view uses.
-import { h, clear, icon, avatar, nameOf, displayPhone, focus } from '../util.js';
+import { h, clear, icon, avatar, nameOf, displayPhone, focus, stylesheet } from '../util.js';
 import { t, extend } from '../i18n.js';
 import * as store from '../store.js';
 import { go } from '../router.js';
@@ -10,11 +10,7 @@ import { watchOtherAccounts } from '../accounts-unread.js';
 import { confirmDialog } from './common.js';
 
 await Promise.all([
-  new Promise(resolve => {
-    const link = h('link', { rel: 'stylesheet', href: new URL('../../styles/chats.css', import.meta.url).href });
-    link.onload = link.onerror = resolve;
-    document.head.append(link);
-  }),
+  stylesheet(new URL('../../styles/chats.css', import.meta.url)),
   extend({ ru: () => import('../i18n/chats.ru.js'), en: () => import('../i18n/chats.en.js') }),
 ]);
 

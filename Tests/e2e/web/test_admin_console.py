@@ -189,7 +189,7 @@ def test_without_a_user_the_console_points_to_the_phone_sign_in(server, scenario
     assert link.get_attribute("href") == f"{server.url}/#/", link.get_attribute("href")
     # The main app is not part of this page: none of its modules besides the shared leaves.
     loaded = b.driver.execute_script("return performance.getEntriesByType('resource').map(e => new URL(e.name).pathname)")
-    assert not [p for p in loaded if p.startswith("/app/") and p.split("/")[-1] not in ("util.js", "store.js", "api.js", "i18n.js")], loaded
+    assert not [p for p in loaded if p.startswith("/app/") and p.split("/")[-1] not in ("util.js", "store.js", "api.js", "account-api.js", "i18n.js")], loaded
     look(scenario, b, "signed-out", themes=("light",))
     scenario.done.add("signed-out")
 

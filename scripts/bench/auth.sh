@@ -10,17 +10,20 @@
 #   ECOMANSONI_BIN      server binary (default .build/debug/ecomansoni); copied before the run
 #   BENCH_CLIENTS       concurrent clients, HTTP workers and pgbench clients alike (8)
 #   BENCH_DURATION      seconds per measured phase (10)
-#   BENCH_MAX_REQUESTS  request cap per HTTP phase (50000)
+#   BENCH_MAX_REQUESTS  request cap per HTTP phase (50000; the python load tool only)
 #   BENCH_NUMBERS       test phone numbers (200)
+#   BENCH_LOAD_TOOL     wrk | python | auto (auto: wrk when installed, Debian's `wrk`, a C
+#                       client as cheap per request as pgbench is per transaction)
 #   BENCH_PG_OPTIONS    extra postgres options, e.g. "-c log_statement=all" (debugging)
 #   BENCH_KEEP          1: keep the temporary directory (cluster, server log, pgbench
 #                       logs); on-failure: keep it only when the run fails
 #
 # What it does: starts a private PostgreSQL cluster in a temporary directory (on a free
 # port, 127.0.0.1 only), starts the server against it with DATABASE_URL and BENCH_NUMBERS
-# test numbers in AUTH_SMS_TEST_OTP, and runs scripts/bench/auth_bench.py, which warms up
-# (signs each number in once), measures POST /auth/v1/verify and POST /auth/v1/token
-# (refresh chains, one per client), and runs pgbench for the same client count and
+# test numbers in AUTH_SMS_TEST_OTP and a per-address sign-in bucket no run empties
+# (AUTH_RATE_LIMIT_BURST: the check runs, it never refuses), and runs
+# scripts/bench/auth_bench.py, which warms up (signs each number in once), measures
+# POST /auth/v1/verify and POST /auth/v1/token (refresh chains, one per client), and runs pgbench for the same client count and
 # duration twice per request: with the statements the server sent before migration 0009
 # (sql/verify.sql, sql/refresh.sql; the raw baseline of verify_ratio and refresh_ratio)
 # and with the one function call it sends now (sql/verify_fn.sql, sql/refresh_fn.sql;
@@ -55,6 +58,7 @@ is_int "$numbers" && ((numbers >= clients && numbers <= 10000)) || die "BENCH_NU
 [[ $binary = /* ]] || binary=$root/$binary
 [ -x "$binary" ] || die "server binary not found at $binary (set ECOMANSONI_BIN)"
 
+load_tool=$(bench_load_tool)
 bench_setup
 bench_start_cluster "$database"
 
@@ -66,6 +70,8 @@ export AUTH_SMS_MAX_FREQUENCY=1
 export AUTH_SMS_MAX_PER_HOUR=10000
 export AUTH_SMS_MAX_PER_ADDRESS_PER_HOUR=100000
 export AUTH_SMS_DELIVERY=log
+export AUTH_RATE_LIMIT_BURST=1000000
+export AUTH_RATE_LIMIT_PER_SECOND=100000
 export LOG_LEVEL=info
 export LOG_FORMAT=text
 bench_start_server
@@ -73,6 +79,6 @@ bench_start_server
 # ---- measure (in the background so Ctrl-C and TERM reach the trap at once).
 bench_run_driver "$work/result.json" "$here/auth_bench.py" "$database" \
     --clients "$clients" --duration "$duration" --max-requests "$max_requests" \
-    --phones "$numbers" --phone-base "$phone_base" --code "$code" \
+    --phones "$numbers" --phone-base "$phone_base" --code "$code" --load-tool "$load_tool" \
     || die "the benchmark failed"
 cat "$work/result.json"

@@ -468,6 +468,12 @@ def phase_result(stats: PhaseStats, wall: float, cpu: dict) -> dict:
 
 
 WRK_SCRIPT = Path(__file__).resolve().parent / "wrk_requests.lua"
+WRK_REFRESH_SCRIPT = Path(__file__).resolve().parent / "wrk_refresh_chains.lua"
+
+
+def wrk_threads(clients: int) -> int:
+    """The threads wrk gets for `clients` connections: at most 2, one per core here."""
+    return max(1, min(clients, 2))
 
 
 def wrk_load(port: int, clients: int, duration: int, *, path: str = "/", headers: dict[str, str] | None = None,
@@ -479,8 +485,8 @@ def wrk_load(port: int, clients: int, duration: int, *, path: str = "/", headers
     headers) that the threads cycle through (scripts/bench/wrk_requests.lua; the list is
     written to `work_dir`). Returns requests, seconds, rps (2xx/3xx answers a second),
     p50/p90/p99_ms and non_2xx_or_errors."""
-    threads = max(1, min(clients, 2))
-    command = ["wrk", "-t", str(threads), "-c", str(clients), "-d", f"{duration}s", "--latency", "--timeout", "10s"]
+    threads = wrk_threads(clients)
+    arguments: list[str] = []
     environment = dict(os.environ)
     if requests is not None:
         if work_dir is None:
@@ -495,10 +501,41 @@ def wrk_load(port: int, clients: int, duration: int, *, path: str = "/", headers
                     raise ValueError("wrk_load: a request field holds a tab or a newline")
                 out.write("\t".join(fields) + "\n")
         environment.update({"WRK_REQUESTS": str(listing), "WRK_THREADS": str(threads)})
-        command += ["-s", str(WRK_SCRIPT)]
+        arguments += ["-s", str(WRK_SCRIPT)]
     else:
         for key, value in (headers or {}).items():
-            command += ["-H", f"{key}: {value}"]
+            arguments += ["-H", f"{key}: {value}"]
+    return run_wrk(port, clients, duration, path, arguments, environment)
+
+
+def wrk_refresh_load(port: int, clients: int, duration: int, *, path: str, headers: dict[str, str],
+                     tokens: list[str], work_dir: str) -> dict:
+    """wrk_load for refresh-token rotation (scripts/bench/wrk_refresh_chains.lua): POST `path`
+    with {"refresh_token": …}, each token used once and each answer's new token used next.
+    `tokens` starts the chains: one per connection and one per thread more (wrk spends one on
+    its check of the script), so that no connection is left without a token."""
+    threads = wrk_threads(clients)
+    if len(tokens) < clients + threads:
+        raise ValueError(f"wrk_refresh_load: {len(tokens)} starting tokens for {clients} connections on {threads} threads")
+    if any(not token or any(c in token for c in "\t\n\"\\") for token in tokens):
+        raise ValueError("wrk_refresh_load: a token is empty or holds a tab, newline, quote or backslash")
+    if any("\t" in f"{name}: {value}" for name, value in headers.items()):
+        raise ValueError("wrk_refresh_load: a header holds a tab")
+    listing = Path(work_dir) / "wrk_refresh_tokens.txt"
+    listing.write_text("".join(token + "\n" for token in tokens))
+    environment = dict(os.environ)
+    environment.update({
+        "WRK_TOKENS": str(listing), "WRK_THREADS": str(threads), "WRK_PATH": path,
+        "WRK_HEADERS": "\t".join(f"{name}: {value}" for name, value in headers.items()),
+    })
+    return run_wrk(port, clients, duration, path, ["-s", str(WRK_REFRESH_SCRIPT)], environment)
+
+
+def run_wrk(port: int, clients: int, duration: int, path: str, arguments: list[str], environment: dict[str, str]) -> dict:
+    """Runs wrk with `arguments` (a script, headers) and parses its report (see wrk_load)."""
+    threads = wrk_threads(clients)
+    command = ["wrk", "-t", str(threads), "-c", str(clients), "-d", f"{duration}s", "--latency", "--timeout", "10s"]
+    command += arguments
     command.append(f"http://127.0.0.1:{port}{path}")
     finished = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60, env=environment)
     output = finished.stdout

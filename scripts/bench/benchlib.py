@@ -483,7 +483,7 @@ def wrk_load(port: int, clients: int, duration: int, *, path: str = "/", headers
 
     Either every request is GET `path` with `headers`, or `requests` lists (method, path, body,
     headers) that the threads cycle through (scripts/bench/wrk_requests.lua; the list is
-    written to `work_dir`). Returns requests, seconds, rps (2xx/3xx answers a second),
+    written to `work_dir`; "{uuid}" in a body becomes a new UUID in each request). Returns requests, seconds, rps (2xx/3xx answers a second),
     p50/p90/p99_ms and non_2xx_or_errors."""
     threads = wrk_threads(clients)
     arguments: list[str] = []
@@ -500,7 +500,7 @@ def wrk_load(port: int, clients: int, duration: int, *, path: str = "/", headers
                 if any("\t" in field or "\n" in field for field in fields):
                     raise ValueError("wrk_load: a request field holds a tab or a newline")
                 out.write("\t".join(fields) + "\n")
-        environment.update({"WRK_REQUESTS": str(listing), "WRK_THREADS": str(threads)})
+        environment.update({"WRK_REQUESTS": str(listing), "WRK_THREADS": str(threads), "WRK_RUN_ID": os.urandom(4).hex()})
         arguments += ["-s", str(WRK_SCRIPT)]
     else:
         for key, value in (headers or {}).items():

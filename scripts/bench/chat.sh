@@ -11,7 +11,9 @@
 #   ECOMANSONI_BIN      server binary (default .build/debug/ecomansoni); copied before the run
 #   BENCH_CLIENTS       concurrent clients, HTTP workers and pgbench clients alike (8)
 #   BENCH_DURATION      seconds per measured phase (10)
-#   BENCH_MAX_REQUESTS  request cap of the HTTP phase (50000)
+#   BENCH_MAX_REQUESTS  request cap of the HTTP phase (50000; the python load tool only)
+#   BENCH_LOAD_TOOL     wrk | python | auto (auto: wrk when installed, Debian's `wrk`, a C
+#                       client as cheap per request as pgbench is per transaction)
 #   BENCH_USERS         signed-in test users, all senders (400); the server allows each 60
 #                       messages a minute, so keep BENCH_USERS above the expected req/s
 #   BENCH_GROUP_SIZE    members per group (10): BENCH_USERS / BENCH_GROUP_SIZE groups
@@ -55,6 +57,7 @@ is_int "$users" && ((users >= group_size && users <= 10000)) || die "BENCH_USERS
 [[ $binary = /* ]] || binary=$root/$binary
 [ -x "$binary" ] || die "server binary not found at $binary (set ECOMANSONI_BIN)"
 
+load_tool=$(bench_load_tool)
 bench_setup
 bench_start_cluster "$database"
 
@@ -66,6 +69,6 @@ bench_start_server
 # ---- measure (in the background so Ctrl-C and TERM reach the trap at once).
 bench_run_driver "$work/result.json" "$here/chat_bench.py" "$database" \
     --clients "$clients" --duration "$duration" --max-requests "$max_requests" \
-    --users "$users" --group-size "$group_size" --phone-base "$phone_base" --code "$code" \
+    --users "$users" --group-size "$group_size" --phone-base "$phone_base" --code "$code" --load-tool "$load_tool" \
     || die "the benchmark failed"
 cat "$work/result.json"

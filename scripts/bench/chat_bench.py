@@ -14,6 +14,12 @@ waits for /ready, reads the anon key, signs in --users test numbers, makes group
   send_raw_pg   pgbench with sql/send_raw.sql: the INSERT … RETURNING alone (the issue's
                 equivalent statement, the ratio's denominator), as the owner.
 
+The send phase's load comes from Debian's wrk when --load-tool is wrk (a C client, as cheap
+per request as pgbench is per transaction; each request carries a client_msg_id of its own,
+wrk_requests.lua's {uuid}, and the list is ordered so that concurrent requests go to
+different groups, as the Python workers' shares do); it is checked against the messages the
+server wrote. With --load-tool python, threads of this helper send them and check each answer.
+
 Prints ONE JSON object on stdout; progress goes to stderr. Standard library only.
 """
 
@@ -22,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shutil
 import signal
 import subprocess
 import sys
@@ -35,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import (  # noqa: E402
     add_server_arguments,
     PG, RPC_PATH, Client, CPUMeter, PhaseStats, binary_kind, group_pairs, machine_facts, make_logger,
-    phase_result, process_alive, read_anon_key, run_workers, seed_history, server_log_summary, wait_ready,
+    phase_result, process_alive, read_anon_key, run_workers, seed_history, server_log_summary, wait_ready, wrk_load,
 )
 
 SEND_PATH = RPC_PATH + "send_message_v1"
@@ -80,8 +87,41 @@ class Bench:
     def send_body(conversation: str) -> dict:
         return {"conversation_id": conversation, "client_msg_id": str(uuid.uuid4()), "body": BODY}
 
+    def message_count(self) -> int:
+        return int(self.pg.psql("SELECT count(*) FROM public.messages").strip())
+
+    def send_phase_wrk(self) -> dict:
+        """The send phase under wrk: every (group, member) pair once per round, the groups
+        interleaved so that the requests in flight at one time go to different groups."""
+        a = self.args
+        by_position = [self.pairs[start::a.group_size] for start in range(a.group_size)]
+        requests = [
+            ("POST", SEND_PATH, json.dumps({"conversation_id": conversation, "client_msg_id": "{uuid}", "body": BODY}),
+             {"apikey": self.anon_key, "Authorization": "Bearer " + member["token"], "Content-Type": "application/json",
+              "User-Agent": "chat-bench"})
+            for column in by_position for conversation, member in column
+        ]
+        written_before = self.message_count()
+        meter = CPUMeter(a.server_pid, a.postmaster_pid)
+        before = meter.sample()
+        result = wrk_load(a.port, a.clients, a.duration, requests=requests, work_dir=a.work_dir)
+        after = meter.sample()
+        if not process_alive(a.server_pid):
+            raise RuntimeError("the server exited during the send phase")
+        written = self.message_count() - written_before
+        if abs(written - result["ok"]) > a.clients:
+            raise RuntimeError(f"send: wrk counted {result['ok']} answers done but the server wrote {written} messages")
+        result.update(CPUMeter.report(before, after, result["ok"], "client"))
+        result["messages_written"] = written
+        result["load_tool"] = "wrk"
+        log(f"send: {result['ok']} ok / {result['requests']} in {result['seconds']}s = {result['rps']} req/s, "
+            f"p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms (wrk)")
+        return result
+
     def send_phase(self) -> dict:
         a = self.args
+        if a.load_tool == "wrk":
+            return self.send_phase_wrk()
         stats = PhaseStats()
         per_worker = max(1, math.ceil(a.max_requests / a.clients))
         server_gone = threading.Event()
@@ -138,7 +178,7 @@ class Bench:
         a = self.args
         self.setup()
         machine = machine_facts(a.cpu_model)
-        messages_before = int(self.pg.psql("SELECT count(*) FROM public.messages").strip())
+        messages_before = self.message_count()
 
         self.pg.checkpoint()
         send = self.send_phase()
@@ -158,7 +198,7 @@ class Bench:
                 SELECT conversation_id, count(*) AS n, max(seq) AS top, count(DISTINCT seq) AS d
                 FROM public.messages GROUP BY conversation_id) x
             WHERE n <> top OR d <> n""").strip()
-        messages_after = int(self.pg.psql("SELECT count(*) FROM public.messages").strip())
+        messages_after = self.message_count()
 
         def ratio(server: dict, pgbench: dict) -> float | None:
             if server.get("rps") and pgbench.get("tps"):
@@ -172,6 +212,7 @@ class Bench:
             "binary_path": a.binary_label,
             "postgres": a.pg_version,
             "clients": a.clients,
+            "load_tool": a.load_tool,
             "duration_s": a.duration,
             "max_requests_per_phase": a.max_requests,
             "users": a.users,
@@ -196,6 +237,7 @@ def main() -> int:
     parser.add_argument("--group-size", type=int, default=10)
     parser.add_argument("--phone-base", type=int, default=15560000000)
     parser.add_argument("--code", default="123456")
+    parser.add_argument("--load-tool", choices=["wrk", "python"], default="wrk" if shutil.which("wrk") else "python")
     args = parser.parse_args()
     if args.users < args.group_size or args.group_size < 2:
         parser.error("--users must be at least --group-size, which must be at least 2")

@@ -114,6 +114,9 @@ class Bench:
         result.update(CPUMeter.report(before, after, result["ok"], "client"))
         result["messages_written"] = written
         result["load_tool"] = "wrk"
+        if result["non_2xx_or_errors"]:
+            log(f"send: {result['non_2xx_or_errors']} answers were not 2xx (at this rate every sender passes the server's "
+                "60 messages a minute: raise BENCH_USERS); rps counts only the messages sent")
         log(f"send: {result['ok']} ok / {result['requests']} in {result['seconds']}s = {result['rps']} req/s, "
             f"p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms (wrk)")
         return result

@@ -95,7 +95,10 @@ public func buildApplication(
         router: surface.router,
         server: .guardedHTTP1WebSocketUpgrade(
             webSocketResponder: surface.webSockets.buildResponder(),
-            webSocket: .init(maxFrameSize: RealtimeLimits().maximumFrameBytes),
+            // No library pings: both protocols have their own heartbeat and idle close
+            // (realtime's IdleSweeper, CallsConnection's tick), and a ping task per socket
+            // costs 1–2.7 KB of every idle connection (docs/performance.md).
+            webSocket: .init(maxFrameSize: RealtimeLimits().maximumFrameBytes, autoPing: .disabled),
             limits: config.http),
         configuration: .init(address: .hostname(config.host, port: config.port)),
         logger: logger)

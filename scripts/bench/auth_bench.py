@@ -11,7 +11,7 @@ prints ONE JSON object on stdout. Progress goes to stderr. Standard library only
 The HTTP phases' load comes from Debian's wrk when --load-tool is wrk (a C client, as cheap per
 request as pgbench is per transaction, so the ratio compares the server with PostgreSQL and not
 the load tools): verify cycles through the test numbers (wrk_requests.lua), refresh spends
-each token once and follows each answer's new one (wrk_refresh_chains.lua). With --load-tool
+each token once and follows each answer's new one (wrk_requests.lua's chains). With --load-tool
 python, threads of this helper send them (about 0.18 ms of CPU a request on this machine,
 against pgbench's 0.08 ms a transaction). Either way each phase checks that every answer
 counted as done issued its refresh token.

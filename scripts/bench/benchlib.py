@@ -468,7 +468,6 @@ def phase_result(stats: PhaseStats, wall: float, cpu: dict) -> dict:
 
 
 WRK_SCRIPT = Path(__file__).resolve().parent / "wrk_requests.lua"
-WRK_REFRESH_SCRIPT = Path(__file__).resolve().parent / "wrk_refresh_chains.lua"
 
 
 def wrk_threads(clients: int) -> int:
@@ -510,7 +509,7 @@ def wrk_load(port: int, clients: int, duration: int, *, path: str = "/", headers
 
 def wrk_refresh_load(port: int, clients: int, duration: int, *, path: str, headers: dict[str, str],
                      tokens: list[str], work_dir: str) -> dict:
-    """wrk_load for refresh-token rotation (scripts/bench/wrk_refresh_chains.lua): POST `path`
+    """wrk_load for refresh-token rotation (scripts/bench/wrk_requests.lua's chains): POST `path`
     with {"refresh_token": …}, each token used once and each answer's new token used next.
     `tokens` starts the chains: one per connection and one per thread more (wrk spends one on
     its check of the script), so that no connection is left without a token."""
@@ -525,10 +524,10 @@ def wrk_refresh_load(port: int, clients: int, duration: int, *, path: str, heade
     listing.write_text("".join(token + "\n" for token in tokens))
     environment = dict(os.environ)
     environment.update({
-        "WRK_TOKENS": str(listing), "WRK_THREADS": str(threads), "WRK_PATH": path,
+        "WRK_REQUESTS": str(listing), "WRK_THREADS": str(threads), "WRK_CHAIN_PATH": path,
         "WRK_HEADERS": "\t".join(f"{name}: {value}" for name, value in headers.items()),
     })
-    return run_wrk(port, clients, duration, path, ["-s", str(WRK_REFRESH_SCRIPT)], environment)
+    return run_wrk(port, clients, duration, path, ["-s", str(WRK_SCRIPT)], environment)
 
 
 def run_wrk(port: int, clients: int, duration: int, path: str, arguments: list[str], environment: dict[str, str]) -> dict:

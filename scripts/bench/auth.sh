@@ -23,11 +23,11 @@
 # test numbers in AUTH_SMS_TEST_OTP and a per-address sign-in bucket no run empties
 # (AUTH_RATE_LIMIT_BURST: the check runs, it never refuses), and runs
 # scripts/bench/auth_bench.py, which warms up (signs each number in once), measures
-# POST /auth/v1/verify and POST /auth/v1/token (refresh chains, one per client), and runs pgbench for the same client count and
-# duration twice per request: with the statements the server sent before migration 0009
-# (sql/verify.sql, sql/refresh.sql; the raw baseline of verify_ratio and refresh_ratio)
-# and with the one function call it sends now (sql/verify_fn.sql, sql/refresh_fn.sql;
-# *_ratio_function). The server and the cluster are stopped and the directory removed on
+# POST /auth/v1/verify and POST /auth/v1/token (refresh chains, one per client), and runs
+# pgbench for the same client count and duration twice per request: with the statements
+# the server sent before migration 0009 (sql/verify.sql, sql/refresh.sql; the raw baseline
+# of verify_ratio and refresh_ratio) and with the one function call it sends now
+# (sql/verify_fn.sql, sql/refresh_fn.sql; *_ratio_function). The server and the cluster are stopped and the directory removed on
 # exit, also on failure or Ctrl-C.
 #
 # Smoke run (CI, seconds): BENCH_CLIENTS=1 BENCH_DURATION=1 BENCH_NUMBERS=1 scripts/bench/auth.sh

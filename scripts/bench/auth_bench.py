@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import (  # noqa: E402
     add_server_arguments,
     PG, AddressPool, Client, CPUMeter, PhaseStats, binary_kind, make_logger, phase_result, process_alive,
-    read_anon_key, run_workers, server_log_summary, wait_ready, wrk_load, wrk_refresh_load, wrk_threads,
+    read_anon_key, run_workers, server_log_summary, wait_ready, measured_wrk, wrk_load, wrk_refresh_load, wrk_threads,
 )
 
 VERIFY_PATH = "/auth/v1/verify"
@@ -146,25 +146,10 @@ class Bench:
         return {"apikey": self.anon_key, "Content-Type": "application/json", "User-Agent": USER_AGENT}
 
     def measure_wrk(self, name: str, load) -> dict:
-        """Runs load() (a benchlib wrk run) and checks that the server issued one refresh token
-        per answer counted as done (give or take the requests in flight when the time was up)."""
+        """A wrk phase, checked against the refresh tokens the server issued (one per answer)."""
         a = self.args
-        tokens_before = self.count_tokens("%")
-        meter = CPUMeter(a.server_pid, a.postmaster_pid)
-        before = meter.sample()
-        result = load()
-        after = meter.sample()
-        if not self.server_alive():
-            raise RuntimeError(f"the server exited during the {name} phase")
-        issued = self.count_tokens("%") - tokens_before
-        if abs(issued - result["ok"]) > self.clients_n:
-            raise RuntimeError(f"{name}: wrk counted {result['ok']} answers done but the server issued {issued} refresh tokens")
-        result.update(CPUMeter.report(before, after, result["ok"], "client"))
-        result["tokens_issued"] = issued
-        result["load_tool"] = "wrk"
-        log(f"{name}: {result['ok']} ok / {result['requests']} in {result['seconds']}s = {result['rps']} req/s, "
-            f"p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms (wrk)")
-        return result
+        return measured_wrk(name, a.server_pid, a.postmaster_pid, load, log,
+                            done=lambda: self.count_tokens("%"), done_what="tokens issued", slack=self.clients_n)
 
     def verify_phase(self) -> dict:
         if self.args.load_tool == "wrk":
@@ -357,7 +342,7 @@ def main() -> int:
     parser.add_argument("--code", default="123456")
     parser.add_argument("--load-tool", choices=["wrk", "python"], default="wrk" if shutil.which("wrk") else "python")
     parser.add_argument("--per-address", type=int, default=25,
-                        help="requests per loopback source address (server bucket: 30, +1/s)")
+                        help="requests per loopback source address of this helper's own client")
     args = parser.parse_args()
     if args.phones < args.clients:
         parser.error("--phones must be at least --clients")

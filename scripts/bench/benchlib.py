@@ -23,6 +23,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 REQUEST_TIMEOUT = 30.0
 READY_TIMEOUT = 120.0
@@ -528,6 +529,31 @@ def wrk_refresh_load(port: int, clients: int, duration: int, *, path: str, heade
         "WRK_HEADERS": "\t".join(f"{name}: {value}" for name, value in headers.items()),
     })
     return run_wrk(port, clients, duration, path, ["-s", str(WRK_SCRIPT)], environment)
+
+
+def measured_wrk(name: str, server_pid: int, postmaster_pid: int, load: Callable[[], dict], log,
+                 done: Callable[[], int] | None = None, done_what: str = "", slack: int = 0) -> dict:
+    """Runs `load` (a wrk_load or wrk_refresh_load call) with the server's and PostgreSQL's CPU
+    measured around it (CPUMeter; `client` is wrk). When `done` counts what the server did
+    (rows written, tokens issued), its growth must match the answers wrk counted as done, give
+    or take `slack` (the requests in flight when the time was up): wrk sees statuses only."""
+    done_before = done() if done else 0
+    meter = CPUMeter(server_pid, postmaster_pid)
+    before = meter.sample()
+    result = load()
+    after = meter.sample()
+    if not process_alive(server_pid):
+        raise RuntimeError(f"the server exited during the {name} phase")
+    if done:
+        counted = done() - done_before
+        if abs(counted - result["ok"]) > slack:
+            raise RuntimeError(f"{name}: wrk counted {result['ok']} answers done but the server shows {counted} {done_what}")
+        result[done_what.replace(" ", "_")] = counted
+    result.update(CPUMeter.report(before, after, result["ok"], "client"))
+    result["load_tool"] = "wrk"
+    log(f"{name}: {result['ok']} ok / {result['requests']} in {result['seconds']}s = {result['rps']} req/s, "
+        f"p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms (wrk)")
+    return result
 
 
 def run_wrk(port: int, clients: int, duration: int, path: str, arguments: list[str], environment: dict[str, str]) -> dict:

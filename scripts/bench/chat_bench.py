@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import (  # noqa: E402
     add_server_arguments,
     PG, RPC_PATH, Client, CPUMeter, PhaseStats, binary_kind, group_pairs, machine_facts, make_logger,
-    phase_result, process_alive, read_anon_key, run_workers, seed_history, server_log_summary, wait_ready, wrk_load,
+    phase_result, process_alive, read_anon_key, run_workers, seed_history, server_log_summary, wait_ready, measured_wrk, wrk_load,
 )
 
 SEND_PATH = RPC_PATH + "send_message_v1"
@@ -101,24 +101,12 @@ class Bench:
               "User-Agent": "chat-bench"})
             for column in by_position for conversation, member in column
         ]
-        written_before = self.message_count()
-        meter = CPUMeter(a.server_pid, a.postmaster_pid)
-        before = meter.sample()
-        result = wrk_load(a.port, a.clients, a.duration, requests=requests, work_dir=a.work_dir)
-        after = meter.sample()
-        if not process_alive(a.server_pid):
-            raise RuntimeError("the server exited during the send phase")
-        written = self.message_count() - written_before
-        if abs(written - result["ok"]) > a.clients:
-            raise RuntimeError(f"send: wrk counted {result['ok']} answers done but the server wrote {written} messages")
-        result.update(CPUMeter.report(before, after, result["ok"], "client"))
-        result["messages_written"] = written
-        result["load_tool"] = "wrk"
+        result = measured_wrk("send", a.server_pid, a.postmaster_pid,
+                              lambda: wrk_load(a.port, a.clients, a.duration, requests=requests, work_dir=a.work_dir), log,
+                              done=self.message_count, done_what="messages written", slack=a.clients)
         if result["non_2xx_or_errors"]:
             log(f"send: {result['non_2xx_or_errors']} answers were not 2xx (at this rate every sender passes the server's "
                 "60 messages a minute: raise BENCH_USERS); rps counts only the messages sent")
-        log(f"send: {result['ok']} ok / {result['requests']} in {result['seconds']}s = {result['rps']} req/s, "
-            f"p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms (wrk)")
         return result
 
     def send_phase(self) -> dict:

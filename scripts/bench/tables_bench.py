@@ -52,7 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from benchlib import (  # noqa: E402
     add_server_arguments,
     PG, Client, CPUMeter, PhaseStats, binary_kind, group_pairs, machine_facts, make_logger,
-    phase_result, process_alive, read_anon_key, run_workers, server_log_summary, wait_ready, wrk_load,
+    phase_result, process_alive, read_anon_key, run_workers, server_log_summary, wait_ready, measured_wrk, wrk_load,
 )
 
 TABLE_PATH = "/rest/v1/messages"
@@ -154,17 +154,8 @@ class Bench:
             # The table API's pool opens its connections on demand: a second of the same load
             # first, unmeasured, as pgbench's figures leave out its connections' opening.
             wrk_load(a.port, a.clients, 1, requests=requests, work_dir=a.work_dir)
-        meter = CPUMeter(a.server_pid, a.postmaster_pid)
-        before = meter.sample()
-        result = wrk_load(a.port, a.clients, a.duration, requests=requests, work_dir=a.work_dir)
-        after = meter.sample()
-        if not process_alive(a.server_pid):
-            raise RuntimeError(f"the server exited during the {name} phase")
-        result.update(CPUMeter.report(before, after, result["ok"], "client"))
-        result["load_tool"] = "wrk"
-        log(f"{name}: {result['ok']} ok / {result['requests']} in {result['seconds']}s = {result['rps']} req/s, "
-            f"p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms (wrk)")
-        return result
+        return measured_wrk(name, a.server_pid, a.postmaster_pid,
+                            lambda: wrk_load(a.port, a.clients, a.duration, requests=requests, work_dir=a.work_dir), log)
 
     def check_reads(self, sample: int = 20) -> None:
         """The read answers 200 with the group's last 50 messages (wrk counts statuses only)."""

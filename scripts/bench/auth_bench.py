@@ -149,7 +149,7 @@ class Bench:
         """A wrk phase, checked against the refresh tokens the server issued (one per answer)."""
         a = self.args
         return measured_wrk(name, a.server_pid, a.postmaster_pid, load, log,
-                            done=lambda: self.count_tokens("%"), done_what="tokens issued", slack=self.clients_n)
+                            done=lambda: self.count_tokens("%"), done_key="tokens_issued", slack=self.clients_n)
 
     def verify_phase(self) -> dict:
         if self.args.load_tool == "wrk":

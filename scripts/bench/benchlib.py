@@ -483,8 +483,8 @@ def wrk_load(port: int, clients: int, duration: int, *, path: str = "/", headers
 
     Either every request is GET `path` with `headers`, or `requests` lists (method, path, body,
     headers) that the threads cycle through (scripts/bench/wrk_requests.lua; the list is
-    written to `work_dir`; "{uuid}" in a body becomes a new UUID in each request). Returns requests, seconds, rps (2xx/3xx answers a second),
-    p50/p90/p99_ms and non_2xx_or_errors."""
+    written to `work_dir`; "{uuid}" in a body becomes a new UUID in each request). Returns
+    requests, seconds, rps (2xx/3xx answers a second), p50/p90/p99_ms and non_2xx_or_errors."""
     threads = wrk_threads(clients)
     arguments: list[str] = []
     environment = dict(os.environ)
@@ -532,11 +532,12 @@ def wrk_refresh_load(port: int, clients: int, duration: int, *, path: str, heade
 
 
 def measured_wrk(name: str, server_pid: int, postmaster_pid: int, load: Callable[[], dict], log,
-                 done: Callable[[], int] | None = None, done_what: str = "", slack: int = 0) -> dict:
+                 done: Callable[[], int] | None = None, done_key: str = "", slack: int = 0) -> dict:
     """Runs `load` (a wrk_load or wrk_refresh_load call) with the server's and PostgreSQL's CPU
     measured around it (CPUMeter; `client` is wrk). When `done` counts what the server did
     (rows written, tokens issued), its growth must match the answers wrk counted as done, give
-    or take `slack` (the requests in flight when the time was up): wrk sees statuses only."""
+    or take `slack` (the requests in flight when the time was up): wrk sees statuses only. The
+    growth is reported under `done_key`."""
     done_before = done() if done else 0
     meter = CPUMeter(server_pid, postmaster_pid)
     before = meter.sample()
@@ -547,8 +548,9 @@ def measured_wrk(name: str, server_pid: int, postmaster_pid: int, load: Callable
     if done:
         counted = done() - done_before
         if abs(counted - result["ok"]) > slack:
-            raise RuntimeError(f"{name}: wrk counted {result['ok']} answers done but the server shows {counted} {done_what}")
-        result[done_what.replace(" ", "_")] = counted
+            raise RuntimeError(f"{name}: wrk counted {result['ok']} answers done but the server shows {counted} "
+                               f"({done_key})")
+        result[done_key] = counted
     result.update(CPUMeter.report(before, after, result["ok"], "client"))
     result["load_tool"] = "wrk"
     log(f"{name}: {result['ok']} ok / {result['requests']} in {result['seconds']}s = {result['rps']} req/s, "

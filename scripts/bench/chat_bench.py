@@ -103,7 +103,7 @@ class Bench:
         ]
         result = measured_wrk("send", a.server_pid, a.postmaster_pid,
                               lambda: wrk_load(a.port, a.clients, a.duration, requests=requests, work_dir=a.work_dir), log,
-                              done=self.message_count, done_what="messages written", slack=a.clients)
+                              done=self.message_count, done_key="messages_written", slack=a.clients)
         if result["non_2xx_or_errors"]:
             log(f"send: {result['non_2xx_or_errors']} answers were not 2xx (at this rate every sender passes the server's "
                 "60 messages a minute: raise BENCH_USERS); rps counts only the messages sent")

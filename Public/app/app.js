@@ -130,6 +130,9 @@ async function activate(userId) {
     return;
   }
   store.setActive(userId);
+  // From here until the session exists, a render (a hash change, say) shows "loading", not the
+  // sign-in page: signing out of one account must not flash the sign-in page before the next.
+  app.phase = 'loading';
   let Session;
   try {
     [{ Session }] = await Promise.all([import('./session.js'), loadSignedInAssets()]);
@@ -210,8 +213,9 @@ async function logout(acc, scope) {
 async function signOut(userId = app.session?.userId, scope = 'local') {
   const acc = store.account(userId);
   if (!acc) return;
-  const wasActive = app.session?.userId === userId;
-  if (wasActive) { app.session.destroy(); app.session = null; }
+  // Active: its session is running, or it failed to load and its error screen is showing.
+  const wasActive = app.session ? app.session.userId === userId : app.phase === 'load-error' && app.retryUser === userId;
+  if (app.session?.userId === userId) { app.session.destroy(); app.session = null; }
   const done = logout(acc, scope);
   store.removeAccount(userId);
   if (wasActive) {
@@ -279,7 +283,7 @@ async function renderRoute() {
       h('span', { class: 'brand' }, 'ECOMANSONI'),
       errorState(t('errConfig'), () => { clear(app.root, h('div', { class: 'boot' }, 'ECOMANSONI')); loadConfig(); }))));
   }
-  if ((!app.session && app.phase !== 'load-error') || route.name === 'add-account') {
+  if ((!app.session && app.phase !== 'load-error' && app.phase !== 'loading') || route.name === 'add-account') {
     const mode = app.session ? 'add' : 'signin';
     if (app.view?.kind === 'auth' && app.view.mode === mode) return;
     const m = await loadOr(auth);
@@ -298,7 +302,7 @@ async function renderRoute() {
     return screen(h('div', { class: 'auth' }, h('div', { class: 'auth-card' },
       h('span', { class: 'brand' }, 'ECOMANSONI'),
       errorState(app.loadError, () => activate(app.session?.userId || app.retryUser)),
-      h('div', { class: 'auth-foot' }, h('button', { class: 'btn-link', type: 'button', onClick: () => signOut() }, t('signOut'))))));
+      h('div', { class: 'auth-foot' }, h('button', { class: 'btn-link', type: 'button', onClick: () => signOut(app.session?.userId || app.retryUser) }, t('signOut'))))));
   }
   if (app.phase === 'onboarding') {
     if (app.view?.kind === 'onboarding') return;

@@ -507,11 +507,22 @@ def test_sign_out(scenario, report):
     # Alice (active) signs out; Carol's account remains in this browser.
     a.go("#/chats")
     a.wait(lambda d: inbox_item(a, conversation_id), "Alice's DM in her inbox before signing her out")
+    # Notes whether the sign-in page is ever drawn, even for a moment too short to poll.
+    a.driver.execute_script("""
+        window.__signInDrawn = false;
+        new MutationObserver((_, observer) => {
+            if (document.querySelector('[data-testid="phone-input"]')) { window.__signInDrawn = true; observer.disconnect(); }
+        }).observe(document.body, { childList: true, subtree: true });""")
     click_revealed(a, "sign-out")
     confirm_if_asked(a, report, "sign-out", lambda: a.is_visible("phone-input") or (
         a.is_visible("nav-chats") and inbox_item(a, conversation_id) is None and not a.is_visible("sign-out")))
-    a.wait(lambda d: a.is_visible("phone-input") or a.is_visible("nav-chats"), "the app after signing Alice out")
+    # Alice's shell stays on the page until the next screen replaces it (a "loading" screen comes
+    # between), so her inbox row, not the chats tab alone, tells her shell from the next account's.
+    a.wait(lambda d: a.is_visible("phone-input") or (a.is_visible("nav-chats") and inbox_item(a, conversation_id) is None),
+           "the app after signing Alice out")
     if a.is_visible("nav-chats"):
+        assert not a.driver.execute_script("return window.__signInDrawn"), \
+            "signing Alice out drew the sign-in page before switching to Carol's account"
         a.go("#/chats")
         a.wait(lambda d: inbox_item(a, conversation_id) is None, "Alice's DM gone from the inbox after her sign-out")
         phones = account_phones(a)

@@ -1,19 +1,18 @@
 import Synchronization
 
-/// One socket as the ``IdleSweeper`` and its own reader and writer see it: when the client
-/// last sent anything, and whether the connection is being ended.
+/// One socket as the ``IdleSweeper`` sees it: when the client last sent anything, and the
+/// outbox to stop when it has been silent too long.
 ///
 /// One small object per socket instead of a timer task and an actor (docs/performance.md,
 /// "connections").
 final class SocketWatch: Sendable {
     /// Milliseconds since ``IdleSweeper/epoch`` at the client's last message.
     private let lastActivity: Atomic<Int64>
-    private let stopped = Atomic<Bool>(false)
     /// Milliseconds without a client message after which the socket is closed.
     let idleTimeout: Int64
-    private let outbox: AsyncStream<Outbound>.Continuation
+    private let outbox: SocketOutbox
 
-    init(idleTimeoutSeconds: Int, outbox: AsyncStream<Outbound>.Continuation) {
+    init(idleTimeoutSeconds: Int, outbox: SocketOutbox) {
         self.lastActivity = Atomic(IdleSweeper.now())
         let (milliseconds, overflow) = Int64(clamping: idleTimeoutSeconds).multipliedReportingOverflow(by: 1000)
         self.idleTimeout = overflow ? .max : milliseconds
@@ -30,15 +29,13 @@ final class SocketWatch: Sendable {
         now - lastActivity.load(ordering: .relaxed) > idleTimeout
     }
 
-    /// Ends the connection: the writer stops before its next frame (frames still queued are
-    /// dropped) and the socket closes. Used when the client is gone or idle; a client that is
-    /// too slow is ended by the hub finishing the outbox instead, which lets the writer drain it.
+    /// Ends an idle connection: frames still queued are dropped and the socket closes.
     func stop() {
-        stopped.store(true, ordering: .relaxed)
-        outbox.finish()
+        outbox.stop()
     }
 
-    var isStopped: Bool { stopped.load(ordering: .relaxed) }
+    /// Whether the connection is ending.
+    var isStopped: Bool { outbox.isEnding }
 }
 
 /// Closes realtime sockets whose client has sent nothing for longer than

@@ -10,11 +10,14 @@ public struct RealtimeUpgradeContext: RequestContext, WebSocketRequestContext {
     public let webSocket: WebSocketHandlerReference<Self>
     /// The connected peer's address (the proxy's, behind one).
     public let remoteAddress: SocketAddress?
+    /// The connection (closed by the server when a client does not answer its close).
+    public let channel: any Channel
 
     public init(source: ApplicationRequestContextSource) {
         self.coreContext = .init(source: source)
         self.webSocket = .init()
         self.remoteAddress = source.channel.remoteAddress
+        self.channel = source.channel
     }
 }
 
@@ -54,7 +57,9 @@ public struct RealtimeController: Sendable {
             }
             let parameters = context.request.uri.queryParameters
             let version = PhoenixFrame.Version(rawValue: parameters.get("vsn") ?? "1.0.0") ?? .v1
-            await realtime.serve(inbound: inbound, outbound: outbound, version: version, token: parameters.get("apikey") ?? "")
+            await realtime.serve(
+                inbound: inbound, outbound: outbound, channel: context.requestContext.channel, version: version,
+                token: parameters.get("apikey") ?? "")
             await connections.close(address)
         }
     }

@@ -22,7 +22,7 @@ actor RealtimeHub {
 
     struct Socket {
         var version: PhoenixFrame.Version
-        var outbox: AsyncStream<Outbound>.Continuation
+        var outbox: SocketOutbox
         var budget: OutboxBudget
         var channels: [String: RealtimeChannel] = [:]
     }
@@ -60,7 +60,7 @@ actor RealtimeHub {
 
     // MARK: Sockets
 
-    func connect(_ id: SocketID, version: PhoenixFrame.Version, outbox: AsyncStream<Outbound>.Continuation, budget: OutboxBudget) {
+    func connect(_ id: SocketID, version: PhoenixFrame.Version, outbox: SocketOutbox, budget: OutboxBudget) {
         sockets[id] = Socket(version: version, outbox: outbox, budget: budget)
     }
 
@@ -91,7 +91,7 @@ actor RealtimeHub {
             socket.outbox.finish()
             return
         }
-        if case .dropped = socket.outbox.yield(item) {
+        if socket.outbox.yield(item) == .full {
             logger.warning("realtime client too slow; disconnecting", metadata: ["socket": "\(id)"])
             socket.outbox.finish()
         }

@@ -17,6 +17,8 @@ extension RealtimeLimits {
         socketsPerAddress = try reader.integer(
             "realtime.maxSocketsPerAddress", variable: "REALTIME_MAX_SOCKETS_PER_ADDRESS", default: 64, in: 1...1_000_000)
         socketsPerUser = try reader.integer("realtime.maxSocketsPerUser", variable: "REALTIME_MAX_SOCKETS_PER_USER", default: 16, in: 1...10_000)
+        idleTimeoutSeconds = try reader.integer(
+            "realtime.idleTimeoutSeconds", variable: "REALTIME_IDLE_TIMEOUT_SECONDS", default: 60, in: 5...3_600)
         openTopicPrefixes = reader.list("realtime.openTopics")
     }
 }

@@ -13,7 +13,8 @@ public struct RealtimeLimits: Sendable {
     public var maximumBroadcastBytes = 64 * 1024
     /// Presence track/untrack events per channel per 30 seconds.
     public var presenceEventsPer30Seconds = 20
-    /// Seconds without any frame (heartbeats included) before the socket is closed.
+    /// Seconds without any frame (heartbeats included) before the socket is closed
+    /// (`REALTIME_IDLE_TIMEOUT_SECONDS`).
     public var idleTimeoutSeconds = 60
     /// Frames queued for a slow client before it is disconnected.
     public var outboundQueue = 2_000

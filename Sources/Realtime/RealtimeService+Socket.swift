@@ -5,27 +5,38 @@ import NIOCore
 extension RealtimeService {
     // MARK: Connections
 
-    /// Serves one WebSocket connection until it closes.
+    /// Serves one WebSocket connection until it closes. `channel` is the socket's: a client
+    /// that does not answer the server's close within ``closeHandshakeTimeout`` is cut off.
     public func serve(
-        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, version: PhoenixFrame.Version, token: String
+        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: any Channel, version: PhoenixFrame.Version,
+        token: String
     ) async {
         await serve(
-            messages: inbound.messages(maxSize: limits.maximumFrameBytes), write: { try await outbound.write($0) }, version: version,
-            token: token)
+            messages: inbound.messages(maxSize: limits.maximumFrameBytes), write: { try await outbound.write($0) },
+            close: {
+                // Scheduled first: the close frame itself may wait on a client that stopped reading.
+                channel.eventLoop.scheduleTask(in: Self.closeHandshakeTimeout) { channel.close(promise: nil) }
+                try? await outbound.close(.normalClosure, reason: nil)
+            },
+            version: version, token: token)
     }
 
-    /// Serves one connection given its incoming messages and a way to write frames (the
-    /// WebSocket above).
+    /// How long a client has to answer the server's close frame (as long as
+    /// hummingbird-websocket waits when a handler returns).
+    static let closeHandshakeTimeout = TimeAmount.seconds(15)
+
+    /// Serves one connection given its incoming messages, a way to write frames and a way to
+    /// close it (the WebSocket above; `close` must end `messages`).
     func serve<Messages: AsyncSequence<WebSocketMessage, any Error> & Sendable>(
         messages: Messages, write: @escaping @Sendable (WebSocketOutboundWriter.OutboundFrame) async throws -> Void,
-        version: PhoenixFrame.Version, token: String
+        close: @escaping @Sendable () async -> Void, version: PhoenixFrame.Version, token: String
     ) async {
         let id = UUID()
         let connection = SocketConnection(limits: limits)
-        await hub.connect(id, version: version, outbox: connection.continuation, budget: connection.budget)
+        await hub.connect(id, version: version, outbox: connection.outbox, budget: connection.budget)
         let session = RealtimeSession(
             id: id, hub: hub, bus: bus, membership: membership, verify: verify, limits: limits, socketToken: token, logger: logger)
-        await connection.run(messages: messages, write: write, version: version) { messages in
+        await connection.run(messages: messages, write: write, close: close, version: version) { messages in
             await self.read(messages, session: session, version: version)
         }
         await session.disconnected()
@@ -84,77 +95,79 @@ extension Duration {
     }
 }
 
-/// One realtime socket's outbox and the two halves that serve it: a reader (a child task) and
-/// a writer (the connection's own task).
+/// One realtime socket: its outbox, and the reader that runs in the connection's own task.
 ///
-/// What a socket holds while idle is kept small (docs/performance.md, "connections"): one
-/// child task, no timer (the idle timeout is a ``SocketWatch`` that the process's one
+/// What a socket holds while idle is kept small (docs/performance.md, "connections"): no task
+/// of its own beyond the connection's (the outbox's writer runs only while there is something
+/// to write), no timer (the idle timeout is a ``SocketWatch`` that the process's one
 /// ``IdleSweeper`` checks), no actor of its own.
 ///
 /// The connection ends when the first of these happens:
-/// - the client goes away, or the reader gives up on it (too many refused frames): the writer
-///   stops before its next frame;
-/// - the client sends nothing for ``RealtimeLimits/idleTimeoutSeconds``: the same;
+/// - the client goes away, or the reader gives up on it (too many refused frames): the frames
+///   still queued are dropped;
+/// - the client sends nothing for ``RealtimeLimits/idleTimeoutSeconds``: the same, and the
+///   server closes the socket;
 /// - the client is too slow (the hub finishes the outbox): the frames already queued are
-///   written, then the reader is cancelled;
-/// - a write fails, or the task is cancelled.
+///   written, then the server closes the socket;
+/// - a write fails.
 struct SocketConnection: Sendable {
-    let outbox: AsyncStream<Outbound>
-    let continuation: AsyncStream<Outbound>.Continuation
+    let outbox: SocketOutbox
     let budget: OutboxBudget
     let watch: SocketWatch
 
     init(limits: RealtimeLimits) {
-        (outbox, continuation) = AsyncStream<Outbound>.makeStream(bufferingPolicy: .bufferingOldest(limits.outboundQueue))
+        outbox = SocketOutbox(capacity: limits.outboundQueue)
         budget = OutboxBudget(limit: limits.outboundBytes)
-        watch = SocketWatch(idleTimeoutSeconds: limits.idleTimeoutSeconds, outbox: continuation)
+        watch = SocketWatch(idleTimeoutSeconds: limits.idleTimeoutSeconds, outbox: outbox)
     }
 
     /// Serves the socket until it ends. `read` consumes the client's messages (each one
-    /// counts as activity for the idle timeout); its return ends the connection.
+    /// counts as activity for the idle timeout); its return ends the connection. `close` ends
+    /// the socket from the server's side and must make `messages` end.
     func run<Messages: AsyncSequence<WebSocketMessage, any Error> & Sendable>(
         messages: Messages, write: @escaping @Sendable (WebSocketOutboundWriter.OutboundFrame) async throws -> Void,
-        version: PhoenixFrame.Version, sweeper: IdleSweeper = .shared,
-        read: @escaping @Sendable (ActivityCountingMessages<Messages>) async -> Void
+        close: @escaping @Sendable () async -> Void, version: PhoenixFrame.Version, sweeper: IdleSweeper = .shared,
+        read: (ActivityCountingMessages<Messages>) async -> Void
     ) async {
-        let watch = watch
+        let budget = budget
         sweeper.add(watch)
-        await withDiscardingTaskGroup { group in
-            group.addTask {
-                await read(ActivityCountingMessages(base: messages, watch: watch))
-                watch.stop()
-            }
-            await writeOutbox(to: write, version: version)
-            group.cancelAll()
-        }
+        outbox.attach(
+            SocketOutbox.Writer(
+                write: { item in
+                    defer { budget.remove(item.byteCount) }
+                    return await Self.write(item, to: write, version: version)
+                },
+                end: close))
+        await read(ActivityCountingMessages(base: messages, watch: watch))
+        outbox.close()
         sweeper.remove(watch)
-        continuation.finish()
     }
 
-    /// Writes what the hub queues. The socket's channels' filters run here (PreparedChange),
-    /// so their cost falls on this connection alone.
-    private func writeOutbox(
-        to write: @Sendable (WebSocketOutboundWriter.OutboundFrame) async throws -> Void, version: PhoenixFrame.Version
-    ) async {
-        for await item in outbox {
-            defer { budget.remove(item.byteCount) }
-            if watch.isStopped { return }
-            let text: String
-            switch item {
-            case .text(let frame):
-                text = frame
-            case .binary(let bytes):
-                do { try await write(.binary(bytes)) } catch { return }
-                continue
-            case .change(let change, let subscriber):
-                guard let frame = change.frame(for: subscriber, version: version) else {
-                    // Let other tasks run between a long run of non-matching changes.
-                    await Task.yield()
-                    continue
-                }
-                text = frame
+    /// Writes one item; false when the socket can take no more. The socket's channels'
+    /// filters run here (PreparedChange), so their cost falls on this connection alone.
+    private static func write(
+        _ item: Outbound, to write: @Sendable (WebSocketOutboundWriter.OutboundFrame) async throws -> Void,
+        version: PhoenixFrame.Version
+    ) async -> Bool {
+        let frame: WebSocketOutboundWriter.OutboundFrame
+        switch item {
+        case .text(let text):
+            frame = .text(text)
+        case .binary(let bytes):
+            frame = .binary(bytes)
+        case .change(let change, let subscriber):
+            guard let text = change.frame(for: subscriber, version: version) else {
+                // Let other tasks run between a long run of non-matching changes.
+                await Task.yield()
+                return true
             }
-            do { try await write(.text(text)) } catch { return }
+            frame = .text(text)
+        }
+        do {
+            try await write(frame)
+            return true
+        } catch {
+            return false
         }
     }
 }

@@ -10,8 +10,7 @@ import Testing
 
     func socket() async -> UUID {
         let id = UUID()
-        let (_, continuation) = AsyncStream<Outbound>.makeStream()
-        await hub.connect(id, version: .v1, outbox: continuation, budget: OutboxBudget(limit: 1 << 20))
+        await hub.connect(id, version: .v1, outbox: SocketOutbox(capacity: 100), budget: OutboxBudget(limit: 1 << 20))
         return id
     }
 
@@ -77,13 +76,13 @@ import Testing
     @Test func aSocketOverItsByteBudgetIsDisconnected() async {
         let hub = RealtimeHub(catalogs: ChangeCatalogs(feed: ChangeCatalog.chatTables), logger: Logger(label: "test"))
         let id = UUID()
-        let (outbox, continuation) = AsyncStream<Outbound>.makeStream()
+        let (outbox, sent) = SocketOutbox.recording()
         let budget = OutboxBudget(limit: 1_000)
-        await hub.connect(id, version: .v1, outbox: continuation, budget: budget)
+        await hub.connect(id, version: .v1, outbox: outbox, budget: budget)
         let frame = PhoenixFrame(topic: "realtime:online", event: "presence_state", payload: .object(["k": .string(String(repeating: "x", count: 400))]))
         for _ in 0..<5 { await hub.send(frame, to: id) }
         var delivered = 0
-        for await _ in outbox { delivered += 1 }  // ends: the hub finished the outbox
+        for await _ in sent { delivered += 1 }  // ends: the hub finished the outbox
         #expect(delivered == 2)
         #expect(budget.bytes > 1_000)
     }

@@ -12,24 +12,24 @@ import Testing
 
     func meta(_ ref: String) -> JSONValue { .object(["phx_ref": .string(ref)]) }
 
-    /// A socket joined to the room; its outbox, to read the diffs it is sent (finish the
-    /// continuation first).
-    func watcher() async -> (AsyncStream<Outbound>, AsyncStream<Outbound>.Continuation) {
-        let (_, stream, continuation) = await joined(key: "w")
-        return (stream, continuation)
+    /// A socket joined to the room; its outbox, and the stream of what it is sent (finish the
+    /// outbox first).
+    func watcher() async -> (SocketOutbox, AsyncStream<Outbound>) {
+        let (_, outbox, stream) = await joined(key: "w")
+        return (outbox, stream)
     }
 
     /// A socket joined to the room with presence key `key`.
-    func joined(key: String) async -> (UUID, AsyncStream<Outbound>, AsyncStream<Outbound>.Continuation) {
+    func joined(key: String) async -> (UUID, SocketOutbox, AsyncStream<Outbound>) {
         let id = UUID()
-        let (stream, continuation) = AsyncStream<Outbound>.makeStream()
-        await hub.connect(id, version: .v1, outbox: continuation, budget: OutboxBudget(limit: 1 << 20))
+        let (outbox, stream) = SocketOutbox.recording()
+        await hub.connect(id, version: .v1, outbox: outbox, budget: OutboxBudget(limit: 1 << 20))
         let channel = RealtimeChannel(
             topic: "realtime:online", room: room, joinRef: "1", caller: Caller(role: .authenticated, userID: UUID(), claimsJSON: "{}"),
             expiresAt: .max, bindings: [], broadcastSelf: false, broadcastAck: false, presenceEnabled: true,
             presenceKey: key, conversation: nil, access: .online)
         await hub.join(channel, socket: id)
-        return (id, stream, continuation)
+        return (id, outbox, stream)
     }
 
     func keys(_ state: JSONValue) -> Set<String> {
@@ -45,7 +45,7 @@ import Testing
     }
 
     @Test func aSilentInstanceLosesItsPresencesAndTheRoomIsTold() async throws {
-        let (outbox, continuation) = await watcher()
+        let (outbox, sent) = await watcher()
         await hub.applyPresence(topic: room, joins: ["alice": [meta("F1")]], leaves: [:], origin: "dead")
         await hub.applyPresence(topic: room, joins: ["bob": [meta("F2")]], leaves: [:], origin: "alive")
         try await Task.sleep(for: .milliseconds(50))
@@ -53,9 +53,9 @@ import Testing
         await hub.expireSilentInstances(timeout: .milliseconds(20))
         #expect(keys(await hub.presenceState(room)) == ["bob"])
 
-        continuation.finish()
+        outbox.finish()
         var frames: [String] = []
-        for await case .text(let text) in outbox { frames.append(text) }
+        for await case .text(let text) in sent { frames.append(text) }
         let last = frames.last ?? ""
         #expect(last.contains("presence_diff") && last.contains("F1") && !last.contains("F2"), "\(frames)")
         // Heard again after the silence: a newcomer, so this instance re-announces its own, at

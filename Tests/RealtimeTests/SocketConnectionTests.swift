@@ -4,8 +4,9 @@ import Synchronization
 @testable import Realtime
 import Testing
 
-/// One socket's reader, writer and idle timeout (``SocketConnection``, ``IdleSweeper``): what
-/// ends a connection, and that an idle one is closed after ``RealtimeLimits/idleTimeoutSeconds``.
+/// One socket's reader, outbox and idle timeout (``SocketConnection``, ``SocketOutbox``,
+/// ``IdleSweeper``): what ends a connection, and that an idle one is closed after
+/// ``RealtimeLimits/idleTimeoutSeconds``.
 @Suite struct SocketConnectionTests {
     /// Frames the connection wrote.
     final class Written: Sendable {
@@ -27,13 +28,23 @@ import Testing
         return limits
     }
 
+    /// A client's messages; the server closing the socket ends them.
+    static func client() -> (AsyncThrowingStream<WebSocketMessage, any Error>, AsyncThrowingStream<WebSocketMessage, any Error>.Continuation) {
+        AsyncThrowingStream<WebSocketMessage, any Error>.makeStream()
+    }
+
     /// Runs a connection whose reader only consumes; returns how long it lived.
     static func run(
-        _ connection: SocketConnection, messages: AsyncThrowingStream<WebSocketMessage, any Error>, written: Written = Written(),
+        _ connection: SocketConnection,
+        client: (AsyncThrowingStream<WebSocketMessage, any Error>, AsyncThrowingStream<WebSocketMessage, any Error>.Continuation),
+        written: Written = Written(), write: (@Sendable (WebSocketOutboundWriter.OutboundFrame) async throws -> Void)? = nil,
         sweeper: IdleSweeper
     ) async -> Duration {
         let started = ContinuousClock.now
-        await connection.run(messages: messages, write: { written.append($0) }, version: .v1, sweeper: sweeper) { messages in
+        let (messages, continuation) = client
+        await connection.run(
+            messages: messages, write: write ?? { written.append($0) }, close: { continuation.finish() }, version: .v1, sweeper: sweeper
+        ) { messages in
             do {
                 for try await _ in messages {}
             } catch {}
@@ -44,10 +55,8 @@ import Testing
     @Test func anIdleSocketIsClosedAfterTheTimeout() async {
         let sweeper = IdleSweeper(interval: .milliseconds(100))
         let connection = SocketConnection(limits: Self.limits(idle: 1))
-        // The client stays connected and sends nothing.
-        let (messages, client) = AsyncThrowingStream<WebSocketMessage, any Error>.makeStream()
-        let lived = await Self.run(connection, messages: messages, sweeper: sweeper)
-        client.finish()
+        // The client stays connected and sends nothing; the server's close ends its messages.
+        let lived = await Self.run(connection, client: Self.client(), sweeper: sweeper)
         #expect(lived >= .seconds(1))
         #expect(lived < Self.ends)
         #expect(sweeper.count == 0)
@@ -58,7 +67,7 @@ import Testing
     /// timed by the wall clock failed on a loaded CI machine, where the reader itself was
     /// starved for longer than the timeout.)
     @Test func messagesKeepASocketOpenUntilTheyStop() {
-        let (_, outbox) = AsyncStream<Outbound>.makeStream()
+        let outbox = SocketOutbox(capacity: 10)
         let watch = SocketWatch(idleTimeoutSeconds: 1, outbox: outbox)
         for _ in 0..<3 {
             let before = IdleSweeper.now()
@@ -70,52 +79,122 @@ import Testing
         #expect(!watch.isStopped)
         watch.stop()
         #expect(watch.isStopped)
-        if case .enqueued = outbox.yield(.text("late")) {
-            Issue.record("a stopped socket's outbox still accepts frames")
-        }
+        #expect(outbox.yield(.text("late")) == .ended, "a stopped socket's outbox still accepts frames")
     }
 
     @Test func aTooSlowClientGetsWhatWasQueuedThenTheConnectionEnds() async {
         let connection = SocketConnection(limits: Self.limits(idle: 60))
-        let (messages, client) = AsyncThrowingStream<WebSocketMessage, any Error>.makeStream()
         let written = Written()
         for text in ["a", "b", "c"] {
-            connection.continuation.yield(.text(text))
+            #expect(connection.outbox.yield(.text(text)) == .queued)
         }
         // What the hub does when the outbox is over its bounds.
-        connection.continuation.finish()
-        let lived = await Self.run(connection, messages: messages, written: written, sweeper: IdleSweeper(interval: .seconds(1)))
-        client.finish()
+        connection.outbox.finish()
+        let lived = await Self.run(connection, client: Self.client(), written: written, sweeper: IdleSweeper(interval: .seconds(1)))
         #expect(written.texts == ["a", "b", "c"])
         #expect(lived < Self.ends)
     }
 
-    @Test func theClientLeavingEndsTheWriterWithoutWritingTheRest() async {
+    @Test func theClientLeavingEndsTheConnectionWithoutWritingTheRest() async {
         let connection = SocketConnection(limits: Self.limits(idle: 60))
-        let (messages, client) = AsyncThrowingStream<WebSocketMessage, any Error>.makeStream()
-        client.finish()
-        let lived = await Self.run(connection, messages: messages, sweeper: IdleSweeper(interval: .seconds(1)))
+        let client = Self.client()
+        client.1.finish()
+        let lived = await Self.run(connection, client: client, sweeper: IdleSweeper(interval: .seconds(1)))
         #expect(lived < Self.ends)
         #expect(connection.watch.isStopped)
         // Nothing more is queued once the connection ended.
-        if case .enqueued = connection.continuation.yield(.text("late")) {
-            Issue.record("the outbox still accepts frames after the connection ended")
-        }
+        #expect(connection.outbox.yield(.text("late")) == .ended, "the outbox still accepts frames after the connection ended")
     }
 
     @Test func aWriteFailureEndsTheConnection() async {
         struct Gone: Error {}
         let connection = SocketConnection(limits: Self.limits(idle: 60))
-        let (messages, client) = AsyncThrowingStream<WebSocketMessage, any Error>.makeStream()
-        connection.continuation.yield(.text("a"))
-        let started = ContinuousClock.now
-        await connection.run(messages: messages, write: { _ in throw Gone() }, version: .v1, sweeper: IdleSweeper(interval: .seconds(1))) {
-            messages in
-            do {
-                for try await _ in messages {}
-            } catch {}
+        #expect(connection.outbox.yield(.text("a")) == .queued)
+        let lived = await Self.run(
+            connection, client: Self.client(), write: { _ in throw Gone() }, sweeper: IdleSweeper(interval: .seconds(1)))
+        #expect(lived < Self.ends)
+    }
+
+    @Test func framesQueuedWhileTheConnectionRunsAreWrittenInOrder() async {
+        let connection = SocketConnection(limits: Self.limits(idle: 60))
+        let written = Written()
+        let client = Self.client()
+        let texts = (0..<500).map { "f\($0)" }
+        async let lived = Self.run(connection, client: client, written: written, sweeper: IdleSweeper(interval: .seconds(1)))
+        for (index, text) in texts.enumerated() {
+            #expect(connection.outbox.yield(.text(text)) == .queued)
+            if index % 50 == 0 { await Task.yield() }  // bursts: the writer comes and goes
         }
-        client.finish()
-        #expect(ContinuousClock.now - started < Self.ends)
+        connection.outbox.finish()
+        #expect(await lived < Self.ends)
+        #expect(written.texts == texts)
+    }
+}
+
+/// The outbox on its own: its frame cap, and the three ways it ends.
+@Suite struct SocketOutboxTests {
+    /// A writer that records what it writes and whether the connection was ended.
+    final class Probe: Sendable {
+        private let state = Mutex<(texts: [String], ended: Int)>(([], 0))
+        var texts: [String] { state.withLock { $0.texts } }
+        var ended: Int { state.withLock { $0.ended } }
+
+        var writer: SocketOutbox.Writer {
+            SocketOutbox.Writer(
+                write: { item in
+                    if case .text(let text) = item { self.state.withLock { $0.texts.append(text) } }
+                    return true
+                },
+                end: { self.state.withLock { $0.ended += 1 } })
+        }
+
+        func waitUntil(_ condition: @Sendable (Probe) -> Bool) async {
+            let deadline = ContinuousClock.now + .seconds(30)
+            while !condition(self), ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(5)) }
+        }
+    }
+
+    @Test func itemsOverTheCapWaitingToBeWrittenAreRefused() {
+        let outbox = SocketOutbox(capacity: 3)  // no writer yet: everything waits
+        for text in ["a", "b", "c"] { #expect(outbox.yield(.text(text)) == .queued) }
+        #expect(outbox.yield(.text("d")) == .full)
+        #expect(outbox.count == 3)
+    }
+
+    @Test func finishWritesWhatIsQueuedThenEndsOnce() async {
+        let outbox = SocketOutbox(capacity: 10)
+        for text in ["a", "b"] { _ = outbox.yield(.text(text)) }
+        outbox.finish()
+        outbox.finish()
+        let probe = Probe()
+        outbox.attach(probe.writer)
+        await probe.waitUntil { $0.ended > 0 }
+        #expect(probe.texts == ["a", "b"])
+        #expect(probe.ended == 1)
+        #expect(outbox.yield(.text("c")) == .ended)
+    }
+
+    @Test func stopDropsWhatIsQueuedAndEnds() async {
+        let outbox = SocketOutbox(capacity: 10)
+        for text in ["a", "b"] { _ = outbox.yield(.text(text)) }
+        outbox.stop()
+        let probe = Probe()
+        outbox.attach(probe.writer)
+        await probe.waitUntil { $0.ended > 0 }
+        #expect(probe.texts.isEmpty)
+        #expect(probe.ended == 1)
+    }
+
+    @Test func closeDropsWhatIsQueuedWithoutEnding() async throws {
+        let outbox = SocketOutbox(capacity: 10)
+        _ = outbox.yield(.text("a"))
+        outbox.close()
+        outbox.finish()
+        let probe = Probe()
+        outbox.attach(probe.writer)
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(probe.texts.isEmpty)
+        #expect(probe.ended == 0)
+        #expect(outbox.yield(.text("b")) == .ended)
     }
 }

@@ -6,7 +6,9 @@
 - item 4: topic ownership, presence bounded (meta size, per key, per topic, the anon key may
   not track), sockets per address and per user;
 - item 11: vsn 2.0.0 binary user-broadcast frames both ways, and the REST broadcast
-  `POST /realtime/v1/api/broadcast` (+ the single-message form).
+  `POST /realtime/v1/api/broadcast` (+ the single-message form);
+- idle sockets: closed with 1000 after `REALTIME_IDLE_TIMEOUT_SECONDS` of silence, and cut off
+  15 s later by the server when the client never answers the close.
 
 Limits too large to hit quickly on the shared server are hit on an extra instance (same
 database, PostgreSQL bus) started with small `REALTIME_*` settings.
@@ -16,8 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import struct
 import subprocess
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -160,15 +164,14 @@ LIMITED_ENV = {
 }
 
 
-@pytest.fixture(scope="module")
-def limited(server):
-    """A second instance on the same database with small realtime limits; its base URL."""
+def instance_with(server, name: str, settings: dict[str, str]):
+    """A second instance on the same database with `settings` on top; yields its base URL."""
     port = _free_port()
     env = _environment()
-    env.update(LIMITED_ENV)
+    env.update(settings)
     env["DATABASE_URL"] = database_url(server)
     env["MESSAGE_BUS"] = "postgres"
-    log_path = Path(server.data_dir) / "realtime-limited.log"
+    log_path = Path(server.data_dir) / f"realtime-{name}.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [str(_binary()), "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -181,6 +184,21 @@ def limited(server):
         if process.poll() is None and _stop(process) is None:
             process.kill()
             process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def limited(server):
+    """A second instance on the same database with small realtime limits; its base URL."""
+    yield from instance_with(server, "limited", LIMITED_ENV)
+
+
+IDLE_TIMEOUT = 5
+
+
+@pytest.fixture(scope="module")
+def impatient(server):
+    """A second instance that closes realtime sockets silent for IDLE_TIMEOUT seconds."""
+    yield from instance_with(server, "impatient", {"REALTIME_IDLE_TIMEOUT_SECONDS": str(IDLE_TIMEOUT)})
 
 
 # --------------------------------------------------------------------------- item 1
@@ -570,3 +588,69 @@ async def test_item11_rest_broadcast_needs_an_api_key_and_json(server):
         assert (await http.post(url, json={"messages": []})).status_code == 401
         bad = await http.post(url, content=b"{not json", headers={"apikey": server.anon_key, "Content-Type": "application/json"})
         assert bad.status_code == 400
+
+
+# --------------------------------------------------------------------------- idle sockets
+
+
+async def test_a_silent_socket_is_closed_with_1000_after_the_idle_timeout_and_heartbeats_keep_one_open(server, impatient):
+    url = socket_url(impatient, server.anon_key)
+    async with websockets.connect(url, ping_interval=None) as silent, websockets.connect(url, ping_interval=None) as beating:
+        opened = asyncio.get_running_loop().time()
+
+        async def beat():
+            while True:
+                await heartbeat_answers(beating, "1.0.0")
+                await asyncio.sleep(1)
+
+        beater = asyncio.create_task(beat())
+        try:
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await within(silent.recv(), IDLE_TIMEOUT + 10)
+            lived = asyncio.get_running_loop().time() - opened
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1000, closed.value
+            assert lived >= IDLE_TIMEOUT - 0.5, f"closed after {lived:.1f}s, before the {IDLE_TIMEOUT}s idle timeout"
+            await asyncio.sleep(1)
+            assert not beater.done(), beater.exception() if beater.done() else None
+            await heartbeat_answers(beating, "1.0.0")  # the socket that kept talking is still served
+        finally:
+            beater.cancel()
+
+
+async def test_a_client_that_never_answers_the_close_is_cut_off(server, impatient):
+    """The server's close frame (it also ends its side of the TCP stream) waits for the
+    client's; a client that never sends one is disconnected 15 s later instead of being held
+    for ever."""
+    host, port = impatient.removeprefix("http://").split(":")
+
+    def silent_client() -> float:
+        with socket.create_connection((host, int(port)), timeout=IDLE_TIMEOUT + 10) as sock:
+            sock.sendall((f"GET /realtime/v1/websocket?apikey={server.anon_key}&vsn=1.0.0 HTTP/1.1\r\nHost: {host}\r\n"
+                          "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                          "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+            received = b""
+            while b"\r\n\r\n" not in received:
+                received += sock.recv(4096)
+            head, _, received = received.partition(b"\r\n\r\n")
+            assert b" 101 " in head.split(b"\r\n")[0], head
+            while len(received) < 2:
+                received += sock.recv(4096)
+            assert received[0] & 0x0F == 0x8, f"expected the server's close frame, got opcode {received[0] & 0x0F}"
+            while len(received) < 2 + (received[1] & 0x7F):
+                received += sock.recv(4096)
+            assert struct.unpack("!H", received[2:4])[0] == 1000
+            sent_close = time.monotonic()
+            # Never answer. The start of a 4 KiB text frame, then a byte at a time: the server
+            # reads them without ever completing a frame; once it has closed the socket, a
+            # write is refused.
+            sock.sendall(b"\x81\xfe\x10\x00" + b"\0" * 4)
+            while time.monotonic() - sent_close < 30:
+                time.sleep(0.5)
+                try:
+                    sock.send(b"\0")
+                except (BrokenPipeError, ConnectionResetError):
+                    return time.monotonic() - sent_close
+            return float("inf")
+
+    waited = await asyncio.to_thread(silent_client)
+    assert 10 <= waited <= 20, f"cut off {waited:.1f}s after the close frame (15 s expected)"

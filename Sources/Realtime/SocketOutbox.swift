@@ -113,7 +113,10 @@ final class SocketOutbox: Sendable {
                 state.items.removeAll()
                 state.head = 0
             }
-            if how == .silently { state.endRan = true }
+            if how == .silently {
+                state.endRan = true
+                state.writer = nil  // lets go of the socket at once
+            }
             return state.claimWriting()
         }
         if let writer { startWriting(writer) }

@@ -623,6 +623,11 @@ async def test_a_client_that_never_answers_the_close_is_cut_off(server, impatien
     for ever."""
     host, port = impatient.removeprefix("http://").split(":")
 
+    def more(sock: socket.socket, received: bytes) -> bytes:
+        chunk = sock.recv(4096)
+        assert chunk, f"the server closed the connection early (after {received!r})"
+        return received + chunk
+
     def silent_client() -> float:
         with socket.create_connection((host, int(port)), timeout=IDLE_TIMEOUT + 10) as sock:
             sock.sendall((f"GET /realtime/v1/websocket?apikey={server.anon_key}&vsn=1.0.0 HTTP/1.1\r\nHost: {host}\r\n"
@@ -630,14 +635,14 @@ async def test_a_client_that_never_answers_the_close_is_cut_off(server, impatien
                           "Sec-WebSocket-Version: 13\r\n\r\n").encode())
             received = b""
             while b"\r\n\r\n" not in received:
-                received += sock.recv(4096)
+                received = more(sock, received)
             head, _, received = received.partition(b"\r\n\r\n")
             assert b" 101 " in head.split(b"\r\n")[0], head
             while len(received) < 2:
-                received += sock.recv(4096)
+                received = more(sock, received)
             assert received[0] & 0x0F == 0x8, f"expected the server's close frame, got opcode {received[0] & 0x0F}"
             while len(received) < 2 + (received[1] & 0x7F):
-                received += sock.recv(4096)
+                received = more(sock, received)
             assert struct.unpack("!H", received[2:4])[0] == 1000
             sent_close = time.monotonic()
             # Never answer. The start of a 4 KiB text frame, then a byte at a time: the server

@@ -33,9 +33,6 @@ final class SocketWatch: Sendable {
     func stop() {
         outbox.stop()
     }
-
-    /// Whether the connection is ending.
-    var isStopped: Bool { outbox.isEnding }
 }
 
 /// Closes realtime sockets whose client has sent nothing for longer than

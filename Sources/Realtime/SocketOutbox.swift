@@ -144,7 +144,7 @@ final class SocketOutbox: Sendable {
 
     private func nextStep() -> Step {
         state.withLock { state in
-            if state.queued > 0, state.ending != .now, state.ending != .silently {
+            if state.queued > 0 {  // never after stop() or close(): they empty the queue
                 let item = state.items[state.head]
                 state.head += 1
                 if state.head == state.items.count {

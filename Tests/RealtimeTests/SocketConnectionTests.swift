@@ -76,9 +76,9 @@ import Testing
             #expect(!watch.isIdle(at: before + 1000), "a message keeps the socket for a whole timeout")
             #expect(watch.isIdle(at: after + 1001), "silence past the timeout makes it idle")
         }
-        #expect(!watch.isStopped)
+        #expect(!outbox.isEnding)
         watch.stop()
-        #expect(watch.isStopped)
+        #expect(outbox.isEnding)
         #expect(outbox.yield(.text("late")) == .ended, "a stopped socket's outbox still accepts frames")
     }
 
@@ -101,7 +101,7 @@ import Testing
         client.1.finish()
         let lived = await Self.run(connection, client: client, sweeper: IdleSweeper(interval: .seconds(1)))
         #expect(lived < Self.ends)
-        #expect(connection.watch.isStopped)
+        #expect(connection.outbox.isEnding)
         // Nothing more is queued once the connection ended.
         #expect(connection.outbox.yield(.text("late")) == .ended, "the outbox still accepts frames after the connection ended")
     }

@@ -34,15 +34,7 @@ struct GuardedChildChannel<Base: ServerChildChannel>: ServerChildChannel {
     }
 
     func handle(value: Value, logger: Logger) async {
-        let base = base
         let logger = UpgradeFailureLogFilter.filtering(logger)
-        // A task of its own, so the guard can cancel it; it ends before this call returns.
-        let task = Task { await base.handle(value: value.base, logger: logger) }
-        value.abandoned.attach(task)
-        await withTaskCancellationHandler {
-            await task.value
-        } onCancel: {
-            task.cancel()
-        }
+        await value.abandoned.serving { await base.handle(value: value.base, logger: logger) }
     }
 }

@@ -27,6 +27,7 @@ extension RealtimeService {
 
     /// Serves one connection given its incoming messages, a way to write frames and a way to
     /// close it (the WebSocket above; `close` must end `messages`).
+    @inline(__always)
     func serve<Messages: AsyncSequence<WebSocketMessage, any Error> & Sendable>(
         messages: Messages, write: @escaping @Sendable (WebSocketOutboundWriter.OutboundFrame) async throws -> Void,
         close: @escaping @Sendable () async -> Void, version: PhoenixFrame.Version, token: String
@@ -42,35 +43,77 @@ extension RealtimeService {
         await session.disconnected()
     }
 
+    /// Reads the client's messages until they end or the client is refused too often.
+    ///
+    /// This frame lives as long as the socket, so it holds only the loop's state; each
+    /// message is handled by ``receive(_:session:version:pace:)``, whose frame is freed as
+    /// soon as the message has been handled.
+    @inline(__always)
     private func read<Messages: AsyncSequence<WebSocketMessage, any Error>>(
         _ messages: Messages, session: RealtimeSession, version: PhoenixFrame.Version
     ) async {
-        var tokens = Double(limits.framesPerSecond * 2)
-        var last = ContinuousClock.now
-        var refusals = 0
+        var pace = ReadPace(limits: limits)
         do {
             for try await message in messages {
-                let now = ContinuousClock.now
-                tokens = min(Double(limits.framesPerSecond * 2), tokens + (now - last).seconds * Double(limits.framesPerSecond))
-                last = now
-                guard let frame = try? PhoenixFrame.decode(message, version: version) else {
-                    refusals += 1
-                    if refusals > limits.refusalsBeforeClose { return }
-                    continue
-                }
-                guard tokens >= 1 else {
-                    refusals += 1
-                    if refusals > limits.refusalsBeforeClose { return }
-                    let reply = PhoenixFrame.error(to: frame, reason: "rate limited: at most \(limits.framesPerSecond) messages per second")
-                    await Self.briefly { await self.hub.send(reply, to: session.id) }
-                    continue
-                }
-                tokens -= 1
-                await Self.briefly { await session.handle(frame) }
+                guard await receive(message, session: session, version: version, pace: &pace) else { return }
             }
         } catch {
             logger.debug("realtime socket read ended", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// Handles one message from the client; false when the client has been refused too often
+    /// and the connection should end.
+    @inline(never)
+    private func receive(
+        _ message: WebSocketMessage, session: RealtimeSession, version: PhoenixFrame.Version, pace: inout ReadPace
+    ) async -> Bool {
+        pace.refill(now: .now)
+        guard let frame = try? PhoenixFrame.decode(message, version: version) else {
+            return pace.refuse()
+        }
+        guard pace.take() else {
+            let reply = PhoenixFrame.error(to: frame, reason: "rate limited: at most \(limits.framesPerSecond) messages per second")
+            await Self.briefly { await self.hub.send(reply, to: session.id) }
+            return pace.refuse()
+        }
+        await Self.briefly { await session.handle(frame) }
+        return true
+    }
+}
+
+/// A socket's message rate (a token bucket of ``RealtimeLimits/framesPerSecond``, twice that
+/// deep) and the count of messages refused so far.
+struct ReadPace {
+    private let perSecond: Double
+    private let refusalsBeforeClose: Int
+    private var tokens: Double
+    private var last = ContinuousClock.now
+    private var refusals = 0
+
+    init(limits: RealtimeLimits) {
+        perSecond = Double(limits.framesPerSecond)
+        refusalsBeforeClose = limits.refusalsBeforeClose
+        tokens = perSecond * 2
+    }
+
+    /// Refills the bucket for the time since the last refill.
+    mutating func refill(now: ContinuousClock.Instant) {
+        tokens = min(perSecond * 2, tokens + (now - last).seconds * perSecond)
+        last = now
+    }
+
+    /// Takes a token; false (and none taken) when the bucket is empty.
+    mutating func take() -> Bool {
+        guard tokens >= 1 else { return false }
+        tokens -= 1
+        return true
+    }
+
+    /// Counts a refused message; false once more than ``RealtimeLimits/refusalsBeforeClose``.
+    mutating func refuse() -> Bool {
+        refusals += 1
+        return refusals <= refusalsBeforeClose
     }
 }
 
@@ -124,6 +167,7 @@ struct SocketConnection: Sendable {
     /// Serves the socket until it ends. `read` consumes the client's messages (each one
     /// counts as activity for the idle timeout); its return ends the connection. `close` ends
     /// the socket from the server's side and must make `messages` end.
+    @inline(__always)
     func run<Messages: AsyncSequence<WebSocketMessage, any Error> & Sendable>(
         messages: Messages, write: @escaping @Sendable (WebSocketOutboundWriter.OutboundFrame) async throws -> Void,
         close: @escaping @Sendable () async -> Void, version: PhoenixFrame.Version, sweeper: IdleSweeper = .shared,
@@ -182,6 +226,7 @@ struct ActivityCountingMessages<Base: AsyncSequence<WebSocketMessage, any Error>
         var base: Base.AsyncIterator
         let watch: SocketWatch
 
+        @inline(__always)
         mutating func next() async throws -> WebSocketMessage? {
             let message = try await base.next()
             if message != nil { watch.touch() }

@@ -316,7 +316,7 @@ private struct StorageJanitorService: Service {
     let janitor: StorageJanitor
 
     func run() async throws {
-        try await cancelWhenGracefulShutdown { await janitor.run() }
+        await cancelWhenGracefulShutdown { await janitor.run() }
     }
 }
 

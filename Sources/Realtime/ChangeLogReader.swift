@@ -43,7 +43,7 @@ public final class ChangeLogReader: Service {
     }
 
     public func run() async throws {
-        try await cancelWhenGracefulShutdown { await self.follow() }
+        await cancelWhenGracefulShutdown { await self.follow() }
     }
 
     private func follow() async {

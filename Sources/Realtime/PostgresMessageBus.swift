@@ -42,7 +42,7 @@ public final class PostgresMessageBus: MessageBus, Service {
 
     /// Listens until shutdown, reconnecting after failures.
     public func run() async throws {
-        try await cancelWhenGracefulShutdown { await self.listen() }
+        await cancelWhenGracefulShutdown { await self.listen() }
     }
 
     private func listen() async {

@@ -62,7 +62,7 @@ public final class RealtimeService: Service, ChangePublisher {
     // MARK: Dispatch
 
     public func run() async throws {
-        try await cancelWhenGracefulShutdown {
+        await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
                 // Events of one conversation (or topic) stay in order in one lane; lanes run in
                 // parallel so one conversation's database reads do not hold up the others.

@@ -19,7 +19,7 @@ public struct ArbiterService: Service {
     }
 
     public func run() async throws {
-        try await cancelWhenGracefulShutdown { await loop() }
+        await cancelWhenGracefulShutdown { await loop() }
     }
 
     /// Evaluates now, then at the start of each following window, until cancelled.

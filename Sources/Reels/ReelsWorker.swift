@@ -50,7 +50,7 @@ public struct ReelsWorker: Service {
             return
         }
         logger.info("reels worker started", metadata: ["worker": "\(workerID)", "concurrency": "\(settings.concurrency)"])
-        try await cancelWhenGracefulShutdown { await self.work() }
+        await cancelWhenGracefulShutdown { await self.work() }
     }
 
     /// The listener (when ``ReelsWorkerSettings/listenConfiguration`` is set) and the claim

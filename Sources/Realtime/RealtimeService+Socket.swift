@@ -45,9 +45,10 @@ extension RealtimeService {
 
     /// Reads the client's messages until they end or the client is refused too often.
     ///
-    /// This frame lives as long as the socket, so it holds only the loop's state; each
-    /// message is handled by ``receive(_:session:version:pace:)``, whose frame is freed as
-    /// soon as the message has been handled.
+    /// The loop runs as long as the socket, and its frame (one with the layers above, which
+    /// are inlined) is kept that long, so it holds only the loop's state; each message is
+    /// handled by ``receive(_:session:version:pace:)``, whose frame is freed once the message
+    /// has been handled.
     @inline(__always)
     private func read<Messages: AsyncSequence<WebSocketMessage, any Error>>(
         _ messages: Messages, session: RealtimeSession, version: PhoenixFrame.Version

@@ -17,11 +17,12 @@ public enum PostgresListener {
             do {
                 let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
                 defer { Task { try? await connection.close() } }
-                let notifications = try await connection.listen(channel)
-                listening()
-                backoff = .milliseconds(100)
-                for try await notification in notifications {
-                    await handle(notification.payload)
+                try await connection.listen(on: channel) { notifications in
+                    listening()
+                    backoff = .milliseconds(100)
+                    for try await notification in notifications {
+                        await handle(notification.payload)
+                    }
                 }
             } catch {
                 if Task.isCancelled { return }

@@ -120,7 +120,7 @@ struct SessionService: Sendable {
 
     /// Ends sessions of the caller as `scope` says (`global`, `local`, `others`).
     func logout(userID: UUID, sessionID: UUID?, scope: String) async throws {
-        try await database.withOwner { connection in
+        _ = try await database.withOwner { connection in
             switch scope {
             case "global":
                 try await connection.query("DELETE FROM auth.sessions WHERE user_id = \(userID)", logger: database.logger)

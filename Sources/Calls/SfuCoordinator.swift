@@ -214,7 +214,7 @@ actor SfuCoordinator {
                 devices[room]?[identity.device] = nil
                 if devices[room]?.isEmpty == true { devices[room] = nil }
                 countParticipants()
-                try? await store.deleteParticipant(room: room, device: identity.device)
+                _ = try? await store.deleteParticipant(room: room, device: identity.device)
                 try? await closeEmptied(room)
             }
         }
@@ -432,7 +432,7 @@ actor SfuCoordinator {
         let placement = participant.placement
         if let node = nodes[placement.nodeId] {
             let secret = SfuWire.roomSecret(key: settings.roomKey, room: placement.roomId, epoch: placement.epoch)
-            try? await node.admin(JSONObject(["request": "allowed", "room": placement.janusRoomId, "secret": secret, "action": "remove", "allowed": [participant.token]]))
+            _ = try? await node.admin(JSONObject(["request": "allowed", "room": placement.janusRoomId, "secret": secret, "action": "remove", "allowed": [participant.token]]))
         }
         try await closeEmptied(placement.roomId)
     }
@@ -528,7 +528,7 @@ actor SfuCoordinator {
     private func closeEmptied(_ room: UUID) async throws {
         if let closed = try await store.closeIfEmpty(room), let node = nodes[closed.nodeId] {
             let secret = SfuWire.roomSecret(key: settings.roomKey, room: room, epoch: closed.epoch)
-            try? await node.admin(JSONObject(["request": "destroy", "room": closed.janusRoomId, "secret": secret]))
+            _ = try? await node.admin(JSONObject(["request": "destroy", "room": closed.janusRoomId, "secret": secret]))
         }
     }
 

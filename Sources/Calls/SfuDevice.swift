@@ -690,7 +690,7 @@ actor SfuDevice {
         case let error as JanusError:
             switch error.code {
             case 426: return CallsError(.sfuUnavailable, "the media server lost the room", details: ["retryAfterMs": 1000])
-            case 458, 459 where error.core:
+            case 458 where error.core, 459 where error.core:
                 return CallsError(.sfuUnavailable, "the media session was lost; it is being made again", details: ["retryAfterMs": 1000])
             case 428: return CallsError(.feedNotFound, "no such feed in this room")
             case 432: return CallsError(.publishersFull, "the room has its maximum of active publishers; retry once someone stops")

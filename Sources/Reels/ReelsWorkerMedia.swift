@@ -16,7 +16,7 @@ struct ReelsWorkerMedia: Sendable {
     /// Copies the original to `file`.
     func download(_ path: String, to file: String) async throws {
         let object = try await storage.object(Self.caller, bucket: Self.originalsBucket, name: path)
-        FileManager.default.createFile(atPath: file, contents: nil)
+        _ = FileManager.default.createFile(atPath: file, contents: nil)  // the handle below says if it failed
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: file))
         defer { try? handle.close() }
         try await storage.read(object, range: nil) { buffer in

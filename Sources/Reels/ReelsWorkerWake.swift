@@ -55,7 +55,7 @@ actor ReelsWorkerWake {
             }
             await group.next()
             group.cancelAll()
-            await self.end(id)
+            self.end(id)
         }
         forget(id)
     }

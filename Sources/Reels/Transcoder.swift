@@ -151,7 +151,7 @@ struct Transcoder: Sendable {
         let top = output + "/" + plan.renditions[0].name
         let fragmented = output + "/.fragmented.mp4"
         defer { try? FileManager.default.removeItem(atPath: fragmented) }
-        FileManager.default.createFile(atPath: fragmented, contents: nil)
+        _ = FileManager.default.createFile(atPath: fragmented, contents: nil)  // the handle below says if it failed
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: fragmented))
         do {
             try handle.write(contentsOf: try Data(contentsOf: URL(fileURLWithPath: top + "/init.mp4")))

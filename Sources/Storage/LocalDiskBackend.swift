@@ -82,7 +82,7 @@ public struct LocalDiskBackend: StorageBackend {
             try await publish(temporary, at: destination)
             return blob
         } catch {
-            try? await fileSystem.removeItem(at: temporary)
+            _ = try? await fileSystem.removeItem(at: temporary)
             throw error
         }
     }
@@ -132,10 +132,10 @@ public struct LocalDiskBackend: StorageBackend {
             try await fileSystem.withFileHandle(forReadingAt: temporary) { try await $0.synchronize() }
             try await publish(temporary, at: to)
         } catch let error as FileSystemError where error.code == .notFound {
-            try? await fileSystem.removeItem(at: temporary)
+            _ = try? await fileSystem.removeItem(at: temporary)
             throw BlobNotFound(key: source)
         } catch {
-            try? await fileSystem.removeItem(at: temporary)
+            _ = try? await fileSystem.removeItem(at: temporary)
             throw error
         }
     }

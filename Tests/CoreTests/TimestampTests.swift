@@ -57,7 +57,7 @@ import Testing
         earliest + 43_200, earliest - 86_400 * 365,
         latest, latest - 1, latest - 0.5, latest + 0.5, latest + 1, latest - 86_400, latest + 86_400, latest - 0.000_000_1,
         1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e30, 1e300, -1e12, -1e13, -1e15, -1e20, -1e300,
-        9_007_199_254_740_992, -9_007_199_254_740_992, 9.3e18, -9.3e18, 9_223_372_036_854_775_807, -9_223_372_036_854_775_808,
+        9_007_199_254_740_992, -9_007_199_254_740_992, 9.3e18, -9.3e18, 9_223_372_036_854_775_808, -9_223_372_036_854_775_808,
         .greatestFiniteMagnitude, -.greatestFiniteMagnitude, .leastNonzeroMagnitude, -.leastNonzeroMagnitude,
         .leastNormalMagnitude, .ulpOfOne, -.ulpOfOne,
     ]

@@ -31,7 +31,7 @@ import TestSupport
         try await TestDatabase.withDatabase { database in
             let ids = try await Self.createUsers(database, count: 3)
             let (a, b, c) = (ids[0], ids[1], ids[2])
-            try await database.withOwner { connection in
+            _ = try await database.withOwner { connection in
                 try await connection.query("INSERT INTO public.blocks (blocker_id, blocked_id) VALUES (\(a), \(c)), (\(b), \(c)), (\(b), \(a))", logger: connection.logger)
             }
             // "Forgot" the WHERE blocker_id = me clause.
@@ -76,7 +76,7 @@ import TestSupport
                 }
             }
             // So is skipping the request step of a private account.
-            try await database.withOwner { connection in
+            _ = try await database.withOwner { connection in
                 try await connection.query("UPDATE public.profiles SET is_private = true WHERE id = \(b)", logger: connection.logger)
             }
             await #expect(throws: Self.permissionDenied) {

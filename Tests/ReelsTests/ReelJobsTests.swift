@@ -35,10 +35,11 @@ import TestSupport
         try await TestDatabase.withDatabase { db in
             let author = try await ReelsFixture.user(db)
             let received = try await db.client.withConnection { listener in
-                let notifications = try await listener.listen("reels_jobs")
-                _ = try await ReelJobsFixture.queuedReel(db, author: author)
-                for try await notification in notifications { return notification.payload }
-                return ""
+                try await listener.listen(on: "reels_jobs") { notifications in
+                    _ = try await ReelJobsFixture.queuedReel(db, author: author)
+                    for try await notification in notifications { return notification.payload }
+                    return ""
+                }
             }
             #expect(UUID(uuidString: received) != nil)
         }

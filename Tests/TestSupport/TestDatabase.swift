@@ -39,7 +39,7 @@ public actor TestDatabase {
         defer { Task { await concurrentDatabases.release() } }
         let url = try await shared.freshDatabase()
         defer { Task { await shared.drop(url.database) } }
-        let logger = await shared.logger
+        let logger = shared.logger
         // The pool warns when leased before its run task starts; that race is harmless here.
         var poolLogger = logger
         poolLogger.logLevel = .error

@@ -113,12 +113,15 @@ struct ChangeLog: Sendable {
     /// after them. A transaction still running holds back every later one, so a change that
     /// commits late is never passed over. The horizon is taken once (a materialised CTE: as a
     /// subquery it was folded into the scan and computed again for every row), and the
-    /// position is one row comparison, which the `(xid, id)` index answers directly.
+    /// position is one row comparison, which the `(xid, id)` index answers directly. The
+    /// horizon used is never older than the position's own transaction: the estimate can dip
+    /// (a transaction of another database that ends between the function's snapshot and its
+    /// look at `pg_stat_activity` counts as this one's), and going back would read changes again.
     func page(after position: Position, limit: Int) async throws -> Page {
         try await database.withStatement { connection in
             let rows = try await connection.rows(
                 """
-                WITH h AS MATERIALIZED (SELECT public.realtime_horizon() AS horizon)
+                WITH h AS MATERIALIZED (SELECT greatest(public.realtime_horizon(), $1::text::xid8) AS horizon)
                 SELECT h.horizon::text, c.id, c.xid::text, c.table_name, c.type, c.record::text, c.old_record::text, c.committed_at, c.envelope::text, c.replica_identity::text
                 FROM h
                 LEFT JOIN LATERAL (
@@ -144,6 +147,9 @@ struct ChangeLog: Sendable {
             }
             // A full page may stop inside a transaction: go on from its last change.
             if let last, count >= limit { return Page(changes: changes, next: last) }
+            // The horizon is an estimate that can dip below one read before (see
+            // `realtime_horizon`); a position never moves back, or changes would come twice.
+            if horizon == position.horizon { return Page(changes: changes, next: position) }
             return Page(changes: changes, next: Position(horizon: horizon, lastID: 0))
         }
     }

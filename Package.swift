@@ -41,6 +41,8 @@ let package = Package(
                 "Core", "Database", "Auth", "Social", "Chat", "Realtime", "MigrationLint", "Insurance", "InsuranceService", "Calls", "Storage", "Reels", "Admin", "Redis", "Tables",
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -106,6 +108,8 @@ let package = Package(
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -238,7 +242,10 @@ let package = Package(
         .testTarget(name: "AdminTests", dependencies: ["Admin", "TestSupport"]),
         .testTarget(
             name: "FuzzCorpusTests",
-            dependencies: ["Core", "Realtime", "Chat", "Calls", "Auth", "Insurance", "Storage", "Reels", "Admin", "Tables"]
+            dependencies: [
+                "Core", "Realtime", "Chat", "Calls", "Auth", "Insurance", "Storage", "Reels", "Admin", "Tables",
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
         ),
         .testTarget(name: "MigrationLintTests", dependencies: ["MigrationLint"], resources: [.copy("Corpus")]),
         .testTarget(

@@ -64,6 +64,8 @@ public func makeStorageBackend(config: AppConfig, logger: Logger) async throws -
 public struct AppSurface {
     public let router: Router<AppRequestContext>
     let webSockets: Router<RealtimeUpgradeContext>
+    /// Where realtime WebSocket upgrades go (when this instance serves the API).
+    let realtimeSockets: RealtimeController?
     let services: [any Service]
 }
 
@@ -95,11 +97,12 @@ public func buildApplication(
         router: surface.router,
         server: .guardedHTTP1WebSocketUpgrade(
             webSocketResponder: surface.webSockets.buildResponder(),
-            // No library pings: both protocols have their own heartbeat and idle close
-            // (realtime's IdleSweeper, CallsConnection's tick), and a ping task per socket
-            // costs 1–2.7 KB of every idle connection (docs/performance.md).
+            // The calls socket's: no library pings (CallsConnection has its own heartbeat and
+            // idle close, and a ping task per socket costs 1–2.7 KB, docs/performance.md).
+            // Realtime sockets do not use the library (RealtimeUpgradeTap).
             webSocket: .init(maxFrameSize: RealtimeLimits().maximumFrameBytes, autoPing: .disabled),
-            limits: config.http),
+            limits: config.http,
+            realtime: surface.realtimeSockets.map { .init(controller: $0, maximumFrameBytes: config.realtime.maximumFrameBytes) }),
         configuration: .init(address: .hostname(config.host, port: config.port)),
         logger: logger)
     app.addServices(surface.services)
@@ -145,6 +148,7 @@ public func buildSurface(
         services += reels.services(worker: config.roles.contains(.worker), arbiter: config.roles.contains(.arbiter))
     }
 
+    var realtimeSockets: RealtimeController?
     if config.roles.contains(.api) {
         let realtime = RealtimeService(
             feed: ChatChangeFeed(database: realtimeDatabase ?? database), bus: bus, verify: { token in try await tokens.caller(fromToken: token) },
@@ -163,7 +167,7 @@ public func buildSurface(
             config: config, database: database, tokens: tokens, killSwitches: killSwitches, reels: reels, realtime: realtime, buckets: buckets,
             router: router, logger: logger)
         let realtimeController = RealtimeController(realtime: realtime, isAPIKey: tokens.isAPIKey, trustProxy: config.trustProxy)
-        realtimeController.addRoutes(to: webSockets)
+        realtimeSockets = realtimeController
         realtimeController.addBroadcastRoutes(
             to: router.group("realtime/v1/api")  // errors in the router's plain shape
                 .add(middleware: APIKeyMiddleware(tokens: tokens))
@@ -193,7 +197,7 @@ public func buildSurface(
         services.append(calls)
     }
 
-    return AppSurface(router: router, webSockets: webSockets, services: services)
+    return AppSurface(router: router, webSockets: webSockets, realtimeSockets: realtimeSockets, services: services)
 }
 
 /// The API surfaces: web app, `/auth/v1`, `/rest/v1` RPCs and tables, and the insurance functions.

@@ -34,16 +34,18 @@ public struct HTTPConnectionLimits: Sendable, Equatable {
 }
 
 extension HTTPServerBuilder {
-    /// HTTP/1 with WebSocket upgrade, every connection guarded by `limits`.
+    /// HTTP/1 with WebSocket upgrade, every connection guarded by `limits`; realtime upgrades
+    /// go to `realtime` (``RealtimeUpgradeTap``), the others to `webSocketResponder`.
     static func guardedHTTP1WebSocketUpgrade<WSResponder: HTTPResponder>(
-        webSocketResponder: WSResponder, webSocket: WebSocketServerConfiguration, limits: HTTPConnectionLimits
+        webSocketResponder: WSResponder, webSocket: WebSocketServerConfiguration, limits: HTTPConnectionLimits,
+        realtime: GuardedChildChannel<HTTP1WebSocketUpgradeChannel>.RealtimeSockets?
     ) -> HTTPServerBuilder where WSResponder.Context: WebSocketRequestContext {
         let registry = limits.maximumConnectionsPerAddress > 0 ? ConnectionRegistry(limit: limits.maximumConnectionsPerAddress) : nil
         let configuration = HTTP1WebSocketUpgradeChannel.Configuration(http1: limits.http1Configuration, ws: webSocket)
         return HTTPServerBuilder { responder in
             GuardedChildChannel(
                 base: HTTP1WebSocketUpgradeChannel(responder: responder, webSocketResponder: webSocketResponder, configuration: configuration),
-                limits: limits, registry: registry)
+                limits: limits, registry: registry, realtime: realtime)
         }
     }
 }

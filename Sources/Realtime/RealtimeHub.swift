@@ -64,6 +64,11 @@ actor RealtimeHub {
         sockets[id] = Socket(version: version, outbox: outbox, budget: budget)
     }
 
+    /// Ends every socket's outbox: what is queued is written, then the socket is closed.
+    func finishAll() {
+        for socket in sockets.values { socket.outbox.finish() }
+    }
+
     /// Forgets a socket; returns the presence diffs its channels leave behind.
     func disconnect(_ id: SocketID) -> [BusEvent] {
         guard let socket = sockets.removeValue(forKey: id) else { return [] }

@@ -1,72 +1,42 @@
 import Foundation
 import HummingbirdWebSocket
 import NIOCore
+import NIOWebSocket
 
 extension RealtimeService {
     // MARK: Connections
 
-    /// Serves one WebSocket connection until it closes. `channel` is the socket's: a client
-    /// that does not answer the server's close within ``closeHandshakeTimeout`` is cut off.
-    public func serve(
-        inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, channel: any Channel, version: PhoenixFrame.Version,
-        token: String
-    ) async {
-        await serve(
-            messages: inbound.messages(maxSize: limits.maximumFrameBytes), write: { try await outbound.write($0) },
-            close: {
-                // Scheduled first: the close frame itself may wait on a client that stopped reading.
-                channel.eventLoop.scheduleTask(in: Self.closeHandshakeTimeout) { channel.close(promise: nil) }
-                try? await outbound.close(.normalClosure, reason: nil)
-            },
-            version: version, token: token)
+    /// Serves an upgraded WebSocket: adds the socket's handler behind NIO's WebSocket codec
+    /// (whole messages of at most ``RealtimeLimits/maximumFrameBytes``; fragments are joined
+    /// first). `disconnected` runs once the socket is gone. On the channel's event loop.
+    public func serve(on channel: any Channel, version: PhoenixFrame.Version, token: String, disconnected: @escaping @Sendable () -> Void) throws {
+        let socket = RealtimeSocket(service: self, channel: channel, version: version, token: token, disconnected: disconnected)
+        try channel.pipeline.syncOperations.addHandlers([
+            NIOWebSocketFrameAggregator(
+                minNonFinalFragmentSize: 1, maxAccumulatedFrameCount: Self.maximumFragments,
+                maxAccumulatedFrameSize: limits.maximumFrameBytes),
+            RealtimeSocketHandler(socket: socket),
+        ])
+        socket.start()
+        if !channel.isActive { socket.clientLeft() }
     }
+
+    /// Refuses an upgraded WebSocket: closes it at once with `code` and `reason`. On the
+    /// channel's event loop.
+    public static func refuse(_ channel: any Channel, code: WebSocketErrorCode, reason: String) throws {
+        try channel.pipeline.syncOperations.addHandler(RealtimeSocketHandler(refusal: .init(code: code, reason: reason)))
+    }
+
+    /// Fragments one message may come in.
+    static let maximumFragments = 1_024
 
     /// How long a client has to answer the server's close frame (as long as
     /// hummingbird-websocket waits when a handler returns).
     static let closeHandshakeTimeout = TimeAmount.seconds(15)
 
-    /// Serves one connection given its incoming messages, a way to write frames and a way to
-    /// close it (the WebSocket above; `close` must end `messages`).
-    @inline(__always)
-    func serve<Messages: AsyncSequence<WebSocketMessage, any Error> & Sendable>(
-        messages: Messages, write: @escaping @Sendable (WebSocketOutboundWriter.OutboundFrame) async throws -> Void,
-        close: @escaping @Sendable () async -> Void, version: PhoenixFrame.Version, token: String
-    ) async {
-        let id = UUID()
-        let connection = SocketConnection(limits: limits)
-        await hub.connect(id, version: version, outbox: connection.outbox, budget: connection.budget)
-        let session = RealtimeSession(
-            id: id, hub: hub, bus: bus, membership: membership, verify: verify, limits: limits, socketToken: token, logger: logger)
-        await connection.run(messages: messages, write: write, close: close, version: version) { messages in
-            await self.read(messages, session: session, version: version)
-        }
-        await session.disconnected()
-    }
-
-    /// Reads the client's messages until they end or the client is refused too often.
-    ///
-    /// The loop runs as long as the socket, and its frame (one with the layers above, which
-    /// are inlined) is kept that long, so it holds only the loop's state; each message is
-    /// handled by ``receive(_:session:version:pace:)``, whose frame is freed once the message
-    /// has been handled.
-    @inline(__always)
-    private func read<Messages: AsyncSequence<WebSocketMessage, any Error>>(
-        _ messages: Messages, session: RealtimeSession, version: PhoenixFrame.Version
-    ) async {
-        var pace = ReadPace(limits: limits)
-        do {
-            for try await message in messages {
-                guard await receive(message, session: session, version: version, pace: &pace) else { return }
-            }
-        } catch {
-            logger.debug("realtime socket read ended", metadata: ["error": "\(error)"])
-        }
-    }
-
     /// Handles one message from the client; false when the client has been refused too often
     /// and the connection should end.
-    @inline(never)
-    private func receive(
+    func receive(
         _ message: WebSocketMessage, session: RealtimeSession, version: PhoenixFrame.Version, pace: inout ReadPace
     ) async -> Bool {
         pace.refill(now: .now)
@@ -75,10 +45,10 @@ extension RealtimeService {
         }
         guard pace.take() else {
             let reply = PhoenixFrame.error(to: frame, reason: "rate limited: at most \(limits.framesPerSecond) messages per second")
-            await Self.briefly { await self.hub.send(reply, to: session.id) }
+            await hub.send(reply, to: session.id)
             return pace.refuse()
         }
-        await Self.briefly { await session.handle(frame) }
+        await session.handle(frame)
         return true
     }
 }
@@ -118,20 +88,6 @@ struct ReadPace {
     }
 }
 
-extension RealtimeService {
-    /// Runs `work` on a child task that ends with it, and waits for it.
-    ///
-    /// A task keeps the stack memory its deepest call ever needed until it ends (Swift's task
-    /// allocator does not give slabs back), so work as deep as a join (token verification,
-    /// membership query, hub calls) would leave a long-lived reader holding ~10 KB for the
-    /// life of the socket. Frames are still handled one at a time, in order.
-    static func briefly(_ work: @escaping @Sendable () async -> Void) async {
-        await withDiscardingTaskGroup { group in
-            group.addTask { await work() }
-        }
-    }
-}
-
 extension Duration {
     var seconds: Double {
         let (whole, fraction) = components
@@ -139,15 +95,15 @@ extension Duration {
     }
 }
 
-/// One realtime socket: its outbox, and the reader that runs in the connection's own task.
+/// One realtime socket's outbox, outbound byte budget and idle watch.
 ///
 /// What a socket holds while idle is kept small (docs/performance.md, "connections"): no task
-/// of its own beyond the connection's (the outbox's writer runs only while there is something
-/// to write), no timer (the idle timeout is a ``SocketWatch`` that the process's one
-/// ``IdleSweeper`` checks), no actor of its own.
+/// (the outbox's writer runs only while there is something to write), no timer (the idle
+/// timeout is a ``SocketWatch`` that the process's one ``IdleSweeper`` checks), no actor of
+/// its own.
 ///
 /// The connection ends when the first of these happens:
-/// - the client goes away, or the reader gives up on it (too many refused frames): the frames
+/// - the client goes away, or the server gives up on it (too many refused frames): the frames
 ///   still queued are dropped;
 /// - the client sends nothing for ``RealtimeLimits/idleTimeoutSeconds``: the same, and the
 ///   server closes the socket;
@@ -165,15 +121,12 @@ struct SocketConnection: Sendable {
         watch = SocketWatch(idleTimeoutSeconds: limits.idleTimeoutSeconds, outbox: outbox)
     }
 
-    /// Serves the socket until it ends. `read` consumes the client's messages (each one
-    /// counts as activity for the idle timeout); its return ends the connection. `close` ends
-    /// the socket from the server's side and must make `messages` end.
-    @inline(__always)
-    func run<Messages: AsyncSequence<WebSocketMessage, any Error> & Sendable>(
-        messages: Messages, write: @escaping @Sendable (WebSocketOutboundWriter.OutboundFrame) async throws -> Void,
-        close: @escaping @Sendable () async -> Void, version: PhoenixFrame.Version, sweeper: IdleSweeper = .shared,
-        read: (ActivityCountingMessages<Messages>) async -> Void
-    ) async {
+    /// Starts writing the outbox with `write` and watching for idleness; `close` ends the
+    /// socket from the server's side.
+    func start(
+        write: @escaping @Sendable (WebSocketFrame) async throws -> Void, close: @escaping @Sendable () async -> Void,
+        version: PhoenixFrame.Version, sweeper: IdleSweeper = .shared
+    ) {
         let budget = budget
         sweeper.add(watch)
         outbox.attach(
@@ -183,7 +136,10 @@ struct SocketConnection: Sendable {
                     return await Self.write(item, to: write, version: version)
                 },
                 end: close))
-        await read(ActivityCountingMessages(base: messages, watch: watch))
+    }
+
+    /// The connection is over: what is queued is dropped, and the watch stops.
+    func end(sweeper: IdleSweeper = .shared) {
         outbox.close()
         sweeper.remove(watch)
     }
@@ -191,22 +147,21 @@ struct SocketConnection: Sendable {
     /// Writes one item; false when the socket can take no more. The socket's channels'
     /// filters run here (PreparedChange), so their cost falls on this connection alone.
     private static func write(
-        _ item: Outbound, to write: @Sendable (WebSocketOutboundWriter.OutboundFrame) async throws -> Void,
-        version: PhoenixFrame.Version
+        _ item: Outbound, to write: @Sendable (WebSocketFrame) async throws -> Void, version: PhoenixFrame.Version
     ) async -> Bool {
-        let frame: WebSocketOutboundWriter.OutboundFrame
+        let frame: WebSocketFrame
         switch item {
         case .text(let text):
-            frame = .text(text)
+            frame = WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: text))
         case .binary(let bytes):
-            frame = .binary(bytes)
+            frame = WebSocketFrame(fin: true, opcode: .binary, data: bytes)
         case .change(let change, let subscriber):
             guard let text = change.frame(for: subscriber, version: version) else {
                 // Let other tasks run between a long run of non-matching changes.
                 await Task.yield()
                 return true
             }
-            frame = .text(text)
+            frame = WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: text))
         }
         do {
             try await write(frame)
@@ -216,27 +171,3 @@ struct SocketConnection: Sendable {
         }
     }
 }
-
-/// A socket's incoming messages, each one noted as activity on its ``SocketWatch``.
-struct ActivityCountingMessages<Base: AsyncSequence<WebSocketMessage, any Error> & Sendable>: AsyncSequence, Sendable {
-    typealias Element = WebSocketMessage
-    let base: Base
-    let watch: SocketWatch
-
-    struct AsyncIterator: AsyncIteratorProtocol {
-        var base: Base.AsyncIterator
-        let watch: SocketWatch
-
-        @inline(__always)
-        mutating func next() async throws -> WebSocketMessage? {
-            let message = try await base.next()
-            if message != nil { watch.touch() }
-            return message
-        }
-    }
-
-    func makeAsyncIterator() -> AsyncIterator {
-        AsyncIterator(base: base.makeAsyncIterator(), watch: watch)
-    }
-}
-

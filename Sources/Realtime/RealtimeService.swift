@@ -61,6 +61,7 @@ public final class RealtimeService: Service, ChangePublisher {
 
     // MARK: Dispatch
 
+    /// Dispatches bus events until shutdown, then closes every socket.
     public func run() async throws {
         await cancelWhenGracefulShutdown {
             await withTaskGroup(of: Void.self) { group in
@@ -85,6 +86,18 @@ public final class RealtimeService: Service, ChangePublisher {
                 for lane in lanes { lane.continuation.finish() }
                 group.cancelAll()
             }
+        }
+        await closeSockets()
+    }
+
+    /// Closes every socket (normal closure, after what is queued for it) and waits until they
+    /// are gone, at most ``closeHandshakeTimeout`` and a second: no task waits on a socket, so
+    /// nothing else closes them before the process exits.
+    private func closeSockets() async {
+        await hub.finishAll()
+        let deadline = ContinuousClock.now + .nanoseconds(Self.closeHandshakeTimeout.nanoseconds) + .seconds(1)
+        while await hub.socketCount > 0, ContinuousClock.now < deadline, !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(20))
         }
     }
 

@@ -4,6 +4,7 @@ import Core
 import Foundation
 import Hummingbird
 import Logging
+import Realtime
 import Storage
 import Testing
 import TestSupport
@@ -68,7 +69,9 @@ import TestSupport
             let surface = try buildSurface(
                 config: config, database: database, auth: auth, storageBackend: try await LocalDiskBackend(root: directory.path), logger: logger)
             let routes = surface.router.routes.map { Operation(method: $0.method.rawValue, path: $0.path.description) }
+            // Realtime's upgrade is taken before the WebSocket router (RealtimeUpgradeTap).
             let upgrades = surface.webSockets.routes.map { Operation(method: $0.method.rawValue, path: $0.path.description) }
+                + (surface.realtimeSockets.map { _ in [Operation(method: "GET", path: RealtimeController.path)] } ?? [])
 
             // Storage, admin, reels and the rest are all registered: a surface this small means a
             // module went missing from the build, and the comparison would prove nothing.

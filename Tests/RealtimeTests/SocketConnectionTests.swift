@@ -1,5 +1,7 @@
 import Foundation
 import HummingbirdWebSocket
+import NIOCore
+import NIOWebSocket
 import Synchronization
 @testable import Realtime
 import Testing
@@ -11,8 +13,8 @@ import Testing
     /// Frames the connection wrote.
     final class Written: Sendable {
         private let frames = Mutex<[String]>([])
-        func append(_ frame: WebSocketOutboundWriter.OutboundFrame) {
-            if case .text(let text) = frame { frames.withLock { $0.append(text) } }
+        func append(_ frame: WebSocketFrame) {
+            if frame.opcode == .text { frames.withLock { $0.append(String(buffer: frame.data)) } }
         }
         var texts: [String] { frames.withLock { $0 } }
     }
@@ -33,22 +35,22 @@ import Testing
         AsyncThrowingStream<WebSocketMessage, any Error>.makeStream()
     }
 
-    /// Runs a connection whose reader only consumes; returns how long it lived.
+    /// Runs a connection whose client's messages are only counted as activity; returns how long
+    /// it lived.
     static func run(
         _ connection: SocketConnection,
         client: (AsyncThrowingStream<WebSocketMessage, any Error>, AsyncThrowingStream<WebSocketMessage, any Error>.Continuation),
-        written: Written = Written(), write: (@Sendable (WebSocketOutboundWriter.OutboundFrame) async throws -> Void)? = nil,
+        written: Written = Written(), write: (@Sendable (WebSocketFrame) async throws -> Void)? = nil,
         sweeper: IdleSweeper
     ) async -> Duration {
         let started = ContinuousClock.now
         let (messages, continuation) = client
-        await connection.run(
-            messages: messages, write: write ?? { written.append($0) }, close: { continuation.finish() }, version: .v1, sweeper: sweeper
-        ) { messages in
-            do {
-                for try await _ in messages {}
-            } catch {}
-        }
+        connection.start(write: write ?? { written.append($0) }, close: { continuation.finish() }, version: .v1, sweeper: sweeper)
+        // What a socket's handler does with each message from the client.
+        do {
+            for try await _ in messages { connection.watch.touch() }
+        } catch {}
+        connection.end(sweeper: sweeper)
         return ContinuousClock.now - started
     }
 

@@ -65,6 +65,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case adminRequests = "admin-requests"
     /// Table API requests: query strings, `Prefer`, `Range` and `Accept` headers.
     case tableQuery = "table-query"
+    /// A WebSocket upgrade request head for the realtime endpoint (the checks made before upgrading).
+    case realtimeUpgrade = "realtime-upgrade"
 
     /// Feeds `data` to this target's decoder.
     public func run(_ data: Data) {
@@ -94,6 +96,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .feedConfig: Self.feedConfig(data, text)
         case .adminRequests: Self.adminRequests(data, text)
         case .tableQuery: Self.tableQuery(text)
+        case .realtimeUpgrade: Self.realtimeUpgrade(text)
         }
     }
 

@@ -15,6 +15,7 @@ import NIOWebSocket
 ///   handler in front of this one).
 /// - While the inbox is full, reads from the socket wait (the client's bytes stay in the
 ///   kernel's buffers).
+/// - A client that ends its side of the TCP stream without a close frame is disconnected.
 ///
 /// Every method runs on the channel's event loop.
 final class RealtimeSocketHandler: ChannelDuplexHandler, RemovableChannelHandler {
@@ -88,6 +89,12 @@ final class RealtimeSocketHandler: ChannelDuplexHandler, RemovableChannelHandler
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if let close = event as? Close {
             sendClose(context, close)
+            return
+        }
+        // The server allows half-closed connections (for HTTP); a client that ended its side
+        // without a close frame is gone.
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            context.close(promise: nil)
             return
         }
         context.fireUserInboundEventTriggered(event)

@@ -427,6 +427,18 @@ async def test_item4_presences_per_topic_are_capped(server, users, limited):
             await ws.close()
 
 
+async def test_item4_a_client_gone_without_a_close_frame_frees_its_place_at_once(server, limited):
+    """Sockets whose clients drop the TCP connection (no close frame) stop counting against
+    the per-address cap right away, not at the idle timeout."""
+    for _ in range(2):
+        sockets = [await open_socket(limited, server.anon_key) for _ in range(6)]
+        for ws in sockets:
+            ws.transport.abort()
+        await asyncio.sleep(1)
+    replacement = await open_socket(limited, server.anon_key)
+    await replacement.close()
+
+
 async def test_item4_sockets_per_address_are_capped(server, limited):
     sockets = [await open_socket(limited, server.anon_key) for _ in range(6)]
     try:

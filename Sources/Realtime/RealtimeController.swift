@@ -29,7 +29,7 @@ public struct RealtimeUpgradeContext: RequestContext, WebSocketRequestContext {
 /// `GET /realtime/v1/websocket?apikey=…&vsn=1.0.0|2.0.0`: the Supabase Realtime endpoint.
 ///
 /// Its upgrades are taken before Hummingbird's WebSocket router sees them (App's
-/// `RealtimeUpgradeRouter`), so that a socket is served by NIO channel handlers with no task
+/// `RealtimeUpgradeTap`), so that a socket is served by NIO channel handlers with no task
 /// waiting on it (docs/performance.md, "connections").
 public struct RealtimeController: Sendable {
     let realtime: RealtimeService

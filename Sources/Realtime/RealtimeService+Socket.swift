@@ -30,8 +30,7 @@ extension RealtimeService {
     /// Fragments one message may come in.
     static let maximumFragments = 1_024
 
-    /// How long a client has to answer the server's close frame (as long as
-    /// hummingbird-websocket waits when a handler returns).
+    /// How long a client has to answer the server's close frame before it is cut off.
     static let closeHandshakeTimeout = TimeAmount.seconds(15)
 
     /// Handles one message from the client; false when the client has been refused too often

@@ -29,6 +29,8 @@ final class RealtimeSocket: Sendable {
         var readsHeld = false
         /// The server ended the connection: messages still coming are dropped.
         var refusing = false
+        /// The channel has closed (the disconnect is queued).
+        var left = false
         var pace: ReadPace
 
         var waiting: Int { work.count - next }
@@ -84,9 +86,11 @@ final class RealtimeSocket: Sendable {
         if start { startWorking() }
     }
 
-    /// The channel closed: the socket is disconnected once the messages before it are handled.
+    /// The channel closed: the socket is disconnected (once) when the messages before are handled.
     func clientLeft() {
         if inbox.withLock({ inbox in
+            guard !inbox.left else { return false }
+            inbox.left = true
             inbox.work.append(.disconnect)
             return inbox.claim()
         }) {

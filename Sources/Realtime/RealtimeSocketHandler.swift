@@ -81,6 +81,15 @@ final class RealtimeSocketHandler: ChannelDuplexHandler, RemovableChannelHandler
         }
     }
 
+    /// Frames written after the close frame are refused (RFC 6455 §5.5.1).
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        guard !closeSent else {
+            promise?.fail(ChannelError.outputClosed)
+            return
+        }
+        context.write(data, promise: promise)
+    }
+
     func read(context: ChannelHandlerContext) {
         if !closeSent, let socket, socket.holdsReads() { return }
         context.read()

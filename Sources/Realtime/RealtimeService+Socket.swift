@@ -13,7 +13,8 @@ extension RealtimeService {
         let socket = RealtimeSocket(service: self, channel: channel, version: version, token: token, disconnected: disconnected)
         try channel.pipeline.syncOperations.addHandlers([
             NIOWebSocketFrameAggregator(
-                minNonFinalFragmentSize: 1, maxAccumulatedFrameCount: Self.maximumFragments,
+                // NIO's count admits one fragment fewer than the number it is given.
+                minNonFinalFragmentSize: 1, maxAccumulatedFrameCount: Self.maximumFragments + 1,
                 maxAccumulatedFrameSize: limits.maximumFrameBytes),
             RealtimeSocketHandler(socket: socket),
         ])

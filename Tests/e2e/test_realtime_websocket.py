@@ -67,6 +67,23 @@ async def test_a_message_over_the_limit_closes_the_socket_with_1009(server, frag
         assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009, closed.value
 
 
+@pytest.mark.parametrize("fragments", [["", "x"], ["x"] * 1025], ids=["empty-fragment-before-the-last", "1025-fragments"])
+async def test_a_broken_fragment_sequence_closes_the_socket_with_1002(server, fragments):
+    async with websockets.connect(socket_url(server.url, server.anon_key)) as ws:
+        await ws.send(iter(fragments))
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await within(ws.recv(), 10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1002, closed.value
+
+
+async def test_1024_fragments_make_one_message(server):
+    async with websockets.connect(socket_url(server.url, server.anon_key)) as ws:
+        text = heartbeat("many")
+        pieces = [text[:1]] + [" "] * 1022 + [text[1:]]
+        await ws.send(iter(pieces))
+        assert (await reply_to(ws, "many"))["payload"]["status"] == "ok"
+
+
 async def test_a_message_at_the_limit_is_read(server):
     async with websockets.connect(socket_url(server.url, server.anon_key), max_size=None) as ws:
         text = heartbeat("big")

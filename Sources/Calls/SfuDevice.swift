@@ -317,14 +317,15 @@ actor SfuDevice {
     }
 
     /// `sfu.subscribe`: adds streams to the subscriber PeerConnection. The offer (if the SDP
-    /// changes) is pushed before this returns; `pending` when Janus postponed it.
+    /// changes) is pushed before this returns; `pending` when Janus postponed it. Streams the
+    /// device already receives are left as they are: Janus would add a second m-line for one.
     func subscribe(_ streams: JSONList, all: Bool) async throws -> Bool {
         try ensureOpen()
         if all, !subscribesAll {
             subscribesAll = true
             if subscriber != nil { await saveSubscription() }
         }
-        var wanted = streams.value
+        var wanted = streams.value.flatMap(notYetReceived)
         let limit = settings.maximumSubscribedMlines
         var lines = subscriberLines.values.filter { $0["active"] as? Bool ?? true }.count
         lines += wanted.reduce(0) { total, stream in
@@ -347,6 +348,23 @@ actor SfuDevice {
         }
         guard !wanted.isEmpty else { return false }
         return try await changeSubscription(["subscribe": wanted])
+    }
+
+    /// The part of one requested Janus stream (`{feed, mid?, …}`) that has no active m-line yet:
+    /// nothing when it has one, and for a whole feed of which some streams are received, the others.
+    private func notYetReceived(_ stream: [String: Any]) -> [[String: Any]] {
+        guard let feed = JanusMessage.id(stream["feed"]) else { return [stream] }
+        if let mid = stream["mid"] as? String {
+            return subscribedStreams.contains(SubscribedStream(feed: feed, mid: mid)) ? [] : [stream]
+        }
+        guard let known = feeds[feed] else { return [stream] }
+        let missing = known.streams.filter { !subscribedStreams.contains(SubscribedStream(feed: feed, mid: $0.mid)) }
+        if missing.count == known.streams.count { return [stream] }
+        return missing.map { published in
+            var one = stream
+            one["mid"] = published.mid
+            return one
+        }
     }
 
     func unsubscribe(_ streams: JSONList) async throws -> Bool {

@@ -188,6 +188,48 @@ async def test_late_feed_unpublish_and_leave(devices, sfu_users):
         await asyncio.gather(*(p.close() for p in (a, b, c) if p))
 
 
+async def test_subscribing_again_to_a_stream_received_changes_nothing(devices, sfu_users):
+    """sfu.subscribe of a stream the device already receives (all:true took it, or an earlier
+    request) adds no second m-line for it: no offer, one active m-line. Janus adds one; seen in
+    CI, where the browser test asked for a screen its all:true subscription had just taken."""
+    ann, ben = await asyncio.gather(devices(sfu_users.ann), devices(sfu_users.ben))
+    room, _ = await sfu_room(ann, ben)
+    room_id = room["roomId"]
+    a, b = SfuPeer(ann, room_id, 1), SfuPeer(ben, room_id, 1)
+    try:
+        published = await a.publish()
+        b.follow_offers()
+        ann_feed = await feed_id_of(ben, ann)
+        (await ben.request("sfu.subscribe", {"roomId": room_id, "epoch": 1, "all": True}, timeout=10)).expect_ok()
+        await b.wait_frames(ann_feed, "video")
+        video_mid = next(s["mid"] for s in published["streams"] if s["kind"] == "video")
+
+        def active_lines() -> list[tuple[str, str]]:
+            return sorted((s["feedMid"], s["kind"]) for s in b.offers[-1]["streams"] if s["feedId"] == ann_feed and s["active"])
+
+        assert active_lines() == [("0", "audio"), ("1", "video")], b.offers[-1]["streams"]
+        offers = len(b.offers)
+        for streams in ([{"feedId": ann_feed, "mid": video_mid}], [{"feedId": ann_feed}], [{"feedId": ann_feed, "mid": video_mid, "substream": 0}]):
+            reply = await ben.request("sfu.subscribe", {"roomId": room_id, "epoch": 1, "streams": streams}, timeout=10)
+            reply.expect_ok()
+            assert reply.payload == {} and not [f for f in reply.before if f.get("type") == "sfu.offer"], (streams, reply.before)
+        await asyncio.sleep(1)
+        assert len(b.offers) == offers, b.offers[offers:]
+
+        # Unsubscribed, the stream can be asked for again: one active m-line for it. (Janus
+        # takes the inactive m-line again; aiortc, unlike a browser, receives nothing more on it.)
+        (await ben.request("sfu.unsubscribe", {"roomId": room_id, "epoch": 1, "streams": [{"feedId": ann_feed, "mid": video_mid}]},
+                           timeout=10)).expect_ok()
+        assert active_lines() == [("0", "audio")], b.offers[-1]["streams"]
+        (await ben.request("sfu.subscribe", {"roomId": room_id, "epoch": 1, "streams": [{"feedId": ann_feed}]}, timeout=10)).expect_ok()
+        deadline = time.monotonic() + 10
+        while active_lines() != [("0", "audio"), ("1", "video")] and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert active_lines() == [("0", "audio"), ("1", "video")], b.offers[-1]["streams"]
+    finally:
+        await asyncio.gather(a.close(), b.close())
+
+
 async def test_a_device_whose_socket_drops_leaves_the_media_after_the_grace(devices, sfu_users, sfu_server):
     """Spec §9 test 3's variant: Ben's calls socket is lost and he does not come back; once
     the resume grace (3 s in this suite) is over, Ann is told his feed left and his

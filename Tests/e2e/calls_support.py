@@ -148,6 +148,8 @@ class CallsClient:
         self.user_id: str | None = None
         self.hello_msg_id: str | None = None
         self.sent: list[Frame] = []
+        # When each of `frames` arrived (time.monotonic()).
+        self.arrived: list[float] = []
         self._reader = asyncio.create_task(self._read())
 
     @classmethod
@@ -167,6 +169,7 @@ class CallsClient:
                     frame = {"type": "(not an object)", "raw": frame}
                 async with self._cond:
                     self.frames.append(frame)
+                    self.arrived.append(time.monotonic())
                     self._cond.notify_all()
         except ConnectionClosed:
             pass

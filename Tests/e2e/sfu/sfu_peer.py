@@ -26,6 +26,13 @@ from calls_support import CallsClient, Frame
 
 # aioice drops loopback addresses; in the suite's namespace 127.0.0.1 sits on a veth.
 aioice.ice.get_host_addresses = lambda use_ipv4=True, use_ipv6=False: ["127.0.0.1"]
+# aioice counts a consent check (RFC 7675) failed when its one request has no answer within
+# 0.5 s, and closes the connection after six in a row. The event loop of a process decoding
+# several streams on a starved machine reads answers later than that (seen in CI: every
+# subscriber PeerConnection closed ~33 s after it connected); a browser counts a late answer.
+# Two minutes of unanswered checks, then.
+aioice.ice.CONSENT_FAILURES = 24
+
 
 VIDEO_CLOCK = 90000
 
@@ -117,6 +124,8 @@ class Received:
     times: list[float] = field(default_factory=list)
     # The last decoded video frame's width (0 for audio).
     width: int = 0
+    # (monotonic time, width) at each change of the decoded width: a failure's story.
+    widths: list[tuple[float, int]] = field(default_factory=list)
 
     def rate(self, seconds: float) -> float:
         """Frames per second over the last `seconds`."""
@@ -139,6 +148,12 @@ class SfuPeer:
         self.offer_streams: dict[str, dict[str, Any]] = {}
         self._tasks: list[asyncio.Task] = []
         self._answering = asyncio.Lock()
+        # Offers whose answering failed, and why.
+        self.answer_errors: list[str] = []
+        # (offerId, taken at, answered at) for each offer answered (time.monotonic()).
+        self.answered: list[tuple[int, float, float]] = []
+        # (time.monotonic(), connectionState) at each change of the subscriber PeerConnection.
+        self.states: list[tuple[float, str]] = []
         self.published: Frame | None = None
         self.video = MovingBar()
         self.audio = Tone(loud)
@@ -200,7 +215,12 @@ class SfuPeer:
     async def _answer_loop(self) -> None:
         while True:
             frame = await self.client.next(lambda f: f.get("type") == "sfu.offer", timeout=3600, what="sfu.offer")
-            await self.answer(frame["payload"])
+            taken = time.monotonic()
+            try:
+                await self.answer(frame["payload"])
+                self.answered.append((frame["payload"].get("offerId"), round(taken, 2), round(time.monotonic(), 2)))
+            except Exception as error:  # kept for a failure's message; the next offer is answered
+                self.answer_errors.append(f"offer {frame['payload'].get('offerId')}: {error!r}")
 
     async def answer(self, offer: dict[str, Any]) -> None:
         async with self._answering:
@@ -210,6 +230,8 @@ class SfuPeer:
             if self.sub is None:
                 self.sub = RTCPeerConnection(configuration())
                 self.sub.on("track", self._on_track)
+                sub = self.sub
+                sub.on("connectionstatechange", lambda: self.states.append((round(time.monotonic(), 2), sub.connectionState)))
             await self.sub.setRemoteDescription(RTCSessionDescription(sdp=offer["sdp"], type="offer"))
             answer = await self.sub.createAnswer()
             await self.sub.setLocalDescription(answer)
@@ -227,8 +249,11 @@ class SfuPeer:
         try:
             while True:
                 frame = await track.recv()
-                received.width = getattr(frame, "width", 0) if received.kind == "video" else 0
                 now = time.monotonic()
+                width = getattr(frame, "width", 0) if received.kind == "video" else 0
+                if width != received.width:
+                    received.widths.append((round(now, 2), width))
+                received.width = width
                 received.frames += 1
                 received.times.append(now)
                 if len(received.times) > 2000:
@@ -251,7 +276,21 @@ class SfuPeer:
                     return received
             await asyncio.sleep(0.02)
         raise AssertionError(f"{self.client.name}: no {kind} frames of feed {feed_id} within {timeout}s "
-                             f"(offer streams {self.offer_streams}, received {self.received})")
+                             f"(offer streams {self.offer_streams}, received {self.received}; {self.story()})")
+
+    async def inbound(self) -> list[tuple]:
+        """(mid, ssrc, packets received, packets lost) per subscriber m-line, from aiortc's stats."""
+        rows = []
+        for transceiver in (self.sub.getTransceivers() if self.sub else []):
+            for stat in (await transceiver.receiver.getStats()).values():
+                if stat.type == "inbound-rtp":
+                    rows.append((transceiver.mid, stat.ssrc, stat.packetsReceived, stat.packetsLost))
+        return rows
+
+    def story(self) -> str:
+        """The subscriber side's history, for a failure's message."""
+        return (f"subscriber states {self.states}, offers answered (id, taken, done) {self.answered}, "
+                f"answers failed {self.answer_errors}, now {time.monotonic():.2f}")
 
     async def restart(self, epoch: int) -> None:
         """After `sfu.restart`: new PeerConnections for the new epoch (capture tracks kept)."""

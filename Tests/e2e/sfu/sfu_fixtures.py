@@ -8,6 +8,7 @@ that a failure. A test module takes the fixtures with `from sfu_fixtures import 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import tempfile
@@ -97,18 +98,35 @@ async def sfu_users(sfu_server):
                 await close_client(user.client)
 
 
+async def keep_alive(client: CallsClient) -> None:
+    """A frame every half heartbeat, as the app sends one when the server's PING finds it
+    silent: a device that only listens (a test's long wait) is not closed as idle (4000)."""
+    interval = client.welcome["payload"]["heartbeatSec"] / 2
+    while not client.closed.is_set():
+        await asyncio.sleep(interval)
+        try:
+            await client.send("PING", {})
+        except Exception:  # the socket is gone (a test cut it): nothing more to keep
+            return
+
+
 @pytest.fixture
 async def devices(sfu_server):
-    """`await devices(user)` -> a logged-in CallsClient, closed when the test ends."""
+    """`await devices(user)` -> a logged-in CallsClient that keeps itself alive, closed when
+    the test ends."""
     opened: list[CallsClient] = []
+    alive: list[asyncio.Task] = []
 
     async def open_device(user: User) -> CallsClient:
         client = await CallsClient.connect(sfu_server.url, user.name)
         opened.append(client)
         await client.login(user)
+        alive.append(asyncio.create_task(keep_alive(client)))
         return client
 
     yield open_device
+    for task in alive:
+        task.cancel()
     for client in opened:
         await client.close()
 

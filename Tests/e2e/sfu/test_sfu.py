@@ -190,8 +190,9 @@ async def test_late_feed_unpublish_and_leave(devices, sfu_users):
 
 async def test_subscribing_again_to_a_stream_received_changes_nothing(devices, sfu_users):
     """sfu.subscribe of a stream the device already receives (all:true took it, or an earlier
-    request) adds no second m-line for it: no offer, one active m-line. Janus adds one; seen in
-    CI, where the browser test asked for a screen its all:true subscription had just taken."""
+    request) adds no second m-line for it: no offer, one active m-line. Janus 1.1.2 skips an
+    exact {feed, mid} itself but adds the streams of a whole feed asked for again; a loaded run
+    of the browser test showed two m-lines of Eve's screen for Ben."""
     ann, ben = await asyncio.gather(devices(sfu_users.ann), devices(sfu_users.ben))
     room, _ = await sfu_room(ann, ben)
     room_id = room["roomId"]

@@ -28,8 +28,8 @@ from calls_support import CallsClient, Frame
 aioice.ice.get_host_addresses = lambda use_ipv4=True, use_ipv6=False: ["127.0.0.1"]
 # aioice counts a consent check (RFC 7675) failed when its one request has no answer within
 # 0.5 s, and closes the connection after six in a row. The event loop of a process decoding
-# several streams on a starved machine reads answers later than that (seen in CI: every
-# subscriber PeerConnection closed ~33 s after it connected); a browser counts a late answer.
+# several streams on a starved machine reads answers later than that (seen with the CPU
+# half taken: every subscriber PeerConnection closed 33–36 s after it connected); a browser counts a late answer.
 # Two minutes of unanswered checks, then.
 aioice.ice.CONSENT_FAILURES = 24
 

@@ -2,7 +2,8 @@
 
 `SfuPeer` publishes a VP8 320×240@30 moving bar and 48 kHz opus (a tone or silence) on its
 publisher PeerConnection, subscribes on one subscriber PeerConnection, answers every offer
-the server pushes, and counts the frames it decodes per subscriber m-line. aiortc needs
+the server pushes, and counts the frames it decodes per subscriber m-line (and notes the width
+of each video keyframe as it arrives). aiortc needs
 `bundlePolicy=max-bundle` for Janus's multistream offers (aiortc issue 1414) and is told to
 gather on 127.0.0.1, which the suite's namespace carries on a veth (spec sfu-janus.md §9).
 """
@@ -19,6 +20,7 @@ from typing import Any
 import aioice.ice
 import array
 from aiortc import RTCBundlePolicy, RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.codecs.vpx import VpxPayloadDescriptor
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import AudioFrame, VideoFrame
 
@@ -109,6 +111,20 @@ class Tone(MediaStreamTrack):
         return frame
 
 
+def vp8_keyframe_width(payload: bytes) -> int:
+    """The width a VP8 keyframe announces in its first RTP packet (the payload descriptor of
+    RFC 7741 §4.2, then the frame header of RFC 6386 §9.1); 0 for any other packet."""
+    try:
+        descriptor, frame = VpxPayloadDescriptor.parse(payload)
+    except ValueError:
+        return 0
+    if not descriptor.partition_start or descriptor.partition_id != 0 or len(frame) < 10:
+        return 0
+    if frame[0] & 1 or frame[3:6] != b"\x9d\x01\x2a":  # an interframe, or no keyframe start code
+        return 0
+    return int.from_bytes(frame[6:8], "little") & 0x3FFF
+
+
 def configuration() -> RTCConfiguration:
     return RTCConfiguration(iceServers=[], bundlePolicy=RTCBundlePolicy.MAX_BUNDLE)
 
@@ -126,6 +142,11 @@ class Received:
     width: int = 0
     # (monotonic time, width) at each change of the decoded width: a failure's story.
     widths: list[tuple[float, int]] = field(default_factory=list)
+    # (monotonic time, width) of each VP8 keyframe reaching the m-line, read from its RTP
+    # packets before aiortc's jitter buffer and decoder. What the SFU forwards shows here at
+    # once; decoded frames may trail it by many seconds, since aiortc's decoder queue is
+    # unbounded (in one CI run a starved device decoded 3 of the 16 frames a second it got).
+    keyframes: list[tuple[float, int]] = field(default_factory=list)
 
     def rate(self, seconds: float) -> float:
         """Frames per second over the last `seconds`."""
@@ -243,7 +264,26 @@ class SfuPeer:
     def _on_track(self, track) -> None:
         mid = next((t.mid for t in self.sub.getTransceivers() if t.receiver.track is track), None) or f"?{len(self.received)}"
         received = self.received.setdefault(mid, Received(mid=mid, kind=track.kind))
+        receiver = next((t.receiver for t in self.sub.getTransceivers() if t.receiver.track is track), None)
+        if receiver is not None and track.kind == "video":
+            self._watch_keyframes(receiver, received)
         self._tasks.append(asyncio.create_task(self._count(track, received)))
+
+    @staticmethod
+    def _watch_keyframes(receiver, received: Received) -> None:
+        """Records each VP8 keyframe's width as its first packet reaches `receiver` (see
+        `Received.keyframes`), wrapping the method aiortc's RTP router calls."""
+        handle = receiver._handle_rtp_packet
+
+        async def watched(packet, arrival_time_ms: int) -> None:
+            width = vp8_keyframe_width(packet.payload)
+            if width:
+                received.keyframes.append((round(time.monotonic(), 2), width))
+                if len(received.keyframes) > 2000:
+                    del received.keyframes[:1000]
+            await handle(packet, arrival_time_ms)
+
+        receiver._handle_rtp_packet = watched
 
     async def _count(self, track, received: Received) -> None:
         try:

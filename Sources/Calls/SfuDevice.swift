@@ -53,6 +53,10 @@ actor SfuDevice {
     private var subscriberLines: [String: [String: Any]] = [:]
     /// The publishers' streams (Janus feed id, publisher mid) with an active m-line in the subscriber SDP.
     private var subscribedStreams: Set<SubscribedStream> = []
+    /// Streams asked of Janus whose offer has not come yet (a change on its way, or postponed
+    /// while an offer waits for its answer). They count as received, so a request that races
+    /// the change (the client's, or the batch that adds new feeds) does not ask for them again.
+    private var requestedStreams: Set<SubscribedStream> = []
 
     private struct SubscribedStream: Hashable {
         var feed: Int64
@@ -327,7 +331,7 @@ actor SfuDevice {
         }
         var wanted = streams.value.flatMap(notYetReceived)
         let limit = settings.maximumSubscribedMlines
-        var lines = subscriberLines.values.filter { $0["active"] as? Bool ?? true }.count
+        var lines = subscriberLines.values.filter { $0["active"] as? Bool ?? true }.count + requestedStreams.subtracting(subscribedStreams).count
         lines += wanted.reduce(0) { total, stream in
             total + (stream["mid"] != nil ? 1 : JanusMessage.id(stream["feed"]).flatMap { feeds[$0]?.streams.count } ?? 1)
         }
@@ -339,7 +343,7 @@ actor SfuDevice {
             // New feeds, and new streams of known ones (a screen share), join the subscription
             // while they fit (§5).
             adding: for feed in feeds.values.sorted(by: { $0.janusId < $1.janusId }) where !listed.contains(feed.janusId) {
-                for stream in feed.streams where !subscribedStreams.contains(SubscribedStream(feed: feed.janusId, mid: stream.mid)) {
+                for stream in feed.streams where !isTaken(SubscribedStream(feed: feed.janusId, mid: stream.mid)) {
                     guard lines < limit else { break adding }
                     lines += 1
                     wanted.append(["feed": feed.janusId, "mid": stream.mid])
@@ -347,18 +351,38 @@ actor SfuDevice {
             }
         }
         guard !wanted.isEmpty else { return false }
-        return try await changeSubscription(["subscribe": wanted])
+        let asked = Set(wanted.flatMap(streamsOf))
+        requestedStreams.formUnion(asked)
+        do {
+            return try await changeSubscription(["subscribe": wanted])
+        } catch {
+            requestedStreams.subtract(asked)
+            throw error
+        }
     }
 
-    /// The part of one requested Janus stream (`{feed, mid?, …}`) that has no active m-line yet:
+    /// Received, or asked for with its offer still to come.
+    private func isTaken(_ stream: SubscribedStream) -> Bool {
+        subscribedStreams.contains(stream) || requestedStreams.contains(stream)
+    }
+
+    /// The publishers' streams one requested Janus stream (`{feed, mid?}`) stands for, as far as they are known.
+    private func streamsOf(_ stream: [String: Any]) -> [SubscribedStream] {
+        guard let feed = JanusMessage.id(stream["feed"]) else { return [] }
+        if let mid = stream["mid"] as? String { return [SubscribedStream(feed: feed, mid: mid)] }
+        return feeds[feed]?.streams.map { SubscribedStream(feed: feed, mid: $0.mid) } ?? []
+    }
+
+    /// The part of one requested Janus stream (`{feed, mid?, …}`) that has no active m-line yet
+    /// and is not on its way:
     /// nothing when it has one, and for a whole feed of which some streams are received, the others.
     private func notYetReceived(_ stream: [String: Any]) -> [[String: Any]] {
         guard let feed = JanusMessage.id(stream["feed"]) else { return [stream] }
         if let mid = stream["mid"] as? String {
-            return subscribedStreams.contains(SubscribedStream(feed: feed, mid: mid)) ? [] : [stream]
+            return isTaken(SubscribedStream(feed: feed, mid: mid)) ? [] : [stream]
         }
         guard let known = feeds[feed] else { return [stream] }
-        let missing = known.streams.filter { !subscribedStreams.contains(SubscribedStream(feed: feed, mid: $0.mid)) }
+        let missing = known.streams.filter { !isTaken(SubscribedStream(feed: feed, mid: $0.mid)) }
         if missing.count == known.streams.count { return [stream] }
         return missing.map { published in
             var one = stream
@@ -485,6 +509,9 @@ actor SfuDevice {
     // MARK: Janus events
 
     private func offer(from reply: JanusMessage, iceRestart: Bool) async {
+        // Janus folds the changes it postponed into its next offer: what came of every change
+        // asked so far is in this offer (or in this reply, when nothing changed).
+        requestedStreams = []
         guard let sdp = reply.jsepSDP else { return }
         offerId += 1
         offerOutstanding = true
@@ -582,6 +609,7 @@ actor SfuDevice {
                 self.subscriber = nil
                 subscribesAll = false
                 subscribedStreams = []
+                requestedStreams = []
                 subscriberLines = [:]
                 offerOutstanding = false
                 await node.connection.stopEvents(of: subscriber)

@@ -373,9 +373,8 @@ actor SfuDevice {
         return feeds[feed]?.streams.map { SubscribedStream(feed: feed, mid: $0.mid) } ?? []
     }
 
-    /// The part of one requested Janus stream (`{feed, mid?, …}`) that has no active m-line yet
-    /// and is not on its way:
-    /// nothing when it has one, and for a whole feed of which some streams are received, the others.
+    /// The part of one requested Janus stream (`{feed, mid?, …}`) neither received nor on its way
+    /// (``isTaken(_:)``): nothing when it is, and for a whole feed of which some streams are, the others.
     private func notYetReceived(_ stream: [String: Any]) -> [[String: Any]] {
         guard let feed = JanusMessage.id(stream["feed"]) else { return [stream] }
         if let mid = stream["mid"] as? String {

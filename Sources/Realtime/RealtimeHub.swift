@@ -47,6 +47,8 @@ actor RealtimeHub {
     /// per-user socket cap without a scan).
     private var userSockets: [UUID: Set<SocketID>] = [:]
     private var socketUsers: [SocketID: Set<UUID>] = [:]
+    /// Set by ``finishAll()``: the server is shutting down.
+    private var finishing = false
     private let logger: Logger
     /// The tables clients may bind `postgres_changes` to.
     nonisolated let catalogs: ChangeCatalogs
@@ -62,10 +64,14 @@ actor RealtimeHub {
 
     func connect(_ id: SocketID, version: PhoenixFrame.Version, outbox: SocketOutbox, budget: OutboxBudget) {
         sockets[id] = Socket(version: version, outbox: outbox, budget: budget)
+        // A socket whose upgrade finished while the server shuts down is closed like the others.
+        if finishing { outbox.finish() }
     }
 
-    /// Ends every socket's outbox: what is queued is written, then the socket is closed.
+    /// Ends every socket's outbox, and those of sockets connecting from now on: what is queued
+    /// is written, then the socket is closed.
     func finishAll() {
+        finishing = true
         for socket in sockets.values { socket.outbox.finish() }
     }
 

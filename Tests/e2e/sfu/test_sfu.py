@@ -7,6 +7,9 @@ import asyncio
 import json
 import subprocess
 import time
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -231,70 +234,78 @@ async def test_subscribing_again_to_a_stream_received_changes_nothing(devices, s
         await asyncio.gather(a.close(), b.close())
 
 
+@dataclass
+class Postponed:
+    """Ann and Cat publish; Ben takes Ann's feed and leaves its offer (`waiting`) unanswered,
+    then asks for Cat's, which Janus postpones."""
+
+    room_id: str
+    ben: Any
+    peers: tuple[SfuPeer, SfuPeer, SfuPeer]
+    ann_feed: str
+    cat_feed: str
+    waiting: dict
+
+    def subscribe(self, streams: list[dict]):
+        return self.ben.request("sfu.subscribe", {"roomId": self.room_id, "epoch": 1, "streams": streams}, timeout=10)
+
+    async def answer_both(self) -> list[dict]:
+        """Ben answers the waiting offer and the postponed one that follows; no third comes.
+        Returns the last offer's streams."""
+        b = self.peers[1]
+        await b.answer(self.waiting)
+        await b.answer((await self.ben.next(lambda f: f.get("type") == "sfu.offer", timeout=10, what="the postponed offer"))["payload"])
+        await self.ben.quiet(lambda f: f.get("type") == "sfu.offer", 1.0, "third offer")
+        return b.offers[-1]["streams"]
+
+
+@asynccontextmanager
+async def postponed_subscription(devices, sfu_users):
+    ann, ben, cat = await asyncio.gather(devices(sfu_users.ann), devices(sfu_users.ben), devices(sfu_users.cat))
+    room, _ = await sfu_room(ann, ben, cat)
+    room_id = room["roomId"]
+    peers = (SfuPeer(ann, room_id, 1), SfuPeer(ben, room_id, 1), SfuPeer(cat, room_id, 1))
+    try:
+        await asyncio.gather(peers[0].publish(), peers[2].publish())
+        ann_feed, cat_feed = await feed_id_of(ben, ann), await feed_id_of(ben, cat)
+        first = (await ben.request("sfu.subscribe", {"roomId": room_id, "epoch": 1, "streams": [{"feedId": ann_feed}]},
+                                   timeout=10)).expect_ok()
+        state = Postponed(room_id, ben, peers, ann_feed, cat_feed, first.response("sfu.offer")["payload"])
+        postponed = (await state.subscribe([{"feedId": cat_feed}])).expect_ok()
+        assert postponed.payload == {"pending": True}, postponed.payload
+        yield state
+    finally:
+        await asyncio.gather(*(peer.close() for peer in peers))
+
+
 async def test_streams_asked_for_twice_while_an_offer_waits_get_one_m_line_each(devices, sfu_users):
     """While the subscriber's offer waits for its answer, Janus postpones a change (`pending`).
     A second request for the streams of that change asks Janus for nothing more: the next offer
     has one m-line for each. (Before, both requests reached Janus and a whole feed asked for
     twice came back as two m-lines a stream. The same race ran between a client's
     sfu.subscribe and the 250 ms batch that adds new feeds for all:true.)"""
-    ann, ben, cat = await asyncio.gather(devices(sfu_users.ann), devices(sfu_users.ben), devices(sfu_users.cat))
-    room, _ = await sfu_room(ann, ben, cat)
-    room_id = room["roomId"]
-    a, b, c = SfuPeer(ann, room_id, 1), SfuPeer(ben, room_id, 1), SfuPeer(cat, room_id, 1)
-    try:
-        await asyncio.gather(a.publish(), c.publish())
-        ann_feed, cat_feed = await feed_id_of(ben, ann), await feed_id_of(ben, cat)
-        # Ben takes Ann's feed and leaves its offer unanswered for now.
-        first = (await ben.request("sfu.subscribe", {"roomId": room_id, "epoch": 1, "streams": [{"feedId": ann_feed}]},
-                                   timeout=10)).expect_ok()
-        waiting = first.response("sfu.offer")["payload"]
-        # Cat's feed, asked for twice meanwhile: Janus postpones the first request, and the
-        # second has nothing new to ask.
-        postponed = (await ben.request("sfu.subscribe", {"roomId": room_id, "epoch": 1, "streams": [{"feedId": cat_feed}]},
-                                       timeout=10)).expect_ok()
-        assert postponed.payload == {"pending": True}, postponed.payload
-        again = (await ben.request("sfu.subscribe", {"roomId": room_id, "epoch": 1, "streams": [{"feedId": cat_feed}]},
-                                   timeout=10)).expect_ok()
+    async with postponed_subscription(devices, sfu_users) as p:
+        again = (await p.subscribe([{"feedId": p.cat_feed}])).expect_ok()
         assert again.payload == {} and not [f for f in again.before if f.get("type") == "sfu.offer"], (again.payload, again.before)
-        # Ben answers: the postponed change comes as the next offer, with Cat's microphone and
-        # camera once each beside Ann's.
-        await b.answer(waiting)
-        await b.answer((await ben.next(lambda f: f.get("type") == "sfu.offer", timeout=10, what="the postponed offer"))["payload"])
-        await ben.quiet(lambda f: f.get("type") == "sfu.offer", 1.0, "third offer")
-        lines = sorted((s["feedId"] == cat_feed, s["feedMid"], s["kind"]) for s in b.offers[-1]["streams"] if s["active"])
-        assert lines == [(False, "0", "audio"), (False, "1", "video"), (True, "0", "audio"), (True, "1", "video")], b.offers[-1]["streams"]
-        await b.wait_frames(cat_feed, "video")
-    finally:
-        await asyncio.gather(a.close(), b.close(), c.close())
+        # The postponed change comes as the next offer, with Cat's microphone and camera once each beside Ann's.
+        streams = await p.answer_both()
+        lines = sorted((s["feedId"] == p.cat_feed, s["feedMid"], s["kind"]) for s in streams if s["active"])
+        assert lines == [(False, "0", "audio"), (False, "1", "video"), (True, "0", "audio"), (True, "1", "video")], streams
+        await p.peers[1].wait_frames(p.cat_feed, "video")
 
 
 async def test_the_m_line_limit_counts_streams_received_and_postponed(devices, sfu_users):
     """A device receives at most 60 m-lines: those it has, those Janus postponed (an offer
     waits for its answer) and those asked for count together. Beyond it the request is
     refused with VALIDATION_FAILED naming the count, and nothing changes."""
-    ann, ben, cat = await asyncio.gather(devices(sfu_users.ann), devices(sfu_users.ben), devices(sfu_users.cat))
-    room, _ = await sfu_room(ann, ben, cat)
-    room_id = room["roomId"]
-    a, b, c = SfuPeer(ann, room_id, 1), SfuPeer(ben, room_id, 1), SfuPeer(cat, room_id, 1)
-    try:
-        await asyncio.gather(a.publish(), c.publish())
-        ann_feed, cat_feed = await feed_id_of(ben, ann), await feed_id_of(ben, cat)
-        waiting = (await ben.request("sfu.subscribe", {"roomId": room_id, "epoch": 1, "streams": [{"feedId": cat_feed}]},
-                                     timeout=10)).expect_ok().response("sfu.offer")["payload"]
-        postponed = (await ben.request("sfu.subscribe", {"roomId": room_id, "epoch": 1, "streams": [{"feedId": ann_feed}]},
-                                       timeout=10)).expect_ok()
-        assert postponed.payload == {"pending": True}, postponed.payload
-        # Two m-lines of Cat's, two of Ann's on their way, 57 more asked for: 61.
-        many = [{"feedId": cat_feed, "mid": f"x{i}"} for i in range(57)]
-        refused = (await ben.request("sfu.subscribe", {"roomId": room_id, "epoch": 1, "streams": many}, timeout=10)).expect_error("VALIDATION_FAILED")
+    async with postponed_subscription(devices, sfu_users) as p:
+        # Two m-lines of Ann's, two of Cat's on their way, 57 more asked for: 61.
+        many = [{"feedId": p.cat_feed, "mid": f"x{i}"} for i in range(57)]
+        refused = (await p.subscribe(many)).expect_error("VALIDATION_FAILED")
         assert refused["message"] == "streams: a device receives at most 60 m-lines (61 asked for)", refused
-        await b.answer(waiting)
-        await b.answer((await ben.next(lambda f: f.get("type") == "sfu.offer", timeout=10, what="the postponed offer"))["payload"])
-        await ben.quiet(lambda f: f.get("type") == "sfu.offer", 1.0, "third offer")
-        assert sorted((s["feedId"] == cat_feed, s["kind"]) for s in b.offers[-1]["streams"]) == [
-            (False, "audio"), (False, "video"), (True, "audio"), (True, "video")], b.offers[-1]["streams"]
-    finally:
-        await asyncio.gather(a.close(), b.close(), c.close())
+        streams = await p.answer_both()
+        assert sorted((s["feedId"] == p.cat_feed, s["kind"]) for s in streams) == [
+            (False, "audio"), (False, "video"), (True, "audio"), (True, "video")], streams
 
 
 async def test_a_device_whose_socket_drops_leaves_the_media_after_the_grace(devices, sfu_users, sfu_server):

@@ -3,9 +3,9 @@
 `SfuPeer` publishes a VP8 320×240@30 moving bar and 48 kHz opus (a tone or silence) on its
 publisher PeerConnection, subscribes on one subscriber PeerConnection, answers every offer
 the server pushes, and counts the frames it decodes per subscriber m-line (and notes the width
-of each video keyframe as it arrives). aiortc needs
-`bundlePolicy=max-bundle` for Janus's multistream offers (aiortc issue 1414) and is told to
-gather on 127.0.0.1, which the suite's namespace carries on a veth (spec sfu-janus.md §9).
+of each video keyframe as it arrives). aiortc needs `bundlePolicy=max-bundle` for Janus's
+multistream offers (aiortc issue 1414) and is told to gather on 127.0.0.1, which the suite's
+namespace carries on a veth (spec sfu-janus.md §9).
 """
 
 from __future__ import annotations
@@ -262,11 +262,11 @@ class SfuPeer:
             await self.client.request("sfu.trickle", {"roomId": self.room_id, "epoch": self.epoch, "pc": "sub", "candidate": None})
 
     def _on_track(self, track) -> None:
-        mid = next((t.mid for t in self.sub.getTransceivers() if t.receiver.track is track), None) or f"?{len(self.received)}"
+        transceiver = next((t for t in self.sub.getTransceivers() if t.receiver.track is track), None)
+        mid = (transceiver.mid if transceiver else None) or f"?{len(self.received)}"
         received = self.received.setdefault(mid, Received(mid=mid, kind=track.kind))
-        receiver = next((t.receiver for t in self.sub.getTransceivers() if t.receiver.track is track), None)
-        if receiver is not None and track.kind == "video":
-            self._watch_keyframes(receiver, received)
+        if transceiver is not None and track.kind == "video":
+            self._watch_keyframes(transceiver.receiver, received)
         self._tasks.append(asyncio.create_task(self._count(track, received)))
 
     @staticmethod

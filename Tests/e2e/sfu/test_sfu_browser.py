@@ -6,8 +6,8 @@ SFU namespace.
   and Cat's devices, rung with `call.invite` (room, token, group, video), join and publish.
   Eve's camera is published in simulcast layers: Cat takes the lowest once she decodes it; Ben
   switches to the lowest (`sfu.receive`, `sfu.layer`) and receives its keyframes at a quarter
-  width, then the middle one at half; Frank's app asks for the lowest while Eve's shared screen fills the stage, and the
-  highest after. Eve's app refreshes the room's join token halfway through its life
+  width, then the middle one at half; Frank's app asks for the lowest while Eve's shared
+  screen fills the stage, and the highest after. Eve's app refreshes the room's join token halfway through its life
   (ROOM_TOKEN_REFRESH).
   The grid shows Eve's tile and two remote tiles named Ben and Cat, each playing video, Ben's
   marked as talking; both aiortc devices decode Eve's camera and microphone.
@@ -435,8 +435,8 @@ async def test_group_call_in_the_browser(eve_browser, frank_browser, devices, sf
 
         # Eve's camera goes out in simulcast layers: Ben picks the lowest and receives it at a
         # quarter of the camera's width, then the middle one at half. He stays there, with less to
-        # decode for the rest of the call. (Not at once: Frank's invite rings 45 s, and on a
-        # starved machine these checks take long.)
+        # decode for the rest of the call. (Only now: Frank's invite rings 45 s, and on a starved
+        # machine everything before his answer takes long.)
         camera = next(st for st in eve_feed["streams"] if st["kind"] == "video")
         assert camera["simulcast"] is True, eve_feed
         [eve_video] = peers[0].streams_of(eve_feed["feedId"], "video")

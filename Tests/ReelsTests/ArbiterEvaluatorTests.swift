@@ -139,7 +139,8 @@ import TestSupport
     @Test func inputsComeFromImpressionsViewsAndJobs() async throws {
         try await TestDatabase.withDatabase { db in
             // A whole second: PostgreSQL keeps microseconds, and a time with more digits could come
-            // back a microsecond later than written, a 60 s lag then reading 59 (seen once in CI).
+            // back a microsecond later than written, a 60 s lag then reading 59 (seen once in a
+            // clean-clone run of .ci/run here).
             let clock = ManualArbiterClock(Date(timeIntervalSinceReferenceDate: Date().timeIntervalSinceReferenceDate.rounded(.down)))
             let now = clock.now()
             let source = DatabaseArbiterInputs(trafficWindowSeconds: 300)

@@ -108,8 +108,9 @@ async def test_devices_moving_to_another_instance_keep_their_media(sfu_server, s
 
         # Past Janus's reclaim timeout an unclaimed session would be gone with its feed:
         # every video and audio still plays, and nobody was told a feed went away. The rates
-        # are over the 4 s past that point: a starved event loop takes frames in bursts (in CI,
-        # seven audio frames at one instant, 36.5 a second over 2 s).
+        # are over the 4 s past that point: a starved event loop takes frames in bursts (in a
+        # clean-clone run of .ci/run here, seven audio frames at one instant, 36.5 a second
+        # over 2 s).
         await asyncio.sleep(max(0.0, killed + RECLAIM_SECONDS + 4 - time.monotonic()))
         for peer, others in ((pa, ("ben", "cat")), (pb, ("ann", "cat")), (pc, ("ann", "ben"))):
             for other in others:

@@ -167,14 +167,17 @@ public final class RealtimeService: Service, ChangePublisher {
                     // The removed member learns of their own removal, then nothing more.
                     members.insert(user)
                 }
-                let record: [String: JSONValue]?
                 var wanted = true
+                if change.type != .delete {
+                    // A row nobody here subscribes to is neither read nor encoded (expired
+                    // channels close on their timer).
+                    wanted = await hub.wantsChange(table: change.table, type: change.type, members: members)
+                }
+                let record: [String: JSONValue]?
                 switch (change.type, change.record) {
                 case (.delete, _): record = nil
                 case (_, .object(let carried)?): record = carried
                 default:
-                    // A row nobody here subscribes to is not read (expired channels close on their timer).
-                    wanted = await hub.wantsChange(table: change.table, type: change.type, members: members)
                     if wanted {
                         guard let read = try await feed.record(for: change) else { return }
                         record = read

@@ -133,7 +133,7 @@ public struct ChatService: Sendable {
     /// Sends a message (text, or an attachment with an optional caption); a retry with the
     /// same client message id returns the original and claims nothing.
     ///
-    /// One database call (`public.chat_send_message`, migrations 0008, 0013 and 0017): it runs
+    /// One database call (``SendMessageStatement``, prepared once per connection): it runs
     /// as the caller under row-level security, its insert trigger claims the attachment and
     /// resolves `forwardedFrom` (a text message the caller can read) into `forwarded_from`,
     /// and it returns the committed row, which realtime delivers without reading it again.
@@ -146,10 +146,12 @@ public struct ChatService: Sendable {
         _ = try caller.requireUser()
         let text = try await database.withStatement { connection in
             do {
-                return try await connection.scalarText(
-                    "SELECT public.chat_send_message($1, $2, $3, $4, $5, $6, $7::jsonb, $8::uuid, $9::integer, $10::uuid)::text",
-                    [caller.role.rawValue, caller.claimsJSON, conversation, clientMessageID, kind.rawValue, body,
-                     attachment?.databaseJSON, replyTo, MessageRules.perMinute, forwardedFrom])
+                let statement = SendMessageStatement(
+                    role: caller.role.rawValue, claims: caller.claimsJSON, conversation: conversation, clientMessageID: clientMessageID,
+                    kind: kind.rawValue, body: body, attachment: attachment?.databaseJSON, replyTo: replyTo,
+                    perMinute: MessageRules.perMinute, forwardedFrom: forwardedFrom)
+                for try await text in try await connection.execute(statement, logger: database.logger) { return text }
+                return nil
             } catch {
                 throw Self.attachmentError(error) ?? error
             }

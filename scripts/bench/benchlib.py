@@ -700,16 +700,21 @@ class PG:
         self.psql("CHECKPOINT")
 
     def pgbench(self, name: str, script: str, variables: dict[str, str], clients: int, duration: int,
-                work_dir: str, log=None) -> dict:
-        """Runs `pgbench -M extended` with one script; returns tps, latency percentiles (from
-        the per-transaction log), per-statement latencies and CPU per transaction."""
+                work_dir: str, log=None, mode: str = "extended") -> dict:
+        """Runs `pgbench -M <mode>` with one script (extended: an unnamed statement parsed
+        and planned every time, as PostgresNIO's queries are; prepared: parsed once per
+        connection, as the server's prepared statements are); returns tps, latency
+        percentiles (from the per-transaction log), per-statement latencies and CPU per
+        transaction."""
+        if mode not in ("extended", "prepared"):
+            raise ValueError(f"pgbench mode {mode!r}: extended or prepared")
         work = Path(work_dir)
         prefix = f"pgbench_{name}"
         for old in glob.glob(str(work / f"{prefix}.*")):
             os.unlink(old)
         threads = max(1, min(clients, os.cpu_count() or 1))
         command = [
-            self.pgbench_path, "-n", "-M", "extended", "-r", "-c", str(clients), "-j", str(threads),
+            self.pgbench_path, "-n", "-M", mode, "-r", "-c", str(clients), "-j", str(threads),
             "-T", str(duration), "-f", script, "-l", f"--log-prefix={prefix}",
             "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user,
         ]

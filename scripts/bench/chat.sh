@@ -25,7 +25,8 @@
 # 127.0.0.1 only) and a copy of the server against it (test numbers in AUTH_SMS_TEST_OTP,
 # the per-address auth limiter relaxed), then runs scripts/bench/chat_bench.py: sign-in and
 # group creation, one warm-up message per group, the HTTP phase, then pgbench with
-# scripts/bench/sql/send_raw.sql and send_fn.sql for the same clients and duration. The
+# scripts/bench/sql/send_fn.sql (prepared, as the server sends it) and send_raw.sql (extended,
+# then prepared) for the same clients and duration. The
 # server and the cluster are stopped and the directory removed on exit, also on failure or
 # Ctrl-C.
 set -euo pipefail

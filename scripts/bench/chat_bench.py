@@ -10,9 +10,14 @@ waits for /ready, reads the anon key, signs in --users test numbers, makes group
                 near the 60 messages a minute limit and no two workers share a group);
   send_fn_pg    pgbench with sql/send_fn.sql: what the server sends for one message (one
                 call of public.chat_send_message: claims, checks, rate count, INSERT under
-                RLS; realtime needs no further read), to show where the rest of the time goes;
+                RLS; realtime needs no further read), prepared once per connection as the
+                server prepares it, to show where the rest of the time goes;
   send_raw_pg   pgbench with sql/send_raw.sql: the INSERT … RETURNING alone (the issue's
-                equivalent statement, the ratio's denominator), as the owner.
+                equivalent statement, the ratio's denominator), as the owner, -M extended
+                (parsed and planned every time, as the issue's figures were measured);
+  send_raw_prepared_pg
+                the same INSERT prepared once per connection (-M prepared): the stricter
+                baseline now that the server prepares its call (send_ratio_to_prepared_raw).
 
 The send phase's load comes from Debian's wrk when --load-tool is wrk (a C client, as cheap
 per request as pgbench is per transaction; each request carries a client_msg_id of its own,
@@ -160,10 +165,10 @@ class Bench:
             f"p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms, max {result['max_ms']} ms")
         return result
 
-    def raw(self, name: str, script: str) -> dict:
+    def raw(self, name: str, script: str, mode: str = "extended") -> dict:
         a = self.args
         return self.pg.pgbench(name, str(Path(a.sql_dir) / script), {"per": str(self.per), "body": BODY},
-                               a.clients, a.duration, a.work_dir, log)
+                               a.clients, a.duration, a.work_dir, log, mode=mode)
 
     def run(self) -> dict:
         a = self.args
@@ -179,9 +184,11 @@ class Bench:
         # the last minute, so it runs after the HTTP phase (a similar number of recent
         # messages per sender) and before the raw phase, which writes many more.
         self.pg.checkpoint()
-        txn = self.raw("send_fn", "send_fn.sql")
+        txn = self.raw("send_fn", "send_fn.sql", mode="prepared")
         self.pg.checkpoint()
         raw = self.raw("send_raw", "send_raw.sql")
+        self.pg.checkpoint()
+        raw_prepared = self.raw("send_raw_prepared", "send_raw.sql", mode="prepared")
 
         # Sanity: seq has no gaps or duplicates in any conversation after all phases.
         gaps = self.pg.psql("""
@@ -212,6 +219,8 @@ class Bench:
             "send": send,
             "send_raw_pg": raw,
             "send_ratio": ratio(send, raw),
+            "send_raw_prepared_pg": raw_prepared,
+            "send_ratio_to_prepared_raw": ratio(send, raw_prepared),
             "send_fn_pg": txn,
             "send_ratio_to_fn": ratio(send, txn),
             "messages_written": messages_after - messages_before,

@@ -4,8 +4,9 @@ import PostgresNIO
 /// One send (`public.chat_send_message`, migrations 0008, 0013 and 0017) as a statement
 /// prepared once per pooled connection: PostgreSQL neither parses nor plans the call again,
 /// and the server skips its parameter and row descriptions on every later send (issue 12:
-/// the parse and plan of the ten-argument call were ~0.1 ms of PostgreSQL's CPU a send).
-/// Its one column is the outcome's JSON text (``ChatService/send``).
+/// the call's parse and plan were ~0.05 ms of CPU a send, docs/performance.md). Its one
+/// column is the outcome's JSON text (``ChatService/send``); the `::text` keeps the result
+/// type fixed, so a migration that changes the function never invalidates the statement.
 struct SendMessageStatement: PostgresPreparedStatement {
     static let sql =
         "SELECT public.chat_send_message($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9::integer, $10)::text"

@@ -436,7 +436,10 @@ actor SfuDevice {
         } catch {
             throw await failure(error)
         }
-        offerOutstanding = false
+        // Janus sends the offer for a change it postponed until this answer as an event, which
+        // may be handled (``offer(from:iceRestart:)``) before this request's reply: that newer
+        // offer stays outstanding.
+        if offerId == answered { offerOutstanding = false }
         await saveSubscription()
     }
 

@@ -69,7 +69,11 @@ public final class RedisTestServer: @unchecked Sendable {
         }
         guard let process, process.isRunning else { return }
         Foundation.kill(process.processIdentifier, SIGKILL)
-        while process.isRunning { usleep(1000) }
+        // Foundation reaps the child on a thread of its own. A killed child it has not reaped
+        // is dead all the same (its port is free), so the wait is bounded: an unbounded one
+        // once held a thread of the concurrency pool for good and hung the whole suite.
+        let deadline = Date().addingTimeInterval(2)
+        while process.isRunning, Date() < deadline { usleep(1000) }
     }
 
     /// Starts the server again on the same port.

@@ -15,12 +15,15 @@ public struct ChatService: Sendable {
     let cursors: CursorCodec
     /// The operators' switches; `message_sending` stops new messages.
     let killSwitches: any KillSwitches
+    /// Runs the sends, several in one statement when they arrive together.
+    let sends: SendBatcher
 
     public init(database: Database, publisher: (any ChangePublisher)? = nil, killSwitches: any KillSwitches = NoKillSwitches()) {
         self.database = database
         self.publisher = publisher
         self.cursors = CursorCodec(database: database)
         self.killSwitches = killSwitches
+        self.sends = SendBatcher(database: database)
     }
 
     /// Announces committed changes (after the transaction, never before). The announcement
@@ -144,18 +147,10 @@ public struct ChatService: Sendable {
         attachment: AttachmentReference? = nil, replyTo: UUID?, forwardedFrom: UUID? = nil
     ) async throws -> Data {
         _ = try caller.requireUser()
-        let text = try await database.withStatement { connection in
-            do {
-                let statement = SendMessageStatement(
-                    role: caller.role.rawValue, claims: caller.claimsJSON, conversation: conversation, clientMessageID: clientMessageID,
-                    kind: kind.rawValue, body: body, attachment: attachment?.databaseJSON, replyTo: replyTo,
-                    perMinute: MessageRules.perMinute, forwardedFrom: forwardedFrom)
-                for try await text in try await connection.execute(statement, logger: database.logger) { return text }
-                return nil
-            } catch {
-                throw Self.attachmentError(error) ?? error
-            }
-        }
+        let text = try await sends.outcome(of: SendMessageStatement(
+            role: caller.role.rawValue, claims: caller.claimsJSON, conversation: conversation, clientMessageID: clientMessageID,
+            kind: kind.rawValue, body: body, attachment: attachment?.databaseJSON, replyTo: replyTo,
+            perMinute: MessageRules.perMinute, forwardedFrom: forwardedFrom))
         guard let text, case .object(let outcome) = try JSONValue.parse(text) else {
             throw UnexpectedSendOutcome(text: text ?? "no row")
         }

@@ -1,0 +1,163 @@
+import Database
+import Foundation
+import NIOConcurrencyHelpers
+import PostgresNIO
+
+/// Runs sends, grouping those that arrive while the database is busy (issue 12).
+///
+/// A send that finds no statement of sends in the database runs at once, by itself, as
+/// ``SendMessageStatement``: an idle server adds no wait. Sends that arrive while one is
+/// running queue; when a statement ends, the queue goes to the database as one
+/// ``SendMessagesStatement`` (up to ``largestBatch`` sends), and a queue of
+/// ``smallestExtraBatch`` sends starts one of its own alongside, up to
+/// ``concurrentBatches`` statements at once. A batch is one round trip and one commit for
+/// all its sends, each with its own outcome. A send whose send raised an error in the batch
+/// (undone alone) runs again by itself, so its error reaches its client exactly as a lone
+/// send's would; so does every send of a batch whose statement failed in the database (then
+/// nothing of it was kept). The defaults were measured with `scripts/bench/chat.sh`
+/// (docs/performance.md, "Sends in batches").
+final class SendBatcher: Sendable {
+    /// Statements of sends in the database at once.
+    let concurrentBatches: Int
+    /// The queued sends that start a statement beside those running.
+    let smallestExtraBatch: Int
+    /// Sends in one statement at most.
+    let largestBatch: Int
+    private let database: Database
+    private let state = NIOLockedValueBox(State())
+
+    private struct State {
+        var running = 0
+        var queue: [Waiting] = []
+    }
+
+    private struct Waiting {
+        let send: SendMessageStatement
+        let continuation: CheckedContinuation<String?, any Error>
+    }
+
+    init(database: Database, concurrentBatches: Int = 3, smallestExtraBatch: Int = 3, largestBatch: Int = 32) {
+        self.database = database
+        self.concurrentBatches = max(1, concurrentBatches)
+        self.smallestExtraBatch = max(1, smallestExtraBatch)
+        self.largestBatch = max(1, largestBatch)
+    }
+
+    /// Statements of sends in the database and sends waiting for one, now.
+    var load: (running: Int, queued: Int) {
+        state.withLockedValue { ($0.running, $0.queue.count) }
+    }
+
+    /// The outcome's JSON text of `send` (`public.chat_send_message`), once it is committed.
+    func outcome(of send: SendMessageStatement) async throws -> String? {
+        let runsNow = state.withLockedValue { state in
+            guard state.running == 0 else { return false }
+            state.running += 1
+            return true
+        }
+        if runsNow {
+            defer { finished() }
+            return try await alone(send)
+        }
+        return try await withCheckedThrowingContinuation { continuation in
+            let waiting = Waiting(send: send, continuation: continuation)
+            let batch = state.withLockedValue { state -> [Waiting] in
+                state.queue.append(waiting)
+                // Every statement may have ended since the check above; a further one starts
+                // only for a batch worth its own commit.
+                guard state.running == 0 || (state.running < concurrentBatches && state.queue.count >= smallestExtraBatch) else { return [] }
+                state.running += 1
+                let batch = Array(state.queue.prefix(largestBatch))
+                state.queue.removeFirst(batch.count)
+                return batch
+            }
+            if !batch.isEmpty { start(batch) }
+        }
+    }
+
+    /// Hands the queue to the database when a statement ends, or frees its place.
+    private func finished() {
+        let next = state.withLockedValue { state -> [Waiting] in
+            guard !state.queue.isEmpty else {
+                state.running -= 1
+                return []
+            }
+            let batch = Array(state.queue.prefix(largestBatch))
+            state.queue.removeFirst(batch.count)
+            return batch
+        }
+        if !next.isEmpty { start(next) }
+    }
+
+    /// Runs `batch` in a task of its own; it resumes every send of it, then takes the queue.
+    private func start(_ batch: [Waiting]) {
+        Task {
+            if batch.count == 1 {
+                let waiting = batch[0]
+                do {
+                    waiting.continuation.resume(returning: try await alone(waiting.send))
+                } catch {
+                    waiting.continuation.resume(throwing: error)
+                }
+            } else {
+                await together(batch)
+            }
+            finished()
+        }
+    }
+
+    private func together(_ batch: [Waiting]) async {
+        // A send without an outcome runs by itself below.
+        var outcomes = [String?](repeating: nil, count: batch.count)
+        if let statement = try? SendMessagesStatement(batch.map(\.send), perMinute: batch[0].send.perMinute) {
+            do {
+                outcomes = try await database.withStatement(translatingErrors: false) { connection in
+                    var outcomes = [String?](repeating: nil, count: batch.count)
+                    for try await (item, outcome) in try await connection.execute(statement, logger: database.logger)
+                    where item >= 0 && Int(item) < batch.count {
+                        outcomes[Int(item)] = outcome
+                    }
+                    return outcomes
+                }
+            } catch where PostgresErrorText.sqlState(error) != nil {
+                // The statement failed in the database and nothing of it was kept: every
+                // send by itself.
+            } catch {
+                let reported = PostgresErrorText.clientError(error) ?? error
+                for waiting in batch { waiting.continuation.resume(throwing: reported) }
+                return
+            }
+        }
+        var failed: [Waiting] = []
+        for (waiting, outcome) in zip(batch, outcomes) {
+            if let outcome, outcome != Self.failed {
+                waiting.continuation.resume(returning: outcome)
+            } else {
+                failed.append(waiting)
+            }
+        }
+        for waiting in failed {
+            do {
+                waiting.continuation.resume(returning: try await alone(waiting.send))
+            } catch {
+                waiting.continuation.resume(throwing: error)
+            }
+        }
+    }
+
+    /// One send in a statement of its own; a database error that names an argument comes
+    /// back as that field's error.
+    private func alone(_ send: SendMessageStatement) async throws -> String? {
+        try await database.withStatement { connection in
+            do {
+                for try await text in try await connection.execute(send, logger: database.logger) { return text }
+                return nil
+            } catch {
+                throw ChatService.attachmentError(error) ?? error
+            }
+        }
+    }
+
+    /// The outcome of a send that raised an error in a batch (migration 0045).
+    private static let failed = #"{"outcome": "failed"}"#
+}

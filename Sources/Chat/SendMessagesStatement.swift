@@ -1,0 +1,44 @@
+import Core
+import Foundation
+import PostgresNIO
+
+/// Several sends in one statement (`public.chat_send_messages`, migration 0045), prepared
+/// once per pooled connection like ``SendMessageStatement``: one row per send, its position
+/// in `sends` and its outcome's JSON text (`{"outcome": "failed"}` when it raised an error
+/// and was undone).
+struct SendMessagesStatement: PostgresPreparedStatement {
+    static let sql = "SELECT item, outcome FROM public.chat_send_messages($1::jsonb, $2::integer)"
+    static let bindingDataTypes: [PostgresDataType] = [.text, .int8]
+    typealias Row = (Int32, String)
+
+    /// The sends as the function's JSON array.
+    var sends: String
+    var perMinute: Int
+
+    init(_ sends: [SendMessageStatement], perMinute: Int) throws {
+        self.sends = JSONValue.array(try sends.map(Self.element)).jsonText
+        self.perMinute = perMinute
+    }
+
+    func makeBindings() throws -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 2)
+        bindings.append(sends)
+        bindings.append(perMinute)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
+
+    /// One send's arguments as an element of `sends`.
+    private static func element(_ send: SendMessageStatement) throws -> JSONValue {
+        var element: [String: JSONValue] = [
+            "role": .string(send.role), "claims": .string(send.claims),
+            "conversation": .string(send.conversation.uuidString), "client_msg_id": .string(send.clientMessageID.uuidString),
+            "kind": .string(send.kind), "body": .string(send.body),
+        ]
+        if let attachment = send.attachment { element["attachment"] = try JSONValue.parse(attachment) }
+        if let replyTo = send.replyTo { element["reply_to"] = .string(replyTo.uuidString) }
+        if let forwardedFrom = send.forwardedFrom { element["forwarded_from"] = .string(forwardedFrom.uuidString) }
+        return .object(element)
+    }
+}

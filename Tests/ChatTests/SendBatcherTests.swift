@@ -1,0 +1,185 @@
+@testable import Chat
+import Core
+import Database
+import Foundation
+import Testing
+import TestSupport
+
+/// Sends that arrive while the database is busy go to it together (SendBatcher, migration
+/// 0045), each with its own outcome. One statement of sends at a time here, and the first
+/// send held on a lock of its conversation's row, so every later send queues behind it.
+@Suite struct SendBatcherTests {
+    /// A send as ChatService.send builds it.
+    static func send(_ caller: Caller, _ conversation: String, _ body: String, clientID: UUID = UUID(),
+                     attachment: String? = nil, perMinute: Int = MessageRules.perMinute) -> SendMessageStatement {
+        SendMessageStatement(
+            role: caller.role.rawValue, claims: caller.claimsJSON, conversation: UUID(uuidString: conversation)!, clientMessageID: clientID,
+            kind: attachment == nil ? "text" : "image", body: body, attachment: attachment, replyTo: nil, perMinute: perMinute, forwardedFrom: nil)
+    }
+
+    /// Runs `first` while `conversation`'s row is locked, queues `queued` behind it, then
+    /// lets them all go; the results in the order given (the outcome's object, or the error).
+    static func heldThenQueued(
+        _ database: Database, _ batcher: SendBatcher, conversation: String, first: SendMessageStatement, queued: [SendMessageStatement]
+    ) async throws -> [Result<[String: JSONValue], any Error>] {
+        let (release, releasing) = AsyncStream.makeStream(of: Void.self)
+        let (locked, locking) = AsyncStream.makeStream(of: Void.self)
+        let holder = Task {
+            try await database.withOwner { connection in
+                try await connection.execute("SELECT 1 FROM public.conversations WHERE id = $1 FOR UPDATE", [UUID(uuidString: conversation)])
+                locking.yield()
+                for await _ in release { break }
+            }
+        }
+        for await _ in locked { break }
+        defer { releasing.yield() }
+        let results = try await withThrowingTaskGroup(of: (Int, Result<[String: JSONValue], any Error>).self) { group in
+            for (index, send) in ([first] + queued).enumerated() {
+                group.addTask {
+                    do {
+                        let text = try await batcher.outcome(of: send) ?? "null"
+                        return (index, .success(try JSONValue.parse(text).objectValue ?? [:]))
+                    } catch {
+                        return (index, .failure(error))
+                    }
+                }
+                // The first send takes the one place; the others queue behind it, in order.
+                try await waitUntil { batcher.load == (1, index) }
+            }
+            releasing.yield()
+            var results: [(Int, Result<[String: JSONValue], any Error>)] = []
+            for try await result in group { results.append(result) }
+            return results.sorted { $0.0 < $1.0 }.map(\.1)
+        }
+        try await holder.value
+        return results
+    }
+
+    static func waitUntil(_ condition: () -> Bool) async throws {
+        for _ in 0..<500 where !condition() { try await Task.sleep(for: .milliseconds(10)) }
+        try #require(condition())
+    }
+
+    static func created(_ database: Database, _ ids: [String]) async throws -> [String: String] {
+        try await database.withOwner { connection in
+            var created: [String: String] = [:]
+            for try await (id, at) in try await connection.rows(
+                "SELECT id::text, created_at::text FROM public.messages WHERE id = ANY($1::uuid[])", [ids]
+            ).decode((String, String).self) {
+                created[id] = at
+            }
+            return created
+        }
+    }
+
+    @Test func queuedSendsCommitTogetherEachWithItsOwnOutcome() async throws {
+        try await TestDatabase.withDatabase { database in
+            let f = ChatFixture(database)
+            let a = try await f.user("batch_a"), b = try await f.user("batch_b"), c = try await f.user("batch_c")
+            let ab = try await f.dm(a, b), ac = try await f.dm(a, c)
+            let batcher = SendBatcher(database: database, concurrentBatches: 1)
+            let retried = UUID()
+            let results = try await Self.heldThenQueued(
+                database, batcher, conversation: ab, first: Self.send(a, ab, "first"),
+                queued: [
+                    Self.send(b, ab, "second", clientID: retried),
+                    Self.send(a, ac, "elsewhere"),
+                    Self.send(c, ab, "not a member"),
+                    Self.send(b, ab, "second again", clientID: retried),
+                    Self.send(a, ab, "third"),
+                ])
+            let outcomes = try results.map { try $0.get() }
+            #expect(outcomes.map { $0["outcome"] } == ["sent", "sent", "sent", "not_member", "existing", "sent"].map(JSONValue.string))
+            let ids = outcomes.map { $0["result"]?.objectValue?["message_id"] }
+            #expect(ids[4] == ids[1], "the retry answers with the message its first send made")
+            #expect(outcomes.map { $0["result"]?.objectValue?["seq"] } == [.number(1), .number(2), .number(1), nil, .number(2), .number(3)])
+            // The queued sends were one transaction: they share its start time, which the held send's is not.
+            let created = try await Self.created(database, ids.compactMap { if case .string(let id)? = $0 { id } else { nil } })
+            let batched = Set([1, 2, 5].compactMap { index in ids[index].flatMap { if case .string(let id) = $0 { created[id] } else { nil } } })
+            #expect(batched.count == 1)
+            #expect(ids[0].flatMap { if case .string(let id) = $0 { created[id] } else { nil } } != batched.first)
+            #expect(try await f.messages(b, ab).map { $0["body"] as? String } == ["first", "second", "third"])
+            #expect(batcher.load == (0, 0))
+        }
+    }
+
+    /// A send that raises an error in a batch is undone alone and answered with the error a
+    /// lone send gets; the batch's other sends are kept.
+    @Test func aFailingSendInABatchGetsItsOwnErrorAndTheOthersAreKept() async throws {
+        try await TestDatabase.withDatabase { database in
+            let f = ChatFixture(database)
+            let a = try await f.user("batch_err_a"), b = try await f.user("batch_err_b")
+            let ab = try await f.dm(a, b)
+            let batcher = SendBatcher(database: database, concurrentBatches: 1)
+            let missing = #"{"bucket": "attachments", "path": "\#(a.id)/never-uploaded.png"}"#
+            let results = try await Self.heldThenQueued(
+                database, batcher, conversation: ab, first: Self.send(a, ab, "first"),
+                queued: [Self.send(b, ab, "before"), Self.send(a, ab, "", attachment: missing), Self.send(b, ab, "after")])
+            #expect(try results[1].get()["outcome"] == .string("sent"))
+            #expect(try results[3].get()["outcome"] == .string("sent"))
+            guard case .failure(let error) = results[2] else {
+                Issue.record("the send of an object never uploaded was accepted")
+                return
+            }
+            #expect((error as? APIError)?.field == "attachment")
+            #expect(try await f.messages(a, ab).map { $0["body"] as? String } == ["first", "before", "after"])
+        }
+    }
+
+    /// Claims the batch's statement cannot read fail that statement as a whole; nothing of it
+    /// is kept, and each send then runs by itself.
+    @Test func aBatchStatementThatFailsFallsBackToSendsOfTheirOwn() async throws {
+        try await TestDatabase.withDatabase { database in
+            let f = ChatFixture(database)
+            let a = try await f.user("batch_fall_a"), b = try await f.user("batch_fall_b")
+            let ab = try await f.dm(a, b)
+            let batcher = SendBatcher(database: database, concurrentBatches: 1)
+            let broken = Caller(role: .authenticated, userID: a.userID, claimsJSON: #"{"sub":"not-a-uuid","role":"authenticated"}"#)
+            let results = try await Self.heldThenQueued(
+                database, batcher, conversation: ab, first: Self.send(a, ab, "first"),
+                queued: [Self.send(b, ab, "kept"), Self.send(broken, ab, "refused"), Self.send(a, ab, "kept too")])
+            #expect(try results[1].get()["outcome"] == .string("sent"))
+            #expect(try results[3].get()["outcome"] == .string("sent"))
+            if case .success = results[2] { Issue.record("a send with claims naming no user was accepted") }
+            #expect(try await f.messages(a, ab).map { $0["body"] as? String } == ["first", "kept", "kept too"])
+        }
+    }
+
+    /// `chat_send_messages` trusts the claims it is given, as `chat_send_message` does, so
+    /// no client role may call it.
+    @Test func theBatchFunctionIsTheServersAlone() async throws {
+        try await TestDatabase.withDatabase { database in
+            let f = ChatFixture(database)
+            let a = try await f.user("batch_fn_a"), b = try await f.user("batch_fn_b")
+            let ab = try await f.dm(a, b)
+            let forged = JSONValue.array([.object([
+                "role": .string("authenticated"), "claims": .string(b.claimsJSON), "conversation": .string(ab),
+                "client_msg_id": .string(UUID().uuidString), "kind": .string("text"), "body": .string("forged"),
+            ])]).jsonText
+            for role in ["anon", "authenticated", "service_role"] {
+                await #expect(throws: APIError.self, "\(role) must not execute it") {
+                    try await database.withCaller(a) { connection in
+                        try await connection.execute("SELECT set_config('role', $1, true)", [role])
+                        try await connection.execute("SELECT * FROM public.chat_send_messages($1::jsonb, 60)", [forged])
+                    }
+                }
+            }
+            #expect(try await f.messages(a, ab).isEmpty)
+        }
+    }
+
+    /// The sliding minute counts the batch's own earlier sends.
+    @Test func theRateWindowCountsSendsOfTheSameBatch() async throws {
+        try await TestDatabase.withDatabase { database in
+            let f = ChatFixture(database)
+            let a = try await f.user("batch_rate_a"), b = try await f.user("batch_rate_b")
+            let ab = try await f.dm(a, b)
+            let batcher = SendBatcher(database: database, concurrentBatches: 1)
+            let results = try await Self.heldThenQueued(
+                database, batcher, conversation: ab, first: Self.send(b, ab, "held", perMinute: 3),
+                queued: (1...4).map { Self.send(a, ab, "m\($0)", perMinute: 3) })
+            #expect(try results.map { try $0.get()["outcome"] } == ["sent", "sent", "sent", "sent", "rate_limited"].map(JSONValue.string))
+            #expect(try results[4].get()["retry_after"].map { if case .number(let s) = $0 { (1...60).contains(s) } else { false } } == true)
+        }
+    }
+}

@@ -32,8 +32,9 @@ import TestSupport
             }
         }
         for await _ in locked { break }
-        defer { releasing.yield() }
         let results = try await withThrowingTaskGroup(of: (Int, Result<[String: JSONValue], any Error>).self) { group in
+            // The lock goes whatever happens: the group waits for the held send before it throws.
+            defer { releasing.yield() }
             for (index, send) in ([first] + queued).enumerated() {
                 group.addTask {
                     do {

@@ -14,7 +14,9 @@ import PostgresNIO
 /// all its sends, each with its own outcome. A send whose send raised an error in the batch
 /// (undone alone) runs again by itself, so its error reaches its client exactly as a lone
 /// send's would; so does every send of a batch whose statement failed in the database (then
-/// nothing of it was kept). The defaults were measured with `scripts/bench/chat.sh`
+/// nothing of it was kept), as do the sends of a batch that waited a second for a lock
+/// (migration 0045's `lock_timeout`): a send is not held up for long by another
+/// conversation's lock. The defaults were measured with `scripts/bench/chat.sh`
 /// (docs/performance.md, "Sends in batches").
 final class SendBatcher: Sendable {
     /// Statements of sends in the database at once.
@@ -89,24 +91,36 @@ final class SendBatcher: Sendable {
         if !next.isEmpty { start(next) }
     }
 
-    /// Runs `batch` in a task of its own; it resumes every send of it, then takes the queue.
+    /// Runs `batch` in a task of its own: it answers the sends of it, takes the queue, then
+    /// runs by themselves, side by side, the sends the batch did not answer.
     private func start(_ batch: [Waiting]) {
         Task {
+            var unanswered: [Waiting] = []
             if batch.count == 1 {
-                let waiting = batch[0]
-                do {
-                    waiting.continuation.resume(returning: try await alone(waiting.send))
-                } catch {
-                    waiting.continuation.resume(throwing: error)
-                }
+                await answerAlone(batch[0])
             } else {
-                await together(batch)
+                unanswered = await together(batch)
             }
             finished()
+            await withTaskGroup(of: Void.self) { group in
+                for waiting in unanswered {
+                    group.addTask { await self.answerAlone(waiting) }
+                }
+            }
         }
     }
 
-    private func together(_ batch: [Waiting]) async {
+    private func answerAlone(_ waiting: Waiting) async {
+        do {
+            waiting.continuation.resume(returning: try await alone(waiting.send))
+        } catch {
+            waiting.continuation.resume(throwing: error)
+        }
+    }
+
+    /// Runs `batch` as one statement and answers the sends it has an outcome for; returns
+    /// the others.
+    private func together(_ batch: [Waiting]) async -> [Waiting] {
         // A send without an outcome runs by itself below.
         var outcomes = [String?](repeating: nil, count: batch.count)
         if let statement = try? SendMessagesStatement(batch.map(\.send), perMinute: batch[0].send.perMinute) {
@@ -125,24 +139,18 @@ final class SendBatcher: Sendable {
             } catch {
                 let reported = PostgresErrorText.clientError(error) ?? error
                 for waiting in batch { waiting.continuation.resume(throwing: reported) }
-                return
+                return []
             }
         }
-        var failed: [Waiting] = []
+        var unanswered: [Waiting] = []
         for (waiting, outcome) in zip(batch, outcomes) {
             if let outcome, outcome != Self.failed {
                 waiting.continuation.resume(returning: outcome)
             } else {
-                failed.append(waiting)
+                unanswered.append(waiting)
             }
         }
-        for waiting in failed {
-            do {
-                waiting.continuation.resume(returning: try await alone(waiting.send))
-            } catch {
-                waiting.continuation.resume(throwing: error)
-            }
-        }
+        return unanswered
     }
 
     /// One send in a statement of its own; a database error that names an argument comes

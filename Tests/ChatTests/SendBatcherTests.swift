@@ -22,19 +22,10 @@ import TestSupport
     static func heldThenQueued(
         _ database: Database, _ batcher: SendBatcher, conversation: String, first: SendMessageStatement, queued: [SendMessageStatement]
     ) async throws -> [Result<[String: JSONValue], any Error>] {
-        let (release, releasing) = AsyncStream.makeStream(of: Void.self)
-        let (locked, locking) = AsyncStream.makeStream(of: Void.self)
-        let holder = Task {
-            try await database.withOwner { connection in
-                try await connection.execute("SELECT 1 FROM public.conversations WHERE id = $1 FOR UPDATE", [UUID(uuidString: conversation)])
-                locking.yield()
-                for await _ in release { break }
-            }
-        }
-        for await _ in locked { break }
+        let holder = await Lock(database, conversation)
         let results = try await withThrowingTaskGroup(of: (Int, Result<[String: JSONValue], any Error>).self) { group in
             // The lock goes whatever happens: the group waits for the held send before it throws.
-            defer { releasing.yield() }
+            defer { holder.release() }
             for (index, send) in ([first] + queued).enumerated() {
                 group.addTask {
                     do {
@@ -47,13 +38,34 @@ import TestSupport
                 // The first send takes the one place; the others queue behind it, in order.
                 try await waitUntil { batcher.load == (1, index) }
             }
-            releasing.yield()
+            holder.release()
             var results: [(Int, Result<[String: JSONValue], any Error>)] = []
             for try await result in group { results.append(result) }
             return results.sorted { $0.0 < $1.0 }.map(\.1)
         }
-        try await holder.value
+        try await holder.task.value
         return results
+    }
+
+    /// A transaction of its own holding a conversation's row until released.
+    struct Lock {
+        let task: Task<Void, any Error>
+        let release: @Sendable () -> Void
+
+        init(_ database: Database, _ conversation: String) async {
+            let (released, releasing) = AsyncStream.makeStream(of: Void.self)
+            let (locked, locking) = AsyncStream.makeStream(of: Void.self)
+            task = Task {
+                defer { locking.finish() }
+                try await database.withOwner { connection in
+                    try await connection.execute("SELECT 1 FROM public.conversations WHERE id = $1 FOR UPDATE", [UUID(uuidString: conversation)])
+                    locking.yield()
+                    for await _ in released { break }
+                }
+            }
+            release = { releasing.yield() }
+            for await _ in locked { break }
+        }
     }
 
     static func waitUntil(_ condition: () -> Bool) async throws {
@@ -142,7 +154,8 @@ import TestSupport
             #expect(try results[1].get()["outcome"] == .string("sent"))
             #expect(try results[3].get()["outcome"] == .string("sent"))
             if case .success = results[2] { Issue.record("a send with claims naming no user was accepted") }
-            #expect(try await f.messages(a, ab).map { $0["body"] as? String } == ["first", "kept", "kept too"])
+            // Sends by themselves run side by side, in no fixed order.
+            #expect(Set(try await f.messages(a, ab).compactMap { $0["body"] as? String }) == ["first", "kept", "kept too"])
         }
     }
 
@@ -166,6 +179,44 @@ import TestSupport
                 }
             }
             #expect(try await f.messages(a, ab).isEmpty)
+        }
+    }
+
+    /// A batch that waits a second for a conversation's row (a transaction holding it) gives
+    /// up; its sends then run by themselves, so the others are answered while that one waits.
+    /// (Different senders: one sender's sends wait for each other in any case.)
+    @Test func aLockOnOneConversationDoesNotHoldUpTheBatchsOtherSends() async throws {
+        try await TestDatabase.withDatabase { database in
+            let f = ChatFixture(database)
+            let a = try await f.user("batch_lock_a"), b = try await f.user("batch_lock_b"), c = try await f.user("batch_lock_c")
+            let ab = try await f.dm(a, b), ac = try await f.dm(a, c), bc = try await f.dm(b, c)
+            let batcher = SendBatcher(database: database, concurrentBatches: 1)
+            let long = await Lock(database, ab)
+            defer { long.release() }
+            // Without the batch's lock timeout the free send would wait for this lock: the
+            // watchdog lets it go, and the test fails instead of hanging.
+            let watchdog = Task {
+                try await Task.sleep(for: .seconds(10))
+                long.release()
+            }
+            defer { watchdog.cancel() }
+            let short = await Lock(database, bc)
+            defer { short.release() }
+            let first = Task { try await batcher.outcome(of: Self.send(b, bc, "first")) }
+            try await Self.waitUntil { batcher.load == (1, 0) }
+            let held = Task { try await batcher.outcome(of: Self.send(b, ab, "held")) }
+            try await Self.waitUntil { batcher.load == (1, 1) }
+            let free = Task { try await batcher.outcome(of: Self.send(a, ac, "free")) }
+            try await Self.waitUntil { batcher.load == (1, 2) }
+            short.release()
+            _ = try await first.value
+            let answered = try JSONValue.parse(try #require(try await free.value))
+            #expect(answered.objectValue?["outcome"] == .string("sent"))
+            #expect(try await f.messages(a, ab).isEmpty, "the held conversation's send still waits")
+            long.release()
+            let late = try JSONValue.parse(try #require(try await held.value))
+            #expect(late.objectValue?["outcome"] == .string("sent"))
+            #expect(try await f.messages(b, ab).map { $0["body"] as? String } == ["held"])
         }
     }
 

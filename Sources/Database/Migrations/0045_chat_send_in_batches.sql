@@ -17,11 +17,13 @@
 -- conversations' rows (the one the insert's seq trigger takes), each in one fixed order,
 -- before the first send. Two batches that share senders or conversations then wait for each
 -- other instead of deadlocking, and a single send (one advisory lock, then one row) cannot
--- close a cycle with a batch either. Only the server's own role may call it (it trusts the
--- claims it is given).
+-- close a cycle with a batch either. A lock that takes more than a second (a transaction
+-- holding a conversation's row) fails the batch, or the one send waiting for it, with
+-- lock_not_available, and the server runs those sends by themselves: the others are not held
+-- up behind it. Only the server's own role may call it (it trusts the claims it is given).
 CREATE FUNCTION public.chat_send_messages(sends jsonb, per_minute integer)
 RETURNS TABLE (item integer, outcome text)
-LANGUAGE plpgsql SET search_path = ''
+LANGUAGE plpgsql SET search_path = '' SET lock_timeout = '1s'
 AS $$
 DECLARE
     send jsonb;

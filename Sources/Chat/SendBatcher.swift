@@ -8,7 +8,7 @@ import PostgresNIO
 /// A send that finds no statement of sends in the database runs at once, by itself, as
 /// ``SendMessageStatement``: an idle server adds no wait. Sends that arrive while one is
 /// running queue; when a statement ends, the queue goes to the database as one
-/// ``SendMessagesStatement`` (up to ``largestBatch`` sends), and a queue of
+/// ``SendMessagesStatement`` (up to ``largestBatch`` sends, or only one), and a queue of
 /// ``smallestExtraBatch`` sends starts one of its own alongside, up to
 /// ``concurrentBatches`` statements at once. A batch is one round trip and one commit for
 /// all its sends, each with its own outcome. A send whose send raised an error in the batch
@@ -92,15 +92,11 @@ final class SendBatcher: Sendable {
     }
 
     /// Runs `batch` in a task of its own: it answers the sends of it, takes the queue, then
-    /// runs by themselves, side by side, the sends the batch did not answer.
+    /// runs by themselves, side by side, the sends the batch did not answer. A batch of one
+    /// is a batch too, so that a lock it waits for long cannot hold its place either.
     private func start(_ batch: [Waiting]) {
         Task {
-            var unanswered: [Waiting] = []
-            if batch.count == 1 {
-                await answerAlone(batch[0])
-            } else {
-                unanswered = await together(batch)
-            }
+            let unanswered = await together(batch)
             finished()
             await withTaskGroup(of: Void.self) { group in
                 for waiting in unanswered {

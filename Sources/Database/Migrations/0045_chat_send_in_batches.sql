@@ -2,8 +2,9 @@
 -- earlier ones go to it together (Chat/SendBatcher.swift): one statement and one commit for
 -- several senders' messages instead of one each. Every send keeps its own outcome; one that
 -- fails is undone alone, and the server then runs it by itself to report its error.
--- Measured with scripts/bench/chat.sh (docs/performance.md, "Sends in batches"): 9–29 % more
--- sends a second with 15–28 % less CPU a send, server and PostgreSQL together.
+-- Measured with scripts/bench/chat.sh (docs/performance.md, "Sends in batches"): ~11 % more
+-- sends a second and ~16 % less CPU a send, server and PostgreSQL together (means of sixteen
+-- runs on a noisy machine).
 
 -- Runs each element of `sends` as `public.chat_send_message` (0017), in order, each in its
 -- own subtransaction, and returns one row per element: its position (from 0) and the

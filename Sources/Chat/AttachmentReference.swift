@@ -76,12 +76,12 @@ enum AttachmentReference: Equatable, Sendable {
 
     /// The reference as the messages trigger reads it: `{"object_id": …}` or
     /// `{"bucket": "attachments", "path": …}`.
-    var databaseJSON: String {
+    var databaseValue: JSONValue {
         switch self {
         case .object(let id):
-            return JSONValue.object(["object_id": .string(id.uuidString.lowercased())]).jsonText
+            return .object(["object_id": .string(id.uuidString.lowercased())])
         case .path(let name):
-            return JSONValue.object(["bucket": .string(Self.bucket), "path": .string(name)]).jsonText
+            return .object(["bucket": .string(Self.bucket), "path": .string(name)])
         }
     }
 }

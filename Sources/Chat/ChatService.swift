@@ -149,7 +149,7 @@ public struct ChatService: Sendable {
         _ = try caller.requireUser()
         let text = try await sends.outcome(of: SendMessageStatement(
             role: caller.role.rawValue, claims: caller.claimsJSON, conversation: conversation, clientMessageID: clientMessageID,
-            kind: kind.rawValue, body: body, attachment: attachment?.databaseJSON, replyTo: replyTo,
+            kind: kind.rawValue, body: body, attachment: attachment?.databaseValue, replyTo: replyTo,
             perMinute: MessageRules.perMinute, forwardedFrom: forwardedFrom))
         guard let text, case .object(let outcome) = try JSONValue.parse(text) else {
             throw UnexpectedSendOutcome(text: text ?? "no row")

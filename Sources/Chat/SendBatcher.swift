@@ -119,24 +119,23 @@ final class SendBatcher: Sendable {
     private func together(_ batch: [Waiting]) async -> [Waiting] {
         // A send without an outcome runs by itself below.
         var outcomes = [String?](repeating: nil, count: batch.count)
-        if let statement = try? SendMessagesStatement(batch.map(\.send), perMinute: batch[0].send.perMinute) {
-            do {
-                outcomes = try await database.withStatement(translatingErrors: false) { connection in
-                    var outcomes = [String?](repeating: nil, count: batch.count)
-                    for try await (item, outcome) in try await connection.execute(statement, logger: database.logger)
-                    where item >= 0 && Int(item) < batch.count {
-                        outcomes[Int(item)] = outcome
-                    }
-                    return outcomes
+        let statement = SendMessagesStatement(batch.map(\.send))
+        do {
+            outcomes = try await database.withStatement(translatingErrors: false) { connection in
+                var outcomes = [String?](repeating: nil, count: batch.count)
+                for try await (item, outcome) in try await connection.execute(statement, logger: database.logger)
+                where item >= 0 && Int(item) < batch.count {
+                    outcomes[Int(item)] = outcome
                 }
-            } catch where PostgresErrorText.sqlState(error) != nil {
-                // The statement failed in the database and nothing of it was kept: every
-                // send by itself.
-            } catch {
-                let reported = PostgresErrorText.clientError(error) ?? error
-                for waiting in batch { waiting.continuation.resume(throwing: reported) }
-                return []
+                return outcomes
             }
+        } catch where PostgresErrorText.sqlState(error) != nil {
+            // The statement failed in the database and nothing of it was kept: every send by
+            // itself.
+        } catch {
+            let reported = PostgresErrorText.clientError(error) ?? error
+            for waiting in batch { waiting.continuation.resume(throwing: reported) }
+            return []
         }
         var unanswered: [Waiting] = []
         for (waiting, outcome) in zip(batch, outcomes) {

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import PostgresNIO
 
@@ -21,8 +22,8 @@ struct SendMessageStatement: PostgresPreparedStatement {
     var clientMessageID: UUID
     var kind: String
     var body: String
-    /// The attachment reference as JSON text, or nil.
-    var attachment: String?
+    /// The attachment reference (``AttachmentReference/databaseValue``), or nil.
+    var attachment: JSONValue?
     var replyTo: UUID?
     var perMinute: Int
     var forwardedFrom: UUID?
@@ -35,7 +36,7 @@ struct SendMessageStatement: PostgresPreparedStatement {
         bindings.append(clientMessageID)
         bindings.append(kind)
         bindings.append(body)
-        bindings.append(attachment)
+        bindings.append(attachment?.jsonText)
         bindings.append(replyTo)
         bindings.append(perMinute)
         bindings.append(forwardedFrom)

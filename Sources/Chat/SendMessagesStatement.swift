@@ -13,11 +13,12 @@ struct SendMessagesStatement: PostgresPreparedStatement {
 
     /// The sends as the function's JSON array.
     var sends: String
+    /// The sends' rate limit; every send carries the same (``MessageRules/perMinute``).
     var perMinute: Int
 
-    init(_ sends: [SendMessageStatement], perMinute: Int) throws {
-        self.sends = JSONValue.array(try sends.map(Self.element)).jsonText
-        self.perMinute = perMinute
+    init(_ sends: [SendMessageStatement]) {
+        self.sends = JSONValue.array(sends.map(Self.element)).jsonText
+        self.perMinute = sends.first?.perMinute ?? MessageRules.perMinute
     }
 
     func makeBindings() throws -> PostgresBindings {
@@ -30,13 +31,13 @@ struct SendMessagesStatement: PostgresPreparedStatement {
     func decodeRow(_ row: PostgresRow) throws -> Row { try row.decode(Row.self) }
 
     /// One send's arguments as an element of `sends`.
-    private static func element(_ send: SendMessageStatement) throws -> JSONValue {
+    private static func element(_ send: SendMessageStatement) -> JSONValue {
         var element: [String: JSONValue] = [
             "role": .string(send.role), "claims": .string(send.claims),
             "conversation": .string(send.conversation.uuidString), "client_msg_id": .string(send.clientMessageID.uuidString),
             "kind": .string(send.kind), "body": .string(send.body),
         ]
-        if let attachment = send.attachment { element["attachment"] = try JSONValue.parse(attachment) }
+        if let attachment = send.attachment { element["attachment"] = attachment }
         if let replyTo = send.replyTo { element["reply_to"] = .string(replyTo.uuidString) }
         if let forwardedFrom = send.forwardedFrom { element["forwarded_from"] = .string(forwardedFrom.uuidString) }
         return .object(element)

@@ -11,7 +11,7 @@ import TestSupport
 @Suite struct SendBatcherTests {
     /// A send as ChatService.send builds it.
     static func send(_ caller: Caller, _ conversation: String, _ body: String, clientID: UUID = UUID(),
-                     attachment: String? = nil, perMinute: Int = MessageRules.perMinute) -> SendMessageStatement {
+                     attachment: JSONValue? = nil, perMinute: Int = MessageRules.perMinute) -> SendMessageStatement {
         SendMessageStatement(
             role: caller.role.rawValue, claims: caller.claimsJSON, conversation: UUID(uuidString: conversation)!, clientMessageID: clientID,
             kind: attachment == nil ? "text" : "image", body: body, attachment: attachment, replyTo: nil, perMinute: perMinute, forwardedFrom: nil)
@@ -68,6 +68,22 @@ import TestSupport
         }
     }
 
+    /// Two users `<name>_a`, `<name>_b` and their DM.
+    static func dm(_ f: ChatFixture, _ name: String) async throws -> (Caller, Caller, String) {
+        let a = try await f.user(name + "_a"), b = try await f.user(name + "_b")
+        return (a, b, try await f.dm(a, b))
+    }
+
+    /// A batcher with one statement of sends at a time.
+    static func oneAtATime(_ database: Database) -> SendBatcher {
+        SendBatcher(database: database, concurrentBatches: 1)
+    }
+
+    /// The message id a sent or existing outcome names.
+    static func messageID(_ outcome: [String: JSONValue]) -> String? {
+        if case .string(let id)? = outcome["result"]?.objectValue?["message_id"] { id } else { nil }
+    }
+
     static func waitUntil(_ condition: () -> Bool) async throws {
         for _ in 0..<500 where !condition() { try await Task.sleep(for: .milliseconds(10)) }
         try #require(condition())
@@ -90,7 +106,7 @@ import TestSupport
             let f = ChatFixture(database)
             let a = try await f.user("batch_a"), b = try await f.user("batch_b"), c = try await f.user("batch_c")
             let ab = try await f.dm(a, b), ac = try await f.dm(a, c)
-            let batcher = SendBatcher(database: database, concurrentBatches: 1)
+            let batcher = Self.oneAtATime(database)
             let retried = UUID()
             let results = try await Self.heldThenQueued(
                 database, batcher, conversation: ab, first: Self.send(a, ab, "first"),
@@ -103,14 +119,14 @@ import TestSupport
                 ])
             let outcomes = try results.map { try $0.get() }
             #expect(outcomes.map { $0["outcome"] } == ["sent", "sent", "sent", "not_member", "existing", "sent"].map(JSONValue.string))
-            let ids = outcomes.map { $0["result"]?.objectValue?["message_id"] }
-            #expect(ids[4] == ids[1], "the retry answers with the message its first send made")
+            let ids = outcomes.map(Self.messageID)
+            #expect(ids[1] != nil && ids[4] == ids[1], "the retry answers with the message its first send made")
             #expect(outcomes.map { $0["result"]?.objectValue?["seq"] } == [.number(1), .number(2), .number(1), nil, .number(2), .number(3)])
             // The queued sends were one transaction: they share its start time, which the held send's is not.
-            let created = try await Self.created(database, ids.compactMap { if case .string(let id)? = $0 { id } else { nil } })
-            let batched = Set([1, 2, 5].compactMap { index in ids[index].flatMap { if case .string(let id) = $0 { created[id] } else { nil } } })
+            let created = try await Self.created(database, ids.compactMap { $0 })
+            let batched = Set([1, 2, 5].compactMap { ids[$0].flatMap { created[$0] } })
             #expect(batched.count == 1)
-            #expect(ids[0].flatMap { if case .string(let id) = $0 { created[id] } else { nil } } != batched.first)
+            #expect(ids[0].flatMap { created[$0] } != batched.first)
             #expect(try await f.messages(b, ab).map { $0["body"] as? String } == ["first", "second", "third"])
             #expect(batcher.load == (0, 0))
         }
@@ -121,10 +137,9 @@ import TestSupport
     @Test func aFailingSendInABatchGetsItsOwnErrorAndTheOthersAreKept() async throws {
         try await TestDatabase.withDatabase { database in
             let f = ChatFixture(database)
-            let a = try await f.user("batch_err_a"), b = try await f.user("batch_err_b")
-            let ab = try await f.dm(a, b)
-            let batcher = SendBatcher(database: database, concurrentBatches: 1)
-            let missing = #"{"bucket": "attachments", "path": "\#(a.id)/never-uploaded.png"}"#
+            let (a, b, ab) = try await Self.dm(f, "batch_err")
+            let batcher = Self.oneAtATime(database)
+            let missing = JSONValue.object(["bucket": .string("attachments"), "path": .string(a.id + "/never-uploaded.png")])
             let results = try await Self.heldThenQueued(
                 database, batcher, conversation: ab, first: Self.send(a, ab, "first"),
                 queued: [Self.send(b, ab, "before"), Self.send(a, ab, "", attachment: missing), Self.send(b, ab, "after")])
@@ -144,9 +159,8 @@ import TestSupport
     @Test func aBatchStatementThatFailsFallsBackToSendsOfTheirOwn() async throws {
         try await TestDatabase.withDatabase { database in
             let f = ChatFixture(database)
-            let a = try await f.user("batch_fall_a"), b = try await f.user("batch_fall_b")
-            let ab = try await f.dm(a, b)
-            let batcher = SendBatcher(database: database, concurrentBatches: 1)
+            let (a, b, ab) = try await Self.dm(f, "batch_fall")
+            let batcher = Self.oneAtATime(database)
             let broken = Caller(role: .authenticated, userID: a.userID, claimsJSON: #"{"sub":"not-a-uuid","role":"authenticated"}"#)
             let results = try await Self.heldThenQueued(
                 database, batcher, conversation: ab, first: Self.send(a, ab, "first"),
@@ -164,8 +178,7 @@ import TestSupport
     @Test func theBatchFunctionIsTheServersAlone() async throws {
         try await TestDatabase.withDatabase { database in
             let f = ChatFixture(database)
-            let a = try await f.user("batch_fn_a"), b = try await f.user("batch_fn_b")
-            let ab = try await f.dm(a, b)
+            let (a, b, ab) = try await Self.dm(f, "batch_fn")
             let forged = JSONValue.array([.object([
                 "role": .string("authenticated"), "claims": .string(b.claimsJSON), "conversation": .string(ab),
                 "client_msg_id": .string(UUID().uuidString), "kind": .string("text"), "body": .string("forged"),
@@ -190,7 +203,7 @@ import TestSupport
             let f = ChatFixture(database)
             let a = try await f.user("batch_lock_a"), b = try await f.user("batch_lock_b"), c = try await f.user("batch_lock_c")
             let ab = try await f.dm(a, b), ac = try await f.dm(a, c), bc = try await f.dm(b, c)
-            let batcher = SendBatcher(database: database, concurrentBatches: 1)
+            let batcher = Self.oneAtATime(database)
             let long = await Lock(database, ab)
             defer { long.release() }
             // Without the batch's lock timeout the free send would wait for this lock: the
@@ -224,9 +237,8 @@ import TestSupport
     @Test func theRateWindowCountsSendsOfTheSameBatch() async throws {
         try await TestDatabase.withDatabase { database in
             let f = ChatFixture(database)
-            let a = try await f.user("batch_rate_a"), b = try await f.user("batch_rate_b")
-            let ab = try await f.dm(a, b)
-            let batcher = SendBatcher(database: database, concurrentBatches: 1)
+            let (a, b, ab) = try await Self.dm(f, "batch_rate")
+            let batcher = Self.oneAtATime(database)
             let results = try await Self.heldThenQueued(
                 database, batcher, conversation: ab, first: Self.send(b, ab, "held", perMinute: 3),
                 queued: (1...4).map { Self.send(a, ab, "m\($0)", perMinute: 3) })

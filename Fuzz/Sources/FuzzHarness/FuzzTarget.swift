@@ -332,7 +332,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             if let reference = try? AttachmentReference.parse(.string(line)) { references.append(reference) }
         }
         for reference in references {
-            guard let stored = (try? JSONValue.parse(reference.databaseJSON))?.objectValue else {
+            guard let stored = (try? JSONValue.parse(reference.databaseValue.jsonText))?.objectValue else {
                 fatalError("attachment-reference: \(reference) has no database form")
             }
             switch reference {

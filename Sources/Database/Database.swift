@@ -18,6 +18,7 @@ public struct Database: Sendable {
     /// How long a transaction waits for a connection (and its `BEGIN`) before
     /// ``DatabaseUnavailable`` (`DATABASE_ACQUIRE_TIMEOUT_SECONDS`).
     public let acquireTimeout: Duration
+    let acquireWatch: AcquireWatch
     let gauges: PoolGauges
 
     /// - Parameter poolName: names the pool in the `pool` dimension of the gauges.
@@ -28,6 +29,7 @@ public struct Database: Sendable {
         self.client = client
         self.logger = logger
         self.acquireTimeout = acquireTimeout
+        self.acquireWatch = AcquireWatch(timeout: acquireTimeout)
         self.gauges = PoolGauges(maximumConnections: maximumConnections, name: poolName)
     }
 
@@ -60,7 +62,7 @@ public struct Database: Sendable {
         gauges.leased(+1)
         defer { gauges.leased(-1) }
         do {
-            return try await AcquireDeadline.run(timeout: acquireTimeout) { deadline in
+            return try await AcquireDeadline.run(timeout: acquireTimeout, watch: acquireWatch) { deadline in
                 try await client.withConnection { connection in
                     try deadline.leased(connection)
                     return try await connection.withTransaction(logger: logger) { connection in
@@ -94,7 +96,7 @@ public struct Database: Sendable {
         gauges.leased(+1)
         defer { gauges.leased(-1) }
         do {
-            return try await AcquireDeadline.run(timeout: acquireTimeout) { deadline in
+            return try await AcquireDeadline.run(timeout: acquireTimeout, watch: acquireWatch) { deadline in
                 try await client.withConnection { connection in
                     try deadline.leased(connection)
                     try deadline.began()

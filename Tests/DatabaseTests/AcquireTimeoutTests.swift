@@ -58,4 +58,38 @@ import TestSupport
             #expect(value == 42)
         }
     }
+
+    @Test func aCallerThatGivesUpStopsWaitingAndItsWorkNeverRuns() async throws {
+        try await TestDatabase.withDatabase { shared in
+            let database = Database(client: shared.client, maximumConnections: 8, acquireTimeout: .seconds(5), logger: shared.logger)
+            try await withThrowingTaskGroup(of: Void.self) { holders in
+                for _ in 0..<8 {
+                    holders.addTask {
+                        try await shared.withOwner { connection in
+                            _ = try await connection.query("SELECT pg_sleep(4)", logger: shared.logger)
+                        }
+                    }
+                }
+                try await Task.sleep(for: .milliseconds(1500))
+                let ran = NIOLockedValueBox(false)
+                let started = ContinuousClock.now
+                let caller = Task { try await database.withOwner { _ in ran.withLockedValue { $0 = true } } }
+                try await Task.sleep(for: .milliseconds(200))
+                caller.cancel()
+                let outcome = await caller.result
+                let waited = ContinuousClock.now - started
+                // Had the cancellation not reached the queued request, it would have got a
+                // connection when the holders let go (~2.3 s later) and run.
+                switch outcome {
+                case .success:
+                    Issue.record("the cancelled caller's transaction ran (after \(waited))")
+                case .failure(let error):
+                    #expect(!(error is APIError), "a cancelled caller is not told the database is unavailable: \(error)")
+                }
+                try await holders.waitForAll()
+                try await Task.sleep(for: .milliseconds(200))
+                #expect(!ran.withLockedValue { $0 }, "the cancelled transaction ran later")
+            }
+        }
+    }
 }

@@ -13,17 +13,7 @@ import TestSupport
         try await TestDatabase.withDatabase { shared in
             // The test pool has 8 connections; a 500 ms acquire timeout on the same client.
             let database = Database(client: shared.client, maximumConnections: 8, acquireTimeout: .milliseconds(500), logger: shared.logger)
-            try await withThrowingTaskGroup(of: Void.self) { holders in
-                for _ in 0..<8 {
-                    holders.addTask {
-                        // The default (5 s) deadline: creating eight connections may be slow.
-                        try await shared.withOwner { connection in
-                            _ = try await connection.query("SELECT pg_sleep(6)", logger: shared.logger)
-                        }
-                    }
-                }
-                // Time for all eight to get their connection, also on a busy machine.
-                try await Task.sleep(for: .milliseconds(1500))
+            try await Self.holdingEveryConnection(of: shared, seconds: 6) { holders in
                 let ran = NIOLockedValueBox(false)
                 let started = ContinuousClock.now
                 do {
@@ -39,7 +29,7 @@ import TestSupport
                 // let go (it would have run then). No upper bound on the clock: a loaded test run
                 // once took over 3 s to deliver the timeout's answer.
                 #expect(waited >= .milliseconds(450), "waited \(waited)")
-                try await holders.waitForAll()
+                try await holders()
                 try await Task.sleep(for: .milliseconds(200))
                 #expect(!ran.withLockedValue { $0 }, "the timed-out transaction ran later")
             }
@@ -62,15 +52,7 @@ import TestSupport
     @Test func aCallerThatGivesUpStopsWaitingAndItsWorkNeverRuns() async throws {
         try await TestDatabase.withDatabase { shared in
             let database = Database(client: shared.client, maximumConnections: 8, acquireTimeout: .seconds(5), logger: shared.logger)
-            try await withThrowingTaskGroup(of: Void.self) { holders in
-                for _ in 0..<8 {
-                    holders.addTask {
-                        try await shared.withOwner { connection in
-                            _ = try await connection.query("SELECT pg_sleep(4)", logger: shared.logger)
-                        }
-                    }
-                }
-                try await Task.sleep(for: .milliseconds(1500))
+            try await Self.holdingEveryConnection(of: shared, seconds: 4) { holders in
                 let ran = NIOLockedValueBox(false)
                 let started = ContinuousClock.now
                 let caller = Task { try await database.withOwner { _ in ran.withLockedValue { $0 = true } } }
@@ -86,10 +68,30 @@ import TestSupport
                 case .failure(let error):
                     #expect(!(error is APIError), "a cancelled caller is not told the database is unavailable: \(error)")
                 }
-                try await holders.waitForAll()
+                try await holders()
                 try await Task.sleep(for: .milliseconds(200))
                 #expect(!ran.withLockedValue { $0 }, "the cancelled transaction ran later")
             }
+        }
+    }
+
+    /// Runs `body` while eight transactions (the test pool's connections) sleep `seconds`,
+    /// 1.5 s after they started: time for all eight to get their connection, also on a busy
+    /// machine. `body` gets a function that waits for them to end.
+    private static func holdingEveryConnection(
+        of shared: Database, seconds: Int, _ body: (_ holders: () async throws -> Void) async throws -> Void
+    ) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { holders in
+            for _ in 0..<8 {
+                holders.addTask {
+                    // The default (5 s) deadline: creating eight connections may be slow.
+                    try await shared.withOwner { connection in
+                        _ = try await connection.query("SELECT pg_sleep(\(seconds))", logger: shared.logger)
+                    }
+                }
+            }
+            try await Task.sleep(for: .milliseconds(1500))
+            try await body { try await holders.waitForAll() }
         }
     }
 }

@@ -133,8 +133,9 @@ final class AcquireWatch: Sendable {
             let ticket = state.nextTicket
             state.nextTicket &+= 1
             state.entries[ticket] = Entry(deadline: deadline, cancel: cancel)
-            defer { state.sweeping = true }
-            return (ticket, !state.sweeping)
+            let startSweeping = !state.sweeping
+            state.sweeping = true
+            return (ticket, startSweeping)
         }
         if startSweeping {
             Task.detached { await self.sweep() }

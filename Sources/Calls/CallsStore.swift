@@ -333,6 +333,8 @@ struct CallsStore: CallsLiveState {
 /// Locks a room's row for a membership change (a leave, the sweep), so each version of the
 /// room names exactly one peer list.
 struct LockRoom: PostgresPreparedStatement {
+    /// Spelled out: the library's default, `String(reflecting:)`, is worked out on every execution.
+    static let name = "Calls.LockRoom"
     static let sql = """
         SELECT call_id, mode, max_peers, closed_at IS NOT NULL
         FROM calls.rooms WHERE id = $1 FOR UPDATE
@@ -351,6 +353,8 @@ struct LockRoom: PostgresPreparedStatement {
 
 /// A room as created: call, mode, size limit, closed.
 struct RoomRow: PostgresPreparedStatement {
+    /// Spelled out: the library's default, `String(reflecting:)`, is worked out on every execution.
+    static let name = "Calls.RoomRow"
     static let sql = "SELECT call_id, mode, max_peers, closed_at IS NOT NULL FROM calls.rooms WHERE id = $1"
     typealias Row = (UUID, String, Int, Bool)
     var room: UUID
@@ -368,6 +372,8 @@ struct RoomRow: PostgresPreparedStatement {
 /// 'full'), the room, the device's joined time and the room's new version ('ok' only), the
 /// other peers.
 struct JoinRoom: PostgresPreparedStatement {
+    /// Spelled out: the library's default, `String(reflecting:)`, is worked out on every execution.
+    static let name = "Calls.JoinRoom"
     static let sql = """
         SELECT outcome, room_call_id, room_mode, room_max_peers, peer_joined_ms, room_version,
             other_user_ids, other_device_ids, other_joined_ms
@@ -393,6 +399,8 @@ struct JoinRoom: PostgresPreparedStatement {
 
 /// A room's version and peers in one snapshot (no row: no such room).
 struct RoomMembers: PostgresPreparedStatement {
+    /// Spelled out: the library's default, `String(reflecting:)`, is worked out on every execution.
+    static let name = "Calls.RoomMembers"
     static let sql = """
         SELECT r.version::bigint,
         """ + CallsStore.peerArrays + """

@@ -8,7 +8,7 @@ enum MessageRules {
 
     /// A text body: trimmed, 1 to 4000 characters (Unicode code points, as PostgreSQL counts).
     static func body(_ value: String, field: String = "body") throws -> String {
-        let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = value.trimmingWhitespace
         guard !trimmed.isEmpty else { throw APIError.invalidField(field, "must not be empty") }
         guard trimmed.unicodeScalars.count <= 4000 else { throw APIError.invalidField(field, "must be at most 4000 characters") }
         return trimmed
@@ -16,7 +16,7 @@ enum MessageRules {
 
     /// The caption of an attachment message: trimmed, 0 to 4000 characters.
     static func caption(_ value: String) throws -> String {
-        let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = value.trimmingWhitespace
         guard trimmed.unicodeScalars.count <= 4000 else { throw APIError.invalidField("body", "a caption must be at most 4000 characters") }
         return trimmed
     }
@@ -34,7 +34,7 @@ enum MessageRules {
 
     /// A group title: trimmed, 1 to 100 characters.
     static func title(_ value: String) throws -> String {
-        let trimmed = value.trimmingCharacters(in: .whitespacesAndNewlines)
+        let trimmed = value.trimmingWhitespace
         guard (1...100).contains(trimmed.unicodeScalars.count) else { throw APIError.invalidField("title", "must be 1 to 100 characters") }
         return trimmed
     }

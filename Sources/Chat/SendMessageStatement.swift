@@ -9,6 +9,8 @@ import PostgresNIO
 /// column is the outcome's JSON text (``ChatService/send``); the `::text` keeps the result
 /// type fixed, so a migration that changes the function never invalidates the statement.
 struct SendMessageStatement: PostgresPreparedStatement {
+    /// Spelled out: the library's default, `String(reflecting:)`, is worked out on every execution.
+    static let name = "Chat.SendMessageStatement"
     static let sql =
         "SELECT public.chat_send_message($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9::integer, $10)::text"
     /// Declared rather than left to PostgreSQL's inference, so that every execution binds

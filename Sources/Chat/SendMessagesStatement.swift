@@ -7,6 +7,8 @@ import PostgresNIO
 /// in `sends` and its outcome's JSON text (`{"outcome": "failed"}` when it raised an error
 /// and was undone).
 struct SendMessagesStatement: PostgresPreparedStatement {
+    /// Spelled out: the library's default, `String(reflecting:)`, is worked out on every execution.
+    static let name = "Chat.SendMessagesStatement"
     static let sql = "SELECT item, outcome FROM public.chat_send_messages($1::jsonb, $2::integer)"
     static let bindingDataTypes: [PostgresDataType] = [.text, .int8]
     typealias Row = (Int32, String)

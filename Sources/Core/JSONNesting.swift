@@ -13,6 +13,12 @@ public enum JSONNesting {
     /// The rule a too-deep text breaks, for error messages.
     public static let rule = "must not nest objects and arrays more than \(maximumDepth) levels deep"
 
+    /// Whether `data` (JSON text) nests objects and arrays deeper than ``maximumDepth``: the
+    /// scan below over its contiguous bytes (iterating `Data` itself costs several times more).
+    public static func isTooDeep(_ data: Data) -> Bool {
+        data.withUnsafeBytes { isTooDeep($0) }
+    }
+
     /// Whether `bytes` (JSON text) nests objects and arrays deeper than ``maximumDepth``.
     /// Linear in the length; brackets inside strings do not count. Malformed text is left
     /// to the decoder that reads it next.

@@ -83,13 +83,12 @@ public struct RPCRegistry: Sendable {
 
     /// Runs the named function, refusing unknown names and unknown argument keys with PGRST202.
     public func call(_ call: RPCCall) async throws -> RPCResult {
-        let object = try JSONBody.object(from: call.arguments)
+        let keys = try JSONBody.objectKeys(from: call.arguments)
         guard let function = functions[call.name] else {
-            throw Self.notFound(call.name, keys: object.keys.sorted())
+            throw Self.notFound(call.name, keys: keys.sorted())
         }
-        let unknown = Set(object.keys).subtracting(function.parameters)
-        if !unknown.isEmpty {
-            throw Self.notFound(call.name, keys: object.keys.sorted())
+        if !keys.allSatisfy(function.parameters.contains) {
+            throw Self.notFound(call.name, keys: keys.sorted())
         }
         return try await function.handler(call)
     }

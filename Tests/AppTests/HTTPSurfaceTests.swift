@@ -30,6 +30,22 @@ import Auth
         }
     }
 
+    /// A method this API does not know counts as `other` in the request metrics, so clients
+    /// cannot add label sets without bound.
+    @Test func unknownMethodsShareOneMetricsLabel() async throws {
+        try await AppHarness.withApp { client, _ in
+            for name in ["BREW", "WHEN"] {
+                let method = try #require(HTTPRequest.Method(name))
+                try await client.execute(uri: "/health", method: method) { _ in }
+            }
+            try await client.execute(uri: "/metrics", method: .get) { response in
+                let text = String(buffer: response.body)
+                #expect(text.contains(#"method="other""#))
+                #expect(!text.contains("BREW") && !text.contains("WHEN"))
+            }
+        }
+    }
+
     @Test func missingOrForeignAPIKeyIs401() async throws {
         try await AppHarness.withApp { client, _ in
             for headers: HTTPFields in [[:], [.apikey: "forged"]] {

@@ -122,10 +122,20 @@ public struct Database: Sendable {
 }
 
 /// Connection-pool gauges exported to `/metrics` (`db_pool_leased_connections`,
-/// `db_pool_max_connections`). The gauges are looked up at each record so they reach
-/// whichever metrics backend is bootstrapped by then.
+/// `db_pool_max_connections`). The gauges are kept once a metrics backend is bootstrapped;
+/// until then each record looks them up again, so they reach the backend bootstrapped later.
 final class PoolGauges: Sendable {
-    private let leasedCount = NIOLockedValueBox(0)
+    private struct State: Sendable {
+        var leased = 0
+        var gauges: Gauges?
+    }
+
+    private struct Gauges: Sendable {
+        var leased: Gauge
+        var maximum: Gauge
+    }
+
+    private let state = NIOLockedValueBox(State())
     private let maximumConnections: Int
     private let dimensions: [(String, String)]
 
@@ -135,11 +145,22 @@ final class PoolGauges: Sendable {
     }
 
     func leased(_ delta: Int) {
-        let value = leasedCount.withLockedValue { count in
-            count += delta
-            return count
+        let (value, kept) = state.withLockedValue { state in
+            state.leased += delta
+            return (state.leased, state.gauges)
         }
-        Gauge(label: "db_pool_leased_connections", dimensions: dimensions).record(value)
-        Gauge(label: "db_pool_max_connections", dimensions: dimensions).record(maximumConnections)
+        let gauges = kept ?? makeGauges()
+        gauges.leased.record(value)
+        gauges.maximum.record(maximumConnections)
+    }
+
+    private func makeGauges() -> Gauges {
+        let gauges = Gauges(
+            leased: Gauge(label: "db_pool_leased_connections", dimensions: dimensions),
+            maximum: Gauge(label: "db_pool_max_connections", dimensions: dimensions))
+        if !(MetricsSystem.factory is NOOPMetricsHandler) {
+            state.withLockedValue { $0.gauges = gauges }
+        }
+        return gauges
     }
 }

@@ -36,7 +36,10 @@ struct RequestMetricsMiddleware: RouterMiddleware {
 }
 
 /// The counter and timer of each label set, made on first use and kept: making them again
-/// for every request asks the metrics backend to look the set up again.
+/// for every request asks the metrics backend to look the set up again. Keeping them is safe
+/// because the first request comes after the backend is bootstrapped (`buildSurface`
+/// touches ``AppMetrics/registry`` before it adds this middleware), unlike the pool gauges
+/// of a `Database`, which may be made before it.
 final class RequestRecorders: Sendable {
     struct Labels: Hashable {
         var method: String

@@ -2,10 +2,11 @@ import Core
 import Foundation
 import PostgresNIO
 
-/// Several sends in one statement (`public.chat_send_messages`, migration 0045), prepared
-/// once per pooled connection like ``SendMessageStatement``: one row per send, its position
-/// in `sends` and its outcome's JSON text (`{"outcome": "failed"}` when it raised an error
-/// and was undone).
+/// Several sends in one statement (`public.chat_send_messages`, migrations 0045 and 0046),
+/// prepared once per pooled connection like ``SendMessageStatement``: one row per send, its
+/// position in `sends` and its outcome's JSON text (`{"outcome": "failed"}` when it raised an
+/// error and was undone). Plain text messages from different senders are judged and
+/// inserted set-wise; when that raises an error, the statement fails and nothing is kept.
 struct SendMessagesStatement: PostgresPreparedStatement {
     /// Spelled out: the library's default, `String(reflecting:)`, is worked out on every execution.
     static let name = "Chat.SendMessagesStatement"

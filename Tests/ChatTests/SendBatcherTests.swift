@@ -5,16 +5,17 @@ import Foundation
 import Testing
 import TestSupport
 
-/// Sends that arrive while the database is busy go to it together (SendBatcher, migration
-/// 0045), each with its own outcome. One statement of sends at a time here, and the first
+/// Sends that arrive while the database is busy go to it together (SendBatcher, migrations
+/// 0045 and 0046), each with its own outcome. One statement of sends at a time here, and the first
 /// send held on a lock of its conversation's row, so every later send queues behind it.
 @Suite struct SendBatcherTests {
     /// A send as ChatService.send builds it.
     static func send(_ caller: Caller, _ conversation: String, _ body: String, clientID: UUID = UUID(),
-                     attachment: JSONValue? = nil, perMinute: Int = MessageRules.perMinute) -> SendMessageStatement {
+                     attachment: JSONValue? = nil, replyTo: String? = nil, perMinute: Int = MessageRules.perMinute) -> SendMessageStatement {
         SendMessageStatement(
             role: caller.role.rawValue, claims: caller.claimsJSON, conversation: UUID(uuidString: conversation)!, clientMessageID: clientID,
-            kind: attachment == nil ? "text" : "image", body: body, attachment: attachment, replyTo: nil, perMinute: perMinute, forwardedFrom: nil)
+            kind: attachment == nil ? "text" : "image", body: body, attachment: attachment, replyTo: replyTo.flatMap(UUID.init(uuidString:)),
+            perMinute: perMinute, forwardedFrom: nil)
     }
 
     /// Runs `first` while `conversation`'s row is locked, queues `queued` behind it, then
@@ -129,6 +130,70 @@ import TestSupport
             #expect(ids[0].flatMap { created[$0] } != batched.first)
             #expect(try await f.messages(b, ab).map { $0["body"] as? String } == ["first", "second", "third"])
             #expect(batcher.load == (0, 0))
+        }
+    }
+
+    /// Plain text messages from different senders, the usual batch, are judged and inserted
+    /// by one statement (migration 0046); each still gets the outcome a lone send gets, in the
+    /// order of `chat_send_message`'s checks, and the sent ones take their seq in the batch's order.
+    @Test func aBatchOfDifferentSendersGetsEachSendsOwnOutcome() async throws {
+        try await TestDatabase.withDatabase { database in
+            let f = ChatFixture(database)
+            let a = try await f.user("one_a"), b = try await f.user("one_b"), c = try await f.user("one_c")
+            let d = try await f.user("one_d"), e = try await f.user("one_e"), g = try await f.user("one_g")
+            let ab = try await f.dm(a, b), de = try await f.dm(d, e), ga = try await f.dm(g, a)
+            try await database.withOwner { connection in
+                try await connection.execute("INSERT INTO public.blocks (blocker_id, blocked_id) VALUES ($1, $2)", [d.userID, e.userID])
+            }
+            let retried = UUID()
+            let earlier = try #require(try await f.send(b, ab, "earlier", clientID: retried)["message_id"] as? String)
+            _ = try await f.send(g, ga, "one")
+            _ = try await f.send(g, ga, "two")
+            let batcher = Self.oneAtATime(database)
+            let results = try await Self.heldThenQueued(
+                database, batcher, conversation: ab, first: Self.send(a, ab, "first", perMinute: 2),
+                queued: [
+                    Self.send(a, ab, "second", perMinute: 2),
+                    Self.send(c, ab, "not a member", perMinute: 2),
+                    Self.send(b, ab, "earlier again", clientID: retried, perMinute: 2),
+                    Self.send(e, de, "to the one who blocked me", perMinute: 2),
+                    Self.send(g, ga, "three", perMinute: 2),
+                ])
+            let outcomes = try results.map { try $0.get() }
+            #expect(outcomes.map { $0["outcome"] } == ["sent", "sent", "not_member", "existing", "blocked", "rate_limited"].map(JSONValue.string))
+            #expect(Self.messageID(outcomes[3]) == earlier, "the retry answers with the message its first send made")
+            #expect(outcomes[1]["result"]?.objectValue?["seq"] == .number(3))
+            let record = outcomes[1]["record"]?.objectValue
+            #expect(record?["body"] == .string("second") && record?["sender_id"] == .string(a.id) && record?["seq"] == .number(3))
+            #expect(outcomes[3]["record"]?.objectValue?["body"] == .string("earlier"))
+            #expect(outcomes[5]["retry_after"].map { if case .number(let s) = $0 { (1...60).contains(s) } else { false } } == true)
+            #expect(try await f.messages(b, ab).map { $0["body"] as? String } == ["earlier", "first", "second"])
+            #expect(try await f.messages(d, de).isEmpty)
+            #expect(try await f.messages(a, ga).map { $0["body"] as? String } == ["one", "two"])
+        }
+    }
+
+    /// When the one statement of a batch from different senders raises an error, nothing of
+    /// the batch is kept and each send runs by itself: the failing one gets its own error.
+    @Test func aSendThatFailsInABatchOfDifferentSendersGetsItsOwnError() async throws {
+        try await TestDatabase.withDatabase { database in
+            let f = ChatFixture(database)
+            let a = try await f.user("one_err_a"), b = try await f.user("one_err_b"), c = try await f.user("one_err_c")
+            let ab = try await f.dm(a, b), ca = try await f.dm(c, a)
+            let elsewhere = try #require(try await f.send(a, ab, "elsewhere")["message_id"] as? String)
+            let batcher = Self.oneAtATime(database)
+            let results = try await Self.heldThenQueued(
+                database, batcher, conversation: ab, first: Self.send(a, ab, "first"),
+                queued: [Self.send(b, ab, "kept"), Self.send(c, ca, "a reply across conversations", replyTo: elsewhere)])
+            #expect(try results[1].get()["outcome"] == .string("sent"))
+            guard case .failure(let error) = results[2] else {
+                Issue.record("a reply to a message of another conversation was accepted")
+                return
+            }
+            let refusal = error as? APIError
+            #expect(refusal?.code == "22023" && refusal?.message.hasPrefix("reply_to_id:") == true, "\(error)")
+            #expect(try await f.messages(a, ab).map { $0["body"] as? String } == ["elsewhere", "first", "kept"])
+            #expect(try await f.messages(a, ca).isEmpty)
         }
     }
 

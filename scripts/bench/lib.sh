@@ -150,8 +150,17 @@ bench_start_cluster() {
 
 # Starts the server from a copy (so a concurrent rebuild cannot swap the binary mid-run),
 # on a free port, with the environment the caller exported. Each start logs to its own file.
+# The binary's resource bundles (migrations, tariffs…) beside it are copied with it: a
+# binary finds them next to itself first, and only then in the build folder it was built
+# in, where a later build may have changed them.
 bench_start_server() {
-    [ -x "$work/ecomansoni" ] || cp "$binary" "$work/ecomansoni"
+    if [ ! -x "$work/ecomansoni" ]; then
+        cp "$binary" "$work/ecomansoni"
+        local bundle
+        for bundle in "$(dirname "$binary")"/*.resources; do
+            [ -d "$bundle" ] && cp -R "$bundle" "$work/"
+        done
+    fi
     server_port=$(free_port)
     server_runs=$((server_runs + 1))
     server_log=$work/server-$server_runs.log

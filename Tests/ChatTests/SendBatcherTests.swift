@@ -142,6 +142,8 @@ import TestSupport
             let a = try await f.user("one_a"), b = try await f.user("one_b"), c = try await f.user("one_c")
             let d = try await f.user("one_d"), e = try await f.user("one_e"), g = try await f.user("one_g")
             let ab = try await f.dm(a, b), de = try await f.dm(d, e), ga = try await f.dm(g, a)
+            let p = try await f.user("one_p"), q = try await f.user("one_q"), r = try await f.user("one_r")
+            let group = try #require(try await f.call(p, "create_group_chat", ["title": "one", "member_ids": [q.id, r.id]]) as? String)
             try await database.withOwner { connection in
                 try await connection.execute("INSERT INTO public.blocks (blocker_id, blocked_id) VALUES ($1, $2)", [d.userID, e.userID])
             }
@@ -158,9 +160,18 @@ import TestSupport
                     Self.send(b, ab, "earlier again", clientID: retried, perMinute: 2),
                     Self.send(e, de, "to the one who blocked me", perMinute: 2),
                     Self.send(g, ga, "three", perMinute: 2),
+                    Self.send(r, group, "r", perMinute: 2),
+                    Self.send(p, group, "p", perMinute: 2),
+                    Self.send(q, group, "q", perMinute: 2),
                 ])
             let outcomes = try results.map { try $0.get() }
-            #expect(outcomes.map { $0["outcome"] } == ["sent", "sent", "not_member", "existing", "blocked", "rate_limited"].map(JSONValue.string))
+            #expect(outcomes.map { $0["outcome"] }
+                == ["sent", "sent", "not_member", "existing", "blocked", "rate_limited", "sent", "sent", "sent"].map(JSONValue.string))
+            let groupSeqs = outcomes[6...].compactMap { outcome -> Double? in
+                if case .number(let seq)? = outcome["result"]?.objectValue?["seq"] { seq } else { nil }
+            }
+            #expect(groupSeqs.count == 3 && groupSeqs == groupSeqs.sorted() && Set(groupSeqs).count == 3, "seq follows the batch's order")
+            #expect(try await f.messages(q, group).compactMap { $0["body"] as? String }.suffix(3) == ["r", "p", "q"])
             #expect(Self.messageID(outcomes[3]) == earlier, "the retry answers with the message its first send made")
             #expect(outcomes[1]["result"]?.objectValue?["seq"] == .number(3))
             let record = outcomes[1]["record"]?.objectValue

@@ -39,9 +39,10 @@ BEGIN
     WHERE c.id IN (SELECT (s ->> 'conversation')::uuid FROM jsonb_array_elements(sends) s)
     ORDER BY c.id
     FOR NO KEY UPDATE;
-    IF (SELECT bool_and(s ->> 'role' = 'authenticated' AND s ->> 'kind' = 'text'
-                        AND coalesce(jsonb_typeof(s -> 'attachment'), 'null') = 'null'
-                        AND nullif((s ->> 'claims')::jsonb ->> 'sub', '') IS NOT NULL)
+    -- coalesce: bool_and skips NULLs, and a send without a role or kind must not pass.
+    IF (SELECT bool_and(coalesce(s ->> 'role' = 'authenticated' AND s ->> 'kind' = 'text'
+                                 AND coalesce(jsonb_typeof(s -> 'attachment'), 'null') = 'null'
+                                 AND nullif((s ->> 'claims')::jsonb ->> 'sub', '') IS NOT NULL, false))
                AND count(DISTINCT nullif((s ->> 'claims')::jsonb ->> 'sub', '')::uuid) = count(*)
         FROM jsonb_array_elements(sends) s) THEN
         RETURN QUERY WITH input AS (

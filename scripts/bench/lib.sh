@@ -158,7 +158,7 @@ bench_start_server() {
         cp "$binary" "$work/ecomansoni"
         local bundle
         for bundle in "$(dirname "$binary")"/*.resources; do
-            [ -d "$bundle" ] && cp -R "$bundle" "$work/"
+            if [ -d "$bundle" ]; then cp -R "$bundle" "$work/"; fi
         done
     fi
     server_port=$(free_port)

@@ -203,7 +203,7 @@ bus_cleanup() {
 trap bus_cleanup EXIT
 
 bench_start_cluster "$database"
-cp "$binary" "$work/ecomansoni"
+bench_copy_binary
 
 bench_start_redis
 

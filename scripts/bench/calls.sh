@@ -143,10 +143,10 @@ calls_cleanup() {
 trap calls_cleanup EXIT
 
 bench_start_cluster "$database"
-# The binary as it is when copied (lib.sh copies it at the first server start; a rebuild
-# during the run does not change what is measured).
+# The binary as it is when copied (bench_copy_binary, below; a rebuild during the run does
+# not change what is measured).
 binary_built=$(date -u -d "@$(stat -c %Y "$binary")" +%Y-%m-%dT%H:%M:%SZ)
-cp "$binary" "$work/ecomansoni"
+bench_copy_binary
 
 # Users: two per pair for the relay phases; the join phase's creators reuse the first
 # BENCH_ROOMS users and its joiners the next ones (with new device ids).

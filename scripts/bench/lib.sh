@@ -148,19 +148,23 @@ bench_start_cluster() {
     bench_log "PostgreSQL $pg_version on 127.0.0.1:$pg_port (pid $postmaster_pid)"
 }
 
-# Starts the server from a copy (so a concurrent rebuild cannot swap the binary mid-run),
-# on a free port, with the environment the caller exported. Each start logs to its own file.
-# The binary's resource bundles (migrations, tariffs…) beside it are copied with it: a
-# binary finds them next to itself first, and only then in the build folder it was built
-# in, where a later build may have changed them.
+# Copies $binary into $work once, so a concurrent rebuild cannot swap it mid-run, with the
+# resource bundles (migrations, tariffs…) beside it: a binary finds them next to itself
+# first, and only then in the build folder it was built in, where a later build may have
+# changed them.
+bench_copy_binary() {
+    [ -x "$work/ecomansoni" ] && return 0
+    cp "$binary" "$work/ecomansoni"
+    local bundle
+    for bundle in "$(dirname "$binary")"/*.resources; do
+        if [ -d "$bundle" ]; then cp -R "$bundle" "$work/"; fi
+    done
+}
+
+# Starts the server from its copy (bench_copy_binary) on a free port, with the environment
+# the caller exported. Each start logs to its own file.
 bench_start_server() {
-    if [ ! -x "$work/ecomansoni" ]; then
-        cp "$binary" "$work/ecomansoni"
-        local bundle
-        for bundle in "$(dirname "$binary")"/*.resources; do
-            if [ -d "$bundle" ]; then cp -R "$bundle" "$work/"; fi
-        done
-    fi
+    bench_copy_binary
     server_port=$(free_port)
     server_runs=$((server_runs + 1))
     server_log=$work/server-$server_runs.log

@@ -64,7 +64,7 @@ command -v redis-server >/dev/null || die "redis-server not found (apt-get insta
 command -v redis-benchmark >/dev/null || die "redis-benchmark not found (apt-get install redis-tools)"
 
 bench_setup
-cp "$binary" "$work/ecomansoni"
+bench_copy_binary
 
 bench_start_redis
 

@@ -48,17 +48,14 @@ public struct ChatChangeFeed: ChangeFeed {
             values = [change.key["id"].flatMap(UUID.init(uuidString:))]
         case "reactions":
             sql = """
-                SELECT jsonb_build_object('message_id', r.message_id, 'user_id', r.user_id, 'conversation_id', m.conversation_id,
-                    'emoji', r.emoji, 'created_at', r.created_at, 'updated_at', r.updated_at)::text
+                SELECT \(ChatSQL.reactionRecord("r", conversation: "m.conversation_id"))::text
                 FROM public.reactions r JOIN public.messages m ON m.id = r.message_id
                 WHERE r.message_id = $1 AND r.user_id = $2
                 """
             values = [change.key["message_id"].flatMap(UUID.init(uuidString:)), change.key["user_id"].flatMap(UUID.init(uuidString:))]
         case "participants":
             sql = """
-                SELECT jsonb_build_object('conversation_id', p.conversation_id, 'user_id', p.user_id, 'role', p.role,
-                    'joined_at', p.joined_at, 'delivered_up_to_seq', p.delivered_up_to_seq, 'read_up_to_seq', p.read_up_to_seq,
-                    'updated_at', p.updated_at)::text
+                SELECT \(ChatSQL.participantRecord("p"))::text
                 FROM public.participants p WHERE p.conversation_id = $1 AND p.user_id = $2
                 """
             values = [change.conversationID, change.key["user_id"].flatMap(UUID.init(uuidString:))]

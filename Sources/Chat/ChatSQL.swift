@@ -21,4 +21,22 @@ enum ChatSQL {
         'avatar_url', \(alias).avatar_url, 'last_seen_at', \(alias).last_seen_at)
         """
     }
+
+    /// A reaction as realtime records it: its row plus its message's conversation (not a
+    /// column of `reactions`), given as the SQL expression `conversation`.
+    static func reactionRecord(_ alias: String, conversation: String) -> String {
+        """
+        jsonb_build_object('message_id', \(alias).message_id, 'user_id', \(alias).user_id, 'conversation_id', \(conversation), \
+        'emoji', \(alias).emoji, 'created_at', \(alias).created_at, 'updated_at', \(alias).updated_at)
+        """
+    }
+
+    /// A participant as realtime records it (without `muted_until`).
+    static func participantRecord(_ alias: String) -> String {
+        """
+        jsonb_build_object('conversation_id', \(alias).conversation_id, 'user_id', \(alias).user_id, 'role', \(alias).role, \
+        'joined_at', \(alias).joined_at, 'delivered_up_to_seq', \(alias).delivered_up_to_seq, \
+        'read_up_to_seq', \(alias).read_up_to_seq, 'updated_at', \(alias).updated_at)
+        """
+    }
 }

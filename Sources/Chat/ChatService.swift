@@ -35,7 +35,9 @@ public struct ChatService: Sendable {
     }
 
     /// Participants changes; an INSERT or DELETE also changes who may see the conversation.
-    private func participants(_ type: ChangeType, _ conversation: UUID, _ users: [UUID]) -> [ChangeEnvelope] {
+    private func participants(
+        _ type: ChangeType, _ conversation: UUID, _ users: [UUID], records: [UUID: JSONValue] = [:]
+    ) -> [ChangeEnvelope] {
         users.map { user in
             let membership: MembershipChange? = switch type {
             case .insert: .joined(user)
@@ -44,8 +46,19 @@ public struct ChatService: Sendable {
             }
             return ChangeEnvelope(
                 table: "participants", type: type, conversationID: conversation, key: ["user_id": user.uuidString.lowercased()],
-                membership: membership)
+                record: records[user], membership: membership)
         }
+    }
+
+    /// The rows of `users` in the conversation as this transaction sees them, carried with
+    /// their changes so that realtime does not read a row that may be gone by then.
+    private func participantRecords(_ connection: PostgresConnection, _ conversation: UUID, _ users: [UUID]) async throws -> [UUID: JSONValue] {
+        var records: [UUID: JSONValue] = [:]
+        let rows = try await connection.rows(
+            "SELECT p.user_id, \(ChatSQL.participantRecord("p"))::text FROM public.participants p WHERE p.conversation_id = $1 AND p.user_id = ANY($2)",
+            [conversation, users])
+        for try await (user, record) in rows.decode((UUID, String).self) { records[user] = try? JSONValue.parse(record) }
+        return records
     }
 
     // MARK: Conversations
@@ -54,13 +67,17 @@ public struct ChatService: Sendable {
     func directConversation(_ caller: Caller, with target: UUID) async throws -> UUID {
         let me = try caller.requireUser()
         guard me != target else { throw APIError.invalidField("target_user_id", "must not be yourself") }
-        let (conversation, created) = try await database.withCaller(caller) { connection in
-            for try await row in try await connection.rows("SELECT conversation, created FROM public.chat_get_or_create_dm($1)", [target]).decode((UUID, Bool).self) {
-                return row
+        let (conversation, joined) = try await database.withCaller(caller) { connection -> (UUID, [ChangeEnvelope]) in
+            for try await (conversation, created) in try await connection.rows(
+                "SELECT conversation, created FROM public.chat_get_or_create_dm($1)", [target]
+            ).decode((UUID, Bool).self) {
+                guard created else { return (conversation, []) }
+                let records = try await participantRecords(connection, conversation, [me, target])
+                return (conversation, participants(.insert, conversation, [me, target], records: records))
             }
             throw APIError.notFound("target_user_id: no such user")
         }
-        if created { await announce(participants(.insert, conversation, [me, target])) }
+        await announce(joined)
         return conversation
     }
 
@@ -69,27 +86,27 @@ public struct ChatService: Sendable {
         _ = try caller.requireUser()
         let (conversation, everyone) = try await database.withCaller(caller) { connection in
             let conversation = try await uuid(connection, "SELECT public.chat_create_group($1, $2)", [title, members])
-            var everyone: [UUID] = []
-            for try await user in try await connection.rows("SELECT user_id FROM public.participants WHERE conversation_id = $1", [conversation]).decode(UUID.self) {
-                everyone.append(user)
-            }
+            var everyone: [UUID: JSONValue] = [:]
+            let rows = try await connection.rows(
+                "SELECT p.user_id, \(ChatSQL.participantRecord("p"))::text FROM public.participants p WHERE p.conversation_id = $1", [conversation])
+            for try await (user, record) in rows.decode((UUID, String).self) { everyone[user] = try? JSONValue.parse(record) }
             return (conversation, everyone)
         }
-        await announce(participants(.insert, conversation, everyone))
+        await announce(participants(.insert, conversation, Array(everyone.keys), records: everyone))
         return conversation
     }
 
     /// Adds members to a group; returns how many were new.
     func addMembers(_ caller: Caller, conversation: UUID, members: [UUID]) async throws -> Int {
         _ = try caller.requireUser()
-        let added = try await database.withCaller(caller) { connection in
+        let joined = try await database.withCaller(caller) { connection -> [ChangeEnvelope] in
             for try await added in try await connection.rows("SELECT public.chat_add_members($1, $2)", [conversation, members]).decode([UUID].self) {
-                return added
+                return participants(.insert, conversation, added, records: try await participantRecords(connection, conversation, added))
             }
             return []
         }
-        await announce(participants(.insert, conversation, added))
-        return added.count
+        await announce(joined)
+        return joined.count
     }
 
     /// Removes another member.
@@ -104,10 +121,11 @@ public struct ChatService: Sendable {
     /// Changes another member's role.
     func setRole(_ caller: Caller, conversation: UUID, user: UUID, role: String) async throws {
         _ = try caller.requireUser()
-        try await database.withCaller(caller) { connection in
+        let records = try await database.withCaller(caller) { connection in
             try await connection.execute("SELECT public.chat_set_member_role($1, $2, $3)", [conversation, user, role])
+            return try await participantRecords(connection, conversation, [user])
         }
-        await announce(participants(.update, conversation, [user]))
+        await announce(participants(.update, conversation, [user], records: records))
     }
 
     /// Leaves a group.
@@ -246,22 +264,26 @@ public struct ChatService: Sendable {
                 conversation = id
             }
             guard let conversation else { throw APIError.notFound("message_id: no such message") }
-            let existed = try await connection.exists("SELECT 1 FROM public.reactions WHERE message_id = $1 AND user_id = $2", [message, me])
-            let type: ChangeType
-            if let emoji {
-                try await connection.execute("""
-                    INSERT INTO public.reactions (message_id, user_id, emoji) VALUES ($1, $2, $3)
-                    ON CONFLICT (message_id, user_id) DO UPDATE SET emoji = EXCLUDED.emoji, updated_at = now()
-                    """, [message, me, emoji])
-                type = existed ? .update : .insert
-            } else {
-                guard existed else { return nil }
-                try await connection.execute("DELETE FROM public.reactions WHERE message_id = $1 AND user_id = $2", [message, me])
-                type = .delete
+            let key = ["message_id": message.uuidString.lowercased(), "user_id": me.uuidString.lowercased()]
+            guard let emoji else {
+                let removed = try await connection.exists(
+                    "DELETE FROM public.reactions WHERE message_id = $1 AND user_id = $2 RETURNING 1", [message, me])
+                return removed ? ChangeEnvelope(table: "reactions", type: .delete, conversationID: conversation, key: key) : nil
             }
-            return ChangeEnvelope(
-                table: "reactions", type: type, conversationID: conversation,
-                key: ["message_id": message.uuidString.lowercased(), "user_id": me.uuidString.lowercased()])
+            // The row travels with the change: realtime must not re-read it, as by then it
+            // may already be removed again and the INSERT would never be delivered.
+            // `xmax = 0` only for a row this statement inserted (not one it updated).
+            let rows = try await connection.rows("""
+                INSERT INTO public.reactions AS r (message_id, user_id, emoji) VALUES ($1, $2, $3)
+                ON CONFLICT (message_id, user_id) DO UPDATE SET emoji = EXCLUDED.emoji, updated_at = now()
+                RETURNING \(ChatSQL.reactionRecord("r", conversation: "$4::uuid"))::text, r.xmax = 0
+                """, [message, me, emoji, conversation])
+            for try await (record, inserted) in rows.decode((String, Bool).self) {
+                return ChangeEnvelope(
+                    table: "reactions", type: inserted ? .insert : .update, conversationID: conversation, key: key,
+                    record: try? JSONValue.parse(record))
+            }
+            return nil
         }
         if let change { await announce([change]) }
         let result: [String: Any] = ["message_id": message.uuidString.lowercased(), "emoji": emoji ?? NSNull()]
@@ -274,15 +296,18 @@ public struct ChatService: Sendable {
         let result = try await database.withCaller(caller) { connection in
             let column = read ? "read_up_to_seq" : "delivered_up_to_seq"
             let rows = try await connection.rows("""
-                UPDATE public.participants SET \(column) = $3 WHERE conversation_id = $1 AND user_id = $2
+                UPDATE public.participants p SET \(column) = $3 WHERE conversation_id = $1 AND user_id = $2
                 RETURNING jsonb_build_object('conversation_id', conversation_id, 'delivered_up_to_seq', delivered_up_to_seq,
-                                             'read_up_to_seq', read_up_to_seq)::text
+                                             'read_up_to_seq', read_up_to_seq)::text,
+                          \(ChatSQL.participantRecord("p"))::text
                 """, [conversation, me, seq])
-            for try await json in rows.decode(String.self) { return Data(json.utf8) }
+            for try await (json, record) in rows.decode((String, String).self) {
+                return (Data(json.utf8), (try? JSONValue.parse(record)).map { [me: $0] } ?? [:])
+            }
             throw APIError.notFound("conversation_id: no such conversation")
         }
-        await announce(participants(.update, conversation, [me]))
-        return result
+        await announce(participants(.update, conversation, [me], records: result.1))
+        return result.0
     }
 
     // MARK: Helpers

@@ -12,14 +12,6 @@ import TestSupport
 /// who may read the object. Uploads are made as storage would record them (rows in
 /// storage.objects); the HTTP path is covered by Tests/e2e/test_chat_attachments.py.
 @Suite struct ChatAttachmentsTests {
-    /// Records what the service announces to realtime.
-    final class Recorder: ChangePublisher, @unchecked Sendable {
-        private let lock = NSLock()
-        private var changes: [ChangeEnvelope] = []
-        func publish(_ changes: [ChangeEnvelope]) async { lock.withLock { self.changes += changes } }
-        var all: [ChangeEnvelope] { lock.withLock { changes } }
-    }
-
     /// An upload of `owner`'s as storage records it; returns its id.
     static func upload(
         _ database: Database, _ owner: Caller, _ file: String, mime: String, media: String = "{}", bucket: String = "attachments",
@@ -62,11 +54,8 @@ import TestSupport
 
     @Test func everyKindCarriesTheClaimedObjectInResultHistoryRealtimeAndInbox() async throws {
         try await TestDatabase.withDatabase { database in
-            let recorder = Recorder()
-            var f = ChatFixture(database)
-            let chat = ChatService(database: database, publisher: recorder)
-            f.registry = RPCRegistry()
-            f.registry.register(chat.rpcFunctions)
+            let recorder = ChangeRecorder()
+            let f = ChatFixture(database, publisher: recorder)
             let a = try await f.user("att_a"), b = try await f.user("att_b")
             let dm = try await f.dm(a, b)
             let photo = try await Self.upload(database, a, "photo.png", mime: "image/png", media: #"{"width": 640, "height": 480, "thumbnail": "\#(a.id)/photo.png.thumb.jpg"}"#)

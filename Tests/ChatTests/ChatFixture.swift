@@ -2,6 +2,7 @@
 import Core
 import Database
 import Foundation
+import Realtime
 import TestSupport
 
 /// Users made directly in the database, and shortcuts over the chat RPC surface.
@@ -10,9 +11,9 @@ struct ChatFixture {
     let chat: ChatService
     var registry: RPCRegistry
 
-    init(_ database: Database) {
+    init(_ database: Database, publisher: (any ChangePublisher)? = nil) {
         self.database = database
-        self.chat = ChatService(database: database)
+        self.chat = ChatService(database: database, publisher: publisher)
         var registry = RPCRegistry()
         registry.register(chat.rpcFunctions)
         self.registry = registry
@@ -63,6 +64,14 @@ struct ChatFixture {
         if let cursor { arguments["p_cursor"] = cursor }
         return try await object(caller, "chat_get_inbox_v2", arguments)
     }
+}
+
+/// Records what a chat service announces to realtime.
+final class ChangeRecorder: ChangePublisher, @unchecked Sendable {
+    private let lock = NSLock()
+    private var changes: [ChangeEnvelope] = []
+    func publish(_ changes: [ChangeEnvelope]) async { lock.withLock { self.changes += changes } }
+    var all: [ChangeEnvelope] { lock.withLock { changes } }
 }
 
 extension Caller {

@@ -2,6 +2,7 @@
 import Core
 import Database
 import Foundation
+import Realtime
 import Testing
 import TestSupport
 
@@ -184,6 +185,67 @@ import TestSupport
             await #expect(throws: APIError.invalidField("emoji", "must be a single emoji, or null to remove the reaction")) {
                 try await f.call(b, "set_reaction", ["message_id": id, "emoji": "lol"])
             }
+        }
+    }
+
+    /// A reaction set and removed at once reaches realtime as both changes: the INSERT and
+    /// the UPDATE carry their rows (as `ChatChangeFeed` reads them), so realtime never has to
+    /// read a row that is already gone. A receipt carries its participant row too.
+    @Test func reactionAndReceiptChangesCarryTheirRows() async throws {
+        try await TestDatabase.withDatabase { database in
+            let recorder = ChangeRecorder()
+            let f = ChatFixture(database, publisher: recorder)
+            let feed = ChatChangeFeed(database: database)
+            let a = try await f.user("rr_a"), b = try await f.user("rr_b")
+            let chat = try await f.dm(a, b)
+            let id = try #require(try await f.send(a, chat, "react and take it back")["message_id"] as? String)
+            _ = try await f.call(b, "set_reaction", ["message_id": id, "emoji": "👍"])
+            _ = try await f.call(b, "set_reaction", ["message_id": id, "emoji": "❤️"])
+            let replaced = try #require(recorder.all.last)
+            #expect(try await feed.record(for: replaced) == replaced.record?.objectValue)
+            _ = try await f.call(b, "set_reaction", ["message_id": id, "emoji": NSNull()])
+            _ = try await f.call(b, "set_reaction", ["message_id": id, "emoji": NSNull()])  // nothing left to remove
+            let reactions = recorder.all.filter { $0.table == "reactions" }
+            #expect(reactions.map(\.type) == [.insert, .update, .delete])
+            #expect(reactions.map { $0.record?.objectValue?["emoji"] } == [.string("👍"), .string("❤️"), nil])
+            let inserted = try #require(reactions.first?.record?.objectValue)
+            #expect(Set(inserted.keys) == ["message_id", "user_id", "conversation_id", "emoji", "created_at", "updated_at"])
+            #expect(inserted["conversation_id"] == .string(chat) && inserted["user_id"] == .string(b.id))
+            #expect(try await feed.record(for: reactions[0]) == nil)  // gone: only the carried row tells of it
+
+            _ = try await f.call(b, "ack_read_v1", ["conversation_id": chat, "up_to_seq": 1])
+            let receipt = try #require(recorder.all.last)
+            #expect(receipt.table == "participants" && receipt.type == .update)
+            #expect(receipt.record?.objectValue?["read_up_to_seq"] == .number(1))
+            #expect(try await feed.record(for: receipt) == receipt.record?.objectValue)
+        }
+    }
+
+    /// Members joining (a DM, a new group, an addition) and a role change reach realtime with
+    /// their participant rows, as `ChatChangeFeed` reads them; a removal carries only its key.
+    @Test func membershipChangesCarryTheirParticipantRows() async throws {
+        try await TestDatabase.withDatabase { database in
+            let recorder = ChangeRecorder()
+            let f = ChatFixture(database, publisher: recorder)
+            let feed = ChatChangeFeed(database: database)
+            let owner = try await f.user("mc_owner"), member = try await f.user("mc_member"), extra = try await f.user("mc_extra")
+            _ = try await f.dm(owner, member)
+            let group = try await f.call(owner, "create_group_chat", ["title": "Carried", "member_ids": [member.id]]) as! String
+            try await f.call(owner, "add_chat_members", ["conversation_id": group, "member_ids": [extra.id]])
+            try await f.call(owner, "set_chat_member_role", ["conversation_id": group, "user_id": extra.id, "role": "admin"])
+            let changes = recorder.all.filter { $0.table == "participants" }
+            #expect(changes.map(\.type) == [.insert, .insert, .insert, .insert, .insert, .update])
+            for change in changes {
+                let carried = try #require(change.record?.objectValue, "\(change.type) of \(change.key) carries no row")
+                if change.type == .insert {
+                    #expect(carried["user_id"] == .string(change.key["user_id"] ?? ""))
+                }
+            }
+            #expect(changes.last?.record?.objectValue?["role"] == .string("admin"))
+            #expect(try await feed.record(for: changes[5]) == changes[5].record?.objectValue)
+            try await f.call(owner, "remove_chat_member", ["conversation_id": group, "user_id": extra.id])
+            let removal = try #require(recorder.all.last)
+            #expect(removal.type == .delete && removal.record == nil && removal.membership == .left(extra.userID!))
         }
     }
 

@@ -13,7 +13,7 @@ struct ChatTableWritesAdapter: TableWriteObserver {
     let logger: Logger
 
     func watchedColumns(of table: String) -> [String]? {
-        ChatTableChanges.keyColumns[table]
+        ChatTableChanges.watchedColumns[table]
     }
 
     func committed(_ write: TableWrite) async {

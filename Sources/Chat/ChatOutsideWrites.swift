@@ -12,7 +12,7 @@ enum ChatOutsideWrites {
     /// or removed also changes who may see the conversation.
     static func change(from payload: String) -> ChangeEnvelope? {
         guard case .object(let fields)? = try? JSONValue.parse(payload),
-              case .string(let table)? = fields["table"], ChatTableChanges.keyColumns[table] != nil,
+              case .string(let table)? = fields["table"], ChatTableChanges.watchedColumns[table] != nil,
               case .string(let operation)? = fields["type"], let type = ChangeType(rawValue: operation),
               case .string(let conversationText)? = fields["conversation_id"], let conversation = UUID(uuidString: conversationText),
               case .object(let keyFields)? = fields["key"] else { return nil }

@@ -5,16 +5,19 @@ import PostgresNIO
 import Realtime
 
 /// The realtime changes of rows written to chat's tables without its RPCs (through the table
-/// API): which columns identify a written row, and the change each row announces. The row
-/// itself is not carried: each subscribing instance reads it through ``ChatChangeFeed``, in
-/// the shape the RPCs' changes have.
+/// API): which columns of a written row it needs, and the change each row announces. The
+/// change carries the row as it was written, in the shape ``ChatChangeFeed`` reads (as the
+/// RPCs' changes do), so realtime need not read a row that may be gone by then.
 public struct ChatTableChanges: Sendable {
-    /// The columns a written row of each announced table must carry.
-    public static let keyColumns: [String: [String]] = [
-        "messages": ["id", "conversation_id"],
-        "participants": ["conversation_id", "user_id"],
-        "reactions": ["message_id", "user_id"],
-    ]
+    /// The columns a written row of each announced table must carry: its realtime record's,
+    /// except a reaction's conversation (its message's, not a column of its own).
+    public static let watchedColumns: [String: [String]] = {
+        var watched: [String: [String]] = [:]
+        for table in ChatChangeFeed.tables where ["messages", "participants", "reactions"].contains(table.name) {
+            watched[table.name] = table.columns.map(\.name).filter { table.name != "reactions" || $0 != "conversation_id" }
+        }
+        return watched
+    }()
 
     let database: Database
 
@@ -30,25 +33,32 @@ public struct ChatTableChanges: Sendable {
         case "messages":
             return rows.compactMap { row in
                 guard let conversation = Self.uuid(row["conversation_id"]), let id = Self.uuid(row["id"]) else { return nil }
-                return ChangeEnvelope(table: table, type: type, conversationID: conversation, key: ["id": Self.text(id)])
+                return ChangeEnvelope(
+                    table: table, type: type, conversationID: conversation, key: ["id": Self.text(id)],
+                    record: Self.record(row, of: table, type))
             }
         case "participants":
             return rows.compactMap { row in
                 guard let conversation = Self.uuid(row["conversation_id"]), let user = Self.uuid(row["user_id"]) else { return nil }
-                return ChangeEnvelope(table: table, type: type, conversationID: conversation, key: ["user_id": Self.text(user)])
+                return ChangeEnvelope(
+                    table: table, type: type, conversationID: conversation, key: ["user_id": Self.text(user)],
+                    record: Self.record(row, of: table, type))
             }
         case "reactions":
-            let written = rows.compactMap { row -> (message: UUID, user: UUID)? in
+            let written = rows.compactMap { row -> (message: UUID, user: UUID, row: [String: JSONValue])? in
                 guard let message = Self.uuid(row["message_id"]), let user = Self.uuid(row["user_id"]) else { return nil }
-                return (message, user)
+                return (message, user, row)
             }
             guard !written.isEmpty else { return [] }
             let conversations = try await conversations(of: Array(Set(written.map(\.message))))
             return written.compactMap { reaction in
                 guard let conversation = conversations[reaction.message] else { return nil }
+                var row = reaction.row
+                row["conversation_id"] = .string(Self.text(conversation))
                 return ChangeEnvelope(
                     table: table, type: type, conversationID: conversation,
-                    key: ["message_id": Self.text(reaction.message), "user_id": Self.text(reaction.user)])
+                    key: ["message_id": Self.text(reaction.message), "user_id": Self.text(reaction.user)],
+                    record: Self.record(row, of: table, type))
             }
         default:
             return []
@@ -65,6 +75,18 @@ public struct ChatTableChanges: Sendable {
             for try await (message, conversation) in rows { found[message] = conversation }
             return found
         }
+    }
+
+    /// The written row as its change's record: only the record's columns, none for a delete
+    /// (its key is its old record) or a row missing one of them (then realtime reads it).
+    private static func record(_ row: [String: JSONValue], of table: String, _ type: ChangeType) -> JSONValue? {
+        guard type != .delete, let columns = ChatChangeFeed.tables.first(where: { $0.name == table })?.columns else { return nil }
+        var record: [String: JSONValue] = [:]
+        for column in columns {
+            guard let value = row[column.name] else { return nil }
+            record[column.name] = value
+        }
+        return .object(record)
     }
 
     private static func uuid(_ value: JSONValue?) -> UUID? {

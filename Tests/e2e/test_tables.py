@@ -116,6 +116,26 @@ async def test_reactions_written_to_the_table_or_by_an_operator_reach_the_other_
     assert len(items) == 3, [item["data"]["type"] for item in items]
 
 
+async def test_a_reaction_written_and_removed_at_once_through_the_table_arrives_as_both(trio):
+    alice, bob, conversation = trio["alice"], trio["bob"], trio["conversation"]
+    items, _, callback = collector()
+    channel = bob.channel(f"reaction-burst-{uuid.uuid4()}")
+    channel.on_postgres_changes("*", callback, table="reactions", schema="public", filter=f"conversation_id=eq.{conversation}")
+    await subscribed(channel)
+    sent = await rpc(alice, "send_message_v1", {"conversation_id": conversation, "client_msg_id": str(uuid.uuid4()), "body": "burst"})
+    reaction = {"message_id": sent["message_id"], "user_id": trio["alice_id"], "emoji": "🎉"}
+    for _ in range(5):
+        await within(alice.table("reactions").insert(reaction).execute())
+        await within(alice.table("reactions").delete().eq("message_id", sent["message_id"]).eq("user_id", trio["alice_id"]).execute())
+
+    await wait_for(items, 10)
+    assert [item["data"]["type"] for item in items] == ["INSERT", "DELETE"] * 5
+    for inserted in items[::2]:
+        record = inserted["data"]["record"]
+        assert set(record) == {"message_id", "user_id", "conversation_id", "emoji", "created_at", "updated_at"}
+        assert record["emoji"] == "🎉" and record["conversation_id"] == conversation
+
+
 async def test_max_affected_refuses_a_delete_that_would_touch_more_rows_and_changes_nothing(trio):
     alice, conversation = trio["alice"], trio["conversation"]
     ids = []

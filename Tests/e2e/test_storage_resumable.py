@@ -341,17 +341,28 @@ async def test_a_cut_creation_holds_no_quota(server, users, http):
     big = 400 * 1024 * 1024
     for index in range(2):
         await asyncio.to_thread(cut_creation, server.url, server, token, f"{alice}/cut-{index}.bin", big, 100_000)
-    created = None
-    for _ in range(50):  # the server removes them once it notices the cut
-        created = await create(http, server, token, f"{alice}/after-cut.bin", big)
-        if created.status_code == 201:
-            break
-        assert created.status_code == 413, created.text
-        await asyncio.sleep(0.1)
-    assert created is not None and created.status_code == 201, created.text
-    path = upload_path(created.headers["location"])
-    assert (await http.delete(path, headers=headers(server, token))).status_code == 204
-    # Uploads that were announced do hold it: a third 400 MiB one passes the quota.
+
+    async def created_once_there_is_room(name: str):
+        response = None
+        for _ in range(50):  # the server removes each cut one once it notices its cut
+            response = await create(http, server, token, name, big)
+            if response.status_code == 201:
+                break
+            assert response.status_code == 413, response.text
+            await asyncio.sleep(0.1)
+        assert response is not None and response.status_code == 201, response.text
+        return response
+
+    # Two more 400 MiB creations fit only once neither cut one holds the quota (they are
+    # noticed one at a time).
+    room = []
+    try:
+        for index in range(2):
+            room.append(await created_once_there_is_room(f"{alice}/after-cut-{index}.bin"))
+    finally:
+        for created in room:
+            assert (await http.delete(upload_path(created.headers["location"]), headers=headers(server, token))).status_code == 204
+    # Uploads that were announced do hold it: a third 400 MiB one is over the quota.
     held = [await create(http, server, token, f"{alice}/held-{index}.bin", big) for index in range(2)]
     try:
         assert [response.status_code for response in held] == [201, 201]

@@ -58,6 +58,10 @@ from benchlib import (  # noqa: E402
 TABLE_PATH = "/rest/v1/messages"
 REQUEST_TIMEOUT = 30.0
 BODY = "benchmark message: the quick brown fox jumps over the lazy dog"
+# The columns of a written message the server reads back for its realtime change
+# (ChatTableChanges.watchedColumns: chat's realtime record of a message, ChatChangeFeed.tables).
+WATCHED_MESSAGE_COLUMNS = ("id", "conversation_id", "sender_id", "seq", "client_msg_id", "kind", "body", "attachment",
+                           "reply_to_id", "edited_at", "deleted_at", "created_at", "updated_at", "call", "forwarded_from")
 SETTINGS = ("SELECT set_config('role', 'authenticated', true), set_config('request.jwt.claims', :claims, true), "
             "set_config('request.method', '{method}', true), set_config('request.path', '/rest/v1/messages', true);")
 
@@ -225,10 +229,14 @@ class Bench:
         self.pg.checkpoint()
         insert = self.phase("insert", self.insert, self.wrk_insert)
         written = int(self.pg.psql("SELECT count(*) FROM public.messages").strip()) - messages_before
+        # The server returns each written row's watched columns (chat's realtime record of a
+        # message, ChatTableChanges.watchedColumns) to build its change.
+        returned = ", ".join(f'_t0."{column}"' for column in WATCHED_MESSAGE_COLUMNS)
+        watched = ", ".join(f"'{column}'::text, _o.\"{column}\"" for column in WATCHED_MESSAGE_COLUMNS)
         insert_sql = ("WITH _w AS (INSERT INTO \"public\".\"messages\" AS _t0 (\"conversation_id\", \"body\") "
                       + "SELECT \"conversation_id\", \"body\" FROM json_populate_recordset(NULL::\"public\".\"messages\", {payload}::json) "
-                      + "RETURNING _t0.\"id\", _t0.\"conversation_id\") SELECT (SELECT count(*) FROM _w)::int8, '[]', "
-                      + "(SELECT coalesce(json_agg(json_build_object('id'::text, _o.\"id\", 'conversation_id'::text, _o.\"conversation_id\")), '[]')::text "
+                      + f"RETURNING {returned}) SELECT (SELECT count(*) FROM _w)::int8, '[]', "
+                      + f"(SELECT coalesce(json_agg(json_build_object({watched})), '[]')::text "
                       + "FROM _w _o)")
         insert_pick = (pick + "SELECT claims, json_build_array(json_build_object('conversation_id', conversation_id, 'body', (:body)::text))::text "
                        + "AS payload FROM bench.pairs WHERE n = :n \\gset\n")

@@ -88,13 +88,19 @@ async def test_an_operators_sql_writes_reach_subscribers_and_a_rollback_reaches_
     assert len(items) == 3, [item["data"]["record"].get("body") for item in items]
 
 
-async def test_reactions_written_to_the_table_or_by_an_operator_reach_the_other_member(server, trio):
-    alice, bob, conversation = trio["alice"], trio["bob"], trio["conversation"]
+async def bob_watches_reactions(trio, body: str):
+    """Bob subscribed to the DM's reactions, and a message of Alice's to react to: (events, message)."""
     items, _, callback = collector()
-    channel = bob.channel(f"reactions-{uuid.uuid4()}")
-    channel.on_postgres_changes("*", callback, table="reactions", schema="public", filter=f"conversation_id=eq.{conversation}")
+    channel = trio["bob"].channel(f"reactions-{uuid.uuid4()}")
+    channel.on_postgres_changes("*", callback, table="reactions", schema="public", filter=f"conversation_id=eq.{trio['conversation']}")
     await subscribed(channel)
-    sent = await rpc(alice, "send_message_v1", {"conversation_id": conversation, "client_msg_id": str(uuid.uuid4()), "body": "react"})
+    sent = await rpc(trio["alice"], "send_message_v1", {"conversation_id": trio["conversation"], "client_msg_id": str(uuid.uuid4()), "body": body})
+    return items, sent
+
+
+async def test_reactions_written_to_the_table_or_by_an_operator_reach_the_other_member(server, trio):
+    alice, conversation = trio["alice"], trio["conversation"]
+    items, sent = await bob_watches_reactions(trio, "react")
     reaction = {"message_id": sent["message_id"], "user_id": trio["alice_id"], "emoji": "👍"}
 
     await within(alice.table("reactions").insert(reaction).execute())
@@ -117,12 +123,8 @@ async def test_reactions_written_to_the_table_or_by_an_operator_reach_the_other_
 
 
 async def test_a_reaction_written_and_removed_at_once_through_the_table_arrives_as_both(trio):
-    alice, bob, conversation = trio["alice"], trio["bob"], trio["conversation"]
-    items, _, callback = collector()
-    channel = bob.channel(f"reaction-burst-{uuid.uuid4()}")
-    channel.on_postgres_changes("*", callback, table="reactions", schema="public", filter=f"conversation_id=eq.{conversation}")
-    await subscribed(channel)
-    sent = await rpc(alice, "send_message_v1", {"conversation_id": conversation, "client_msg_id": str(uuid.uuid4()), "body": "burst"})
+    alice, conversation = trio["alice"], trio["conversation"]
+    items, sent = await bob_watches_reactions(trio, "burst")
     reaction = {"message_id": sent["message_id"], "user_id": trio["alice_id"], "emoji": "🎉"}
     for _ in range(5):
         await within(alice.table("reactions").insert(reaction).execute())

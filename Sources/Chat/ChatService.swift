@@ -50,15 +50,23 @@ public struct ChatService: Sendable {
         }
     }
 
-    /// The rows of `users` in the conversation as this transaction sees them, carried with
-    /// their changes so that realtime does not read a row that may be gone by then.
-    private func participantRecords(_ connection: PostgresConnection, _ conversation: UUID, _ users: [UUID]) async throws -> [UUID: JSONValue] {
+    /// The changes of the conversation's participants among `users` (all of them when nil),
+    /// each carrying its row as this transaction sees it, so that realtime does not read a
+    /// row that may be gone by then.
+    private func participantChanges(
+        _ connection: PostgresConnection, _ type: ChangeType, _ conversation: UUID, among users: [UUID]?
+    ) async throws -> [ChangeEnvelope] {
+        var found: [UUID] = []
         var records: [UUID: JSONValue] = [:]
-        let rows = try await connection.rows(
-            "SELECT p.user_id, \(ChatSQL.participantRecord("p"))::text FROM public.participants p WHERE p.conversation_id = $1 AND p.user_id = ANY($2)",
-            [conversation, users])
-        for try await (user, record) in rows.decode((UUID, String).self) { records[user] = try? JSONValue.parse(record) }
-        return records
+        let rows = try await connection.rows("""
+            SELECT p.user_id, \(ChatSQL.participantRecord("p"))::text FROM public.participants p
+            WHERE p.conversation_id = $1 AND ($2::uuid[] IS NULL OR p.user_id = ANY($2))
+            """, [conversation, users])
+        for try await (user, record) in rows.decode((UUID, String).self) {
+            found.append(user)
+            records[user] = try? JSONValue.parse(record)
+        }
+        return participants(type, conversation, found, records: records)
     }
 
     // MARK: Conversations
@@ -72,8 +80,7 @@ public struct ChatService: Sendable {
                 "SELECT conversation, created FROM public.chat_get_or_create_dm($1)", [target]
             ).decode((UUID, Bool).self) {
                 guard created else { return (conversation, []) }
-                let records = try await participantRecords(connection, conversation, [me, target])
-                return (conversation, participants(.insert, conversation, [me, target], records: records))
+                return (conversation, try await participantChanges(connection, .insert, conversation, among: [me, target]))
             }
             throw APIError.notFound("target_user_id: no such user")
         }
@@ -84,29 +91,25 @@ public struct ChatService: Sendable {
     /// A new group owned by the caller.
     func createGroup(_ caller: Caller, title: String, members: [UUID]) async throws -> UUID {
         _ = try caller.requireUser()
-        let (conversation, everyone) = try await database.withCaller(caller) { connection in
+        let (conversation, joined) = try await database.withCaller(caller) { connection in
             let conversation = try await uuid(connection, "SELECT public.chat_create_group($1, $2)", [title, members])
-            var everyone: [UUID: JSONValue] = [:]
-            let rows = try await connection.rows(
-                "SELECT p.user_id, \(ChatSQL.participantRecord("p"))::text FROM public.participants p WHERE p.conversation_id = $1", [conversation])
-            for try await (user, record) in rows.decode((UUID, String).self) { everyone[user] = try? JSONValue.parse(record) }
-            return (conversation, everyone)
+            return (conversation, try await participantChanges(connection, .insert, conversation, among: nil))
         }
-        await announce(participants(.insert, conversation, Array(everyone.keys), records: everyone))
+        await announce(joined)
         return conversation
     }
 
     /// Adds members to a group; returns how many were new.
     func addMembers(_ caller: Caller, conversation: UUID, members: [UUID]) async throws -> Int {
         _ = try caller.requireUser()
-        let joined = try await database.withCaller(caller) { connection -> [ChangeEnvelope] in
+        let (added, joined) = try await database.withCaller(caller) { connection -> ([UUID], [ChangeEnvelope]) in
             for try await added in try await connection.rows("SELECT public.chat_add_members($1, $2)", [conversation, members]).decode([UUID].self) {
-                return participants(.insert, conversation, added, records: try await participantRecords(connection, conversation, added))
+                return (added, try await participantChanges(connection, .insert, conversation, among: added))
             }
-            return []
+            return ([], [])
         }
         await announce(joined)
-        return joined.count
+        return added.count
     }
 
     /// Removes another member.
@@ -121,11 +124,11 @@ public struct ChatService: Sendable {
     /// Changes another member's role.
     func setRole(_ caller: Caller, conversation: UUID, user: UUID, role: String) async throws {
         _ = try caller.requireUser()
-        let records = try await database.withCaller(caller) { connection in
+        let changed = try await database.withCaller(caller) { connection in
             try await connection.execute("SELECT public.chat_set_member_role($1, $2, $3)", [conversation, user, role])
-            return try await participantRecords(connection, conversation, [user])
+            return try await participantChanges(connection, .update, conversation, among: [user])
         }
-        await announce(participants(.update, conversation, [user], records: records))
+        await announce(changed)
     }
 
     /// Leaves a group.

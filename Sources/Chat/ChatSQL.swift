@@ -22,21 +22,16 @@ enum ChatSQL {
         """
     }
 
-    /// A reaction as realtime records it: its row plus its message's conversation (not a
-    /// column of `reactions`), given as the SQL expression `conversation`.
+    /// A reaction as realtime records it (`public.chat_reaction_record`, migration 0047): its
+    /// row `alias` plus its message's conversation (not a column of `reactions`), given as the
+    /// SQL expression `conversation`.
     static func reactionRecord(_ alias: String, conversation: String) -> String {
-        """
-        jsonb_build_object('message_id', \(alias).message_id, 'user_id', \(alias).user_id, 'conversation_id', \(conversation), \
-        'emoji', \(alias).emoji, 'created_at', \(alias).created_at, 'updated_at', \(alias).updated_at)
-        """
+        "public.chat_reaction_record(\(alias), \(conversation))"
     }
 
-    /// A participant as realtime records it (without `muted_until`).
+    /// A participant as realtime records it, without `muted_until`
+    /// (`public.chat_participant_record`, migration 0047); `alias` names a row of `participants`.
     static func participantRecord(_ alias: String) -> String {
-        """
-        jsonb_build_object('conversation_id', \(alias).conversation_id, 'user_id', \(alias).user_id, 'role', \(alias).role, \
-        'joined_at', \(alias).joined_at, 'delivered_up_to_seq', \(alias).delivered_up_to_seq, \
-        'read_up_to_seq', \(alias).read_up_to_seq, 'updated_at', \(alias).updated_at)
-        """
+        "public.chat_participant_record(\(alias))"
     }
 }

@@ -18,6 +18,19 @@ import Testing
         #expect(change.membership == nil)
     }
 
+    @Test func aLoggedRowTravelsAsTheRecordExceptForADelete() throws {
+        let message = UUID().uuidString.lowercased()
+        func logged(_ type: String, record: String) -> String {
+            #"{"table":"reactions","type":"\#(type)","conversation_id":"\#(conversation)","key":{"message_id":"\#(message)","user_id":"\#(user)"},"record":\#(record)}"#
+        }
+        let row = #"{"message_id":"\#(message)","emoji":"👍"}"#
+        let inserted = try #require(ChatOutsideWrites.change(from: logged("INSERT", record: row)))
+        #expect(inserted.record == .object(["message_id": .string(message), "emoji": .string("👍")]))
+        #expect(try #require(ChatOutsideWrites.change(from: logged("DELETE", record: row))).record == nil)
+        let notAnObject = try #require(ChatOutsideWrites.change(from: logged("UPDATE", record: "[\(row)]")))
+        #expect(notAnObject.record == nil, "a record that is not an object is read on delivery instead")
+    }
+
     @Test func anAddedOrRemovedParticipantChangesWhoSeesTheConversation() throws {
         let joined = try #require(ChatOutsideWrites.change(from: #"{"table":"participants","type":"INSERT","conversation_id":"\#(conversation)","key":{"user_id":"\#(user)"}}"#))
         #expect(joined.membership == .joined(user))

@@ -249,6 +249,49 @@ import TestSupport
         }
     }
 
+    /// A write made outside the server (another `application_name`, here in Tokyo time) is
+    /// logged with its row as the server reads it, so an insert removed at once still reaches
+    /// realtime with its record; a delete logs its key only (migration 0047).
+    @Test func writesMadeOutsideTheServerLogTheirRows() async throws {
+        try await TestDatabase.withDatabase { database in
+            let f = ChatFixture(database)
+            let feed = ChatChangeFeed(database: database)
+            let a = try await f.user("ow_a"), b = try await f.user("ow_b")
+            let chat = try await f.dm(a, b)
+            let id = try #require(try await f.send(a, chat, "written to by an operator")["message_id"] as? String)
+            func outside(_ sql: String) async throws -> ChangeEnvelope? {
+                try await database.withOwner { connection in
+                    try await connection.execute("SET LOCAL application_name = 'psql'", [])
+                    try await connection.execute("SET LOCAL TimeZone = 'Asia/Tokyo'", [])
+                    try await connection.execute(sql, [])
+                    let logged = try await connection.scalarText(
+                        "SELECT envelope::text FROM public.realtime_changes WHERE envelope IS NOT NULL ORDER BY id DESC LIMIT 1", [])
+                    return logged.flatMap(ChatOutsideWrites.change(from:))
+                }
+            }
+            let changes = [
+                try await outside("INSERT INTO public.reactions (message_id, user_id, emoji) VALUES ('\(id)', '\(b.id)', '👍')"),
+                try await outside("UPDATE public.participants SET read_up_to_seq = 1 WHERE conversation_id = '\(chat)' AND user_id = '\(b.id)'"),
+                try await outside("INSERT INTO public.messages (conversation_id, sender_id, body) VALUES ('\(chat)', '\(a.id)', 'from an operator')"),
+            ]
+            for change in changes {
+                let change = try #require(change)
+                let carried = try #require(change.record?.objectValue, "\(change.table) \(change.type) carries no row")
+                #expect(try await feed.record(for: change) == carried)
+                guard case .string(let updated)? = carried["updated_at"] else {
+                    Issue.record("\(change.table) record has no updated_at")
+                    continue
+                }
+                #expect(updated.hasSuffix("+00:00"), "the writer's time zone leaked into \(updated)")
+            }
+
+            let removed = try #require(try await outside("DELETE FROM public.reactions WHERE message_id = '\(id)' AND user_id = '\(b.id)'"))
+            #expect(removed.type == .delete && removed.record == nil)
+            #expect(try await feed.record(for: try #require(changes[0])) == nil)  // gone: only the logged row tells of it
+            #expect(changes[0]?.record?.objectValue?["emoji"] == .string("👍"))
+        }
+    }
+
     @Test func cursorsOnlyMoveForwardAndReadImpliesDelivered() async throws {
         try await TestDatabase.withDatabase { database in
             let f = ChatFixture(database)

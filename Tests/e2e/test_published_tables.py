@@ -106,6 +106,45 @@ async def test_published_writes_reach_only_subscribers_whose_policies_let_them_r
     assert [item["data"].get("record", {}).get("body") for item in to_bob if item["data"]["type"] != "DELETE"] == ["bob's"]
 
 
+async def test_a_chat_row_an_operator_writes_and_removes_at_once_still_arrives_with_its_record(server, pair):
+    """The chat's writes made outside the server are logged with their rows (migration 0047):
+    a message and a reaction deleted by the next statement, before any instance reads the log,
+    still arrive as INSERT with their records, then as DELETE."""
+    alice, alice_id, bob, bob_id = pair
+    conversation = await rpc(alice, "get_or_create_dm", {"target_user_id": bob_id})
+    messages, _, on_message = collector()
+    reactions, _, on_reaction = collector()
+    channel = bob.channel(f"operator-{uuid.uuid4()}")
+    channel.on_postgres_changes("*", on_message, table="messages", schema="public", filter=f"conversation_id=eq.{conversation}")
+    channel.on_postgres_changes("*", on_reaction, table="reactions", schema="public", filter=f"conversation_id=eq.{conversation}")
+    await subscribed(channel)
+
+    message = str(uuid.uuid4())
+    statements = [
+        f"INSERT INTO public.messages (id, conversation_id, sender_id, body) VALUES ('{message}', '{conversation}', '{alice_id}', 'from psql')",
+        f"INSERT INTO public.reactions (message_id, user_id, emoji) VALUES ('{message}', '{bob_id}', '🔥')",
+        f"DELETE FROM public.reactions WHERE message_id = '{message}'",
+        f"DELETE FROM public.messages WHERE id = '{message}'",
+    ]
+    # One psql, each -c its own transaction: all four commit within milliseconds.
+    result = subprocess.run(["psql", database_url(server), "-qAt", "-v", "ON_ERROR_STOP=1",
+                             *[argument for statement in statements for argument in ("-c", statement)]],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+
+    await wait_for(messages, 2)
+    await wait_for(reactions, 2)
+    await asyncio.sleep(0.5)
+    assert [item["data"]["type"] for item in messages] == ["INSERT", "DELETE"]
+    record = messages[0]["data"]["record"]
+    assert record["id"] == message and record["body"] == "from psql" and record["sender_id"] == alice_id and record["seq"] >= 1
+    assert messages[1]["data"]["old_record"]["id"] == message
+    assert [item["data"]["type"] for item in reactions] == ["INSERT", "DELETE"]
+    reaction = reactions[0]["data"]["record"]
+    assert reaction["emoji"] == "🔥" and reaction["user_id"] == bob_id and reaction["conversation_id"] == conversation
+    assert reactions[1]["data"]["old_record"]["message_id"] == message
+
+
 async def test_a_filter_narrows_a_published_table_and_an_unknown_table_is_refused(server, pair):
     alice, alice_id, _, _ = pair
     table = publish_notes(server)

@@ -43,37 +43,34 @@ AS $$
 DECLARE
     conversation uuid;
     row_key jsonb;
+    changed record;
     written jsonb;
 BEGIN
+    IF TG_OP = 'DELETE' THEN
+        changed := OLD;
+    ELSE
+        changed := NEW;
+    END IF;
     IF TG_TABLE_NAME = 'messages' THEN
-        IF TG_OP = 'DELETE' THEN
-            conversation := OLD.conversation_id;
-            row_key := jsonb_build_object('id', OLD.id);
-        ELSE
-            conversation := NEW.conversation_id;
-            row_key := jsonb_build_object('id', NEW.id);
+        conversation := changed.conversation_id;
+        row_key := jsonb_build_object('id', changed.id);
+        IF TG_OP <> 'DELETE' THEN
             written := public.chat_message_record(NEW);
         END IF;
     ELSIF TG_TABLE_NAME = 'participants' THEN
-        IF TG_OP = 'DELETE' THEN
-            conversation := OLD.conversation_id;
-            row_key := jsonb_build_object('user_id', OLD.user_id);
-        ELSE
-            conversation := NEW.conversation_id;
-            row_key := jsonb_build_object('user_id', NEW.user_id);
+        conversation := changed.conversation_id;
+        row_key := jsonb_build_object('user_id', changed.user_id);
+        IF TG_OP <> 'DELETE' THEN
             written := public.chat_participant_record(NEW);
         END IF;
     ELSE
-        IF TG_OP = 'DELETE' THEN
-            SELECT m.conversation_id INTO conversation FROM public.messages m WHERE m.id = OLD.message_id;
-            row_key := jsonb_build_object('message_id', OLD.message_id, 'user_id', OLD.user_id);
-        ELSE
-            SELECT m.conversation_id INTO conversation FROM public.messages m WHERE m.id = NEW.message_id;
-            row_key := jsonb_build_object('message_id', NEW.message_id, 'user_id', NEW.user_id);
-            written := public.chat_reaction_record(NEW, conversation);
-        END IF;
+        SELECT m.conversation_id INTO conversation FROM public.messages m WHERE m.id = changed.message_id;
         IF conversation IS NULL THEN
             RETURN NULL;
+        END IF;
+        row_key := jsonb_build_object('message_id', changed.message_id, 'user_id', changed.user_id);
+        IF TG_OP <> 'DELETE' THEN
+            written := public.chat_reaction_record(NEW, conversation);
         END IF;
     END IF;
     PERFORM public.realtime_log_feed_change(jsonb_build_object(

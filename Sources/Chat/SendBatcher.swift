@@ -5,19 +5,20 @@ import PostgresNIO
 
 /// Runs sends, grouping those that arrive while the database is busy (issue 12).
 ///
-/// A send that finds no statement of sends in the database runs at once, by itself, as
-/// ``SendMessageStatement``: an idle server adds no wait. Sends that arrive while one is
-/// running queue; when a statement ends, the queue goes to the database as one
-/// ``SendMessagesStatement`` (up to ``largestBatch`` sends, or only one), and a queue of
-/// ``smallestExtraBatch`` sends starts one of its own alongside, up to
-/// ``concurrentBatches`` statements at once. A batch is one round trip and one commit for
-/// all its sends, each with its own outcome. A send whose send raised an error in the batch
-/// (undone alone) runs again by itself, so its error reaches its client exactly as a lone
-/// send's would; so does every send of a batch whose statement failed in the database (then
-/// nothing of it was kept), as do the sends of a batch that waited a second for a lock
-/// (migration 0045's `lock_timeout`): a send is not held up for long by another
-/// conversation's lock. The defaults were measured with `scripts/bench/chat.sh`
-/// (docs/performance.md, "Sends in batches").
+/// A send that finds no statement of sends in the database starts one at once, by itself: an
+/// idle server adds no wait. Sends that arrive while one is running queue; when a statement
+/// ends, the queue goes to the database as one ``SendMessagesStatement`` (up to
+/// ``largestBatch`` sends), and a queue of ``smallestExtraBatch`` sends starts one of its
+/// own alongside, up to ``concurrentBatches`` statements at once. A batch is one round trip
+/// and one commit for all its sends, each with its own outcome, so up to a full batch queued,
+/// one statement at a time keeps up best: its batches grow with the load. A send whose send
+/// raised an error in the batch (undone alone) runs again by itself, so its error reaches its
+/// client exactly as a lone send's would; so does every send of a batch whose statement
+/// failed in the database (then nothing of it was kept), as do the sends of a batch that
+/// waited a second for a lock (migration 0045's `lock_timeout`): a send is not held up for
+/// long by another conversation's lock. The defaults were measured with
+/// `scripts/bench/chat.sh` (docs/performance.md, "Sends in batches" and "The next statement
+/// of sends at once").
 final class SendBatcher: Sendable {
     /// Statements of sends in the database at once.
     let concurrentBatches: Int
@@ -38,7 +39,7 @@ final class SendBatcher: Sendable {
         let continuation: CheckedContinuation<String?, any Error>
     }
 
-    init(database: Database, concurrentBatches: Int = 3, smallestExtraBatch: Int = 3, largestBatch: Int = 32) {
+    init(database: Database, concurrentBatches: Int = 3, smallestExtraBatch: Int = 8, largestBatch: Int = 64) {
         self.database = database
         self.concurrentBatches = max(1, concurrentBatches)
         self.smallestExtraBatch = max(1, smallestExtraBatch)
@@ -52,21 +53,11 @@ final class SendBatcher: Sendable {
 
     /// The outcome's JSON text of `send` (`public.chat_send_message`), once it is committed.
     func outcome(of send: SendMessageStatement) async throws -> String? {
-        let runsNow = state.withLockedValue { state in
-            guard state.running == 0 else { return false }
-            state.running += 1
-            return true
-        }
-        if runsNow {
-            defer { finished() }
-            return try await alone(send)
-        }
-        return try await withCheckedThrowingContinuation { continuation in
+        try await withCheckedThrowingContinuation { continuation in
             let waiting = Waiting(send: send, continuation: continuation)
             let batch = state.withLockedValue { state -> [Waiting] in
                 state.queue.append(waiting)
-                // Every statement may have ended since the check above; a further one starts
-                // only for a batch worth its own commit.
+                // A further statement starts only for a batch worth its own commit.
                 guard state.running == 0 || (state.running < concurrentBatches && state.queue.count >= smallestExtraBatch) else { return [] }
                 state.running += 1
                 let batch = Array(state.queue.prefix(largestBatch))
@@ -77,31 +68,41 @@ final class SendBatcher: Sendable {
         }
     }
 
-    /// Hands the queue to the database when a statement ends, or frees its place.
-    private func finished() {
-        let next = state.withLockedValue { state -> [Waiting] in
+    /// The queue's next batch when a statement ends; nil frees the statement's place.
+    private func next() -> [Waiting]? {
+        state.withLockedValue { state -> [Waiting]? in
             guard !state.queue.isEmpty else {
                 state.running -= 1
-                return []
+                return nil
             }
             let batch = Array(state.queue.prefix(largestBatch))
             state.queue.removeFirst(batch.count)
             return batch
         }
-        if !next.isEmpty { start(next) }
     }
 
-    /// Runs `batch` in a task of its own: it answers the sends of it, takes the queue, then
-    /// runs by themselves, side by side, the sends the batch did not answer. A batch of one
-    /// is a batch too, so that a lock it waits for long cannot hold its place either.
+    /// Runs `batch`, then each batch the queue holds when a statement ends, in one task of
+    /// high priority: the next statement goes to the database as soon as the last one ends,
+    /// not after the requests queued in the cooperative pool meanwhile (measured in
+    /// docs/performance.md, "The next statement of sends at once"). The sends a batch did
+    /// not answer run by themselves, side by side, in a task of their own. A batch of one is
+    /// a batch too, so that a lock it waits for long cannot hold its place either.
     private func start(_ batch: [Waiting]) {
-        Task {
-            let unanswered = await together(batch)
-            finished()
-            await withTaskGroup(of: Void.self) { group in
-                for waiting in unanswered {
-                    group.addTask { await self.answerAlone(waiting) }
+        Task(priority: .high) {
+            var batch = batch
+            while true {
+                let unanswered = await together(batch)
+                if !unanswered.isEmpty {
+                    Task {
+                        await withTaskGroup(of: Void.self) { group in
+                            for waiting in unanswered {
+                                group.addTask { await self.answerAlone(waiting) }
+                            }
+                        }
+                    }
                 }
+                guard let following = next() else { return }
+                batch = following
             }
         }
     }

@@ -133,6 +133,40 @@ import TestSupport
         }
     }
 
+    /// While a statement of sends waits, queued sends stay queued until there are
+    /// `smallestExtraBatch` of them; then they go to the database as a statement of their own,
+    /// beside the waiting one.
+    @Test func aFullQueueStartsAStatementBesideTheRunningOne() async throws {
+        try await TestDatabase.withDatabase { database in
+            let f = ChatFixture(database)
+            let a = try await f.user("extra_a"), b = try await f.user("extra_b"), c = try await f.user("extra_c")
+            let d = try await f.user("extra_d")
+            let ab = try await f.dm(a, b), ac = try await f.dm(a, c), bc = try await f.dm(b, c), bd = try await f.dm(b, d)
+            let batcher = SendBatcher(database: database, concurrentBatches: 2, smallestExtraBatch: 3)
+            // The held send's statement waits on this lock (for up to its second's lock_timeout).
+            let lock = await Lock(database, ab)
+            defer { lock.release() }
+            let held = Task { try await batcher.outcome(of: Self.send(a, ab, "held")) }
+            try await Self.waitUntil { batcher.load == (1, 0) }
+            let second = Task { try await batcher.outcome(of: Self.send(c, ac, "second")) }
+            let third = Task { try await batcher.outcome(of: Self.send(b, bc, "third")) }
+            try await Self.waitUntil { batcher.load == (1, 2) }
+            try await Task.sleep(for: .milliseconds(100))
+            #expect(batcher.load == (1, 2), "two queued sends wait for the running statement")
+            #expect(try await f.messages(c, ac).isEmpty)
+            let fourth = Task { try await batcher.outcome(of: Self.send(d, bd, "fourth")) }
+            for queued in [second, third, fourth] {
+                let outcome = try JSONValue.parse(try #require(try await queued.value))
+                #expect(outcome.objectValue?["outcome"] == .string("sent"))
+            }
+            #expect(try await f.messages(a, ab).isEmpty, "the held send still waits")
+            lock.release()
+            let late = try JSONValue.parse(try #require(try await held.value))
+            #expect(late.objectValue?["outcome"] == .string("sent"))
+            try await Self.waitUntil { batcher.load == (0, 0) }
+        }
+    }
+
     /// Plain text messages from different senders, the usual batch, are judged and inserted
     /// by one statement (migration 0046); each still gets the outcome a lone send gets, in the
     /// order of `chat_send_message`'s checks, and the sent ones take their seq in the batch's order.

@@ -14,8 +14,9 @@
 #   BENCH_MAX_REQUESTS  request cap of the HTTP phase (50000; the python load tool only)
 #   BENCH_LOAD_TOOL     wrk | python | auto (auto: wrk when installed, Debian's `wrk`, a C
 #                       client as cheap per request as pgbench is per transaction)
-#   BENCH_USERS         signed-in test users, all senders (400); the server allows each 60
-#                       messages a minute, so keep BENCH_USERS above the expected req/s
+#   BENCH_USERS         signed-in test users, all senders (1000); the server allows each 60
+#                       messages a minute, so a phase under a minute sends at most
+#                       60 × BENCH_USERS: keep that above the expected req/s × BENCH_DURATION
 #   BENCH_GROUP_SIZE    members per group (10): BENCH_USERS / BENCH_GROUP_SIZE groups
 #   BENCH_PG_OPTIONS    extra postgres options, e.g. "-c log_statement=all" (debugging)
 #   BENCH_KEEP          1: keep the temporary directory (cluster, server log, pgbench
@@ -37,7 +38,7 @@ root=$(cd "$here/../.." && pwd)
 clients=${BENCH_CLIENTS:-8}
 duration=${BENCH_DURATION:-10}
 max_requests=${BENCH_MAX_REQUESTS:-50000}
-users=${BENCH_USERS:-400}
+users=${BENCH_USERS:-1000}
 group_size=${BENCH_GROUP_SIZE:-10}
 keep=${BENCH_KEEP:-0}
 binary=${ECOMANSONI_BIN:-$root/.build/debug/ecomansoni}

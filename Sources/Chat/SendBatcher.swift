@@ -84,25 +84,28 @@ final class SendBatcher: Sendable {
     /// Runs `batch`, then each batch the queue holds when a statement ends, in one task of
     /// high priority: the next statement goes to the database as soon as the last one ends,
     /// not after the requests queued in the cooperative pool meanwhile (measured in
-    /// docs/performance.md, "The next statement of sends at once"). The sends a batch did
-    /// not answer run by themselves, side by side, in a task of their own. A batch of one is
+    /// docs/performance.md, "The next statement of sends at once"). A batch of one is
     /// a batch too, so that a lock it waits for long cannot hold its place either.
     private func start(_ batch: [Waiting]) {
         Task(priority: .high) {
             var batch = batch
             while true {
-                let unanswered = await together(batch)
-                if !unanswered.isEmpty {
-                    Task {
-                        await withTaskGroup(of: Void.self) { group in
-                            for waiting in unanswered {
-                                group.addTask { await self.answerAlone(waiting) }
-                            }
-                        }
-                    }
-                }
+                answerAloneLater(await together(batch))
                 guard let following = next() else { return }
                 batch = following
+            }
+        }
+    }
+
+    /// Runs `unanswered` by themselves, side by side, in a task of their own, while the
+    /// batches' task goes on with the queue.
+    private func answerAloneLater(_ unanswered: [Waiting]) {
+        guard !unanswered.isEmpty else { return }
+        Task {
+            await withTaskGroup(of: Void.self) { group in
+                for waiting in unanswered {
+                    group.addTask { await self.answerAlone(waiting) }
+                }
             }
         }
     }
